@@ -1,0 +1,43 @@
+# pagesim: `make demo` and `make test` each set up a fresh machine and then do their job.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+JOBS ?= $(shell nproc)
+
+.PHONY: setup system venv build demo test test-cpp test-py bench clean
+
+setup: build
+
+# System libraries (spdlog, nlohmann-json, Boost.Context, GoogleTest) from Debian.
+system:
+	@bash scripts/setup-system.sh
+
+$(VPY):
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q scikit-build-core pybind11 pytest simpy ruff
+
+venv: system $(VPY)
+
+# Incremental: the CMake build tree stays in build/py. The C++ tests are built with it.
+build: venv
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(VPY) -m pip install -q --no-build-isolation \
+	  --config-settings=cmake.define.PAGESIM_BUILD_TESTS=ON -e '.[dev]'
+
+demo: build
+	$(VPY) scenarios/engine_abba.py
+
+test-cpp: build
+	ctest --test-dir build/py --output-on-failure -j $(JOBS)
+
+test-py: build
+	$(VPY) -m pytest
+
+test: test-cpp test-py
+
+bench: build
+	$(VPY) benchmarks/engine.py
+
+clean:
+	rm -rf build $(VENV)

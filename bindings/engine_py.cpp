@@ -1,0 +1,320 @@
+// The engine as Python sees it: a Machine with CPUs, scenario-level locks and counters,
+// Python generator tasks, strategies, and the results of a run.
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+#include "engine/intern.h"
+#include "engine/run_json.h"
+#include "engine/schedule.h"
+#include "engine/world.h"
+#include "py_common.h"
+
+namespace pagesim::py_glue {
+namespace {
+
+// An operation yielded by a Python task on a scenario-level object.
+struct EngineOp {
+  enum Kind : uint8_t {
+    Lock, Unlock, Trylock, ReadLock, ReadUnlock, WriteLock, WriteUnlock,
+    CounterRead, CounterAdd, Delay,
+  };
+  Kind kind;
+  uint32_t index = 0;
+  int64_t arg = 0;
+  std::string repr() const {
+    static const char* const names[] = {"lock", "unlock", "trylock", "read_lock", "read_unlock",
+                                        "write_lock", "write_unlock", "read", "add", "delay"};
+    return std::string("<pagesim op ") + names[kind] + ">";
+  }
+};
+
+struct LockHandle {
+  uint32_t index;
+  LockKind kind;
+  std::string name;
+  EngineOp op(EngineOp::Kind k) const {
+    const bool rw_op = k == EngineOp::ReadLock || k == EngineOp::ReadUnlock ||
+                       k == EngineOp::WriteLock || k == EngineOp::WriteUnlock;
+    if (rw_op != (kind == LockKind::RwLock))
+      throw UsageError("lock '" + name + "' does not support this operation (" +
+                       (kind == LockKind::RwLock ? "use read_lock/write_lock" : "not an rwlock") +
+                       ")");
+    if (k == EngineOp::Trylock && kind == LockKind::RwLock)
+      throw UsageError("rwlock '" + name + "' has no trylock");
+    return {k, index, 0};
+  }
+};
+
+struct CounterHandle {
+  uint32_t index;
+  std::string name;
+};
+
+py::object execute(World& w, py::handle h) {
+  if (!py::isinstance<EngineOp>(h))
+    throw UsageError("a task yielded " + py::repr(h).cast<std::string>() +
+                     ", which is not a pagesim operation");
+  const EngineOp op = h.cast<EngineOp>();
+  const uint32_t line = 0;
+  switch (op.kind) {
+    case EngineOp::Delay:
+      delay(Nanos(op.arg), line);
+      return py::none();
+    case EngineOp::CounterRead:
+      return py::int_(atomic_read(w.counters[op.index].value, w.counter_obj(op.index), line));
+    case EngineOp::CounterAdd:
+      return py::int_(atomic_add_return(op.arg, w.counters[op.index].value,
+                                        w.counter_obj(op.index), line));
+    default:
+      break;
+  }
+  NamedLock& l = w.locks[op.index];
+  switch (op.kind) {
+    case EngineOp::Lock:
+      l.kind == LockKind::Spin ? spin_lock(l.spin, line) : mutex_lock(l.mutex, line);
+      return py::none();
+    case EngineOp::Trylock:
+      return py::bool_(l.kind == LockKind::Spin ? spin_trylock(l.spin, line)
+                                                : mutex_trylock(l.mutex, line));
+    case EngineOp::Unlock: {
+      const TaskId owner = l.kind == LockKind::Spin ? l.spin.owner : l.mutex.owner;
+      if (owner != self_id())
+        throw UsageError("task unlocks '" + l.name + "', which it does not hold");
+      l.kind == LockKind::Spin ? spin_unlock(l.spin, line) : mutex_unlock(l.mutex, line);
+      return py::none();
+    }
+    case EngineOp::ReadLock: read_lock(l.rw, line); return py::none();
+    case EngineOp::ReadUnlock: read_unlock(l.rw, line); return py::none();
+    case EngineOp::WriteLock: write_lock(l.rw, line); return py::none();
+    case EngineOp::WriteUnlock: write_unlock(l.rw, line); return py::none();
+    default: return py::none();
+  }
+}
+
+std::unique_ptr<Strategy> make_strategy(const std::string& name, uint64_t seed) {
+  if (name == "random") return std::make_unique<RandomStrategy>(seed);
+  if (name == "timed") return std::make_unique<TimedStrategy>(seed);
+  throw UsageError("unknown strategy '" + name + "' (random, timed; replay by passing schedule=)");
+}
+
+Schedule to_schedule(py::handle s) {
+  if (py::isinstance<Schedule>(s)) return s.cast<Schedule>();
+  if (py::isinstance<py::str>(s)) return Schedule::parse_compact(s.cast<std::string>());
+  if (py::isinstance<py::list>(s) || py::isinstance<py::tuple>(s)) {
+    Schedule r;
+    for (auto c : s) {
+      const long v = c.cast<long>();
+      if (v < 0 || v >= kNoCpu) throw UsageError("schedule CPU " + std::to_string(v) + " out of range");
+      r.choices.push_back(CpuId(v));
+    }
+    return r;
+  }
+  throw UsageError("schedule must be a Schedule, a compact string like '0x3 1' or a list of CPUs");
+}
+
+struct PyRun {
+  RunResult r;
+  std::map<std::string, std::string> meta;
+  std::shared_ptr<World> world;  // the run's final state, for labels in traces
+  std::string schedule_compact() const { return Schedule{r.schedule, meta}.compact(); }
+};
+
+struct TaskSpec {
+  CpuId cpu;
+  std::string name;
+  py::object factory;
+  py::tuple args;
+};
+
+class Machine {
+ public:
+  Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
+          bool panic_on_oops)
+      : cfg_{} {
+    if (cpus == 0 || cpus > 256) throw UsageError("cpus must be between 1 and 256");
+    cfg_.cpus = cpus;
+    cfg_.window = window ? *window : ~Nanos(0);
+    cfg_.max_steps = max_steps;
+    cfg_.trace = trace;
+    cfg_.panic_on_oops = panic_on_oops;
+  }
+
+  LockHandle add_lock(const std::string& name, LockKind k) {
+    return {world_.add_lock(name, k), k, name};
+  }
+  CounterHandle counter(const std::string& name, int64_t v) {
+    return {world_.add_counter(name, v), name};
+  }
+
+  void spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name) {
+    if (cpu < 0 || cpu >= long(cfg_.cpus))
+      throw UsageError("spawn: cpu " + std::to_string(cpu) + " out of range (machine has " +
+                       std::to_string(cfg_.cpus) + " CPUs)");
+    if (!PyCallable_Check(fn.ptr())) throw UsageError("spawn: task must be a generator function");
+    std::string n = name ? *name
+                         : py::hasattr(fn, "__name__") ? fn.attr("__name__").cast<std::string>()
+                                                       : "task" + std::to_string(tasks_.size());
+    tasks_.push_back({CpuId(cpu), n, fn, py::tuple(args)});
+  }
+
+  PyRun run(const std::string& strategy, uint64_t seed, py::object schedule) {
+    std::unique_ptr<Strategy> strat = make_strategy(strategy, seed);
+    std::map<std::string, std::string> meta{{"strategy", strategy},
+                                            {"seed", std::to_string(seed)},
+                                            {"cpus", std::to_string(cfg_.cpus)}};
+    if (!schedule.is_none()) {
+      Schedule s = to_schedule(schedule);
+      auto it = s.meta.find("cpus");
+      if (it != s.meta.end() && it->second != std::to_string(cfg_.cpus))
+        throw StaleSchedule("schedule was recorded on " + it->second + " CPUs, this machine has " +
+                            std::to_string(cfg_.cpus));
+      strat = std::make_unique<ReplayStrategy>(std::move(s.choices), std::move(strat));
+      meta["strategy"] = "replay";
+    }
+    auto world = std::make_shared<World>(world_);  // every run starts from the same state
+    Sim sim(cfg_, world.get(), std::move(strat));
+    for (const auto& t : tasks_)
+      sim.spawn(t.cpu, t.name,
+                python_task_body(t.factory, t.args,
+                                 [w = world.get()](py::handle op) { return execute(*w, op); }));
+    PyRun out{sim.run(), meta, world};
+    spdlog::debug("run ended after {} steps, {} outcomes, hash {:016x}", out.r.steps,
+                  out.r.outcomes.size(), out.r.trace_hash);
+    return out;
+  }
+
+  uint32_t cpus() const { return cfg_.cpus; }
+
+ private:
+  SimConfig cfg_;
+  World world_;
+  std::vector<TaskSpec> tasks_;
+};
+
+py::object json_to_py(const nlohmann::json& j) {
+  return py::module_::import("json").attr("loads")(j.dump());
+}
+
+}  // namespace
+
+void register_engine(py::module_& m) {
+  py::class_<EngineOp>(m, "Op", "An operation a Python task yields.")
+      .def("__repr__", &EngineOp::repr);
+
+  py::class_<LockHandle>(m, "Lock", "A scenario-level lock (spinlock, mutex or rwlock).")
+      .def_readonly("name", &LockHandle::name)
+      .def("lock", [](const LockHandle& l) { return l.op(EngineOp::Lock); })
+      .def("unlock", [](const LockHandle& l) { return l.op(EngineOp::Unlock); })
+      .def("trylock", [](const LockHandle& l) { return l.op(EngineOp::Trylock); },
+           "Yields True if the lock was taken.")
+      .def("read_lock", [](const LockHandle& l) { return l.op(EngineOp::ReadLock); })
+      .def("read_unlock", [](const LockHandle& l) { return l.op(EngineOp::ReadUnlock); })
+      .def("write_lock", [](const LockHandle& l) { return l.op(EngineOp::WriteLock); })
+      .def("write_unlock", [](const LockHandle& l) { return l.op(EngineOp::WriteUnlock); })
+      .def("__repr__", [](const LockHandle& l) { return "<pagesim lock '" + l.name + "'>"; });
+
+  py::class_<CounterHandle>(m, "Counter", "A scenario-level atomic_t.")
+      .def_readonly("name", &CounterHandle::name)
+      .def("read", [](const CounterHandle& c) { return EngineOp{EngineOp::CounterRead, c.index, 0}; },
+           "Yields the value (atomic_read).")
+      .def("add", [](const CounterHandle& c, int64_t d) { return EngineOp{EngineOp::CounterAdd, c.index, d}; },
+           py::arg("delta") = 1, "Yields the new value (atomic_add_return).");
+
+  m.def(
+      "delay", [](int64_t ns) {
+        if (ns < 0) throw UsageError("delay must be >= 0 ns");
+        return EngineOp{EngineOp::Delay, 0, ns};
+      },
+      py::arg("ns"), "An operation that spends `ns` simulated nanoseconds of CPU time.");
+
+  py::class_<Outcome>(m, "Outcome", "How a run (or a task in it) ended, kernel-style.")
+      .def_property_readonly("kind", [](const Outcome& o) { return outcome_kind_name(o.kind); })
+      .def_readonly("function", &Outcome::function)
+      .def_readonly("message", &Outcome::message)
+      .def_readonly("backtrace", &Outcome::backtrace)
+      .def_readonly("details", &Outcome::details)
+      .def_readonly("task", &Outcome::task_name)
+      .def_property_readonly("cpu", [](const Outcome& o) { return o.cpu == kNoCpu ? -1 : int(o.cpu); })
+      .def_readonly("time_ns", &Outcome::time)
+      .def_readonly("step", &Outcome::step)
+      .def_property_readonly("key", &Outcome::key)
+      .def_property_readonly("report", &Outcome::report)
+      .def("__repr__", [](const Outcome& o) { return "<Outcome " + o.key() + ">"; });
+
+  py::class_<Schedule>(m, "Schedule", "The CPU chosen at every step of a run.")
+      .def(py::init([](py::object s) { return to_schedule(s); }), py::arg("schedule"))
+      .def_readonly("choices", &Schedule::choices)
+      .def_readwrite("meta", &Schedule::meta)
+      .def("__str__", &Schedule::compact)
+      .def("__repr__", [](const Schedule& s) { return "Schedule('" + s.compact() + "')"; })
+      .def("__len__", [](const Schedule& s) { return s.choices.size(); })
+      .def("__eq__", [](const Schedule& a, const Schedule& b) { return a.choices == b.choices; })
+      .def("to_json", [](const Schedule& s) { return s.to_json().dump(2); })
+      .def_static("from_json", [](const std::string& text) {
+        nlohmann::json j;
+        try {
+          j = nlohmann::json::parse(text);
+        } catch (const nlohmann::json::exception& e) {
+          throw UsageError(std::string("schedule is not valid JSON: ") + e.what());
+        }
+        return Schedule::from_json(j);
+      });
+
+  py::class_<PyRun>(m, "RunResult", "The result of one run.")
+      .def_property_readonly("ok", [](const PyRun& p) { return p.r.ok(); })
+      .def_property_readonly("outcomes", [](const PyRun& p) { return p.r.outcomes; })
+      .def_property_readonly("steps", [](const PyRun& p) { return p.r.steps; })
+      .def_property_readonly("time_ns", [](const PyRun& p) { return p.r.clock; })
+      .def_property_readonly("trace_hash", [](const PyRun& p) { return p.r.trace_hash; })
+      .def_property_readonly("schedule", [](const PyRun& p) { return Schedule{p.r.schedule, p.meta}; })
+      .def_property_readonly("meta", [](const PyRun& p) { return p.meta; })
+      .def_property_readonly("tasks", [](const PyRun& p) { return p.r.task_names; })
+      .def("trace", [](const PyRun& p) { return json_to_py(trace_to_json(p.r, p.world.get())); },
+           "The trace as a list of dicts (empty if tracing was off).")
+      .def("trace_text", [](const PyRun& p) {
+        std::string s;
+        for (const auto& t : p.r.trace)
+          s += trace_record_str(t, t.task < p.r.task_names.size() ? p.r.task_names[t.task] : "?",
+                              p.world.get()) + "\n";
+        return s;
+      })
+      .def("to_json", [](const PyRun& p, bool trace) { return run_to_json(p.r, p.meta, trace, p.world.get()).dump(2); },
+           py::arg("trace") = false)
+      .def("__repr__", [](const PyRun& p) {
+        std::string k;
+        for (const auto& o : p.r.outcomes) k += (k.empty() ? "" : ",") + o.key();
+        return "<RunResult " + (k.empty() ? std::string("ok") : k) + " steps=" + std::to_string(p.r.steps) + ">";
+      });
+
+  py::enum_<LockKind>(m, "LockKind")
+      .value("spin", LockKind::Spin)
+      .value("mutex", LockKind::Mutex)
+      .value("rwlock", LockKind::RwLock);
+
+  py::class_<Machine>(m, "Machine", R"doc(
+A simulated machine: CPUs, scenario-level locks and counters, and Python tasks.
+
+Each task is a generator function; it yields operations (``lock.lock()``,
+``pagesim.delay(100)``) and receives their results. ``run()`` starts every task from
+the initial state, so a machine can be run many times with different seeds or a
+recorded schedule.)doc")
+      .def(py::init<uint32_t, std::optional<Nanos>, uint64_t, bool, bool>(), py::arg("cpus") = 2,
+           py::arg("window") = py::none(), py::arg("max_steps") = 1'000'000, py::arg("trace") = true,
+           py::arg("panic_on_oops") = false)
+      .def_property_readonly("cpus", &Machine::cpus)
+      .def("spinlock", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::Spin); }, py::arg("name"))
+      .def("mutex", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::Mutex); }, py::arg("name"))
+      .def("rwlock", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::RwLock); }, py::arg("name"))
+      .def("counter", &Machine::counter, py::arg("name"), py::arg("value") = 0)
+      .def("spawn", &Machine::spawn, py::arg("cpu"), py::arg("task"),
+           py::arg("name") = py::none(), "spawn(cpu, task, *args, name=None): run task(*args) on a CPU.")
+      .def("run", &Machine::run, py::arg("strategy") = "random", py::arg("seed") = 0,
+           py::arg("schedule") = py::none(),
+           "Run every task to the end. strategy: 'random' or 'timed'; schedule: replay a "
+           "recorded Schedule (its unscripted tail falls to the strategy).");
+}
+
+}  // namespace pagesim::py_glue

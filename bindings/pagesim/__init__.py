@@ -1,0 +1,52 @@
+"""pagesim: a deterministic discrete-event simulator of Linux memory management.
+
+Simulated CPUs run kernel code paths over a model of struct page; Python scenarios
+script races between them and assert the outcome. This module exposes the engine:
+
+    import pagesim as ps
+    m = ps.Machine(cpus=2)
+    lock = m.mutex("M")
+
+    def task():
+        yield lock.lock()
+        yield ps.delay(100)
+        yield lock.unlock()
+
+    m.spawn(0, task)
+    result = m.run(strategy="random", seed=1)
+    assert result.ok
+"""
+
+from __future__ import annotations
+
+from ._core import (
+    Counter,
+    Lock,
+    Machine,
+    Op,
+    Outcome,
+    RunResult,
+    Schedule,
+    SetupFault,
+    StaleScheduleError,
+    UsageError,
+    __version__,
+    delay,
+    set_log_level,
+)
+
+__all__ = [
+    "Counter",
+    "Lock",
+    "Machine",
+    "Op",
+    "Outcome",
+    "RunResult",
+    "Schedule",
+    "SetupFault",
+    "StaleScheduleError",
+    "UsageError",
+    "__version__",
+    "delay",
+    "set_log_level",
+]

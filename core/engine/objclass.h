@@ -1,0 +1,26 @@
+// Object classes: the top byte of an ObjId. Layers register a name (and optionally a
+// formatter) for their classes so that reports say "page pfn 0x1a" instead of a number.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "engine/types.h"
+
+namespace pagesim {
+
+class World;
+
+namespace objclass {
+inline constexpr uint8_t kLock = 1;       // scenario-level locks created from Python
+inline constexpr uint8_t kWork = 2;       // work_struct
+inline constexpr uint8_t kWorkqueue = 3;  // workqueue_struct
+inline constexpr uint8_t kCounter = 4;    // scenario-level atomic counters
+inline constexpr uint8_t kPage = 16;      // struct page, by pfn (mm)
+}  // namespace objclass
+
+// A formatter may use the world (for names) when one is given.
+using ObjFormatter = std::string (*)(uint64_t index, const World* world);
+void register_obj_class(uint8_t cls, const char* name, ObjFormatter fmt = nullptr);
+std::string obj_label(ObjId id, const World* world = nullptr);
+
+}  // namespace pagesim

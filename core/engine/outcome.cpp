@@ -1,0 +1,61 @@
+#include "engine/outcome.h"
+
+#include <sstream>
+
+namespace pagesim {
+
+const char* outcome_kind_name(OutcomeKind k) {
+  switch (k) {
+    case OutcomeKind::Oops: return "oops";
+    case OutcomeKind::Bug: return "bug";
+    case OutcomeKind::Warn: return "warn";
+    case OutcomeKind::Deadlock: return "deadlock";
+    case OutcomeKind::StepLimit: return "step_limit";
+    case OutcomeKind::Leak: return "leak";
+    case OutcomeKind::Corruption: return "corruption";
+    case OutcomeKind::Invariant: return "invariant";
+  }
+  return "?";
+}
+
+std::string Outcome::key() const {
+  switch (kind) {
+    case OutcomeKind::Oops:
+    case OutcomeKind::Bug:
+    case OutcomeKind::Warn:
+    case OutcomeKind::Invariant:
+      if (!function.empty()) return std::string(outcome_kind_name(kind)) + ":" + function;
+      return outcome_kind_name(kind);
+    default:
+      return outcome_kind_name(kind);
+  }
+}
+
+std::string Outcome::report() const {
+  std::ostringstream o;
+  const std::string where = task_name.empty() ? std::string()
+      : " CPU: " + std::to_string(cpu) + " PID: " + std::to_string(task) + " Comm: " + task_name;
+  switch (kind) {
+    case OutcomeKind::Oops:
+      o << "BUG: " << message << "\n";
+      o << "Oops: 0000 [#1] SMP\n" << where.substr(1) << "\n";
+      break;
+    case OutcomeKind::Bug:
+      o << "kernel BUG at " << function << ": " << message << "\n" << where.substr(1) << "\n";
+      break;
+    case OutcomeKind::Warn:
+      o << "WARNING: at " << function << ": " << message << "\n" << where.substr(1) << "\n";
+      break;
+    default:
+      o << outcome_kind_name(kind) << ": " << message << "\n";
+  }
+  for (const auto& d : details) o << d << "\n";
+  if (!backtrace.empty()) {
+    o << "Call Trace:\n";
+    for (const auto& f : backtrace) o << " " << f << "\n";
+  }
+  o << "(simulated time " << time << " ns, step " << step << ")";
+  return o.str();
+}
+
+}  // namespace pagesim

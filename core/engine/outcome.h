@@ -1,0 +1,41 @@
+// How a run ends, reported the way the kernel would report it.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/types.h"
+
+namespace pagesim {
+
+enum class OutcomeKind : uint8_t {
+  Oops,        // NULL or poisoned pointer dereference in the model
+  Bug,         // BUG() / VM_BUG_ON*() with CONFIG_DEBUG_VM
+  Warn,        // WARN_ON*(): the task goes on
+  Deadlock,    // no task can run while some wait
+  StepLimit,   // livelock guard
+  Leak,        // pages neither free nor owned at teardown
+  Corruption,  // data read back differs from what was written
+  Invariant,   // page state that no kernel path allows
+};
+const char* outcome_kind_name(OutcomeKind k);
+
+struct Outcome {
+  OutcomeKind kind = OutcomeKind::Warn;
+  std::string function;                // model function where it happened ("" for run-level)
+  std::string message;                 // one line: "unable to handle kernel NULL pointer ..."
+  std::vector<std::string> backtrace;  // innermost first, model function names
+  std::vector<std::string> details;    // e.g. a dump_page line, or who waits on what
+  TaskId task = kNoTask;
+  CpuId cpu = kNoCpu;
+  std::string task_name;
+  Nanos time = 0;
+  uint64_t step = 0;
+
+  // "oops:zs_page_isolate", "bug:remove_zspage", "deadlock", "leak", ...
+  std::string key() const;
+  // A multi-line kernel-log style report.
+  std::string report() const;
+};
+
+}  // namespace pagesim

@@ -1,0 +1,72 @@
+#include "engine/run_json.h"
+
+#include <cstdio>
+
+#include "engine/intern.h"
+#include "engine/objclass.h"
+#include "engine/schedule.h"
+
+namespace pagesim {
+
+nlohmann::json outcome_to_json(const Outcome& o) {
+  nlohmann::json j;
+  j["key"] = o.key();
+  j["kind"] = outcome_kind_name(o.kind);
+  j["function"] = o.function;
+  j["message"] = o.message;
+  j["backtrace"] = o.backtrace;
+  j["details"] = o.details;
+  j["task"] = o.task_name;
+  j["cpu"] = o.cpu == kNoCpu ? -1 : int(o.cpu);
+  j["time_ns"] = o.time;
+  j["step"] = o.step;
+  j["report"] = o.report();
+  return j;
+}
+
+nlohmann::json trace_to_json(const RunResult& r, const World* world) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& t : r.trace) {
+    nlohmann::json e;
+    e["step"] = t.step;
+    e["t"] = t.clock;
+    e["cpu"] = t.cpu;
+    e["task"] = t.task < r.task_names.size() ? r.task_names[t.task] : "?";
+    e["kind"] = t.kind == TraceKind::Step ? "step" : t.kind == TraceKind::Enter ? "enter" : "exit";
+    e["func"] = interned(t.func);
+    if (t.kind == TraceKind::Step) {
+      e["op"] = op_name(t.op);
+      e["rw"] = t.rw == Access::Write ? "w" : "r";
+      if (t.obj != kNoObj) e["obj"] = obj_label(t.obj, world);
+      e["line"] = t.line;
+    }
+    arr.push_back(std::move(e));
+  }
+  return arr;
+}
+
+nlohmann::json run_to_json(const RunResult& r, const std::map<std::string, std::string>& meta,
+                           bool with_trace, const World* world) {
+  nlohmann::json j;
+  j["schema"] = kRunSchema;
+  j["pagesim_version"] = PAGESIM_VERSION;
+  j["meta"] = meta;
+  for (const auto& [k, v] : meta) j[k] = v;
+  std::map<std::string, int> counts;
+  for (const auto& o : r.outcomes) counts[o.key()]++;
+  if (counts.empty()) counts["ok"] = 1;
+  j["outcomes"] = counts;
+  nlohmann::json full = nlohmann::json::array();
+  for (const auto& o : r.outcomes) full.push_back(outcome_to_json(o));
+  j["outcome_reports"] = full;
+  char hash[24];
+  std::snprintf(hash, sizeof hash, "%016llx", (unsigned long long)r.trace_hash);
+  j["trace_hash"] = hash;
+  j["steps"] = r.steps;
+  j["time_ns"] = r.clock;
+  j["schedule"] = Schedule{r.schedule, {}}.compact();
+  if (with_trace) j["trace"] = trace_to_json(r, world);
+  return j;
+}
+
+}  // namespace pagesim

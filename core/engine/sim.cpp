@@ -1,0 +1,546 @@
+#include "engine/sim.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
+#include "engine/intern.h"
+#include "engine/objclass.h"
+#include "engine/world.h"
+
+namespace pagesim {
+namespace {
+
+thread_local Sim* g_current = nullptr;
+
+// Thrown inside a task's fiber to end it (BUG, oops); caught at the fiber's entry.
+struct TaskExit {};
+
+// Fiber stacks are reused across runs and executions: allocation is the dominant cost
+// of creating a task otherwise. Python calls run on these stacks, hence the size.
+class PooledStack {
+ public:
+  static constexpr size_t kSize = 512 * 1024;
+  boost::context::stack_context allocate() {
+    auto& pool = free_list();
+    void* base;
+    if (!pool.empty()) {
+      base = pool.back();
+      pool.pop_back();
+    } else {
+      base = std::malloc(kSize);
+      if (!base) throw std::bad_alloc();
+    }
+    boost::context::stack_context sc;
+    sc.size = kSize;
+    sc.sp = static_cast<char*>(base) + kSize;
+    return sc;
+  }
+  void deallocate(boost::context::stack_context& sc) noexcept {
+    void* base = static_cast<char*>(sc.sp) - sc.size;
+    auto& pool = free_list();
+    if (pool.size() < 256) {
+      pool.push_back(base);
+    } else {
+      std::free(base);
+    }
+  }
+
+ private:
+  struct List {
+    std::vector<void*> v;
+    ~List() {
+      for (void* p : v) std::free(p);
+    }
+  };
+  static std::vector<void*>& free_list() {
+    thread_local List l;
+    return l.v;
+  }
+};
+
+Nanos sat_add(Nanos a, Nanos b) { return a > ~Nanos(0) - b ? ~Nanos(0) : a + b; }
+
+}  // namespace
+
+CostModel CostModel::defaults() {
+  CostModel m;
+  auto set = [&](Op op, Nanos ns) { m.ns[size_t(op)] = ns; };
+  set(Op::Read, 1);
+  set(Op::Write, 1);
+  set(Op::AtomicRead, 1);
+  set(Op::AtomicRmw, 20);
+  set(Op::BitTest, 1);
+  set(Op::BitSet, 20);
+  set(Op::BitClear, 20);
+  set(Op::TestAndSet, 20);
+  set(Op::SpinLock, 20);
+  set(Op::SpinUnlock, 5);
+  set(Op::SpinTrylock, 20);
+  set(Op::Lock, 25);
+  set(Op::Unlock, 10);
+  set(Op::Trylock, 20);
+  set(Op::ReadLock, 20);
+  set(Op::ReadUnlock, 10);
+  set(Op::WriteLock, 20);
+  set(Op::WriteUnlock, 10);
+  set(Op::ListAdd, 5);
+  set(Op::ListDel, 5);
+  set(Op::QueueWork, 50);
+  set(Op::FlushWork, 50);
+  set(Op::Delay, 0);
+  set(Op::Call, 0);
+  return m;
+}
+
+const char* op_name(Op op) {
+  static const char* const names[] = {
+      "read",       "write",       "atomic_read", "atomic_rmw",   "bit_test",
+      "bit_set",    "bit_clear",   "test_and_set", "spin_lock",   "spin_unlock",
+      "spin_trylock", "lock",      "unlock",      "trylock",      "read_lock",
+      "read_unlock", "write_lock", "write_unlock", "list_add",    "list_del",
+      "queue_work", "flush_work",  "delay",       "call"};
+  static_assert(sizeof(names) / sizeof(names[0]) == kOpCount);
+  return names[size_t(op)];
+}
+
+bool RunResult::ok() const { return outcomes.empty(); }
+
+Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
+    : cfg_(std::move(cfg)), world_(world), strategy_(std::move(strategy)) {
+  if (cfg_.cpus == 0 || cfg_.cpus > 256) throw UsageError("cpus must be between 1 and 256");
+  if (!strategy_) throw UsageError("no strategy");
+  cpus_.resize(cfg_.cpus);
+  heap_pos_.assign(cfg_.cpus, -1);
+  replay_ = dynamic_cast<ReplayStrategy*>(strategy_.get());
+}
+
+Sim::~Sim() {
+  // Unfinished fibers unwind here; their frames must not touch the run any more.
+  unwinding_ = true;
+  Sim* prev = g_current;
+  g_current = this;
+  tasks_.clear();
+  g_current = prev;
+}
+
+Sim* Sim::current() { return g_current; }
+
+Nanos Sim::now() const { return running_ ? cpus_[running_->cpu].clock : 0; }
+
+TaskId Sim::spawn(CpuId cpu, std::string name, std::function<void()> body, bool daemon) {
+  if (cpu >= cpus_.size())
+    throw UsageError("spawn: cpu " + std::to_string(cpu) + " out of range (machine has " +
+                     std::to_string(cpus_.size()) + " CPUs)");
+  if (tasks_.size() >= kNoTask - 1) throw UsageError("spawn: too many tasks");
+  Task& t = tasks_.emplace_back();
+  t.id = TaskId(tasks_.size() - 1);
+  t.cpu = cpu;
+  t.name = std::move(name);
+  t.daemon = daemon;
+  t.body = std::move(body);
+  t.wake_time = now();
+  cpus_[cpu].runqueue.push_back(t.id);
+  next_on_cpu(cpu);
+  return t.id;
+}
+
+// ---- ready CPUs: an indexed min-heap by (clock, cpu) ----
+
+namespace {
+inline bool heap_less(Nanos ca, CpuId a, Nanos cb, CpuId b) {
+  return ca < cb || (ca == cb && a < b);
+}
+}  // namespace
+
+void Sim::make_ready(CpuId c) {
+  size_t i = heap_.size();
+  heap_.push_back({cpus_[c].clock, c});
+  while (i > 0) {  // sift up
+    size_t p = (i - 1) / 2;
+    if (!heap_less(heap_[i].clock, heap_[i].cpu, heap_[p].clock, heap_[p].cpu)) break;
+    std::swap(heap_[i], heap_[p]);
+    heap_pos_[heap_[i].cpu] = int32_t(i);
+    i = p;
+  }
+  heap_pos_[c] = int32_t(i);
+}
+
+void Sim::unready(CpuId c) {
+  int32_t pos = heap_pos_[c];
+  if (pos < 0) return;
+  heap_pos_[c] = -1;
+  size_t i = size_t(pos);
+  HeapEntry last = heap_.back();
+  heap_.pop_back();
+  if (i == heap_.size()) return;
+  // Put `last` at i, then restore the heap both ways.
+  heap_[i] = last;
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!heap_less(heap_[i].clock, heap_[i].cpu, heap_[p].clock, heap_[p].cpu)) break;
+    std::swap(heap_[i], heap_[p]);
+    heap_pos_[heap_[i].cpu] = int32_t(i);
+    i = p;
+  }
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < heap_.size() && heap_less(heap_[l].clock, heap_[l].cpu, heap_[m].clock, heap_[m].cpu)) m = l;
+    if (r < heap_.size() && heap_less(heap_[r].clock, heap_[r].cpu, heap_[m].clock, heap_[m].cpu)) m = r;
+    if (m == i) break;
+    std::swap(heap_[i], heap_[m]);
+    heap_pos_[heap_[i].cpu] = int32_t(i);
+    i = m;
+  }
+  heap_pos_[heap_[i].cpu] = int32_t(i);
+}
+
+// Eligible CPUs: ready, with a clock within the timing window of the earliest.
+void Sim::collect_candidates() {
+  cands_.clear();
+  if (heap_.empty()) return;
+  const Nanos bound = sat_add(heap_[0].clock, cfg_.window);
+  auto add = [&](size_t i) {
+    const Cpu& c = cpus_[heap_[i].cpu];
+    cands_.push_back({heap_[i].cpu, c.current, c.clock, &tasks_[c.current].pending});
+  };
+  add(0);
+  // Walk the heap below the root, pruning subtrees past the bound.
+  size_t stack[64];
+  size_t sp = 0;
+  for (size_t ch = 1; ch <= 2 && ch < heap_.size(); ++ch)
+    if (heap_[ch].clock <= bound) stack[sp++] = ch;
+  while (sp) {
+    size_t i = stack[--sp];
+    add(i);
+    for (size_t ch = 2 * i + 1; ch <= 2 * i + 2 && ch < heap_.size(); ++ch)
+      if (heap_[ch].clock <= bound) {
+        if (sp == 64) break;  // a heap of 256 CPUs is at most 8 deep; never reached
+        stack[sp++] = ch;
+      }
+  }
+  if (cands_.size() > 1)
+    std::sort(cands_.begin(), cands_.end(),
+              [](const Candidate& a, const Candidate& b) { return a.cpu < b.cpu; });
+}
+
+// ---- task switching ----
+
+void Sim::switch_to(Task& t) {
+  running_ = &t;
+  t.state = TaskState::Running;
+  if (!t.started) {
+    t.started = true;
+    t.fiber = boost::context::fiber(
+        std::allocator_arg, PooledStack{}, [this, &t](boost::context::fiber&& sink) {
+          t.sink = std::move(sink);
+          try {
+            t.body();
+            t.state = TaskState::Done;
+          } catch (const TaskExit&) {
+            t.state = TaskState::Dead;
+          } catch (const boost::context::detail::forced_unwind&) {
+            throw;
+          } catch (...) {
+            error_ = std::current_exception();
+            t.state = TaskState::Dead;
+            stop_ = true;
+          }
+          return std::move(t.sink);
+        });
+  }
+  t.fiber = std::move(t.fiber).resume();
+  running_ = nullptr;
+}
+
+void Sim::switch_out(Task& t) { t.sink = std::move(t.sink).resume(); }
+
+void Sim::next_on_cpu(CpuId c) {
+  Cpu& cpu = cpus_[c];
+  if (cpu.current != kNoTask || cpu.runqueue.empty()) return;
+  Task& t = tasks_[cpu.runqueue.front()];
+  cpu.runqueue.pop_front();
+  cpu.current = t.id;
+  cpu.clock = std::max(cpu.clock, t.wake_time);
+  to_advance_.push_back(t.id);
+}
+
+// Place a task's CPU after the task switched back to the scheduler.
+void Sim::settle(Task& t) {
+  switch (t.state) {
+    case TaskState::Ready:
+      make_ready(t.cpu);
+      break;
+    case TaskState::Spinning:
+      break;  // it keeps its CPU, burning time until the lock is released
+    case TaskState::Sleeping:
+    case TaskState::Done:
+    case TaskState::Dead:
+      cpus_[t.cpu].current = kNoTask;
+      next_on_cpu(t.cpu);
+      break;
+    default:
+      break;
+  }
+}
+
+// Run new and woken tasks up to their next scheduling point (invisible local work).
+void Sim::advance_pending() {
+  for (size_t i = 0; i < to_advance_.size() && !stop_; ++i) {
+    Task& t = tasks_[to_advance_[i]];
+    switch_to(t);
+    settle(t);
+  }
+  to_advance_.clear();
+}
+
+void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
+  Task& t = *running_;
+  if (t.in_python)
+    throw UsageError("a model operation was called directly inside a Python task; yield it "
+                     "instead (e.g. `yield lock.lock()`)");
+  t.pending = {op, rw, t.frames.empty() ? 0u : t.frames.back(), line, obj};
+  t.state = TaskState::Ready;
+  switch_out(t);
+  // Chosen: the operation happens now.
+  Cpu& c = cpus_[t.cpu];
+  if (cfg_.trace)
+    trace_.push_back({steps_, c.clock, obj, t.pending.func, line, t.id, t.cpu, TraceKind::Step,
+                      op, rw});
+  hash_.add_step(t.cpu, t.id, t.pending);
+  c.clock += cfg_.costs.ns[size_t(op)] + extra;
+  ++steps_;
+}
+
+void Sim::block(const WaitInfo& w) {
+  Task& t = *running_;
+  t.wait = w;
+  t.state = w.spinning ? TaskState::Spinning : TaskState::Sleeping;
+  waiters_.emplace_back(w.obj, t.id);
+  switch_out(t);
+  t.wait = {};
+}
+
+void Sim::wake(ObjId obj) {
+  if (waiters_.empty()) return;
+  const Nanos t_now = now();
+  size_t keep = 0;
+  for (size_t i = 0; i < waiters_.size(); ++i) {
+    if (waiters_[i].first != obj) {
+      waiters_[keep++] = waiters_[i];
+      continue;
+    }
+    Task& w = tasks_[waiters_[i].second];
+    w.wake_time = t_now;
+    if (w.state == TaskState::Spinning) {
+      Cpu& c = cpus_[w.cpu];
+      c.clock = std::max(c.clock, t_now);  // it spun until now
+      w.state = TaskState::New;
+      to_advance_.push_back(w.id);
+    } else {
+      w.state = TaskState::New;
+      cpus_[w.cpu].runqueue.push_back(w.id);
+      next_on_cpu(w.cpu);
+    }
+  }
+  waiters_.resize(keep);
+}
+
+void Sim::hold(ObjId obj) { holders_.push_back({obj, running_ ? running_->id : kNoTask}); }
+
+void Sim::release(ObjId obj) {
+  for (size_t i = holders_.size(); i-- > 0;)
+    if (holders_[i].obj == obj) {
+      holders_.erase(holders_.begin() + ptrdiff_t(i));
+      return;
+    }
+}
+
+TaskId Sim::holder(ObjId obj) const {
+  for (const auto& h : holders_)
+    if (h.obj == obj) return h.task;
+  return kNoTask;
+}
+
+void Sim::enter(Task& t, uint32_t func) {
+  t.frames.push_back(func);
+  if (cfg_.trace && !unwinding_)
+    trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.cpu, TraceKind::Enter,
+                      Op::Call, Access::Read});
+}
+
+void Sim::exit(Task& t, uint32_t func) {
+  if (!t.frames.empty()) t.frames.pop_back();
+  if (cfg_.trace && !unwinding_)
+    trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.cpu, TraceKind::Exit,
+                      Op::Call, Access::Read});
+}
+
+// ---- outcomes ----
+
+Outcome Sim::make_outcome(OutcomeKind k, std::string function, std::string message,
+                          std::vector<std::string> details) const {
+  Outcome o;
+  o.kind = k;
+  o.function = std::move(function);
+  o.message = std::move(message);
+  o.details = std::move(details);
+  o.step = steps_;
+  o.time = now();
+  if (running_) {
+    o.task = running_->id;
+    o.cpu = running_->cpu;
+    o.task_name = running_->name;
+    for (auto it = running_->frames.rbegin(); it != running_->frames.rend(); ++it)
+      o.backtrace.push_back(interned(*it));
+  }
+  return o;
+}
+
+void Sim::add_outcome(Outcome o) { outcomes_.push_back(std::move(o)); }
+
+void Sim::warn(std::string function, std::string message, std::vector<std::string> details) {
+  outcomes_.push_back(make_outcome(OutcomeKind::Warn, std::move(function), std::move(message),
+                                   std::move(details)));
+}
+
+void Sim::kill_current() {
+  if (cfg_.panic_on_oops) stop_ = true;
+  throw TaskExit{};
+}
+
+void Sim::bug(std::string function, std::string message, std::vector<std::string> details) {
+  outcomes_.push_back(make_outcome(OutcomeKind::Bug, std::move(function), std::move(message),
+                                   std::move(details)));
+  kill_current();
+}
+
+void Sim::oops(std::string message, std::vector<std::string> details) {
+  std::string fn = running_ && !running_->frames.empty() ? interned(running_->frames.back()) : "";
+  outcomes_.push_back(
+      make_outcome(OutcomeKind::Oops, std::move(fn), std::move(message), std::move(details)));
+  kill_current();
+}
+
+namespace {
+Sim* in_task() {
+  Sim* s = Sim::current();
+  return s && s->current_task() ? s : nullptr;
+}
+std::string setup_report(const char* kind, const std::string& fn, const std::string& msg,
+                         const std::vector<std::string>& details) {
+  std::string r = std::string(kind) + (fn.empty() ? "" : " in " + fn) + ": " + msg;
+  for (const auto& d : details) r += "\n" + d;
+  return r + "\n(raised by set-up code, outside any simulated task)";
+}
+}  // namespace
+
+void WARN(const char* function, std::string message, std::vector<std::string> details) {
+  if (Sim* s = in_task()) return s->warn(function, std::move(message), std::move(details));
+  throw SetupFault(setup_report("WARNING", function, message, details));
+}
+
+void BUG(const char* function, std::string message, std::vector<std::string> details) {
+  if (Sim* s = in_task()) s->bug(function, std::move(message), std::move(details));
+  throw SetupFault(setup_report("kernel BUG", function, message, details));
+}
+
+void OOPS(std::string message, std::vector<std::string> details) {
+  if (Sim* s = in_task()) s->oops(std::move(message), std::move(details));
+  throw SetupFault(setup_report("Oops", "", message, details));
+}
+
+void Sim::report_deadlock() {
+  std::vector<std::string> waits;
+  bool stuck = false;
+  for (const Task& t : tasks_) {
+    if (t.state != TaskState::Sleeping && t.state != TaskState::Spinning) continue;
+    if (t.wait.idle) continue;
+    stuck = true;
+    std::string line = t.name + " (cpu" + std::to_string(t.cpu) + ") " +
+                       (t.state == TaskState::Spinning ? "spins on " : "sleeps on ") +
+                       t.wait.what + " " + obj_label(t.wait.obj, world_);
+    TaskId h = holder(t.wait.obj);
+    if (h != kNoTask) {
+      line += " held by " + tasks_[h].name;
+      if (tasks_[h].state == TaskState::Dead) line += " (dead)";
+    }
+    if (!t.frames.empty()) line += " in " + interned(t.frames.back());
+    waits.push_back(std::move(line));
+  }
+  if (!stuck) return;
+  Outcome o;
+  o.kind = OutcomeKind::Deadlock;
+  o.message = "no task can run while " + std::to_string(waits.size()) + " wait";
+  o.details = std::move(waits);
+  o.step = steps_;
+  for (const Cpu& c : cpus_) o.time = std::max(o.time, c.clock);
+  outcomes_.push_back(std::move(o));
+}
+
+// ---- the scheduler loop ----
+
+RunResult Sim::run() {
+  if (in_run_ || steps_ || stop_) throw UsageError("a Sim runs once");
+  Sim* prev = g_current;
+  g_current = this;
+  in_run_ = true;
+  if (world_) spawn_workers(*this, *world_);
+  advance_pending();
+  while (!stop_) {
+    collect_candidates();
+    if (cands_.empty()) {
+      report_deadlock();
+      break;
+    }
+    if (steps_ >= cfg_.max_steps) {
+      Outcome o;
+      o.kind = OutcomeKind::StepLimit;
+      o.message = "run exceeded " + std::to_string(cfg_.max_steps) + " steps (livelock?)";
+      o.step = steps_;
+      outcomes_.push_back(std::move(o));
+      break;
+    }
+    size_t pick = 0;
+    if (replay_ && !replay_->exhausted(steps_)) {
+      const CpuId want = replay_->expected(steps_);
+      auto it = std::find_if(cands_.begin(), cands_.end(),
+                             [&](const Candidate& c) { return c.cpu == want; });
+      if (it == cands_.end()) {
+        std::string elig;
+        for (const auto& c : cands_) elig += (elig.empty() ? "" : ",") + std::to_string(c.cpu);
+        error_ = std::make_exception_ptr(StaleSchedule(
+            "stale schedule: step " + std::to_string(steps_) + " chooses cpu" +
+            std::to_string(want) + " but only cpu {" + elig +
+            "} can run there; the schedule was recorded for another scenario, preset or version"));
+        break;
+      }
+      pick = size_t(it - cands_.begin());
+    } else if (cands_.size() > 1) {
+      pick = strategy_->choose(*this, cands_);
+    }
+    const CpuId c = cands_[pick].cpu;
+    schedule_.push_back(c);
+    unready(c);
+    Task& t = tasks_[cpus_[c].current];
+    switch_to(t);
+    settle(t);
+    advance_pending();
+  }
+  g_current = prev;
+  in_run_ = false;
+  if (error_) std::rethrow_exception(error_);
+
+  RunResult r;
+  r.steps = steps_;
+  for (const Cpu& c : cpus_) r.clock = std::max(r.clock, c.clock);
+  for (const auto& o : outcomes_) hash_.add_outcome(string_hash(o.key()));
+  for (const Task& t : tasks_) r.task_names.push_back(t.name);
+  r.outcomes = outcomes_;
+  r.trace_hash = hash_.value();
+  r.schedule = std::move(schedule_);
+  r.trace = std::move(trace_);
+  return r;
+}
+
+}  // namespace pagesim

@@ -1,0 +1,231 @@
+// The simulation engine: CPUs with clocks, tasks as stackful fibers, the scheduler
+// loop that lets the strategy pick which CPU performs its next visible operation.
+#pragma once
+#include <array>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <source_location>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/context/fiber.hpp>
+
+#include "engine/outcome.h"
+#include "engine/strategy.h"
+#include "engine/trace.h"
+#include "engine/intern.h"
+#include "engine/types.h"
+
+namespace pagesim {
+
+class World;
+
+// Errors from misuse (bad input, stale schedule): they reach Python as exceptions.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct StaleSchedule : UsageError {
+  using UsageError::UsageError;
+};
+
+// Simulated nanoseconds per operation kind.
+struct CostModel {
+  std::array<Nanos, kOpCount> ns{};
+  static CostModel defaults();
+};
+
+struct SimConfig {
+  uint32_t cpus = 2;
+  Nanos window = ~Nanos(0);     // timing window; 0 = strict DES, ~0 = free interleaving
+  uint64_t max_steps = 1'000'000;
+  bool trace = true;            // record per-step records (the hash is always kept)
+  bool panic_on_oops = false;   // an oops ends the run instead of just its task
+  CostModel costs = CostModel::defaults();
+};
+
+enum class TaskState : uint8_t { New, Ready, Running, Sleeping, Spinning, Done, Dead };
+
+// What a blocked task waits on, for wake-ups and for deadlock reports.
+struct WaitInfo {
+  ObjId obj = kNoObj;
+  const char* what = "";      // "page lock", "spinlock", "mutex", "work" ...
+  bool spinning = false;      // spins in place (keeps its CPU) rather than sleeping
+  bool idle = false;          // a worker waiting for work: not a deadlock by itself
+};
+
+struct Task {
+  TaskId id = kNoTask;
+  CpuId cpu = 0;
+  std::string name;
+  bool daemon = false;        // a worker: the run may end while it waits idle
+  TaskState state = TaskState::New;
+  OpDesc pending;             // the operation it performs next when chosen
+  std::vector<uint32_t> frames;  // model functions, outermost first (simulated stack)
+  WaitInfo wait;
+  uint32_t spin_depth = 0;    // spinlocks held (preempt count)
+  bool in_python = false;     // a Python frame is live: no scheduling point allowed
+  bool started = false;
+  Nanos wake_time = 0;        // when it was last woken
+  std::function<void()> body;
+  boost::context::fiber fiber;
+  boost::context::fiber sink;  // the scheduler's context while the task runs
+};
+
+struct Cpu {
+  Nanos clock = 0;
+  TaskId current = kNoTask;
+  std::deque<TaskId> runqueue;  // runnable tasks waiting for this CPU
+};
+
+// A lock holder, kept for deadlock reports ("held by").
+struct Holder {
+  ObjId obj;
+  TaskId task;
+};
+
+struct RunResult {
+  std::vector<Outcome> outcomes;  // empty: the run ended ok
+  uint64_t steps = 0;
+  Nanos clock = 0;                // the latest CPU clock at the end
+  uint64_t trace_hash = 0;
+  std::vector<CpuId> schedule;    // the CPU chosen at every step
+  std::vector<TraceRecord> trace;
+  std::vector<std::string> task_names;  // by TaskId
+  bool ok() const;
+};
+
+class Sim {
+ public:
+  Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy);
+  ~Sim();
+  Sim(const Sim&) = delete;
+  Sim& operator=(const Sim&) = delete;
+
+  TaskId spawn(CpuId cpu, std::string name, std::function<void()> body, bool daemon = false);
+  // Runs to the end: every task done (workers idle), deadlock, step limit or panic.
+  // A C++ or Python exception escaping a task (misuse) is rethrown here.
+  RunResult run();
+
+  // ---- the running simulation, as seen from model code ----
+  static Sim* current();  // nullptr outside a run (set-up code runs directly)
+  Task* current_task() { return running_; }
+  World* world() { return world_; }
+  const SimConfig& config() const { return cfg_; }
+  uint64_t steps() const { return steps_; }
+  Nanos now() const;      // the clock of the CPU running the current task
+  const Task& task(TaskId id) const { return tasks_[id]; }
+  size_t task_count() const { return tasks_.size(); }
+  const Cpu& cpu(CpuId id) const { return cpus_[id]; }
+
+  // A scheduling point: describe the next visible operation and let the strategy
+  // decide when it happens. `extra` adds to the op's cost (Delay). Returns when the
+  // operation may be performed.
+  void point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0);
+  // Block the current task until wake(obj). The caller re-checks its condition.
+  void block(const WaitInfo& w);
+  // Wake every task blocked on obj; they retry.
+  void wake(ObjId obj);
+  void hold(ObjId obj);       // the current task now holds obj
+  void release(ObjId obj);
+  TaskId holder(ObjId obj) const;
+
+  // Frames of the simulated call stack (see ModelFrame).
+  void enter(Task& t, uint32_t func);
+  void exit(Task& t, uint32_t func);
+
+  // Outcomes raised by model code. bug/oops end the task (or the run with panic).
+  void warn(std::string function, std::string message, std::vector<std::string> details = {});
+  [[noreturn]] void bug(std::string function, std::string message,
+                        std::vector<std::string> details = {});
+  [[noreturn]] void oops(std::string message, std::vector<std::string> details = {});
+  void add_outcome(Outcome o);  // run-level outcomes (leak, corruption, invariant)
+  const std::vector<Outcome>& outcomes() const { return outcomes_; }
+
+ private:
+  struct HeapEntry {
+    Nanos clock;
+    CpuId cpu;
+  };
+  void make_ready(CpuId c);
+  void unready(CpuId c);
+  void collect_candidates();
+  void switch_to(Task& t);           // scheduler -> task, returns when it switches back
+  void switch_out(Task& t);          // task -> scheduler
+  void settle(Task& t);              // after a task switched back: place its CPU
+  void next_on_cpu(CpuId c);
+  void advance_pending();
+  void finish_run(RunResult& r);
+  void report_deadlock();
+  Outcome make_outcome(OutcomeKind k, std::string function, std::string message,
+                       std::vector<std::string> details) const;
+  [[noreturn]] void kill_current();
+
+  SimConfig cfg_;
+  World* world_;
+  std::unique_ptr<Strategy> strategy_;
+  std::deque<Task> tasks_;  // deque: references stay valid as tasks are spawned
+  std::vector<Cpu> cpus_;
+  std::vector<HeapEntry> heap_;     // min-heap of ready CPUs by (clock, cpu)
+  std::vector<int32_t> heap_pos_;   // position of each CPU in heap_, or -1
+  std::vector<Candidate> cands_;
+  std::vector<TaskId> to_advance_;
+  std::vector<std::pair<ObjId, TaskId>> waiters_;
+  std::vector<Holder> holders_;
+  std::vector<Outcome> outcomes_;
+  std::vector<CpuId> schedule_;
+  std::vector<TraceRecord> trace_;
+  TraceHash hash_;
+  Task* running_ = nullptr;
+  uint64_t steps_ = 0;
+  bool stop_ = false;
+  bool in_run_ = false;
+  bool unwinding_ = false;
+  std::exception_ptr error_;
+  ReplayStrategy* replay_ = nullptr;  // set when the strategy is a replay
+};
+
+// The current line, for scheduling-point descriptors.
+inline uint32_t here(const std::source_location& l = std::source_location::current()) {
+  return l.line();
+}
+
+// RAII frame of the simulated call stack: MODEL_FUNC("zs_free") at the top of a model
+// function names it in descriptors, traces, backtraces and breakpoints.
+class ModelFrame {
+ public:
+  explicit ModelFrame(uint32_t func) : func_(func), sim_(Sim::current()) {
+    if (sim_ && (task_ = sim_->current_task())) sim_->enter(*task_, func_);
+  }
+  ~ModelFrame() {
+    if (task_) sim_->exit(*task_, func_);
+  }
+  ModelFrame(const ModelFrame&) = delete;
+  ModelFrame& operator=(const ModelFrame&) = delete;
+
+ private:
+  uint32_t func_;
+  Sim* sim_;
+  Task* task_ = nullptr;
+};
+
+// Kernel-style reports from model code. Inside a run they become outcomes; in set-up
+// code (no task) they raise SetupFault, which reaches Python as an exception.
+struct SetupFault : UsageError {
+  using UsageError::UsageError;
+};
+void WARN(const char* function, std::string message, std::vector<std::string> details = {});
+[[noreturn]] void BUG(const char* function, std::string message,
+                      std::vector<std::string> details = {});
+[[noreturn]] void OOPS(std::string message, std::vector<std::string> details = {});
+
+}  // namespace pagesim
+
+#define PAGESIM_CAT2(a, b) a##b
+#define PAGESIM_CAT(a, b) PAGESIM_CAT2(a, b)
+#define MODEL_FUNC(name)                                          \
+  static const uint32_t PAGESIM_CAT(_model_fid_, __LINE__) =      \
+      ::pagesim::intern(name);                                    \
+  ::pagesim::ModelFrame PAGESIM_CAT(_model_frame_, __LINE__)(PAGESIM_CAT(_model_fid_, __LINE__))

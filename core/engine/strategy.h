@@ -1,0 +1,75 @@
+// The narrow interface that decides which CPU performs its next operation.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/rng.h"
+#include "engine/types.h"
+
+namespace pagesim {
+
+class Sim;
+
+// One eligible CPU at a step: its running task is stopped at a scheduling point.
+struct Candidate {
+  CpuId cpu;
+  TaskId task;
+  Nanos clock;
+  const OpDesc* op;  // the operation it will perform if chosen
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual std::string name() const = 0;
+  // Called only when there is a real choice (two or more candidates, sorted by CPU id).
+  // Returns an index into `c`.
+  virtual size_t choose(const Sim& sim, std::span<const Candidate> c) = 0;
+};
+
+// Uniformly random among the eligible CPUs (seeded).
+class RandomStrategy final : public Strategy {
+ public:
+  explicit RandomStrategy(uint64_t seed) : rng_(seed) {}
+  std::string name() const override { return "random"; }
+  size_t choose(const Sim&, std::span<const Candidate> c) override;
+
+ private:
+  Rng rng_;
+};
+
+// Earliest clock first; ties broken by the seed. With window 0 this is a plain
+// discrete-event simulation.
+class TimedStrategy final : public Strategy {
+ public:
+  explicit TimedStrategy(uint64_t seed) : rng_(seed) {}
+  std::string name() const override { return "timed"; }
+  size_t choose(const Sim&, std::span<const Candidate> c) override;
+
+ private:
+  Rng rng_;
+};
+
+// Follows a recorded list of CPU choices, one per step; past its end, the fallback
+// decides (the unscripted part of a schedule). A recorded CPU that is not eligible
+// makes the schedule stale: the run stops with an error, never silently diverges.
+class ReplayStrategy final : public Strategy {
+ public:
+  ReplayStrategy(std::vector<CpuId> choices, std::unique_ptr<Strategy> fallback)
+      : choices_(std::move(choices)), fallback_(std::move(fallback)) {}
+  std::string name() const override { return "replay"; }
+  size_t choose(const Sim& sim, std::span<const Candidate> c) override;
+  // Checked by the Sim at every step, including forced ones.
+  bool exhausted(uint64_t step) const { return step >= choices_.size(); }
+  CpuId expected(uint64_t step) const { return choices_[step]; }
+
+ private:
+  std::vector<CpuId> choices_;
+  std::unique_ptr<Strategy> fallback_;
+};
+
+}  // namespace pagesim

@@ -1,0 +1,154 @@
+#include "engine/sync.h"
+
+#include "engine/objclass.h"
+
+namespace pagesim {
+namespace {
+
+// Outside a run nothing can wait: a held lock in set-up code is a scenario error.
+[[noreturn]] void setup_contention(const char* what, ObjId id) {
+  throw UsageError(std::string("set-up code found ") + what + " " + obj_label(id) +
+                   " held; set-up runs outside any task and cannot wait");
+}
+
+Sim* running_sim() {
+  Sim* s = Sim::current();
+  return s && s->current_task() ? s : nullptr;
+}
+
+void acquired(Sim* s, ObjId id, bool spinning) {
+  if (!s) return;
+  s->hold(id);
+  if (spinning) s->current_task()->spin_depth++;
+}
+
+void released(Sim* s, ObjId id, bool spinning) {
+  if (!s) return;
+  s->release(id);
+  if (spinning && s->current_task()->spin_depth) s->current_task()->spin_depth--;
+  s->wake(id);
+}
+
+}  // namespace
+
+void spin_lock(SpinLock& l, uint32_t line) {
+  Sim* s = running_sim();
+  for (;;) {
+    sched(Op::SpinLock, Access::Write, l.id, line);
+    if (l.owner == kNoTask) {
+      l.owner = self_id();
+      return acquired(s, l.id, true);
+    }
+    if (!s) setup_contention("spinlock", l.id);
+    s->block({l.id, "spinlock", true, false});
+  }
+}
+
+bool spin_trylock(SpinLock& l, uint32_t line) {
+  sched(Op::SpinTrylock, Access::Write, l.id, line);
+  if (l.owner != kNoTask) return false;
+  l.owner = self_id();
+  acquired(running_sim(), l.id, true);
+  return true;
+}
+
+void spin_unlock(SpinLock& l, uint32_t line) {
+  sched(Op::SpinUnlock, Access::Write, l.id, line);
+  l.owner = kNoTask;
+  released(running_sim(), l.id, true);
+}
+
+void mutex_lock(Mutex& m, uint32_t line) {
+  Sim* s = running_sim();
+  for (;;) {
+    sched(Op::Lock, Access::Write, m.id, line);
+    if (m.owner == kNoTask) {
+      m.owner = self_id();
+      return acquired(s, m.id, false);
+    }
+    if (!s) setup_contention("mutex", m.id);
+    s->block({m.id, "mutex", false, false});
+  }
+}
+
+bool mutex_trylock(Mutex& m, uint32_t line) {
+  sched(Op::Trylock, Access::Write, m.id, line);
+  if (m.owner != kNoTask) return false;
+  m.owner = self_id();
+  acquired(running_sim(), m.id, false);
+  return true;
+}
+
+void mutex_unlock(Mutex& m, uint32_t line) {
+  sched(Op::Unlock, Access::Write, m.id, line);
+  m.owner = kNoTask;
+  released(running_sim(), m.id, false);
+}
+
+void read_lock(RwLock& l, uint32_t line) {
+  Sim* s = running_sim();
+  for (;;) {
+    sched(Op::ReadLock, Access::Write, l.id, line);
+    if (l.writer == kNoTask) {
+      ++l.readers;
+      return acquired(s, l.id, true);
+    }
+    if (!s) setup_contention("rwlock", l.id);
+    s->block({l.id, "rwlock (read)", true, false});
+  }
+}
+
+void read_unlock(RwLock& l, uint32_t line) {
+  sched(Op::ReadUnlock, Access::Write, l.id, line);
+  --l.readers;
+  released(running_sim(), l.id, true);
+}
+
+void write_lock(RwLock& l, uint32_t line) {
+  Sim* s = running_sim();
+  for (;;) {
+    sched(Op::WriteLock, Access::Write, l.id, line);
+    if (l.writer == kNoTask && l.readers == 0) {
+      l.writer = self_id();
+      return acquired(s, l.id, true);
+    }
+    if (!s) setup_contention("rwlock", l.id);
+    s->block({l.id, "rwlock (write)", true, false});
+  }
+}
+
+void write_unlock(RwLock& l, uint32_t line) {
+  sched(Op::WriteUnlock, Access::Write, l.id, line);
+  l.writer = kNoTask;
+  released(running_sim(), l.id, true);
+}
+
+void bit_lock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, const char* what, uint32_t line) {
+  Sim* s = running_sim();
+  const bool spin = kind == BitLockKind::Spin;
+  for (;;) {
+    sched(Op::TestAndSet, Access::Write, obj, line);
+    if (!((w >> nr) & 1)) {
+      w |= uint64_t(1) << nr;
+      return acquired(s, obj, spin);
+    }
+    if (!s) setup_contention(what, obj);
+    s->block({obj, what, spin, false});
+  }
+}
+
+bool bit_trylock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line) {
+  sched(Op::TestAndSet, Access::Write, obj, line);
+  if ((w >> nr) & 1) return false;
+  w |= uint64_t(1) << nr;
+  acquired(running_sim(), obj, kind == BitLockKind::Spin);
+  return true;
+}
+
+void bit_unlock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line) {
+  sched(Op::BitClear, Access::Write, obj, line);
+  w &= ~(uint64_t(1) << nr);
+  released(running_sim(), obj, kind == BitLockKind::Spin);
+}
+
+}  // namespace pagesim

@@ -1,0 +1,117 @@
+// Synchronisation primitives with the kernel's blocking semantics. Every access is a
+// scheduling point; outside a run (set-up code) they act directly.
+#pragma once
+#include <cstdint>
+
+#include "engine/sim.h"
+
+namespace pagesim {
+
+// Scheduling point for the current task, if any.
+inline void sched(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0) {
+  if (Sim* s = Sim::current(); s && s->current_task()) s->point(op, rw, obj, line, extra);
+}
+
+inline TaskId self_id() {
+  Sim* s = Sim::current();
+  Task* t = s ? s->current_task() : nullptr;
+  return t ? t->id : kSetupTask;
+}
+
+// Busy CPU time with no shared access (udelay, a compute phase).
+inline void delay(Nanos ns, uint32_t line = here()) { sched(Op::Delay, Access::Read, kNoObj, line, ns); }
+
+// spinlock_t: spins in simulated time; the task keeps its CPU while spinning.
+struct SpinLock {
+  ObjId id = kNoObj;
+  TaskId owner = kNoTask;
+};
+void spin_lock(SpinLock& l, uint32_t line = here());
+bool spin_trylock(SpinLock& l, uint32_t line = here());
+void spin_unlock(SpinLock& l, uint32_t line = here());
+// assert_spin_locked(): no scheduling point, a debug check on the caller's own state.
+inline bool spin_is_locked(const SpinLock& l) { return l.owner != kNoTask; }
+
+// struct mutex: sleeps on contention.
+struct Mutex {
+  ObjId id = kNoObj;
+  TaskId owner = kNoTask;
+};
+void mutex_lock(Mutex& m, uint32_t line = here());
+bool mutex_trylock(Mutex& m, uint32_t line = here());
+void mutex_unlock(Mutex& m, uint32_t line = here());
+
+// rwlock_t: readers share, a writer excludes; both spin.
+struct RwLock {
+  ObjId id = kNoObj;
+  TaskId writer = kNoTask;
+  uint16_t readers = 0;
+};
+void read_lock(RwLock& l, uint32_t line = here());
+void read_unlock(RwLock& l, uint32_t line = here());
+void write_lock(RwLock& l, uint32_t line = here());
+void write_unlock(RwLock& l, uint32_t line = here());
+
+// Bit operations on a flags word that belongs to object `obj`.
+template <class Word>
+inline bool test_bit(int nr, const Word& w, ObjId obj, uint32_t line = here()) {
+  sched(Op::BitTest, Access::Read, obj, line);
+  return (w >> nr) & 1;
+}
+template <class Word>
+inline void set_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
+  sched(Op::BitSet, Access::Write, obj, line);
+  w |= Word(1) << nr;
+}
+template <class Word>
+inline void clear_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
+  sched(Op::BitClear, Access::Write, obj, line);
+  w &= ~(Word(1) << nr);
+}
+template <class Word>
+inline bool test_and_set_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
+  sched(Op::TestAndSet, Access::Write, obj, line);
+  const bool old = (w >> nr) & 1;
+  w |= Word(1) << nr;
+  return old;
+}
+
+// A bit used as a lock, with waiters keyed by `obj`. Spinning (bit_spin_lock, the
+// zsmalloc handle pin) or sleeping (PG_locked: lock_page / wait_on_page_locked).
+enum class BitLockKind : uint8_t { Spin, Sleep };
+void bit_lock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, const char* what,
+              uint32_t line = here());
+bool bit_trylock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line = here());
+void bit_unlock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line = here());
+
+inline void bit_spin_lock(int nr, uint64_t& w, ObjId obj, uint32_t line = here()) {
+  bit_lock(nr, w, obj, BitLockKind::Spin, "bit spinlock", line);
+}
+inline bool bit_spin_trylock(int nr, uint64_t& w, ObjId obj, uint32_t line = here()) {
+  return bit_trylock(nr, w, obj, BitLockKind::Spin, line);
+}
+inline void bit_spin_unlock(int nr, uint64_t& w, ObjId obj, uint32_t line = here()) {
+  bit_unlock(nr, w, obj, BitLockKind::Spin, line);
+}
+
+// atomic_t operations on a counter field of object `obj`.
+template <class Int>
+inline Int atomic_read(const Int& v, ObjId obj, uint32_t line = here()) {
+  sched(Op::AtomicRead, Access::Read, obj, line);
+  return v;
+}
+template <class Int>
+inline Int atomic_add_return(Int d, Int& v, ObjId obj, uint32_t line = here()) {
+  sched(Op::AtomicRmw, Access::Write, obj, line);
+  return v += d;
+}
+// atomic_add_unless(v, d, u): add unless v == u; returns whether it added.
+template <class Int>
+inline bool atomic_add_unless(Int& v, Int d, Int u, ObjId obj, uint32_t line = here()) {
+  sched(Op::AtomicRmw, Access::Write, obj, line);
+  if (v == u) return false;
+  v += d;
+  return true;
+}
+
+}  // namespace pagesim

@@ -1,0 +1,44 @@
+// Workqueues: queue_work / schedule_work / flush_work with one worker task per queue.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include "engine/objclass.h"
+#include "engine/types.h"
+
+namespace pagesim {
+
+class World;
+using WorkFn = void (*)(World&, uint64_t arg);
+
+// struct work_struct: the function and its argument, PENDING and running state.
+struct WorkStruct {
+  WorkFn func = nullptr;
+  uint64_t arg = 0;
+  const char* name = "";
+  bool pending = false;  // WORK_STRUCT_PENDING: queued and not yet started
+  bool running = false;
+};
+
+struct Workqueue {
+  std::string name;
+  CpuId cpu = 0;                // the CPU its worker (kworker) is bound to
+  std::deque<uint32_t> queue;   // work ids, FIFO
+};
+
+inline ObjId work_obj(uint32_t work) { return make_obj(objclass::kWork, work); }
+inline ObjId wq_obj(uint32_t wq) { return make_obj(objclass::kWorkqueue, wq); }
+
+// INIT_WORK: returns the work id.
+uint32_t init_work(World& w, WorkFn fn, uint64_t arg, const char* name);
+uint32_t alloc_workqueue(World& w, std::string name, CpuId cpu);
+// Returns false if the work was already pending (the kernel's queue_work semantics).
+bool queue_work(World& w, uint32_t wq, uint32_t work, uint32_t line = 0);
+inline bool schedule_work(World& w, uint32_t work, uint32_t line = 0) {
+  return queue_work(w, 0, work, line);
+}
+// Waits until the work is neither pending nor running. Set-up code runs it inline.
+void flush_work(World& w, uint32_t work, uint32_t line = 0);
+
+}  // namespace pagesim
