@@ -29,4 +29,5 @@ PYBIND11_MODULE(_core, m) {
   spdlog::set_level(spdlog::level::warn);
 
   pagesim::py_glue::register_engine(m);
+  pagesim::py_glue::register_bench(m);
 }

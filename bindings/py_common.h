@@ -21,5 +21,6 @@ using OpExecutor = std::function<py::object(py::handle op)>;
 std::function<void()> python_task_body(py::object factory, py::tuple args, OpExecutor exec);
 
 void register_engine(py::module_& m);
+void register_bench(py::module_& m);
 
 }  // namespace pagesim::py_glue

@@ -113,6 +113,7 @@ Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
   cpus_.resize(cfg_.cpus);
   heap_pos_.assign(cfg_.cpus, -1);
   replay_ = dynamic_cast<ReplayStrategy*>(strategy_.get());
+  earliest_first_ = strategy_->earliest_first();
 }
 
 Sim::~Sim() {
@@ -148,73 +149,90 @@ TaskId Sim::spawn(CpuId cpu, std::string name, std::function<void()> body, bool 
 // ---- ready CPUs: an indexed min-heap by (clock, cpu) ----
 
 namespace {
-inline bool heap_less(Nanos ca, CpuId a, Nanos cb, CpuId b) {
-  return ca < cb || (ca == cb && a < b);
+// Heap key: the clock above a 16-bit tie-break (the CPU, or a seeded random value for
+// earliest-first strategies). Clocks past 2^48 ns (78 simulated hours) saturate.
+inline uint64_t heap_key(Nanos clock, uint16_t tie) {
+  constexpr Nanos kMax = (Nanos(1) << 48) - 1;
+  return (std::min(clock, kMax) << 16) | tie;
 }
+inline Nanos key_clock(uint64_t key) { return key >> 16; }
 }  // namespace
 
-void Sim::make_ready(CpuId c) {
-  size_t i = heap_.size();
-  heap_.push_back({cpus_[c].clock, c});
-  while (i > 0) {  // sift up
-    size_t p = (i - 1) / 2;
-    if (!heap_less(heap_[i].clock, heap_[i].cpu, heap_[p].clock, heap_[p].cpu)) break;
-    std::swap(heap_[i], heap_[p]);
+void Sim::sift_up(size_t i) {
+  const HeapEntry e = heap_[i];
+  while (i > 0) {
+    const size_t p = (i - 1) / 2;
+    if (e.key >= heap_[p].key) break;
+    heap_[i] = heap_[p];
     heap_pos_[heap_[i].cpu] = int32_t(i);
     i = p;
   }
-  heap_pos_[c] = int32_t(i);
+  heap_[i] = e;
+  heap_pos_[e.cpu] = int32_t(i);
 }
 
-void Sim::unready(CpuId c) {
-  int32_t pos = heap_pos_[c];
-  if (pos < 0) return;
-  heap_pos_[c] = -1;
-  size_t i = size_t(pos);
-  HeapEntry last = heap_.back();
-  heap_.pop_back();
-  if (i == heap_.size()) return;
-  // Put `last` at i, then restore the heap both ways.
-  heap_[i] = last;
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!heap_less(heap_[i].clock, heap_[i].cpu, heap_[p].clock, heap_[p].cpu)) break;
-    std::swap(heap_[i], heap_[p]);
-    heap_pos_[heap_[i].cpu] = int32_t(i);
-    i = p;
-  }
+void Sim::sift_down(size_t i) {
+  const HeapEntry e = heap_[i];
+  const size_t n = heap_.size();
   for (;;) {
-    size_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < heap_.size() && heap_less(heap_[l].clock, heap_[l].cpu, heap_[m].clock, heap_[m].cpu)) m = l;
-    if (r < heap_.size() && heap_less(heap_[r].clock, heap_[r].cpu, heap_[m].clock, heap_[m].cpu)) m = r;
-    if (m == i) break;
-    std::swap(heap_[i], heap_[m]);
+    const size_t l = 2 * i + 1, r = l + 1;
+    if (l >= n) break;
+    size_t m = l;
+    if (r < n && heap_[r].key < heap_[l].key) m = r;
+    if (heap_[m].key >= e.key) break;
+    heap_[i] = heap_[m];
     heap_pos_[heap_[i].cpu] = int32_t(i);
     i = m;
   }
-  heap_pos_[heap_[i].cpu] = int32_t(i);
+  heap_[i] = e;
+  heap_pos_[e.cpu] = int32_t(i);
+}
+
+void Sim::make_ready(CpuId c) {
+  const uint64_t key = heap_key(cpus_[c].clock, earliest_first_ ? strategy_->tie(c) : c);
+  if (heap_pos_[c] >= 0) {  // still queued from its last step: its clock only grew
+    heap_[size_t(heap_pos_[c])].key = key;
+    return sift_down(size_t(heap_pos_[c]));
+  }
+  heap_.push_back({key, c});
+  sift_up(heap_.size() - 1);
+}
+
+void Sim::unready(CpuId c) {
+  const int32_t pos = heap_pos_[c];
+  if (pos < 0) return;
+  heap_pos_[c] = -1;
+  const HeapEntry last = heap_.back();
+  heap_.pop_back();
+  if (size_t(pos) == heap_.size()) return;
+  heap_[size_t(pos)] = last;
+  sift_up(size_t(pos));
+  sift_down(size_t(heap_pos_[last.cpu]));
 }
 
 // Eligible CPUs: ready, with a clock within the timing window of the earliest.
 void Sim::collect_candidates() {
   cands_.clear();
   if (heap_.empty()) return;
-  const Nanos bound = sat_add(heap_[0].clock, cfg_.window);
+  const Nanos bound = sat_add(key_clock(heap_[0].key), cfg_.window);
   auto add = [&](size_t i) {
     const Cpu& c = cpus_[heap_[i].cpu];
     cands_.push_back({heap_[i].cpu, c.current, c.clock, &tasks_[c.current].pending});
   };
   add(0);
+  auto within = [&](size_t i) { return key_clock(heap_[i].key) <= bound; };
+  if ((heap_.size() < 2 || !within(1)) && (heap_.size() < 3 || !within(2)))
+    return;
   // Walk the heap below the root, pruning subtrees past the bound.
   size_t stack[64];
   size_t sp = 0;
   for (size_t ch = 1; ch <= 2 && ch < heap_.size(); ++ch)
-    if (heap_[ch].clock <= bound) stack[sp++] = ch;
+    if (within(ch)) stack[sp++] = ch;
   while (sp) {
     size_t i = stack[--sp];
     add(i);
     for (size_t ch = 2 * i + 1; ch <= 2 * i + 2 && ch < heap_.size(); ++ch)
-      if (heap_[ch].clock <= bound) {
+      if (within(ch)) {
         if (sp == 64) break;  // a heap of 256 CPUs is at most 8 deep; never reached
         stack[sp++] = ch;
       }
@@ -272,10 +290,12 @@ void Sim::settle(Task& t) {
       make_ready(t.cpu);
       break;
     case TaskState::Spinning:
+      unready(t.cpu);
       break;  // it keeps its CPU, burning time until the lock is released
     case TaskState::Sleeping:
     case TaskState::Done:
     case TaskState::Dead:
+      unready(t.cpu);
       cpus_[t.cpu].current = kNoTask;
       next_on_cpu(t.cpu);
       break;
@@ -488,8 +508,7 @@ RunResult Sim::run() {
   if (world_) spawn_workers(*this, *world_);
   advance_pending();
   while (!stop_) {
-    collect_candidates();
-    if (cands_.empty()) {
+    if (heap_.empty()) {
       report_deadlock();
       break;
     }
@@ -501,8 +520,29 @@ RunResult Sim::run() {
       outcomes_.push_back(std::move(o));
       break;
     }
-    size_t pick = 0;
-    if (replay_ && !replay_->exhausted(steps_)) {
+    CpuId c;
+    if (earliest_first_) {
+      c = heap_[0].cpu;  // the heap order is the strategy's order
+    } else {
+      c = choose_cpu();
+      if (c == kNoCpu) break;
+    }
+    schedule_.push_back(c);
+    Task& t = tasks_[cpus_[c].current];
+    switch_to(t);
+    settle(t);
+    advance_pending();
+  }
+  g_current = prev;
+  in_run_ = false;
+  if (error_) std::rethrow_exception(error_);
+  return finish_run();
+}
+
+CpuId Sim::choose_cpu() {
+  collect_candidates();
+  size_t pick = 0;
+  if (replay_ && !replay_->exhausted(steps_)) {
       const CpuId want = replay_->expected(steps_);
       auto it = std::find_if(cands_.begin(), cands_.end(),
                              [&](const Candidate& c) { return c.cpu == want; });
@@ -513,24 +553,16 @@ RunResult Sim::run() {
             "stale schedule: step " + std::to_string(steps_) + " chooses cpu" +
             std::to_string(want) + " but only cpu {" + elig +
             "} can run there; the schedule was recorded for another scenario, preset or version"));
-        break;
+        return kNoCpu;
       }
       pick = size_t(it - cands_.begin());
-    } else if (cands_.size() > 1) {
-      pick = strategy_->choose(*this, cands_);
-    }
-    const CpuId c = cands_[pick].cpu;
-    schedule_.push_back(c);
-    unready(c);
-    Task& t = tasks_[cpus_[c].current];
-    switch_to(t);
-    settle(t);
-    advance_pending();
+  } else if (cands_.size() > 1) {
+    pick = strategy_->choose(*this, cands_);
   }
-  g_current = prev;
-  in_run_ = false;
-  if (error_) std::rethrow_exception(error_);
+  return cands_[pick].cpu;
+}
 
+RunResult Sim::finish_run() {
   RunResult r;
   r.steps = steps_;
   for (const Cpu& c : cpus_) r.clock = std::max(r.clock, c.clock);

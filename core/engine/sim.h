@@ -146,9 +146,13 @@ class Sim {
 
  private:
   struct HeapEntry {
-    Nanos clock;
+    uint64_t key;  // clock << 16 | tie-break
     CpuId cpu;
   };
+  CpuId choose_cpu();  // kNoCpu: a stale replay (error_ is set)
+  RunResult finish_run();
+  void sift_up(size_t i);
+  void sift_down(size_t i);
   void make_ready(CpuId c);
   void unready(CpuId c);
   void collect_candidates();
@@ -157,7 +161,6 @@ class Sim {
   void settle(Task& t);              // after a task switched back: place its CPU
   void next_on_cpu(CpuId c);
   void advance_pending();
-  void finish_run(RunResult& r);
   void report_deadlock();
   Outcome make_outcome(OutcomeKind k, std::string function, std::string message,
                        std::vector<std::string> details) const;
@@ -168,7 +171,7 @@ class Sim {
   std::unique_ptr<Strategy> strategy_;
   std::deque<Task> tasks_;  // deque: references stay valid as tasks are spawned
   std::vector<Cpu> cpus_;
-  std::vector<HeapEntry> heap_;     // min-heap of ready CPUs by (clock, cpu)
+  std::vector<HeapEntry> heap_;     // min-heap of ready CPUs by key
   std::vector<int32_t> heap_pos_;   // position of each CPU in heap_, or -1
   std::vector<Candidate> cands_;
   std::vector<TaskId> to_advance_;
@@ -185,6 +188,7 @@ class Sim {
   bool unwinding_ = false;
   std::exception_ptr error_;
   ReplayStrategy* replay_ = nullptr;  // set when the strategy is a replay
+  bool earliest_first_ = false;       // the strategy is the heap order (timed)
 };
 
 // The current line, for scheduling-point descriptors.

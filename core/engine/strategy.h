@@ -29,6 +29,10 @@ class Strategy {
   // Called only when there is a real choice (two or more candidates, sorted by CPU id).
   // Returns an index into `c`.
   virtual size_t choose(const Sim& sim, std::span<const Candidate> c) = 0;
+  // An earliest-first strategy lets the Sim take the first CPU of its clock-ordered
+  // heap, ties broken by tie(cpu), drawn when the CPU is queued: no candidate list.
+  virtual bool earliest_first() const { return false; }
+  virtual uint16_t tie(CpuId cpu) { return cpu; }
 };
 
 // Uniformly random among the eligible CPUs (seeded).
@@ -49,6 +53,8 @@ class TimedStrategy final : public Strategy {
   explicit TimedStrategy(uint64_t seed) : rng_(seed) {}
   std::string name() const override { return "timed"; }
   size_t choose(const Sim&, std::span<const Candidate> c) override;
+  bool earliest_first() const override { return true; }
+  uint16_t tie(CpuId) override { return uint16_t(rng_.next() >> 48); }
 
  private:
   Rng rng_;
