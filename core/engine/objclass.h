@@ -16,6 +16,11 @@ inline constexpr uint8_t kWork = 2;       // work_struct
 inline constexpr uint8_t kWorkqueue = 3;  // workqueue_struct
 inline constexpr uint8_t kCounter = 4;    // scenario-level atomic counters
 inline constexpr uint8_t kPage = 16;      // struct page, by pfn (mm)
+inline constexpr uint8_t kPageList = 17;  // a list threaded through page->lru (mm)
+inline constexpr uint8_t kZone = 18;      // zone->lock (mm)
+inline constexpr uint8_t kLruLock = 19;   // zone_lru_lock (mm)
+inline constexpr uint8_t kMapping = 20;   // struct address_space (mm)
+inline constexpr uint8_t kDriverBase = 32;  // drivers register their classes from here
 }  // namespace objclass
 
 // A formatter may use the world (for names) when one is given.

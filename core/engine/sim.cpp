@@ -420,8 +420,12 @@ Outcome Sim::make_outcome(OutcomeKind k, std::string function, std::string messa
 void Sim::add_outcome(Outcome o) { outcomes_.push_back(std::move(o)); }
 
 void Sim::warn(std::string function, std::string message, std::vector<std::string> details) {
-  outcomes_.push_back(make_outcome(OutcomeKind::Warn, std::move(function), std::move(message),
-                                   std::move(details)));
+  report(OutcomeKind::Warn, std::move(function), std::move(message), std::move(details));
+}
+
+void Sim::report(OutcomeKind k, std::string function, std::string message,
+                 std::vector<std::string> details) {
+  outcomes_.push_back(make_outcome(k, std::move(function), std::move(message), std::move(details)));
 }
 
 void Sim::kill_current() {
@@ -458,6 +462,12 @@ std::string setup_report(const char* kind, const std::string& fn, const std::str
 void WARN(const char* function, std::string message, std::vector<std::string> details) {
   if (Sim* s = in_task()) return s->warn(function, std::move(message), std::move(details));
   throw SetupFault(setup_report("WARNING", function, message, details));
+}
+
+void REPORT_BUG(const char* function, std::string message, std::vector<std::string> details) {
+  if (Sim* s = in_task())
+    return s->report(OutcomeKind::Bug, function, std::move(message), std::move(details));
+  throw SetupFault(setup_report("BUG", function, message, details));
 }
 
 void BUG(const char* function, std::string message, std::vector<std::string> details) {

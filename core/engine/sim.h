@@ -141,6 +141,10 @@ class Sim {
   [[noreturn]] void bug(std::string function, std::string message,
                         std::vector<std::string> details = {});
   [[noreturn]] void oops(std::string message, std::vector<std::string> details = {});
+  // Records an outcome for the current task without ending it (bad_page, a leak found
+  // by a check): the kernel prints and goes on.
+  void report(OutcomeKind k, std::string function, std::string message,
+              std::vector<std::string> details = {});
   void add_outcome(Outcome o);  // run-level outcomes (leak, corruption, invariant)
   const std::vector<Outcome>& outcomes() const { return outcomes_; }
 
@@ -221,6 +225,8 @@ struct SetupFault : UsageError {
   using UsageError::UsageError;
 };
 void WARN(const char* function, std::string message, std::vector<std::string> details = {});
+// A kernel report that does not stop the task ("BUG: Bad page state"): kind Bug.
+void REPORT_BUG(const char* function, std::string message, std::vector<std::string> details = {});
 [[noreturn]] void BUG(const char* function, std::string message,
                       std::vector<std::string> details = {});
 [[noreturn]] void OOPS(std::string message, std::vector<std::string> details = {});

@@ -1,0 +1,35 @@
+#include "mm/fixes.h"
+
+#include <array>
+
+namespace pagesim {
+namespace {
+
+constexpr std::array<FixInfo, kFixCount> kFixes = {{
+    {Fix::NrIsolatedLruOnly, "6afcf8ef0ca0",
+     "mm/compaction: fix NR_ISOLATED_* stats for pfn based migration (count LRU pages only)"},
+    {Fix::VmOwnsPgIsolated, "vm-owns-pg-isolated",
+     "v4: the VM sets and clears PG_isolated under the page lock; drivers never touch it"},
+    {Fix::MovableMappingBit, "movable-mapping-bit",
+     "v4: PG_movable is page->mapping & 0x2; __ClearPageMovable keeps the bit, drops the pointer"},
+    {Fix::ZsFreeSkipsIsolated, "zs-free-skips-isolated",
+     "v4: zs_free does not free a zspage with isolated sub-pages; zs_page_putback defers it"},
+    {Fix::ZsMovableAfterSetup, "zs-movable-after-setup",
+     "v4: SetZsPageMovable marks pages movable only once the zspage is fully set up"},
+    {Fix::ZsCompactKeepsPinBit, "c102f07ca0b0",
+     "zsmalloc: fix migrate_zspage-zs_free race condition (keep HANDLE_PIN_BIT in record_obj)"},
+    {Fix::BalloonDequeueUnderLock, "balloon-dequeue-under-lock",
+     "balloon_page_dequeue holds pages_lock around the whole list walk"},
+}};
+
+}  // namespace
+
+const FixInfo& fix_info(Fix f) { return kFixes[size_t(f)]; }
+
+std::optional<Fix> fix_by_name(std::string_view name) {
+  for (const auto& f : kFixes)
+    if (name == f.name) return f.fix;
+  return std::nullopt;
+}
+
+}  // namespace pagesim

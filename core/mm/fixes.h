@@ -1,0 +1,34 @@
+// Named fixes: each behaviour difference between kernel versions is a fix a preset turns
+// on or off (kernel/preset.h), named by upstream commit or patch version.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace pagesim {
+
+enum class Fix : uint8_t {
+  // mm/migrate.c, mm/compaction.c
+  NrIsolatedLruOnly,         // 6afcf8ef0ca0: NR_ISOLATED_* counts LRU pages only
+  VmOwnsPgIsolated,          // v4 (bda807d44454): the VM sets/clears PG_isolated, not the driver
+  MovableMappingBit,         // v4: PG_movable is page->mapping bit 0x2; __ClearPageMovable keeps it
+  // mm/zsmalloc.c
+  ZsFreeSkipsIsolated,       // v4 (48b4800a1c6a): zs_free leaves isolated zspages to putback
+  ZsMovableAfterSetup,       // v4: SetZsPageMovable once the zspage is set up, not in init_zspage
+  ZsCompactKeepsPinBit,      // c102f07ca0b0: migrate_zspage records the new obj with the pin bit
+  // mm/balloon_compaction.c
+  BalloonDequeueUnderLock,   // the dequeue walk holds pages_lock
+  Count_
+};
+inline constexpr size_t kFixCount = size_t(Fix::Count_);
+
+struct FixInfo {
+  Fix fix;
+  const char* name;    // what users type: "6afcf8ef0ca0", "zs-free-skips-isolated"
+  const char* title;   // one line
+};
+const FixInfo& fix_info(Fix f);
+std::optional<Fix> fix_by_name(std::string_view name);
+
+}  // namespace pagesim

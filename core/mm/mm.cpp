@@ -1,0 +1,30 @@
+#include "mm/mm.h"
+
+#include <algorithm>
+
+namespace pagesim::mm {
+
+const char* stat_name(Stat s) {
+  static const char* const names[] = {
+      "nr_free_pages",          "nr_isolated_anon",      "nr_isolated_file",
+      "nr_zspages",             "nr_balloon_pages",      "pgmigrate_success",
+      "pgmigrate_fail",         "compact_migrate_scanned", "compact_free_scanned",
+      "compact_isolated",       "compact_stall",         "compact_fail",
+      "compact_success"};
+  static_assert(sizeof(names) / sizeof(names[0]) == size_t(Stat::Count_));
+  return names[size_t(s)];
+}
+
+Zone& Mm::zone_of(Pfn pfn) {
+  for (auto& z : zones)
+    if (z.contains(pfn)) return z;
+  throw UsageError("pfn " + std::to_string(pfn) + " is outside every zone");
+}
+
+uint32_t Mm::new_mapping(std::string name, const AddressSpaceOps* a_ops, uint64_t private_data) {
+  if (mappings.empty()) mappings.push_back({"(null)", nullptr, 0});
+  mappings.push_back({std::move(name), a_ops, private_data});
+  return uint32_t(mappings.size() - 1);
+}
+
+}  // namespace pagesim::mm

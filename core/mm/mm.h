@@ -1,0 +1,97 @@
+// The memory-management part of the world: struct pages, zones, page lists, address
+// spaces, vmstat counters and the kernel configuration that mm code reads. Drivers and
+// the Kernel derive from it (layers depend downwards: kernel -> drivers -> mm -> engine).
+#pragma once
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/world.h"
+#include "mm/fixes.h"
+#include "mm/list.h"
+#include "mm/page.h"
+#include "mm/zone.h"
+
+namespace pagesim::mm {
+
+// The configuration mm code reads: CONFIG_DEBUG_VM and the named fixes of the preset.
+struct MmConfig {
+  bool debug_vm = true;             // VM_BUG_ON* fire (CONFIG_DEBUG_VM)
+  std::bitset<kFixCount> fixes;     // which named fixes are applied
+  bool has(Fix f) const { return fixes.test(size_t(f)); }
+};
+
+// isolate_mode_t bits.
+using isolate_mode_t = uint32_t;
+inline constexpr isolate_mode_t ISOLATE_ASYNC_MIGRATE = 0x4;
+inline constexpr isolate_mode_t ISOLATE_UNEVICTABLE = 0x8;
+
+enum class MigrateMode : uint8_t { Async, SyncLight, Sync };
+
+// The driver interface of non-LRU movable pages: address_space_operations members.
+// Function pointers into static tables keep the world copyable.
+struct AddressSpaceOps {
+  const char* name;
+  bool (*isolate_page)(Mm&, Pfn page, isolate_mode_t mode) = nullptr;
+  int (*migratepage)(Mm&, uint32_t mapping, Pfn newpage, Pfn page, MigrateMode mode) = nullptr;
+  void (*putback_page)(Mm&, Pfn page) = nullptr;
+};
+
+// struct address_space: an owner's mapping (a driver's anon inode, a process's anon_vma).
+struct AddressSpace {
+  std::string name;
+  const AddressSpaceOps* a_ops = nullptr;
+  uint64_t private_data = 0;  // e.g. the zsmalloc pool id
+};
+
+// Node/zone counters (enum node_stat_item / zone_stat_item subset) and VM events.
+enum class Stat : uint8_t {
+  NR_FREE_PAGES,
+  NR_ISOLATED_ANON,
+  NR_ISOLATED_FILE,
+  NR_ZSPAGES,
+  NR_BALLOON_PAGES,
+  PGMIGRATE_SUCCESS,
+  PGMIGRATE_FAIL,
+  COMPACTMIGRATE_SCANNED,
+  COMPACTFREE_SCANNED,
+  COMPACTISOLATED,
+  COMPACTSTALL,
+  COMPACTFAIL,
+  COMPACTSUCCESS,
+  Count_
+};
+const char* stat_name(Stat s);
+
+// Error numbers the model returns (negated, like the kernel).
+inline constexpr int MIGRATEPAGE_SUCCESS = 0;
+inline constexpr int EAGAIN = 11;
+inline constexpr int ENOMEM = 12;
+inline constexpr int EBUSY = 16;
+inline constexpr int ENOSPC = 28;
+
+class Mm : public World {
+ public:
+  Mm() = default;
+
+  MmConfig cfg;
+  std::vector<Page> pages;             // mem_map, by pfn
+  std::vector<Zone> zones;
+  std::vector<PageList> lists;
+  std::vector<AddressSpace> mappings;  // mappings[0] is unused (NULL)
+  std::array<int64_t, size_t(Stat::Count_)> stats{};
+
+  bool valid_pfn(Pfn pfn) const { return pfn < pages.size(); }
+  Page& page(Pfn pfn) { return pages[pfn]; }
+  const Page& page(Pfn pfn) const { return pages[pfn]; }
+  // The zone holding pfn (zones are contiguous and sorted by start pfn).
+  Zone& zone_of(Pfn pfn);
+  uint32_t new_mapping(std::string name, const AddressSpaceOps* a_ops, uint64_t private_data);
+  int64_t& stat(Stat s) { return stats[size_t(s)]; }
+};
+
+inline bool list_empty(const Mm& mm, uint32_t list) { return mm.lists[list].count == 0; }
+
+}  // namespace pagesim::mm
