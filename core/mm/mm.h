@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <bitset>
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -65,12 +66,9 @@ enum class Stat : uint8_t {
 };
 const char* stat_name(Stat s);
 
-// Error numbers the model returns (negated, like the kernel).
+// Error numbers: the model returns -EAGAIN, -ENOMEM, -EBUSY ... like the kernel (the
+// values are Linux's, from <cerrno>).
 inline constexpr int MIGRATEPAGE_SUCCESS = 0;
-inline constexpr int EAGAIN = 11;
-inline constexpr int ENOMEM = 12;
-inline constexpr int EBUSY = 16;
-inline constexpr int ENOSPC = 28;
 
 class Mm : public World {
  public:
