@@ -19,14 +19,15 @@ namespace {
 struct EngineOp {
   enum Kind : uint8_t {
     Lock, Unlock, Trylock, ReadLock, ReadUnlock, WriteLock, WriteUnlock,
-    CounterRead, CounterAdd, Delay,
+    CounterRead, CounterAdd, CounterSet, Delay,
   };
   Kind kind;
   uint32_t index = 0;
   int64_t arg = 0;
+  uint64_t machine = 0;  // the Machine whose lock/counter this is (0: none, e.g. delay)
   std::string repr() const {
     static const char* const names[] = {"lock", "unlock", "trylock", "read_lock", "read_unlock",
-                                        "write_lock", "write_unlock", "read", "add", "delay"};
+                                        "write_lock", "write_unlock", "read", "add", "set", "delay"};
     return std::string("<pagesim op ") + names[kind] + ">";
   }
 };
@@ -35,6 +36,7 @@ struct LockHandle {
   uint32_t index;
   LockKind kind;
   std::string name;
+  uint64_t machine;
   EngineOp op(EngineOp::Kind k) const {
     const bool rw_op = k == EngineOp::ReadLock || k == EngineOp::ReadUnlock ||
                        k == EngineOp::WriteLock || k == EngineOp::WriteUnlock;
@@ -44,20 +46,24 @@ struct LockHandle {
                        ")");
     if (k == EngineOp::Trylock && kind == LockKind::RwLock)
       throw UsageError("rwlock '" + name + "' has no trylock");
-    return {k, index, 0};
+    return {k, index, 0, machine};
   }
 };
 
 struct CounterHandle {
   uint32_t index;
   std::string name;
+  uint64_t machine;
+  EngineOp op(EngineOp::Kind k, int64_t arg = 0) const { return {k, index, arg, machine}; }
 };
 
-py::object execute(World& w, py::handle h) {
+py::object execute(World& w, uint64_t machine, py::handle h) {
   if (!py::isinstance<EngineOp>(h))
     throw UsageError("a task yielded " + py::repr(h).cast<std::string>() +
                      ", which is not a pagesim operation");
   const EngineOp op = h.cast<EngineOp>();
+  if (op.machine && op.machine != machine)
+    throw UsageError("a task used a lock or counter of another Machine");
   const uint32_t line = 0;
   switch (op.kind) {
     case EngineOp::Delay:
@@ -68,6 +74,10 @@ py::object execute(World& w, py::handle h) {
     case EngineOp::CounterAdd:
       return py::int_(atomic_add_return(op.arg, w.counters[op.index].value,
                                         w.counter_obj(op.index), line));
+    case EngineOp::CounterSet:
+      sched(Op::Write, Access::Write, w.counter_obj(op.index), line);
+      w.counters[op.index].value = op.arg;
+      return py::none();
     default:
       break;
   }
@@ -87,9 +97,17 @@ py::object execute(World& w, py::handle h) {
       return py::none();
     }
     case EngineOp::ReadLock: read_lock(l.rw, line); return py::none();
-    case EngineOp::ReadUnlock: read_unlock(l.rw, line); return py::none();
+    case EngineOp::ReadUnlock:
+      if (!Sim::current()->holds(l.rw.id, self_id()))
+        throw UsageError("task read_unlocks '" + l.name + "', which it does not hold");
+      read_unlock(l.rw, line);
+      return py::none();
     case EngineOp::WriteLock: write_lock(l.rw, line); return py::none();
-    case EngineOp::WriteUnlock: write_unlock(l.rw, line); return py::none();
+    case EngineOp::WriteUnlock:
+      if (l.rw.writer != self_id())
+        throw UsageError("task write_unlocks '" + l.name + "', which it does not hold");
+      write_unlock(l.rw, line);
+      return py::none();
     default: return py::none();
   }
 }
@@ -106,9 +124,12 @@ Schedule to_schedule(py::handle s) {
   if (py::isinstance<py::list>(s) || py::isinstance<py::tuple>(s)) {
     Schedule r;
     for (auto c : s) {
-      const long v = c.cast<long>();
-      if (v < 0 || v >= kNoCpu) throw UsageError("schedule CPU " + std::to_string(v) + " out of range");
-      r.choices.push_back(CpuId(v));
+      if (!py::isinstance<py::int_>(c))
+        throw UsageError("schedule entries must be CPU numbers, got " + py::repr(c).cast<std::string>());
+      const auto v = c.cast<py::int_>();
+      if (v < py::int_(0) || v >= py::int_(kNoCpu))
+        throw UsageError("schedule CPU " + py::str(v).cast<std::string>() + " out of range");
+      r.choices.push_back(CpuId(v.cast<long>()));
     }
     return r;
   }
@@ -132,8 +153,9 @@ struct TaskSpec {
 class Machine {
  public:
   Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
-          bool panic_on_oops)
+          bool panic_on_oops, bool debug_atomic_sleep)
       : cfg_{} {
+    cfg_.debug_atomic_sleep = debug_atomic_sleep;
     if (cpus == 0 || cpus > 256) throw UsageError("cpus must be between 1 and 256");
     cfg_.cpus = cpus;
     cfg_.window = window ? *window : ~Nanos(0);
@@ -143,10 +165,10 @@ class Machine {
   }
 
   LockHandle add_lock(const std::string& name, LockKind k) {
-    return {world_.add_lock(name, k), k, name};
+    return {world_.add_lock(name, k), k, name, uid_};
   }
   CounterHandle counter(const std::string& name, int64_t v) {
-    return {world_.add_counter(name, v), name};
+    return {world_.add_counter(name, v), name, uid_};
   }
 
   void spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name) {
@@ -179,7 +201,9 @@ class Machine {
     for (const auto& t : tasks_)
       sim.spawn(t.cpu, t.name,
                 python_task_body(t.factory, t.args,
-                                 [w = world.get()](py::handle op) { return execute(*w, op); }));
+                                 [w = world.get(), id = uid_](py::handle op) {
+                                   return execute(*w, id, op);
+                                 }));
     PyRun out{sim.run(), meta, world};
     spdlog::debug("run ended after {} steps, {} outcomes, hash {:016x}", out.r.steps,
                   out.r.outcomes.size(), out.r.trace_hash);
@@ -192,6 +216,11 @@ class Machine {
   SimConfig cfg_;
   World world_;
   std::vector<TaskSpec> tasks_;
+  uint64_t uid_ = next_uid();
+  static uint64_t next_uid() {
+    static uint64_t n = 0;
+    return ++n;
+  }
 };
 
 py::object json_to_py(const nlohmann::json& j) {
@@ -218,10 +247,12 @@ void register_engine(py::module_& m) {
 
   py::class_<CounterHandle>(m, "Counter", "A scenario-level atomic_t.")
       .def_readonly("name", &CounterHandle::name)
-      .def("read", [](const CounterHandle& c) { return EngineOp{EngineOp::CounterRead, c.index, 0}; },
+      .def("read", [](const CounterHandle& c) { return c.op(EngineOp::CounterRead); },
            "Yields the value (atomic_read).")
-      .def("add", [](const CounterHandle& c, int64_t d) { return EngineOp{EngineOp::CounterAdd, c.index, d}; },
-           py::arg("delta") = 1, "Yields the new value (atomic_add_return).");
+      .def("add", [](const CounterHandle& c, int64_t d) { return c.op(EngineOp::CounterAdd, d); },
+           py::arg("delta") = 1, "Yields the new value (atomic_add_return).")
+      .def("set", [](const CounterHandle& c, int64_t v) { return c.op(EngineOp::CounterSet, v); },
+           py::arg("value"), "Stores a value (atomic_set).");
 
   m.def(
       "delay", [](int64_t ns) {
@@ -260,7 +291,11 @@ void register_engine(py::module_& m) {
         } catch (const nlohmann::json::exception& e) {
           throw UsageError(std::string("schedule is not valid JSON: ") + e.what());
         }
-        return Schedule::from_json(j);
+        try {
+          return Schedule::from_json(j);
+        } catch (const nlohmann::json::exception& e) {
+          throw UsageError(std::string("malformed schedule JSON: ") + e.what());
+        }
       });
 
   py::class_<PyRun>(m, "RunResult", "The result of one run.")
@@ -301,9 +336,10 @@ Each task is a generator function; it yields operations (``lock.lock()``,
 ``pagesim.delay(100)``) and receives their results. ``run()`` starts every task from
 the initial state, so a machine can be run many times with different seeds or a
 recorded schedule.)doc")
-      .def(py::init<uint32_t, std::optional<Nanos>, uint64_t, bool, bool>(), py::arg("cpus") = 2,
-           py::arg("window") = py::none(), py::arg("max_steps") = 1'000'000, py::arg("trace") = true,
-           py::arg("panic_on_oops") = false)
+      .def(py::init<uint32_t, std::optional<Nanos>, uint64_t, bool, bool, bool>(),
+           py::arg("cpus") = 2, py::arg("window") = py::none(), py::arg("max_steps") = 1'000'000,
+           py::arg("trace") = true, py::arg("panic_on_oops") = false,
+           py::arg("debug_atomic_sleep") = false)
       .def_property_readonly("cpus", &Machine::cpus)
       .def("spinlock", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::Spin); }, py::arg("name"))
       .def("mutex", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::Mutex); }, py::arg("name"))

@@ -1,5 +1,6 @@
 // pagesim._core: the compiled core. The Python package (bindings/pagesim) wraps it.
 #include <pybind11/pybind11.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/sim.h"
@@ -26,6 +27,8 @@ PYBIND11_MODULE(_core, m) {
         spdlog::set_level(l);
       },
       py::arg("level"), "Set the core's log level: trace, debug, info, warn, error, off.");
+  // Logs go to stderr so they never mix with JSON a command prints on stdout.
+  if (!spdlog::get("pagesim")) spdlog::set_default_logger(spdlog::stderr_color_mt("pagesim"));
   spdlog::set_level(spdlog::level::warn);
 
   pagesim::py_glue::register_engine(m);

@@ -58,9 +58,10 @@ Schedule Schedule::from_json(const nlohmann::json& j) {
   if (j["schema"] != kScheduleSchema && j["schema"] != kRunSchema)
     throw UsageError("unsupported schedule schema " + j["schema"].dump() + " (this pagesim reads " +
                      kScheduleSchema + ")");
-  const std::string version = j.value("pagesim_version", "");
+  const std::string version = j.contains("pagesim_version") && j["pagesim_version"].is_string()
+                                ? j["pagesim_version"].get<std::string>() : "";
   if (version != PAGESIM_VERSION)
-    throw UsageError("schedule recorded by pagesim " + (version.empty() ? "?" : version) +
+    throw StaleSchedule("schedule recorded by pagesim " + (version.empty() ? "?" : version) +
                      ", this is pagesim " PAGESIM_VERSION +
                      "; model changes between versions make old schedules stale");
   if (!j.contains("schedule") || !j["schedule"].is_string())

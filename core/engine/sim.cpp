@@ -334,11 +334,19 @@ void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
 
 void Sim::block(const WaitInfo& w) {
   Task& t = *running_;
+
   t.wait = w;
   t.state = w.spinning ? TaskState::Spinning : TaskState::Sleeping;
   waiters_.emplace_back(w.obj, t.id);
   switch_out(t);
   t.wait = {};
+}
+
+void Sim::might_sleep(const char* what, ObjId obj) {
+  if (!cfg_.debug_atomic_sleep || !running_ || !running_->spin_depth) return;
+  report(OutcomeKind::Bug, "__might_sleep", "sleeping function called from invalid context",
+         {"in_atomic(): 1, spinlocks held: " + std::to_string(running_->spin_depth) + ", taking " +
+          what + " " + obj_label(obj, world_)});
 }
 
 void Sim::wake(ObjId obj) {
@@ -374,6 +382,12 @@ void Sim::release(ObjId obj) {
       holders_.erase(holders_.begin() + ptrdiff_t(i));
       return;
     }
+}
+
+bool Sim::holds(ObjId obj, TaskId task) const {
+  for (const auto& h : holders_)
+    if (h.obj == obj && h.task == task) return true;
+  return false;
 }
 
 TaskId Sim::holder(ObjId obj) const {
@@ -527,6 +541,7 @@ RunResult Sim::run() {
       o.kind = OutcomeKind::StepLimit;
       o.message = "run exceeded " + std::to_string(cfg_.max_steps) + " steps (livelock?)";
       o.step = steps_;
+      for (const Cpu& c : cpus_) o.time = std::max(o.time, c.clock);
       outcomes_.push_back(std::move(o));
       break;
     }
@@ -545,6 +560,11 @@ RunResult Sim::run() {
   }
   g_current = prev;
   in_run_ = false;
+  if (!error_ && replay_ && !replay_->exhausted(steps_))
+    error_ = std::make_exception_ptr(StaleSchedule(
+        "stale schedule: the run ended after " + std::to_string(steps_) +
+        " steps but the schedule goes on; it was recorded for another scenario, preset or "
+        "version"));
   if (error_) std::rethrow_exception(error_);
   return finish_run();
 }

@@ -43,6 +43,9 @@ struct SimConfig {
   uint64_t max_steps = 1'000'000;
   bool trace = true;            // record per-step records (the hash is always kept)
   bool panic_on_oops = false;   // an oops ends the run instead of just its task
+  // CONFIG_DEBUG_ATOMIC_SLEEP: sleeping with a spinlock held reports
+  // "BUG: sleeping function called from invalid context".
+  bool debug_atomic_sleep = false;
   CostModel costs = CostModel::defaults();
 };
 
@@ -126,11 +129,15 @@ class Sim {
   void point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0);
   // Block the current task until wake(obj). The caller re-checks its condition.
   void block(const WaitInfo& w);
+  // might_sleep(): with debug_atomic_sleep, taking a sleeping lock while holding a
+  // spinlock is reported (whether or not the lock is contended).
+  void might_sleep(const char* what, ObjId obj);
   // Wake every task blocked on obj; they retry.
   void wake(ObjId obj);
   void hold(ObjId obj);       // the current task now holds obj
   void release(ObjId obj);
   TaskId holder(ObjId obj) const;
+  bool holds(ObjId obj, TaskId task) const;
 
   // Frames of the simulated call stack (see ModelFrame).
   void enter(Task& t, uint32_t func);

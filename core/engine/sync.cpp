@@ -52,7 +52,15 @@ bool spin_trylock(SpinLock& l, uint32_t line) {
   return true;
 }
 
+// CONFIG_DEBUG_SPINLOCK-style checks: unlocking a lock the task does not hold.
+static void check_owner(TaskId owner, const char* fn, ObjId id) {
+  if (owner != self_id())
+    BUG(fn, std::string(owner == kNoTask ? "lock already unlocked: " : "wrong owner: ") +
+                obj_label(id, Sim::current() ? Sim::current()->world() : nullptr));
+}
+
 void spin_unlock(SpinLock& l, uint32_t line) {
+  check_owner(l.owner, "spin_unlock", l.id);
   sched(Op::SpinUnlock, Access::Write, l.id, line);
   l.owner = kNoTask;
   released(running_sim(), l.id, true);
@@ -60,6 +68,7 @@ void spin_unlock(SpinLock& l, uint32_t line) {
 
 void mutex_lock(Mutex& m, uint32_t line) {
   Sim* s = running_sim();
+  if (s) s->might_sleep("mutex", m.id);
   for (;;) {
     sched(Op::Lock, Access::Write, m.id, line);
     if (m.owner == kNoTask) {
@@ -80,6 +89,7 @@ bool mutex_trylock(Mutex& m, uint32_t line) {
 }
 
 void mutex_unlock(Mutex& m, uint32_t line) {
+  check_owner(m.owner, "mutex_unlock", m.id);
   sched(Op::Unlock, Access::Write, m.id, line);
   m.owner = kNoTask;
   released(running_sim(), m.id, false);
@@ -99,6 +109,7 @@ void read_lock(RwLock& l, uint32_t line) {
 }
 
 void read_unlock(RwLock& l, uint32_t line) {
+  if (!l.readers) BUG("read_unlock", "rwlock not read-locked: " + obj_label(l.id));
   sched(Op::ReadUnlock, Access::Write, l.id, line);
   --l.readers;
   released(running_sim(), l.id, true);
@@ -118,6 +129,7 @@ void write_lock(RwLock& l, uint32_t line) {
 }
 
 void write_unlock(RwLock& l, uint32_t line) {
+  check_owner(l.writer, "write_unlock", l.id);
   sched(Op::WriteUnlock, Access::Write, l.id, line);
   l.writer = kNoTask;
   released(running_sim(), l.id, true);
@@ -126,6 +138,7 @@ void write_unlock(RwLock& l, uint32_t line) {
 void bit_lock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, const char* what, uint32_t line) {
   Sim* s = running_sim();
   const bool spin = kind == BitLockKind::Spin;
+  if (s && !spin) s->might_sleep(what, obj);
   for (;;) {
     sched(Op::TestAndSet, Access::Write, obj, line);
     if (!((w >> nr) & 1)) {

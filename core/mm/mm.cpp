@@ -27,4 +27,17 @@ uint32_t Mm::new_mapping(std::string name, const AddressSpaceOps* a_ops, uint64_
   return uint32_t(mappings.size() - 1);
 }
 
+uint32_t Mm::get_private_list(const char* name) {
+  if (spare_lists.empty()) return new_list(*this, name);
+  const uint32_t l = spare_lists.back();
+  spare_lists.pop_back();
+  lists[l].name = name;
+  return l;
+}
+
+void Mm::put_private_list(uint32_t list) {
+  if (lists[list].count) throw UsageError("put_private_list: list " + lists[list].name + " is not empty");
+  spare_lists.push_back(list);
+}
+
 }  // namespace pagesim::mm

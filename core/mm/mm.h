@@ -70,6 +70,15 @@ const char* stat_name(Stat s);
 // values are Linux's, from <cerrno>).
 inline constexpr int MIGRATEPAGE_SUCCESS = 0;
 
+// A process owning anonymous LRU pages (the model of lru.h).
+struct Process {
+  std::string name;
+  uint32_t anon_vma = 0;           // its anon mapping id (page->mapping | PAGE_MAPPING_ANON)
+  std::vector<Pfn> pte;            // page table: virtual page -> pfn (kNoPfn: not present)
+  std::vector<uint32_t> content;   // what each virtual page should contain
+  bool exited = false;
+};
+
 class Mm : public World {
  public:
   Mm() = default;
@@ -80,6 +89,10 @@ class Mm : public World {
   std::vector<PageList> lists;
   std::vector<AddressSpace> mappings;  // mappings[0] is unused (NULL)
   std::array<int64_t, size_t(Stat::Count_)> stats{};
+  std::vector<Process> processes;  // the LRU page owners (lru.h)
+  uint32_t next_content = 1;              // content tokens handed to new data
+  std::vector<uint32_t> spare_lists;      // pool for get_private_list
+  int kcompactd_order = -1;               // pgdat->kcompactd_max_order; -1: asleep
 
   bool valid_pfn(Pfn pfn) const { return pfn < pages.size(); }
   Page& page(Pfn pfn) { return pages[pfn]; }
@@ -87,6 +100,10 @@ class Mm : public World {
   // The zone holding pfn (zones are contiguous and sorted by start pfn).
   Zone& zone_of(Pfn pfn);
   uint32_t new_mapping(std::string name, const AddressSpaceOps* a_ops, uint64_t private_data);
+  // Private page lists (cc->migratepages, cc->freepages) are taken from and returned to
+  // a pool, so that repeated compactions do not grow the world.
+  uint32_t get_private_list(const char* name);
+  void put_private_list(uint32_t list);
   int64_t& stat(Stat s) { return stats[size_t(s)]; }
 };
 

@@ -46,7 +46,19 @@ inline constexpr gfp_t GFP_USER = __GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_HA
 inline constexpr gfp_t GFP_HIGHUSER = GFP_USER | __GFP_HIGHMEM;
 inline constexpr gfp_t GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE;
 
+// alloc_flags (mm/internal.h, 4.8 values): the watermark index in the low bits.
+inline constexpr unsigned ALLOC_WMARK_MIN = 0;
+inline constexpr unsigned ALLOC_WMARK_LOW = 1;
+inline constexpr unsigned ALLOC_WMARK_HIGH = 2;
+inline constexpr unsigned ALLOC_NO_WATERMARKS = 0x04;
+inline constexpr unsigned ALLOC_WMARK_MASK = ALLOC_NO_WATERMARKS - 1;
+inline constexpr unsigned ALLOC_HARDER = 0x10;
+inline constexpr unsigned ALLOC_HIGH = 0x20;
+inline constexpr unsigned ALLOC_CPUSET = 0x40;
+inline constexpr unsigned ALLOC_CMA = 0x80;
+
 int gfpflags_to_migratetype(gfp_t gfp);
+unsigned gfp_to_alloc_flags(gfp_t gfp);  // the slow path's flags (__alloc_pages_slowpath)
 std::string gfp_names(gfp_t gfp);  // "GFP_KERNEL|__GFP_MOVABLE"-style, for reports
 
 // A zone to create: name, size in pages (a multiple of pageblock_nr_pages), and the
@@ -88,7 +100,25 @@ void split_free_block(Mm& mm, Pfn pfn, unsigned order, Owner owner);
 int get_pageblock_migratetype(const Mm& mm, Pfn pfn);
 void set_pageblock_migratetype(Mm& mm, Pfn pfn, int mt);
 
+// zone_watermark_ok(z, order, mark) with alloc_flags 0, as kswapd asks it: free CMA
+// pages do not count. The overloads take the mark in pages and the caller's alloc_flags
+// (compaction passes cc->alloc_flags); __zone_watermark_ok also takes the free pages to
+// test (compaction_suitable's wmark_target).
 bool zone_watermark_ok(const Mm& mm, const Zone& z, unsigned order, Watermark mark);
+bool zone_watermark_ok(const Mm& mm, const Zone& z, unsigned order, uint64_t mark,
+                       unsigned alloc_flags);
+bool __zone_watermark_ok(const Mm& mm, const Zone& z, unsigned order, uint64_t mark,
+                         unsigned alloc_flags, int64_t free_pages);
+
+// find_suitable_fallback: the migratetype an allocation of `migratetype` would fall back
+// to in `area` (the fallbacks table), or -1; *can_steal says whether it would claim the
+// pageblock. Compaction's __compact_finished asks it with only_stealable.
+int find_suitable_fallback(const Mm& mm, const FreeArea& area, unsigned order, int migratetype,
+                           bool only_stealable, bool* can_steal);
+// move_freepages_block: moves the free blocks of pfn's pageblock to the free lists of
+// `migratetype` (zone->lock held); returns the number of pages moved. The pageblock's
+// own migratetype is not changed (set_pageblock_migratetype does that).
+int move_freepages_block(Mm& mm, Zone& z, Pfn pfn, int migratetype);
 
 // Fragmentation metrics (mm/vmstat.c): free blocks per order, the unusable free space
 // index (0..1000, as /sys/kernel/debug/extfrag/unusable_index shows it) and the

@@ -1,0 +1,441 @@
+#include "mm/compaction.h"
+
+#include <algorithm>
+
+#include "mm/lru.h"
+#include "mm/page_ops.h"
+
+namespace pagesim::mm {
+
+const char* compact_result_name(CompactResult r) {
+  static const char* const names[] = {"not_suitable_zone", "skipped",  "deferred",
+                                      "no_suitable_page",  "continue", "complete",
+                                      "partial_skipped",   "contended", "success"};
+  return names[size_t(r)];
+}
+
+namespace {
+
+Pfn pageblock_start_pfn(Pfn pfn) { return pfn & ~(pageblock_nr_pages - 1); }
+Pfn pageblock_end_pfn(Pfn pfn) { return pageblock_start_pfn(pfn) + pageblock_nr_pages; }
+
+bool compact_scanners_met(const compact_control& cc) {
+  return (cc.free_pfn >> pageblock_order) <= (cc.migrate_pfn >> pageblock_order);
+}
+
+// migrate_async_suitable: async compaction only migrates from MOVABLE/CMA pageblocks.
+bool migrate_async_suitable(int mt) { return mt == MIGRATE_MOVABLE || mt == MIGRATE_CMA; }
+
+// suitable_migration_target: a pageblock the free scanner may take pages from.
+bool suitable_migration_target(Mm& mm, Pfn pfn) {
+  if (PageBuddy(mm, pfn) && page_order(mm, pfn) >= unsigned(pageblock_order)) return true;
+  return migrate_async_suitable(get_pageblock_migratetype(mm, pfn));
+}
+
+// Before 6afcf8ef0ca0 the whole isolated list was accounted at once (acct_isolated),
+// non-LRU pages included.
+void acct_isolated(Mm& mm, compact_control& cc) {
+  if (mm.cfg.has(Fix::NrIsolatedLruOnly)) return;
+  for (Pfn p = mm.lists[cc.migratepages].first; p != kNoPfn; p = mm.page(p).lru_next)
+    mm.stat(nr_isolated_stat(mm, p))++;
+}
+
+}  // namespace
+
+Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end_pfn,
+                               isolate_mode_t mode) {
+  MODEL_FUNC("isolate_migratepages_block");
+  Zone& zone = mm.zones[cc.zone];
+  bool locked = false;
+  uint64_t nr_scanned = 0;
+  end_pfn = std::min(end_pfn, cc.range_end);
+  for (; low_pfn < end_pfn; low_pfn++) {
+    // Periodically drop the lru lock (compact_unlock_should_abort).
+    if (!(low_pfn % COMPACT_CLUSTER_MAX) && locked) {
+      spin_unlock(zone.lru_lock);
+      locked = false;
+    }
+    nr_scanned++;
+    const Pfn page = low_pfn;
+
+    // Skip free pages: the order is read without the zone lock, so it may be bogus;
+    // only a plausible one is used to skip ahead.
+    if (PageBuddy(mm, page)) {
+      const unsigned order = mm.page(page).private_;
+      if (order > 0 && order < unsigned(MAX_ORDER)) low_pfn += (1u << order) - 1;
+      continue;
+    }
+    if (PageCompound(mm, page)) continue;
+
+    // Non-LRU pages: only non-LRU movable pages may be isolated.
+    if (!PageLRU(mm, page)) {
+      // __PageMovable can return a false positive so it is verified under the page lock
+      // by isolate_movable_page.
+      if (__PageMovable(mm, page) && !PageIsolated(mm, page)) {
+        if (locked) {
+          spin_unlock(zone.lru_lock);
+          locked = false;
+        }
+        if (isolate_movable_page(mm, page, mode)) goto isolate_success;
+      }
+      continue;
+    }
+
+    // An anon page pinned by someone beyond its mappings cannot be migrated now.
+    if (!page_mapping(mm, page) && page_count(mm, page) > page_mapcount(mm, page)) continue;
+
+    if (!locked) {
+      spin_lock(zone.lru_lock);
+      locked = true;
+      if (!PageLRU(mm, page)) continue;  // recheck under the lock
+    }
+    if (__isolate_lru_page(mm, page, mode) != 0) continue;
+    list_del(mm, page);  // del_page_from_lru_list
+    if (mm.cfg.has(Fix::NrIsolatedLruOnly)) mm.stat(nr_isolated_stat(mm, page))++;
+
+  isolate_success:
+    list_add(mm, page, cc.migratepages);
+    cc.nr_migratepages++;
+    mm.stat(Stat::COMPACTISOLATED)++;
+    if (cc.nr_migratepages == COMPACT_CLUSTER_MAX) {
+      ++low_pfn;
+      break;
+    }
+  }
+  if (locked) spin_unlock(zone.lru_lock);
+  cc.total_migrate_scanned += nr_scanned;
+  mm.stat(Stat::COMPACTMIGRATE_SCANNED) += int64_t(nr_scanned);
+  return low_pfn;
+}
+
+IsolateResult isolate_migratepages(Mm& mm, compact_control& cc) {
+  MODEL_FUNC("isolate_migratepages");
+  Zone& zone = mm.zones[cc.zone];
+  const isolate_mode_t mode = ISOLATE_UNEVICTABLE |
+                              (cc.mode != MigrateMode::Sync ? ISOLATE_ASYNC_MIGRATE : 0);
+  Pfn low_pfn = cc.migrate_pfn;
+  Pfn block_start_pfn = std::max(pageblock_start_pfn(low_pfn), zone.zone_start_pfn);
+  Pfn block_end_pfn = pageblock_end_pfn(low_pfn);
+  // Iterate over whole pageblocks until one with isolated pages, or the free scanner.
+  for (; block_end_pfn <= cc.free_pfn && low_pfn < cc.range_end; low_pfn = block_end_pfn,
+       block_start_pfn = block_end_pfn, block_end_pfn += pageblock_nr_pages) {
+    if (cc.mode == MigrateMode::Async &&
+        !migrate_async_suitable(get_pageblock_migratetype(mm, block_start_pfn)))
+      continue;
+    low_pfn = isolate_migratepages_block(mm, cc, low_pfn, block_end_pfn, mode);
+    if (!low_pfn || cc.contended) {
+      acct_isolated(mm, cc);
+      return IsolateResult::Abort;
+    }
+    break;  // one pageblock at a time
+  }
+  acct_isolated(mm, cc);
+  cc.migrate_pfn = std::min(low_pfn, cc.range_end == kNoPfn ? low_pfn : cc.range_end);
+  return cc.nr_migratepages ? IsolateResult::Success : IsolateResult::None;
+}
+
+namespace {
+
+// isolate_freepages_block (not strict): takes free blocks out of the buddy allocator
+// until there are as many free pages as pages to migrate.
+Pfn isolate_freepages_block(Mm& mm, compact_control& cc, Pfn blockpfn, Pfn end_pfn) {
+  Zone& zone = mm.zones[cc.zone];
+  bool locked = false;
+  uint64_t nr_scanned = 0;
+  struct Block {
+    Pfn pfn;
+    unsigned order;
+  };
+  std::vector<Block> isolated_blocks;
+  for (; blockpfn < end_pfn; blockpfn++) {
+    if (!(blockpfn % COMPACT_CLUSTER_MAX) && locked) {
+      spin_unlock(zone.lock);
+      locked = false;
+    }
+    nr_scanned++;
+    if (!PageBuddy(mm, blockpfn)) continue;
+    if (!locked) {
+      spin_lock(zone.lock);
+      locked = true;
+      if (!PageBuddy(mm, blockpfn)) continue;  // recheck with the zone lock
+    }
+    const unsigned order = page_order(mm, blockpfn);
+    const unsigned isolated = __isolate_free_page(mm, blockpfn, order);
+    if (!isolated) break;
+    isolated_blocks.push_back({blockpfn, order});
+    cc.nr_freepages += isolated;
+    if (cc.nr_migratepages <= cc.nr_freepages) {
+      blockpfn += isolated;
+      break;
+    }
+    blockpfn += isolated - 1;
+  }
+  if (locked) spin_unlock(zone.lock);
+  // map_pages: split each block into order-0 pages on cc->freepages.
+  for (const Block& b : isolated_blocks) {
+    split_free_block(mm, b.pfn, b.order, Owner::Migration);
+    for (Pfn p = b.pfn; p < b.pfn + (1u << b.order); ++p) list_add_tail(mm, p, cc.freepages);
+  }
+  cc.total_free_scanned += nr_scanned;
+  mm.stat(Stat::COMPACTFREE_SCANNED) += int64_t(nr_scanned);
+  return blockpfn;
+}
+
+}  // namespace
+
+void isolate_freepages(Mm& mm, compact_control& cc) {
+  MODEL_FUNC("isolate_freepages");
+  Zone& zone = mm.zones[cc.zone];
+  Pfn block_start_pfn = pageblock_start_pfn(cc.free_pfn);
+  Pfn block_end_pfn = std::min(block_start_pfn + pageblock_nr_pages, zone.end_pfn());
+  Pfn isolate_start_pfn = cc.free_pfn;
+  const Pfn low_pfn = pageblock_end_pfn(cc.migrate_pfn);
+  // Scan pageblocks backwards from the end of the zone until the migrate scanner.
+  for (; block_start_pfn >= low_pfn && block_start_pfn >= zone.zone_start_pfn;
+       block_end_pfn = block_start_pfn, block_start_pfn -= pageblock_nr_pages,
+       isolate_start_pfn = block_start_pfn) {
+    if (suitable_migration_target(mm, block_start_pfn)) {
+      isolate_start_pfn = isolate_freepages_block(mm, cc, isolate_start_pfn, block_end_pfn);
+      if (cc.nr_freepages >= cc.nr_migratepages || cc.contended) {
+        // Restart at this pageblock next time unless it was fully scanned.
+        if (isolate_start_pfn >= block_end_pfn)
+          isolate_start_pfn = block_start_pfn >= pageblock_nr_pages
+                                  ? block_start_pfn - pageblock_nr_pages : 0;
+        break;
+      }
+    }
+    if (block_start_pfn < pageblock_nr_pages) {
+      isolate_start_pfn = 0;
+      break;
+    }
+  }
+  cc.free_pfn = isolate_start_pfn;
+}
+
+Pfn compaction_alloc(Mm& mm, Pfn, uint64_t data) {
+  MODEL_FUNC("compaction_alloc");
+  auto& cc = *reinterpret_cast<compact_control*>(data);
+  // Isolate free pages if necessary, and if we are not aborting due to contention.
+  if (list_empty(mm, cc.freepages)) {
+    if (!cc.contended) isolate_freepages(mm, cc);
+    if (list_empty(mm, cc.freepages)) return kNoPfn;
+  }
+  const Pfn freepage = mm.lists[cc.freepages].first;
+  list_del(mm, freepage);
+  cc.nr_freepages--;
+  return freepage;
+}
+
+void compaction_free(Mm& mm, Pfn page, uint64_t data) {
+  auto& cc = *reinterpret_cast<compact_control*>(data);
+  list_add(mm, page, cc.freepages);
+  cc.nr_freepages++;
+}
+
+CompactResult compaction_suitable(Mm& mm, Zone& zone, int order) {
+  if (order == -1) return CompactResult::Continue;
+  if (zone_watermark_ok(mm, zone, unsigned(order), Watermark::Low)) return CompactResult::Success;
+  // Order-0 watermark plus room for the migration targets: 2 << order above low.
+  const uint64_t need = zone.watermark[size_t(Watermark::Low)] + (2ull << order);
+  if (zone.free_pages < need) return CompactResult::Skipped;
+  // A low fragmentation index means failure is due to lack of memory, not
+  // fragmentation (sysctl_extfrag_threshold = 500).
+  const int fragindex = fragmentation_index(mm, zone, unsigned(order));
+  if (fragindex >= 0 && fragindex <= 500) return CompactResult::NotSuitableZone;
+  return CompactResult::Continue;
+}
+
+CompactResult compact_finished(Mm& mm, compact_control& cc) {
+  Zone& zone = mm.zones[cc.zone];
+  if (cc.contended) return CompactResult::Contended;
+  if (compact_scanners_met(cc) || (cc.range_end != kNoPfn && cc.migrate_pfn >= cc.range_end)) {
+    // reset_cached_positions
+    zone.compact_cached_migrate_pfn = zone.zone_start_pfn;
+    zone.compact_cached_free_pfn = pageblock_start_pfn(zone.end_pfn() - 1);
+    return cc.whole_zone ? CompactResult::Complete : CompactResult::PartialSkipped;
+  }
+  if (cc.order == -1) return CompactResult::Continue;
+  if (!zone_watermark_ok(mm, zone, unsigned(cc.order), Watermark::Low)) return CompactResult::Continue;
+  const int migratetype = gfpflags_to_migratetype(cc.gfp_mask);
+  for (int order = cc.order; order < MAX_ORDER; order++) {
+    const FreeArea& area = zone.free_area[size_t(order)];
+    if (!list_empty(mm, area.free_list[size_t(migratetype)])) return CompactResult::Success;
+    if (migratetype == MIGRATE_MOVABLE && !list_empty(mm, area.free_list[MIGRATE_CMA]))
+      return CompactResult::Success;
+    // A whole pageblock could be stolen by a fallback.
+    if (order >= pageblock_order)
+      for (int mt = 0; mt < MIGRATE_HIGHATOMIC; ++mt)
+        if (!list_empty(mm, area.free_list[size_t(mt)])) return CompactResult::Success;
+  }
+  return CompactResult::NoSuitablePage;
+}
+
+namespace {
+
+struct PrivateLists {
+  Mm& mm;
+  compact_control& cc;
+  PrivateLists(Mm& m, compact_control& c) : mm(m), cc(c) {
+    cc.migratepages = mm.get_private_list("cc->migratepages");
+    cc.freepages = mm.get_private_list("cc->freepages");
+  }
+  // release_freepages; the lists go back to the pool.
+  ~PrivateLists() {
+    if (std::uncaught_exceptions()) return;  // the task died: the lists stay as they are
+    while (!list_empty(mm, cc.freepages)) {
+      const Pfn p = mm.lists[cc.freepages].first;
+      list_del(mm, p);
+      put_page(mm, p);
+    }
+    mm.put_private_list(cc.freepages);
+    mm.put_private_list(cc.migratepages);
+  }
+};
+
+}  // namespace
+
+CompactResult compact_zone(Mm& mm, compact_control& cc) {
+  MODEL_FUNC("compact_zone");
+  Zone& zone = mm.zones[cc.zone];
+  CompactResult ret = compaction_suitable(mm, zone, cc.order);
+  if (ret == CompactResult::Success || ret == CompactResult::Skipped ||
+      ret == CompactResult::NotSuitableZone)
+    return ret;
+
+  if (cc.whole_zone) {
+    cc.migrate_pfn = zone.zone_start_pfn;
+    cc.free_pfn = pageblock_start_pfn(zone.end_pfn() - 1);
+  } else if (cc.range_end == kNoPfn) {
+    cc.migrate_pfn = zone.compact_cached_migrate_pfn;
+    cc.free_pfn = zone.compact_cached_free_pfn;
+  }
+  PrivateLists lists(mm, cc);
+
+  while ((ret = compact_finished(mm, cc)) == CompactResult::Continue) {
+    switch (isolate_migratepages(mm, cc)) {
+      case IsolateResult::Abort:
+        ret = CompactResult::Contended;
+        putback_movable_pages(mm, cc.migratepages);
+        cc.nr_migratepages = 0;
+        goto out;
+      case IsolateResult::None:
+        continue;
+      case IsolateResult::Success:
+        break;
+    }
+    {
+      const int err = migrate_pages(mm, cc.migratepages, compaction_alloc, compaction_free,
+                                    reinterpret_cast<uint64_t>(&cc), cc.mode,
+                                    MigrateReason::Compaction);
+      cc.nr_migratepages = 0;
+      if (err) {
+        putback_movable_pages(mm, cc.migratepages);
+        // -ENOMEM: no free target pages left before the scanners met.
+        if (err == -ENOMEM && !compact_scanners_met(cc)) {
+          ret = CompactResult::Contended;
+          goto out;
+        }
+      }
+    }
+  }
+out:
+  if (cc.range_end == kNoPfn) {
+    zone.compact_cached_migrate_pfn = std::max(zone.compact_cached_migrate_pfn, cc.migrate_pfn);
+    zone.compact_cached_free_pfn = std::min(zone.compact_cached_free_pfn, cc.free_pfn);
+  }
+  return ret;
+}
+
+void compact_memory(Mm& mm, MigrateMode mode) {
+  MODEL_FUNC("compact_node");
+  for (uint32_t z = 0; z < mm.zones.size(); ++z) {
+    compact_control cc;
+    cc.zone = z;
+    cc.order = -1;
+    cc.mode = mode;
+    cc.whole_zone = true;
+    compact_zone(mm, cc);
+  }
+}
+
+CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, MigrateMode mode) {
+  MODEL_FUNC("try_to_compact_pages");
+  mm.stat(Stat::COMPACTSTALL)++;
+  CompactResult rc = CompactResult::Skipped;
+  for (uint32_t z = uint32_t(mm.zones.size()); z-- > 0;) {
+    compact_control cc;
+    cc.zone = z;
+    cc.order = int(order);
+    cc.gfp_mask = gfp;
+    cc.mode = mode;
+    cc.direct_compaction = true;
+    const CompactResult status = compact_zone(mm, cc);
+    rc = std::max(rc, status);
+    if (status == CompactResult::Success) break;
+  }
+  mm.stat(rc == CompactResult::Success ? Stat::COMPACTSUCCESS : Stat::COMPACTFAIL)++;
+  return rc;
+}
+
+int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode) {
+  MODEL_FUNC("compact_range");
+  if (!mm.valid_pfn(start) || end <= start || end > mm.pages.size())
+    throw UsageError("compact_range: bad pfn range [" + std::to_string(start) + ", " +
+                     std::to_string(end) + ")");
+  Zone& zone = mm.zone_of(start);
+  compact_control cc;
+  cc.zone = zone.id;
+  cc.mode = mode;
+  cc.migrate_pfn = start;
+  cc.range_end = std::min(end, zone.end_pfn());
+  cc.free_pfn = pageblock_start_pfn(zone.end_pfn() - 1);
+  PrivateLists lists(mm, cc);
+  const isolate_mode_t imode =
+      ISOLATE_UNEVICTABLE | (mode != MigrateMode::Sync ? ISOLATE_ASYNC_MIGRATE : 0);
+  int failed = 0;
+  while (cc.migrate_pfn < cc.range_end) {
+    cc.migrate_pfn = isolate_migratepages_block(mm, cc, cc.migrate_pfn, cc.range_end, imode);
+    acct_isolated(mm, cc);
+    if (!cc.nr_migratepages) continue;
+    const int err = migrate_pages(mm, cc.migratepages, compaction_alloc, compaction_free,
+                                  reinterpret_cast<uint64_t>(&cc), mode, MigrateReason::ContigRange);
+    cc.nr_migratepages = 0;
+    if (err) {
+      failed += err < 0 ? int(mm.lists[cc.migratepages].count) : err;
+      putback_movable_pages(mm, cc.migratepages);
+      if (err == -ENOMEM) break;
+    }
+  }
+  return failed;
+}
+
+void wakeup_kcompactd(Mm& mm, int order) {
+  mm.kcompactd_order = std::max(mm.kcompactd_order, order);
+  if (Sim* s = Sim::current()) s->wake(make_obj(objclass::kZone, 0xffff));
+}
+
+void kcompactd(Mm& mm) {
+  MODEL_FUNC("kcompactd");
+  const ObjId wait = make_obj(objclass::kZone, 0xffff);
+  Sim& sim = *Sim::current();
+  for (;;) {
+    if (mm.kcompactd_order < 0) {
+      sim.block({wait, "kcompactd_wait", false, true});
+      continue;
+    }
+    sched(Op::Read, Access::Read, wait, here());
+    const int order = mm.kcompactd_order;
+    mm.kcompactd_order = -1;
+    // kcompactd_do_work: sync-light compaction of every zone that needs it.
+    for (uint32_t z = 0; z < mm.zones.size(); ++z) {
+      if (compaction_suitable(mm, mm.zones[z], order) != CompactResult::Continue) continue;
+      compact_control cc;
+      cc.zone = z;
+      cc.order = order;
+      cc.mode = MigrateMode::SyncLight;
+      compact_zone(mm, cc);
+    }
+  }
+}
+
+}  // namespace pagesim::mm

@@ -1,0 +1,77 @@
+// Memory compaction (mm/compaction.c, Linux 4.8): the migrate scanner walks a zone from
+// its start isolating movable pages (LRU and non-LRU), the free scanner walks from its
+// end isolating free pages as targets, and migrate_pages moves one onto the other.
+#pragma once
+#include <cstdint>
+
+#include "mm/migrate.h"
+#include "mm/page_alloc.h"
+
+namespace pagesim::mm {
+
+inline constexpr uint32_t COMPACT_CLUSTER_MAX = 32;  // SWAP_CLUSTER_MAX
+
+enum class CompactResult : uint8_t {
+  NotSuitableZone,
+  Skipped,
+  Deferred,
+  NoSuitablePage,
+  Continue,
+  Complete,
+  PartialSkipped,
+  Contended,
+  Success,
+};
+const char* compact_result_name(CompactResult r);
+
+enum class IsolateResult : uint8_t { Abort, None, Success };
+
+// struct compact_control: one compaction context (lives on its task's stack).
+struct compact_control {
+  uint32_t freepages = kNoList;     // isolated free pages (targets)
+  uint32_t migratepages = kNoList;  // isolated pages to migrate
+  uint32_t nr_freepages = 0;
+  uint32_t nr_migratepages = 0;
+  Pfn free_pfn = 0;                 // the free scanner's position
+  Pfn migrate_pfn = 0;              // the migrate scanner's position
+  uint32_t zone = 0;
+  int order = -1;                   // -1: compact the whole zone (compact_memory)
+  gfp_t gfp_mask = 0;
+  MigrateMode mode = MigrateMode::Async;
+  bool whole_zone = false;
+  bool direct_compaction = false;
+  bool contended = false;
+  uint64_t total_migrate_scanned = 0;
+  uint64_t total_free_scanned = 0;
+  Pfn range_end = kNoPfn;           // a targeted compaction stops its migrate scanner here
+};
+
+// isolate_migratepages_block: scans [low_pfn, end_pfn) and isolates pages onto
+// cc->migratepages. Returns the pfn where it stopped, or 0 if it aborted.
+Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end_pfn,
+                               isolate_mode_t mode);
+IsolateResult isolate_migratepages(Mm& mm, compact_control& cc);
+void isolate_freepages(Mm& mm, compact_control& cc);
+// compaction_alloc / compaction_free: the new_page_t / free_page_t of compaction.
+Pfn compaction_alloc(Mm& mm, Pfn migratepage, uint64_t cc);
+void compaction_free(Mm& mm, Pfn page, uint64_t cc);
+
+CompactResult compaction_suitable(Mm& mm, Zone& zone, int order);
+CompactResult compact_finished(Mm& mm, compact_control& cc);
+CompactResult compact_zone(Mm& mm, compact_control& cc);
+
+// compact_node-like: compact every zone fully (echo 1 > /proc/sys/vm/compact_memory).
+void compact_memory(Mm& mm, MigrateMode mode = MigrateMode::Sync);
+// try_to_compact_pages: direct compaction for an allocation of `order` that failed.
+CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, MigrateMode mode);
+// A compaction context aimed at [start, end): isolates what the migrate scanner takes
+// there and migrates it to free pages found by the free scanner from the zone's end.
+// Returns the number of pages that were not migrated.
+int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode);
+
+// kcompactd: a daemon that sleeps until wakeup_kcompactd and then compacts every zone for
+// the requested order (kcompactd_do_work).
+void kcompactd(Mm& mm);
+void wakeup_kcompactd(Mm& mm, int order);
+
+}  // namespace pagesim::mm

@@ -1,0 +1,163 @@
+#include "mm/lru.h"
+
+#include "mm/page_alloc.h"
+#include "mm/page_ops.h"
+
+namespace pagesim::mm {
+namespace {
+
+Process& proc(Mm& mm, uint32_t pid) {
+  if (pid >= mm.processes.size()) throw UsageError("no process " + std::to_string(pid));
+  return mm.processes[pid];
+}
+
+uint32_t lru_list_of(Mm& mm, Pfn page) {
+  const Page& p = mm.page(page);
+  const bool file = !(p.flags & (1ull << PG_swapbacked));
+  const bool active = p.flags & (1ull << PG_active);
+  return mm.zone_of(page).lru[(file ? LRU_INACTIVE_FILE : LRU_INACTIVE_ANON) + (active ? 1 : 0)];
+}
+
+// The process that maps an anon page: page->mapping is its anon_vma, page->index the
+// virtual page (the model's rmap walk).
+Process* rmap_owner(Mm& mm, Pfn page) {
+  const uint64_t m = mm.page(page).mapping;
+  if (!(m & PAGE_MAPPING_ANON) || (m & PAGE_MAPPING_MOVABLE)) return nullptr;
+  const uint32_t id = mapping_id(m & ~PAGE_MAPPING_FLAGS);
+  if (!id || id >= mm.mappings.size()) return nullptr;
+  const uint64_t pid = mm.mappings[id].private_data;
+  return pid < mm.processes.size() ? &mm.processes[pid] : nullptr;
+}
+
+// Drops a mapped page: page_remove_rmap, and off the LRU when the last reference goes
+// (release_pages -> __page_cache_release).
+void zap_page(Mm& mm, Pfn page) {
+  Page& p = mm.page(page);
+  sched(Op::AtomicRmw, Access::Write, page_obj(page), here());
+  --p.mapcount;
+  if (page_count(mm, page) == 1 && PageLRU(mm, page)) {
+    Zone& z = mm.zone_of(page);
+    spin_lock(z.lru_lock);
+    if (PageLRU(mm, page)) {
+      ClearPageFlag(mm, page, PG_lru);
+      list_del(mm, page);
+    }
+    spin_unlock(z.lru_lock);
+  }
+  put_page(mm, page);
+}
+
+}  // namespace
+
+uint32_t process_create(Mm& mm, std::string name) {
+  const auto pid = uint32_t(mm.processes.size());
+  Process& p = mm.processes.emplace_back();
+  p.name = name;
+  p.anon_vma = mm.new_mapping("anon_vma:" + name, nullptr, pid);
+  return pid;
+}
+
+uint32_t process_fault_in(Mm& mm, uint32_t pid, uint32_t npages) {
+  MODEL_FUNC("do_anonymous_page");
+  proc(mm, pid);
+  for (uint32_t i = 0; i < npages; ++i) {
+    const Pfn page = alloc_pages(mm, GFP_HIGHUSER_MOVABLE, 0, Owner::Process);
+    if (page == kNoPfn) return i;
+    Process& p = mm.processes[pid];  // alloc_pages may run compaction, never resizes this
+    Page& pg = mm.page(page);
+    pg.mapping = mapping_value(p.anon_vma) | PAGE_MAPPING_ANON;  // page_add_new_anon_rmap
+    pg.index = p.pte.size();
+    pg.mapcount = 0;
+    pg.content = mm.next_content++;
+    pg.flags |= 1ull << PG_swapbacked;
+    p.pte.push_back(page);
+    p.content.push_back(pg.content);
+    lru_cache_add(mm, page);
+  }
+  return npages;
+}
+
+void process_unmap(Mm& mm, uint32_t pid, uint32_t vpage) {
+  MODEL_FUNC("zap_pte_range");
+  Process& p = proc(mm, pid);
+  if (vpage >= p.pte.size()) throw UsageError("process has no virtual page " + std::to_string(vpage));
+  const Pfn page = p.pte[vpage];
+  if (page == kNoPfn) return;
+  if (page == kMigrationEntry) {
+    // The kernel waits for migration (migration_entry_wait) before zapping; the
+    // model's processes do not run concurrently with migration of their own pages.
+    throw UsageError("virtual page " + std::to_string(vpage) + " is under migration");
+  }
+  p.pte[vpage] = kNoPfn;
+  zap_page(mm, page);
+}
+
+void process_exit(Mm& mm, uint32_t pid) {
+  MODEL_FUNC("exit_mmap");
+  for (uint32_t v = 0; v < proc(mm, pid).pte.size(); ++v) process_unmap(mm, pid, v);
+  mm.processes[pid].exited = true;
+}
+
+uint32_t process_verify(Mm& mm, uint32_t pid) {
+  Process& p = proc(mm, pid);
+  uint32_t bad = 0;
+  for (size_t v = 0; v < p.pte.size(); ++v)
+    if (p.pte[v] < mm.pages.size() && mm.page(p.pte[v]).content != p.content[v]) ++bad;
+  return bad;
+}
+
+void lru_cache_add(Mm& mm, Pfn page) {
+  MODEL_FUNC("lru_cache_add");
+  Zone& z = mm.zone_of(page);
+  spin_lock(z.lru_lock);
+  VM_BUG_ON_PAGE(mm, PageLRU(mm, page), page);
+  SetPageFlag(mm, page, PG_lru);
+  list_add(mm, page, lru_list_of(mm, page));
+  spin_unlock(z.lru_lock);
+}
+
+int __isolate_lru_page(Mm& mm, Pfn page, isolate_mode_t) {
+  if (!PageLRU(mm, page)) return -EINVAL;
+  if (PageUnevictable(mm, page)) return -EINVAL;
+  if (!get_page_unless_zero(mm, page)) return -EBUSY;
+  // Be careful not to clear PageLRU until after we're sure the page is not being freed.
+  ClearPageFlag(mm, page, PG_lru);
+  return 0;
+}
+
+void putback_lru_page(Mm& mm, Pfn page) {
+  MODEL_FUNC("putback_lru_page");
+  lru_cache_add(mm, page);
+  put_page(mm, page);  // drop the isolation reference
+}
+
+int page_mapcount(Mm& mm, Pfn page) {
+  return atomic_read(mm.page(page).mapcount, page_obj(page)) + 1;
+}
+
+bool page_mapped(Mm& mm, Pfn page) { return page_mapcount(mm, page) > 0; }
+
+void try_to_unmap(Mm& mm, Pfn page) {
+  MODEL_FUNC("try_to_unmap");
+  Process* p = rmap_owner(mm, page);
+  const uint64_t v = mm.page(page).index;
+  if (!p || v >= p->pte.size() || p->pte[v] != page) return;
+  sched(Op::Write, Access::Write, page_obj(page), here());
+  p->pte[v] = kMigrationEntry;  // set_pte_at(..., swp_entry_to_pte(make_migration_entry()))
+  --mm.page(page).mapcount;     // page_remove_rmap
+  put_page(mm, page);
+}
+
+void remove_migration_ptes(Mm& mm, Pfn from, Pfn to) {
+  MODEL_FUNC("remove_migration_ptes");
+  Process* p = rmap_owner(mm, to);
+  const uint64_t v = mm.page(to).index;
+  if (!p || v >= p->pte.size() || p->pte[v] != kMigrationEntry) return;
+  (void)from;
+  get_page(mm, to);
+  sched(Op::Write, Access::Write, page_obj(to), here());
+  ++mm.page(to).mapcount;  // page_add_anon_rmap
+  p->pte[v] = to;
+}
+
+}  // namespace pagesim::mm

@@ -1,0 +1,162 @@
+#include "mm/page_ops.h"
+
+#include <cstdio>
+
+#include "mm/page_alloc.h"
+
+namespace pagesim::mm {
+
+const char* page_flag_name(int bit) {
+  static const char* const names[] = {
+      "locked",    "error",       "referenced",    "uptodate", "dirty",       "lru",
+      "active",    "slab",        "owner_priv_1",  "arch_1",   "reserved",    "private",
+      "private_2", "writeback",   "head",          "swapcache", "mappedtodisk", "reclaim",
+      "swapbacked", "unevictable", "mlocked",      "balloon",  "movable"};
+  static_assert(sizeof(names) / sizeof(names[0]) == NR_PAGEFLAGS);
+  return bit >= 0 && bit < NR_PAGEFLAGS ? names[bit] : "?";
+}
+
+std::string page_flags_str(uint64_t flags) {
+  std::string s;
+  for (int b = 0; b < NR_PAGEFLAGS; ++b)
+    if ((flags >> b) & 1) s += (s.empty() ? "" : "|") + std::string(page_flag_name(b));
+  return s;
+}
+
+std::string dump_page(const Mm& mm, Pfn pfn, const std::string& reason) {
+  if (!mm.valid_pfn(pfn)) return "page: pfn " + std::to_string(pfn) + " out of range";
+  const Page& p = mm.page(pfn);
+  char buf[256];
+  const uint32_t m = mapping_id(p.mapping);
+  std::string mapping = m && m < mm.mappings.size() ? mm.mappings[m].name
+                        : m ? "?" : "(null)";
+  if (p.mapping & PAGE_MAPPING_FLAGS)
+    mapping += (p.mapping & PAGE_MAPPING_ANON) ? "|anon" : "|movable";
+  std::snprintf(buf, sizeof buf, "page:pfn %#x count:%d mapcount:%d mapping:%s index:%#llx",
+                pfn, p.refcount, p.mapcount + 1, mapping.c_str(), (unsigned long long)p.index);
+  std::string s = buf;
+  std::snprintf(buf, sizeof buf, "\nflags: %#llx(%s)", (unsigned long long)p.flags,
+                page_flags_str(p.flags).c_str());
+  s += buf;
+  if (!reason.empty()) s += "\npage dumped because: " + reason;
+  return s;
+}
+
+void null_deref(const char* what, uint64_t address) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)address);
+  OOPS(std::string("unable to handle kernel NULL pointer dereference at ") + buf,
+       {std::string("(") + what + ")"});
+}
+
+// ---- reference count ----
+
+int page_count(Mm& mm, Pfn pfn, uint32_t line) {
+  return atomic_read(mm.page(pfn).refcount, page_obj(pfn), line);
+}
+
+void get_page(Mm& mm, Pfn pfn, uint32_t line) {
+  const int v = atomic_add_return(1, mm.page(pfn).refcount, page_obj(pfn), line);
+  VM_BUG_ON_PAGE(mm, v <= 1, pfn);  // get_page on a page with no reference
+}
+
+void put_page(Mm& mm, Pfn pfn, uint32_t line) {
+  const int v = atomic_add_return(-1, mm.page(pfn).refcount, page_obj(pfn), line);
+  if (v == 0) return free_pages_zero_ref(mm, pfn, 0);
+  VM_BUG_ON_PAGE(mm, v < 0, pfn);  // page_ref_dec on a free page
+}
+
+bool get_page_unless_zero(Mm& mm, Pfn pfn, uint32_t line) {
+  return atomic_add_unless(mm.page(pfn).refcount, 1, 0, page_obj(pfn), line);
+}
+
+// ---- page lock ----
+
+void lock_page(Mm& mm, Pfn pfn, uint32_t line) {
+  bit_lock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, "page lock", line);
+}
+
+bool trylock_page(Mm& mm, Pfn pfn, uint32_t line) {
+  return bit_trylock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, line);
+}
+
+void unlock_page(Mm& mm, Pfn pfn, uint32_t line) {
+  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
+  bit_unlock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, line);
+}
+
+// ---- mapping ----
+
+uint64_t read_mapping(Mm& mm, Pfn pfn, uint32_t line) {
+  sched(Op::Read, Access::Read, page_obj(pfn), line);
+  return mm.page(pfn).mapping;
+}
+
+void write_mapping(Mm& mm, Pfn pfn, uint64_t value, uint32_t line) {
+  sched(Op::Write, Access::Write, page_obj(pfn), line);
+  mm.page(pfn).mapping = value;
+}
+
+bool PageAnon(Mm& mm, Pfn pfn, uint32_t line) {
+  return (read_mapping(mm, pfn, line) & PAGE_MAPPING_ANON) != 0;
+}
+
+bool PageMappingFlags(Mm& mm, Pfn pfn, uint32_t line) {
+  return (read_mapping(mm, pfn, line) & PAGE_MAPPING_FLAGS) != 0;
+}
+
+uint32_t page_mapping(Mm& mm, Pfn pfn, uint32_t line) {
+  const uint64_t m = read_mapping(mm, pfn, line);
+  if (m & PAGE_MAPPING_ANON) return 0;
+  return mapping_id(m & ~PAGE_MAPPING_FLAGS);
+}
+
+// ---- movable ----
+
+bool __PageMovable(Mm& mm, Pfn pfn, uint32_t line) {
+  if (!mm.cfg.has(Fix::MovableMappingBit)) {
+    // v3: PageMovable(page) tested the flag and the mapcount marker, without a lock.
+    return PageFlag(mm, pfn, PG_movable_v3, line) &&
+           atomic_read(mm.page(pfn).mapcount, page_obj(pfn), line) == PAGE_MOVABLE_MAPCOUNT_VALUE;
+  }
+  return (read_mapping(mm, pfn, line) & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
+}
+
+bool PageMovable(Mm& mm, Pfn pfn, uint32_t line) {
+  if (!mm.cfg.has(Fix::MovableMappingBit)) return __PageMovable(mm, pfn, line);
+  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
+  if (!__PageMovable(mm, pfn, line)) return false;
+  const uint32_t mapping = page_mapping(mm, pfn, line);
+  return mapping && mapping < mm.mappings.size() && mm.mappings[mapping].a_ops &&
+         mm.mappings[mapping].a_ops->isolate_page;
+}
+
+void __SetPageMovable(Mm& mm, Pfn pfn, uint32_t mapping, uint32_t line) {
+  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
+  if (!mm.cfg.has(Fix::MovableMappingBit)) {
+    // v3: __SetPageMovable set page->mapping, _mapcount = -255 and PG_movable.
+    write_mapping(mm, pfn, mapping_value(mapping), line);
+    sched(Op::Write, Access::Write, page_obj(pfn), line);
+    mm.page(pfn).mapcount = PAGE_MOVABLE_MAPCOUNT_VALUE;
+    return SetPageFlag(mm, pfn, PG_movable_v3, line);
+  }
+  VM_BUG_ON_PAGE(mm, (mapping_value(mapping) & PAGE_MAPPING_MOVABLE) != 0, pfn);
+  write_mapping(mm, pfn, mapping_value(mapping) | PAGE_MAPPING_MOVABLE, line);
+}
+
+void __ClearPageMovable(Mm& mm, Pfn pfn, uint32_t line) {
+  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
+  if (!mm.cfg.has(Fix::MovableMappingBit)) {
+    // v3: clear the flag, _mapcount back to -1, mapping NULL.
+    ClearPageFlag(mm, pfn, PG_movable_v3, line);
+    sched(Op::Write, Access::Write, page_obj(pfn), line);
+    mm.page(pfn).mapcount = -1;
+    return write_mapping(mm, pfn, 0, line);
+  }
+  VM_BUG_ON_PAGE(mm, !PageMovable(mm, pfn, line), pfn);
+  // Keep PAGE_MAPPING_MOVABLE so the VM can tell the driver released the page after
+  // isolation: __PageMovable stays true, PageMovable becomes false.
+  write_mapping(mm, pfn, mm.page(pfn).mapping & PAGE_MAPPING_MOVABLE, line);
+}
+
+}  // namespace pagesim::mm

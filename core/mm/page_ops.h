@@ -1,0 +1,92 @@
+// struct page helpers (include/linux/page-flags.h, page_ref.h, pagemap.h, mm.h and the
+// movable helpers of mm/compaction.c). Every access to a page is a scheduling point on
+// the page's object, so any interleaving of two CPUs on one page is reachable.
+#pragma once
+#include <string>
+
+#include "engine/sync.h"
+#include "mm/mm.h"
+
+namespace pagesim::mm {
+
+// ---- flags ----
+inline bool PageFlag(Mm& mm, Pfn pfn, int bit, uint32_t line = here()) {
+  return test_bit(bit, mm.page(pfn).flags, page_obj(pfn), line);
+}
+inline void SetPageFlag(Mm& mm, Pfn pfn, int bit, uint32_t line = here()) {
+  set_bit(bit, mm.page(pfn).flags, page_obj(pfn), line);
+}
+inline void ClearPageFlag(Mm& mm, Pfn pfn, int bit, uint32_t line = here()) {
+  clear_bit(bit, mm.page(pfn).flags, page_obj(pfn), line);
+}
+
+inline bool PageLocked(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_locked, l); }
+inline bool PageLRU(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_lru, l); }
+inline bool PageActive(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_active, l); }
+inline bool PagePrivate(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_private, l); }
+inline bool PageWriteback(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_writeback, l); }
+inline bool PageCompound(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_head, l); }
+inline bool PageBalloon(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_balloon, l); }
+inline bool PageUnevictable(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_unevictable, l); }
+
+// PG_isolated (= PG_reclaim): __PAGEFLAG, non-atomic, used under the page lock.
+inline bool PageIsolated(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_isolated, l); }
+inline void __SetPageIsolated(Mm& mm, Pfn p, uint32_t l = here()) { SetPageFlag(mm, p, PG_isolated, l); }
+inline void __ClearPageIsolated(Mm& mm, Pfn p, uint32_t l = here()) { ClearPageFlag(mm, p, PG_isolated, l); }
+
+// ---- reference count (page_ref.h) ----
+int page_count(Mm& mm, Pfn pfn, uint32_t line = here());
+void get_page(Mm& mm, Pfn pfn, uint32_t line = here());
+// Drops a reference; the last one frees the page (order 0) to the buddy allocator.
+void put_page(Mm& mm, Pfn pfn, uint32_t line = here());
+// get_page_unless_zero: fails if the page is being freed (refcount 0).
+bool get_page_unless_zero(Mm& mm, Pfn pfn, uint32_t line = here());
+
+// ---- the page lock: PG_locked with a wait queue (pagemap.h) ----
+void lock_page(Mm& mm, Pfn pfn, uint32_t line = here());
+bool trylock_page(Mm& mm, Pfn pfn, uint32_t line = here());
+void unlock_page(Mm& mm, Pfn pfn, uint32_t line = here());
+
+// ---- page->mapping ----
+uint64_t read_mapping(Mm& mm, Pfn pfn, uint32_t line = here());
+void write_mapping(Mm& mm, Pfn pfn, uint64_t value, uint32_t line = here());
+bool PageAnon(Mm& mm, Pfn pfn, uint32_t line = here());
+bool PageMappingFlags(Mm& mm, Pfn pfn, uint32_t line = here());
+// page_mapping(): the address_space id, 0 for NULL (anon pages report their
+// swap mapping in the kernel; the model has none).
+uint32_t page_mapping(Mm& mm, Pfn pfn, uint32_t line = here());
+
+// ---- non-LRU movable pages ----
+// With Fix::MovableMappingBit (v4.8): PG_movable is mapping bit 0x2. Without it (the v3
+// series): a real flag plus _mapcount == PAGE_MOVABLE_MAPCOUNT_VALUE.
+bool __PageMovable(Mm& mm, Pfn pfn, uint32_t line = here());
+bool PageMovable(Mm& mm, Pfn pfn, uint32_t line = here());
+void __SetPageMovable(Mm& mm, Pfn pfn, uint32_t mapping, uint32_t line = here());
+void __ClearPageMovable(Mm& mm, Pfn pfn, uint32_t line = here());
+
+// dump_page(): "page:00000000000001a4 count:2 mapcount:0 mapping:zsmalloc index:0x0
+// flags: 0x...(locked|reclaim)".
+std::string dump_page(const Mm& mm, Pfn pfn, const std::string& reason = "");
+std::string page_flags_str(uint64_t flags);
+
+// VM_BUG_ON_PAGE(cond, page): a BUG with dump_page when CONFIG_DEBUG_VM is set; without
+// it the code goes on, as the kernel's would.
+#define VM_BUG_ON_PAGE(mm, cond, pfn)                                                     \
+  do {                                                                                    \
+    if ((mm).cfg.debug_vm && (cond))                                                      \
+      ::pagesim::BUG(__func__, "VM_BUG_ON_PAGE(" #cond ")",                               \
+                     {::pagesim::mm::dump_page((mm), (pfn), "VM_BUG_ON_PAGE(" #cond ")")}); \
+  } while (0)
+#define VM_BUG_ON(mm, cond)                                                               \
+  do {                                                                                    \
+    if ((mm).cfg.debug_vm && (cond)) ::pagesim::BUG(__func__, "VM_BUG_ON(" #cond ")");    \
+  } while (0)
+// WARN_ON_ONCE: reported once per run and call site is not tracked; each hit reports.
+#define WARN_ON_ONCE(cond, what)                                                          \
+  ((cond) ? (::pagesim::WARN(__func__, "WARN_ON_ONCE(" #cond "): " what), true) : false)
+
+// Raises the oops a NULL (or poisoned) pointer dereference would: used where the kernel
+// follows a pointer the model holds as an id.
+[[noreturn]] void null_deref(const char* what, uint64_t address = 0);
+
+}  // namespace pagesim::mm
