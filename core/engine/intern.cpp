@@ -10,7 +10,7 @@ namespace {
 
 // Fixed capacity so that readers never need the lock: an entry is written once,
 // before its id is handed out, and never moves.
-constexpr uint32_t kCapacity = 1u << 16;
+constexpr uint32_t kCapacity = detail::kInternCapacity;
 
 struct Table {
   std::mutex mu;
@@ -49,6 +49,8 @@ uint64_t string_hash(std::string_view s) {
 }
 
 const std::string& interned(uint32_t id) { return table().strings[id < kCapacity ? id : 0]; }
-uint64_t interned_hash(uint32_t id) { return table().hashes[id < kCapacity ? id : 0]; }
+namespace detail {
+const uint64_t* const interned_hashes = table().hashes.get();
+}  // namespace detail
 
 }  // namespace pagesim

@@ -11,7 +11,9 @@
 namespace pagesim {
 namespace {
 
-thread_local Sim* g_current = nullptr;
+// initial-exec: the scheduling point reads this on every step; the default TLS model of a
+// shared library would call __tls_get_addr each time.
+thread_local Sim* g_current __attribute__((tls_model("initial-exec"))) = nullptr;
 
 // Thrown inside a task's fiber to end it (BUG, oops); caught at the fiber's entry.
 struct TaskExit {};
@@ -162,7 +164,7 @@ void Sim::sift_up(size_t i) {
   const HeapEntry e = heap_[i];
   while (i > 0) {
     const size_t p = (i - 1) / 2;
-    if (e.key >= heap_[p].key) break;
+    if (heap_[p].key <= e.key) break;
     heap_[i] = heap_[p];
     heap_pos_[heap_[i].cpu] = int32_t(i);
     i = p;
@@ -175,10 +177,9 @@ void Sim::sift_down(size_t i) {
   const HeapEntry e = heap_[i];
   const size_t n = heap_.size();
   for (;;) {
-    const size_t l = 2 * i + 1, r = l + 1;
+    const size_t l = 2 * i + 1;
     if (l >= n) break;
-    size_t m = l;
-    if (r < n && heap_[r].key < heap_[l].key) m = r;
+    const size_t m = (l + 1 < n && heap_[l + 1].key < heap_[l].key) ? l + 1 : l;
     if (heap_[m].key >= e.key) break;
     heap_[i] = heap_[m];
     heap_pos_[heap_[i].cpu] = int32_t(i);
@@ -221,21 +222,18 @@ void Sim::collect_candidates() {
   };
   add(0);
   auto within = [&](size_t i) { return key_clock(heap_[i].key) <= bound; };
-  if ((heap_.size() < 2 || !within(1)) && (heap_.size() < 3 || !within(2)))
-    return;
   // Walk the heap below the root, pruning subtrees past the bound.
-  size_t stack[64];
+  size_t stack[256];
   size_t sp = 0;
-  for (size_t ch = 1; ch <= 2 && ch < heap_.size(); ++ch)
-    if (within(ch)) stack[sp++] = ch;
-  while (sp) {
-    size_t i = stack[--sp];
-    add(i);
+  auto push_children = [&](size_t i) {
     for (size_t ch = 2 * i + 1; ch <= 2 * i + 2 && ch < heap_.size(); ++ch)
-      if (within(ch)) {
-        if (sp == 64) break;  // a heap of 256 CPUs is at most 8 deep; never reached
-        stack[sp++] = ch;
-      }
+      if (within(ch)) stack[sp++] = ch;  // at most one entry per CPU: never overflows
+  };
+  push_children(0);
+  while (sp) {
+    const size_t i = stack[--sp];
+    add(i);
+    push_children(i);
   }
   if (cands_.size() > 1)
     std::sort(cands_.begin(), cands_.end(),

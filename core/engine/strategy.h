@@ -50,14 +50,20 @@ class RandomStrategy final : public Strategy {
 // discrete-event simulation.
 class TimedStrategy final : public Strategy {
  public:
-  explicit TimedStrategy(uint64_t seed) : rng_(seed) {}
+  explicit TimedStrategy(uint64_t seed) : rng_(seed), tie_(rng_.next() | 1) {}
   std::string name() const override { return "timed"; }
   size_t choose(const Sim&, std::span<const Candidate> c) override;
   bool earliest_first() const override { return true; }
-  uint16_t tie(CpuId) override { return uint16_t(rng_.next() >> 48); }
+  uint16_t tie(CpuId) override {  // xorshift64: cheap, and seeded like the rest
+    tie_ ^= tie_ << 13;
+    tie_ ^= tie_ >> 7;
+    tie_ ^= tie_ << 17;
+    return uint16_t(tie_ >> 48);
+  }
 
  private:
   Rng rng_;
+  uint64_t tie_;
 };
 
 // Follows a recorded list of CPU choices, one per step; past its end, the fallback
