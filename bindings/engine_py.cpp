@@ -10,58 +10,12 @@
 #include "engine/run_json.h"
 #include "engine/schedule.h"
 #include "engine/world.h"
+#include "machine.h"
 #include "py_common.h"
 
 namespace pagesim::py_glue {
-namespace {
 
-// An operation yielded by a Python task on a scenario-level object.
-struct EngineOp {
-  enum Kind : uint8_t {
-    Lock, Unlock, Trylock, ReadLock, ReadUnlock, WriteLock, WriteUnlock,
-    CounterRead, CounterAdd, CounterSet, Delay,
-  };
-  Kind kind;
-  uint32_t index = 0;
-  int64_t arg = 0;
-  uint64_t machine = 0;  // the Machine whose lock/counter this is (0: none, e.g. delay)
-  std::string repr() const {
-    static const char* const names[] = {"lock", "unlock", "trylock", "read_lock", "read_unlock",
-                                        "write_lock", "write_unlock", "read", "add", "set", "delay"};
-    return std::string("<pagesim op ") + names[kind] + ">";
-  }
-};
-
-struct LockHandle {
-  uint32_t index;
-  LockKind kind;
-  std::string name;
-  uint64_t machine;
-  EngineOp op(EngineOp::Kind k) const {
-    const bool rw_op = k == EngineOp::ReadLock || k == EngineOp::ReadUnlock ||
-                       k == EngineOp::WriteLock || k == EngineOp::WriteUnlock;
-    if (rw_op != (kind == LockKind::RwLock))
-      throw UsageError("lock '" + name + "' does not support this operation (" +
-                       (kind == LockKind::RwLock ? "use read_lock/write_lock" : "not an rwlock") +
-                       ")");
-    if (k == EngineOp::Trylock && kind == LockKind::RwLock)
-      throw UsageError("rwlock '" + name + "' has no trylock");
-    return {k, index, 0, machine};
-  }
-};
-
-struct CounterHandle {
-  uint32_t index;
-  std::string name;
-  uint64_t machine;
-  EngineOp op(EngineOp::Kind k, int64_t arg = 0) const { return {k, index, arg, machine}; }
-};
-
-py::object execute(World& w, uint64_t machine, py::handle h) {
-  if (!py::isinstance<EngineOp>(h))
-    throw UsageError("a task yielded " + py::repr(h).cast<std::string>() +
-                     ", which is not a pagesim operation");
-  const EngineOp op = h.cast<EngineOp>();
+py::object execute_engine_op(World& w, uint64_t machine, const EngineOp& op) {
   if (op.machine && op.machine != machine)
     throw UsageError("a task used a lock or counter of another Machine");
   const uint32_t line = 0;
@@ -136,92 +90,82 @@ Schedule to_schedule(py::handle s) {
   throw UsageError("schedule must be a Schedule, a compact string like '0x3 1' or a list of CPUs");
 }
 
-struct PyRun {
-  RunResult r;
-  std::map<std::string, std::string> meta;
-  std::shared_ptr<World> world;  // the run's final state, for labels in traces
-  std::string schedule_compact() const { return Schedule{r.schedule, meta}.compact(); }
-};
+Machine::Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
+                 bool panic_on_oops, bool debug_atomic_sleep) {
+  if (cpus == 0 || cpus > 256) throw UsageError("cpus must be between 1 and 256");
+  cfg_.cpus = cpus;
+  cfg_.window = window ? *window : ~Nanos(0);
+  cfg_.max_steps = max_steps;
+  cfg_.trace = trace;
+  cfg_.panic_on_oops = panic_on_oops;
+  cfg_.debug_atomic_sleep = debug_atomic_sleep;
+}
 
-struct TaskSpec {
-  CpuId cpu;
-  std::string name;
-  py::object factory;
-  py::tuple args;
-};
+LockHandle Machine::add_lock(const std::string& name, LockKind k) {
+  return {world().add_lock(name, k), k, name, uid_};
+}
 
-class Machine {
- public:
-  Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
-          bool panic_on_oops, bool debug_atomic_sleep)
-      : cfg_{} {
-    cfg_.debug_atomic_sleep = debug_atomic_sleep;
-    if (cpus == 0 || cpus > 256) throw UsageError("cpus must be between 1 and 256");
-    cfg_.cpus = cpus;
-    cfg_.window = window ? *window : ~Nanos(0);
-    cfg_.max_steps = max_steps;
-    cfg_.trace = trace;
-    cfg_.panic_on_oops = panic_on_oops;
+CounterHandle Machine::counter(const std::string& name, int64_t v) {
+  return {world().add_counter(name, v), name, uid_};
+}
+
+CpuId Machine::check_cpu(long cpu) const {
+  if (cpu < 0 || cpu >= long(cfg_.cpus))
+    throw UsageError("spawn: cpu " + std::to_string(cpu) + " out of range (machine has " +
+                     std::to_string(cfg_.cpus) + " CPUs)");
+  return CpuId(cpu);
+}
+
+void Machine::spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name) {
+  const CpuId c = check_cpu(cpu);
+  if (!PyCallable_Check(fn.ptr())) throw UsageError("spawn: task must be a generator function");
+  std::string n = name ? *name
+                       : py::hasattr(fn, "__name__") ? fn.attr("__name__").cast<std::string>()
+                                                     : "task" + std::to_string(tasks_.size());
+  tasks_.push_back({c, n, fn, py::tuple(args), nullptr, {}});
+}
+
+py::object Machine::execute_op(World& w, py::handle h) {
+  if (!py::isinstance<EngineOp>(h))
+    throw UsageError("a task yielded " + py::repr(h).cast<std::string>() +
+                     ", which is not a pagesim operation");
+  return execute_engine_op(w, uid_, h.cast<EngineOp>());
+}
+
+PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedule) {
+  std::unique_ptr<Strategy> strat = make_strategy(strategy, seed);
+  std::map<std::string, std::string> meta{{"strategy", strategy},
+                                          {"seed", std::to_string(seed)},
+                                          {"cpus", std::to_string(cfg_.cpus)}};
+  if (!schedule.is_none()) {
+    Schedule s = to_schedule(schedule);
+    auto it = s.meta.find("cpus");
+    if (it != s.meta.end() && it->second != std::to_string(cfg_.cpus))
+      throw StaleSchedule("schedule was recorded on " + it->second + " CPUs, this machine has " +
+                          std::to_string(cfg_.cpus));
+    strat = std::make_unique<ReplayStrategy>(std::move(s.choices), std::move(strat));
+    meta["strategy"] = "replay";
   }
-
-  LockHandle add_lock(const std::string& name, LockKind k) {
-    return {world_.add_lock(name, k), k, name, uid_};
-  }
-  CounterHandle counter(const std::string& name, int64_t v) {
-    return {world_.add_counter(name, v), name, uid_};
-  }
-
-  void spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name) {
-    if (cpu < 0 || cpu >= long(cfg_.cpus))
-      throw UsageError("spawn: cpu " + std::to_string(cpu) + " out of range (machine has " +
-                       std::to_string(cfg_.cpus) + " CPUs)");
-    if (!PyCallable_Check(fn.ptr())) throw UsageError("spawn: task must be a generator function");
-    std::string n = name ? *name
-                         : py::hasattr(fn, "__name__") ? fn.attr("__name__").cast<std::string>()
-                                                       : "task" + std::to_string(tasks_.size());
-    tasks_.push_back({CpuId(cpu), n, fn, py::tuple(args)});
-  }
-
-  PyRun run(const std::string& strategy, uint64_t seed, py::object schedule) {
-    std::unique_ptr<Strategy> strat = make_strategy(strategy, seed);
-    std::map<std::string, std::string> meta{{"strategy", strategy},
-                                            {"seed", std::to_string(seed)},
-                                            {"cpus", std::to_string(cfg_.cpus)}};
-    if (!schedule.is_none()) {
-      Schedule s = to_schedule(schedule);
-      auto it = s.meta.find("cpus");
-      if (it != s.meta.end() && it->second != std::to_string(cfg_.cpus))
-        throw StaleSchedule("schedule was recorded on " + it->second + " CPUs, this machine has " +
-                            std::to_string(cfg_.cpus));
-      strat = std::make_unique<ReplayStrategy>(std::move(s.choices), std::move(strat));
-      meta["strategy"] = "replay";
+  std::shared_ptr<World> world = fresh_world();  // every run starts from the same state
+  Sim sim(cfg_, world.get(), std::move(strat));
+  prepare(sim, *world);
+  for (const auto& t : tasks_) {
+    if (t.factory.is_none()) {
+      sim.spawn(t.cpu, t.name, native_body(t, *world));
+      continue;
     }
-    auto world = std::make_shared<World>(world_);  // every run starts from the same state
-    Sim sim(cfg_, world.get(), std::move(strat));
-    for (const auto& t : tasks_)
-      sim.spawn(t.cpu, t.name,
-                python_task_body(t.factory, t.args,
-                                 [w = world.get(), id = uid_](py::handle op) {
-                                   return execute(*w, id, op);
-                                 }));
-    PyRun out{sim.run(), meta, world};
-    spdlog::debug("run ended after {} steps, {} outcomes, hash {:016x}", out.r.steps,
-                  out.r.outcomes.size(), out.r.trace_hash);
-    return out;
+    sim.spawn(t.cpu, t.name,
+              python_task_body(t.factory, t.args,
+                               [this, w = world.get()](py::handle op) { return execute_op(*w, op); }));
   }
+  PyRun out{sim.run(), meta, world, nullptr};
+  finish(out);
+  spdlog::debug("run ended after {} steps, {} outcomes, hash {:016x}", out.r.steps,
+                out.r.outcomes.size(), out.r.trace_hash);
+  return out;
+}
 
-  uint32_t cpus() const { return cfg_.cpus; }
-
- private:
-  SimConfig cfg_;
-  World world_;
-  std::vector<TaskSpec> tasks_;
-  uint64_t uid_ = next_uid();
-  static uint64_t next_uid() {
-    static uint64_t n = 0;
-    return ++n;
-  }
-};
+namespace {
 
 py::object json_to_py(const nlohmann::json& j) {
   return py::module_::import("json").attr("loads")(j.dump());
@@ -307,6 +251,10 @@ void register_engine(py::module_& m) {
       .def_property_readonly("schedule", [](const PyRun& p) { return Schedule{p.r.schedule, p.meta}; })
       .def_property_readonly("meta", [](const PyRun& p) { return p.meta; })
       .def_property_readonly("tasks", [](const PyRun& p) { return p.r.task_names; })
+      .def_property_readonly(
+          "kernel",
+          [](const PyRun& p) { return p.kernel ? py::cast(KernelView{p.kernel}) : py::none(); },
+          "The kernel's state at the end of the run (None for a plain Machine).")
       .def("trace", [](const PyRun& p) { return json_to_py(trace_to_json(p.r, p.world.get())); },
            "The trace as a list of dicts (empty if tracing was off).")
       .def("trace_text", [](const PyRun& p) {

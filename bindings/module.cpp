@@ -33,4 +33,5 @@ PYBIND11_MODULE(_core, m) {
 
   pagesim::py_glue::register_engine(m);
   pagesim::py_glue::register_bench(m);
+  pagesim::py_glue::register_kernel(m);
 }

@@ -22,5 +22,6 @@ std::function<void()> python_task_body(py::object factory, py::tuple args, OpExe
 
 void register_engine(py::module_& m);
 void register_bench(py::module_& m);
+void register_kernel(py::module_& m);
 
 }  // namespace pagesim::py_glue

@@ -555,7 +555,9 @@ RunResult Sim::run() {
     switch_to(t);
     settle(t);
     advance_pending();
+    if (step_check_) step_check_(*this);
   }
+  if (teardown_ && !error_ && !stop_ && completed()) teardown_(*this);
   g_current = prev;
   in_run_ = false;
   if (!error_ && replay_ && !replay_->exhausted(steps_))
@@ -588,6 +590,14 @@ CpuId Sim::choose_cpu() {
     pick = strategy_->choose(*this, cands_);
   }
   return cands_[pick].cpu;
+}
+
+bool Sim::completed() const {
+  for (const Task& t : tasks_)
+    if (t.state == TaskState::Dead) return false;
+  for (const auto& o : outcomes_)
+    if (o.kind == OutcomeKind::Deadlock || o.kind == OutcomeKind::StepLimit) return false;
+  return true;
 }
 
 RunResult Sim::finish_run() {

@@ -108,6 +108,11 @@ class Sim {
   Sim& operator=(const Sim&) = delete;
 
   TaskId spawn(CpuId cpu, std::string name, std::function<void()> body, bool daemon = false);
+  // Called after every step (per-step invariant checks); may add outcomes.
+  void set_step_check(std::function<void(Sim&)> f) { step_check_ = std::move(f); }
+  // Called once at the end of a run in which every task finished (no deadlock, no task
+  // killed, no step limit): teardown checks such as leaks. May add outcomes.
+  void set_teardown(std::function<void(Sim&)> f) { teardown_ = std::move(f); }
   // Runs to the end: every task done (workers idle), deadlock, step limit or panic.
   // A C++ or Python exception escaping a task (misuse) is rethrown here.
   RunResult run();
@@ -162,6 +167,7 @@ class Sim {
   };
   CpuId choose_cpu();  // kNoCpu: a stale replay (error_ is set)
   RunResult finish_run();
+  bool completed() const;  // every task finished: no deadlock, kill or step limit
   void sift_up(size_t i);
   void sift_down(size_t i);
   void make_ready(CpuId c);
@@ -198,6 +204,8 @@ class Sim {
   bool in_run_ = false;
   bool unwinding_ = false;
   std::exception_ptr error_;
+  std::function<void(Sim&)> step_check_;
+  std::function<void(Sim&)> teardown_;
   ReplayStrategy* replay_ = nullptr;  // set when the strategy is a replay
   bool earliest_first_ = false;       // the strategy is the heap order (timed)
 };

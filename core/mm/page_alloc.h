@@ -78,7 +78,7 @@ void init_memory(Mm& mm, const std::vector<ZoneSpec>& zones);
 // recorded in each page, or kNoPfn. Takes zone->lock (a scheduling point). Respects the
 // watermarks unless __GFP_HIGH/ALLOC_NO_WATERMARKS-like flags say otherwise; a failed
 // order > 0 request with __GFP_DIRECT_RECLAIM tries direct compaction (compaction.h)
-// and retries once.
+// and retries once (not wired yet: see the marked place in __alloc_pages_slowpath).
 Pfn alloc_pages(Mm& mm, gfp_t gfp, unsigned order, Owner owner);
 // __free_pages: drops a reference; at zero, free_pages_prepare checks (bad_page is
 // reported as an outcome and the page is leaked, as the kernel does) and the block

@@ -1,0 +1,380 @@
+// The kernel model as Python sees it: `pagesim.Kernel`, a machine whose world is a Kernel
+// configured from a preset, with set-up calls, kernel entry points as tasks, and views of
+// page state.
+#include <pybind11/stl.h>
+
+#include "kernel/entry.h"
+#include "kernel/kernel.h"
+#include "machine.h"
+#include "mm/compaction.h"
+#include "mm/lru.h"
+#include "mm/page_ops.h"
+
+namespace pagesim::py_glue {
+namespace {
+
+using kernel::Kernel;
+using mm::Pfn;
+
+// A call of a kernel entry point, yielded by a Python task: `yield ps.call("zs_free", h)`.
+struct KernelCall {
+  const kernel::EntryPoint* entry;
+  std::vector<int64_t> args;
+};
+
+const std::vector<std::pair<const char*, mm::gfp_t>>& gfp_table() {
+  using namespace mm;
+  static const std::vector<std::pair<const char*, gfp_t>> t = {
+      {"GFP_KERNEL", GFP_KERNEL}, {"GFP_ATOMIC", GFP_ATOMIC}, {"GFP_NOWAIT", GFP_NOWAIT},
+      {"GFP_NOIO", GFP_NOIO}, {"GFP_USER", GFP_USER}, {"GFP_HIGHUSER", GFP_HIGHUSER},
+      {"GFP_HIGHUSER_MOVABLE", GFP_HIGHUSER_MOVABLE}, {"__GFP_DMA", __GFP_DMA},
+      {"__GFP_HIGHMEM", __GFP_HIGHMEM}, {"__GFP_DMA32", __GFP_DMA32},
+      {"__GFP_MOVABLE", __GFP_MOVABLE}, {"__GFP_RECLAIMABLE", __GFP_RECLAIMABLE},
+      {"__GFP_HIGH", __GFP_HIGH}, {"__GFP_IO", __GFP_IO}, {"__GFP_FS", __GFP_FS},
+      {"__GFP_NOWARN", __GFP_NOWARN}, {"__GFP_NORETRY", __GFP_NORETRY},
+      {"__GFP_NOMEMALLOC", __GFP_NOMEMALLOC}, {"__GFP_ZERO", __GFP_ZERO},
+      {"__GFP_ATOMIC", __GFP_ATOMIC}, {"__GFP_DIRECT_RECLAIM", __GFP_DIRECT_RECLAIM},
+      {"__GFP_KSWAPD_RECLAIM", __GFP_KSWAPD_RECLAIM}, {"__GFP_RECLAIM", __GFP_RECLAIM},
+  };
+  return t;
+}
+
+// "GFP_KERNEL|__GFP_MOVABLE", or an int.
+mm::gfp_t parse_gfp(py::handle g) {
+  if (py::isinstance<py::int_>(g)) return g.cast<mm::gfp_t>();
+  if (!py::isinstance<py::str>(g)) throw UsageError("gfp must be an int or a string like 'GFP_KERNEL|__GFP_MOVABLE'");
+  const std::string s = g.cast<std::string>();
+  mm::gfp_t out = 0;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t bar = s.find('|', pos);
+    if (bar == std::string::npos) bar = s.size();
+    std::string name = s.substr(pos, bar - pos);
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    bool found = false;
+    for (const auto& [n, v] : gfp_table())
+      if (name == n) {
+        out |= v;
+        found = true;
+      }
+    if (!found) throw UsageError("unknown gfp flag '" + name + "'");
+    pos = bar + 1;
+  }
+  return out;
+}
+
+std::vector<int64_t> int_args(py::args args, const char* what) {
+  std::vector<int64_t> v;
+  for (auto a : args) {
+    if (!py::isinstance<py::int_>(a) || py::isinstance<py::bool_>(a))
+      throw UsageError(std::string(what) + ": arguments must be integers, got " +
+                       py::repr(a).cast<std::string>());
+    v.push_back(a.cast<int64_t>());
+  }
+  return v;
+}
+
+const char* owner_name(mm::Owner o) {
+  switch (o) {
+    case mm::Owner::None: return "none";
+    case mm::Owner::Reserved: return "reserved";
+    case mm::Owner::Process: return "process";
+    case mm::Owner::Zsmalloc: return "zsmalloc";
+    case mm::Owner::Balloon: return "balloon";
+    case mm::Owner::TestDriver: return "test_driver";
+    case mm::Owner::Migration: return "migration";
+    case mm::Owner::Kernel: return "kernel";
+  }
+  return "?";
+}
+
+Pfn check_pfn(const Kernel& k, long pfn) {
+  if (pfn < 0 || !k.valid_pfn(Pfn(pfn)))
+    throw UsageError("pfn " + std::to_string(pfn) + " out of range (the machine has " +
+                     std::to_string(k.pages.size()) + " pages)");
+  return Pfn(pfn);
+}
+
+const mm::Zone& check_zone(const Kernel& k, long zone) {
+  if (zone < 0 || size_t(zone) >= k.zones.size()) throw UsageError("no zone " + std::to_string(zone));
+  return k.zones[size_t(zone)];
+}
+
+py::dict page_dict(const Kernel& k, Pfn pfn) {
+  const mm::Page& p = k.page(pfn);
+  py::dict d;
+  d["pfn"] = pfn;
+  d["refcount"] = p.refcount;
+  d["mapcount"] = p.mapcount + 1;  // page_mapcount()
+  d["buddy"] = p.mapcount == mm::PAGE_BUDDY_MAPCOUNT_VALUE;
+  py::list flags;
+  for (int b = 0; b < mm::NR_PAGEFLAGS; ++b)
+    if ((p.flags >> b) & 1) flags.append(mm::page_flag_name(b));
+  d["flags"] = flags;
+  const uint32_t m = mm::mapping_id(p.mapping);
+  d["mapping"] = m && m < k.mappings.size() ? py::object(py::str(k.mappings[m].name)) : py::none();
+  d["movable"] = (p.mapping & mm::PAGE_MAPPING_FLAGS) == mm::PAGE_MAPPING_MOVABLE;
+  d["anon"] = (p.mapping & mm::PAGE_MAPPING_ANON) != 0;
+  d["private"] = p.private_;
+  d["index"] = p.index;
+  d["list"] = p.list < k.lists.size() ? py::object(py::str(k.lists[p.list].name))
+              : p.list == mm::kPoisonList ? py::object(py::str("LIST_POISON")) : py::none();
+  d["owner"] = owner_name(p.owner);
+  d["content"] = p.content;
+  d["migratetype"] = mm::migratetype_name(mm::get_pageblock_migratetype(k, pfn));
+  return d;
+}
+
+class KernelMachine : public Machine {
+ public:
+  KernelMachine(const kernel::KernelConfig& kc, uint32_t cpus, std::optional<Nanos> window,
+                uint64_t max_steps, bool trace, bool panic_on_oops, bool debug_atomic_sleep,
+                const std::string& check, bool kcompactd)
+      : Machine(cpus, window, max_steps, trace, panic_on_oops, debug_atomic_sleep),
+        kernel_(std::make_shared<Kernel>(kc)),
+        kcompactd_(kcompactd) {
+    if (check != "end" && check != "step" && check != "off")
+      throw UsageError("check must be 'end', 'step' or 'off'");
+    check_ = check;
+  }
+
+  std::shared_ptr<Kernel> template_kernel() const { return kernel_; }
+
+  void spawn_any(long cpu, py::object task, py::args args, std::optional<std::string> name) {
+    if (!py::isinstance<py::str>(task)) return spawn(cpu, task, args, name);
+    const CpuId c = check_cpu(cpu);
+    const auto& e = kernel::find_entry(task.cast<std::string>());
+    tasks_.push_back({c, name ? *name : std::string(e.name), py::none(), py::tuple(), &e,
+                      int_args(args, e.name)});
+  }
+
+  int64_t call(const std::string& name, py::args args) {
+    return kernel::call_entry(*kernel_, kernel::find_entry(name), int_args(args, name.c_str()));
+  }
+
+ protected:
+  World& world() override { return *kernel_; }
+  std::shared_ptr<World> fresh_world() override { return std::make_shared<Kernel>(*kernel_); }
+
+  py::object execute_op(World& w, py::handle op) override {
+    if (!py::isinstance<KernelCall>(op)) return Machine::execute_op(w, op);
+    const auto& c = op.cast<const KernelCall&>();
+    return py::int_(kernel::call_entry(static_cast<Kernel&>(w), *c.entry, c.args));
+  }
+
+  std::function<void()> native_body(const TaskSpec& t, World& w) override {
+    auto* e = static_cast<const kernel::EntryPoint*>(t.entry);
+    return [e, args = t.entry_args, k = static_cast<Kernel*>(&w)] {
+      kernel::call_entry(*k, *e, args);
+    };
+  }
+
+  void prepare(Sim& sim, World& w) override {
+    auto* k = static_cast<Kernel*>(&w);
+    if (kcompactd_) sim.spawn(0, "kcompactd0", [k] { mm::kcompactd(*k); }, /*daemon=*/true);
+    if (check_ == "off") return;
+    sim.set_teardown([k](Sim& s) {
+      for (auto& o : k->teardown_outcomes()) s.add_outcome(std::move(o));
+    });
+    if (check_ == "step")
+      sim.set_step_check([k, seen = false](Sim& s) mutable {
+        if (seen) return;  // the first violation is the interesting one
+        for (auto& o : k->invariant_outcomes()) {
+          o.step = s.steps();
+          s.add_outcome(std::move(o));
+          seen = true;
+        }
+      });
+  }
+
+  void finish(PyRun& out) override {
+    out.kernel = std::static_pointer_cast<Kernel>(out.world);
+    out.meta["preset"] = kernel_->preset_name();
+  }
+
+ private:
+  std::shared_ptr<Kernel> kernel_;
+  std::string check_ = "end";
+  bool kcompactd_ = false;
+};
+
+}  // namespace
+
+void register_kernel(py::module_& m) {
+  register_obj_class(objclass::kPage, "page", [](uint64_t i, const World*) {
+    return "page pfn " + std::to_string(i);
+  });
+  register_obj_class(objclass::kPageList, "list", [](uint64_t i, const World* w) {
+    auto* mm = dynamic_cast<const mm::Mm*>(w);
+    return mm && i < mm->lists.size() ? "list " + mm->lists[i].name : "list " + std::to_string(i);
+  });
+  register_obj_class(objclass::kZone, "zone->lock");
+  register_obj_class(objclass::kLruLock, "zone_lru_lock");
+
+  py::class_<KernelCall>(m, "KernelCall", "A call of a kernel entry point, yielded by a task.")
+      .def("__repr__", [](const KernelCall& c) { return std::string("<pagesim call ") + c.entry->name + ">"; });
+  m.def(
+      "call",
+      [](const std::string& name, py::args args) {
+        const auto& e = kernel::find_entry(name);
+        return KernelCall{&e, int_args(args, e.name)};
+      },
+      py::arg("entry"), "An operation that runs a kernel entry point: `yield ps.call('compact_page', pfn)`.");
+  m.def("entry_points", [] {
+    py::list l;
+    for (const auto& e : kernel::entry_points()) {
+      py::dict d;
+      d["name"] = e.name;
+      d["args"] = e.args;
+      d["doc"] = e.doc;
+      l.append(d);
+    }
+    return l;
+  }, "The kernel entry points a task can run.");
+  m.def("presets", [] {
+    py::list l;
+    for (const auto& p : kernel::presets()) {
+      py::dict d;
+      d["name"] = p.name;
+      d["title"] = p.title;
+      py::list f;
+      for (size_t i = 0; i < kFixCount; ++i)
+        if (p.fixes.test(i)) f.append(fix_info(Fix(i)).name);
+      d["fixes"] = f;
+      d["debug_vm"] = p.debug_vm;
+      l.append(d);
+    }
+    return l;
+  }, "The kernel presets and the fixes each one applies.");
+  m.def("fixes", [] {
+    py::list l;
+    for (size_t i = 0; i < kFixCount; ++i) {
+      py::dict d;
+      d["name"] = fix_info(Fix(i)).name;
+      d["title"] = fix_info(Fix(i)).title;
+      l.append(d);
+    }
+    return l;
+  }, "Every named fix.");
+  py::dict gfp;
+  for (const auto& [n, v] : gfp_table()) gfp[n] = v;
+  m.attr("GFP") = gfp;
+
+  py::class_<KernelView>(m, "KernelState", "Page state of a kernel (read-only).")
+      .def_property_readonly("nr_pages", [](const KernelView& v) { return v.k->pages.size(); })
+      .def_property_readonly("preset", [](const KernelView& v) { return v.k->preset_name(); })
+      .def_property_readonly("debug_vm", [](const KernelView& v) { return v.k->cfg.debug_vm; })
+      .def_property_readonly("fixes", [](const KernelView& v) {
+        py::dict d;
+        for (size_t i = 0; i < kFixCount; ++i) d[fix_info(Fix(i)).name] = v.k->cfg.fixes.test(i);
+        return d;
+      })
+      .def("page", [](const KernelView& v, long pfn) { return page_dict(*v.k, check_pfn(*v.k, pfn)); },
+           py::arg("pfn"), "struct page of pfn as a dict (refcount, mapcount, flags, mapping, owner, ...).")
+      .def("dump_page", [](const KernelView& v, long pfn) { return mm::dump_page(*v.k, check_pfn(*v.k, pfn)); },
+           py::arg("pfn"))
+      .def("zones", [](const KernelView& v) {
+        py::list l;
+        for (const auto& z : v.k->zones) {
+          py::dict d;
+          d["name"] = z.name;
+          d["start_pfn"] = z.zone_start_pfn;
+          d["pages"] = z.spanned_pages;
+          d["free_pages"] = z.free_pages;
+          d["watermark"] = py::make_tuple(z.watermark[0], z.watermark[1], z.watermark[2]);
+          l.append(d);
+        }
+        return l;
+      })
+      .def("free_blocks", [](const KernelView& v, long zone) {
+        return mm::free_blocks_per_order(*v.k, check_zone(*v.k, zone));
+      }, py::arg("zone") = 0, "Free blocks per order (/proc/buddyinfo).")
+      .def("unusable_free_index", [](const KernelView& v, unsigned order, long zone) {
+        return mm::unusable_free_index(*v.k, check_zone(*v.k, zone), order);
+      }, py::arg("order"), py::arg("zone") = 0, "0..1000, as debugfs extfrag/unusable_index shows it.")
+      .def("fragmentation_index", [](const KernelView& v, unsigned order, long zone) {
+        return mm::fragmentation_index(*v.k, check_zone(*v.k, zone), order);
+      }, py::arg("order"), py::arg("zone") = 0, "-1000 if an allocation would succeed, else 0..1000.")
+      .def_property_readonly("stats", [](const KernelView& v) {
+        py::dict d;
+        for (size_t i = 0; i < size_t(mm::Stat::Count_); ++i) d[mm::stat_name(mm::Stat(i))] = v.k->stats[i];
+        return d;
+      })
+      .def("corrupt_pages", [](const KernelView& v, long pid) {
+        if (pid < 0 || size_t(pid) >= v.k->processes.size()) throw UsageError("no process " + std::to_string(pid));
+        return mm::process_verify(*v.k, uint32_t(pid));
+      }, py::arg("pid"), "Pages of the process whose content differs from what it wrote.")
+      .def("process_pages", [](const KernelView& v, long pid) {
+        if (pid < 0 || size_t(pid) >= v.k->processes.size()) throw UsageError("no process " + std::to_string(pid));
+        py::list l;
+        for (Pfn p : v.k->processes[size_t(pid)].pte) l.append(p < v.k->pages.size() ? py::object(py::int_(p)) : py::none());
+        return l;
+      }, py::arg("pid"), "pfn of each virtual page of the process (None: not present).")
+      .def("check_invariants", [](const KernelView& v) {
+        std::vector<std::string> out;
+        for (const auto& o : v.k->invariant_outcomes()) out.push_back(o.message);
+        return out;
+      }, "Violations of page-state invariants, as messages (empty: consistent).");
+
+  py::class_<KernelMachine, Machine>(m, "Kernel", R"doc(
+A machine running the kernel model, configured from a preset.
+
+Set-up calls (alloc_pages, process, fault_in, call, ...) act on the initial state at once;
+spawn() puts tasks on CPUs (a kernel entry point by name, or a generator function that
+yields operations such as ps.call(...)); run() starts every task from a copy of the
+initial state, so a Kernel can be run many times.)doc")
+      .def(py::init([](const std::string& preset, std::map<std::string, bool> fixes, long pages,
+                       std::optional<std::vector<std::tuple<std::string, uint32_t, std::string>>> zones,
+                       uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
+                       bool panic_on_oops, std::optional<bool> debug_vm, bool debug_atomic_sleep,
+                       const std::string& check, bool kcompactd) {
+             kernel::KernelConfig kc;
+             kc.preset = preset;
+             kc.fixes = std::move(fixes);
+             kc.debug_vm = debug_vm ? int(*debug_vm) : -1;
+             if (zones) {
+               kc.zones.clear();
+               for (auto& [name, n, mt] : *zones) {
+                 mm::MigrateType t = mt == "CMA" ? mm::MIGRATE_CMA : mt == "MOVABLE" ? mm::MIGRATE_MOVABLE
+                                   : mt == "UNMOVABLE" ? mm::MIGRATE_UNMOVABLE
+                                   : throw UsageError("zone migratetype must be MOVABLE, UNMOVABLE or CMA");
+                 kc.zones.push_back({name, n, t});
+               }
+             } else {
+               if (pages <= 0 || pages % mm::pageblock_nr_pages)
+                 throw UsageError("pages must be a positive multiple of " +
+                                  std::to_string(mm::pageblock_nr_pages) + " (one pageblock)");
+               kc.zones = {{"Normal", uint32_t(pages), mm::MIGRATE_MOVABLE}};
+             }
+             return std::make_unique<KernelMachine>(kc, cpus, window, max_steps, trace, panic_on_oops,
+                                                    debug_atomic_sleep, check, kcompactd);
+           }),
+           py::arg("preset") = "v4.8", py::arg("fixes") = std::map<std::string, bool>{},
+           py::arg("pages") = 4096, py::arg("zones") = py::none(), py::arg("cpus") = 2,
+           py::arg("window") = py::none(), py::arg("max_steps") = 1'000'000, py::arg("trace") = true,
+           py::arg("panic_on_oops") = false, py::arg("debug_vm") = py::none(),
+           py::arg("debug_atomic_sleep") = false, py::arg("check") = "end", py::arg("kcompactd") = false)
+      .def_property_readonly("state", [](const KernelMachine& k) { return KernelView{k.template_kernel()}; },
+                             "The initial state (what set-up calls built).")
+      .def("spawn", &KernelMachine::spawn_any, py::arg("cpu"), py::arg("task"), py::arg("name") = py::none(),
+           "spawn(cpu, task, *args, name=None): task is an entry point name ('compact_page') with "
+           "integer args, or a generator function.")
+      .def("call", &KernelMachine::call, py::arg("entry"),
+           "Run an entry point now, on the initial state (set-up); returns its result.")
+      .def("alloc_pages", [](KernelMachine& k, unsigned order, py::object gfp) {
+        const Pfn p = mm::alloc_pages(*k.template_kernel(), parse_gfp(gfp), order, mm::Owner::Kernel);
+        return p == mm::kNoPfn ? py::object(py::none()) : py::object(py::int_(p));
+      }, py::arg("order") = 0, py::arg("gfp") = "GFP_KERNEL", "Set-up allocation: the pfn, or None.")
+      .def("free_pages", [](KernelMachine& k, long pfn, unsigned order) {
+        mm::__free_pages(*k.template_kernel(), check_pfn(*k.template_kernel(), pfn), order);
+      }, py::arg("pfn"), py::arg("order") = 0)
+      .def("process", [](KernelMachine& k, const std::string& name) {
+        return mm::process_create(*k.template_kernel(), name);
+      }, py::arg("name"), "Create a process that owns anonymous LRU pages; returns its pid.")
+      .def("fault_in", [](KernelMachine& k, long pid, uint32_t n) {
+        return k.call("fault_in", py::make_tuple(pid, n));
+      }, py::arg("pid"), py::arg("npages"));
+}
+
+}  // namespace pagesim::py_glue

@@ -1,0 +1,129 @@
+// The Python-facing machine: tasks on CPUs over a world, run with a strategy. `Machine`
+// runs over the engine's World (scenario-level locks and counters); `KernelMachine`
+// (kernel_py.cpp) runs over a Kernel, with kernel entry points as tasks.
+#pragma once
+#include <pybind11/pybind11.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/schedule.h"
+#include "engine/world.h"
+#include "py_common.h"
+
+namespace pagesim::kernel {
+class Kernel;
+}
+
+namespace pagesim::py_glue {
+
+// An operation yielded by a Python task on a scenario-level object.
+struct EngineOp {
+  enum Kind : uint8_t {
+    Lock, Unlock, Trylock, ReadLock, ReadUnlock, WriteLock, WriteUnlock,
+    CounterRead, CounterAdd, CounterSet, Delay,
+  };
+  Kind kind;
+  uint32_t index = 0;
+  int64_t arg = 0;
+  uint64_t machine = 0;  // the Machine whose lock/counter this is (0: none, e.g. delay)
+  std::string repr() const {
+    static const char* const names[] = {"lock", "unlock", "trylock", "read_lock", "read_unlock",
+                                        "write_lock", "write_unlock", "read", "add", "set", "delay"};
+    return std::string("<pagesim op ") + names[kind] + ">";
+  }
+};
+
+struct LockHandle {
+  uint32_t index;
+  LockKind kind;
+  std::string name;
+  uint64_t machine;
+  EngineOp op(EngineOp::Kind k) const {
+    const bool rw_op = k == EngineOp::ReadLock || k == EngineOp::ReadUnlock ||
+                       k == EngineOp::WriteLock || k == EngineOp::WriteUnlock;
+    if (rw_op != (kind == LockKind::RwLock))
+      throw UsageError("lock '" + name + "' does not support this operation (" +
+                       (kind == LockKind::RwLock ? "use read_lock/write_lock" : "not an rwlock") +
+                       ")");
+    if (k == EngineOp::Trylock && kind == LockKind::RwLock)
+      throw UsageError("rwlock '" + name + "' has no trylock");
+    return {k, index, 0, machine};
+  }
+};
+
+struct CounterHandle {
+  uint32_t index;
+  std::string name;
+  uint64_t machine;
+  EngineOp op(EngineOp::Kind k, int64_t arg = 0) const { return {k, index, arg, machine}; }
+};
+
+
+// Runs an engine operation (lock, counter, delay) yielded by a Python task.
+py::object execute_engine_op(World& w, uint64_t machine, const EngineOp& op);
+std::unique_ptr<Strategy> make_strategy(const std::string& name, uint64_t seed);
+Schedule to_schedule(py::handle s);
+
+// A read-only view of a Kernel world (the initial one, or a run's final state).
+struct KernelView {
+  std::shared_ptr<kernel::Kernel> k;
+};
+
+struct PyRun {
+  RunResult r;
+  std::map<std::string, std::string> meta;
+  std::shared_ptr<World> world;             // the run's final state, for labels in traces
+  std::shared_ptr<kernel::Kernel> kernel;   // the same world, when it is a Kernel
+};
+
+struct TaskSpec {
+  CpuId cpu;
+  std::string name;
+  py::object factory;                // a Python generator function, or None
+  py::tuple args;
+  const void* entry = nullptr;       // a kernel entry point (KernelMachine)
+  std::vector<int64_t> entry_args;
+};
+
+class Machine {
+ public:
+  Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
+          bool panic_on_oops, bool debug_atomic_sleep);
+  virtual ~Machine() = default;
+
+  LockHandle add_lock(const std::string& name, LockKind k);
+  CounterHandle counter(const std::string& name, int64_t v);
+  void spawn(long cpu, py::object task, py::args args, std::optional<std::string> name);
+  PyRun run(const std::string& strategy, uint64_t seed, py::object schedule);
+  uint32_t cpus() const { return cfg_.cpus; }
+
+ protected:
+  CpuId check_cpu(long cpu) const;
+  virtual World& world() { return world_; }
+  // A fresh copy of the initial world for one run.
+  virtual std::shared_ptr<World> fresh_world() { return std::make_shared<World>(world_); }
+  // An operation a Python task yielded.
+  virtual py::object execute_op(World& w, py::handle op);
+  // A task that is not a Python generator (a kernel entry point).
+  virtual std::function<void()> native_body(const TaskSpec&, World&) {
+    throw UsageError("spawn: task must be a generator function");
+  }
+  // Before the run (hooks, daemons) and after it (attach the final state).
+  virtual void prepare(Sim&, World&) {}
+  virtual void finish(PyRun&) {}
+
+  SimConfig cfg_;
+  World world_;
+  std::vector<TaskSpec> tasks_;
+  uint64_t uid_ = next_uid();
+  static uint64_t next_uid() {
+    static uint64_t n = 0;
+    return ++n;
+  }
+};
+
+}  // namespace pagesim::py_glue

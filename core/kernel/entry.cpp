@@ -1,0 +1,144 @@
+#include "kernel/entry.h"
+
+#include <algorithm>
+
+#include "mm/compaction.h"
+#include "mm/lru.h"
+#include "mm/page_ops.h"
+
+namespace pagesim::kernel {
+namespace {
+
+using Args = std::span<const int64_t>;
+
+int nargs(const char* args) {
+  std::string_view s(args);
+  if (s.empty()) return 0;
+  return int(std::count(s.begin(), s.end(), ',')) + 1;
+}
+
+mm::Pfn pfn_arg(const Kernel& k, int64_t v) {
+  if (v < 0 || !k.valid_pfn(mm::Pfn(v)))
+    throw UsageError("pfn " + std::to_string(v) + " out of range (the machine has " +
+                     std::to_string(k.pages.size()) + " pages)");
+  return mm::Pfn(v);
+}
+
+uint32_t pid_arg(const Kernel& k, int64_t v) {
+  if (v < 0 || size_t(v) >= k.processes.size())
+    throw UsageError("no process " + std::to_string(v));
+  return uint32_t(v);
+}
+
+mm::MigrateMode mode_arg(int64_t v) {
+  if (v < 0 || v > 2) throw UsageError("migrate mode must be 0 (async), 1 (sync-light) or 2 (sync)");
+  return mm::MigrateMode(v);
+}
+
+std::vector<EntryPoint> build() {
+  std::vector<EntryPoint> v = {
+      {"compact_memory", "", "compact every zone fully, synchronously (/proc/sys/vm/compact_memory)",
+       [](Kernel& k, Args) -> int64_t {
+         mm::compact_memory(k, mm::MigrateMode::Sync);
+         return 0;
+       }},
+      {"compact_range", "start, end, mode",
+       "a compaction context on [start, end): isolate there, migrate to free pages from the "
+       "zone's end; returns pages not migrated",
+       [](Kernel& k, Args a) -> int64_t {
+         const mm::Pfn s = pfn_arg(k, a[0]);
+         if (a[1] <= a[0] || a[1] > int64_t(k.pages.size())) throw UsageError("bad end pfn");
+         return mm::compact_range(k, s, mm::Pfn(a[1]), mode_arg(a[2]));
+       }},
+      {"compact_page", "pfn",
+       "a synchronous compaction context aimed at one page (isolate it, migrate it)",
+       [](Kernel& k, Args a) -> int64_t {
+         const mm::Pfn p = pfn_arg(k, a[0]);
+         return mm::compact_range(k, p, p + 1, mm::MigrateMode::Sync);
+       }},
+      {"try_to_compact_pages", "order", "direct compaction for a failed allocation of this order",
+       [](Kernel& k, Args a) -> int64_t {
+         if (a[0] < 0 || a[0] >= mm::MAX_ORDER) throw UsageError("order out of range");
+         return int64_t(mm::try_to_compact_pages(k, mm::GFP_KERNEL | mm::__GFP_MOVABLE,
+                                                  unsigned(a[0]), mm::MigrateMode::SyncLight));
+       }},
+      {"alloc_pages", "order, gfp", "alloc_pages(gfp, order): the pfn, or -1",
+       [](Kernel& k, Args a) -> int64_t {
+         if (a[0] < 0 || a[0] >= mm::MAX_ORDER) throw UsageError("order out of range");
+         const mm::Pfn p = mm::alloc_pages(k, mm::gfp_t(a[1]), unsigned(a[0]), mm::Owner::Kernel);
+         return p == mm::kNoPfn ? -1 : int64_t(p);
+       }},
+      {"free_pages", "pfn, order", "__free_pages(page, order)",
+       [](Kernel& k, Args a) -> int64_t {
+         if (a[1] < 0 || a[1] >= mm::MAX_ORDER) throw UsageError("order out of range");
+         mm::__free_pages(k, pfn_arg(k, a[0]), unsigned(a[1]));
+         return 0;
+       }},
+      {"fault_in", "pid, npages", "the process faults in anonymous pages; returns how many",
+       [](Kernel& k, Args a) -> int64_t {
+         return mm::process_fault_in(k, pid_arg(k, a[0]), uint32_t(std::max<int64_t>(a[1], 0)));
+       }},
+      {"unmap", "pid, vpage", "the process unmaps one page (munmap)",
+       [](Kernel& k, Args a) -> int64_t {
+         mm::process_unmap(k, pid_arg(k, a[0]), uint32_t(a[1]));
+         return 0;
+       }},
+      {"exit", "pid", "the process exits (exit_mmap)",
+       [](Kernel& k, Args a) -> int64_t {
+         mm::process_exit(k, pid_arg(k, a[0]));
+         return 0;
+       }},
+      {"isolate_movable_page", "pfn",
+       "isolate_movable_page(page, 0) alone; returns 1 if isolated (the page is then off every "
+       "list and needs putback_movable_page)",
+       [](Kernel& k, Args a) -> int64_t { return mm::isolate_movable_page(k, pfn_arg(k, a[0]), 0); }},
+      {"get_page", "pfn", "take a reference",
+       [](Kernel& k, Args a) -> int64_t {
+         mm::get_page(k, pfn_arg(k, a[0]));
+         return 0;
+       }},
+      {"put_page", "pfn", "drop a reference (the last one frees the page)",
+       [](Kernel& k, Args a) -> int64_t {
+         mm::put_page(k, pfn_arg(k, a[0]));
+         return 0;
+       }},
+      {"lock_page", "pfn", "lock_page (sleeps while another context holds it)",
+       [](Kernel& k, Args a) -> int64_t {
+         mm::lock_page(k, pfn_arg(k, a[0]));
+         return 0;
+       }},
+      {"unlock_page", "pfn", "unlock_page",
+       [](Kernel& k, Args a) -> int64_t {
+         mm::unlock_page(k, pfn_arg(k, a[0]));
+         return 0;
+       }},
+  };
+  std::sort(v.begin(), v.end(),
+            [](const EntryPoint& a, const EntryPoint& b) { return std::string_view(a.name) < b.name; });
+  return v;
+}
+
+}  // namespace
+
+const std::vector<EntryPoint>& entry_points() {
+  static const std::vector<EntryPoint> v = build();
+  return v;
+}
+
+const EntryPoint& find_entry(std::string_view name) {
+  std::string known;
+  for (const auto& e : entry_points()) {
+    if (name == e.name) return e;
+    known += (known.empty() ? "" : ", ") + std::string(e.name);
+  }
+  throw UsageError("unknown kernel entry point '" + std::string(name) + "' (known: " + known + ")");
+}
+
+int64_t call_entry(Kernel& k, const EntryPoint& e, std::span<const int64_t> args) {
+  if (int(args.size()) != nargs(e.args))
+    throw UsageError(std::string(e.name) + " takes " + std::to_string(nargs(e.args)) +
+                     " argument(s) (" + e.args + "), got " + std::to_string(args.size()));
+  return e.fn(k, args);
+}
+
+}  // namespace pagesim::kernel

@@ -1,0 +1,27 @@
+// Kernel entry points a task can run: what a scenario puts on a CPU ("compact_range",
+// "zs_free", ...), by name, with integer arguments. Each runs model code in the calling
+// task (or directly, in set-up code) and returns an integer result.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "kernel/kernel.h"
+
+namespace pagesim::kernel {
+
+struct EntryPoint {
+  const char* name;
+  const char* args;  // "start, end"
+  const char* doc;   // one line
+  int64_t (*fn)(Kernel&, std::span<const int64_t>);
+};
+
+const std::vector<EntryPoint>& entry_points();
+// Throws UsageError naming the known entry points.
+const EntryPoint& find_entry(std::string_view name);
+// Checks the argument count, then runs the entry point.
+int64_t call_entry(Kernel& k, const EntryPoint& e, std::span<const int64_t> args);
+
+}  // namespace pagesim::kernel

@@ -1,0 +1,43 @@
+#include "kernel/kernel.h"
+
+namespace pagesim::kernel {
+
+Kernel::Kernel(const KernelConfig& cfg) : preset_(cfg.preset) {
+  const Preset& p = find_preset(cfg.preset);
+  this->cfg.fixes = p.fixes;
+  this->cfg.debug_vm = cfg.debug_vm < 0 ? p.debug_vm : cfg.debug_vm != 0;
+  for (const auto& [name, on] : cfg.fixes) {
+    auto f = fix_by_name(name);
+    if (!f) {
+      std::string known;
+      for (size_t i = 0; i < kFixCount; ++i)
+        known += (known.empty() ? "" : ", ") + std::string(fix_info(Fix(i)).name);
+      throw UsageError("unknown fix '" + name + "' (known: " + known + ")");
+    }
+    this->cfg.fixes.set(size_t(*f), on);
+  }
+  mm::init_memory(*this, cfg.zones);
+}
+
+Outcome violation_outcome(const mm::Violation& v) {
+  Outcome o;
+  o.kind = v.kind;
+  o.function = v.kind == OutcomeKind::Leak ? "" : "check_invariants";
+  o.message = v.what + " (pfn " + std::to_string(v.pfn) + ")";
+  o.details = {v.dump};
+  return o;
+}
+
+std::vector<Outcome> Kernel::teardown_outcomes() const {
+  std::vector<Outcome> out;
+  for (const auto& v : mm::check_teardown(*this)) out.push_back(violation_outcome(v));
+  return out;
+}
+
+std::vector<Outcome> Kernel::invariant_outcomes() const {
+  std::vector<Outcome> out;
+  for (const auto& v : mm::check_invariants(*this)) out.push_back(violation_outcome(v));
+  return out;
+}
+
+}  // namespace pagesim::kernel

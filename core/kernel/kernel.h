@@ -1,0 +1,37 @@
+// The Kernel world: the whole simulated state of one machine (memory model and drivers),
+// configured from a preset. A Kernel value is copied to snapshot it: every execution of
+// an exploration starts from a copy of the set-up world.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kernel/preset.h"
+#include "mm/invariants.h"
+#include "mm/page_alloc.h"
+
+namespace pagesim::kernel {
+
+struct KernelConfig {
+  std::string preset = "v4.8";
+  std::map<std::string, bool> fixes;  // by fix name: on/off on top of the preset
+  int debug_vm = -1;                  // -1: the preset's CONFIG_DEBUG_VM
+  std::vector<mm::ZoneSpec> zones = {{"Normal", 4096, mm::MIGRATE_MOVABLE}};
+};
+
+class Kernel : public mm::Mm {
+ public:
+  explicit Kernel(const KernelConfig& cfg);
+  const std::string& preset_name() const { return preset_; }
+
+  // Outcomes for the end of a run: invariant violations and leaks.
+  std::vector<Outcome> teardown_outcomes() const;
+  std::vector<Outcome> invariant_outcomes() const;
+
+ private:
+  std::string preset_;
+};
+
+Outcome violation_outcome(const mm::Violation& v);
+
+}  // namespace pagesim::kernel
