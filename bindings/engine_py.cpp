@@ -267,8 +267,11 @@ void register_engine(py::module_& m) {
       .def("to_json", [](const PyRun& p, bool trace) { return run_to_json(p.r, p.meta, trace, p.world.get()).dump(2); },
            py::arg("trace") = false)
       .def("__repr__", [](const PyRun& p) {
+        std::map<std::string, int> counts;
+        for (const auto& o : p.r.outcomes) counts[o.key()]++;
         std::string k;
-        for (const auto& o : p.r.outcomes) k += (k.empty() ? "" : ",") + o.key();
+        for (const auto& [key, n] : counts)
+          k += (k.empty() ? "" : ",") + key + (n > 1 ? " x" + std::to_string(n) : "");
         return "<RunResult " + (k.empty() ? std::string("ok") : k) + " steps=" + std::to_string(p.r.steps) + ">";
       });
 

@@ -429,7 +429,12 @@ Outcome Sim::make_outcome(OutcomeKind k, std::string function, std::string messa
   return o;
 }
 
-void Sim::add_outcome(Outcome o) { outcomes_.push_back(std::move(o)); }
+void Sim::add_outcome(Outcome o) {
+  if (!o.step) o.step = steps_;
+  if (!o.time)
+    for (const Cpu& c : cpus_) o.time = std::max(o.time, c.clock);
+  outcomes_.push_back(std::move(o));
+}
 
 void Sim::warn(std::string function, std::string message, std::vector<std::string> details) {
   report(OutcomeKind::Warn, std::move(function), std::move(message), std::move(details));

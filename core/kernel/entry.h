@@ -19,6 +19,11 @@ struct EntryPoint {
 };
 
 const std::vector<EntryPoint>& entry_points();
+// Each driver's entry points (kernel/entries_<driver>.cpp).
+std::vector<EntryPoint> zsmalloc_entries();
+std::vector<EntryPoint> zram_entries();
+std::vector<EntryPoint> balloon_entries();
+std::vector<EntryPoint> test_driver_entries();
 // Throws UsageError naming the known entry points.
 const EntryPoint& find_entry(std::string_view name);
 // Checks the argument count, then runs the entry point.

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "drivers/drivers.h"
 #include "kernel/preset.h"
 #include "mm/invariants.h"
 #include "mm/page_alloc.h"
@@ -19,7 +20,7 @@ struct KernelConfig {
   std::vector<mm::ZoneSpec> zones = {{"Normal", 4096, mm::MIGRATE_MOVABLE}};
 };
 
-class Kernel : public mm::Mm {
+class Kernel : public drivers::Drivers {
  public:
   explicit Kernel(const KernelConfig& cfg);
   const std::string& preset_name() const { return preset_; }

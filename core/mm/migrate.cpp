@@ -164,6 +164,7 @@ int move_to_new_page(Mm& mm, Pfn newpage, Pfn page, MigrateMode mode) {
   // When successful, old pagecache page->mapping must be cleared before the page is
   // freed; anon and movable mappings keep their bits until free_pages_prepare.
   if (rc == MIGRATEPAGE_SUCCESS) {
+    mm.page(newpage).owner = mm.page(page).owner;  // model bookkeeping: who owns the data now
     if (__PageMovable(mm, page)) {
       if (vm_owns_isolated(mm)) {
         VM_BUG_ON_PAGE(mm, !PageIsolated(mm, page), page);

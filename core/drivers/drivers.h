@@ -1,0 +1,24 @@
+// The drivers' part of the world: the state of every driver that makes pages movable,
+// on top of the memory model. Driver callbacks receive the Mm and reach their own state
+// with drivers_of(mm), the model's container_of: every world is a Drivers (the Kernel).
+#pragma once
+#include "drivers/balloon.h"
+#include "drivers/test_driver.h"
+#include "drivers/zram.h"
+#include "drivers/zsmalloc.h"
+#include "mm/mm.h"
+
+namespace pagesim::drivers {
+
+class Drivers : public mm::Mm {
+ public:
+  Zsmalloc zsmalloc;
+  Zram zram;
+  Balloon balloon;
+  TestDriver test_driver;
+};
+
+inline Drivers& drivers_of(mm::Mm& mm) { return static_cast<Drivers&>(mm); }
+inline const Drivers& drivers_of(const mm::Mm& mm) { return static_cast<const Drivers&>(mm); }
+
+}  // namespace pagesim::drivers

@@ -1,0 +1,8 @@
+// test_driver: state and functions (being written this session; see drivers/drivers.h).
+#pragma once
+
+namespace pagesim::drivers {
+
+struct TestDriver {};
+
+}  // namespace pagesim::drivers

@@ -1,0 +1,8 @@
+// zram: state and functions (being written this session; see drivers/drivers.h).
+#pragma once
+
+namespace pagesim::drivers {
+
+struct Zram {};
+
+}  // namespace pagesim::drivers
