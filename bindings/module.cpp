@@ -34,4 +34,6 @@ PYBIND11_MODULE(_core, m) {
   pagesim::py_glue::register_engine(m);
   pagesim::py_glue::register_bench(m);
   pagesim::py_glue::register_kernel(m);
+  pagesim::py_glue::register_zsmalloc(m);
+  pagesim::py_glue::register_balloon(m);
 }
