@@ -56,31 +56,37 @@ int page_count(Mm& mm, Pfn pfn, uint32_t line) {
 }
 
 void get_page(Mm& mm, Pfn pfn, uint32_t line) {
+  MODEL_FUNC("get_page");
   const int v = atomic_add_return(1, mm.page(pfn).refcount, page_obj(pfn), line);
   VM_BUG_ON_PAGE(mm, v <= 1, pfn);  // get_page on a page with no reference
 }
 
 void put_page(Mm& mm, Pfn pfn, uint32_t line) {
+  MODEL_FUNC("put_page");
   const int v = atomic_add_return(-1, mm.page(pfn).refcount, page_obj(pfn), line);
   if (v == 0) return free_pages_zero_ref(mm, pfn, 0);
   VM_BUG_ON_PAGE(mm, v < 0, pfn);  // page_ref_dec on a free page
 }
 
 bool get_page_unless_zero(Mm& mm, Pfn pfn, uint32_t line) {
+  MODEL_FUNC("get_page_unless_zero");
   return atomic_add_unless(mm.page(pfn).refcount, 1, 0, page_obj(pfn), line);
 }
 
 // ---- page lock ----
 
 void lock_page(Mm& mm, Pfn pfn, uint32_t line) {
+  MODEL_FUNC("lock_page");
   bit_lock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, "page lock", line);
 }
 
 bool trylock_page(Mm& mm, Pfn pfn, uint32_t line) {
+  MODEL_FUNC("trylock_page");
   return bit_trylock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, line);
 }
 
 void unlock_page(Mm& mm, Pfn pfn, uint32_t line) {
+  MODEL_FUNC("unlock_page");
   VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
   bit_unlock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, line);
 }
@@ -123,6 +129,7 @@ bool __PageMovable(Mm& mm, Pfn pfn, uint32_t line) {
 }
 
 bool PageMovable(Mm& mm, Pfn pfn, uint32_t line) {
+  MODEL_FUNC("PageMovable");
   if (!mm.cfg.has(Fix::MovableMappingBit)) return __PageMovable(mm, pfn, line);
   VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
   if (!__PageMovable(mm, pfn, line)) return false;
@@ -132,6 +139,7 @@ bool PageMovable(Mm& mm, Pfn pfn, uint32_t line) {
 }
 
 void __SetPageMovable(Mm& mm, Pfn pfn, uint32_t mapping, uint32_t line) {
+  MODEL_FUNC("__SetPageMovable");
   VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
   if (!mm.cfg.has(Fix::MovableMappingBit)) {
     // v3: __SetPageMovable set page->mapping, _mapcount = -255 and PG_movable.
@@ -145,6 +153,7 @@ void __SetPageMovable(Mm& mm, Pfn pfn, uint32_t mapping, uint32_t line) {
 }
 
 void __ClearPageMovable(Mm& mm, Pfn pfn, uint32_t line) {
+  MODEL_FUNC("__ClearPageMovable");
   VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
   if (!mm.cfg.has(Fix::MovableMappingBit)) {
     // v3: clear the flag, _mapcount back to -1, mapping NULL.
