@@ -318,8 +318,12 @@ void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
     throw UsageError("a model operation was called directly inside a Python task; yield it "
                      "instead (e.g. `yield lock.lock()`)");
   t.pending = {op, rw, t.frames.empty() ? 0u : t.frames.back(), line, obj};
-  t.state = TaskState::Ready;
-  switch_out(t);
+  if (stepping_ == &t && forced_continue(t)) {
+    schedule_.push_back(t.cpu);  // no other CPU can run: the choice is forced, no switch
+  } else {
+    t.state = TaskState::Ready;
+    switch_out(t);
+  }
   // Chosen: the operation happens now.
   Cpu& c = cpus_[t.cpu];
   if (cfg_.trace)
@@ -328,6 +332,13 @@ void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
   hash_.add_step(t.cpu, t.id, t.pending);
   c.clock += cfg_.costs.ns[size_t(op)] + extra;
   ++steps_;
+}
+
+// The running task's CPU is the only one that can run, and nothing else needs the
+// scheduler (no task to advance, no per-step check, no replay or script to follow).
+bool Sim::forced_continue(const Task& t) const {
+  return heap_.size() == 1 && heap_[0].cpu == t.cpu && to_advance_.empty() && !step_check_ &&
+         !stop_ && steps_ < cfg_.max_steps && !replay_ && !strategy_->sees_every_step();
 }
 
 void Sim::block(const WaitInfo& w) {
@@ -557,7 +568,9 @@ RunResult Sim::run() {
     }
     schedule_.push_back(c);
     Task& t = tasks_[cpus_[c].current];
+    stepping_ = &t;
     switch_to(t);
+    stepping_ = nullptr;
     settle(t);
     advance_pending();
     if (step_check_) step_check_(*this);
@@ -591,7 +604,7 @@ CpuId Sim::choose_cpu() {
         return kNoCpu;
       }
       pick = size_t(it - cands_.begin());
-  } else if (cands_.size() > 1) {
+  } else if (cands_.size() > 1 || strategy_->sees_every_step()) {
     pick = strategy_->choose(*this, cands_);
   }
   return cands_[pick].cpu;

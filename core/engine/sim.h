@@ -168,6 +168,7 @@ class Sim {
   CpuId choose_cpu();  // kNoCpu: a stale replay (error_ is set)
   RunResult finish_run();
   bool completed() const;  // every task finished: no deadlock, kill or step limit
+  bool forced_continue(const Task& t) const;
   void sift_up(size_t i);
   void sift_down(size_t i);
   void make_ready(CpuId c);
@@ -199,6 +200,7 @@ class Sim {
   std::vector<TraceRecord> trace_;
   TraceHash hash_;
   Task* running_ = nullptr;
+  Task* stepping_ = nullptr;  // the task chosen for the current step
   uint64_t steps_ = 0;
   bool stop_ = false;
   bool in_run_ = false;

@@ -33,6 +33,8 @@ class Strategy {
   // heap, ties broken by tie(cpu), drawn when the CPU is queued: no candidate list.
   virtual bool earliest_first() const { return false; }
   virtual uint16_t tie(CpuId cpu) { return cpu; }
+  // A strategy that tracks progress (a script) is asked at every step, even forced ones.
+  virtual bool sees_every_step() const { return false; }
 };
 
 // Uniformly random among the eligible CPUs (seeded).
