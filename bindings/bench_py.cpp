@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "engine/sync.h"
+#include "mm/page.h"
 #include "engine/world.h"
 #include "py_common.h"
 
@@ -44,6 +45,7 @@ py::dict bench_ping(uint32_t tasks, uint64_t steps_per_task, bool trace) {
 }
 
 void register_bench(py::module_& m) {
+  m.def("sizeof_page", [] { return sizeof(mm::Page); }, "Bytes of the model's struct page.");
   m.def("bench_ping", &bench_ping, py::arg("tasks") = 64, py::arg("steps_per_task") = 100000,
         py::arg("trace") = false, "Engine benchmark workload (see benchmarks/engine.py).");
 }
