@@ -218,7 +218,8 @@ inline uint32_t here(const std::source_location& l = std::source_location::curre
 }
 
 // RAII frame of the simulated call stack: MODEL_FUNC("zs_free") at the top of a model
-// function names it in descriptors, traces, backtraces and breakpoints.
+// function names it in descriptors, traces, backtraces and breakpoints. The name is
+// interned once per call site, so it must be a literal.
 class ModelFrame {
  public:
   explicit ModelFrame(uint32_t func) : func_(func), sim_(Sim::current()) {

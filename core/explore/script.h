@@ -32,6 +32,7 @@ class ScriptStrategy final : public Strategy {
   ScriptStrategy(std::vector<ScriptStep> steps, std::unique_ptr<Strategy> fallback);
   std::string name() const override { return "script"; }
   size_t choose(const Sim& sim, std::span<const Candidate> c) override;
+  bool sees_every_step() const override { return true; }
   // Index of the script step in progress (steps().size() when the script is over).
   size_t position() const { return pos_; }
   const std::vector<ScriptStep>& steps() const { return steps_; }

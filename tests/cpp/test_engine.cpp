@@ -5,6 +5,7 @@
 
 #include "engine/schedule.h"
 #include "engine/world.h"
+#include "explore/script.h"
 
 using namespace pagesim;
 
@@ -321,4 +322,32 @@ TEST(Schedule, CompactRoundTripAndErrors) {
   EXPECT_EQ(Schedule::from_json(j).choices, s.choices);
   j["pagesim_version"] = "0.0.1";
   EXPECT_THROW(Schedule::from_json(j), UsageError);
+}
+
+namespace {
+void phase(const char* name, std::vector<std::string>& log, const std::string& who) {
+  ModelFrame frame(intern(name));  // MODEL_FUNC takes a literal name per call site
+  delay(5);
+  log.push_back(who + ":" + name);
+  delay(5);
+}
+}  // namespace
+
+TEST(Script, BreakpointsByModelFunction) {
+  World w;
+  std::vector<std::string> log;
+  std::vector<ScriptStep> steps = {
+      {0, ScriptStep::Until::Before, intern("second"), kNoObj, 0},  // A runs `first`
+      {1, ScriptStep::Until::After, intern("first"), kNoObj, 0},    // B runs `first`
+      {0, ScriptStep::Until::Done, 0, kNoObj, 0},                   // A finishes
+  };
+  Sim sim(cfg(2), &w, std::make_unique<ScriptStrategy>(steps, std::make_unique<RandomStrategy>(1)));
+  for (CpuId c = 0; c < 2; ++c)
+    sim.spawn(c, c ? "B" : "A", [&log, c] {
+      phase("first", log, c ? "B" : "A");
+      phase("second", log, c ? "B" : "A");
+    });
+  ASSERT_TRUE(sim.run().ok());
+  EXPECT_EQ(log, (std::vector<std::string>{"A:first", "B:first", "A:second", "B:second"}));
+  EXPECT_EQ(steps[0].describe(), "cpu0 until before second");
 }
