@@ -10,6 +10,7 @@
 #include "engine/run_json.h"
 #include "engine/schedule.h"
 #include "engine/world.h"
+#include "explore/script.h"
 #include "machine.h"
 #include "py_common.h"
 
@@ -132,7 +133,39 @@ py::object Machine::execute_op(World& w, py::handle h) {
   return execute_engine_op(w, uid_, h.cast<EngineOp>());
 }
 
-PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedule) {
+namespace {
+
+std::vector<ScriptStep> to_script(py::handle script, uint32_t cpus) {
+  std::vector<ScriptStep> steps;
+  for (auto item : script) {
+    auto t = item.cast<py::tuple>();
+    if (t.size() != 5) throw UsageError("a script step is (cpu, until, function, obj, count)");
+    ScriptStep st;
+    const long cpu = t[0].cast<long>();
+    if (cpu < 0 || cpu >= long(cpus))
+      throw UsageError("script step on cpu " + std::to_string(cpu) + ", the machine has " +
+                       std::to_string(cpus) + " CPUs");
+    st.cpu = CpuId(cpu);
+    const std::string until = t[1].cast<std::string>();
+    if (until == "done") st.until = ScriptStep::Until::Done;
+    else if (until == "before") st.until = ScriptStep::Until::Before;
+    else if (until == "after") st.until = ScriptStep::Until::After;
+    else if (until == "steps") st.until = ScriptStep::Until::Steps;
+    else throw UsageError("script 'until' must be done, before, after or steps, not '" + until + "'");
+    if (!t[2].is_none()) st.func = intern(t[2].cast<std::string>());
+    if ((st.until == ScriptStep::Until::Before || st.until == ScriptStep::Until::After) && !st.func)
+      throw UsageError("script step '" + until + "' needs a function name");
+    st.obj = t[3].is_none() ? kNoObj : t[3].cast<ObjId>();
+    st.count = t[4].cast<uint64_t>();
+    steps.push_back(st);
+  }
+  return steps;
+}
+
+}  // namespace
+
+PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedule,
+                   py::object script) {
   std::unique_ptr<Strategy> strat = make_strategy(strategy, seed);
   std::map<std::string, std::string> meta{{"strategy", strategy},
                                           {"seed", std::to_string(seed)},
@@ -145,6 +178,9 @@ PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedu
                           std::to_string(cfg_.cpus));
     strat = std::make_unique<ReplayStrategy>(std::move(s.choices), std::move(strat));
     meta["strategy"] = "replay";
+  } else if (!script.is_none()) {
+    strat = std::make_unique<ScriptStrategy>(to_script(script, cfg_.cpus), std::move(strat));
+    meta["strategy"] = "script+" + strategy;
   }
   std::shared_ptr<World> world = fresh_world();  // every run starts from the same state
   Sim sim(cfg_, world.get(), std::move(strat));
@@ -299,7 +335,7 @@ recorded schedule.)doc")
       .def("spawn", &Machine::spawn, py::arg("cpu"), py::arg("task"),
            py::arg("name") = py::none(), "spawn(cpu, task, *args, name=None): run task(*args) on a CPU.")
       .def("run", &Machine::run, py::arg("strategy") = "random", py::arg("seed") = 0,
-           py::arg("schedule") = py::none(),
+           py::arg("schedule") = py::none(), py::arg("script") = py::none(),
            "Run every task to the end. strategy: 'random' or 'timed'; schedule: replay a "
            "recorded Schedule (its unscripted tail falls to the strategy).");
 }

@@ -212,6 +212,8 @@ void register_kernel(py::module_& m) {
   register_obj_class(objclass::kZone, "zone->lock");
   register_obj_class(objclass::kLruLock, "zone_lru_lock");
 
+  m.def("page_obj", [](uint32_t pfn) { return mm::page_obj(pfn); }, py::arg("pfn"),
+        "The object id of a page, as scheduling points and breakpoints name it.");
   py::class_<KernelCall>(m, "KernelCall", "A call of a kernel entry point, yielded by a task.")
       .def("__repr__", [](const KernelCall& c) { return std::string("<pagesim call ") + c.entry->name + ">"; });
   m.def(

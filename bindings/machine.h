@@ -98,7 +98,9 @@ class Machine {
   LockHandle add_lock(const std::string& name, LockKind k);
   CounterHandle counter(const std::string& name, int64_t v);
   void spawn(long cpu, py::object task, py::args args, std::optional<std::string> name);
-  PyRun run(const std::string& strategy, uint64_t seed, py::object schedule);
+  // schedule: replay a recorded Schedule; script: a list of (cpu, until, function, obj,
+  // count) steps, until in "done", "before", "after", "steps" (see explore/script.h).
+  PyRun run(const std::string& strategy, uint64_t seed, py::object schedule, py::object script);
   uint32_t cpus() const { return cfg_.cpus; }
 
  protected:
