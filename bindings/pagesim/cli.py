@@ -1,24 +1,245 @@
-"""The pagesim command line."""
+"""The pagesim command line: run, replay and draw scenarios.
+
+    pagesim list FILE.py
+    pagesim run FILE.py[::name] [--kernel PRESET] [--fix NAME=on|off] [--seed N]
+                [--strategy random|timed] [--schedule S] [--json OUT] [--diagram] [--trace]
+    pagesim replay SCHEDULE.json [--json OUT] [--diagram]
+    pagesim diagram SCHEDULE.json
+    pagesim presets
+
+Exit status: 0 when every run ended ok, 1 when one ended with any other outcome, 2 for a
+usage error (bad arguments, unknown scenario, stale schedule).
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
+import json
+import os
 import sys
+from typing import Any
 
-from . import __version__
+from . import _core
+from .scenario import Run, Scenario, scenarios_in
+
+
+class CliError(Exception):
+    """A usage error: reported on stderr, exit status 2."""
+
+
+def load_scenarios(path: str) -> dict[str, Scenario]:
+    """The scenarios defined in a Python file."""
+    if not os.path.isfile(path):
+        raise CliError(f"no such file: {path}")
+    name = "pagesim_scenario_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CliError(f"cannot load {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    found = scenarios_in(vars(module).items())
+    if not found:
+        raise CliError(f"{path} defines no @pagesim.scenario")
+    return found
+
+
+def pick(target: str) -> list[Scenario]:
+    """FILE.py::name, or FILE.py for all its scenarios."""
+    path, _, name = target.partition("::")
+    found = load_scenarios(path)
+    if not name:
+        return list(found.values())
+    if name not in found:
+        raise CliError(f"{path} has no scenario {name!r} (it has: {', '.join(sorted(found))})")
+    return [found[name]]
+
+
+def parse_fixes(items: list[str]) -> dict[str, bool]:
+    fixes = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if value not in ("", "on", "off"):
+            raise CliError(f"--fix {item}: use NAME, NAME=on or NAME=off")
+        fixes[name] = value != "off"
+    return fixes
+
+
+def show(run: Run, args: argparse.Namespace) -> None:
+    counts = ", ".join(f"{k} x{v}" if v > 1 else k for k, v in run.outcome_counts.items())
+    print(
+        f"{run.scenario.name} [{run.preset}]: {counts}  ({run.steps} steps, "
+        f"trace hash {run.trace_hash:016x})"
+    )
+    if not run.ok:
+        print(run.report())
+    if getattr(args, "diagram", False):
+        print()
+        print(run.diagram())
+    if getattr(args, "trace", False):
+        print(run.result.trace_text())
+    print(f"schedule: {run.result.schedule}")
+
+
+def write_json(runs: list[Run], out: str | None, trace: bool) -> None:
+    if not out:
+        return
+    docs = [r.to_json(trace=trace) for r in runs]
+    doc: Any = docs[0] if len(docs) == 1 else {"schema": "pagesim.runs/1", "runs": docs}
+    text = json.dumps(doc, indent=2, sort_keys=True)
+    if out == "-":
+        print(text)
+    else:
+        with open(out, "w") as f:
+            f.write(text + "\n")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for name, sc in sorted(load_scenarios(args.file).items()):
+        opts = sc.options
+        first = sc.doc.splitlines()[0] if sc.doc else ""
+        print(f"{args.file}::{name}  [{opts['kernel']}, {opts['cpus']} cpus]  {first}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    runs = []
+    for sc in pick(args.target):
+        schedule = _core.Schedule(args.schedule) if args.schedule else None
+        runs.append(
+            sc.run(
+                kernel=args.kernel,
+                fixes=parse_fixes(args.fix),
+                seed=args.seed,
+                strategy=args.strategy,
+                schedule=schedule,
+            )
+        )
+    for r in runs:
+        show(r, args)
+    write_json(runs, args.json, args.trace)
+    return 0 if all(r.ok for r in runs) else 1
+
+
+def load_schedule(path: str) -> _core.Schedule:
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise CliError(f"cannot read {path}: {e.strerror}") from e
+    doc = json.loads(text) if text.strip().startswith("{") else None
+    if doc is not None and doc.get("schema") == "pagesim.run/1":
+        # A run result: its schedule and what it was recorded against.
+        sched = _core.Schedule.from_json(
+            json.dumps(
+                {
+                    "schema": "pagesim.schedule/1",
+                    "pagesim_version": doc.get("pagesim_version"),
+                    "schedule": doc.get("schedule", ""),
+                    "meta": {
+                        "scenario": doc.get("scenario", ""),
+                        "scenario_file": doc.get("file", ""),
+                        "preset": doc.get("preset", ""),
+                        "fixes": json.dumps(doc.get("fixes", {})),
+                    },
+                }
+            )
+        )
+        return sched
+    return _core.Schedule.from_json(text)
+
+
+def replay(path: str, seed: int = 0) -> Run:
+    sched = load_schedule(path)
+    meta = sched.meta
+    if not meta.get("scenario") or not meta.get("scenario_file"):
+        raise CliError(f"{path} does not say which scenario it was recorded for")
+    sc = pick(f"{meta['scenario_file']}::{meta['scenario']}")[0]
+    fixes = json.loads(meta.get("fixes", "{}") or "{}")
+    return sc.run(kernel=meta.get("preset") or None, fixes=fixes, seed=seed, schedule=sched)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    run = replay(args.schedule)
+    show(run, args)
+    write_json([run], args.json, False)
+    return 0 if run.ok else 1
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    run = replay(args.schedule)
+    print(run.diagram(depth=args.depth))
+    return 0 if run.ok else 1
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    for p in _core.presets():
+        print(f"{p['name']:12} {p['title']}")
+        print(f"{'':12} fixes: {', '.join(p['fixes']) or '(none)'}")
+    print("\nfixes:")
+    for f in _core.fixes():
+        print(f"  {f['name']:28} {f['title']}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pagesim", description=__doc__)
-    p.add_argument("--version", action="version", version=f"pagesim {__version__}")
+    p = argparse.ArgumentParser(
+        prog="pagesim", description="Run, replay and draw pagesim scenarios."
+    )
+    p.add_argument("--version", action="version", version=f"pagesim {_core.__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="list the scenarios of a file")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("run", help="run a scenario (or every scenario of a file)")
+    s.add_argument("target", help="FILE.py or FILE.py::name")
+    s.add_argument("--kernel", help="kernel preset (default: the scenario's)")
+    s.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        metavar="NAME[=on|off]",
+        help="flip a named fix on top of the preset (repeatable)",
+    )
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--strategy", default="random", choices=["random", "timed"])
+    s.add_argument("--schedule", help="replay this compact schedule ('0x3 1 0x2')")
+    s.add_argument("--json", metavar="OUT", help="write the result as JSON ('-': stdout)")
+    s.add_argument("--diagram", action="store_true", help="print the CPU-column diagram")
+    s.add_argument("--trace", action="store_true", help="print (and put in the JSON) the trace")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("replay", help="replay a schedule or result JSON file")
+    s.add_argument("schedule")
+    s.add_argument("--json", metavar="OUT")
+    s.add_argument("--diagram", action="store_true")
+    s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("diagram", help="draw the run a schedule JSON file records")
+    s.add_argument("schedule")
+    s.add_argument("--depth", type=int, default=3)
+    s.set_defaults(func=cmd_diagram)
+
+    s = sub.add_parser("presets", help="list kernel presets and named fixes")
+    s.set_defaults(func=cmd_presets)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0) if e.code in (0, None) else 2
+    try:
+        return int(args.func(args))
+    except (CliError, _core.UsageError) as e:
+        print(f"pagesim: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,8 +1,199 @@
-// zsmalloc: state and functions (being written this session; see drivers/drivers.h).
+// zsmalloc (mm/zsmalloc.c, Linux 4.8, "zsmalloc: page migration support" 48b4800a1c6a):
+// pools of size classes, zspages of 1..4 order-0 pages, handles with a pin bit, fullness
+// groups, deferred free, zs_compact, and the non-LRU movable page callbacks
+// (zs_page_isolate / zs_page_migrate / zs_page_putback). The v3 series of April 2016
+// (preset movable-v3) is the same code with the fixes of mm/fixes.h turned off.
+//
+// Model layout (ids instead of pointers, so the world can be copied):
+//  * page->private_ is the zspage id (0: NULL); page->index is the next page of the
+//    chain as pfn + 1 (0: NULL), or, on a huge-object page, the object header.
+//  * A handle is an index + 1 into the pool's handle table; *handle is `word`, holding
+//    obj = ((pfn << OBJ_INDEX_BITS | obj_idx) << OBJ_TAG_BITS) and HANDLE_PIN_BIT (bit 0).
+//  * Object memory lives with the page that holds the object's start (mem[pfn]): its
+//    header (handle << OBJ_TAG_BITS | OBJ_ALLOCATED_TAG, or the free-list link) and a
+//    content token. zs_page_migrate copies the page's memory, zs_compact copies one
+//    object, so data lost by either is seen by a later read.
+// Containers whose elements are locked across scheduling points are deques: another
+// task may add elements while a task spins on a lock inside one.
 #pragma once
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "engine/sync.h"
+#include "mm/mm.h"
+#include "mm/page_alloc.h"
 
 namespace pagesim::drivers {
 
-struct Zsmalloc {};
+class Drivers;
+
+namespace zs {
+inline constexpr uint32_t PAGE_SHIFT = 12;
+inline constexpr uint32_t PAGE_SIZE = 1u << PAGE_SHIFT;
+inline constexpr uint32_t ZS_MAX_ZSPAGE_ORDER = 2;
+inline constexpr uint32_t ZS_MAX_PAGES_PER_ZSPAGE = 1u << ZS_MAX_ZSPAGE_ORDER;
+inline constexpr uint32_t ZS_HANDLE_SIZE = 8;  // sizeof(unsigned long)
+inline constexpr uint32_t ZS_ALIGN = 8;
+inline constexpr uint32_t ZS_MIN_ALLOC_SIZE = 32;
+inline constexpr uint32_t ZS_MAX_ALLOC_SIZE = PAGE_SIZE;
+inline constexpr uint32_t CLASS_BITS = 8;
+inline constexpr uint32_t ZS_SIZE_CLASS_DELTA = PAGE_SIZE >> CLASS_BITS;  // 16 bytes
+// init_zs_size_classes(): 255 size classes on 4K pages.
+inline constexpr uint32_t ZS_SIZE_CLASSES =
+    (ZS_MAX_ALLOC_SIZE - ZS_MIN_ALLOC_SIZE) / ZS_SIZE_CLASS_DELTA + 1 +
+    ((ZS_MAX_ALLOC_SIZE - ZS_MIN_ALLOC_SIZE) % ZS_SIZE_CLASS_DELTA ? 1 : 0);
+inline constexpr int HANDLE_PIN_BIT = 0;
+inline constexpr uint64_t OBJ_ALLOCATED_TAG = 1;
+inline constexpr uint32_t OBJ_TAG_BITS = 1;
+inline constexpr uint32_t OBJ_INDEX_BITS = 11;  // BITS_PER_LONG - _PFN_BITS - OBJ_TAG_BITS
+inline constexpr uint64_t OBJ_INDEX_MASK = (uint64_t(1) << OBJ_INDEX_BITS) - 1;
+inline constexpr uint8_t ZSPAGE_MAGIC = 0x58;
+inline constexpr uint32_t fullness_threshold_frac = 4;
+// link->next of the last free object: -1 << OBJ_TAG_BITS.
+inline constexpr uint64_t kFreeListEnd = ~uint64_t(0) << OBJ_TAG_BITS;
+}  // namespace zs
+
+enum fullness_group : uint8_t { ZS_EMPTY, ZS_ALMOST_EMPTY, ZS_ALMOST_FULL, ZS_FULL, NR_ZS_FULLNESS };
+const char* fullness_name(int fg);
+
+enum zs_stat_type : uint8_t {
+  CLASS_EMPTY,
+  CLASS_ALMOST_EMPTY,
+  CLASS_ALMOST_FULL,
+  CLASS_FULL,
+  OBJ_ALLOCATED,
+  OBJ_USED,
+  NR_ZS_STAT_TYPE
+};
+
+enum class zs_mapmode : uint8_t { ZS_MM_RW, ZS_MM_RO, ZS_MM_WO };
+
+// Object classes of zsmalloc (objclass::kZsmallocBase + n).
+namespace zsobj {
+inline constexpr uint8_t kZspage = objclass::kZsmallocBase + 0;     // zspage fields, zspage->lock
+inline constexpr uint8_t kHandle = objclass::kZsmallocBase + 1;     // *handle (pin bit)
+inline constexpr uint8_t kClassLock = objclass::kZsmallocBase + 2;  // class->lock
+inline constexpr uint8_t kPool = objclass::kZsmallocBase + 3;       // pool counters
+}  // namespace zsobj
+inline ObjId zspage_obj(uint32_t id) { return make_obj(zsobj::kZspage, id); }
+inline ObjId zs_handle_obj(uint32_t pool, uint64_t handle) {
+  return make_obj(zsobj::kHandle, (uint64_t(pool) << 32) | handle);
+}
+inline ObjId zs_class_obj(uint32_t pool, uint32_t index) {
+  return make_obj(zsobj::kClassLock, (uint64_t(pool) << 16) | index);
+}
+
+// One object of a page: struct link_free (the header) and the object's data.
+struct ZsObjSlot {
+  uint64_t head = zs::kFreeListEnd;  // free: next << OBJ_TAG_BITS; allocated: handle header
+  uint32_t content = 0;              // the data the user wrote (a content token)
+};
+
+// zspage->list: which list the zspage is linked on.
+inline constexpr int8_t kZsNoList = -1;     // list_empty(&zspage->list)
+inline constexpr int8_t kZsLocalList = -2;  // async_free_zspage's private free_pages list
+inline constexpr int8_t kZsPoisoned = -3;   // after list_del (LIST_POISON)
+
+// struct zspage (a kmem_cache object, addressed by id; 0 is NULL).
+struct Zspage {
+  uint8_t fullness = ZS_EMPTY;  // fullness:FULLNESS_BITS
+  uint8_t isolated = 0;         // isolated:ISOLATED_BITS, sub-pages isolated for migration
+  uint8_t magic = 0;            // ZSPAGE_MAGIC while allocated
+  uint16_t class_idx = 0;       // class:CLASS_BITS (the class's index)
+  uint32_t inuse = 0;           // allocated objects (class->lock)
+  uint64_t freeobj = 0;         // first free object index
+  mm::Pfn first_page = mm::kNoPfn;
+  int8_t list = kZsNoList;      // zspage->list: a fullness group, or kZs* above
+  bool allocated = false;       // model: the kmem_cache object is in use
+  uint32_t pool = 0;            // model: the owner (for checks and views)
+  RwLock lock;                  // the migrate lock
+};
+
+struct SizeClass {
+  SpinLock lock;
+  // fullness_list[fg]: zspage ids, list head first.
+  std::array<std::vector<uint32_t>, NR_ZS_FULLNESS> fullness_list;
+  uint32_t size = 0;
+  uint32_t objs_per_zspage = 0;
+  uint32_t pages_per_zspage = 0;
+  uint32_t index = 0;
+  std::array<uint64_t, NR_ZS_STAT_TYPE> stats{};
+};
+
+// A handle (cache_alloc_handle's object) and the model's record of what was written.
+struct ZsHandle {
+  uint64_t word = 0;       // *handle: obj | pin bit
+  bool allocated = false;  // between cache_alloc_handle and cache_free_handle
+  uint32_t written = 0;    // model: the content last written through zs_map_object (WO/RW)
+};
+
+struct ZsPool {
+  std::string name;
+  bool live = false;
+  uint32_t mapping = 0;    // pool->inode->i_mapping (a_ops = zsmalloc_aops)
+  uint32_t free_work = 0;  // pool->free_work (async_free_zspage)
+  std::vector<SizeClass> classes;  // the distinct classes, by ascending index
+  std::deque<ZsHandle> handles;    // handle h is handles[h - 1]
+  std::vector<uint32_t> free_handles;
+  int64_t pages_allocated = 0;
+  uint64_t pages_compacted = 0;    // pool->stats.pages_compacted
+};
+
+struct Zsmalloc {
+  std::deque<ZsPool> pools;
+  std::deque<Zspage> zspages;  // [0] unused: zspage id 0 is NULL
+  std::vector<uint32_t> free_zspages;
+  std::deque<std::vector<ZsObjSlot>> mem;  // object memory of each page, by pfn
+};
+
+// ---- the zsmalloc API (include/linux/zsmalloc.h) ----
+uint32_t zs_create_pool(mm::Mm& mm, std::string name);
+void zs_destroy_pool(mm::Mm& mm, uint32_t pool);
+// Returns the handle, or 0 (bad size, or no memory for a new zspage).
+uint64_t zs_malloc(mm::Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp);
+void zs_free(mm::Mm& mm, uint32_t pool, uint64_t handle);
+// Where a mapped object lives: the page holding its start and the slot in mem[page].
+struct ZsObjRef {
+  mm::Pfn page = mm::kNoPfn;
+  uint32_t slot = 0;
+};
+ZsObjRef zs_map_object(mm::Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode mode);
+void zs_unmap_object(mm::Mm& mm, uint32_t pool, uint64_t handle);
+// map + write the content token + unmap (ZS_MM_WO); map + read + unmap (ZS_MM_RO).
+void zs_write_object(mm::Mm& mm, uint32_t pool, uint64_t handle, uint32_t content);
+uint32_t zs_read_object(mm::Mm& mm, uint32_t pool, uint64_t handle);
+// Returns pool->stats.pages_compacted after the compaction (as the kernel does).
+uint64_t zs_compact(mm::Mm& mm, uint32_t pool);
+uint64_t zs_get_total_pages(const mm::Mm& mm, uint32_t pool);
+
+// address_space_operations of the pool's inode (zsmalloc_aops).
+bool zs_page_isolate(mm::Mm& mm, mm::Pfn page, mm::isolate_mode_t mode);
+int zs_page_migrate(mm::Mm& mm, uint32_t mapping, mm::Pfn newpage, mm::Pfn page,
+                    mm::MigrateMode mode);
+void zs_page_putback(mm::Mm& mm, mm::Pfn page);
+extern const mm::AddressSpaceOps zsmalloc_aops;
+
+// ---- views and checks (no scheduling points) ----
+// The size class a request of `size` bytes uses (size + ZS_HANDLE_SIZE), as an index
+// into ZsPool::classes.
+uint32_t zs_class_slot(size_t size);
+// The pages of the zspage holding the handle's object, first page first (empty if the
+// handle does not resolve to a live zspage).
+std::vector<mm::Pfn> zs_pages_of(const Drivers& d, uint32_t pool, uint64_t handle);
+// The zspage id a handle's object lives in (0 if none).
+uint32_t zs_zspage_of(const Drivers& d, uint32_t pool, uint64_t handle);
+// The content token of the handle's object as stored in memory (without pinning).
+uint32_t zs_peek(const Drivers& d, uint32_t pool, uint64_t handle);
+bool zs_handle_valid(const Drivers& d, uint32_t pool, uint64_t handle);
+// Invariants of every pool: no object lost (each live handle resolves to an allocated
+// object whose header names it and whose content is what was written), inuse counts
+// match the allocated objects, zspages sit on the list of their fullness unless
+// isolated, page state of each sub-page, and every Owner::Zsmalloc page belongs to a
+// live zspage (no page leaked). `settled`: every task is done, so nothing may be
+// isolated or pinned and no empty zspage may wait for the free worker.
+std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled = true);
 
 }  // namespace pagesim::drivers

@@ -1,8 +1,80 @@
-// Entry points of balloon (see kernel/entry.h).
+// Entry points of the virtio balloon (see kernel/entry.h and drivers/balloon.h).
+#include <algorithm>
+
+#include "drivers/balloon.h"
 #include "kernel/entry.h"
 
 namespace pagesim::kernel {
+namespace {
 
-std::vector<EntryPoint> balloon_entries() { return {}; }
+using Args = std::span<const int64_t>;
+
+uint64_t count_arg(const char* fn, int64_t n) {
+  if (n < 0) throw UsageError(std::string(fn) + ": the page count must be >= 0, got " + std::to_string(n));
+  return uint64_t(n);
+}
+
+void require_balloon(const Kernel& k, const char* fn) {
+  if (!k.balloon.present)
+    throw UsageError(std::string(fn) + ": the balloon device does not exist (call balloon_init first)");
+}
+
+}  // namespace
+
+std::vector<EntryPoint> balloon_entries() {
+  return {
+      {"balloon_init", "",
+       "create the virtio balloon device (virtballoon_probe): its page list and the balloon-kvm "
+       "mapping with balloon_aops",
+       [](Kernel& k, Args) -> int64_t {
+         drivers::virtballoon_probe(k);
+         return 0;
+       }},
+      {"balloon_fill", "n",
+       "inflate the balloon by n pages: fill_balloon (one array of 256 pfns at a time, as "
+       "update_balloon_size_func repeats it) until n or an allocation fails; returns pages inflated",
+       [](Kernel& k, Args a) -> int64_t {
+         require_balloon(k, "balloon_fill");
+         const uint64_t n = count_arg("balloon_fill", a[0]);
+         uint64_t done = 0;
+         while (done < n) {
+           const uint64_t want = std::min<uint64_t>(n - done, drivers::VIRTIO_BALLOON_ARRAY_PFNS_MAX);
+           const uint32_t got = drivers::fill_balloon(k, want);
+           done += got;
+           if (got < want) break;
+         }
+         return int64_t(done);
+       }},
+      {"balloon_leak", "n",
+       "deflate the balloon by n pages: leak_balloon (256 at a time) until n or the balloon has "
+       "no page to give back; returns pages deflated",
+       [](Kernel& k, Args a) -> int64_t {
+         require_balloon(k, "balloon_leak");
+         const uint64_t n = count_arg("balloon_leak", a[0]);
+         uint64_t done = 0;
+         while (done < n) {
+           const uint64_t want = std::min<uint64_t>(n - done, drivers::VIRTIO_BALLOON_ARRAY_PFNS_MAX);
+           const uint32_t got = drivers::leak_balloon(k, want);
+           done += got;
+           if (got < want) break;
+         }
+         return int64_t(done);
+       }},
+      {"balloon_dequeue", "",
+       "leak_balloon of one page (balloon_page_dequeue, tell the host, free it); returns the pfn "
+       "that left the balloon, or -1",
+       [](Kernel& k, Args) -> int64_t {
+         require_balloon(k, "balloon_dequeue");
+         const mm::Pfn p = drivers::leak_balloon_one(k);
+         return p == mm::kNoPfn ? -1 : int64_t(p);
+       }},
+      {"balloon_pages", "", "pages in the balloon (vb->num_pages)",
+       [](Kernel& k, Args) -> int64_t {
+         require_balloon(k, "balloon_pages");
+         sched(Op::Read, Access::Read, make_obj(drivers::kBalloonDevClass, 0), here());
+         return k.balloon.vb.num_pages;
+       }},
+  };
+}
 
 }  // namespace pagesim::kernel

@@ -1,0 +1,463 @@
+#include "drivers/balloon.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "drivers/drivers.h"
+#include "mm/page_alloc.h"
+#include "mm/page_ops.h"
+
+namespace pagesim::drivers {
+
+using namespace pagesim::mm;
+
+namespace {
+
+std::string lock_label(uint64_t, const World*) { return "balloon pages_lock"; }
+std::string mutex_label(uint64_t, const World*) { return "virtio_balloon balloon_lock"; }
+std::string vq_label(uint64_t i, const World*) {
+  return i == 0 ? "virtio_balloon inflate_vq" : "virtio_balloon deflate_vq";
+}
+std::string dev_label(uint64_t, const World*) { return "balloon_dev_info"; }
+
+const bool registered = [] {
+  register_obj_class(kBalloonPagesLockClass, "balloon pages_lock", lock_label);
+  register_obj_class(kBalloonLockClass, "balloon_lock", mutex_label);
+  register_obj_class(kBalloonVqClass, "virtqueue", vq_label);
+  register_obj_class(kBalloonDevClass, "balloon_dev_info", dev_label);
+  return true;
+}();
+
+bool vm_owns_isolated(const Mm& mm) { return mm.cfg.has(Fix::VmOwnsPgIsolated); }
+
+// balloon_mapping_gfp_mask() with CONFIG_BALLOON_COMPACTION: GFP_HIGHUSER_MOVABLE.
+constexpr gfp_t balloon_gfp = GFP_HIGHUSER_MOVABLE | __GFP_NOMEMALLOC | __GFP_NORETRY;
+
+void set_page_private(Mm& mm, Pfn page, uint64_t v, uint32_t line = here()) {
+  sched(Op::Write, Access::Write, page_obj(page), line);
+  mm.page(page).private_ = v;
+}
+
+uint64_t page_private(Mm& mm, Pfn page, uint32_t line = here()) {
+  sched(Op::Read, Access::Read, page_obj(page), line);
+  return mm.page(page).private_;
+}
+
+// balloon_page_device(page): the balloon_dev_info that page->private points to. A page
+// that is no longer (or not) a balloon page has private == NULL.
+balloon_dev_info& balloon_page_device(Mm& mm, Pfn page) {
+  if (page_private(mm, page) != kBalloonDevId)
+    null_deref("balloon_page_device(page)->pages_lock", 0x8);
+  return drivers_of(mm).balloon.vb_dev_info;
+}
+
+// __SetPageBalloon / __ClearPageBalloon. 4.8 keeps the type in _mapcount
+// (PAGE_BALLOON_MAPCOUNT_VALUE); the model uses PG_balloon. NR_BALLOON_PAGES is the model's
+// count of balloon pages (4.8 itself only counts BALLOON_* vm events).
+void __SetPageBalloon(Mm& mm, Pfn page) {
+  VM_BUG_ON_PAGE(mm, mm.page(page).mapcount != -1 || (mm.page(page).flags & (1ull << PG_balloon)),
+                 page);
+  SetPageFlag(mm, page, PG_balloon);
+  mm.stat(Stat::NR_BALLOON_PAGES)++;
+}
+
+void __ClearPageBalloon(Mm& mm, Pfn page) {
+  VM_BUG_ON_PAGE(mm, !(mm.page(page).flags & (1ull << PG_balloon)), page);
+  ClearPageFlag(mm, page, PG_balloon);
+  mm.stat(Stat::NR_BALLOON_PAGES)--;
+}
+
+// A position of list_for_each_entry_safe(page, tmp, &b->pages, lru): a page, the list
+// head (the end of the walk), LIST_POISON1 (what list_del left in page->lru.next), or
+// the head of another list (page->lru was re-linked onto a list that is not b->pages).
+struct LruCursor {
+  enum Kind : uint8_t { Page, Head, Poison, Foreign } kind;
+  Pfn pfn = kNoPfn;
+  uint32_t list = kNoList;
+};
+
+// list_first_entry(&b->pages): reads the head's next pointer.
+LruCursor list_first(Mm& mm, uint32_t head, uint32_t line) {
+  sched(Op::Read, Access::Read, list_obj(head), line);
+  const Pfn first = mm.lists[head].first;
+  return first == kNoPfn ? LruCursor{LruCursor::Head} : LruCursor{LruCursor::Page, first};
+}
+
+// list_next_entry(pos, lru): reads pos->lru.next. This is where a walk that raced with a
+// list_del dereferences LIST_POISON1.
+LruCursor lru_next(Mm& mm, const LruCursor& pos, uint32_t head, uint32_t line) {
+  if (pos.kind == LruCursor::Poison)
+    OOPS("unable to handle kernel paging request at dead000000000100",
+         {"list_for_each_entry_safe over b_dev_info->pages followed page->lru.next == "
+          "LIST_POISON1 of a page list_del'ed under it (the walk does not hold pages_lock)"});
+  if (pos.kind == LruCursor::Foreign)
+    OOPS("general protection fault: list walk left b_dev_info->pages",
+         {"page->lru.next led to the head of list '" + mm.lists[pos.list].name +
+          "', which the walk takes for a struct page (the walk does not hold pages_lock)"});
+  sched(Op::Read, Access::Read, page_obj(pos.pfn), line);
+  const mm::Page& p = mm.page(pos.pfn);
+  if (p.list == kPoisonList) return {LruCursor::Poison};
+  if (p.list == kNoList) return {LruCursor::Page, pos.pfn};  // INIT_LIST_HEAD: points to itself
+  if (p.lru_next != kNoPfn) return {LruCursor::Page, p.lru_next};
+  if (p.list == head) return {LruCursor::Head};
+  return {LruCursor::Foreign, kNoPfn, p.list};
+}
+
+Balloon& the_balloon(Mm& mm) {
+  Balloon& bl = drivers_of(mm).balloon;
+  if (!bl.present) throw UsageError("the balloon device does not exist (call balloon_init first)");
+  return bl;
+}
+
+}  // namespace
+
+const AddressSpaceOps balloon_aops = {"balloon_aops", balloon_page_isolate, balloon_page_migrate,
+                                      balloon_page_putback};
+
+// ---- mm/balloon_compaction.c ----
+
+void balloon_devinfo_init(balloon_dev_info& b) {
+  b.isolated_pages = 0;
+  b.pages_lock = SpinLock{make_obj(kBalloonPagesLockClass, 0), kNoTask};
+  b.migratepage = nullptr;
+  b.mapping = 0;
+}
+
+void balloon_page_insert(Mm& mm, balloon_dev_info& b, Pfn page) {
+  MODEL_FUNC("balloon_page_insert");
+  __SetPageBalloon(mm, page);
+  __SetPageMovable(mm, page, b.mapping);
+  set_page_private(mm, page, kBalloonDevId);
+  list_add(mm, page, b.pages, here());
+}
+
+void balloon_page_delete(Mm& mm, Pfn page) {
+  MODEL_FUNC("balloon_page_delete");
+  __ClearPageBalloon(mm, page);
+  __ClearPageMovable(mm, page);
+  set_page_private(mm, page, 0);
+  // No touch page.lru field once @page has been isolated because VM is using the field.
+  if (!PageIsolated(mm, page)) list_del(mm, page, here());
+}
+
+Pfn balloon_page_enqueue(Mm& mm, balloon_dev_info& b) {
+  MODEL_FUNC("balloon_page_enqueue");
+  const Pfn page = alloc_pages(mm, balloon_gfp, 0, Owner::Balloon);
+  if (page == kNoPfn) return kNoPfn;
+  // Block others from accessing the page when we get around to establishing additional
+  // references. We should be the only one holding a reference to the page at this point.
+  if (!trylock_page(mm, page))
+    BUG("balloon_page_enqueue", "BUG_ON(!trylock_page(page))", {dump_page(mm, page)});
+  spin_lock(b.pages_lock);
+  balloon_page_insert(mm, b, page);
+  drivers_of(mm).balloon.events[BALLOON_INFLATE]++;
+  spin_unlock(b.pages_lock);
+  unlock_page(mm, page);
+  return page;
+}
+
+Pfn balloon_page_dequeue(Mm& mm, balloon_dev_info& b) {
+  MODEL_FUNC("balloon_page_dequeue");
+  // 21ea9fb69e7c ("virtio_balloon: fix race between migration and ballooning"):
+  // pages_lock covers the whole walk, so compaction's balloon_page_isolate cannot list_del
+  // the cursor page (poisoning its lru) while the walk holds it. Before it, pages_lock was
+  // taken only around balloon_page_delete.
+  const bool walk_locked = mm.cfg.has(Fix::BalloonDequeueUnderLock);
+  bool dequeued_page = false;
+  Pfn page = kNoPfn;
+
+  if (walk_locked) spin_lock(b.pages_lock);
+  // list_for_each_entry_safe(page, tmp, &b_dev_info->pages, lru)
+  LruCursor pos = list_first(mm, b.pages, here());
+  LruCursor tmp = pos.kind == LruCursor::Head ? pos : lru_next(mm, pos, b.pages, here());
+  for (; pos.kind != LruCursor::Head;
+       pos = tmp, tmp = tmp.kind == LruCursor::Head ? tmp : lru_next(mm, tmp, b.pages, here())) {
+    page = pos.pfn;
+    // Block others from accessing the page while we get around establishing additional
+    // references and preparing the page to be released by the balloon driver. The page
+    // lock nests outside pages_lock elsewhere: only a trylock is possible here.
+    if (!trylock_page(mm, page)) continue;
+    // CONFIG_BALLOON_COMPACTION: raced with isolation.
+    if (PageIsolated(mm, page)) {
+      unlock_page(mm, page);
+      continue;
+    }
+    if (!walk_locked) spin_lock(b.pages_lock);
+    balloon_page_delete(mm, page);
+    drivers_of(mm).balloon.events[BALLOON_DEFLATE]++;
+    if (!walk_locked) spin_unlock(b.pages_lock);
+    unlock_page(mm, page);
+    dequeued_page = true;
+    break;
+  }
+  if (walk_locked) spin_unlock(b.pages_lock);
+
+  if (!dequeued_page) {
+    // If we are unable to dequeue a balloon page because the page list is empty and there
+    // are no isolated pages, then something went out of track and some balloon pages are
+    // lost. BUG() here, otherwise the balloon driver may get stuck in an infinite loop
+    // while attempting to release all its pages.
+    spin_lock(b.pages_lock);
+    sched(Op::Read, Access::Read, make_obj(kBalloonDevClass, 0), here());
+    if (list_empty(mm, b.pages) && !b.isolated_pages)
+      BUG("balloon_page_dequeue", "kernel BUG: balloon pages lost (list empty, none isolated)");
+    spin_unlock(b.pages_lock);
+    page = kNoPfn;
+  }
+  return page;
+}
+
+bool balloon_page_isolate(Mm& mm, Pfn page, isolate_mode_t) {
+  MODEL_FUNC("balloon_page_isolate");
+  balloon_dev_info& b = balloon_page_device(mm, page);
+  spin_lock(b.pages_lock);
+  list_del(mm, page, here());
+  sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
+  b.isolated_pages++;
+  // v3: the driver marked the page isolated itself (the VM does it from v4 on).
+  if (!vm_owns_isolated(mm)) __SetPageIsolated(mm, page);
+  spin_unlock(b.pages_lock);
+  return true;
+}
+
+void balloon_page_putback(Mm& mm, Pfn page) {
+  MODEL_FUNC("balloon_page_putback");
+  balloon_dev_info& b = balloon_page_device(mm, page);
+  spin_lock(b.pages_lock);
+  list_add(mm, page, b.pages, here());
+  sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
+  b.isolated_pages--;
+  if (!vm_owns_isolated(mm)) __ClearPageIsolated(mm, page);  // v3: the driver's flag
+  spin_unlock(b.pages_lock);
+}
+
+// move_to_new_page calls this with both pages locked; the VM owns PG_isolated.
+int balloon_page_migrate(Mm& mm, uint32_t, Pfn newpage, Pfn page, MigrateMode mode) {
+  MODEL_FUNC("balloon_page_migrate");
+  balloon_dev_info& balloon = balloon_page_device(mm, page);
+  VM_BUG_ON_PAGE(mm, !PageLocked(mm, page), page);
+  VM_BUG_ON_PAGE(mm, !PageLocked(mm, newpage), newpage);
+  return balloon.migratepage(mm, balloon, newpage, page, mode);
+}
+
+// ---- drivers/virtio/virtio_balloon.c ----
+
+void virtballoon_probe(Mm& mm) {
+  MODEL_FUNC("virtballoon_probe");
+  Balloon& bl = drivers_of(mm).balloon;
+  if (bl.present) throw UsageError("balloon_init: the balloon device exists already");
+  bl = Balloon{};
+  bl.present = true;
+  bl.vb.balloon_lock = Mutex{make_obj(kBalloonLockClass, 0), kNoTask};
+  balloon_dev_info& b = bl.vb_dev_info;
+  balloon_devinfo_init(b);  // INIT_LIST_HEAD(&b->pages)
+  b.pages = new_list(mm, "balloon pages");
+  // CONFIG_BALLOON_COMPACTION: balloon_mnt = kern_mount(&balloon_fs) ("balloon-kvm"),
+  // the inode from alloc_anon_inode with i_mapping->a_ops = &balloon_aops.
+  b.migratepage = virtballoon_migratepage;
+  b.mapping = mm.new_mapping("balloon-kvm", &balloon_aops, kBalloonDevId);
+}
+
+void tell_host(Mm& mm, bool inflate) {
+  MODEL_FUNC("tell_host");
+  Balloon& bl = drivers_of(mm).balloon;
+  // virtqueue_add_outbuf(vq, vb->pfns) + virtqueue_kick(vq): the host reads the array.
+  sched(Op::Write, Access::Write, make_obj(kBalloonVqClass, inflate ? 0 : 1), here());
+  BalloonHost& host = bl.host;
+  for (const Pfn p : bl.vb.pfns) {
+    if (inflate) {
+      if (!host.inflated.insert(p).second)
+        host.errors.push_back("pfn " + std::to_string(p) + " inflated while already in the balloon");
+    } else if (!host.inflated.erase(p)) {
+      host.errors.push_back("pfn " + std::to_string(p) + " deflated but never inflated");
+    }
+  }
+  ++(inflate ? host.inflate_msgs : host.deflate_msgs);
+  // wait_event(vb->acked, virtqueue_get_buf(vq, &len)): until the host acks (balloon_ack).
+  delay(kTellHostNs);
+}
+
+uint32_t fill_balloon(Mm& mm, uint64_t num) {
+  MODEL_FUNC("fill_balloon");
+  Balloon& bl = the_balloon(mm);
+  virtio_balloon& vb = bl.vb;
+  // We can only do one array worth at a time.
+  num = std::min<uint64_t>(num, VIRTIO_BALLOON_ARRAY_PFNS_MAX);
+  mutex_lock(vb.balloon_lock);
+  vb.pfns.clear();
+  while (vb.pfns.size() < num) {
+    const Pfn page = balloon_page_enqueue(mm, bl.vb_dev_info);
+    if (page == kNoPfn) {
+      // "Out of puff! Can't get 1 pages": sleep for at least 1/5 of a second before retry.
+      delay(kOutOfPuffSleepNs);
+      break;
+    }
+    vb.pfns.push_back(page);  // set_page_pfns
+    vb.num_pages += 1;        // VIRTIO_BALLOON_PAGES_PER_PAGE
+  }
+  const auto num_allocated_pages = uint32_t(vb.pfns.size());
+  // Did we get any?
+  if (!vb.pfns.empty()) tell_host(mm, true);
+  mutex_unlock(vb.balloon_lock);
+  return num_allocated_pages;
+}
+
+namespace {
+
+uint32_t leak_balloon_pages(Mm& mm, uint64_t num, Pfn* first) {
+  MODEL_FUNC("leak_balloon");
+  Balloon& bl = the_balloon(mm);
+  virtio_balloon& vb = bl.vb;
+  num = std::min<uint64_t>(num, VIRTIO_BALLOON_ARRAY_PFNS_MAX);
+  mutex_lock(vb.balloon_lock);
+  // We can't release more pages than taken.
+  num = std::min<uint64_t>(num, vb.num_pages);
+  vb.pfns.clear();
+  while (vb.pfns.size() < num) {
+    const Pfn page = balloon_page_dequeue(mm, bl.vb_dev_info);
+    if (page == kNoPfn) break;
+    vb.pfns.push_back(page);
+    vb.num_pages -= 1;
+  }
+  const auto num_freed_pages = uint32_t(vb.pfns.size());
+  if (first) *first = vb.pfns.empty() ? kNoPfn : vb.pfns.front();
+  // With VIRTIO_BALLOON_F_MUST_TELL_HOST we *have* to tell the host before the pages go.
+  if (!vb.pfns.empty()) tell_host(mm, false);
+  {
+    MODEL_FUNC("release_pages_balloon");
+    for (const Pfn page : vb.pfns) put_page(mm, page);  // balloon reference
+  }
+  mutex_unlock(vb.balloon_lock);
+  return num_freed_pages;
+}
+
+}  // namespace
+
+uint32_t leak_balloon(Mm& mm, uint64_t num) { return leak_balloon_pages(mm, num, nullptr); }
+
+Pfn leak_balloon_one(Mm& mm) {
+  Pfn page = kNoPfn;
+  leak_balloon_pages(mm, 1, &page);
+  return page;
+}
+
+int virtballoon_migratepage(Mm& mm, balloon_dev_info& b, Pfn newpage, Pfn page, MigrateMode) {
+  MODEL_FUNC("virtballoon_migratepage");
+  // container_of(vb_dev_info, struct virtio_balloon, vb_dev_info)
+  Balloon& bl = drivers_of(mm).balloon;
+  virtio_balloon& vb = bl.vb;
+  // In order to avoid lock contention while migrating pages concurrently to leak_balloon()
+  // or fill_balloon() we just give up the balloon_lock this turn, as it is easier to retry
+  // the page migration later. This also prevents fill_balloon() getting stuck in a mutex
+  // recursion when it triggers memory compaction while inflating the balloon.
+  if (!mutex_trylock(vb.balloon_lock)) return -EAGAIN;
+
+  get_page(mm, newpage);  // balloon reference
+
+  // balloon's page migration 1st step -- inflate "newpage"
+  spin_lock(b.pages_lock);
+  balloon_page_insert(mm, b, newpage);
+  sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
+  b.isolated_pages--;
+  bl.events[BALLOON_MIGRATE]++;
+  spin_unlock(b.pages_lock);
+  vb.pfns.assign(1, newpage);
+  tell_host(mm, true);
+
+  // balloon's page migration 2nd step -- deflate "page"
+  balloon_page_delete(mm, page);  // isolated: page->lru stays the VM's
+  // v3: the driver cleared the PG_isolated it had set (from v4 on the VM clears it).
+  if (!vm_owns_isolated(mm)) __ClearPageIsolated(mm, page);
+  vb.pfns.assign(1, page);
+  tell_host(mm, false);
+
+  mutex_unlock(vb.balloon_lock);
+  put_page(mm, page);  // balloon reference
+  return MIGRATEPAGE_SUCCESS;
+}
+
+// ---- checks ----
+
+std::vector<Pfn> balloon_pages(const Drivers& d) {
+  std::vector<Pfn> out;
+  if (!d.balloon.present) return out;
+  const uint32_t l = d.balloon.vb_dev_info.pages;
+  for (Pfn p = d.lists[l].first; p != kNoPfn && out.size() <= d.pages.size(); p = d.page(p).lru_next)
+    out.push_back(p);
+  return out;
+}
+
+std::vector<std::string> balloon_check(const Drivers& d) {
+  std::vector<std::string> out;
+  auto bad = [&](Pfn pfn, const std::string& what) {
+    out.push_back("balloon: pfn " + std::to_string(pfn) + ": " + what);
+  };
+  int64_t pg_balloon = 0;
+  for (Pfn p = 0; p < d.pages.size(); ++p)
+    if (d.page(p).flags & (1ull << PG_balloon)) ++pg_balloon;
+  if (pg_balloon != d.stats[size_t(Stat::NR_BALLOON_PAGES)])
+    out.push_back("balloon: nr_balloon_pages is " +
+                  std::to_string(d.stats[size_t(Stat::NR_BALLOON_PAGES)]) + " but " +
+                  std::to_string(pg_balloon) + " pages are PageBalloon");
+  const Balloon& bl = d.balloon;
+  if (!bl.present) return out;
+  const balloon_dev_info& b = bl.vb_dev_info;
+  const uint64_t movable_mapping = mapping_value(b.mapping) | PAGE_MAPPING_MOVABLE;
+
+  std::set<Pfn> on_list;
+  for (const Pfn p : balloon_pages(d)) {
+    on_list.insert(p);
+    const mm::Page& pg = d.page(p);
+    if (pg.list != b.pages) bad(p, "on the balloon list but its lru says " +
+                                       (pg.list < d.lists.size() ? d.lists[pg.list].name : "none"));
+    if (!(pg.flags & (1ull << PG_balloon))) bad(p, "on the balloon list but not PageBalloon");
+    if (pg.mapping != movable_mapping) bad(p, "on the balloon list but not movable in balloon-kvm");
+    if (pg.private_ != kBalloonDevId) bad(p, "on the balloon list but page->private is not the device");
+    if (pg.flags & (1ull << PG_isolated)) bad(p, "on the balloon list but PageIsolated");
+    if (pg.refcount < 1) bad(p, "on the balloon list with refcount " + std::to_string(pg.refcount));
+  }
+  if (on_list.size() != d.lists[b.pages].count)
+    out.push_back("balloon: the list count " + std::to_string(d.lists[b.pages].count) +
+                  " differs from its " + std::to_string(on_list.size()) + " linked pages");
+
+  // Balloon pages off the list: isolated by the VM (on a migration list).
+  std::set<Pfn> balloon_set = on_list;
+  uint64_t isolated = 0;
+  for (Pfn p = 0; p < d.pages.size(); ++p) {
+    const mm::Page& pg = d.page(p);
+    if (!(pg.flags & (1ull << PG_balloon)) || on_list.count(p)) continue;
+    if (pg.mapping != movable_mapping) {
+      bad(p, "PageBalloon but not a page of the balloon device");
+      continue;
+    }
+    balloon_set.insert(p);
+    ++isolated;
+    if (!(pg.flags & (1ull << PG_isolated))) bad(p, "a balloon page off the balloon list but not PageIsolated");
+  }
+  if (isolated != b.isolated_pages)
+    out.push_back("balloon: isolated_pages is " + std::to_string(b.isolated_pages) + " but " +
+                  std::to_string(isolated) + " balloon pages are off the list");
+  if (bl.vb.num_pages != balloon_set.size())
+    out.push_back("balloon: num_pages is " + std::to_string(bl.vb.num_pages) + " but the balloon holds " +
+                  std::to_string(balloon_set.size()) + " pages");
+
+  // The host's view must be exactly the balloon's pages.
+  for (const Pfn p : bl.host.inflated) {
+    if (balloon_set.count(p)) continue;
+    if (p >= d.pages.size()) {
+      bad(p, "the host thinks it is inflated but it is not a page of the machine");
+      continue;
+    }
+    const mm::Page& pg = d.page(p);
+    const bool free = pg.refcount == 0;
+    bad(p, std::string("the host thinks it is inflated but the guest ") +
+               (free ? "has it free (the host may discard memory the guest will reuse)"
+                     : "uses it (data corruption: the host may discard it)"));
+  }
+  for (const Pfn p : balloon_set)
+    if (!bl.host.inflated.count(p)) bad(p, "in the balloon but the host was never told");
+  for (const auto& e : bl.host.errors) out.push_back("balloon host: " + e);
+  return out;
+}
+
+}  // namespace pagesim::drivers
