@@ -182,8 +182,13 @@ PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedu
     strat = std::make_unique<ScriptStrategy>(to_script(script, cfg_.cpus), std::move(strat));
     meta["strategy"] = "script+" + strategy;
   }
+  return execute(std::move(strat), std::move(meta), cfg_);
+}
+
+PyRun Machine::execute(std::unique_ptr<Strategy> strat, std::map<std::string, std::string> meta,
+                       const SimConfig& cfg) {
   std::shared_ptr<World> world = fresh_world();  // every run starts from the same state
-  Sim sim(cfg_, world.get(), std::move(strat));
+  Sim sim(cfg, world.get(), std::move(strat));
   prepare(sim, *world);
   for (const auto& t : tasks_) {
     if (t.factory.is_none()) {
@@ -337,7 +342,11 @@ recorded schedule.)doc")
       .def("run", &Machine::run, py::arg("strategy") = "random", py::arg("seed") = 0,
            py::arg("schedule") = py::none(), py::arg("script") = py::none(),
            "Run every task to the end. strategy: 'random' or 'timed'; schedule: replay a "
-           "recorded Schedule (its unscripted tail falls to the strategy).");
+           "recorded Schedule (its unscripted tail falls to the strategy).")
+      .def("explore", &Machine::explore, py::arg("strategy") = "random",
+           py::arg("executions") = 1000, py::arg("seconds") = 0.0, py::arg("seed") = 0,
+           py::arg("preemption_bound") = ~0u,
+           "Run many executions from the initial state; returns the outcome set.");
 }
 
 }  // namespace pagesim::py_glue

@@ -80,6 +80,24 @@ struct PyRun {
   std::shared_ptr<kernel::Kernel> kernel;   // the same world, when it is a Kernel
 };
 
+// What exploration found: each distinct outcome with how many executions had it and the
+// schedule of the first one (replayable), like herd7's outcome sets.
+struct OutcomeClass {
+  std::string key;
+  uint64_t count = 0;
+  std::vector<CpuId> schedule;
+  std::string report;
+};
+
+struct Exploration {
+  std::string strategy;
+  uint64_t executions = 0;
+  bool exhausted = false;  // every schedule in scope was run (exhaustive strategies)
+  double seconds = 0;
+  std::map<std::string, OutcomeClass> outcomes;
+  std::map<std::string, std::string> meta;
+};
+
 struct TaskSpec {
   CpuId cpu;
   std::string name;
@@ -101,9 +119,17 @@ class Machine {
   // schedule: replay a recorded Schedule; script: a list of (cpu, until, function, obj,
   // count) steps, until in "done", "before", "after", "steps" (see explore/script.h).
   PyRun run(const std::string& strategy, uint64_t seed, py::object schedule, py::object script);
+  // Runs many executions from the initial state: strategy "random" (seeds seed, seed+1,
+  // ...) or "dfs" (every schedule, within `preemption_bound` preemptions), until
+  // `executions` or `seconds` (0: no limit) or the space is exhausted.
+  Exploration explore(const std::string& strategy, uint64_t executions, double seconds,
+                      uint64_t seed, uint32_t preemption_bound);
   uint32_t cpus() const { return cfg_.cpus; }
 
  protected:
+  // One run with the given strategy.
+  PyRun execute(std::unique_ptr<Strategy> strat, std::map<std::string, std::string> meta,
+                const SimConfig& cfg);
   CpuId check_cpu(long cpu) const;
   virtual World& world() { return world_; }
   // A fresh copy of the initial world for one run.

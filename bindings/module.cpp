@@ -31,6 +31,7 @@ PYBIND11_MODULE(_core, m) {
   if (!spdlog::get("pagesim")) spdlog::set_default_logger(spdlog::stderr_color_mt("pagesim"));
   spdlog::set_level(spdlog::level::warn);
 
+  pagesim::py_glue::register_explore(m);
   pagesim::py_glue::register_engine(m);
   pagesim::py_glue::register_bench(m);
   pagesim::py_glue::register_kernel(m);

@@ -23,6 +23,7 @@ std::function<void()> python_task_body(py::object factory, py::tuple args, OpExe
 void register_engine(py::module_& m);
 void register_bench(py::module_& m);
 void register_kernel(py::module_& m);
+void register_explore(py::module_& m);
 void register_zsmalloc(py::module_& m);  // zsmalloc and zram views
 void register_balloon(py::module_& m);   // balloon and test driver views
 

@@ -42,13 +42,25 @@ from ._core import (
     presets,
     set_log_level,
 )
-from .scenario import Call, Context, KernelBuilder, Run, Scenario, Script, Step, scenario, script
+from .scenario import (
+    Call,
+    Context,
+    Exploration,
+    KernelBuilder,
+    Run,
+    Scenario,
+    Script,
+    Step,
+    scenario,
+    script,
+)
 
 __all__ = [
     "GFP",
     "Call",
     "Context",
     "Counter",
+    "Exploration",
     "Kernel",
     "KernelBuilder",
     "KernelCall",

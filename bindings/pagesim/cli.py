@@ -5,6 +5,8 @@
                 [--strategy random|timed] [--schedule S] [--json OUT] [--diagram] [--trace]
     pagesim replay SCHEDULE.json [--json OUT] [--diagram]
     pagesim diagram SCHEDULE.json
+    pagesim explore FILE.py[::name] [--strategy random|dfs] [--executions N] [--seconds S]
+                    [--seed N] [--preemption-bound K] [--json OUT]
     pagesim presets
 
 Exit status: 0 when every run ended ok, 1 when one ended with any other outcome, 2 for a
@@ -174,6 +176,38 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     return 0 if run.ok else 1
 
 
+def cmd_explore(args: argparse.Namespace) -> int:
+    results = []
+    for sc in pick(args.target):
+        ex = sc.explore(
+            kernel=args.kernel,
+            fixes=parse_fixes(args.fix),
+            strategy=args.strategy,
+            executions=args.executions,
+            seconds=args.seconds,
+            seed=args.seed,
+            preemption_bound=args.preemption_bound,
+        )
+        results.append(ex)
+        rate = ex.executions / ex.seconds if ex.seconds > 0 else 0.0
+        print(
+            f"{sc.name} [{ex.preset}] {args.strategy}: {ex.executions} executions in "
+            f"{ex.seconds:.2f} s ({rate:.0f}/s){', exhausted' if ex.exhausted else ''}"
+        )
+        for key, n in sorted(ex.outcomes.items(), key=lambda kv: -kv[1]):
+            print(f"  {key:40} {n:8}   e.g. schedule {ex.found.outcomes[key].schedule}")
+    if args.json:
+        docs = [e.to_json() for e in results]
+        doc = docs[0] if len(docs) == 1 else {"schema": "pagesim.explores/1", "runs": docs}
+        text = json.dumps(doc, indent=2, sort_keys=True)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w") as f:
+                f.write(text + "\n")
+    return 0 if all(set(e.outcomes) == {"ok"} for e in results) else 1
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     for p in _core.presets():
         print(f"{p['name']:12} {p['title']}")
@@ -223,6 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("schedule")
     s.add_argument("--depth", type=int, default=3)
     s.set_defaults(func=cmd_diagram)
+
+    s = sub.add_parser("explore", help="run a scenario under many schedules: its outcome set")
+    s.add_argument("target", help="FILE.py or FILE.py::name")
+    s.add_argument("--kernel", help="kernel preset (default: the scenario's)")
+    s.add_argument("--fix", action="append", default=[], metavar="NAME[=on|off]")
+    s.add_argument("--strategy", default="random", choices=["random", "dfs"])
+    s.add_argument("--executions", type=int, default=1000)
+    s.add_argument("--seconds", type=float, default=0.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--preemption-bound", type=int, default=None)
+    s.add_argument("--json", metavar="OUT")
+    s.set_defaults(func=cmd_explore)
 
     s = sub.add_parser("presets", help="list kernel presets and named fixes")
     s.set_defaults(func=cmd_presets)

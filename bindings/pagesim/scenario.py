@@ -550,8 +550,111 @@ class Scenario:
         del RECORDED_RUNS[:-8]
         return run
 
+    def explore(
+        self,
+        kernel: str | None = None,
+        fixes: dict[str, bool] | None = None,
+        strategy: str = "random",
+        executions: int = 1000,
+        seconds: float = 0.0,
+        seed: int = 0,
+        preemption_bound: int | None = None,
+        **overrides: Any,
+    ) -> Exploration:
+        """Run the scenario's contexts under many schedules (its script is ignored) and
+        return the outcome set. strategy "random" tries seeds seed, seed+1, ...; "dfs" runs
+        every schedule (within `preemption_bound` preemptions) until exhausted or the budget
+        (`executions`, `seconds`) is spent."""
+        core, _, preset, all_fixes = self.build(kernel, fixes, trace=False, **overrides)
+        bound = 2**32 - 1 if preemption_bound is None else int(preemption_bound)
+        found = core.explore(strategy, executions, seconds, seed, bound)
+        return Exploration(self, found, preset, all_fixes)
+
     def __call__(self, k: KernelBuilder) -> Script | None:
         return self.fn(k)
+
+
+class Exploration:
+    """The outcome set of an exploration, herd7-style: each distinct outcome with its count
+    and one replayable schedule."""
+
+    def __init__(self, scenario: Scenario, found: Any, preset: str, fixes: dict[str, bool]) -> None:
+        self.scenario = scenario
+        self.found = found
+        self.preset = preset
+        self.fixes = dict(fixes)
+
+    @property
+    def executions(self) -> int:
+        return self.found.executions
+
+    @property
+    def exhausted(self) -> bool:
+        """Every schedule in scope was run (exhaustive strategies only)."""
+        return self.found.exhausted
+
+    @property
+    def seconds(self) -> float:
+        return self.found.seconds
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """{key: executions with that outcome}; "ok" counts clean executions."""
+        return {k: c.count for k, c in self.found.outcomes.items()}
+
+    def _matches(self, key: str) -> list[str]:
+        return [k for k in self.outcomes if k == key or k.split(":")[0] == key]
+
+    def sometimes(self, key: str) -> bool:
+        """Some execution had this outcome (a key like "oops:zs_page_isolate" or a kind)."""
+        return bool(self._matches(key))
+
+    def never(self, key: str) -> bool:
+        return not self._matches(key)
+
+    def always(self, key: str) -> bool:
+        return sum(self.outcomes[k] for k in self._matches(key)) >= self.executions > 0
+
+    def example(self, key: str) -> _core.Schedule:
+        """A schedule of an execution with this outcome, ready for scenario.run(schedule=)."""
+        keys = self._matches(key)
+        if not keys:
+            raise _core.UsageError(f"no execution had outcome {key!r} (outcomes: {self.outcomes})")
+        sched = self.found.outcomes[keys[0]].schedule
+        sched.meta = {
+            "scenario": self.scenario.name,
+            "scenario_file": self.scenario.file,
+            "preset": self.preset,
+            "fixes": json.dumps(self.fixes, sort_keys=True),
+        }
+        return sched
+
+    def replay(self, key: str) -> Run:
+        """Run the example of this outcome again, with its trace."""
+        return self.scenario.run(kernel=self.preset, fixes=self.fixes, schedule=self.example(key))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "pagesim.explore/1",
+            "pagesim_version": _core.__version__,
+            "scenario": self.scenario.name,
+            "file": self.scenario.file,
+            "preset": self.preset,
+            "fixes": self.fixes,
+            "strategy": self.found.strategy,
+            "executions": self.executions,
+            "exhausted": self.exhausted,
+            "seconds": self.seconds,
+            "rate": self.executions / self.seconds if self.seconds > 0 else None,
+            "outcomes": self.outcomes,
+            "examples": {k: str(c.schedule) for k, c in self.found.outcomes.items()},
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"<Exploration {self.scenario.name} [{self.preset}] {self.outcomes} "
+            f"executions={self.executions}{' exhausted' if self.exhausted else ''}>"
+        )
 
 
 def check_schedule_fits(schedule: _core.Schedule, name: str, preset: str) -> None:
