@@ -116,6 +116,7 @@ Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
   heap_pos_.assign(cfg_.cpus, -1);
   replay_ = dynamic_cast<ReplayStrategy*>(strategy_.get());
   earliest_first_ = strategy_->earliest_first();
+  tie_ = strategy_->tie_seed() | 1;
 }
 
 Sim::~Sim() {
@@ -136,7 +137,7 @@ TaskId Sim::spawn(CpuId cpu, std::string name, std::function<void()> body, bool 
     throw UsageError("spawn: cpu " + std::to_string(cpu) + " out of range (machine has " +
                      std::to_string(cpus_.size()) + " CPUs)");
   if (tasks_.size() >= kNoTask - 1) throw UsageError("spawn: too many tasks");
-  Task& t = tasks_.emplace_back();
+  Task& t = *tasks_.emplace_back(std::make_unique<Task>());
   t.id = TaskId(tasks_.size() - 1);
   t.cpu = cpu;
   t.name = std::move(name);
@@ -190,7 +191,14 @@ void Sim::sift_down(size_t i) {
 }
 
 void Sim::make_ready(CpuId c) {
-  const uint64_t key = heap_key(cpus_[c].clock, earliest_first_ ? strategy_->tie(c) : c);
+  uint16_t tie = c;
+  if (earliest_first_) {  // xorshift64, seeded by the strategy
+    tie_ ^= tie_ << 13;
+    tie_ ^= tie_ >> 7;
+    tie_ ^= tie_ << 17;
+    tie = uint16_t(tie_ >> 48);
+  }
+  const uint64_t key = heap_key(cpus_[c].clock, tie);
   if (heap_pos_[c] >= 0) {  // still queued from its last step: its clock only grew
     heap_[size_t(heap_pos_[c])].key = key;
     return sift_down(size_t(heap_pos_[c]));
@@ -218,7 +226,7 @@ void Sim::collect_candidates() {
   const Nanos bound = sat_add(key_clock(heap_[0].key), cfg_.window);
   auto add = [&](size_t i) {
     const Cpu& c = cpus_[heap_[i].cpu];
-    cands_.push_back({heap_[i].cpu, c.current, c.clock, &tasks_[c.current].pending});
+    cands_.push_back({heap_[i].cpu, c.current, c.clock, &tasks_[c.current]->pending});
   };
   add(0);
   auto within = [&](size_t i) { return key_clock(heap_[i].key) <= bound; };
@@ -274,7 +282,7 @@ void Sim::switch_out(Task& t) { t.sink = std::move(t.sink).resume(); }
 void Sim::next_on_cpu(CpuId c) {
   Cpu& cpu = cpus_[c];
   if (cpu.current != kNoTask || cpu.runqueue.empty()) return;
-  Task& t = tasks_[cpu.runqueue.front()];
+  Task& t = *tasks_[cpu.runqueue.front()];
   cpu.runqueue.pop_front();
   cpu.current = t.id;
   cpu.clock = std::max(cpu.clock, t.wake_time);
@@ -305,7 +313,7 @@ void Sim::settle(Task& t) {
 // Run new and woken tasks up to their next scheduling point (invisible local work).
 void Sim::advance_pending() {
   for (size_t i = 0; i < to_advance_.size() && !stop_; ++i) {
-    Task& t = tasks_[to_advance_[i]];
+    Task& t = *tasks_[to_advance_[i]];
     switch_to(t);
     settle(t);
   }
@@ -367,7 +375,7 @@ void Sim::wake(ObjId obj) {
       waiters_[keep++] = waiters_[i];
       continue;
     }
-    Task& w = tasks_[waiters_[i].second];
+    Task& w = *tasks_[waiters_[i].second];
     w.wake_time = t_now;
     if (w.state == TaskState::Spinning) {
       Cpu& c = cpus_[w.cpu];
@@ -511,7 +519,8 @@ void OOPS(std::string message, std::vector<std::string> details) {
 void Sim::report_deadlock() {
   std::vector<std::string> waits;
   bool stuck = false;
-  for (const Task& t : tasks_) {
+  for (const auto& tp : tasks_) {
+    const Task& t = *tp;
     if (t.state != TaskState::Sleeping && t.state != TaskState::Spinning) continue;
     if (t.wait.idle) continue;
     stuck = true;
@@ -520,8 +529,8 @@ void Sim::report_deadlock() {
                        t.wait.what + " " + obj_label(t.wait.obj, world_);
     TaskId h = holder(t.wait.obj);
     if (h != kNoTask) {
-      line += " held by " + tasks_[h].name;
-      if (tasks_[h].state == TaskState::Dead) line += " (dead)";
+      line += " held by " + tasks_[h]->name;
+      if (tasks_[h]->state == TaskState::Dead) line += " (dead)";
     }
     if (!t.frames.empty()) line += " in " + interned(t.frames.back());
     waits.push_back(std::move(line));
@@ -567,7 +576,7 @@ RunResult Sim::run() {
       if (c == kNoCpu) break;
     }
     schedule_.push_back(c);
-    Task& t = tasks_[cpus_[c].current];
+    Task& t = *tasks_[cpus_[c].current];
     stepping_ = &t;
     switch_to(t);
     stepping_ = nullptr;
@@ -611,8 +620,8 @@ CpuId Sim::choose_cpu() {
 }
 
 bool Sim::completed() const {
-  for (const Task& t : tasks_)
-    if (t.state == TaskState::Dead) return false;
+  for (const auto& t : tasks_)
+    if (t->state == TaskState::Dead) return false;
   for (const auto& o : outcomes_)
     if (o.kind == OutcomeKind::Deadlock || o.kind == OutcomeKind::StepLimit) return false;
   return true;
@@ -623,7 +632,7 @@ RunResult Sim::finish_run() {
   r.steps = steps_;
   for (const Cpu& c : cpus_) r.clock = std::max(r.clock, c.clock);
   for (const auto& o : outcomes_) hash_.add_outcome(string_hash(o.key()));
-  for (const Task& t : tasks_) r.task_names.push_back(t.name);
+  for (const auto& t : tasks_) r.task_names.push_back(t->name);
   r.outcomes = outcomes_;
   r.trace_hash = hash_.value();
   r.schedule = std::move(schedule_);

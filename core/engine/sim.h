@@ -124,7 +124,7 @@ class Sim {
   const SimConfig& config() const { return cfg_; }
   uint64_t steps() const { return steps_; }
   Nanos now() const;      // the clock of the CPU running the current task
-  const Task& task(TaskId id) const { return tasks_[id]; }
+  const Task& task(TaskId id) const { return *tasks_[id]; }
   size_t task_count() const { return tasks_.size(); }
   const Cpu& cpu(CpuId id) const { return cpus_[id]; }
 
@@ -187,7 +187,7 @@ class Sim {
   SimConfig cfg_;
   World* world_;
   std::unique_ptr<Strategy> strategy_;
-  std::deque<Task> tasks_;  // deque: references stay valid as tasks are spawned
+  std::vector<std::unique_ptr<Task>> tasks_;  // by TaskId; a Task never moves
   std::vector<Cpu> cpus_;
   std::vector<HeapEntry> heap_;     // min-heap of ready CPUs by key
   std::vector<int32_t> heap_pos_;   // position of each CPU in heap_, or -1
@@ -210,6 +210,7 @@ class Sim {
   std::function<void(Sim&)> teardown_;
   ReplayStrategy* replay_ = nullptr;  // set when the strategy is a replay
   bool earliest_first_ = false;       // the strategy is the heap order (timed)
+  uint64_t tie_ = 1;                  // tie-break keys for earliest-first strategies
 };
 
 // The current line, for scheduling-point descriptors.

@@ -30,9 +30,10 @@ class Strategy {
   // Returns an index into `c`.
   virtual size_t choose(const Sim& sim, std::span<const Candidate> c) = 0;
   // An earliest-first strategy lets the Sim take the first CPU of its clock-ordered
-  // heap, ties broken by tie(cpu), drawn when the CPU is queued: no candidate list.
+  // heap, ties broken by random keys the Sim draws from tie_seed() when a CPU is queued:
+  // no candidate list, no call per step.
   virtual bool earliest_first() const { return false; }
-  virtual uint16_t tie(CpuId cpu) { return cpu; }
+  virtual uint64_t tie_seed() const { return 0; }
   // A strategy that tracks progress (a script) is asked at every step, even forced ones.
   virtual bool sees_every_step() const { return false; }
 };
@@ -52,20 +53,15 @@ class RandomStrategy final : public Strategy {
 // discrete-event simulation.
 class TimedStrategy final : public Strategy {
  public:
-  explicit TimedStrategy(uint64_t seed) : rng_(seed), tie_(rng_.next() | 1) {}
+  explicit TimedStrategy(uint64_t seed) : rng_(seed), tie_seed_(rng_.next() | 1) {}
   std::string name() const override { return "timed"; }
   size_t choose(const Sim&, std::span<const Candidate> c) override;
   bool earliest_first() const override { return true; }
-  uint16_t tie(CpuId) override {  // xorshift64: cheap, and seeded like the rest
-    tie_ ^= tie_ << 13;
-    tie_ ^= tie_ >> 7;
-    tie_ ^= tie_ << 17;
-    return uint16_t(tie_ >> 48);
-  }
+  uint64_t tie_seed() const override { return tie_seed_; }
 
  private:
   Rng rng_;
-  uint64_t tie_;
+  uint64_t tie_seed_;
 };
 
 // Follows a recorded list of CPU choices, one per step; past its end, the fallback
