@@ -5,7 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 JOBS ?= $(shell nproc)
 
-.PHONY: setup system venv build demo test test-cpp test-py bench clean
+.PHONY: setup system venv build demo demo-engine test test-cpp test-py bench clean
 
 setup: build
 
@@ -25,7 +25,11 @@ build: venv
 	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(VPY) -m pip install -q --no-build-isolation \
 	  --config-settings=cmake.define.PAGESIM_BUILD_TESTS=ON -e '.[dev]'
 
+# The main job: reproduce the zs_free race on the v3 series and show the v4.8 fix.
 demo: build
+	$(VPY) scenarios/zs_free_double_isolation.py
+
+demo-engine: build
 	$(VPY) scenarios/engine_abba.py
 
 test-cpp: build

@@ -377,6 +377,12 @@ CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, MigrateMod
   return rc;
 }
 
+// alloc_migrate_target (mm/page_isolation.c): each target page comes straight from the
+// page allocator, as alloc_contig_range's migrations get them.
+static Pfn alloc_migrate_target(Mm& mm, Pfn, uint64_t) {
+  return alloc_pages(mm, GFP_HIGHUSER_MOVABLE, 0, Owner::Migration);
+}
+
 int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode) {
   MODEL_FUNC("compact_range");
   if (!mm.valid_pfn(start) || end <= start || end > mm.pages.size())
@@ -397,8 +403,8 @@ int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode) {
     cc.migrate_pfn = isolate_migratepages_block(mm, cc, cc.migrate_pfn, cc.range_end, imode);
     acct_isolated(mm, cc);
     if (!cc.nr_migratepages) continue;
-    const int err = migrate_pages(mm, cc.migratepages, compaction_alloc, compaction_free,
-                                  reinterpret_cast<uint64_t>(&cc), mode, MigrateReason::ContigRange);
+    const int err = migrate_pages(mm, cc.migratepages, alloc_migrate_target, nullptr, 0, mode,
+                                  MigrateReason::ContigRange);
     cc.nr_migratepages = 0;
     if (err) {
       failed += err < 0 ? int(mm.lists[cc.migratepages].count) : err;

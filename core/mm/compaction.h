@@ -64,9 +64,10 @@ CompactResult compact_zone(Mm& mm, compact_control& cc);
 void compact_memory(Mm& mm, MigrateMode mode = MigrateMode::Sync);
 // try_to_compact_pages: direct compaction for an allocation of `order` that failed.
 CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, MigrateMode mode);
-// A compaction context aimed at [start, end): isolates what the migrate scanner takes
-// there and migrates it to free pages found by the free scanner from the zone's end.
-// Returns the number of pages that were not migrated.
+// A migrate context aimed at [start, end), as alloc_contig_range runs one: the migrate
+// scanner isolates what it can there (isolate_migratepages_range) and migrate_pages moves
+// each page to a new page from the allocator (alloc_migrate_target). Returns the number
+// of pages that were not migrated.
 int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode);
 
 // kcompactd: a daemon that sleeps until wakeup_kcompactd and then compacts every zone for

@@ -1,0 +1,90 @@
+"""zs_free double isolation (Chulmin Kim, 12 Apr 2016).
+
+Report: <570CAB12.2090408@samsung.com>, on "[PATCH v3 02/16] mm/compaction: support non-lru
+movable page migration", quoted in Minchan Kim's reply <20160412142522.GA3265@blaptop>
+(seeds/002). Minchan: "That's exactly a bug we discussed. I will fix it in next revision."
+
+T is a sub-page of a zspage. Migrate context A isolates T and unlocks it (T stays on A's
+private list, A holds a reference). The process owning the last object of the zspage is
+killed: zs_free empties the zspage and free_zspage resets T. In the v3 series reset_page
+keeps T "movable" but clears PG_isolated, and clears page->private, so migrate context B
+sees T as movable and not isolated, isolates it again, and zs_page_isolate dereferences the
+zspage that T no longer points to: a NULL pointer dereference.
+
+Buggy preset: movable-v3. Fixed preset: v4.8, where PG_isolated belongs to the VM,
+__ClearPageMovable keeps the movable bit, and zs_free leaves an isolated zspage to
+zs_page_putback, which defers the free to the pool's worker.
+"""
+
+import pagesim as ps
+
+
+@ps.scenario(kernel="movable-v3", cpus=3, pages=1024)
+def zs_free_double_isolation(k):
+    """A isolates T, C's zs_free frees T's zspage, B isolates T again (seed 002)."""
+    pool = k.zsmalloc()
+    h = pool.malloc(3000)  # a 3000-byte class: zspages of several pages
+    T = pool.pages_of(h)[1]
+    a = k.cpu(0).run(k.compaction.isolate, T, name="migrate_ctx_A")
+    b = k.cpu(1).run(k.compaction.isolate, T, name="migrate_ctx_B")
+    c = k.cpu(2).run(pool.free, h, name="zs_free_C")
+    return ps.script(a.until("unlock_page", T), c, b)
+
+
+def test_v3_oopses_in_zs_page_isolate():
+    run = zs_free_double_isolation.run()
+    assert run.oops is not None, run.report()
+    assert run.oops.function == "zs_page_isolate"
+    assert run.oops.task == "migrate_ctx_B"
+    assert "NULL pointer dereference" in run.oops.message
+    assert run.oops.backtrace[:2] == ["zs_page_isolate", "isolate_movable_page"]
+
+
+def test_v48_same_schedule_is_clean_and_frees_T_once():
+    run = zs_free_double_isolation.run(kernel="v4.8")
+    assert run.ok, run.report()
+    # T went back to the buddy allocator exactly once: free, no reference, no bad_page.
+    k0 = zs_free_double_isolation.build(kernel="v4.8")[0].state
+    pool_pages = [p for p in range(k0.nr_pages) if k0.page(p)["owner"] == "zsmalloc"]
+    for pfn in pool_pages:
+        page = run.kernel.page(pfn)
+        assert page["refcount"] == 0 and page["owner"] == "none", page
+
+
+def test_each_v4_fix_alone_on_v3():
+    # The driver-side fix alone (zs_free leaves isolated zspages to putback) closes it.
+    run = zs_free_double_isolation.run(fixes={"zs-free-skips-isolated": True})
+    assert run.oops is None, run.report()
+
+
+def test_v48_is_clean_in_every_schedule_with_one_preemption():
+    ex = zs_free_double_isolation.explore(kernel="v4.8", strategy="dfs", executions=100_000,
+                                          preemption_bound=1)
+    assert ex.exhausted, ex
+    assert ex.outcomes == {"ok": ex.executions}, ex
+
+
+def test_v48_never_oopses_under_random_exploration():
+    ex = zs_free_double_isolation.explore(kernel="v4.8", strategy="random", executions=500)
+    assert ex.outcomes == {"ok": 500}, ex
+
+
+def test_v3_oops_found_without_the_script():
+    # The race needs one preemption: right after A unlocks T, C must run before A migrates.
+    ex = zs_free_double_isolation.explore(strategy="dfs", executions=100_000, preemption_bound=1)
+    assert ex.exhausted, ex
+    assert ex.sometimes("oops:zs_page_isolate"), ex
+    again = ex.replay("oops:zs_page_isolate")
+    assert again.oops.function == "zs_page_isolate"
+    assert again.oops.task == "migrate_ctx_B"
+
+
+if __name__ == "__main__":
+    print(__doc__)
+    for preset in ("movable-v3", "v4.8"):
+        run = zs_free_double_isolation.run(kernel=preset)
+        print(f"==== kernel {preset}: the reported schedule ends with {run.outcome_counts}")
+        print(run.report())
+        print()
+        print(run.diagram(depth=4))
+        print()
