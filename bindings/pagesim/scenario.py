@@ -288,6 +288,56 @@ class Pool:
         return pages
 
 
+class Balloon:
+    """The virtio balloon (balloon_compaction + virtio_balloon)."""
+
+    def __init__(self, k: KernelBuilder) -> None:
+        self._k = k
+        k.call("balloon_init")
+
+    @entry("balloon_fill", lambda self, n: (n,))
+    def fill(self, npages: int) -> int:
+        """Inflate: fill_balloon(n); returns the pages inflated."""
+        return self._k.call("balloon_fill", npages)
+
+    @entry("balloon_leak", lambda self, n: (n,))
+    def leak(self, npages: int) -> int:
+        """Deflate: leak_balloon(n) (balloon_page_dequeue per page)."""
+        return self._k.call("balloon_leak", npages)
+
+    def pages(self) -> list[int]:
+        """pfns on the balloon's pages list, in list order."""
+        return list(_core.balloon_state(self._k.state)["pages"])
+
+
+class TestDriver:
+    """The movable test driver (a misc device whose pages are non-LRU movable)."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, k: KernelBuilder) -> None:
+        self._k = k
+
+    @entry("test_driver_alloc", lambda self, n: (n,))
+    def alloc(self, npages: int) -> int:
+        """Allocates pages, each movable in the driver's mapping; returns the first pfn."""
+        return self._k.call("test_driver_alloc", npages)
+
+    @entry("test_driver_release", lambda self, pfn: (pfn,))
+    def release(self, pfn: int) -> None:
+        self._k.call("test_driver_release", pfn)
+
+    def set(self, option: int, value: int) -> int:
+        return self._k.call("test_driver_set", option, value)
+
+    def mmap(self, pfn: int, process: Process) -> int:
+        """Maps the driver page into the process; returns the virtual page."""
+        return self._k.call("test_driver_mmap", pfn, process.pid)
+
+    def pages(self) -> list[int]:
+        return list(_core.test_driver_pages(self._k.state))
+
+
 class KernelBuilder:
     """What a scenario function receives: the kernel being set up."""
 
@@ -322,6 +372,12 @@ class KernelBuilder:
 
     def zsmalloc(self) -> Pool:
         return Pool(self)
+
+    def balloon(self) -> Balloon:
+        return Balloon(self)
+
+    def test_driver(self) -> TestDriver:
+        return TestDriver(self)
 
     def mutex(self, name: str) -> _core.Lock:
         return self.core.mutex(name)

@@ -28,7 +28,9 @@ bool migrate_async_suitable(int mt) { return mt == MIGRATE_MOVABLE || mt == MIGR
 
 // suitable_migration_target: a pageblock the free scanner may take pages from.
 bool suitable_migration_target(Mm& mm, Pfn pfn) {
-  if (PageBuddy(mm, pfn) && page_order(mm, pfn) >= unsigned(pageblock_order)) return true;
+  // If the page is a large free page, then disallow migration.
+  if (PageBuddy(mm, pfn) && page_order(mm, pfn) >= unsigned(pageblock_order)) return false;
+  // If the block is MIGRATE_MOVABLE or MIGRATE_CMA, allow migration.
   return migrate_async_suitable(get_pageblock_migratetype(mm, pfn));
 }
 
@@ -102,6 +104,8 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
       break;
     }
   }
+  // The PageBuddy skip may have gone past the end of the range.
+  if (low_pfn > end_pfn) low_pfn = end_pfn;
   if (locked) spin_unlock(zone.lru_lock);
   cc.total_migrate_scanned += nr_scanned;
   mm.stat(Stat::COMPACTMIGRATE_SCANNED) += int64_t(nr_scanned);
@@ -237,7 +241,7 @@ CompactResult compaction_suitable(Mm& mm, Zone& zone, int order) {
   if (zone_watermark_ok(mm, zone, unsigned(order), Watermark::Low)) return CompactResult::Success;
   // Order-0 watermark plus room for the migration targets: 2 << order above low.
   const uint64_t need = zone.watermark[size_t(Watermark::Low)] + (2ull << order);
-  if (zone.free_pages < need) return CompactResult::Skipped;
+  if (zone.free_pages <= need) return CompactResult::Skipped;  // the watermark check fails at equality
   // A low fragmentation index means failure is due to lack of memory, not
   // fragmentation (sysctl_extfrag_threshold = 500).
   const int fragindex = fragmentation_index(mm, zone, unsigned(order));
@@ -245,7 +249,7 @@ CompactResult compaction_suitable(Mm& mm, Zone& zone, int order) {
   return CompactResult::Continue;
 }
 
-CompactResult compact_finished(Mm& mm, compact_control& cc) {
+static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
   Zone& zone = mm.zones[cc.zone];
   if (cc.contended) return CompactResult::Contended;
   if (compact_scanners_met(cc) || (cc.range_end != kNoPfn && cc.migrate_pfn >= cc.range_end)) {
@@ -262,15 +266,32 @@ CompactResult compact_finished(Mm& mm, compact_control& cc) {
     if (!list_empty(mm, area.free_list[size_t(migratetype)])) return CompactResult::Success;
     if (migratetype == MIGRATE_MOVABLE && !list_empty(mm, area.free_list[MIGRATE_CMA]))
       return CompactResult::Success;
-    // A whole pageblock could be stolen by a fallback.
-    if (order >= pageblock_order)
-      for (int mt = 0; mt < MIGRATE_HIGHATOMIC; ++mt)
-        if (!list_empty(mm, area.free_list[size_t(mt)])) return CompactResult::Success;
+    // Job done if an allocation would steal a freepage from another migratetype.
+    bool can_steal = false;
+    if (find_suitable_fallback(mm, area, unsigned(order), migratetype, true, &can_steal) != -1)
+      return CompactResult::Success;
   }
   return CompactResult::NoSuitablePage;
 }
 
+CompactResult compact_finished(Mm& mm, compact_control& cc) {
+  const CompactResult ret = __compact_finished(mm, cc);
+  return ret == CompactResult::NoSuitablePage ? CompactResult::Continue : ret;
+}
+
 namespace {
+
+// release_freepages: frees every page left on the list; returns the highest pfn.
+Pfn release_freepages(Mm& mm, uint32_t list) {
+  Pfn high = 0;
+  while (!list_empty(mm, list)) {
+    const Pfn p = mm.lists[list].first;
+    list_del(mm, p);
+    put_page(mm, p);
+    high = std::max(high, p);
+  }
+  return high;
+}
 
 struct PrivateLists {
   Mm& mm;
@@ -279,14 +300,10 @@ struct PrivateLists {
     cc.migratepages = mm.get_private_list("cc->migratepages");
     cc.freepages = mm.get_private_list("cc->freepages");
   }
-  // release_freepages; the lists go back to the pool.
+  // The lists go back to the pool (release_freepages has emptied cc->freepages).
   ~PrivateLists() {
     if (std::uncaught_exceptions()) return;  // the task died: the lists stay as they are
-    while (!list_empty(mm, cc.freepages)) {
-      const Pfn p = mm.lists[cc.freepages].first;
-      list_del(mm, p);
-      put_page(mm, p);
-    }
+    release_freepages(mm, cc.freepages);
     mm.put_private_list(cc.freepages);
     mm.put_private_list(cc.migratepages);
   }
@@ -305,9 +322,10 @@ CompactResult compact_zone(Mm& mm, compact_control& cc) {
   if (cc.whole_zone) {
     cc.migrate_pfn = zone.zone_start_pfn;
     cc.free_pfn = pageblock_start_pfn(zone.end_pfn() - 1);
-  } else if (cc.range_end == kNoPfn) {
+  } else {
     cc.migrate_pfn = zone.compact_cached_migrate_pfn;
     cc.free_pfn = zone.compact_cached_free_pfn;
+    if (cc.migrate_pfn == zone.zone_start_pfn) cc.whole_zone = true;
   }
   PrivateLists lists(mm, cc);
 
@@ -339,9 +357,11 @@ CompactResult compact_zone(Mm& mm, compact_control& cc) {
     }
   }
 out:
-  if (cc.range_end == kNoPfn) {
-    zone.compact_cached_migrate_pfn = std::max(zone.compact_cached_migrate_pfn, cc.migrate_pfn);
-    zone.compact_cached_free_pfn = std::min(zone.compact_cached_free_pfn, cc.free_pfn);
+  // Release free pages; the free scanner restarts no later than the highest of them.
+  if (cc.nr_freepages > 0) {
+    const Pfn free_pfn = release_freepages(mm, cc.freepages) & ~(pageblock_nr_pages - 1);
+    cc.nr_freepages = 0;
+    if (free_pfn > zone.compact_cached_free_pfn) zone.compact_cached_free_pfn = free_pfn;
   }
   return ret;
 }

@@ -23,10 +23,13 @@ struct Checker {
     return false;
   }
 
+  // Structures are only checked while their lock is free: the allocator and the LRU code
+  // update a list and its counters in several steps under zone->lock / the lru lock.
   void buddy() {
     in_free_block.assign(mm.pages.size(), 0);
     for (const Zone& z : mm.zones)
       for (int order = 0; order < MAX_ORDER; ++order) {
+        if (spin_is_locked(z.lock)) break;
         uint64_t blocks = 0;
         for (int mt = 0; mt < MIGRATE_TYPES; ++mt) {
           const uint32_t l = z.free_area[size_t(order)].free_list[size_t(mt)];
@@ -64,7 +67,8 @@ struct Checker {
       if (has(pg, PG_lru) && movable)
         bad(OutcomeKind::Invariant, p, "page is both on the LRU and non-LRU movable");
       const bool on_lru_list = pg.list < mm.lists.size() && is_lru_list(pg.list);
-      if (has(pg, PG_lru) != on_lru_list)
+      const bool lru_locked = spin_is_locked(mm.zone_of_const(p).lru_lock);
+      if (!lru_locked && has(pg, PG_lru) != on_lru_list)
         bad(OutcomeKind::Invariant, p, has(pg, PG_lru) ? "PG_lru page is not on an LRU list"
                                                        : "page on an LRU list without PG_lru");
       if (mm.cfg.has(Fix::VmOwnsPgIsolated) && has(pg, PG_isolated) && movable &&
@@ -87,9 +91,12 @@ std::vector<Violation> check_teardown(const Mm& mm) {
   Checker c{mm, {}, {}};
   c.buddy();
   c.pages();
+  std::vector<uint8_t> in_held_block(mm.pages.size(), 0);  // tails of allocated blocks
   for (Pfn p = 0; p < mm.pages.size(); ++p) {
-    if (c.in_free_block[p]) continue;
+    if (c.in_free_block[p] || in_held_block[p]) continue;
     const Page& pg = mm.page(p);
+    if (pg.refcount > 0)
+      for (Pfn t = p + 1; t < p + (1u << pg.order) && t < mm.pages.size(); ++t) in_held_block[t] = 1;
     const bool movable = (pg.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
     if (has(pg, PG_isolated) && movable)
       c.bad(OutcomeKind::Invariant, p, "page is still isolated when every task is done");

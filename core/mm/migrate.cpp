@@ -285,17 +285,18 @@ int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, ui
 int migrate_pages(Mm& mm, uint32_t from, new_page_t get_new_page, free_page_t put_new_page,
                   uint64_t private_, MigrateMode mode, MigrateReason reason) {
   MODEL_FUNC("migrate_pages");
-  int retry = 1, nr_failed = 0, nr_succeeded = 0;
+  int retry = 1, nr_failed = 0, nr_succeeded = 0, rc = 0;
   for (int pass = 0; pass < 10 && retry; pass++) {
     retry = 0;
     // list_for_each_entry_safe: remember the next page before this one may leave.
     for (Pfn page = mm.lists[from].first, next; page != kNoPfn; page = next) {
       next = mm.page(page).lru_next;
-      const int rc = unmap_and_move(mm, get_new_page, put_new_page, private_, page, pass > 2,
-                                    mode, reason);
-      switch (rc) {
+      const int r = unmap_and_move(mm, get_new_page, put_new_page, private_, page, pass > 2,
+                                   mode, reason);
+      switch (r) {
         case -ENOMEM:
           nr_failed++;
+          rc = -ENOMEM;  // the whole call fails: `goto out` skips `rc = nr_failed`
           goto out;
         case -EAGAIN:
           retry++;
@@ -311,10 +312,11 @@ int migrate_pages(Mm& mm, uint32_t from, new_page_t get_new_page, free_page_t pu
     }
   }
   nr_failed += retry;
+  rc = nr_failed;
 out:
   mm.stat(Stat::PGMIGRATE_SUCCESS) += nr_succeeded;
   mm.stat(Stat::PGMIGRATE_FAIL) += nr_failed;
-  return nr_failed;
+  return rc;
 }
 
 }  // namespace pagesim::mm

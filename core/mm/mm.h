@@ -99,6 +99,7 @@ class Mm : public World {
   const Page& page(Pfn pfn) const { return pages[pfn]; }
   // The zone holding pfn (zones are contiguous and sorted by start pfn).
   Zone& zone_of(Pfn pfn);
+  const Zone& zone_of_const(Pfn pfn) const { return const_cast<Mm*>(this)->zone_of(pfn); }
   uint32_t new_mapping(std::string name, const AddressSpaceOps* a_ops, uint64_t private_data);
   // Private page lists (cc->migratepages, cc->freepages) are taken from and returned to
   // a pool, so that repeated compactions do not grow the world.

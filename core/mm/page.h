@@ -74,7 +74,9 @@ struct Page {
   uint32_t list = kNoList;   // which PageList the lru links belong to
   uint32_t content = 0;      // content token: migration copies it, corruption is detected
   Owner owner = Owner::None;
-  uint8_t pad_[7] = {};
+  uint8_t order = 0;         // model bookkeeping: the order of the block this page heads
+                             // since alloc_pages (leak checks need the block's extent)
+  uint8_t pad_[6] = {};
 };
 static_assert(sizeof(Page) <= 64, "the model's struct page must fit the kernel's 64 bytes");
 

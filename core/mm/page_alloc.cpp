@@ -584,6 +584,7 @@ void prep_new_page(Mm& mm, Pfn pfn, unsigned order, gfp_t gfp, Owner owner) {
   for (uint32_t i = 0; i < (1u << order); ++i) {
     Page& p = mm.page(pfn + i);
     p.owner = owner;
+    p.order = i ? 0 : uint8_t(order);
     if (gfp & __GFP_ZERO) p.content = 0;  // prep_zero_page
   }
 }
@@ -979,6 +980,7 @@ void split_free_block(Mm& mm, Pfn pfn, unsigned order, Owner owner) {
   for (uint32_t i = 0; i < nr; ++i) {
     Page& p = mm.page(pfn + i);
     sched(Op::Write, Access::Write, page_obj(pfn + i), here());
+    p.order = 0;
     p.private_ = 0;
     p.refcount = 1;  // set_page_refcounted
     p.owner = owner;

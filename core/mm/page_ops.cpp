@@ -64,7 +64,18 @@ void get_page(Mm& mm, Pfn pfn, uint32_t line) {
 void put_page(Mm& mm, Pfn pfn, uint32_t line) {
   MODEL_FUNC("put_page");
   const int v = atomic_add_return(-1, mm.page(pfn).refcount, page_obj(pfn), line);
-  if (v == 0) return free_pages_zero_ref(mm, pfn, 0);
+  if (v == 0) {
+    // __put_single_page -> __page_cache_release: the last reference takes an LRU page
+    // off its LRU list before the page is freed.
+    if (mm.page(pfn).flags & (1ull << PG_lru)) {
+      Zone& z = mm.zone_of(pfn);
+      spin_lock(z.lru_lock);
+      ClearPageFlag(mm, pfn, PG_lru);
+      list_del(mm, pfn);
+      spin_unlock(z.lru_lock);
+    }
+    return free_pages_zero_ref(mm, pfn, 0);
+  }
   VM_BUG_ON_PAGE(mm, v < 0, pfn);  // page_ref_dec on a free page
 }
 

@@ -1,0 +1,424 @@
+// Compaction contract (mm/compaction.c of Linux 4.8): the migrate scanner
+// (isolate_migratepages_block), the free scanner and its choice of target pageblocks,
+// the scanners meeting, compact_memory / compact_range / direct compaction / kcompactd,
+// all on zones fragmented by a process's anonymous LRU pages.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "engine/sim.h"
+#include "kernel/kernel.h"
+#include "mm/compaction.h"
+#include "mm/lru.h"
+#include "mm/migrate.h"
+#include "mm/page_alloc.h"
+#include "mm/page_ops.h"
+
+using namespace pagesim;
+using namespace pagesim::mm;
+using kernel::Kernel;
+
+namespace {
+
+kernel::KernelConfig kcfg(const std::string& preset, uint32_t pages) {
+  kernel::KernelConfig c;
+  c.preset = preset;
+  c.zones = {{"Normal", pages, MIGRATE_MOVABLE}};
+  return c;
+}
+
+SimConfig sim_cfg(uint32_t cpus) {
+  SimConfig c;
+  c.cpus = cpus;
+  return c;
+}
+
+void with_teardown(Sim& sim, Kernel& k) {
+  sim.set_teardown([&k](Sim& s) {
+    for (auto& o : k.teardown_outcomes()) s.add_outcome(std::move(o));
+  });
+}
+
+// Runs `body` as one task on cpu 0, with the kernel's teardown checks (invariants, leaks,
+// nothing left isolated, NR_ISOLATED back at zero).
+RunResult run_task(Kernel& k, std::function<void()> body) {
+  Sim sim(sim_cfg(1), &k, std::make_unique<RandomStrategy>(1));
+  with_teardown(sim, k);
+  sim.spawn(0, "t", std::move(body));
+  return sim.run();
+}
+
+std::string reports(const RunResult& r) {
+  std::string s;
+  for (const auto& o : r.outcomes) s += o.report() + "\n";
+  return s;
+}
+
+std::vector<uint64_t> blocks(const Kernel& k) { return free_blocks_per_order(k, k.zones[0]); }
+
+std::string str(const std::vector<uint64_t>& v) {
+  std::string s;
+  for (uint64_t x : v) s += (s.empty() ? "" : " ") + std::to_string(x);
+  return s;
+}
+
+uint64_t high_order_blocks(const Kernel& k, unsigned order) {
+  uint64_t n = 0;
+  for (unsigned o = order; o < unsigned(MAX_ORDER); ++o) n += k.zones[0].free_area[o].nr_free;
+  return n;
+}
+
+// Whether pfn is free in the buddy allocator (the head of a free block, or inside one).
+bool is_free(const Mm& mm, Pfn pfn) {
+  for (unsigned o = 0; o < unsigned(MAX_ORDER); ++o) {
+    const Pfn head = pfn & ~((1u << o) - 1);
+    const Page& h = mm.page(head);
+    if (h.mapcount == PAGE_BUDDY_MAPCOUNT_VALUE && h.private_ == o) return true;
+  }
+  return false;
+}
+
+// A process faults in as much memory as the watermarks allow, then unmaps every other
+// page (the odd virtual pages): every pageblock is half used, in order-0 holes.
+uint32_t fragment(Kernel& k) {
+  const uint32_t pid = process_create(k, "frag");
+  const uint32_t n = process_fault_in(k, pid, uint32_t(k.pages.size()));
+  EXPECT_GT(n, k.pages.size() * 9 / 10);
+  for (uint32_t v = 1; v < n; v += 2) process_unmap(k, pid, v);
+  return pid;
+}
+
+// A compaction context of the migrate scanner's unit tests.
+compact_control scanner_cc(Kernel& k) {
+  compact_control cc;
+  cc.zone = 0;
+  cc.mode = MigrateMode::Sync;
+  cc.migratepages = k.get_private_list("cc->migratepages");
+  return cc;
+}
+
+}  // namespace
+
+// ---- compact_memory ----
+
+// A zone fragmented by a process (every pageblock half used, in order-0 holes) has no
+// free order-9 block; compact_memory moves the pages to the zone's end and frees whole
+// pageblocks at its start. The process's data is intact and nothing leaks.
+TEST(CompactionMemory, FormsAnOrder9BlockInAFragmentedZone) {
+  Kernel k(kcfg("v4.8", 4096));
+  const uint32_t pid = fragment(k);
+  const std::vector<uint64_t> before = blocks(k);
+  const int64_t free0 = k.stat(Stat::NR_FREE_PAGES);
+  // 1984 order-0 holes, and the 128 pages the watermark kept free at the top of [0, 1024).
+  EXPECT_EQ(before, (std::vector<uint64_t>{1984, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0})) << str(before);
+  EXPECT_EQ(alloc_pages(k, GFP_HIGHUSER_MOVABLE, 9, Owner::Kernel), kNoPfn);
+  const RunResult r = run_task(k, [&] { compact_memory(k, MigrateMode::Sync); });
+  ASSERT_TRUE(r.ok()) << reports(r);
+  const std::vector<uint64_t> after = blocks(k);
+  // [0, 2048) emptied into the holes of [2048, 4096); 64 holes left where the scanners met.
+  EXPECT_EQ(after, (std::vector<uint64_t>{64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})) << str(after);
+  EXPECT_TRUE(is_free(k, 0));
+  EXPECT_TRUE(is_free(k, 1024));
+  EXPECT_EQ(k.stat(Stat::NR_FREE_PAGES), free0);
+  EXPECT_EQ(process_verify(k, pid), 0u);
+  EXPECT_GT(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
+  EXPECT_EQ(k.stat(Stat::PGMIGRATE_FAIL), 0);
+  EXPECT_EQ(k.stat(Stat::NR_ISOLATED_ANON), 0);
+  EXPECT_TRUE(k.invariant_outcomes().empty());
+  EXPECT_TRUE(k.teardown_outcomes().empty());
+  const Pfn p = alloc_pages(k, GFP_HIGHUSER_MOVABLE, 9, Owner::Kernel);
+  ASSERT_NE(p, kNoPfn);
+  __free_pages(k, p, 9);
+}
+
+// compact_zone over the whole zone: the migrate scanner walks up from the zone start, the
+// free scanner down from the last pageblock, and compaction completes when they meet;
+// meeting resets the cached positions so that the next compaction starts anew
+// (reset_cached_positions in __compact_finished).
+TEST(CompactionZone, ScannersMeetAndTheCachedPositionsAreReset) {
+  Kernel k(kcfg("v4.8", 4096));
+  fragment(k);
+  compact_control cc;
+  cc.zone = 0;
+  cc.order = -1;
+  cc.mode = MigrateMode::Sync;
+  cc.whole_zone = true;
+  CompactResult res = CompactResult::Skipped;
+  const RunResult r = run_task(k, [&] { res = compact_zone(k, cc); });
+  ASSERT_TRUE(r.ok()) << reports(r);
+  EXPECT_EQ(res, CompactResult::Complete) << compact_result_name(res);
+  EXPECT_LE(cc.free_pfn >> pageblock_order, cc.migrate_pfn >> pageblock_order)
+      << "free_pfn " << cc.free_pfn << " migrate_pfn " << cc.migrate_pfn;
+  EXPECT_GT(cc.migrate_pfn, 0u);
+  EXPECT_LT(cc.free_pfn, 4096u - pageblock_nr_pages);
+  EXPECT_EQ(k.zones[0].compact_cached_migrate_pfn, 0u);
+  EXPECT_EQ(k.zones[0].compact_cached_free_pfn, 4096u - pageblock_nr_pages);
+}
+
+// ---- compact_range ----
+
+// compact_range (a migrate context like alloc_contig_range's: isolate in the range,
+// targets from the page allocator) on one page moves exactly that page.
+TEST(CompactionRange, OnePageMigratesExactlyIt) {
+  Kernel k(kcfg("v4.8", 2048));
+  const uint32_t pid = process_create(k, "proc");
+  ASSERT_EQ(process_fault_in(k, pid, 64), 64u);
+  for (uint32_t v = 1; v < 64; v += 2) process_unmap(k, pid, v);
+  const std::vector<Pfn> before = k.processes[pid].pte;
+  const Pfn victim = before[10];
+  ASSERT_EQ(victim, 1034u);
+  int rc = -1;
+  const RunResult r =
+      run_task(k, [&] { rc = compact_range(k, victim, victim + 1, MigrateMode::Sync); });
+  ASSERT_TRUE(r.ok()) << reports(r);
+  EXPECT_EQ(rc, 0);
+  const std::vector<Pfn>& after = k.processes[pid].pte;
+  for (uint32_t v = 0; v < after.size(); ++v) {
+    if (v != 10) {
+      EXPECT_EQ(after[v], before[v]) << "vpage " << v;
+    }
+  }
+  EXPECT_NE(after[10], victim);
+  EXPECT_EQ(k.page(after[10]).content, k.processes[pid].content[10]);
+  EXPECT_TRUE(is_free(k, victim));
+  EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 1);
+  EXPECT_EQ(k.stat(Stat::PGMIGRATE_FAIL), 0);
+  EXPECT_EQ(k.stat(Stat::COMPACTISOLATED), 1);
+  EXPECT_EQ(process_verify(k, pid), 0u);
+}
+
+// ---- the migrate scanner ----
+
+// isolate_migratepages_block skips a free block by its order (one pfn scanned for the
+// whole block), and never returns a pfn beyond end_pfn.
+TEST(CompactionScanner, SkipsBuddyBlocksByOrder) {
+  Kernel k(kcfg("v4.9", 2048));
+  const uint32_t pid = process_create(k, "proc");
+  ASSERT_EQ(process_fault_in(k, pid, 1), 1u);
+  ASSERT_EQ(k.processes[pid].pte[0], 1024u);
+  // expand() left free blocks of orders 0..9 at 1025, 1026, 1028, ..., 1536.
+  compact_control cc = scanner_cc(k);
+  const Pfn end = isolate_migratepages_block(k, cc, 1024, 1536, 0);
+  EXPECT_EQ(end, 1536u);
+  EXPECT_EQ(cc.nr_migratepages, 1u);
+  EXPECT_EQ(k.lists[cc.migratepages].first, 1024u);
+  // 1024, then the free blocks of orders 0..8 at 1025, 1026, 1028, ... 1280.
+  EXPECT_EQ(cc.total_migrate_scanned, 10u);
+  EXPECT_EQ(k.stat(Stat::COMPACTMIGRATE_SCANNED), 10);
+  EXPECT_EQ(k.stat(Stat::COMPACTISOLATED), 1);
+  EXPECT_EQ(k.stat(Stat::NR_ISOLATED_ANON), 1);
+  putback_movable_pages(k, cc.migratepages);
+  EXPECT_EQ(k.stat(Stat::NR_ISOLATED_ANON), 0);
+  EXPECT_EQ(k.page(1024).refcount, 1);
+  EXPECT_TRUE((k.page(1024).flags >> PG_lru) & 1);
+  EXPECT_TRUE(k.teardown_outcomes().empty());
+}
+
+// The PageBuddy skip can jump past end_pfn (a free block larger than the range); the
+// scanner clamps its return value to end_pfn ("The PageBuddy() check could have
+// potentially brought us outside the range to be scanned").
+TEST(CompactionScanner, ReturnValueNeverExceedsEndPfn) {
+  Kernel k(kcfg("v4.9", 2048));  // [0, 1024) is one free order-10 block
+  compact_control cc = scanner_cc(k);
+  const Pfn end = isolate_migratepages_block(k, cc, 0, 512, 0);
+  EXPECT_EQ(end, 512u);
+  EXPECT_EQ(cc.total_migrate_scanned, 1u);
+  EXPECT_EQ(cc.nr_migratepages, 0u);
+}
+
+// At most COMPACT_CLUSTER_MAX (32) pages are isolated per call; the scanner stops right
+// after the 32nd.
+TEST(CompactionScanner, IsolatesAtMostClusterMaxPages) {
+  Kernel k(kcfg("v4.9", 2048));
+  const uint32_t pid = process_create(k, "proc");
+  ASSERT_EQ(process_fault_in(k, pid, 512), 512u);  // [1024, 1536): a full pageblock
+  compact_control cc = scanner_cc(k);
+  const Pfn end = isolate_migratepages_block(k, cc, 1024, 1536, 0);
+  EXPECT_EQ(end, 1024u + COMPACT_CLUSTER_MAX);
+  EXPECT_EQ(cc.nr_migratepages, COMPACT_CLUSTER_MAX);
+  EXPECT_EQ(k.lists[cc.migratepages].count, COMPACT_CLUSTER_MAX);
+  EXPECT_EQ(cc.total_migrate_scanned, COMPACT_CLUSTER_MAX);
+  EXPECT_EQ(k.stat(Stat::NR_ISOLATED_ANON), int64_t(COMPACT_CLUSTER_MAX));
+  for (Pfn p = 1024; p < 1024 + COMPACT_CLUSTER_MAX; ++p) {
+    EXPECT_EQ(k.page(p).refcount, 2) << p;  // mapped + isolation reference
+    EXPECT_FALSE((k.page(p).flags >> PG_lru) & 1) << p;
+    EXPECT_EQ(k.page(p).list, cc.migratepages) << p;
+  }
+  EXPECT_TRUE((k.page(1024 + COMPACT_CLUSTER_MAX).flags >> PG_lru) & 1);
+  EXPECT_EQ(k.page(1024 + COMPACT_CLUSTER_MAX).refcount, 1);
+  putback_movable_pages(k, cc.migratepages);
+  EXPECT_EQ(k.stat(Stat::NR_ISOLATED_ANON), 0);
+  EXPECT_TRUE(k.teardown_outcomes().empty());
+}
+
+// ---- the free scanner ----
+
+// suitable_migration_target: a pageblock that is already one free block of at least
+// pageblock_order is not a migration target ("If the page is a large free page, then
+// disallow migration"): compaction must not break up the free pageblocks it is there to
+// create. The targets come from the partially used pageblock below it.
+TEST(CompactionScanner, FreeScannerLeavesFreePageblocksAlone) {
+  Kernel k(kcfg("v4.8", 2048));
+  const uint32_t pid = process_create(k, "proc");
+  const uint32_t n = process_fault_in(k, pid, 2048);
+  ASSERT_GT(n, 1536u);
+  const Process& pr = k.processes[pid];
+  for (uint32_t v = 512; v < 1024; ++v) {
+    ASSERT_EQ(pr.pte[v], 1024 + v);
+    process_unmap(k, pid, v);  // [1536, 2048): one free order-9 block
+  }
+  for (uint32_t v = 1; v < 512; v += 2) process_unmap(k, pid, v);  // holes in [1024, 1536)
+  ASSERT_TRUE(is_free(k, 1536));
+  ASSERT_EQ(k.page(1536).private_, 9u);
+  const RunResult r = run_task(k, [&] { compact_memory(k, MigrateMode::Sync); });
+  ASSERT_TRUE(r.ok()) << reports(r);
+  EXPECT_GT(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
+  uint32_t used = 0;
+  for (Pfn p = 1536; p < 2048; ++p) used += !is_free(k, p);
+  EXPECT_EQ(used, 0u) << "the free pageblock [1536, 2048) was used as migration targets";
+  uint32_t in_free_block = 0;
+  for (Pfn p : k.processes[pid].pte) in_free_block += p != kNoPfn && p >= 1536 && p < 2048;
+  EXPECT_EQ(in_free_block, 0u);
+  EXPECT_EQ(process_verify(k, pid), 0u);
+}
+
+// ---- direct compaction ----
+
+TEST(CompactionDirect, TryToCompactPagesMakesTheAllocationPossible) {
+  Kernel k(kcfg("v4.8", 4096));
+  const uint32_t pid = fragment(k);
+  const gfp_t gfp = GFP_KERNEL | __GFP_MOVABLE;
+  ASSERT_EQ(alloc_pages(k, gfp, 9, Owner::Kernel), kNoPfn);
+  CompactResult res = CompactResult::Skipped;
+  Pfn got = kNoPfn;
+  const RunResult r = run_task(k, [&] {
+    res = try_to_compact_pages(k, gfp, 9, MigrateMode::SyncLight);
+    got = alloc_pages(k, gfp, 9, Owner::Kernel);
+    if (got != kNoPfn) __free_pages(k, got, 9);
+  });
+  ASSERT_TRUE(r.ok()) << reports(r);
+  EXPECT_EQ(res, CompactResult::Success) << compact_result_name(res);
+  EXPECT_NE(got, kNoPfn);
+  EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 1);
+  EXPECT_EQ(k.stat(Stat::COMPACTSUCCESS), 1);
+  EXPECT_EQ(k.stat(Stat::COMPACTFAIL), 0);
+  EXPECT_GT(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
+  EXPECT_EQ(process_verify(k, pid), 0u);
+}
+
+// Too little free memory for the migration targets (below the low watermark plus
+// 2 << order): compaction_suitable skips the zone and nothing moves.
+TEST(CompactionDirect, SkippedWithoutRoomForTheTargets) {
+  Kernel k(kcfg("v4.8", 2048));
+  const uint32_t pid = process_create(k, "proc");
+  const uint32_t n = process_fault_in(k, pid, 2048);
+  for (uint32_t v = 1; v < 600 && v < n; v += 2) process_unmap(k, pid, v);
+  ASSERT_LT(k.zones[0].free_pages, k.zones[0].watermark[size_t(Watermark::Low)] + (2u << 9));
+  CompactResult res = CompactResult::Success;
+  const RunResult r = run_task(k, [&] {
+    res = try_to_compact_pages(k, GFP_KERNEL | __GFP_MOVABLE, 9, MigrateMode::SyncLight);
+  });
+  ASSERT_TRUE(r.ok()) << reports(r);
+  EXPECT_EQ(res, CompactResult::Skipped) << compact_result_name(res);
+  EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 1);
+  EXPECT_EQ(k.stat(Stat::COMPACTFAIL), 1);
+  EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
+  EXPECT_EQ(k.stat(Stat::COMPACTMIGRATE_SCANNED), 0);
+}
+
+// compaction_suitable's order-0 check is a watermark check: __zone_watermark_ok fails when
+// the free pages are at or below the mark (low + 2 << order), so a zone with exactly that
+// many free pages is skipped.
+TEST(CompactionDirect, SkippedAtExactlyTheWatermarkPlusTheTargets) {
+  Kernel k(kcfg("v4.8", 4096));
+  const Zone& z = k.zones[0];
+  const uint64_t mark = z.watermark[size_t(Watermark::Low)] + (2u << 9);
+  const uint32_t pid = process_create(k, "proc");
+  const uint32_t n = process_fault_in(k, pid, 4096);
+  for (uint32_t v = 1; v < n && z.free_pages < mark; v += 2) process_unmap(k, pid, v);
+  ASSERT_EQ(z.free_pages, mark);
+  ASSERT_EQ(high_order_blocks(k, 9), 0u);
+  CompactResult res = CompactResult::Success;
+  const RunResult r = run_task(k, [&] {
+    res = try_to_compact_pages(k, GFP_KERNEL | __GFP_MOVABLE, 9, MigrateMode::SyncLight);
+  });
+  ASSERT_TRUE(r.ok()) << reports(r);
+  EXPECT_EQ(res, CompactResult::Skipped) << compact_result_name(res);
+  EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
+}
+
+// An unmovable request is satisfied by any free block it may steal: __compact_finished
+// asks find_suitable_fallback(only_stealable), and an unmovable allocation can always
+// steal (can_steal_fallback). Compaction stops with COMPACT_SUCCESS as soon as a free
+// order-4 block appears on the MOVABLE lists.
+TEST(CompactionDirect, UnmovableRequestSucceedsOnABlockItCanSteal) {
+  Kernel k(kcfg("v4.8", 4096));
+  const uint32_t pid = process_create(k, "proc");
+  const uint32_t n = process_fault_in(k, pid, 4096);
+  // The pages the watermarks kept free go to the kernel, one by one: no free block of
+  // order 4 or more is left once the process unmaps every other page.
+  std::vector<Pfn> held;
+  for (;;) {
+    const Pfn p = alloc_pages(k, GFP_HIGHUSER_MOVABLE | __GFP_MEMALLOC, 0, Owner::Kernel);
+    if (p == kNoPfn) break;
+    held.push_back(p);
+  }
+  for (uint32_t v = 1; v < n; v += 2) process_unmap(k, pid, v);
+  ASSERT_EQ(high_order_blocks(k, 1), 0u) << str(blocks(k));
+  CompactResult res = CompactResult::Skipped;
+  Pfn got = kNoPfn;
+  const RunResult r = run_task(k, [&] {
+    res = try_to_compact_pages(k, GFP_KERNEL, 4, MigrateMode::SyncLight);
+    got = alloc_pages(k, GFP_KERNEL, 4, Owner::Kernel);
+    if (got != kNoPfn) __free_pages(k, got, 4);
+  });
+  ASSERT_TRUE(r.ok()) << reports(r);
+  EXPECT_EQ(res, CompactResult::Success) << compact_result_name(res);
+  EXPECT_NE(got, kNoPfn);
+  EXPECT_EQ(k.stat(Stat::COMPACTSUCCESS), 1);
+  EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), int64_t(COMPACT_CLUSTER_MAX))
+      << "one round frees an order-6 block";
+  EXPECT_EQ(process_verify(k, pid), 0u);
+  for (Pfn p : held) __free_pages(k, p, 0);
+}
+
+// ---- kcompactd ----
+
+// kcompactd sleeps until wakeup_kcompactd, then compacts for the requested order.
+TEST(CompactionKcompactd, WakesOnWakeupAndCompacts) {
+  Kernel k(kcfg("v4.8", 4096));
+  const uint32_t pid = fragment(k);
+  int64_t migrated_before_wakeup = -1;
+  Sim sim(sim_cfg(2), &k, std::make_unique<RandomStrategy>(3));
+  with_teardown(sim, k);
+  sim.spawn(0, "kcompactd0", [&] { kcompactd(k); }, /*daemon=*/true);
+  sim.spawn(1, "waker", [&] {
+    delay(10'000);
+    migrated_before_wakeup = k.stat(Stat::PGMIGRATE_SUCCESS);
+    wakeup_kcompactd(k, 9);
+  });
+  const RunResult r = sim.run();
+  ASSERT_TRUE(r.ok()) << reports(r);
+  EXPECT_EQ(migrated_before_wakeup, 0);
+  EXPECT_GT(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
+  EXPECT_EQ(k.kcompactd_order, -1);
+  EXPECT_GE(high_order_blocks(k, 9), 1u) << str(blocks(k));
+  EXPECT_EQ(process_verify(k, pid), 0u);
+}
+
+TEST(CompactionKcompactd, SleepsWithoutAWakeup) {
+  Kernel k(kcfg("v4.8", 4096));
+  fragment(k);
+  const std::vector<uint64_t> before = blocks(k);
+  Sim sim(sim_cfg(2), &k, std::make_unique<RandomStrategy>(3));
+  with_teardown(sim, k);
+  sim.spawn(0, "kcompactd0", [&] { kcompactd(k); }, /*daemon=*/true);
+  sim.spawn(1, "idle", [&] { delay(10'000); });
+  const RunResult r = sim.run();
+  ASSERT_TRUE(r.ok()) << reports(r);
+  EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
+  EXPECT_EQ(k.stat(Stat::COMPACTMIGRATE_SCANNED), 0);
+  EXPECT_EQ(blocks(k), before);
+}

@@ -1,0 +1,392 @@
+"""Tests of the memory-management model through the Python API (``pagesim._core.Kernel``).
+
+Presets and fixes, set-up calls (allocation with gfp strings, processes, entry points),
+page views, misuse, compaction as a task, determinism across processes, and runs that
+start from a copy of the set-up state.
+
+Expected numbers come from the model's 4.8 allocator: a 2048-page zone boots as two
+free order-10 blocks and serves order-0 requests from pfn 1024 upwards first; its
+watermarks are min 90, low 112, high 134 pages (min_free_kbytes = int_sqrt(8 MiB in KiB
+* 16) = 362 KiB).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+from pagesim import _core as core
+from pagesim._core import Kernel, UsageError
+
+MERGED = [
+    "vm-owns-pg-isolated",
+    "movable-mapping-bit",
+    "zs-free-skips-isolated",
+    "zs-movable-after-setup",
+    "c102f07ca0b0",
+    "balloon-dequeue-under-lock",
+]
+
+
+def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
+    """A kernel whose process faulted in as much as the watermarks allow, then unmapped
+    every other page. Returns (kernel, pid, pages faulted in)."""
+    k = Kernel(pages=pages, **kw)
+    pid = k.process("frag")
+    n = k.fault_in(pid, pages)
+    for v in range(1, n, 2):
+        k.call("unmap", pid, v)
+    return k, pid, n
+
+
+# ---- presets and fixes ----
+
+
+def test_presets_list_their_fixes() -> None:
+    presets = {p["name"]: p for p in core.presets()}
+    assert list(presets) == ["v4.8", "v4.9", "movable-v3"]
+    assert presets["v4.8"]["fixes"] == MERGED
+    assert presets["v4.9"]["fixes"] == ["6afcf8ef0ca0", *MERGED]
+    assert presets["movable-v3"]["fixes"] == ["c102f07ca0b0", "balloon-dequeue-under-lock"]
+    assert all(p["debug_vm"] for p in presets.values())
+    assert all(p["title"] for p in presets.values())
+
+
+def test_fixes_are_named_and_titled() -> None:
+    fixes = core.fixes()
+    assert [f["name"] for f in fixes] == ["6afcf8ef0ca0", *MERGED]
+    assert all(f["title"] for f in fixes)
+
+
+def test_kernel_state_reports_preset_and_fix_overrides() -> None:
+    k = Kernel()
+    assert k.state.preset == "v4.8"
+    assert k.state.debug_vm is True
+    assert k.state.nr_pages == 4096
+    assert [n for n, on in k.state.fixes.items() if on] == MERGED
+    k = Kernel(preset="v4.8", fixes={"6afcf8ef0ca0": True, "c102f07ca0b0": False}, debug_vm=False)
+    on = k.state.fixes
+    assert on["6afcf8ef0ca0"] is True
+    assert on["c102f07ca0b0"] is False
+    assert k.state.debug_vm is False
+    assert Kernel(preset="movable-v3").state.fixes["vm-owns-pg-isolated"] is False
+
+
+# ---- set-up calls and page views ----
+
+
+def test_fresh_zone_views() -> None:
+    k = Kernel(pages=2048)
+    s = k.state
+    assert s.zones() == [
+        {
+            "name": "Normal",
+            "start_pfn": 0,
+            "pages": 2048,
+            "free_pages": 2048,
+            "watermark": (90, 112, 134),
+        }
+    ]
+    assert s.free_blocks() == [0] * 10 + [2]
+    assert s.unusable_free_index(9) == 0
+    assert s.fragmentation_index(9) == -1000
+    assert s.stats["nr_free_pages"] == 2048
+    assert s.stats["nr_isolated_anon"] == 0
+    assert s.check_invariants() == []
+    p = s.page(1024)
+    assert p == {
+        "pfn": 1024,
+        "refcount": 0,
+        "mapcount": -127,
+        "buddy": True,
+        "flags": [],
+        "mapping": None,
+        "movable": False,
+        "anon": False,
+        "private": 10,
+        "index": 0,
+        "list": "free_area[10][Movable] Normal",
+        "owner": "none",
+        "content": 0,
+        "migratetype": "Movable",
+    }
+    assert s.dump_page(1024).startswith("page:pfn 0x400 count:0")
+
+
+def test_alloc_pages_with_gfp_strings_and_free() -> None:
+    k = Kernel(pages=2048)
+    p = k.alloc_pages(0, "GFP_KERNEL|__GFP_MOVABLE")
+    assert p == 1024
+    v = k.state.page(p)
+    # Off the free list with list_del: page->lru is poisoned.
+    assert (v["refcount"], v["buddy"], v["owner"], v["list"]) == (1, False, "kernel", "LIST_POISON")
+    # expand() left one free block of each order 0..9 above it.
+    assert k.state.free_blocks() == [1] * 10 + [1]
+    # An int gfp works too; GFP_KERNEL is unmovable: it steals the whole order-10 block
+    # at 0 (the movable one at 1024 is split already) and converts its pageblocks.
+    q = k.alloc_pages(3, core.GFP["GFP_KERNEL"])
+    assert q == 0
+    assert k.state.page(q)["migratetype"] == "Unmovable"
+    assert k.alloc_pages(order=0, gfp=" GFP_HIGHUSER_MOVABLE | __GFP_ZERO ") == 1025
+    k.free_pages(q, 3)
+    k.free_pages(p)
+    k.free_pages(1025, 0)
+    assert k.state.free_blocks() == [0] * 10 + [2]
+    assert k.state.stats["nr_free_pages"] == 2048
+    assert k.state.check_invariants() == []
+
+
+def test_process_pages_and_entry_points() -> None:
+    k = Kernel(pages=2048)
+    pid = k.process("p")
+    assert pid == 0
+    assert k.fault_in(pid, 4) == 4
+    assert k.state.process_pages(pid) == [1024, 1025, 1026, 1027]
+    v = k.state.page(1025)
+    assert v["anon"] is True
+    assert v["movable"] is False
+    assert v["mapping"] == "anon_vma:p"
+    assert v["owner"] == "process"
+    assert (v["refcount"], v["mapcount"], v["index"]) == (1, 1, 1)
+    assert v["flags"] == ["lru", "swapbacked"]
+    assert v["list"] == "lru:inactive_anon Normal"
+    assert v["content"] != 0
+    assert k.call("unmap", pid, 1) == 0
+    assert k.state.process_pages(pid) == [1024, None, 1026, 1027]
+    assert k.state.page(1025)["buddy"] is True
+    assert k.state.corrupt_pages(pid) == 0
+    # Unmovable: falls back to the largest free block, the order-10 block at 0.
+    assert k.call("alloc_pages", 0, core.GFP["GFP_KERNEL"]) == 0
+    assert k.call("free_pages", 0, 0) == 0
+    assert k.call("exit", pid) == 0
+    assert k.state.process_pages(pid) == [None] * 4
+    assert k.state.free_blocks() == [0] * 10 + [2]
+    names = {e["name"]: e for e in core.entry_points()}
+    assert names["compact_range"]["args"] == "start, end, mode"
+    assert names["compact_memory"]["args"] == ""
+
+
+def test_python_task_calls_entry_points() -> None:
+    k = Kernel(pages=2048)
+    pid = k.process("p")
+    got: list[int] = []
+
+    def task() -> Iterator[object]:
+        n = yield core.call("fault_in", pid, 3)
+        got.append(n)
+        pfn = yield core.call("alloc_pages", 0, core.GFP["GFP_KERNEL"])
+        got.append(pfn)
+        yield core.call("free_pages", pfn, 0)
+
+    k.spawn(0, task)
+    r = k.run(strategy="timed", seed=1)
+    assert r.ok, [o.report for o in r.outcomes]
+    assert got == [3, 0]
+    assert r.kernel.process_pages(pid) == [1024, 1025, 1026]
+    assert k.state.process_pages(pid) == []
+
+
+# ---- misuse ----
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: Kernel(preset="v9.9"),
+            "unknown kernel preset 'v9.9' (known: v4.8, v4.9, movable-v3)",
+        ),
+        (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
+        (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),
+        (lambda: Kernel(pages=0), "pages must be a positive multiple of 512"),
+        (lambda: Kernel(pages=512 * 3 + 1), "pages must be a positive multiple of 512"),
+        (lambda: Kernel(check="sometimes"), "check must be"),
+    ],
+    ids=["preset", "fix", "pages-1000", "pages-0", "pages-1537", "check"],
+)
+def test_bad_kernel_configuration_raises(make: Callable[[], object], message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        make()
+
+
+def test_misuse_raises_usage_error_and_leaves_the_state_alone() -> None:
+    k = Kernel(pages=2048)
+    pid = k.process("p")
+    k.fault_in(pid, 2)
+    before = (k.state.free_blocks(), k.state.process_pages(pid), k.state.stats)
+    cases = [
+        (lambda: k.state.page(2048), "pfn 2048 out of range (the machine has 2048 pages)"),
+        (lambda: k.state.page(-1), "pfn -1 out of range"),
+        (lambda: k.state.dump_page(10**6), "out of range"),
+        (lambda: k.free_pages(5000), "pfn 5000 out of range"),
+        (lambda: k.call("get_page", 99999), "pfn 99999 out of range"),
+        (lambda: k.call("no_such_entry"), "unknown kernel entry point 'no_such_entry'"),
+        (lambda: k.spawn(0, "no_such_entry"), "unknown kernel entry point 'no_such_entry'"),
+        (lambda: k.call("fault_in", pid), "fault_in takes 2 argument(s) (pid, npages), got 1"),
+        (lambda: k.call("compact_memory", 1), "compact_memory takes 0 argument(s)"),
+        (lambda: k.call("fault_in", pid, "3"), "arguments must be integers"),
+        (lambda: k.call("fault_in", 7, 1), "no process 7"),
+        (lambda: k.alloc_pages(0, "GFP_KERNEL|GFP_BOGUS"), "unknown gfp flag 'GFP_BOGUS'"),
+        (lambda: k.alloc_pages(0, "GFP_KERNEL|"), "unknown gfp flag ''"),
+        (lambda: k.alloc_pages(0, 1.5), "gfp must be an int or a string"),
+        (lambda: k.alloc_pages(11), "order 11 is not below MAX_ORDER"),
+        (lambda: k.free_pages(0), "double free"),
+        (lambda: k.spawn(2, "compact_memory"), "cpu 2 out of range"),
+        (lambda: k.state.free_blocks(1), "no zone 1"),
+        (lambda: k.state.corrupt_pages(3), "no process 3"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(UsageError, match=re.escape(message)):
+            bad()
+    assert (k.state.free_blocks(), k.state.process_pages(pid), k.state.stats) == before
+    assert k.state.check_invariants() == []
+
+
+def test_usage_error_is_a_value_error() -> None:
+    assert issubclass(UsageError, ValueError)
+    import pagesim
+
+    assert pagesim.UsageError is UsageError
+
+
+def test_wrong_argument_count_of_a_spawned_entry_point_raises() -> None:
+    k = Kernel(pages=2048)
+    with pytest.raises(UsageError, match=r"compact_range takes 3 argument\(s\)"):
+        k.spawn(0, "compact_range", 1)
+        k.run()
+
+
+# ---- compaction as a task ----
+
+
+def test_compaction_task_forms_an_order9_block_and_keeps_data() -> None:
+    k, pid, n = fragmented(4096)
+    before = k.state.free_blocks()
+    assert before == [1984, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]
+    assert k.state.fragmentation_index(9) > 900
+    k.spawn(0, "compact_memory")
+    r = k.run(strategy="timed", seed=1)
+    assert r.ok, [o.report for o in r.outcomes]
+    after = r.kernel.free_blocks()
+    assert after == [64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]
+    assert sum(after[9:]) >= 1
+    assert r.kernel.fragmentation_index(9) == -1000
+    assert r.kernel.corrupt_pages(pid) == 0
+    assert r.kernel.check_invariants() == []
+    assert r.kernel.stats["nr_free_pages"] == k.state.stats["nr_free_pages"]
+    moved = [a != b for a, b in zip(k.state.process_pages(pid), r.kernel.process_pages(pid))]
+    assert sum(moved) == r.kernel.stats["pgmigrate_success"] > 0
+    assert r.kernel.stats["pgmigrate_fail"] == 0
+    # Everything below pfn 2048 is free; the process now lives in [2048, 4096).
+    assert all(p is None or p >= 2048 for p in r.kernel.process_pages(pid))
+    assert n // 2 == sum(p is not None for p in r.kernel.process_pages(pid))
+
+
+def test_direct_compaction_entry_point() -> None:
+    k, pid, _ = fragmented(4096)
+    assert k.call("alloc_pages", 9, core.GFP["GFP_KERNEL"] | core.GFP["__GFP_MOVABLE"]) == -1
+    k.spawn(0, "try_to_compact_pages", 9)
+    r = k.run(strategy="timed", seed=1)
+    assert r.ok, [o.report for o in r.outcomes]
+    assert r.kernel.stats["compact_stall"] == 1
+    assert r.kernel.stats["compact_success"] == 1
+    assert sum(r.kernel.free_blocks()[9:]) >= 1
+    assert r.kernel.corrupt_pages(pid) == 0
+
+
+def test_kcompactd_is_a_daemon_that_sleeps_without_a_wakeup() -> None:
+    k, pid, _ = fragmented(2048, kcompactd=True)
+    k.spawn(1, "fault_in", pid, 0)
+    r = k.run(strategy="timed", seed=1)
+    assert r.ok, [o.report for o in r.outcomes]
+    assert "kcompactd0" in r.tasks
+    assert r.kernel.stats["pgmigrate_success"] == 0
+    assert r.kernel.free_blocks() == k.state.free_blocks()
+
+
+def test_a_held_high_order_block_is_not_a_leak() -> None:
+    """alloc_pages(order > 0) without __GFP_COMP refcounts the head page only; the block's
+    tail pages (refcount 0) belong to its owner until it is freed."""
+    k = Kernel(pages=2048)
+    assert k.alloc_pages(1, "GFP_KERNEL") == 1024
+    r = k.run()
+    assert r.ok, [o.report for o in r.outcomes]
+
+
+def test_step_checks_stay_silent_on_a_correct_run() -> None:
+    """check='step' checks the invariants after every step: a plain compaction never
+    breaks them (the free lists and nr_free, or PG_lru and the LRU lists, change together
+    under zone->lock and the lru lock)."""
+    k, pid, _ = fragmented(1024, check="step")
+    k.spawn(0, "compact_memory")
+    r = k.run(strategy="timed", seed=1)
+    assert r.ok, [o.message for o in r.outcomes]
+    assert r.kernel.corrupt_pages(pid) == 0
+
+
+# ---- determinism and copies ----
+
+_DETERMINISM = """
+from pagesim._core import Kernel
+k = Kernel(pages=2048, cpus=3)
+pid = k.process("frag")
+n = k.fault_in(pid, 2048)
+for v in range(1, n, 2):
+    k.call("unmap", pid, v)
+other = k.process("other")
+k.spawn(0, "compact_memory")
+k.spawn(1, "fault_in", other, 64)
+k.spawn(2, "compact_range", 0, 512, 0)
+r = k.run(strategy="random", seed=11)
+print(r.trace_hash, r.steps, r.ok, r.kernel.free_blocks())
+"""
+
+
+def _run_determinism_script() -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", _DETERMINISM],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ),
+    )
+    return out.stdout.strip()
+
+
+def test_same_seed_same_trace_hash_in_two_processes() -> None:
+    first, second = _run_determinism_script(), _run_determinism_script()
+    assert first == second
+    trace_hash, steps, ok, _blocks = first.split(" ", 3)
+    assert int(steps) > 1000
+    assert ok == "True"
+    # And in this process, with interned strings in another order.
+    core.entry_points()
+    ns: dict[str, object] = {}
+    code = _DETERMINISM.replace("print(", "result = (")
+    exec(compile(code, "<determinism>", "exec"), ns)  # noqa: S102
+    assert str(ns["result"][0]) == trace_hash  # type: ignore[index]
+
+
+def test_runs_start_from_a_copy_of_the_initial_state() -> None:
+    k, pid, _ = fragmented(2048)
+    initial = (k.state.free_blocks(), k.state.process_pages(pid), k.state.stats)
+    k.spawn(0, "compact_memory")
+    r1 = k.run(strategy="timed", seed=1)
+    assert r1.ok
+    assert (k.state.free_blocks(), k.state.process_pages(pid), k.state.stats) == initial
+    assert r1.kernel.free_blocks() != initial[0]
+    assert r1.kernel.process_pages(pid) != initial[1]
+    r2 = k.run(strategy="timed", seed=1)
+    assert r2.trace_hash == r1.trace_hash
+    assert r2.kernel.free_blocks() == r1.kernel.free_blocks()
+    # The first run's final state is its own: the second run did not touch it.
+    assert r1.kernel.process_pages(pid) == r2.kernel.process_pages(pid)
+    assert r1.kernel.stats["pgmigrate_success"] == r2.kernel.stats["pgmigrate_success"] > 0
+    # Set-up calls after a run change the initial state only.
+    k.call("unmap", pid, 0)
+    assert k.state.process_pages(pid)[0] is None
+    assert r1.kernel.process_pages(pid)[0] is not None
