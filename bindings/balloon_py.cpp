@@ -36,6 +36,15 @@ void register_balloon(py::module_& m) {
       py::arg("state"),
       "The virtio balloon of a kernel state: pages (the balloon list, in list order), "
       "isolated_pages, num_pages, the host's inflated pfns, and the BALLOON_* events.");
+  // Objects of the balloon, for script breakpoints: (cpu, "before", "balloon_page_isolate",
+  // BALLOON_OBJECTS["balloon_dev_info"], 0) stops right after its list_del.
+  py::dict objs;
+  objs["pages_lock"] = make_obj(drivers::kBalloonPagesLockClass, 0);
+  objs["balloon_lock"] = make_obj(drivers::kBalloonLockClass, 0);
+  objs["inflate_vq"] = make_obj(drivers::kBalloonVqClass, 0);
+  objs["deflate_vq"] = make_obj(drivers::kBalloonVqClass, 1);
+  objs["balloon_dev_info"] = make_obj(drivers::kBalloonDevClass, 0);
+  m.attr("BALLOON_OBJECTS") = objs;
   m.def(
       "balloon_check", [](const KernelView& v) { return drivers::balloon_check(*v.k); },
       py::arg("state"),

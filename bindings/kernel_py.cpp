@@ -362,6 +362,13 @@ initial state, so a Kernel can be run many times.)doc")
       .def("spawn", &KernelMachine::spawn_any, py::arg("cpu"), py::arg("task"), py::arg("name") = py::none(),
            "spawn(cpu, task, *args, name=None): task is an entry point name ('compact_page') with "
            "integer args, or a generator function.")
+      .def("probe", [](KernelMachine& k, const std::string& name, py::args args) {
+        auto copy = std::make_shared<Kernel>(*k.template_kernel());
+        const int64_t r = kernel::call_entry(*copy, kernel::find_entry(name), int_args(args, name.c_str()));
+        return py::make_tuple(r, KernelView{copy});
+      }, py::arg("entry"),
+           "Run an entry point on a copy of the initial state: (result, state of the copy). "
+           "What would zs_malloc allocate next?")
       .def("call", &KernelMachine::call, py::arg("entry"),
            "Run an entry point now, on the initial state (set-up); returns its result.")
       .def("alloc_pages", [](KernelMachine& k, unsigned order, py::object gfp) {

@@ -48,17 +48,19 @@ def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
 
 def test_presets_list_their_fixes() -> None:
     presets = {p["name"]: p for p in core.presets()}
-    assert list(presets) == ["v4.8", "v4.9", "movable-v3"]
-    assert presets["v4.8"]["fixes"] == MERGED
-    assert presets["v4.9"]["fixes"] == ["6afcf8ef0ca0", *MERGED]
-    assert presets["movable-v3"]["fixes"] == ["c102f07ca0b0", "balloon-dequeue-under-lock"]
+    assert list(presets) == ["v4.8", "v4.9", "movable-v3", "v4.7"]
+    assert presets["v4.8"]["fixes"] == ["bda807d44454", *MERGED]
+    assert presets["v4.9"]["fixes"] == ["bda807d44454", "6afcf8ef0ca0", *MERGED]
+    assert presets["movable-v3"]["fixes"] == [
+        "bda807d44454", "c102f07ca0b0", "balloon-dequeue-under-lock"]
+    assert presets["v4.7"]["fixes"] == MERGED
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] for p in presets.values())
 
 
 def test_fixes_are_named_and_titled() -> None:
     fixes = core.fixes()
-    assert [f["name"] for f in fixes] == ["6afcf8ef0ca0", *MERGED]
+    assert [f["name"] for f in fixes] == ["bda807d44454", "6afcf8ef0ca0", *MERGED]
     assert all(f["title"] for f in fixes)
 
 
@@ -67,7 +69,7 @@ def test_kernel_state_reports_preset_and_fix_overrides() -> None:
     assert k.state.preset == "v4.8"
     assert k.state.debug_vm is True
     assert k.state.nr_pages == 4096
-    assert [n for n, on in k.state.fixes.items() if on] == MERGED
+    assert [n for n, on in k.state.fixes.items() if on] == ["bda807d44454", *MERGED]
     k = Kernel(preset="v4.8", fixes={"6afcf8ef0ca0": True, "c102f07ca0b0": False}, debug_vm=False)
     on = k.state.fixes
     assert on["6afcf8ef0ca0"] is True
@@ -198,7 +200,7 @@ def test_python_task_calls_entry_points() -> None:
     [
         (
             lambda: Kernel(preset="v9.9"),
-            "unknown kernel preset 'v9.9' (known: v4.8, v4.9, movable-v3)",
+            "unknown kernel preset 'v9.9' (known: v4.8, v4.9, movable-v3, v4.7)",
         ),
         (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
         (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),

@@ -89,10 +89,12 @@ class Step:
     until: str = "done"  # done, before, after, steps
     function: str | None = None
     page: int | None = None
+    obj: int | None = None  # any object id (e.g. _core.zs_handle_obj(pool, h))
     count: int = 0
 
     def as_tuple(self) -> tuple[int, str, str | None, int | None, int]:
-        obj = None if self.page is None else _core.page_obj(self.page)
+        obj = self.obj if self.obj is not None else (
+            None if self.page is None else _core.page_obj(self.page))
         return (self.ctx.cpu, self.until, self.function, obj, self.count)
 
     def __str__(self) -> str:
@@ -102,6 +104,8 @@ class Step:
         if self.until == "steps":
             return f"{who} for {self.count} operations"
         on = "" if self.page is None else f" on page {self.page}"
+        if self.obj is not None:
+            on = f" on object {self.obj:#x}"
         return f"{who} until {self.until} {self.function}{on}"
 
 
@@ -112,15 +116,15 @@ class Context:
     cpu: int
     name: str
 
-    def until(self, function: str, page: int | None = None) -> Step:
-        """Run until this context has returned from `function` (called on `page`)."""
-        return Step(self, "after", function, page)
+    def until(self, function: str, page: int | None = None, obj: int | None = None) -> Step:
+        """Run until this context has returned from `function` (called on `page`/`obj`)."""
+        return Step(self, "after", function, page, obj)
 
     after = until
 
-    def before(self, function: str, page: int | None = None) -> Step:
-        """Run until this context is about to run `function` (on `page`)."""
-        return Step(self, "before", function, page)
+    def before(self, function: str, page: int | None = None, obj: int | None = None) -> Step:
+        """Run until this context is about to run `function` (on `page`/`obj`)."""
+        return Step(self, "before", function, page, obj)
 
     def steps(self, n: int) -> Step:
         """Run this context for `n` operations."""
@@ -360,6 +364,15 @@ class KernelBuilder:
     def call(self, entry_name: str, *args: int) -> int:
         """Run a kernel entry point now, at set-up."""
         return self.core.call(entry_name, *args)
+
+    def probe(self, task: Any, *args: Any) -> tuple[int, _core.KernelState]:
+        """Run an entry point (or an entry-marked method such as ``pool.malloc``) on a copy
+        of the state set up so far: (its result, the copy's state). The allocator is
+        deterministic, so this tells which pages a context will use."""
+        call = to_call(task, args)
+        if call is None:
+            raise _core.UsageError(f"cannot probe {task!r}: not a kernel entry point")
+        return self.core.probe(call.entry, *call.args)
 
     def alloc_pages(self, order: int = 0, gfp: str | int = "GFP_KERNEL") -> int | None:
         return self.core.alloc_pages(order, gfp)

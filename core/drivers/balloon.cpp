@@ -158,10 +158,10 @@ Pfn balloon_page_enqueue(Mm& mm, balloon_dev_info& b) {
 
 Pfn balloon_page_dequeue(Mm& mm, balloon_dev_info& b) {
   MODEL_FUNC("balloon_page_dequeue");
-  // 21ea9fb69e7c ("virtio_balloon: fix race between migration and ballooning"):
-  // pages_lock covers the whole walk, so compaction's balloon_page_isolate cannot list_del
-  // the cursor page (poisoning its lru) while the walk holds it. Before it, pages_lock was
-  // taken only around balloon_page_delete.
+  // Fix::BalloonDequeueUnderLock (upstream before 4.8; 4.8 has it): pages_lock covers the
+  // whole walk, so compaction's balloon_page_isolate cannot list_del the cursor page
+  // (poisoning its lru) while the walk holds it. Before the fix pages_lock was taken only
+  // around balloon_page_delete, and the walk could follow LIST_POISON1.
   const bool walk_locked = mm.cfg.has(Fix::BalloonDequeueUnderLock);
   bool dequeued_page = false;
   Pfn page = kNoPfn;
@@ -200,7 +200,8 @@ Pfn balloon_page_dequeue(Mm& mm, balloon_dev_info& b) {
     spin_lock(b.pages_lock);
     sched(Op::Read, Access::Read, make_obj(kBalloonDevClass, 0), here());
     if (list_empty(mm, b.pages) && !b.isolated_pages)
-      BUG("balloon_page_dequeue", "kernel BUG: balloon pages lost (list empty, none isolated)");
+      BUG("balloon_page_dequeue",
+          "BUG(): list_empty(&b_dev_info->pages) && !b_dev_info->isolated_pages (balloon pages lost)");
     spin_unlock(b.pages_lock);
     page = kNoPfn;
   }
@@ -402,7 +403,9 @@ std::vector<std::string> balloon_check(const Drivers& d) {
   const Balloon& bl = d.balloon;
   if (!bl.present) return out;
   const balloon_dev_info& b = bl.vb_dev_info;
-  const uint64_t movable_mapping = mapping_value(b.mapping) | PAGE_MAPPING_MOVABLE;
+  // v3 (no Fix::MovableMappingBit): page->mapping is the plain pointer, PG_movable a flag.
+  const uint64_t movable_mapping =
+      mapping_value(b.mapping) | (d.cfg.has(Fix::MovableMappingBit) ? PAGE_MAPPING_MOVABLE : 0);
 
   std::set<Pfn> on_list;
   for (const Pfn p : balloon_pages(d)) {

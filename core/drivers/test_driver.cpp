@@ -100,70 +100,95 @@ Pfn test_driver_alloc_page(Mm& mm) {
   return page;
 }
 
-void test_driver_release(Mm& mm, Pfn page) {
-  MODEL_FUNC("test_driver_release");
-  TestDriver& d = drv(mm);
-  lock_page(mm, page);
-  spin_lock(d.lock);
-  const int64_t obj = find_object(d, page);
-  if (obj < 0) {
-    spin_unlock(d.lock);
-    unlock_page(mm, page);
-    throw UsageError("test_driver_release: pfn " + std::to_string(page) +
-                     " is no longer a test driver page (released twice?)");
-  }
-  d.objects[size_t(obj)].pfn = kNoPfn;
-  std::erase_if(d.mmaps, [&](const TestDriverMmap& m) { return m.object == uint32_t(obj); });
-  // An isolated page's lru belongs to the VM: leave it alone. The VM's migration or
-  // put-back path will find the page no longer PageMovable and only clear PG_isolated.
-  const bool isolated = PageIsolated(mm, page);
-  if (!isolated || opt(mm, TestDriverOption::TouchLruWhileIsolated)) list_del(mm, page, here());
-  if (isolated) d.nr_isolated--;
-  d.released++;
-  spin_unlock(d.lock);
-  if (!vm_owns_isolated(mm)) {
-    // v3 rule 5: "If a subsystem want to release isolated page, it should clear
-    // PG_isolated but not PG_movable. Instead, VM will do it."
-    if (!isolated && !opt(mm, TestDriverOption::ForgetClearMovable)) __ClearPageMovable(mm, page);
-    __ClearPageIsolated(mm, page);
-  } else if (!opt(mm, TestDriverOption::ForgetClearMovable)) {
-    // Clear the flag via __ClearPageMovable under page_lock before releasing the page.
-    __ClearPageMovable(mm, page);
-  }
-  unlock_page(mm, page);
-  put_page(mm, page);
+namespace {
+
+TestDriverObject& live_object(TestDriver& d, uint32_t object, const char* fn) {
+  if (object >= d.objects.size() || !d.objects[object].live())
+    throw UsageError(std::string(fn) + ": test driver object " + std::to_string(object) +
+                     " does not exist (released already?)");
+  return d.objects[object];
 }
 
-uint32_t test_driver_write(Mm& mm, Pfn page) {
+}  // namespace
+
+void test_driver_release(Mm& mm, uint32_t object) {
+  MODEL_FUNC("test_driver_release");
+  TestDriver& d = drv(mm);
+  for (;;) {
+    spin_lock(d.lock);
+    const Pfn page = live_object(d, object, "test_driver_release").pfn;
+    get_page(mm, page);  // keep the page while sleeping on its lock
+    spin_unlock(d.lock);
+    lock_page(mm, page);
+    spin_lock(d.lock);
+    if (d.objects[object].pfn != page) {
+      // Migrated (or released) meanwhile: follow the object.
+      spin_unlock(d.lock);
+      unlock_page(mm, page);
+      put_page(mm, page);
+      continue;
+    }
+    d.objects[object].pfn = kNoPfn;
+    std::erase_if(d.mmaps, [&](const TestDriverMmap& m) { return m.object == object; });
+    // An isolated page's lru belongs to the VM: leave it alone. The VM's migration or
+    // put-back path will find the page no longer PageMovable and only clear PG_isolated.
+    const bool isolated = PageIsolated(mm, page);
+    if (!isolated || opt(mm, TestDriverOption::TouchLruWhileIsolated)) list_del(mm, page, here());
+    if (isolated) d.nr_isolated--;
+    d.released++;
+    spin_unlock(d.lock);
+    if (!vm_owns_isolated(mm)) {
+      // v3 rule 5: "If a subsystem want to release isolated page, it should clear
+      // PG_isolated but not PG_movable. Instead, VM will do it."
+      if (!isolated && !opt(mm, TestDriverOption::ForgetClearMovable)) __ClearPageMovable(mm, page);
+      __ClearPageIsolated(mm, page);
+    } else if (!opt(mm, TestDriverOption::ForgetClearMovable)) {
+      // Clear the flag via __ClearPageMovable under page_lock before releasing the page.
+      __ClearPageMovable(mm, page);
+    }
+    unlock_page(mm, page);
+    put_page(mm, page);  // ours
+    put_page(mm, page);  // the driver's: frees the page unless the VM holds it isolated
+    return;
+  }
+}
+
+uint32_t test_driver_write(Mm& mm, uint32_t object) {
   MODEL_FUNC("test_driver_write");
   TestDriver& d = drv(mm);
   spin_lock(d.lock);
-  const int64_t obj = find_object(d, page);
-  if (obj < 0) {
+  TestDriverObject* o;
+  try {
+    o = &live_object(d, object, "test_driver_write");
+  } catch (...) {
     spin_unlock(d.lock);
-    throw UsageError("test_driver_write: pfn " + std::to_string(page) + " is not a test driver page");
+    throw;
   }
+  const Pfn page = o->pfn;
   sched(Op::Write, Access::Write, page_obj(page), here());
   const uint32_t token = mm.next_content++;
   mm.page(page).content = token;
-  d.objects[size_t(obj)].content = token;
+  o->content = token;
   // The object is shared memory: every process that maps it expects to read this.
   for (const auto& m : d.mmaps)
-    if (m.object == uint32_t(obj)) mm.processes[m.pid].content[m.vpage] = token;
+    if (m.object == object) mm.processes[m.pid].content[m.vpage] = token;
   spin_unlock(d.lock);
   return token;
 }
 
-uint32_t test_driver_mmap(Mm& mm, Pfn page, uint32_t pid) {
+uint32_t test_driver_mmap(Mm& mm, uint32_t object, uint32_t pid) {
   MODEL_FUNC("test_driver_mmap");
   TestDriver& d = drv(mm);
   if (pid >= mm.processes.size()) throw UsageError("test_driver_mmap: no process " + std::to_string(pid));
   spin_lock(d.lock);
-  const int64_t obj = find_object(d, page);
-  if (obj < 0) {
+  TestDriverObject* o;
+  try {
+    o = &live_object(d, object, "test_driver_mmap");
+  } catch (...) {
     spin_unlock(d.lock);
-    throw UsageError("test_driver_mmap: pfn " + std::to_string(page) + " is not a test driver page");
+    throw;
   }
+  const Pfn page = o->pfn;
   const bool raw = opt(mm, TestDriverOption::MmapNoRef) != 0;
   if (!raw) {
     // vm_ops->fault hands the page to do_set_pte: the pte holds a reference and
@@ -176,8 +201,8 @@ uint32_t test_driver_mmap(Mm& mm, Pfn page, uint32_t pid) {
   Process& p = mm.processes[pid];
   const auto vpage = uint32_t(p.pte.size());
   p.pte.push_back(page);
-  p.content.push_back(d.objects[size_t(obj)].content);
-  d.mmaps.push_back({uint32_t(obj), pid, vpage, raw});
+  p.content.push_back(o->content);
+  d.mmaps.push_back({object, pid, vpage, raw});
   spin_unlock(d.lock);
   return vpage;
 }

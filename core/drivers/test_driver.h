@@ -85,15 +85,16 @@ void test_driver_probe(mm::Mm& mm);
 // Allocates one page for a new object, fills it, puts it on the driver's list and makes it
 // movable (under the page lock, once set up). kNoPfn when memory runs out.
 mm::Pfn test_driver_alloc_page(mm::Mm& mm);
-// Frees the object at page: __ClearPageMovable under the page lock, then put_page. If the
-// VM has the page isolated, the driver leaves page->lru alone and the VM's migration or
-// put-back path finds a page that is no longer PageMovable.
-void test_driver_release(mm::Mm& mm, mm::Pfn page);
-// The driver writes new data into its object at page; returns the content token. Every
-// process mapping of the object expects to see it.
-uint32_t test_driver_write(mm::Mm& mm, mm::Pfn page);
-// Maps the object at page into the process (one more virtual page); returns the vpage.
-uint32_t test_driver_mmap(mm::Mm& mm, mm::Pfn page, uint32_t pid);
+// Frees an object: finds its page (following it if migration moves it meanwhile), then
+// __ClearPageMovable under the page lock and put_page. If the VM has the page isolated,
+// the driver leaves page->lru alone and the VM's migration or put-back path finds a page
+// that is no longer PageMovable. Throws UsageError if the object was released already.
+void test_driver_release(mm::Mm& mm, uint32_t object);
+// The driver writes new data into an object; returns the content token. Every process
+// mapping of the object expects to see it.
+uint32_t test_driver_write(mm::Mm& mm, uint32_t object);
+// Maps an object's page into the process (one more virtual page); returns the vpage.
+uint32_t test_driver_mmap(mm::Mm& mm, uint32_t object, uint32_t pid);
 
 // The address_space_operations of the driver.
 bool test_driver_isolate_page(mm::Mm& mm, mm::Pfn page, mm::isolate_mode_t mode);
@@ -102,7 +103,7 @@ int test_driver_migratepage(mm::Mm& mm, uint32_t mapping, mm::Pfn newpage, mm::P
 void test_driver_putback_page(mm::Mm& mm, mm::Pfn page);
 extern const mm::AddressSpaceOps test_driver_aops;
 
-// Index of the object at pfn, or -1.
+// The object whose page is pfn now, or -1.
 int64_t test_driver_find(const Drivers& d, mm::Pfn pfn);
 // The pages of the driver's objects, in allocation order.
 std::vector<mm::Pfn> test_driver_pages(const Drivers& d);

@@ -1,8 +1,74 @@
-// zram: state and functions (being written this session; see drivers/drivers.h).
+// zram (drivers/block/zram/zram_drv.c, Linux 4.8): a compressed block device over one
+// zsmalloc pool, enough of it to drive memory pressure, fragmentation and the
+// zs_free-from-atomic-context path (swap_slot_free_notify under the swap_info lock).
+// The model does not compress: a write gives the compressed size and a content token;
+// token 0 stands for a zero-filled page (ZRAM_ZERO, nothing allocated).
 #pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/sync.h"
+#include "mm/mm.h"
 
 namespace pagesim::drivers {
 
-struct Zram {};
+class Drivers;
+
+namespace zramobj {
+inline constexpr uint8_t kSlot = objclass::kZramBase + 0;      // meta->table[index].value (ZRAM_ACCESS)
+inline constexpr uint8_t kSwapLock = objclass::kZramBase + 1;  // the swap_info lock of the caller
+inline constexpr uint8_t kDevice = objclass::kZramBase + 2;    // zram->stats
+}  // namespace zramobj
+inline ObjId zram_slot_obj(uint32_t index) { return make_obj(zramobj::kSlot, index); }
+
+// zram_table_entry.value: the object size in the low ZRAM_FLAG_SHIFT bits, then flags.
+inline constexpr int ZRAM_FLAG_SHIFT = 24;
+inline constexpr int ZRAM_ZERO = ZRAM_FLAG_SHIFT;   // a zero-filled page, no handle
+inline constexpr int ZRAM_ACCESS = ZRAM_FLAG_SHIFT + 1;  // the slot's bit spinlock
+inline constexpr uint32_t zram_max_zpage_size = 4096 / 4 * 3;
+
+struct ZramSlot {
+  uint64_t handle = 0;
+  uint64_t value = 0;    // size | flags
+  uint32_t written = 0;  // model: the content token the slot must read back
+};
+
+struct ZramStats {
+  uint64_t compr_data_size = 0;
+  uint64_t pages_stored = 0;
+  uint64_t zero_pages = 0;
+  uint64_t notify_free = 0;
+  uint64_t failed_writes = 0;
+  uint64_t writestall = 0;
+  uint64_t failed_reads = 0;
+};
+
+struct Zram {
+  bool live = false;
+  uint32_t pool = 0;               // meta->mem_pool
+  std::vector<ZramSlot> table;     // meta->table, disksize / PAGE_SIZE slots
+  SpinLock swap_lock;              // swap_info_struct->lock of the swap device on top
+  ZramStats stats;
+};
+
+// zram_add + disksize_store: a device of `slots` pages over a new zsmalloc pool.
+void zram_create(mm::Mm& mm, uint32_t slots);
+// zram_bvec_write: 0, or -ENOMEM when zs_malloc fails on both paths.
+int zram_bvec_write(mm::Mm& mm, uint32_t index, uint32_t clen, uint32_t content);
+// zram_bvec_read: the content token (0 for an empty or zero slot). Data that differs from
+// what was written is reported as a corruption outcome.
+uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index);
+// zram_bio_discard of one page.
+void zram_discard(mm::Mm& mm, uint32_t index);
+// zram_slot_free_notify, called by swap with the swap_info lock held.
+void zram_slot_free_notify(mm::Mm& mm, uint32_t index);
+// swap_entry_free's part: the swap_info lock, then the notify.
+void swap_entry_free(mm::Mm& mm, uint32_t index);
+void zram_free_page(mm::Mm& mm, uint32_t index);
+
+// Invariants: every stored slot's handle is a live handle of the pool holding what was
+// written; stats match the table.
+std::vector<std::string> zram_check(const Drivers& d);
 
 }  // namespace pagesim::drivers

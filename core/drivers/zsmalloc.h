@@ -96,6 +96,7 @@ struct ZsObjSlot {
 inline constexpr int8_t kZsNoList = -1;     // list_empty(&zspage->list)
 inline constexpr int8_t kZsLocalList = -2;  // async_free_zspage's private free_pages list
 inline constexpr int8_t kZsPoisoned = -3;   // after list_del (LIST_POISON)
+inline constexpr int8_t kZsZeroed = -4;     // memset to 0 by alloc_zspage: not an empty list
 
 // struct zspage (a kmem_cache object, addressed by id; 0 is NULL).
 struct Zspage {
@@ -193,7 +194,10 @@ bool zs_handle_valid(const Drivers& d, uint32_t pool, uint64_t handle);
 // match the allocated objects, zspages sit on the list of their fullness unless
 // isolated, page state of each sub-page, and every Owner::Zsmalloc page belongs to a
 // live zspage (no page leaked). `settled`: every task is done, so nothing may be
-// isolated or pinned and no empty zspage may wait for the free worker.
+// isolated, locked or pinned and no empty zspage may wait for the free worker (unless
+// the work is still queued, as after set-up calls). With settled = false, isolated
+// sub-pages are allowed (between set-up calls that isolate pages); it is not meant for
+// states in the middle of a zsmalloc operation.
 std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled = true);
 
 }  // namespace pagesim::drivers

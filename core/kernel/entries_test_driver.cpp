@@ -8,15 +8,15 @@ namespace {
 using Args = std::span<const int64_t>;
 using drivers::TestDriverOption;
 
-// A pfn that holds one of the driver's objects now.
-mm::Pfn driver_pfn_arg(const Kernel& k, const char* fn, int64_t v) {
+// The object whose page is pfn now.
+uint32_t driver_object_arg(const Kernel& k, const char* fn, int64_t v) {
   if (v < 0 || !k.valid_pfn(mm::Pfn(v)))
     throw UsageError(std::string(fn) + ": pfn " + std::to_string(v) + " out of range (the machine has " +
                      std::to_string(k.pages.size()) + " pages)");
   if (drivers::test_driver_find(k, mm::Pfn(v)) < 0)
     throw UsageError(std::string(fn) + ": pfn " + std::to_string(v) +
                      " is not a test driver page (test_driver_alloc returns them; migration moves them)");
-  return mm::Pfn(v);
+  return uint32_t(drivers::test_driver_find(k, mm::Pfn(v)));
 }
 
 std::string option_list() {
@@ -46,10 +46,11 @@ std::vector<EntryPoint> test_driver_entries() {
          return first;
        }},
       {"test_driver_release", "pfn",
-       "the test driver frees its object at pfn (__ClearPageMovable under the page lock, then "
-       "put_page), also while the VM has the page isolated",
+       "the test driver frees its object at pfn (following it if migration moves it): "
+       "__ClearPageMovable under the page lock, then put_page; also while the VM has the page "
+       "isolated",
        [](Kernel& k, Args a) -> int64_t {
-         drivers::test_driver_release(k, driver_pfn_arg(k, "test_driver_release", a[0]));
+         drivers::test_driver_release(k, driver_object_arg(k, "test_driver_release", a[0]));
          return 0;
        }},
       {"test_driver_set", "option, value",
@@ -75,16 +76,16 @@ std::vector<EntryPoint> test_driver_entries() {
        "the test driver maps its page at pfn into the process (a new virtual page, as a fault "
        "handler would: get_page, mapcount++; a raw pfn with mmap_no_ref); returns the vpage",
        [](Kernel& k, Args a) -> int64_t {
-         const mm::Pfn p = driver_pfn_arg(k, "test_driver_mmap", a[0]);
+         const uint32_t o = driver_object_arg(k, "test_driver_mmap", a[0]);
          if (a[1] < 0 || size_t(a[1]) >= k.processes.size())
            throw UsageError("test_driver_mmap: no process " + std::to_string(a[1]));
-         return drivers::test_driver_mmap(k, p, uint32_t(a[1]));
+         return drivers::test_driver_mmap(k, o, uint32_t(a[1]));
        }},
       {"test_driver_write", "pfn",
        "the test driver writes new data into its object at pfn (processes mapping it expect to "
        "read it); returns the content token",
        [](Kernel& k, Args a) -> int64_t {
-         return drivers::test_driver_write(k, driver_pfn_arg(k, "test_driver_write", a[0]));
+         return drivers::test_driver_write(k, driver_object_arg(k, "test_driver_write", a[0]));
        }},
   };
 }

@@ -1,8 +1,82 @@
 // Entry points of zram (see kernel/entry.h).
+#include <limits>
+
 #include "kernel/entry.h"
 
 namespace pagesim::kernel {
+namespace {
 
-std::vector<EntryPoint> zram_entries() { return {}; }
+using Args = std::span<const int64_t>;
+
+const drivers::Zram& device(const Kernel& k) {
+  if (!k.zram.live) throw UsageError("zram: no device (zram_create(slots) makes it)");
+  return k.zram;
+}
+
+uint32_t slot_arg(const Kernel& k, int64_t v) {
+  const auto& z = device(k);
+  if (v < 0 || uint64_t(v) >= z.table.size())
+    throw UsageError("zram slot " + std::to_string(v) + " out of range (the device has " +
+                     std::to_string(z.table.size()) + " slots)");
+  return uint32_t(v);
+}
+
+}  // namespace
+
+std::vector<EntryPoint> zram_entries() {
+  return {
+      {"zram_create", "slots",
+       "create the zram device with `slots` pages of disksize over a new zsmalloc pool; returns 0",
+       [](Kernel& k, Args a) -> int64_t {
+         if (a[0] <= 0 || a[0] > (int64_t(1) << 24))
+           throw UsageError("zram_create: slots must be 1..2^24, got " + std::to_string(a[0]));
+         drivers::zram_create(k, uint32_t(a[0]));
+         return 0;
+       }},
+      {"zram_write", "slot, size, token",
+       "zram_bvec_write: store a page compressed to `size` bytes (1..4096) with content `token` "
+       "(0: a zero-filled page); returns 0 or -ENOMEM",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t s = slot_arg(k, a[0]);
+         if (a[1] <= 0 || a[1] > 4096)
+           throw UsageError("zram_write: the compressed size must be 1..4096 bytes, got " +
+                            std::to_string(a[1]));
+         if (a[2] < 0 || a[2] > int64_t(std::numeric_limits<uint32_t>::max()))
+           throw UsageError("zram_write: a content token must be 0..2^32-1, got " + std::to_string(a[2]));
+         return drivers::zram_bvec_write(k, s, uint32_t(a[1]), uint32_t(a[2]));
+       }},
+      {"zram_read", "slot",
+       "zram_bvec_read: the slot's content token (0 if empty or zero-filled); data other than "
+       "what was written is reported as corruption",
+       [](Kernel& k, Args a) -> int64_t { return drivers::zram_bvec_read(k, slot_arg(k, a[0])); }},
+      {"zram_discard", "slot", "discard one page (zram_bio_discard)",
+       [](Kernel& k, Args a) -> int64_t {
+         drivers::zram_discard(k, slot_arg(k, a[0]));
+         return 0;
+       }},
+      {"zram_slot_free_notify", "slot",
+       "swap frees the slot: zram_slot_free_notify under the swap_info spinlock (zs_free in "
+       "atomic context)",
+       [](Kernel& k, Args a) -> int64_t {
+         drivers::swap_entry_free(k, slot_arg(k, a[0]));
+         return 0;
+       }},
+      {"zram_handle", "slot", "the zsmalloc handle of the slot (0: empty or zero-filled)",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t s = slot_arg(k, a[0]);
+         sched(Op::Read, Access::Read, drivers::zram_slot_obj(s), here());
+         return int64_t(k.zram.table[s].handle);
+       }},
+      {"zram_pool", "", "the zsmalloc pool id of the zram device",
+       [](Kernel& k, Args) -> int64_t { return device(k).pool; }},
+      {"zram_compact", "",
+       "zram's compact attribute: zs_compact on its pool; returns the pages this call compacted",
+       [](Kernel& k, Args) -> int64_t {
+         const uint32_t p = device(k).pool;
+         const uint64_t before = k.zsmalloc.pools[p].pages_compacted;
+         return int64_t(drivers::zs_compact(k, p) - before);
+       }},
+  };
+}
 
 }  // namespace pagesim::kernel

@@ -1,8 +1,187 @@
-// Entry points of zsmalloc (see kernel/entry.h).
+// Entry points of zsmalloc (see kernel/entry.h), and the two VM helpers that finish what
+// the isolate_movable_page entry started (putback_isolated, migrate_isolated).
+#include <limits>
+
 #include "kernel/entry.h"
+#include "mm/migrate.h"
+#include "mm/page_ops.h"
 
 namespace pagesim::kernel {
+namespace {
 
-std::vector<EntryPoint> zsmalloc_entries() { return {}; }
+using Args = std::span<const int64_t>;
+
+// zs_malloc's default gfp: zram's slow path (GFP_NOIO | __GFP_HIGHMEM | __GFP_MOVABLE).
+constexpr mm::gfp_t kZsDefaultGfp = mm::GFP_NOIO | mm::__GFP_HIGHMEM | mm::__GFP_MOVABLE;
+
+uint32_t pool_arg(const Kernel& k, int64_t v) {
+  const auto& pools = k.zsmalloc.pools;
+  if (v < 0 || uint64_t(v) >= pools.size())
+    throw UsageError("no zsmalloc pool " + std::to_string(v) + " (" + std::to_string(pools.size()) +
+                     " pool(s) created; zs_create_pool makes one)");
+  if (!pools[size_t(v)].live) throw UsageError("zsmalloc pool " + std::to_string(v) + " was destroyed");
+  return uint32_t(v);
+}
+
+uint64_t handle_arg(const Kernel& k, uint32_t pool, int64_t v) {
+  const auto& handles = k.zsmalloc.pools[pool].handles;
+  if (v <= 0 || uint64_t(v) > handles.size())
+    throw UsageError("handle " + std::to_string(v) + " was never returned by zs_malloc on pool " +
+                     std::to_string(pool));
+  if (!handles[size_t(v - 1)].allocated)
+    throw UsageError("handle " + std::to_string(v) + " of pool " + std::to_string(pool) +
+                     " is freed (zs_free was called on it)");
+  return uint64_t(v);
+}
+
+size_t size_arg(int64_t v) {
+  if (v <= 0 || v > int64_t(drivers::zs::ZS_MAX_ALLOC_SIZE))
+    throw UsageError("zs_malloc size must be 1.." + std::to_string(drivers::zs::ZS_MAX_ALLOC_SIZE) +
+                     " bytes, got " + std::to_string(v));
+  return size_t(v);
+}
+
+uint32_t token_arg(int64_t v) {
+  if (v < 0 || v > int64_t(std::numeric_limits<uint32_t>::max()))
+    throw UsageError("a content token must be 0..2^32-1, got " + std::to_string(v));
+  return uint32_t(v);
+}
+
+mm::gfp_t gfp_arg(int64_t v) {
+  if (v < 0 || v > int64_t(std::numeric_limits<uint32_t>::max()))
+    throw UsageError("gfp must be a gfp_t bit mask, got " + std::to_string(v));
+  return mm::gfp_t(v);
+}
+
+mm::Pfn pfn_arg(const Kernel& k, int64_t v) {
+  if (v < 0 || !k.valid_pfn(mm::Pfn(v)))
+    throw UsageError("pfn " + std::to_string(v) + " out of range (the machine has " +
+                     std::to_string(k.pages.size()) + " pages)");
+  return mm::Pfn(v);
+}
+
+// A page an isolate_movable_page entry isolated: it holds the isolation reference.
+mm::Pfn isolated_arg(const Kernel& k, int64_t v) {
+  const mm::Pfn p = pfn_arg(k, v);
+  if (k.page(p).refcount <= 0)
+    throw UsageError("pfn " + std::to_string(p) + " is free: no isolation reference to drop");
+  if (k.page(p).list != mm::kNoList && k.page(p).list != mm::kPoisonList)
+    throw UsageError("pfn " + std::to_string(p) + " is on list " + k.lists[k.page(p).list].name +
+                     ", not isolated by the isolate_movable_page entry");
+  return p;
+}
+
+// new_page_t of migrate_isolated: any free page of the zone.
+mm::Pfn alloc_migrate_target(mm::Mm& mm, mm::Pfn, uint64_t) {
+  return mm::alloc_pages(mm, mm::GFP_HIGHUSER_MOVABLE, 0, mm::Owner::Migration);
+}
+
+}  // namespace
+
+std::vector<EntryPoint> zsmalloc_entries() {
+  return {
+      {"zs_create_pool", "", "zs_create_pool(): a new zsmalloc pool; returns its id",
+       [](Kernel& k, Args) -> int64_t {
+         return drivers::zs_create_pool(k, "zs" + std::to_string(k.zsmalloc.pools.size()));
+       }},
+      {"zs_destroy_pool", "pool",
+       "zs_destroy_pool(pool): flushes the deferred free; zspages still in use leak",
+       [](Kernel& k, Args a) -> int64_t {
+         drivers::zs_destroy_pool(k, pool_arg(k, a[0]));
+         return 0;
+       }},
+      {"zs_malloc", "pool, size",
+       "zs_malloc(pool, size, GFP_NOIO|__GFP_HIGHMEM|__GFP_MOVABLE): a handle, or 0",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         return int64_t(drivers::zs_malloc(k, p, size_arg(a[1]), kZsDefaultGfp));
+       }},
+      {"zs_malloc_gfp", "pool, size, gfp", "zs_malloc(pool, size, gfp): a handle, or 0",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         return int64_t(drivers::zs_malloc(k, p, size_arg(a[1]), gfp_arg(a[2])));
+       }},
+      {"zs_free", "pool, handle", "zs_free(pool, handle)",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         drivers::zs_free(k, p, handle_arg(k, p, a[1]));
+         return 0;
+       }},
+      {"zs_write", "pool, handle, token",
+       "zs_map_object(ZS_MM_WO), store the content token, zs_unmap_object",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         const uint64_t h = handle_arg(k, p, a[1]);
+         drivers::zs_write_object(k, p, h, token_arg(a[2]));
+         return 0;
+       }},
+      {"zs_read", "pool, handle",
+       "zs_map_object(ZS_MM_RO), read the content token, zs_unmap_object; a token other than "
+       "the last one written is reported as data corruption",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         const uint64_t h = handle_arg(k, p, a[1]);
+         const uint32_t got = drivers::zs_read_object(k, p, h);
+         const uint32_t want = k.zsmalloc.pools[p].handles[h - 1].written;
+         if (got != want) {
+           const std::string msg = "pool " + std::to_string(p) + " handle " + std::to_string(h) +
+                                   " read back content " + std::to_string(got) + ", " +
+                                   std::to_string(want) + " was written";
+           if (Sim* s = Sim::current(); s && s->current_task())
+             s->report(OutcomeKind::Corruption, "zs_map_object", msg);
+           else
+             throw SetupFault("data corruption: " + msg);
+         }
+         return got;
+       }},
+      {"zs_compact", "pool",
+       "zs_compact(pool); returns the pages this call compacted (pool->stats.pages_compacted "
+       "grew by that much)",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         const uint64_t before = k.zsmalloc.pools[p].pages_compacted;
+         return int64_t(drivers::zs_compact(k, p) - before);
+       }},
+      {"zs_page_of", "pool, handle, i",
+       "the pfn of the i-th page of the zspage holding the handle's object, or -1 (set-up helper)",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         const uint64_t h = handle_arg(k, p, a[1]);
+         const auto pages = drivers::zs_pages_of(k, p, h);
+         return a[2] >= 0 && uint64_t(a[2]) < pages.size() ? int64_t(pages[size_t(a[2])]) : -1;
+       }},
+      {"putback_isolated", "pfn",
+       "put back a page the isolate_movable_page entry isolated: lock_page; PageMovable ? "
+       "putback_movable_page : __ClearPageIsolated; unlock_page; put_page",
+       [](Kernel& k, Args a) -> int64_t {
+         MODEL_FUNC("putback_isolated");
+         const mm::Pfn page = isolated_arg(k, a[0]);
+         mm::lock_page(k, page);
+         if (mm::PageMovable(k, page))
+           mm::putback_movable_page(k, page);
+         else if (k.cfg.has(Fix::VmOwnsPgIsolated))
+           mm::__ClearPageIsolated(k, page);
+         mm::unlock_page(k, page);
+         mm::put_page(k, page);
+         return 0;
+       }},
+      {"migrate_isolated", "pfn",
+       "migrate a page the isolate_movable_page entry isolated (migrate_pages, MIGRATE_SYNC, to "
+       "any free page); returns migrate_pages' result: 0, pages not migrated, or -ENOMEM",
+       [](Kernel& k, Args a) -> int64_t {
+         MODEL_FUNC("migrate_isolated");
+         const mm::Pfn page = isolated_arg(k, a[0]);
+         const uint32_t list = k.get_private_list("migratepages");
+         mm::list_add(k, page, list);
+         // acct_isolated: what compaction would have counted for the page it isolated.
+         if (!k.cfg.has(Fix::NrIsolatedLruOnly)) k.stat(mm::nr_isolated_stat(k, page))++;
+         const int rc = mm::migrate_pages(k, list, alloc_migrate_target, nullptr, 0,
+                                          mm::MigrateMode::Sync, mm::MigrateReason::Compaction);
+         if (!mm::list_empty(k, list)) mm::putback_movable_pages(k, list);
+         k.put_private_list(list);
+         return rc;
+       }},
+  };
+}
 
 }  // namespace pagesim::kernel

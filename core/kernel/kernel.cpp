@@ -31,6 +31,21 @@ Outcome violation_outcome(const mm::Violation& v) {
 std::vector<Outcome> Kernel::teardown_outcomes() const {
   std::vector<Outcome> out;
   for (const auto& v : mm::check_teardown(*this)) out.push_back(violation_outcome(v));
+  // Each driver's own invariants (no object lost, no page leaked, counts consistent).
+  const std::pair<const char*, std::vector<std::string>> checks[] = {
+      {"zsmalloc_check", drivers::zsmalloc_check(*this)},
+      {"zram_check", drivers::zram_check(*this)},
+      {"balloon_check", drivers::balloon_check(*this)},
+      {"test_driver_check", drivers::test_driver_check(*this)},
+  };
+  for (const auto& [fn, problems] : checks)
+    for (const auto& msg : problems) {
+      Outcome o;
+      o.kind = OutcomeKind::Invariant;
+      o.function = fn;
+      o.message = msg;
+      out.push_back(std::move(o));
+    }
   return out;
 }
 

@@ -15,7 +15,7 @@ std::bitset<kFixCount> fixes(std::initializer_list<Fix> l) {
 
 // What the v4 series (merged in 4.8) changed from v3, and what came after 4.8.
 constexpr std::initializer_list<Fix> kMerged = {
-    Fix::VmOwnsPgIsolated, Fix::MovableMappingBit, Fix::ZsFreeSkipsIsolated,
+    Fix::NonLruMigration, Fix::VmOwnsPgIsolated, Fix::MovableMappingBit, Fix::ZsFreeSkipsIsolated,
     Fix::ZsMovableAfterSetup, Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock};
 
 }  // namespace
@@ -31,7 +31,14 @@ const std::vector<Preset>& presets() {
     v.push_back({"movable-v3",
                  "the April 2016 v3 series: PG_movable a real flag, drivers own PG_isolated, "
                  "zs_free frees zspages with isolated sub-pages",
-                 fixes({Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock}), true});
+                 fixes({Fix::NonLruMigration, Fix::ZsCompactKeepsPinBit,
+                        Fix::BalloonDequeueUnderLock}),
+                 true});
+    v.push_back({"v4.7",
+                 "before non-LRU movable page migration: compaction treats zsmalloc, balloon and "
+                 "driver pages as unmovable (the balloon's own pre-4.8 migration path is not "
+                 "modelled)",
+                 fixes(kMerged).reset(size_t(Fix::NonLruMigration)), true});
     return v;
   }();
   return p;

@@ -73,7 +73,8 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
     if (!PageLRU(mm, page)) {
       // __PageMovable can return a false positive so it is verified under the page lock
       // by isolate_movable_page.
-      if (__PageMovable(mm, page) && !PageIsolated(mm, page)) {
+      // Before bda807d44454 every non-LRU page was unmovable here.
+      if (mm.cfg.has(Fix::NonLruMigration) && __PageMovable(mm, page) && !PageIsolated(mm, page)) {
         if (locked) {
           spin_unlock(zone.lru_lock);
           locked = false;

@@ -6,6 +6,9 @@ namespace pagesim {
 namespace {
 
 constexpr std::array<FixInfo, kFixCount> kFixes = {{
+    {Fix::NonLruMigration, "bda807d44454",
+     "mm: migrate: support non-lru movable page migration (before it, compaction treated "
+     "every non-LRU page as unmovable)"},
     {Fix::NrIsolatedLruOnly, "6afcf8ef0ca0",
      "mm/compaction: fix NR_ISOLATED_* stats for pfn based migration (count LRU pages only)"},
     {Fix::VmOwnsPgIsolated, "vm-owns-pg-isolated",

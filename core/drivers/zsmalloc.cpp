@@ -1,0 +1,1542 @@
+// mm/zsmalloc.c of Linux 4.8 (48b4800a1c6a "zsmalloc: page migration support" and the
+// series before it), with the v3 series' behaviour behind the fixes of mm/fixes.h.
+// Function names and the order of checks are the kernel's; see zsmalloc.h for the layout.
+#include "drivers/zsmalloc.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "drivers/drivers.h"
+#include "engine/intern.h"
+#include "mm/page_ops.h"
+
+namespace pagesim::drivers {
+
+using namespace zs;
+using mm::kNoPfn;
+using mm::MIGRATEPAGE_SUCCESS;
+using mm::Mm;
+using mm::Pfn;
+
+const char* fullness_name(int fg) {
+  static const char* const names[] = {"empty", "almost_empty", "almost_full", "full"};
+  return fg >= 0 && fg < NR_ZS_FULLNESS ? names[fg] : "?";
+}
+
+namespace {
+
+// ---- size classes (zs_create_pool's table; the same for every pool) ----
+
+struct ClassDef {
+  uint32_t size, pages_per_zspage, objs_per_zspage, index;
+};
+
+struct ClassTable {
+  std::vector<ClassDef> defs;                    // distinct classes, ascending index
+  std::array<uint16_t, ZS_SIZE_CLASSES> slot{};  // pool->size_class[i] as a defs index
+};
+
+// get_pages_per_zspage: the zspage size (1..4 pages) that wastes least at its end.
+uint32_t get_pages_per_zspage(uint32_t class_size) {
+  uint32_t max_usedpc = 0, max_usedpc_order = 1;
+  for (uint32_t i = 1; i <= ZS_MAX_PAGES_PER_ZSPAGE; i++) {
+    const uint32_t zspage_size = i * PAGE_SIZE;
+    const uint32_t waste = zspage_size % class_size;
+    const uint32_t usedpc = (zspage_size - waste) * 100 / zspage_size;
+    if (usedpc > max_usedpc) {
+      max_usedpc = usedpc;
+      max_usedpc_order = i;
+    }
+  }
+  return max_usedpc_order;
+}
+
+const ClassTable& class_table() {
+  static const ClassTable t = [] {
+    ClassTable t;
+    // zs_create_pool iterates downwards so a class can be merged into the larger class
+    // with the same pages_per_zspage and objs_per_zspage (can_merge).
+    std::vector<ClassDef> desc;
+    for (int i = int(ZS_SIZE_CLASSES) - 1; i >= 0; i--) {
+      const uint32_t size = std::min(ZS_MIN_ALLOC_SIZE + uint32_t(i) * ZS_SIZE_CLASS_DELTA, ZS_MAX_ALLOC_SIZE);
+      const uint32_t pages = get_pages_per_zspage(size);
+      const uint32_t objs = pages * PAGE_SIZE / size;
+      if (!desc.empty() && desc.back().pages_per_zspage == pages && desc.back().objs_per_zspage == objs) {
+        t.slot[size_t(i)] = uint16_t(desc.size() - 1);  // fixed below (ascending order)
+        continue;
+      }
+      desc.push_back({size, pages, objs, uint32_t(i)});
+      t.slot[size_t(i)] = uint16_t(desc.size() - 1);
+    }
+    const size_t n = desc.size();
+    for (auto& s : t.slot) s = uint16_t(n - 1 - s);
+    t.defs.assign(desc.rbegin(), desc.rend());
+    return t;
+  }();
+  return t;
+}
+
+// get_size_class_index: the class index for a request (size includes the handle).
+uint32_t get_size_class_index(size_t size) {
+  uint32_t idx = 0;
+  if (size > ZS_MIN_ALLOC_SIZE)
+    idx = uint32_t((size - ZS_MIN_ALLOC_SIZE + ZS_SIZE_CLASS_DELTA - 1) / ZS_SIZE_CLASS_DELTA);
+  return std::min(ZS_SIZE_CLASSES - 1, idx);
+}
+
+// ---- model plumbing ----
+
+Zsmalloc& Z(Mm& mm) { return drivers_of(mm).zsmalloc; }
+
+bool in_task() {
+  Sim* s = Sim::current();
+  return s && s->current_task();
+}
+
+// The innermost model function of the running task: BUG_ON()s of inlined helpers
+// (get_zspage, obj_to_head) are reported in their caller, as the kernel's RIP would be.
+std::string current_function() {
+  Sim* s = Sim::current();
+  Task* t = s ? s->current_task() : nullptr;
+  return t && !t->frames.empty() ? interned(t->frames.back()) : std::string("zsmalloc");
+}
+
+// A NULL pointer dereference (mm::null_deref with a computed description).
+[[noreturn]] void null_deref(const std::string& what, uint64_t address) {
+  mm::null_deref(what.c_str(), address);
+}
+
+// A dereference of an address the model cannot follow: a page beyond mem_map or a
+// zspage beyond the cache, e.g. from a stale or corrupted obj value.
+[[noreturn]] void bad_address(const std::string& what) {
+  OOPS("unable to handle kernel paging request", {"(" + what + ")"});
+}
+
+ZsPool& pool_of(Mm& mm, uint32_t pool) {
+  Zsmalloc& z = Z(mm);
+  if (pool >= z.pools.size()) bad_address("pool " + std::to_string(pool));
+  return z.pools[pool];
+}
+
+Zspage& zspage_at(Mm& mm, uint32_t id) {
+  Zsmalloc& z = Z(mm);
+  if (id == 0) null_deref("struct zspage", 0);
+  if (id >= z.zspages.size()) bad_address("zspage " + std::to_string(id));
+  return z.zspages[id];
+}
+
+SizeClass& class_of(ZsPool& p, uint32_t class_idx) {
+  if (class_idx >= ZS_SIZE_CLASSES) bad_address("pool->size_class[" + std::to_string(class_idx) + "]");
+  return p.classes[class_table().slot[class_idx]];
+}
+
+Pfn check_page(Mm& mm, Pfn pfn) {
+  if (!mm.valid_pfn(pfn)) bad_address("struct page of pfn " + std::to_string(pfn));
+  return pfn;
+}
+
+// ---- object locations ----
+
+uint64_t location_to_obj(Pfn page, uint64_t obj_idx) {
+  uint64_t obj = uint64_t(page) << OBJ_INDEX_BITS;
+  obj |= obj_idx & OBJ_INDEX_MASK;
+  obj <<= OBJ_TAG_BITS;
+  return obj;
+}
+
+void obj_to_location(uint64_t obj, Pfn* page, uint32_t* obj_idx) {
+  obj >>= OBJ_TAG_BITS;
+  *page = Pfn(obj >> OBJ_INDEX_BITS);
+  *obj_idx = uint32_t(obj & OBJ_INDEX_MASK);
+}
+
+// The first object index whose start lies in sub-page page_idx (what
+// get_first_obj_offset computes as an offset).
+uint32_t first_obj_of_page(uint32_t size, uint32_t page_idx) {
+  return (page_idx * PAGE_SIZE + size - 1) / size;
+}
+
+// The slot of object obj_idx in the memory of the page holding its start.
+uint32_t obj_slot(uint32_t size, uint32_t obj_idx) {
+  const uint32_t page_idx = uint32_t((uint64_t(obj_idx) * size) >> PAGE_SHIFT);
+  return obj_idx - first_obj_of_page(size, page_idx);
+}
+
+std::vector<ZsObjSlot>& page_mem(Mm& mm, Pfn page) {
+  Zsmalloc& z = Z(mm);
+  if (z.mem.size() < mm.pages.size()) z.mem.resize(mm.pages.size());
+  return z.mem[check_page(mm, page)];
+}
+
+ZsObjSlot& mem_slot(Mm& mm, Pfn page, uint32_t slot) {
+  auto& m = page_mem(mm, page);
+  if (slot >= m.size())
+    bad_address("object " + std::to_string(slot) + " of pfn " + std::to_string(page) +
+                ", which holds " + std::to_string(m.size()));
+  return m[slot];
+}
+
+uint64_t handle_head(uint64_t handle) { return (handle << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG; }
+
+// ---- struct page helpers of zsmalloc ----
+
+bool PageHugeObject(Mm& mm, Pfn page, uint32_t line = here()) {
+  return mm::PageFlag(mm, page, mm::PG_owner_priv_1, line);
+}
+
+bool is_first_page(Mm& mm, Pfn page, uint32_t line = here()) { return mm::PagePrivate(mm, page, line); }
+
+void set_page_private(Mm& mm, Pfn page, uint64_t v, uint32_t line = here()) {
+  sched(Op::Write, Access::Write, mm::page_obj(page), line);
+  mm.page(page).private_ = v;
+}
+
+// page->freelist: the next sub-page as pfn + 1 (0: NULL), or a huge object's header.
+void set_freelist(Mm& mm, Pfn page, uint64_t v, uint32_t line = here()) {
+  sched(Op::Write, Access::Write, mm::page_obj(page), line);
+  mm.page(page).index = v;
+}
+
+uint64_t read_freelist(Mm& mm, Pfn page, uint32_t line = here()) {
+  sched(Op::Read, Access::Read, mm::page_obj(page), line);
+  return mm.page(page).index;
+}
+
+// get_zspage: page->private, with BUG_ON(zspage->magic != ZSPAGE_MAGIC). A page that
+// zsmalloc already released has private 0: the dereference is an oops in the caller.
+uint32_t get_zspage(Mm& mm, Pfn page, uint32_t line = here()) {
+  check_page(mm, page);
+  sched(Op::Read, Access::Read, mm::page_obj(page), line);
+  const uint64_t id = mm.page(page).private_;
+  if (id == 0) null_deref("zspage->magic: page->private of pfn " + std::to_string(page) + " is NULL", 0);
+  Zsmalloc& z = Z(mm);
+  if (id >= z.zspages.size()) bad_address("page->private " + std::to_string(id));
+  sched(Op::Read, Access::Read, zspage_obj(uint32_t(id)), line);
+  if (z.zspages[id].magic != ZSPAGE_MAGIC)
+    BUG(current_function().c_str(), "BUG_ON(zspage->magic != ZSPAGE_MAGIC)",
+        {"zspage " + std::to_string(id) + " (freed)", mm::dump_page(mm, page)});
+  return uint32_t(id);
+}
+
+Pfn get_first_page(Mm& mm, uint32_t id, uint32_t line = here()) {
+  const Pfn first_page = zspage_at(mm, id).first_page;
+  check_page(mm, first_page);
+  VM_BUG_ON_PAGE(mm, !is_first_page(mm, first_page, line), first_page);
+  return first_page;
+}
+
+Pfn get_next_page(Mm& mm, Pfn page, uint32_t line = here()) {
+  if (PageHugeObject(mm, page, line)) return kNoPfn;
+  const uint64_t next = read_freelist(mm, page, line);
+  return next ? Pfn(next - 1) : kNoPfn;
+}
+
+// The position of a sub-page in its zspage (get_first_obj_offset's walk).
+uint32_t page_index_in_zspage(Mm& mm, uint32_t id, Pfn page) {
+  uint32_t idx = 0;
+  for (Pfn cursor = get_first_page(mm, id); cursor != page; cursor = get_next_page(mm, cursor)) {
+    if (cursor == kNoPfn) bad_address("pfn " + std::to_string(page) + " is not in its zspage's chain");
+    idx++;
+  }
+  return idx;
+}
+
+// ---- zspage fields (class->lock) ----
+
+uint32_t get_zspage_inuse(Mm& mm, uint32_t id, uint32_t line = here()) {
+  sched(Op::Read, Access::Read, zspage_obj(id), line);
+  return zspage_at(mm, id).inuse;
+}
+
+void mod_zspage_inuse(Mm& mm, uint32_t id, int val, uint32_t line = here()) {
+  sched(Op::Write, Access::Write, zspage_obj(id), line);
+  zspage_at(mm, id).inuse += uint32_t(val);
+}
+
+uint64_t get_freeobj(Mm& mm, uint32_t id) { return zspage_at(mm, id).freeobj; }
+void set_freeobj(Mm& mm, uint32_t id, uint64_t obj) { zspage_at(mm, id).freeobj = obj; }
+
+bool is_zspage_isolated(Mm& mm, uint32_t id, uint32_t line = here()) {
+  sched(Op::Read, Access::Read, zspage_obj(id), line);
+  return zspage_at(mm, id).isolated != 0;
+}
+
+// Number of isolated sub-pages for *page migration* in this zspage (a 3-bit field).
+void inc_zspage_isolation(Mm& mm, uint32_t id, uint32_t line = here()) {
+  sched(Op::Write, Access::Write, zspage_obj(id), line);
+  Zspage& z = zspage_at(mm, id);
+  z.isolated = uint8_t((z.isolated + 1) & 7);
+}
+
+void dec_zspage_isolation(Mm& mm, uint32_t id, uint32_t line = here()) {
+  sched(Op::Write, Access::Write, zspage_obj(id), line);
+  Zspage& z = zspage_at(mm, id);
+  z.isolated = uint8_t((z.isolated - 1) & 7);
+}
+
+void get_zspage_mapping(Mm& mm, uint32_t id, uint32_t* class_idx, int* fullness,
+                        uint32_t line = here()) {
+  sched(Op::Read, Access::Read, zspage_obj(id), line);
+  const Zspage& z = zspage_at(mm, id);
+  if (z.magic != ZSPAGE_MAGIC)
+    BUG(current_function().c_str(), "BUG_ON(zspage->magic != ZSPAGE_MAGIC)",
+        {"zspage " + std::to_string(id) + " (freed)"});
+  *fullness = z.fullness;
+  *class_idx = z.class_idx;
+}
+
+void set_zspage_mapping(Mm& mm, uint32_t id, uint32_t class_idx, int fullness, uint32_t line = here()) {
+  sched(Op::Write, Access::Write, zspage_obj(id), line);
+  Zspage& z = zspage_at(mm, id);
+  z.class_idx = uint16_t(class_idx);
+  z.fullness = uint8_t(fullness);
+}
+
+// list_empty(&zspage->list): a zspage fresh from memset has a NULL list, not an empty one.
+bool zspage_list_empty(Mm& mm, uint32_t id) { return zspage_at(mm, id).list == kZsNoList; }
+
+// ---- handles (cache_alloc_handle's objects) ----
+
+ZsHandle& handle_slot(Mm& mm, uint32_t pool, uint64_t handle) {
+  ZsPool& p = pool_of(mm, pool);
+  if (handle == 0) null_deref("*handle", 0);
+  if (handle > p.handles.size()) bad_address("handle " + std::to_string(handle));
+  return p.handles[handle - 1];
+}
+
+uint64_t cache_alloc_handle(Mm& mm, uint32_t pool) {
+  ZsPool& p = pool_of(mm, pool);
+  sched(Op::Write, Access::Write, make_obj(zsobj::kPool, pool), here());
+  uint64_t h;
+  if (!p.free_handles.empty()) {
+    h = p.free_handles.back();
+    p.free_handles.pop_back();
+  } else {
+    p.handles.emplace_back();
+    h = p.handles.size();
+  }
+  ZsHandle& s = p.handles[h - 1];
+  s = ZsHandle{};
+  s.allocated = true;
+  return h;
+}
+
+void cache_free_handle(Mm& mm, uint32_t pool, uint64_t handle) {
+  ZsPool& p = pool_of(mm, pool);
+  sched(Op::Write, Access::Write, make_obj(zsobj::kPool, pool), here());
+  ZsHandle& s = handle_slot(mm, pool, handle);
+  s.allocated = false;
+  s.word = 0;  // the slab object is reused: *handle no longer names the object
+  p.free_handles.push_back(uint32_t(handle));
+}
+
+uint64_t handle_to_obj(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("handle_to_obj");
+  ZsHandle& s = handle_slot(mm, pool, handle);
+  sched(Op::Read, Access::Read, zs_handle_obj(pool, handle), here());
+  return s.word;
+}
+
+// record_obj: WRITE_ONCE(*handle, obj). The pin bit is part of the word: writing an obj
+// without it releases the pin, which a CPU spinning in pin_tag sees at once.
+void record_obj(Mm& mm, uint32_t pool, uint64_t handle, uint64_t obj) {
+  MODEL_FUNC("record_obj");
+  ZsHandle& s = handle_slot(mm, pool, handle);
+  sched(Op::Write, Access::Write, zs_handle_obj(pool, handle), here());
+  const bool unpins = (s.word & (uint64_t(1) << HANDLE_PIN_BIT)) && !(obj & (uint64_t(1) << HANDLE_PIN_BIT));
+  s.word = obj;
+  if (unpins && in_task()) Sim::current()->wake(zs_handle_obj(pool, handle));
+}
+
+int testpin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
+  ZsHandle& s = handle_slot(mm, pool, handle);
+  return test_bit(HANDLE_PIN_BIT, s.word, zs_handle_obj(pool, handle), here());
+}
+
+bool trypin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("trypin_tag");
+  return bit_spin_trylock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word,
+                          zs_handle_obj(pool, handle), here());
+}
+
+void pin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("pin_tag");
+  bit_spin_lock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word, zs_handle_obj(pool, handle), here());
+}
+
+void unpin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("unpin_tag");
+  bit_spin_unlock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word, zs_handle_obj(pool, handle),
+                  here());
+}
+
+// obj_to_head: the header of the slot-th object of a page (a huge object's is in
+// page->index).
+uint64_t obj_to_head(Mm& mm, Pfn page, uint32_t slot) {
+  if (PageHugeObject(mm, page)) {
+    VM_BUG_ON_PAGE(mm, !is_first_page(mm, page), page);
+    return read_freelist(mm, page);
+  }
+  sched(Op::Read, Access::Read, mm::page_obj(page), here());
+  return mem_slot(mm, page, slot).head;
+}
+
+// ---- the migrate lock (zspage->lock) ----
+
+void migrate_lock_init(Zspage& z, uint32_t id) {
+  z.lock = RwLock{};
+  z.lock.id = zspage_obj(id);
+}
+void migrate_read_lock(Mm& mm, uint32_t id) { read_lock(zspage_at(mm, id).lock, here()); }
+void migrate_read_unlock(Mm& mm, uint32_t id) { read_unlock(zspage_at(mm, id).lock, here()); }
+void migrate_write_lock(Mm& mm, uint32_t id) { write_lock(zspage_at(mm, id).lock, here()); }
+void migrate_write_unlock(Mm& mm, uint32_t id) { write_unlock(zspage_at(mm, id).lock, here()); }
+
+// ---- fullness groups ----
+
+int get_fullness_group(Mm& mm, const SizeClass& c, uint32_t id) {
+  const uint32_t inuse = get_zspage_inuse(mm, id);
+  const uint32_t objs_per_zspage = c.objs_per_zspage;
+  if (inuse == 0) return ZS_EMPTY;
+  if (inuse == objs_per_zspage) return ZS_FULL;
+  if (inuse <= 3 * objs_per_zspage / fullness_threshold_frac) return ZS_ALMOST_EMPTY;
+  return ZS_ALMOST_FULL;
+}
+
+// insert_zspage: "We want to see more ZS_FULL pages and less almost empty/full. Put
+// pages with higher ->inuse first."
+void insert_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
+  sched(Op::ListAdd, Access::Write, zspage_obj(id), here());
+  c.stats[size_t(fullness)]++;
+  auto& l = c.fullness_list[size_t(fullness)];
+  Zspage& z = zspage_at(mm, id);
+  if (!l.empty() && z.inuse < zspage_at(mm, l.front()).inuse)
+    l.insert(l.begin() + 1, id);  // list_add(&zspage->list, &head->list)
+  else
+    l.insert(l.begin(), id);
+  z.list = int8_t(fullness);
+}
+
+// list_del_init(&zspage->list): unlinks the zspage from whichever list it is on.
+void zspage_list_del(Mm& mm, SizeClass& c, uint32_t id, int8_t after) {
+  Zspage& z = zspage_at(mm, id);
+  if (z.list == kZsZeroed) null_deref("zspage->list.next (zspage never linked)", 8);
+  if (z.list == kZsPoisoned) OOPS("general protection fault: list_del of LIST_POISON", {"zspage->list"});
+  if (z.list >= 0) {
+    auto& l = c.fullness_list[size_t(z.list)];
+    l.erase(std::find(l.begin(), l.end(), id));
+  }
+  z.list = after;
+}
+
+bool list_empty(const std::vector<uint32_t>& list) { return list.empty(); }
+
+void remove_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
+  VM_BUG_ON(mm, list_empty(c.fullness_list[size_t(fullness)]));
+  VM_BUG_ON(mm, is_zspage_isolated(mm, id));
+  sched(Op::ListDel, Access::Write, zspage_obj(id), here());
+  zspage_list_del(mm, c, id, kZsNoList);
+  c.stats[size_t(fullness)]--;
+}
+
+// fix_fullness_group: moves the zspage between lists only if it is not isolated; the
+// fullness is recorded either way.
+int fix_fullness_group(Mm& mm, SizeClass& c, uint32_t id) {
+  uint32_t class_idx;
+  int currfg;
+  get_zspage_mapping(mm, id, &class_idx, &currfg);
+  const int newfg = get_fullness_group(mm, c, id);
+  if (newfg == currfg) return newfg;
+  if (!is_zspage_isolated(mm, id)) {
+    remove_zspage(mm, c, id, currfg);
+    insert_zspage(mm, c, id, newfg);
+  }
+  set_zspage_mapping(mm, id, class_idx, newfg);
+  return newfg;
+}
+
+int putback_zspage(Mm& mm, SizeClass& c, uint32_t id) {
+  VM_BUG_ON(mm, is_zspage_isolated(mm, id));
+  const int fullness = get_fullness_group(mm, c, id);
+  insert_zspage(mm, c, id, fullness);
+  set_zspage_mapping(mm, id, c.index, fullness);
+  return fullness;
+}
+
+bool zspage_full(Mm& mm, const SizeClass& c, uint32_t id) {
+  return get_zspage_inuse(mm, id) == c.objs_per_zspage;
+}
+
+// ---- zspage life cycle ----
+
+uint32_t cache_alloc_zspage(Mm& mm, uint32_t pool) {
+  Zsmalloc& z = Z(mm);
+  uint32_t id;
+  if (!z.free_zspages.empty()) {
+    id = z.free_zspages.back();
+    z.free_zspages.pop_back();
+  } else {
+    if (z.zspages.empty()) z.zspages.emplace_back();  // id 0: NULL
+    z.zspages.emplace_back();
+    id = uint32_t(z.zspages.size() - 1);
+  }
+  sched(Op::Write, Access::Write, zspage_obj(id), here());
+  Zspage& zp = z.zspages[id];
+  zp = Zspage{};  // memset(zspage, 0, sizeof(struct zspage))
+  zp.list = kZsZeroed;
+  zp.allocated = true;
+  zp.pool = pool;
+  return id;
+}
+
+void cache_free_zspage(Mm& mm, uint32_t id) {
+  sched(Op::Write, Access::Write, zspage_obj(id), here());
+  Zspage& z = zspage_at(mm, id);
+  z.allocated = false;
+  z.magic = 0;  // the slab's free pointer overwrites the first word
+  Z(mm).free_zspages.push_back(id);
+}
+
+// reset_page: what the page must look like before zsmalloc releases it. v4.8 clears the
+// movable mapping under the page lock; the v3 series kept PG_movable on an isolated page
+// for the VM to clear and dropped PG_isolated itself.
+void reset_page(Mm& mm, Pfn page) {
+  MODEL_FUNC("reset_page");
+  if (mm.cfg.has(Fix::MovableMappingBit)) {
+    mm::__ClearPageMovable(mm, page);
+  } else {
+    if (!mm::PageIsolated(mm, page)) mm::__ClearPageMovable(mm, page);
+    mm::ClearPageFlag(mm, page, mm::PG_isolated);  // ClearPageIsolated
+  }
+  mm::ClearPageFlag(mm, page, mm::PG_private);
+  mm::ClearPageFlag(mm, page, mm::PG_private_2);
+  set_page_private(mm, page, 0);
+  mm::ClearPageFlag(mm, page, mm::PG_owner_priv_1);  // ClearPageHugeObject
+  set_freelist(mm, page, 0);
+  page_mem(mm, page).clear();  // the page's memory no longer holds zsmalloc objects
+}
+
+// To prevent zspage destroy during migration, zspage freeing should hold locks of all
+// pages in the zspage.
+void lock_zspage(Mm& mm, uint32_t id) {
+  MODEL_FUNC("lock_zspage");
+  Pfn page = get_first_page(mm, id);
+  do {
+    mm::lock_page(mm, page);
+  } while ((page = get_next_page(mm, page)) != kNoPfn);
+}
+
+// The v3 series' lock_zspage in free_zspage: a trylock retried until it succeeds, so
+// that zs_free never sleeps (it spins instead).
+void lock_zspage_spinning(Mm& mm, uint32_t id) {
+  MODEL_FUNC("lock_zspage");
+  Pfn page = get_first_page(mm, id);
+  do {
+    while (!mm::trylock_page(mm, page)) {
+      if (!in_task())
+        throw UsageError("set-up code found the page lock of pfn " + std::to_string(page) +
+                         " held; set-up runs outside any task and cannot wait");
+      Sim::current()->block({mm::page_obj(page), "page lock (spinning trylock)", true, false});
+    }
+  } while ((page = get_next_page(mm, page)) != kNoPfn);
+}
+
+bool trylock_zspage(Mm& mm, uint32_t id) {
+  MODEL_FUNC("trylock_zspage");
+  Pfn cursor, fail = kNoPfn;
+  for (cursor = get_first_page(mm, id); cursor != kNoPfn; cursor = get_next_page(mm, cursor)) {
+    if (!mm::trylock_page(mm, cursor)) {
+      fail = cursor;
+      goto unlock;
+    }
+  }
+  return true;
+unlock:
+  for (cursor = get_first_page(mm, id); cursor != fail; cursor = get_next_page(mm, cursor))
+    mm::unlock_page(mm, cursor);
+  return false;
+}
+
+void kick_deferred_free(Mm& mm, uint32_t pool) { schedule_work(mm, pool_of(mm, pool).free_work, here()); }
+
+void __free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
+  MODEL_FUNC("__free_zspage");
+  uint32_t class_idx;
+  int fg;
+  get_zspage_mapping(mm, id, &class_idx, &fg);
+  if (!spin_is_locked(c.lock)) BUG("__free_zspage", "assert_spin_locked(&class->lock)");
+  VM_BUG_ON(mm, get_zspage_inuse(mm, id));
+  VM_BUG_ON(mm, fg != ZS_EMPTY);
+  Pfn next, page;
+  next = page = get_first_page(mm, id);
+  do {
+    VM_BUG_ON_PAGE(mm, !mm::PageLocked(mm, page), page);
+    next = get_next_page(mm, page);
+    reset_page(mm, page);
+    mm::unlock_page(mm, page);
+    mm.stat(mm::Stat::NR_ZSPAGES)--;  // dec_zone_page_state(page, NR_ZSPAGES)
+    mm::put_page(mm, page);
+    page = next;
+  } while (page != kNoPfn);
+  cache_free_zspage(mm, id);
+  c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
+  pool_of(mm, pool).pages_allocated -= c.pages_per_zspage;
+}
+
+void free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
+  MODEL_FUNC("free_zspage");
+  VM_BUG_ON(mm, get_zspage_inuse(mm, id));
+  if (mm.cfg.has(Fix::ZsFreeSkipsIsolated)) {
+    VM_BUG_ON(mm, zspage_list_empty(mm, id));
+    if (!trylock_zspage(mm, id)) {
+      kick_deferred_free(mm, pool);
+      return;
+    }
+    remove_zspage(mm, c, id, ZS_EMPTY);
+  } else {
+    // v3: lock every page (spinning), then free even a zspage with isolated sub-pages,
+    // which is off every list.
+    lock_zspage_spinning(mm, id);
+    if (!zspage_list_empty(mm, id)) remove_zspage(mm, c, id, ZS_EMPTY);
+  }
+  __free_zspage(mm, pool, c, id);
+}
+
+void SetZsPageMovable(Mm& mm, uint32_t pool, uint32_t id) {
+  MODEL_FUNC("SetZsPageMovable");
+  Pfn page = get_first_page(mm, id);
+  const uint32_t mapping = pool_of(mm, pool).mapping;
+  do {
+    if (!mm::trylock_page(mm, page)) WARN("SetZsPageMovable", "WARN_ON(!trylock_page(page))");
+    mm::__SetPageMovable(mm, page, mapping);
+    mm::unlock_page(mm, page);
+  } while ((page = get_next_page(mm, page)) != kNoPfn);
+}
+
+// create_page_chain: page->private points to the zspage, page->freelist links the
+// pages; PG_private marks the first page, PG_private_2 the last.
+void create_page_chain(Mm& mm, const SizeClass& c, uint32_t id, const std::vector<Pfn>& pages) {
+  Pfn prev_page = kNoPfn;
+  const size_t nr_pages = c.pages_per_zspage;
+  for (size_t i = 0; i < nr_pages; i++) {
+    const Pfn page = pages[i];
+    set_page_private(mm, page, id);
+    set_freelist(mm, page, 0);
+    if (i == 0) {
+      zspage_at(mm, id).first_page = page;
+      mm::SetPageFlag(mm, page, mm::PG_private);
+      if (c.objs_per_zspage == 1 && c.pages_per_zspage == 1)
+        mm::SetPageFlag(mm, page, mm::PG_owner_priv_1);  // SetPageHugeObject
+    } else {
+      set_freelist(mm, prev_page, uint64_t(page) + 1);
+    }
+    if (i == nr_pages - 1) mm::SetPageFlag(mm, page, mm::PG_private_2);
+    prev_page = page;
+  }
+}
+
+// init_zspage: link every object into the free list (object k -> k + 1).
+void init_zspage(Mm& mm, uint32_t pool, const SizeClass& c, uint32_t id) {
+  Pfn page = get_first_page(mm, id);
+  uint32_t page_idx = 0;
+  while (page != kNoPfn) {
+    const uint32_t first = first_obj_of_page(c.size, page_idx);
+    const uint32_t end = std::min(first_obj_of_page(c.size, page_idx + 1), c.objs_per_zspage);
+    sched(Op::Write, Access::Write, mm::page_obj(page), here());
+    auto& m = page_mem(mm, page);
+    m.assign(end > first ? end - first : 0, ZsObjSlot{});
+    for (uint32_t k = first; k < end; k++)
+      m[k - first].head = k + 1 < c.objs_per_zspage ? uint64_t(k + 1) << OBJ_TAG_BITS : kFreeListEnd;
+    page = get_next_page(mm, page);
+    page_idx++;
+  }
+  set_freeobj(mm, id, 0);
+  // v3: the pages became movable here, before the zspage is on any list.
+  if (!mm.cfg.has(Fix::ZsMovableAfterSetup)) SetZsPageMovable(mm, pool, id);
+}
+
+uint32_t alloc_zspage(Mm& mm, uint32_t pool, const SizeClass& c, mm::gfp_t gfp) {
+  MODEL_FUNC("alloc_zspage");
+  const uint32_t id = cache_alloc_zspage(mm, pool);
+  {
+    Zspage& z = zspage_at(mm, id);
+    z.magic = ZSPAGE_MAGIC;
+    migrate_lock_init(z, id);
+  }
+  std::vector<Pfn> pages(c.pages_per_zspage, kNoPfn);
+  for (int i = 0; i < int(c.pages_per_zspage); i++) {
+    const Pfn page = mm::alloc_pages(mm, gfp, 0, mm::Owner::Zsmalloc);
+    if (page == kNoPfn) {
+      while (--i >= 0) {
+        mm.stat(mm::Stat::NR_ZSPAGES)--;
+        mm::__free_pages(mm, pages[size_t(i)], 0);
+      }
+      cache_free_zspage(mm, id);
+      return 0;
+    }
+    mm.stat(mm::Stat::NR_ZSPAGES)++;
+    pages[size_t(i)] = page;
+  }
+  create_page_chain(mm, c, id, pages);
+  init_zspage(mm, pool, c, id);
+  return id;
+}
+
+uint32_t find_get_zspage(uint32_t pool, SizeClass& c) {
+  sched(Op::Read, Access::Read, zs_class_obj(pool, c.index), here());
+  for (int i = ZS_ALMOST_FULL; i >= ZS_EMPTY; i--)
+    if (!c.fullness_list[size_t(i)].empty()) return c.fullness_list[size_t(i)].front();
+  return 0;
+}
+
+// ---- objects ----
+
+uint64_t obj_malloc(Mm& mm, SizeClass& c, uint32_t id, uint64_t handle) {
+  MODEL_FUNC("obj_malloc");
+  const uint64_t head = handle_head(handle);
+  sched(Op::Read, Access::Read, zspage_obj(id), here());
+  const uint64_t obj = get_freeobj(mm, id);
+  if (obj >= c.objs_per_zspage) bad_address("free object " + std::to_string(obj) + " of zspage " + std::to_string(id));
+  const uint64_t offset = obj * c.size;
+  const uint64_t nr_page = offset >> PAGE_SHIFT;
+  Pfn m_page = get_first_page(mm, id);
+  for (uint64_t i = 0; i < nr_page; i++) {
+    m_page = get_next_page(mm, m_page);
+    if (m_page == kNoPfn) null_deref("page->freelist", 0);
+  }
+  const uint32_t slot = obj_slot(c.size, uint32_t(obj));
+  sched(Op::Write, Access::Write, mm::page_obj(m_page), here());
+  ZsObjSlot& link = mem_slot(mm, m_page, slot);
+  set_freeobj(mm, id, link.head >> OBJ_TAG_BITS);
+  if (!PageHugeObject(mm, m_page)) {
+    mem_slot(mm, m_page, slot).head = head;  // record handle in the header of the chunk
+  } else {
+    set_freelist(mm, zspage_at(mm, id).first_page, head);  // record handle to page->index
+  }
+  mod_zspage_inuse(mm, id, 1);
+  c.stats[OBJ_USED]++;
+  return location_to_obj(m_page, obj);
+}
+
+void obj_free(Mm& mm, SizeClass& c, uint64_t obj) {
+  MODEL_FUNC("obj_free");
+  obj &= ~OBJ_ALLOCATED_TAG;
+  Pfn f_page;
+  uint32_t f_objidx;
+  obj_to_location(obj, &f_page, &f_objidx);
+  const uint32_t id = get_zspage(mm, f_page);
+  // Insert this object in the containing zspage's freelist.
+  sched(Op::Write, Access::Write, mm::page_obj(f_page), here());
+  mem_slot(mm, f_page, obj_slot(c.size, f_objidx)).head = get_freeobj(mm, id) << OBJ_TAG_BITS;
+  set_freeobj(mm, id, f_objidx);
+  mod_zspage_inuse(mm, id, -1);
+  c.stats[OBJ_USED]--;
+}
+
+void zs_object_copy(Mm& mm, const SizeClass& c, uint64_t dst, uint64_t src) {
+  MODEL_FUNC("zs_object_copy");
+  Pfn s_page, d_page;
+  uint32_t s_objidx, d_objidx;
+  obj_to_location(src, &s_page, &s_objidx);
+  obj_to_location(dst, &d_page, &d_objidx);
+  sched(Op::Read, Access::Read, mm::page_obj(check_page(mm, s_page)), here());
+  const uint32_t content = mem_slot(mm, s_page, obj_slot(c.size, s_objidx)).content;
+  sched(Op::Write, Access::Write, mm::page_obj(check_page(mm, d_page)), here());
+  mem_slot(mm, d_page, obj_slot(c.size, d_objidx)).content = content;
+}
+
+// ---- compaction (zs_compact) ----
+
+struct zs_compact_control {
+  Pfn s_page = kNoPfn;  // source sub-page
+  Pfn d_page = kNoPfn;  // first page of the destination zspage
+  uint32_t obj_idx = 0; // object index within s_page to start from
+};
+
+// find_alloced_obj: the first allocated object of the page from *obj_idx whose handle
+// could be pinned.
+uint64_t find_alloced_obj(Mm& mm, Pfn page, uint32_t* obj_idx, uint32_t pool) {
+  MODEL_FUNC("find_alloced_obj");
+  uint32_t index = *obj_idx;
+  uint64_t handle = 0;
+  const uint32_t n = uint32_t(page_mem(mm, page).size());
+  for (; index < n; index++) {
+    const uint64_t head = obj_to_head(mm, page, index);
+    if (head & OBJ_ALLOCATED_TAG) {
+      handle = head >> OBJ_TAG_BITS;
+      if (trypin_tag(mm, pool, handle)) break;
+      handle = 0;
+    }
+  }
+  *obj_idx = index;
+  return handle;
+}
+
+int migrate_zspage(Mm& mm, uint32_t pool, SizeClass& c, zs_compact_control& cc) {
+  MODEL_FUNC("migrate_zspage");
+  Pfn s_page = cc.s_page;
+  const Pfn d_page = cc.d_page;
+  uint32_t obj_idx = cc.obj_idx;
+  int ret = 0;
+  for (;;) {
+    const uint64_t handle = find_alloced_obj(mm, s_page, &obj_idx, pool);
+    if (!handle) {
+      s_page = get_next_page(mm, s_page);
+      if (s_page == kNoPfn) break;
+      obj_idx = 0;
+      continue;
+    }
+    // Stop if there is no more space.
+    if (zspage_full(mm, c, get_zspage(mm, d_page))) {
+      unpin_tag(mm, pool, handle);
+      ret = -ENOMEM;
+      break;
+    }
+    const uint64_t used_obj = handle_to_obj(mm, pool, handle);
+    uint64_t free_obj = obj_malloc(mm, c, get_zspage(mm, d_page), handle);
+    zs_object_copy(mm, c, free_obj, used_obj);
+    obj_idx++;
+    // record_obj updates the handle's value to free_obj, which would clear the lock bit
+    // (HANDLE_PIN_BIT) and break synchronization with pin_tag users such as zs_free:
+    // keep the lock bit (c102f07ca0b0).
+    if (mm.cfg.has(Fix::ZsCompactKeepsPinBit)) free_obj |= uint64_t(1) << HANDLE_PIN_BIT;
+    record_obj(mm, pool, handle, free_obj);
+    unpin_tag(mm, pool, handle);
+    obj_free(mm, c, used_obj);
+  }
+  // Remember the last position in this iteration.
+  cc.s_page = s_page;
+  cc.obj_idx = obj_idx;
+  return ret;
+}
+
+uint32_t isolate_zspage(Mm& mm, SizeClass& c, bool source) {
+  int fg[2] = {ZS_ALMOST_EMPTY, ZS_ALMOST_FULL};
+  if (!source) {
+    fg[0] = ZS_ALMOST_FULL;
+    fg[1] = ZS_ALMOST_EMPTY;
+  }
+  for (int i = 0; i < 2; i++) {
+    const auto& l = c.fullness_list[size_t(fg[i])];
+    if (!l.empty()) {
+      const uint32_t id = l.front();
+      VM_BUG_ON(mm, is_zspage_isolated(mm, id));
+      remove_zspage(mm, c, id, fg[i]);
+      return id;
+    }
+  }
+  return 0;
+}
+
+// zs_can_compact: pages that compaction could free in this class.
+uint64_t zs_can_compact(const SizeClass& c) {
+  const uint64_t obj_allocated = c.stats[OBJ_ALLOCATED];
+  const uint64_t obj_used = c.stats[OBJ_USED];
+  if (obj_allocated <= obj_used) return 0;
+  uint64_t obj_wasted = obj_allocated - obj_used;
+  obj_wasted /= c.objs_per_zspage;
+  return obj_wasted * c.pages_per_zspage;
+}
+
+void __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
+  MODEL_FUNC("__zs_compact");
+  zs_compact_control cc;
+  uint32_t src_zspage;
+  uint32_t dst_zspage = 0;
+  spin_lock(c.lock);
+  while ((src_zspage = isolate_zspage(mm, c, true))) {
+    if (!zs_can_compact(c)) break;
+    cc.obj_idx = 0;
+    cc.s_page = get_first_page(mm, src_zspage);
+    while ((dst_zspage = isolate_zspage(mm, c, false))) {
+      cc.d_page = get_first_page(mm, dst_zspage);
+      // If there is no more space in dst_page, resched and see if anyone had allocated
+      // another zspage.
+      if (!migrate_zspage(mm, pool, c, cc)) break;
+      putback_zspage(mm, c, dst_zspage);
+    }
+    // Stop if we couldn't find slot.
+    if (dst_zspage == 0) break;
+    putback_zspage(mm, c, dst_zspage);
+    if (putback_zspage(mm, c, src_zspage) == ZS_EMPTY) {
+      free_zspage(mm, pool, c, src_zspage);
+      pool_of(mm, pool).pages_compacted += c.pages_per_zspage;
+    }
+    spin_unlock(c.lock);
+    // cond_resched()
+    spin_lock(c.lock);
+  }
+  if (src_zspage) putback_zspage(mm, c, src_zspage);
+  spin_unlock(c.lock);
+}
+
+// ---- migration helpers ----
+
+void replace_sub_page(Mm& mm, const SizeClass& c, uint32_t id, Pfn newpage, Pfn oldpage) {
+  std::vector<Pfn> pages;
+  Pfn page = get_first_page(mm, id);
+  do {
+    pages.push_back(page == oldpage ? newpage : page);
+  } while ((page = get_next_page(mm, page)) != kNoPfn);
+  if (pages.size() != c.pages_per_zspage) bad_address("zspage " + std::to_string(id) + " page chain");
+  create_page_chain(mm, c, id, pages);
+  if (PageHugeObject(mm, oldpage)) set_freelist(mm, newpage, read_freelist(mm, oldpage));
+  mm::__SetPageMovable(mm, newpage, mm::page_mapping(mm, oldpage));
+}
+
+uint32_t pool_of_mapping(Mm& mm, uint32_t mapping) {
+  if (!mapping || mapping >= mm.mappings.size()) null_deref("mapping->private_data", 0);
+  return uint32_t(mm.mappings[mapping].private_data);
+}
+
+// The deferred free (pool->free_work). "Caller should hold page_lock of all pages in
+// the zspage": it sleeps on each page lock, outside class->lock.
+void async_free_zspage(World& w, uint64_t pool_id) {
+  MODEL_FUNC("async_free_zspage");
+  Mm& mm = static_cast<Mm&>(w);
+  const uint32_t pool = uint32_t(pool_id);
+  std::vector<uint32_t> free_pages;  // LIST_HEAD(free_pages)
+  ZsPool& p = pool_of(mm, pool);
+  // Model shortcut: one look at the pool instead of taking and dropping the lock of each
+  // of its ~100 classes; a class whose ZS_EMPTY list is empty now is skipped. Whoever
+  // puts a zspage on a ZS_EMPTY list later schedules this work again.
+  sched(Op::Read, Access::Read, make_obj(zsobj::kPool, pool), here());
+  for (SizeClass& c : p.classes) {
+    if (c.fullness_list[ZS_EMPTY].empty()) continue;
+    spin_lock(c.lock);
+    auto& l = c.fullness_list[ZS_EMPTY];
+    sched(Op::ListDel, Access::Write, zs_class_obj(pool, c.index), here());
+    for (uint32_t id : l) zspage_at(mm, id).list = kZsLocalList;
+    free_pages.insert(free_pages.begin(), l.begin(), l.end());  // list_splice_init
+    l.clear();
+    spin_unlock(c.lock);
+  }
+  for (uint32_t id : free_pages) {
+    sched(Op::ListDel, Access::Write, zspage_obj(id), here());
+    zspage_at(mm, id).list = kZsPoisoned;  // list_del(&zspage->list)
+    lock_zspage(mm, id);
+    uint32_t class_idx;
+    int fullness;
+    get_zspage_mapping(mm, id, &class_idx, &fullness);
+    VM_BUG_ON(mm, fullness != ZS_EMPTY);
+    SizeClass& c = class_of(p, class_idx);
+    spin_lock(c.lock);
+    __free_zspage(mm, pool, c, id);
+    spin_unlock(c.lock);
+  }
+}
+
+const bool registered = [] {
+  register_obj_class(zsobj::kZspage, "zspage", [](uint64_t i, const World*) {
+    return "zspage " + std::to_string(i);
+  });
+  register_obj_class(zsobj::kHandle, "handle", [](uint64_t i, const World*) {
+    return "handle " + std::to_string(i & 0xffffffffu) + " (pool " + std::to_string(i >> 32) + ")";
+  });
+  register_obj_class(zsobj::kClassLock, "class->lock", [](uint64_t i, const World*) {
+    return "class->lock (pool " + std::to_string(i >> 16) + ", class " + std::to_string(i & 0xffff) + ")";
+  });
+  register_obj_class(zsobj::kPool, "zs_pool", [](uint64_t i, const World*) {
+    return "zs_pool " + std::to_string(i);
+  });
+  return true;
+}();
+
+}  // namespace
+
+const mm::AddressSpaceOps zsmalloc_aops = {"zsmalloc_aops", zs_page_isolate, zs_page_migrate,
+                                           zs_page_putback};
+
+uint32_t zs_class_slot(size_t size) { return class_table().slot[get_size_class_index(size + ZS_HANDLE_SIZE)]; }
+
+// ---- pool ----
+
+uint32_t zs_create_pool(Mm& mm, std::string name) {
+  MODEL_FUNC("zs_create_pool");
+  Zsmalloc& z = Z(mm);
+  (void)registered;
+  if (z.mem.size() < mm.pages.size()) z.mem.resize(mm.pages.size());
+  const uint32_t id = uint32_t(z.pools.size());
+  ZsPool& p = z.pools.emplace_back();
+  p.name = std::move(name);
+  // init_deferred_free: INIT_WORK(&pool->free_work, async_free_zspage)
+  p.free_work = init_work(mm, async_free_zspage, id, "zs_free_work");
+  for (const ClassDef& d : class_table().defs) {
+    SizeClass& c = p.classes.emplace_back();
+    c.size = d.size;
+    c.index = d.index;
+    c.pages_per_zspage = d.pages_per_zspage;
+    c.objs_per_zspage = d.objs_per_zspage;
+    c.lock.id = zs_class_obj(id, d.index);
+  }
+  // zs_register_migration: an anon inode whose mapping has a_ops = zsmalloc_aops and
+  // private_data = pool.
+  p.mapping = mm.new_mapping("zsmalloc:" + p.name, &zsmalloc_aops, id);
+  p.live = true;
+  return id;
+}
+
+void zs_destroy_pool(Mm& mm, uint32_t pool) {
+  MODEL_FUNC("zs_destroy_pool");
+  ZsPool& p = pool_of(mm, pool);
+  // zs_unregister_migration: flush_work(&pool->free_work); iput(pool->inode)
+  flush_work(mm, p.free_work, here());
+  // Classes with zspages left are only reported ("Freeing non-empty class"): their
+  // pages leak, as in the kernel.
+  p.live = false;
+}
+
+uint64_t zs_get_total_pages(const Mm& mm, uint32_t pool) {
+  const Zsmalloc& z = drivers_of(mm).zsmalloc;
+  return pool < z.pools.size() ? uint64_t(z.pools[pool].pages_allocated) : 0;
+}
+
+// ---- zs_malloc / zs_free ----
+
+uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
+  MODEL_FUNC("zs_malloc");
+  if (!size || size > ZS_MAX_ALLOC_SIZE) return 0;
+  const uint64_t handle = cache_alloc_handle(mm, pool);
+  // extra space in chunk to keep the handle
+  size += ZS_HANDLE_SIZE;
+  ZsPool& p = pool_of(mm, pool);
+  SizeClass& c = p.classes[class_table().slot[get_size_class_index(size)]];
+
+  spin_lock(c.lock);
+  uint32_t zspage = find_get_zspage(pool, c);
+  if (zspage) {
+    const uint64_t obj = obj_malloc(mm, c, zspage, handle);
+    // Now move the zspage to another fullness group, if required.
+    fix_fullness_group(mm, c, zspage);
+    record_obj(mm, pool, handle, obj);
+    spin_unlock(c.lock);
+    return handle;
+  }
+  spin_unlock(c.lock);
+
+  zspage = alloc_zspage(mm, pool, c, gfp);
+  if (!zspage) {
+    cache_free_handle(mm, pool, handle);
+    return 0;
+  }
+
+  spin_lock(c.lock);
+  const uint64_t obj = obj_malloc(mm, c, zspage, handle);
+  const int newfg = get_fullness_group(mm, c, zspage);
+  insert_zspage(mm, c, zspage, newfg);
+  set_zspage_mapping(mm, zspage, c.index, newfg);
+  record_obj(mm, pool, handle, obj);
+  p.pages_allocated += c.pages_per_zspage;
+  c.stats[OBJ_ALLOCATED] += c.objs_per_zspage;
+  // We completely set up zspage so mark them as movable.
+  if (mm.cfg.has(Fix::ZsMovableAfterSetup)) SetZsPageMovable(mm, pool, zspage);
+  spin_unlock(c.lock);
+  return handle;
+}
+
+void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("zs_free");
+  if (!handle) return;
+  pin_tag(mm, pool, handle);
+  const uint64_t obj = handle_to_obj(mm, pool, handle);
+  Pfn f_page;
+  uint32_t f_objidx;
+  obj_to_location(obj, &f_page, &f_objidx);
+  const uint32_t zspage = get_zspage(mm, f_page);
+
+  migrate_read_lock(mm, zspage);
+
+  uint32_t class_idx;
+  int fullness;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
+
+  spin_lock(c.lock);
+  obj_free(mm, c, obj);
+  fullness = fix_fullness_group(mm, c, zspage);
+  if (fullness != ZS_EMPTY) {
+    migrate_read_unlock(mm, zspage);
+  } else {
+    const bool isolated = is_zspage_isolated(mm, zspage);
+    migrate_read_unlock(mm, zspage);
+    // If zspage is isolated, zs_page_putback will free the zspage (v4.8). The v3 series
+    // freed it here regardless.
+    if (!isolated || !mm.cfg.has(Fix::ZsFreeSkipsIsolated)) free_zspage(mm, pool, c, zspage);
+  }
+  spin_unlock(c.lock);
+  unpin_tag(mm, pool, handle);
+  cache_free_handle(mm, pool, handle);
+}
+
+// ---- zs_map_object / zs_unmap_object ----
+
+ZsObjRef zs_map_object(Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode) {
+  MODEL_FUNC("zs_map_object");
+  // From now on, migration cannot move the object.
+  pin_tag(mm, pool, handle);
+  const uint64_t obj = handle_to_obj(mm, pool, handle);
+  Pfn page;
+  uint32_t obj_idx;
+  obj_to_location(obj, &page, &obj_idx);
+  const uint32_t zspage = get_zspage(mm, page);
+  // Migration cannot move any subpage in this zspage.
+  migrate_read_lock(mm, zspage);
+  uint32_t class_idx;
+  int fg;
+  get_zspage_mapping(mm, zspage, &class_idx, &fg);
+  const SizeClass& c = class_of(pool_of(mm, pool), class_idx);
+  const uint32_t off = uint32_t((uint64_t(c.size) * obj_idx) & (PAGE_SIZE - 1));
+  if (off + c.size > PAGE_SIZE) {
+    // This object spans two pages.
+    if (get_next_page(mm, page) == kNoPfn) BUG("zs_map_object", "BUG_ON(!pages[1])");
+  }
+  return {page, obj_slot(c.size, obj_idx)};
+}
+
+void zs_unmap_object(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("zs_unmap_object");
+  const uint64_t obj = handle_to_obj(mm, pool, handle);
+  Pfn page;
+  uint32_t obj_idx;
+  obj_to_location(obj, &page, &obj_idx);
+  const uint32_t zspage = get_zspage(mm, page);
+  migrate_read_unlock(mm, zspage);
+  unpin_tag(mm, pool, handle);
+}
+
+void zs_write_object(Mm& mm, uint32_t pool, uint64_t handle, uint32_t content) {
+  const ZsObjRef ref = zs_map_object(mm, pool, handle, zs_mapmode::ZS_MM_WO);
+  sched(Op::Write, Access::Write, mm::page_obj(ref.page), here());
+  mem_slot(mm, ref.page, ref.slot).content = content;
+  handle_slot(mm, pool, handle).written = content;  // model: what a reader must get back
+  zs_unmap_object(mm, pool, handle);
+}
+
+uint32_t zs_read_object(Mm& mm, uint32_t pool, uint64_t handle) {
+  const ZsObjRef ref = zs_map_object(mm, pool, handle, zs_mapmode::ZS_MM_RO);
+  sched(Op::Read, Access::Read, mm::page_obj(ref.page), here());
+  const uint32_t content = mem_slot(mm, ref.page, ref.slot).content;
+  zs_unmap_object(mm, pool, handle);
+  return content;
+}
+
+// ---- zs_compact ----
+
+uint64_t zs_compact(Mm& mm, uint32_t pool) {
+  MODEL_FUNC("zs_compact");
+  ZsPool& p = pool_of(mm, pool);
+  // Model shortcut: a class with no ZS_ALMOST_EMPTY/ZS_ALMOST_FULL zspage has no source
+  // for isolate_zspage; it is skipped without taking and dropping its lock.
+  sched(Op::Read, Access::Read, make_obj(zsobj::kPool, pool), here());
+  for (size_t i = p.classes.size(); i-- > 0;) {
+    const SizeClass& c = p.classes[i];
+    if (c.fullness_list[ZS_ALMOST_EMPTY].empty() && c.fullness_list[ZS_ALMOST_FULL].empty()) continue;
+    __zs_compact(mm, pool, p.classes[i]);
+  }
+  return p.pages_compacted;
+}
+
+// ---- address_space_operations ----
+
+bool zs_page_isolate(Mm& mm, Pfn page, mm::isolate_mode_t) {
+  MODEL_FUNC("zs_page_isolate");
+  // Page is locked so zspage couldn't be destroyed. For detail, look at lock_zspage in
+  // free_zspage.
+  VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
+  VM_BUG_ON_PAGE(mm, mm::PageIsolated(mm, page), page);
+
+  const uint32_t zspage = get_zspage(mm, page);
+  // Without class lock, fullness could be stale while class_idx is okay because class_idx
+  // is constant unless page is freed so we should get fullness again under class lock.
+  uint32_t class_idx;
+  int fullness;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+  const uint32_t pool = pool_of_mapping(mm, mm::page_mapping(mm, page));
+  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
+
+  spin_lock(c.lock);
+  if (mm.cfg.has(Fix::ZsFreeSkipsIsolated) && get_zspage_inuse(mm, zspage) == 0) {
+    spin_unlock(c.lock);
+    return false;
+  }
+  const bool v4 = mm.cfg.has(Fix::ZsMovableAfterSetup);
+  // zspage is isolated for object migration (zs_compact owns it).
+  if (v4 && zspage_list_empty(mm, zspage) && !is_zspage_isolated(mm, zspage)) {
+    spin_unlock(c.lock);
+    return false;
+  }
+  // If this is the first isolation for the zspage, isolate it from its size class to
+  // prevent further object allocation from the zspage. (The v3 series did not look at
+  // the list.)
+  if ((!v4 || !zspage_list_empty(mm, zspage)) && !is_zspage_isolated(mm, zspage)) {
+    get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+    remove_zspage(mm, c, zspage, fullness);
+  }
+  inc_zspage_isolation(mm, zspage);
+  spin_unlock(c.lock);
+  // v3: the driver owned PG_isolated (rule 2 of the v3 changelog).
+  if (!mm.cfg.has(Fix::VmOwnsPgIsolated)) mm::__SetPageIsolated(mm, page);
+  return true;
+}
+
+int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::MigrateMode) {
+  MODEL_FUNC("zs_page_migrate");
+  int ret = -EAGAIN;
+  VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
+  VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
+
+  const uint32_t zspage = get_zspage(mm, page);
+  // Concurrent compactor cannot migrate any subpage in zspage.
+  migrate_write_lock(mm, zspage);
+  uint32_t class_idx;
+  int fullness;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+  const uint32_t pool = pool_of_mapping(mm, mapping);
+  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
+  (void)page_index_in_zspage(mm, zspage, page);  // offset = get_first_obj_offset(...)
+
+  uint32_t pos = 0;  // objects of the page whose handles were pinned
+  const uint32_t nr = uint32_t(page_mem(mm, page).size());
+  spin_lock(c.lock);
+  if (mm.cfg.has(Fix::ZsFreeSkipsIsolated) && !get_zspage_inuse(mm, zspage)) {
+    ret = -EBUSY;
+    goto unlock_class;
+  }
+
+  for (pos = 0; pos < nr; pos++) {
+    const uint64_t head = obj_to_head(mm, page, pos);
+    if (head & OBJ_ALLOCATED_TAG) {
+      if (!trypin_tag(mm, pool, head >> OBJ_TAG_BITS)) goto unpin_objects;
+    }
+  }
+
+  // Here, any user cannot access all objects in the zspage so let's move.
+  sched(Op::Read, Access::Read, mm::page_obj(page), here());
+  sched(Op::Write, Access::Write, mm::page_obj(newpage), here());
+  page_mem(mm, newpage) = page_mem(mm, page);  // memcpy(d_addr, s_addr, PAGE_SIZE)
+
+  for (uint32_t i = 0; i < pos; i++) {
+    const uint64_t head = obj_to_head(mm, page, i);
+    if (head & OBJ_ALLOCATED_TAG) {
+      const uint64_t handle = head >> OBJ_TAG_BITS;
+      if (!testpin_tag(mm, pool, handle)) BUG("zs_page_migrate", "BUG()", {"handle not pinned"});
+      const uint64_t old_obj = handle_to_obj(mm, pool, handle);
+      Pfn dummy;
+      uint32_t obj_idx;
+      obj_to_location(old_obj, &dummy, &obj_idx);
+      const uint64_t new_obj = location_to_obj(newpage, obj_idx) | (uint64_t(1) << HANDLE_PIN_BIT);
+      record_obj(mm, pool, handle, new_obj);
+    }
+  }
+
+  replace_sub_page(mm, c, zspage, newpage, page);
+  mm::get_page(mm, newpage);
+
+  dec_zspage_isolation(mm, zspage);
+  // Page migration is done so let's putback isolated zspage to the list if @page is
+  // final isolated subpage in the zspage.
+  if (!is_zspage_isolated(mm, zspage)) putback_zspage(mm, c, zspage);
+
+  // v3: on success the driver cleared PG_isolated, and PG_movable with it (rule 3).
+  if (!mm.cfg.has(Fix::VmOwnsPgIsolated)) mm::__ClearPageIsolated(mm, page);
+  reset_page(mm, page);
+  mm::put_page(mm, page);
+  page = newpage;
+  ret = MIGRATEPAGE_SUCCESS;
+
+unpin_objects:
+  for (uint32_t i = 0; i < pos; i++) {
+    const uint64_t head = obj_to_head(mm, page, i);
+    if (head & OBJ_ALLOCATED_TAG) {
+      const uint64_t handle = head >> OBJ_TAG_BITS;
+      if (!testpin_tag(mm, pool, handle)) BUG("zs_page_migrate", "BUG()", {"handle not pinned"});
+      unpin_tag(mm, pool, handle);
+    }
+  }
+unlock_class:
+  spin_unlock(c.lock);
+  migrate_write_unlock(mm, zspage);
+  return ret;
+}
+
+void zs_page_putback(Mm& mm, Pfn page) {
+  MODEL_FUNC("zs_page_putback");
+  VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
+  VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
+
+  const uint32_t zspage = get_zspage(mm, page);
+  uint32_t class_idx;
+  int fg;
+  get_zspage_mapping(mm, zspage, &class_idx, &fg);
+  const uint32_t pool = pool_of_mapping(mm, mm::page_mapping(mm, page));
+  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
+
+  spin_lock(c.lock);
+  dec_zspage_isolation(mm, zspage);
+  if (!is_zspage_isolated(mm, zspage)) {
+    fg = putback_zspage(mm, c, zspage);
+    // Due to page_lock, we cannot free zspage immediately so let's defer.
+    if (fg == ZS_EMPTY) schedule_work(mm, pool_of(mm, pool).free_work, here());
+  }
+  spin_unlock(c.lock);
+  // v3: the driver cleared PG_isolated itself (rule 4).
+  if (!mm.cfg.has(Fix::VmOwnsPgIsolated)) mm::__ClearPageIsolated(mm, page);
+}
+
+// ---- views and checks ----
+
+namespace {
+
+// Plain reads for views: no scheduling points, no outcomes.
+struct Peek {
+  const Mm& mm;
+  const Zsmalloc& z;
+  uint32_t zspage_of_page(Pfn p) const {
+    if (!mm.valid_pfn(p)) return 0;
+    const uint64_t id = mm.page(p).private_;
+    return id < z.zspages.size() && z.zspages[id].allocated ? uint32_t(id) : 0;
+  }
+  Pfn next(Pfn p) const {
+    if ((mm.page(p).flags >> mm::PG_owner_priv_1) & 1) return kNoPfn;
+    const uint64_t n = mm.page(p).index;
+    return n && n - 1 < mm.pages.size() ? Pfn(n - 1) : kNoPfn;
+  }
+  std::vector<Pfn> pages(uint32_t id) const {
+    std::vector<Pfn> v;
+    if (!id) return v;
+    for (Pfn p = z.zspages[id].first_page; p != kNoPfn && mm.valid_pfn(p) && v.size() <= ZS_MAX_PAGES_PER_ZSPAGE;
+         p = next(p))
+      v.push_back(p);
+    return v;
+  }
+  const ZsHandle* handle(uint32_t pool, uint64_t h) const {
+    if (pool >= z.pools.size() || h == 0 || h > z.pools[pool].handles.size()) return nullptr;
+    const ZsHandle& s = z.pools[pool].handles[h - 1];
+    return s.allocated ? &s : nullptr;
+  }
+  const SizeClass* cls(uint32_t pool, uint32_t class_idx) const {
+    if (pool >= z.pools.size() || class_idx >= ZS_SIZE_CLASSES) return nullptr;
+    return &z.pools[pool].classes[class_table().slot[class_idx]];
+  }
+  const ZsObjSlot* slot(Pfn p, uint32_t size, uint32_t obj_idx) const {
+    if (p >= z.mem.size()) return nullptr;
+    const uint32_t s = obj_slot(size, obj_idx);
+    return s < z.mem[p].size() ? &z.mem[p][s] : nullptr;
+  }
+};
+
+}  // namespace
+
+bool zs_handle_valid(const Drivers& d, uint32_t pool, uint64_t handle) {
+  return Peek{d, d.zsmalloc}.handle(pool, handle) != nullptr;
+}
+
+uint32_t zs_zspage_of(const Drivers& d, uint32_t pool, uint64_t handle) {
+  Peek pk{d, d.zsmalloc};
+  const ZsHandle* h = pk.handle(pool, handle);
+  if (!h) return 0;
+  Pfn page;
+  uint32_t idx;
+  obj_to_location(h->word, &page, &idx);
+  return pk.zspage_of_page(page);
+}
+
+std::vector<Pfn> zs_pages_of(const Drivers& d, uint32_t pool, uint64_t handle) {
+  Peek pk{d, d.zsmalloc};
+  return pk.pages(zs_zspage_of(d, pool, handle));
+}
+
+uint32_t zs_peek(const Drivers& d, uint32_t pool, uint64_t handle) {
+  Peek pk{d, d.zsmalloc};
+  const ZsHandle* h = pk.handle(pool, handle);
+  const uint32_t id = zs_zspage_of(d, pool, handle);
+  if (!h || !id) return 0;
+  Pfn page;
+  uint32_t idx;
+  obj_to_location(h->word, &page, &idx);
+  const SizeClass* c = pk.cls(pool, d.zsmalloc.zspages[id].class_idx);
+  const ZsObjSlot* s = c ? pk.slot(page, c->size, idx) : nullptr;
+  return s ? s->content : 0;
+}
+
+std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
+  std::vector<std::string> out;
+  const Zsmalloc& z = d.zsmalloc;
+  Peek pk{d, z};
+  auto bad = [&](std::string s) { out.push_back(std::move(s)); };
+  const auto zs = [](uint32_t id) { return "zspage " + std::to_string(id); };
+  std::vector<uint8_t> zs_page(d.pages.size(), 0);  // pages of live zspages
+  int64_t nr_zspages = 0;
+
+  for (uint32_t id = 1; id < z.zspages.size(); ++id) {
+    const Zspage& zp = z.zspages[id];
+    if (!zp.allocated) continue;
+    if (zp.magic != ZSPAGE_MAGIC) bad(zs(id) + ": bad magic");
+    if (zp.pool >= z.pools.size()) {
+      bad(zs(id) + ": no pool");
+      continue;
+    }
+    const ZsPool& pool = z.pools[zp.pool];
+    const SizeClass* c = pk.cls(zp.pool, zp.class_idx);
+    if (!c || c->index != zp.class_idx) {
+      bad(zs(id) + ": bad class index " + std::to_string(zp.class_idx));
+      continue;
+    }
+    if (!pool.live) bad(zs(id) + " of destroyed pool " + std::to_string(zp.pool) + " is leaked");
+    const std::vector<Pfn> pages = pk.pages(id);
+    nr_zspages += int64_t(pages.size());
+    if (pages.size() != c->pages_per_zspage)
+      bad(zs(id) + ": " + std::to_string(pages.size()) + " pages in its chain, class has " +
+          std::to_string(c->pages_per_zspage));
+    uint32_t allocated = 0;
+    for (size_t i = 0; i < pages.size(); ++i) {
+      const Pfn p = pages[i];
+      const mm::Page& pg = d.page(p);
+      const std::string at = zs(id) + " page " + std::to_string(i) + " (pfn " + std::to_string(p) + ")";
+      if (zs_page[p]) bad(at + ": in two zspages");
+      zs_page[p] = 1;
+      if (pg.private_ != id) bad(at + ": page->private is " + std::to_string(pg.private_));
+      if (pg.owner != mm::Owner::Zsmalloc) bad(at + ": owner is not zsmalloc");
+      if (pg.refcount < 1) bad(at + ": refcount " + std::to_string(pg.refcount));
+      if (((pg.flags >> mm::PG_private) & 1) != (i == 0)) bad(at + ": PG_private wrong");
+      if (((pg.flags >> mm::PG_private_2) & 1) != (i + 1 == pages.size())) bad(at + ": PG_private_2 wrong");
+      const bool movable = d.cfg.has(Fix::MovableMappingBit)
+                               ? (pg.mapping & mm::PAGE_MAPPING_FLAGS) == mm::PAGE_MAPPING_MOVABLE &&
+                                     mm::mapping_id(pg.mapping) == pool.mapping
+                               : ((pg.flags >> mm::PG_movable_v3) & 1) && pg.mapcount == mm::PAGE_MOVABLE_MAPCOUNT_VALUE &&
+                                     mm::mapping_id(pg.mapping) == pool.mapping;
+      if (!movable) bad(at + ": not movable in the pool's mapping");
+      if (settled && ((pg.flags >> mm::PG_locked) & 1)) bad(at + ": still locked");
+      if (settled && ((pg.flags >> mm::PG_isolated) & 1)) bad(at + ": still isolated");
+      // Objects whose start lies in this page.
+      const uint32_t first = first_obj_of_page(c->size, uint32_t(i));
+      const uint32_t end = std::min(first_obj_of_page(c->size, uint32_t(i) + 1), c->objs_per_zspage);
+      const size_t nslots = end > first ? end - first : 0;
+      if (p >= z.mem.size() || z.mem[p].size() != nslots) {
+        bad(at + ": memory holds " + std::to_string(p < z.mem.size() ? z.mem[p].size() : 0) +
+            " objects, expected " + std::to_string(nslots));
+        continue;
+      }
+      for (uint32_t k = first; k < end; ++k) {
+        const bool huge = (pg.flags >> mm::PG_owner_priv_1) & 1;
+        const uint64_t head = huge ? pg.index : z.mem[p][k - first].head;
+        if (!(head & OBJ_ALLOCATED_TAG)) continue;
+        // A huge object's header stays in page->index after obj_free: inuse decides.
+        if (huge && zp.inuse == 0) continue;
+        ++allocated;
+        const uint64_t h = head >> OBJ_TAG_BITS;
+        const ZsHandle* hs = pk.handle(zp.pool, h);
+        const std::string obj = at + " object " + std::to_string(k);
+        if (!hs) {
+          bad(obj + ": header names handle " + std::to_string(h) + ", which is not allocated");
+          continue;
+        }
+        Pfn hp;
+        uint32_t hidx;
+        obj_to_location(hs->word, &hp, &hidx);
+        if (hp != p || hidx != k)
+          bad(obj + ": handle " + std::to_string(h) + " points to pfn " + std::to_string(hp) +
+              " object " + std::to_string(hidx));
+      }
+    }
+    if (allocated != zp.inuse)
+      bad(zs(id) + ": inuse " + std::to_string(zp.inuse) + " but " + std::to_string(allocated) +
+          " allocated objects");
+    // The list of its fullness, unless isolated (off every list).
+    const int fg = zp.inuse == 0 ? ZS_EMPTY
+                   : zp.inuse == c->objs_per_zspage ? ZS_FULL
+                   : zp.inuse <= 3 * c->objs_per_zspage / fullness_threshold_frac ? ZS_ALMOST_EMPTY
+                                                                                 : ZS_ALMOST_FULL;
+    if (zp.fullness != fg)
+      bad(zs(id) + ": fullness " + fullness_name(zp.fullness) + " but inuse " + std::to_string(zp.inuse) +
+          " makes it " + fullness_name(fg));
+    if (zp.isolated) {
+      if (settled) bad(zs(id) + ": still isolated (" + std::to_string(zp.isolated) + ")");
+      if (zp.list != kZsNoList) bad(zs(id) + ": isolated but on a list");
+    } else if (zp.list != zp.fullness) {
+      if (settled || zp.list != kZsLocalList)
+        bad(zs(id) + ": on list " + std::to_string(zp.list) + ", fullness " + fullness_name(zp.fullness));
+    } else {
+      const auto& l = c->fullness_list[zp.fullness];
+      if (std::count(l.begin(), l.end(), id) != 1) bad(zs(id) + ": not on its class list once");
+    }
+    if (settled && zp.inuse == 0 && !d.works[pool.free_work].pending)
+      bad(zs(id) + ": empty zspage left unfreed");
+    if (settled && (zp.lock.readers || zp.lock.writer != kNoTask)) bad(zs(id) + ": migrate lock held");
+  }
+
+  for (uint32_t pi = 0; pi < z.pools.size(); ++pi) {
+    const ZsPool& pool = z.pools[pi];
+    int64_t pages_allocated = 0;
+    for (const SizeClass& c : pool.classes) {
+      uint64_t used = 0, zspages = 0;
+      for (int fg = 0; fg < NR_ZS_FULLNESS; ++fg)
+        for (uint32_t id : c.fullness_list[size_t(fg)]) {
+          if (id >= z.zspages.size() || !z.zspages[id].allocated) {
+            bad("class " + std::to_string(c.index) + " list " + fullness_name(fg) + " holds freed " + zs(id));
+            continue;
+          }
+          if (z.zspages[id].list != fg) bad(zs(id) + " is on list " + fullness_name(fg) + " but says otherwise");
+        }
+      for (uint32_t id = 1; id < z.zspages.size(); ++id) {
+        const Zspage& zp = z.zspages[id];
+        if (!zp.allocated || zp.pool != pi || zp.class_idx != c.index) continue;
+        used += zp.inuse;
+        ++zspages;
+      }
+      if (settled && spin_is_locked(c.lock)) bad("class " + std::to_string(c.index) + ": class->lock held");
+      if (c.stats[OBJ_USED] != used)
+        bad("pool " + std::to_string(pi) + " class " + std::to_string(c.index) + ": OBJ_USED " +
+            std::to_string(c.stats[OBJ_USED]) + " but zspages hold " + std::to_string(used));
+      if (c.stats[OBJ_ALLOCATED] != zspages * c.objs_per_zspage)
+        bad("pool " + std::to_string(pi) + " class " + std::to_string(c.index) + ": OBJ_ALLOCATED " +
+            std::to_string(c.stats[OBJ_ALLOCATED]) + " for " + std::to_string(zspages) + " zspages");
+      pages_allocated += int64_t(zspages * c.pages_per_zspage);
+    }
+    if (pool.pages_allocated != pages_allocated)
+      bad("pool " + std::to_string(pi) + ": pages_allocated " + std::to_string(pool.pages_allocated) +
+          " but zspages hold " + std::to_string(pages_allocated));
+    // No object lost: every live handle resolves to an object that names it and holds
+    // what was written.
+    for (uint64_t h = 1; h <= pool.handles.size(); ++h) {
+      const ZsHandle& hs = pool.handles[h - 1];
+      if (!hs.allocated) continue;
+      const std::string hn = "pool " + std::to_string(pi) + " handle " + std::to_string(h);
+      if (settled && (hs.word & 1)) bad(hn + ": still pinned");
+      Pfn p;
+      uint32_t idx;
+      obj_to_location(hs.word, &p, &idx);
+      const uint32_t id = pk.zspage_of_page(p);
+      if (!id || z.zspages[id].pool != pi) {
+        bad(hn + ": object at pfn " + std::to_string(p) + " is in no live zspage of the pool (lost)");
+        continue;
+      }
+      const SizeClass* c = pk.cls(pi, z.zspages[id].class_idx);
+      const ZsObjSlot* s = c ? pk.slot(p, c->size, idx) : nullptr;
+      if (!s) {
+        bad(hn + ": object " + std::to_string(idx) + " of pfn " + std::to_string(p) + " does not exist");
+        continue;
+      }
+      const bool huge = (d.page(p).flags >> mm::PG_owner_priv_1) & 1;
+      const uint64_t head = huge ? d.page(p).index : s->head;
+      if (head != handle_head(h)) bad(hn + ": its object's header does not name it (lost)");
+      if (s->content != hs.written)
+        bad(hn + ": holds content " + std::to_string(s->content) + ", " + std::to_string(hs.written) +
+            " was written (corrupted)");
+    }
+  }
+
+  // No page leaked: every page zsmalloc owns belongs to a live zspage.
+  for (Pfn p = 0; p < d.pages.size(); ++p) {
+    const mm::Page& pg = d.page(p);
+    if (pg.owner == mm::Owner::Zsmalloc && pg.refcount > 0 && !zs_page[p])
+      bad("pfn " + std::to_string(p) + " is owned by zsmalloc but belongs to no live zspage (leaked): " +
+          mm::dump_page(d, p));
+  }
+  if (d.stats[size_t(mm::Stat::NR_ZSPAGES)] != nr_zspages)
+    bad("NR_ZSPAGES is " + std::to_string(d.stats[size_t(mm::Stat::NR_ZSPAGES)]) + " but zspages hold " +
+        std::to_string(nr_zspages) + " pages");
+  return out;
+}
+
+}  // namespace pagesim::drivers

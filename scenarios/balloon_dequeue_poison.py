@@ -1,0 +1,63 @@
+"""virtio balloon: a dequeue walk without pages_lock follows a poisoned list pointer.
+
+Report: balloon_page_dequeue walked b_dev_info->pages with list_for_each_entry_safe and took
+pages_lock only around balloon_page_delete. Compaction's balloon_page_isolate list_del's
+the page the walk holds as its next cursor (LIST_POISON1 in page->lru.next), so the walk
+dereferences dead000000000100. Fixed by holding pages_lock around the whole walk
+(4.8's balloon_page_dequeue; kernel-notes 4, "balloon_page_dequeue").
+
+Buggy: v4.8 with the fix `balloon-dequeue-under-lock` off. Fixed: v4.8.
+"""
+
+import pagesim as ps
+
+BUGGY = {"balloon-dequeue-under-lock": False}
+# The balloon_dev_info object (class kBalloonBase + 3, index 0): balloon_page_isolate's
+# operation on it comes after its list_del of the page.
+BALLOON_DEV = (44 + 3) << 56
+
+
+@ps.scenario(kernel="v4.8", cpus=2, pages=1024)
+def balloon_dequeue_poison(k):
+    """Compaction isolates balloon page B while deflation walks the balloon list at B."""
+    balloon = k.balloon()
+    balloon.fill(2)
+    B = balloon.pages()[0]
+    a = k.cpu(0).run(k.compaction.isolate, B, name="compaction")
+    d = k.cpu(1).run(balloon.leak, 1, name="deflate")
+    # The walk stops at B; compaction isolates B (list_del poisons B's lru); the walk goes on.
+    return ps.script(d.before("balloon_page_dequeue", B),
+                     a.before("balloon_page_isolate", obj=BALLOON_DEV), d, a)
+
+
+def test_without_the_fix_the_walk_oopses_on_list_poison():
+    run = balloon_dequeue_poison.run(fixes=BUGGY)
+    assert run.oops is not None, run.report()
+    assert run.oops.function == "balloon_page_dequeue"
+    assert run.oops.message == "unable to handle kernel paging request at dead000000000100"
+    assert run.oops.task == "deflate"
+
+
+def test_with_the_fix_the_same_script_is_clean():
+    run = balloon_dequeue_poison.run()
+    assert run.ok, run.report()
+    assert _balloon_consistent(run)
+
+
+def test_with_the_fix_every_schedule_with_two_preemptions_is_clean():
+    ex = balloon_dequeue_poison.explore(strategy="dfs", executions=200_000, preemption_bound=2)
+    assert ex.exhausted, ex
+    assert ex.outcomes == {"ok": ex.executions}, ex
+
+
+def test_without_the_fix_exploration_finds_it():
+    ex = balloon_dequeue_poison.explore(fixes=BUGGY, strategy="dfs", executions=200_000,
+                                        preemption_bound=2)
+    assert ex.sometimes("oops:balloon_page_dequeue"), ex
+    assert ex.replay("oops:balloon_page_dequeue").oops.function == "balloon_page_dequeue"
+
+
+def _balloon_consistent(run) -> bool:
+    import pagesim._core as core
+
+    return core.balloon_check(run.kernel) == []

@@ -1,0 +1,261 @@
+"""zsmalloc and zram through pagesim._core.Kernel: set-up calls, tasks on CPUs (entry points
+and generator tasks yielding ``call(...)``), scripted interleavings, and the views of the
+final state (``run.kernel``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pagesim import _core
+
+
+def kernel(preset: str = "v4.8", cpus: int = 4, **kw: Any) -> _core.Kernel:
+    return _core.Kernel(preset=preset, pages=1024, cpus=cpus, **kw)
+
+
+def keys(run: _core.RunResult) -> set[str]:
+    return {o.key for o in run.outcomes}
+
+
+def reports(run: _core.RunResult) -> str:
+    return "\n".join(o.report for o in run.outcomes)
+
+
+# ---- zram ----
+
+
+def test_zram_write_read_round_trip_at_set_up() -> None:
+    k = kernel()
+    assert k.call("zram_create", 8) == 0
+    assert k.call("zram_write", 0, 1200, 41) == 0
+    assert k.call("zram_write", 1, 3900, 42) == 0  # stored uncompressed: a huge object
+    assert k.call("zram_write", 2, 10, 0) == 0  # a zero-filled page
+    assert [k.call("zram_read", i) for i in range(4)] == [41, 42, 0, 0]
+    stats = _core.zram_stats(k.state)
+    assert stats["pages_stored"] == 2
+    assert stats["zero_pages"] == 1
+    assert stats["compr_data_size"] == 1200 + 4096
+    assert stats["handles"][2] == 0 and stats["handles"][3] == 0
+    assert _core.zram_check(k.state) == []
+    assert _core.zs_check(k.state) == []
+    k.call("zram_slot_free_notify", 0)
+    assert k.call("zram_read", 0) == 0
+    assert _core.zram_stats(k.state)["notify_free"] == 1
+
+
+def test_zram_generator_tasks_round_trip_in_a_run() -> None:
+    k = kernel(cpus=2, debug_atomic_sleep=True)
+    k.call("zram_create", 16)
+    got: list[int] = []
+
+    def writer() -> Iterator[Any]:
+        for i in range(8):
+            rc = yield _core.call("zram_write", i, 500 + 300 * i, 100 + i)
+            assert rc == 0
+        for i in range(8):
+            got.append((yield _core.call("zram_read", i)))
+
+    def swapper() -> Iterator[Any]:
+        for i in range(8, 16):
+            yield _core.call("zram_write", i, 2000, 7)
+            yield _core.call("zram_slot_free_notify", i)
+
+    k.spawn(0, writer)
+    k.spawn(1, swapper)
+    for seed in range(5):
+        got.clear()
+        run = k.run(strategy="random", seed=seed)
+        assert run.ok, reports(run)
+        assert got == [100 + i for i in range(8)]
+        stats = _core.zram_stats(run.kernel)
+        assert stats["pages_stored"] == 8
+        assert stats["notify_free"] == 8
+        assert _core.zram_check(run.kernel) == []
+        assert _core.zs_check(run.kernel) == []
+
+
+def test_zram_misuse_raises_usage_errors() -> None:
+    k = kernel()
+    with pytest.raises(_core.UsageError, match="no device"):
+        k.call("zram_write", 0, 100, 1)
+    k.call("zram_create", 2)
+    with pytest.raises(_core.UsageError, match="out of range"):
+        k.call("zram_read", 2)
+    with pytest.raises(_core.UsageError, match="compressed size"):
+        k.call("zram_write", 0, 0, 1)
+
+
+# ---- zsmalloc ----
+
+
+def test_zsmalloc_views_and_misuse() -> None:
+    k = kernel()
+    pool = k.call("zs_create_pool")
+    h = k.call("zs_malloc", pool, 3000)
+    pages = _core.zs_pages_of(k.state, pool, h)
+    assert len(pages) == 3
+    assert [k.call("zs_page_of", pool, h, i) for i in range(4)] == pages + [-1]
+    info = _core.zs_handle(k.state, pool, h)
+    assert info["pfn"] == pages[0] and info["obj_idx"] == 0 and not info["pinned"]
+    stats = _core.zs_stats(k.state, pool)
+    assert stats["pages_used"] == 3 and stats["objects"] == 1
+    (cls,) = stats["classes"]
+    assert (cls["size"], cls["pages_per_zspage"], cls["objs_per_zspage"]) == (3072, 3, 4)
+    assert cls["zspages"]["almost_empty"] == 1
+    for p in pages:
+        page = k.state.page(p)
+        assert page["owner"] == "zsmalloc" and page["movable"]
+    with pytest.raises(_core.UsageError, match="never returned"):
+        k.call("zs_free", pool, h + 1)
+    with pytest.raises(_core.UsageError, match="size"):
+        k.call("zs_malloc", pool, 5000)
+    with pytest.raises(_core.UsageError, match="no zsmalloc pool"):
+        k.call("zs_malloc", pool + 1, 10)
+    k.call("zs_free", pool, h)
+    with pytest.raises(_core.UsageError, match="freed"):
+        k.call("zs_read", pool, h)
+    with pytest.raises(_core.UsageError, match="not allocated"):
+        _core.zs_pages_of(k.state, pool, h)
+    assert _core.zs_check(k.state) == []
+
+
+def test_migration_keeps_object_contents() -> None:
+    k = kernel(cpus=2)
+    pool = k.call("zs_create_pool")
+    handles = [k.call("zs_malloc", pool, 200) for _ in range(12)]
+    for i, h in enumerate(handles):
+        k.call("zs_write", pool, h, 500 + i)
+    page = _core.zs_pages_of(k.state, pool, handles[0])[0]
+    got: list[int] = []
+
+    def migrate_then_read() -> Iterator[Any]:
+        rc = yield _core.call("compact_page", page)
+        assert rc == 0
+        for h in handles:
+            got.append((yield _core.call("zs_read", pool, h)))
+
+    k.spawn(1, migrate_then_read)
+    run = k.run(strategy="random", seed=3)
+    assert run.ok, reports(run)
+    assert got == [500 + i for i in range(12)]
+    after = run.kernel
+    assert _core.zs_pages_of(after, pool, handles[0])[0] != page
+    assert after.page(page)["refcount"] == 0
+    assert after.stats["pgmigrate_success"] == 1
+    for i, h in enumerate(handles):
+        assert _core.zs_handle(after, pool, h)["content"] == 500 + i
+    assert _core.zs_check(after) == []
+    # The set-up state is untouched by the run.
+    assert _core.zs_pages_of(k.state, pool, handles[0])[0] == page
+
+
+def test_zs_compact_keeps_contents() -> None:
+    k = kernel(cpus=2)
+    pool = k.call("zs_create_pool")
+    handles = [k.call("zs_malloc", pool, 1000) for _ in range(16)]
+    for i, h in enumerate(handles):
+        k.call("zs_write", pool, h, 1 + i)
+    kept = handles[::4]
+    for h in handles:
+        if h not in kept:
+            k.call("zs_free", pool, h)
+    assert _core.zs_stats(k.state, pool)["pages_used"] == 4
+    assert k.call("zs_compact", pool) == 3
+    assert _core.zs_stats(k.state, pool)["pages_used"] == 1
+    assert [k.call("zs_read", pool, h) for h in kept] == [1, 5, 9, 13]
+    assert _core.zs_check(k.state) == []
+
+
+# ---- seed 002: the zs_free double isolation ----
+
+
+def seed002(preset: str) -> tuple[_core.Kernel, int, int, int]:
+    """A (cpu 1) isolates T, the 2nd page of a 3000-byte object's zspage; C (cpu 3) frees the
+    object; B (cpu 2) isolates T again; on v4.8 A then puts T back."""
+    k = kernel(preset)
+    pool = k.call("zs_create_pool")
+    h = k.call("zs_malloc", pool, 3000)
+    t = k.call("zs_page_of", pool, h, 1)
+    k.spawn(1, "isolate_movable_page", t, name="migrate_ctx_A")
+    k.spawn(3, "zs_free", pool, h, name="C")
+    k.spawn(2, "isolate_movable_page", t, name="migrate_ctx_B")
+    return k, pool, h, t
+
+
+def script(t: int, *rest: tuple[int, str]) -> list[tuple[int, str, str | None, int | None, int]]:
+    steps: list[tuple[int, str, str | None, int | None, int]] = [
+        (1, "after", "isolate_movable_page", _core.page_obj(t), 0)
+    ]
+    steps += [(cpu, until, None, None, 0) for cpu, until in rest]
+    return steps
+
+
+def test_seed002_oopses_in_zs_page_isolate_on_movable_v3() -> None:
+    k, _pool, _h, t = seed002("movable-v3")
+    run = k.run(seed=1, script=script(t, (3, "done"), (2, "done")))
+    assert "oops:zs_page_isolate" in keys(run), reports(run)
+    oops = next(o for o in run.outcomes if o.key == "oops:zs_page_isolate")
+    assert oops.task == "migrate_ctx_B"
+    assert "NULL pointer dereference" in oops.message
+    assert oops.backtrace[:2] == ["zs_page_isolate", "isolate_movable_page"]
+    # C freed the zspage while A held T: T's zspage pointer is gone, A's reference (and
+    # B's, taken before it died) keep the page.
+    page = run.kernel.page(t)
+    assert page["private"] == 0 and page["refcount"] == 2
+
+
+def test_seed002_is_clean_on_v48_and_t_is_freed_once() -> None:
+    k, pool, _h, t = seed002("v4.8")
+    k.spawn(1, "putback_isolated", t, name="migrate_ctx_A putback")
+    free_before = k.state.stats["nr_free_pages"]
+    run = k.run(seed=1, script=script(t, (3, "done"), (2, "done"), (1, "done")))
+    assert run.ok, reports(run)
+    after = run.kernel
+    assert after.page(t)["refcount"] == 0
+    assert after.stats["nr_free_pages"] == free_before + 3
+    assert after.stats["nr_zspages"] == 0
+    assert _core.zs_stats(after, pool)["pages_used"] == 0
+    assert _core.zs_check(after) == []
+    trace = run.trace()
+    entered = [r["func"] for r in trace if r.get("kind") == "enter"]
+    assert entered.count("zs_page_isolate") == 1  # B was refused before the driver
+    assert entered.count("async_free_zspage") == 1  # the worker freed the zspage
+
+
+# ---- c102f07ca0b0: the pin bit in zs_compact ----
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_compaction_pin_bit_race(fixed: bool) -> None:
+    k = kernel(fixes={"c102f07ca0b0": fixed})
+    pool = k.call("zs_create_pool")
+    h, x, f1, f2, y, f3, f4, f5 = (k.call("zs_malloc", pool, 1000) for _ in range(8))
+    for f in (f3, f4, f5, f1, f2):
+        k.call("zs_free", pool, f)
+    for handle, token in ((h, 1), (x, 2), (y, 3)):
+        k.call("zs_write", pool, handle, token)
+    p = _core.zs_pages_of(k.state, pool, y)[0]
+    k.spawn(1, "zs_compact", pool)
+    k.spawn(2, "zs_free", pool, h)
+    k.spawn(3, "compact_page", p)
+    ho = _core.zs_handle_obj(pool, h)
+    run = k.run(
+        seed=1,
+        script=[
+            (1, "after", "record_obj", ho, 0),
+            (2, "after", "handle_to_obj", ho, 0),
+            (1, "done", None, None, 0),
+            (3, "done", None, None, 0),
+            (2, "done", None, None, 0),
+        ],
+    )
+    if fixed:
+        assert run.ok, reports(run)
+        assert _core.zs_handle(run.kernel, pool, x)["content"] == 2
+        assert _core.zs_handle(run.kernel, pool, y)["content"] == 3
+    else:
+        assert "oops:zs_free" in keys(run), reports(run)
