@@ -18,6 +18,8 @@
 //    reads (zone_page_state) are. Pageblock migratetype bits are not scheduling points.
 #include "mm/page_alloc.h"
 
+#include "mm/compaction.h"
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -631,11 +633,16 @@ Pfn __alloc_pages_slowpath(Mm& mm, unsigned order, const AllocContext& ac) {
   // Caller is not willing to reclaim, we can't balance anything.
   if (!can_direct_reclaim) return kNoPfn;
 
-  // >>> Direct compaction goes here (compaction.h): 4.8 calls
-  //     page = __alloc_pages_direct_compact(gfp_mask, order, alloc_flags, ac,
-  //                                         migration_mode, &compact_result);
-  //     and returns the page if it got one (one retry of get_page_from_freelist).
-  //     Direct reclaim and the OOM killer that follow in 4.8 are not modelled.
+  // __alloc_pages_direct_compact: costly and non-costly orders alike try compaction
+  // (async first in 4.8; the model runs one sync-light pass), then one more attempt.
+  // Direct reclaim and the OOM killer that follow in 4.8 are not modelled.
+  if (order > 0) {
+    const CompactResult rc = try_to_compact_pages(mm, ac.gfp, order, MigrateMode::SyncLight);
+    if (rc != CompactResult::Skipped && rc != CompactResult::NotSuitableZone) {
+      page = get_page_from_freelist(mm, order, alloc_flags, ac);
+      if (page != kNoPfn) return page;
+    }
+  }
 
   // nopage: warn_alloc_failed() prints, it is not an outcome.
   return kNoPfn;

@@ -113,7 +113,8 @@ TEST(CompactionMemory, FormsAnOrder9BlockInAFragmentedZone) {
   const int64_t free0 = k.stat(Stat::NR_FREE_PAGES);
   // 1984 order-0 holes, and the 128 pages the watermark kept free at the top of [0, 1024).
   EXPECT_EQ(before, (std::vector<uint64_t>{1984, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0})) << str(before);
-  EXPECT_EQ(alloc_pages(k, GFP_HIGHUSER_MOVABLE, 9, Owner::Kernel), kNoPfn);
+  // Without __GFP_DIRECT_RECLAIM the allocator may not compact: the request fails.
+  EXPECT_EQ(alloc_pages(k, GFP_NOWAIT | __GFP_MOVABLE, 9, Owner::Kernel), kNoPfn);
   const RunResult r = run_task(k, [&] { compact_memory(k, MigrateMode::Sync); });
   ASSERT_TRUE(r.ok()) << reports(r);
   const std::vector<uint64_t> after = blocks(k);
@@ -290,7 +291,7 @@ TEST(CompactionDirect, TryToCompactPagesMakesTheAllocationPossible) {
   Kernel k(kcfg("v4.8", 4096));
   const uint32_t pid = fragment(k);
   const gfp_t gfp = GFP_KERNEL | __GFP_MOVABLE;
-  ASSERT_EQ(alloc_pages(k, gfp, 9, Owner::Kernel), kNoPfn);
+  ASSERT_EQ(alloc_pages(k, GFP_NOWAIT | __GFP_MOVABLE, 9, Owner::Kernel), kNoPfn);
   CompactResult res = CompactResult::Skipped;
   Pfn got = kNoPfn;
   const RunResult r = run_task(k, [&] {
@@ -421,4 +422,16 @@ TEST(CompactionKcompactd, SleepsWithoutAWakeup) {
   EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
   EXPECT_EQ(k.stat(Stat::COMPACTMIGRATE_SCANNED), 0);
   EXPECT_EQ(blocks(k), before);
+}
+
+TEST(CompactionDirect, AFailedHighOrderAllocationCompactsAndRetries) {
+  Kernel k(kcfg("v4.8", 4096));
+  fragment(k);
+  const int64_t stalls = k.stat(Stat::COMPACTSTALL);
+  Pfn got = kNoPfn;
+  const RunResult r = run_task(k, [&] { got = alloc_pages(k, GFP_KERNEL | __GFP_MOVABLE, 9, Owner::Kernel); });
+  ASSERT_TRUE(r.ok()) << reports(r);
+  EXPECT_NE(got, kNoPfn);
+  EXPECT_EQ(k.stat(Stat::COMPACTSTALL), stalls + 1);
+  EXPECT_GT(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
 }
