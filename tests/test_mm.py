@@ -290,7 +290,8 @@ def test_compaction_task_forms_an_order9_block_and_keeps_data() -> None:
 
 def test_direct_compaction_entry_point() -> None:
     k, pid, _ = fragmented(4096)
-    assert k.call("alloc_pages", 9, core.GFP["GFP_KERNEL"] | core.GFP["__GFP_MOVABLE"]) == -1
+    # Without __GFP_DIRECT_RECLAIM the allocator may not compact, so the request fails.
+    assert k.call("alloc_pages", 9, core.GFP["GFP_NOWAIT"] | core.GFP["__GFP_MOVABLE"]) == -1
     k.spawn(0, "try_to_compact_pages", 9)
     r = k.run(strategy="timed", seed=1)
     assert r.ok, [o.report for o in r.outcomes]
@@ -392,3 +393,12 @@ def test_runs_start_from_a_copy_of_the_initial_state() -> None:
     k.call("unmap", pid, 0)
     assert k.state.process_pages(pid)[0] is None
     assert r1.kernel.process_pages(pid)[0] is not None
+
+
+def test_failed_high_order_allocation_compacts_directly() -> None:
+    k, pid, _ = fragmented(4096)
+    pfn = k.call("alloc_pages", 9, core.GFP["GFP_KERNEL"] | core.GFP["__GFP_MOVABLE"])
+    assert pfn >= 0
+    assert k.state.stats["compact_stall"] == 1
+    assert k.state.stats["pgmigrate_success"] > 0
+    assert k.state.corrupt_pages(pid) == 0
