@@ -42,6 +42,7 @@ test: test-cpp test-py
 
 bench: build
 	$(VPY) benchmarks/engine.py
+	$(VPY) benchmarks/compaction.py
 
 clean:
 	rm -rf build $(VENV)
