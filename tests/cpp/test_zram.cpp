@@ -81,22 +81,9 @@ RunResult run(Kernel& k, uint32_t cpus, std::unique_ptr<Strategy> st, const std:
   c.debug_atomic_sleep = debug_atomic_sleep;
   c.trace = trace;
   Sim sim(c, &k, std::move(st));
+  // The kernel's teardown checks include zsmalloc_check and zram_check.
   sim.set_teardown([&k](Sim& s) {
     for (auto& o : k.teardown_outcomes()) s.add_outcome(std::move(o));
-    for (auto& m : zsmalloc_check(k)) {
-      Outcome o;
-      o.kind = OutcomeKind::Invariant;
-      o.function = "zsmalloc_check";
-      o.message = m;
-      s.add_outcome(std::move(o));
-    }
-    for (auto& m : zram_check(k)) {
-      Outcome o;
-      o.kind = OutcomeKind::Invariant;
-      o.function = "zram_check";
-      o.message = m;
-      s.add_outcome(std::move(o));
-    }
   });
   for (const auto& j : jobs) sim.spawn(j.cpu, j.name, [&k, body = j.body] { body(k); });
   return sim.run();

@@ -72,17 +72,11 @@ const Outcome* find(const RunResult& r, const std::string& key) {
 
 bool is_free(const Kernel& k, Pfn p) { return k.page(p).refcount == 0; }
 
-// Teardown of a run: the kernel's checks (leaks, invariants) and zsmalloc's.
+// Teardown of a run: the kernel's checks (leaks, invariants, and the drivers' own:
+// zsmalloc_check, zram_check).
 void add_checks(Sim& sim, Kernel& k) {
   sim.set_teardown([&k](Sim& s) {
     for (auto& o : k.teardown_outcomes()) s.add_outcome(std::move(o));
-    for (auto& m : zsmalloc_check(k)) {
-      Outcome o;
-      o.kind = OutcomeKind::Invariant;
-      o.function = "zsmalloc_check";
-      o.message = m;
-      s.add_outcome(std::move(o));
-    }
   });
 }
 
