@@ -211,6 +211,7 @@ void register_kernel(py::module_& m) {
   });
   register_obj_class(objclass::kZone, "zone->lock");
   register_obj_class(objclass::kLruLock, "zone_lru_lock");
+  register_obj_class(objclass::kKcompactd, "kcompactd_wait");
 
   m.def("page_obj", [](uint32_t pfn) { return mm::page_obj(pfn); }, py::arg("pfn"),
         "The object id of a page, as scheduling points and breakpoints name it.");

@@ -438,12 +438,12 @@ int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode) {
 
 void wakeup_kcompactd(Mm& mm, int order) {
   mm.kcompactd_order = std::max(mm.kcompactd_order, order);
-  if (Sim* s = Sim::current()) s->wake(make_obj(objclass::kZone, 0xffff));
+  if (Sim* s = Sim::current()) s->wake(make_obj(objclass::kKcompactd, 0));
 }
 
 void kcompactd(Mm& mm) {
   MODEL_FUNC("kcompactd");
-  const ObjId wait = make_obj(objclass::kZone, 0xffff);
+  const ObjId wait = make_obj(objclass::kKcompactd, 0);
   Sim& sim = *Sim::current();
   for (;;) {
     if (mm.kcompactd_order < 0) {
