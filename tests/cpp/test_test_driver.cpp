@@ -15,6 +15,7 @@
 #include "explore/script.h"
 #include "kernel/entry.h"
 #include "kernel/kernel.h"
+#include "kernel_support.h"
 #include "mm/lru.h"
 #include "mm/migrate.h"
 #include "mm/page_alloc.h"
@@ -23,6 +24,7 @@
 using namespace pagesim;
 using namespace pagesim::mm;
 using namespace pagesim::drivers;
+using namespace pagesim::testing;
 using pagesim::kernel::Kernel;
 using pagesim::kernel::KernelConfig;
 
@@ -30,44 +32,7 @@ namespace {
 
 constexpr uint32_t kPages = 1024;
 
-Kernel make_kernel(const std::string& preset = "v4.8") {
-  KernelConfig kc;
-  kc.preset = preset;
-  kc.zones = {{"Normal", kPages, MIGRATE_MOVABLE}};
-  return Kernel(kc);
-}
-
-int64_t call(Kernel& k, const char* name, std::vector<int64_t> args = {}) {
-  return kernel::call_entry(k, kernel::find_entry(name), args);
-}
-
 void set(Kernel& k, TestDriverOption o, int64_t v) { call(k, "test_driver_set", {int64_t(o), v}); }
-
-SimConfig sim_cfg(uint32_t cpus) {
-  SimConfig c;
-  c.cpus = cpus;
-  return c;
-}
-
-std::string outcomes_str(const RunResult& r) {
-  std::string s;
-  for (const auto& o : r.outcomes) s += o.report() + "\n";
-  return s;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += x + "\n";
-  return s;
-}
-
-const Outcome* find(const RunResult& r, const std::string& key) {
-  for (const auto& o : r.outcomes)
-    if (o.key() == key) return &o;
-  return nullptr;
-}
-
-bool is_free(const Kernel& k, Pfn p) { return k.page(p).refcount == 0; }
 
 // A single task running an entry point, with the Kernel's teardown checks.
 RunResult run_one(Kernel& k, const char* entry, std::vector<int64_t> args, int64_t* ret = nullptr) {

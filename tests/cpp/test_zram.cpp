@@ -16,6 +16,7 @@
 #include "explore/script.h"
 #include "kernel/entry.h"
 #include "kernel/kernel.h"
+#include "kernel_support.h"
 #include "mm/compaction.h"
 #include "mm/page_alloc.h"
 #include "mm/page_ops.h"
@@ -23,33 +24,11 @@
 using namespace pagesim;
 using namespace pagesim::mm;
 using namespace pagesim::drivers;
+using namespace pagesim::testing;
 using pagesim::kernel::Kernel;
 using pagesim::kernel::KernelConfig;
 
 namespace {
-
-Kernel make_kernel(uint32_t pages = 1024, const std::string& preset = "v4.8") {
-  KernelConfig kc;
-  kc.preset = preset;
-  kc.zones = {{"Normal", pages, MIGRATE_MOVABLE}};
-  return Kernel(kc);
-}
-
-int64_t call(Kernel& k, const char* name, std::vector<int64_t> args = {}) {
-  return kernel::call_entry(k, kernel::find_entry(name), args);
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += x + "\n";
-  return s;
-}
-
-std::string outcomes_str(const RunResult& r) {
-  std::string s;
-  for (const auto& o : r.outcomes) s += o.report() + "\n";
-  return s;
-}
 
 bool has(const RunResult& r, const std::string& key) {
   for (const auto& o : r.outcomes)
@@ -212,7 +191,7 @@ TEST(ZramAtomic, EveryInterleavingOfSwapFreeAndMigrationStaysAtomicAndClean) {
 }
 
 TEST(ZramPressure, WritesFailCleanlyWhenMemoryRunsOutAndCompactionKeepsTheData) {
-  Kernel k = make_kernel(1024);
+  Kernel k = make_kernel();
   call(k, "zram_create", {2048});
   // Fill the device with 3000-byte pages (3-page zspages of 4) until zs_malloc fails
   // on both the fast and the slow path.
