@@ -1,6 +1,8 @@
 // Helpers shared by the C++ tests that drive a whole Kernel through its entry points.
 #pragma once
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,5 +53,21 @@ inline const Outcome* find(const RunResult& r, const std::string& key) {
 }
 
 inline bool is_free(const kernel::Kernel& k, mm::Pfn p) { return k.page(p).refcount == 0; }
+
+// Adds the kernel's teardown checks (invariants, leaks, drivers' own) to a run's outcomes,
+// as pagesim.Kernel does.
+inline void with_teardown(Sim& sim, kernel::Kernel& k) {
+  sim.set_teardown([&k](Sim& s) {
+    for (auto& o : k.teardown_outcomes()) s.add_outcome(std::move(o));
+  });
+}
+
+// Runs `body` as one task on cpu 0, with the teardown checks.
+inline RunResult run_task(kernel::Kernel& k, std::function<void()> body) {
+  Sim sim(sim_cfg(1), &k, std::make_unique<RandomStrategy>(1));
+  with_teardown(sim, k);
+  sim.spawn(0, "t", std::move(body));
+  return sim.run();
+}
 
 }  // namespace pagesim::testing

@@ -10,6 +10,7 @@
 
 #include "engine/sim.h"
 #include "kernel/kernel.h"
+#include "kernel_support.h"
 #include "mm/compaction.h"
 #include "mm/lru.h"
 #include "mm/migrate.h"
@@ -20,6 +21,11 @@ using namespace pagesim;
 using namespace pagesim::mm;
 using kernel::Kernel;
 
+using pagesim::testing::outcomes_str;
+using pagesim::testing::run_task;
+using pagesim::testing::sim_cfg;
+using pagesim::testing::with_teardown;
+
 namespace {
 
 kernel::KernelConfig kcfg(const std::string& preset, uint32_t pages) {
@@ -27,33 +33,6 @@ kernel::KernelConfig kcfg(const std::string& preset, uint32_t pages) {
   c.preset = preset;
   c.zones = {{"Normal", pages, MIGRATE_MOVABLE}};
   return c;
-}
-
-SimConfig sim_cfg(uint32_t cpus) {
-  SimConfig c;
-  c.cpus = cpus;
-  return c;
-}
-
-void with_teardown(Sim& sim, Kernel& k) {
-  sim.set_teardown([&k](Sim& s) {
-    for (auto& o : k.teardown_outcomes()) s.add_outcome(std::move(o));
-  });
-}
-
-// Runs `body` as one task on cpu 0, with the kernel's teardown checks (invariants, leaks,
-// nothing left isolated, NR_ISOLATED back at zero).
-RunResult run_task(Kernel& k, std::function<void()> body) {
-  Sim sim(sim_cfg(1), &k, std::make_unique<RandomStrategy>(1));
-  with_teardown(sim, k);
-  sim.spawn(0, "t", std::move(body));
-  return sim.run();
-}
-
-std::string reports(const RunResult& r) {
-  std::string s;
-  for (const auto& o : r.outcomes) s += o.report() + "\n";
-  return s;
 }
 
 std::vector<uint64_t> blocks(const Kernel& k) { return free_blocks_per_order(k, k.zones[0]); }
@@ -116,7 +95,7 @@ TEST(CompactionMemory, FormsAnOrder9BlockInAFragmentedZone) {
   // Without __GFP_DIRECT_RECLAIM the allocator may not compact: the request fails.
   EXPECT_EQ(alloc_pages(k, GFP_NOWAIT | __GFP_MOVABLE, 9, Owner::Kernel), kNoPfn);
   const RunResult r = run_task(k, [&] { compact_memory(k, MigrateMode::Sync); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   const std::vector<uint64_t> after = blocks(k);
   // [0, 2048) emptied into the holes of [2048, 4096); 64 holes left where the scanners met.
   EXPECT_EQ(after, (std::vector<uint64_t>{64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})) << str(after);
@@ -148,7 +127,7 @@ TEST(CompactionZone, ScannersMeetAndTheCachedPositionsAreReset) {
   cc.whole_zone = true;
   CompactResult res = CompactResult::Skipped;
   const RunResult r = run_task(k, [&] { res = compact_zone(k, cc); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Complete) << compact_result_name(res);
   EXPECT_LE(cc.free_pfn >> pageblock_order, cc.migrate_pfn >> pageblock_order)
       << "free_pfn " << cc.free_pfn << " migrate_pfn " << cc.migrate_pfn;
@@ -173,7 +152,7 @@ TEST(CompactionRange, OnePageMigratesExactlyIt) {
   int rc = -1;
   const RunResult r =
       run_task(k, [&] { rc = compact_range(k, victim, victim + 1, MigrateMode::Sync); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(rc, 0);
   const std::vector<Pfn>& after = k.processes[pid].pte;
   for (uint32_t v = 0; v < after.size(); ++v) {
@@ -274,7 +253,7 @@ TEST(CompactionScanner, FreeScannerLeavesFreePageblocksAlone) {
   ASSERT_TRUE(is_free(k, 1536));
   ASSERT_EQ(k.page(1536).private_, 9u);
   const RunResult r = run_task(k, [&] { compact_memory(k, MigrateMode::Sync); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_GT(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
   uint32_t used = 0;
   for (Pfn p = 1536; p < 2048; ++p) used += !is_free(k, p);
@@ -299,7 +278,7 @@ TEST(CompactionDirect, TryToCompactPagesMakesTheAllocationPossible) {
     got = alloc_pages(k, gfp, 9, Owner::Kernel);
     if (got != kNoPfn) __free_pages(k, got, 9);
   });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Success) << compact_result_name(res);
   EXPECT_NE(got, kNoPfn);
   EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 1);
@@ -321,7 +300,7 @@ TEST(CompactionDirect, SkippedWithoutRoomForTheTargets) {
   const RunResult r = run_task(k, [&] {
     res = try_to_compact_pages(k, GFP_KERNEL | __GFP_MOVABLE, 9, MigrateMode::SyncLight);
   });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Skipped) << compact_result_name(res);
   EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 1);
   EXPECT_EQ(k.stat(Stat::COMPACTFAIL), 1);
@@ -345,7 +324,7 @@ TEST(CompactionDirect, SkippedAtExactlyTheWatermarkPlusTheTargets) {
   const RunResult r = run_task(k, [&] {
     res = try_to_compact_pages(k, GFP_KERNEL | __GFP_MOVABLE, 9, MigrateMode::SyncLight);
   });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Skipped) << compact_result_name(res);
   EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
 }
@@ -375,7 +354,7 @@ TEST(CompactionDirect, UnmovableRequestSucceedsOnABlockItCanSteal) {
     got = alloc_pages(k, GFP_KERNEL, 4, Owner::Kernel);
     if (got != kNoPfn) __free_pages(k, got, 4);
   });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Success) << compact_result_name(res);
   EXPECT_NE(got, kNoPfn);
   EXPECT_EQ(k.stat(Stat::COMPACTSUCCESS), 1);
@@ -401,7 +380,7 @@ TEST(CompactionKcompactd, WakesOnWakeupAndCompacts) {
     wakeup_kcompactd(k, 9);
   });
   const RunResult r = sim.run();
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(migrated_before_wakeup, 0);
   EXPECT_GT(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
   EXPECT_EQ(k.kcompactd_order, -1);
@@ -418,7 +397,7 @@ TEST(CompactionKcompactd, SleepsWithoutAWakeup) {
   sim.spawn(0, "kcompactd0", [&] { kcompactd(k); }, /*daemon=*/true);
   sim.spawn(1, "idle", [&] { delay(10'000); });
   const RunResult r = sim.run();
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
   EXPECT_EQ(k.stat(Stat::COMPACTMIGRATE_SCANNED), 0);
   EXPECT_EQ(blocks(k), before);
@@ -430,7 +409,7 @@ TEST(CompactionDirect, AFailedHighOrderAllocationCompactsAndRetries) {
   const int64_t stalls = k.stat(Stat::COMPACTSTALL);
   Pfn got = kNoPfn;
   const RunResult r = run_task(k, [&] { got = alloc_pages(k, GFP_KERNEL | __GFP_MOVABLE, 9, Owner::Kernel); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_NE(got, kNoPfn);
   EXPECT_EQ(k.stat(Stat::COMPACTSTALL), stalls + 1);
   EXPECT_GT(k.stat(Stat::PGMIGRATE_SUCCESS), 0);

@@ -22,6 +22,7 @@
 #include "explore/dfs.h"
 #include "explore/script.h"
 #include "kernel/kernel.h"
+#include "kernel_support.h"
 #include "mm/compaction.h"
 #include "mm/lru.h"
 #include "mm/migrate.h"
@@ -30,6 +31,11 @@
 
 using namespace pagesim;
 using namespace pagesim::mm;
+
+using pagesim::testing::outcomes_str;
+using pagesim::testing::run_task;
+using pagesim::testing::sim_cfg;
+using pagesim::testing::with_teardown;
 
 namespace {
 
@@ -211,33 +217,6 @@ int migrate(TWorld& w, uint32_t from, MigrateMode mode = MigrateMode::Sync) {
                        MigrateReason::Compaction);
 }
 
-SimConfig sim_cfg(uint32_t cpus) {
-  SimConfig c;
-  c.cpus = cpus;
-  return c;
-}
-
-void with_teardown(Sim& sim, TWorld& w) {
-  sim.set_teardown([&w](Sim& s) {
-    for (auto& o : w.teardown_outcomes()) s.add_outcome(std::move(o));
-  });
-}
-
-// Runs `body` as one task on cpu 0, with the kernel's teardown checks (invariants, leaks,
-// nothing left isolated, NR_ISOLATED back at zero).
-RunResult run_task(TWorld& w, std::function<void()> body) {
-  Sim sim(sim_cfg(1), &w, std::make_unique<RandomStrategy>(1));
-  with_teardown(sim, w);
-  sim.spawn(0, "t", std::move(body));
-  return sim.run();
-}
-
-std::string reports(const RunResult& r) {
-  std::string s;
-  for (const auto& o : r.outcomes) s += o.report() + "\n";
-  return s;
-}
-
 // The operations a run performed on one page, in order.
 std::vector<Op> ops_on(const RunResult& r, Pfn p) {
   std::vector<Op> v;
@@ -291,7 +270,7 @@ TEST(MigrateIsolate, TwoContextsExactlyOneWinsInEveryInterleaving) {
           sim.spawn(cpu, cpu ? "B" : "A",
                     [&w, &got, cpu, p] { got[cpu] = isolate_movable_page(w, p, 0); });
         const RunResult r = sim.run();
-        EXPECT_TRUE(r.ok()) << reports(r);
+        EXPECT_TRUE(r.ok()) << outcomes_str(r);
         EXPECT_NE(got[0], got[1]) << "both or neither isolated the page";
         for (int i = 0; i < 2; ++i) wins[i] += got[i];
         EXPECT_EQ(w.page(p).refcount, 2) << "driver's reference + the winner's isolation reference";
@@ -321,7 +300,7 @@ TEST(MigrateIsolate, PageBeingFreedIsRefusedWithoutTouchingIt) {
   const Page before = w.page(p);
   bool got = true;
   const RunResult r = run_task(w, [&] { got = isolate_movable_page(w, p, 0); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_FALSE(got);
   EXPECT_EQ(std::memcmp(&before, &w.page(p), sizeof(Page)), 0);
   EXPECT_EQ(ops_on(r, p), std::vector<Op>{Op::AtomicRmw});
@@ -345,7 +324,7 @@ TEST(MigrateIsolate, NotMovablePageIsRefusedBeforeTrylock) {
     bool got = true;
     const RunResult r = run_task(w, [&] { got = isolate_movable_page(w, p, 0); });
     w.page(p).mapping = 0;
-    ASSERT_TRUE(r.ok()) << c.what << "\n" << reports(r);
+    ASSERT_TRUE(r.ok()) << c.what << "\n" << outcomes_str(r);
     EXPECT_FALSE(got) << c.what;
     // get_page_unless_zero, the mapping read, put_page: never trylock_page.
     EXPECT_EQ(ops_on(r, p), (std::vector<Op>{Op::AtomicRmw, Op::Read, Op::AtomicRmw})) << c.what;
@@ -365,7 +344,7 @@ TEST(MigrateIsolate, LockedPageIsRefused) {
   lock_page(w, p);
   bool got = true;
   const RunResult r = run_task(w, [&] { got = isolate_movable_page(w, p, 0); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_FALSE(got);
   const auto ops = ops_on(r, p);
   EXPECT_EQ(std::count(ops.begin(), ops.end(), Op::TestAndSet), 1);  // one trylock_page
@@ -390,7 +369,7 @@ TEST(MigrateIsolate, AlreadyIsolatedPageIsRefused) {
     got = isolate_movable_page(w, p, 0);
     putback_movable_pages(w, l);
   });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_FALSE(got);
   EXPECT_EQ(w.drv.isolate_calls, 1);
   EXPECT_EQ(w.drv.putback_calls, 1);
@@ -425,7 +404,7 @@ TEST(MigrateIsolate, DriverRefusalIsRespected) {
   w.drv.refuse_isolate = true;
   bool got = true;
   const RunResult r = run_task(w, [&] { got = isolate_movable_page(w, p, 0); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_FALSE(got);
   EXPECT_EQ(w.drv.isolate_calls, 1);
   EXPECT_FALSE(w.drv.saw_unlocked);
@@ -443,7 +422,7 @@ TEST(MigrateIsolate, VmSetsPgIsolatedUnderTheLock) {
   Sim sim(sim_cfg(1), &w, std::make_unique<RandomStrategy>(1));
   sim.spawn(0, "t", [&] { got = isolate_movable_page(w, p, 0); });
   const RunResult r = sim.run();
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_TRUE(got);
   EXPECT_FALSE(w.drv.saw_isolated_in_isolate);  // not yet set when the driver ran
   EXPECT_TRUE(isolated(w, p));
@@ -470,7 +449,7 @@ TEST(MigrateIsolate, WarnsWhenTheDriverSetsPgIsolated) {
     Sim sim(sim_cfg(1), &w, std::make_unique<RandomStrategy>(1));
     sim.spawn(0, "t", [&] { got = isolate_movable_page(w, p, 0); });
     const RunResult r = sim.run();
-    ASSERT_EQ(r.outcomes.size(), 1u) << reports(r);
+    ASSERT_EQ(r.outcomes.size(), 1u) << outcomes_str(r);
     EXPECT_EQ(r.outcomes[0].key(), "warn:isolate_movable_page");
     EXPECT_NE(r.outcomes[0].message.find("driver set PG_isolated"), std::string::npos)
         << r.outcomes[0].message;
@@ -485,7 +464,7 @@ TEST(MigrateIsolate, WarnsWhenTheDriverSetsPgIsolated) {
     Sim sim(sim_cfg(1), &w, std::make_unique<RandomStrategy>(1));
     sim.spawn(0, "t", [&] { got = isolate_movable_page(w, p, 0); });
     const RunResult r = sim.run();
-    EXPECT_TRUE(r.ok()) << reports(r);
+    EXPECT_TRUE(r.ok()) << outcomes_str(r);
     EXPECT_TRUE(got);
     EXPECT_EQ(isolated(w, p), driver_sets);
   }
@@ -503,7 +482,7 @@ TEST(MigratePutback, PutbackCallsTheDriverAndClearsIsolated) {
   ASSERT_TRUE(isolate_onto(w, p, l));
   EXPECT_EQ(w.stat(Stat::NR_ISOLATED_FILE), 1);  // acct_isolated of 4.8
   const RunResult r = run_task(w, [&] { putback_movable_pages(w, l); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(w.drv.putback_calls, 1);
   EXPECT_FALSE(w.drv.saw_unlocked);
   EXPECT_FALSE(isolated(w, p));
@@ -530,7 +509,7 @@ TEST(MigratePutback, PutbackMovablePageCallsTheDriver) {
     unlock_page(w, p);
     put_page(w, p);
   });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_TRUE(got);
   EXPECT_EQ(w.drv.putback_calls, 1);
   EXPECT_FALSE(isolated(w, p));
@@ -549,7 +528,7 @@ TEST(MigratePutback, PutbackOfAReleasedPageOnlyClearsIsolatedAndFreesIt) {
   tdrv_release(w, p);
   ASSERT_EQ(w.page(p).refcount, 1);
   const RunResult r = run_task(w, [&] { putback_movable_pages(w, l); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(w.drv.putback_calls, 0);
   EXPECT_TRUE(is_free(w, p));
   EXPECT_EQ(w.page(p).refcount, 0);
@@ -598,7 +577,7 @@ TEST(MigratePutback, UnmapAndMoveOfAReleasedPageFreesIt) {
   tdrv_release(w, p);
   int rc = -1;
   const RunResult r = run_task(w, [&] { rc = migrate(w, l); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(w.drv.migrate_calls, 0);
   EXPECT_EQ(w.drv.putback_calls, 0);
@@ -640,7 +619,7 @@ TEST(MigratePutback, ReleaseRacingWithMigrationFreesBothPages) {
   sim.spawn(0, "compact", [&] { rc = migrate(w, l); });
   sim.spawn(1, "driver", [&] { tdrv_release_slot(w, 0); });
   const RunResult r = sim.run();
-  EXPECT_TRUE(r.ok()) << reports(r);
+  EXPECT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(w.drv.migrate_calls, 0);
   EXPECT_EQ(w.drv.putback_calls, 0);
@@ -684,7 +663,7 @@ TEST(MigratePutback, ReleaseRacingWithMigrationInEveryInterleaving) {
         if (!good && !bad++)
           first = "rc " + std::to_string(rc) + ", free " +
                   std::to_string(w.stat(Stat::NR_FREE_PAGES)) + "/" + std::to_string(free0) +
-                  "\n" + reports(r);
+                  "\n" + outcomes_str(r);
         return true;
       },
       1'000'000, /*preemption_bound=*/2);
@@ -714,7 +693,7 @@ TEST(MigratePages, EagainIsRetriedForTenPasses) {
     still_isolated = w.lists[l].count == 1 && isolated(w, p) && w.page(p).refcount == 2;
     putback_movable_pages(w, l);
   });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(rc, 1);
   EXPECT_TRUE(still_isolated);
   EXPECT_EQ(w.drv.migrate_calls, 10);
@@ -738,7 +717,7 @@ TEST(MigratePages, EagainThenSuccessMigratesThePage) {
   w.drv.eagain_first = 4;
   int rc = -1;
   const RunResult r = run_task(w, [&] { rc = migrate(w, l); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(w.drv.migrate_calls, 5);
   EXPECT_EQ(w.drv.new_calls, 5);
@@ -768,7 +747,7 @@ TEST(MigratePages, OtherErrorsPutThePageBackAtOnce) {
   w.drv.migrate_rc = -EBUSY;
   int rc = -1;
   const RunResult r = run_task(w, [&] { rc = migrate(w, l); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(rc, 1);
   EXPECT_EQ(w.drv.migrate_calls, 1);
   EXPECT_EQ(w.drv.putback_calls, 1);
@@ -797,7 +776,7 @@ TEST(MigratePages, ReturnValueCountsPagesNotMigrated) {
     left = w.lists[l].count;
     putback_movable_pages(w, l);
   });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(rc, 2);
   EXPECT_EQ(left, 1u);
   EXPECT_EQ(w.drv.migrate_calls, 1 + 1 + 10);
@@ -825,7 +804,7 @@ TEST(MigratePages, EnomemAbortsTheCall) {
     left = w.lists[l].count;
     putback_movable_pages(w, l);
   });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(rc, -ENOMEM);
   EXPECT_EQ(left, 2u);
   EXPECT_EQ(w.drv.new_calls, 1);
@@ -849,7 +828,7 @@ TEST(MigratePages, EnomemAfterASuccessStillReturnsEnomem) {
     left = w.lists[l].count;
     putback_movable_pages(w, l);
   });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(rc, -ENOMEM);
   EXPECT_EQ(left, 1u);
   EXPECT_EQ(w.drv.migrate_calls, 1);
@@ -911,7 +890,7 @@ LockedRun migrate_locked_page(MigrateMode mode) {
 TEST(MigratePages, LockedPageIsWaitedForFromPassThreeInSyncModes) {
   for (MigrateMode mode : {MigrateMode::Sync, MigrateMode::SyncLight}) {
     const LockedRun lr = migrate_locked_page(mode);
-    EXPECT_TRUE(lr.r.ok()) << reports(lr.r);
+    EXPECT_TRUE(lr.r.ok()) << outcomes_str(lr.r);
     EXPECT_TRUE(lr.ever_waited);
     EXPECT_EQ(lr.new_calls_when_waiting, 4) << "three -EAGAIN passes, then the forced one";
     EXPECT_EQ(lr.waited_on, "page lock");
@@ -922,7 +901,7 @@ TEST(MigratePages, LockedPageIsWaitedForFromPassThreeInSyncModes) {
 // Async migration never sleeps on a page lock: all 10 passes fail their trylock_page.
 TEST(MigratePages, AsyncModeNeverWaitsForALockedPage) {
   const LockedRun lr = migrate_locked_page(MigrateMode::Async);
-  EXPECT_TRUE(lr.r.ok()) << reports(lr.r);
+  EXPECT_TRUE(lr.r.ok()) << outcomes_str(lr.r);
   EXPECT_FALSE(lr.ever_waited);
   EXPECT_EQ(lr.rc, 1);
 }
@@ -956,7 +935,7 @@ TEST(MigrateLru, CompactionMigratesAnonPagesAndKeepsTheirContents) {
   const std::vector<Pfn> before = w.processes[pid].pte;
   const int64_t free0 = w.stat(Stat::NR_FREE_PAGES);
   const RunResult r = run_task(w, [&] { compact_memory(w, MigrateMode::Sync); });
-  ASSERT_TRUE(r.ok()) << reports(r);
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
   const Process& pr = w.processes[pid];
   EXPECT_EQ(process_verify(w, pid), 0u);
   int64_t moved = 0, bad_new = 0, old_not_free = 0;
@@ -1003,7 +982,7 @@ TEST(MigrateNrIsolated, NonLruPageIsCountedOnlyWithoutTheFix) {
       w.drv.migrate_rc = drv_rc;
       int rc = -1;
       const RunResult r = run_task(w, [&] { rc = compact_range(w, 0, 2, MigrateMode::Sync); });
-      ASSERT_TRUE(r.ok()) << reports(r);
+      ASSERT_TRUE(r.ok()) << outcomes_str(r);
       EXPECT_EQ(rc, drv_rc == MIGRATEPAGE_SUCCESS ? 0 : 1);
       // The driver's page is migrated first (isolated last: list_add at the head), while
       // the LRU page is still isolated.
