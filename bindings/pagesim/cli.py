@@ -85,11 +85,11 @@ def show(run: Run, args: argparse.Namespace) -> None:
     print(f"schedule: {run.result.schedule}")
 
 
-def write_json(runs: list[Run], out: str | None, trace: bool) -> None:
+def write_json(docs: list[dict[str, Any]], out: str | None, schema: str) -> None:
+    """One document as it is, several under `schema`; to a file, or stdout for '-'."""
     if not out:
         return
-    docs = [r.to_json(trace=trace) for r in runs]
-    doc: Any = docs[0] if len(docs) == 1 else {"schema": "pagesim.runs/1", "runs": docs}
+    doc: Any = docs[0] if len(docs) == 1 else {"schema": schema, "runs": docs}
     text = json.dumps(doc, indent=2, sort_keys=True)
     if out == "-":
         print(text)
@@ -121,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     for r in runs:
         show(r, args)
-    write_json(runs, args.json, args.trace)
+    write_json([r.to_json(trace=args.trace) for r in runs], args.json, "pagesim.runs/1")
     return 0 if all(r.ok for r in runs) else 1
 
 
@@ -166,7 +166,7 @@ def replay(path: str, seed: int = 0) -> Run:
 def cmd_replay(args: argparse.Namespace) -> int:
     run = replay(args.schedule)
     show(run, args)
-    write_json([run], args.json, False)
+    write_json([run.to_json()], args.json, "pagesim.runs/1")
     return 0 if run.ok else 1
 
 
@@ -196,15 +196,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         )
         for key, n in sorted(ex.outcomes.items(), key=lambda kv: -kv[1]):
             print(f"  {key:40} {n:8}   e.g. schedule {ex.found.outcomes[key].schedule}")
-    if args.json:
-        docs = [e.to_json() for e in results]
-        doc = docs[0] if len(docs) == 1 else {"schema": "pagesim.explores/1", "runs": docs}
-        text = json.dumps(doc, indent=2, sort_keys=True)
-        if args.json == "-":
-            print(text)
-        else:
-            with open(args.json, "w") as f:
-                f.write(text + "\n")
+    write_json([e.to_json() for e in results], args.json, "pagesim.explores/1")
     return 0 if all(set(e.outcomes) == {"ok"} for e in results) else 1
 
 
