@@ -345,8 +345,14 @@ recorded schedule.)doc")
            "recorded Schedule (its unscripted tail falls to the strategy).")
       .def("explore", &Machine::explore, py::arg("strategy") = "random",
            py::arg("executions") = 1000, py::arg("seconds") = 0.0, py::arg("seed") = 0,
-           py::arg("preemption_bound") = ~0u,
-           "Run many executions from the initial state; returns the outcome set.");
+           py::arg("preemption_bound") = ~0u, py::arg("pct_depth") = 3, py::arg("worker") = 0,
+           py::arg("workers") = 1, py::arg("progress") = py::none(), py::arg("minimise") = true,
+           "Run many executions from the initial state (strategy random, pct, dfs or dpor) "
+           "until the budget or exhaustion; returns the outcome set. worker/workers: this "
+           "process's share of a split exploration. progress(result) is called every 64 "
+           "executions; returning False stops.")
+      .def("minimise", &Machine::minimise, py::arg("key"), py::arg("schedule"),
+           "Shrink a schedule that shows outcome `key` to its fewest preemptions.");
 }
 
 }  // namespace pagesim::py_glue

@@ -1,58 +1,52 @@
-// Exploration from Python: many executions from the initial state, with their outcome set.
+// Exploration from Python: many executions from the initial state, with their outcome set
+// (explore/explorer.h). Workers run in other processes or on Ray; their shares merge here.
+#include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
-#include <chrono>
+#include <nlohmann/json.hpp>
 
-#include "explore/dfs.h"
 #include "machine.h"
 
 namespace pagesim::py_glue {
 
-Exploration Machine::explore(const std::string& strategy, uint64_t executions, double seconds,
-                             uint64_t seed, uint32_t preemption_bound) {
-  if (strategy != "random" && strategy != "dfs")
-    throw UsageError("unknown exploration strategy '" + strategy + "' (random, dfs)");
-  if (!executions && seconds <= 0)
-    throw UsageError("exploration needs a budget: executions or seconds");
-  Exploration ex;
-  ex.strategy = strategy;
-  ex.meta = {{"strategy", strategy}, {"cpus", std::to_string(cfg_.cpus)}};
+ExploreResult Machine::explore(const std::string& strategy, uint64_t executions, double seconds,
+                               uint64_t seed, uint32_t preemption_bound, uint32_t pct_depth,
+                               uint32_t worker, uint32_t workers, py::object progress,
+                               bool minimise) {
+  ExploreConfig ec;
+  ec.kind = parse_explore_kind(strategy);
+  if (ec.kind == ExploreKind::Dpor && cfg_.window != ~Nanos(0))
+    throw UsageError("dpor needs free interleaving (window=None): with a timing window, which "
+                     "CPUs may run depends on clocks, not only on conflicts");
+  ec.executions = executions;
+  ec.seconds = seconds;
+  ec.seed = seed;
+  ec.preemption_bound = preemption_bound;
+  ec.pct_depth = pct_depth;
+  ec.worker = worker;
+  ec.workers = workers;
+  ec.progress = [&](const ExploreResult& r) {
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    return progress.is_none() || progress(r).cast<bool>();
+  };
   SimConfig cfg = cfg_;
   cfg.trace = false;  // only outcomes and schedules are kept
-  const auto t0 = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const Executor run = [&](std::unique_ptr<Strategy> s) {
+    return execute(std::move(s), {}, cfg).r;
   };
-  const uint64_t max_exec = executions ? executions : ~uint64_t(0);
-  auto record = [&](const PyRun& run) -> bool {
-    ++ex.executions;
-    std::map<std::string, const Outcome*> keys;
-    for (const auto& o : run.r.outcomes) keys.emplace(o.key(), &o);
-    if (keys.empty()) keys.emplace("ok", nullptr);
-    for (const auto& [k, o] : keys) {
-      OutcomeClass& c = ex.outcomes[k];
-      if (!c.count++) {
-        c.key = k;
-        c.schedule = run.r.schedule;
-        c.report = o ? o->report() : "";
-      }
-    }
-    if (ex.executions % 64 == 0 && PyErr_CheckSignals() != 0) throw py::error_already_set();
-    return !(seconds > 0 && elapsed() >= seconds);
-  };
-  if (strategy == "random") {
-    for (uint64_t i = 0; i < max_exec; ++i) {
-      auto meta = ex.meta;
-      if (!record(execute(std::make_unique<RandomStrategy>(seed + i), meta, cfg))) break;
-    }
-  } else {
-    DfsStats st = explore_dfs(
-        [&](std::unique_ptr<Strategy> s) { return record(execute(std::move(s), ex.meta, cfg)); },
-        max_exec, preemption_bound);
-    ex.exhausted = st.exhausted;
-  }
-  ex.seconds = elapsed();
-  return ex;
+  ExploreResult res = pagesim::explore(run, ec);
+  if (minimise)
+    if (const OutcomeClass* f = res.first_failing())
+      res.first_failure = pagesim::minimise(run, f->key, f->schedule);
+  return res;
+}
+
+Minimised Machine::minimise(const std::string& key, const std::vector<CpuId>& schedule) {
+  SimConfig cfg = cfg_;
+  cfg.trace = false;
+  return pagesim::minimise(
+      [&](std::unique_ptr<Strategy> s) { return execute(std::move(s), {}, cfg).r; }, key,
+      schedule);
 }
 
 void register_explore(py::module_& m) {
@@ -61,16 +55,43 @@ void register_explore(py::module_& m) {
       .def_readonly("count", &OutcomeClass::count)
       .def_property_readonly("schedule", [](const OutcomeClass& c) { return Schedule{c.schedule, {}}; })
       .def_readonly("report", &OutcomeClass::report)
+      .def_readonly("first", &OutcomeClass::first,
+                    "Executions run until it was first seen (1-based).")
       .def("__repr__", [](const OutcomeClass& c) {
         return "<OutcomeClass " + c.key + " x" + std::to_string(c.count) + ">";
       });
-  py::class_<Exploration>(m, "Exploration", "What an exploration found.")
-      .def_readonly("strategy", &Exploration::strategy)
-      .def_readonly("executions", &Exploration::executions)
-      .def_readonly("exhausted", &Exploration::exhausted)
-      .def_readonly("seconds", &Exploration::seconds)
-      .def_readonly("outcomes", &Exploration::outcomes)
-      .def_readonly("meta", &Exploration::meta);
+  py::class_<Minimised>(m, "Minimised", "A failing schedule shrunk to its fewest preemptions.")
+      .def_readonly("key", &Minimised::key)
+      .def_property_readonly("schedule", [](const Minimised& x) { return Schedule{x.schedule, {}}; })
+      .def_readonly("preemptions", &Minimised::preemptions)
+      .def_readonly("steps", &Minimised::steps)
+      .def_readonly("attempts", &Minimised::attempts);
+  py::class_<ExploreResult>(m, "ExploreResult", "What an exploration (or one worker's share) found.")
+      .def_readonly("strategy", &ExploreResult::strategy)
+      .def_readonly("executions", &ExploreResult::executions)
+      .def_readonly("redundant", &ExploreResult::redundant)
+      .def_readonly("exhausted", &ExploreResult::exhausted)
+      .def_readonly("seconds", &ExploreResult::seconds)
+      .def_readonly("workers", &ExploreResult::workers)
+      .def_readonly("outcomes", &ExploreResult::outcomes)
+      .def_readwrite("first_failure", &ExploreResult::first_failure)
+      .def_property_readonly("rate", &ExploreResult::rate)
+      .def("first_failing", &ExploreResult::first_failing, py::return_value_policy::copy)
+      .def("merge", [](ExploreResult& r, const ExploreResult& o) { r.merge(o); })
+      .def("set_workers", [](ExploreResult& r, uint32_t n, double seconds) {
+        r.workers = n;
+        r.seconds = seconds;
+      })
+      .def("to_json", [](const ExploreResult& r) { return r.to_json().dump(); })
+      .def_static("from_json", [](const std::string& s) {
+        nlohmann::json j;
+        try {
+          j = nlohmann::json::parse(s);
+        } catch (const nlohmann::json::exception& e) {
+          throw UsageError(std::string("malformed exploration result: ") + e.what());
+        }
+        return ExploreResult::from_json(j);
+      });
 }
 
 }  // namespace pagesim::py_glue

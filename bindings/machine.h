@@ -12,6 +12,7 @@
 
 #include "engine/schedule.h"
 #include "engine/world.h"
+#include "explore/explorer.h"
 #include "py_common.h"
 
 namespace pagesim::kernel {
@@ -80,24 +81,6 @@ struct PyRun {
   std::shared_ptr<kernel::Kernel> kernel;   // the same world, when it is a Kernel
 };
 
-// What exploration found: each distinct outcome with how many executions had it and the
-// schedule of the first one (replayable), like herd7's outcome sets.
-struct OutcomeClass {
-  std::string key;
-  uint64_t count = 0;
-  std::vector<CpuId> schedule;
-  std::string report;
-};
-
-struct Exploration {
-  std::string strategy;
-  uint64_t executions = 0;
-  bool exhausted = false;  // every schedule in scope was run (exhaustive strategies)
-  double seconds = 0;
-  std::map<std::string, OutcomeClass> outcomes;
-  std::map<std::string, std::string> meta;
-};
-
 struct TaskSpec {
   CpuId cpu;
   std::string name;
@@ -119,11 +102,13 @@ class Machine {
   // schedule: replay a recorded Schedule; script: a list of (cpu, until, function, obj,
   // count) steps, until in "done", "before", "after", "steps" (see explore/script.h).
   PyRun run(const std::string& strategy, uint64_t seed, py::object schedule, py::object script);
-  // Runs many executions from the initial state: strategy "random" (seeds seed, seed+1,
-  // ...) or "dfs" (every schedule, within `preemption_bound` preemptions), until
-  // `executions` or `seconds` (0: no limit) or the space is exhausted.
-  Exploration explore(const std::string& strategy, uint64_t executions, double seconds,
-                      uint64_t seed, uint32_t preemption_bound);
+  // Runs many executions from the initial state (explore/explorer.h): this worker's share,
+  // with the first failure minimised when `minimise` (do it after merging workers).
+  ExploreResult explore(const std::string& strategy, uint64_t executions, double seconds,
+                        uint64_t seed, uint32_t preemption_bound, uint32_t pct_depth,
+                        uint32_t worker, uint32_t workers, py::object progress, bool minimise);
+  // Shrinks a schedule that shows outcome `key` (explore/minimise.h).
+  Minimised minimise(const std::string& key, const std::vector<CpuId>& schedule);
   uint32_t cpus() const { return cfg_.cpus; }
 
  protected:

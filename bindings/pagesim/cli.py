@@ -5,8 +5,9 @@
                 [--strategy random|timed] [--schedule S] [--json OUT] [--diagram] [--trace]
     pagesim replay SCHEDULE.json [--json OUT] [--diagram]
     pagesim diagram SCHEDULE.json
-    pagesim explore FILE.py[::name] [--strategy random|dfs] [--executions N] [--seconds S]
-                    [--seed N] [--preemption-bound K] [--json OUT]
+    pagesim explore FILE.py[::name] [--strategy random|pct|dfs|dpor] [--executions N]
+                    [--seconds S] [--seed N] [--workers N] [--ray [ADDRESS]]
+                    [--preemption-bound K] [--pct-depth D] [--no-progress] [--json OUT]
     pagesim presets
 
 Exit status: 0 when every run ended ok, 1 when one ended with any other outcome, 2 for a
@@ -178,24 +179,38 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 
 def cmd_explore(args: argparse.Namespace) -> int:
     results = []
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
     for sc in pick(args.target):
         ex = sc.explore(
             kernel=args.kernel,
             fixes=parse_fixes(args.fix),
             strategy=args.strategy,
-            executions=args.executions,
+            executions=(0 if args.seconds else 1000) if args.executions is None else args.executions,
             seconds=args.seconds,
             seed=args.seed,
             preemption_bound=args.preemption_bound,
+            pct_depth=args.pct_depth,
+            workers=args.workers,
+            backend="ray" if args.ray is not None else "local",
+            ray_address=args.ray or None,
+            progress=progress,
         )
         results.append(ex)
-        rate = ex.executions / ex.seconds if ex.seconds > 0 else 0.0
         print(
             f"{sc.name} [{ex.preset}] {args.strategy}: {ex.executions} executions in "
-            f"{ex.seconds:.2f} s ({rate:.0f}/s){', exhausted' if ex.exhausted else ''}"
+            f"{ex.seconds:.2f} s ({ex.rate:.0f}/s, {args.workers} worker"
+            f"{'s' if args.workers > 1 else ''}){', exhausted' if ex.exhausted else ''}"
+            + (f", {ex.redundant} redundant cut short" if ex.redundant else "")
         )
-        for key, n in sorted(ex.outcomes.items(), key=lambda kv: -kv[1]):
-            print(f"  {key:40} {n:8}   e.g. schedule {ex.found.outcomes[key].schedule}")
+        for key, n in sorted(ex.outcomes.items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"  {key:40} {n:8}")
+        f = ex.first_failure
+        if f is not None:
+            print(
+                f"first failure {f.key}: {f.preemptions} preemption"
+                f"{'' if f.preemptions == 1 else 's'}, {f.steps} steps; replay with\n"
+                f"  {ex.replay_command()}"
+            )
     write_json([e.to_json() for e in results], args.json, "pagesim.explores/1")
     return 0 if all(set(e.outcomes) == {"ok"} for e in results) else 1
 
@@ -254,11 +269,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("target", help="FILE.py or FILE.py::name")
     s.add_argument("--kernel", help="kernel preset (default: the scenario's)")
     s.add_argument("--fix", action="append", default=[], metavar="NAME[=on|off]")
-    s.add_argument("--strategy", default="random", choices=["random", "dfs"])
-    s.add_argument("--executions", type=int, default=1000)
-    s.add_argument("--seconds", type=float, default=0.0)
+    s.add_argument("--strategy", default="random", choices=["random", "pct", "dfs", "dpor"])
+    s.add_argument("--executions", type=int, default=None,
+                   help="budget of executions (default 1000 unless --seconds is given)")
+    s.add_argument("--seconds", type=float, default=0.0, help="budget of wall-clock seconds")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--preemption-bound", type=int, default=None)
+    s.add_argument("--workers", type=int, default=1, help="processes (or Ray tasks) to use")
+    s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run the workers on a Ray cluster (default: start a local one)")
+    s.add_argument("--preemption-bound", type=int, default=None, help="dfs: preemptions")
+    s.add_argument("--pct-depth", type=int, default=3, help="pct: bug depth d")
+    s.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="draw a progress line on stderr (default: when it is a terminal)")
+    s.add_argument("--no-progress", dest="progress", action="store_false")
     s.add_argument("--json", metavar="OUT")
     s.set_defaults(func=cmd_explore)
 

@@ -628,15 +628,62 @@ class Scenario:
         seconds: float = 0.0,
         seed: int = 0,
         preemption_bound: int | None = None,
+        pct_depth: int = 3,
+        workers: int = 1,
+        backend: str = "local",
+        ray_address: str | None = None,
+        progress: bool = False,
+        minimise: bool = True,
         **overrides: Any,
     ) -> Exploration:
         """Run the scenario's contexts under many schedules (its script is ignored) and
-        return the outcome set. strategy "random" tries seeds seed, seed+1, ...; "dfs" runs
-        every schedule (within `preemption_bound` preemptions) until exhausted or the budget
-        (`executions`, `seconds`) is spent."""
-        core, _, preset, all_fixes = self.build(kernel, fixes, trace=False, **overrides)
-        bound = 2**32 - 1 if preemption_bound is None else int(preemption_bound)
-        found = core.explore(strategy, executions, seconds, seed, bound)
+        return the outcome set.
+
+        strategy: "random" (execution i uses seed + i), "pct" (PCT with bug depth
+        `pct_depth`), "dfs" (every schedule within `preemption_bound` preemptions) or "dpor"
+        (one schedule per Mazurkiewicz trace: exhaustive, with far fewer executions).
+        Budget: `executions` and/or `seconds`; dfs and dpor also stop when exhausted.
+        workers: processes on this machine (backend "local") or Ray tasks (backend "ray",
+        on the cluster at `ray_address` or a local one); for dfs and dpor the outcome set
+        does not depend on it. progress: draw a progress line on stderr. minimise: shrink
+        the first failing schedule to its fewest preemptions (Exploration.first_failure).
+        """
+        from . import parallel
+
+        build_args = {"kernel": kernel, "fixes": fixes, "trace": False, **overrides}
+        core, _, preset, all_fixes = self.build(**build_args)
+        args = {
+            "strategy": strategy,
+            "executions": int(executions),
+            "seconds": float(seconds),
+            "seed": int(seed),
+            "preemption_bound": 2**32 - 1 if preemption_bound is None else int(preemption_bound),
+            "pct_depth": int(pct_depth),
+        }
+        if workers < 1:
+            raise _core.UsageError(f"workers must be at least 1, not {workers}")
+        if backend not in ("local", "ray"):
+            raise _core.UsageError(f"unknown backend {backend!r} (local, ray)")
+        bar = parallel.ProgressBar(f"explore {self.name} {strategy}") if progress else None
+        try:
+            if backend == "ray":
+                found = parallel.run_ray(
+                    self.file, self.name, build_args, args, workers, ray_address
+                )
+            elif workers > 1:
+                found = parallel.run_local(
+                    lambda: self.build(**build_args)[0], args, workers, bar
+                )
+            else:
+                tick = (lambda r: bar(r.executions, len(r.outcomes), r.seconds) or True) if bar else None
+                found = parallel.explore_share(core, args, 0, 1, tick)
+        finally:
+            if bar:
+                bar.close()
+        if minimise:
+            first = found.first_failing()
+            if first is not None:
+                found.first_failure = core.minimise(first.key, list(first.schedule.choices))
         return Exploration(self, found, preset, all_fixes)
 
     def __call__(self, k: KernelBuilder) -> Script | None:
@@ -702,7 +749,40 @@ class Exploration:
         """Run the example of this outcome again, with its trace."""
         return self.scenario.run(kernel=self.preset, fixes=self.fixes, schedule=self.example(key))
 
+    @property
+    def redundant(self) -> int:
+        """dpor: executions cut short because a sleep set showed them redundant."""
+        return self.found.redundant
+
+    @property
+    def rate(self) -> float:
+        """Executions per second (wall clock, all workers)."""
+        return self.found.rate
+
+    @property
+    def first_failure(self) -> Any:
+        """The first failing outcome's schedule, shrunk to its fewest preemptions (key,
+        schedule, preemptions, steps), or None when every execution was ok."""
+        return self.found.first_failure
+
+    def replay_command(self, key: str | None = None) -> str:
+        """A shell command that replays the (minimised first) failure or an outcome."""
+        if key is None and self.first_failure is not None:
+            sched = str(self.first_failure.schedule)
+        else:
+            sched = str(self.example(key or "ok"))
+        fixes = "".join(
+            f" --fix {k}={'on' if v else 'off'}" for k, v in sorted(self.fixes.items())
+        )
+        return (
+            f"pagesim run {self.scenario.file}::{self.scenario.name} --kernel {self.preset}"
+            f"{fixes} --schedule '{sched}'"
+        )
+
     def to_json(self) -> dict[str, Any]:
+        found = json.loads(self.found.to_json())
+        if found["first_failure"] is not None:
+            found["first_failure"]["replay"] = self.replay_command()
         return {
             "schema": "pagesim.explore/1",
             "pagesim_version": _core.__version__,
@@ -710,13 +790,16 @@ class Exploration:
             "file": self.scenario.file,
             "preset": self.preset,
             "fixes": self.fixes,
-            "strategy": self.found.strategy,
-            "executions": self.executions,
-            "exhausted": self.exhausted,
-            "seconds": self.seconds,
-            "rate": self.executions / self.seconds if self.seconds > 0 else None,
-            "outcomes": self.outcomes,
-            "examples": {k: str(c.schedule) for k, c in self.found.outcomes.items()},
+            "strategy": found["strategy"],
+            "executions": found["executions"],
+            "redundant": found["redundant"],
+            "exhausted": found["exhausted"],
+            "seconds": found["seconds"],
+            "rate": found["executions_per_s"],
+            "workers": found["workers"],
+            "outcomes": found["outcomes"],
+            "examples": {k: e["schedule"] for k, e in found["examples"].items()},
+            "first_failure": found["first_failure"],
         }
 
     def __repr__(self) -> str:

@@ -34,17 +34,17 @@ std::string Outcome::key() const {
 std::string Outcome::report() const {
   std::ostringstream o;
   const std::string where = task_name.empty() ? std::string()
-      : " CPU: " + std::to_string(cpu) + " PID: " + std::to_string(task) + " Comm: " + task_name;
+      : "CPU: " + std::to_string(cpu) + " PID: " + std::to_string(task) + " Comm: " + task_name;
   switch (kind) {
     case OutcomeKind::Oops:
       o << "BUG: " << message << "\n";
-      o << "Oops: 0000 [#1] SMP\n" << where.substr(1) << "\n";
+      o << "Oops: 0000 [#1] SMP\n" << where << "\n";
       break;
     case OutcomeKind::Bug:
-      o << "kernel BUG at " << function << ": " << message << "\n" << where.substr(1) << "\n";
+      o << "kernel BUG at " << function << ": " << message << "\n" << where << "\n";
       break;
     case OutcomeKind::Warn:
-      o << "WARNING: at " << function << ": " << message << "\n" << where.substr(1) << "\n";
+      o << "WARNING: at " << function << ": " << message << "\n" << where << "\n";
       break;
     default:
       o << outcome_kind_name(kind) << ": " << message << "\n";

@@ -615,6 +615,10 @@ CpuId Sim::choose_cpu() {
       pick = size_t(it - cands_.begin());
   } else if (cands_.size() > 1 || strategy_->sees_every_step()) {
     pick = strategy_->choose(*this, cands_);
+    if (pick == Strategy::kStop) {
+      stop_ = stopped_ = true;
+      return kNoCpu;
+    }
   }
   return cands_[pick].cpu;
 }
@@ -635,6 +639,7 @@ RunResult Sim::finish_run() {
   for (const auto& t : tasks_) r.task_names.push_back(t->name);
   r.outcomes = outcomes_;
   r.trace_hash = hash_.value();
+  r.stopped = stopped_;
   r.schedule = std::move(schedule_);
   r.trace = std::move(trace_);
   return r;

@@ -97,6 +97,7 @@ struct RunResult {
   std::vector<CpuId> schedule;    // the CPU chosen at every step
   std::vector<TraceRecord> trace;
   std::vector<std::string> task_names;  // by TaskId
+  bool stopped = false;           // the strategy ended the run early (Strategy::kStop)
   bool ok() const;
 };
 
@@ -203,6 +204,7 @@ class Sim {
   Task* stepping_ = nullptr;  // the task chosen for the current step
   uint64_t steps_ = 0;
   bool stop_ = false;
+  bool stopped_ = false;  // by the strategy
   bool in_run_ = false;
   bool unwinding_ = false;
   std::exception_ptr error_;

@@ -1,0 +1,102 @@
+#include "explore/explorer.h"
+
+#include <chrono>
+
+#include "explore/pct.h"
+#include "explore/tree.h"
+
+namespace pagesim {
+
+ExploreKind parse_explore_kind(const std::string& name) {
+  for (auto k : {ExploreKind::Random, ExploreKind::Pct, ExploreKind::Dfs, ExploreKind::Dpor})
+    if (name == explore_kind_name(k)) return k;
+  throw UsageError("unknown exploration strategy '" + name + "' (random, pct, dfs, dpor)");
+}
+
+const char* explore_kind_name(ExploreKind k) {
+  switch (k) {
+    case ExploreKind::Random: return "random";
+    case ExploreKind::Pct: return "pct";
+    case ExploreKind::Dfs: return "dfs";
+    case ExploreKind::Dpor: return "dpor";
+  }
+  return "?";
+}
+
+uint32_t split_depth(uint32_t workers) {
+  uint32_t d = 0;
+  while (workers > 1 && (uint64_t(1) << d) < uint64_t(workers) * 16) ++d;
+  return d;
+}
+
+ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
+  if (!cfg.workers || cfg.worker >= cfg.workers)
+    throw UsageError("worker " + std::to_string(cfg.worker) + " of " +
+                     std::to_string(cfg.workers) + " does not exist");
+  if (!cfg.executions && cfg.seconds <= 0)
+    throw UsageError("exploration needs a budget: executions or seconds");
+  ExploreResult res;
+  res.strategy = explore_kind_name(cfg.kind);
+  res.workers = cfg.workers;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const uint64_t budget = cfg.executions ? cfg.executions : ~uint64_t(0);
+  uint64_t tick = 0;
+  // After each execution: false when a budget or the progress callback says stop.
+  auto go_on = [&] {
+    if (cfg.progress && ++tick % 64 == 0) {
+      res.seconds = elapsed();
+      if (!cfg.progress(res)) return false;
+    }
+    return !(cfg.seconds > 0 && elapsed() >= cfg.seconds);
+  };
+
+  if (cfg.kind == ExploreKind::Random || cfg.kind == ExploreKind::Pct) {
+    uint64_t pct_steps = 0;
+    if (cfg.kind == ExploreKind::Pct)  // k: the length of a run without preemptions
+      pct_steps = run(std::make_unique<TimedStrategy>(cfg.seed)).steps;
+    // Execution i (seed + i) belongs to worker i % workers; the budget counts all.
+    for (uint64_t i = cfg.worker; i < budget; i += cfg.workers) {
+      std::unique_ptr<Strategy> s;
+      if (cfg.kind == ExploreKind::Random)
+        s = std::make_unique<RandomStrategy>(cfg.seed + i);
+      else
+        s = std::make_unique<PctStrategy>(cfg.seed + i, cfg.pct_depth, pct_steps);
+      res.record(run(std::move(s)), i + 1);
+      if (!go_on()) break;
+    }
+  } else {
+    res.by_schedule = true;
+    TreeSearch tree({.dpor = cfg.kind == ExploreKind::Dpor,
+                     .preemption_bound = cfg.preemption_bound,
+                     .split = split_depth(cfg.workers),
+                     .worker = cfg.worker,
+                     .workers = cfg.workers});
+    for (;;) {
+      auto s = tree.next();
+      if (!s) {
+        res.exhausted = true;
+        break;
+      }
+      if (res.executions >= budget) break;
+      RunResult r = run(std::move(s));
+      switch (tree.finish(r.stopped)) {
+        case TreeSearch::Fate::Complete:
+          res.record(r, res.executions + 1);
+          break;
+        case TreeSearch::Fate::Redundant:
+          ++res.redundant;
+          break;
+        case TreeSearch::Fate::OtherWorker:
+          break;
+      }
+      if (!go_on()) break;
+    }
+  }
+  res.seconds = elapsed();
+  return res;
+}
+
+}  // namespace pagesim

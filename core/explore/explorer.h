@@ -1,0 +1,44 @@
+// Exploration: many executions of one scenario, each from a copy of its initial world
+// under a strategy that picks the interleaving, summed up as an outcome set.
+//
+//  random  uniformly random choices; execution i uses seed + i
+//  pct     PCT with bug depth `pct_depth` (pct.h); execution i uses seed + i
+//  dfs     every schedule within `preemption_bound` preemptions (tree.h)
+//  dpor    one schedule per Mazurkiewicz trace (tree.h)
+//
+// Every strategy stops at a budget of executions or seconds; dfs and dpor also when the
+// space is exhausted. Workers split the space: executions by index for random and pct,
+// subtrees for dfs and dpor, so merged results do not depend on the number of workers.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "explore/minimise.h"
+#include "explore/outcome_set.h"
+
+namespace pagesim {
+
+enum class ExploreKind : uint8_t { Random, Pct, Dfs, Dpor };
+ExploreKind parse_explore_kind(const std::string& name);  // throws UsageError
+const char* explore_kind_name(ExploreKind k);
+
+struct ExploreConfig {
+  ExploreKind kind = ExploreKind::Random;
+  uint64_t executions = 0;            // budget, 0: none
+  double seconds = 0;                 // budget, 0: none
+  uint64_t seed = 0;
+  uint32_t preemption_bound = ~0u;    // dfs
+  uint32_t pct_depth = 3;             // pct
+  uint32_t worker = 0, workers = 1;   // this worker's share
+  // Called about every 64 executions with the result so far; returning false stops.
+  std::function<bool(const ExploreResult&)> progress;
+};
+
+// Runs the exploration; minimise() the first failure afterwards (after merging workers).
+ExploreResult explore(const Executor& run, const ExploreConfig& cfg);
+
+// Branching nodes shared among `workers` so that each gets many subtrees.
+uint32_t split_depth(uint32_t workers);
+
+}  // namespace pagesim
