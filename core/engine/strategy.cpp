@@ -5,7 +5,12 @@
 namespace pagesim {
 
 size_t RandomStrategy::choose(const Sim&, std::span<const Candidate> c) {
-  return size_t(rng_.below(c.size()));
+  size_t pick = size_t(rng_.below(c.size()));
+  if (run_length_ > 1 && rng_.below(run_length_) != 0)
+    for (size_t i = 0; i < c.size(); ++i)
+      if (c[i].cpu == last_) pick = i;
+  last_ = c[pick].cpu;
+  return pick;
 }
 
 size_t TimedStrategy::choose(const Sim&, std::span<const Candidate> c) {

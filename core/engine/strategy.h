@@ -40,15 +40,20 @@ class Strategy {
   virtual bool sees_every_step() const { return false; }
 };
 
-// Uniformly random among the eligible CPUs (seeded).
+// Random among the eligible CPUs (seeded). With run_length L > 1 the CPU that ran last
+// goes on with probability 1 - 1/L (runs of about L steps, like time slices); L = 1 is a
+// uniform choice at every step.
 class RandomStrategy final : public Strategy {
  public:
-  explicit RandomStrategy(uint64_t seed) : rng_(seed) {}
+  explicit RandomStrategy(uint64_t seed, uint32_t run_length = 1)
+      : rng_(seed), run_length_(run_length ? run_length : 1) {}
   std::string name() const override { return "random"; }
   size_t choose(const Sim&, std::span<const Candidate> c) override;
 
  private:
   Rng rng_;
+  uint32_t run_length_;
+  CpuId last_ = kNoCpu;
 };
 
 // Earliest clock first; ties broken by the seed. With window 0 this is a plain

@@ -29,6 +29,17 @@ uint32_t split_depth(uint32_t workers) {
   return d;
 }
 
+namespace {
+// Bounded dpor explores some traces more than once, and how often depends on which nodes
+// branch fully: it always splits at the same depth, so any number of workers (up to 64)
+// explores the same tree.
+uint32_t split_for(const ExploreConfig& cfg) {
+  if (cfg.kind == ExploreKind::Dpor && cfg.preemption_bound != ~0u && cfg.workers <= 64)
+    return split_depth(64);
+  return split_depth(cfg.workers);
+}
+}  // namespace
+
 ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
   if (!cfg.workers || cfg.worker >= cfg.workers)
     throw UsageError("worker " + std::to_string(cfg.worker) + " of " +
@@ -60,8 +71,11 @@ ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
     // Execution i (seed + i) belongs to worker i % workers; the budget counts all.
     for (uint64_t i = cfg.worker; i < budget; i += cfg.workers) {
       std::unique_ptr<Strategy> s;
+      // Random executions mix uniform interleaving with runs of ~4, ~16 and ~64 steps:
+      // a race that needs one context to run through a long path is found too.
+      static constexpr uint32_t kRunLengths[] = {1, 4, 16, 64};
       if (cfg.kind == ExploreKind::Random)
-        s = std::make_unique<RandomStrategy>(cfg.seed + i);
+        s = std::make_unique<RandomStrategy>(cfg.seed + i, kRunLengths[(cfg.seed + i) % 4]);
       else
         s = std::make_unique<PctStrategy>(cfg.seed + i, cfg.pct_depth, pct_steps);
       res.record(run(std::move(s)), i + 1);
@@ -71,7 +85,7 @@ ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
     res.by_schedule = true;
     TreeSearch tree({.dpor = cfg.kind == ExploreKind::Dpor,
                      .preemption_bound = cfg.preemption_bound,
-                     .split = split_depth(cfg.workers),
+                     .split = split_for(cfg),
                      .worker = cfg.worker,
                      .workers = cfg.workers});
     for (;;) {

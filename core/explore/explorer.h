@@ -1,7 +1,7 @@
 // Exploration: many executions of one scenario, each from a copy of its initial world
 // under a strategy that picks the interleaving, summed up as an outcome set.
 //
-//  random  uniformly random choices; execution i uses seed + i
+//  random  random choices in runs of 1 to ~64 steps; execution i uses seed + i
 //  pct     PCT with bug depth `pct_depth` (pct.h); execution i uses seed + i
 //  dfs     every schedule within `preemption_bound` preemptions (tree.h)
 //  dpor    one schedule per Mazurkiewicz trace (tree.h)

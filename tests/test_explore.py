@@ -1,0 +1,179 @@
+"""Exploration: strategies find the race library's bugs without scripts, dpor proves the
+fixed kernel clean, workers (local and Ray) give the same outcome set, the CLI writes the
+JSON a user scripts against, and bad input is refused clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pagesim as ps
+import pytest
+
+HERE = os.path.dirname(__file__)
+SCENARIOS = os.path.join(os.path.dirname(HERE), "scenarios")
+sys.path.insert(0, SCENARIOS)
+import alloc_zspage_isolate  # noqa: E402
+import balloon_dequeue_poison  # noqa: E402
+import engine_abba  # noqa: E402
+import zs_compact_pin_bit  # noqa: E402
+import zs_free_double_isolation  # noqa: E402
+
+ZS_FREE = zs_free_double_isolation.zs_free_double_isolation
+ZS_FREE_FILE = os.path.join(SCENARIOS, "zs_free_double_isolation.py")
+
+# Scenarios 1 to 4 on their buggy kernels, and the symptom each race shows.
+RACES = {
+    "zs_free": (ZS_FREE, {}, "oops:zs_page_isolate"),
+    "alloc_zspage": (alloc_zspage_isolate.alloc_zspage_isolate, {}, "bug:remove_zspage"),
+    "pin_bit": (zs_compact_pin_bit.zs_compact_pin_bit, {"fixes": zs_compact_pin_bit.BUGGY}, "oops"),
+    "balloon": (
+        balloon_dequeue_poison.balloon_dequeue_poison,
+        {"fixes": balloon_dequeue_poison.BUGGY},
+        "oops:balloon_page_dequeue",
+    ),
+}
+# Budgets that find each race (results are deterministic for a seed).
+STRATEGIES = {
+    "random": {"executions": 100_000},
+    "pct": {"executions": 20_000},
+    "dpor": {"executions": 50_000, "preemption_bound": 2},
+}
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+@pytest.mark.parametrize("race", sorted(RACES))
+def test_races_are_found_without_their_scripts(race: str, strategy: str) -> None:
+    sc, kw, key = RACES[race]
+    ex = sc.explore(strategy=strategy, minimise=False, **kw, **STRATEGIES[strategy])
+    assert ex.sometimes(key), ex
+    # The example replays to the same symptom.
+    found = next(k for k in ex.outcomes if k == key or k.startswith(key + ":"))
+    again = ex.replay(found)
+    assert found in again.outcome_counts, again.report()
+
+
+def test_dpor_exhausts_v48_with_no_oops_in_fewer_executions_than_dfs() -> None:
+    dpor = ZS_FREE.explore(kernel="v4.8", strategy="dpor", executions=200_000, preemption_bound=2)
+    assert dpor.exhausted, dpor
+    assert dpor.outcomes == {"ok": dpor.executions}
+    assert dpor.first_failure is None
+    dfs = ZS_FREE.explore(kernel="v4.8", strategy="dfs", executions=200_000, preemption_bound=1)
+    dpor1 = ZS_FREE.explore(kernel="v4.8", strategy="dpor", executions=200_000, preemption_bound=1)
+    assert dfs.exhausted and dpor1.exhausted
+    assert dpor1.executions * 2 < dfs.executions
+
+
+def test_unbounded_dpor_matches_dfs_outcomes_with_sleep_sets() -> None:
+    m = engine_abba.build_abba()
+    dfs = m.explore("dfs", 100_000)
+    dpor = m.explore("dpor", 100_000)
+    assert dfs.exhausted and dpor.exhausted
+    assert set(dfs.outcomes) == set(dpor.outcomes) == {"ok", "deadlock"}
+    assert dpor.executions < dfs.executions
+
+
+def test_first_failure_is_minimised_and_replays() -> None:
+    ex = ZS_FREE.explore(strategy="pct", executions=2_000)
+    f = ex.first_failure
+    assert f is not None and f.key == ex.found.first_failing().key
+    assert f.preemptions <= 2 and f.steps > 0
+    run = ZS_FREE.run(schedule=f.schedule)
+    assert f.key in run.outcome_counts, run.report()
+    assert ex.replay_command().startswith(f"pagesim run {ZS_FREE.file}::zs_free_double_isolation")
+
+
+@pytest.mark.parametrize("strategy", ["dfs", "dpor"])
+def test_local_workers_give_the_same_outcome_set(strategy: str) -> None:
+    one = ZS_FREE.explore(strategy=strategy, executions=100_000, preemption_bound=1)
+    two = ZS_FREE.explore(strategy=strategy, executions=100_000, preemption_bound=1, workers=2)
+    assert one.exhausted and two.exhausted
+    assert two.outcomes == one.outcomes
+    assert two.found.workers == 2
+    for key in one.outcomes:
+        assert str(two.example(key)) == str(one.example(key))
+    assert str(two.first_failure.schedule) == str(one.first_failure.schedule)
+
+
+def test_random_and_pct_workers_split_executions_by_index() -> None:
+    for strategy in ("random", "pct"):
+        one = ZS_FREE.explore(strategy=strategy, executions=600, minimise=False)
+        two = ZS_FREE.explore(strategy=strategy, executions=600, minimise=False, workers=2)
+        assert two.executions == 600
+        assert two.outcomes == one.outcomes
+
+
+def test_ray_local_cluster_gives_the_same_outcome_set() -> None:
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        local = ZS_FREE.explore(kernel="v4.8", strategy="dpor", executions=100_000,
+                                preemption_bound=1)
+        on_ray = ZS_FREE.explore(kernel="v4.8", strategy="dpor", executions=100_000,
+                                 preemption_bound=1, workers=3, backend="ray")
+    finally:
+        ray.shutdown()
+    assert on_ray.exhausted and local.exhausted
+    assert on_ray.outcomes == local.outcomes
+    assert on_ray.found.workers == 3
+
+
+def test_budgets_stop_every_strategy() -> None:
+    for strategy in ("random", "pct", "dfs", "dpor"):
+        ex = ZS_FREE.explore(strategy=strategy, executions=25, minimise=False)
+        assert ex.executions == 25 and not ex.exhausted, strategy
+    timed = ZS_FREE.explore(strategy="random", executions=0, seconds=0.2, minimise=False)
+    assert timed.executions > 0 and timed.seconds >= 0.2
+
+
+def test_progress_line_shows_executions_outcomes_and_rate(capsys: pytest.CaptureFixture) -> None:
+    ZS_FREE.explore(strategy="random", executions=300, progress=True, minimise=False)
+    err = capsys.readouterr().err
+    assert "explore zs_free_double_isolation random:" in err
+    assert " executions, " in err and " outcomes, " in err and "/s" in err
+
+
+def test_bad_exploration_input_raises_clear_errors() -> None:
+    with pytest.raises(ps.UsageError, match="unknown exploration strategy 'bfs'"):
+        ZS_FREE.explore(strategy="bfs")
+    with pytest.raises(ps.UsageError, match="workers must be at least 1"):
+        ZS_FREE.explore(workers=0)
+    with pytest.raises(ps.UsageError, match="needs a budget"):
+        ZS_FREE.explore(executions=0)
+    with pytest.raises(ps.UsageError, match="dpor needs free interleaving"):
+        ZS_FREE.explore(strategy="dpor", window=100)
+    with pytest.raises(ps.UsageError, match="malformed exploration result"):
+        ps._core.ExploreResult.from_json("{")
+
+
+def pagesim_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pagesim.cli", *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def test_cli_explore_writes_the_outcome_set_and_minimised_failure(tmp_path) -> None:
+    out = tmp_path / "ex.json"
+    bad = pagesim_cli("explore", ZS_FREE_FILE, "--strategy", "dpor", "--preemption-bound", "1",
+                      "--executions", "100000", "--json", str(out))
+    assert bad.returncode == 1, bad.stderr
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "pagesim.explore/1" and doc["strategy"] == "dpor"
+    assert doc["exhausted"] is True
+    # Each execution counts once for each distinct outcome it had.
+    assert doc["outcomes"]["ok"] < doc["executions"] <= sum(doc["outcomes"].values())
+    assert doc["outcomes"]["oops:zs_page_isolate"] > 0
+    first = doc["first_failure"]
+    assert first["preemptions"] <= 1 and first["replay"].startswith("pagesim run ")
+    assert "first failure" in bad.stdout and "replay with" in bad.stdout
+    assert doc["rate"] > 0
+
+    good = pagesim_cli("explore", ZS_FREE_FILE, "--kernel", "v4.8", "--strategy", "pct",
+                       "--executions", "300", "--workers", "2", "--json", "-")
+    assert good.returncode == 0, good.stderr
+    assert '"ok": 300' in good.stdout and '"workers": 2' in good.stdout
+    assert pagesim_cli("explore", ZS_FREE_FILE, "--strategy", "bfs").returncode == 2
+    assert pagesim_cli("explore", ZS_FREE_FILE, "--workers", "0").returncode == 2
