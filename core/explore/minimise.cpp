@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "explore/tree.h"
+
 namespace pagesim {
 
 namespace {
@@ -87,6 +89,23 @@ Minimised minimise(const Executor& run, const std::string& key, const std::vecto
     std::vector<Deviation> fewer = dev;
     fewer.erase(fewer.begin() + ptrdiff_t(i));
     if (attempt(nullptr, fewer, nullptr)) dev = std::move(fewer);
+  }
+  // Greedy dropping can stop at a local minimum: search the schedules with fewer
+  // preemptions (CHESS-style, bound 0, 1, ...) while the attempts last.
+  for (uint32_t bound = 0; bound < m.preemptions && m.attempts < max_attempts; ++bound) {
+    TreeSearch tree({.dpor = false, .preemption_bound = bound});
+    while (m.attempts < max_attempts) {
+      auto s = tree.next();
+      if (!s) break;
+      RunResult r = run(std::move(s));
+      ++m.attempts;
+      tree.finish(r.stopped);
+      if (has_key(r, key)) {
+        const std::vector<CpuId> found = r.schedule;
+        attempt(&found, {}, nullptr);  // count its preemptions
+        return m;
+      }
+    }
   }
   return m;
 }

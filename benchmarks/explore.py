@@ -1,0 +1,114 @@
+"""Exploration throughput and bug-finding power over the race library.
+
+For each race scenario (1 to 4 of the library, on the kernel that has the bug):
+
+- executions per second on one core: `random` exploration of the fixed kernel (full-length
+  executions, nothing fails early), best of 3 runs of about 2 s, in this process;
+- executions until the race's symptom first shows, per strategy: random and pct as the
+  median over 5 seeds, dfs and dpor (preemption bound 2) once (they are deterministic);
+  "-" when not found within the budget;
+- dpor's reduction: executions to exhaust the fixed kernel's space with dfs and with dpor
+  at preemption bounds 1 and 2, and their ratio.
+
+The last line is ``zs_free_exec_per_s=<float>`` (the zs_free scenario's rate).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenarios"))
+
+import alloc_zspage_isolate  # noqa: E402
+import balloon_dequeue_poison  # noqa: E402
+import zs_compact_pin_bit  # noqa: E402
+import zs_free_double_isolation  # noqa: E402
+
+# name: (scenario, buggy kernel options, fixed kernel options, symptom key prefix)
+RACES = {
+    "zs_free": (
+        zs_free_double_isolation.zs_free_double_isolation,
+        {},
+        {"kernel": "v4.8"},
+        "oops:zs_page_isolate",
+    ),
+    "alloc_zspage": (
+        alloc_zspage_isolate.alloc_zspage_isolate,
+        {},
+        {"kernel": "v4.8"},
+        "bug:remove_zspage",
+    ),
+    "pin_bit": (
+        zs_compact_pin_bit.zs_compact_pin_bit,
+        {"fixes": zs_compact_pin_bit.BUGGY},
+        {},
+        "oops",
+    ),
+    "balloon": (
+        balloon_dequeue_poison.balloon_dequeue_poison,
+        {"fixes": balloon_dequeue_poison.BUGGY},
+        {},
+        "oops:balloon_page_dequeue",
+    ),
+}
+SEEDS = [0, 1_000_000, 2_000_000, 3_000_000, 4_000_000]
+BUDGET = {"executions": 300_000, "seconds": 20.0}
+
+
+def rate(sc, fixed) -> float:
+    best = 0.0
+    for _ in range(3):
+        ex = sc.explore(strategy="random", executions=0, seconds=2.0, minimise=False, **fixed)
+        best = max(best, ex.executions / ex.seconds)
+    return best
+
+
+def first_failure(sc, buggy, key: str, strategy: str, **kw) -> int | None:
+    ex = sc.explore(strategy=strategy, minimise=False, **buggy, **BUDGET, **kw)
+    firsts = [c.first for k, c in ex.found.outcomes.items() if k == key or k.startswith(key + ":")]
+    return min(firsts) if firsts else None
+
+
+def fmt(n: float | None) -> str:
+    return "-" if n is None else f"{n:,.0f}"
+
+
+def main() -> None:
+    print(f"{'scenario':14} {'exec/s/core':>12} {'random':>9} {'pct':>9} {'dfs b2':>9} "
+          f"{'dpor b2':>9}   (executions until the race first shows)")
+    rates = {}
+    for name, (sc, buggy, fixed, key) in RACES.items():
+        rates[name] = rate(sc, fixed)
+        meds = []
+        for strategy in ("random", "pct"):
+            found = [first_failure(sc, buggy, key, strategy, seed=s) for s in SEEDS]
+            hits = [f for f in found if f is not None]
+            meds.append(statistics.median(hits) if len(hits) * 2 > len(found) else None)
+        dfs = first_failure(sc, buggy, key, "dfs", preemption_bound=2)
+        dpor = first_failure(sc, buggy, key, "dpor", preemption_bound=2)
+        print(f"{name:14} {rates[name]:>12,.0f} {fmt(meds[0]):>9} {fmt(meds[1]):>9} "
+              f"{fmt(dfs):>9} {fmt(dpor):>9}", flush=True)
+
+    print(f"\n{'scenario':14} {'bound':>5} {'dfs':>9} {'dpor':>9} {'ratio':>7} {'dpor s':>7}"
+          "   (executions to exhaust the fixed kernel)")
+    for name, (sc, _, fixed, _) in RACES.items():
+        for bound in (1, 2):
+            t = time.perf_counter()
+            dpor = sc.explore(strategy="dpor", preemption_bound=bound, minimise=False,
+                              executions=2_000_000, seconds=120, **fixed)
+            secs = time.perf_counter() - t
+            dfs = sc.explore(strategy="dfs", preemption_bound=bound, minimise=False,
+                             executions=2_000_000, seconds=120, **fixed)
+            done = dpor.exhausted and dfs.exhausted
+            ratio = f"{dfs.executions / dpor.executions:.1f}x" if done else "-"
+            print(f"{name:14} {bound:>5} {fmt(dfs.executions):>9} {fmt(dpor.executions):>9} "
+                  f"{ratio:>7} {secs:>7.2f}", flush=True)
+    print(f"zs_free_exec_per_s={rates['zs_free']:.1f}")
+
+
+if __name__ == "__main__":
+    main()
