@@ -43,6 +43,7 @@ test: test-cpp test-py
 bench: build
 	$(VPY) benchmarks/engine.py
 	$(VPY) benchmarks/compaction.py
+	$(VPY) benchmarks/explore.py
 
 clean:
 	rm -rf build $(VENV)
