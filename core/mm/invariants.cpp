@@ -47,7 +47,7 @@ struct Checker {
               if (t.refcount != 0) bad(OutcomeKind::Invariant, q, "free page has a nonzero refcount");
               if (has(t, PG_locked)) bad(OutcomeKind::Invariant, q, "free page is locked");
               if (q != p && t.list != kNoList && t.list != kPoisonList)
-                bad(OutcomeKind::Invariant, q, "tail of a free block is on list " + mm.lists[t.list].name);
+                bad(OutcomeKind::Invariant, q, "tail of a free block is on list " + mm.lists[t.list].name());
             }
           }
         }
