@@ -164,8 +164,13 @@ uint32_t obj_slot(uint32_t size, uint32_t obj_idx) {
 
 std::vector<ZsObjSlot>& page_mem(Mm& mm, Pfn page) {
   Zsmalloc& z = Z(mm);
-  if (z.mem.size() < mm.pages.size()) z.mem.resize(mm.pages.size());
-  return z.mem[check_page(mm, page)];
+  check_page(mm, page);
+  if (z.mem_of.size() < mm.pages.size()) z.mem_of.resize(mm.pages.size(), 0);
+  if (!z.mem_of[page]) {
+    z.mem.emplace_back();  // a deque: the memory of other pages stays where it is
+    z.mem_of[page] = uint32_t(z.mem.size());
+  }
+  return z.mem[z.mem_of[page] - 1];
 }
 
 ZsObjSlot& mem_slot(Mm& mm, Pfn page, uint32_t slot) {
@@ -955,7 +960,6 @@ uint32_t zs_create_pool(Mm& mm, std::string name) {
   MODEL_FUNC("zs_create_pool");
   Zsmalloc& z = Z(mm);
   (void)registered;
-  if (z.mem.size() < mm.pages.size()) z.mem.resize(mm.pages.size());
   const uint32_t id = uint32_t(z.pools.size());
   ZsPool& p = z.pools.emplace_back();
   p.name = std::move(name);
@@ -1319,9 +1323,10 @@ struct Peek {
     return &z.pools[pool].classes[class_table().slot[class_idx]];
   }
   const ZsObjSlot* slot(Pfn p, uint32_t size, uint32_t obj_idx) const {
-    if (p >= z.mem.size()) return nullptr;
+    const std::vector<ZsObjSlot>* m = z.memory(p);
+    if (!m) return nullptr;
     const uint32_t s = obj_slot(size, obj_idx);
-    return s < z.mem[p].size() ? &z.mem[p][s] : nullptr;
+    return s < m->size() ? &(*m)[s] : nullptr;
   }
 };
 
@@ -1412,14 +1417,15 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
       const uint32_t first = first_obj_of_page(c->size, uint32_t(i));
       const uint32_t end = std::min(first_obj_of_page(c->size, uint32_t(i) + 1), c->objs_per_zspage);
       const size_t nslots = end > first ? end - first : 0;
-      if (p >= z.mem.size() || z.mem[p].size() != nslots) {
-        bad(at + ": memory holds " + std::to_string(p < z.mem.size() ? z.mem[p].size() : 0) +
-            " objects, expected " + std::to_string(nslots));
+      const std::vector<ZsObjSlot>* mem = z.memory(p);
+      if (!mem || mem->size() != nslots) {
+        bad(at + ": memory holds " + std::to_string(mem ? mem->size() : 0) + " objects, expected " +
+            std::to_string(nslots));
         continue;
       }
       for (uint32_t k = first; k < end; ++k) {
         const bool huge = (pg.flags >> mm::PG_owner_priv_1) & 1;
-        const uint64_t head = huge ? pg.index : z.mem[p][k - first].head;
+        const uint64_t head = huge ? pg.index : (*mem)[k - first].head;
         if (!(head & OBJ_ALLOCATED_TAG)) continue;
         // A huge object's header stays in page->index after obj_free: inuse decides.
         if (huge && zp.inuse == 0) continue;
