@@ -394,8 +394,7 @@ std::vector<std::string> balloon_check(const Drivers& d) {
     out.push_back("balloon: pfn " + std::to_string(pfn) + ": " + what);
   };
   int64_t pg_balloon = 0;
-  for (Pfn p = 0; p < d.pages.size(); ++p)
-    if (d.page(p).flags & (1ull << PG_balloon)) ++pg_balloon;
+  for (const mm::Page& pg : d.pages) pg_balloon += int64_t((pg.flags >> PG_balloon) & 1);
   if (pg_balloon != d.stats[size_t(Stat::NR_BALLOON_PAGES)])
     out.push_back("balloon: nr_balloon_pages is " +
                   std::to_string(d.stats[size_t(Stat::NR_BALLOON_PAGES)]) + " but " +

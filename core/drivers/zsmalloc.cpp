@@ -1397,29 +1397,29 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
     for (size_t i = 0; i < pages.size(); ++i) {
       const Pfn p = pages[i];
       const mm::Page& pg = d.page(p);
-      const std::string at = zs(id) + " page " + std::to_string(i) + " (pfn " + std::to_string(p) + ")";
-      if (zs_page[p]) bad(at + ": in two zspages");
+      const auto at = [&] { return zs(id) + " page " + std::to_string(i) + " (pfn " + std::to_string(p) + ")"; };
+      if (zs_page[p]) bad(at() + ": in two zspages");
       zs_page[p] = 1;
-      if (pg.private_ != id) bad(at + ": page->private is " + std::to_string(pg.private_));
-      if (pg.owner != mm::Owner::Zsmalloc) bad(at + ": owner is not zsmalloc");
-      if (pg.refcount < 1) bad(at + ": refcount " + std::to_string(pg.refcount));
-      if (((pg.flags >> mm::PG_private) & 1) != (i == 0)) bad(at + ": PG_private wrong");
-      if (((pg.flags >> mm::PG_private_2) & 1) != (i + 1 == pages.size())) bad(at + ": PG_private_2 wrong");
+      if (pg.private_ != id) bad(at() + ": page->private is " + std::to_string(pg.private_));
+      if (pg.owner != mm::Owner::Zsmalloc) bad(at() + ": owner is not zsmalloc");
+      if (pg.refcount < 1) bad(at() + ": refcount " + std::to_string(pg.refcount));
+      if (((pg.flags >> mm::PG_private) & 1) != (i == 0)) bad(at() + ": PG_private wrong");
+      if (((pg.flags >> mm::PG_private_2) & 1) != (i + 1 == pages.size())) bad(at() + ": PG_private_2 wrong");
       const bool movable = d.cfg.has(Fix::MovableMappingBit)
                                ? (pg.mapping & mm::PAGE_MAPPING_FLAGS) == mm::PAGE_MAPPING_MOVABLE &&
                                      mm::mapping_id(pg.mapping) == pool.mapping
                                : ((pg.flags >> mm::PG_movable_v3) & 1) && pg.mapcount == mm::PAGE_MOVABLE_MAPCOUNT_VALUE &&
                                      mm::mapping_id(pg.mapping) == pool.mapping;
-      if (!movable) bad(at + ": not movable in the pool's mapping");
-      if (settled && ((pg.flags >> mm::PG_locked) & 1)) bad(at + ": still locked");
-      if (settled && ((pg.flags >> mm::PG_isolated) & 1)) bad(at + ": still isolated");
+      if (!movable) bad(at() + ": not movable in the pool's mapping");
+      if (settled && ((pg.flags >> mm::PG_locked) & 1)) bad(at() + ": still locked");
+      if (settled && ((pg.flags >> mm::PG_isolated) & 1)) bad(at() + ": still isolated");
       // Objects whose start lies in this page.
       const uint32_t first = first_obj_of_page(c->size, uint32_t(i));
       const uint32_t end = std::min(first_obj_of_page(c->size, uint32_t(i) + 1), c->objs_per_zspage);
       const size_t nslots = end > first ? end - first : 0;
       const std::vector<ZsObjSlot>* mem = z.memory(p);
       if (!mem || mem->size() != nslots) {
-        bad(at + ": memory holds " + std::to_string(mem ? mem->size() : 0) + " objects, expected " +
+        bad(at() + ": memory holds " + std::to_string(mem ? mem->size() : 0) + " objects, expected " +
             std::to_string(nslots));
         continue;
       }
@@ -1432,16 +1432,16 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
         ++allocated;
         const uint64_t h = head >> OBJ_TAG_BITS;
         const ZsHandle* hs = pk.handle(zp.pool, h);
-        const std::string obj = at + " object " + std::to_string(k);
+        const auto obj = [&] { return at() + " object " + std::to_string(k); };
         if (!hs) {
-          bad(obj + ": header names handle " + std::to_string(h) + ", which is not allocated");
+          bad(obj() + ": header names handle " + std::to_string(h) + ", which is not allocated");
           continue;
         }
         Pfn hp;
         uint32_t hidx;
         obj_to_location(hs->word, &hp, &hidx);
         if (hp != p || hidx != k)
-          bad(obj + ": handle " + std::to_string(h) + " points to pfn " + std::to_string(hp) +
+          bad(obj() + ": handle " + std::to_string(h) + " points to pfn " + std::to_string(hp) +
               " object " + std::to_string(hidx));
       }
     }
@@ -1474,8 +1474,20 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
   for (uint32_t pi = 0; pi < z.pools.size(); ++pi) {
     const ZsPool& pool = z.pools[pi];
     int64_t pages_allocated = 0;
-    for (const SizeClass& c : pool.classes) {
-      uint64_t used = 0, zspages = 0;
+    // Objects and zspages of each class, in one pass over the zspages. A zspage names its
+    // class by index; class_table().slot finds the pool's class of that index.
+    std::vector<std::pair<uint64_t, uint64_t>> held(pool.classes.size());  // used, zspages
+    for (uint32_t id = 1; id < z.zspages.size(); ++id) {
+      const Zspage& zp = z.zspages[id];
+      if (!zp.allocated || zp.pool != pi || zp.class_idx >= ZS_SIZE_CLASSES) continue;
+      const uint32_t slot = class_table().slot[zp.class_idx];
+      if (slot >= pool.classes.size() || pool.classes[slot].index != zp.class_idx) continue;
+      held[slot].first += zp.inuse;
+      ++held[slot].second;
+    }
+    for (size_t slot = 0; slot < pool.classes.size(); ++slot) {
+      const SizeClass& c = pool.classes[slot];
+      const auto [used, zspages] = held[slot];
       for (int fg = 0; fg < NR_ZS_FULLNESS; ++fg)
         for (uint32_t id : c.fullness_list[size_t(fg)]) {
           if (id >= z.zspages.size() || !z.zspages[id].allocated) {
@@ -1484,12 +1496,6 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
           }
           if (z.zspages[id].list != fg) bad(zs(id) + " is on list " + fullness_name(fg) + " but says otherwise");
         }
-      for (uint32_t id = 1; id < z.zspages.size(); ++id) {
-        const Zspage& zp = z.zspages[id];
-        if (!zp.allocated || zp.pool != pi || zp.class_idx != c.index) continue;
-        used += zp.inuse;
-        ++zspages;
-      }
       if (settled && spin_is_locked(c.lock)) bad("class " + std::to_string(c.index) + ": class->lock held");
       if (c.stats[OBJ_USED] != used)
         bad("pool " + std::to_string(pi) + " class " + std::to_string(c.index) + ": OBJ_USED " +
@@ -1507,35 +1513,35 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
     for (uint64_t h = 1; h <= pool.handles.size(); ++h) {
       const ZsHandle& hs = pool.handles[h - 1];
       if (!hs.allocated) continue;
-      const std::string hn = "pool " + std::to_string(pi) + " handle " + std::to_string(h);
-      if (settled && (hs.word & 1)) bad(hn + ": still pinned");
+      const auto hn = [&] { return "pool " + std::to_string(pi) + " handle " + std::to_string(h); };
+      if (settled && (hs.word & 1)) bad(hn() + ": still pinned");
       Pfn p;
       uint32_t idx;
       obj_to_location(hs.word, &p, &idx);
       const uint32_t id = pk.zspage_of_page(p);
       if (!id || z.zspages[id].pool != pi) {
-        bad(hn + ": object at pfn " + std::to_string(p) + " is in no live zspage of the pool (lost)");
+        bad(hn() + ": object at pfn " + std::to_string(p) + " is in no live zspage of the pool (lost)");
         continue;
       }
       const SizeClass* c = pk.cls(pi, z.zspages[id].class_idx);
       const ZsObjSlot* s = c ? pk.slot(p, c->size, idx) : nullptr;
       if (!s) {
-        bad(hn + ": object " + std::to_string(idx) + " of pfn " + std::to_string(p) + " does not exist");
+        bad(hn() + ": object " + std::to_string(idx) + " of pfn " + std::to_string(p) + " does not exist");
         continue;
       }
       const bool huge = (d.page(p).flags >> mm::PG_owner_priv_1) & 1;
       const uint64_t head = huge ? d.page(p).index : s->head;
-      if (head != handle_head(h)) bad(hn + ": its object's header does not name it (lost)");
+      if (head != handle_head(h)) bad(hn() + ": its object's header does not name it (lost)");
       if (s->content != hs.written)
-        bad(hn + ": holds content " + std::to_string(s->content) + ", " + std::to_string(hs.written) +
+        bad(hn() + ": holds content " + std::to_string(s->content) + ", " + std::to_string(hs.written) +
             " was written (corrupted)");
     }
   }
 
   // No page leaked: every page zsmalloc owns belongs to a live zspage.
-  for (Pfn p = 0; p < d.pages.size(); ++p) {
-    const mm::Page& pg = d.page(p);
-    if (pg.owner == mm::Owner::Zsmalloc && pg.refcount > 0 && !zs_page[p])
+  const mm::Page* const pages = d.pages.data();
+  for (Pfn p = 0; p < zs_page.size(); ++p) {
+    if ((pages[p].owner == mm::Owner::Zsmalloc) & (pages[p].refcount > 0) && !zs_page[p]) [[unlikely]]
       bad("pfn " + std::to_string(p) + " is owned by zsmalloc but belongs to no live zspage (leaked): " +
           mm::dump_page(d, p));
   }
