@@ -1488,6 +1488,10 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
     for (size_t slot = 0; slot < pool.classes.size(); ++slot) {
       const SizeClass& c = pool.classes[slot];
       const auto [used, zspages] = held[slot];
+      // Most classes are unused: nothing to report or count.
+      if (!used && !zspages && !c.stats[OBJ_USED] && !c.stats[OBJ_ALLOCATED] && !spin_is_locked(c.lock) &&
+          std::all_of(c.fullness_list.begin(), c.fullness_list.end(), [](const auto& l) { return l.empty(); }))
+        continue;
       for (int fg = 0; fg < NR_ZS_FULLNESS; ++fg)
         for (uint32_t id : c.fullness_list[size_t(fg)]) {
           if (id >= z.zspages.size() || !z.zspages[id].allocated) {
@@ -1539,9 +1543,11 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
   }
 
   // No page leaked: every page zsmalloc owns belongs to a live zspage.
-  const mm::Page* const pages = d.pages.data();
-  for (Pfn p = 0; p < zs_page.size(); ++p) {
-    if ((pages[p].owner == mm::Owner::Zsmalloc) & (pages[p].refcount > 0) && !zs_page[p]) [[unlikely]]
+  for (const mm::Page& pg : d.pages) {
+    if (pg.owner != mm::Owner::Zsmalloc) [[likely]]
+      continue;
+    const Pfn p = Pfn(&pg - d.pages.data());
+    if (pg.refcount > 0 && !zs_page[p])
       bad("pfn " + std::to_string(p) + " is owned by zsmalloc but belongs to no live zspage (leaked): " +
           mm::dump_page(d, p));
   }

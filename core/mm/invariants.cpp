@@ -13,11 +13,14 @@ bool has(const Page& p, int bit) { return (p.flags >> bit) & 1; }
 // Bits of Checker::mark, per pfn.
 inline constexpr uint8_t kInFreeBlock = 1;  // a page of a free buddy block
 inline constexpr uint8_t kInHeldBlock = 2;  // a tail of an allocated block (teardown)
+// A tail of a free block with refcount 0, on no list, without PG_locked, PG_lru and
+// PG_isolated: pages() has nothing to report on it and skips it.
+inline constexpr uint8_t kFreeClean = 4;
 
 struct Checker {
   const Mm& mm;
   std::vector<Violation> out;
-  std::vector<uint8_t> mark;     // kInFreeBlock / kInHeldBlock, by pfn
+  std::vector<uint8_t> mark;      // kInFreeBlock, kInHeldBlock, kFreeClean, by pfn
   std::vector<uint8_t> lru_list;  // 1 for the LRU lists of every zone, by list id
 
   explicit Checker(const Mm& m) : mm(m), mark(m.pages.size(), 0), lru_list(m.lists.size(), 0) {
@@ -31,8 +34,9 @@ struct Checker {
   }
   void bad(OutcomeKind k, Pfn pfn, std::string what) { bad(out, k, pfn, std::move(what)); }
 
-  // A page of the free block at head.
+  // A page of the free block at head that is not clean (kFreeClean).
   [[gnu::noinline]] void free_page(Pfn head, Pfn q) {
+    mark[q] = kInFreeBlock;
     const Page& t = mm.page(q);
     if (t.refcount != 0) bad(OutcomeKind::Invariant, q, "free page has a nonzero refcount");
     if (has(t, PG_locked)) bad(OutcomeKind::Invariant, q, "free page is locked");
@@ -43,6 +47,7 @@ struct Checker {
   // Structures are only checked while their lock is free: the allocator and the LRU code
   // update a list and its counters in several steps under zone->lock / the lru lock.
   void buddy() {
+    constexpr uint64_t kNotClean = (1ull << PG_locked) | (1ull << PG_lru) | (1ull << PG_isolated);
     const Page* const pages = mm.pages.data();
     uint8_t* const mark = this->mark.data();
     const Pfn nr_pages = Pfn(mm.pages.size());
@@ -61,12 +66,12 @@ struct Checker {
               bad(OutcomeKind::Invariant, p, "free block on the order-" + std::to_string(order) +
                                                  " list has order " + std::to_string(pg.private_));
             const Pfn end = Pfn(std::min<uint64_t>(uint64_t(p) + (1u << order), nr_pages));
-            if (p < end) std::memset(mark + p, kInFreeBlock, end - p);
-            if (pg.refcount != 0 || has(pg, PG_locked)) free_page(p, p);
+            if (p < end) std::memset(mark + p, kInFreeBlock | kFreeClean, end - p);
+            if (p < end) free_page(p, p);  // the head is on a list
             for (Pfn q = p + 1; q < end; ++q) {
               const Page& t = pages[q];
               // list < kPoisonList: on a list (neither kNoList nor kPoisonList).
-              if ((t.refcount != 0) | has(t, PG_locked) | (t.list < kPoisonList)) [[unlikely]]
+              if ((t.refcount != 0) | ((t.flags & kNotClean) != 0) | (t.list < kPoisonList)) [[unlikely]]
                 free_page(p, q);
             }
           }
@@ -130,6 +135,7 @@ struct Checker {
         zone_end = z.end_pfn();
         lru_locked = spin_is_locked(z.lru_lock);
       }
+      if (mark[p] & kFreeClean) continue;
       const Page& pg = pages[p];
       // Without PG_lru and PG_isolated, only a negative refcount or an LRU list can be wrong.
       const bool on_lru = pg.list < nr_lists && lru_list[pg.list];
