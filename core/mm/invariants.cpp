@@ -66,8 +66,10 @@ struct Checker {
               bad(OutcomeKind::Invariant, p, "free block on the order-" + std::to_string(order) +
                                                  " list has order " + std::to_string(pg.private_));
             const Pfn end = Pfn(std::min<uint64_t>(uint64_t(p) + (1u << order), nr_pages));
-            if (p < end) std::memset(mark + p, kInFreeBlock | kFreeClean, end - p);
-            if (p < end) free_page(p, p);  // the head is on a list
+            if (p < end) {
+              std::memset(mark + p, kInFreeBlock | kFreeClean, end - p);
+              free_page(p, p);  // the head is on a list: never clean
+            }
             for (Pfn q = p + 1; q < end; ++q) {
               const Page& t = pages[q];
               // list < kPoisonList: on a list (neither kNoList nor kPoisonList).
