@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <span>
 
 #include "drivers/drivers.h"
 #include "engine/intern.h"
@@ -1305,13 +1306,20 @@ struct Peek {
     const uint64_t n = mm.page(p).index;
     return n && n - 1 < mm.pages.size() ? Pfn(n - 1) : kNoPfn;
   }
+  // The chain of a zspage's pages, first page first; one page more than a zspage has
+  // at most shows a chain that is too long.
+  using Chain = std::array<Pfn, ZS_MAX_PAGES_PER_ZSPAGE + 1>;
+  std::span<const Pfn> chain(uint32_t id, Chain& v) const {
+    size_t n = 0;
+    if (id)
+      for (Pfn p = z.zspages[id].first_page; p != kNoPfn && mm.valid_pfn(p) && n < v.size(); p = next(p))
+        v[n++] = p;
+    return {v.data(), n};
+  }
   std::vector<Pfn> pages(uint32_t id) const {
-    std::vector<Pfn> v;
-    if (!id) return v;
-    for (Pfn p = z.zspages[id].first_page; p != kNoPfn && mm.valid_pfn(p) && v.size() <= ZS_MAX_PAGES_PER_ZSPAGE;
-         p = next(p))
-      v.push_back(p);
-    return v;
+    Chain c;
+    const std::span<const Pfn> v = chain(id, c);
+    return {v.begin(), v.end()};
   }
   const ZsHandle* handle(uint32_t pool, uint64_t h) const {
     if (pool >= z.pools.size() || h == 0 || h > z.pools[pool].handles.size()) return nullptr;
@@ -1354,11 +1362,12 @@ std::vector<Pfn> zs_pages_of(const Drivers& d, uint32_t pool, uint64_t handle) {
 uint32_t zs_peek(const Drivers& d, uint32_t pool, uint64_t handle) {
   Peek pk{d, d.zsmalloc};
   const ZsHandle* h = pk.handle(pool, handle);
-  const uint32_t id = zs_zspage_of(d, pool, handle);
-  if (!h || !id) return 0;
+  if (!h) return 0;
   Pfn page;
   uint32_t idx;
   obj_to_location(h->word, &page, &idx);
+  const uint32_t id = pk.zspage_of_page(page);  // zs_zspage_of without a second lookup
+  if (!id) return 0;
   const SizeClass* c = pk.cls(pool, d.zsmalloc.zspages[id].class_idx);
   const ZsObjSlot* s = c ? pk.slot(page, c->size, idx) : nullptr;
   return s ? s->content : 0;
@@ -1388,7 +1397,8 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
       continue;
     }
     if (!pool.live) bad(zs(id) + " of destroyed pool " + std::to_string(zp.pool) + " is leaked");
-    const std::vector<Pfn> pages = pk.pages(id);
+    Peek::Chain chain;
+    const std::span<const Pfn> pages = pk.chain(id, chain);
     nr_zspages += int64_t(pages.size());
     if (pages.size() != c->pages_per_zspage)
       bad(zs(id) + ": " + std::to_string(pages.size()) + " pages in its chain, class has " +
