@@ -118,7 +118,7 @@ py::dict page_dict(const Kernel& k, Pfn pfn) {
   d["anon"] = (p.mapping & mm::PAGE_MAPPING_ANON) != 0;
   d["private"] = p.private_;
   d["index"] = p.index;
-  d["list"] = p.list < k.lists.size() ? py::object(py::str(k.lists[p.list].name))
+  d["list"] = p.list < k.lists.size() ? py::object(py::str(k.lists[p.list].name()))
               : p.list == mm::kPoisonList ? py::object(py::str("LIST_POISON")) : py::none();
   d["owner"] = owner_name(p.owner);
   d["content"] = p.content;
@@ -207,7 +207,7 @@ void register_kernel(py::module_& m) {
   });
   register_obj_class(objclass::kPageList, "list", [](uint64_t i, const World* w) {
     auto* mm = dynamic_cast<const mm::Mm*>(w);
-    return mm && i < mm->lists.size() ? "list " + mm->lists[i].name : "list " + std::to_string(i);
+    return mm && i < mm->lists.size() ? "list " + mm->lists[i].name() : "list " + std::to_string(i);
   });
   register_obj_class(objclass::kZone, "zone->lock");
   register_obj_class(objclass::kLruLock, "zone_lru_lock");

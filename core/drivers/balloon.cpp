@@ -92,7 +92,7 @@ LruCursor lru_next(Mm& mm, const LruCursor& pos, uint32_t head, uint32_t line) {
           "LIST_POISON1 of a page list_del'ed under it (the walk does not hold pages_lock)"});
   if (pos.kind == LruCursor::Foreign)
     OOPS("general protection fault: list walk left b_dev_info->pages",
-         {"page->lru.next led to the head of list '" + mm.lists[pos.list].name +
+         {"page->lru.next led to the head of list '" + mm.lists[pos.list].name() +
           "', which the walk takes for a struct page (the walk does not hold pages_lock)"});
   sched(Op::Read, Access::Read, page_obj(pos.pfn), line);
   const mm::Page& p = mm.page(pos.pfn);
@@ -394,8 +394,7 @@ std::vector<std::string> balloon_check(const Drivers& d) {
     out.push_back("balloon: pfn " + std::to_string(pfn) + ": " + what);
   };
   int64_t pg_balloon = 0;
-  for (Pfn p = 0; p < d.pages.size(); ++p)
-    if (d.page(p).flags & (1ull << PG_balloon)) ++pg_balloon;
+  for (const mm::Page& pg : d.pages) pg_balloon += int64_t((pg.flags >> PG_balloon) & 1);
   if (pg_balloon != d.stats[size_t(Stat::NR_BALLOON_PAGES)])
     out.push_back("balloon: nr_balloon_pages is " +
                   std::to_string(d.stats[size_t(Stat::NR_BALLOON_PAGES)]) + " but " +
@@ -412,7 +411,7 @@ std::vector<std::string> balloon_check(const Drivers& d) {
     on_list.insert(p);
     const mm::Page& pg = d.page(p);
     if (pg.list != b.pages) bad(p, "on the balloon list but its lru says " +
-                                       (pg.list < d.lists.size() ? d.lists[pg.list].name : "none"));
+                                       (pg.list < d.lists.size() ? d.lists[pg.list].name() : "none"));
     if (!(pg.flags & (1ull << PG_balloon))) bad(p, "on the balloon list but not PageBalloon");
     if (pg.mapping != movable_mapping) bad(p, "on the balloon list but not movable in balloon-kvm");
     if (pg.private_ != kBalloonDevId) bad(p, "on the balloon list but page->private is not the device");

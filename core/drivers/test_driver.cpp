@@ -295,24 +295,24 @@ std::vector<std::string> test_driver_check(const Drivers& d) {
     const TestDriverObject& o = t.objects[i];
     if (!o.live()) continue;
     ++live;
-    const std::string who = "test_driver: object " + std::to_string(i) + " at pfn " + std::to_string(o.pfn);
+    const auto who = [&] { return "test_driver: object " + std::to_string(i) + " at pfn " + std::to_string(o.pfn); };
     if (o.pfn >= d.pages.size()) {
-      out.push_back(who + ": not a page of the machine");
+      out.push_back(who() + ": not a page of the machine");
       continue;
     }
     const mm::Page& pg = d.page(o.pfn);
     if (pg.refcount <= 0 || pg.mapcount == PAGE_BUDDY_MAPCOUNT_VALUE) {
-      out.push_back(who + ": the page is free (use-after-free)");
+      out.push_back(who() + ": the page is free (use-after-free)");
       continue;
     }
     if (mapping_id(pg.mapping & ~PAGE_MAPPING_FLAGS) != t.mapping)
-      out.push_back(who + ": the page is not in the driver's mapping");
+      out.push_back(who() + ": the page is not in the driver's mapping");
     if (pg.content != o.content)
-      out.push_back(who + ": the page holds content " + std::to_string(pg.content) +
+      out.push_back(who() + ": the page holds content " + std::to_string(pg.content) +
                     " but the driver wrote " + std::to_string(o.content) + " (data corruption)");
     const bool iso = pg.flags & (1ull << PG_isolated);
     if (iso) ++isolated;
-    if (!iso && pg.list != t.pages) out.push_back(who + ": not isolated and not on the driver's list");
+    if (!iso && pg.list != t.pages) out.push_back(who() + ": not isolated and not on the driver's list");
   }
   if (d.lists[t.pages].count + isolated != live)
     out.push_back("test_driver: " + std::to_string(d.lists[t.pages].count) + " pages on its list and " +

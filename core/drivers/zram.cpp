@@ -221,21 +221,21 @@ std::vector<std::string> zram_check(const Drivers& d) {
   uint64_t stored = 0, zero = 0, size = 0;
   for (uint32_t i = 0; i < z.table.size(); ++i) {
     const ZramSlot& s = z.table[i];
-    const std::string at = "zram slot " + std::to_string(i);
-    if ((s.value >> ZRAM_ACCESS) & 1) out.push_back(at + ": still locked");
+    const auto at = [i] { return "zram slot " + std::to_string(i); };
+    if ((s.value >> ZRAM_ACCESS) & 1) out.push_back(at() + ": still locked");
     if ((s.value >> ZRAM_ZERO) & 1) {
       ++zero;
-      if (s.handle) out.push_back(at + ": zero page with a handle");
+      if (s.handle) out.push_back(at() + ": zero page with a handle");
     }
     if (!s.handle) continue;
     ++stored;
     size += s.value & ((uint64_t(1) << ZRAM_FLAG_SHIFT) - 1);
     if (!zs_handle_valid(d, z.pool, s.handle)) {
-      out.push_back(at + ": handle " + std::to_string(s.handle) + " is not allocated");
+      out.push_back(at() + ": handle " + std::to_string(s.handle) + " is not allocated");
       continue;
     }
     if (zs_peek(d, z.pool, s.handle) != s.written)
-      out.push_back(at + ": holds content " + std::to_string(zs_peek(d, z.pool, s.handle)) + ", " +
+      out.push_back(at() + ": holds content " + std::to_string(zs_peek(d, z.pool, s.handle)) + ", " +
                     std::to_string(s.written) + " was written");
   }
   if (stored != z.stats.pages_stored)

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <span>
 
 #include "drivers/drivers.h"
 #include "engine/intern.h"
@@ -164,8 +165,13 @@ uint32_t obj_slot(uint32_t size, uint32_t obj_idx) {
 
 std::vector<ZsObjSlot>& page_mem(Mm& mm, Pfn page) {
   Zsmalloc& z = Z(mm);
-  if (z.mem.size() < mm.pages.size()) z.mem.resize(mm.pages.size());
-  return z.mem[check_page(mm, page)];
+  check_page(mm, page);
+  if (z.mem_of.size() < mm.pages.size()) z.mem_of.resize(mm.pages.size(), 0);
+  if (!z.mem_of[page]) {
+    z.mem.emplace_back();  // a deque: the memory of other pages stays where it is
+    z.mem_of[page] = uint32_t(z.mem.size());
+  }
+  return z.mem[z.mem_of[page] - 1];
 }
 
 ZsObjSlot& mem_slot(Mm& mm, Pfn page, uint32_t slot) {
@@ -955,7 +961,6 @@ uint32_t zs_create_pool(Mm& mm, std::string name) {
   MODEL_FUNC("zs_create_pool");
   Zsmalloc& z = Z(mm);
   (void)registered;
-  if (z.mem.size() < mm.pages.size()) z.mem.resize(mm.pages.size());
   const uint32_t id = uint32_t(z.pools.size());
   ZsPool& p = z.pools.emplace_back();
   p.name = std::move(name);
@@ -1301,13 +1306,20 @@ struct Peek {
     const uint64_t n = mm.page(p).index;
     return n && n - 1 < mm.pages.size() ? Pfn(n - 1) : kNoPfn;
   }
+  // The chain of a zspage's pages, first page first; one page more than a zspage has
+  // at most shows a chain that is too long.
+  using Chain = std::array<Pfn, ZS_MAX_PAGES_PER_ZSPAGE + 1>;
+  std::span<const Pfn> chain(uint32_t id, Chain& v) const {
+    size_t n = 0;
+    if (id)
+      for (Pfn p = z.zspages[id].first_page; p != kNoPfn && mm.valid_pfn(p) && n < v.size(); p = next(p))
+        v[n++] = p;
+    return {v.data(), n};
+  }
   std::vector<Pfn> pages(uint32_t id) const {
-    std::vector<Pfn> v;
-    if (!id) return v;
-    for (Pfn p = z.zspages[id].first_page; p != kNoPfn && mm.valid_pfn(p) && v.size() <= ZS_MAX_PAGES_PER_ZSPAGE;
-         p = next(p))
-      v.push_back(p);
-    return v;
+    Chain c;
+    const std::span<const Pfn> v = chain(id, c);
+    return {v.begin(), v.end()};
   }
   const ZsHandle* handle(uint32_t pool, uint64_t h) const {
     if (pool >= z.pools.size() || h == 0 || h > z.pools[pool].handles.size()) return nullptr;
@@ -1319,9 +1331,10 @@ struct Peek {
     return &z.pools[pool].classes[class_table().slot[class_idx]];
   }
   const ZsObjSlot* slot(Pfn p, uint32_t size, uint32_t obj_idx) const {
-    if (p >= z.mem.size()) return nullptr;
+    const std::vector<ZsObjSlot>* m = z.memory(p);
+    if (!m) return nullptr;
     const uint32_t s = obj_slot(size, obj_idx);
-    return s < z.mem[p].size() ? &z.mem[p][s] : nullptr;
+    return s < m->size() ? &(*m)[s] : nullptr;
   }
 };
 
@@ -1349,11 +1362,12 @@ std::vector<Pfn> zs_pages_of(const Drivers& d, uint32_t pool, uint64_t handle) {
 uint32_t zs_peek(const Drivers& d, uint32_t pool, uint64_t handle) {
   Peek pk{d, d.zsmalloc};
   const ZsHandle* h = pk.handle(pool, handle);
-  const uint32_t id = zs_zspage_of(d, pool, handle);
-  if (!h || !id) return 0;
+  if (!h) return 0;
   Pfn page;
   uint32_t idx;
   obj_to_location(h->word, &page, &idx);
+  const uint32_t id = pk.zspage_of_page(page);  // zs_zspage_of without a second lookup
+  if (!id) return 0;
   const SizeClass* c = pk.cls(pool, d.zsmalloc.zspages[id].class_idx);
   const ZsObjSlot* s = c ? pk.slot(page, c->size, idx) : nullptr;
   return s ? s->content : 0;
@@ -1383,7 +1397,8 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
       continue;
     }
     if (!pool.live) bad(zs(id) + " of destroyed pool " + std::to_string(zp.pool) + " is leaked");
-    const std::vector<Pfn> pages = pk.pages(id);
+    Peek::Chain chain;
+    const std::span<const Pfn> pages = pk.chain(id, chain);
     nr_zspages += int64_t(pages.size());
     if (pages.size() != c->pages_per_zspage)
       bad(zs(id) + ": " + std::to_string(pages.size()) + " pages in its chain, class has " +
@@ -1392,50 +1407,51 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
     for (size_t i = 0; i < pages.size(); ++i) {
       const Pfn p = pages[i];
       const mm::Page& pg = d.page(p);
-      const std::string at = zs(id) + " page " + std::to_string(i) + " (pfn " + std::to_string(p) + ")";
-      if (zs_page[p]) bad(at + ": in two zspages");
+      const auto at = [&] { return zs(id) + " page " + std::to_string(i) + " (pfn " + std::to_string(p) + ")"; };
+      if (zs_page[p]) bad(at() + ": in two zspages");
       zs_page[p] = 1;
-      if (pg.private_ != id) bad(at + ": page->private is " + std::to_string(pg.private_));
-      if (pg.owner != mm::Owner::Zsmalloc) bad(at + ": owner is not zsmalloc");
-      if (pg.refcount < 1) bad(at + ": refcount " + std::to_string(pg.refcount));
-      if (((pg.flags >> mm::PG_private) & 1) != (i == 0)) bad(at + ": PG_private wrong");
-      if (((pg.flags >> mm::PG_private_2) & 1) != (i + 1 == pages.size())) bad(at + ": PG_private_2 wrong");
+      if (pg.private_ != id) bad(at() + ": page->private is " + std::to_string(pg.private_));
+      if (pg.owner != mm::Owner::Zsmalloc) bad(at() + ": owner is not zsmalloc");
+      if (pg.refcount < 1) bad(at() + ": refcount " + std::to_string(pg.refcount));
+      if (((pg.flags >> mm::PG_private) & 1) != (i == 0)) bad(at() + ": PG_private wrong");
+      if (((pg.flags >> mm::PG_private_2) & 1) != (i + 1 == pages.size())) bad(at() + ": PG_private_2 wrong");
       const bool movable = d.cfg.has(Fix::MovableMappingBit)
                                ? (pg.mapping & mm::PAGE_MAPPING_FLAGS) == mm::PAGE_MAPPING_MOVABLE &&
                                      mm::mapping_id(pg.mapping) == pool.mapping
                                : ((pg.flags >> mm::PG_movable_v3) & 1) && pg.mapcount == mm::PAGE_MOVABLE_MAPCOUNT_VALUE &&
                                      mm::mapping_id(pg.mapping) == pool.mapping;
-      if (!movable) bad(at + ": not movable in the pool's mapping");
-      if (settled && ((pg.flags >> mm::PG_locked) & 1)) bad(at + ": still locked");
-      if (settled && ((pg.flags >> mm::PG_isolated) & 1)) bad(at + ": still isolated");
+      if (!movable) bad(at() + ": not movable in the pool's mapping");
+      if (settled && ((pg.flags >> mm::PG_locked) & 1)) bad(at() + ": still locked");
+      if (settled && ((pg.flags >> mm::PG_isolated) & 1)) bad(at() + ": still isolated");
       // Objects whose start lies in this page.
       const uint32_t first = first_obj_of_page(c->size, uint32_t(i));
       const uint32_t end = std::min(first_obj_of_page(c->size, uint32_t(i) + 1), c->objs_per_zspage);
       const size_t nslots = end > first ? end - first : 0;
-      if (p >= z.mem.size() || z.mem[p].size() != nslots) {
-        bad(at + ": memory holds " + std::to_string(p < z.mem.size() ? z.mem[p].size() : 0) +
-            " objects, expected " + std::to_string(nslots));
+      const std::vector<ZsObjSlot>* mem = z.memory(p);
+      if (!mem || mem->size() != nslots) {
+        bad(at() + ": memory holds " + std::to_string(mem ? mem->size() : 0) + " objects, expected " +
+            std::to_string(nslots));
         continue;
       }
       for (uint32_t k = first; k < end; ++k) {
         const bool huge = (pg.flags >> mm::PG_owner_priv_1) & 1;
-        const uint64_t head = huge ? pg.index : z.mem[p][k - first].head;
+        const uint64_t head = huge ? pg.index : (*mem)[k - first].head;
         if (!(head & OBJ_ALLOCATED_TAG)) continue;
         // A huge object's header stays in page->index after obj_free: inuse decides.
         if (huge && zp.inuse == 0) continue;
         ++allocated;
         const uint64_t h = head >> OBJ_TAG_BITS;
         const ZsHandle* hs = pk.handle(zp.pool, h);
-        const std::string obj = at + " object " + std::to_string(k);
+        const auto obj = [&] { return at() + " object " + std::to_string(k); };
         if (!hs) {
-          bad(obj + ": header names handle " + std::to_string(h) + ", which is not allocated");
+          bad(obj() + ": header names handle " + std::to_string(h) + ", which is not allocated");
           continue;
         }
         Pfn hp;
         uint32_t hidx;
         obj_to_location(hs->word, &hp, &hidx);
         if (hp != p || hidx != k)
-          bad(obj + ": handle " + std::to_string(h) + " points to pfn " + std::to_string(hp) +
+          bad(obj() + ": handle " + std::to_string(h) + " points to pfn " + std::to_string(hp) +
               " object " + std::to_string(hidx));
       }
     }
@@ -1468,8 +1484,24 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
   for (uint32_t pi = 0; pi < z.pools.size(); ++pi) {
     const ZsPool& pool = z.pools[pi];
     int64_t pages_allocated = 0;
-    for (const SizeClass& c : pool.classes) {
-      uint64_t used = 0, zspages = 0;
+    // Objects and zspages of each class, in one pass over the zspages. A zspage names its
+    // class by index; class_table().slot finds the pool's class of that index.
+    std::vector<std::pair<uint64_t, uint64_t>> held(pool.classes.size());  // used, zspages
+    for (uint32_t id = 1; id < z.zspages.size(); ++id) {
+      const Zspage& zp = z.zspages[id];
+      if (!zp.allocated || zp.pool != pi || zp.class_idx >= ZS_SIZE_CLASSES) continue;
+      const uint32_t slot = class_table().slot[zp.class_idx];
+      if (slot >= pool.classes.size() || pool.classes[slot].index != zp.class_idx) continue;
+      held[slot].first += zp.inuse;
+      ++held[slot].second;
+    }
+    for (size_t slot = 0; slot < pool.classes.size(); ++slot) {
+      const SizeClass& c = pool.classes[slot];
+      const auto [used, zspages] = held[slot];
+      // Most classes are unused: nothing to report or count.
+      if (!used && !zspages && !c.stats[OBJ_USED] && !c.stats[OBJ_ALLOCATED] && !spin_is_locked(c.lock) &&
+          std::all_of(c.fullness_list.begin(), c.fullness_list.end(), [](const auto& l) { return l.empty(); }))
+        continue;
       for (int fg = 0; fg < NR_ZS_FULLNESS; ++fg)
         for (uint32_t id : c.fullness_list[size_t(fg)]) {
           if (id >= z.zspages.size() || !z.zspages[id].allocated) {
@@ -1478,12 +1510,6 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
           }
           if (z.zspages[id].list != fg) bad(zs(id) + " is on list " + fullness_name(fg) + " but says otherwise");
         }
-      for (uint32_t id = 1; id < z.zspages.size(); ++id) {
-        const Zspage& zp = z.zspages[id];
-        if (!zp.allocated || zp.pool != pi || zp.class_idx != c.index) continue;
-        used += zp.inuse;
-        ++zspages;
-      }
       if (settled && spin_is_locked(c.lock)) bad("class " + std::to_string(c.index) + ": class->lock held");
       if (c.stats[OBJ_USED] != used)
         bad("pool " + std::to_string(pi) + " class " + std::to_string(c.index) + ": OBJ_USED " +
@@ -1501,35 +1527,37 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
     for (uint64_t h = 1; h <= pool.handles.size(); ++h) {
       const ZsHandle& hs = pool.handles[h - 1];
       if (!hs.allocated) continue;
-      const std::string hn = "pool " + std::to_string(pi) + " handle " + std::to_string(h);
-      if (settled && (hs.word & 1)) bad(hn + ": still pinned");
+      const auto hn = [&] { return "pool " + std::to_string(pi) + " handle " + std::to_string(h); };
+      if (settled && (hs.word & 1)) bad(hn() + ": still pinned");
       Pfn p;
       uint32_t idx;
       obj_to_location(hs.word, &p, &idx);
       const uint32_t id = pk.zspage_of_page(p);
       if (!id || z.zspages[id].pool != pi) {
-        bad(hn + ": object at pfn " + std::to_string(p) + " is in no live zspage of the pool (lost)");
+        bad(hn() + ": object at pfn " + std::to_string(p) + " is in no live zspage of the pool (lost)");
         continue;
       }
       const SizeClass* c = pk.cls(pi, z.zspages[id].class_idx);
       const ZsObjSlot* s = c ? pk.slot(p, c->size, idx) : nullptr;
       if (!s) {
-        bad(hn + ": object " + std::to_string(idx) + " of pfn " + std::to_string(p) + " does not exist");
+        bad(hn() + ": object " + std::to_string(idx) + " of pfn " + std::to_string(p) + " does not exist");
         continue;
       }
       const bool huge = (d.page(p).flags >> mm::PG_owner_priv_1) & 1;
       const uint64_t head = huge ? d.page(p).index : s->head;
-      if (head != handle_head(h)) bad(hn + ": its object's header does not name it (lost)");
+      if (head != handle_head(h)) bad(hn() + ": its object's header does not name it (lost)");
       if (s->content != hs.written)
-        bad(hn + ": holds content " + std::to_string(s->content) + ", " + std::to_string(hs.written) +
+        bad(hn() + ": holds content " + std::to_string(s->content) + ", " + std::to_string(hs.written) +
             " was written (corrupted)");
     }
   }
 
   // No page leaked: every page zsmalloc owns belongs to a live zspage.
-  for (Pfn p = 0; p < d.pages.size(); ++p) {
-    const mm::Page& pg = d.page(p);
-    if (pg.owner == mm::Owner::Zsmalloc && pg.refcount > 0 && !zs_page[p])
+  for (const mm::Page& pg : d.pages) {
+    if (pg.owner != mm::Owner::Zsmalloc) [[likely]]
+      continue;
+    const Pfn p = Pfn(&pg - d.pages.data());
+    if (pg.refcount > 0 && !zs_page[p])
       bad("pfn " + std::to_string(p) + " is owned by zsmalloc but belongs to no live zspage (leaked): " +
           mm::dump_page(d, p));
   }

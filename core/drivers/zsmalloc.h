@@ -9,7 +9,7 @@
 //    chain as pfn + 1 (0: NULL), or, on a huge-object page, the object header.
 //  * A handle is an index + 1 into the pool's handle table; *handle is `word`, holding
 //    obj = ((pfn << OBJ_INDEX_BITS | obj_idx) << OBJ_TAG_BITS) and HANDLE_PIN_BIT (bit 0).
-//  * Object memory lives with the page that holds the object's start (mem[pfn]): its
+//  * Object memory lives with the page that holds the object's start (memory(pfn)): its
 //    header (handle << OBJ_TAG_BITS | OBJ_ALLOCATED_TAG, or the free-list link) and a
 //    content token. zs_page_migrate copies the page's memory, zs_compact copies one
 //    object, so data lost by either is seen by a later read.
@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/sync.h"
@@ -147,7 +148,17 @@ struct Zsmalloc {
   std::deque<ZsPool> pools;
   std::deque<Zspage> zspages;  // [0] unused: zspage id 0 is NULL
   std::vector<uint32_t> free_zspages;
-  std::deque<std::vector<ZsObjSlot>> mem;  // object memory of each page, by pfn
+  // Object memory of the pages that have held objects: mem[mem_of[pfn] - 1] (0: none
+  // yet). A page keeps its entry; pages that never held objects cost nothing to copy.
+  std::vector<uint32_t> mem_of;
+  std::deque<std::vector<ZsObjSlot>> mem;
+  // The object memory of a page; nullptr if it never held objects.
+  const std::vector<ZsObjSlot>* memory(mm::Pfn pfn) const {
+    return pfn < mem_of.size() && mem_of[pfn] ? &mem[mem_of[pfn] - 1] : nullptr;
+  }
+  std::vector<ZsObjSlot>* memory(mm::Pfn pfn) {
+    return const_cast<std::vector<ZsObjSlot>*>(std::as_const(*this).memory(pfn));
+  }
 };
 
 // ---- the zsmalloc API (include/linux/zsmalloc.h) ----
@@ -156,7 +167,7 @@ void zs_destroy_pool(mm::Mm& mm, uint32_t pool);
 // Returns the handle, or 0 (bad size, or no memory for a new zspage).
 uint64_t zs_malloc(mm::Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp);
 void zs_free(mm::Mm& mm, uint32_t pool, uint64_t handle);
-// Where a mapped object lives: the page holding its start and the slot in mem[page].
+// Where a mapped object lives: the page holding its start and the slot in its memory.
 struct ZsObjRef {
   mm::Pfn page = mm::kNoPfn;
   uint32_t slot = 0;

@@ -66,7 +66,7 @@ mm::Pfn isolated_arg(const Kernel& k, int64_t v) {
   if (k.page(p).refcount <= 0)
     throw UsageError("pfn " + std::to_string(p) + " is free: no isolation reference to drop");
   if (k.page(p).list != mm::kNoList && k.page(p).list != mm::kPoisonList)
-    throw UsageError("pfn " + std::to_string(p) + " is on list " + k.lists[k.page(p).list].name +
+    throw UsageError("pfn " + std::to_string(p) + " is on list " + k.lists[k.page(p).list].name() +
                      ", not isolated by the isolate_movable_page entry");
   return p;
 }

@@ -1,5 +1,8 @@
 #include "mm/invariants.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "mm/page_ops.h"
 
 namespace pagesim::mm {
@@ -7,26 +10,47 @@ namespace {
 
 bool has(const Page& p, int bit) { return (p.flags >> bit) & 1; }
 
+// Bits of Checker::mark, per pfn.
+inline constexpr uint8_t kInFreeBlock = 1;  // a page of a free buddy block
+inline constexpr uint8_t kInHeldBlock = 2;  // a tail of an allocated block (teardown)
+// A tail of a free block with refcount 0, on no list, without PG_locked, PG_lru and
+// PG_isolated: pages() has nothing to report on it and skips it.
+inline constexpr uint8_t kFreeClean = 4;
+
 struct Checker {
   const Mm& mm;
   std::vector<Violation> out;
-  std::vector<uint8_t> in_free_block;  // 1 for every page of a free buddy block
+  std::vector<uint8_t> mark;      // kInFreeBlock, kInHeldBlock, kFreeClean, by pfn
+  std::vector<uint8_t> lru_list;  // 1 for the LRU lists of every zone, by list id
 
-  void bad(OutcomeKind k, Pfn pfn, std::string what) {
-    out.push_back({k, std::move(what), pfn, dump_page(mm, pfn)});
+  explicit Checker(const Mm& m) : mm(m), mark(m.pages.size(), 0), lru_list(m.lists.size(), 0) {
+    for (const Zone& z : mm.zones)
+      for (uint32_t l : z.lru)
+        if (l < lru_list.size()) lru_list[l] = 1;
   }
 
-  bool is_lru_list(uint32_t l) const {
-    for (const auto& z : mm.zones)
-      for (uint32_t x : z.lru)
-        if (x == l) return true;
-    return false;
+  void bad(std::vector<Violation>& to, OutcomeKind k, Pfn pfn, std::string what) {
+    to.push_back({k, std::move(what), pfn, dump_page(mm, pfn)});
+  }
+  void bad(OutcomeKind k, Pfn pfn, std::string what) { bad(out, k, pfn, std::move(what)); }
+
+  // A page of the free block at head that is not clean (kFreeClean).
+  [[gnu::noinline]] void free_page(Pfn head, Pfn q) {
+    mark[q] = kInFreeBlock;
+    const Page& t = mm.page(q);
+    if (t.refcount != 0) bad(OutcomeKind::Invariant, q, "free page has a nonzero refcount");
+    if (has(t, PG_locked)) bad(OutcomeKind::Invariant, q, "free page is locked");
+    if (q != head && t.list != kNoList && t.list != kPoisonList)
+      bad(OutcomeKind::Invariant, q, "tail of a free block is on list " + mm.lists[t.list].name());
   }
 
   // Structures are only checked while their lock is free: the allocator and the LRU code
   // update a list and its counters in several steps under zone->lock / the lru lock.
   void buddy() {
-    in_free_block.assign(mm.pages.size(), 0);
+    constexpr uint64_t kNotClean = (1ull << PG_locked) | (1ull << PG_lru) | (1ull << PG_isolated);
+    const Page* const pages = mm.pages.data();
+    uint8_t* const mark = this->mark.data();
+    const Pfn nr_pages = Pfn(mm.pages.size());
     for (const Zone& z : mm.zones)
       for (int order = 0; order < MAX_ORDER; ++order) {
         if (spin_is_locked(z.lock)) break;
@@ -41,13 +65,16 @@ struct Checker {
             if (pg.private_ != uint64_t(order))
               bad(OutcomeKind::Invariant, p, "free block on the order-" + std::to_string(order) +
                                                  " list has order " + std::to_string(pg.private_));
-            for (Pfn q = p; q < p + (1u << order) && q < mm.pages.size(); ++q) {
-              in_free_block[q] = 1;
-              const Page& t = mm.page(q);
-              if (t.refcount != 0) bad(OutcomeKind::Invariant, q, "free page has a nonzero refcount");
-              if (has(t, PG_locked)) bad(OutcomeKind::Invariant, q, "free page is locked");
-              if (q != p && t.list != kNoList && t.list != kPoisonList)
-                bad(OutcomeKind::Invariant, q, "tail of a free block is on list " + mm.lists[t.list].name);
+            const Pfn end = Pfn(std::min<uint64_t>(uint64_t(p) + (1u << order), nr_pages));
+            if (p < end) {
+              std::memset(mark + p, kInFreeBlock | kFreeClean, end - p);
+              free_page(p, p);  // the head is on a list: never clean
+            }
+            for (Pfn q = p + 1; q < end; ++q) {
+              const Page& t = pages[q];
+              // list < kPoisonList: on a list (neither kNoList nor kPoisonList).
+              if ((t.refcount != 0) | ((t.flags & kNotClean) != 0) | (t.list < kPoisonList)) [[unlikely]]
+                free_page(p, q);
             }
           }
         }
@@ -59,23 +86,78 @@ struct Checker {
       }
   }
 
-  void pages() {
-    for (Pfn p = 0; p < mm.pages.size(); ++p) {
-      const Page& pg = mm.page(p);
-      if (pg.refcount < 0) bad(OutcomeKind::Invariant, p, "negative refcount");
-      const bool movable = (pg.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
-      if (has(pg, PG_lru) && movable)
-        bad(OutcomeKind::Invariant, p, "page is both on the LRU and non-LRU movable");
-      const bool on_lru_list = pg.list < mm.lists.size() && is_lru_list(pg.list);
-      const bool lru_locked = spin_is_locked(mm.zone_of_const(p).lru_lock);
-      if (!lru_locked && has(pg, PG_lru) != on_lru_list)
-        bad(OutcomeKind::Invariant, p, has(pg, PG_lru) ? "PG_lru page is not on an LRU list"
-                                                       : "page on an LRU list without PG_lru");
-      // An isolated page is between lists for a moment (isolate_movable_page returns,
-      // then the scanner list_adds it), but never on the LRU or in the buddy allocator.
-      if (mm.cfg.has(Fix::VmOwnsPgIsolated) && has(pg, PG_isolated) && movable &&
-          (on_lru_list || in_free_block[p]))
-        bad(OutcomeKind::Invariant, p, "isolated page is not on a private (isolation) list");
+  bool on_lru_list(const Page& pg) const { return pg.list < lru_list.size() && lru_list[pg.list]; }
+  static bool isolated_movable(const Page& pg) {
+    return has(pg, PG_isolated) && (pg.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
+  }
+
+  // The state of one page (the fast path of pages() found something to report).
+  [[gnu::noinline]] void page_state(Pfn p, bool lru_locked) {
+    const Page& pg = mm.page(p);
+    if (pg.refcount < 0) bad(OutcomeKind::Invariant, p, "negative refcount");
+    const bool movable = (pg.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
+    if (has(pg, PG_lru) && movable)
+      bad(OutcomeKind::Invariant, p, "page is both on the LRU and non-LRU movable");
+    const bool on_lru = on_lru_list(pg);
+    if (!lru_locked && has(pg, PG_lru) != on_lru)
+      bad(OutcomeKind::Invariant, p, has(pg, PG_lru) ? "PG_lru page is not on an LRU list"
+                                                     : "page on an LRU list without PG_lru");
+    // An isolated page is between lists for a moment (isolate_movable_page returns,
+    // then the scanner list_adds it), but never on the LRU or in the buddy allocator.
+    if (mm.cfg.has(Fix::VmOwnsPgIsolated) && isolated_movable(pg) && (on_lru || (mark[p] & kInFreeBlock)))
+      bad(OutcomeKind::Invariant, p, "isolated page is not on a private (isolation) list");
+  }
+
+  // At teardown, a page neither free nor a tail of a held block.
+  [[gnu::noinline]] void page_end(std::vector<Violation>& to, Pfn p) {
+    const Page& pg = mm.page(p);
+    if (isolated_movable(pg))
+      bad(to, OutcomeKind::Invariant, p, "page is still isolated when every task is done");
+    if (pg.refcount == 0)
+      bad(to, OutcomeKind::Leak, p, "page is neither free nor referenced");
+    else if (pg.owner == Owner::None || pg.owner == Owner::Migration)
+      bad(to, OutcomeKind::Leak, p, "page is referenced but has no owner");
+  }
+
+  // Every page, in pfn order. At teardown (every task is done) also what must hold at the
+  // end, into *teardown: nothing isolated, every page free or owned. The loop only looks
+  // for pages that may have something to report; page_state and page_end report it.
+  void pages(std::vector<Violation>* teardown) {
+    const Page* const pages = mm.pages.data();
+    uint8_t* const mark = this->mark.data();
+    const uint8_t* const lru_list = this->lru_list.data();
+    const size_t nr_lists = this->lru_list.size();
+    const Pfn nr_pages = Pfn(mm.pages.size());
+    constexpr uint64_t kLruOrIsolated = (1ull << PG_lru) | (1ull << PG_isolated);
+    constexpr uint64_t kEightFreeClean = 0x0101010101010101ull * (kInFreeBlock | kFreeClean);
+    Pfn zone_end = 0;
+    bool lru_locked = false;
+    for (Pfn p = 0; p < nr_pages; ++p) {
+      if (p >= zone_end) {
+        const Zone& z = mm.zone_of_const(p);
+        zone_end = z.end_pfn();
+        lru_locked = spin_is_locked(z.lru_lock);
+      }
+      if (p + 8 <= nr_pages) {  // eight clean free pages at once
+        uint64_t m8;
+        std::memcpy(&m8, mark + p, 8);
+        if (m8 == kEightFreeClean) {
+          p += 7;
+          continue;
+        }
+      }
+      if (mark[p] & kFreeClean) continue;
+      const Page& pg = pages[p];
+      // Without PG_lru and PG_isolated, only a negative refcount or an LRU list can be wrong.
+      const bool on_lru = pg.list < nr_lists && lru_list[pg.list];
+      if ((pg.refcount < 0) | ((pg.flags & kLruOrIsolated) != 0) | (on_lru & !lru_locked)) [[unlikely]]
+        page_state(p, lru_locked);
+      if (!teardown || mark[p]) continue;
+      if (pg.refcount > 0)
+        for (Pfn t = p + 1; t < p + (1u << pg.order) && t < nr_pages; ++t) mark[t] |= kInHeldBlock;
+      if (pg.refcount == 0 || pg.owner == Owner::None || pg.owner == Owner::Migration ||
+          isolated_movable(pg)) [[unlikely]]
+        page_end(*teardown, p);
     }
   }
 };
@@ -83,30 +165,18 @@ struct Checker {
 }  // namespace
 
 std::vector<Violation> check_invariants(const Mm& mm) {
-  Checker c{mm, {}, {}};
+  Checker c(mm);
   c.buddy();
-  c.pages();
+  c.pages(nullptr);
   return std::move(c.out);
 }
 
 std::vector<Violation> check_teardown(const Mm& mm) {
-  Checker c{mm, {}, {}};
+  Checker c(mm);
   c.buddy();
-  c.pages();
-  std::vector<uint8_t> in_held_block(mm.pages.size(), 0);  // tails of allocated blocks
-  for (Pfn p = 0; p < mm.pages.size(); ++p) {
-    if (c.in_free_block[p] || in_held_block[p]) continue;
-    const Page& pg = mm.page(p);
-    if (pg.refcount > 0)
-      for (Pfn t = p + 1; t < p + (1u << pg.order) && t < mm.pages.size(); ++t) in_held_block[t] = 1;
-    const bool movable = (pg.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
-    if (has(pg, PG_isolated) && movable)
-      c.bad(OutcomeKind::Invariant, p, "page is still isolated when every task is done");
-    if (pg.refcount == 0)
-      c.bad(OutcomeKind::Leak, p, "page is neither free nor referenced");
-    else if (pg.owner == Owner::None || pg.owner == Owner::Migration)
-      c.bad(OutcomeKind::Leak, p, "page is referenced but has no owner");
-  }
+  std::vector<Violation> late;
+  c.pages(&late);
+  for (auto& v : late) c.out.push_back(std::move(v));
   for (Stat s : {Stat::NR_ISOLATED_ANON, Stat::NR_ISOLATED_FILE})
     if (mm.stats[size_t(s)] != 0)
       c.bad(OutcomeKind::Invariant, 0, std::string(stat_name(s)) + " is " +

@@ -4,8 +4,8 @@
 
 namespace pagesim::mm {
 
-uint32_t new_list(Mm& mm, std::string name) {
-  mm.lists.push_back({std::move(name), kNoPfn, kNoPfn, 0});
+uint32_t new_list(Mm& mm, std::string_view name) {
+  mm.lists.push_back({intern(name), kNoPfn, kNoPfn, 0});
   return uint32_t(mm.lists.size() - 1);
 }
 
@@ -24,7 +24,7 @@ void link(Mm& mm, Pfn pfn, uint32_t list, bool tail, uint32_t line) {
   Page& p = mm.page(pfn);
   if (p.list != kNoList && p.list != kPoisonList) {
     BUG("__list_add", "list_add corruption: page pfn " + std::to_string(pfn) + " is already on " +
-                          mm.lists[p.list].name);
+                          mm.lists[p.list].name());
   }
   PageList& l = mm.lists[list];
   p.list = list;

@@ -4,7 +4,9 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 
+#include "engine/intern.h"
 #include "mm/page.h"
 
 namespace pagesim::mm {
@@ -12,15 +14,17 @@ namespace pagesim::mm {
 class Mm;
 
 struct PageList {
-  std::string name;       // "lru:inactive_anon", "free_area[3][Movable]", "cc->migratepages"
+  uint32_t name_id = 0;   // interned, so that copying the world copies no strings
   Pfn first = kNoPfn;
   Pfn last = kNoPfn;
   uint32_t count = 0;
+  // "lru:inactive_anon Normal", "free_area[3][Movable] Normal", "cc->migratepages"
+  const std::string& name() const { return interned(name_id); }
 };
 
 inline ObjId list_obj(uint32_t list) { return make_obj(objclass::kPageList, list); }
 
-uint32_t new_list(Mm& mm, std::string name);
+uint32_t new_list(Mm& mm, std::string_view name);
 // list_add (at the head) / list_add_tail; the page must not be on a list.
 void list_add(Mm& mm, Pfn page, uint32_t list, uint32_t line = 0);
 void list_add_tail(Mm& mm, Pfn page, uint32_t list, uint32_t line = 0);

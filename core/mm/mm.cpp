@@ -31,12 +31,12 @@ uint32_t Mm::get_private_list(const char* name) {
   if (spare_lists.empty()) return new_list(*this, name);
   const uint32_t l = spare_lists.back();
   spare_lists.pop_back();
-  lists[l].name = name;
+  lists[l].name_id = intern(name);
   return l;
 }
 
 void Mm::put_private_list(uint32_t list) {
-  if (lists[list].count) throw UsageError("put_private_list: list " + lists[list].name + " is not empty");
+  if (lists[list].count) throw UsageError("put_private_list: list " + lists[list].name() + " is not empty");
   spare_lists.push_back(list);
 }
 

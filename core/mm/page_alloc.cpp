@@ -496,7 +496,7 @@ void check_not_listed(const Mm& mm, Pfn pfn, const char* fn) {
   const Page& p = mm.page(pfn);
   if (!in_task() && p.list != kNoList && p.list != kPoisonList)
     throw UsageError(std::string(fn) + ": pfn " + std::to_string(pfn) + " is still on list " +
-                     mm.lists[p.list].name);
+                     mm.lists[p.list].name());
 }
 
 // ---- allocation ----

@@ -357,3 +357,157 @@ TEST(InvariantsTeardown, ViolationsBecomeOutcomes) {
   EXPECT_EQ(td[1].function, "");
   EXPECT_EQ(td[1].message, "page is referenced but has no owner (pfn " + std::to_string(p) + ")");
 }
+
+// ---- the checks' fast paths ----
+
+namespace {
+
+// The checks written page by page, without fast paths: what check_invariants and
+// check_teardown must report, violation for violation and in the same order.
+struct ReferenceChecker {
+  const Kernel& k;
+  std::vector<Violation> out;
+  std::vector<uint8_t> in_free_block = std::vector<uint8_t>(k.pages.size(), 0);
+
+  bool has(const Page& p, int bit) const { return (p.flags >> bit) & 1; }
+  void bad(OutcomeKind kind, Pfn pfn, std::string what) {
+    out.push_back({kind, std::move(what), pfn, dump_page(k, pfn)});
+  }
+  bool is_lru_list(uint32_t l) const {
+    for (const auto& z : k.zones)
+      for (uint32_t x : z.lru)
+        if (x == l) return true;
+    return false;
+  }
+  void buddy() {
+    for (const Zone& z : k.zones)
+      for (int order = 0; order < MAX_ORDER; ++order) {
+        if (spin_is_locked(z.lock)) break;
+        uint64_t blocks = 0;
+        for (int mt = 0; mt < MIGRATE_TYPES; ++mt)
+          for (Pfn p = k.lists[z.free_area[order].free_list[mt]].first; p != kNoPfn;
+               p = k.page(p).lru_next) {
+            ++blocks;
+            const Page& pg = k.page(p);
+            if (pg.mapcount != PAGE_BUDDY_MAPCOUNT_VALUE)
+              bad(OutcomeKind::Invariant, p, "page on a free list is not PageBuddy");
+            if (pg.private_ != uint64_t(order))
+              bad(OutcomeKind::Invariant, p, "free block on the order-" + std::to_string(order) +
+                                                 " list has order " + std::to_string(pg.private_));
+            for (Pfn q = p; q < p + (1u << order) && q < k.pages.size(); ++q) {
+              in_free_block[q] = 1;
+              const Page& t = k.page(q);
+              if (t.refcount != 0) bad(OutcomeKind::Invariant, q, "free page has a nonzero refcount");
+              if (has(t, PG_locked)) bad(OutcomeKind::Invariant, q, "free page is locked");
+              if (q != p && t.list != kNoList && t.list != kPoisonList)
+                bad(OutcomeKind::Invariant, q, "tail of a free block is on list " + k.lists[t.list].name());
+            }
+          }
+        if (blocks != z.free_area[order].nr_free)
+          bad(OutcomeKind::Invariant, z.zone_start_pfn,
+              "zone " + z.name + " order " + std::to_string(order) + ": nr_free " +
+                  std::to_string(z.free_area[order].nr_free) + " but " + std::to_string(blocks) +
+                  " blocks on the free lists");
+      }
+  }
+  void pages() {
+    for (Pfn p = 0; p < k.pages.size(); ++p) {
+      const Page& pg = k.page(p);
+      if (pg.refcount < 0) bad(OutcomeKind::Invariant, p, "negative refcount");
+      const bool movable = (pg.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
+      if (has(pg, PG_lru) && movable)
+        bad(OutcomeKind::Invariant, p, "page is both on the LRU and non-LRU movable");
+      const bool on_lru_list = pg.list < k.lists.size() && is_lru_list(pg.list);
+      if (!spin_is_locked(k.zone_of_const(p).lru_lock) && has(pg, PG_lru) != on_lru_list)
+        bad(OutcomeKind::Invariant, p, has(pg, PG_lru) ? "PG_lru page is not on an LRU list"
+                                                       : "page on an LRU list without PG_lru");
+      if (k.cfg.has(Fix::VmOwnsPgIsolated) && has(pg, PG_isolated) && movable &&
+          (on_lru_list || in_free_block[p]))
+        bad(OutcomeKind::Invariant, p, "isolated page is not on a private (isolation) list");
+    }
+  }
+  void teardown() {
+    std::vector<uint8_t> in_held_block(k.pages.size(), 0);
+    for (Pfn p = 0; p < k.pages.size(); ++p) {
+      if (in_free_block[p] || in_held_block[p]) continue;
+      const Page& pg = k.page(p);
+      if (pg.refcount > 0)
+        for (Pfn t = p + 1; t < p + (1u << pg.order) && t < k.pages.size(); ++t) in_held_block[t] = 1;
+      if (has(pg, PG_isolated) && (pg.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE)
+        bad(OutcomeKind::Invariant, p, "page is still isolated when every task is done");
+      if (pg.refcount == 0)
+        bad(OutcomeKind::Leak, p, "page is neither free nor referenced");
+      else if (pg.owner == Owner::None || pg.owner == Owner::Migration)
+        bad(OutcomeKind::Leak, p, "page is referenced but has no owner");
+    }
+    for (Stat s : {Stat::NR_ISOLATED_ANON, Stat::NR_ISOLATED_FILE})
+      if (k.stats[size_t(s)] != 0)
+        bad(OutcomeKind::Invariant, 0, std::string(stat_name(s)) + " is " +
+                                           std::to_string(k.stats[size_t(s)]) + " when nothing is isolated");
+  }
+};
+
+std::string all(const std::vector<Violation>& v) {
+  std::string s = str(v);
+  for (const auto& x : v) s += x.dump + "\n";
+  return s;
+}
+
+}  // namespace
+
+// Random damage to a world with free, allocated, LRU, movable and isolated pages in two
+// zones, some locks held: the checks report exactly what the page-by-page checks report.
+TEST(InvariantsFastPath, SameReportsAsThePageByPageChecks) {
+  uint64_t seed = 0x9e3779b97f4a7c15ULL;
+  auto rnd = [&seed](uint64_t n) {  // splitmix64
+    uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return (z ^ (z >> 31)) % n;
+  };
+  size_t reported = 0;
+  for (int round = 0; round < 300; ++round) {
+    kernel::KernelConfig c;
+    c.preset = round % 3 ? "v4.8" : "movable-v3";
+    c.zones = {{"DMA32", 512, MIGRATE_MOVABLE}, {"Normal", 1024, MIGRATE_MOVABLE}};
+    Kernel k(c);
+    for (unsigned order : {0u, 0u, 1u, 2u, 3u}) alloc_pages(k, GFP_KERNEL, order, Owner::Kernel);
+    const uint32_t pid = process_create(k, "p");
+    process_fault_in(k, pid, 20);
+    const Pfn m = movable_page(k);
+    if (round % 2) isolate_by_hand(k, m, new_list(k, "cc->migratepages"));
+    std::vector<Pfn> used;  // allocated pages, the pages after them, the heads of free blocks
+    for (Pfn p = 0; p < k.pages.size(); ++p)
+      if (k.page(p).refcount || k.page(p).list != kNoList) used.insert(used.end(), {p, p + 1});
+    for (int n = int(rnd(6)); n-- > 0;) {
+      Page& pg = k.page(rnd(2) ? used[rnd(used.size())] : Pfn(rnd(k.pages.size())));
+      switch (rnd(9)) {
+        case 0: pg.flags ^= uint64_t(1) << PG_lru; break;
+        case 1: pg.flags ^= uint64_t(1) << PG_isolated; break;
+        case 2: pg.flags ^= uint64_t(1) << PG_locked; break;
+        case 3: pg.refcount = int32_t(rnd(4)) - 1; break;
+        case 4: pg.list = rnd(3) ? uint32_t(rnd(k.lists.size())) : rnd(2) ? kNoList : kPoisonList; break;
+        case 5: pg.mapping ^= PAGE_MAPPING_MOVABLE; break;
+        case 6: pg.owner = Owner(rnd(uint64_t(Owner::Kernel) + 1)); break;
+        case 7: pg.order = uint8_t(rnd(4)); break;
+        case 8: pg.mapcount = rnd(2) ? -1 : PAGE_BUDDY_MAPCOUNT_VALUE; break;
+      }
+    }
+    for (Zone& z : k.zones) {
+      if (rnd(8) == 0) z.lock.owner = 0;
+      if (rnd(4) == 0) z.lru_lock.owner = 0;
+      if (rnd(8) == 0) z.free_area[rnd(MAX_ORDER)].nr_free += 1;
+    }
+    if (rnd(8) == 0) k.stat(Stat::NR_ISOLATED_ANON) = 1;
+
+    ReferenceChecker ref{k, {}};
+    ref.buddy();
+    ref.pages();
+    const std::string between = all(ref.out);
+    EXPECT_EQ(all(check_invariants(k)), between) << "round " << round;
+    ref.teardown();
+    EXPECT_EQ(all(check_teardown(k)), all(ref.out)) << "round " << round;
+    reported += ref.out.size();
+  }
+  EXPECT_GT(reported, 300u);  // the damage is seen
+}

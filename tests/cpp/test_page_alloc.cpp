@@ -144,9 +144,9 @@ TEST_F(PageAllocZone, InitGivesMaxOrderBlocks) {
   EXPECT_EQ(z().compact_cached_free_pfn, 1536u);
   EXPECT_EQ(z().lock.id, make_obj(objclass::kZone, 0));
   EXPECT_EQ(z().lru_lock.id, make_obj(objclass::kLruLock, 0));
-  EXPECT_EQ(mm.lists[z().free_area[3].free_list[MIGRATE_MOVABLE]].name,
+  EXPECT_EQ(mm.lists[z().free_area[3].free_list[MIGRATE_MOVABLE]].name(),
             "free_area[3][Movable] Normal");
-  EXPECT_EQ(mm.lists[z().lru[LRU_ACTIVE_FILE]].name, "lru:active_file Normal");
+  EXPECT_EQ(mm.lists[z().lru[LRU_ACTIVE_FILE]].name(), "lru:active_file Normal");
   EXPECT_TRUE(list_empty(mm, z().lru[LRU_INACTIVE_ANON]));
   // Boot frees in ascending pfn order with list_add: the higher block comes first.
   EXPECT_EQ(mm.lists[z().free_area[10].free_list[MIGRATE_MOVABLE]].first, 1024u);

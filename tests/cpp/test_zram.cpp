@@ -142,7 +142,7 @@ TEST(ZramBasic, ACorruptedObjectIsReportedOnRead) {
   // Something scribbles over the object's memory (the model's page memory).
   const uint32_t pool = k.zram.pool;
   const auto pages = zs_pages_of(k, pool, k.zram.table[2].handle);
-  for (auto& slot : k.zsmalloc.mem[pages[0]]) slot.content = slot.content ? 12345 : 0;
+  for (auto& slot : *k.zsmalloc.memory(pages[0])) slot.content = slot.content ? 12345 : 0;
   EXPECT_THROW(call(k, "zram_read", {2}), SetupFault);
   const RunResult r = run(k, 1, std::make_unique<RandomStrategy>(1), {entry(0, "zram_read", {2})});
   EXPECT_TRUE(has(r, "corruption")) << outcomes_str(r);

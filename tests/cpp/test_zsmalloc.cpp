@@ -310,6 +310,51 @@ TEST(ZsMalloc, DestroyingAPoolWithLiveObjectsLeaksItsZspages) {
   EXPECT_NE(join(msgs).find("destroyed pool 0 is leaked"), std::string::npos) << join(msgs);
 }
 
+// zsmalloc_check names what disagrees: a class's counters against its zspages (in two
+// pools, several classes each), the pool's page count, a sub-page, a handle, a leaked page.
+TEST(ZsMalloc, CheckReportsEachDisagreement) {
+  Kernel k = make_kernel();
+  const uint32_t p0 = uint32_t(call(k, "zs_create_pool"));
+  const uint32_t p1 = uint32_t(call(k, "zs_create_pool"));
+  std::vector<int64_t> hs;
+  for (uint32_t pool : {p0, p1})
+    for (int size : {100, 1000, 1000, 3000, 3000, 3000}) hs.push_back(call(k, "zs_malloc", {pool, size}));
+  ASSERT_EQ(join(zsmalloc_check(k)), "");
+  auto& c = const_cast<SizeClass&>(class_for(k, p1, 3000));
+  const std::string cls = "pool 1 class " + std::to_string(c.index);
+  c.stats[OBJ_USED] += 1;
+  EXPECT_EQ(join(zsmalloc_check(k)), cls + ": OBJ_USED 4 but zspages hold 3\n");
+  c.stats[OBJ_USED] -= 1;
+  c.stats[OBJ_ALLOCATED] += c.objs_per_zspage;
+  EXPECT_EQ(join(zsmalloc_check(k)), cls + ": OBJ_ALLOCATED " + std::to_string(2 * c.objs_per_zspage) +
+                                         " for 1 zspages\n");
+  c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
+  k.zsmalloc.pools[p0].pages_allocated += 1;
+  const int64_t pages0 = k.zsmalloc.pools[p0].pages_allocated;
+  EXPECT_EQ(join(zsmalloc_check(k)), "pool 0: pages_allocated " + std::to_string(pages0) +
+                                         " but zspages hold " + std::to_string(pages0 - 1) + "\n");
+  k.zsmalloc.pools[p0].pages_allocated -= 1;
+  ASSERT_EQ(join(zsmalloc_check(k)), "");
+
+  const uint32_t zs = zs_zspage_of(k, p1, uint64_t(hs[9]));
+  const std::vector<Pfn> pages = zs_pages_of(k, p1, uint64_t(hs[9]));
+  k.page(pages[1]).flags |= uint64_t(1) << PG_locked;
+  EXPECT_EQ(join(zsmalloc_check(k)), "zspage " + std::to_string(zs) + " page 1 (pfn " +
+                                         std::to_string(pages[1]) + "): still locked\n");
+  k.page(pages[1]).flags &= ~(uint64_t(1) << PG_locked);
+  k.zsmalloc.pools[p1].handles[size_t(hs[7]) - 1].word |= 1;  // HANDLE_PIN_BIT
+  EXPECT_EQ(join(zsmalloc_check(k)), "pool 1 handle " + std::to_string(hs[7]) + ": still pinned\n");
+  k.zsmalloc.pools[p1].handles[size_t(hs[7]) - 1].word &= ~uint64_t(1);
+  const Pfn stray = alloc_pages(k, GFP_KERNEL, 0, Owner::Zsmalloc);
+  const auto msgs = zsmalloc_check(k);
+  ASSERT_EQ(msgs.size(), 1u) << join(msgs);
+  EXPECT_EQ(msgs[0].rfind("pfn " + std::to_string(stray) +
+                              " is owned by zsmalloc but belongs to no live zspage (leaked): ",
+                          0),
+            0u)
+      << msgs[0];
+}
+
 // ---- migration of a zsmalloc page (zs_page_isolate / zs_page_migrate) ----
 
 namespace {
