@@ -186,8 +186,12 @@ PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedu
 }
 
 PyRun Machine::execute(std::unique_ptr<Strategy> strat, std::map<std::string, std::string> meta,
-                       const SimConfig& cfg) {
-  std::shared_ptr<World> world = fresh_world();  // every run starts from the same state
+                       const SimConfig& cfg, std::shared_ptr<World> reuse) {
+  std::shared_ptr<World> world = std::move(reuse);  // every run starts from the same state
+  if (world)
+    reset_world(*world);
+  else
+    world = fresh_world();
   Sim sim(cfg, world.get(), std::move(strat));
   prepare(sim, *world);
   for (const auto& t : tasks_) {

@@ -29,11 +29,7 @@ ExploreResult Machine::explore(const std::string& strategy, uint64_t executions,
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     return progress.is_none() || progress(r).cast<bool>();
   };
-  SimConfig cfg = cfg_;
-  cfg.trace = false;  // only outcomes and schedules are kept
-  const Executor run = [&](std::unique_ptr<Strategy> s) {
-    return execute(std::move(s), {}, cfg).r;
-  };
+  const Executor run = explorer_executor();
   ExploreResult res = pagesim::explore(run, ec);
   if (minimise)
     if (const OutcomeClass* f = res.first_failing())
@@ -42,11 +38,17 @@ ExploreResult Machine::explore(const std::string& strategy, uint64_t executions,
 }
 
 Minimised Machine::minimise(const std::string& key, const std::vector<CpuId>& schedule) {
+  return pagesim::minimise(explorer_executor(), key, schedule);
+}
+
+Executor Machine::explorer_executor() {
   SimConfig cfg = cfg_;
-  cfg.trace = false;
-  return pagesim::minimise(
-      [&](std::unique_ptr<Strategy> s) { return execute(std::move(s), {}, cfg).r; }, key,
-      schedule);
+  cfg.trace = false;  // only outcomes and schedules are kept
+  return [this, cfg, scratch = std::shared_ptr<World>()](std::unique_ptr<Strategy> s) mutable {
+    PyRun run = execute(std::move(s), {}, cfg, std::move(scratch));
+    scratch = std::move(run.world);
+    return std::move(run.r);
+  };
 }
 
 void register_explore(py::module_& m) {

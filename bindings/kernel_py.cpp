@@ -156,6 +156,7 @@ class KernelMachine : public Machine {
  protected:
   World& world() override { return *kernel_; }
   std::shared_ptr<World> fresh_world() override { return std::make_shared<Kernel>(*kernel_); }
+  void reset_world(World& w) override { static_cast<Kernel&>(w) = *kernel_; }
 
   py::object execute_op(World& w, py::handle op) override {
     if (!py::isinstance<KernelCall>(op)) return Machine::execute_op(w, op);

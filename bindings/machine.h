@@ -112,13 +112,17 @@ class Machine {
   uint32_t cpus() const { return cfg_.cpus; }
 
  protected:
-  // One run with the given strategy.
+  // One run with the given strategy, on a fresh copy of the initial world, or on `reuse`
+  // (a world no longer needed, e.g. the previous execution's) reset to the initial one.
   PyRun execute(std::unique_ptr<Strategy> strat, std::map<std::string, std::string> meta,
-                const SimConfig& cfg);
+                const SimConfig& cfg, std::shared_ptr<World> reuse = nullptr);
+  // An executor for exploration: runs without traces, reusing one world's memory.
+  Executor explorer_executor();
   CpuId check_cpu(long cpu) const;
   virtual World& world() { return world_; }
   // A fresh copy of the initial world for one run.
   virtual std::shared_ptr<World> fresh_world() { return std::make_shared<World>(world_); }
+  virtual void reset_world(World& w) { w = world_; }
   // An operation a Python task yielded.
   virtual py::object execute_op(World& w, py::handle op);
   // A task that is not a Python generator (a kernel entry point).
