@@ -29,8 +29,8 @@ class Strategy {
   // Called only when there is a real choice (two or more candidates, sorted by CPU id).
   // Returns an index into `c`.
   virtual size_t choose(const Sim& sim, std::span<const Candidate> c) = 0;
-  // An earliest-first strategy lets the Sim take the first CPU of its clock-ordered
-  // heap, ties broken by random keys the Sim draws from tie_seed() when a CPU is queued:
+  // An earliest-first strategy lets the Sim take the first CPU in its clock order,
+  // ties broken by random keys the Sim draws from tie_seed() when a CPU is queued:
   // no candidate list, no call per step.
   virtual bool earliest_first() const { return false; }
   virtual uint64_t tie_seed() const { return 0; }
