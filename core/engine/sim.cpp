@@ -121,6 +121,8 @@ Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
   replay_ = dynamic_cast<ReplayStrategy*>(strategy_.get());
   earliest_first_ = strategy_->earliest_first();
   sees_every_step_ = strategy_->sees_every_step();
+  cands_.resize(cfg_.cpus);
+  schedule_.reserve(256);  // most runs are short: one allocation
   tie_ = strategy_->tie_seed() | 1;
 }
 
@@ -202,17 +204,17 @@ void Sim::unready(CpuId c) {
 }
 
 // Eligible CPUs, in CPU order: ready, with a clock within the timing window of the
-// earliest.
-void Sim::collect_candidates() {
-  cands_.clear();
-  if (!ready_) return;
+// earliest (there is a ready CPU).
+std::span<const Candidate> Sim::collect_candidates() {
   const Nanos bound = sat_add(key_clock(tree_key_[1]), cfg_.window);
+  size_t n = 0;
   for (CpuId c = 0; c < cpus_.size(); ++c) {
     const uint64_t key = tree_key_[leaves_ + c];
     if (key == kNotReady || key_clock(key) > bound) continue;
     const Cpu& cpu = cpus_[c];
-    cands_.push_back({c, cpu.current, cpu.clock, &tasks_[cpu.current]->pending});
+    cands_[n++] = {c, cpu.current, cpu.clock, &tasks_[cpu.current]->pending};
   }
+  return {cands_.data(), n};
 }
 
 // ---- task switching ----
@@ -260,7 +262,7 @@ void Sim::next_on_cpu(CpuId c) {
   Cpu& cpu = cpus_[c];
   if (cpu.current != kNoTask || cpu.runqueue.empty()) return;
   Task& t = *tasks_[cpu.runqueue.front()];
-  cpu.runqueue.pop_front();
+  cpu.runqueue.erase(cpu.runqueue.begin());
   cpu.current = t.id;
   cpu.clock = std::max(cpu.clock, t.wake_time);
   to_advance_.push_back(t.id);
@@ -295,19 +297,20 @@ void Sim::advance_pending() {
 }
 
 // The scheduler loop's next iteration, run by the task that finished its step, when all
-// it would do is pick a CPU: no task to advance, no per-step check, no stop. Either the
-// choice is forced (no other CPU can run, and no replay or script to follow), or the
-// strategy is the tree's order: then the task switches straight to the chosen one.
-// Returns when `t` is chosen again; false leaves the step to the scheduler.
+// it would do is pick a CPU: no task to advance, no per-step check, no stop, no replay
+// or script to follow. The task then switches straight to the chosen one, or goes on
+// when the choice is forced. Returns when `t` is chosen again; false leaves the step to
+// the scheduler.
 inline bool Sim::step_here(Task& t) {
-  if (!to_advance_.empty() || step_check_ || stop_ || steps_ >= cfg_.max_steps) return false;
-  if (ready_ == 1 && tree_cpu_[1] == t.cpu && !replay_ && !sees_every_step_) {
+  if (!to_advance_.empty() || step_check_ || stop_ || steps_ >= cfg_.max_steps || replay_ ||
+      sees_every_step_)
+    return false;
+  if (ready_ == 1 && tree_cpu_[1] == t.cpu) {
     schedule_.push_back(t.cpu);  // no switch and no tree update: its key is refreshed later
     return true;
   }
-  if (!earliest_first_) return false;
   make_ready(t.cpu);
-  Task& next = *tasks_[cpus_[tree_cpu_[1]].current];
+  Task& next = *tasks_[cpus_[earliest_first_ ? tree_cpu_[1] : choose_cpu()].current];
   schedule_.push_back(next.cpu);
   if (&next != &t) {
     t.state = TaskState::Ready;
@@ -585,26 +588,27 @@ RunResult Sim::run() {
 }
 
 CpuId Sim::choose_cpu() {
-  collect_candidates();
+  if (ready_ == 1 && !replay_ && !sees_every_step_) return tree_cpu_[1];  // no choice
+  const std::span<const Candidate> cands = collect_candidates();
   size_t pick = 0;
   if (replay_ && !replay_->exhausted(steps_)) {
       const CpuId want = replay_->expected(steps_);
-      auto it = std::find_if(cands_.begin(), cands_.end(),
+      auto it = std::find_if(cands.begin(), cands.end(),
                              [&](const Candidate& c) { return c.cpu == want; });
-      if (it == cands_.end()) {
+      if (it == cands.end()) {
         std::string elig;
-        for (const auto& c : cands_) elig += (elig.empty() ? "" : ",") + std::to_string(c.cpu);
+        for (const auto& c : cands) elig += (elig.empty() ? "" : ",") + std::to_string(c.cpu);
         error_ = std::make_exception_ptr(StaleSchedule(
             "stale schedule: step " + std::to_string(steps_) + " chooses cpu" +
             std::to_string(want) + " but only cpu {" + elig +
             "} can run there; the schedule was recorded for another scenario, preset or version"));
         return kNoCpu;
       }
-      pick = size_t(it - cands_.begin());
-  } else if (cands_.size() > 1 || sees_every_step_) {
-    pick = strategy_->choose(*this, cands_);
+      pick = size_t(it - cands.begin());
+  } else if (cands.size() > 1 || sees_every_step_) {
+    pick = strategy_->choose(*this, cands);
   }
-  return cands_[pick].cpu;
+  return cands[pick].cpu;
 }
 
 bool Sim::completed() const {

@@ -2,11 +2,11 @@
 // loop that lets the strategy pick which CPU performs its next visible operation.
 #pragma once
 #include <array>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <source_location>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -87,7 +87,7 @@ struct Task {
 struct Cpu {
   Nanos clock = 0;
   TaskId current = kNoTask;
-  std::deque<TaskId> runqueue;  // runnable tasks waiting for this CPU
+  std::vector<TaskId> runqueue;  // runnable tasks waiting for this CPU, FIFO (a few)
 };
 
 // A lock holder, kept for deadlock reports ("held by").
@@ -176,7 +176,7 @@ class Sim {
   void set_key(CpuId c, uint64_t key);
   void make_ready(CpuId c);
   void unready(CpuId c);
-  void collect_candidates();
+  std::span<const Candidate> collect_candidates();
   // Suspends the running context into `self` and resumes `to`.
   void jump(boost::context::fiber& self, boost::context::fiber& to);
   Task* switch_to(Task& t);          // scheduler -> task; returns the task that switched back
@@ -206,7 +206,7 @@ class Sim {
   std::vector<CpuId> tree_cpu_;
   size_t leaves_ = 1;               // a power of two >= cpus
   uint32_t ready_ = 0;              // ready CPUs
-  std::vector<Candidate> cands_;
+  std::vector<Candidate> cands_;    // one per CPU; collect_candidates() fills a prefix
   std::vector<TaskId> to_advance_;
   std::vector<std::pair<ObjId, TaskId>> waiters_;
   std::vector<Holder> holders_;
