@@ -127,10 +127,13 @@ Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
 }
 
 Sim::~Sim() {
-  // Unfinished fibers unwind here; their frames must not touch the run any more.
+  // Unfinished fibers end here; their frames must not touch the run any more. Idle
+  // workers return from wait_idle(); the others unwind.
   unwinding_ = true;
   Sim* prev = detail::current_sim;
   detail::current_sim = this;
+  for (const auto& t : tasks_)
+    if (t->idle_wait) switch_to(*t);
   tasks_.clear();
   detail::current_sim = prev;
 }
@@ -349,6 +352,14 @@ void Sim::block(const WaitInfo& w) {
   waiters_.emplace_back(w.obj, t.id);
   switch_out(t);
   t.wait = {};
+}
+
+bool Sim::wait_idle(ObjId obj, const char* what) {
+  Task& t = *running_;
+  t.idle_wait = true;
+  block({obj, what, false, true});
+  t.idle_wait = false;
+  return !unwinding_;
 }
 
 void Sim::might_sleep(const char* what, ObjId obj) {

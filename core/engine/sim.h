@@ -74,6 +74,7 @@ struct Task {
   bool in_python = false;     // a Python frame is live: no scheduling point allowed
   bool started = false;
   bool daemon = false;        // a worker: the run may end while it waits idle
+  bool idle_wait = false;     // waits in Sim::wait_idle(), which returns false at the end
   OpDesc pending;             // the operation it performs next when chosen
   std::vector<uint32_t> frames;  // model functions, outermost first (simulated stack)
   boost::context::fiber fiber;   // the task while it is suspended
@@ -142,6 +143,10 @@ class Sim {
   void point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0);
   // Block the current task until wake(obj). The caller re-checks its condition.
   void block(const WaitInfo& w);
+  // A worker waits for work (an idle wait: not a deadlock by itself). Returns false when
+  // the run has ended instead: the worker then returns from its thread function, which
+  // is cheaper than unwinding its stack.
+  bool wait_idle(ObjId obj, const char* what);
   // might_sleep(): with debug_atomic_sleep, taking a sleeping lock while holding a
   // spinlock is reported (whether or not the lock is contended).
   void might_sleep(const char* what, ObjId obj);
