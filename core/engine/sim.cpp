@@ -9,11 +9,12 @@
 #include "engine/world.h"
 
 namespace pagesim {
-namespace {
 
-// initial-exec: the scheduling point reads this on every step; the default TLS model of a
-// shared library would call __tls_get_addr each time.
-thread_local Sim* g_current __attribute__((tls_model("initial-exec"))) = nullptr;
+namespace detail {
+thread_local Sim* current_sim __attribute__((tls_model("initial-exec"))) = nullptr;
+}  // namespace detail
+
+namespace {
 
 // Thrown inside a task's fiber to end it (BUG, oops); caught at the fiber's entry.
 struct TaskExit {};
@@ -113,22 +114,29 @@ Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
   if (cfg_.cpus == 0 || cfg_.cpus > 256) throw UsageError("cpus must be between 1 and 256");
   if (!strategy_) throw UsageError("no strategy");
   cpus_.resize(cfg_.cpus);
-  heap_pos_.assign(cfg_.cpus, -1);
+  while (leaves_ < cfg_.cpus) leaves_ *= 2;
+  tree_key_.assign(2 * leaves_, kNotReady);
+  tree_cpu_.assign(2 * leaves_, 0);
+  for (size_t i = 0; i < leaves_; ++i) tree_cpu_[leaves_ + i] = CpuId(i);
   replay_ = dynamic_cast<ReplayStrategy*>(strategy_.get());
   earliest_first_ = strategy_->earliest_first();
+  sees_every_step_ = strategy_->sees_every_step();
+  cands_.resize(cfg_.cpus);
+  schedule_.reserve(256);  // most runs are short: one allocation
   tie_ = strategy_->tie_seed() | 1;
 }
 
 Sim::~Sim() {
-  // Unfinished fibers unwind here; their frames must not touch the run any more.
+  // Unfinished fibers end here; their frames must not touch the run any more. Idle
+  // workers return from wait_idle(); the others unwind.
   unwinding_ = true;
-  Sim* prev = g_current;
-  g_current = this;
+  Sim* prev = detail::current_sim;
+  detail::current_sim = this;
+  for (const auto& t : tasks_)
+    if (t->idle_wait) switch_to(*t);
   tasks_.clear();
-  g_current = prev;
+  detail::current_sim = prev;
 }
-
-Sim* Sim::current() { return g_current; }
 
 Nanos Sim::now() const { return running_ ? cpus_[running_->cpu].clock : 0; }
 
@@ -149,48 +157,38 @@ TaskId Sim::spawn(CpuId cpu, std::string name, std::function<void()> body, bool 
   return t.id;
 }
 
-// ---- ready CPUs: an indexed min-heap by (clock, cpu) ----
+// ---- ready CPUs: a tournament tree by (clock, tie-break) ----
 
 namespace {
-// Heap key: the clock above a 16-bit tie-break (the CPU, or a seeded random value for
+// Key: the clock above a 16-bit tie-break (the CPU, or a seeded random value for
 // earliest-first strategies). Clocks past 2^48 ns (78 simulated hours) saturate.
-inline uint64_t heap_key(Nanos clock, uint16_t tie) {
+inline uint64_t ready_key(Nanos clock, uint16_t tie) {
   constexpr Nanos kMax = (Nanos(1) << 48) - 1;
   return (std::min(clock, kMax) << 16) | tie;
 }
 inline Nanos key_clock(uint64_t key) { return key >> 16; }
 }  // namespace
 
-void Sim::sift_up(size_t i) {
-  const HeapEntry e = heap_[i];
-  while (i > 0) {
-    const size_t p = (i - 1) / 2;
-    if (heap_[p].key <= e.key) break;
-    heap_[i] = heap_[p];
-    heap_pos_[heap_[i].cpu] = int32_t(i);
-    i = p;
+// Replays the matches from CPU c's leaf to the root, carrying the winner: one load of a
+// sibling (which did not change) and a branch-free select per level. On equal keys the
+// carried node stays ahead: a fixed rule, so runs stay reproducible.
+inline void Sim::set_key(CpuId c, uint64_t key) {
+  uint64_t* const k = tree_key_.data();
+  CpuId* const cpu = tree_cpu_.data();
+  size_t i = leaves_ + c;
+  uint64_t wkey = key;
+  uint64_t wcpu = c;
+  k[i] = key;
+  for (; i > 1; i >>= 1) {
+    const uint64_t mask = -uint64_t(k[i ^ 1] < wkey);
+    wkey ^= (wkey ^ k[i ^ 1]) & mask;
+    wcpu ^= (wcpu ^ cpu[i ^ 1]) & mask;
+    k[i >> 1] = wkey;
+    cpu[i >> 1] = CpuId(wcpu);
   }
-  heap_[i] = e;
-  heap_pos_[e.cpu] = int32_t(i);
 }
 
-void Sim::sift_down(size_t i) {
-  const HeapEntry e = heap_[i];
-  const size_t n = heap_.size();
-  for (;;) {
-    const size_t l = 2 * i + 1;
-    if (l >= n) break;
-    const size_t m = (l + 1 < n && heap_[l + 1].key < heap_[l].key) ? l + 1 : l;
-    if (heap_[m].key >= e.key) break;
-    heap_[i] = heap_[m];
-    heap_pos_[heap_[i].cpu] = int32_t(i);
-    i = m;
-  }
-  heap_[i] = e;
-  heap_pos_[e.cpu] = int32_t(i);
-}
-
-void Sim::make_ready(CpuId c) {
+inline void Sim::make_ready(CpuId c) {
   uint16_t tie = c;
   if (earliest_first_) {  // xorshift64, seeded by the strategy
     tie_ ^= tie_ << 13;
@@ -198,66 +196,49 @@ void Sim::make_ready(CpuId c) {
     tie_ ^= tie_ << 17;
     tie = uint16_t(tie_ >> 48);
   }
-  const uint64_t key = heap_key(cpus_[c].clock, tie);
-  if (heap_pos_[c] >= 0) {  // still queued from its last step: its clock only grew
-    heap_[size_t(heap_pos_[c])].key = key;
-    return sift_down(size_t(heap_pos_[c]));
-  }
-  heap_.push_back({key, c});
-  sift_up(heap_.size() - 1);
+  ready_ += tree_key_[leaves_ + c] == kNotReady;
+  set_key(c, ready_key(cpus_[c].clock, tie));
 }
 
 void Sim::unready(CpuId c) {
-  const int32_t pos = heap_pos_[c];
-  if (pos < 0) return;
-  heap_pos_[c] = -1;
-  const HeapEntry last = heap_.back();
-  heap_.pop_back();
-  if (size_t(pos) == heap_.size()) return;
-  heap_[size_t(pos)] = last;
-  sift_up(size_t(pos));
-  sift_down(size_t(heap_pos_[last.cpu]));
+  if (tree_key_[leaves_ + c] == kNotReady) return;
+  --ready_;
+  set_key(c, kNotReady);
 }
 
-// Eligible CPUs: ready, with a clock within the timing window of the earliest.
-void Sim::collect_candidates() {
-  cands_.clear();
-  if (heap_.empty()) return;
-  const Nanos bound = sat_add(key_clock(heap_[0].key), cfg_.window);
-  auto add = [&](size_t i) {
-    const Cpu& c = cpus_[heap_[i].cpu];
-    cands_.push_back({heap_[i].cpu, c.current, c.clock, &tasks_[c.current]->pending});
-  };
-  add(0);
-  auto within = [&](size_t i) { return key_clock(heap_[i].key) <= bound; };
-  // Walk the heap below the root, pruning subtrees past the bound.
-  size_t stack[256];
-  size_t sp = 0;
-  auto push_children = [&](size_t i) {
-    for (size_t ch = 2 * i + 1; ch <= 2 * i + 2 && ch < heap_.size(); ++ch)
-      if (within(ch)) stack[sp++] = ch;  // at most one entry per CPU: never overflows
-  };
-  push_children(0);
-  while (sp) {
-    const size_t i = stack[--sp];
-    add(i);
-    push_children(i);
+// Eligible CPUs, in CPU order: ready, with a clock within the timing window of the
+// earliest (there is a ready CPU).
+std::span<const Candidate> Sim::collect_candidates() {
+  const Nanos bound = sat_add(key_clock(tree_key_[1]), cfg_.window);
+  size_t n = 0;
+  for (CpuId c = 0; c < cpus_.size(); ++c) {
+    const uint64_t key = tree_key_[leaves_ + c];
+    if (key == kNotReady || key_clock(key) > bound) continue;
+    const Cpu& cpu = cpus_[c];
+    cands_[n++] = {c, cpu.current, cpu.clock, &tasks_[cpu.current]->pending};
   }
-  if (cands_.size() > 1)
-    std::sort(cands_.begin(), cands_.end(),
-              [](const Candidate& a, const Candidate& b) { return a.cpu < b.cpu; });
+  return {cands_.data(), n};
 }
 
 // ---- task switching ----
 
-void Sim::switch_to(Task& t) {
+// Whoever resumes this context later has set from_ to its own slot. Inline: each return
+// taken right after a switch is mispredicted (the CPU's return stack holds the other
+// context's calls), so the switch stays in its caller's frame.
+inline void Sim::jump(boost::context::fiber& self, boost::context::fiber& to) {
+  from_ = &self;
+  boost::context::fiber back = std::move(to).resume();
+  *from_ = std::move(back);
+}
+
+Task* Sim::switch_to(Task& t) {
   running_ = &t;
   t.state = TaskState::Running;
   if (!t.started) {
     t.started = true;
     t.fiber = boost::context::fiber(
-        std::allocator_arg, PooledStack{}, [this, &t](boost::context::fiber&& sink) {
-          t.sink = std::move(sink);
+        std::allocator_arg, PooledStack{}, [this, &t](boost::context::fiber&& back) {
+          *from_ = std::move(back);
           try {
             t.body();
             t.state = TaskState::Done;
@@ -270,20 +251,23 @@ void Sim::switch_to(Task& t) {
             t.state = TaskState::Dead;
             stop_ = true;
           }
-          return std::move(t.sink);
+          from_ = &t.fiber;  // finished: the scheduler finds it empty
+          return std::move(sched_);
         });
   }
-  t.fiber = std::move(t.fiber).resume();
+  jump(sched_, t.fiber);
+  Task* back = running_;
   running_ = nullptr;
+  return back;
 }
 
-void Sim::switch_out(Task& t) { t.sink = std::move(t.sink).resume(); }
+void Sim::switch_out(Task& t) { jump(t.fiber, sched_); }
 
 void Sim::next_on_cpu(CpuId c) {
   Cpu& cpu = cpus_[c];
   if (cpu.current != kNoTask || cpu.runqueue.empty()) return;
   Task& t = *tasks_[cpu.runqueue.front()];
-  cpu.runqueue.pop_front();
+  cpu.runqueue.erase(cpu.runqueue.begin());
   cpu.current = t.id;
   cpu.clock = std::max(cpu.clock, t.wake_time);
   to_advance_.push_back(t.id);
@@ -312,12 +296,34 @@ void Sim::settle(Task& t) {
 
 // Run new and woken tasks up to their next scheduling point (invisible local work).
 void Sim::advance_pending() {
-  for (size_t i = 0; i < to_advance_.size() && !stop_; ++i) {
-    Task& t = *tasks_[to_advance_[i]];
-    switch_to(t);
-    settle(t);
-  }
+  for (size_t i = 0; i < to_advance_.size() && !stop_; ++i)
+    settle(*switch_to(*tasks_[to_advance_[i]]));
   to_advance_.clear();
+}
+
+// The scheduler loop's next iteration, run by the task that finished its step, when all
+// it would do is pick a CPU: no task to advance, no per-step check, no stop, no replay
+// or script to follow. The task then switches straight to the chosen one, or goes on
+// when the choice is forced. Returns when `t` is chosen again; false leaves the step to
+// the scheduler.
+inline bool Sim::step_here(Task& t) {
+  if (!to_advance_.empty() || step_check_ || stop_ || steps_ >= cfg_.max_steps || replay_ ||
+      sees_every_step_)
+    return false;
+  if (ready_ == 1 && tree_cpu_[1] == t.cpu) {
+    schedule_.push_back(t.cpu);  // no switch and no tree update: its key is refreshed later
+    return true;
+  }
+  make_ready(t.cpu);
+  Task& next = *tasks_[cpus_[earliest_first_ ? tree_cpu_[1] : choose_cpu()].current];
+  schedule_.push_back(next.cpu);
+  if (&next != &t) {
+    t.state = TaskState::Ready;
+    running_ = stepping_ = &next;
+    next.state = TaskState::Running;
+    jump(t.fiber, next.fiber);
+  }
+  return true;
 }
 
 void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
@@ -326,9 +332,7 @@ void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
     throw UsageError("a model operation was called directly inside a Python task; yield it "
                      "instead (e.g. `yield lock.lock()`)");
   t.pending = {op, rw, t.frames.empty() ? 0u : t.frames.back(), line, obj};
-  if (stepping_ == &t && forced_continue(t)) {
-    schedule_.push_back(t.cpu);  // no other CPU can run: the choice is forced, no switch
-  } else {
+  if (stepping_ != &t || !step_here(t)) {
     t.state = TaskState::Ready;
     switch_out(t);
   }
@@ -342,13 +346,6 @@ void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
   ++steps_;
 }
 
-// The running task's CPU is the only one that can run, and nothing else needs the
-// scheduler (no task to advance, no per-step check, no replay or script to follow).
-bool Sim::forced_continue(const Task& t) const {
-  return heap_.size() == 1 && heap_[0].cpu == t.cpu && to_advance_.empty() && !step_check_ &&
-         !stop_ && steps_ < cfg_.max_steps && !replay_ && !strategy_->sees_every_step();
-}
-
 void Sim::block(const WaitInfo& w) {
   Task& t = *running_;
 
@@ -357,6 +354,14 @@ void Sim::block(const WaitInfo& w) {
   waiters_.emplace_back(w.obj, t.id);
   switch_out(t);
   t.wait = {};
+}
+
+bool Sim::wait_idle(ObjId obj, const char* what) {
+  Task& t = *running_;
+  t.idle_wait = true;
+  block({obj, what, false, true});
+  t.idle_wait = false;
+  return !unwinding_;
 }
 
 void Sim::might_sleep(const char* what, ObjId obj) {
@@ -549,13 +554,13 @@ void Sim::report_deadlock() {
 
 RunResult Sim::run() {
   if (in_run_ || steps_ || stop_) throw UsageError("a Sim runs once");
-  Sim* prev = g_current;
-  g_current = this;
+  Sim* prev = detail::current_sim;
+  detail::current_sim = this;
   in_run_ = true;
   if (world_) spawn_workers(*this, *world_);
   advance_pending();
   while (!stop_) {
-    if (heap_.empty()) {
+    if (!ready_) {
       report_deadlock();
       break;
     }
@@ -570,22 +575,21 @@ RunResult Sim::run() {
     }
     CpuId c;
     if (earliest_first_) {
-      c = heap_[0].cpu;  // the heap order is the strategy's order
+      c = tree_cpu_[1];  // the tree's order is the strategy's order
     } else {
       c = choose_cpu();
       if (c == kNoCpu) break;
     }
     schedule_.push_back(c);
-    Task& t = *tasks_[cpus_[c].current];
-    stepping_ = &t;
-    switch_to(t);
+    stepping_ = tasks_[cpus_[c].current].get();
+    Task* back = switch_to(*stepping_);  // another task, if they switched among themselves
     stepping_ = nullptr;
-    settle(t);
+    settle(*back);
     advance_pending();
     if (step_check_) step_check_(*this);
   }
   if (teardown_ && !error_ && !stop_ && completed()) teardown_(*this);
-  g_current = prev;
+  detail::current_sim = prev;
   in_run_ = false;
   if (!error_ && replay_ && !replay_->exhausted(steps_))
     error_ = std::make_exception_ptr(StaleSchedule(
@@ -597,30 +601,31 @@ RunResult Sim::run() {
 }
 
 CpuId Sim::choose_cpu() {
-  collect_candidates();
+  if (ready_ == 1 && !replay_ && !sees_every_step_) return tree_cpu_[1];  // no choice
+  const std::span<const Candidate> cands = collect_candidates();
   size_t pick = 0;
   if (replay_ && !replay_->exhausted(steps_)) {
       const CpuId want = replay_->expected(steps_);
-      auto it = std::find_if(cands_.begin(), cands_.end(),
+      auto it = std::find_if(cands.begin(), cands.end(),
                              [&](const Candidate& c) { return c.cpu == want; });
-      if (it == cands_.end()) {
+      if (it == cands.end()) {
         std::string elig;
-        for (const auto& c : cands_) elig += (elig.empty() ? "" : ",") + std::to_string(c.cpu);
+        for (const auto& c : cands) elig += (elig.empty() ? "" : ",") + std::to_string(c.cpu);
         error_ = std::make_exception_ptr(StaleSchedule(
             "stale schedule: step " + std::to_string(steps_) + " chooses cpu" +
             std::to_string(want) + " but only cpu {" + elig +
             "} can run there; the schedule was recorded for another scenario, preset or version"));
         return kNoCpu;
       }
-      pick = size_t(it - cands_.begin());
-  } else if (cands_.size() > 1 || strategy_->sees_every_step()) {
-    pick = strategy_->choose(*this, cands_);
+      pick = size_t(it - cands.begin());
+  } else if (cands.size() > 1 || sees_every_step_) {
+    pick = strategy_->choose(*this, cands);
     if (pick == Strategy::kStop) {
       stop_ = stopped_ = true;
       return kNoCpu;
     }
   }
-  return cands_[pick].cpu;
+  return cands[pick].cpu;
 }
 
 bool Sim::completed() const {

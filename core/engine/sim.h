@@ -2,11 +2,11 @@
 // loop that lets the strategy pick which CPU performs its next visible operation.
 #pragma once
 #include <array>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <source_location>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,6 +22,13 @@
 namespace pagesim {
 
 class World;
+class Sim;
+
+namespace detail {
+// initial-exec: the scheduling point reads this on every step; the default TLS model of a
+// shared library would call __tls_get_addr each time.
+extern thread_local Sim* current_sim __attribute__((tls_model("initial-exec")));
+}  // namespace detail
 
 // Errors from misuse (bad input, stale schedule): they reach Python as exceptions.
 struct UsageError : std::runtime_error {
@@ -60,27 +67,28 @@ struct WaitInfo {
 };
 
 struct Task {
+  // Hot fields first: a step reads these.
   TaskId id = kNoTask;
   CpuId cpu = 0;
-  std::string name;
-  bool daemon = false;        // a worker: the run may end while it waits idle
   TaskState state = TaskState::New;
-  OpDesc pending;             // the operation it performs next when chosen
-  std::vector<uint32_t> frames;  // model functions, outermost first (simulated stack)
-  WaitInfo wait;
-  uint32_t spin_depth = 0;    // spinlocks held (preempt count)
   bool in_python = false;     // a Python frame is live: no scheduling point allowed
   bool started = false;
+  bool daemon = false;        // a worker: the run may end while it waits idle
+  bool idle_wait = false;     // waits in Sim::wait_idle(), which returns false at the end
+  OpDesc pending;             // the operation it performs next when chosen
+  std::vector<uint32_t> frames;  // model functions, outermost first (simulated stack)
+  boost::context::fiber fiber;   // the task while it is suspended
+  uint32_t spin_depth = 0;    // spinlocks held (preempt count)
   Nanos wake_time = 0;        // when it was last woken
+  WaitInfo wait;
+  std::string name;
   std::function<void()> body;
-  boost::context::fiber fiber;
-  boost::context::fiber sink;  // the scheduler's context while the task runs
 };
 
 struct Cpu {
   Nanos clock = 0;
   TaskId current = kNoTask;
-  std::deque<TaskId> runqueue;  // runnable tasks waiting for this CPU
+  std::vector<TaskId> runqueue;  // runnable tasks waiting for this CPU, FIFO (a few)
 };
 
 // A lock holder, kept for deadlock reports ("held by").
@@ -119,7 +127,8 @@ class Sim {
   RunResult run();
 
   // ---- the running simulation, as seen from model code ----
-  static Sim* current();  // nullptr outside a run (set-up code runs directly)
+  // nullptr outside a run (set-up code runs directly)
+  static Sim* current() { return detail::current_sim; }
   Task* current_task() { return running_; }
   World* world() { return world_; }
   const SimConfig& config() const { return cfg_; }
@@ -135,6 +144,10 @@ class Sim {
   void point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0);
   // Block the current task until wake(obj). The caller re-checks its condition.
   void block(const WaitInfo& w);
+  // A worker waits for work (an idle wait: not a deadlock by itself). Returns false when
+  // the run has ended instead: the worker then returns from its thread function, which
+  // is cheaper than unwinding its stack.
+  bool wait_idle(ObjId obj, const char* what);
   // might_sleep(): with debug_atomic_sleep, taking a sleeping lock while holding a
   // spinlock is reported (whether or not the lock is contended).
   void might_sleep(const char* what, ObjId obj);
@@ -162,21 +175,19 @@ class Sim {
   const std::vector<Outcome>& outcomes() const { return outcomes_; }
 
  private:
-  struct HeapEntry {
-    uint64_t key;  // clock << 16 | tie-break
-    CpuId cpu;
-  };
+  static constexpr uint64_t kNotReady = ~uint64_t(0);  // the key of an idle subtree
   CpuId choose_cpu();  // kNoCpu: a stale replay (error_ is set)
   RunResult finish_run();
   bool completed() const;  // every task finished: no deadlock, kill or step limit
-  bool forced_continue(const Task& t) const;
-  void sift_up(size_t i);
-  void sift_down(size_t i);
+  void set_key(CpuId c, uint64_t key);
   void make_ready(CpuId c);
   void unready(CpuId c);
-  void collect_candidates();
-  void switch_to(Task& t);           // scheduler -> task, returns when it switches back
+  std::span<const Candidate> collect_candidates();
+  // Suspends the running context into `self` and resumes `to`.
+  void jump(boost::context::fiber& self, boost::context::fiber& to);
+  Task* switch_to(Task& t);          // scheduler -> task; returns the task that switched back
   void switch_out(Task& t);          // task -> scheduler
+  bool step_here(Task& t);           // the scheduler's next choice, made by a task
   void settle(Task& t);              // after a task switched back: place its CPU
   void next_on_cpu(CpuId c);
   void advance_pending();
@@ -188,11 +199,20 @@ class Sim {
   SimConfig cfg_;
   World* world_;
   std::unique_ptr<Strategy> strategy_;
+  // A context (the scheduler or a task) that resumes another leaves its continuation in
+  // the fiber that from_ points to: tasks switch to each other directly, not only through
+  // the scheduler.
+  boost::context::fiber sched_;      // the scheduler while tasks run
+  boost::context::fiber* from_ = nullptr;
   std::vector<std::unique_ptr<Task>> tasks_;  // by TaskId; a Task never moves
   std::vector<Cpu> cpus_;
-  std::vector<HeapEntry> heap_;     // min-heap of ready CPUs by key
-  std::vector<int32_t> heap_pos_;   // position of each CPU in heap_, or -1
-  std::vector<Candidate> cands_;
+  // Ready CPUs: a tournament tree, CPU c at leaf leaves_ + c, the root at 1, each inner
+  // node the earliest (key, cpu) of its subtree. Keys are clock << 16 | tie-break.
+  std::vector<uint64_t> tree_key_;
+  std::vector<CpuId> tree_cpu_;
+  size_t leaves_ = 1;               // a power of two >= cpus
+  uint32_t ready_ = 0;              // ready CPUs
+  std::vector<Candidate> cands_;    // one per CPU; collect_candidates() fills a prefix
   std::vector<TaskId> to_advance_;
   std::vector<std::pair<ObjId, TaskId>> waiters_;
   std::vector<Holder> holders_;
@@ -211,7 +231,8 @@ class Sim {
   std::function<void(Sim&)> step_check_;
   std::function<void(Sim&)> teardown_;
   ReplayStrategy* replay_ = nullptr;  // set when the strategy is a replay
-  bool earliest_first_ = false;       // the strategy is the heap order (timed)
+  bool earliest_first_ = false;       // the strategy is the tree's order (timed)
+  bool sees_every_step_ = false;      // the strategy is asked at forced steps too
   uint64_t tie_ = 1;                  // tie-break keys for earliest-first strategies
 };
 

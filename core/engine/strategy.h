@@ -28,11 +28,12 @@ class Strategy {
   virtual std::string name() const = 0;
   // Called only when there is a real choice (two or more candidates, sorted by CPU id).
   // Returns an index into `c`, or kStop to end the run here (exploration cuts an
-  // execution that is redundant or belongs to another worker; RunResult::stopped).
+  // execution that is redundant or belongs to another worker; RunResult::stopped). Only
+  // a strategy that sees_every_step() may stop.
   virtual size_t choose(const Sim& sim, std::span<const Candidate> c) = 0;
   static constexpr size_t kStop = ~size_t(0);
-  // An earliest-first strategy lets the Sim take the first CPU of its clock-ordered
-  // heap, ties broken by random keys the Sim draws from tie_seed() when a CPU is queued:
+  // An earliest-first strategy lets the Sim take the first CPU in its clock order,
+  // ties broken by random keys the Sim draws from tie_seed() when a CPU is queued:
   // no candidate list, no call per step.
   virtual bool earliest_first() const { return false; }
   virtual uint64_t tie_seed() const { return 0; }

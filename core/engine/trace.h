@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/intern.h"
 #include "engine/types.h"
 
 namespace pagesim {
@@ -31,7 +32,14 @@ struct TraceRecord {        // 40 bytes
 // source lines, so cosmetic edits to model code keep recorded hashes valid.
 class TraceHash {
  public:
-  void add_step(CpuId cpu, TaskId task, const OpDesc& d);
+  // One multiply-xorshift round per step: cheap, and order-sensitive.
+  void add_step(CpuId cpu, TaskId task, const OpDesc& d) {
+    const uint64_t a = uint64_t(cpu) | uint64_t(task) << 16 | uint64_t(d.op) << 32 |
+                       uint64_t(d.rw) << 40;
+    h_ = (h_ ^ a ^ (d.obj * 0x9e3779b97f4a7c15ULL) ^ interned_hash(d.func)) *
+         0xbf58476d1ce4e5b9ULL;
+    h_ ^= h_ >> 31;
+  }
   void add_outcome(uint64_t key_hash);
   uint64_t value() const { return h_; }
 

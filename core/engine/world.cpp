@@ -89,7 +89,7 @@ void worker_thread(World& w, uint32_t wq) {
   Sim& s = *Sim::current();
   for (;;) {
     if (w.workqueues[wq].queue.empty()) {
-      s.block({wq_obj(wq), "workqueue", false, true});
+      if (!s.wait_idle(wq_obj(wq), "workqueue")) return;  // the run is over
       sched(Op::Read, Access::Read, wq_obj(wq), here());
       continue;
     }

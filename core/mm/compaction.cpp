@@ -447,7 +447,7 @@ void kcompactd(Mm& mm) {
   Sim& sim = *Sim::current();
   for (;;) {
     if (mm.kcompactd_order < 0) {
-      sim.block({wait, "kcompactd_wait", false, true});
+      if (!sim.wait_idle(wait, "kcompactd_wait")) return;  // the run is over
       continue;
     }
     sched(Op::Read, Access::Read, wait, here());

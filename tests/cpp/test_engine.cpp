@@ -273,6 +273,31 @@ TEST(Engine, WorkqueueRunsQueuedWorkOnceAndFlushWaits) {
   }
 }
 
+TEST(Engine, IdleWorkersReturnAndOtherWaitersUnwindWhenTheSimEnds) {
+  World w;
+  bool returned = false, unwound = false;
+  {
+    Sim sim(cfg(2), &w, std::make_unique<RandomStrategy>(1));
+    sim.spawn(0, "stuck", [&] {
+      struct Guard {
+        bool& done;
+        ~Guard() { done = true; }
+      } g{unwound};
+      Sim::current()->block({w.lock_obj(0), "mutex", false, false});
+    });
+    sim.spawn(1, "worker", [&] {
+      if (!Sim::current()->wait_idle(w.lock_obj(1), "work")) returned = true;
+    }, /*daemon=*/true);
+    RunResult r = sim.run();
+    ASSERT_EQ(r.outcomes.size(), 1u);
+    EXPECT_EQ(r.outcomes[0].kind, OutcomeKind::Deadlock);  // the stuck task, not the worker
+    EXPECT_EQ(r.outcomes[0].details.size(), 1u);
+    EXPECT_FALSE(returned || unwound);
+  }
+  EXPECT_TRUE(returned);
+  EXPECT_TRUE(unwound);
+}
+
 TEST(Engine, WorkFlushedInSetupRunsInline) {
   WqWorld w;
   EXPECT_TRUE(schedule_work(w, w.work));
