@@ -58,7 +58,7 @@ std::unique_ptr<Strategy> TreeSearch::next() {
 
 void TreeSearch::reset_execution() {
   depth_ = 0;
-  blocked_ = other_ = owned_known_ = false;
+  blocked_ = owned_known_ = false;
   signature_ = 0;
   step_cpu_.clear();
   step_dep_.clear();
@@ -261,10 +261,7 @@ size_t TreeSearch::choose(const Sim& sim, std::span<const Candidate> c) {
     signature_ = hash_mix(signature_, n.chosen);
     if (cfg_.workers > 1 && n.branching + 1 == cfg_.split) {
       owned_known_ = true;
-      if (signature_ % cfg_.workers != cfg_.worker) {
-        other_ = true;
-        return Strategy::kStop;
-      }
+      if (signature_ % cfg_.workers != cfg_.worker) return Strategy::kStop;
     }
   }
   step_cpu_.push_back(n.chosen);

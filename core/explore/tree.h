@@ -97,9 +97,8 @@ class TreeSearch {
   // Per execution:
   size_t depth_ = 0;         // steps run so far
   bool blocked_ = false;     // every eligible CPU sleeps: a redundant execution
-  bool other_ = false;       // the execution went into another worker's subtree
   uint64_t signature_ = 0;   // hash of the choices at split nodes
-  bool owned_known_ = false;
+  bool owned_known_ = false; // the split nodes are passed: the subtree is this worker's
   std::vector<CpuId> step_cpu_;
   std::vector<Dep> step_dep_;
   std::vector<uint64_t> step_cpu_writes_;  // CPUs whose runqueue the step changed
