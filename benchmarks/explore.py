@@ -23,10 +23,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenarios"))
 
-import alloc_zspage_isolate  # noqa: E402
-import balloon_dequeue_poison  # noqa: E402
-import zs_compact_pin_bit  # noqa: E402
-import zs_free_double_isolation  # noqa: E402
+import alloc_zspage_isolate
+import balloon_dequeue_poison
+import zs_compact_pin_bit
+import zs_free_double_isolation
 
 # name: (scenario, buggy kernel options, fixed kernel options, symptom key prefix)
 RACES = {

@@ -15,11 +15,11 @@ import pytest
 HERE = os.path.dirname(__file__)
 SCENARIOS = os.path.join(os.path.dirname(HERE), "scenarios")
 sys.path.insert(0, SCENARIOS)
-import alloc_zspage_isolate  # noqa: E402
-import balloon_dequeue_poison  # noqa: E402
-import engine_abba  # noqa: E402
-import zs_compact_pin_bit  # noqa: E402
-import zs_free_double_isolation  # noqa: E402
+import alloc_zspage_isolate
+import balloon_dequeue_poison
+import engine_abba
+import zs_compact_pin_bit
+import zs_free_double_isolation
 
 ZS_FREE = zs_free_double_isolation.zs_free_double_isolation
 ZS_FREE_FILE = os.path.join(SCENARIOS, "zs_free_double_isolation.py")
@@ -175,5 +175,8 @@ def test_cli_explore_writes_the_outcome_set_and_minimised_failure(tmp_path) -> N
                        "--executions", "300", "--workers", "2", "--json", "-")
     assert good.returncode == 0, good.stderr
     assert '"ok": 300' in good.stdout and '"workers": 2' in good.stdout
+    short = pagesim_cli("explore", ZS_FREE_FILE, "--kernel", "v4.8", "--strategy", "dfs",
+                        "--executions", "10")
+    assert short.returncode == 0 and "budget spent before the space was exhausted" in short.stdout
     assert pagesim_cli("explore", ZS_FREE_FILE, "--strategy", "bfs").returncode == 2
     assert pagesim_cli("explore", ZS_FREE_FILE, "--workers", "0").returncode == 2

@@ -199,7 +199,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
         print(
             f"{sc.name} [{ex.preset}] {args.strategy}: {ex.executions} executions in "
             f"{ex.seconds:.2f} s ({ex.rate:.0f}/s, {args.workers} worker"
-            f"{'s' if args.workers > 1 else ''}){', exhausted' if ex.exhausted else ''}"
+            f"{'s' if args.workers > 1 else ''})"
+            + (", exhausted" if ex.exhausted else "")
+            + (", budget spent before the space was exhausted"
+               if args.strategy in ("dfs", "dpor") and not ex.exhausted else "")
             + (f", {ex.redundant} redundant cut short" if ex.redundant else "")
         )
         for key, n in sorted(ex.outcomes.items(), key=lambda kv: (-kv[1], kv[0])):
