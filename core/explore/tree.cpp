@@ -22,15 +22,12 @@ class TreeSearch::Strat final : public Strategy {
   TreeSearch* t_;
 };
 
-TreeSearch::TreeSearch(TreeConfig cfg) : cfg_(cfg) {
-  if (!cfg_.workers || cfg_.worker >= cfg_.workers)
-    throw UsageError("worker " + std::to_string(cfg_.worker) + " of " +
-                     std::to_string(cfg_.workers) + " does not exist");
-}
+TreeSearch::TreeSearch(TreeConfig cfg) : cfg_(cfg) {}
 TreeSearch::~TreeSearch() = default;
 
 uint64_t TreeSearch::allowed(const Node& n) const {
-  if (cfg_.preemption_bound != ~0u && n.cont != kNoCpu && n.preempts >= cfg_.preemption_bound) return bit(n.cont);
+  if (cfg_.preemption_bound != ~0u && n.cont != kNoCpu && n.preempts >= cfg_.preemption_bound)
+    return bit(n.cont);
   return ~uint64_t(0);
 }
 
@@ -93,6 +90,13 @@ bool touches_all(const auto& d) {
   return d.op == Op::Call || (d.obj == kNoObj && d.op != Op::Delay);
 }
 bool touches_obj(const auto& d) { return d.obj != kNoObj && d.op != Op::Delay && d.op != Op::Call; }
+// Two operations conflict when either may touch anything, or both touch one object and
+// one of them writes it.
+bool conflict(const auto& a, const auto& b) {
+  return touches_all(a) || touches_all(b) ||
+         (touches_obj(a) && touches_obj(b) && a.obj == b.obj &&
+          (a.rw == Access::Write || b.rw == Access::Write));
+}
 }  // namespace
 
 // The step just run (depth_ - 1): which CPUs' runqueues it changed, races of that
@@ -108,15 +112,14 @@ void TreeSearch::account_step(const Sim& sim) {
   }
   step_cpu_writes_.push_back(writes);
   const Dep& d = step_dep_[k];
-  if (cfg_.dpor && writes && k >= branch_) race_check(k, p, {kNoObj, Op::Delay, Access::Read}, writes);
+  constexpr Dep kNothing{kNoObj, Op::Delay, Access::Read};
+  if (writes && k >= branch_) race_check(k, p, kNothing, writes);
 
+  ObjClocks* o = touches_obj(d) ? &objs_[d.obj] : nullptr;
   Clock v = cpu_[p].now;
   const uint32_t n = ncpu_;
   if (touches_all(d)) join(v.c, all_clock_.c, n);
-  if (touches_obj(d)) {
-    const ObjClocks& o = objs_[d.obj];
-    join(v.c, d.rw == Access::Write ? o.all.c : o.writes.c, n);
-  }
+  if (o) join(v.c, d.rw == Access::Write ? o->all.c : o->writes.c, n);
   join(v.c, calls_clock_.c, n);
   join(v.c, cpu_[p].writes.c, n);
   for (uint64_t w = writes; w; w &= w - 1) join(v.c, cpu_[lowest(w)].all.c, n);
@@ -125,11 +128,10 @@ void TreeSearch::account_step(const Sim& sim) {
   cpu_[p].now = v;
   join(cpu_[p].all.c, v.c, n);
   cpu_[p].steps.push_back(k);
-  if (touches_obj(d)) {
-    ObjClocks& o = objs_[d.obj];
-    join(o.all.c, v.c, n);
-    if (d.rw == Access::Write) join(o.writes.c, v.c, n);
-    o.steps.push_back(k);
+  if (o) {
+    join(o->all.c, v.c, n);
+    if (d.rw == Access::Write) join(o->writes.c, v.c, n);
+    o->steps.push_back(k);
   }
   if (touches_all(d)) {
     join(calls_clock_.c, v.c, n);
@@ -168,9 +170,7 @@ void TreeSearch::race_check(uint32_t k, CpuId p, const Dep& d, uint64_t cpu_writ
   } else {
     if (touches_obj(d))
       if (auto it = objs_.find(d.obj); it != objs_.end())
-        scan(it->second.steps, [&](uint32_t i) {
-          return d.rw == Access::Write || step_dep_[i].rw == Access::Write;
-        });
+        scan(it->second.steps, [&](uint32_t i) { return conflict(d, step_dep_[i]); });
     scan(calls_, any);
     scan(cpu_[p].writers, any);  // wake-ups onto p's runqueue
   }
@@ -179,16 +179,14 @@ void TreeSearch::race_check(uint32_t k, CpuId p, const Dep& d, uint64_t cpu_writ
     scan(cpu_[lowest(w)].writers, any);
   }
   if (best < 0) return;
-  Node& n = nodes_[size_t(best)];
-  const uint64_t add = (n.enabled & bit(p)) ? bit(p) : n.enabled;
-  n.backtrack |= add;
+  auto try_p = [p](Node& n) { n.backtrack |= (n.enabled & bit(p)) ? bit(p) : n.enabled; };
+  try_p(nodes_[size_t(best)]);
   if (cfg_.preemption_bound == ~0u) return;
   // Bounded (Coons, Musuvathi, McKinley, OOPSLA 2013): trying p at i may cost a
   // preemption the bound forbids, so also try it where i's CPU was switched in.
   size_t j = size_t(best);
   while (j > 0 && step_cpu_[j - 1] == step_cpu_[j]) --j;
-  Node& start = nodes_[j];
-  start.backtrack |= (start.enabled & bit(p)) ? bit(p) : start.enabled;
+  try_p(nodes_[j]);
 }
 
 size_t TreeSearch::choose(const Sim& sim, std::span<const Candidate> c) {
@@ -234,11 +232,7 @@ size_t TreeSearch::choose(const Sim& sim, std::span<const Candidate> c) {
         const uint64_t sw = step_cpu_writes_[k - 1];
         for (uint64_t q = (parent.sleep | parent.done) & ~bit(last) & enabled; q; q &= q - 1) {
           const CpuId cq = lowest(q);
-          const Dep& a = next_of(k - 1, cq);
-          const bool conflict = touches_all(s) || touches_all(a) || (sw & bit(cq)) ||
-                                (touches_obj(a) && touches_obj(s) && a.obj == s.obj &&
-                                 (a.rw == Access::Write || s.rw == Access::Write));
-          if (!conflict) n.sleep |= bit(cq);
+          if (!(sw & bit(cq)) && !conflict(next_of(k - 1, cq), s)) n.sleep |= bit(cq);
         }
       }
     }
