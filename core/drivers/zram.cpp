@@ -181,8 +181,10 @@ uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index) {
   return content;
 }
 
-void zram_discard(mm::Mm& mm, uint32_t index) {
-  MODEL_FUNC("zram_bio_discard");
+namespace {
+// What zram_bio_discard and zram_slot_free_notify both do to a slot: free its page under
+// the slot lock and count it in stats.notify_free.
+void free_slot_notify(mm::Mm& mm, uint32_t index) {
   Zram& z = device(mm);
   slot(mm, index);
   slot_lock(mm, index);
@@ -191,16 +193,16 @@ void zram_discard(mm::Mm& mm, uint32_t index) {
   stat_update();
   z.stats.notify_free++;
 }
+}  // namespace
+
+void zram_discard(mm::Mm& mm, uint32_t index) {
+  MODEL_FUNC("zram_bio_discard");
+  free_slot_notify(mm, index);
+}
 
 void zram_slot_free_notify(mm::Mm& mm, uint32_t index) {
   MODEL_FUNC("zram_slot_free_notify");
-  Zram& z = device(mm);
-  slot(mm, index);
-  slot_lock(mm, index);
-  zram_free_page(mm, index);
-  slot_unlock(mm, index);
-  stat_update();
-  z.stats.notify_free++;
+  free_slot_notify(mm, index);
 }
 
 void swap_entry_free(mm::Mm& mm, uint32_t index) {

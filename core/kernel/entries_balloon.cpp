@@ -19,6 +19,21 @@ void require_balloon(const Kernel& k, const char* fn) {
     throw UsageError(std::string(fn) + ": the balloon device does not exist (call balloon_init first)");
 }
 
+// Runs `step(want)` (fill_balloon or leak_balloon) on batches of at most one pfn array
+// until n pages or a batch falls short, as update_balloon_size_func repeats it; returns
+// the pages done.
+template <class Step>
+int64_t in_batches(uint64_t n, Step step) {
+  uint64_t done = 0;
+  while (done < n) {
+    const uint64_t want = std::min<uint64_t>(n - done, drivers::VIRTIO_BALLOON_ARRAY_PFNS_MAX);
+    const uint32_t got = step(want);
+    done += got;
+    if (got < want) break;
+  }
+  return int64_t(done);
+}
+
 }  // namespace
 
 std::vector<EntryPoint> balloon_entries() {
@@ -35,30 +50,16 @@ std::vector<EntryPoint> balloon_entries() {
        "update_balloon_size_func repeats it) until n or an allocation fails; returns pages inflated",
        [](Kernel& k, Args a) -> int64_t {
          require_balloon(k, "balloon_fill");
-         const uint64_t n = count_arg("balloon_fill", a[0]);
-         uint64_t done = 0;
-         while (done < n) {
-           const uint64_t want = std::min<uint64_t>(n - done, drivers::VIRTIO_BALLOON_ARRAY_PFNS_MAX);
-           const uint32_t got = drivers::fill_balloon(k, want);
-           done += got;
-           if (got < want) break;
-         }
-         return int64_t(done);
+         return in_batches(count_arg("balloon_fill", a[0]),
+                           [&](uint64_t want) { return drivers::fill_balloon(k, want); });
        }},
       {"balloon_leak", "n",
        "deflate the balloon by n pages: leak_balloon (256 at a time) until n or the balloon has "
        "no page to give back; returns pages deflated",
        [](Kernel& k, Args a) -> int64_t {
          require_balloon(k, "balloon_leak");
-         const uint64_t n = count_arg("balloon_leak", a[0]);
-         uint64_t done = 0;
-         while (done < n) {
-           const uint64_t want = std::min<uint64_t>(n - done, drivers::VIRTIO_BALLOON_ARRAY_PFNS_MAX);
-           const uint32_t got = drivers::leak_balloon(k, want);
-           done += got;
-           if (got < want) break;
-         }
-         return int64_t(done);
+         return in_batches(count_arg("balloon_leak", a[0]),
+                           [&](uint64_t want) { return drivers::leak_balloon(k, want); });
        }},
       {"balloon_dequeue", "",
        "leak_balloon of one page (balloon_page_dequeue, tell the host, free it); returns the pfn "
