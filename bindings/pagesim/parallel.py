@@ -1,8 +1,9 @@
 """Exploration across processes: local workers (one per core) or a Ray cluster.
 
-Each worker builds the scenario itself and explores its share of the space (executions by
-index for random and pct, subtrees for dfs and dpor, see core/explore/explorer.h); the
-shares come back as JSON and merge in C++. For dfs and dpor the merged outcome set is the
+Each worker has the built scenario (a forked copy, or built again from its file on Ray)
+and explores its share of the space (executions by index for random and pct, subtrees
+for dfs and dpor, see core/explore/explorer.h); the shares come back as JSON and merge
+in C++. For dfs and dpor the merged outcome set is the
 same whatever the number of workers.
 """
 
@@ -15,7 +16,7 @@ from typing import Any, Callable
 
 from . import _core
 
-# The scenario a forked local worker explores (set before the fork, read in the child).
+# The machine a forked local worker explores (set before the fork, read in the child).
 _JOB: dict[str, Any] = {}
 
 
@@ -46,16 +47,14 @@ def _local_worker(worker: int) -> str:
         counters[2 * worker + 1] = len(r.outcomes)
         return True
 
-    core = job["build"]()
-    return explore_share(core, job["args"], worker, job["workers"], progress).to_json()
+    return explore_share(job["core"], job["args"], worker, job["workers"], progress).to_json()
 
 
-def run_local(
-    build: Callable[[], Any], args: dict[str, Any], workers: int, show: Callable | None
-) -> Any:
-    """Explore with `workers` forked processes on this machine; returns the merged result."""
+def run_local(core: Any, args: dict[str, Any], workers: int, show: Callable | None) -> Any:
+    """Explore `core` (a built scenario) with `workers` forked processes on this machine,
+    each with its copy of it; returns the merged result."""
     ctx = mp.get_context("fork")
-    _JOB.update(build=build, args=args, workers=workers, counters=ctx.Array("q", 2 * workers))
+    _JOB.update(core=core, args=args, workers=workers, counters=ctx.Array("q", 2 * workers))
     t0 = time.monotonic()
     try:
         with ctx.Pool(workers) as pool:

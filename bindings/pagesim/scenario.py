@@ -650,6 +650,10 @@ class Scenario:
         """
         from . import parallel
 
+        if workers < 1:
+            raise _core.UsageError(f"workers must be at least 1, not {workers}")
+        if backend not in ("local", "ray"):
+            raise _core.UsageError(f"unknown backend {backend!r} (local, ray)")
         build_args = {"kernel": kernel, "fixes": fixes, "trace": False, **overrides}
         core, _, preset, all_fixes = self.build(**build_args)
         args = {
@@ -660,10 +664,6 @@ class Scenario:
             "preemption_bound": 2**32 - 1 if preemption_bound is None else int(preemption_bound),
             "pct_depth": int(pct_depth),
         }
-        if workers < 1:
-            raise _core.UsageError(f"workers must be at least 1, not {workers}")
-        if backend not in ("local", "ray"):
-            raise _core.UsageError(f"unknown backend {backend!r} (local, ray)")
         bar = parallel.ProgressBar(f"explore {self.name} {strategy}") if progress else None
         try:
             if backend == "ray":
@@ -671,12 +671,14 @@ class Scenario:
                     self.file, self.name, build_args, args, workers, ray_address
                 )
             elif workers > 1:
-                found = parallel.run_local(
-                    lambda: self.build(**build_args)[0], args, workers, bar
-                )
+                found = parallel.run_local(core, args, workers, bar)
             else:
-                tick = (lambda r: bar(r.executions, len(r.outcomes), r.seconds) or True) if bar else None
-                found = parallel.explore_share(core, args, 0, 1, tick)
+
+                def tick(r: Any) -> bool:
+                    bar(r.executions, len(r.outcomes), r.seconds)
+                    return True
+
+                found = parallel.explore_share(core, args, 0, 1, tick if bar else None)
         finally:
             if bar:
                 bar.close()
