@@ -128,6 +128,24 @@ def test_budgets_stop_every_strategy() -> None:
     assert timed.executions > 0 and timed.seconds >= 0.2
 
 
+def test_budget_in_one_argument() -> None:
+    assert ZS_FREE.explore(budget=40, minimise=False).executions == 40
+    assert ZS_FREE.explore(budget="1_000,30s", kernel="v4.8").executions == 1000
+    # A time alone has no execution limit: far more than the default 1000 in 0.3 s.
+    timed = ZS_FREE.explore(budget="0.3s", kernel="v4.8")
+    assert timed.executions > 1000 and 0.3 <= timed.seconds < 5
+    # The same for a time given as seconds= without executions=.
+    assert ZS_FREE.explore(seconds=0.3, kernel="v4.8").executions > 1000
+    assert ZS_FREE.explore(kernel="v4.8").executions == 1000  # the default
+    for bad in ("30 sec", "1.5", "", "-3", "10,x"):
+        with pytest.raises(ps.UsageError, match="bad budget"):
+            ZS_FREE.explore(budget=bad)
+    with pytest.raises(ps.UsageError, match="not both"):
+        ZS_FREE.explore(budget=10, executions=10)
+    with pytest.raises(ps.UsageError, match="budget must be"):
+        ZS_FREE.explore(budget=2.5)
+
+
 def test_progress_line_shows_executions_outcomes_and_rate(capsys: pytest.CaptureFixture) -> None:
     ZS_FREE.explore(strategy="random", executions=300, progress=True, minimise=False)
     err = capsys.readouterr().err
@@ -176,7 +194,7 @@ def test_cli_explore_writes_the_outcome_set_and_minimised_failure(tmp_path) -> N
     assert good.returncode == 0, good.stderr
     assert '"ok": 300' in good.stdout and '"workers": 2' in good.stdout
     short = pagesim_cli("explore", ZS_FREE_FILE, "--kernel", "v4.8", "--strategy", "dfs",
-                        "--executions", "10")
+                        "--budget", "10")
     assert short.returncode == 0 and "budget spent before the space was exhausted" in short.stdout
     assert pagesim_cli("explore", ZS_FREE_FILE, "--strategy", "bfs").returncode == 2
     assert pagesim_cli("explore", ZS_FREE_FILE, "--workers", "0").returncode == 2

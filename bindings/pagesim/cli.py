@@ -185,8 +185,9 @@ def cmd_explore(args: argparse.Namespace) -> int:
             kernel=args.kernel,
             fixes=parse_fixes(args.fix),
             strategy=args.strategy,
-            executions=(0 if args.seconds else 1000) if args.executions is None else args.executions,
+            executions=args.executions,
             seconds=args.seconds,
+            budget=args.budget,
             seed=args.seed,
             preemption_bound=args.preemption_bound,
             pct_depth=args.pct_depth,
@@ -275,7 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strategy", default="random", choices=["random", "pct", "dfs", "dpor"])
     s.add_argument("--executions", type=int, default=None,
                    help="budget of executions (default 1000 unless --seconds is given)")
-    s.add_argument("--seconds", type=float, default=0.0, help="budget of wall-clock seconds")
+    s.add_argument("--seconds", type=float, default=None, help="budget of wall-clock seconds")
+    s.add_argument("--budget", default=None, metavar="N|TIME|N,TIME",
+                   help="the budget in one: 20000, 30s, 5min, 1h or 20000,30s")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, default=1, help="processes (or Ray tasks) to use")
     s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",

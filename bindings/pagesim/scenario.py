@@ -24,6 +24,7 @@ import functools
 import inspect
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -624,8 +625,8 @@ class Scenario:
         kernel: str | None = None,
         fixes: dict[str, bool] | None = None,
         strategy: str = "random",
-        executions: int = 1000,
-        seconds: float = 0.0,
+        executions: int | None = None,
+        seconds: float | None = None,
         seed: int = 0,
         preemption_bound: int | None = None,
         pct_depth: int = 3,
@@ -634,6 +635,7 @@ class Scenario:
         ray_address: str | None = None,
         progress: bool = False,
         minimise: bool = True,
+        budget: int | str | None = None,
         **overrides: Any,
     ) -> Exploration:
         """Run the scenario's contexts under many schedules (its script is ignored) and
@@ -642,7 +644,9 @@ class Scenario:
         strategy: "random" (execution i uses seed + i), "pct" (PCT with bug depth
         `pct_depth`), "dfs" (every schedule within `preemption_bound` preemptions) or "dpor"
         (one schedule per Mazurkiewicz trace: exhaustive, with far fewer executions).
-        Budget: `executions` and/or `seconds`; dfs and dpor also stop when exhausted.
+        Budget: `executions` and/or `seconds` (the first reached stops; 1000 executions when
+        neither is given), or `budget` alone: 20000 (executions), "30s", "5min", "1h", or
+        both as "20000,30s". dfs and dpor also stop when exhausted.
         workers: processes on this machine (backend "local") or Ray tasks (backend "ray",
         on the cluster at `ray_address` or a local one); for dfs and dpor the outcome set
         does not depend on it. progress: draw a progress line on stderr. minimise: shrink
@@ -650,6 +654,7 @@ class Scenario:
         """
         from . import parallel
 
+        executions, seconds = _budget(executions, seconds, budget)
         if workers < 1:
             raise _core.UsageError(f"workers must be at least 1, not {workers}")
         if backend not in ("local", "ray"):
@@ -658,8 +663,8 @@ class Scenario:
         core, _, preset, all_fixes = self.build(**build_args)
         args = {
             "strategy": strategy,
-            "executions": int(executions),
-            "seconds": float(seconds),
+            "executions": executions,
+            "seconds": seconds,
             "seed": int(seed),
             "preemption_bound": 2**32 - 1 if preemption_bound is None else int(preemption_bound),
             "pct_depth": int(pct_depth),
@@ -690,6 +695,33 @@ class Scenario:
 
     def __call__(self, k: KernelBuilder) -> Script | None:
         return self.fn(k)
+
+
+_SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0}
+
+
+def _budget(executions: int | None, seconds: float | None, budget: int | str | None
+            ) -> tuple[int, float]:
+    """(executions, seconds) of an exploration; 0 means no limit of that kind."""
+    if budget is None:
+        secs = float(seconds or 0.0)
+        return (0 if secs else 1000) if executions is None else int(executions), secs
+    if executions is not None or seconds is not None:
+        raise _core.UsageError("give budget= or executions=/seconds=, not both")
+    if isinstance(budget, bool) or not isinstance(budget, (int, str)):
+        raise _core.UsageError(f"budget must be executions or a string like '30s', not {budget!r}")
+    runs, secs = 0, 0.0
+    for part in str(budget).replace(" ", "").split(","):
+        m = re.fullmatch(r"([0-9_]+(?:\.[0-9]+)?)(s|min|h)?", part)
+        if not m or (m[2] is None and "." in m[1]):
+            raise _core.UsageError(
+                f"bad budget {budget!r}: use executions (20000), a time (30s, 5min, 1h) or both "
+                "('20000,30s')")
+        if m[2] is None:
+            runs = int(m[1])
+        else:
+            secs = float(m[1].replace("_", "")) * _SECONDS[m[2]]
+    return runs, secs
 
 
 class Exploration:
