@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -198,3 +199,34 @@ def test_cli_explore_writes_the_outcome_set_and_minimised_failure(tmp_path) -> N
     assert short.returncode == 0 and "budget spent before the space was exhausted" in short.stdout
     assert pagesim_cli("explore", ZS_FREE_FILE, "--strategy", "bfs").returncode == 2
     assert pagesim_cli("explore", ZS_FREE_FILE, "--workers", "0").returncode == 2
+
+
+def test_pytest_plugin_reports_failing_exploration(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_fail=f"""
+import sys
+sys.path.insert(0, {SCENARIOS!r})
+from zs_free_double_isolation import zs_free_double_isolation as sc
+
+def test_v3_is_clean():
+    ex = sc.explore(strategy="dfs", preemption_bound=1, executions=100_000)
+    assert ex.never("oops")
+
+def test_v48_oopses():
+    ex = sc.explore(kernel="v4.8", strategy="random", executions=50)
+    assert ex.sometimes("oops")
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    # The failing exploration: its outcome set, its first failure minimised, replayed with
+    # its report and diagram, and the commands that replay it.
+    assert "last exploration: <Exploration zs_free_double_isolation [movable-v3]" in out
+    assert "  oops:zs_page_isolate: " in out
+    first = re.search(r"first failure \S+, minimised to 1 preemptions and \d+ steps:\n\n", out)
+    assert first and "replay it with:" in out[first.end():], out
+    assert "pagesim replay .pagesim/failures/test_fail.py_test_v3_is_clean.json" in out
+    assert "::zs_free_double_isolation --kernel movable-v3 --schedule '" in out
+    # An exploration that found nothing says so.
+    assert "  ok: 50" in out and "no execution failed within the budget" in out

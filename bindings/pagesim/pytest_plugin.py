@@ -7,8 +7,9 @@ Options:
 Fixtures: ``kernel`` (a fresh pagesim.Kernel on the default preset) and ``pagesim_seed``.
 Marker: ``@pytest.mark.pagesim`` tags scenario tests (``pytest -m pagesim``).
 
-When a test fails after running a scenario, the report gets a "pagesim" section with the
-outcome, the LKML-style diagram and the exact command that replays the run.
+When a test fails after running or exploring a scenario, the report gets a "pagesim" section
+with the outcome (for an exploration: its outcome set and its first failure, minimised), the
+LKML-style diagram and the exact command that replays the run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from . import _core
-from .scenario import DEFAULTS, RECORDED_RUNS
+from .scenario import DEFAULTS, RECORDED, Exploration
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,7 +63,7 @@ def kernel() -> _core.Kernel:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    RECORDED_RUNS.clear()
+    RECORDED.clear()
     yield
 
 
@@ -70,22 +71,42 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
-    if report.when != "call" or not report.failed or not RECORDED_RUNS:
+    if report.when != "call" or not report.failed or not RECORDED:
         return
-    run = RECORDED_RUNS[-1]
-    saved = save_failure(item, run)
-    text = [
-        f"last scenario run: {run!r}",
-        "",
-        run.report(),
-        "",
-        run.diagram(),
-        "",
-        "replay it with:",
-        f"  pagesim replay {saved}",
-        f"  {run.replay_command()}",
-    ]
+    last = RECORDED[-1]
+    if isinstance(last, Exploration):
+        text = exploration_text(last)
+        run = last.replay() if last.found.first_failing() else None
+    else:
+        text, run = [f"last scenario run: {last!r}", ""], last
+    if run is not None:
+        saved = save_failure(item, run)
+        text += [
+            run.report(),
+            "",
+            run.diagram(),
+            "",
+            "replay it with:",
+            f"  pagesim replay {saved}",
+            f"  {run.replay_command()}",
+        ]
     report.sections.append(("pagesim", "\n".join(text)))
+
+
+def exploration_text(ex: Exploration) -> list[str]:
+    """The outcome set, and which execution the replay below is."""
+    text = [f"last exploration: {ex!r}", "outcomes:"]
+    text += [f"  {k}: {n}" for k, n in sorted(ex.outcomes.items())]
+    f, first = ex.first_failure, ex.found.first_failing()
+    if f is not None:
+        text.append(f"first failure {f.key}, minimised to {f.preemptions} preemptions and "
+                    f"{f.steps} steps:")
+    elif first is not None:
+        text.append(f"first failure {first.key} (not minimised):")
+    else:
+        text.append("no execution failed" + ("" if ex.exhausted else " within the budget"))
+    text.append("")
+    return text
 
 
 def save_failure(item: pytest.Item, run: Any) -> str:

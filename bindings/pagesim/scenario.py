@@ -35,8 +35,9 @@ from .diagram import render_diagram
 
 # Defaults the pytest plugin (or a user) can set: the seed, and a schedule to replay.
 DEFAULTS: dict[str, Any] = {"seed": None, "replay": None}
-# Every run made by a scenario, newest last (the pytest plugin reports the last on failure).
-RECORDED_RUNS: list[Run] = []
+# The runs and explorations scenarios made, newest last (the pytest plugin reports the last
+# one when a test fails).
+RECORDED: list[Run | Exploration] = []
 
 
 # ---------------------------------------------------------------------------------------
@@ -616,8 +617,7 @@ class Scenario:
             script=None if schedule is not None else steps,
         )
         run = Run(self, result, preset, all_fixes, str(scr) if scr else "")
-        RECORDED_RUNS.append(run)
-        del RECORDED_RUNS[:-8]
+        record(run)
         return run
 
     def explore(
@@ -691,10 +691,17 @@ class Scenario:
             first = found.first_failing()
             if first is not None:
                 found.first_failure = core.minimise(first.key, list(first.schedule.choices))
-        return Exploration(self, found, preset, all_fixes)
+        ex = Exploration(self, found, preset, all_fixes)
+        record(ex)
+        return ex
 
     def __call__(self, k: KernelBuilder) -> Script | None:
         return self.fn(k)
+
+
+def record(x: Run | Exploration) -> None:
+    RECORDED.append(x)
+    del RECORDED[:-8]
 
 
 _SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0}
@@ -765,12 +772,22 @@ class Exploration:
     def always(self, key: str) -> bool:
         return sum(self.outcomes[k] for k in self._matches(key)) >= self.executions > 0
 
-    def example(self, key: str) -> _core.Schedule:
-        """A schedule of an execution with this outcome, ready for scenario.run(schedule=)."""
-        keys = self._matches(key)
-        if not keys:
-            raise _core.UsageError(f"no execution had outcome {key!r} (outcomes: {self.outcomes})")
-        sched = self.found.outcomes[keys[0]].schedule
+    def example(self, key: str | None = None) -> _core.Schedule:
+        """A schedule of an execution with this outcome, ready for scenario.run(schedule=).
+        Without a key: the first failure, minimised when the exploration minimised it."""
+        if key is None and self.first_failure is not None:
+            sched = self.first_failure.schedule
+        else:
+            if key is None:
+                first = self.found.first_failing()
+                if first is None:
+                    raise _core.UsageError(f"no execution failed (outcomes: {self.outcomes})")
+                key = first.key
+            keys = self._matches(key)
+            if not keys:
+                raise _core.UsageError(
+                    f"no execution had outcome {key!r} (outcomes: {self.outcomes})")
+            sched = self.found.outcomes[keys[0]].schedule
         sched.meta = {
             "scenario": self.scenario.name,
             "scenario_file": self.scenario.file,
@@ -779,8 +796,9 @@ class Exploration:
         }
         return sched
 
-    def replay(self, key: str) -> Run:
-        """Run the example of this outcome again, with its trace."""
+    def replay(self, key: str | None = None) -> Run:
+        """Run the example of this outcome again, with its trace (without a key: the first
+        failure)."""
         return self.scenario.run(kernel=self.preset, fixes=self.fixes, schedule=self.example(key))
 
     @property
@@ -801,10 +819,7 @@ class Exploration:
 
     def replay_command(self, key: str | None = None) -> str:
         """A shell command that replays the (minimised first) failure or an outcome."""
-        if key is None and self.first_failure is not None:
-            sched = str(self.first_failure.schedule)
-        else:
-            sched = str(self.example(key or "ok"))
+        sched = self.example(key if key or self.found.first_failing() else "ok")
         fixes = "".join(
             f" --fix {k}={'on' if v else 'off'}" for k, v in sorted(self.fixes.items())
         )
