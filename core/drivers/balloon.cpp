@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "drivers/drivers.h"
+#include "mm/invariants.h"
 #include "mm/page_alloc.h"
 #include "mm/page_ops.h"
 
@@ -388,13 +389,14 @@ std::vector<Pfn> balloon_pages(const Drivers& d) {
   return out;
 }
 
-std::vector<std::string> balloon_check(const Drivers& d) {
+std::vector<std::string> balloon_check(const Drivers& d, const PageCensus* census) {
   std::vector<std::string> out;
   auto bad = [&](Pfn pfn, const std::string& what) {
     out.push_back("balloon: pfn " + std::to_string(pfn) + ": " + what);
   };
+  // A PG_balloon page is never a clean free page: the census lists every one.
   int64_t pg_balloon = 0;
-  for (const mm::Page& pg : d.pages) pg_balloon += int64_t((pg.flags >> PG_balloon) & 1);
+  for_each_census_page(d, census, [&](Pfn p) { pg_balloon += int64_t((d.page(p).flags >> PG_balloon) & 1); });
   if (pg_balloon != d.stats[size_t(Stat::NR_BALLOON_PAGES)])
     out.push_back("balloon: nr_balloon_pages is " +
                   std::to_string(d.stats[size_t(Stat::NR_BALLOON_PAGES)]) + " but " +
@@ -425,17 +427,17 @@ std::vector<std::string> balloon_check(const Drivers& d) {
   // Balloon pages off the list: isolated by the VM (on a migration list).
   std::set<Pfn> balloon_set = on_list;
   uint64_t isolated = 0;
-  for (Pfn p = 0; p < d.pages.size(); ++p) {
+  for_each_census_page(d, census, [&](Pfn p) {
     const mm::Page& pg = d.page(p);
-    if (!(pg.flags & (1ull << PG_balloon)) || on_list.count(p)) continue;
+    if (!(pg.flags & (1ull << PG_balloon)) || on_list.count(p)) return;
     if (pg.mapping != movable_mapping) {
       bad(p, "PageBalloon but not a page of the balloon device");
-      continue;
+      return;
     }
     balloon_set.insert(p);
     ++isolated;
     if (!(pg.flags & (1ull << PG_isolated))) bad(p, "a balloon page off the balloon list but not PageIsolated");
-  }
+  });
   if (isolated != b.isolated_pages)
     out.push_back("balloon: isolated_pages is " + std::to_string(b.isolated_pages) + " but " +
                   std::to_string(isolated) + " balloon pages are off the list");

@@ -16,6 +16,10 @@
 #include "engine/sync.h"
 #include "mm/mm.h"
 
+namespace pagesim::mm {
+struct PageCensus;
+}  // namespace pagesim::mm
+
 namespace pagesim::drivers {
 
 class Drivers;
@@ -119,7 +123,9 @@ std::vector<mm::Pfn> balloon_pages(const Drivers& d);
 // balloon page of this device, isolated_pages matches the pages off the list, num_pages
 // matches list + isolated, the host's view is exactly the balloon pages (a pfn the host
 // thinks is inflated but the guest uses is data corruption), NR_BALLOON_PAGES counts the
-// PG_balloon pages, and the host saw no protocol error. Empty: consistent.
-std::vector<std::string> balloon_check(const Drivers& d);
+// PG_balloon pages, and the host saw no protocol error. Empty: consistent. `census`: the
+// teardown's census of mem_map, to look for PG_balloon pages among its pages only (null:
+// every page).
+std::vector<std::string> balloon_check(const Drivers& d, const mm::PageCensus* census = nullptr);
 
 }  // namespace pagesim::drivers

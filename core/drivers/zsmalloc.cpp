@@ -9,6 +9,7 @@
 
 #include "drivers/drivers.h"
 #include "engine/intern.h"
+#include "mm/invariants.h"
 #include "mm/page_ops.h"
 
 namespace pagesim::drivers {
@@ -1373,13 +1374,34 @@ uint32_t zs_peek(const Drivers& d, uint32_t pool, uint64_t handle) {
   return s ? s->content : 0;
 }
 
-std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
+namespace {
+
+// The buffers of zsmalloc_check, kept per thread: the check runs after every execution
+// and then allocates nothing once they have grown. Not inlined: GCC would look up the
+// thread-local address again in every loop that uses them.
+struct CheckScratch {
+  std::vector<uint8_t> zs_page;  // by pfn: 1 for the pages of live zspages
+  std::vector<Pfn> marked;       // the pfns set in zs_page, cleared by the next check
+  std::vector<std::pair<uint64_t, uint64_t>> held;  // by class slot: objects used, zspages
+};
+[[gnu::noinline]] CheckScratch& check_scratch() {
+  thread_local CheckScratch s;
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm::PageCensus* census) {
   std::vector<std::string> out;
   const Zsmalloc& z = d.zsmalloc;
   Peek pk{d, z};
   auto bad = [&](std::string s) { out.push_back(std::move(s)); };
   const auto zs = [](uint32_t id) { return "zspage " + std::to_string(id); };
-  std::vector<uint8_t> zs_page(d.pages.size(), 0);  // pages of live zspages
+  CheckScratch& scratch = check_scratch();
+  std::vector<uint8_t>& zs_page = scratch.zs_page;  // pages of live zspages
+  for (const Pfn p : scratch.marked) zs_page[p] = 0;
+  scratch.marked.clear();
+  if (zs_page.size() < d.pages.size()) zs_page.resize(d.pages.size(), 0);
   int64_t nr_zspages = 0;
 
   for (uint32_t id = 1; id < z.zspages.size(); ++id) {
@@ -1408,7 +1430,10 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
       const Pfn p = pages[i];
       const mm::Page& pg = d.page(p);
       const auto at = [&] { return zs(id) + " page " + std::to_string(i) + " (pfn " + std::to_string(p) + ")"; };
-      if (zs_page[p]) bad(at() + ": in two zspages");
+      if (zs_page[p])
+        bad(at() + ": in two zspages");
+      else
+        scratch.marked.push_back(p);
       zs_page[p] = 1;
       if (pg.private_ != id) bad(at() + ": page->private is " + std::to_string(pg.private_));
       if (pg.owner != mm::Owner::Zsmalloc) bad(at() + ": owner is not zsmalloc");
@@ -1486,7 +1511,8 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
     int64_t pages_allocated = 0;
     // Objects and zspages of each class, in one pass over the zspages. A zspage names its
     // class by index; class_table().slot finds the pool's class of that index.
-    std::vector<std::pair<uint64_t, uint64_t>> held(pool.classes.size());  // used, zspages
+    std::vector<std::pair<uint64_t, uint64_t>>& held = scratch.held;  // used, zspages
+    held.assign(pool.classes.size(), {0, 0});
     for (uint32_t id = 1; id < z.zspages.size(); ++id) {
       const Zspage& zp = z.zspages[id];
       if (!zp.allocated || zp.pool != pi || zp.class_idx >= ZS_SIZE_CLASSES) continue;
@@ -1552,15 +1578,14 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled) {
     }
   }
 
-  // No page leaked: every page zsmalloc owns belongs to a live zspage.
-  for (const mm::Page& pg : d.pages) {
-    if (pg.owner != mm::Owner::Zsmalloc) [[likely]]
-      continue;
-    const Pfn p = Pfn(&pg - d.pages.data());
-    if (pg.refcount > 0 && !zs_page[p])
+  // No page leaked: every page zsmalloc owns belongs to a live zspage (a referenced page
+  // is never a clean free page: the census lists it).
+  mm::for_each_census_page(d, census, [&](Pfn p) {
+    const mm::Page& pg = d.page(p);
+    if (pg.owner == mm::Owner::Zsmalloc && pg.refcount > 0 && !zs_page[p])
       bad("pfn " + std::to_string(p) + " is owned by zsmalloc but belongs to no live zspage (leaked): " +
           mm::dump_page(d, p));
-  }
+  });
   if (d.stats[size_t(mm::Stat::NR_ZSPAGES)] != nr_zspages)
     bad("NR_ZSPAGES is " + std::to_string(d.stats[size_t(mm::Stat::NR_ZSPAGES)]) + " but zspages hold " +
         std::to_string(nr_zspages) + " pages");

@@ -27,6 +27,10 @@
 #include "mm/mm.h"
 #include "mm/page_alloc.h"
 
+namespace pagesim::mm {
+struct PageCensus;
+}  // namespace pagesim::mm
+
 namespace pagesim::drivers {
 
 class Drivers;
@@ -208,7 +212,9 @@ bool zs_handle_valid(const Drivers& d, uint32_t pool, uint64_t handle);
 // isolated, locked or pinned and no empty zspage may wait for the free worker (unless
 // the work is still queued, as after set-up calls). With settled = false, isolated
 // sub-pages are allowed (between set-up calls that isolate pages); it is not meant for
-// states in the middle of a zsmalloc operation.
-std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled = true);
+// states in the middle of a zsmalloc operation. `census`: the teardown's census of
+// mem_map, to look for leaked pages among its pages only (null: every page).
+std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled = true,
+                                        const mm::PageCensus* census = nullptr);
 
 }  // namespace pagesim::drivers

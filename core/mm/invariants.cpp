@@ -13,17 +13,29 @@ bool has(const Page& p, int bit) { return (p.flags >> bit) & 1; }
 // Bits of Checker::mark, per pfn.
 inline constexpr uint8_t kInFreeBlock = 1;  // a page of a free buddy block
 inline constexpr uint8_t kInHeldBlock = 2;  // a tail of an allocated block (teardown)
-// A tail of a free block with refcount 0, on no list, without PG_locked, PG_lru and
-// PG_isolated: pages() has nothing to report on it and skips it.
+// A tail of a free block with refcount 0, on no list, without PG_locked, PG_lru,
+// PG_isolated and PG_balloon: pages() has nothing to report on it and skips it, and the
+// census leaves it out (PG_balloon: so that the census lists every balloon page).
 inline constexpr uint8_t kFreeClean = 4;
+
+// The census of the checks called without one (per step, or outside a teardown). Not
+// inlined: GCC would look up the thread-local address again in the loops that use it.
+[[gnu::noinline]] PageCensus& thread_census() {
+  thread_local PageCensus c;
+  return c;
+}
 
 struct Checker {
   const Mm& mm;
   std::vector<Violation> out;
-  std::vector<uint8_t> mark;      // kInFreeBlock, kInHeldBlock, kFreeClean, by pfn
-  std::vector<uint8_t> lru_list;  // 1 for the LRU lists of every zone, by list id
+  PageCensus& census;
+  std::vector<uint8_t>& mark;      // kInFreeBlock, kInHeldBlock, kFreeClean, by pfn
+  std::vector<uint8_t>& lru_list;  // 1 for the LRU lists of every zone, by list id
 
-  explicit Checker(const Mm& m) : mm(m), mark(m.pages.size(), 0), lru_list(m.lists.size(), 0) {
+  Checker(const Mm& m, PageCensus& c) : mm(m), census(c), mark(c.mark), lru_list(c.lru_list) {
+    census.pages.clear();
+    mark.assign(m.pages.size(), 0);
+    lru_list.assign(m.lists.size(), 0);
     for (const Zone& z : mm.zones)
       for (uint32_t l : z.lru)
         if (l < lru_list.size()) lru_list[l] = 1;
@@ -47,7 +59,8 @@ struct Checker {
   // Structures are only checked while their lock is free: the allocator and the LRU code
   // update a list and its counters in several steps under zone->lock / the lru lock.
   void buddy() {
-    constexpr uint64_t kNotClean = (1ull << PG_locked) | (1ull << PG_lru) | (1ull << PG_isolated);
+    constexpr uint64_t kNotClean =
+        (1ull << PG_locked) | (1ull << PG_lru) | (1ull << PG_isolated) | (1ull << PG_balloon);
     const Page* const pages = mm.pages.data();
     uint8_t* const mark = this->mark.data();
     const Pfn nr_pages = Pfn(mm.pages.size());
@@ -122,6 +135,7 @@ struct Checker {
   // Every page, in pfn order. At teardown (every task is done) also what must hold at the
   // end, into *teardown: nothing isolated, every page free or owned. The loop only looks
   // for pages that may have something to report; page_state and page_end report it.
+  // At teardown, those pages (all but the clean free ones) make up census.pages.
   void pages(std::vector<Violation>* teardown) {
     const Page* const pages = mm.pages.data();
     uint8_t* const mark = this->mark.data();
@@ -147,6 +161,7 @@ struct Checker {
         }
       }
       if (mark[p] & kFreeClean) continue;
+      if (teardown) census.pages.push_back(p);
       const Page& pg = pages[p];
       // Without PG_lru and PG_isolated, only a negative refcount or an LRU list can be wrong.
       const bool on_lru = pg.list < nr_lists && lru_list[pg.list];
@@ -165,14 +180,15 @@ struct Checker {
 }  // namespace
 
 std::vector<Violation> check_invariants(const Mm& mm) {
-  Checker c(mm);
+  Checker c(mm, thread_census());
   c.buddy();
   c.pages(nullptr);
   return std::move(c.out);
 }
 
-std::vector<Violation> check_teardown(const Mm& mm) {
-  Checker c(mm);
+std::vector<Violation> check_teardown(const Mm& mm, PageCensus* census) {
+  if (!census) census = &thread_census();
+  Checker c(mm, *census);
   c.buddy();
   std::vector<Violation> late;
   c.pages(&late);

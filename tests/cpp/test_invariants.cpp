@@ -481,7 +481,7 @@ TEST(InvariantsFastPath, SameReportsAsThePageByPageChecks) {
       if (k.page(p).refcount || k.page(p).list != kNoList) used.insert(used.end(), {p, p + 1});
     for (int n = int(rnd(6)); n-- > 0;) {
       Page& pg = k.page(rnd(2) ? used[rnd(used.size())] : Pfn(rnd(k.pages.size())));
-      switch (rnd(9)) {
+      switch (rnd(10)) {
         case 0: pg.flags ^= uint64_t(1) << PG_lru; break;
         case 1: pg.flags ^= uint64_t(1) << PG_isolated; break;
         case 2: pg.flags ^= uint64_t(1) << PG_locked; break;
@@ -491,6 +491,7 @@ TEST(InvariantsFastPath, SameReportsAsThePageByPageChecks) {
         case 6: pg.owner = Owner(rnd(uint64_t(Owner::Kernel) + 1)); break;
         case 7: pg.order = uint8_t(rnd(4)); break;
         case 8: pg.mapcount = rnd(2) ? -1 : PAGE_BUDDY_MAPCOUNT_VALUE; break;
+        case 9: pg.flags ^= uint64_t(1) << PG_balloon; break;  // not clean, nothing to report
       }
     }
     for (Zone& z : k.zones) {
