@@ -14,7 +14,9 @@
 #include "drivers/zsmalloc.h"
 #include "explore/explorer.h"
 #include "kernel_support.h"
+#include "mm/lru.h"
 #include "mm/mem_map.h"
+#include "mm/page_ops.h"
 
 using namespace pagesim;
 using namespace pagesim::mm;
@@ -312,4 +314,26 @@ TEST(MemMapReuse, KernelCopyAssignmentRestoresOnlyWrittenPages) {
   EXPECT_EQ(w.pages.copied(), written);
   EXPECT_EQ(digest(w), digest(s.init));
   EXPECT_EQ(std::memcmp(w.pages.data(), s.init.pages.data(), w.pages.size() * sizeof(Page)), 0);
+}
+
+TEST(MemMapReuse, ReadingPagesMarksNoneDirty) {
+  ZsFree s = zs_free_scenario("v4.8");
+  const uint32_t pid = mm::process_create(s.init, "p");
+  call(s.init, "fault_in", {pid, 16});
+  Kernel w = s.init;
+  // What the scanners of compaction read of every page, and the process's data check.
+  const RunResult r = run_task(w, [&] {
+    for (Pfn p = 0; p < w.pages.size(); ++p) {
+      (void)PageLRU(w, p);
+      (void)page_count(w, p);
+      (void)__PageMovable(w, p);
+      (void)page_mapping(w, p);
+      (void)PageAnon(w, p);
+    }
+    EXPECT_EQ(process_verify(w, pid), 0u);
+  });
+  EXPECT_TRUE(r.ok()) << outcomes_str(r);
+  EXPECT_EQ(w.pages.dirty_count(), 0u);
+  w = s.init;
+  EXPECT_EQ(w.pages.copied(), 0u);
 }
