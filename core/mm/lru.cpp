@@ -1,15 +1,18 @@
 #include "mm/lru.h"
 
+#include <utility>
+
 #include "mm/page_alloc.h"
 #include "mm/page_ops.h"
 
 namespace pagesim::mm {
 namespace {
 
-Process& proc(Mm& mm, uint32_t pid) {
+const Process& proc(const Mm& mm, uint32_t pid) {
   if (pid >= mm.processes.size()) throw UsageError("no process " + std::to_string(pid));
   return mm.processes[pid];
 }
+Process& proc(Mm& mm, uint32_t pid) { return const_cast<Process&>(proc(std::as_const(mm), pid)); }
 
 uint32_t lru_list_of(Mm& mm, Pfn page) {
   const Page& p = mm.page(page);
@@ -98,8 +101,8 @@ void process_exit(Mm& mm, uint32_t pid) {
   mm.processes[pid].exited = true;
 }
 
-uint32_t process_verify(Mm& mm, uint32_t pid) {
-  Process& p = proc(mm, pid);
+uint32_t process_verify(const Mm& mm, uint32_t pid) {
+  const Process& p = proc(mm, pid);
   uint32_t bad = 0;
   for (size_t v = 0; v < p.pte.size(); ++v)
     if (p.pte[v] < mm.pages.size() && mm.page(p.pte[v]).content != p.content[v]) ++bad;

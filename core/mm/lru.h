@@ -24,7 +24,7 @@ void process_unmap(Mm& mm, uint32_t pid, uint32_t vpage);
 void process_exit(Mm& mm, uint32_t pid);
 // Reads every present page and reports data corruption (content differs). Returns the
 // number of corrupt pages.
-uint32_t process_verify(Mm& mm, uint32_t pid);
+uint32_t process_verify(const Mm& mm, uint32_t pid);
 
 // lru_cache_add + SetPageLRU under the lru lock.
 void lru_cache_add(Mm& mm, Pfn page);

@@ -12,6 +12,7 @@
 #include "engine/world.h"
 #include "mm/fixes.h"
 #include "mm/list.h"
+#include "mm/mem_map.h"
 #include "mm/page.h"
 #include "mm/zone.h"
 
@@ -84,7 +85,7 @@ class Mm : public World {
   Mm() = default;
 
   MmConfig cfg;
-  std::vector<Page> pages;             // mem_map, by pfn
+  MemMap pages;                        // mem_map, by pfn (writes through page())
   std::vector<Zone> zones;
   std::vector<PageList> lists;
   std::vector<AddressSpace> mappings;  // mappings[0] is unused (NULL)
@@ -95,7 +96,7 @@ class Mm : public World {
   int kcompactd_order = -1;               // pgdat->kcompactd_max_order; -1: asleep
 
   bool valid_pfn(Pfn pfn) const { return pfn < pages.size(); }
-  Page& page(Pfn pfn) { return pages[pfn]; }
+  Page& page(Pfn pfn) { return pages.write(pfn); }
   const Page& page(Pfn pfn) const { return pages[pfn]; }
   // The zone holding pfn (zones are contiguous and sorted by start pfn).
   Zone& zone_of(Pfn pfn);

@@ -51,7 +51,7 @@ void null_deref(const char* what, uint64_t address) {
 
 // ---- reference count ----
 
-int page_count(Mm& mm, Pfn pfn, uint32_t line) {
+int page_count(const Mm& mm, Pfn pfn, uint32_t line) {
   return atomic_read(mm.page(pfn).refcount, page_obj(pfn), line);
 }
 
@@ -104,7 +104,7 @@ void unlock_page(Mm& mm, Pfn pfn, uint32_t line) {
 
 // ---- mapping ----
 
-uint64_t read_mapping(Mm& mm, Pfn pfn, uint32_t line) {
+uint64_t read_mapping(const Mm& mm, Pfn pfn, uint32_t line) {
   sched(Op::Read, Access::Read, page_obj(pfn), line);
   return mm.page(pfn).mapping;
 }
@@ -114,15 +114,15 @@ void write_mapping(Mm& mm, Pfn pfn, uint64_t value, uint32_t line) {
   mm.page(pfn).mapping = value;
 }
 
-bool PageAnon(Mm& mm, Pfn pfn, uint32_t line) {
+bool PageAnon(const Mm& mm, Pfn pfn, uint32_t line) {
   return (read_mapping(mm, pfn, line) & PAGE_MAPPING_ANON) != 0;
 }
 
-bool PageMappingFlags(Mm& mm, Pfn pfn, uint32_t line) {
+bool PageMappingFlags(const Mm& mm, Pfn pfn, uint32_t line) {
   return (read_mapping(mm, pfn, line) & PAGE_MAPPING_FLAGS) != 0;
 }
 
-uint32_t page_mapping(Mm& mm, Pfn pfn, uint32_t line) {
+uint32_t page_mapping(const Mm& mm, Pfn pfn, uint32_t line) {
   const uint64_t m = read_mapping(mm, pfn, line);
   if (m & PAGE_MAPPING_ANON) return 0;
   return mapping_id(m & ~PAGE_MAPPING_FLAGS);
@@ -130,7 +130,7 @@ uint32_t page_mapping(Mm& mm, Pfn pfn, uint32_t line) {
 
 // ---- movable ----
 
-bool __PageMovable(Mm& mm, Pfn pfn, uint32_t line) {
+bool __PageMovable(const Mm& mm, Pfn pfn, uint32_t line) {
   if (!mm.cfg.has(Fix::MovableMappingBit)) {
     // v3: PageMovable(page) tested the flag and the mapcount marker, without a lock.
     return PageFlag(mm, pfn, PG_movable_v3, line) &&

@@ -10,7 +10,7 @@
 namespace pagesim::mm {
 
 // ---- flags ----
-inline bool PageFlag(Mm& mm, Pfn pfn, int bit, uint32_t line = here()) {
+inline bool PageFlag(const Mm& mm, Pfn pfn, int bit, uint32_t line = here()) {
   return test_bit(bit, mm.page(pfn).flags, page_obj(pfn), line);
 }
 inline void SetPageFlag(Mm& mm, Pfn pfn, int bit, uint32_t line = here()) {
@@ -35,7 +35,7 @@ inline void __SetPageIsolated(Mm& mm, Pfn p, uint32_t l = here()) { SetPageFlag(
 inline void __ClearPageIsolated(Mm& mm, Pfn p, uint32_t l = here()) { ClearPageFlag(mm, p, PG_isolated, l); }
 
 // ---- reference count (page_ref.h) ----
-int page_count(Mm& mm, Pfn pfn, uint32_t line = here());
+int page_count(const Mm& mm, Pfn pfn, uint32_t line = here());
 void get_page(Mm& mm, Pfn pfn, uint32_t line = here());
 // Drops a reference; the last one frees the page (order 0) to the buddy allocator.
 void put_page(Mm& mm, Pfn pfn, uint32_t line = here());
@@ -48,18 +48,18 @@ bool trylock_page(Mm& mm, Pfn pfn, uint32_t line = here());
 void unlock_page(Mm& mm, Pfn pfn, uint32_t line = here());
 
 // ---- page->mapping ----
-uint64_t read_mapping(Mm& mm, Pfn pfn, uint32_t line = here());
+uint64_t read_mapping(const Mm& mm, Pfn pfn, uint32_t line = here());
 void write_mapping(Mm& mm, Pfn pfn, uint64_t value, uint32_t line = here());
-bool PageAnon(Mm& mm, Pfn pfn, uint32_t line = here());
-bool PageMappingFlags(Mm& mm, Pfn pfn, uint32_t line = here());
+bool PageAnon(const Mm& mm, Pfn pfn, uint32_t line = here());
+bool PageMappingFlags(const Mm& mm, Pfn pfn, uint32_t line = here());
 // page_mapping(): the address_space id, 0 for NULL (anon pages report their
 // swap mapping in the kernel; the model has none).
-uint32_t page_mapping(Mm& mm, Pfn pfn, uint32_t line = here());
+uint32_t page_mapping(const Mm& mm, Pfn pfn, uint32_t line = here());
 
 // ---- non-LRU movable pages ----
 // With Fix::MovableMappingBit (v4.8): PG_movable is mapping bit 0x2. Without it (the v3
 // series): a real flag plus _mapcount == PAGE_MOVABLE_MAPCOUNT_VALUE.
-bool __PageMovable(Mm& mm, Pfn pfn, uint32_t line = here());
+bool __PageMovable(const Mm& mm, Pfn pfn, uint32_t line = here());
 bool PageMovable(Mm& mm, Pfn pfn, uint32_t line = here());
 void __SetPageMovable(Mm& mm, Pfn pfn, uint32_t mapping, uint32_t line = here());
 void __ClearPageMovable(Mm& mm, Pfn pfn, uint32_t line = here());
