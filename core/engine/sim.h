@@ -13,6 +13,7 @@
 
 #include <boost/context/fiber.hpp>
 
+#include "engine/frames.h"
 #include "engine/outcome.h"
 #include "engine/strategy.h"
 #include "engine/trace.h"
@@ -76,7 +77,7 @@ struct Task {
   bool daemon = false;        // a worker: the run may end while it waits idle
   bool idle_wait = false;     // waits in Sim::wait_idle(), which returns false at the end
   OpDesc pending;             // the operation it performs next when chosen
-  std::vector<uint32_t> frames;  // model functions, outermost first (simulated stack)
+  FrameStack frames;          // model functions, outermost first (simulated stack)
   boost::context::fiber fiber;   // the task while it is suspended
   uint32_t spin_depth = 0;    // spinlocks held (preempt count)
   Nanos wake_time = 0;        // when it was last woken
