@@ -110,45 +110,102 @@ const char* op_name(Op op) {
 bool RunResult::ok() const { return outcomes.empty(); }
 
 Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
-    : cfg_(std::move(cfg)), world_(world), strategy_(std::move(strategy)) {
+    : cfg_(std::move(cfg)) {
   if (cfg_.cpus == 0 || cfg_.cpus > 256) throw UsageError("cpus must be between 1 and 256");
-  if (!strategy_) throw UsageError("no strategy");
   cpus_.resize(cfg_.cpus);
   while (leaves_ < cfg_.cpus) leaves_ *= 2;
-  tree_key_.assign(2 * leaves_, kNotReady);
-  tree_cpu_.assign(2 * leaves_, 0);
-  for (size_t i = 0; i < leaves_; ++i) tree_cpu_[leaves_ + i] = CpuId(i);
+  tree_key_.resize(2 * leaves_);
+  tree_cpu_.resize(2 * leaves_);
+  cands_.resize(cfg_.cpus);
+  reset(world, std::move(strategy));
+}
+
+Sim::~Sim() { end_tasks(); }
+
+void Sim::reset(World* world, std::unique_ptr<Strategy> strategy) {
+  if (!strategy) throw UsageError("no strategy");
+  if (in_run_) throw UsageError("a Sim cannot be reset while it runs");
+  end_tasks();
+  world_ = world;
+  strategy_ = std::move(strategy);
   replay_ = dynamic_cast<ReplayStrategy*>(strategy_.get());
   earliest_first_ = strategy_->earliest_first();
   sees_every_step_ = strategy_->sees_every_step();
-  cands_.resize(cfg_.cpus);
-  schedule_.reserve(256);  // most runs are short: one allocation
   tie_ = strategy_->tie_seed() | 1;
+  for (Cpu& c : cpus_) {
+    c.clock = 0;
+    c.current = kNoTask;
+    c.runqueue.clear();
+  }
+  std::fill(tree_key_.begin(), tree_key_.end(), kNotReady);
+  std::fill(tree_cpu_.begin(), tree_cpu_.end(), CpuId(0));
+  for (size_t i = 0; i < leaves_; ++i) tree_cpu_[leaves_ + i] = CpuId(i);
+  ready_ = 0;
+  to_advance_.clear();
+  waiters_.clear();
+  holders_.clear();
+  outcomes_.clear();
+  schedule_.clear();
+  schedule_.reserve(256);  // most runs are short: one allocation (the RunResult takes it)
+  trace_.clear();
+  hash_ = TraceHash();
+  from_ = nullptr;
+  running_ = stepping_ = nullptr;
+  steps_ = 0;
+  stop_ = stopped_ = false;
+  error_ = nullptr;
+  step_check_ = nullptr;
+  teardown_ = nullptr;
 }
 
-Sim::~Sim() {
-  // Unfinished fibers end here; their frames must not touch the run any more. Idle
-  // workers return from wait_idle(); the others unwind.
+namespace {
+// A Task as spawn() finds a new one, keeping the memory of its name.
+void recycle(Task& t) {
+  std::string name = std::move(t.name);
+  t = Task();
+  t.name = std::move(name);
+  t.name.clear();
+}
+}  // namespace
+
+void Sim::end_tasks() {
+  if (tasks_.empty()) return;
   unwinding_ = true;
   Sim* prev = detail::current_sim;
   detail::current_sim = this;
   for (const auto& t : tasks_)
     if (t->idle_wait) switch_to(*t);
-  tasks_.clear();
+  // In TaskId order; each task's stack unwinds before its body (and what the body
+  // captured) is destroyed.
+  for (auto& t : tasks_) {
+    t->fiber = boost::context::fiber();
+    recycle(*t);
+  }
+  while (!tasks_.empty()) {  // the last spare is reused first: task 0 gets its old Task
+    spare_.push_back(std::move(tasks_.back()));
+    tasks_.pop_back();
+  }
   detail::current_sim = prev;
+  unwinding_ = false;
 }
 
 Nanos Sim::now() const { return running_ ? cpus_[running_->cpu].clock : 0; }
 
-TaskId Sim::spawn(CpuId cpu, std::string name, std::function<void()> body, bool daemon) {
+TaskId Sim::spawn(CpuId cpu, std::string_view name, std::function<void()> body, bool daemon) {
   if (cpu >= cpus_.size())
     throw UsageError("spawn: cpu " + std::to_string(cpu) + " out of range (machine has " +
                      std::to_string(cpus_.size()) + " CPUs)");
   if (tasks_.size() >= kNoTask - 1) throw UsageError("spawn: too many tasks");
-  Task& t = *tasks_.emplace_back(std::make_unique<Task>());
+  if (spare_.empty()) {
+    tasks_.push_back(std::make_unique<Task>());
+  } else {
+    tasks_.push_back(std::move(spare_.back()));
+    spare_.pop_back();
+  }
+  Task& t = *tasks_.back();
   t.id = TaskId(tasks_.size() - 1);
   t.cpu = cpu;
-  t.name = std::move(name);
+  t.name.assign(name);
   t.daemon = daemon;
   t.body = std::move(body);
   t.wake_time = now();
@@ -554,43 +611,53 @@ void Sim::report_deadlock() {
 
 RunResult Sim::run() {
   if (in_run_ || steps_ || stop_) throw UsageError("a Sim runs once");
-  Sim* prev = detail::current_sim;
-  detail::current_sim = this;
-  in_run_ = true;
-  if (world_) spawn_workers(*this, *world_);
-  advance_pending();
-  while (!stop_) {
-    if (!ready_) {
-      report_deadlock();
-      break;
-    }
-    if (steps_ >= cfg_.max_steps) {
-      Outcome o;
-      o.kind = OutcomeKind::StepLimit;
-      o.message = "run exceeded " + std::to_string(cfg_.max_steps) + " steps (livelock?)";
-      o.step = steps_;
-      for (const Cpu& c : cpus_) o.time = std::max(o.time, c.clock);
-      outcomes_.push_back(std::move(o));
-      break;
-    }
-    CpuId c;
-    if (earliest_first_) {
-      c = tree_cpu_[1];  // the tree's order is the strategy's order
-    } else {
-      c = choose_cpu();
-      if (c == kNoCpu) break;
-    }
-    schedule_.push_back(c);
-    stepping_ = tasks_[cpus_[c].current].get();
-    Task* back = switch_to(*stepping_);  // another task, if they switched among themselves
-    stepping_ = nullptr;
-    settle(*back);
+  {
+    // This is the current Sim until the loop ends, also when a check throws.
+    struct InRun {
+      Sim& sim;
+      Sim* const prev = detail::current_sim;
+      explicit InRun(Sim& s) : sim(s) {
+        detail::current_sim = &s;
+        s.in_run_ = true;
+      }
+      ~InRun() {
+        detail::current_sim = prev;
+        sim.in_run_ = false;
+      }
+    } in_run(*this);
+    if (world_) spawn_workers(*this, *world_);
     advance_pending();
-    if (step_check_) step_check_(*this);
+    while (!stop_) {
+      if (!ready_) {
+        report_deadlock();
+        break;
+      }
+      if (steps_ >= cfg_.max_steps) {
+        Outcome o;
+        o.kind = OutcomeKind::StepLimit;
+        o.message = "run exceeded " + std::to_string(cfg_.max_steps) + " steps (livelock?)";
+        o.step = steps_;
+        for (const Cpu& c : cpus_) o.time = std::max(o.time, c.clock);
+        outcomes_.push_back(std::move(o));
+        break;
+      }
+      CpuId c;
+      if (earliest_first_) {
+        c = tree_cpu_[1];  // the tree's order is the strategy's order
+      } else {
+        c = choose_cpu();
+        if (c == kNoCpu) break;
+      }
+      schedule_.push_back(c);
+      stepping_ = tasks_[cpus_[c].current].get();
+      Task* back = switch_to(*stepping_);  // another task, if they switched among themselves
+      stepping_ = nullptr;
+      settle(*back);
+      advance_pending();
+      if (step_check_) step_check_(*this);
+    }
+    if (teardown_ && !error_ && !stop_ && completed()) teardown_(*this);
   }
-  if (teardown_ && !error_ && !stop_ && completed()) teardown_(*this);
-  detail::current_sim = prev;
-  in_run_ = false;
   if (!error_ && replay_ && !replay_->exhausted(steps_))
     error_ = std::make_exception_ptr(StaleSchedule(
         "stale schedule: the run ended after " + std::to_string(steps_) +
@@ -641,8 +708,11 @@ RunResult Sim::finish_run() {
   r.steps = steps_;
   for (const Cpu& c : cpus_) r.clock = std::max(r.clock, c.clock);
   for (const auto& o : outcomes_) hash_.add_outcome(string_hash(o.key()));
-  for (const auto& t : tasks_) r.task_names.push_back(t->name);
-  r.outcomes = outcomes_;
+  if (cfg_.task_names) {
+    r.task_names.reserve(tasks_.size());
+    for (const auto& t : tasks_) r.task_names.push_back(t->name);
+  }
+  r.outcomes = std::move(outcomes_);
   r.trace_hash = hash_.value();
   r.stopped = stopped_;
   r.schedule = std::move(schedule_);

@@ -9,6 +9,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/context/fiber.hpp>
@@ -50,6 +51,7 @@ struct SimConfig {
   Nanos window = ~Nanos(0);     // timing window; 0 = strict DES, ~0 = free interleaving
   uint64_t max_steps = 1'000'000;
   bool trace = true;            // record per-step records (the hash is always kept)
+  bool task_names = true;       // fill RunResult::task_names (exploration reads none)
   bool panic_on_oops = false;   // an oops ends the run instead of just its task
   // CONFIG_DEBUG_ATOMIC_SLEEP: sleeping with a spinlock held reports
   // "BUG: sleeping function called from invalid context".
@@ -105,7 +107,7 @@ struct RunResult {
   uint64_t trace_hash = 0;
   std::vector<CpuId> schedule;    // the CPU chosen at every step
   std::vector<TraceRecord> trace;
-  std::vector<std::string> task_names;  // by TaskId
+  std::vector<std::string> task_names;  // by TaskId (when SimConfig::task_names)
   bool stopped = false;           // the strategy ended the run early (Strategy::kStop)
   bool ok() const;
 };
@@ -117,7 +119,18 @@ class Sim {
   Sim(const Sim&) = delete;
   Sim& operator=(const Sim&) = delete;
 
-  TaskId spawn(CpuId cpu, std::string name, std::function<void()> body, bool daemon = false);
+  // Ends the last run's tasks (end_tasks) and prepares another run from scratch on
+  // `world` with `strategy`, as a new Sim with the same config would, but keeping the
+  // memory: tasks, stacks and vectors. An exploration runs one Sim many times.
+  void reset(World* world, std::unique_ptr<Strategy> strategy);
+  // Ends the tasks a run left unfinished: idle workers return from wait_idle(), the
+  // others unwind (their frames must not touch the run any more). The destructor does
+  // it; an owner that reuses the Sim calls it where the Sim would have been destroyed,
+  // before the world changes.
+  void end_tasks();
+
+  TaskId spawn(CpuId cpu, std::string_view name, std::function<void()> body,
+               bool daemon = false);
   // Called after every step (per-step invariant checks); may add outcomes.
   void set_step_check(std::function<void(Sim&)> f) { step_check_ = std::move(f); }
   // Called once at the end of a run in which every task finished (no deadlock, no task
@@ -173,6 +186,7 @@ class Sim {
   void report(OutcomeKind k, std::string function, std::string message,
               std::vector<std::string> details = {});
   void add_outcome(Outcome o);  // run-level outcomes (leak, corruption, invariant)
+  // The run's outcomes so far (its RunResult takes them at the end).
   const std::vector<Outcome>& outcomes() const { return outcomes_; }
 
  private:
@@ -206,6 +220,7 @@ class Sim {
   boost::context::fiber sched_;      // the scheduler while tasks run
   boost::context::fiber* from_ = nullptr;
   std::vector<std::unique_ptr<Task>> tasks_;  // by TaskId; a Task never moves
+  std::vector<std::unique_ptr<Task>> spare_;  // ended Tasks, for spawn() to reuse
   std::vector<Cpu> cpus_;
   // Ready CPUs: a tournament tree, CPU c at leaf leaves_ + c, the root at 1, each inner
   // node the earliest (key, cpu) of its subtree. Keys are clock << 16 | tie-break.
