@@ -15,7 +15,10 @@ class FrameStack {
 
   bool empty() const { return n_ == 0; }
   size_t size() const { return n_; }
-  uint32_t back() const { return data()[n_ - 1]; }
+  uint32_t back() const { return top_; }
+  // The innermost frame, 0 (no function) when the stack is empty: what every scheduling
+  // point reads, kept apart so that it is one load.
+  uint32_t top() const { return top_; }
   const uint32_t* begin() const { return data(); }
   const uint32_t* end() const { return data() + n_; }
   std::reverse_iterator<const uint32_t*> rbegin() const { return std::make_reverse_iterator(end()); }
@@ -23,25 +26,29 @@ class FrameStack {
 
   void push_back(uint32_t func) {
     if (n_ < kInline && spill_.empty()) {
-      inline_[n_++] = func;
-      return;
+      inline_[n_] = func;
+    } else {
+      if (spill_.empty()) spill_.assign(inline_, inline_ + n_);
+      spill_.push_back(func);
     }
-    if (spill_.empty()) spill_.assign(inline_, inline_ + n_);
-    spill_.push_back(func);
     ++n_;
+    top_ = func;
   }
   void pop_back() {
     --n_;
     if (!spill_.empty()) spill_.pop_back();
+    top_ = n_ ? data()[n_ - 1] : 0;
   }
 
  private:
   // Once spilled, every frame is in spill_ until the stack is empty again.
   const uint32_t* data() const { return spill_.empty() ? inline_ : spill_.data(); }
 
+  // The hot fields first: they share a cache line with the task's pending operation.
   uint32_t n_ = 0;
-  uint32_t inline_[kInline] = {};
+  uint32_t top_ = 0;
   std::vector<uint32_t> spill_;
+  uint32_t inline_[kInline] = {};
 };
 
 }  // namespace pagesim

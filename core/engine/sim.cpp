@@ -146,7 +146,7 @@ void Sim::reset(World* world, std::unique_ptr<Strategy> strategy) {
   holders_.clear();
   outcomes_.clear();
   schedule_.clear();
-  schedule_.reserve(256);  // most runs are short: one allocation (the RunResult takes it)
+  chosen_ = 0;
   trace_.clear();
   hash_ = TraceHash();
   from_ = nullptr;
@@ -264,15 +264,20 @@ void Sim::unready(CpuId c) {
 }
 
 // Eligible CPUs, in CPU order: ready, with a clock within the timing window of the
-// earliest (there is a ready CPU).
+// earliest (there is a ready CPU, so there is a task 0).
 std::span<const Candidate> Sim::collect_candidates() {
+  // Eligible keys are those below `limit`: not kNotReady, and clock <= bound.
   const Nanos bound = sat_add(key_clock(tree_key_[1]), cfg_.window);
+  const uint64_t limit = bound >= key_clock(kNotReady) ? kNotReady : (bound + 1) << 16;
+  const uint64_t* const keys = tree_key_.data() + leaves_;
   size_t n = 0;
   for (CpuId c = 0; c < cpus_.size(); ++c) {
-    const uint64_t key = tree_key_[leaves_ + c];
-    if (key == kNotReady || key_clock(key) > bound) continue;
+    // Written for every CPU and kept for the eligible ones: no branch to mispredict (a
+    // CPU that is not eligible may have no task: it reads task 0's, unused).
+    const size_t eligible = keys[c] < limit;
     const Cpu& cpu = cpus_[c];
-    cands_[n++] = {c, cpu.current, cpu.clock, &tasks_[cpu.current]->pending};
+    cands_[n] = {c, cpu.current, cpu.clock, &tasks_[cpu.current & -eligible]->pending};
+    n += eligible;
   }
   return {cands_.data(), n};
 }
@@ -358,6 +363,17 @@ void Sim::advance_pending() {
   to_advance_.clear();
 }
 
+// A push_back that stays inline in the scheduling point (the vector's does not).
+[[gnu::always_inline]] inline void Sim::add_choice(CpuId c) {
+  if (chosen_ == schedule_.size()) [[unlikely]]
+    grow_schedule();
+  schedule_[chosen_++] = c;
+}
+
+[[gnu::cold, gnu::noinline]] void Sim::grow_schedule() {
+  schedule_.resize(std::max<size_t>(256, 2 * chosen_));  // most runs are short: one allocation
+}
+
 // The scheduler loop's next iteration, run by the task that finished its step, when all
 // it would do is pick a CPU: no task to advance, no per-step check, no stop, no replay
 // or script to follow. The task then switches straight to the chosen one, or goes on
@@ -368,12 +384,12 @@ inline bool Sim::step_here(Task& t) {
       sees_every_step_)
     return false;
   if (ready_ == 1 && tree_cpu_[1] == t.cpu) {
-    schedule_.push_back(t.cpu);  // no switch and no tree update: its key is refreshed later
+    add_choice(t.cpu);  // no switch and no tree update: its key is refreshed later
     return true;
   }
   make_ready(t.cpu);
   Task& next = *tasks_[cpus_[earliest_first_ ? tree_cpu_[1] : choose_cpu()].current];
-  schedule_.push_back(next.cpu);
+  add_choice(next.cpu);
   if (&next != &t) {
     t.state = TaskState::Ready;
     running_ = stepping_ = &next;
@@ -388,7 +404,7 @@ void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
   if (t.in_python)
     throw UsageError("a model operation was called directly inside a Python task; yield it "
                      "instead (e.g. `yield lock.lock()`)");
-  t.pending = {op, rw, t.frames.empty() ? 0u : t.frames.back(), line, obj};
+  t.pending = {op, rw, t.frames.top(), line, obj};
   if (stepping_ != &t || !step_here(t)) {
     t.state = TaskState::Ready;
     switch_out(t);
@@ -648,7 +664,7 @@ RunResult Sim::run() {
         c = choose_cpu();
         if (c == kNoCpu) break;
       }
-      schedule_.push_back(c);
+      add_choice(c);
       stepping_ = tasks_[cpus_[c].current].get();
       Task* back = switch_to(*stepping_);  // another task, if they switched among themselves
       stepping_ = nullptr;
@@ -715,6 +731,7 @@ RunResult Sim::finish_run() {
   r.outcomes = std::move(outcomes_);
   r.trace_hash = hash_.value();
   r.stopped = stopped_;
+  schedule_.resize(chosen_);
   r.schedule = std::move(schedule_);
   r.trace = std::move(trace_);
   return r;

@@ -205,6 +205,8 @@ class Sim {
   bool step_here(Task& t);           // the scheduler's next choice, made by a task
   void settle(Task& t);              // after a task switched back: place its CPU
   void next_on_cpu(CpuId c);
+  void add_choice(CpuId c);          // records the CPU chosen for this step
+  void grow_schedule();
   void advance_pending();
   void report_deadlock();
   Outcome make_outcome(OutcomeKind k, std::string function, std::string message,
@@ -233,7 +235,8 @@ class Sim {
   std::vector<std::pair<ObjId, TaskId>> waiters_;
   std::vector<Holder> holders_;
   std::vector<Outcome> outcomes_;
-  std::vector<CpuId> schedule_;
+  std::vector<CpuId> schedule_;      // the first chosen_ entries are the choices so far
+  size_t chosen_ = 0;
   std::vector<TraceRecord> trace_;
   TraceHash hash_;
   Task* running_ = nullptr;
