@@ -25,12 +25,10 @@ class FrameStack {
   std::reverse_iterator<const uint32_t*> rend() const { return std::make_reverse_iterator(begin()); }
 
   void push_back(uint32_t func) {
-    if (n_ < kInline && spill_.empty()) {
+    if (n_ < kInline && spill_.empty()) [[likely]]
       inline_[n_] = func;
-    } else {
-      if (spill_.empty()) spill_.assign(inline_, inline_ + n_);
-      spill_.push_back(func);
-    }
+    else
+      spill(func);
     ++n_;
     top_ = func;
   }
@@ -43,6 +41,10 @@ class FrameStack {
  private:
   // Once spilled, every frame is in spill_ until the stack is empty again.
   const uint32_t* data() const { return spill_.empty() ? inline_ : spill_.data(); }
+  [[gnu::noinline]] void spill(uint32_t func) {
+    if (spill_.empty()) spill_.assign(inline_, inline_ + n_);
+    spill_.push_back(func);
+  }
 
   // The hot fields first: they share a cache line with the task's pending operation.
   uint32_t n_ = 0;

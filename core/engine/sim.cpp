@@ -491,18 +491,9 @@ TaskId Sim::holder(ObjId obj) const {
   return kNoTask;
 }
 
-void Sim::enter(Task& t, uint32_t func) {
-  t.frames.push_back(func);
-  if (cfg_.trace && !unwinding_)
-    trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.cpu, TraceKind::Enter,
-                      Op::Call, Access::Read});
-}
-
-void Sim::exit(Task& t, uint32_t func) {
-  if (!t.frames.empty()) t.frames.pop_back();
-  if (cfg_.trace && !unwinding_)
-    trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.cpu, TraceKind::Exit,
-                      Op::Call, Access::Read});
+void Sim::trace_frame(const Task& t, uint32_t func, TraceKind kind) {
+  trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.cpu, kind, Op::Call,
+                    Access::Read});
 }
 
 // ---- outcomes ----

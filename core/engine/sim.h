@@ -172,9 +172,16 @@ class Sim {
   TaskId holder(ObjId obj) const;
   bool holds(ObjId obj, TaskId task) const;
 
-  // Frames of the simulated call stack (see ModelFrame).
-  void enter(Task& t, uint32_t func);
-  void exit(Task& t, uint32_t func);
+  // Frames of the simulated call stack (see ModelFrame). Inline: every model function
+  // call passes here.
+  void enter(Task& t, uint32_t func) {
+    t.frames.push_back(func);
+    if (cfg_.trace && !unwinding_) trace_frame(t, func, TraceKind::Enter);
+  }
+  void exit(Task& t, uint32_t func) {
+    if (!t.frames.empty()) t.frames.pop_back();
+    if (cfg_.trace && !unwinding_) trace_frame(t, func, TraceKind::Exit);
+  }
 
   // Outcomes raised by model code. bug/oops end the task (or the run with panic).
   void warn(std::string function, std::string message, std::vector<std::string> details = {});
@@ -209,6 +216,7 @@ class Sim {
   void grow_schedule();
   void advance_pending();
   void report_deadlock();
+  void trace_frame(const Task& t, uint32_t func, TraceKind kind);
   Outcome make_outcome(OutcomeKind k, std::string function, std::string message,
                        std::vector<std::string> details) const;
   [[noreturn]] void kill_current();
