@@ -62,7 +62,7 @@ Executor Machine::explorer_executor() {
       s->sim = std::make_unique<Sim>(cfg, s->world.get(), std::move(strat));
     try {
       RunResult r = run_tasks(*s->sim, *s->world);
-      s->sim->end_tasks();  // as a run's own Sim ends: before the world is reset again
+      s->sim->end_run();  // as a run's own Sim ends: before the world is reset again
       return r;
     } catch (...) {
       s->sim.reset();  // ends its tasks now; a failed run's Sim is not reused

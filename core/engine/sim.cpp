@@ -120,12 +120,12 @@ Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
   reset(world, std::move(strategy));
 }
 
-Sim::~Sim() { end_tasks(); }
+Sim::~Sim() { end_run(); }
 
 void Sim::reset(World* world, std::unique_ptr<Strategy> strategy) {
   if (!strategy) throw UsageError("no strategy");
   if (in_run_) throw UsageError("a Sim cannot be reset while it runs");
-  end_tasks();
+  end_run();
   world_ = world;
   strategy_ = std::move(strategy);
   replay_ = dynamic_cast<ReplayStrategy*>(strategy_.get());
@@ -154,8 +154,6 @@ void Sim::reset(World* world, std::unique_ptr<Strategy> strategy) {
   steps_ = 0;
   stop_ = stopped_ = false;
   error_ = nullptr;
-  step_check_ = nullptr;
-  teardown_ = nullptr;
 }
 
 namespace {
@@ -167,6 +165,14 @@ void recycle(Task& t) {
   t.name.clear();
 }
 }  // namespace
+
+void Sim::end_run() {
+  end_tasks();
+  teardown_ = nullptr;
+  step_check_ = nullptr;
+  strategy_.reset();
+  replay_ = nullptr;
+}
 
 void Sim::end_tasks() {
   if (tasks_.empty()) return;

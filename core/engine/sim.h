@@ -119,15 +119,16 @@ class Sim {
   Sim(const Sim&) = delete;
   Sim& operator=(const Sim&) = delete;
 
-  // Ends the last run's tasks (end_tasks) and prepares another run from scratch on
-  // `world` with `strategy`, as a new Sim with the same config would, but keeping the
-  // memory: tasks, stacks and vectors. An exploration runs one Sim many times.
+  // Ends the last run (end_run) and prepares another from scratch on `world` with
+  // `strategy`, as a new Sim with the same config would, but keeping the memory: tasks,
+  // stacks and vectors. An exploration runs one Sim many times.
   void reset(World* world, std::unique_ptr<Strategy> strategy);
-  // Ends the tasks a run left unfinished: idle workers return from wait_idle(), the
-  // others unwind (their frames must not touch the run any more). The destructor does
-  // it; an owner that reuses the Sim calls it where the Sim would have been destroyed,
-  // before the world changes.
-  void end_tasks();
+  // Ends the last run as destroying the Sim would: the tasks it left unfinished end
+  // (idle workers return from wait_idle(), the others unwind; their frames must not
+  // touch the run any more), then the strategy and the checks are released. An owner
+  // that reuses the Sim calls it where the Sim would have been destroyed, before the
+  // world changes.
+  void end_run();
 
   TaskId spawn(CpuId cpu, std::string_view name, std::function<void()> body,
                bool daemon = false);
@@ -200,6 +201,7 @@ class Sim {
   static constexpr uint64_t kNotReady = ~uint64_t(0);  // the key of an idle subtree
   CpuId choose_cpu();  // kNoCpu: a stale replay (error_ is set)
   RunResult finish_run();
+  void end_tasks();  // see end_run()
   bool completed() const;  // every task finished: no deadlock, kill or step limit
   void set_key(CpuId c, uint64_t key);
   void make_ready(CpuId c);

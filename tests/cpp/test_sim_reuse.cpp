@@ -1,6 +1,6 @@
 // Reusing a Sim (Sim::reset, as an exploration does) is invisible: every run gives the
-// RunResult a new Sim gives, and the tasks a run leaves unfinished end when the owner ends
-// them, as when a Sim is destroyed.
+// RunResult a new Sim gives, and the end of a run (end_run) ends the unfinished tasks and
+// releases the strategy and checks at the point where the Sim used to be destroyed.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -164,8 +164,8 @@ TEST(SimReuse, AResetSimRunsExactlyAsANewOne) {
     reused.reset(&reused_world, strategy(seed));
     spawn_mix(reused, reused_world, ended, seed / 4 % 2);
     const RunResult again = reused.run();
-    EXPECT_EQ(ended, fresh_ended_in_run);  // unfinished tasks wait for end_tasks()
-    reused.end_tasks();
+    EXPECT_EQ(ended, fresh_ended_in_run);  // unfinished tasks wait for end_run()
+    reused.end_run();
     EXPECT_EQ(ended, 3);
     EXPECT_EQ(reused.task_count(), 0u);
     expect_same(fresh, again);
@@ -182,7 +182,7 @@ TEST(SimReuse, AResetSimRunsExactlyAsANewOne) {
   EXPECT_TRUE(deep_backtrace);
 }
 
-TEST(SimReuse, IdleWorkersReturnAndWaitersUnwindWhenTheOwnerEndsTheTasks) {
+TEST(SimReuse, IdleWorkersReturnAndWaitersUnwindWhenTheOwnerEndsTheRun) {
   World w;
   bool returned = false, unwound = false;
   Sim sim(cfg3(), &w, std::make_unique<RandomStrategy>(1));
@@ -204,10 +204,35 @@ TEST(SimReuse, IdleWorkersReturnAndWaitersUnwindWhenTheOwnerEndsTheTasks) {
     EXPECT_EQ(r.outcomes[0].kind, OutcomeKind::Deadlock);
     EXPECT_EQ(r.task_names, (std::vector<std::string>{"stuck", "worker", "kworker/0:events"}));
     EXPECT_FALSE(returned || unwound);
-    sim.end_tasks();
+    sim.end_run();
     EXPECT_TRUE(returned);
     EXPECT_TRUE(unwound);
   }
+}
+
+TEST(SimReuse, TheStrategyAndTheChecksAreReleasedWhenTheRunEnds) {
+  // As when a run's Sim is destroyed: what they refer to may go away after the run.
+  struct Watched final : Strategy {
+    bool& gone;
+    explicit Watched(bool& g) : gone(g) {}
+    ~Watched() override { gone = true; }
+    std::string name() const override { return "watched"; }
+    size_t choose(const Sim&, std::span<const Candidate>) override { return 0; }
+  };
+  World w;
+  bool gone = false;
+  auto token = std::make_shared<int>(0);
+  Sim sim(cfg3(), &w, std::make_unique<Watched>(gone));
+  sim.set_teardown([token](Sim&) {});
+  sim.set_step_check([token](Sim&) {});
+  sim.spawn(0, "A", [] { delay(1); });
+  sim.spawn(1, "B", [] { delay(1); });
+  EXPECT_TRUE(sim.run().ok());
+  EXPECT_FALSE(gone);
+  EXPECT_EQ(token.use_count(), 3);
+  sim.end_run();
+  EXPECT_TRUE(gone);
+  EXPECT_EQ(token.use_count(), 1);
 }
 
 TEST(SimReuse, TaskNamesAreLeftOutWhenNotWanted) {
