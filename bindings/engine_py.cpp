@@ -186,28 +186,29 @@ PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedu
 }
 
 PyRun Machine::execute(std::unique_ptr<Strategy> strat, std::map<std::string, std::string> meta,
-                       const SimConfig& cfg, std::shared_ptr<World> reuse) {
-  std::shared_ptr<World> world = std::move(reuse);  // every run starts from the same state
-  if (world)
-    reset_world(*world);
-  else
-    world = fresh_world();
+                       const SimConfig& cfg) {
+  std::shared_ptr<World> world = fresh_world();  // every run starts from the same state
   Sim sim(cfg, world.get(), std::move(strat));
-  prepare(sim, *world);
+  PyRun out{run_tasks(sim, *world), std::move(meta), world, nullptr};
+  finish(out);
+  return out;
+}
+
+RunResult Machine::run_tasks(Sim& sim, World& world) {
+  prepare(sim, world);
   for (const auto& t : tasks_) {
     if (t.factory.is_none()) {
-      sim.spawn(t.cpu, t.name, native_body(t, *world));
+      sim.spawn(t.cpu, t.name, native_body(t, world));
       continue;
     }
     sim.spawn(t.cpu, t.name,
               python_task_body(t.factory, t.args,
-                               [this, w = world.get()](py::handle op) { return execute_op(*w, op); }));
+                               [this, w = &world](py::handle op) { return execute_op(*w, op); }));
   }
-  PyRun out{sim.run(), meta, world, nullptr};
-  finish(out);
-  spdlog::debug("run ended after {} steps, {} outcomes, hash {:016x}", out.r.steps,
-                out.r.outcomes.size(), out.r.trace_hash);
-  return out;
+  RunResult r = sim.run();
+  spdlog::debug("run ended after {} steps, {} outcomes, hash {:016x}", r.steps, r.outcomes.size(),
+                r.trace_hash);
+  return r;
 }
 
 namespace {

@@ -43,11 +43,31 @@ Minimised Machine::minimise(const std::string& key, const std::vector<CpuId>& sc
 
 Executor Machine::explorer_executor() {
   SimConfig cfg = cfg_;
-  cfg.trace = false;  // only outcomes and schedules are kept
-  return [this, cfg, scratch = std::shared_ptr<World>()](std::unique_ptr<Strategy> s) mutable {
-    PyRun run = execute(std::move(s), {}, cfg, std::move(scratch));
-    scratch = std::move(run.world);
-    return std::move(run.r);
+  cfg.trace = false;       // only outcomes and schedules are kept
+  cfg.task_names = false;
+  // One world and one Sim serve every execution, each reset to the initial state: they
+  // keep their memory, so an execution allocates next to nothing.
+  struct Scratch {
+    std::shared_ptr<World> world;
+    std::unique_ptr<Sim> sim;
+  };
+  return [this, cfg, s = std::make_shared<Scratch>()](std::unique_ptr<Strategy> strat) {
+    if (s->world)
+      reset_world(*s->world);
+    else
+      s->world = fresh_world();
+    if (s->sim)
+      s->sim->reset(s->world.get(), std::move(strat));
+    else
+      s->sim = std::make_unique<Sim>(cfg, s->world.get(), std::move(strat));
+    try {
+      RunResult r = run_tasks(*s->sim, *s->world);
+      s->sim->end_run();  // as a run's own Sim ends: before the world is reset again
+      return r;
+    } catch (...) {
+      s->sim.reset();  // ends its tasks now; a failed run's Sim is not reused
+      throw;
+    }
   };
 }
 

@@ -165,9 +165,10 @@ class KernelMachine : public Machine {
   }
 
   std::function<void()> native_body(const TaskSpec& t, World& w) override {
-    auto* e = static_cast<const kernel::EntryPoint*>(t.entry);
-    return [e, args = t.entry_args, k = static_cast<Kernel*>(&w)] {
-      kernel::call_entry(*k, *e, args);
+    // The spec outlives the run and never moves: the body refers to its arguments rather
+    // than copying them, and is small enough for std::function to hold without allocating.
+    return [&t, k = static_cast<Kernel*>(&w)] {
+      kernel::call_entry(*k, *static_cast<const kernel::EntryPoint*>(t.entry), t.entry_args);
     };
   }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -112,11 +113,12 @@ class Machine {
   uint32_t cpus() const { return cfg_.cpus; }
 
  protected:
-  // One run with the given strategy, on a fresh copy of the initial world, or on `reuse`
-  // (a world no longer needed, e.g. the previous execution's) reset to the initial one.
+  // One run with the given strategy, on a fresh copy of the initial world.
   PyRun execute(std::unique_ptr<Strategy> strat, std::map<std::string, std::string> meta,
-                const SimConfig& cfg, std::shared_ptr<World> reuse = nullptr);
-  // An executor for exploration: runs without traces, reusing one world's memory.
+                const SimConfig& cfg);
+  // Spawns the tasks on `sim`, whose world `world` is in its initial state, and runs them.
+  RunResult run_tasks(Sim& sim, World& world);
+  // An executor for exploration: runs without traces, reusing one world and one Sim.
   Executor explorer_executor();
   CpuId check_cpu(long cpu) const;
   virtual World& world() { return world_; }
@@ -135,7 +137,7 @@ class Machine {
 
   SimConfig cfg_;
   World world_;
-  std::vector<TaskSpec> tasks_;
+  std::deque<TaskSpec> tasks_;  // a deque: a spec never moves (native bodies refer to it)
   uint64_t uid_ = next_uid();
   static uint64_t next_uid() {
     static uint64_t n = 0;

@@ -539,6 +539,35 @@ def test_python_exception_in_task_propagates_unchanged() -> None:
     assert type(kexc.value) is KeyError and kexc.value.args == ("missing",)
 
 
+def test_exploration_runs_python_tasks_on_one_reused_sim() -> None:
+    # Every execution of an exploration runs on the same Sim, reset: each outcome's example
+    # replays to it on a fresh Sim, an execution that raises does not spoil the next
+    # exploration, and the same exploration gives the same outcome set.
+    m = abba_machine()
+    fail = {"on": False}
+
+    def bystander() -> Iterator[ps.Op]:
+        yield ps.delay(5)
+        if fail["on"]:
+            raise ScenarioError("raised in the middle of an exploration")
+
+    m.spawn(1, bystander, name="C")
+
+    def explore() -> dict[str, tuple[int, list[int]]]:
+        ex = m.explore(strategy="random", executions=300, minimise=False)
+        return {k: (c.count, list(c.schedule.choices)) for k, c in ex.outcomes.items()}
+
+    first = explore()
+    assert set(first) == {"ok", "deadlock"} and sum(n for n, _ in first.values()) == 300
+    for key, (_, schedule) in first.items():
+        assert [o.key for o in m.run(schedule=schedule).outcomes] == ([] if key == "ok" else [key])
+    fail["on"] = True
+    with pytest.raises(ScenarioError):
+        m.explore(strategy="random", executions=10, minimise=False)
+    fail["on"] = False
+    assert explore() == first
+
+
 def test_rwlock_ops_on_mutex_and_lock_ops_on_rwlock() -> None:
     m = ps.Machine(cpus=1)
     mutex, spin, rw = m.mutex("M"), m.spinlock("S"), m.rwlock("R")

@@ -110,45 +110,108 @@ const char* op_name(Op op) {
 bool RunResult::ok() const { return outcomes.empty(); }
 
 Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
-    : cfg_(std::move(cfg)), world_(world), strategy_(std::move(strategy)) {
+    : cfg_(std::move(cfg)) {
   if (cfg_.cpus == 0 || cfg_.cpus > 256) throw UsageError("cpus must be between 1 and 256");
-  if (!strategy_) throw UsageError("no strategy");
   cpus_.resize(cfg_.cpus);
   while (leaves_ < cfg_.cpus) leaves_ *= 2;
-  tree_key_.assign(2 * leaves_, kNotReady);
-  tree_cpu_.assign(2 * leaves_, 0);
-  for (size_t i = 0; i < leaves_; ++i) tree_cpu_[leaves_ + i] = CpuId(i);
+  tree_key_.resize(2 * leaves_);
+  tree_cpu_.resize(2 * leaves_);
+  cands_.resize(cfg_.cpus);
+  reset(world, std::move(strategy));
+}
+
+Sim::~Sim() { end_run(); }
+
+void Sim::reset(World* world, std::unique_ptr<Strategy> strategy) {
+  if (!strategy) throw UsageError("no strategy");
+  if (in_run_) throw UsageError("a Sim cannot be reset while it runs");
+  end_run();
+  world_ = world;
+  strategy_ = std::move(strategy);
   replay_ = dynamic_cast<ReplayStrategy*>(strategy_.get());
   earliest_first_ = strategy_->earliest_first();
   sees_every_step_ = strategy_->sees_every_step();
-  cands_.resize(cfg_.cpus);
-  schedule_.reserve(256);  // most runs are short: one allocation
   tie_ = strategy_->tie_seed() | 1;
+  for (Cpu& c : cpus_) {
+    c.clock = 0;
+    c.current = kNoTask;
+    c.runqueue.clear();
+  }
+  std::fill(tree_key_.begin(), tree_key_.end(), kNotReady);
+  std::fill(tree_cpu_.begin(), tree_cpu_.end(), CpuId(0));
+  for (size_t i = 0; i < leaves_; ++i) tree_cpu_[leaves_ + i] = CpuId(i);
+  ready_ = 0;
+  to_advance_.clear();
+  waiters_.clear();
+  holders_.clear();
+  outcomes_.clear();
+  schedule_.clear();
+  chosen_ = 0;
+  trace_.clear();
+  hash_ = TraceHash();
+  from_ = nullptr;
+  running_ = stepping_ = nullptr;
+  steps_ = 0;
+  stop_ = stopped_ = false;
+  error_ = nullptr;
 }
 
-Sim::~Sim() {
-  // Unfinished fibers end here; their frames must not touch the run any more. Idle
-  // workers return from wait_idle(); the others unwind.
+namespace {
+// A Task as spawn() finds a new one, keeping the memory of its name.
+void recycle(Task& t) {
+  std::string name = std::move(t.name);
+  t = Task();
+  t.name = std::move(name);
+  t.name.clear();
+}
+}  // namespace
+
+void Sim::end_run() {
+  end_tasks();
+  teardown_ = nullptr;
+  step_check_ = nullptr;
+  strategy_.reset();
+  replay_ = nullptr;
+}
+
+void Sim::end_tasks() {
+  if (tasks_.empty()) return;
   unwinding_ = true;
   Sim* prev = detail::current_sim;
   detail::current_sim = this;
   for (const auto& t : tasks_)
     if (t->idle_wait) switch_to(*t);
-  tasks_.clear();
+  // In TaskId order; each task's stack unwinds before its body (and what the body
+  // captured) is destroyed.
+  for (auto& t : tasks_) {
+    t->fiber = boost::context::fiber();
+    recycle(*t);
+  }
+  while (!tasks_.empty()) {  // the last spare is reused first: task 0 gets its old Task
+    spare_.push_back(std::move(tasks_.back()));
+    tasks_.pop_back();
+  }
   detail::current_sim = prev;
+  unwinding_ = false;
 }
 
 Nanos Sim::now() const { return running_ ? cpus_[running_->cpu].clock : 0; }
 
-TaskId Sim::spawn(CpuId cpu, std::string name, std::function<void()> body, bool daemon) {
+TaskId Sim::spawn(CpuId cpu, std::string_view name, std::function<void()> body, bool daemon) {
   if (cpu >= cpus_.size())
     throw UsageError("spawn: cpu " + std::to_string(cpu) + " out of range (machine has " +
                      std::to_string(cpus_.size()) + " CPUs)");
   if (tasks_.size() >= kNoTask - 1) throw UsageError("spawn: too many tasks");
-  Task& t = *tasks_.emplace_back(std::make_unique<Task>());
+  if (spare_.empty()) {
+    tasks_.push_back(std::make_unique<Task>());
+  } else {
+    tasks_.push_back(std::move(spare_.back()));
+    spare_.pop_back();
+  }
+  Task& t = *tasks_.back();
   t.id = TaskId(tasks_.size() - 1);
   t.cpu = cpu;
-  t.name = std::move(name);
+  t.name.assign(name);
   t.daemon = daemon;
   t.body = std::move(body);
   t.wake_time = now();
@@ -207,15 +270,20 @@ void Sim::unready(CpuId c) {
 }
 
 // Eligible CPUs, in CPU order: ready, with a clock within the timing window of the
-// earliest (there is a ready CPU).
+// earliest (there is a ready CPU, so there is a task 0).
 std::span<const Candidate> Sim::collect_candidates() {
+  // Eligible keys are those below `limit`: not kNotReady, and clock <= bound.
   const Nanos bound = sat_add(key_clock(tree_key_[1]), cfg_.window);
+  const uint64_t limit = bound >= key_clock(kNotReady) ? kNotReady : (bound + 1) << 16;
+  const uint64_t* const keys = tree_key_.data() + leaves_;
   size_t n = 0;
   for (CpuId c = 0; c < cpus_.size(); ++c) {
-    const uint64_t key = tree_key_[leaves_ + c];
-    if (key == kNotReady || key_clock(key) > bound) continue;
+    // Written for every CPU and kept for the eligible ones: no branch to mispredict (a
+    // CPU that is not eligible may have no task: it reads task 0's, unused).
+    const size_t eligible = keys[c] < limit;
     const Cpu& cpu = cpus_[c];
-    cands_[n++] = {c, cpu.current, cpu.clock, &tasks_[cpu.current]->pending};
+    cands_[n] = {c, cpu.current, cpu.clock, &tasks_[cpu.current & -eligible]->pending};
+    n += eligible;
   }
   return {cands_.data(), n};
 }
@@ -301,6 +369,17 @@ void Sim::advance_pending() {
   to_advance_.clear();
 }
 
+// A push_back that stays inline in the scheduling point (the vector's does not).
+[[gnu::always_inline]] inline void Sim::add_choice(CpuId c) {
+  if (chosen_ == schedule_.size()) [[unlikely]]
+    grow_schedule();
+  schedule_[chosen_++] = c;
+}
+
+[[gnu::cold, gnu::noinline]] void Sim::grow_schedule() {
+  schedule_.resize(std::max<size_t>(256, 2 * chosen_));  // most runs are short: one allocation
+}
+
 // The scheduler loop's next iteration, run by the task that finished its step, when all
 // it would do is pick a CPU: no task to advance, no per-step check, no stop, no replay
 // or script to follow. The task then switches straight to the chosen one, or goes on
@@ -311,12 +390,12 @@ inline bool Sim::step_here(Task& t) {
       sees_every_step_)
     return false;
   if (ready_ == 1 && tree_cpu_[1] == t.cpu) {
-    schedule_.push_back(t.cpu);  // no switch and no tree update: its key is refreshed later
+    add_choice(t.cpu);  // no switch and no tree update: its key is refreshed later
     return true;
   }
   make_ready(t.cpu);
   Task& next = *tasks_[cpus_[earliest_first_ ? tree_cpu_[1] : choose_cpu()].current];
-  schedule_.push_back(next.cpu);
+  add_choice(next.cpu);
   if (&next != &t) {
     t.state = TaskState::Ready;
     running_ = stepping_ = &next;
@@ -331,7 +410,7 @@ void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
   if (t.in_python)
     throw UsageError("a model operation was called directly inside a Python task; yield it "
                      "instead (e.g. `yield lock.lock()`)");
-  t.pending = {op, rw, t.frames.empty() ? 0u : t.frames.back(), line, obj};
+  t.pending = {op, rw, t.frames.top(), line, obj};
   if (stepping_ != &t || !step_here(t)) {
     t.state = TaskState::Ready;
     switch_out(t);
@@ -418,18 +497,9 @@ TaskId Sim::holder(ObjId obj) const {
   return kNoTask;
 }
 
-void Sim::enter(Task& t, uint32_t func) {
-  t.frames.push_back(func);
-  if (cfg_.trace && !unwinding_)
-    trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.cpu, TraceKind::Enter,
-                      Op::Call, Access::Read});
-}
-
-void Sim::exit(Task& t, uint32_t func) {
-  if (!t.frames.empty()) t.frames.pop_back();
-  if (cfg_.trace && !unwinding_)
-    trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.cpu, TraceKind::Exit,
-                      Op::Call, Access::Read});
+void Sim::trace_frame(const Task& t, uint32_t func, TraceKind kind) {
+  trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.cpu, kind, Op::Call,
+                    Access::Read});
 }
 
 // ---- outcomes ----
@@ -554,43 +624,53 @@ void Sim::report_deadlock() {
 
 RunResult Sim::run() {
   if (in_run_ || steps_ || stop_) throw UsageError("a Sim runs once");
-  Sim* prev = detail::current_sim;
-  detail::current_sim = this;
-  in_run_ = true;
-  if (world_) spawn_workers(*this, *world_);
-  advance_pending();
-  while (!stop_) {
-    if (!ready_) {
-      report_deadlock();
-      break;
-    }
-    if (steps_ >= cfg_.max_steps) {
-      Outcome o;
-      o.kind = OutcomeKind::StepLimit;
-      o.message = "run exceeded " + std::to_string(cfg_.max_steps) + " steps (livelock?)";
-      o.step = steps_;
-      for (const Cpu& c : cpus_) o.time = std::max(o.time, c.clock);
-      outcomes_.push_back(std::move(o));
-      break;
-    }
-    CpuId c;
-    if (earliest_first_) {
-      c = tree_cpu_[1];  // the tree's order is the strategy's order
-    } else {
-      c = choose_cpu();
-      if (c == kNoCpu) break;
-    }
-    schedule_.push_back(c);
-    stepping_ = tasks_[cpus_[c].current].get();
-    Task* back = switch_to(*stepping_);  // another task, if they switched among themselves
-    stepping_ = nullptr;
-    settle(*back);
+  {
+    // This is the current Sim until the loop ends, also when a check throws.
+    struct InRun {
+      Sim& sim;
+      Sim* const prev = detail::current_sim;
+      explicit InRun(Sim& s) : sim(s) {
+        detail::current_sim = &s;
+        s.in_run_ = true;
+      }
+      ~InRun() {
+        detail::current_sim = prev;
+        sim.in_run_ = false;
+      }
+    } in_run(*this);
+    if (world_) spawn_workers(*this, *world_);
     advance_pending();
-    if (step_check_) step_check_(*this);
+    while (!stop_) {
+      if (!ready_) {
+        report_deadlock();
+        break;
+      }
+      if (steps_ >= cfg_.max_steps) {
+        Outcome o;
+        o.kind = OutcomeKind::StepLimit;
+        o.message = "run exceeded " + std::to_string(cfg_.max_steps) + " steps (livelock?)";
+        o.step = steps_;
+        for (const Cpu& c : cpus_) o.time = std::max(o.time, c.clock);
+        outcomes_.push_back(std::move(o));
+        break;
+      }
+      CpuId c;
+      if (earliest_first_) {
+        c = tree_cpu_[1];  // the tree's order is the strategy's order
+      } else {
+        c = choose_cpu();
+        if (c == kNoCpu) break;
+      }
+      add_choice(c);
+      stepping_ = tasks_[cpus_[c].current].get();
+      Task* back = switch_to(*stepping_);  // another task, if they switched among themselves
+      stepping_ = nullptr;
+      settle(*back);
+      advance_pending();
+      if (step_check_) step_check_(*this);
+    }
+    if (teardown_ && !error_ && !stop_ && completed()) teardown_(*this);
   }
-  if (teardown_ && !error_ && !stop_ && completed()) teardown_(*this);
-  detail::current_sim = prev;
-  in_run_ = false;
   if (!error_ && replay_ && !replay_->exhausted(steps_))
     error_ = std::make_exception_ptr(StaleSchedule(
         "stale schedule: the run ended after " + std::to_string(steps_) +
@@ -641,10 +721,14 @@ RunResult Sim::finish_run() {
   r.steps = steps_;
   for (const Cpu& c : cpus_) r.clock = std::max(r.clock, c.clock);
   for (const auto& o : outcomes_) hash_.add_outcome(string_hash(o.key()));
-  for (const auto& t : tasks_) r.task_names.push_back(t->name);
-  r.outcomes = outcomes_;
+  if (cfg_.task_names) {
+    r.task_names.reserve(tasks_.size());
+    for (const auto& t : tasks_) r.task_names.push_back(t->name);
+  }
+  r.outcomes = std::move(outcomes_);
   r.trace_hash = hash_.value();
   r.stopped = stopped_;
+  schedule_.resize(chosen_);
   r.schedule = std::move(schedule_);
   r.trace = std::move(trace_);
   return r;

@@ -9,10 +9,12 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/context/fiber.hpp>
 
+#include "engine/frames.h"
 #include "engine/outcome.h"
 #include "engine/strategy.h"
 #include "engine/trace.h"
@@ -49,6 +51,7 @@ struct SimConfig {
   Nanos window = ~Nanos(0);     // timing window; 0 = strict DES, ~0 = free interleaving
   uint64_t max_steps = 1'000'000;
   bool trace = true;            // record per-step records (the hash is always kept)
+  bool task_names = true;       // fill RunResult::task_names (exploration reads none)
   bool panic_on_oops = false;   // an oops ends the run instead of just its task
   // CONFIG_DEBUG_ATOMIC_SLEEP: sleeping with a spinlock held reports
   // "BUG: sleeping function called from invalid context".
@@ -76,7 +79,7 @@ struct Task {
   bool daemon = false;        // a worker: the run may end while it waits idle
   bool idle_wait = false;     // waits in Sim::wait_idle(), which returns false at the end
   OpDesc pending;             // the operation it performs next when chosen
-  std::vector<uint32_t> frames;  // model functions, outermost first (simulated stack)
+  FrameStack frames;          // model functions, outermost first (simulated stack)
   boost::context::fiber fiber;   // the task while it is suspended
   uint32_t spin_depth = 0;    // spinlocks held (preempt count)
   Nanos wake_time = 0;        // when it was last woken
@@ -104,7 +107,7 @@ struct RunResult {
   uint64_t trace_hash = 0;
   std::vector<CpuId> schedule;    // the CPU chosen at every step
   std::vector<TraceRecord> trace;
-  std::vector<std::string> task_names;  // by TaskId
+  std::vector<std::string> task_names;  // by TaskId (when SimConfig::task_names)
   bool stopped = false;           // the strategy ended the run early (Strategy::kStop)
   bool ok() const;
 };
@@ -116,7 +119,19 @@ class Sim {
   Sim(const Sim&) = delete;
   Sim& operator=(const Sim&) = delete;
 
-  TaskId spawn(CpuId cpu, std::string name, std::function<void()> body, bool daemon = false);
+  // Ends the last run (end_run) and prepares another from scratch on `world` with
+  // `strategy`, as a new Sim with the same config would, but keeping the memory: tasks,
+  // stacks and vectors. An exploration runs one Sim many times.
+  void reset(World* world, std::unique_ptr<Strategy> strategy);
+  // Ends the last run as destroying the Sim would: the tasks it left unfinished end
+  // (idle workers return from wait_idle(), the others unwind; their frames must not
+  // touch the run any more), then the strategy and the checks are released. An owner
+  // that reuses the Sim calls it where the Sim would have been destroyed, before the
+  // world changes.
+  void end_run();
+
+  TaskId spawn(CpuId cpu, std::string_view name, std::function<void()> body,
+               bool daemon = false);
   // Called after every step (per-step invariant checks); may add outcomes.
   void set_step_check(std::function<void(Sim&)> f) { step_check_ = std::move(f); }
   // Called once at the end of a run in which every task finished (no deadlock, no task
@@ -158,9 +173,16 @@ class Sim {
   TaskId holder(ObjId obj) const;
   bool holds(ObjId obj, TaskId task) const;
 
-  // Frames of the simulated call stack (see ModelFrame).
-  void enter(Task& t, uint32_t func);
-  void exit(Task& t, uint32_t func);
+  // Frames of the simulated call stack (see ModelFrame). Inline: every model function
+  // call passes here.
+  void enter(Task& t, uint32_t func) {
+    t.frames.push_back(func);
+    if (cfg_.trace && !unwinding_) trace_frame(t, func, TraceKind::Enter);
+  }
+  void exit(Task& t, uint32_t func) {
+    if (!t.frames.empty()) t.frames.pop_back();
+    if (cfg_.trace && !unwinding_) trace_frame(t, func, TraceKind::Exit);
+  }
 
   // Outcomes raised by model code. bug/oops end the task (or the run with panic).
   void warn(std::string function, std::string message, std::vector<std::string> details = {});
@@ -172,12 +194,14 @@ class Sim {
   void report(OutcomeKind k, std::string function, std::string message,
               std::vector<std::string> details = {});
   void add_outcome(Outcome o);  // run-level outcomes (leak, corruption, invariant)
+  // The run's outcomes so far (its RunResult takes them at the end).
   const std::vector<Outcome>& outcomes() const { return outcomes_; }
 
  private:
   static constexpr uint64_t kNotReady = ~uint64_t(0);  // the key of an idle subtree
   CpuId choose_cpu();  // kNoCpu: a stale replay (error_ is set)
   RunResult finish_run();
+  void end_tasks();  // see end_run()
   bool completed() const;  // every task finished: no deadlock, kill or step limit
   void set_key(CpuId c, uint64_t key);
   void make_ready(CpuId c);
@@ -190,8 +214,11 @@ class Sim {
   bool step_here(Task& t);           // the scheduler's next choice, made by a task
   void settle(Task& t);              // after a task switched back: place its CPU
   void next_on_cpu(CpuId c);
+  void add_choice(CpuId c);          // records the CPU chosen for this step
+  void grow_schedule();
   void advance_pending();
   void report_deadlock();
+  void trace_frame(const Task& t, uint32_t func, TraceKind kind);
   Outcome make_outcome(OutcomeKind k, std::string function, std::string message,
                        std::vector<std::string> details) const;
   [[noreturn]] void kill_current();
@@ -205,6 +232,7 @@ class Sim {
   boost::context::fiber sched_;      // the scheduler while tasks run
   boost::context::fiber* from_ = nullptr;
   std::vector<std::unique_ptr<Task>> tasks_;  // by TaskId; a Task never moves
+  std::vector<std::unique_ptr<Task>> spare_;  // ended Tasks, for spawn() to reuse
   std::vector<Cpu> cpus_;
   // Ready CPUs: a tournament tree, CPU c at leaf leaves_ + c, the root at 1, each inner
   // node the earliest (key, cpu) of its subtree. Keys are clock << 16 | tie-break.
@@ -217,7 +245,8 @@ class Sim {
   std::vector<std::pair<ObjId, TaskId>> waiters_;
   std::vector<Holder> holders_;
   std::vector<Outcome> outcomes_;
-  std::vector<CpuId> schedule_;
+  std::vector<CpuId> schedule_;      // the first chosen_ entries are the choices so far
+  size_t chosen_ = 0;
   std::vector<TraceRecord> trace_;
   TraceHash hash_;
   Task* running_ = nullptr;

@@ -124,8 +124,10 @@ void flush_work(World& w, uint32_t work, uint32_t line) {
 void spawn_workers(Sim& sim, World& world) {
   for (uint32_t wq = 0; wq < world.workqueues.size(); ++wq) {
     const CpuId cpu = world.workqueues[wq].cpu < sim.config().cpus ? world.workqueues[wq].cpu : 0;
-    sim.spawn(cpu, "kworker/" + std::to_string(cpu) + ":" + world.workqueues[wq].name,
-              [&world, wq] { worker_thread(world, wq); }, /*daemon=*/true);
+    thread_local std::string name;  // reused: every execution spawns its workers
+    name.assign("kworker/").append(std::to_string(cpu)).append(":").append(
+        world.workqueues[wq].name);
+    sim.spawn(cpu, name, [&world, wq] { worker_thread(world, wq); }, /*daemon=*/true);
   }
 }
 
