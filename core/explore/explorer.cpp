@@ -96,7 +96,7 @@ ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
       }
       if (res.executions >= budget) break;
       RunResult r = run(std::move(s));
-      switch (tree.finish(r.stopped)) {
+      switch (tree.finish(r)) {
         case TreeSearch::Fate::Complete:
           res.record(r, res.executions + 1);
           break;
