@@ -86,8 +86,11 @@ void TreeSearch::start(const Sim& sim) {
 }
 
 uint32_t TreeSearch::row(ObjId obj) {
+  RowCache& hit = row_cache_[(obj * 0x9e3779b97f4a7c15ull) >> (64 - kRowCacheBits)];
+  if (hit.obj == obj) return hit.row;
   auto [it, added] = rows_.try_emplace(obj, uint32_t(last_.size()));
   if (added) last_.resize(last_.size() + 2 * ncpu_, 0);
+  hit = {obj, it->second};
   return it->second;
 }
 
@@ -311,38 +314,40 @@ size_t TreeSearch::choose(const Sim& sim, std::span<const Candidate> c) {
     Node n;
     n.enabled = enabled;
     next_.resize((k + 1) * ncpu_);
-    for (const auto& x : c) {
-      Dep& d = next_[k * ncpu_ + x.cpu];
-      d = {x.op->obj, x.op->op, x.op->rw, kNoRow};
-      // Persistent sets check every CPU's operation; source sets only those that run.
-      if (cfg_.dpor && !source_mode() && touches_obj(d)) d.row = row(d.obj);
-    }
+    for (const auto& x : c) next_[k * ncpu_ + x.cpu] = {x.op->obj, x.op->op, x.op->rw, kNoRow};
+    // The CPUs whose next operation is the one they had at the parent, which the step
+    // taken there does not conflict with: asleep there, they stay asleep (sleep sets);
+    // checked for races there, they race with the same steps.
+    uint64_t same = 0;
     if (k > 0) {
       const Node& parent = nodes_[k - 1];
       const CpuId last = parent.chosen;
       n.cont = (enabled & bit(last)) ? last : kNoCpu;
       n.preempts = parent.preempts + (parent.cont != kNoCpu && parent.chosen != parent.cont);
       n.branching = parent.branching + (std::popcount(parent.enabled) > 1);
-      if (cfg_.dpor && cfg_.preemption_bound == ~0u) {
-        // Sleep sets: a CPU explored (or asleep) at the parent stays asleep while the
-        // steps taken do not conflict with its next operation. (Not with a bound: the
-        // equivalent execution explored may need more preemptions than the bound.)
+      if (cfg_.dpor) {
         const Dep& s = dep_of(uint32_t(k - 1));
         const uint64_t sw = step_writes_[k - 1];
-        for (uint64_t q = (parent.sleep | parent.done) & ~bit(last) & enabled; q; q &= q - 1) {
+        for (uint64_t q = parent.enabled & enabled & ~bit(last); q; q &= q - 1) {
           const CpuId cq = lowest(q);
-          if (!(sw & bit(cq)) && !conflict(next_of(k - 1, cq), s)) n.sleep |= bit(cq);
+          if (!(sw & bit(cq)) && !conflict(next_of(k - 1, cq), s)) same |= bit(cq);
         }
       }
+      // Not with a bound: the equivalent execution explored may need more preemptions
+      // than the bound.
+      if (cfg_.dpor && cfg_.preemption_bound == ~0u) n.sleep = (parent.sleep | parent.done) & same;
     }
     n.full = n.branching < cfg_.split && std::popcount(enabled) > 1;
     n.backtrack = (!cfg_.dpor || n.full) ? enabled : 0;
     nodes_.push_back(n);
-    if (cfg_.dpor && !source_mode())
-      for (const auto& x : c) {
+    if (cfg_.dpor && !source_mode())  // persistent sets check every CPU's operation
+      for (uint64_t q = enabled & ~same; q; q &= q - 1) {
+        const CpuId cq = lowest(q);
+        Dep& d = next_of(k, cq);
+        if (touches_obj(d)) d.row = row(d.obj);
         uint32_t conf[kMaxCpus];
-        conflicts(x.cpu, next_of(k, x.cpu), 0, conf);
-        persistent_race(x.cpu, conf);
+        conflicts(cq, d, 0, conf);
+        persistent_race(cq, conf);
       }
     Node& m = nodes_[k];
     const uint64_t can = enabled & ~m.sleep & allowed(m);

@@ -129,6 +129,12 @@ class TreeSearch {
   // runqueue, then per object a row for any access and a row for writes.
   std::vector<uint32_t> last_;
   std::unordered_map<ObjId, uint32_t> rows_;
+  static constexpr uint32_t kRowCacheBits = 10;
+  struct RowCache {
+    ObjId obj = kNoObj;
+    uint32_t row = 0;
+  };
+  std::vector<RowCache> row_cache_ = std::vector<RowCache>(size_t(1) << kRowCacheBits);
   std::vector<std::pair<uint32_t, uint32_t>> undo_;  // (index in last_, old value)
   std::vector<size_t> undo_mark_;                    // by step: undo_ size before it
 };
