@@ -289,13 +289,13 @@ TreeSearch::Fate TreeSearch::finish(const RunResult& r) {
       }
   }
   if (stopped) return blocked_ ? Fate::Redundant : Fate::OtherWorker;
-  if (cfg_.workers > 1 && !owned_known_ && signature_ % cfg_.workers != cfg_.worker)
-    return Fate::OtherWorker;
+  if (signature_ % cfg_.workers != cfg_.worker) return Fate::OtherWorker;
   return Fate::Complete;
 }
 
 size_t TreeSearch::choose(const Sim& sim, std::span<const Candidate> c) {
   if (!ncpu_) start(sim);
+  if (owned_known_ && signature_ % cfg_.workers != cfg_.worker) return Strategy::kStop;
   const size_t k = depth_;
   uint64_t enabled = 0;
   for (const auto& x : c) enabled |= bit(x.cpu);
@@ -363,10 +363,10 @@ size_t TreeSearch::choose(const Sim& sim, std::span<const Candidate> c) {
   const Node& n = nodes_[k];
   if (n.full) {
     signature_ = hash_mix(signature_, n.chosen);
-    if (cfg_.workers > 1 && n.branching + 1 == cfg_.split) {
-      owned_known_ = true;
-      if (signature_ % cfg_.workers != cfg_.worker) return Strategy::kStop;
-    }
+    // The last split node decides whose subtree this is. Its step still runs in every
+    // worker, which stops at the next one: a step that ends the run changes the sleep
+    // sets of the other subtrees there (finish).
+    owned_known_ = n.branching + 1 == cfg_.split;
   }
   ++depth_;
   for (size_t i = 0; i < c.size(); ++i)

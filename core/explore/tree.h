@@ -13,10 +13,12 @@
 //        Sagonas, POPL 2014) and sleep sets prune the re-orderings of independent steps:
 //        every complete execution is a different Mazurkiewicz trace and every trace is
 //        covered, so outcome counts are trace counts; an execution whose every CPU is
-//        asleep is cut short as redundant. With a preemption bound (bounded POR, Coons,
-//        Musuvathi, McKinley, OOPSLA 2013) it reverses races with persistent sets
-//        (Flanagan-Godefroid) plus Coons' conservative point and no sleep sets, and
-//        covers every trace with a schedule within the bound.
+//        asleep is cut short as redundant. The last step of a run cut short (a panic,
+//        the step limit) conflicts with everything the other CPUs would have done.
+//        With a preemption bound (bounded POR, Coons, Musuvathi, McKinley, OOPSLA 2013)
+//        it reverses races with persistent sets (Flanagan-Godefroid) plus Coons'
+//        conservative point and no sleep sets, and covers every trace with a schedule
+//        within the bound.
 //
 // Workers share a tree by its first `split` branching nodes: those branch on every CPU,
 // and worker w runs only the subtrees whose choices there hash to w. Full nodes keep the
@@ -118,7 +120,7 @@ class TreeSearch {
   size_t depth_ = 0;         // steps run so far
   bool blocked_ = false;     // every eligible CPU sleeps: a redundant execution
   uint64_t signature_ = 0;   // hash of the choices at split nodes
-  bool owned_known_ = false; // the split nodes are passed: the subtree is this worker's
+  bool owned_known_ = false; // the split nodes are passed: signature_ says whose it is
   std::vector<uint64_t> cpu_sig_;          // each CPU's tasks, before the step
   // Of the steps of the prefix run so far, kept across executions up to the branch node:
   std::vector<uint64_t> step_writes_;      // CPUs whose runqueue the step changed
