@@ -217,7 +217,9 @@ void TreeSearch::persistent_race(CpuId p, const uint32_t* conf) {
 // CPU p, or p's pending operation at the end, with clock vc), v = the steps after i
 // that do not happen after it, then e. Unless a CPU that can start v (its first step in
 // v has no predecessor in v) is already tried, done or asleep at i's node, try the
-// lowest one there (every CPU if it could not run then).
+// lowest one there. If it could not run then, try every CPU there, as persistent sets
+// do (mostly a spinlock release and the spinner's retry, which no order reverses: the
+// CPUs there are done already).
 void TreeSearch::source_races(uint32_t k, CpuId p, const uint32_t* conf, const uint32_t* vc) {
   const uint32_t n = ncpu_;
   for (CpuId c = 0; c < n; ++c) {
