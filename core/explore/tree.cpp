@@ -10,6 +10,7 @@ namespace pagesim {
 namespace {
 inline uint64_t bit(CpuId c) { return uint64_t(1) << c; }
 inline CpuId lowest(uint64_t mask) { return CpuId(std::countr_zero(mask)); }
+inline bool many(uint64_t mask) { return mask & (mask - 1); }
 // A Python call, or an operation that names no object, may touch anything.
 bool touches_all(const auto& d) {
   return d.op == Op::Call || (d.obj == kNoObj && d.op != Op::Delay);
@@ -69,7 +70,7 @@ std::unique_ptr<Strategy> TreeSearch::next() {
   }
   first_ = false;
   depth_ = 0;
-  blocked_ = owned_known_ = false;
+  blocked_ = other_worker_ = false;
   signature_ = 0;
   return std::make_unique<Strat>(this);
 }
@@ -297,7 +298,7 @@ TreeSearch::Fate TreeSearch::finish(const RunResult& r) {
 
 size_t TreeSearch::choose(const Sim& sim, std::span<const Candidate> c) {
   if (!ncpu_) start(sim);
-  if (owned_known_ && signature_ % cfg_.workers != cfg_.worker) return Strategy::kStop;
+  if (other_worker_) return Strategy::kStop;
   const size_t k = depth_;
   uint64_t enabled = 0;
   for (const auto& x : c) enabled |= bit(x.cpu);
@@ -326,7 +327,7 @@ size_t TreeSearch::choose(const Sim& sim, std::span<const Candidate> c) {
       const CpuId last = parent.chosen;
       n.cont = (enabled & bit(last)) ? last : kNoCpu;
       n.preempts = parent.preempts + (parent.cont != kNoCpu && parent.chosen != parent.cont);
-      n.branching = parent.branching + (std::popcount(parent.enabled) > 1);
+      n.branching = parent.branching + many(parent.enabled);
       if (cfg_.dpor) {
         const Dep& s = dep_of(uint32_t(k - 1));
         const uint64_t sw = step_writes_[k - 1];
@@ -339,7 +340,7 @@ size_t TreeSearch::choose(const Sim& sim, std::span<const Candidate> c) {
       // than the bound.
       if (cfg_.dpor && cfg_.preemption_bound == ~0u) n.sleep = (parent.sleep | parent.done) & same;
     }
-    n.full = n.branching < cfg_.split && std::popcount(enabled) > 1;
+    n.full = n.branching < cfg_.split && many(enabled);
     n.backtrack = (!cfg_.dpor || n.full) ? enabled : 0;
     nodes_.push_back(n);
     if (cfg_.dpor && !source_mode())  // persistent sets check every CPU's operation
@@ -368,7 +369,7 @@ size_t TreeSearch::choose(const Sim& sim, std::span<const Candidate> c) {
     // The last split node decides whose subtree this is. Its step still runs in every
     // worker, which stops at the next one: a step that ends the run changes the sleep
     // sets of the other subtrees there (finish).
-    owned_known_ = n.branching + 1 == cfg_.split;
+    other_worker_ = n.branching + 1 == cfg_.split && signature_ % cfg_.workers != cfg_.worker;
   }
   ++depth_;
   for (size_t i = 0; i < c.size(); ++i)

@@ -120,7 +120,7 @@ class TreeSearch {
   size_t depth_ = 0;         // steps run so far
   bool blocked_ = false;     // every eligible CPU sleeps: a redundant execution
   uint64_t signature_ = 0;   // hash of the choices at split nodes
-  bool owned_known_ = false; // the split nodes are passed: signature_ says whose it is
+  bool other_worker_ = false; // past the split nodes, in another worker's subtree
   std::vector<uint64_t> cpu_sig_;          // each CPU's tasks, before the step
   // Of the steps of the prefix run so far, kept across executions up to the branch node:
   std::vector<uint64_t> step_writes_;      // CPUs whose runqueue the step changed
