@@ -43,8 +43,8 @@ struct TreeConfig {
   uint32_t split = 0;               // branching nodes shared among workers
   uint32_t worker = 0;
   uint32_t workers = 1;
-  // Unbounded dpor: false reverses races with persistent sets instead of source sets
-  // (the reference tests compare against).
+  // Unbounded dpor: false reverses races with persistent sets instead, as dpor did
+  // before; with sleep sets that misses traces (the tests compare the two).
   bool source_sets = true;
 };
 
