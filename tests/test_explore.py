@@ -76,6 +76,15 @@ def test_unbounded_dpor_matches_dfs_outcomes_with_sleep_sets() -> None:
     assert dpor.executions < dfs.executions
 
 
+def test_unbounded_dpor_cuts_few_executions_short() -> None:
+    # Source sets try a CPU only where it starts a reversed race: of zs_free's first
+    # 20,000 executions on the fixed kernel, 8 end with every CPU asleep (persistent sets
+    # cut 1,168 short).
+    ex = ZS_FREE.explore(kernel="v4.8", strategy="dpor", executions=20_000, minimise=False)
+    assert ex.outcomes == {"ok": 20_000} and not ex.exhausted
+    assert ex.redundant * 500 < ex.executions, ex.redundant
+
+
 def test_first_failure_is_minimised_and_replays() -> None:
     ex = ZS_FREE.explore(strategy="pct", executions=2_000)
     f = ex.first_failure

@@ -17,7 +17,7 @@ DfsStats explore_dfs(const std::function<bool(std::unique_ptr<Strategy>)>& execu
     if (st.executions >= max_executions) break;
     ++st.executions;
     if (!execute(std::move(s))) break;
-    tree.finish(false);
+    tree.finish(RunResult{});
   }
   return st;
 }

@@ -30,12 +30,11 @@ uint32_t split_depth(uint32_t workers) {
 }
 
 namespace {
-// Bounded dpor explores some traces more than once, and how often depends on which nodes
-// branch fully: it always splits at the same depth, so any number of workers (up to 64)
-// explores the same tree.
+// Which schedules dpor runs (bounded: how many per trace; unbounded: which one stands for
+// a trace, and so the examples) depends on which nodes branch fully: it always splits at
+// the same depth, so any number of workers (up to 64) explores the same tree.
 uint32_t split_for(const ExploreConfig& cfg) {
-  if (cfg.kind == ExploreKind::Dpor && cfg.preemption_bound != ~0u && cfg.workers <= 64)
-    return split_depth(64);
+  if (cfg.kind == ExploreKind::Dpor && cfg.workers <= 64) return split_depth(64);
   return split_depth(cfg.workers);
 }
 }  // namespace
@@ -96,7 +95,7 @@ ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
       }
       if (res.executions >= budget) break;
       RunResult r = run(std::move(s));
-      switch (tree.finish(r.stopped)) {
+      switch (tree.finish(r)) {
         case TreeSearch::Fate::Complete:
           res.record(r, res.executions + 1);
           break;

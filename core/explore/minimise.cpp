@@ -99,7 +99,7 @@ Minimised minimise(const Executor& run, const std::string& key, const std::vecto
       if (!s) break;
       RunResult r = run(std::move(s));
       ++m.attempts;
-      tree.finish(r.stopped);
+      tree.finish(r);
       if (has_key(r, key)) {
         const std::vector<CpuId> found = r.schedule;
         attempt(&found, {}, nullptr);  // count its preemptions

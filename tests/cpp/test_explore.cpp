@@ -13,6 +13,7 @@
 #include "engine/sync.h"
 #include "engine/world.h"
 #include "explore/explorer.h"
+#include "explore/tree.h"
 
 using namespace pagesim;
 
@@ -21,9 +22,9 @@ namespace {
 // A small concurrent program: each CPU runs a list of instructions over shared variables
 // and locks; at the end the final values become the outcome ("warn:x=2 y=1").
 struct Instr {
-  enum Kind { Read, Write, Inc, Lock, Unlock, MutexLock, MutexUnlock, IfEqWarn } kind;
+  enum Kind { Read, Write, Inc, Lock, Unlock, MutexLock, MutexUnlock, IfEqWarn, IfEqOops } kind;
   int var = 0;   // variable or lock
-  int64_t v = 0; // IfEqWarn: warn when the last read value equals v
+  int64_t v = 0; // IfEqWarn, IfEqOops: when the last read value equals v
 };
 using Program = std::vector<std::vector<Instr>>;
 
@@ -47,6 +48,7 @@ Executor executor(const Program& prog, bool trace = false) {
     SimConfig cfg;
     cfg.cpus = uint32_t(prog.size());
     cfg.trace = trace;
+    cfg.panic_on_oops = true;  // an oops ends the run: the other CPUs are cut off
     Sim sim(cfg, &w, std::move(s));
     for (CpuId c = 0; c < prog.size(); ++c)
       sim.spawn(c, "t" + std::to_string(c), [&w, code = prog[c]] {
@@ -66,6 +68,9 @@ Executor executor(const Program& prog, bool trace = false) {
             case Instr::MutexUnlock: mutex_unlock(w.mutex[in.var]); break;
             case Instr::IfEqWarn:
               if (last == in.v) WARN("saw", std::to_string(in.v));
+              break;
+            case Instr::IfEqOops:
+              if (last == in.v) OOPS("saw " + std::to_string(in.v));
               break;
           }
         }
@@ -146,6 +151,46 @@ const Instr I(int v) { return {Instr::Inc, v}; }
 // Three racy increments of x and an unrelated writer of y.
 const Program kLostUpdate = {{R(0), W(0)}, {R(0), W(0)}, {R(0), W(0)}, {R(1), W(1), R(1), W(1)}};
 
+// The traces of every schedule (dfs).
+std::set<std::string> all_traces(const Program& p) {
+  std::set<std::string> all;
+  ExploreConfig c;
+  c.kind = ExploreKind::Dfs;
+  c.executions = 1'000'000;
+  const Executor traced = executor(p, true);
+  explore([&](std::unique_ptr<Strategy> s) {
+    RunResult r = traced(std::move(s));
+    all.insert(trace_class(r));
+    return r;
+  }, c);
+  return all;
+}
+
+// Unbounded dpor with one race-reversal rule, driven directly: the complete executions
+// (their traces, and how many repeat one), and the redundant ones cut short.
+struct TreeRun {
+  uint64_t complete = 0, redundant = 0, repeats = 0;
+  std::set<std::string> traces, outcomes;
+};
+TreeRun run_tree(const Program& p, bool source_sets) {
+  TreeSearch tree({.dpor = true, .source_sets = source_sets});
+  const Executor traced = executor(p, true);
+  TreeRun out;
+  while (auto s = tree.next()) {
+    const RunResult r = traced(std::move(s));
+    switch (tree.finish(r)) {
+      case TreeSearch::Fate::Complete:
+        ++out.complete;
+        out.repeats += !out.traces.insert(trace_class(r)).second;
+        for (const auto& o : r.outcomes) out.outcomes.insert(o.key());
+        break;
+      case TreeSearch::Fate::Redundant: ++out.redundant; break;
+      case TreeSearch::Fate::OtherWorker: break;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST(Explore, DporFindsEveryOutcomeOfDfsWithOneExecutionPerTrace) {
@@ -157,18 +202,13 @@ TEST(Explore, DporFindsEveryOutcomeOfDfsWithOneExecutionPerTrace) {
   EXPECT_EQ(keys(dpor), (std::set<std::string>{"warn:x=1 y=2", "warn:x=2 y=2", "warn:x=3 y=2"}));
 
   // Count the traces among all dfs executions, and check dpor ran each once.
-  std::set<std::string> all, seen;
+  const std::set<std::string> all = all_traces(kLostUpdate);
+  std::set<std::string> seen;
   uint64_t dup = 0;
   ExploreConfig c;
-  c.kind = ExploreKind::Dfs;
+  c.kind = ExploreKind::Dpor;
   c.executions = 1'000'000;
   const Executor traced = executor(kLostUpdate, true);
-  explore([&](std::unique_ptr<Strategy> s) {
-    RunResult r = traced(std::move(s));
-    all.insert(trace_class(r));
-    return r;
-  }, c);
-  c.kind = ExploreKind::Dpor;
   explore([&](std::unique_ptr<Strategy> s) {
     RunResult r = traced(std::move(s));
     if (!r.stopped && !seen.insert(trace_class(r)).second) ++dup;
@@ -287,4 +327,121 @@ TEST(Explore, ResultsRoundTripThroughJson) {
   EXPECT_EQ(back.exhausted, r.exhausted);
   EXPECT_EQ(back.first_failure->schedule, r.first_failure->schedule);
   EXPECT_THROW(ExploreResult::from_json(nlohmann::json{{"strategy", "dfs"}}), UsageError);
+}
+
+TEST(Explore, SourceSetsCutNoExecutionShortOnWriterReaders) {
+  // Writer-readers (Abdulla et al. 2014): one CPU writes x, three read a variable of
+  // their own and then x. Each read of x goes before or after the write: 8 traces.
+  // Source sets try only a CPU that starts a reversed race, and every run is a new
+  // trace. Persistent sets with sleep sets (the rule dpor had before) try every reader
+  // first at the root: the runs that start with a later reader end with every CPU
+  // asleep, and the reversals that would reach half of the traces are of the writer
+  // where it is asleep, so they are dropped.
+  const Program p = {{W(0)}, {R(1), R(0)}, {R(2), R(0)}, {R(3), R(0)}};
+  const std::set<std::string> traces = all_traces(p);
+  ASSERT_EQ(traces.size(), 8u);
+  const TreeRun source = run_tree(p, true), persistent = run_tree(p, false);
+  EXPECT_EQ(source.traces, traces);
+  EXPECT_EQ(source.complete, 8u);
+  EXPECT_EQ(source.repeats, 0u);
+  EXPECT_EQ(source.redundant, 0u);
+  EXPECT_EQ(persistent.complete, 4u);
+  EXPECT_EQ(persistent.traces.size(), 4u);
+  EXPECT_EQ(persistent.redundant, 4u);
+}
+
+TEST(Explore, SourceSetsRunEachTraceOnceAndCutShortNoMoreThanPersistentSets) {
+  const Instr L{Instr::Lock, 0}, U{Instr::Unlock, 0}, ML{Instr::MutexLock, 1},
+      MU{Instr::MutexUnlock, 1};
+  const std::vector<Program> programs = {
+      kLostUpdate,
+      {{W(0), R(1)}, {W(1), R(0)}, {R(0), R(1)}},  // store buffering and a reader of both
+      {{L, I(0), U, R(1)}, {R(0), W(1)}, {L, R(0), U}},
+      {{ML, R(0), {Instr::IfEqWarn, 0, 1}, MU}, {I(0), ML, I(0), MU}, {R(0), W(1)}},
+  };
+  for (size_t i = 0; i < programs.size(); ++i) {
+    const std::set<std::string> traces = all_traces(programs[i]);
+    const TreeRun source = run_tree(programs[i], true), persistent = run_tree(programs[i], false);
+    EXPECT_EQ(source.traces, traces) << i;
+    EXPECT_EQ(source.complete, traces.size()) << i;
+    EXPECT_EQ(source.repeats, 0u) << i;
+    EXPECT_LE(persistent.complete, traces.size()) << i;
+    EXPECT_LE(source.redundant, persistent.redundant) << i;
+  }
+}
+
+// Small random programs of 2 or 3 CPUs: reads, writes and increments of three
+// variables, sections under a spinlock or a mutex, and oopses that end the run.
+class RandomPrograms {
+ public:
+  explicit RandomPrograms(uint64_t seed) : seed_(seed) {}
+  Program next() {
+    Program p(2 + rnd(2));
+    for (auto& code : p) {
+      const uint32_t len = 1 + rnd(p.size() == 2 ? 4 : 3);
+      const bool locked = rnd(4) == 0, mutex = rnd(2);
+      if (locked) code.push_back({mutex ? Instr::MutexLock : Instr::Lock, 0});
+      for (uint32_t j = 0; j < len; ++j) {
+        const int v = int(rnd(3));
+        switch (rnd(4)) {
+          case 0: code.push_back(R(v)); break;
+          case 1: code.push_back(W(v)); break;
+          case 2: code.push_back(I(v)); break;
+          default:
+            code.push_back(R(v));
+            code.push_back({rnd(3) ? Instr::IfEqWarn : Instr::IfEqOops, 0, int64_t(rnd(2))});
+        }
+      }
+      if (locked) code.push_back({mutex ? Instr::MutexUnlock : Instr::Unlock, 0});
+    }
+    return p;
+  }
+
+ private:
+  uint32_t rnd(uint32_t n) {
+    seed_ = seed_ * 6364136223846793005ull + 1442695040888963407ull;
+    return uint32_t((seed_ >> 33) % n);
+  }
+  uint64_t seed_;
+};
+
+TEST(Explore, SourceSetsRunEachTraceOfRandomProgramsOnce) {
+  RandomPrograms programs(12345);
+  for (int t = 0; t < 300; ++t) {
+    const Program p = programs.next();
+    const std::set<std::string> traces = all_traces(p);
+    const TreeRun source = run_tree(p, true);
+    EXPECT_EQ(source.traces, traces) << "program " << t;
+    EXPECT_EQ(source.complete, traces.size()) << "program " << t;
+    EXPECT_EQ(source.repeats, 0u) << "program " << t;
+  }
+}
+
+TEST(Explore, DporWorkersGiveTheSameOutcomesAndExamplesOnRandomPrograms) {
+  // Which schedule stands for a trace depends on the split nodes, and a step that ends
+  // the run at the last one changes the sleep sets of the other workers' subtrees.
+  RandomPrograms programs(4242);
+  for (int t = 0; t < 100; ++t) {
+    const Program p = programs.next();
+    const ExploreResult one = run(p, ExploreKind::Dpor);
+    for (uint32_t n : {2u, 3u}) {
+      ExploreResult merged = run(p, ExploreKind::Dpor, 0, n);
+      for (uint32_t w = 1; w < n; ++w) merged.merge(run(p, ExploreKind::Dpor, w, n));
+      ASSERT_EQ(counts(merged), counts(one)) << "program " << t << " workers " << n;
+      for (const auto& [key, c] : one.outcomes)
+        EXPECT_EQ(merged.outcomes.at(key).schedule, c.schedule) << "program " << t << " " << key;
+    }
+  }
+}
+
+TEST(Explore, DporTriesTheCpusAPanicCutOff) {
+  // cpu0 writes x, then oopses (ending the run) if y is still 0; cpu1 reads x and writes
+  // y. The first schedule runs cpu0 to its oops and cpu1 never runs: its pending read
+  // races with what cut it off, and reversing that finds the runs without an oops.
+  const Program p = {{W(0), R(1), {Instr::IfEqOops, 1, 0}}, {R(0), W(1)}};
+  const ExploreResult dfs = run(p, ExploreKind::Dfs);
+  const ExploreResult dpor = run(p, ExploreKind::Dpor);
+  ASSERT_TRUE(dfs.exhausted && dpor.exhausted);
+  EXPECT_EQ(keys(dpor), keys(dfs));
+  EXPECT_EQ(keys(dpor).size(), 3u);
 }
