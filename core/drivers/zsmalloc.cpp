@@ -167,7 +167,8 @@ uint32_t obj_slot(uint32_t size, uint32_t obj_idx) {
 std::vector<ZsObjSlot>& page_mem(Mm& mm, Pfn page) {
   Zsmalloc& z = Z(mm);
   check_page(mm, page);
-  if (z.mem_of.size() < mm.pages.size()) z.mem_of.resize(mm.pages.size(), 0);
+  // Grown to the highest pfn that held objects, not to the machine: exploration copies it.
+  if (z.mem_of.size() <= page) z.mem_of.resize(size_t(page) + 1, 0);
   if (!z.mem_of[page]) {
     z.mem.emplace_back();  // a deque: the memory of other pages stays where it is
     z.mem_of[page] = uint32_t(z.mem.size());
