@@ -1,6 +1,7 @@
 #include "mm/invariants.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "mm/page_ops.h"
@@ -56,12 +57,60 @@ struct Checker {
       bad(OutcomeKind::Invariant, q, "tail of a free block is on list " + mm.lists[t.list].name());
   }
 
+  // A page of a free block that the checks have nothing to report on (kFreeClean).
+  static bool free_clean(const Page& t) {
+    constexpr uint64_t kNotClean =
+        (1ull << PG_locked) | (1ull << PG_lru) | (1ull << PG_isolated) | (1ull << PG_balloon);
+    // list < kPoisonList: on a list (neither kNoList nor kPoisonList).
+    return !((t.refcount != 0) | ((t.flags & kNotClean) != 0) | (t.list < kPoisonList));
+  }
+
+  // census.suspect for the source mem_map was copied from, or nullptr when it has none.
+  // Computed from this world: its unwritten pages are the source's, and its written ones
+  // are listed anyway.
+  const uint64_t* suspects() {
+    const MemMap& m = mm.pages;
+    if (!m.base_id()) return nullptr;
+    auto& s = census.suspect;
+    const size_t words = (m.size() + 63) / 64;
+    if (census.suspect_base == m.base_id() && census.suspect_version == m.base_version() &&
+        s.size() == words)
+      return s.data();
+    s.assign(words, 0);
+    for (Pfn p = 0; p < m.size(); ++p)
+      if (!free_clean(m[p])) s[p / 64] |= uint64_t(1) << (p % 64);
+    for (size_t w = 0; w < words; ++w) s[w] |= m.written()[w];
+    census.suspect_base = m.base_id();
+    census.suspect_version = m.base_version();
+    return s.data();
+  }
+
+  // The pages of the free block [p, end) after its head that are not clean. With suspects,
+  // only those listed there or written since the copy: the others are clean as they were.
+  void free_tails(Pfn p, Pfn end, const uint64_t* suspect) {
+    const Page* const pages = mm.pages.data();
+    if (!suspect) {
+      for (Pfn q = p + 1; q < end; ++q)
+        if (!free_clean(pages[q])) [[unlikely]]
+          free_page(p, q);
+      return;
+    }
+    const uint64_t* const written = mm.pages.written();
+    for (Pfn w = (p + 1) / 64; w * 64 < end; ++w) {
+      uint64_t bits = suspect[w] | written[w];
+      if (w == (p + 1) / 64) bits &= ~uint64_t(0) << ((p + 1) % 64);
+      if (end - w * 64 < 64) bits &= (uint64_t(1) << (end - w * 64)) - 1;
+      for (; bits; bits &= bits - 1) {
+        const Pfn q = w * 64 + Pfn(std::countr_zero(bits));
+        if (!free_clean(pages[q])) free_page(p, q);
+      }
+    }
+  }
+
   // Structures are only checked while their lock is free: the allocator and the LRU code
   // update a list and its counters in several steps under zone->lock / the lru lock.
   void buddy() {
-    constexpr uint64_t kNotClean =
-        (1ull << PG_locked) | (1ull << PG_lru) | (1ull << PG_isolated) | (1ull << PG_balloon);
-    const Page* const pages = mm.pages.data();
+    const uint64_t* const suspect = suspects();
     uint8_t* const mark = this->mark.data();
     const Pfn nr_pages = Pfn(mm.pages.size());
     for (const Zone& z : mm.zones)
@@ -83,12 +132,7 @@ struct Checker {
               std::memset(mark + p, kInFreeBlock | kFreeClean, end - p);
               free_page(p, p);  // the head is on a list: never clean
             }
-            for (Pfn q = p + 1; q < end; ++q) {
-              const Page& t = pages[q];
-              // list < kPoisonList: on a list (neither kNoList nor kPoisonList).
-              if ((t.refcount != 0) | ((t.flags & kNotClean) != 0) | (t.list < kPoisonList)) [[unlikely]]
-                free_page(p, q);
-            }
+            free_tails(p, end, suspect);
           }
         }
         if (blocks != z.free_area[size_t(order)].nr_free)

@@ -26,6 +26,13 @@ struct PageCensus {
   // clean free pages too: the heads of free blocks, and the pages of a zone whose
   // zone->lock is held (its free lists are not walked).
   std::vector<Pfn> pages;
+  // The pages that may be unclean free pages (as above, but refcount, flags and list
+  // only) in the world mem_map was last copied from, a bit per pfn, for that source's id
+  // and version (MemMap::base_id, base_version): the buddy check looks at a page of a
+  // free block only if it is listed here or written since the copy. Exploration restores
+  // every execution from one snapshot, so this is computed once.
+  std::vector<uint64_t> suspect;
+  uint64_t suspect_base = 0, suspect_version = 0;
   // The checker's marks (mm/invariants.cpp).
   std::vector<uint8_t> mark;      // by pfn
   std::vector<uint8_t> lru_list;  // by list id: 1 for the LRU lists of every zone

@@ -76,6 +76,12 @@ class MemMap {
   std::vector<Page>::const_iterator begin() const { return pages_.begin(); }
   std::vector<Page>::const_iterator end() const { return pages_.end(); }
 
+  // The array this one was last copied from (0: none), its version then, and a bit per
+  // pfn written since: a page whose bit is clear is as it was in that source.
+  uint64_t base_id() const { return base_id_; }
+  uint64_t base_version() const { return base_version_; }
+  const uint64_t* written() const { return dirty_.data(); }
+
   // For tests: pages written since the last copy from the base, and how many pages the
   // last copy-assignment copied.
   size_t dirty_count() const {
