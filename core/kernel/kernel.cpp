@@ -28,23 +28,11 @@ Outcome violation_outcome(const mm::Violation& v) {
   return o;
 }
 
-namespace {
-
-// The census of the teardown checks, kept per thread: teardown runs after every execution
-// and then allocates nothing once it has grown. Not inlined: GCC would look up the
-// thread-local address again at each use.
-[[gnu::noinline]] mm::PageCensus& teardown_census() {
-  thread_local mm::PageCensus census;
-  return census;
-}
-
-}  // namespace
-
 std::vector<Outcome> Kernel::teardown_outcomes() const {
   std::vector<Outcome> out;
   // One pass over mem_map: the drivers' checks look at the pages it lists (those that are
   // not clean free pages) instead of every page.
-  mm::PageCensus& census = teardown_census();
+  mm::PageCensus& census = mm::thread_census();
   for (const auto& v : mm::check_teardown(*this, &census)) out.push_back(violation_outcome(v));
   // Each driver's own invariants (no object lost, no page leaked, counts consistent).
   const std::pair<const char*, std::vector<std::string>> checks[] = {

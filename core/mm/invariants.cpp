@@ -19,13 +19,6 @@ inline constexpr uint8_t kInHeldBlock = 2;  // a tail of an allocated block (tea
 // census leaves it out (PG_balloon: so that the census lists every balloon page).
 inline constexpr uint8_t kFreeClean = 4;
 
-// The census of the checks called without one (per step, or outside a teardown). Not
-// inlined: GCC would look up the thread-local address again in the loops that use it.
-[[gnu::noinline]] PageCensus& thread_census() {
-  thread_local PageCensus c;
-  return c;
-}
-
 struct Checker {
   const Mm& mm;
   std::vector<Violation> out;
@@ -222,6 +215,12 @@ struct Checker {
 };
 
 }  // namespace
+
+// Not inlined: GCC would look up the thread-local address again in the loops that use it.
+[[gnu::noinline]] PageCensus& thread_census() {
+  thread_local PageCensus c;
+  return c;
+}
 
 std::vector<Violation> check_invariants(const Mm& mm) {
   Checker c(mm, thread_census());

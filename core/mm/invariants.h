@@ -38,6 +38,10 @@ struct PageCensus {
   std::vector<uint8_t> lru_list;  // by list id: 1 for the LRU lists of every zone
 };
 
+// The census of this thread, reused by every check made on it (the per-step checks and
+// the teardowns of an exploration's executions).
+PageCensus& thread_census();
+
 // Calls f(pfn) for every page the census lists, or for every page without a census
 // (checks called outside a teardown).
 template <class F>
@@ -52,7 +56,7 @@ void for_each_census_page(const Mm& mm, const PageCensus* census, F&& f) {
 std::vector<Violation> check_invariants(const Mm& mm);
 // At teardown, when every task is done: additionally nothing is isolated, NR_ISOLATED is
 // back to zero, and every page is free or owned (a page that is neither is leaked).
-// Fills *census on the way (without one, a census kept per thread).
+// Fills *census on the way (without one, thread_census()).
 std::vector<Violation> check_teardown(const Mm& mm, PageCensus* census = nullptr);
 
 }  // namespace pagesim::mm
