@@ -5,9 +5,11 @@
 
 #include "engine/schedule.h"
 #include "engine/world.h"
+#include "engine_support.h"
 #include "explore/script.h"
 
 using namespace pagesim;
+using pagesim::testing::spawn_stuck_and_idle_worker;
 
 namespace {
 
@@ -278,16 +280,7 @@ TEST(Engine, IdleWorkersReturnAndOtherWaitersUnwindWhenTheSimEnds) {
   bool returned = false, unwound = false;
   {
     Sim sim(cfg(2), &w, std::make_unique<RandomStrategy>(1));
-    sim.spawn(0, "stuck", [&] {
-      struct Guard {
-        bool& done;
-        ~Guard() { done = true; }
-      } g{unwound};
-      Sim::current()->block({w.lock_obj(0), "mutex", false, false});
-    });
-    sim.spawn(1, "worker", [&] {
-      if (!Sim::current()->wait_idle(w.lock_obj(1), "work")) returned = true;
-    }, /*daemon=*/true);
+    spawn_stuck_and_idle_worker(sim, w, returned, unwound);
     RunResult r = sim.run();
     ASSERT_EQ(r.outcomes.size(), 1u);
     EXPECT_EQ(r.outcomes[0].kind, OutcomeKind::Deadlock);  // the stuck task, not the worker

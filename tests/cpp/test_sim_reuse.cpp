@@ -7,8 +7,10 @@
 
 #include "engine/sync.h"
 #include "engine/world.h"
+#include "engine_support.h"
 
 using namespace pagesim;
+using pagesim::testing::spawn_stuck_and_idle_worker;
 
 namespace {
 
@@ -189,16 +191,7 @@ TEST(SimReuse, IdleWorkersReturnAndWaitersUnwindWhenTheOwnerEndsTheRun) {
   for (int run = 0; run < 3; ++run) {
     returned = unwound = false;
     if (run) sim.reset(&w, std::make_unique<RandomStrategy>(1));
-    sim.spawn(0, "stuck", [&] {
-      struct Guard {
-        bool& done;
-        ~Guard() { done = true; }
-      } g{unwound};
-      Sim::current()->block({w.lock_obj(0), "mutex", false, false});
-    });
-    sim.spawn(1, "worker", [&] {
-      if (!Sim::current()->wait_idle(w.lock_obj(1), "work")) returned = true;
-    }, /*daemon=*/true);
+    spawn_stuck_and_idle_worker(sim, w, returned, unwound);
     const RunResult r = sim.run();
     ASSERT_EQ(r.outcomes.size(), 1u);
     EXPECT_EQ(r.outcomes[0].kind, OutcomeKind::Deadlock);
