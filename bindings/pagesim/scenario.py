@@ -512,11 +512,7 @@ class Run:
         return "\n\n".join(o.report for o in self.outcomes)
 
     def replay_command(self) -> str:
-        fixes = "".join(f" --fix {k}={'on' if v else 'off'}" for k, v in sorted(self.fixes.items()))
-        return (
-            f"pagesim run {self.scenario.file}::{self.scenario.name} --kernel {self.preset}"
-            f"{fixes} --schedule '{self.result.schedule}'"
-        )
+        return run_command(self.scenario, self.preset, self.fixes, self.result.schedule)
 
     def to_json(self, trace: bool = False) -> dict[str, Any]:
         j = json.loads(self.result.to_json(trace))
@@ -699,6 +695,15 @@ class Scenario:
         return self.fn(k)
 
 
+def run_command(scenario: Scenario, preset: str, fixes: dict[str, bool], schedule: Any) -> str:
+    """The `pagesim run` command that replays `schedule` in the scenario."""
+    flags = "".join(f" --fix {k}={'on' if v else 'off'}" for k, v in sorted(fixes.items()))
+    return (
+        f"pagesim run {scenario.file}::{scenario.name} --kernel {preset}{flags}"
+        f" --schedule '{schedule}'"
+    )
+
+
 def record(x: Run | Exploration) -> None:
     RECORDED.append(x)
     del RECORDED[:-8]
@@ -820,13 +825,7 @@ class Exploration:
     def replay_command(self, key: str | None = None) -> str:
         """A shell command that replays the (minimised first) failure or an outcome."""
         sched = self.example(key if key or self.found.first_failing() else "ok")
-        fixes = "".join(
-            f" --fix {k}={'on' if v else 'off'}" for k, v in sorted(self.fixes.items())
-        )
-        return (
-            f"pagesim run {self.scenario.file}::{self.scenario.name} --kernel {self.preset}"
-            f"{fixes} --schedule '{sched}'"
-        )
+        return run_command(self.scenario, self.preset, self.fixes, sched)
 
     def to_json(self) -> dict[str, Any]:
         found = json.loads(self.found.to_json())
