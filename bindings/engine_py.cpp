@@ -33,6 +33,21 @@ py::object execute_engine_op(World& w, uint64_t machine, const EngineOp& op) {
       sched(Op::Write, Access::Write, w.counter_obj(op.index), line);
       w.counters[op.index].value = op.arg;
       return py::none();
+    case EngineOp::Check: {  // a property of the task's own: no scheduling point
+      Sim* s = Sim::current();
+      s->note_check(op.index);
+      if (!op.arg) s->report(OutcomeKind::Check, interned(op.index), op.message);
+      return py::bool_(op.arg != 0);
+    }
+    case EngineOp::Warn: {
+      Sim* s = Sim::current();
+      s->warn(s->current_task()->name, op.message);
+      return py::none();
+    }
+    case EngineOp::Bug: {
+      Sim* s = Sim::current();
+      s->bug(s->current_task()->name, op.message);
+    }
     default:
       break;
   }
@@ -139,7 +154,8 @@ std::vector<ScriptStep> to_script(py::handle script, uint32_t cpus) {
   std::vector<ScriptStep> steps;
   for (auto item : script) {
     auto t = item.cast<py::tuple>();
-    if (t.size() != 5) throw UsageError("a script step is (cpu, until, function, obj, count)");
+    if (t.size() != 5 && t.size() != 6)
+      throw UsageError("a script step is (cpu, until, function, obj, count[, stop])");
     ScriptStep st;
     const long cpu = t[0].cast<long>();
     if (cpu < 0 || cpu >= long(cpus))
@@ -157,6 +173,7 @@ std::vector<ScriptStep> to_script(py::handle script, uint32_t cpus) {
       throw UsageError("script step '" + until + "' needs a function name");
     st.obj = t[3].is_none() ? kNoObj : t[3].cast<ObjId>();
     st.count = t[4].cast<uint64_t>();
+    st.stop = t.size() == 6 && t[5].cast<bool>();
     steps.push_back(st);
   }
   return steps;
@@ -165,7 +182,7 @@ std::vector<ScriptStep> to_script(py::handle script, uint32_t cpus) {
 }  // namespace
 
 PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedule,
-                   py::object script) {
+                   py::object script, bool errors_as_outcomes) {
   std::unique_ptr<Strategy> strat = make_strategy(strategy, seed);
   std::map<std::string, std::string> meta{{"strategy", strategy},
                                           {"seed", std::to_string(seed)},
@@ -178,11 +195,17 @@ PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedu
                           std::to_string(cfg_.cpus));
     strat = std::make_unique<ReplayStrategy>(std::move(s.choices), std::move(strat));
     meta["strategy"] = "replay";
-  } else if (!script.is_none()) {
-    strat = std::make_unique<ScriptStrategy>(to_script(script, cfg_.cpus), std::move(strat));
+  }
+  auto status = std::make_shared<std::vector<ScriptStepStatus>>();
+  if (schedule.is_none() && !script.is_none()) {
+    strat = std::make_unique<ScriptStrategy>(to_script(script, cfg_.cpus), std::move(strat), status);
     meta["strategy"] = "script+" + strategy;
   }
-  return execute(std::move(strat), std::move(meta), cfg_);
+  SimConfig cfg = cfg_;
+  cfg.errors_as_outcomes = errors_as_outcomes;
+  PyRun out = execute(std::move(strat), std::move(meta), cfg);
+  out.script = std::move(*status);
+  return out;
 }
 
 PyRun Machine::execute(std::unique_ptr<Strategy> strat, std::map<std::string, std::string> meta,
@@ -250,6 +273,20 @@ void register_engine(py::module_& m) {
         return EngineOp{EngineOp::Delay, 0, ns};
       },
       py::arg("ns"), "An operation that spends `ns` simulated nanoseconds of CPU time.");
+  m.def(
+      "check", [](py::object cond, const std::string& name, const std::string& message) {
+        if (name.empty()) throw UsageError("a check needs a name: ps.check(cond, 'name', msg)");
+        return EngineOp{EngineOp::Check, intern(name), py::bool_(cond) ? 1 : 0, 0, message};
+      },
+      py::arg("cond"), py::arg("name"), py::arg("message") = "",
+      "An operation that checks a property: when `cond` is false the run gets outcome "
+      "check:<name> with the task's backtrace (the task goes on). Yields `cond`.");
+  m.def(
+      "bug", [](const std::string& message) { return EngineOp{EngineOp::Bug, 0, 0, 0, message}; },
+      py::arg("message"), "An operation that reports bug:<task> and ends the task, as BUG() does.");
+  m.def(
+      "warn", [](const std::string& message) { return EngineOp{EngineOp::Warn, 0, 0, 0, message}; },
+      py::arg("message"), "An operation that reports warn:<task>; the task goes on, as after WARN().");
 
   py::class_<Outcome>(m, "Outcome", "How a run (or a task in it) ended, kernel-style.")
       .def_property_readonly("kind", [](const Outcome& o) { return outcome_kind_name(o.kind); })
@@ -297,6 +334,21 @@ void register_engine(py::module_& m) {
       .def_property_readonly("schedule", [](const PyRun& p) { return Schedule{p.r.schedule, p.meta}; })
       .def_property_readonly("meta", [](const PyRun& p) { return p.meta; })
       .def_property_readonly("tasks", [](const PyRun& p) { return p.r.task_names; })
+      .def_property_readonly("stopped", [](const PyRun& p) { return p.r.stopped; },
+                             "The run ended early (at a script's stop step).")
+      .def_property_readonly("script_status", [](const PyRun& p) {
+        py::list l;
+        for (const auto& s : p.script) {
+          py::dict d;
+          d["reached"] = s.reached;
+          d["matched"] = s.matched;
+          d["context_ended"] = s.context_ended;
+          d["last_function"] = s.last_func ? py::object(py::str(interned(s.last_func))) : py::none();
+          d["ops"] = s.ops;
+          l.append(d);
+        }
+        return l;
+      }, "Per script step: reached, matched, context_ended, last_function, ops.")
       .def_property_readonly(
           "kernel",
           [](const PyRun& p) { return p.kernel ? py::cast(KernelView{p.kernel}) : py::none(); },
@@ -346,6 +398,7 @@ recorded schedule.)doc")
            py::arg("name") = py::none(), "spawn(cpu, task, *args, name=None): run task(*args) on a CPU.")
       .def("run", &Machine::run, py::arg("strategy") = "random", py::arg("seed") = 0,
            py::arg("schedule") = py::none(), py::arg("script") = py::none(),
+           py::arg("errors_as_outcomes") = false,
            "Run every task to the end. strategy: 'random' or 'timed'; schedule: replay a "
            "recorded Schedule (its unscripted tail falls to the strategy).")
       .def("explore", &Machine::explore, py::arg("strategy") = "random",

@@ -45,6 +45,7 @@ Executor Machine::explorer_executor() {
   SimConfig cfg = cfg_;
   cfg.trace = false;       // only outcomes and schedules are kept
   cfg.task_names = false;
+  cfg.errors_as_outcomes = true;  // an exception in a task is one more outcome
   // One world and one Sim serve every execution, each reset to the initial state: they
   // keep their memory, so an execution allocates next to nothing.
   struct Scratch {

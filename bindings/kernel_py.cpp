@@ -153,6 +153,14 @@ class KernelMachine : public Machine {
     return kernel::call_entry(*kernel_, kernel::find_entry(name), int_args(args, name.c_str()));
   }
 
+  // An end-of-run property: fn(state) returns None, or a message (outcome check:<name>).
+  void add_check(py::object fn) {
+    if (!PyCallable_Check(fn.ptr())) throw UsageError("a check must be a function of the state");
+    const std::string name = py::hasattr(fn, "__name__") ? fn.attr("__name__").cast<std::string>()
+                                                         : "check" + std::to_string(checks_.size());
+    checks_.emplace_back(intern(name), std::move(fn));
+  }
+
  protected:
   World& world() override { return *kernel_; }
   std::shared_ptr<World> fresh_world() override { return std::make_shared<Kernel>(*kernel_); }
@@ -175,10 +183,13 @@ class KernelMachine : public Machine {
   void prepare(Sim& sim, World& w) override {
     auto* k = static_cast<Kernel*>(&w);
     if (kcompactd_) sim.spawn(0, "kcompactd0", [k] { mm::kcompactd(*k); }, /*daemon=*/true);
-    if (check_ == "off") return;
-    sim.set_teardown([k](Sim& s) {
-      for (auto& o : k->teardown_outcomes()) s.add_outcome(std::move(o));
+    if (check_ == "off" && checks_.empty()) return;
+    sim.set_teardown([this, k](Sim& s) {
+      if (check_ != "off")
+        for (auto& o : k->teardown_outcomes()) s.add_outcome(std::move(o));
+      run_checks(s, *k);
     });
+    if (check_ == "off") return;
     if (check_ == "step")
       sim.set_step_check([k, seen = false](Sim& s) mutable {
         if (seen) return;  // the first violation is the interesting one
@@ -196,6 +207,28 @@ class KernelMachine : public Machine {
   }
 
  private:
+  // The end-of-run checks, each on its own copy of the final state (a check may keep it).
+  void run_checks(Sim& s, const Kernel& k) {
+    for (const auto& [name, fn] : checks_) {
+      s.note_check(name);
+      py::object r;
+      try {
+        r = fn(KernelView{std::make_shared<Kernel>(k)});
+      } catch (py::error_already_set& e) {
+        if (!s.config().errors_as_outcomes) throw;
+        error_outcome(e);
+        continue;
+      }
+      if (r.is_none()) continue;
+      Outcome o;
+      o.kind = OutcomeKind::Check;
+      o.function = interned(name);
+      o.message = py::str(r).cast<std::string>();
+      s.add_outcome(std::move(o));
+    }
+  }
+
+  std::vector<std::pair<uint32_t, py::object>> checks_;
   std::shared_ptr<Kernel> kernel_;
   std::string check_ = "end";
   bool kcompactd_ = false;
@@ -252,6 +285,30 @@ void register_kernel(py::module_& m) {
     }
     return l;
   }, "The kernel presets and the fixes each one applies.");
+  m.def("model_functions", [](std::optional<std::string> preset, std::map<std::string, bool> fixes) {
+    if (!preset) {
+      std::vector<std::string> all;
+      for (const auto& f : model_functions()) all.push_back(f.name);
+      return all;
+    }
+    return kernel::model_function_names(kernel::resolve_fixes(kernel::find_preset(*preset), fixes));
+  }, py::arg("kernel") = py::none(), py::arg("fixes") = std::map<std::string, bool>{},
+     "The model functions breakpoints and outcome keys can name: every one, or those of a "
+     "preset with fixes flipped.");
+  m.def("model_function_file", [](const std::string& name) -> py::object {
+    const ModelFunction* f = find_model_function(name);
+    return f ? py::object(py::str(f->file)) : py::object(py::none());
+  }, py::arg("name"), "The model file that defines a model function, or None.");
+  m.def("missing_fix", [](const std::string& name, const std::string& preset,
+                          std::map<std::string, bool> fixes) -> py::object {
+    auto f = kernel::missing_fix_for(kernel::resolve_fixes(kernel::find_preset(preset), fixes), name);
+    if (!f) return py::none();
+    return py::make_tuple(fix_info(*f).name, fix_info(*f).title);
+  }, py::arg("function"), py::arg("kernel"), py::arg("fixes") = std::map<std::string, bool>{},
+     "(name, title) of the fix a model function needs on this preset, or None.");
+  m.def("did_you_mean", [](const std::string& name, const std::vector<std::string>& known) {
+    return did_you_mean(name, known);
+  }, py::arg("name"), py::arg("known"), "\" (did you mean 'x'?)\" for the names close to `name`, or ''.");
   m.def("fixes", [] {
     py::list l;
     for (size_t i = 0; i < kFixCount; ++i) {
@@ -360,6 +417,9 @@ initial state, so a Kernel can be run many times.)doc")
            py::arg("window") = py::none(), py::arg("max_steps") = 1'000'000, py::arg("trace") = true,
            py::arg("panic_on_oops") = false, py::arg("debug_vm") = py::none(),
            py::arg("debug_atomic_sleep") = false, py::arg("check") = "end", py::arg("kcompactd") = false)
+      .def("add_check", &KernelMachine::add_check, py::arg("fn"),
+           "An end-of-run property: fn(state) returns None or a message, which becomes outcome "
+           "check:<fn name>. Runs after every run that completed (no task killed, no deadlock).")
       .def_property_readonly("state", [](const KernelMachine& k) { return KernelView{k.template_kernel()}; },
                              "The initial state (what set-up calls built).")
       .def("spawn", &KernelMachine::spawn_any, py::arg("cpu"), py::arg("task"), py::arg("name") = py::none(),

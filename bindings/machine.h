@@ -14,6 +14,7 @@
 #include "engine/schedule.h"
 #include "engine/world.h"
 #include "explore/explorer.h"
+#include "explore/script.h"
 #include "py_common.h"
 
 namespace pagesim::kernel {
@@ -27,14 +28,17 @@ struct EngineOp {
   enum Kind : uint8_t {
     Lock, Unlock, Trylock, ReadLock, ReadUnlock, WriteLock, WriteUnlock,
     CounterRead, CounterAdd, CounterSet, Delay,
+    Check, Bug, Warn,  // properties: ps.check(cond, name, msg), ps.bug(msg), ps.warn(msg)
   };
   Kind kind;
-  uint32_t index = 0;
-  int64_t arg = 0;
+  uint32_t index = 0;    // Check: the interned check name
+  int64_t arg = 0;       // Check: the condition
   uint64_t machine = 0;  // the Machine whose lock/counter this is (0: none, e.g. delay)
+  std::string message = {};  // Check, Bug, Warn
   std::string repr() const {
     static const char* const names[] = {"lock", "unlock", "trylock", "read_lock", "read_unlock",
-                                        "write_lock", "write_unlock", "read", "add", "set", "delay"};
+                                        "write_lock", "write_unlock", "read", "add", "set", "delay",
+                                        "check", "bug", "warn"};
     return std::string("<pagesim op ") + names[kind] + ">";
   }
 };
@@ -80,6 +84,7 @@ struct PyRun {
   std::map<std::string, std::string> meta;
   std::shared_ptr<World> world;             // the run's final state, for labels in traces
   std::shared_ptr<kernel::Kernel> kernel;   // the same world, when it is a Kernel
+  std::vector<ScriptStepStatus> script = {};  // how far each script step got
 };
 
 struct TaskSpec {
@@ -102,7 +107,9 @@ class Machine {
   void spawn(long cpu, py::object task, py::args args, std::optional<std::string> name);
   // schedule: replay a recorded Schedule; script: a list of (cpu, until, function, obj,
   // count) steps, until in "done", "before", "after", "steps" (see explore/script.h).
-  PyRun run(const std::string& strategy, uint64_t seed, py::object schedule, py::object script);
+  // errors_as_outcomes: a Python exception in a task or check is an outcome, not raised.
+  PyRun run(const std::string& strategy, uint64_t seed, py::object schedule, py::object script,
+            bool errors_as_outcomes);
   // Runs many executions from the initial state (explore/explorer.h): this worker's share,
   // with the first failure minimised when `minimise` (do it after merging workers).
   ExploreResult explore(const std::string& strategy, uint64_t executions, double seconds,

@@ -19,6 +19,9 @@ using OpExecutor = std::function<py::object(py::handle op)>;
 // each operation's result back in. No Python frame is live while C++ runs the
 // operation (which may switch fibers): the generator is suspended at its `yield`.
 std::function<void()> python_task_body(py::object factory, py::tuple args, OpExecutor exec);
+// With SimConfig::errors_as_outcomes: a Python exception becomes outcome exception:<Type>
+// with its traceback; inside a task it ends the task, as BUG() does.
+void error_outcome(py::error_already_set& e);
 
 void register_engine(py::module_& m);
 void register_bench(py::module_& m);

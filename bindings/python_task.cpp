@@ -2,6 +2,32 @@
 
 namespace pagesim::py_glue {
 
+void error_outcome(py::error_already_set& e) {
+  Sim* sim = Sim::current();
+  const std::string type = e.type().attr("__name__").cast<std::string>();
+  const std::string message = py::str(e.value()).cast<std::string>();
+  std::vector<std::string> details;
+  py::object lines = py::module_::import("traceback")
+                         .attr("format_exception")(e.type(), e.value(), e.trace());
+  for (auto chunk : lines) {
+    std::string text = chunk.cast<std::string>();
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t nl = text.find('\n', start);
+      if (nl == std::string::npos) nl = text.size();
+      if (nl > start) details.push_back(text.substr(start, nl - start));
+      start = nl + 1;
+    }
+  }
+  if (sim->current_task()) sim->end_task(OutcomeKind::Exception, type, message, std::move(details));
+  Outcome o;
+  o.kind = OutcomeKind::Exception;
+  o.function = type;
+  o.message = message;
+  o.details = std::move(details);
+  sim->add_outcome(std::move(o));
+}
+
 std::function<void()> python_task_body(py::object factory, py::tuple args, OpExecutor exec) {
   return [factory = std::move(factory), args = std::move(args), exec = std::move(exec)] {
     Task* task = Sim::current()->current_task();
@@ -27,6 +53,7 @@ std::function<void()> python_task_body(py::object factory, py::tuple args, OpExe
       } catch (py::error_already_set& e) {
         task->in_python = false;
         if (e.matches(PyExc_StopIteration)) return;
+        if (Sim::current()->config().errors_as_outcomes) error_outcome(e);
         throw;
       }
       task->in_python = false;

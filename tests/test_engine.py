@@ -562,8 +562,14 @@ def test_exploration_runs_python_tasks_on_one_reused_sim() -> None:
     for key, (_, schedule) in first.items():
         assert [o.key for o in m.run(schedule=schedule).outcomes] == ([] if key == "ok" else [key])
     fail["on"] = True
+    # An exception in a task is an outcome of the execution, with its traceback, not the
+    # end of the exploration; run() raises it.
+    failing = m.explore(strategy="random", executions=10, minimise=False)
+    assert {k: c.count for k, c in failing.outcomes.items()}["exception:ScenarioError"] == 10
+    report = failing.outcomes["exception:ScenarioError"].report
+    assert "raised in the middle of an exploration" in report and "in bystander" in report
     with pytest.raises(ScenarioError):
-        m.explore(strategy="random", executions=10, minimise=False)
+        m.run()
     fail["on"] = False
     assert explore() == first
 

@@ -200,7 +200,7 @@ def test_python_task_calls_entry_points() -> None:
     [
         (
             lambda: Kernel(preset="v9.9"),
-            "unknown kernel preset 'v9.9' (known: v4.8, v4.9, movable-v3, v4.7)",
+            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.8, v4.9, movable-v3, v4.7)",
         ),
         (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
         (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),

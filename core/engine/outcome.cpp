@@ -14,6 +14,8 @@ const char* outcome_kind_name(OutcomeKind k) {
     case OutcomeKind::Leak: return "leak";
     case OutcomeKind::Corruption: return "corruption";
     case OutcomeKind::Invariant: return "invariant";
+    case OutcomeKind::Check: return "check";
+    case OutcomeKind::Exception: return "exception";
   }
   return "?";
 }
@@ -24,6 +26,8 @@ std::string Outcome::key() const {
     case OutcomeKind::Bug:
     case OutcomeKind::Warn:
     case OutcomeKind::Invariant:
+    case OutcomeKind::Check:
+    case OutcomeKind::Exception:
       if (!function.empty()) return std::string(outcome_kind_name(kind)) + ":" + function;
       return outcome_kind_name(kind);
     default:
@@ -45,6 +49,13 @@ std::string Outcome::report() const {
       break;
     case OutcomeKind::Warn:
       o << "WARNING: at " << function << ": " << message << "\n" << where << "\n";
+      break;
+    case OutcomeKind::Check:
+      o << "check '" << function << "' failed" << (message.empty() ? "" : ": " + message) << "\n"
+        << where << "\n";
+      break;
+    case OutcomeKind::Exception:
+      o << "Python exception " << function << ": " << message << "\n" << where << "\n";
       break;
     default:
       o << outcome_kind_name(kind) << ": " << message << "\n";

@@ -17,6 +17,8 @@ enum class OutcomeKind : uint8_t {
   Leak,        // pages neither free nor owned at teardown
   Corruption,  // data read back differs from what was written
   Invariant,   // page state that no kernel path allows
+  Check,       // a property a scenario states failed (ps.check, an end-of-run check)
+  Exception,   // a Python task or check raised (exploration; run() raises it instead)
 };
 const char* outcome_kind_name(OutcomeKind k);
 

@@ -145,6 +145,7 @@ void Sim::reset(World* world, std::unique_ptr<Strategy> strategy) {
   waiters_.clear();
   holders_.clear();
   outcomes_.clear();
+  checks_.clear();
   schedule_.clear();
   chosen_ = 0;
   trace_.clear();
@@ -545,9 +546,17 @@ void Sim::kill_current() {
 }
 
 void Sim::bug(std::string function, std::string message, std::vector<std::string> details) {
-  outcomes_.push_back(make_outcome(OutcomeKind::Bug, std::move(function), std::move(message),
-                                   std::move(details)));
+  end_task(OutcomeKind::Bug, std::move(function), std::move(message), std::move(details));
+}
+
+void Sim::end_task(OutcomeKind k, std::string function, std::string message,
+                   std::vector<std::string> details) {
+  outcomes_.push_back(make_outcome(k, std::move(function), std::move(message), std::move(details)));
   kill_current();
+}
+
+void Sim::note_check(uint32_t name) {
+  if (std::find(checks_.begin(), checks_.end(), name) == checks_.end()) checks_.push_back(name);
 }
 
 void Sim::oops(std::string message, std::vector<std::string> details) {
@@ -669,6 +678,7 @@ RunResult Sim::run() {
       advance_pending();
       if (step_check_) step_check_(*this);
     }
+    if (sees_every_step_) strategy_->finish(*this);
     if (teardown_ && !error_ && !stop_ && completed()) teardown_(*this);
   }
   if (!error_ && replay_ && !replay_->exhausted(steps_))
@@ -728,6 +738,7 @@ RunResult Sim::finish_run() {
   r.outcomes = std::move(outcomes_);
   r.trace_hash = hash_.value();
   r.stopped = stopped_;
+  for (uint32_t c : checks_) r.checks.push_back(interned(c));
   schedule_.resize(chosen_);
   r.schedule = std::move(schedule_);
   r.trace = std::move(trace_);

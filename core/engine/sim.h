@@ -19,6 +19,7 @@
 #include "engine/strategy.h"
 #include "engine/trace.h"
 #include "engine/intern.h"
+#include "engine/model_function.h"
 #include "engine/types.h"
 
 namespace pagesim {
@@ -56,6 +57,9 @@ struct SimConfig {
   // CONFIG_DEBUG_ATOMIC_SLEEP: sleeping with a spinlock held reports
   // "BUG: sleeping function called from invalid context".
   bool debug_atomic_sleep = false;
+  // An error raised by a task's own code (a Python exception) or an end-of-run check
+  // becomes an outcome (OutcomeKind::Exception) instead of ending the run with it.
+  bool errors_as_outcomes = false;
   CostModel costs = CostModel::defaults();
 };
 
@@ -109,6 +113,7 @@ struct RunResult {
   std::vector<TraceRecord> trace;
   std::vector<std::string> task_names;  // by TaskId (when SimConfig::task_names)
   bool stopped = false;           // the strategy ended the run early (Strategy::kStop)
+  std::vector<std::string> checks;  // property checks evaluated, each once, in order
   bool ok() const;
 };
 
@@ -188,6 +193,11 @@ class Sim {
   void warn(std::string function, std::string message, std::vector<std::string> details = {});
   [[noreturn]] void bug(std::string function, std::string message,
                         std::vector<std::string> details = {});
+  // Records an outcome of kind `k` for the current task and ends it, as BUG() does.
+  [[noreturn]] void end_task(OutcomeKind k, std::string function, std::string message,
+                             std::vector<std::string> details = {});
+  // A property check named `name` was evaluated (RunResult::checks lists them).
+  void note_check(uint32_t name);
   [[noreturn]] void oops(std::string message, std::vector<std::string> details = {});
   // Records an outcome for the current task without ending it (bad_page, a leak found
   // by a check): the kernel prints and goes on.
@@ -245,6 +255,7 @@ class Sim {
   std::vector<std::pair<ObjId, TaskId>> waiters_;
   std::vector<Holder> holders_;
   std::vector<Outcome> outcomes_;
+  std::vector<uint32_t> checks_;  // interned names of the property checks evaluated
   std::vector<CpuId> schedule_;      // the first chosen_ entries are the choices so far
   size_t chosen_ = 0;
   std::vector<TraceRecord> trace_;
@@ -271,8 +282,8 @@ inline uint32_t here(const std::source_location& l = std::source_location::curre
 }
 
 // RAII frame of the simulated call stack: MODEL_FUNC("zs_free") at the top of a model
-// function names it in descriptors, traces, backtraces and breakpoints. The name is
-// interned once per call site, so it must be a literal.
+// function names it in descriptors, traces, backtraces and breakpoints. The name must be
+// a literal.
 class ModelFrame {
  public:
   explicit ModelFrame(uint32_t func) : func_(func), sim_(Sim::current()) {
@@ -306,7 +317,7 @@ void REPORT_BUG(const char* function, std::string message, std::vector<std::stri
 
 #define PAGESIM_CAT2(a, b) a##b
 #define PAGESIM_CAT(a, b) PAGESIM_CAT2(a, b)
-#define MODEL_FUNC(name)                                          \
-  static const uint32_t PAGESIM_CAT(_model_fid_, __LINE__) =      \
-      ::pagesim::intern(name);                                    \
-  ::pagesim::ModelFrame PAGESIM_CAT(_model_frame_, __LINE__)(PAGESIM_CAT(_model_fid_, __LINE__))
+// The name is registered when the library loads (engine/model_function.h).
+#define MODEL_FUNC(name)                                                       \
+  ::pagesim::ModelFrame PAGESIM_CAT(_model_frame_, __LINE__)(                  \
+      ::pagesim::detail::ModelFunctionId<name, __FILE__>::id)

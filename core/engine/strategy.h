@@ -39,6 +39,9 @@ class Strategy {
   virtual uint64_t tie_seed() const { return 0; }
   // A strategy that tracks progress (a script) is asked at every step, even forced ones.
   virtual bool sees_every_step() const { return false; }
+  // Called once when the run is over, before its teardown checks (a script settles the
+  // step in progress).
+  virtual void finish(const Sim&) {}
 };
 
 // Random among the eligible CPUs (seeded). With run_length L > 1 the CPU that ran last

@@ -17,9 +17,11 @@ std::string ScriptStep::describe() const {
   return s;
 }
 
-ScriptStrategy::ScriptStrategy(std::vector<ScriptStep> steps, std::unique_ptr<Strategy> fallback)
-    : steps_(std::move(steps)), fallback_(std::move(fallback)) {
+ScriptStrategy::ScriptStrategy(std::vector<ScriptStep> steps, std::unique_ptr<Strategy> fallback,
+                               std::shared_ptr<std::vector<ScriptStepStatus>> status)
+    : steps_(std::move(steps)), fallback_(std::move(fallback)), status_(std::move(status)) {
   if (!fallback_) throw UsageError("a script needs a fallback strategy");
+  if (status_) status_->assign(steps_.size(), {});
 }
 
 namespace {
@@ -33,15 +35,19 @@ bool in_frame(const Task& t, uint32_t func) {
 }  // namespace
 
 // Whether step `s` is over, looking at the CPU's next operation (if it can run).
-bool ScriptStrategy::finished(const Sim& sim, const ScriptStep& s, std::span<const Candidate> c) {
+int ScriptStrategy::finished(const Sim& sim, const ScriptStep& s, std::span<const Candidate> c) {
   const Cpu& cpu = sim.cpu(s.cpu);
-  if (cpu.current == kNoTask && cpu.runqueue.empty()) return true;  // nothing left to run
-  if (cpu.current == kNoTask) return false;
+  if (cpu.current == kNoTask && cpu.runqueue.empty()) {  // nothing left to run
+    const bool hit = (s.until == ScriptStep::Until::After && seen_) ||
+                     (s.until == ScriptStep::Until::Steps && taken_ >= s.count);
+    return hit ? 1 : 2;
+  }
+  if (cpu.current == kNoTask) return 0;
   const Task& t = sim.task(cpu.current);
   const bool ready = std::any_of(c.begin(), c.end(), [&](const Candidate& x) { return x.cpu == s.cpu; });
   switch (s.until) {
     case ScriptStep::Until::Done:
-      return false;
+      return 0;
     case ScriptStep::Until::Steps:
       return taken_ >= s.count;
     case ScriptStep::Until::Before:
@@ -52,24 +58,42 @@ bool ScriptStrategy::finished(const Sim& sim, const ScriptStep& s, std::span<con
       return seen_ && !inside && ready;
     }
   }
-  return false;
+  return 0;
 }
 
 size_t ScriptStrategy::choose(const Sim& sim, std::span<const Candidate> c) {
-  while (pos_ < steps_.size() && finished(sim, steps_[pos_], c)) {
+  while (pos_ < steps_.size()) {
+    const int over = finished(sim, steps_[pos_], c);
+    if (!over) break;
+    const bool stop = steps_[pos_].stop && over == 1;
+    if (status_) {
+      ScriptStepStatus& st = (*status_)[pos_];
+      st.reached = true;
+      st.matched = over == 1 || steps_[pos_].until == ScriptStep::Until::Done;
+      st.context_ended = over == 2;
+    }
     ++pos_;
     taken_ = 0;
     seen_ = false;
+    if (stop) return kStop;  // the run ends here, its state as it is now
   }
   if (pos_ < steps_.size()) {
+    const CpuId cpu = steps_[pos_].cpu;
+    if (status_) (*status_)[pos_].reached = true;
     for (size_t i = 0; i < c.size(); ++i)
-      if (c[i].cpu == steps_[pos_].cpu) {
+      if (c[i].cpu == cpu) {
         ++taken_;
+        if (status_) {
+          ScriptStepStatus& st = (*status_)[pos_];
+          st.ops = taken_;
+          st.last_func = sim.task(sim.cpu(cpu).current).frames.top();
+        }
         return i;
       }
   }
   // The script is over, or its CPU cannot run now (it waits for another): the fallback
   // decides, among every candidate.
+  if (c.empty()) return kStop;  // finish(): the run is over
   return c.size() == 1 ? 0 : fallback_->choose(sim, c);
 }
 

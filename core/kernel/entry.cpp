@@ -128,12 +128,13 @@ const std::vector<EntryPoint>& entry_points() {
 }
 
 const EntryPoint& find_entry(std::string_view name) {
-  std::string known;
+  std::vector<std::string> names;
   for (const auto& e : entry_points()) {
     if (name == e.name) return e;
-    known += (known.empty() ? "" : ", ") + std::string(e.name);
+    names.push_back(e.name);
   }
-  throw UsageError("unknown kernel entry point '" + std::string(name) + "' (known: " + known + ")");
+  throw UsageError("unknown kernel entry point '" + std::string(name) + "'" +
+                   did_you_mean(name, names) + " (known: " + join_names(names) + ")");
 }
 
 int64_t call_entry(Kernel& k, const EntryPoint& e, std::span<const int64_t> args) {

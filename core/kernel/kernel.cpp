@@ -4,18 +4,8 @@ namespace pagesim::kernel {
 
 Kernel::Kernel(const KernelConfig& cfg) : preset_(cfg.preset) {
   const Preset& p = find_preset(cfg.preset);
-  this->cfg.fixes = p.fixes;
+  this->cfg.fixes = resolve_fixes(p, cfg.fixes);
   this->cfg.debug_vm = cfg.debug_vm < 0 ? p.debug_vm : cfg.debug_vm != 0;
-  for (const auto& [name, on] : cfg.fixes) {
-    auto f = fix_by_name(name);
-    if (!f) {
-      std::string known;
-      for (size_t i = 0; i < kFixCount; ++i)
-        known += (known.empty() ? "" : ", ") + std::string(fix_info(Fix(i)).name);
-      throw UsageError("unknown fix '" + name + "' (known: " + known + ")");
-    }
-    this->cfg.fixes.set(size_t(*f), on);
-  }
   mm::init_memory(*this, cfg.zones);
 }
 

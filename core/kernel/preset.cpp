@@ -45,12 +45,65 @@ const std::vector<Preset>& presets() {
 }
 
 const Preset& find_preset(std::string_view name) {
-  std::string known;
+  std::vector<std::string> names;
   for (const auto& p : presets()) {
     if (name == p.name) return p;
-    known += (known.empty() ? "" : ", ") + std::string(p.name);
+    names.push_back(p.name);
   }
-  throw UsageError("unknown kernel preset '" + std::string(name) + "' (known: " + known + ")");
+  throw UsageError("unknown kernel preset '" + std::string(name) + "'" + did_you_mean(name, names) +
+                   " (known: " + join_names(names) + ")");
+}
+
+std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string, bool>& flips) {
+  std::bitset<kFixCount> out = p.fixes;
+  for (const auto& [name, on] : flips) {
+    auto f = fix_by_name(name);
+    if (!f) {
+      std::vector<std::string> names;
+      for (size_t i = 0; i < kFixCount; ++i) names.push_back(fix_info(Fix(i)).name);
+      throw UsageError("unknown fix '" + name + "'" + did_you_mean(name, names) + " (known: " +
+                       join_names(names) + ")");
+    }
+    out.set(size_t(*f), on);
+  }
+  return out;
+}
+
+namespace {
+// Model functions that exist only with a fix: 4.7 had no isolate_movable_page, no
+// putback_movable_page and no zsmalloc or driver migration callbacks. (4.7's balloon had
+// its own isolate/migrate/putback path, which the model does not have yet.)
+struct FunctionNeeds {
+  const char* function;
+  Fix fix;
+};
+constexpr FunctionNeeds kFunctionNeeds[] = {
+    {"isolate_movable_page", Fix::NonLruMigration},
+    {"putback_movable_page", Fix::NonLruMigration},
+    {"zs_page_isolate", Fix::NonLruMigration},
+    {"zs_page_migrate", Fix::NonLruMigration},
+    {"zs_page_putback", Fix::NonLruMigration},
+    {"balloon_page_isolate", Fix::NonLruMigration},
+    {"balloon_page_migrate", Fix::NonLruMigration},
+    {"balloon_page_putback", Fix::NonLruMigration},
+    {"virtballoon_migratepage", Fix::NonLruMigration},
+    {"test_driver_isolate_page", Fix::NonLruMigration},
+    {"test_driver_migratepage", Fix::NonLruMigration},
+    {"test_driver_putback_page", Fix::NonLruMigration},
+};
+}  // namespace
+
+std::optional<Fix> missing_fix_for(const std::bitset<kFixCount>& fixes, std::string_view function) {
+  for (const auto& n : kFunctionNeeds)
+    if (function == n.function && !fixes.test(size_t(n.fix))) return n.fix;
+  return std::nullopt;
+}
+
+std::vector<std::string> model_function_names(const std::bitset<kFixCount>& fixes) {
+  std::vector<std::string> out;
+  for (const auto& f : model_functions())
+    if (!missing_fix_for(fixes, f.name)) out.push_back(f.name);
+  return out;
 }
 
 }  // namespace pagesim::kernel

@@ -2,6 +2,8 @@
 // options. A scenario starts from a preset and may flip single fixes.
 #pragma once
 #include <bitset>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,5 +22,14 @@ struct Preset {
 const std::vector<Preset>& presets();
 // Throws UsageError naming the known presets.
 const Preset& find_preset(std::string_view name);
+
+// The preset's fixes with named ones flipped; throws UsageError for an unknown fix.
+std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string, bool>& flips);
+
+// The model functions (engine/model_function.h) a kernel with these fixes has: those a
+// fix brought in exist only with it (the non-LRU driver callbacks came with bda807d44454).
+std::vector<std::string> model_function_names(const std::bitset<kFixCount>& fixes);
+// The fix a model function needs, when `fixes` lacks it.
+std::optional<Fix> missing_fix_for(const std::bitset<kFixCount>& fixes, std::string_view function);
 
 }  // namespace pagesim::kernel
