@@ -295,6 +295,9 @@ void register_kernel(py::module_& m) {
   }, py::arg("kernel") = py::none(), py::arg("fixes") = std::map<std::string, bool>{},
      "The model functions breakpoints and outcome keys can name: every one, or those of a "
      "preset with fixes flipped.");
+  m.def("outcome_functions", [] { return outcome_functions(); },
+        "The functions an outcome key can name (oops:<function>): the model functions and the "
+        "places that report a BUG or WARN.");
   m.def("model_function_file", [](const std::string& name) -> py::object {
     const ModelFunction* f = find_model_function(name);
     return f ? py::object(py::str(f->file)) : py::object(py::none());

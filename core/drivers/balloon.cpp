@@ -148,7 +148,7 @@ Pfn balloon_page_enqueue(Mm& mm, balloon_dev_info& b) {
   // Block others from accessing the page when we get around to establishing additional
   // references. We should be the only one holding a reference to the page at this point.
   if (!trylock_page(mm, page))
-    BUG("balloon_page_enqueue", "BUG_ON(!trylock_page(page))", {dump_page(mm, page)});
+    BUG(REPORT_FUNC("balloon_page_enqueue"), "BUG_ON(!trylock_page(page))", {dump_page(mm, page)});
   spin_lock(b.pages_lock);
   balloon_page_insert(mm, b, page);
   drivers_of(mm).balloon.events[BALLOON_INFLATE]++;
@@ -201,7 +201,7 @@ Pfn balloon_page_dequeue(Mm& mm, balloon_dev_info& b) {
     spin_lock(b.pages_lock);
     sched(Op::Read, Access::Read, make_obj(kBalloonDevClass, 0), here());
     if (list_empty(mm, b.pages) && !b.isolated_pages)
-      BUG("balloon_page_dequeue",
+      BUG(REPORT_FUNC("balloon_page_dequeue"),
           "BUG(): list_empty(&b_dev_info->pages) && !b_dev_info->isolated_pages (balloon pages lost)");
     spin_unlock(b.pages_lock);
     page = kNoPfn;

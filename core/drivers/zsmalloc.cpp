@@ -572,7 +572,7 @@ void __free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
   uint32_t class_idx;
   int fg;
   get_zspage_mapping(mm, id, &class_idx, &fg);
-  if (!spin_is_locked(c.lock)) BUG("__free_zspage", "assert_spin_locked(&class->lock)");
+  if (!spin_is_locked(c.lock)) BUG(REPORT_FUNC("__free_zspage"), "assert_spin_locked(&class->lock)");
   VM_BUG_ON(mm, get_zspage_inuse(mm, id));
   VM_BUG_ON(mm, fg != ZS_EMPTY);
   Pfn next, page;
@@ -615,7 +615,7 @@ void SetZsPageMovable(Mm& mm, uint32_t pool, uint32_t id) {
   Pfn page = get_first_page(mm, id);
   const uint32_t mapping = pool_of(mm, pool).mapping;
   do {
-    if (!mm::trylock_page(mm, page)) WARN("SetZsPageMovable", "WARN_ON(!trylock_page(page))");
+    if (!mm::trylock_page(mm, page)) WARN(REPORT_FUNC("SetZsPageMovable"), "WARN_ON(!trylock_page(page))");
     mm::__SetPageMovable(mm, page, mapping);
     mm::unlock_page(mm, page);
   } while ((page = get_next_page(mm, page)) != kNoPfn);
@@ -1095,7 +1095,7 @@ ZsObjRef zs_map_object(Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode) {
   const uint32_t off = uint32_t((uint64_t(c.size) * obj_idx) & (PAGE_SIZE - 1));
   if (off + c.size > PAGE_SIZE) {
     // This object spans two pages.
-    if (get_next_page(mm, page) == kNoPfn) BUG("zs_map_object", "BUG_ON(!pages[1])");
+    if (get_next_page(mm, page) == kNoPfn) BUG(REPORT_FUNC("zs_map_object"), "BUG_ON(!pages[1])");
   }
   return {page, obj_slot(c.size, obj_idx)};
 }
@@ -1226,7 +1226,7 @@ int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::Migrate
     const uint64_t head = obj_to_head(mm, page, i);
     if (head & OBJ_ALLOCATED_TAG) {
       const uint64_t handle = head >> OBJ_TAG_BITS;
-      if (!testpin_tag(mm, pool, handle)) BUG("zs_page_migrate", "BUG()", {"handle not pinned"});
+      if (!testpin_tag(mm, pool, handle)) BUG(REPORT_FUNC("zs_page_migrate"), "BUG()", {"handle not pinned"});
       const uint64_t old_obj = handle_to_obj(mm, pool, handle);
       Pfn dummy;
       uint32_t obj_idx;
@@ -1256,7 +1256,7 @@ unpin_objects:
     const uint64_t head = obj_to_head(mm, page, i);
     if (head & OBJ_ALLOCATED_TAG) {
       const uint64_t handle = head >> OBJ_TAG_BITS;
-      if (!testpin_tag(mm, pool, handle)) BUG("zs_page_migrate", "BUG()", {"handle not pinned"});
+      if (!testpin_tag(mm, pool, handle)) BUG(REPORT_FUNC("zs_page_migrate"), "BUG()", {"handle not pinned"});
       unpin_tag(mm, pool, handle);
     }
   }

@@ -1,6 +1,7 @@
 #include "engine/model_function.h"
 
 #include <map>
+#include <set>
 #include <mutex>
 
 #include "engine/intern.h"
@@ -12,6 +13,7 @@ struct Registry {
   std::mutex mu;
   std::map<std::string, std::string, std::less<>> files;  // name -> file
   std::vector<ModelFunction> sorted;
+  std::set<std::string, std::less<>> reporters;  // REPORT_FUNC names
   bool stale = true;
 };
 
@@ -49,6 +51,22 @@ uint32_t register_model_function(const char* name, const char* file) {
   r.files.emplace(name, model_file(file));
   r.stale = true;
   return intern(name);
+}
+
+const char* register_report_function(const char* name) {
+  Registry& r = registry();
+  std::lock_guard g(r.mu);
+  r.reporters.emplace(name);
+  return name;
+}
+
+std::vector<std::string> outcome_functions() {
+  std::set<std::string> all;
+  for (const auto& f : model_functions()) all.insert(f.name);
+  Registry& r = registry();
+  std::lock_guard g(r.mu);
+  all.insert(r.reporters.begin(), r.reporters.end());
+  return {all.begin(), all.end()};
 }
 
 const std::vector<ModelFunction>& model_functions() {

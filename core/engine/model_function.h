@@ -22,6 +22,10 @@ const std::vector<ModelFunction>& model_functions();
 const ModelFunction* find_model_function(std::string_view name);
 // Called once per MODEL_FUNC name at load time; returns the name's interned id.
 uint32_t register_model_function(const char* name, const char* file);
+// The functions an outcome can name (oops:<function>, bug:<function>): the model functions
+// and the places that report without a frame of their own (REPORT_FUNC), sorted.
+std::vector<std::string> outcome_functions();
+const char* register_report_function(const char* name);
 
 // The names among `known` closest to `name` (typos, a missing prefix), best first.
 std::vector<std::string> near_matches(std::string_view name, const std::vector<std::string>& known,
@@ -43,6 +47,17 @@ template <Literal Name, Literal File>
 struct ModelFunctionId {
   static inline const uint32_t id = register_model_function(Name.s, File.s);
 };
+template <Literal Name>
+struct ReportFunction {
+  static inline const char* const name = register_report_function(Name.s);
+};
 }  // namespace detail
 
 }  // namespace pagesim
+
+// The function a BUG or WARN names: REPORT_FUNC("remove_zspage"), or the enclosing
+// function; registered when the library loads, so outcome keys can be checked.
+#define REPORT_FUNC(literal) (::pagesim::detail::ReportFunction<literal>::name)
+#define REPORT_FUNC_HERE()                                                            \
+  (::pagesim::detail::ReportFunction<::pagesim::detail::Literal<sizeof(__func__)>(  \
+       __func__)>::name)

@@ -60,7 +60,7 @@ static void check_owner(TaskId owner, const char* fn, ObjId id) {
 }
 
 void spin_unlock(SpinLock& l, uint32_t line) {
-  check_owner(l.owner, "spin_unlock", l.id);
+  check_owner(l.owner, REPORT_FUNC("spin_unlock"), l.id);
   sched(Op::SpinUnlock, Access::Write, l.id, line);
   l.owner = kNoTask;
   released(running_sim(), l.id, true);
@@ -89,7 +89,7 @@ bool mutex_trylock(Mutex& m, uint32_t line) {
 }
 
 void mutex_unlock(Mutex& m, uint32_t line) {
-  check_owner(m.owner, "mutex_unlock", m.id);
+  check_owner(m.owner, REPORT_FUNC("mutex_unlock"), m.id);
   sched(Op::Unlock, Access::Write, m.id, line);
   m.owner = kNoTask;
   released(running_sim(), m.id, false);
@@ -109,7 +109,7 @@ void read_lock(RwLock& l, uint32_t line) {
 }
 
 void read_unlock(RwLock& l, uint32_t line) {
-  if (!l.readers) BUG("read_unlock", "rwlock not read-locked: " + obj_label(l.id));
+  if (!l.readers) BUG(REPORT_FUNC("read_unlock"), "rwlock not read-locked: " + obj_label(l.id));
   sched(Op::ReadUnlock, Access::Write, l.id, line);
   --l.readers;
   released(running_sim(), l.id, true);
@@ -129,7 +129,7 @@ void write_lock(RwLock& l, uint32_t line) {
 }
 
 void write_unlock(RwLock& l, uint32_t line) {
-  check_owner(l.writer, "write_unlock", l.id);
+  check_owner(l.writer, REPORT_FUNC("write_unlock"), l.id);
   sched(Op::WriteUnlock, Access::Write, l.id, line);
   l.writer = kNoTask;
   released(running_sim(), l.id, true);

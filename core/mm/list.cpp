@@ -23,7 +23,7 @@ void link(Mm& mm, Pfn pfn, uint32_t list, bool tail, uint32_t line) {
   sched(Op::ListAdd, Access::Write, list_obj(list), line);
   Page& p = mm.page(pfn);
   if (p.list != kNoList && p.list != kPoisonList) {
-    BUG("__list_add", "list_add corruption: page pfn " + std::to_string(pfn) + " is already on " +
+    BUG(REPORT_FUNC("__list_add"), "list_add corruption: page pfn " + std::to_string(pfn) + " is already on " +
                           mm.lists[p.list].name());
   }
   PageList& l = mm.lists[list];

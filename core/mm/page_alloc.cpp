@@ -132,7 +132,7 @@ void set_page_order(Mm& mm, Pfn pfn, unsigned order) {
   Page& p = mm.page(pfn);
   // __SetPageBuddy: VM_BUG_ON_PAGE(atomic_read(&page->_mapcount) != -1, page)
   if (mm.cfg.debug_vm && p.mapcount != -1)
-    BUG("__SetPageBuddy", "VM_BUG_ON_PAGE(atomic_read(&page->_mapcount) != -1)",
+    BUG(REPORT_FUNC("__SetPageBuddy"), "VM_BUG_ON_PAGE(atomic_read(&page->_mapcount) != -1)",
         {dump_page(mm, pfn)});
   sched(Op::Write, Access::Write, page_obj(pfn), here());
   p.private_ = order;                        // set_page_private(page, order)
@@ -171,7 +171,7 @@ bool page_is_buddy(const Mm& mm, const Zone& z, Pfn buddy, unsigned order) {
     // never merge.
     if (!z.contains(buddy)) return false;
     if (b.refcount != 0)  // VM_BUG_ON_PAGE(page_count(buddy) != 0, buddy)
-      BUG("page_is_buddy", "VM_BUG_ON_PAGE(page_count(buddy) != 0)", {dump_page(mm, buddy)});
+      BUG(REPORT_FUNC("page_is_buddy"), "VM_BUG_ON_PAGE(page_count(buddy) != 0)", {dump_page(mm, buddy)});
     return true;
   }
   return false;
@@ -369,7 +369,7 @@ void bad_page(Mm& mm, Pfn pfn, const char* reason, uint64_t bad_flags) {
     details.push_back("bad because of flags: " + hex(bad_flags) + "(" + page_flags_str(bad_flags) +
                       ")");
   p.mapcount = -1;  // page_mapcount_reset(page): remove PageBuddy
-  REPORT_BUG("bad_page", "Bad page state in process " + current_comm() + ": " + reason,
+  REPORT_BUG(REPORT_FUNC("bad_page"), "Bad page state in process " + current_comm() + ": " + reason,
              std::move(details));
 }
 
@@ -486,7 +486,7 @@ void free_of_free_page(Mm& mm, Pfn pfn, unsigned order, Pfn free_page, const cha
         {dump_page(mm, pfn, "VM_BUG_ON_PAGE(page_ref_count(page) == 0)"), what});
   const char* reason = page_buddy_locked(p) || free_page != kNoPfn ? "nonzero mapcount"
                                                                    : "nonzero _refcount";
-  REPORT_BUG("bad_page", "Bad page state in process " + current_comm() + ": " + reason,
+  REPORT_BUG(REPORT_FUNC("bad_page"), "Bad page state in process " + current_comm() + ": " + reason,
              {dump_page(mm, pfn, what)});
 }
 
@@ -576,7 +576,7 @@ Pfn buffered_rmqueue(Mm& mm, Zone& z, unsigned order, unsigned /*alloc_flags*/, 
 void prep_new_page(Mm& mm, Pfn pfn, unsigned order, gfp_t gfp, Owner owner) {
   Page& page = mm.page(pfn);
   if (mm.cfg.debug_vm && page.refcount != 0)  // set_page_refcounted: VM_BUG_ON_PAGE(page_ref_count)
-    BUG("prep_new_page", "VM_BUG_ON_PAGE(page_ref_count(page))", {dump_page(mm, pfn)});
+    BUG(REPORT_FUNC("prep_new_page"), "VM_BUG_ON_PAGE(page_ref_count(page))", {dump_page(mm, pfn)});
   sched(Op::Write, Access::Write, page_obj(pfn), here());
   page.private_ = 0;  // set_page_private(page, 0)
   page.refcount = 1;  // set_page_refcounted(page)
@@ -935,9 +935,9 @@ unsigned __isolate_free_page(Mm& mm, Pfn pfn, unsigned order) {
   Zone& z = check_block(mm, pfn, order, "__isolate_free_page");
   const Page& page = mm.page(pfn);
   if (!page_buddy_locked(page))
-    BUG("__isolate_free_page", "BUG_ON(!PageBuddy(page))", {dump_page(mm, pfn)});
+    BUG(REPORT_FUNC("__isolate_free_page"), "BUG_ON(!PageBuddy(page))", {dump_page(mm, pfn)});
   if (page.private_ != order)  // the kernel trusts the caller's page_order(page)
-    BUG("__isolate_free_page",
+    BUG(REPORT_FUNC("__isolate_free_page"),
         "order " + std::to_string(order) + " is not page_order(page) " +
             std::to_string(page.private_),
         {dump_page(mm, pfn)});
@@ -979,7 +979,7 @@ void split_free_block(Mm& mm, Pfn pfn, unsigned order, Owner owner) {
                                                     : " has a nonzero refcount") +
                               " (split_free_block wants a block taken by __isolate_free_page)";
       if (!in_task()) throw UsageError("split_free_block: " + msg);
-      BUG("split_page", "VM_BUG_ON_PAGE(page_ref_count(page))", {dump_page(mm, pfn + i), msg});
+      BUG(REPORT_FUNC("split_page"), "VM_BUG_ON_PAGE(page_ref_count(page))", {dump_page(mm, pfn + i), msg});
     }
   }
   // post_alloc_hook(page, order, __GFP_MOVABLE) + split_page(page, order): every page

@@ -74,16 +74,16 @@ std::string page_flags_str(uint64_t flags);
 #define VM_BUG_ON_PAGE(mm, cond, pfn)                                                     \
   do {                                                                                    \
     if ((mm).cfg.debug_vm && (cond))                                                      \
-      ::pagesim::BUG(__func__, "VM_BUG_ON_PAGE(" #cond ")",                               \
+      ::pagesim::BUG(REPORT_FUNC_HERE(), "VM_BUG_ON_PAGE(" #cond ")",                               \
                      {::pagesim::mm::dump_page((mm), (pfn), "VM_BUG_ON_PAGE(" #cond ")")}); \
   } while (0)
 #define VM_BUG_ON(mm, cond)                                                               \
   do {                                                                                    \
-    if ((mm).cfg.debug_vm && (cond)) ::pagesim::BUG(__func__, "VM_BUG_ON(" #cond ")");    \
+    if ((mm).cfg.debug_vm && (cond)) ::pagesim::BUG(REPORT_FUNC_HERE(), "VM_BUG_ON(" #cond ")");    \
   } while (0)
 // WARN_ON_ONCE: reported once per run and call site is not tracked; each hit reports.
 #define WARN_ON_ONCE(cond, what)                                                          \
-  ((cond) ? (::pagesim::WARN(__func__, "WARN_ON_ONCE(" #cond "): " what), true) : false)
+  ((cond) ? (::pagesim::WARN(REPORT_FUNC_HERE(), "WARN_ON_ONCE(" #cond "): " what), true) : false)
 
 // Raises the oops a NULL (or poisoned) pointer dereference would: used where the kernel
 // follows a pointer the model holds as an id.
