@@ -57,7 +57,9 @@ std::unique_ptr<Strategy> TreeSearch::next() {
     uint64_t alt = 0;
     while (d-- > 0) {
       const Node& n = nodes_[d];
-      alt = n.backtrack & ~n.done & ~n.sleep & allowed(n);
+      const uint64_t left = n.backtrack & ~n.done & ~n.sleep;
+      pruned_ |= (left & ~allowed(n)) != 0;
+      alt = left & allowed(n);
       if (alt) break;
     }
     if (!alt) return nullptr;
@@ -272,6 +274,11 @@ bool TreeSearch::cut_short(const RunResult& r) const {
 }
 
 TreeSearch::Fate TreeSearch::finish(const RunResult& r) {
+  preemptions_ = 0;
+  if (depth_) {
+    const Node& last = nodes_[depth_ - 1];
+    preemptions_ = last.preempts + (last.cont != kNoCpu && last.chosen != last.cont);
+  }
   const bool stopped = r.stopped;
   if (cfg_.dpor && !stopped && undo_mark_.size() < depth_) {
     const uint32_t k = uint32_t(depth_ - 1);
