@@ -7,14 +7,16 @@
 //  dpor    one schedule per Mazurkiewicz trace (tree.h)
 //
 // Iterative bounding (CHESS) for dfs and dpor: a search within 0 preemptions, then 1,
-// 2, ... up to `preemption_bound`, each to its end, until one that the bound did not
-// prune (then every schedule was run). Search b records only the executions with exactly
-// b preemptions; the others were covered by search b - 1 (for dpor too: bounded POR
-// covers every trace with a schedule within its bound) and count as repeated.
+// 2, ... (up to `preemption_bound`), each to its end and split among workers as one
+// search is, until one that the bound pruned nothing from (then every schedule was run).
+// Search b records only the executions with exactly b preemptions; the others were
+// covered by search b - 1 (for dpor too: bounded POR covers every trace with a schedule
+// within its bound) and count as repeated.
 //
 // Every strategy stops at a budget of executions (complete ones, repeated ones included)
-// or seconds; dfs and dpor also when the space is exhausted. Workers split the space: executions by index for random and pct,
-// subtrees for dfs and dpor, so merged results do not depend on the number of workers.
+// or seconds; dfs and dpor also when the space is exhausted. Workers split the space:
+// executions by index for random and pct, subtrees for dfs and dpor, so merged results
+// do not depend on the number of workers.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -62,10 +62,11 @@ class TreeSearch {
   Fate finish(const RunResult& r);
   // The preemptions of the execution just finished (as minimise counts them).
   uint32_t preemptions() const { return preemptions_; }
-  // Whether the preemption bound has kept an alternative from being tried: one that dfs
-  // would try at every node, or dpor's races put there. When the space is exhausted
-  // without it, the search was the unbounded one (for dpor: persistent sets, Coons'
-  // points and no sleep sets, a sound search), so every schedule or trace was covered.
+  // Whether the preemption bound has kept an alternative from being tried: any CPU that
+  // dfs or a split node would try, or that dpor's races put there. When the space is
+  // exhausted without it, the search was the same with no bound (for dpor: persistent
+  // sets, Coons' points and no sleep sets, a sound search), so every schedule (dpor:
+  // trace) was covered.
   bool pruned() const { return pruned_; }
 
  private:
