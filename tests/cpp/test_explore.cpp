@@ -182,14 +182,16 @@ Traces traces_of(const Program& p, ExploreKind kind) {
 // The traces of every schedule (dfs).
 std::set<std::string> all_traces(const Program& p) { return traces_of(p, ExploreKind::Dfs).all; }
 
-// Unbounded dpor with one race-reversal rule, driven directly: the complete executions
-// (their traces, and how many repeat one), and the redundant ones cut short.
+// A tree search driven directly, with no split nodes: the complete executions (their
+// traces, and how many repeat one), the redundant ones cut short, and whether the bound
+// pruned.
 struct TreeRun {
   uint64_t complete = 0, redundant = 0, repeats = 0;
   std::set<std::string> traces, outcomes;
+  bool pruned = false;
 };
-TreeRun run_tree(const Program& p, bool source_sets) {
-  TreeSearch tree({.dpor = true, .source_sets = source_sets});
+TreeRun run_tree(const Program& p, TreeConfig cfg) {
+  TreeSearch tree(cfg);
   const Executor traced = executor(p, true);
   TreeRun out;
   while (auto s = tree.next()) {
@@ -204,7 +206,12 @@ TreeRun run_tree(const Program& p, bool source_sets) {
       case TreeSearch::Fate::OtherWorker: break;
     }
   }
+  out.pruned = tree.pruned();
   return out;
+}
+// Unbounded dpor with one race-reversal rule.
+TreeRun run_tree(const Program& p, bool source_sets) {
+  return run_tree(p, {.dpor = true, .source_sets = source_sets});
 }
 
 }  // namespace
@@ -558,9 +565,32 @@ TEST(Explore, IterativeDfsRunsEveryScheduleOnceAsPlainDfs) {
   EXPECT_EQ(sum_counts(it), it.executions);
 }
 
-TEST(Explore, IterativeDporFindsTheOutcomesOfUnboundedDporOnRandomPrograms) {
+TEST(Explore, BoundedDporCoversBoundedDfsAndEveryTraceWhenNotPruned) {
+  // What iterative dpor relies on, with no split nodes (which branch fully): search b
+  // covers every trace with a schedule within b preemptions (also when a panic cuts
+  // CPUs off), and a search the bound did not prune covers every trace.
   RandomPrograms programs(777);
   for (int t = 0; t < 200; ++t) {
+    const Program p = programs.next();
+    const TreeRun all = run_tree(p, {.dpor = false});
+    for (uint32_t bound = 0;; ++bound) {
+      const TreeRun dfs = run_tree(p, {.dpor = false, .preemption_bound = bound});
+      const TreeRun dpor = run_tree(p, {.dpor = true, .preemption_bound = bound});
+      EXPECT_TRUE(std::includes(dpor.traces.begin(), dpor.traces.end(), dfs.traces.begin(),
+                                dfs.traces.end()))
+          << "program " << t << " bound " << bound;
+      EXPECT_EQ(dfs.pruned, dfs.complete < all.complete) << "program " << t << " bound " << bound;
+      if (dpor.pruned) continue;
+      EXPECT_EQ(dpor.traces, all.traces) << "program " << t << " bound " << bound;
+      EXPECT_EQ(dpor.outcomes, all.outcomes) << "program " << t << " bound " << bound;
+      break;
+    }
+  }
+}
+
+TEST(Explore, IterativeDporFindsTheOutcomesOfUnboundedDporOnRandomPrograms) {
+  RandomPrograms programs(778);
+  for (int t = 0; t < 100; ++t) {
     const Program p = programs.next();
     const ExploreResult unbounded = run(p, ExploreKind::Dpor);
     const ExploreResult it = run_bounded(p, ExploreKind::Dpor, ~0u, true);
@@ -694,3 +724,4 @@ TEST(Explore, MergedSharesKeepTheWeakestBoundAndTheEarliestSight) {
   EXPECT_FALSE(a.every_schedule);
   EXPECT_EQ(a.outcomes.at("ok").first_run, 2u);
 }
+
