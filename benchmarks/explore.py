@@ -73,7 +73,10 @@ def rate(sc, fixed) -> float:
 
 def first_failure(sc, buggy, key: str, strategy: str, **kw) -> int | None:
     ex = sc.explore(strategy=strategy, minimise=False, **buggy, **BUDGET, **kw)
-    firsts = [c.first for k, c in ex.found.outcomes.items() if k == key or k.startswith(key + ":")]
+    # Runs until first seen: for dfs and dpor `first` ranks the example (the smallest schedule).
+    firsts = [
+        c.first_run for k, c in ex.found.outcomes.items() if k == key or k.startswith(key + ":")
+    ]
     return min(firsts) if firsts else None
 
 

@@ -405,10 +405,12 @@ recorded schedule.)doc")
            py::arg("executions") = 1000, py::arg("seconds") = 0.0, py::arg("seed") = 0,
            py::arg("preemption_bound") = ~0u, py::arg("pct_depth") = 3, py::arg("worker") = 0,
            py::arg("workers") = 1, py::arg("progress") = py::none(), py::arg("minimise") = true,
+           py::arg("iterative") = false,
            "Run many executions from the initial state (strategy random, pct, dfs or dpor) "
            "until the budget or exhaustion; returns the outcome set. worker/workers: this "
            "process's share of a split exploration. progress(result) is called every 64 "
-           "executions; returning False stops.")
+           "executions; returning False stops. iterative: dfs and dpor search preemption "
+           "bounds 0, 1, ... (up to preemption_bound) until one prunes nothing.")
       .def("minimise", &Machine::minimise, py::arg("key"), py::arg("schedule"),
            "Shrink a schedule that shows outcome `key` to its fewest preemptions.");
 }

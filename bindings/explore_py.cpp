@@ -12,7 +12,7 @@ namespace pagesim::py_glue {
 ExploreResult Machine::explore(const std::string& strategy, uint64_t executions, double seconds,
                                uint64_t seed, uint32_t preemption_bound, uint32_t pct_depth,
                                uint32_t worker, uint32_t workers, py::object progress,
-                               bool minimise) {
+                               bool minimise, bool iterative) {
   ExploreConfig ec;
   ec.kind = parse_explore_kind(strategy);
   if (ec.kind == ExploreKind::Dpor && cfg_.window != ~Nanos(0))
@@ -22,6 +22,7 @@ ExploreResult Machine::explore(const std::string& strategy, uint64_t executions,
   ec.seconds = seconds;
   ec.seed = seed;
   ec.preemption_bound = preemption_bound;
+  ec.iterative = iterative;
   ec.pct_depth = pct_depth;
   ec.worker = worker;
   ec.workers = workers;
@@ -79,7 +80,13 @@ void register_explore(py::module_& m) {
       .def_property_readonly("schedule", [](const OutcomeClass& c) { return Schedule{c.schedule, {}}; })
       .def_readonly("report", &OutcomeClass::report)
       .def_readonly("first", &OutcomeClass::first,
-                    "Executions run until it was first seen (1-based).")
+                    "The example's rank: random and pct, the execution index (1-based) that "
+                    "first saw it; dfs and dpor, the example's index among its worker's "
+                    "executions (the example is the smallest schedule, not the first found).")
+      .def_readonly("first_run", &OutcomeClass::first_run,
+                    "Runs performed until it was first seen (1-based): random and pct, as "
+                    "first; dfs and dpor, executions + repeated + redundant, the minimum over "
+                    "workers when merged (each counts its own runs).")
       .def("__repr__", [](const OutcomeClass& c) {
         return "<OutcomeClass " + c.key + " x" + std::to_string(c.count) + ">";
       });
@@ -93,7 +100,27 @@ void register_explore(py::module_& m) {
       .def_readonly("strategy", &ExploreResult::strategy)
       .def_readonly("executions", &ExploreResult::executions)
       .def_readonly("redundant", &ExploreResult::redundant)
+      .def_readonly("repeated", &ExploreResult::repeated,
+                    "Iterative bounding: executions of bound b with fewer than b preemptions "
+                    "(not in outcomes).")
       .def_readonly("exhausted", &ExploreResult::exhausted)
+      .def_property_readonly(
+          "bound_covered",
+          [](const ExploreResult& r) -> std::optional<int64_t> {
+            if (r.bound_covered < 0) return std::nullopt;
+            return r.bound_covered;
+          },
+          "The highest preemption bound whose schedules were all run (None: none).")
+      .def_readonly("every_schedule", &ExploreResult::every_schedule,
+                    "Every schedule (dpor: trace) with no bound was run.")
+      .def_property_readonly(
+          "preemption_bound",
+          [](const ExploreResult& r) -> std::optional<uint32_t> {
+            if (r.preemption_bound == ~0u) return std::nullopt;
+            return r.preemption_bound;
+          },
+          "The bound the search used (None: none).")
+      .def_readonly("iterative", &ExploreResult::iterative)
       .def_readonly("seconds", &ExploreResult::seconds)
       .def_readonly("workers", &ExploreResult::workers)
       .def_readonly("outcomes", &ExploreResult::outcomes)

@@ -111,10 +111,12 @@ class Machine {
   PyRun run(const std::string& strategy, uint64_t seed, py::object schedule, py::object script,
             bool errors_as_outcomes);
   // Runs many executions from the initial state (explore/explorer.h): this worker's share,
-  // with the first failure minimised when `minimise` (do it after merging workers).
+  // with the first failure minimised when `minimise` (do it after merging workers);
+  // `iterative`: dfs and dpor search bounds 0, 1, ... up to `preemption_bound`.
   ExploreResult explore(const std::string& strategy, uint64_t executions, double seconds,
                         uint64_t seed, uint32_t preemption_bound, uint32_t pct_depth,
-                        uint32_t worker, uint32_t workers, py::object progress, bool minimise);
+                        uint32_t worker, uint32_t workers, py::object progress, bool minimise,
+                        bool iterative);
   // Shrinks a schedule that shows outcome `key` (explore/minimise.h).
   Minimised minimise(const std::string& key, const std::vector<CpuId>& schedule);
   uint32_t cpus() const { return cfg_.cpus; }

@@ -77,35 +77,51 @@ ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
         s = std::make_unique<RandomStrategy>(cfg.seed + i, kRunLengths[(cfg.seed + i) % 4]);
       else
         s = std::make_unique<PctStrategy>(cfg.seed + i, cfg.pct_depth, pct_steps);
-      res.record(run(std::move(s)), i + 1);
+      res.record(run(std::move(s)), i + 1, i + 1);
       if (!go_on()) break;
     }
   } else {
     res.by_schedule = true;
-    TreeSearch tree({.dpor = cfg.kind == ExploreKind::Dpor,
-                     .preemption_bound = cfg.preemption_bound,
-                     .split = split_for(cfg),
-                     .worker = cfg.worker,
-                     .workers = cfg.workers});
-    for (;;) {
-      auto s = tree.next();
-      if (!s) {
+    res.preemption_bound = cfg.preemption_bound;
+    res.iterative = cfg.iterative;
+    // One search to its end (true) or until stopped. Executions with fewer than `fresh`
+    // preemptions are repeated: not recorded.
+    auto search = [&](TreeSearch& tree, uint32_t fresh) {
+      for (;;) {
+        auto s = tree.next();
+        if (!s) return true;
+        if (res.executions + res.repeated >= budget) return false;
+        RunResult r = run(std::move(s));
+        switch (tree.finish(r)) {
+          case TreeSearch::Fate::Complete:
+            if (tree.preemptions() < fresh)
+              ++res.repeated;
+            else
+              res.record(r, res.executions + 1,
+                         res.executions + res.repeated + res.redundant + 1);
+            break;
+          case TreeSearch::Fate::Redundant:
+            ++res.redundant;
+            break;
+          case TreeSearch::Fate::OtherWorker:
+            break;
+        }
+        if (!go_on()) return false;
+      }
+    };
+    for (uint32_t bound = cfg.iterative ? 0 : cfg.preemption_bound;; ++bound) {
+      TreeSearch tree({.dpor = cfg.kind == ExploreKind::Dpor,
+                       .preemption_bound = bound,
+                       .split = split_for(cfg),
+                       .worker = cfg.worker,
+                       .workers = cfg.workers});
+      if (!search(tree, cfg.iterative ? bound : 0)) break;
+      if (bound != ~0u) res.bound_covered = bound;
+      if (!tree.pruned() || bound == cfg.preemption_bound) {
         res.exhausted = true;
+        res.every_schedule = !tree.pruned();
         break;
       }
-      if (res.executions >= budget) break;
-      RunResult r = run(std::move(s));
-      switch (tree.finish(r)) {
-        case TreeSearch::Fate::Complete:
-          res.record(r, res.executions + 1);
-          break;
-        case TreeSearch::Fate::Redundant:
-          ++res.redundant;
-          break;
-        case TreeSearch::Fate::OtherWorker:
-          break;
-      }
-      if (!go_on()) break;
     }
   }
   res.seconds = elapsed();

@@ -6,9 +6,17 @@
 //  dfs     every schedule within `preemption_bound` preemptions (tree.h)
 //  dpor    one schedule per Mazurkiewicz trace (tree.h)
 //
-// Every strategy stops at a budget of executions or seconds; dfs and dpor also when the
-// space is exhausted. Workers split the space: executions by index for random and pct,
-// subtrees for dfs and dpor, so merged results do not depend on the number of workers.
+// Iterative bounding (CHESS) for dfs and dpor: a search within 0 preemptions, then 1,
+// 2, ... (up to `preemption_bound`), each to its end and split among workers as one
+// search is, until one that the bound pruned nothing from (then every schedule was run).
+// Search b records only the executions with exactly b preemptions; the others were
+// covered by search b - 1 (for dpor too: bounded POR covers every trace with a schedule
+// within its bound) and count as repeated.
+//
+// Every strategy stops at a budget of executions (complete ones, repeated ones included)
+// or seconds; dfs and dpor also when the space is exhausted. Workers split the space:
+// executions by index for random and pct, subtrees for dfs and dpor, so merged results
+// do not depend on the number of workers.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -28,7 +36,8 @@ struct ExploreConfig {
   uint64_t executions = 0;            // budget, 0: none
   double seconds = 0;                 // budget, 0: none
   uint64_t seed = 0;
-  uint32_t preemption_bound = ~0u;    // dfs
+  uint32_t preemption_bound = ~0u;    // dfs, dpor
+  bool iterative = false;             // dfs, dpor: bounds 0, 1, ... up to preemption_bound
   uint32_t pct_depth = 3;             // pct
   uint32_t worker = 0, workers = 1;   // this worker's share
   // Called about every 64 executions with the result so far; returning false stops.

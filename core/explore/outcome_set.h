@@ -18,7 +18,15 @@ struct OutcomeClass {
   uint64_t count = 0;
   std::vector<CpuId> schedule;    // the example: replays this outcome
   std::string report;             // the example's report, kernel-log style
-  uint64_t first = 0;             // executions run until it was first seen (1-based)
+  // The example's rank among the executions: random and pct, the execution index
+  // (1-based, seed + first - 1), so also when the outcome was first seen; tree searches,
+  // the 1-based index of the example among its worker's complete executions (the example
+  // is the smallest schedule, not the first found).
+  uint64_t first = 0;
+  // Runs performed until the outcome was first seen (1-based): random and pct, as
+  // `first`; tree searches, the worker's executions + repeated + redundant, and merged
+  // the minimum over workers (each counts only its own runs).
+  uint64_t first_run = 0;
 };
 
 // A failing schedule shrunk to the fewest preemptions that still fail the same way.
@@ -34,7 +42,20 @@ struct ExploreResult {
   std::string strategy;
   uint64_t executions = 0;        // complete executions, each counted in `outcomes`
   uint64_t redundant = 0;         // dpor: executions cut short by a sleep set
-  bool exhausted = false;         // every schedule in scope was run (dfs, dpor)
+  // Iterative bounding: executions of bound b with fewer than b preemptions, run by an
+  // earlier bound already; not counted in `outcomes`.
+  uint64_t repeated = 0;
+  // Every schedule in scope was run (dfs, dpor): within `preemption_bound`, or with
+  // none (iterative or unbounded) every schedule, as `every_schedule`.
+  bool exhausted = false;
+  // The highest preemption bound whose schedules (dpor: traces) were all run; -1: none.
+  // An exhausted unbounded search leaves it -1 and sets `every_schedule`.
+  int64_t bound_covered = -1;
+  // Every schedule (dpor: trace) with no bound was run: the space was exhausted and no
+  // bound pruned it.
+  bool every_schedule = false;
+  uint32_t preemption_bound = ~0u;  // as the search used it (~0u: none)
+  bool iterative = false;           // bounds 0, 1, ... up to preemption_bound
   double seconds = 0;
   uint32_t workers = 1;
   std::map<std::string, OutcomeClass> outcomes;
@@ -42,8 +63,10 @@ struct ExploreResult {
 
   // Counts one complete execution. `order` ranks examples: the smaller wins, so the
   // example of each outcome does not depend on how the space was split among workers.
-  void record(const RunResult& r, uint64_t order_index);
-  // Adds another worker's share of the same exploration.
+  // `run_index`: the runs performed so far, this one included (first_run).
+  void record(const RunResult& r, uint64_t order_index, uint64_t run_index);
+  // Adds another worker's share of the same exploration: counts add up, bound_covered
+  // is the minimum, exhausted and every_schedule hold when they hold for both.
   void merge(const ExploreResult& other);
   // The failing outcome found first (smallest example), if any.
   const OutcomeClass* first_failing() const;

@@ -57,7 +57,9 @@ std::unique_ptr<Strategy> TreeSearch::next() {
     uint64_t alt = 0;
     while (d-- > 0) {
       const Node& n = nodes_[d];
-      alt = n.backtrack & ~n.done & ~n.sleep & allowed(n);
+      const uint64_t left = n.backtrack & ~n.done & ~n.sleep;
+      pruned_ |= (left & ~allowed(n)) != 0;
+      alt = left & allowed(n);
       if (alt) break;
     }
     if (!alt) return nullptr;
@@ -272,14 +274,36 @@ bool TreeSearch::cut_short(const RunResult& r) const {
 }
 
 TreeSearch::Fate TreeSearch::finish(const RunResult& r) {
+  preemptions_ = 0;
+  if (depth_) {
+    const Node& last = nodes_[depth_ - 1];
+    preemptions_ = last.preempts + (last.cont != kNoCpu && last.chosen != last.cont);
+  }
   const bool stopped = r.stopped;
   if (cfg_.dpor && !stopped && undo_mark_.size() < depth_) {
     const uint32_t k = uint32_t(depth_ - 1);
     const Node& last = nodes_[k];
-    const bool cut = source_mode() && cut_short(r);
+    // Not with persistent and sleep sets unbounded (source_sets false), which misses
+    // traces anyway.
+    const bool cut = (source_mode() || cfg_.preemption_bound != ~0u) && cut_short(r);
     // A step that ends the run conflicts with everything the other CPUs would have
     // done. Its node keeps that, so its CPU does not sleep past another's step there.
-    if (cut) next_of(k, last.chosen) = {kNoObj, Op::Call, Access::Write};
+    if (cut) {
+      Dep& d = next_of(k, last.chosen);
+      d = {kNoObj, Op::Call, Access::Write};
+      // Persistent sets checked its operation before it ran (choose), as what it was
+      // then. That it ends the run depends on what it read, so the last race is not
+      // enough: reverse its race with each other CPU's last step, as source sets do.
+      if (!source_mode()) {
+        uint32_t conf[kMaxCpus], one[kMaxCpus];
+        conflicts(last.chosen, d, 0, conf);
+        for (CpuId c = 0; c < ncpu_; ++c) {
+          std::fill_n(one, ncpu_, 0);
+          one[c] = conf[c];
+          persistent_race(last.chosen, one);
+        }
+      }
+    }
     account_step(k, 0);  // its wake-ups are not seen: nothing runs after them
     // The CPUs it cut off: their pending operations race with it.
     if (cut)
@@ -287,6 +311,10 @@ TreeSearch::Fate TreeSearch::finish(const RunResult& r) {
         const CpuId cq = lowest(q);
         uint32_t conf[kMaxCpus], vc[kMaxCpus];
         conflicts(cq, next_of(k, cq), 0, conf);
+        if (!source_mode()) {
+          persistent_race(cq, conf);
+          continue;
+        }
         clock_after(cq, k + 1, conf, vc);
         source_races(k + 1, cq, conf, vc);
       }

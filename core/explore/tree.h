@@ -60,6 +60,14 @@ class TreeSearch {
   // What the execution just run was: complete (count it), redundant (the strategy
   // stopped it, every CPU asleep), or in another worker's share.
   Fate finish(const RunResult& r);
+  // The preemptions of the execution just finished (as minimise counts them).
+  uint32_t preemptions() const { return preemptions_; }
+  // Whether the preemption bound has kept an alternative from being tried: any CPU that
+  // dfs or a split node would try, or that dpor's races put there. When the space is
+  // exhausted without it, the search was the same with no bound (for dpor: persistent
+  // sets, Coons' points and no sleep sets, a sound search), so every schedule (dpor:
+  // trace) was covered.
+  bool pruned() const { return pruned_; }
 
  private:
   static constexpr uint32_t kNoRow = ~0u;
@@ -116,6 +124,8 @@ class TreeSearch {
   std::vector<Dep> next_;    // by node and CPU: each enabled CPU's next operation
   size_t branch_ = 0;        // the node this execution branches at (replay below it)
   bool first_ = true;
+  bool pruned_ = false;
+  uint32_t preemptions_ = 0; // of the execution just finished
   // Per execution:
   size_t depth_ = 0;         // steps run so far
   bool blocked_ = false;     // every eligible CPU sleeps: a redundant execution

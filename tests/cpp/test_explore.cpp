@@ -85,14 +85,23 @@ Executor executor(const Program& prog, bool trace = false) {
   };
 }
 
-ExploreResult run(const Program& p, ExploreKind k, uint32_t worker = 0, uint32_t workers = 1,
-                  uint64_t executions = 1'000'000) {
+// A tree search within `bound` preemptions, or iterative bounding up to it.
+ExploreResult run_bounded(const Program& p, ExploreKind k, uint32_t bound, bool iterative,
+                          uint64_t executions = 1'000'000, uint32_t worker = 0,
+                          uint32_t workers = 1) {
   ExploreConfig c;
   c.kind = k;
   c.executions = executions;
+  c.preemption_bound = bound;
+  c.iterative = iterative;
   c.worker = worker;
   c.workers = workers;
   return explore(executor(p), c);
+}
+
+ExploreResult run(const Program& p, ExploreKind k, uint32_t worker = 0, uint32_t workers = 1,
+                  uint64_t executions = 1'000'000) {
+  return run_bounded(p, k, ~0u, false, executions, worker, workers);
 }
 
 std::map<std::string, uint64_t> counts(const ExploreResult& r) {
@@ -173,14 +182,16 @@ Traces traces_of(const Program& p, ExploreKind kind) {
 // The traces of every schedule (dfs).
 std::set<std::string> all_traces(const Program& p) { return traces_of(p, ExploreKind::Dfs).all; }
 
-// Unbounded dpor with one race-reversal rule, driven directly: the complete executions
-// (their traces, and how many repeat one), and the redundant ones cut short.
+// A tree search driven directly, with no split nodes: the complete executions (their
+// traces, and how many repeat one), the redundant ones cut short, and whether the bound
+// pruned.
 struct TreeRun {
   uint64_t complete = 0, redundant = 0, repeats = 0;
   std::set<std::string> traces, outcomes;
+  bool pruned = false;
 };
-TreeRun run_tree(const Program& p, bool source_sets) {
-  TreeSearch tree({.dpor = true, .source_sets = source_sets});
+TreeRun run_tree(const Program& p, TreeConfig cfg) {
+  TreeSearch tree(cfg);
   const Executor traced = executor(p, true);
   TreeRun out;
   while (auto s = tree.next()) {
@@ -195,7 +206,12 @@ TreeRun run_tree(const Program& p, bool source_sets) {
       case TreeSearch::Fate::OtherWorker: break;
     }
   }
+  out.pruned = tree.pruned();
   return out;
+}
+// Unbounded dpor with one race-reversal rule.
+TreeRun run_tree(const Program& p, bool source_sets) {
+  return run_tree(p, {.dpor = true, .source_sets = source_sets});
 }
 
 }  // namespace
@@ -442,3 +458,270 @@ TEST(Explore, DporTriesTheCpusAPanicCutOff) {
   EXPECT_EQ(keys(dpor), keys(dfs));
   EXPECT_EQ(keys(dpor).size(), 3u);
 }
+
+// Iterative preemption bounding: bounds 0, 1, ... each searched to its end, recording only
+// the executions with exactly the bound's preemptions.
+
+namespace {
+// An oops that needs two preemptions: cpu2 sees y == 2 only between cpu1's writes of y,
+// and cpu1 writes 2 only when it read x between cpu0's increments.
+const Program kTwoPreemptions = {{I(0), I(0)},
+                                 {R(0), W(1), R(2), W(1)},
+                                 {R(1), {Instr::IfEqOops, 0, 2}}};
+const char kTwoPreemptionsOops[] = "oops:program";
+
+uint64_t sum_counts(const ExploreResult& r) {
+  uint64_t n = 0;
+  for (const auto& [k, c] : r.outcomes) n += c.count;
+  return n;
+}
+}  // namespace
+
+TEST(Explore, TreeSearchCountsPreemptionsAsMinimiseDoes) {
+  TreeSearch tree({.dpor = false});
+  const Executor exec = executor(kTwoPreemptions);
+  uint32_t most = 0;
+  int n = 0;
+  while (auto s = tree.next()) {
+    const RunResult r = exec(std::move(s));
+    ASSERT_EQ(tree.finish(r), TreeSearch::Fate::Complete);
+    if (n++ % 7) continue;  // a sample: minimise replays each
+    const std::string key = r.outcomes.empty() ? "ok" : r.outcomes.front().key();
+    const Minimised m = minimise(exec, key, r.schedule, 1);  // one attempt: the count
+    ASSERT_GT(m.steps, 0u);
+    EXPECT_EQ(tree.preemptions(), m.preemptions) << Schedule{r.schedule, {}}.compact();
+    most = std::max(most, tree.preemptions());
+  }
+  EXPECT_GE(most, 3u);
+  EXPECT_FALSE(tree.pruned());
+}
+
+TEST(Explore, IterativeDfsFindsATwoPreemptionBugAfterCoveringBoundOne) {
+  // The bug is out of reach within one preemption, within reach within two.
+  const ExploreResult b0 = run_bounded(kTwoPreemptions, ExploreKind::Dfs, 0, false);
+  const ExploreResult b1 = run_bounded(kTwoPreemptions, ExploreKind::Dfs, 1, false);
+  const ExploreResult b2 = run_bounded(kTwoPreemptions, ExploreKind::Dfs, 2, false);
+  ASSERT_TRUE(b0.exhausted && b1.exhausted && b2.exhausted);
+  EXPECT_FALSE(b1.outcomes.count(kTwoPreemptionsOops));
+  ASSERT_TRUE(b2.outcomes.count(kTwoPreemptionsOops));
+  const uint64_t n0 = b0.executions, n1 = b1.executions;
+  const uint64_t f2 = b2.outcomes.at(kTwoPreemptionsOops).first_run;  // within bound 2
+
+  // Search 1 reruns the n0 schedules of search 0: repeated, not recorded.
+  const ExploreResult upto1 = run_bounded(kTwoPreemptions, ExploreKind::Dfs, ~0u, true, n0 + n1);
+  EXPECT_EQ(upto1.bound_covered, 1);
+  EXPECT_EQ(upto1.repeated, n0);
+  EXPECT_EQ(upto1.executions, n1);
+  EXPECT_EQ(sum_counts(upto1), upto1.executions);
+  EXPECT_FALSE(upto1.exhausted);
+  EXPECT_FALSE(upto1.every_schedule);
+  EXPECT_EQ(run_bounded(kTwoPreemptions, ExploreKind::Dfs, ~0u, true, n0 + n1 - 1).bound_covered,
+            0);
+
+  // Search 2 finds the bug after the runs of searches 0 and 1 and as many as search 2
+  // alone needs.
+  const ExploreResult before =
+      run_bounded(kTwoPreemptions, ExploreKind::Dfs, ~0u, true, n0 + n1 + f2 - 1);
+  EXPECT_FALSE(before.outcomes.count(kTwoPreemptionsOops));
+  const ExploreResult found =
+      run_bounded(kTwoPreemptions, ExploreKind::Dfs, ~0u, true, n0 + n1 + f2);
+  ASSERT_TRUE(found.outcomes.count(kTwoPreemptionsOops));
+  EXPECT_EQ(found.outcomes.at(kTwoPreemptionsOops).first_run, n0 + n1 + f2);
+  EXPECT_EQ(found.outcomes.at(kTwoPreemptionsOops).count, 1u);
+  EXPECT_EQ(found.bound_covered, 1);
+  EXPECT_EQ(found.executions + found.repeated, n0 + n1 + f2);
+
+  // To the end: every schedule once, as plain dfs, and bound 2 was covered on the way.
+  const ExploreResult all = run_bounded(kTwoPreemptions, ExploreKind::Dfs, ~0u, true);
+  const ExploreResult plain = run(kTwoPreemptions, ExploreKind::Dfs);
+  EXPECT_TRUE(all.exhausted && all.every_schedule);
+  EXPECT_GT(all.bound_covered, 2);
+  EXPECT_EQ(all.executions, plain.executions);
+  EXPECT_EQ(counts(all), counts(plain));
+}
+
+TEST(Explore, IterativeDfsRunsEveryScheduleOnceAsPlainDfs) {
+  for (const Program& p : {kLostUpdate, kTwoPreemptions}) {
+    const ExploreResult plain = run(p, ExploreKind::Dfs);
+    const ExploreResult it = run_bounded(p, ExploreKind::Dfs, ~0u, true);
+    ASSERT_TRUE(plain.exhausted && plain.every_schedule);
+    EXPECT_EQ(plain.bound_covered, -1);
+    EXPECT_EQ(plain.repeated, 0u);
+    EXPECT_TRUE(it.exhausted);
+    EXPECT_TRUE(it.every_schedule);
+    EXPECT_TRUE(it.iterative);
+    EXPECT_EQ(it.executions, plain.executions);
+    EXPECT_EQ(counts(it), counts(plain));
+    EXPECT_GT(it.repeated, 0u);
+    for (const auto& [key, c] : plain.outcomes) EXPECT_EQ(it.outcomes.at(key).schedule, c.schedule);
+    // The last search, bound_covered, pruned nothing: a smaller fixed bound prunes.
+    const ExploreResult last = run_bounded(p, ExploreKind::Dfs, uint32_t(it.bound_covered), false);
+    EXPECT_TRUE(last.every_schedule);
+    EXPECT_FALSE(run_bounded(p, ExploreKind::Dfs, uint32_t(it.bound_covered - 1), false)
+                     .every_schedule);
+  }
+  // One outcome per run: the counts add up to the executions.
+  const ExploreResult it = run_bounded(kLostUpdate, ExploreKind::Dfs, ~0u, true);
+  EXPECT_EQ(sum_counts(it), it.executions);
+}
+
+TEST(Explore, BoundedDporCoversBoundedDfsAndEveryTraceWhenNotPruned) {
+  // What iterative dpor relies on, with no split nodes (which branch fully): search b
+  // covers every trace with a schedule within b preemptions (also when a panic cuts
+  // CPUs off), and a search the bound did not prune covers every trace.
+  RandomPrograms programs(777);
+  for (int t = 0; t < 200; ++t) {
+    const Program p = programs.next();
+    const TreeRun all = run_tree(p, {.dpor = false});
+    for (uint32_t bound = 0;; ++bound) {
+      const TreeRun dfs = run_tree(p, {.dpor = false, .preemption_bound = bound});
+      const TreeRun dpor = run_tree(p, {.dpor = true, .preemption_bound = bound});
+      EXPECT_TRUE(std::includes(dpor.traces.begin(), dpor.traces.end(), dfs.traces.begin(),
+                                dfs.traces.end()))
+          << "program " << t << " bound " << bound;
+      EXPECT_EQ(dfs.pruned, dfs.complete < all.complete) << "program " << t << " bound " << bound;
+      if (dpor.pruned) continue;
+      EXPECT_EQ(dpor.traces, all.traces) << "program " << t << " bound " << bound;
+      EXPECT_EQ(dpor.outcomes, all.outcomes) << "program " << t << " bound " << bound;
+      break;
+    }
+  }
+}
+
+TEST(Explore, IterativeDporFindsTheOutcomesOfUnboundedDporOnRandomPrograms) {
+  RandomPrograms programs(778);
+  for (int t = 0; t < 100; ++t) {
+    const Program p = programs.next();
+    const ExploreResult unbounded = run(p, ExploreKind::Dpor);
+    const ExploreResult it = run_bounded(p, ExploreKind::Dpor, ~0u, true);
+    ASSERT_TRUE(unbounded.exhausted) << "program " << t;
+    EXPECT_TRUE(it.exhausted && it.every_schedule) << "program " << t;
+    EXPECT_EQ(keys(it), keys(unbounded)) << "program " << t;
+    EXPECT_GE(it.bound_covered, 0) << "program " << t;
+  }
+}
+
+TEST(Explore, FixedBoundsCoverTheirScopeAndSayWhetherTheyPruned) {
+  for (ExploreKind k : {ExploreKind::Dfs, ExploreKind::Dpor}) {
+    const ExploreResult one = run_bounded(kLostUpdate, k, 1, false);
+    EXPECT_TRUE(one.exhausted);
+    EXPECT_FALSE(one.every_schedule);
+    EXPECT_EQ(one.bound_covered, 1);
+    EXPECT_EQ(one.preemption_bound, 1u);
+    EXPECT_FALSE(one.iterative);
+    const ExploreResult wide = run_bounded(kLostUpdate, k, 50, false);
+    EXPECT_TRUE(wide.exhausted);
+    EXPECT_TRUE(wide.every_schedule);
+    EXPECT_EQ(wide.bound_covered, 50);
+    EXPECT_EQ(keys(wide), keys(run(kLostUpdate, k)));
+    // Iterative up to a bound stops there, covering its scope.
+    const ExploreResult upto = run_bounded(kLostUpdate, k, 1, true);
+    EXPECT_TRUE(upto.exhausted);
+    EXPECT_FALSE(upto.every_schedule);
+    EXPECT_EQ(upto.bound_covered, 1);
+    EXPECT_EQ(keys(upto), keys(one));
+    if (k == ExploreKind::Dfs) {
+      EXPECT_EQ(counts(upto), counts(one));
+    }
+  }
+  const ExploreResult dfs = run_bounded(kLostUpdate, ExploreKind::Dfs, 50, false);
+  EXPECT_EQ(counts(dfs), counts(run(kLostUpdate, ExploreKind::Dfs)));
+  // Random and pct ignore bounds.
+  const ExploreResult random = run_bounded(kLostUpdate, ExploreKind::Random, 1, true, 50);
+  EXPECT_FALSE(random.iterative);
+  EXPECT_EQ(random.preemption_bound, ~0u);
+  EXPECT_EQ(random.bound_covered, -1);
+  EXPECT_FALSE(random.every_schedule);
+  for (const auto& [key, c] : random.outcomes) EXPECT_EQ(c.first_run, c.first);
+}
+
+TEST(Explore, IterativeWorkersShareEachSearchWithTheSameOutcomeSet) {
+  for (ExploreKind k : {ExploreKind::Dfs, ExploreKind::Dpor})
+    for (const Program& p : {kLostUpdate, kTwoPreemptions}) {
+      const ExploreResult one = run_bounded(p, k, ~0u, true);
+      ASSERT_TRUE(one.every_schedule);
+      if (k == ExploreKind::Dfs) {
+        EXPECT_EQ(one.executions, run(p, k).executions);
+      }
+      for (uint32_t n : {2u, 3u}) {
+        ExploreResult merged = run_bounded(p, k, ~0u, true, 1'000'000, 0, n);
+        for (uint32_t w = 1; w < n; ++w)
+          merged.merge(run_bounded(p, k, ~0u, true, 1'000'000, w, n));
+        EXPECT_TRUE(merged.exhausted && merged.every_schedule);
+        EXPECT_GE(merged.bound_covered, 0);
+        EXPECT_LE(merged.bound_covered, one.bound_covered);
+        EXPECT_EQ(merged.executions, one.executions) << explore_kind_name(k) << " " << n;
+        EXPECT_EQ(counts(merged), counts(one)) << explore_kind_name(k) << " workers " << n;
+        for (const auto& [key, c] : one.outcomes) {
+          EXPECT_EQ(merged.outcomes.at(key).schedule, c.schedule) << key;
+          EXPECT_LE(merged.outcomes.at(key).first_run, c.first_run) << key;
+        }
+      }
+    }
+}
+
+TEST(Explore, BoundingResultsRoundTripThroughJson) {
+  const ExploreResult r = run_bounded(kTwoPreemptions, ExploreKind::Dfs, ~0u, true, 5000);
+  ASSERT_GT(r.repeated, 0u);
+  ASSERT_GE(r.bound_covered, 1);
+  nlohmann::json j = r.to_json();
+  EXPECT_EQ(j.at("repeated"), r.repeated);
+  EXPECT_EQ(j.at("bound_covered"), r.bound_covered);
+  EXPECT_TRUE(j.at("preemption_bound").is_null());
+  EXPECT_EQ(j.at("iterative"), true);
+  const ExploreResult back = ExploreResult::from_json(j);
+  EXPECT_EQ(back.repeated, r.repeated);
+  EXPECT_EQ(back.bound_covered, r.bound_covered);
+  EXPECT_EQ(back.every_schedule, r.every_schedule);
+  EXPECT_EQ(back.preemption_bound, ~0u);
+  EXPECT_TRUE(back.iterative);
+  for (const auto& [key, c] : r.outcomes) EXPECT_EQ(back.outcomes.at(key).first_run, c.first_run);
+
+  const ExploreResult fixed = run_bounded(kLostUpdate, ExploreKind::Dpor, 50, false);
+  const ExploreResult fixed_back = ExploreResult::from_json(fixed.to_json());
+  EXPECT_EQ(fixed_back.preemption_bound, 50u);
+  EXPECT_EQ(fixed_back.bound_covered, 50);
+  EXPECT_TRUE(fixed_back.every_schedule);
+  EXPECT_FALSE(fixed_back.iterative);
+  const ExploreResult plain = run(kLostUpdate, ExploreKind::Dfs, 0, 1, 10);
+  EXPECT_TRUE(plain.to_json().at("bound_covered").is_null());
+
+  // Results written before these fields read as an unbounded search's.
+  for (const char* key : {"repeated", "bound_covered", "every_schedule", "preemption_bound",
+                          "iterative"})
+    j.erase(key);
+  for (auto& [key, e] : j.at("examples").items()) e.erase("first_run");
+  const ExploreResult old = ExploreResult::from_json(j);
+  EXPECT_EQ(old.repeated, 0u);
+  EXPECT_EQ(old.bound_covered, -1);
+  EXPECT_FALSE(old.every_schedule);
+  EXPECT_EQ(old.preemption_bound, ~0u);
+  EXPECT_FALSE(old.iterative);
+  for (const auto& [key, c] : old.outcomes) EXPECT_EQ(c.first_run, c.first);
+  EXPECT_EQ(counts(old), counts(r));
+}
+
+TEST(Explore, MergedSharesKeepTheWeakestBoundAndTheEarliestSight) {
+  auto share = [](int64_t bound, bool every, std::vector<CpuId> schedule, uint64_t first_run) {
+    ExploreResult r;
+    r.by_schedule = r.exhausted = true;
+    r.bound_covered = bound;
+    r.every_schedule = every;
+    r.executions = r.repeated = 1;
+    r.outcomes["ok"] = {"ok", 1, std::move(schedule), "", 1, first_run};
+    return r;
+  };
+  ExploreResult a = share(3, true, {1, 0}, 5);
+  a.merge(share(1, true, {0, 1}, 9));
+  EXPECT_EQ(a.bound_covered, 1);
+  EXPECT_TRUE(a.every_schedule);
+  EXPECT_EQ(a.repeated, 2u);
+  EXPECT_EQ(a.outcomes.at("ok").schedule, (std::vector<CpuId>{0, 1}));  // the smaller
+  EXPECT_EQ(a.outcomes.at("ok").first_run, 5u);                          // the earlier
+  EXPECT_EQ(a.outcomes.at("ok").count, 2u);
+  a.merge(share(-1, false, {1, 1}, 2));
+  EXPECT_EQ(a.bound_covered, -1);
+  EXPECT_FALSE(a.every_schedule);
+  EXPECT_EQ(a.outcomes.at("ok").first_run, 2u);
+}
+
