@@ -182,7 +182,7 @@ std::vector<ScriptStep> to_script(py::handle script, uint32_t cpus) {
 }  // namespace
 
 PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedule,
-                   py::object script, bool errors_as_outcomes) {
+                   py::object script, bool errors_as_outcomes, bool stop_at_end) {
   std::unique_ptr<Strategy> strat = make_strategy(strategy, seed);
   std::map<std::string, std::string> meta{{"strategy", strategy},
                                           {"seed", std::to_string(seed)},
@@ -193,7 +193,7 @@ PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedu
     if (it != s.meta.end() && it->second != std::to_string(cfg_.cpus))
       throw StaleSchedule("schedule was recorded on " + it->second + " CPUs, this machine has " +
                           std::to_string(cfg_.cpus));
-    strat = std::make_unique<ReplayStrategy>(std::move(s.choices), std::move(strat));
+    strat = std::make_unique<ReplayStrategy>(std::move(s.choices), std::move(strat), stop_at_end);
     meta["strategy"] = "replay";
   }
   auto status = std::make_shared<std::vector<ScriptStepStatus>>();
@@ -334,6 +334,8 @@ void register_engine(py::module_& m) {
       .def_property_readonly("schedule", [](const PyRun& p) { return Schedule{p.r.schedule, p.meta}; })
       .def_property_readonly("meta", [](const PyRun& p) { return p.meta; })
       .def_property_readonly("tasks", [](const PyRun& p) { return p.r.task_names; })
+      .def_property_readonly("checks", [](const PyRun& p) { return p.r.checks; },
+                             "Property checks evaluated in the run, by name.")
       .def_property_readonly("stopped", [](const PyRun& p) { return p.r.stopped; },
                              "The run ended early (at a script's stop step).")
       .def_property_readonly("script_status", [](const PyRun& p) {
@@ -398,7 +400,7 @@ recorded schedule.)doc")
            py::arg("name") = py::none(), "spawn(cpu, task, *args, name=None): run task(*args) on a CPU.")
       .def("run", &Machine::run, py::arg("strategy") = "random", py::arg("seed") = 0,
            py::arg("schedule") = py::none(), py::arg("script") = py::none(),
-           py::arg("errors_as_outcomes") = false,
+           py::arg("errors_as_outcomes") = false, py::arg("stop_at_end") = false,
            "Run every task to the end. strategy: 'random' or 'timed'; schedule: replay a "
            "recorded Schedule (its unscripted tail falls to the strategy).")
       .def("explore", &Machine::explore, py::arg("strategy") = "random",

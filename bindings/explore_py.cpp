@@ -124,6 +124,7 @@ void register_explore(py::module_& m) {
       .def_readonly("seconds", &ExploreResult::seconds)
       .def_readonly("workers", &ExploreResult::workers)
       .def_readonly("outcomes", &ExploreResult::outcomes)
+      .def_readonly("checks", &ExploreResult::checks)
       .def_readwrite("first_failure", &ExploreResult::first_failure)
       .def_property_readonly("rate", &ExploreResult::rate)
       .def("first_failing", &ExploreResult::first_failing, py::return_value_policy::copy)

@@ -108,8 +108,9 @@ class Machine {
   // schedule: replay a recorded Schedule; script: a list of (cpu, until, function, obj,
   // count) steps, until in "done", "before", "after", "steps" (see explore/script.h).
   // errors_as_outcomes: a Python exception in a task or check is an outcome, not raised.
+  // stop_at_end: a replayed schedule ends the run where it ends.
   PyRun run(const std::string& strategy, uint64_t seed, py::object schedule, py::object script,
-            bool errors_as_outcomes);
+            bool errors_as_outcomes, bool stop_at_end);
   // Runs many executions from the initial state (explore/explorer.h): this worker's share,
   // with the first failure minimised when `minimise` (do it after merging workers);
   // `iterative`: dfs and dpor search bounds 0, 1, ... up to `preemption_bound`.

@@ -60,6 +60,19 @@ def pick(target: str) -> list[Scenario]:
     return [found[name]]
 
 
+def preemption_bound(text: str) -> int | None | str:
+    """--preemption-bound: K, none or iterative."""
+    if text in ("none", "iterative"):
+        return None if text == "none" else text
+    try:
+        k = int(text)
+    except ValueError:
+        k = -1
+    if k < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a bound K >= 0, none or iterative")
+    return k
+
+
 def parse_fixes(items: list[str]) -> dict[str, bool]:
     fixes = {}
     for item in items:
@@ -201,11 +214,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
             f"{sc.name} [{ex.preset}] {args.strategy}: {ex.executions} executions in "
             f"{ex.seconds:.2f} s ({ex.rate:.0f}/s, {args.workers} worker"
             f"{'s' if args.workers > 1 else ''})"
-            + (", exhausted" if ex.exhausted else "")
-            + (", budget spent before the space was exhausted"
-               if args.strategy in ("dfs", "dpor") and not ex.exhausted else "")
             + (f", {ex.redundant} redundant cut short" if ex.redundant else "")
+            + (f", {ex.repeated} repeated at a higher bound" if ex.repeated else "")
         )
+        print(f"  scope: {ex.scope}")
         for key, n in sorted(ex.outcomes.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {key:40} {n:8}")
         f = ex.first_failure
@@ -283,7 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1, help="processes (or Ray tasks) to use")
     s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run the workers on a Ray cluster (default: start a local one)")
-    s.add_argument("--preemption-bound", type=int, default=None, help="dfs: preemptions")
+    s.add_argument("--preemption-bound", type=preemption_bound, default="iterative",
+                   metavar="K|none|iterative",
+                   help="dfs, dpor: cover bound 0, 1, 2, ... in turn (iterative, the default), "
+                        "only schedules within K preemptions, or every schedule (none)")
     s.add_argument("--pct-depth", type=int, default=3, help="pct: bug depth d")
     s.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="draw a progress line on stderr (default: when it is a terminal)")

@@ -35,6 +35,7 @@ def explore_share(
         workers,
         progress,
         False,
+        iterative=args["iterative"],
     )
 
 

@@ -21,17 +21,20 @@ not decide fall to the strategy) and returns a :class:`Run`.
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import json
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import _core
 from .diagram import render_diagram
+from .names import InconclusiveWarning, ScriptError, check_breakpoint, check_outcome_key
 
 # Defaults the pytest plugin (or a user) can set: the seed, and a schedule to replay.
 DEFAULTS: dict[str, Any] = {"seed": None, "replay": None}
@@ -94,10 +97,10 @@ class Step:
     obj: int | None = None  # any object id (e.g. _core.zs_handle_obj(pool, h))
     count: int = 0
 
-    def as_tuple(self) -> tuple[int, str, str | None, int | None, int]:
+    def as_tuple(self, stop: bool = False) -> tuple[int, str, str | None, int | None, int, bool]:
         obj = self.obj if self.obj is not None else (
             None if self.page is None else _core.page_obj(self.page))
-        return (self.ctx.cpu, self.until, self.function, obj, self.count)
+        return (self.ctx.cpu, self.until, self.function, obj, self.count, stop)
 
     def __str__(self) -> str:
         who = f"{self.ctx.name} (cpu{self.ctx.cpu})"
@@ -135,17 +138,26 @@ class Context:
 
 @dataclass(frozen=True)
 class Script:
-    """A scripted interleaving: steps in order; what they leave open falls to the strategy."""
+    """A scripted interleaving: steps in order; what they leave open falls to the strategy.
+    With `stop`, the last step is a breakpoint where the run ends: the run's state is the
+    kernel's state there."""
 
     steps: tuple[Step, ...]
+    stop: bool = False
+
+    def as_tuples(self) -> list[tuple[int, str, str | None, int | None, int, bool]]:
+        last = len(self.steps) - 1
+        return [s.as_tuple(self.stop and i == last) for i, s in enumerate(self.steps)]
 
     def __str__(self) -> str:
-        return "; ".join(str(s) for s in self.steps)
+        text = "; ".join(str(s) for s in self.steps)
+        return text + " (stop there)" if self.stop else text
 
 
-def script(*steps: Step | Context) -> Script:
+def script(*steps: Step | Context, stop: Step | None = None) -> Script:
     """Build a script: each argument is a Step (``a.until("unlock_page", T)``) or a Context
-    (run it to the end)."""
+    (run it to the end). ``stop=c.before("free_zspage")`` runs until that breakpoint after
+    the others and ends the run there (``run.kernel`` is the state at that point)."""
     out = []
     for s in steps:
         if isinstance(s, Context):
@@ -154,7 +166,11 @@ def script(*steps: Step | Context) -> Script:
             out.append(s)
         else:
             raise _core.UsageError(f"script steps are contexts or breakpoints, not {s!r}")
-    return Script(tuple(out))
+    if stop is not None:
+        if not isinstance(stop, Step) or stop.until == "done":
+            raise _core.UsageError(f"stop= takes a breakpoint (ctx.before/until/steps), not {stop!r}")
+        out.append(stop)
+    return Script(tuple(out), stop is not None)
 
 
 class Cpu:
@@ -175,9 +191,12 @@ class Cpu:
         elif callable(task):
             label = name or getattr(task, "__name__", "task")
             self._k.core.spawn(self.index, _python_task(task), *args, name=label)
+            self._k.task_functions.add(getattr(task, "__name__", "task"))
         else:
             raise _core.UsageError(f"cannot run {task!r} on a CPU")
-        return Context(self.index, label)
+        ctx = Context(self.index, label)
+        self._k.contexts.append(ctx)
+        return ctx
 
 
 def _python_task(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
@@ -350,6 +369,8 @@ class KernelBuilder:
     def __init__(self, core: _core.Kernel) -> None:
         self.core = core
         self.compaction = Compaction(self)
+        self.contexts: list[Context] = []
+        self.task_functions: set[str] = set()  # Python tasks' generator functions
 
     @property
     def state(self) -> _core.KernelState:
@@ -405,6 +426,49 @@ class KernelBuilder:
 # Runs
 
 
+@dataclass(frozen=True)
+class Names:
+    """The names a scenario adds to the model's: its contexts (bug:<task>, warn:<task>)
+    and its end-of-run checks (check:<name>)."""
+
+    tasks: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+
+    def check_key(self, key: str, preset: str, fixes: dict[str, bool],
+                  checks_ran: Iterable[str], seen: Iterable[str]) -> None:
+        """UsageError unless some run of this scenario could have outcome `key`."""
+        check_outcome_key(key, preset, fixes, self.tasks, (*self.checks, *checks_ran), seen)
+
+
+class Built(NamedTuple):
+    """What Scenario.build() returns."""
+
+    core: _core.Kernel
+    script: Script | None
+    preset: str
+    fixes: dict[str, bool]
+    names: Names
+
+
+def unmatched_steps(script: Script, result: _core.RunResult) -> list[str]:
+    """The script's breakpoints that never matched in `result`, each with how far its
+    context got."""
+    out = []
+    for i, (step, st) in enumerate(zip(script.steps, result.script_status)):
+        if step.until == "done" or st["matched"]:
+            continue
+        where = f"step {i + 1} ({step})"
+        if not st["reached"]:
+            out.append(f"{where}: not reached, the run ended after {result.steps} steps")
+            continue
+        last = st["last_function"]
+        got = (f"{step.ctx.name} ran {st['ops']} operations in it"
+               + (f", the last in {last}" if last else ""))
+        why = "then its context ended" if st["context_ended"] else "then the run ended"
+        out.append(f"{where}: {got}; {why}")
+    return out
+
+
 class Run:
     """The result of running a scenario once."""
 
@@ -414,13 +478,16 @@ class Run:
         result: _core.RunResult,
         preset: str,
         fixes: dict[str, bool],
-        script_text: str,
+        script: Script | None = None,
+        names: Names | None = None,
     ) -> None:
         self.scenario = scenario
         self.result = result
         self.preset = preset
         self.fixes = dict(fixes)
-        self.script = script_text
+        self.script = str(script) if script else ""
+        self.names = names or Names()
+        self.unmatched_steps = unmatched_steps(script, result) if script else []
 
     # outcomes
     @property
@@ -461,8 +528,17 @@ class Run:
         return self._first("deadlock")
 
     def has(self, key: str) -> bool:
-        """Whether an outcome with this key ("oops:zs_page_isolate") or kind ("oops") happened."""
-        return any(o.key == key or o.kind == key for o in self.outcomes)
+        """Whether an outcome with this key ("oops:zs_page_isolate") or kind ("oops") happened.
+        A key no run of this scenario can have raises UsageError."""
+        self.names.check_key(key, self.preset, self.fixes, self.result.checks,
+                             self.outcome_counts)
+        return any(o.key == key or o.kind == key for o in self.outcomes) or (
+            key == "ok" and self.ok)
+
+    @property
+    def stopped(self) -> bool:
+        """The run ended at its script's stop step: `kernel` is the state there."""
+        return self.result.stopped
 
     # what happened
     @property
@@ -489,12 +565,19 @@ class Run:
 
     def meta(self) -> dict[str, str]:
         return {
-            "scenario": self.scenario.name,
-            "scenario_file": self.scenario.file,
-            "preset": self.preset,
-            "fixes": json.dumps(self.fixes, sort_keys=True),
+            **self.scenario.meta(self.preset, self.fixes),
             "cpus": str(self.scenario.options["cpus"]),
+            "trace_hash": f"{self.trace_hash:016x}",
         }
+
+    def state_at(self, step: int) -> _core.KernelState:
+        """The kernel state after the first `step` steps of this run (replayed)."""
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= self.steps:
+            raise _core.UsageError(f"step must be an int in 0..{self.steps}, not {step!r}")
+        prefix = _core.Schedule(list(self.result.schedule.choices[:step]))
+        prefix.meta = {k: v for k, v in self.meta().items() if k != "trace_hash"}
+        return self.scenario.run(kernel=self.preset, fixes=self.fixes, schedule=prefix,
+                                 stop_at_end=True).kernel
 
     def page_history(self, pfn: int) -> list[dict[str, Any]]:
         """Every operation on one page, in order."""
@@ -506,10 +589,15 @@ class Run:
         return render_diagram(self.result, depth=depth, width=width)
 
     def report(self) -> str:
-        """Outcomes as the kernel would print them."""
+        """Outcomes as the kernel would print them, then the script steps that never matched."""
         if self.ok:
-            return "ok: no oops, BUG, WARN, deadlock, leak or invariant violation"
-        return "\n\n".join(o.report for o in self.outcomes)
+            text = "ok: no oops, BUG, WARN, deadlock, leak or invariant violation"
+        else:
+            text = "\n\n".join(o.report for o in self.outcomes)
+        if self.unmatched_steps:
+            text += "\n\nscript steps that never matched:\n" + "\n".join(
+                f"  {u}" for u in self.unmatched_steps)
+        return text
 
     def replay_command(self) -> str:
         return run_command(self.scenario, self.preset, self.fixes, self.result.schedule)
@@ -524,6 +612,7 @@ class Run:
                 "kernel": self.preset,
                 "fixes": self.fixes,
                 "script": self.script,
+                "unmatched_steps": self.unmatched_steps,
             }
         )
         return j
@@ -557,26 +646,55 @@ class Scenario:
     def doc(self) -> str:
         return inspect.getdoc(self.fn) or ""
 
+    @property
+    def source_hash(self) -> str:
+        """A hash of the scenario function's source: a schedule recorded before an edit is
+        refused rather than replayed into something else."""
+        try:
+            text = inspect.getsource(self.fn)
+        except (OSError, TypeError):
+            text = self.name
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def meta(self, preset: str, fixes: dict[str, bool]) -> dict[str, str]:
+        """What a recorded schedule says about where it belongs."""
+        return {
+            "scenario": self.name,
+            "scenario_file": self.file,
+            "source_hash": self.source_hash,
+            "preset": preset,
+            "fixes": json.dumps(fixes, sort_keys=True),
+        }
+
     def build(
         self,
         kernel: str | None = None,
         fixes: dict[str, bool] | None = None,
         trace: bool = True,
         **overrides: Any,
-    ) -> tuple[_core.Kernel, Script | None, str, dict[str, bool]]:
-        """A fresh kernel set up by the scenario, its script, the preset and the fixes."""
+    ) -> Built:
+        """A fresh kernel set up by the scenario, its script, the preset, the fixes and the
+        names a script or outcome key may use. Breakpoints are checked here."""
         opts = {**self.options, **overrides}
         preset = kernel or opts.pop("kernel", "v4.8")
         opts.pop("kernel", None)
         all_fixes = {**opts.pop("fixes", {}), **(fixes or {})}
+        checks = opts.pop("checks", ())
         core = _core.Kernel(preset=preset, fixes=all_fixes, trace=trace, **opts)
+        for fn in checks:
+            core.add_check(fn)
         builder = KernelBuilder(core)
         scr = self.fn(builder)
         if scr is not None and not isinstance(scr, Script):
             raise _core.UsageError(
                 f"scenario {self.name} must return a ps.script(...) or None, not {scr!r}"
             )
-        return core, scr, preset, all_fixes
+        for step in scr.steps if scr else ():
+            if step.function is not None:
+                check_breakpoint(step.function, preset, all_fixes, builder.task_functions)
+        names = Names(tuple(c.name for c in builder.contexts),
+                      tuple(getattr(f, "__name__", "") for f in checks))
+        return Built(core, scr, preset, all_fixes, names)
 
     def run(
         self,
@@ -587,12 +705,22 @@ class Scenario:
         schedule: None | str | _core.Schedule = None,
         scripted: bool = True,
         trace: bool = True,
+        strict: bool = True,
+        errors_as_outcomes: bool = False,
+        stop_at_end: bool = False,
         **overrides: Any,
     ) -> Run:
         """Build the scenario on `kernel` (a preset; default the scenario's), run it once
         and return the Run. The script decides the interleaving it names; the rest falls
-        to `strategy` with `seed`. `schedule` replays a recorded run exactly."""
-        core, scr, preset, all_fixes = self.build(kernel, fixes, trace=trace, **overrides)
+        to `strategy` with `seed`. `schedule` replays a recorded run exactly (`stop_at_end`:
+        and ends the run where the schedule ends).
+
+        A script step whose breakpoint never matched raises ScriptError (the run attached);
+        with ``strict=False`` the run lists them in ``run.unmatched_steps``. An exception
+        in a Python task or check is raised, or with `errors_as_outcomes` an outcome
+        ``exception:<Type>`` as in an exploration."""
+        built = self.build(kernel, fixes, trace=trace, **overrides)
+        preset, all_fixes = built.preset, built.fixes
         if seed is None:
             seed = DEFAULTS["seed"] if DEFAULTS["seed"] is not None else 0
         replay = DEFAULTS["replay"]
@@ -604,16 +732,27 @@ class Scenario:
         ):
             schedule = replay
         if isinstance(schedule, _core.Schedule):
-            check_schedule_fits(schedule, self.name, preset)
-        steps = [s.as_tuple() for s in scr.steps] if (scr is not None and scripted) else None
-        result = core.run(
+            check_schedule_fits(schedule, self, preset, all_fixes)
+        scr = built.script if scripted and schedule is None else None
+        result = built.core.run(
             strategy=strategy,
             seed=seed,
             schedule=schedule,
-            script=None if schedule is not None else steps,
+            script=scr.as_tuples() if scr else None,
+            errors_as_outcomes=errors_as_outcomes,
+            stop_at_end=stop_at_end,
         )
-        run = Run(self, result, preset, all_fixes, str(scr) if scr else "")
+        run = Run(self, result, preset, all_fixes, scr, built.names)
         record(run)
+        if isinstance(schedule, _core.Schedule) and not stop_at_end:
+            check_replay_hash(schedule, run)
+        if strict and run.unmatched_steps:
+            raise ScriptError(
+                f"{self.name} [{preset}]: script step never matched: {run.unmatched_steps[0]}"
+                + (f" (and {len(run.unmatched_steps) - 1} more)"
+                   if len(run.unmatched_steps) > 1 else "")
+                + f"; the run: {run.outcome_counts} (strict=False keeps the run)",
+                run, run.unmatched_steps)
         return run
 
     def explore(
@@ -624,7 +763,7 @@ class Scenario:
         executions: int | None = None,
         seconds: float | None = None,
         seed: int = 0,
-        preemption_bound: int | None = None,
+        preemption_bound: int | None | str = "iterative",
         pct_depth: int = 3,
         workers: int = 1,
         backend: str = "local",
@@ -638,8 +777,12 @@ class Scenario:
         return the outcome set.
 
         strategy: "random" (execution i uses seed + i), "pct" (PCT with bug depth
-        `pct_depth`), "dfs" (every schedule within `preemption_bound` preemptions) or "dpor"
-        (one schedule per Mazurkiewicz trace: exhaustive, with far fewer executions).
+        `pct_depth`), "dfs" (every schedule) or "dpor" (one schedule per Mazurkiewicz
+        trace: exhaustive, with far fewer executions).
+        preemption_bound (dfs, dpor): "iterative" (the default) covers every schedule with
+        0 preemptions, then 1, 2, ... as CHESS does, so a bug that needs k preemptions is
+        found after bound k-1 is covered; K covers the schedules within K preemptions;
+        None searches without a bound.
         Budget: `executions` and/or `seconds` (the first reached stops; 1000 executions when
         neither is given), or `budget` alone: 20000 (executions), "30s", "5min", "1h", or
         both as "20000,30s". dfs and dpor also stop when exhausted.
@@ -655,15 +798,18 @@ class Scenario:
             raise _core.UsageError(f"workers must be at least 1, not {workers}")
         if backend not in ("local", "ray"):
             raise _core.UsageError(f"unknown backend {backend!r} (local, ray)")
+        iterative, bound = _bound(preemption_bound)
         build_args = {"kernel": kernel, "fixes": fixes, "trace": False, **overrides}
-        core, _, preset, all_fixes = self.build(**build_args)
+        built = self.build(**build_args)
+        core = built.core
         args = {
             "strategy": strategy,
             "executions": executions,
             "seconds": seconds,
             "seed": int(seed),
-            "preemption_bound": 2**32 - 1 if preemption_bound is None else int(preemption_bound),
+            "preemption_bound": bound,
             "pct_depth": int(pct_depth),
+            "iterative": iterative,
         }
         bar = parallel.ProgressBar(f"explore {self.name} {strategy}") if progress else None
         try:
@@ -687,7 +833,8 @@ class Scenario:
             first = found.first_failing()
             if first is not None:
                 found.first_failure = core.minimise(first.key, list(first.schedule.choices))
-        ex = Exploration(self, found, preset, all_fixes)
+        ex = Exploration(self, found, built.preset, built.fixes, built.names,
+                         asked=preemption_bound)
         record(ex)
         return ex
 
@@ -710,6 +857,20 @@ def record(x: Run | Exploration) -> None:
 
 
 _SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0}
+_NO_BOUND = 2**32 - 1
+
+
+def _bound(preemption_bound: int | None | str) -> tuple[bool, int]:
+    """(iterative, bound) for the core from explore()'s preemption_bound."""
+    if preemption_bound == "iterative":
+        return True, _NO_BOUND
+    if preemption_bound is None:
+        return False, _NO_BOUND
+    if isinstance(preemption_bound, bool) or not isinstance(preemption_bound, int) or not (
+            0 <= preemption_bound < _NO_BOUND):
+        raise _core.UsageError(
+            f"preemption_bound must be 'iterative', None or an int >= 0, not {preemption_bound!r}")
+    return False, preemption_bound
 
 
 def _budget(executions: int | None, seconds: float | None, budget: int | str | None
@@ -738,13 +899,25 @@ def _budget(executions: int | None, seconds: float | None, budget: int | str | N
 
 class Exploration:
     """The outcome set of an exploration, herd7-style: each distinct outcome with its count
-    and one replayable schedule."""
+    and one replayable schedule, and the scope it covered."""
 
-    def __init__(self, scenario: Scenario, found: Any, preset: str, fixes: dict[str, bool]) -> None:
+    def __init__(self, scenario: Scenario, found: Any, preset: str, fixes: dict[str, bool],
+                 names: Names | None = None, asked: int | None | str = "iterative") -> None:
         self.scenario = scenario
         self.found = found
         self.preset = preset
         self.fixes = dict(fixes)
+        self.names = names or Names()
+        self.asked = asked  # the preemption_bound explore() was given
+
+    @property
+    def strategy(self) -> str:
+        return self.found.strategy
+
+    @property
+    def systematic(self) -> bool:
+        """dfs or dpor: a search that can prove a property for its scope."""
+        return self.strategy in ("dfs", "dpor")
 
     @property
     def executions(self) -> int:
@@ -752,8 +925,19 @@ class Exploration:
 
     @property
     def exhausted(self) -> bool:
-        """Every schedule in scope was run (exhaustive strategies only)."""
+        """Every schedule in the scope asked for was run (dfs, dpor): with a fixed preemption
+        bound K every schedule within K preemptions, otherwise every schedule."""
         return self.found.exhausted
+
+    @property
+    def every_schedule(self) -> bool:
+        """Every schedule with no bound at all was run."""
+        return self.found.every_schedule
+
+    @property
+    def bound_covered(self) -> int | None:
+        """The highest preemption bound whose schedules were all run (None: not even 0)."""
+        return self.found.bound_covered
 
     @property
     def seconds(self) -> float:
@@ -764,7 +948,28 @@ class Exploration:
         """{key: executions with that outcome}; "ok" counts clean executions."""
         return {k: c.count for k, c in self.found.outcomes.items()}
 
+    @property
+    def scope(self) -> str:
+        """What the exploration covered, in words: strategy, executions, bound, and whether
+        the space in scope was exhausted or the budget ran out."""
+        head = f"{self.strategy}, {self.executions:,} executions"
+        if not self.systematic:
+            return f"{head}, sampled (a random search proves nothing)"
+        if self.every_schedule:
+            return f"{head}, every schedule (exhausted)"
+        if self.asked == "iterative":
+            mode = "iterative preemption bounding"
+        elif self.asked is None:
+            mode = "no preemption bound"
+        else:
+            mode = f"preemption bound {self.asked}"
+        covered = ("no bound fully covered" if self.bound_covered is None
+                   else f"bound {self.bound_covered} fully covered")
+        end = "exhausted" if self.exhausted else "budget spent"
+        return f"{head}, {mode}, {covered}, {end}"
+
     def _matches(self, key: str) -> list[str]:
+        self.names.check_key(key, self.preset, self.fixes, self.found.checks, self.outcomes)
         return [k for k in self.outcomes if k == key or k.split(":")[0] == key]
 
     def sometimes(self, key: str) -> bool:
@@ -772,7 +977,19 @@ class Exploration:
         return bool(self._matches(key))
 
     def never(self, key: str) -> bool:
-        return not self._matches(key)
+        """No execution had this outcome. On a systematic search that did not exhaust the
+        scope asked for, warns InconclusiveWarning (see proves_never)."""
+        absent = not self._matches(key)
+        if absent and self.systematic and not self.exhausted:
+            warnings.warn(InconclusiveWarning(
+                f"never({key!r}) is not a proof: {self.scenario.name} [{self.preset}] "
+                f"explored {self.scope}"), stacklevel=2)
+        return absent
+
+    def proves_never(self, key: str) -> bool:
+        """No schedule in the scope asked for has this outcome: True only for a dfs or dpor
+        search that exhausted it."""
+        return self.systematic and self.exhausted and not self._matches(key)
 
     def always(self, key: str) -> bool:
         return sum(self.outcomes[k] for k in self._matches(key)) >= self.executions > 0
@@ -793,23 +1010,24 @@ class Exploration:
                 raise _core.UsageError(
                     f"no execution had outcome {key!r} (outcomes: {self.outcomes})")
             sched = self.found.outcomes[keys[0]].schedule
-        sched.meta = {
-            "scenario": self.scenario.name,
-            "scenario_file": self.scenario.file,
-            "preset": self.preset,
-            "fixes": json.dumps(self.fixes, sort_keys=True),
-        }
+        sched.meta = self.scenario.meta(self.preset, self.fixes)
         return sched
 
     def replay(self, key: str | None = None) -> Run:
         """Run the example of this outcome again, with its trace (without a key: the first
-        failure)."""
-        return self.scenario.run(kernel=self.preset, fixes=self.fixes, schedule=self.example(key))
+        failure). Exceptions in tasks are outcomes, as they were in the exploration."""
+        return self.scenario.run(kernel=self.preset, fixes=self.fixes, schedule=self.example(key),
+                                 errors_as_outcomes=True)
 
     @property
     def redundant(self) -> int:
         """dpor: executions cut short because a sleep set showed them redundant."""
         return self.found.redundant
+
+    @property
+    def repeated(self) -> int:
+        """Iterative bounding: executions run again at a higher bound, counted once."""
+        return self.found.repeated
 
     @property
     def rate(self) -> float:
@@ -836,38 +1054,62 @@ class Exploration:
             "pagesim_version": _core.__version__,
             "scenario": self.scenario.name,
             "file": self.scenario.file,
+            "source_hash": self.scenario.source_hash,
             "preset": self.preset,
             "fixes": self.fixes,
             "strategy": found["strategy"],
             "executions": found["executions"],
             "redundant": found["redundant"],
+            "repeated": found["repeated"],
+            "preemption_bound": self.asked,
+            "bound_covered": found["bound_covered"],
             "exhausted": found["exhausted"],
+            "every_schedule": found["every_schedule"],
+            "scope": self.scope,
             "seconds": found["seconds"],
             "rate": found["executions_per_s"],
             "workers": found["workers"],
             "outcomes": found["outcomes"],
             "examples": {k: e["schedule"] for k, e in found["examples"].items()},
+            "first_seen": {k: e["first_run"] for k, e in found["examples"].items()},
             "first_failure": found["first_failure"],
         }
 
     def __repr__(self) -> str:
-        return (
-            f"<Exploration {self.scenario.name} [{self.preset}] {self.outcomes} "
-            f"executions={self.executions}{' exhausted' if self.exhausted else ''}>"
-        )
+        return (f"<Exploration {self.scenario.name} [{self.preset}] {self.outcomes} "
+                f"({self.scope})>")
 
 
-def check_schedule_fits(schedule: _core.Schedule, name: str, preset: str) -> None:
-    """A schedule recorded for another scenario or preset is stale: refuse it clearly."""
+def check_schedule_fits(schedule: _core.Schedule, sc: Scenario, preset: str,
+                        fixes: dict[str, bool]) -> None:
+    """A schedule recorded for another scenario, preset, fixes or an earlier version of the
+    scenario's source is stale: refuse it clearly rather than run something else."""
     meta = schedule.meta
-    if meta.get("scenario") not in (None, name):
+    if meta.get("scenario") not in (None, sc.name):
         raise _core.StaleScheduleError(
-            f"schedule was recorded for scenario {meta['scenario']!r}, not {name!r}"
+            f"schedule was recorded for scenario {meta['scenario']!r}, not {sc.name!r}"
         )
     if meta.get("preset") not in (None, preset):
         raise _core.StaleScheduleError(
             f"schedule was recorded on kernel {meta['preset']!r}, this run is on {preset!r}"
         )
+    if meta.get("fixes") not in (None, "", json.dumps(fixes, sort_keys=True)):
+        raise _core.StaleScheduleError(
+            f"schedule was recorded with fixes {meta['fixes']}, this run has "
+            f"{json.dumps(fixes, sort_keys=True)}")
+    if meta.get("source_hash") not in (None, "", sc.source_hash):
+        raise _core.StaleScheduleError(
+            f"schedule was recorded for another version of {sc.name} (its source changed "
+            f"since: source hash {meta['source_hash']}, now {sc.source_hash}); record it again")
+
+
+def check_replay_hash(schedule: _core.Schedule, run: Run) -> None:
+    """A replay that ran differently from the recorded run (the model changed) is stale."""
+    recorded = schedule.meta.get("trace_hash")
+    if recorded and recorded != f"{run.trace_hash:016x}":
+        raise _core.StaleScheduleError(
+            f"replaying {run.scenario.name} gave trace hash {run.trace_hash:016x}, the "
+            f"recorded run had {recorded}: the model changed since it was recorded")
 
 
 def scenario(
@@ -884,12 +1126,14 @@ def scenario(
     kcompactd: bool = False,
     panic_on_oops: bool = False,
     debug_atomic_sleep: bool = False,
+    checks: Iterable[Callable[[_core.KernelState], str | None]] = (),
 ) -> Any:
     """Declare a scenario: ``@ps.scenario(kernel="movable-v3", cpus=3)``.
 
     kernel: the preset (``pagesim.presets()``); fixes: named fixes flipped on top of it;
     pages: memory size in 4 KiB pages (a multiple of 512); check: invariant checks at the
-    "end" of the run, after every "step", or "off"."""
+    "end" of the run, after every "step", or "off"; checks: end-of-run properties, each
+    ``fn(state)`` returning None or a message (outcome ``check:<fn name>``)."""
     options: dict[str, Any] = {
         "kernel": kernel,
         "cpus": cpus,
@@ -902,6 +1146,7 @@ def scenario(
         "kcompactd": kcompactd,
         "panic_on_oops": panic_on_oops,
         "debug_atomic_sleep": debug_atomic_sleep,
+        "checks": tuple(checks),
     }
 
     def wrap(f: Callable[..., Any]) -> Scenario:

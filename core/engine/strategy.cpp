@@ -26,7 +26,10 @@ size_t TimedStrategy::choose(const Sim&, std::span<const Candidate> c) {
 
 size_t ReplayStrategy::choose(const Sim& sim, std::span<const Candidate> c) {
   const uint64_t step = sim.steps();
-  if (exhausted(step)) return fallback_ ? fallback_->choose(sim, c) : 0;
+  if (exhausted(step)) {
+    if (stop_at_end_ || c.empty()) return kStop;
+    return c.size() == 1 || !fallback_ ? 0 : fallback_->choose(sim, c);
+  }
   for (size_t i = 0; i < c.size(); ++i)
     if (c[i].cpu == choices_[step]) return i;
   return 0;  // not reached: the Sim validates the choice before asking

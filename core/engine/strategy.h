@@ -80,10 +80,13 @@ class TimedStrategy final : public Strategy {
 // makes the schedule stale: the run stops with an error, never silently diverges.
 class ReplayStrategy final : public Strategy {
  public:
-  ReplayStrategy(std::vector<CpuId> choices, std::unique_ptr<Strategy> fallback)
-      : choices_(std::move(choices)), fallback_(std::move(fallback)) {}
+  // stop_at_end: the run ends where the choices do (the state after a prefix of a run).
+  ReplayStrategy(std::vector<CpuId> choices, std::unique_ptr<Strategy> fallback,
+                 bool stop_at_end = false)
+      : choices_(std::move(choices)), fallback_(std::move(fallback)), stop_at_end_(stop_at_end) {}
   std::string name() const override { return "replay"; }
   size_t choose(const Sim& sim, std::span<const Candidate> c) override;
+  bool sees_every_step() const override { return stop_at_end_; }
   // Checked by the Sim at every step, including forced ones.
   bool exhausted(uint64_t step) const { return step >= choices_.size(); }
   CpuId expected(uint64_t step) const { return choices_[step]; }
@@ -91,6 +94,7 @@ class ReplayStrategy final : public Strategy {
  private:
   std::vector<CpuId> choices_;
   std::unique_ptr<Strategy> fallback_;
+  bool stop_at_end_ = false;
 };
 
 }  // namespace pagesim

@@ -17,6 +17,7 @@ bool before(const OutcomeClass& a, const OutcomeClass& b, bool by_schedule) {
 
 void ExploreResult::record(const RunResult& r, uint64_t order_index, uint64_t run_index) {
   ++executions;
+  checks.insert(r.checks.begin(), r.checks.end());
   // One count per distinct key of the run: a run with two WARNs counts once for "warn:x".
   std::map<std::string, const Outcome*> keys;
   for (const auto& o : r.outcomes) keys.emplace(o.key(), &o);
@@ -43,6 +44,7 @@ void ExploreResult::merge(const ExploreResult& other) {
   exhausted = exhausted && other.exhausted;
   bound_covered = std::min(bound_covered, other.bound_covered);
   every_schedule = every_schedule && other.every_schedule;
+  checks.insert(other.checks.begin(), other.checks.end());
   seconds = std::max(seconds, other.seconds);
   for (const auto& [k, oc] : other.outcomes) {
     auto [it, fresh] = outcomes.emplace(k, oc);
@@ -71,6 +73,7 @@ nlohmann::json ExploreResult::to_json() const {
   j["exhausted"] = exhausted;
   j["bound_covered"] = bound_covered < 0 ? nlohmann::json(nullptr) : nlohmann::json(bound_covered);
   j["every_schedule"] = every_schedule;
+  j["checks"] = checks;
   j["preemption_bound"] =
       preemption_bound == ~0u ? nlohmann::json(nullptr) : nlohmann::json(preemption_bound);
   j["iterative"] = iterative;
@@ -113,6 +116,7 @@ ExploreResult ExploreResult::from_json(const nlohmann::json& j) {
     if (auto b = j.find("bound_covered"); b != j.end() && !b->is_null())
       r.bound_covered = b->get<int64_t>();
     r.every_schedule = j.value("every_schedule", false);
+    r.checks = j.value("checks", std::set<std::string>{});
     if (auto b = j.find("preemption_bound"); b != j.end() && !b->is_null())
       r.preemption_bound = b->get<uint32_t>();
     r.iterative = j.value("iterative", false);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,7 @@ struct ExploreResult {
   bool iterative = false;           // bounds 0, 1, ... up to preemption_bound
   double seconds = 0;
   uint32_t workers = 1;
+  std::set<std::string> checks;   // property checks evaluated (ps.check, end-of-run checks)
   std::map<std::string, OutcomeClass> outcomes;
   std::optional<Minimised> first_failure;
 
