@@ -17,7 +17,14 @@ BUGGY = {"balloon-dequeue-under-lock": False}
 BALLOON_DEV = (44 + 3) << 56
 
 
-@ps.scenario(kernel="v4.8", cpus=2, pages=1024)
+def balloon_consistent(state):
+    """End-of-run property: the balloon's list, its page count and its pages' flags agree
+    (balloon_check); a message for each disagreement becomes outcome check:balloon_consistent."""
+    problems = ps.balloon_check(state)
+    return "; ".join(problems) if problems else None
+
+
+@ps.scenario(kernel="v4.8", cpus=2, pages=1024, checks=[balloon_consistent])
 def balloon_dequeue_poison(k):
     """Compaction isolates balloon page B while deflation walks the balloon list at B."""
     balloon = k.balloon()
@@ -41,13 +48,14 @@ def test_without_the_fix_the_walk_oopses_on_list_poison():
 def test_with_the_fix_the_same_script_is_clean():
     run = balloon_dequeue_poison.run()
     assert run.ok, run.report()
-    assert _balloon_consistent(run)
+    assert run.result.checks == ["balloon_consistent"]  # it ran, and held
 
 
 def test_with_the_fix_every_schedule_with_two_preemptions_is_clean():
     ex = balloon_dequeue_poison.explore(strategy="dfs", executions=200_000, preemption_bound=2)
     assert ex.exhausted, ex
     assert ex.outcomes == {"ok": ex.executions}, ex
+    assert ex.proves_never("check:balloon_consistent")
 
 
 def test_without_the_fix_exploration_finds_it():
@@ -55,9 +63,3 @@ def test_without_the_fix_exploration_finds_it():
                                         preemption_bound=2)
     assert ex.sometimes("oops:balloon_page_dequeue"), ex
     assert ex.replay("oops:balloon_page_dequeue").oops.function == "balloon_page_dequeue"
-
-
-def _balloon_consistent(run) -> bool:
-    import pagesim._core as core
-
-    return core.balloon_check(run.kernel) == []

@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fix", action="append", default=[], metavar="NAME[=on|off]")
     s.add_argument("--strategy", default="random", choices=["random", "pct", "dfs", "dpor"])
     s.add_argument("--executions", type=int, default=None,
-                   help="budget of executions (default 1000 unless --seconds is given)")
+                   help="budget of executions (default unless --seconds is given: 1000 for "
+                        "random and pct, 100000 for dfs and dpor)")
     s.add_argument("--seconds", type=float, default=None, help="budget of wall-clock seconds")
     s.add_argument("--budget", default=None, metavar="N|TIME|N,TIME",
                    help="the budget in one: 20000, 30s, 5min, 1h or 20000,30s")

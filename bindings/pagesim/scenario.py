@@ -421,6 +421,10 @@ class KernelBuilder:
     def spinlock(self, name: str) -> _core.Lock:
         return self.core.spinlock(name)
 
+    def counter(self, name: str, value: int = 0) -> _core.Counter:
+        """A scenario-level atomic_t for Python tasks (``yield c.add(1)``)."""
+        return self.core.counter(name, value)
+
 
 # ---------------------------------------------------------------------------------------
 # Runs
@@ -783,8 +787,8 @@ class Scenario:
         0 preemptions, then 1, 2, ... as CHESS does, so a bug that needs k preemptions is
         found after bound k-1 is covered; K covers the schedules within K preemptions;
         None searches without a bound.
-        Budget: `executions` and/or `seconds` (the first reached stops; 1000 executions when
-        neither is given), or `budget` alone: 20000 (executions), "30s", "5min", "1h", or
+        Budget: `executions` and/or `seconds` (the first reached stops; when neither is
+        given 1000 executions for random and pct, 100,000 for dfs and dpor), or `budget` alone: 20000 (executions), "30s", "5min", "1h", or
         both as "20000,30s". dfs and dpor also stop when exhausted.
         workers: processes on this machine (backend "local") or Ray tasks (backend "ray",
         on the cluster at `ray_address` or a local one); for dfs and dpor the outcome set
@@ -793,7 +797,7 @@ class Scenario:
         """
         from . import parallel
 
-        executions, seconds = _budget(executions, seconds, budget)
+        executions, seconds = _budget(executions, seconds, budget, strategy)
         if workers < 1:
             raise _core.UsageError(f"workers must be at least 1, not {workers}")
         if backend not in ("local", "ray"):
@@ -873,12 +877,18 @@ def _bound(preemption_bound: int | None | str) -> tuple[bool, int]:
     return False, preemption_bound
 
 
-def _budget(executions: int | None, seconds: float | None, budget: int | str | None
-            ) -> tuple[int, float]:
+# Executions when no budget is given: a sample for random and pct; for dfs and dpor enough
+# to exhaust a bounded search of a library scenario or reach its race iteratively.
+DEFAULT_EXECUTIONS = {"random": 1000, "pct": 1000, "dfs": 100_000, "dpor": 100_000}
+
+
+def _budget(executions: int | None, seconds: float | None, budget: int | str | None,
+            strategy: str = "random") -> tuple[int, float]:
     """(executions, seconds) of an exploration; 0 means no limit of that kind."""
     if budget is None:
         secs = float(seconds or 0.0)
-        return (0 if secs else 1000) if executions is None else int(executions), secs
+        default = 0 if secs else DEFAULT_EXECUTIONS.get(strategy, 1000)
+        return default if executions is None else int(executions), secs
     if executions is not None or seconds is not None:
         raise _core.UsageError("give budget= or executions=/seconds=, not both")
     if isinstance(budget, bool) or not isinstance(budget, (int, str)):
