@@ -236,11 +236,12 @@ def test_v48_oopses():
     out = result.stdout.str()
     # The failing exploration: its outcome set, its first failure minimised, replayed with
     # its report and diagram, and the commands that replay it.
-    assert "last exploration: <Exploration zs_free_double_isolation [movable-v3]" in out
-    assert "  oops:zs_page_isolate: " in out
+    assert "#1 exploration <Exploration zs_free_double_isolation [movable-v3]" in out
+    assert "  oops:zs_page_isolate: " in out and "scope: dfs, " in out
     first = re.search(r"first failure \S+, minimised to 1 preemptions and \d+ steps:\n\n", out)
-    assert first and "replay it with:" in out[first.end():], out
-    assert "pagesim replay .pagesim/failures/test_fail.py_test_v3_is_clean.json" in out
+    assert first and "CPU0: migrate_ctx_A" in out[first.end():], out
+    assert "   replay: pagesim replay .pagesim/failures/test_fail.py_test_v3_is_clean-1.json" in out
     assert "::zs_free_double_isolation --kernel movable-v3 --schedule '" in out
     # An exploration that found nothing says so.
-    assert "  ok: 50" in out and "no execution failed within the budget" in out
+    assert "{'ok': 50} (random, 50 executions, sampled" in out
+    assert "no execution failed within the budget" in out

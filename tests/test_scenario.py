@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ import mm_races
 
 HERE = os.path.dirname(__file__)
 FIXTURE = os.path.join(HERE, "scenarios_fixture", "mm_races.py")
+ROOT = os.path.dirname(HERE)
 
 
 def test_script_runs_contexts_in_the_named_order() -> None:
@@ -211,5 +213,60 @@ def test_it():
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "pagesim" in out and "kernel BUG at unlock_page" in out
-    assert "pagesim replay .pagesim/failures/" in out
+    assert "pagesim replay .pagesim/failures/test_fail.py_test_it-1.json" in out
     assert "pagesim run " in out and "::unlock_unlocked_page --kernel v4.8" in out
+
+
+def test_pytest_plugin_reports_every_run_of_a_test_and_its_fixtures(
+        pytester: pytest.Pytester) -> None:
+    # A test asserting both directions fails on the buggy side after a clean run: the
+    # report lists both runs (and the fixture's) in order, and shows the failing one.
+    pytester.makepyfile(
+        test_both=f"""
+import sys
+import pytest
+sys.path.insert(0, {os.path.join(ROOT, "scenarios")!r})
+from zs_free_double_isolation import zs_free_double_isolation as sc
+
+@pytest.fixture
+def fixed_run():
+    return sc.run(kernel="v4.8")
+
+def test_both_directions(fixed_run):
+    assert fixed_run.ok
+    buggy = sc.run()
+    clean = sc.run(kernel="v4.8")
+    assert clean.ok and buggy.ok
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "3 scenario run(s) and exploration(s) in this test, in order:" in out
+    runs = re.findall(r"#(\d) run <Run zs_free_double_isolation \[(\S+)\] \{'([^']+)': 1", out)
+    assert runs == [("1", "v4.8", "ok"), ("2", "movable-v3", "oops:zs_page_isolate"),
+                    ("3", "v4.8", "ok")], out
+    for i in (1, 2, 3):
+        saved = f".pagesim/failures/test_both.py_test_both_directions-{i}.json"
+        assert f"replay: pagesim replay {saved}" in out
+        assert os.path.exists(os.path.join(str(pytester.path), saved))
+    # Only the failing run's report and diagram are shown.
+    assert out.count("Call Trace:") == 1 and "---- #2: zs_free_double_isolation" in out
+
+
+def test_pytest_replay_option_errors(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    missing = pytester.runpytest("--pagesim-replay", "nope.json")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--pagesim-replay nope.json: cannot read nope.json" in missing.stderr.str()
+    pytester.path.joinpath("bad.json").write_text("{not json")
+    bad = pytester.runpytest("--pagesim-replay", "bad.json")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR and "bad.json" in bad.stderr.str()
+    # A schedule of a scenario no selected test runs is an error, not silently ignored.
+    sys.path.insert(0, os.path.join(ROOT, "scenarios"))
+    from zs_free_double_isolation import zs_free_double_isolation as sc
+
+    pytester.path.joinpath("s.json").write_text(sc.run().schedule.to_json())
+    unused = pytester.runpytest("--pagesim-replay", "s.json")
+    assert unused.ret == pytest.ExitCode.USAGE_ERROR
+    assert "no selected test ran scenario 'zs_free_double_isolation'" in unused.stdout.str()

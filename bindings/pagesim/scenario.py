@@ -37,9 +37,9 @@ from .diagram import render_diagram
 from .names import InconclusiveWarning, ScriptError, check_breakpoint, check_outcome_key
 
 # Defaults the pytest plugin (or a user) can set: the seed, and a schedule to replay.
-DEFAULTS: dict[str, Any] = {"seed": None, "replay": None}
-# The runs and explorations scenarios made, newest last (the pytest plugin reports the last
-# one when a test fails).
+DEFAULTS: dict[str, Any] = {"seed": None, "replay": None, "replay_used": False}
+# The runs and explorations scenarios made, oldest first (the pytest plugin reports those of
+# a failing test).
 RECORDED: list[Run | Exploration] = []
 
 
@@ -735,6 +735,7 @@ class Scenario:
             and replay.meta.get("preset", preset) == preset
         ):
             schedule = replay
+            DEFAULTS["replay_used"] = True
         if isinstance(schedule, _core.Schedule):
             check_schedule_fits(schedule, self, preset, all_fixes)
         scr = built.script if scripted and schedule is None else None
@@ -857,7 +858,7 @@ def run_command(scenario: Scenario, preset: str, fixes: dict[str, bool], schedul
 
 def record(x: Run | Exploration) -> None:
     RECORDED.append(x)
-    del RECORDED[:-8]
+    del RECORDED[:-64]  # a long-running session without the plugin keeps only the newest
 
 
 _SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0}
