@@ -22,6 +22,21 @@ struct KernelCall {
   std::vector<int64_t> args;
 };
 
+// A read of a vmstat counter by a Python task: `yield ps.vmstat("nr_isolated_anon")`.
+struct StatRead {
+  mm::Stat stat;
+};
+
+mm::Stat stat_by_name(const std::string& name) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < size_t(mm::Stat::Count_); ++i) {
+    if (name == mm::stat_name(mm::Stat(i))) return mm::Stat(i);
+    names.push_back(mm::stat_name(mm::Stat(i)));
+  }
+  throw UsageError("unknown vmstat counter '" + name + "'" + did_you_mean(name, names) +
+                   " (known: " + join_names(names) + ")");
+}
+
 const std::vector<std::pair<const char*, mm::gfp_t>>& gfp_table() {
   using namespace mm;
   static const std::vector<std::pair<const char*, gfp_t>> t = {
@@ -167,6 +182,8 @@ class KernelMachine : public Machine {
   void reset_world(World& w) override { static_cast<Kernel&>(w) = *kernel_; }
 
   py::object execute_op(World& w, py::handle op) override {
+    if (py::isinstance<StatRead>(op))  // the counter as it is at this step
+      return py::int_(static_cast<Kernel&>(w).stats[size_t(op.cast<const StatRead&>().stat)]);
     if (!py::isinstance<KernelCall>(op)) return Machine::execute_op(w, op);
     const auto& c = op.cast<const KernelCall&>();
     return py::int_(kernel::call_entry(static_cast<Kernel&>(w), *c.entry, c.args));
@@ -259,6 +276,11 @@ void register_kernel(py::module_& m) {
         return KernelCall{&e, int_args(args, e.name)};
       },
       py::arg("entry"), "An operation that runs a kernel entry point: `yield ps.call('compact_page', pfn)`.");
+  py::class_<StatRead>(m, "StatRead", "A read of a vmstat counter, yielded by a task.");
+  m.def("vmstat", [](const std::string& name) { return StatRead{stat_by_name(name)}; },
+        py::arg("name"),
+        "An operation that reads a vmstat counter (nr_isolated_anon, nr_free_pages, ...) as it "
+        "is at the task's step: `n = yield ps.vmstat('nr_isolated_anon')`.");
   m.def("entry_points", [] {
     py::list l;
     for (const auto& e : kernel::entry_points()) {

@@ -375,3 +375,23 @@ def test_a_schedule_from_an_edited_scenario_is_refused() -> None:
     sched.meta = {**run.schedule.meta, "fixes": '{"c102f07ca0b0": false}'}
     with pytest.raises(ps.StaleScheduleError, match="recorded with fixes"):
         ZS_FREE.run(schedule=sched)
+
+
+def test_a_python_task_reads_vmstat_counters() -> None:
+    @ps.scenario(kernel="v4.8", cpus=1)
+    def counts(k):
+        def task():
+            before = yield ps.vmstat("nr_free_pages")
+            pfn = yield ps.call("alloc_pages", 0, int(ps.GFP["GFP_KERNEL"]))
+            after = yield ps.vmstat("nr_free_pages")
+            yield ps.check(after == before - 1, "one_page_taken", f"{before} -> {after}")
+            yield ps.call("free_pages", pfn, 0)
+
+        k.cpu(0).run(task)
+
+    run = counts.run()
+    assert run.ok and run.result.checks == ["one_page_taken"]
+    assert run.kernel.stats["nr_free_pages"] == counts.build().core.state.stats["nr_free_pages"]
+    with pytest.raises(ps.UsageError, match=r"unknown vmstat counter 'nr_isolated' \(did you mean "
+                                            r"'nr_isolated_anon'"):
+        ps.vmstat("nr_isolated")

@@ -45,6 +45,7 @@ from ._core import (
     outcome_functions,
     presets,
     set_log_level,
+    vmstat,
     warn,
 )
 from .names import InconclusiveWarning, ScriptError, model_functions
@@ -100,5 +101,6 @@ __all__ = [
     "scenario",
     "script",
     "set_log_level",
+    "vmstat",
     "warn",
 ]
