@@ -7,6 +7,9 @@ For each race scenario (1 to 4 of the library, on the kernel that has the bug):
 - executions until the race's symptom first shows, per strategy: random and pct as the
   median over 5 seeds, dfs and dpor (preemption bound 2) once (they are deterministic);
   "-" when not found within the budget;
+- the same for dfs and dpor with no bound given (iterative preemption bounding, the
+  default): runs until the symptom first shows (re-runs of lower bounds included) and the
+  seconds that took (runs x the exploration's seconds per run), next to bound 2's;
 - dpor's reduction: executions to exhaust the fixed kernel's space with dfs and with dpor
   at preemption bounds 1 and 2, and their ratio;
 - unbounded dpor (source sets and sleep sets) on the fixed kernel, up to 100,000
@@ -72,12 +75,20 @@ def rate(sc, fixed) -> float:
 
 
 def first_failure(sc, buggy, key: str, strategy: str, **kw) -> int | None:
+    return first_failure_timed(sc, buggy, key, strategy, **kw)[0]
+
+
+def first_failure_timed(sc, buggy, key: str, strategy: str, **kw) -> tuple[int | None, float]:
+    """(runs until the symptom first shows, the seconds those runs took)."""
     ex = sc.explore(strategy=strategy, minimise=False, **buggy, **BUDGET, **kw)
     # Runs until first seen: for dfs and dpor `first` ranks the example (the smallest schedule).
     firsts = [
         c.first_run for k, c in ex.found.outcomes.items() if k == key or k.startswith(key + ":")
     ]
-    return min(firsts) if firsts else None
+    if not firsts:
+        return None, 0.0
+    runs = ex.executions + ex.repeated + ex.redundant
+    return min(firsts), min(firsts) * ex.seconds / max(runs, 1)
 
 
 def fmt(n: float | None) -> str:
@@ -100,6 +111,16 @@ def main() -> None:
         print(f"{name:14} {rates[name]:>12,.0f} {fmt(meds[0]):>9} {fmt(meds[1]):>9} "
               f"{fmt(dfs):>9} {fmt(dpor):>9}", flush=True)
 
+    print(f"\n{'scenario':14} {'dfs iter':>9} {'s':>6} {'dpor iter':>9} {'s':>6} {'dfs b2':>9} "
+          f"{'s':>6} {'dpor b2':>9} {'s':>6}   (runs and seconds until the race first shows)")
+    for name, (sc, buggy, _, key) in RACES.items():
+        cells = []
+        for strategy, bound in (("dfs", "iterative"), ("dpor", "iterative"), ("dfs", 2),
+                                ("dpor", 2)):
+            runs, secs = first_failure_timed(sc, buggy, key, strategy, preemption_bound=bound)
+            cells.append(f"{fmt(runs):>9} {secs:>6.2f}" if runs else f"{'-':>9} {'-':>6}")
+        print(f"{name:14} {' '.join(cells)}", flush=True)
+
     print(f"\n{'scenario':14} {'bound':>5} {'dfs':>9} {'dpor':>9} {'ratio':>7} {'dpor s':>7}"
           "   (executions to exhaust the fixed kernel)")
     for name, (sc, _, fixed, _) in RACES.items():
@@ -119,7 +140,7 @@ def main() -> None:
           "   (unbounded dpor on the fixed kernel)")
     for name, (sc, _, fixed, _) in RACES.items():
         ex = sc.explore(strategy="dpor", minimise=False, executions=100_000, seconds=120,
-                        **fixed)
+                        preemption_bound=None, **fixed)
         total = ex.executions + ex.redundant
         print(f"{name:14} {fmt(ex.executions):>9} {fmt(ex.redundant):>9} "
               f"{str(ex.exhausted):>9} {fmt(total / ex.seconds):>9}", flush=True)
