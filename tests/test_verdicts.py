@@ -395,3 +395,52 @@ def test_a_python_task_reads_vmstat_counters() -> None:
     with pytest.raises(ps.UsageError, match=r"unknown vmstat counter 'nr_isolated' \(did you mean "
                                             r"'nr_isolated_anon'"):
         ps.vmstat("nr_isolated")
+
+
+def test_cli_dpor_and_dfs_with_no_option_find_the_oops(tmp_path) -> None:
+    target = os.path.join(ROOT, "scenarios", "zs_free_double_isolation.py")
+    for strategy in ("dpor", "dfs"):
+        out = tmp_path / f"{strategy}.json"
+        r = subprocess.run([sys.executable, "-m", "pagesim.cli", "explore",
+                            target + "::zs_free_double_isolation", "--kernel", "movable-v3",
+                            "--strategy", strategy, "--json", str(out)],
+                           capture_output=True, text=True)
+        assert r.returncode == 1, r.stderr  # some execution failed
+        doc = json.loads(out.read_text())
+        assert doc["outcomes"]["oops:zs_page_isolate"] > 0, doc["outcomes"]
+        assert doc["preemption_bound"] == "iterative" and doc["bound_covered"] >= 1
+        assert doc["first_seen"]["oops:zs_page_isolate"] < 1000
+
+
+def test_cli_run_no_strict_lists_the_unmatched_step(tmp_path) -> None:
+    f = tmp_path / "untouched.py"
+    f.write_text(
+        "import pagesim as ps\n"
+        "@ps.scenario(kernel='v4.8', cpus=2)\n"
+        "def untouched(k):\n"
+        "    pool = k.zsmalloc(); h = pool.malloc(3000); T = pool.pages_of(h)[1]\n"
+        "    a = k.cpu(0).run(k.compaction.isolate, T)\n"
+        "    b = k.cpu(1).run(pool.free, h)\n"
+        "    return ps.script(a.until('unlock_page', T + 100), b)\n")
+    strict = subprocess.run([sys.executable, "-m", "pagesim.cli", "run", str(f)],
+                            capture_output=True, text=True)
+    assert strict.returncode == 2 and "script step never matched: step 1" in strict.stderr
+    out = tmp_path / "run.json"
+    lenient = subprocess.run([sys.executable, "-m", "pagesim.cli", "run", str(f), "--no-strict",
+                              "--json", str(out)], capture_output=True, text=True)
+    assert lenient.returncode == 0 and "script steps that never matched" in lenient.stdout
+    assert json.loads(out.read_text())["unmatched_steps"][0].startswith("step 1 (")
+
+
+def test_cli_functions_lists_a_presets_model_functions() -> None:
+    def lines(*args):
+        r = subprocess.run([sys.executable, "-m", "pagesim.cli", "functions", *args],
+                           capture_output=True, text=True)
+        return r.returncode, r.stdout.split("\n")
+
+    code, v47 = lines("--kernel", "v4.7")
+    assert code == 0 and "zs_page_isolate" not in " ".join(v47)
+    assert any(line.split() == ["zs_free", "core/drivers/zsmalloc.cpp"] for line in v47)
+    code, flipped = lines("--kernel", "v4.7", "--fix", "bda807d44454")
+    assert any(line.split()[:1] == ["zs_page_isolate"] for line in flipped if line)
+    assert lines("--kernel", "v9")[0] == 2

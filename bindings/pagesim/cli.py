@@ -3,15 +3,19 @@
     pagesim list FILE.py
     pagesim run FILE.py[::name] [--kernel PRESET] [--fix NAME=on|off] [--seed N]
                 [--strategy random|timed] [--schedule S] [--json OUT] [--diagram] [--trace]
+                [--no-strict]
     pagesim replay SCHEDULE.json [--json OUT] [--diagram]
     pagesim diagram SCHEDULE.json
     pagesim explore FILE.py[::name] [--strategy random|pct|dfs|dpor] [--executions N]
                     [--seconds S] [--seed N] [--workers N] [--ray [ADDRESS]]
-                    [--preemption-bound K] [--pct-depth D] [--no-progress] [--json OUT]
+                    [--preemption-bound K|none|iterative] [--pct-depth D] [--no-progress]
+                    [--json OUT]
     pagesim presets
+    pagesim functions [--kernel PRESET] [--fix NAME=on|off]
 
 Exit status: 0 when every run ended ok, 1 when one ended with any other outcome, 2 for a
-usage error (bad arguments, unknown scenario, stale schedule).
+usage error (bad arguments, unknown scenario or name, stale schedule, a script step that
+never matched).
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ def show(run: Run, args: argparse.Namespace) -> None:
         f"{run.scenario.name} [{run.preset}]: {counts}  ({run.steps} steps, "
         f"trace hash {run.trace_hash:016x})"
     )
-    if not run.ok:
+    if not run.ok or run.unmatched_steps:
         print(run.report())
     if getattr(args, "diagram", False):
         print()
@@ -131,6 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 strategy=args.strategy,
                 schedule=schedule,
+                strict=not args.no_strict,
             )
         )
     for r in runs:
@@ -241,6 +246,12 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_functions(args: argparse.Namespace) -> int:
+    for name in _core.model_functions(args.kernel, parse_fixes(args.fix)):
+        print(f"{name:32} {_core.model_function_file(name)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pagesim", description="Run, replay and draw pagesim scenarios."
@@ -268,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="OUT", help="write the result as JSON ('-': stdout)")
     s.add_argument("--diagram", action="store_true", help="print the CPU-column diagram")
     s.add_argument("--trace", action="store_true", help="print (and put in the JSON) the trace")
+    s.add_argument("--no-strict", action="store_true",
+                   help="a script step that never matched is listed (unmatched_steps), not an "
+                        "error")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("replay", help="replay a schedule or result JSON file")
@@ -306,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", dest="progress", action="store_false")
     s.add_argument("--json", metavar="OUT")
     s.set_defaults(func=cmd_explore)
+
+    s = sub.add_parser("functions", help="list the model functions breakpoints can name")
+    s.add_argument("--kernel", help="only those this preset has")
+    s.add_argument("--fix", action="append", default=[], metavar="NAME[=on|off]")
+    s.set_defaults(func=cmd_functions)
 
     s = sub.add_parser("presets", help="list kernel presets and named fixes")
     s.set_defaults(func=cmd_presets)
