@@ -143,7 +143,7 @@ def main() -> None:
                         preemption_bound=None, **fixed)
         total = ex.executions + ex.redundant
         print(f"{name:14} {fmt(ex.executions):>9} {fmt(ex.redundant):>9} "
-              f"{str(ex.exhausted):>9} {fmt(total / ex.seconds):>9}", flush=True)
+              f"{ex.exhausted!s:>9} {fmt(total / ex.seconds):>9}", flush=True)
     print(f"zs_free_exec_per_s={rates['zs_free']:.1f}")
 
 

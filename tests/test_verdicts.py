@@ -9,22 +9,26 @@ import subprocess
 import sys
 import warnings
 
-import pytest
-
 import pagesim as ps
+import pytest
 
 HERE = os.path.dirname(__file__)
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "scenarios"))
 
-from alloc_zspage_isolate import alloc_zspage_isolate  # noqa: E402
-from balloon_dequeue_poison import balloon_dequeue_poison  # noqa: E402
-from zs_compact_pin_bit import zs_compact_pin_bit  # noqa: E402
-from zs_free_double_isolation import zs_free_double_isolation as ZS_FREE  # noqa: E402
+from alloc_zspage_isolate import alloc_zspage_isolate
+from balloon_dequeue_poison import balloon_dequeue_poison
+from zs_compact_pin_bit import zs_compact_pin_bit
+from zs_free_double_isolation import zs_free_double_isolation as ZS_FREE
 
 
-def zs_free_with(step_of):
-    """The zs_free race with the script's first step replaced by step_of(a, T)."""
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pagesim.cli", *args], check=False,
+                          capture_output=True, text=True)
+
+
+def zs_free_with(script_of):
+    """The zs_free race's contexts with the script script_of(a, b, c, T)."""
 
     @ps.scenario(kernel="movable-v3", cpus=3, pages=1024)
     def zs_free_variant(k):
@@ -34,16 +38,21 @@ def zs_free_with(step_of):
         a = k.cpu(0).run(k.compaction.isolate, T, name="migrate_ctx_A")
         b = k.cpu(1).run(k.compaction.isolate, T, name="migrate_ctx_B")
         c = k.cpu(2).run(pool.free, h, name="zs_free_C")
-        return ps.script(step_of(a, T, pool), c, b)
+        return script_of(a, b, c, T)
 
     return zs_free_variant
+
+
+def zs_free_first_step(step_of):
+    """The reported script with its first step replaced by step_of(a, T)."""
+    return zs_free_with(lambda a, b, c, T: ps.script(step_of(a, T), c, b))
 
 
 # ---- names ----
 
 
 def test_a_typo_in_a_breakpoint_is_a_usage_error_with_the_near_match() -> None:
-    sc = zs_free_with(lambda a, T, pool: a.until("unlock_pgae", T))
+    sc = zs_free_first_step(lambda a, T: a.until("unlock_pgae", T))
     with pytest.raises(ps.UsageError, match=r"unknown model function 'unlock_pgae' "
                                             r"\(did you mean 'unlock_page'"):
         sc.run()
@@ -52,7 +61,7 @@ def test_a_typo_in_a_breakpoint_is_a_usage_error_with_the_near_match() -> None:
 
 
 def test_a_function_the_preset_lacks_names_the_fix_it_needs() -> None:
-    sc = zs_free_with(lambda a, T, pool: a.until("zs_page_isolate", T))
+    sc = zs_free_first_step(lambda a, T: a.until("zs_page_isolate", T))
     assert sc.run().oops.function == "zs_page_isolate"  # movable-v3 has it
     with pytest.raises(ps.UsageError, match=r"'zs_page_isolate' is not in v4.7's model: it "
                                             r"needs fix bda807d44454"):
@@ -118,7 +127,7 @@ def test_the_reported_script_reaches_its_racy_step() -> None:
 
 
 def test_a_step_on_a_page_the_context_never_touches_is_a_script_error() -> None:
-    untouched = zs_free_with(lambda a, T, pool: a.until("unlock_page", T + 100))
+    untouched = zs_free_first_step(lambda a, T: a.until("unlock_page", T + 100))
     with pytest.raises(ps.ScriptError, match=r"script step never matched: step 1 "
                                              r"\(migrate_ctx_A \(cpu0\) until after unlock_page "
                                              r"on page \d+\): migrate_ctx_A ran \d+ operations "
@@ -133,7 +142,7 @@ def test_a_step_on_a_page_the_context_never_touches_is_a_script_error() -> None:
 
 
 def test_a_steps_count_the_context_never_reaches_is_a_script_error() -> None:
-    sc = zs_free_with(lambda a, T, pool: a.steps(10**9))
+    sc = zs_free_first_step(lambda a, T: a.steps(10**9))
     with pytest.raises(ps.ScriptError, match=r"for 1000000000 operations\)"):
         sc.run()
 
@@ -148,24 +157,15 @@ def test_cli_run_with_a_typo_is_a_usage_error(tmp_path) -> None:
         "    a = k.cpu(0).run(k.compaction.isolate, T)\n"
         "    b = k.cpu(1).run(pool.free, h)\n"
         "    return ps.script(a.until('unlock_pgae', T), b)\n")
-    out = subprocess.run([sys.executable, "-m", "pagesim.cli", "run", str(f)],
-                         capture_output=True, text=True)
+    out = cli("run", str(f))
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "pagesim: unknown model function 'unlock_pgae' (did you mean 'unlock_page'?)"]
 
 
 def test_stop_at_a_breakpoint_and_state_at_a_step() -> None:
-    @ps.scenario(kernel="movable-v3", cpus=3, pages=1024)
-    def stop_before_free(k):
-        pool = k.zsmalloc()
-        h = pool.malloc(3000)
-        T = pool.pages_of(h)[1]
-        a = k.cpu(0).run(k.compaction.isolate, T, name="A")
-        k.cpu(1).run(k.compaction.isolate, T, name="B")
-        c = k.cpu(2).run(pool.free, h, name="C")
-        return ps.script(a.until("unlock_page", T), stop=c.before("free_zspage"))
-
+    stop_before_free = zs_free_with(
+        lambda a, b, c, T: ps.script(a.until("unlock_page", T), stop=c.before("free_zspage")))
     run = stop_before_free.run()
     assert run.stopped and run.ok and run.unmatched_steps == []
     T = stop_before_free.build().core.state  # the initial state
@@ -343,18 +343,17 @@ def test_never_on_an_unexhausted_search_warns_and_proves_nothing() -> None:
 
 def test_cli_json_states_the_scope(tmp_path) -> None:
     out = tmp_path / "ex.json"
-    r = subprocess.run([sys.executable, "-m", "pagesim.cli", "explore",
+    r = cli("explore",
                         os.path.join(ROOT, "scenarios", "zs_free_double_isolation.py")
                         + "::zs_free_double_isolation", "--kernel", "v4.8", "--strategy",
-                        "dpor", "--preemption-bound", "2", "--json", str(out)],
-                       capture_output=True, text=True)
+                        "dpor", "--preemption-bound", "2", "--json", str(out))
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
     assert doc["exhausted"] and doc["outcomes"] == {"ok": doc["executions"]}
     assert doc["preemption_bound"] == 2 and doc["bound_covered"] == 2
     assert not doc["every_schedule"] and doc["scope"].endswith("bound 2 fully covered, exhausted")
-    bad = subprocess.run([sys.executable, "-m", "pagesim.cli", "explore", "x.py",
-                          "--preemption-bound", "-1"], capture_output=True, text=True)
+    bad = cli("explore", "x.py",
+                          "--preemption-bound", "-1")
     assert bad.returncode == 2 and "use a bound K >= 0, none or iterative" in bad.stderr
 
 
@@ -401,10 +400,9 @@ def test_cli_dpor_and_dfs_with_no_option_find_the_oops(tmp_path) -> None:
     target = os.path.join(ROOT, "scenarios", "zs_free_double_isolation.py")
     for strategy in ("dpor", "dfs"):
         out = tmp_path / f"{strategy}.json"
-        r = subprocess.run([sys.executable, "-m", "pagesim.cli", "explore",
+        r = cli("explore",
                             target + "::zs_free_double_isolation", "--kernel", "movable-v3",
-                            "--strategy", strategy, "--json", str(out)],
-                           capture_output=True, text=True)
+                            "--strategy", strategy, "--json", str(out))
         assert r.returncode == 1, r.stderr  # some execution failed
         doc = json.loads(out.read_text())
         assert doc["outcomes"]["oops:zs_page_isolate"] > 0, doc["outcomes"]
@@ -422,20 +420,18 @@ def test_cli_run_no_strict_lists_the_unmatched_step(tmp_path) -> None:
         "    a = k.cpu(0).run(k.compaction.isolate, T)\n"
         "    b = k.cpu(1).run(pool.free, h)\n"
         "    return ps.script(a.until('unlock_page', T + 100), b)\n")
-    strict = subprocess.run([sys.executable, "-m", "pagesim.cli", "run", str(f)],
-                            capture_output=True, text=True)
+    strict = cli("run", str(f))
     assert strict.returncode == 2 and "script step never matched: step 1" in strict.stderr
     out = tmp_path / "run.json"
-    lenient = subprocess.run([sys.executable, "-m", "pagesim.cli", "run", str(f), "--no-strict",
-                              "--json", str(out)], capture_output=True, text=True)
+    lenient = cli("run", str(f), "--no-strict",
+                              "--json", str(out))
     assert lenient.returncode == 0 and "script steps that never matched" in lenient.stdout
     assert json.loads(out.read_text())["unmatched_steps"][0].startswith("step 1 (")
 
 
 def test_cli_functions_lists_a_presets_model_functions() -> None:
     def lines(*args):
-        r = subprocess.run([sys.executable, "-m", "pagesim.cli", "functions", *args],
-                           capture_output=True, text=True)
+        r = cli("functions", *args)
         return r.returncode, r.stdout.split("\n")
 
     code, v47 = lines("--kernel", "v4.7")
