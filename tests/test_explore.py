@@ -23,7 +23,7 @@ import zs_compact_pin_bit
 import zs_free_double_isolation
 
 ZS_FREE = zs_free_double_isolation.zs_free_double_isolation
-ZS_FREE_FILE = os.path.join(SCENARIOS, "zs_free_double_isolation.py")
+ZS_FREE_FILE = os.path.join(SCENARIOS, "zs_free_double_isolation.py") + "::zs_free_double_isolation"
 
 # Scenarios 1 to 4 on their buggy kernels, and the symptom each race shows.
 RACES = {

@@ -35,42 +35,47 @@ bool in_frame(const Task& t, uint32_t func) {
 }  // namespace
 
 // Whether step `s` is over, looking at the CPU's next operation (if it can run).
-int ScriptStrategy::finished(const Sim& sim, const ScriptStep& s, std::span<const Candidate> c) {
+ScriptStrategy::End ScriptStrategy::finished(const Sim& sim, const ScriptStep& s,
+                                             std::span<const Candidate> c) {
   const Cpu& cpu = sim.cpu(s.cpu);
   if (cpu.current == kNoTask && cpu.runqueue.empty()) {  // nothing left to run
     const bool hit = (s.until == ScriptStep::Until::After && seen_) ||
                      (s.until == ScriptStep::Until::Steps && taken_ >= s.count);
-    return hit ? 1 : 2;
+    return hit ? End::Matched : End::ContextEnded;
   }
-  if (cpu.current == kNoTask) return 0;
+  if (cpu.current == kNoTask) return End::No;
   const Task& t = sim.task(cpu.current);
   const bool ready = std::any_of(c.begin(), c.end(), [&](const Candidate& x) { return x.cpu == s.cpu; });
+  bool hit = false;
   switch (s.until) {
     case ScriptStep::Until::Done:
-      return 0;
+      break;
     case ScriptStep::Until::Steps:
-      return taken_ >= s.count;
+      hit = taken_ >= s.count;
+      break;
     case ScriptStep::Until::Before:
-      return ready && in_frame(t, s.func) && (s.obj == kNoObj || t.pending.obj == s.obj);
+      hit = ready && in_frame(t, s.func) && (s.obj == kNoObj || t.pending.obj == s.obj);
+      break;
     case ScriptStep::Until::After: {
       const bool inside = in_frame(t, s.func);
       if (inside && (s.obj == kNoObj || t.pending.obj == s.obj)) seen_ = true;
-      return seen_ && !inside && ready;
+      hit = seen_ && !inside && ready;
+      break;
     }
   }
-  return 0;
+  return hit ? End::Matched : End::No;
 }
 
 size_t ScriptStrategy::choose(const Sim& sim, std::span<const Candidate> c) {
   while (pos_ < steps_.size()) {
-    const int over = finished(sim, steps_[pos_], c);
-    if (!over) break;
-    const bool stop = steps_[pos_].stop && over == 1;
+    const End end = finished(sim, steps_[pos_], c);
+    if (end == End::No) break;
+    const bool stop = steps_[pos_].stop && end == End::Matched;
     if (status_) {
       ScriptStepStatus& st = (*status_)[pos_];
       st.reached = true;
-      st.matched = over == 1 || steps_[pos_].until == ScriptStep::Until::Done;
-      st.context_ended = over == 2;
+      st.matched = end == End::Matched || steps_[pos_].until == ScriptStep::Until::Done;
+      st.context_ended = end == End::ContextEnded;
     }
     ++pos_;
     taken_ = 0;

@@ -52,8 +52,9 @@ class ScriptStrategy final : public Strategy {
   const std::vector<ScriptStep>& steps() const { return steps_; }
 
  private:
-  // 0: the step goes on; 1: its breakpoint matched; 2: its CPU has nothing left to run.
-  int finished(const Sim& sim, const ScriptStep& s, std::span<const Candidate> c);
+  enum class End : uint8_t { No, Matched, ContextEnded };
+  // Whether step `s` is over, and how.
+  End finished(const Sim& sim, const ScriptStep& s, std::span<const Candidate> c);
   std::vector<ScriptStep> steps_;
   std::unique_ptr<Strategy> fallback_;
   std::shared_ptr<std::vector<ScriptStepStatus>> status_;
