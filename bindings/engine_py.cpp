@@ -109,6 +109,7 @@ Schedule to_schedule(py::handle s) {
 Machine::Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
                  bool panic_on_oops, bool debug_atomic_sleep) {
   if (cpus == 0 || cpus > 256) throw UsageError("cpus must be between 1 and 256");
+  if (max_steps == 0) throw UsageError("max_steps must be at least 1 (a run's most steps)");
   cfg_.cpus = cpus;
   cfg_.window = window ? *window : ~Nanos(0);
   cfg_.max_steps = max_steps;

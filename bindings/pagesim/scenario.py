@@ -24,6 +24,7 @@ import functools
 import hashlib
 import inspect
 import json
+import math
 import os
 import re
 import warnings
@@ -799,8 +800,9 @@ class Scenario:
         from . import parallel
 
         executions, seconds = _budget(executions, seconds, budget, strategy)
-        if workers < 1:
-            raise _core.UsageError(f"workers must be at least 1, not {workers}")
+        checked_int("workers", workers, 1, MAX_WORKERS)
+        checked_int("seed", seed, 0)
+        checked_int("pct_depth", pct_depth, 1, 64)
         if backend not in ("local", "ray"):
             raise _core.UsageError(f"unknown backend {backend!r} (local, ray)")
         iterative, bound = _bound(preemption_bound)
@@ -862,6 +864,24 @@ def record(x: Run | Exploration) -> None:
 
 
 _SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0}
+_U64 = 2**64 - 1
+MAX_WORKERS = 4096
+
+
+def checked_int(name: str, value: Any, lo: int, hi: int = _U64) -> int:
+    """An int argument in [lo, hi], or a one-line UsageError (no bool, float or string)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        bounds = f"at least {lo}" if hi == _U64 else f"between {lo} and {hi}"
+        raise _core.UsageError(f"{name} must be an int {bounds}, not {value!r}")
+    return value
+
+
+def checked_seconds(value: Any) -> float:
+    """A time budget: a finite number of seconds >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            math.isfinite(value) and value >= 0):
+        raise _core.UsageError(f"seconds must be a finite number >= 0, not {value!r}")
+    return float(value)
 _NO_BOUND = 2**32 - 1
 
 
@@ -887,9 +907,12 @@ def _budget(executions: int | None, seconds: float | None, budget: int | str | N
             strategy: str = "random") -> tuple[int, float]:
     """(executions, seconds) of an exploration; 0 means no limit of that kind."""
     if budget is None:
-        secs = float(seconds or 0.0)
+        secs = 0.0 if seconds is None else checked_seconds(seconds)
         default = 0 if secs else DEFAULT_EXECUTIONS.get(strategy, 1000)
-        return default if executions is None else int(executions), secs
+        runs = default if executions is None else checked_int("executions", executions, 0)
+        if not runs and not secs:
+            raise _core.UsageError("an exploration needs a budget: executions > 0 or seconds > 0")
+        return runs, secs
     if executions is not None or seconds is not None:
         raise _core.UsageError("give budget= or executions=/seconds=, not both")
     if isinstance(budget, bool) or not isinstance(budget, (int, str)):

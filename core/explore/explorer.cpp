@@ -1,6 +1,7 @@
 #include "explore/explorer.h"
 
 #include <chrono>
+#include <cmath>
 
 #include "explore/pct.h"
 #include "explore/tree.h"
@@ -43,6 +44,8 @@ ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
   if (!cfg.workers || cfg.worker >= cfg.workers)
     throw UsageError("worker " + std::to_string(cfg.worker) + " of " +
                      std::to_string(cfg.workers) + " does not exist");
+  if (!std::isfinite(cfg.seconds) || cfg.seconds < 0)
+    throw UsageError("seconds must be a finite number >= 0");
   if (!cfg.executions && cfg.seconds <= 0)
     throw UsageError("exploration needs a budget: executions or seconds");
   ExploreResult res;

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -725,3 +727,17 @@ TEST(Explore, MergedSharesKeepTheWeakestBoundAndTheEarliestSight) {
   EXPECT_EQ(a.outcomes.at("ok").first_run, 2u);
 }
 
+
+TEST(Explore, ATimeBudgetThatIsNotAFiniteNumberIsRefused) {
+  // seconds = NaN once passed every check and never stopped (issue 15, F4).
+  const Executor never_called = [](std::unique_ptr<Strategy>) -> RunResult {
+    ADD_FAILURE() << "an exploration with a bad budget ran";
+    return {};
+  };
+  for (double bad : {std::nan(""), std::numeric_limits<double>::infinity(), -1.0}) {
+    ExploreConfig cfg;
+    cfg.executions = 0;
+    cfg.seconds = bad;
+    EXPECT_THROW(pagesim::explore(never_called, cfg), UsageError) << bad;
+  }
+}
