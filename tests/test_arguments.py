@@ -40,3 +40,52 @@ def test_bad_exploration_arguments(kw, message) -> None:
     with pytest.raises(ps.UsageError) as e:
         ZS_FREE.explore(minimise=False, **kw)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_replay_of_a_bad_file_is_one_line_and_exit_2(tmp_path) -> None:
+    # F11: malformed or non-UTF-8 JSON printed a traceback and exited 1.
+    import subprocess
+
+    files = {
+        "bad.json": b"{not json",
+        "binary.json": b"\xff\xfe\x00bad",
+        "list.json": b"[1, 2]",
+        "huge_count.json": b'{"schema": "pagesim.schedule/1", "schedule": "0x999999999"}',
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        r = subprocess.run([sys.executable, "-m", "pagesim.cli", "replay", str(tmp_path / name)],
+                           capture_output=True, text=True, check=False)
+        assert r.returncode == 2, (name, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("pagesim: "), \
+            (name, r.stderr)
+
+
+def test_a_schedule_string_cannot_ask_for_gigabytes() -> None:
+    with pytest.raises(ps.UsageError, match="schedule longer than 100000000 steps"):
+        ps.Schedule("0x999999999")
+    with pytest.raises(ps.UsageError, match="schedule longer than"):
+        ps.Schedule(" ".join(["0x99999999"] * 2))
+    assert len(ps.Schedule("0x3 1x2")) == 5
+
+
+def test_a_run_json_replays_with_its_source_and_trace_hash(tmp_path) -> None:
+    import json
+    import subprocess
+
+    target = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scenarios",
+                          "zs_free_double_isolation.py::zs_free_double_isolation")
+    out = tmp_path / "run.json"
+    r = subprocess.run([sys.executable, "-m", "pagesim.cli", "run", target, "--json", str(out)],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 1  # the oops
+    doc = json.loads(out.read_text())
+    assert doc["source_hash"] == ZS_FREE.source_hash
+    again = subprocess.run([sys.executable, "-m", "pagesim.cli", "replay", str(out)],
+                           capture_output=True, text=True, check=False)
+    assert again.returncode == 1 and doc["trace_hash"] in again.stdout
+    doc["trace_hash"] = "0" * 16
+    out.write_text(json.dumps(doc))
+    stale = subprocess.run([sys.executable, "-m", "pagesim.cli", "replay", str(out)],
+                           capture_output=True, text=True, check=False)
+    assert stale.returncode == 2 and "the model changed since it was recorded" in stale.stderr

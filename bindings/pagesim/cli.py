@@ -144,12 +144,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in runs) else 1
 
 
+MAX_SCHEDULE_FILE = 256 * 2**20  # bytes: a schedule of 100,000,000 steps fits
+
+
 def load_schedule(path: str) -> _core.Schedule:
+    """A schedule or run JSON file; any problem with it is a CliError (exit 2), one line."""
     try:
-        with open(path) as f:
-            text = f.read()
+        if os.path.getsize(path) > MAX_SCHEDULE_FILE:
+            raise CliError(f"{path} is larger than {MAX_SCHEDULE_FILE >> 20} MiB: not a schedule")
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
     except OSError as e:
         raise CliError(f"cannot read {path}: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise CliError(f"{path} is not UTF-8 text (byte {e.start}): not a schedule") from e
+    try:
+        return _schedule_of(text)
+    except (json.JSONDecodeError, AttributeError, TypeError) as e:
+        raise CliError(f"{path} is not a pagesim schedule or run: {e}") from e
+    except _core.UsageError as e:
+        raise CliError(f"{path}: {e}") from e
+
+
+def _schedule_of(text: str) -> _core.Schedule:
     doc = json.loads(text) if text.strip().startswith("{") else None
     if doc is not None and doc.get("schema") == "pagesim.run/1":
         # A run result: its schedule and what it was recorded against.
@@ -163,7 +180,9 @@ def load_schedule(path: str) -> _core.Schedule:
                         "scenario": doc.get("scenario", ""),
                         "scenario_file": doc.get("file", ""),
                         "preset": doc.get("preset", ""),
-                        "fixes": json.dumps(doc.get("fixes", {})),
+                        "fixes": json.dumps(doc.get("fixes", {}), sort_keys=True),
+                        "source_hash": doc.get("source_hash", ""),
+                        "trace_hash": doc.get("trace_hash", ""),
                     },
                 }
             )

@@ -616,6 +616,7 @@ class Run:
                 "preset": self.preset,
                 "kernel": self.preset,
                 "fixes": self.fixes,
+                "source_hash": self.scenario.source_hash,
                 "script": self.script,
                 "unmatched_steps": self.unmatched_steps,
             }

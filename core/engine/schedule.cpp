@@ -37,6 +37,9 @@ Schedule Schedule::parse_compact(const std::string& s) {
       throw bad();
     const unsigned long cpu = std::stoul(cpu_s), n = std::stoul(n_s);
     if (cpu >= kNoCpu || n == 0) throw bad();
+    if (n > kMaxScheduleSteps - sch.choices.size())  // '0x999999999' would take gigabytes
+      throw UsageError("schedule longer than " + std::to_string(kMaxScheduleSteps) +
+                       " steps (a run's max_steps can never reach it)");
     sch.choices.insert(sch.choices.end(), n, CpuId(cpu));
   }
   return sch;

@@ -15,6 +15,9 @@ namespace pagesim {
 inline constexpr const char* kScheduleSchema = "pagesim.schedule/1";
 inline constexpr const char* kRunSchema = "pagesim.run/1";
 
+// The longest schedule a string or file may describe.
+inline constexpr size_t kMaxScheduleSteps = 100'000'000;
+
 struct Schedule {
   std::vector<CpuId> choices;
   // What the schedule was recorded against (scenario, preset, cpus, ...): a replay
