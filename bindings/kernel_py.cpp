@@ -148,6 +148,7 @@ class KernelMachine : public Machine {
                 const std::string& check, bool kcompactd)
       : Machine(cpus, window, max_steps, trace, panic_on_oops, debug_atomic_sleep),
         kernel_(std::make_shared<Kernel>(kc)),
+        backup_(*kernel_),
         kcompactd_(kcompactd) {
     if (check != "end" && check != "step" && check != "off")
       throw UsageError("check must be 'end', 'step' or 'off'");
@@ -164,9 +165,25 @@ class KernelMachine : public Machine {
                       int_args(args, e.name)});
   }
 
-  int64_t call(const std::string& name, py::args args) {
-    return kernel::call_entry(*kernel_, kernel::find_entry(name), int_args(args, name.c_str()));
+  // A set-up step on the initial state, all or nothing: one that raises (SetupFault,
+  // UsageError) leaves the state as it was, so later runs do not start from half of it.
+  template <class F>
+  auto setup(F&& f) {
+    backup_ = *kernel_;  // copies only the pages written since the last set-up step
+    try {
+      return f(*kernel_);
+    } catch (...) {
+      *kernel_ = backup_;
+      throw;
+    }
   }
+
+  int64_t call(const std::string& name, py::args args) {
+    const auto& e = kernel::find_entry(name);
+    const auto a = int_args(args, name.c_str());
+    return setup([&](Kernel& k) { return kernel::call_entry(k, e, a); });
+  }
+
 
   // An end-of-run property: fn(state) returns None, or a message (outcome check:<name>).
   void add_check(py::object fn) {
@@ -247,6 +264,7 @@ class KernelMachine : public Machine {
 
   std::vector<std::pair<uint32_t, py::object>> checks_;
   std::shared_ptr<Kernel> kernel_;
+  Kernel backup_;  // the initial state before the set-up step in progress
   std::string check_ = "end";
   bool kcompactd_ = false;
 };
@@ -460,14 +478,15 @@ initial state, so a Kernel can be run many times.)doc")
       .def("call", &KernelMachine::call, py::arg("entry"),
            "Run an entry point now, on the initial state (set-up); returns its result.")
       .def("alloc_pages", [](KernelMachine& k, unsigned order, py::object gfp) {
-        const Pfn p = mm::alloc_pages(*k.template_kernel(), parse_gfp(gfp), order, mm::Owner::Kernel);
+        const mm::gfp_t g = parse_gfp(gfp);
+        const Pfn p = k.setup([&](Kernel& kk) { return mm::alloc_pages(kk, g, order, mm::Owner::Kernel); });
         return p == mm::kNoPfn ? py::object(py::none()) : py::object(py::int_(p));
       }, py::arg("order") = 0, py::arg("gfp") = "GFP_KERNEL", "Set-up allocation: the pfn, or None.")
       .def("free_pages", [](KernelMachine& k, long pfn, unsigned order) {
-        mm::__free_pages(*k.template_kernel(), check_pfn(*k.template_kernel(), pfn), order);
+        k.setup([&](Kernel& kk) { mm::__free_pages(kk, check_pfn(kk, pfn), order); });
       }, py::arg("pfn"), py::arg("order") = 0)
       .def("process", [](KernelMachine& k, const std::string& name) {
-        return mm::process_create(*k.template_kernel(), name);
+        return k.setup([&](Kernel& kk) { return mm::process_create(kk, name); });
       }, py::arg("name"), "Create a process that owns anonymous LRU pages; returns its pid.")
       .def("fault_in", [](KernelMachine& k, long pid, uint32_t n) {
         return k.call("fault_in", py::make_tuple(pid, n));

@@ -89,3 +89,24 @@ def test_a_run_json_replays_with_its_source_and_trace_hash(tmp_path) -> None:
     stale = subprocess.run([sys.executable, "-m", "pagesim.cli", "replay", str(out)],
                            capture_output=True, text=True, check=False)
     assert stale.returncode == 2 and "the model changed since it was recorded" in stale.stderr
+
+
+def test_a_failed_set_up_call_leaves_the_initial_state_as_it_was() -> None:
+    # F9: compaction at set-up isolated a page, then found its lock held and raised:
+    # the page stayed isolated, and every later run started from that.
+    k = ps.Kernel(pages=1024)
+    pid = k.process("p")
+    k.fault_in(pid, 8)
+    pfn = k.state.process_pages(pid)[3]
+    k.call("lock_page", pfn)
+
+    def snapshot():
+        s = k.state
+        return [s.page(p) for p in range(s.nr_pages)], s.stats
+
+    before = snapshot()
+    with pytest.raises(ps.UsageError, match="set-up code found page lock page pfn"):
+        k.call("compact_page", pfn)
+    assert snapshot() == before
+    k.call("unlock_page", pfn)
+    assert k.run().ok  # the state runs clean: no half-done set-up left behind
