@@ -19,6 +19,10 @@ namespace pagesim::py_glue {
 py::object execute_engine_op(World& w, uint64_t machine, const EngineOp& op) {
   if (op.machine && op.machine != machine)
     throw UsageError("a task used a lock or counter of another Machine");
+  const bool on_lock = op.kind <= EngineOp::WriteUnlock;
+  const bool on_counter = op.kind >= EngineOp::CounterRead && op.kind <= EngineOp::CounterSet;
+  if ((on_lock && op.index >= w.locks.size()) || (on_counter && op.index >= w.counters.size()))
+    throw UsageError("a task used a lock or counter this run's state does not have");
   const uint32_t line = 0;
   switch (op.kind) {
     case EngineOp::Delay:
@@ -118,11 +122,22 @@ Machine::Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps,
   cfg_.debug_atomic_sleep = debug_atomic_sleep;
 }
 
+namespace {
+// Locks and counters belong to the initial state: a run's copy of it has only those made
+// before the run began.
+void check_not_running(const char* what) {
+  if (Sim::current())
+    throw UsageError(std::string("a ") + what + " is created at set-up, not by a running task");
+}
+}  // namespace
+
 LockHandle Machine::add_lock(const std::string& name, LockKind k) {
+  check_not_running("lock");
   return {world().add_lock(name, k), k, name, uid_};
 }
 
 CounterHandle Machine::counter(const std::string& name, int64_t v) {
+  check_not_running("counter");
   return {world().add_counter(name, v), name, uid_};
 }
 

@@ -110,3 +110,28 @@ def test_a_failed_set_up_call_leaves_the_initial_state_as_it_was() -> None:
     assert snapshot() == before
     k.call("unlock_page", pfn)
     assert k.run().ok  # the state runs clean: no half-done set-up left behind
+
+
+def test_a_lock_or_counter_made_by_a_running_task_is_refused() -> None:
+    # F2: it was indexed in the run's copy of the state, which does not have it: a heap
+    # out-of-bounds read and write.
+    m = ps.Machine(cpus=1)
+
+    def task():
+        late = m.counter("late")
+        yield late.add(1)
+
+    m.spawn(0, task)
+    with pytest.raises(ps.UsageError, match="a counter is created at set-up, not by a running"):
+        m.run()
+
+    def locker():
+        lock = m.mutex("late lock")
+        yield lock.lock()
+
+    m2 = ps.Machine(cpus=1)
+    m2.spawn(0, locker)
+    with pytest.raises(ps.UsageError, match="a lock is created at set-up"):
+        m2.run()
+    ex = m2.explore(strategy="random", executions=5, minimise=False)
+    assert set(ex.outcomes) == {"exception:UsageError"}
