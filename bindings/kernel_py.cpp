@@ -56,7 +56,12 @@ const std::vector<std::pair<const char*, mm::gfp_t>>& gfp_table() {
 
 // "GFP_KERNEL|__GFP_MOVABLE", or an int.
 mm::gfp_t parse_gfp(py::handle g) {
-  if (py::isinstance<py::int_>(g)) return g.cast<mm::gfp_t>();
+  if (py::isinstance<py::int_>(g) && !py::isinstance<py::bool_>(g)) {
+    const auto v = g.cast<py::int_>();
+    if (v < py::int_(0) || v > py::int_(mm::__GFP_BITS_MASK))
+      throw UsageError("gfp " + py::str(v).cast<std::string>() + " has bits outside __GFP_BITS_MASK");
+    return v.cast<mm::gfp_t>();
+  }
   if (!py::isinstance<py::str>(g)) throw UsageError("gfp must be an int or a string like 'GFP_KERNEL|__GFP_MOVABLE'");
   const std::string s = g.cast<std::string>();
   mm::gfp_t out = 0;
@@ -104,8 +109,11 @@ const char* owner_name(mm::Owner o) {
   return "?";
 }
 
+// The most pages a machine may have: 32 GiB simulated, about 1 GiB of model state.
+constexpr long kMaxPages = long(1) << 23;
+
 Pfn check_pfn(const Kernel& k, long pfn) {
-  if (pfn < 0 || !k.valid_pfn(Pfn(pfn)))
+  if (pfn < 0 || uint64_t(pfn) >= k.pages.size())  // compared as 64 bits: 2^32 + k is not k
     throw UsageError("pfn " + std::to_string(pfn) + " out of range (the machine has " +
                      std::to_string(k.pages.size()) + " pages)");
   return Pfn(pfn);
@@ -450,6 +458,9 @@ initial state, so a Kernel can be run many times.)doc")
                if (pages <= 0 || pages % mm::pageblock_nr_pages)
                  throw UsageError("pages must be a positive multiple of " +
                                   std::to_string(mm::pageblock_nr_pages) + " (one pageblock)");
+               if (pages > kMaxPages)  // also: no 2^32 + k taken as k
+                 throw UsageError("pages must be at most " + std::to_string(kMaxPages) +
+                                  " (32 GiB of simulated memory), not " + std::to_string(pages));
                kc.zones = {{"Normal", uint32_t(pages), mm::MIGRATE_MOVABLE}};
              }
              return std::make_unique<KernelMachine>(kc, cpus, window, max_steps, trace, panic_on_oops,

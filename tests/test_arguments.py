@@ -135,3 +135,27 @@ def test_a_lock_or_counter_made_by_a_running_task_is_refused() -> None:
         m2.run()
     ex = m2.explore(strategy="random", executions=5, minimise=False)
     assert set(ex.outcomes) == {"exception:UsageError"}
+
+
+def test_64_bit_values_are_never_truncated_to_32() -> None:
+    # F7: pfn 2**32 + k was taken as pfn k, pages=2**32 + 512 made 512 pages, and
+    # unmap(pid, 2**32) unmapped virtual page 0.
+    k = ps.Kernel(pages=1024)
+    pid = k.process("p")
+    k.fault_in(pid, 4)
+    with pytest.raises(ps.UsageError, match=r"pfn 4294967301 out of range"):
+        k.call("get_page", 2**32 + 5)
+    with pytest.raises(ps.UsageError, match=r"pfn 4294967301 out of range"):
+        k.state.page(2**32 + 5)
+    with pytest.raises(ps.UsageError, match=r"vpage must be 0..2\^32-1, got 4294967296"):
+        k.call("unmap", pid, 2**32)
+    assert k.state.process_pages(pid)[0] is not None  # virtual page 0 still mapped
+    with pytest.raises(ps.UsageError, match=r"npages must be 0..2\^32-1"):
+        k.call("fault_in", pid, 2**32 + 1)
+    with pytest.raises(ps.UsageError, match="pages must be at most 8388608"):
+        ps.Kernel(pages=2**32 + 512)
+    with pytest.raises(ps.UsageError, match="has bits outside __GFP_BITS_MASK"):
+        k.call("alloc_pages", 0, 2**32 + 0xC0)
+    with pytest.raises(ps.UsageError, match="has bits outside __GFP_BITS_MASK"):
+        k.alloc_pages(0, 1 << 30)
+    assert k.alloc_pages(0, int(ps.GFP["GFP_KERNEL"])) is not None

@@ -169,7 +169,7 @@ def test_progress_line_shows_executions_outcomes_and_rate(capsys: pytest.Capture
 def test_bad_exploration_input_raises_clear_errors() -> None:
     with pytest.raises(ps.UsageError, match="unknown exploration strategy 'bfs'"):
         ZS_FREE.explore(strategy="bfs")
-    with pytest.raises(ps.UsageError, match="workers must be at least 1"):
+    with pytest.raises(ps.UsageError, match="workers must be an int between 1 and 4096"):
         ZS_FREE.explore(workers=0)
     with pytest.raises(ps.UsageError, match="needs a budget"):
         ZS_FREE.explore(executions=0)

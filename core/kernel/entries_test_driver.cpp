@@ -10,7 +10,7 @@ using drivers::TestDriverOption;
 
 // The object whose page is pfn now.
 uint32_t driver_object_arg(const Kernel& k, const char* fn, int64_t v) {
-  if (v < 0 || !k.valid_pfn(mm::Pfn(v)))
+  if (v < 0 || uint64_t(v) >= k.pages.size())
     throw UsageError(std::string(fn) + ": pfn " + std::to_string(v) + " out of range (the machine has " +
                      std::to_string(k.pages.size()) + " pages)");
   if (drivers::test_driver_find(k, mm::Pfn(v)) < 0)

@@ -41,24 +41,7 @@ size_t size_arg(int64_t v) {
   return size_t(v);
 }
 
-uint32_t token_arg(int64_t v) {
-  if (v < 0 || v > int64_t(std::numeric_limits<uint32_t>::max()))
-    throw UsageError("a content token must be 0..2^32-1, got " + std::to_string(v));
-  return uint32_t(v);
-}
-
-mm::gfp_t gfp_arg(int64_t v) {
-  if (v < 0 || v > int64_t(std::numeric_limits<uint32_t>::max()))
-    throw UsageError("gfp must be a gfp_t bit mask, got " + std::to_string(v));
-  return mm::gfp_t(v);
-}
-
-mm::Pfn pfn_arg(const Kernel& k, int64_t v) {
-  if (v < 0 || !k.valid_pfn(mm::Pfn(v)))
-    throw UsageError("pfn " + std::to_string(v) + " out of range (the machine has " +
-                     std::to_string(k.pages.size()) + " pages)");
-  return mm::Pfn(v);
-}
+uint32_t token_arg(int64_t v) { return u32_arg("a content token", v); }
 
 // A page an isolate_movable_page entry isolated: it holds the isolation reference.
 mm::Pfn isolated_arg(const Kernel& k, int64_t v) {

@@ -17,13 +17,6 @@ int nargs(const char* args) {
   return int(std::count(s.begin(), s.end(), ',')) + 1;
 }
 
-mm::Pfn pfn_arg(const Kernel& k, int64_t v) {
-  if (v < 0 || !k.valid_pfn(mm::Pfn(v)))
-    throw UsageError("pfn " + std::to_string(v) + " out of range (the machine has " +
-                     std::to_string(k.pages.size()) + " pages)");
-  return mm::Pfn(v);
-}
-
 uint32_t pid_arg(const Kernel& k, int64_t v) {
   if (v < 0 || size_t(v) >= k.processes.size())
     throw UsageError("no process " + std::to_string(v));
@@ -65,7 +58,7 @@ std::vector<EntryPoint> build() {
       {"alloc_pages", "order, gfp", "alloc_pages(gfp, order): the pfn, or -1",
        [](Kernel& k, Args a) -> int64_t {
          if (a[0] < 0 || a[0] >= mm::MAX_ORDER) throw UsageError("order out of range");
-         const mm::Pfn p = mm::alloc_pages(k, mm::gfp_t(a[1]), unsigned(a[0]), mm::Owner::Kernel);
+         const mm::Pfn p = mm::alloc_pages(k, gfp_arg(a[1]), unsigned(a[0]), mm::Owner::Kernel);
          return p == mm::kNoPfn ? -1 : int64_t(p);
        }},
       {"free_pages", "pfn, order", "__free_pages(page, order)",
@@ -76,11 +69,11 @@ std::vector<EntryPoint> build() {
        }},
       {"fault_in", "pid, npages", "the process faults in anonymous pages; returns how many",
        [](Kernel& k, Args a) -> int64_t {
-         return mm::process_fault_in(k, pid_arg(k, a[0]), uint32_t(std::max<int64_t>(a[1], 0)));
+         return mm::process_fault_in(k, pid_arg(k, a[0]), u32_arg("npages", a[1]));
        }},
       {"unmap", "pid, vpage", "the process unmaps one page (munmap)",
        [](Kernel& k, Args a) -> int64_t {
-         mm::process_unmap(k, pid_arg(k, a[0]), uint32_t(a[1]));
+         mm::process_unmap(k, pid_arg(k, a[0]), u32_arg("vpage", a[1]));
          return 0;
        }},
       {"exit", "pid", "the process exits (exit_mmap)",
@@ -121,6 +114,26 @@ std::vector<EntryPoint> build() {
 }
 
 }  // namespace
+
+mm::Pfn pfn_arg(const Kernel& k, int64_t v) {
+  if (v < 0 || uint64_t(v) >= k.pages.size())  // compared as 64 bits: 2^32 + k is not k
+    throw UsageError("pfn " + std::to_string(v) + " out of range (the machine has " +
+                     std::to_string(k.pages.size()) + " pages)");
+  return mm::Pfn(v);
+}
+
+// A value of a 32-bit kernel argument (a virtual page, a count): never truncated.
+uint32_t u32_arg(const char* what, int64_t v) {
+  if (v < 0 || v > int64_t(UINT32_MAX))
+    throw UsageError(std::string(what) + " must be 0..2^32-1, got " + std::to_string(v));
+  return uint32_t(v);
+}
+
+mm::gfp_t gfp_arg(int64_t v) {
+  if (v < 0 || (uint64_t(v) & ~uint64_t(mm::__GFP_BITS_MASK)))
+    throw UsageError("gfp " + std::to_string(v) + " has bits outside __GFP_BITS_MASK");
+  return mm::gfp_t(v);
+}
 
 const std::vector<EntryPoint>& entry_points() {
   static const std::vector<EntryPoint> v = build();

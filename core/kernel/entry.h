@@ -24,6 +24,12 @@ std::vector<EntryPoint> zsmalloc_entries();
 std::vector<EntryPoint> zram_entries();
 std::vector<EntryPoint> balloon_entries();
 std::vector<EntryPoint> test_driver_entries();
+// Arguments as the entry points take them, range-checked as 64-bit values (2^32 + k is
+// never taken as k): UsageError otherwise.
+mm::Pfn pfn_arg(const Kernel& k, int64_t v);
+uint32_t u32_arg(const char* what, int64_t v);
+mm::gfp_t gfp_arg(int64_t v);  // within __GFP_BITS_MASK
+
 // Throws UsageError naming the known entry points.
 const EntryPoint& find_entry(std::string_view name);
 // Checks the argument count, then runs the entry point.
