@@ -129,6 +129,10 @@ void register_explore(py::module_& m) {
       .def_property_readonly("rate", &ExploreResult::rate)
       .def("first_failing", &ExploreResult::first_failing, py::return_value_policy::copy)
       .def("merge", [](ExploreResult& r, const ExploreResult& o) { r.merge(o); })
+      .def("mark_incomplete", [](ExploreResult& r) {
+        r.exhausted = r.every_schedule = false;
+        r.bound_covered = -1;
+      }, "A share is missing: nothing was exhausted or fully covered.")
       .def("set_workers", [](ExploreResult& r, uint32_t n, double seconds) {
         r.workers = n;
         r.seconds = seconds;

@@ -10,8 +10,12 @@ same whatever the number of workers.
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
+import os
+import signal
 import sys
 import time
+import warnings
 from typing import Any, Callable
 
 from . import _core
@@ -39,7 +43,21 @@ def explore_share(
     )
 
 
-def _local_worker(worker: int) -> str:
+def _die_with_parent() -> None:
+    """Linux: this worker gets SIGKILL when the process that forked it dies."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _local_worker(worker: int, conn: Any) -> None:
+    _die_with_parent()
+    if os.getppid() != _JOB["parent"]:  # the parent died before prctl took effect
+        os._exit(1)
     job = _JOB
     counters = job["counters"]
 
@@ -48,29 +66,97 @@ def _local_worker(worker: int) -> str:
         counters[2 * worker + 1] = len(r.outcomes)
         return True
 
-    return explore_share(job["core"], job["args"], worker, job["workers"], progress).to_json()
+    try:
+        conn.send(("ok", explore_share(job["core"], job["args"], worker, job["workers"],
+                                       progress).to_json()))
+    except BaseException as e:  # reported in the parent, with its type
+        try:
+            conn.send(("error", e))
+        except Exception:  # it does not pickle
+            conn.send(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+    finally:
+        conn.close()
+
+
+class WorkerLostWarning(UserWarning):
+    """A local worker died twice (killed, out of memory): its share was not explored."""
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with status {code}"
 
 
 def run_local(core: Any, args: dict[str, Any], workers: int, show: Callable | None) -> Any:
     """Explore `core` (a built scenario) with `workers` forked processes on this machine,
-    each with its copy of it; returns the merged result."""
+    each with its copy of it; returns the merged result. A worker that dies is started
+    again once for its share; if it dies again, the result is the other shares, marked
+    incomplete, with a WorkerLostWarning. Workers die with this process."""
     ctx = mp.get_context("fork")
-    _JOB.update(core=core, args=args, workers=workers, counters=ctx.Array("q", 2 * workers))
+    _JOB.update(core=core, args=args, workers=workers, counters=ctx.Array("q", 2 * workers),
+                parent=os.getpid())
     t0 = time.monotonic()
+    shares: dict[int, str] = {}
+    lost: list[str] = []
+    running: dict[int, tuple[Any, Any]] = {}  # worker: (process, parent's end of its pipe)
+    tries = dict.fromkeys(range(workers), 0)
+
+    def start(w: int) -> None:
+        mine, theirs = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=_local_worker, args=(w, theirs), daemon=True)
+        tries[w] += 1
+        p.start()
+        theirs.close()
+        running[w] = (p, mine)
+
     try:
-        with ctx.Pool(workers) as pool:
-            pending = pool.map_async(_local_worker, range(workers))
-            while not pending.ready():
-                pending.wait(0.25)
-                if show:
-                    c = _JOB["counters"]
-                    done = sum(c[2 * w] for w in range(workers))
-                    seen = max(c[2 * w + 1] for w in range(workers))
-                    show(done, seen, time.monotonic() - t0)
-            shares = pending.get()
+        for w in range(workers):
+            start(w)
+        while running:
+            ready = mp_connection.wait([c for _, c in running.values()], timeout=0.25)
+            for w, (p, conn) in list(running.items()):
+                if conn not in ready:
+                    continue
+                try:
+                    kind, value = conn.recv()
+                except EOFError:  # it died without a word
+                    p.join()
+                    what = f"worker {w} {_describe_exit(p.exitcode)}"
+                    del running[w]
+                    if tries[w] < 2:
+                        start(w)
+                    else:
+                        lost.append(what)
+                    continue
+                p.join()
+                del running[w]
+                if kind == "error":
+                    raise value
+                shares[w] = value
+            if show:
+                c = _JOB["counters"]
+                done = sum(c[2 * w] for w in range(workers))
+                seen = max(c[2 * w + 1] for w in range(workers))
+                show(done, seen, time.monotonic() - t0)
     finally:
+        for p, conn in running.values():
+            p.kill()
+            p.join()
+            conn.close()
         _JOB.clear()
-    return merge(shares, workers, time.monotonic() - t0)
+    if not shares:
+        raise RuntimeError(f"every local worker died: {'; '.join(lost)}")
+    merged = merge([shares[w] for w in sorted(shares)], workers, time.monotonic() - t0)
+    if lost:
+        merged.mark_incomplete()
+        warnings.warn(WorkerLostWarning(
+            f"{'; '.join(lost)} twice: its share of the space was not explored, the outcome "
+            "set is of the other workers' shares"), stacklevel=3)
+    return merged
 
 
 def run_ray(
