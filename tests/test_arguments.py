@@ -159,3 +159,20 @@ def test_64_bit_values_are_never_truncated_to_32() -> None:
     with pytest.raises(ps.UsageError, match="has bits outside __GFP_BITS_MASK"):
         k.alloc_pages(0, 1 << 30)
     assert k.alloc_pages(0, int(ps.GFP["GFP_KERNEL"])) is not None
+
+
+def test_interned_names_have_no_process_lifetime_limit() -> None:
+    # F10: the process-wide table held 65,536 names; past that, every run failed.
+    for i in range(70_000):
+        ps.check(True, f"property_{i}")
+    run = ZS_FREE.run(kernel="v4.8")
+    assert run.ok
+
+    @ps.scenario(kernel="v4.8", cpus=1)
+    def named(k):
+        def task():
+            yield ps.check(False, "property_69999", "the last one")
+
+        k.cpu(0).run(task)
+
+    assert named.run().outcome_counts == {"check:property_69999": 1}

@@ -12,7 +12,7 @@ uint32_t intern(std::string_view s);
 const std::string& interned(uint32_t id);
 namespace detail {
 extern const uint64_t* const interned_hashes;  // fixed array, written before ids are handed out
-inline constexpr uint32_t kInternCapacity = 1u << 16;
+inline constexpr uint32_t kInternCapacity = 1u << 28;  // bounded by memory first
 }  // namespace detail
 inline uint64_t interned_hash(uint32_t id) {
   return detail::interned_hashes[id < detail::kInternCapacity ? id : 0];
