@@ -202,22 +202,30 @@ struct ThreadStacks {
   }
 };
 
-// 0: not made yet; 1: live; 2: the thread is exiting (its stacks are unmapped directly).
-thread_local int t_state = 0;
-thread_local ThreadStacks* t_stacks = nullptr;
+// The thread's pool: null before its first use and once the thread exits (`exited`: its
+// stacks are then unmapped directly). initial-exec: a fiber's creation reads it, and the
+// default TLS model of a shared library would call __tls_get_addr each time.
+struct ThreadPool {
+  ThreadStacks* stacks;
+  bool exited;
+};
+thread_local ThreadPool t_pool __attribute__((tls_model("initial-exec"))) = {nullptr, false};
 
-ThreadStacks* thread_stacks() {
-  if (t_state == 1) [[likely]]
-    return t_stacks;
-  if (t_state == 2) return nullptr;
+[[gnu::cold, gnu::noinline]] ThreadStacks* make_thread_stacks() {
+  if (t_pool.exited) return nullptr;
   struct Owner {
     ThreadStacks stacks;
-    ~Owner() { t_state = 2; }
+    ~Owner() { t_pool = {nullptr, true}; }
   };
   static thread_local Owner owner;
-  t_stacks = &owner.stacks;
-  t_state = 1;
-  return t_stacks;
+  t_pool.stacks = &owner.stacks;
+  return t_pool.stacks;
+}
+
+inline ThreadStacks* thread_stacks() {
+  if (ThreadStacks* s = t_pool.stacks) [[likely]]
+    return s;
+  return make_thread_stacks();
 }
 
 }  // namespace
