@@ -28,6 +28,38 @@ void error_outcome(py::error_already_set& e) {
   sim->add_outcome(std::move(o));
 }
 
+namespace {
+
+// Python's recursion limit while a task's Python code runs on its fiber stack, at most.
+// Up to 3.11 the limit also bounds recursion through C (a key function of sorted() calling
+// sorted(), a recursive __repr__): the deepest measured on 3.11, list.sort with a key,
+// takes 2.5 KiB of C stack per level, so 2000 levels fit in FiberStack::kSize with room to
+// spare. A higher limit (the default is 1000) is lowered only while task code runs, and
+// restored unless the task set one itself. From 3.12 C recursion has a limit of its own.
+constexpr int kTaskRecursionLimit = 2000;
+
+class TaskRecursionLimit {
+ public:
+  TaskRecursionLimit() {
+#if PY_VERSION_HEX < 0x030C0000
+    if (const int limit = Py_GetRecursionLimit(); limit > kTaskRecursionLimit) [[unlikely]] {
+      saved_ = limit;
+      Py_SetRecursionLimit(kTaskRecursionLimit);
+    }
+#endif
+  }
+  ~TaskRecursionLimit() {
+    if (saved_ && Py_GetRecursionLimit() == kTaskRecursionLimit) Py_SetRecursionLimit(saved_);
+  }
+  TaskRecursionLimit(const TaskRecursionLimit&) = delete;
+  TaskRecursionLimit& operator=(const TaskRecursionLimit&) = delete;
+
+ private:
+  int saved_ = 0;
+};
+
+}  // namespace
+
 std::function<void()> python_task_body(py::object factory, py::tuple args, OpExecutor exec) {
   return [factory = std::move(factory), args = std::move(args), exec = std::move(exec)] {
     Task* task = Sim::current()->current_task();
@@ -37,7 +69,11 @@ std::function<void()> python_task_body(py::object factory, py::tuple args, OpExe
                                      : std::string("python_task"));
     ModelFrame frame(func);
     task->in_python = true;
-    py::object gen = factory(*args);
+    py::object gen;
+    {
+      TaskRecursionLimit limit;
+      gen = factory(*args);
+    }
     task->in_python = false;
     if (!py::hasattr(gen, "send"))
       throw UsageError("a task must be a generator function that yields operations; " +
@@ -49,6 +85,7 @@ std::function<void()> python_task_body(py::object factory, py::tuple args, OpExe
       py::object op;
       task->in_python = true;
       try {
+        TaskRecursionLimit limit;
         op = send(value);
       } catch (py::error_already_set& e) {
         task->in_python = false;

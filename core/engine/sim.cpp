@@ -1,9 +1,8 @@
 #include "engine/sim.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <new>
 
+#include "engine/fiber_stack.h"
 #include "engine/intern.h"
 #include "engine/objclass.h"
 #include "engine/world.h"
@@ -18,49 +17,6 @@ namespace {
 
 // Thrown inside a task's fiber to end it (BUG, oops); caught at the fiber's entry.
 struct TaskExit {};
-
-// Fiber stacks are reused across runs and executions: allocation is the dominant cost
-// of creating a task otherwise. Python calls run on these stacks, hence the size.
-class PooledStack {
- public:
-  static constexpr size_t kSize = 512 * 1024;
-  boost::context::stack_context allocate() {
-    auto& pool = free_list();
-    void* base;
-    if (!pool.empty()) {
-      base = pool.back();
-      pool.pop_back();
-    } else {
-      base = std::malloc(kSize);
-      if (!base) throw std::bad_alloc();
-    }
-    boost::context::stack_context sc;
-    sc.size = kSize;
-    sc.sp = static_cast<char*>(base) + kSize;
-    return sc;
-  }
-  void deallocate(boost::context::stack_context& sc) noexcept {
-    void* base = static_cast<char*>(sc.sp) - sc.size;
-    auto& pool = free_list();
-    if (pool.size() < 256) {
-      pool.push_back(base);
-    } else {
-      std::free(base);
-    }
-  }
-
- private:
-  struct List {
-    std::vector<void*> v;
-    ~List() {
-      for (void* p : v) std::free(p);
-    }
-  };
-  static std::vector<void*>& free_list() {
-    thread_local List l;
-    return l.v;
-  }
-};
 
 Nanos sat_add(Nanos a, Nanos b) { return a > ~Nanos(0) - b ? ~Nanos(0) : a + b; }
 
@@ -306,7 +262,7 @@ Task* Sim::switch_to(Task& t) {
   if (!t.started) {
     t.started = true;
     t.fiber = boost::context::fiber(
-        std::allocator_arg, PooledStack{}, [this, &t](boost::context::fiber&& back) {
+        std::allocator_arg, FiberStack(&t), [this, &t](boost::context::fiber&& back) {
           *from_ = std::move(back);
           try {
             t.body();
