@@ -437,14 +437,20 @@ Set-up calls (alloc_pages, process, fault_in, call, ...) act on the initial stat
 spawn() puts tasks on CPUs (a kernel entry point by name, or a generator function that
 yields operations such as ps.call(...)); run() starts every task from a copy of the
 initial state, so a Kernel can be run many times.)doc")
-      .def(py::init([](const std::string& preset, std::map<std::string, bool> fixes, long pages,
+      .def(py::init([](const std::string& preset, py::dict fixes, long pages,
                        std::optional<std::vector<std::tuple<std::string, uint32_t, std::string>>> zones,
                        uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
                        bool panic_on_oops, std::optional<bool> debug_vm, bool debug_atomic_sleep,
                        const std::string& check, bool kcompactd) {
              kernel::KernelConfig kc;
              kc.preset = preset;
-             kc.fixes = std::move(fixes);
+             for (auto [name, on] : fixes) {  // {"<fix>": True | False}, nothing else
+               if (!py::isinstance<py::str>(name) || !py::isinstance<py::bool_>(on))
+                 throw UsageError("fixes maps a fix name to True or False, not " +
+                                  py::repr(name).cast<std::string>() + ": " +
+                                  py::repr(on).cast<std::string>());
+               kc.fixes[name.cast<std::string>()] = on.cast<bool>();
+             }
              kc.debug_vm = debug_vm ? int(*debug_vm) : -1;
              if (zones) {
                kc.zones.clear();
@@ -466,7 +472,7 @@ initial state, so a Kernel can be run many times.)doc")
              return std::make_unique<KernelMachine>(kc, cpus, window, max_steps, trace, panic_on_oops,
                                                     debug_atomic_sleep, check, kcompactd);
            }),
-           py::arg("preset") = "v4.8", py::arg("fixes") = std::map<std::string, bool>{},
+           py::arg("preset") = "v4.8", py::arg("fixes") = py::dict(),
            py::arg("pages") = 4096, py::arg("zones") = py::none(), py::arg("cpus") = 2,
            py::arg("window") = py::none(), py::arg("max_steps") = 1'000'000, py::arg("trace") = true,
            py::arg("panic_on_oops") = false, py::arg("debug_vm") = py::none(),

@@ -176,3 +176,13 @@ def test_interned_names_have_no_process_lifetime_limit() -> None:
         k.cpu(0).run(task)
 
     assert named.run().outcome_counts == {"check:property_69999": 1}
+
+
+def test_fixes_take_true_or_false_with_a_usage_error_otherwise() -> None:
+    # F12: fixes={"x": "off"} was a raw pybind11 TypeError listing constructor signatures.
+    for bad in ({"c102f07ca0b0": "off"}, {"c102f07ca0b0": 1}, {3: True}):
+        with pytest.raises(ps.UsageError, match="fixes maps a fix name to True or False"):
+            ps.Kernel(fixes=bad)
+        with pytest.raises(ps.UsageError, match="fixes maps a fix name to True or False"):
+            ZS_FREE.run(fixes=bad)
+    assert ps.Kernel(fixes={"c102f07ca0b0": False}).state.fixes["c102f07ca0b0"] is False
