@@ -6,9 +6,8 @@ import math
 import os
 import sys
 
-import pytest
-
 import pagesim as ps
+import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "scenarios"))
 from zs_free_double_isolation import zs_free_double_isolation as ZS_FREE

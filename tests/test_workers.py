@@ -3,16 +3,17 @@ lost; never a hang; workers die with their parent (issue 15, F3 and F5)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-
-import pytest
+from pathlib import Path
 
 import pagesim as ps
+import pytest
 from pagesim.parallel import WorkerLostWarning
 
 
@@ -28,6 +29,7 @@ def dying_scenario(marker: str, deaths: int):
         def task():
             if os.getpid() != parent:
                 with open(marker, "a+") as f:
+                    fcntl.flock(f, fcntl.LOCK_EX)  # the workers run at once: one at a time here
                     f.seek(0)
                     if len(f.read()) < deaths:
                         f.write("x")
@@ -75,7 +77,7 @@ def test_workers_die_with_their_parent(tmp_path) -> None:
     children: list[int] = []
     for _ in range(100):  # wait until both workers run
         path = f"/proc/{parent.pid}/task/{parent.pid}/children"
-        children = [int(p) for p in open(path).read().split()]
+        children = [int(p) for p in Path(path).read_text().split()]
         if len(children) >= 2:
             break
         time.sleep(0.05)
@@ -92,7 +94,7 @@ def test_workers_die_with_their_parent(tmp_path) -> None:
 
 def _running(pid: int) -> bool:
     try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")

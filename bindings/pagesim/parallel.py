@@ -69,10 +69,10 @@ def _local_worker(worker: int, conn: Any) -> None:
     try:
         conn.send(("ok", explore_share(job["core"], job["args"], worker, job["workers"],
                                        progress).to_json()))
-    except BaseException as e:  # reported in the parent, with its type
+    except BaseException as e:  # noqa: BLE001 - any error is reported in the parent, typed
         try:
             conn.send(("error", e))
-        except Exception:  # it does not pickle
+        except Exception:  # noqa: BLE001 - it does not pickle: send its text
             conn.send(("error", RuntimeError(f"{type(e).__name__}: {e}")))
     finally:
         conn.close()
