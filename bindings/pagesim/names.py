@@ -48,6 +48,14 @@ def model_functions(kernel: str | None = None, fixes: dict[str, bool] | None = N
     return list(_core.model_functions(kernel, dict(fixes or {})))
 
 
+def _not_in_preset(function: str, preset: str, fixes: dict[str, bool]) -> str | None:
+    """Why a model function is missing from this preset (the fix it needs), or None."""
+    fix = _core.missing_fix(function, preset, fixes)
+    if fix is None:
+        return None
+    return f"{function!r} is not in {preset}'s model: it needs fix {fix[0]} ({fix[1]})"
+
+
 def check_breakpoint(function: str, preset: str, fixes: dict[str, bool],
                      task_functions: Iterable[str]) -> None:
     """A breakpoint's function must exist on this kernel: a model function of the preset,
@@ -55,10 +63,9 @@ def check_breakpoint(function: str, preset: str, fixes: dict[str, bool],
     tasks = set(task_functions)
     if function in tasks or function in _core.model_functions(preset, fixes):
         return
-    if _core.model_function_file(function) is not None:
-        fix = _core.missing_fix(function, preset, fixes)
-        need = f": it needs fix {fix[0]} ({fix[1]})" if fix else ""
-        raise _core.UsageError(f"model function {function!r} is not in {preset}'s model{need}")
+    missing = _not_in_preset(function, preset, fixes)
+    if missing:
+        raise _core.UsageError(f"model function {missing}")
     raise _unknown("model function", function, [*_core.model_functions(preset, fixes), *tasks],
                    listing=False)
 
@@ -103,13 +110,9 @@ def check_outcome_key(key: str, preset: str, fixes: dict[str, bool], tasks: Iter
     task_names = set(tasks)
     if name in task_names:  # bug:<task>, warn:<task> from ps.bug, ps.warn
         return
-    if _core.model_function_file(name) is not None:
-        fix = _core.missing_fix(name, preset, fixes)
-        if fix:
-            raise _core.UsageError(
-                f"outcome {key!r} cannot happen: {name!r} is not in {preset}'s model: it needs "
-                f"fix {fix[0]} ({fix[1]})")
-        return
+    missing = _not_in_preset(name, preset, fixes)
+    if missing:
+        raise _core.UsageError(f"outcome {key!r} cannot happen: {missing}")
     if name not in _core.outcome_functions():
         raise _unknown(f"function in outcome {key!r}:", name,
                        [*_core.outcome_functions(), *task_names], listing=False)
