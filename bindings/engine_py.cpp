@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "engine/intern.h"
@@ -131,13 +132,26 @@ void check_not_running(const char* what) {
 }
 }  // namespace
 
+void Machine::check_idle(const char* what) const {
+  if (exploring_)
+    throw UsageError(std::string(what) + ": the scenario is being explored (in another thread); "
+                     "its initial state cannot change until that ends");
+}
+
+bool Machine::has_python() const {
+  return std::any_of(tasks_.begin(), tasks_.end(),
+                     [](const TaskSpec& t) { return !t.factory.is_none(); });
+}
+
 LockHandle Machine::add_lock(const std::string& name, LockKind k) {
   check_not_running("lock");
+  check_idle("lock");
   return {world().add_lock(name, k), k, name, uid_};
 }
 
 CounterHandle Machine::counter(const std::string& name, int64_t v) {
   check_not_running("counter");
+  check_idle("counter");
   return {world().add_counter(name, v), name, uid_};
 }
 
@@ -149,6 +163,7 @@ CpuId Machine::check_cpu(long cpu) const {
 }
 
 void Machine::spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name) {
+  check_idle("spawn");
   const CpuId c = check_cpu(cpu);
   if (!PyCallable_Check(fn.ptr())) throw UsageError("spawn: task must be a generator function");
   std::string n = name ? *name

@@ -3,8 +3,11 @@
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
+#include "explore/merge.h"
 #include "machine.h"
 
 namespace pagesim::py_glue {
@@ -26,11 +29,21 @@ ExploreResult Machine::explore(const std::string& strategy, uint64_t executions,
   ec.pct_depth = pct_depth;
   ec.worker = worker;
   ec.workers = workers;
+  // A scenario without Python code in its runs (kernel entry points for tasks, no
+  // end-of-run checks) explores without the GIL, so Python threads, a notebook's kernel
+  // and Ctrl-C stay responsive; Python tasks hand the GIL over at the interpreter's switch
+  // interval. Signals are checked every 64 executions either way.
+  const bool nogil = !has_python();
   ec.progress = [&](const ExploreResult& r) {
+    std::optional<py::gil_scoped_acquire> gil;
+    if (nogil) gil.emplace();
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     return progress.is_none() || progress(r).cast<bool>();
   };
   const Executor run = explorer_executor();
+  Exploring busy(*this);
+  std::optional<py::gil_scoped_release> released;
+  if (nogil) released.emplace();
   ExploreResult res = pagesim::explore(run, ec);
   if (minimise)
     if (const OutcomeClass* f = res.first_failing())
@@ -73,6 +86,18 @@ Executor Machine::explorer_executor() {
   };
 }
 
+namespace {
+ExploreResult result_from_json(const std::string& s) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(s);
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(std::string("malformed exploration result: ") + e.what());
+  }
+  return ExploreResult::from_json(j);
+}
+}  // namespace
+
 void register_explore(py::module_& m) {
   py::class_<OutcomeClass>(m, "OutcomeClass", "One distinct outcome of an exploration.")
       .def_readonly("key", &OutcomeClass::key)
@@ -80,13 +105,13 @@ void register_explore(py::module_& m) {
       .def_property_readonly("schedule", [](const OutcomeClass& c) { return Schedule{c.schedule, {}}; })
       .def_readonly("report", &OutcomeClass::report)
       .def_readonly("first", &OutcomeClass::first,
-                    "The example's rank: random and pct, the execution index (1-based) that "
-                    "first saw it; dfs and dpor, the example's index among its worker's "
-                    "executions (the example is the smallest schedule, not the first found).")
+                    "The execution that first had it, which is the example (1-based): "
+                    "random and pct, the execution index (seed + first - 1); dfs and dpor, "
+                    "among complete executions in the order one worker runs them, whatever "
+                    "the number of workers.")
       .def_readonly("first_run", &OutcomeClass::first_run,
                     "Runs performed until it was first seen (1-based): random and pct, as "
-                    "first; dfs and dpor, executions + repeated + redundant, the minimum over "
-                    "workers when merged (each counts its own runs).")
+                    "first; dfs and dpor, executions + repeated + redundant.")
       .def("__repr__", [](const OutcomeClass& c) {
         return "<OutcomeClass " + c.key + " x" + std::to_string(c.count) + ">";
       });
@@ -128,7 +153,11 @@ void register_explore(py::module_& m) {
       .def_readwrite("first_failure", &ExploreResult::first_failure)
       .def_property_readonly("rate", &ExploreResult::rate)
       .def("first_failing", &ExploreResult::first_failing, py::return_value_policy::copy)
-      .def("merge", [](ExploreResult& r, const ExploreResult& o) { r.merge(o); })
+      .def_static("merge_shares", [](const std::vector<std::string>& shares) {
+        std::vector<ExploreResult> rs;
+        for (const auto& s : shares) rs.push_back(result_from_json(s));
+        return merge_shares(rs);
+      }, "The workers' shares (to_json of each) as the result one worker gives (merge.h).")
       .def("mark_incomplete", [](ExploreResult& r) {
         r.exhausted = r.every_schedule = false;
         r.bound_covered = -1;
@@ -138,15 +167,7 @@ void register_explore(py::module_& m) {
         r.seconds = seconds;
       })
       .def("to_json", [](const ExploreResult& r) { return r.to_json().dump(); })
-      .def_static("from_json", [](const std::string& s) {
-        nlohmann::json j;
-        try {
-          j = nlohmann::json::parse(s);
-        } catch (const nlohmann::json::exception& e) {
-          throw UsageError(std::string("malformed exploration result: ") + e.what());
-        }
-        return ExploreResult::from_json(j);
-      });
+      .def_static("from_json", &result_from_json);
 }
 
 }  // namespace pagesim::py_glue

@@ -167,6 +167,7 @@ class KernelMachine : public Machine {
 
   void spawn_any(long cpu, py::object task, py::args args, std::optional<std::string> name) {
     if (!py::isinstance<py::str>(task)) return spawn(cpu, task, args, name);
+    check_idle("spawn");
     const CpuId c = check_cpu(cpu);
     const auto& e = kernel::find_entry(task.cast<std::string>());
     tasks_.push_back({c, name ? *name : std::string(e.name), py::none(), py::tuple(), &e,
@@ -177,6 +178,7 @@ class KernelMachine : public Machine {
   // UsageError) leaves the state as it was, so later runs do not start from half of it.
   template <class F>
   auto setup(F&& f) {
+    check_idle("set-up");
     backup_ = *kernel_;  // copies only the pages written since the last set-up step
     try {
       return f(*kernel_);
@@ -195,6 +197,7 @@ class KernelMachine : public Machine {
 
   // An end-of-run property: fn(state) returns None, or a message (outcome check:<name>).
   void add_check(py::object fn) {
+    check_idle("check");
     if (!PyCallable_Check(fn.ptr())) throw UsageError("a check must be a function of the state");
     const std::string name = py::hasattr(fn, "__name__") ? fn.attr("__name__").cast<std::string>()
                                                          : "check" + std::to_string(checks_.size());
@@ -202,6 +205,7 @@ class KernelMachine : public Machine {
   }
 
  protected:
+  bool has_python() const override { return !checks_.empty() || Machine::has_python(); }
   World& world() override { return *kernel_; }
   std::shared_ptr<World> fresh_world() override { return std::make_shared<Kernel>(*kernel_); }
   void reset_world(World& w) override { static_cast<Kernel&>(w) = *kernel_; }

@@ -123,6 +123,20 @@ class Machine {
   uint32_t cpus() const { return cfg_.cpus; }
 
  protected:
+  // Explorations in progress (another Python thread runs while one holds no GIL): the
+  // initial state they copy from must not change under them.
+  struct Exploring {
+    explicit Exploring(Machine& m) : m(m) { ++m.exploring_; }
+    ~Exploring() { --m.exploring_; }
+    Exploring(const Exploring&) = delete;
+    Exploring& operator=(const Exploring&) = delete;
+    Machine& m;
+  };
+  // Set-up changes the initial state: refused while an exploration reads it.
+  void check_idle(const char* what) const;
+  // Whether a run executes Python code (tasks, checks): then it needs the GIL.
+  virtual bool has_python() const;
+
   // One run with the given strategy, on a fresh copy of the initial world.
   PyRun execute(std::unique_ptr<Strategy> strat, std::map<std::string, std::string> meta,
                 const SimConfig& cfg);
@@ -147,7 +161,8 @@ class Machine {
 
   SimConfig cfg_;
   World world_;
-  std::deque<TaskSpec> tasks_;  // a deque: a spec never moves (native bodies refer to it)
+  std::deque<TaskSpec> tasks_;
+  uint32_t exploring_ = 0;  // changed and read with the GIL held  // a deque: a spec never moves (native bodies refer to it)
   uint64_t uid_ = next_uid();
   static uint64_t next_uid() {
     static uint64_t n = 0;

@@ -108,6 +108,31 @@ def test_local_workers_give_the_same_outcome_set(strategy: str) -> None:
     assert str(two.first_failure.schedule) == str(one.first_failure.schedule)
 
 
+def _facts(ex: ps.Exploration) -> dict:
+    """What a user reads in an exploration, but its timing and worker count."""
+    j = ex.to_json()
+    for key in ("seconds", "rate", "workers"):
+        del j[key]
+    return j
+
+
+@pytest.mark.parametrize("strategy", ["dfs", "dpor"])
+def test_a_budget_that_stops_the_search_is_the_whole_explorations(strategy: str) -> None:
+    # Issue 15, F6: executions=N was counted per worker, so workers=2 ran up to 2N and
+    # reported another outcome set and exhausted flag. Now N is the exploration's budget and
+    # the result is one worker's, with any number of workers.
+    for budget, bound in ((1_500, "iterative"), (6_000, "iterative"), (500, 1)):
+        one = ZS_FREE.explore(strategy=strategy, executions=budget, preemption_bound=bound,
+                              minimise=False)
+        assert not one.exhausted and one.executions + one.found.repeated == budget
+        assert len(one.outcomes) > 1
+        for workers in (2, 3):
+            many = ZS_FREE.explore(strategy=strategy, executions=budget, preemption_bound=bound,
+                                   minimise=False, workers=workers)
+            assert many.found.workers == workers
+            assert _facts(many) == _facts(one), (budget, bound, workers)
+
+
 def test_random_and_pct_workers_split_executions_by_index() -> None:
     for strategy in ("random", "pct"):
         one = ZS_FREE.explore(strategy=strategy, executions=600, minimise=False)
@@ -124,10 +149,16 @@ def test_ray_local_cluster_gives_the_same_outcome_set() -> None:
                                 preemption_bound=1)
         on_ray = ZS_FREE.explore(kernel="v4.8", strategy="dpor", executions=100_000,
                                  preemption_bound=1, workers=3, backend="ray")
+        stopped = ZS_FREE.explore(strategy="dfs", executions=700, minimise=False)
+        stopped_on_ray = ZS_FREE.explore(strategy="dfs", executions=700, minimise=False,
+                                         workers=3, backend="ray")
     finally:
         ray.shutdown()
     assert on_ray.exhausted and local.exhausted
     assert on_ray.outcomes == local.outcomes
+    # A budget that stops the search: the same result as one worker's (issue 15, F6).
+    assert not stopped.exhausted
+    assert _facts(stopped_on_ray) == _facts(stopped)
     assert on_ray.found.workers == 3
 
 

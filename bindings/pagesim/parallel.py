@@ -3,8 +3,8 @@
 Each worker has the built scenario (a forked copy, or built again from its file on Ray)
 and explores its share of the space (executions by index for random and pct, subtrees
 for dfs and dpor, see core/explore/explorer.h); the shares come back as JSON and merge
-in C++. For dfs and dpor the merged outcome set is the
-same whatever the number of workers.
+in C++ (core/explore/merge.h) into the result one worker gives under the same budget of
+executions, whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -202,9 +202,7 @@ def _ray_worker(
 
 
 def merge(shares: list[str], workers: int, seconds: float) -> Any:
-    merged = _core.ExploreResult.from_json(shares[0])
-    for s in shares[1:]:
-        merged.merge(_core.ExploreResult.from_json(s))
+    merged = _core.ExploreResult.merge_shares(shares)
     merged.set_workers(workers, seconds)
     return merged
 

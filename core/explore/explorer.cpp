@@ -51,6 +51,7 @@ ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
   ExploreResult res;
   res.strategy = explore_kind_name(cfg.kind);
   res.workers = cfg.workers;
+  res.budget = cfg.executions;
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -84,31 +85,37 @@ ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
       if (!go_on()) break;
     }
   } else {
-    res.by_schedule = true;
     res.preemption_bound = cfg.preemption_bound;
     res.iterative = cfg.iterative;
+    const bool log = cfg.workers > 1;  // the shares merge by their runs (merge.h)
     // One search to its end (true) or until stopped. Executions with fewer than `fresh`
     // preemptions are repeated: not recorded.
-    auto search = [&](TreeSearch& tree, uint32_t fresh) {
+    auto search = [&](TreeSearch& tree, uint32_t bound, uint32_t fresh) {
       for (;;) {
         auto s = tree.next();
         if (!s) return true;
         if (res.executions + res.repeated >= budget) return false;
         RunResult r = run(std::move(s));
+        uint32_t what = ShareLog::kRedundant;
         switch (tree.finish(r)) {
           case TreeSearch::Fate::Complete:
-            if (tree.preemptions() < fresh)
+            if (tree.preemptions() < fresh) {
               ++res.repeated;
-            else
+              what = ShareLog::kRepeated;
+            } else {
               res.record(r, res.executions + 1,
                          res.executions + res.repeated + res.redundant + 1);
+              if (log) what = res.share.kind_of(r);
+            }
             break;
           case TreeSearch::Fate::Redundant:
             ++res.redundant;
             break;
           case TreeSearch::Fate::OtherWorker:
-            break;
+            if (!go_on()) return false;
+            continue;
         }
+        if (log) res.share.add(bound, tree.subtree(), what);
         if (!go_on()) return false;
       }
     };
@@ -118,7 +125,9 @@ ExploreResult explore(const Executor& run, const ExploreConfig& cfg) {
                        .split = split_for(cfg),
                        .worker = cfg.worker,
                        .workers = cfg.workers});
-      if (!search(tree, cfg.iterative ? bound : 0)) break;
+      const bool completed = search(tree, bound, cfg.iterative ? bound : 0);
+      if (log) res.share.bounds.push_back({bound, completed, tree.pruned()});
+      if (!completed) break;
       if (bound != ~0u) res.bound_covered = bound;
       if (!tree.pruned() || bound == cfg.preemption_bound) {
         res.exhausted = true;

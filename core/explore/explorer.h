@@ -15,8 +15,9 @@
 //
 // Every strategy stops at a budget of executions (complete ones, repeated ones included)
 // or seconds; dfs and dpor also when the space is exhausted. Workers split the space:
-// executions by index for random and pct, subtrees for dfs and dpor, so merged results
-// do not depend on the number of workers.
+// executions by index for random and pct, subtrees for dfs and dpor; a budget of
+// executions is the whole exploration's, and the shares merge into one worker's result
+// (merge.h).
 #pragma once
 #include <cstdint>
 #include <functional>

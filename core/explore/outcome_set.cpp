@@ -8,14 +8,7 @@
 
 namespace pagesim {
 
-namespace {
-bool before(const OutcomeClass& a, const OutcomeClass& b, bool by_schedule) {
-  if (by_schedule) return a.schedule < b.schedule;
-  return a.first < b.first;
-}
-}  // namespace
-
-void ExploreResult::record(const RunResult& r, uint64_t order_index, uint64_t run_index) {
+void ExploreResult::record(const RunResult& r, uint64_t index, uint64_t run_index) {
   ++executions;
   checks.insert(r.checks.begin(), r.checks.end());
   // One count per distinct key of the run: a run with two WARNs counts once for "warn:x".
@@ -24,43 +17,34 @@ void ExploreResult::record(const RunResult& r, uint64_t order_index, uint64_t ru
   if (keys.empty()) keys.emplace("ok", nullptr);
   for (const auto& [k, o] : keys) {
     OutcomeClass& c = outcomes[k];
-    const bool fresh = !c.count++;
-    if (fresh) {
-      c.key = k;
-      c.first_run = run_index;
-    }
-    if (fresh || (by_schedule ? r.schedule < c.schedule : order_index < c.first)) {
-      c.schedule = r.schedule;
-      c.report = o ? o->report() : "";
-      c.first = order_index;
-    }
+    if (c.count++) continue;
+    c.key = k;
+    c.schedule = r.schedule;
+    c.report = o ? o->report() : "";
+    c.first = index;
+    c.first_run = run_index;
   }
 }
 
 void ExploreResult::merge(const ExploreResult& other) {
   executions += other.executions;
   redundant += other.redundant;
-  repeated += other.repeated;
-  exhausted = exhausted && other.exhausted;
-  bound_covered = std::min(bound_covered, other.bound_covered);
-  every_schedule = every_schedule && other.every_schedule;
   checks.insert(other.checks.begin(), other.checks.end());
   seconds = std::max(seconds, other.seconds);
   for (const auto& [k, oc] : other.outcomes) {
     auto [it, fresh] = outcomes.emplace(k, oc);
     if (fresh) continue;
     OutcomeClass& c = it->second;
-    const uint64_t n = c.count + oc.count, first_run = std::min(c.first_run, oc.first_run);
-    if (before(oc, c, by_schedule)) c = oc;
+    const uint64_t n = c.count + oc.count;
+    if (oc.first < c.first) c = oc;
     c.count = n;
-    c.first_run = first_run;
   }
 }
 
 const OutcomeClass* ExploreResult::first_failing() const {
   const OutcomeClass* best = nullptr;
   for (const auto& [k, c] : outcomes)
-    if (k != "ok" && (!best || before(c, *best, by_schedule))) best = &c;
+    if (k != "ok" && (!best || c.first < best->first)) best = &c;
   return best;
 }
 
@@ -80,7 +64,8 @@ nlohmann::json ExploreResult::to_json() const {
   j["seconds"] = seconds;
   j["executions_per_s"] = rate();
   j["workers"] = workers;
-  j["by_schedule"] = by_schedule;
+  j["budget"] = budget;
+  if (!share.empty()) j["share"] = share.to_json();
   nlohmann::json counts = nlohmann::json::object(), examples = nlohmann::json::object();
   for (const auto& [k, c] : outcomes) {
     counts[k] = c.count;
@@ -122,7 +107,8 @@ ExploreResult ExploreResult::from_json(const nlohmann::json& j) {
     r.iterative = j.value("iterative", false);
     r.seconds = j.at("seconds").get<double>();
     r.workers = j.at("workers").get<uint32_t>();
-    r.by_schedule = j.at("by_schedule").get<bool>();
+    r.budget = j.value("budget", uint64_t(0));
+    if (auto s = j.find("share"); s != j.end()) r.share = ShareLog::from_json(*s);
     for (const auto& [k, n] : j.at("outcomes").items()) {
       const auto& e = j.at("examples").at(k);
       const uint64_t first = e.at("first").get<uint64_t>();

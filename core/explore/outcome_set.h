@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "engine/sim.h"
+#include "explore/share_log.h"
 
 namespace pagesim {
 
@@ -19,18 +20,15 @@ struct OutcomeClass {
   uint64_t count = 0;
   std::vector<CpuId> schedule;    // the example: replays this outcome
   std::string report;             // the example's report, kernel-log style
-  // The example's rank among the executions: random and pct, the execution index
-  // (1-based, seed + first - 1), so also when the outcome was first seen; tree searches,
-  // the 1-based index of the example among its worker's complete executions (the example
-  // is the smallest schedule, not the first found).
+  // The execution that first had it, which is the example: 1-based, among the
+  // executions (random and pct: execution index, seed + first - 1; dfs and dpor: complete
+  // executions in the order one worker runs them, whatever the number of workers).
   uint64_t first = 0;
-  // Runs performed until the outcome was first seen (1-based): random and pct, as
-  // `first`; tree searches, the worker's executions + repeated + redundant, and merged
-  // the minimum over workers (each counts only its own runs).
+  // Runs performed until it was first seen (1-based): random and pct, as `first`; dfs
+  // and dpor, executions + repeated + redundant, in the order one worker runs them.
   uint64_t first_run = 0;
 };
 
-// A failing schedule shrunk to the fewest preemptions that still fail the same way.
 struct Minimised {
   std::string key;
   std::vector<CpuId> schedule;
@@ -57,29 +55,29 @@ struct ExploreResult {
   bool every_schedule = false;
   uint32_t preemption_bound = ~0u;  // as the search used it (~0u: none)
   bool iterative = false;           // bounds 0, 1, ... up to preemption_bound
+  uint64_t budget = 0;              // executions (0: none)
   double seconds = 0;
   uint32_t workers = 1;
   std::set<std::string> checks;   // property checks evaluated (ps.check, end-of-run checks)
   std::map<std::string, OutcomeClass> outcomes;
   std::optional<Minimised> first_failure;
 
-  // Counts one complete execution. `order` ranks examples: the smaller wins, so the
-  // example of each outcome does not depend on how the space was split among workers.
+  // A tree search's runs in this worker, when there are several (merge.h).
+  ShareLog share;
+
+  // Counts one complete execution, the `index`-th (1-based, as OutcomeClass::first);
   // `run_index`: the runs performed so far, this one included (first_run).
-  void record(const RunResult& r, uint64_t order_index, uint64_t run_index);
-  // Adds another worker's share of the same exploration: counts add up, bound_covered
-  // is the minimum, exhausted and every_schedule hold when they hold for both.
+  void record(const RunResult& r, uint64_t index, uint64_t run_index);
+  // Adds another worker's share of the same random or pct exploration: counts add up,
+  // each example is the one seen first. Tree searches merge with merge_shares().
   void merge(const ExploreResult& other);
-  // The failing outcome found first (smallest example), if any.
+  // The failing outcome seen first, if any.
   const OutcomeClass* first_failing() const;
   double rate() const { return seconds > 0 ? double(executions) / seconds : 0; }
 
   nlohmann::json to_json() const;
   static ExploreResult from_json(const nlohmann::json& j);
 
-  // Example order: by execution index for random and pct (execution i uses seed + i), by
-  // schedule for tree searches (their order of discovery depends on the split).
-  bool by_schedule = false;
 };
 
 }  // namespace pagesim

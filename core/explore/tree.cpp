@@ -63,6 +63,7 @@ std::unique_ptr<Strategy> TreeSearch::next() {
       if (alt) break;
     }
     if (!alt) return nullptr;
+    subtree_ += nodes_[d].full;  // another choice at a split node: the next subtree
     nodes_.resize(d + 1);
     next_.resize((d + 1) * ncpu_);
     nodes_[d].chosen = lowest(alt);
@@ -319,8 +320,10 @@ TreeSearch::Fate TreeSearch::finish(const RunResult& r) {
         source_races(k + 1, cq, conf, vc);
       }
   }
-  if (stopped) return blocked_ ? Fate::Redundant : Fate::OtherWorker;
+  // An execution every CPU slept in before the last split node runs in every worker:
+  // it is redundant in the one whose subtree it is.
   if (signature_ % cfg_.workers != cfg_.worker) return Fate::OtherWorker;
+  if (stopped) return blocked_ ? Fate::Redundant : Fate::OtherWorker;
   return Fate::Complete;
 }
 

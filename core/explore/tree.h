@@ -62,6 +62,10 @@ class TreeSearch {
   Fate finish(const RunResult& r);
   // The preemptions of the execution just finished (as minimise counts them).
   uint32_t preemptions() const { return preemptions_; }
+  // The subtree of the execution just finished: the split nodes' choices, numbered in
+  // the order the search walks them (the same in every worker, which walks into the
+  // other workers' subtrees to their split node). A search with no split is subtree 0.
+  uint64_t subtree() const { return subtree_; }
   // Whether the preemption bound has kept an alternative from being tried: any CPU that
   // dfs or a split node would try, or that dpor's races put there. When the space is
   // exhausted without it, the search was the same with no bound (for dpor: persistent
@@ -125,6 +129,7 @@ class TreeSearch {
   size_t branch_ = 0;        // the node this execution branches at (replay below it)
   bool first_ = true;
   bool pruned_ = false;
+  uint64_t subtree_ = 0;
   uint32_t preemptions_ = 0; // of the execution just finished
   // Per execution:
   size_t depth_ = 0;         // steps run so far

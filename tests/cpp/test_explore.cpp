@@ -15,6 +15,7 @@
 #include "engine/sync.h"
 #include "engine/world.h"
 #include "explore/explorer.h"
+#include "explore/merge.h"
 #include "explore/tree.h"
 
 using namespace pagesim;
@@ -104,6 +105,31 @@ ExploreResult run_bounded(const Program& p, ExploreKind k, uint32_t bound, bool 
 ExploreResult run(const Program& p, ExploreKind k, uint32_t worker = 0, uint32_t workers = 1,
                   uint64_t executions = 1'000'000) {
   return run_bounded(p, k, ~0u, false, executions, worker, workers);
+}
+
+// The shares of `workers` workers, merged.
+// `stable`: counts the shares that no bound pruned before the others' last bound (the
+// merge repeats their runs at the bounds they did not search).
+ExploreResult run_shared(const Program& p, ExploreKind k, uint32_t bound, bool iterative,
+                         uint64_t executions, uint32_t workers, uint32_t* stable = nullptr) {
+  std::vector<ExploreResult> shares;
+  uint32_t last = 0;
+  for (uint32_t w = 0; w < workers; ++w) {
+    shares.push_back(run_bounded(p, k, bound, iterative, executions, w, workers));
+    last = std::max(last, shares.back().share.bounds.back().bound);
+  }
+  if (stable)
+    for (const auto& s : shares)
+      *stable += s.share.bounds.back().completed && !s.share.bounds.back().pruned &&
+                 s.share.bounds.back().bound < last;
+  return merge_shares(shares);
+}
+
+// Everything a user reads in a result but its timing and worker count.
+std::string facts(const ExploreResult& r) {
+  nlohmann::json j = r.to_json();
+  for (const char* key : {"seconds", "executions_per_s", "workers"}) j.erase(key);
+  return j.dump(1);
 }
 
 std::map<std::string, uint64_t> counts(const ExploreResult& r) {
@@ -256,21 +282,15 @@ TEST(Explore, DporAgreesWithDfsOnLocksWakeupsAndDeadlocks) {
   }
 }
 
-TEST(Explore, WorkersShareTheTreeWithTheSameOutcomeSet) {
+TEST(Explore, WorkersShareTheTreeWithTheSameResult) {
   for (ExploreKind k : {ExploreKind::Dfs, ExploreKind::Dpor}) {
     const ExploreResult one = run(kLostUpdate, k);
+    ASSERT_TRUE(one.exhausted);
     for (uint32_t n : {2u, 3u}) {
-      ExploreResult merged = run(kLostUpdate, k, 0, n);
-      merged.exhausted = true;
-      for (uint32_t w = 0; w < n; ++w) {
-        ExploreResult share = w ? run(kLostUpdate, k, w, n) : merged;
-        if (w) merged.merge(share);
-        EXPECT_GT(share.executions, 0u) << "worker " << w << " of " << n;
-      }
-      EXPECT_TRUE(merged.exhausted);
-      EXPECT_EQ(counts(merged), counts(one)) << explore_kind_name(k) << " workers " << n;
-      for (const auto& [key, c] : one.outcomes)
-        EXPECT_EQ(merged.outcomes.at(key).schedule, c.schedule) << key;
+      for (uint32_t w = 0; w < n; ++w)
+        EXPECT_GT(run(kLostUpdate, k, w, n).executions, 0u) << "worker " << w << " of " << n;
+      EXPECT_EQ(facts(run_shared(kLostUpdate, k, ~0u, false, 1'000'000, n)), facts(one))
+          << explore_kind_name(k) << " workers " << n;
     }
   }
 }
@@ -432,21 +452,25 @@ TEST(Explore, SourceSetsRunEachTraceOfRandomProgramsOnce) {
   }
 }
 
-TEST(Explore, DporWorkersGiveTheSameOutcomesAndExamplesOnRandomPrograms) {
+TEST(Explore, TreeWorkersGiveOneWorkersResultOnRandomPrograms) {
   // Which schedule stands for a trace depends on the split nodes, and a step that ends
   // the run at the last one changes the sleep sets of the other workers' subtrees.
   RandomPrograms programs(4242);
-  for (int t = 0; t < 100; ++t) {
+  uint32_t stable = 0;
+  for (int t = 0; t < 60; ++t) {
     const Program p = programs.next();
-    const ExploreResult one = run(p, ExploreKind::Dpor);
-    for (uint32_t n : {2u, 3u}) {
-      ExploreResult merged = run(p, ExploreKind::Dpor, 0, n);
-      for (uint32_t w = 1; w < n; ++w) merged.merge(run(p, ExploreKind::Dpor, w, n));
-      ASSERT_EQ(counts(merged), counts(one)) << "program " << t << " workers " << n;
-      for (const auto& [key, c] : one.outcomes)
-        EXPECT_EQ(merged.outcomes.at(key).schedule, c.schedule) << "program " << t << " " << key;
+    for (ExploreKind k : {ExploreKind::Dpor, ExploreKind::Dfs}) {
+      const bool iterative = t % 2;
+      const ExploreResult all = run_bounded(p, k, ~0u, iterative);
+      const uint64_t budget = 1 + (all.executions + all.repeated) * (t % 5) / 4;
+      const ExploreResult one = run_bounded(p, k, ~0u, iterative, budget);
+      for (uint32_t n : {2u, 3u})
+        ASSERT_EQ(facts(run_shared(p, k, ~0u, iterative, budget, n, &stable)), facts(one))
+            << "program " << t << " " << explore_kind_name(k) << " budget " << budget
+            << " workers " << n;
     }
   }
+  EXPECT_GT(stable, 0u);  // shares the merge repeated at later bounds
 }
 
 TEST(Explore, DporTriesTheCpusAPanicCutOff) {
@@ -637,7 +661,7 @@ TEST(Explore, FixedBoundsCoverTheirScopeAndSayWhetherTheyPruned) {
   for (const auto& [key, c] : random.outcomes) EXPECT_EQ(c.first_run, c.first);
 }
 
-TEST(Explore, IterativeWorkersShareEachSearchWithTheSameOutcomeSet) {
+TEST(Explore, IterativeWorkersShareEachSearchWithTheSameResult) {
   for (ExploreKind k : {ExploreKind::Dfs, ExploreKind::Dpor})
     for (const Program& p : {kLostUpdate, kTwoPreemptions}) {
       const ExploreResult one = run_bounded(p, k, ~0u, true);
@@ -645,21 +669,40 @@ TEST(Explore, IterativeWorkersShareEachSearchWithTheSameOutcomeSet) {
       if (k == ExploreKind::Dfs) {
         EXPECT_EQ(one.executions, run(p, k).executions);
       }
-      for (uint32_t n : {2u, 3u}) {
-        ExploreResult merged = run_bounded(p, k, ~0u, true, 1'000'000, 0, n);
-        for (uint32_t w = 1; w < n; ++w)
-          merged.merge(run_bounded(p, k, ~0u, true, 1'000'000, w, n));
-        EXPECT_TRUE(merged.exhausted && merged.every_schedule);
-        EXPECT_GE(merged.bound_covered, 0);
-        EXPECT_LE(merged.bound_covered, one.bound_covered);
-        EXPECT_EQ(merged.executions, one.executions) << explore_kind_name(k) << " " << n;
-        EXPECT_EQ(counts(merged), counts(one)) << explore_kind_name(k) << " workers " << n;
-        for (const auto& [key, c] : one.outcomes) {
-          EXPECT_EQ(merged.outcomes.at(key).schedule, c.schedule) << key;
-          EXPECT_LE(merged.outcomes.at(key).first_run, c.first_run) << key;
-        }
+      for (uint32_t n : {2u, 3u})
+        EXPECT_EQ(facts(run_shared(p, k, ~0u, true, 1'000'000, n)), facts(one))
+            << explore_kind_name(k) << " workers " << n;
+    }
+}
+
+// Issue 15, F6: a budget of executions is the whole exploration's, so a budget that stops
+// the search gives the same result for any number of workers: the runs one worker makes.
+TEST(Explore, ABudgetThatStopsTheSearchGivesOneWorkersResultWithAnyNumberOfWorkers) {
+  struct Case {
+    ExploreKind kind;
+    uint32_t bound;
+    bool iterative;
+  };
+  const Case cases[] = {{ExploreKind::Dfs, ~0u, false}, {ExploreKind::Dpor, ~0u, false},
+                        {ExploreKind::Dfs, ~0u, true},  {ExploreKind::Dpor, ~0u, true},
+                        {ExploreKind::Dfs, 1, false},   {ExploreKind::Dpor, 1, true}};
+  uint32_t stopped = 0;
+  for (const Program& p : {kLostUpdate, kTwoPreemptions})
+    for (const Case& c : cases) {
+      const ExploreResult all = run_bounded(p, c.kind, c.bound, c.iterative);
+      ASSERT_TRUE(all.exhausted);
+      const uint64_t total = all.executions + all.repeated;
+      for (uint64_t budget : {uint64_t(1), total / 3, total - 1, total}) {
+        if (!budget) continue;
+        const ExploreResult one = run_bounded(p, c.kind, c.bound, c.iterative, budget);
+        stopped += !one.exhausted;
+        for (uint32_t n : {2u, 5u})
+          ASSERT_EQ(facts(run_shared(p, c.kind, c.bound, c.iterative, budget, n)), facts(one))
+              << explore_kind_name(c.kind) << " bound " << c.bound << " iterative "
+              << c.iterative << " budget " << budget << " of " << total << ", workers " << n;
       }
     }
+  EXPECT_GE(stopped, 30u);  // most budgets stopped the search
 }
 
 TEST(Explore, BoundingResultsRoundTripThroughJson) {
@@ -703,30 +746,14 @@ TEST(Explore, BoundingResultsRoundTripThroughJson) {
   EXPECT_EQ(counts(old), counts(r));
 }
 
-TEST(Explore, MergedSharesKeepTheWeakestBoundAndTheEarliestSight) {
-  auto share = [](int64_t bound, bool every, std::vector<CpuId> schedule, uint64_t first_run) {
-    ExploreResult r;
-    r.by_schedule = r.exhausted = true;
-    r.bound_covered = bound;
-    r.every_schedule = every;
-    r.executions = r.repeated = 1;
-    r.outcomes["ok"] = {"ok", 1, std::move(schedule), "", 1, first_run};
-    return r;
-  };
-  ExploreResult a = share(3, true, {1, 0}, 5);
-  a.merge(share(1, true, {0, 1}, 9));
-  EXPECT_EQ(a.bound_covered, 1);
-  EXPECT_TRUE(a.every_schedule);
-  EXPECT_EQ(a.repeated, 2u);
-  EXPECT_EQ(a.outcomes.at("ok").schedule, (std::vector<CpuId>{0, 1}));  // the smaller
-  EXPECT_EQ(a.outcomes.at("ok").first_run, 5u);                          // the earlier
-  EXPECT_EQ(a.outcomes.at("ok").count, 2u);
-  a.merge(share(-1, false, {1, 1}, 2));
-  EXPECT_EQ(a.bound_covered, -1);
-  EXPECT_FALSE(a.every_schedule);
-  EXPECT_EQ(a.outcomes.at("ok").first_run, 2u);
+TEST(Explore, SharesOfOtherExplorationsDoNotMerge) {
+  std::vector<ExploreResult> shares = {run(kLostUpdate, ExploreKind::Dfs, 0, 2),
+                                       run(kLostUpdate, ExploreKind::Dpor, 1, 2)};
+  EXPECT_THROW(merge_shares(shares), UsageError);
+  shares[1] = run(kLostUpdate, ExploreKind::Random, 1, 2, 10);
+  EXPECT_THROW(merge_shares(shares), UsageError);
+  EXPECT_THROW(merge_shares({}), UsageError);
 }
-
 
 TEST(Explore, ATimeBudgetThatIsNotAFiniteNumberIsRefused) {
   // seconds = NaN once passed every check and never stopped (issue 15, F4).
