@@ -98,3 +98,61 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")
+
+
+DYING_FILE = '''
+import fcntl, os, signal
+import pagesim as ps
+
+@ps.scenario(kernel="v4.8", cpus=2)
+def dies(k):
+    """Two tasks racing on a counter; the first {deaths} processes other than the test's
+    that run a task SIGKILL themselves (counted in the marker file)."""
+    c = k.counter("c")
+
+    def task():
+        if os.getpid() != {parent}:
+            with open({marker!r}, "a+") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                f.seek(0)
+                if len(f.read()) < {deaths}:
+                    f.write("x")
+                    f.flush()
+                    os.kill(os.getpid(), signal.SIGKILL)
+        v = yield c.read()
+        yield c.set(v + 1)
+
+    k.cpu(0).run(task, name="t0")
+    k.cpu(1).run(task, name="t1")
+'''
+
+
+def test_ray_workers_that_die_are_retried_or_reported(tmp_path) -> None:
+    ray = pytest.importorskip("ray")
+    from pagesim.cli import load_scenarios
+
+    def scenario(deaths: int):
+        path = tmp_path / f"dies{deaths}.py"
+        path.write_text(DYING_FILE.format(deaths=deaths, parent=os.getpid(),
+                                          marker=str(tmp_path / f"deaths{deaths}")))
+        return load_scenarios(str(path))["dies"]
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        once, always = scenario(1), scenario(3)
+        whole = once.explore(strategy="dfs", preemption_bound=None, minimise=False, workers=2,
+                             backend="ray")
+        t0 = time.monotonic()
+        with pytest.warns(WorkerLostWarning,
+                          match=r"ray worker \d lost \(\w+\) twice: its share"):
+            partial = always.explore(strategy="dfs", preemption_bound=None, minimise=False,
+                                     workers=2, backend="ray")
+        assert time.monotonic() - t0 < 120
+    finally:
+        ray.shutdown()
+    alone = once.explore(strategy="dfs", preemption_bound=None, minimise=False)
+    assert (tmp_path / "deaths1").read_text() == "x"  # a Ray worker did die, and was retried
+    assert whole.every_schedule and whole.outcomes == alone.outcomes
+    assert (tmp_path / "deaths3").read_text() == "xxx"
+    assert not partial.exhausted and partial.bound_covered is None
+    assert partial.executions > 0  # the other worker's share

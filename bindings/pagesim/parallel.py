@@ -130,7 +130,7 @@ def run_local(core: Any, args: dict[str, Any], workers: int, show: Callable | No
                     if tries[w] < 2:
                         start(w)
                     else:
-                        lost.append(what)
+                        lost.append(f"{what} twice")
                     continue
                 p.join()
                 del running[w]
@@ -148,14 +148,21 @@ def run_local(core: Any, args: dict[str, Any], workers: int, show: Callable | No
             p.join()
             conn.close()
         _JOB.clear()
+    return _merge_what_came_back(shares, lost, workers, time.monotonic() - t0)
+
+
+def _merge_what_came_back(shares: dict[int, str], lost: list[str], workers: int,
+                          seconds: float) -> Any:
+    """The shares that came back, merged; with a WorkerLostWarning naming what was lost,
+    and marked incomplete, when some did not."""
     if not shares:
-        raise RuntimeError(f"every local worker died: {'; '.join(lost)}")
-    merged = merge([shares[w] for w in sorted(shares)], workers, time.monotonic() - t0)
+        raise RuntimeError(f"every worker died: {'; '.join(lost)}")
+    merged = merge([shares[w] for w in sorted(shares)], workers, seconds)
     if lost:
         merged.mark_incomplete()
         warnings.warn(WorkerLostWarning(
-            f"{'; '.join(lost)} twice: its share of the space was not explored, the outcome "
-            "set is of the other workers' shares"), stacklevel=3)
+            f"{'; '.join(lost)}: its share of the space was not explored, the outcome "
+            "set is of the other workers' shares"), stacklevel=4)
     return merged
 
 
@@ -175,15 +182,24 @@ def run_ray(
         raise _core.UsageError("the ray backend needs the 'ray' package (pip install ray)") from e
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    remote = ray.remote(_ray_worker)
+    # A task whose worker process dies (killed, out of memory, its node lost) runs once more.
+    remote = ray.remote(max_retries=1)(_ray_worker)
     t0 = time.monotonic()
-    shares = ray.get(
-        [
-            remote.remote(scenario_file, scenario_name, build_args, args, w, workers)
-            for w in range(workers)
-        ]
-    )
-    return merge(shares, workers, time.monotonic() - t0)
+    refs = {remote.remote(scenario_file, scenario_name, build_args, args, w, workers): w
+            for w in range(workers)}
+    shares: dict[int, str] = {}
+    lost: list[str] = []
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        w = refs[done[0]]
+        try:
+            shares[w] = ray.get(done[0])
+        except ray.exceptions.RayTaskError:
+            raise  # an exception in the task (also an instance of its own type): the user's
+        except ray.exceptions.RayError as e:  # the task's process or node died, twice
+            lost.append(f"ray worker {w} lost ({type(e).__name__}) twice")
+    return _merge_what_came_back(shares, lost, workers, time.monotonic() - t0)
 
 
 def _ray_worker(
