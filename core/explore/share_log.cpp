@@ -17,6 +17,8 @@ void ShareLog::add(uint32_t bound, uint64_t subtree, uint32_t what) {
 }
 
 uint32_t ShareLog::kind_of(const RunResult& r) {
+  const bool ok = r.outcomes.empty() && r.checks.empty();
+  if (ok && ok_) return ok_;  // most runs
   Kind k;
   for (const auto& o : r.outcomes) k.keys.push_back(o.key());
   std::sort(k.keys.begin(), k.keys.end());
@@ -26,6 +28,7 @@ uint32_t ShareLog::kind_of(const RunResult& r) {
   std::sort(k.checks.begin(), k.checks.end());
   auto [it, fresh] = index_.try_emplace(std::move(k), uint32_t(kinds.size()));
   if (fresh) kinds.push_back(it->first);
+  if (ok) ok_ = kComplete + it->second;
   return kComplete + it->second;
 }
 
@@ -50,6 +53,7 @@ ShareLog ShareLog::from_json(const nlohmann::json& j) {
     l.kinds.push_back({k.at(0).get<std::vector<std::string>>(),
                        k.at(1).get<std::vector<std::string>>()});
     l.index_.emplace(l.kinds.back(), uint32_t(l.kinds.size() - 1));
+    if (l.kinds.back() == Kind{{"ok"}, {}}) l.ok_ = kComplete + uint32_t(l.kinds.size() - 1);
   }
   for (const auto& s : j.at("segments")) {
     Segment seg{s.at(0).get<uint32_t>(), s.at(1).get<uint64_t>(), {}};

@@ -51,6 +51,7 @@ struct ShareLog {
 
  private:
   std::map<Kind, uint32_t> index_;
+  uint32_t ok_ = 0;  // the kind of a run with no outcome and no check, once seen
 };
 
 }  // namespace pagesim
