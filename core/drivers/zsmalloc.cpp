@@ -905,18 +905,17 @@ void async_free_zspage(World& w, uint64_t pool_id) {
   const uint32_t pool = uint32_t(pool_id);
   std::vector<uint32_t> free_pages;  // LIST_HEAD(free_pages)
   ZsPool& p = pool_of(mm, pool);
-  // Model shortcut: one look at the pool instead of taking and dropping the lock of each
-  // of its ~100 classes; a class whose ZS_EMPTY list is empty now is skipped. Whoever
-  // puts a zspage on a ZS_EMPTY list later schedules this work again.
-  sched(Op::Read, Access::Read, make_obj(zsobj::kPool, pool), here());
+  // Each distinct class in turn (for i < zs_size_classes, class->index == i), under its
+  // lock: another CPU can put a zspage on a ZS_EMPTY list between two classes.
   for (SizeClass& c : p.classes) {
-    if (c.fullness_list[ZS_EMPTY].empty()) continue;
     spin_lock(c.lock);
     auto& l = c.fullness_list[ZS_EMPTY];
-    sched(Op::ListDel, Access::Write, zs_class_obj(pool, c.index), here());
-    for (uint32_t id : l) zspage_at(mm, id).list = kZsLocalList;
-    free_pages.insert(free_pages.begin(), l.begin(), l.end());  // list_splice_init
-    l.clear();
+    if (!l.empty()) {  // list_splice_init(&class->fullness_list[ZS_EMPTY], &free_pages)
+      sched(Op::ListDel, Access::Write, zs_class_obj(pool, c.index), here());
+      for (uint32_t id : l) zspage_at(mm, id).list = kZsLocalList;
+      free_pages.insert(free_pages.begin(), l.begin(), l.end());
+      l.clear();
+    }
     spin_unlock(c.lock);
   }
   for (uint32_t id : free_pages) {
@@ -1132,14 +1131,9 @@ uint32_t zs_read_object(Mm& mm, uint32_t pool, uint64_t handle) {
 uint64_t zs_compact(Mm& mm, uint32_t pool) {
   MODEL_FUNC("zs_compact");
   ZsPool& p = pool_of(mm, pool);
-  // Model shortcut: a class with no ZS_ALMOST_EMPTY/ZS_ALMOST_FULL zspage has no source
-  // for isolate_zspage; it is skipped without taking and dropping its lock.
-  sched(Op::Read, Access::Read, make_obj(zsobj::kPool, pool), here());
-  for (size_t i = p.classes.size(); i-- > 0;) {
-    const SizeClass& c = p.classes[i];
-    if (c.fullness_list[ZS_ALMOST_EMPTY].empty() && c.fullness_list[ZS_ALMOST_FULL].empty()) continue;
-    __zs_compact(mm, pool, p.classes[i]);
-  }
+  // From the largest class down (class->index == i skips merged ones); __zs_compact
+  // takes each class's lock, also where isolate_zspage finds no source.
+  for (size_t i = p.classes.size(); i-- > 0;) __zs_compact(mm, pool, p.classes[i]);
   return p.pages_compacted;
 }
 

@@ -915,6 +915,36 @@ TEST(ZsAllocRace, MovableV3HasABadInterleavingThatDfsFinds) {
   EXPECT_GE(e.keys.count("bug:remove_zspage"), 1u) << keys_str(e);
 }
 
+// zs_compact takes each class's lock in turn, as __zs_compact does in 4.8
+// (mm/zsmalloc.c:2308-2322), including classes with nothing to compact: those are points
+// where another CPU's list changes interleave, and what dpor sees as conflicts. (The model
+// once looked at every class's lists in one lockless step and skipped the classes without
+// a source: the breakpoint below never matched; issue 12, C6.)
+TEST(ZsCompact, CompactionTakesEveryClassLockAndSeesClassesChangedMeanwhile) {
+  Kernel k = make_kernel();
+  SmallObjects s = small_objects(k, 8, 1000);  // class 1024: Z1, Z2 full (4 objects each)
+  call(k, "zs_malloc", {s.pool, 2000});        // a larger class, compacted first
+  const SizeClass& empty = class_for(k, s.pool, 1500);  // between the two, no zspage
+  ASSERT_GT(class_for(k, s.pool, 2000).index, empty.index);
+  ASSERT_GT(empty.index, class_for(k, s.pool, 1000).index);
+  std::vector<Job> tasks = {entry_task(1, "zs_compact", {s.pool})};
+  for (size_t i : {1, 2, 5, 6}) tasks.push_back(entry_task(2, "zs_free", {s.pool, s.h[i]}));
+  // Compaction is about to take the empty class's lock; the process frees two objects of
+  // each zspage of class 1024; compaction goes on down to class 1024.
+  auto status = std::make_shared<std::vector<ScriptStepStatus>>();
+  const RunResult r = run_tasks(
+      k, 3,
+      std::make_unique<ScriptStrategy>(
+          std::vector<ScriptStep>{before(1, "__zs_compact", empty.lock.id), done(2), done(1)},
+          std::make_unique<RandomStrategy>(1), status),
+      tasks);
+  EXPECT_TRUE(r.ok()) << outcomes_str(r);
+  EXPECT_TRUE((*status)[0].matched);
+  EXPECT_EQ(k.zsmalloc.pools[s.pool].pages_compacted, 1u);  // Z1's two objects moved to Z2
+  EXPECT_EQ(nr_zspages(k), 2);                               // Z2 and the larger class's
+  for (size_t i : {0, 3, 4, 7}) EXPECT_EQ(call(k, "zs_read", {s.pool, s.h[i]}), int64_t(1000 + i));
+}
+
 // ---- c102f07ca0b0: zs_compact's record_obj must keep the pin bit ----
 
 namespace {
