@@ -59,10 +59,6 @@ CHILDREN = (
 # Fields that legitimately differ between the two processes: wall-clock figures, and the
 # worker count the child used.
 VOLATILE = ("seconds", "executions_per_s", "workers")
-# For dfs and dpor, fields documented as per worker (core/explore/outcome_set.h): an
-# example's rank `first` among its worker's executions and `first_run`, the minimum over
-# workers of the runs each performed. Not compared when the worker counts differ.
-PER_WORKER_TREE = ("first", "first_run")
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,6 @@ class Case:
     preemption_bound: int | None | str = "iterative"
     seeded: bool = False  # random, pct: once per exploration seed
     must_exhaust: bool = False  # dfs, dpor: a budget that exhausts the bound
-    vary_workers: bool = True  # the second child explores with 2 workers
 
 
 def explore_cases(profile: str, executions: int) -> list[Case]:
@@ -88,16 +83,17 @@ def explore_cases(profile: str, executions: int) -> list[Case]:
     ]
     if profile == "big":
         cases.append(Case("dpor bound=2", "dpor", 500_000, 2, must_exhaust=True))
-    # Budget-stopped dfs/dpor: today the budget is counted per worker, so these run with
-    # 1 worker in both children. Once the budget is shared across workers, drop
-    # vary_workers=False here (and add more budget-stopped cases).
+    # Budgets that stop dfs and dpor: the budget is the whole exploration's, so 1 and 2
+    # workers give the same result (issue 15, F6).
     if profile == "quick":
-        cases.append(Case("dpor iterative budget=300", "dpor", 300, vary_workers=False))
+        cases += [Case("dfs iterative budget=300", "dfs", 300),
+                  Case("dpor iterative budget=300", "dpor", 300)]
     else:
         cases += [
-            Case("dfs iterative budget=3000", "dfs", 3000, vary_workers=False),
-            Case("dpor iterative budget=3000", "dpor", 3000, vary_workers=False),
-            Case("dpor unbounded budget=3000", "dpor", 3000, None, vary_workers=False),
+            Case("dfs iterative budget=3000", "dfs", 3000),
+            Case("dpor iterative budget=3000", "dpor", 3000),
+            Case("dpor unbounded budget=3000", "dpor", 3000, None),
+            Case("dfs bound=2 budget=3000", "dfs", 3000, 2),
         ]
     return cases
 
@@ -262,26 +258,24 @@ def sweep_subject(rec: Recorder, sub: Subject, seeds: list[int], explore_seeds: 
                         f"{where}: Scenario.run (fresh build) gave {value}, the reused build "
                         f"{rec.records[key]} for the same scripted seed {seeds[0]}")
         for case in order(cases):
-            w = workers if case.vary_workers else 1
             for seed in order(explore_seeds) if case.seeded else [0]:
                 key = f"explore {where} {case.label}" + (f" seed={seed}" if case.seeded else "")
                 try:
                     if sub.machine is not None:
-                        found = _explore_machine(sub.machine, case, seed, w)
+                        found = _explore_machine(sub.machine, case, seed, workers)
                     else:
                         found = sub.scenario.explore(
                             kernel=kernel, fixes=fixes, strategy=case.strategy,
                             executions=case.executions, seed=seed,
-                            preemption_bound=case.preemption_bound, workers=w).found
+                            preemption_bound=case.preemption_bound, workers=workers).found
                     value = _explore_record(found)
                     if case.must_exhaust and not value["exhausted"]:
                         rec.problems.append(
                             f"{key}: not exhausted after {value['executions']} executions: "
-                            "raise the case's budget (a budget-stopped search cannot be "
-                            "compared across worker counts yet)")
+                            "raise the case's budget")
                 except Exception as e:  # noqa: BLE001
                     value = _error(e)
-                value["_workers"] = w
+                value["_workers"] = workers
                 rec.put(key, value)
 
 
@@ -401,8 +395,6 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> Summary:
             s.explorations += 1
             if va.get("_workers") != vb.get("_workers"):
                 s.across_workers += 1
-                if va.get("strategy") in ("dfs", "dpor"):
-                    drop = VOLATILE + PER_WORKER_TREE
         elif key.startswith("run "):
             s.runs += 1
             hashes.add(va.get("trace_hash"))
