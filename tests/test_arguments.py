@@ -185,3 +185,43 @@ def test_fixes_take_true_or_false_with_a_usage_error_otherwise() -> None:
         with pytest.raises(ps.UsageError, match="fixes maps a fix name to True or False"):
             ZS_FREE.run(fixes=bad)
     assert ps.Kernel(fixes={"c102f07ca0b0": False}).state.fixes["c102f07ca0b0"] is False
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda k: ps.Kernel(pages=2**70), "Kernel: pages must be an int between"),
+        (lambda k: ps.Kernel(pages=1024.0), "Kernel: pages must be an int between"),
+        (lambda k: ps.Kernel(cpus=-1), "Kernel: cpus must be an int between 0 and 2^32-1, not -1"),
+        (lambda k: ps.Kernel(trace=None), "Kernel: trace must be True or False, not None"),
+        (lambda k: ps.Kernel(preset=3), "Kernel: preset must be a string, not 3"),
+        (lambda k: ps.Kernel(zones=5), "Kernel: zones must be a list of (name, pages, migratetype)"),
+        (lambda k: ps.Kernel(bogus=1), "Kernel: no argument 'bogus'"),
+        (lambda k: ps.Machine(window=-5), "Machine: window must be an int between 0 and 2^64-1 or None"),
+        (lambda k: k.state.page(2**70), "KernelState.page: pfn must be an int between -2^63 and 2^63-1, not 2**70"),
+        (lambda k: k.state.page(True), "KernelState.page: pfn must be an int"),
+        (lambda k: k.state.page("3"), "KernelState.page: pfn must be an int"),
+        (lambda k: k.alloc_pages(2**40), "Kernel.alloc_pages: order must be an int between 0 and 2^32-1"),
+        (lambda k: k.free_pages(5, -1), "Kernel.free_pages: order must be an int between 0 and 2^32-1"),
+        (lambda k: k.fault_in(0, 1.5), "Kernel.fault_in: npages must be an int"),
+        (lambda k: k.process(None), "Kernel.process: name must be a string, not None"),
+        (lambda k: k.process(b"p"), "Kernel.process: name must be a string, not b'p'"),
+        (lambda k: k.run(seed=2**64), "Machine.run: seed must be an int between 0 and 2^64-1"),
+        (lambda k: k.explore(executions=1.5), "Machine.explore: executions must be an int"),
+        (lambda k: k.explore(seconds=math.nan), "Machine.explore: seconds must be a finite number"),
+        (lambda k: k.counter("c", 2**64), "Machine.counter: value must be an int between -2^63"),
+        (lambda k: ps.delay(2**64), "delay: ns must be an int between -2^63 and 2^63-1"),
+        (lambda k: ps.delay(None), "delay: ns must be an int"),
+        (lambda k: ps.Schedule.from_json(5), "Schedule.from_json: argument 1 must be a string"),
+        (lambda k: k.state.page(), "KernelState.page: missing argument 'pfn'"),
+        (lambda k: k.state.page(1, 2), "KernelState.page: takes at most 1 positional argument"),
+    ],
+    ids=lambda v: "" if callable(v) else v.split(":")[0],
+)
+def test_wrong_types_and_ints_beyond_64_bits_are_usage_errors(call, message) -> None:
+    # pybind11 answered these with a raw TypeError listing C++ signatures, or took True
+    # as 1, None as False and bytes as a string (issue 15, fuzzing).
+    k = ps.Kernel(pages=1024)
+    with pytest.raises(ps.UsageError) as e:
+        call(k)
+    assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
