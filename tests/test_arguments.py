@@ -210,7 +210,7 @@ def test_fixes_take_true_or_false_with_a_usage_error_otherwise() -> None:
         (lambda k: k.explore(executions=1.5), "Machine.explore: executions must be an int"),
         (lambda k: k.explore(seconds=math.nan), "Machine.explore: seconds must be a finite number"),
         (lambda k: k.counter("c", 2**64), "Machine.counter: value must be an int between -2^63"),
-        (lambda k: ps.delay(2**64), "delay: ns must be an int between -2^63 and 2^63-1"),
+        (lambda k: ps.Schedule(["0"]), "schedule entries must be CPU numbers"),
         (lambda k: ps.delay(None), "delay: ns must be an int"),
         (lambda k: ps.Schedule.from_json(5), "Schedule.from_json: argument 1 must be a string"),
         (lambda k: k.state.page(), "KernelState.page: missing argument 'pfn'"),
@@ -225,3 +225,68 @@ def test_wrong_types_and_ints_beyond_64_bits_are_usage_errors(call, message) -> 
     with pytest.raises(ps.UsageError) as e:
         call(k)
     assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        # ps.call and Kernel.spawn took ints beyond 64 bits to pybind11's "Unable to cast"
+        # RuntimeError, and the functions a Python task calls at every step took a wrong
+        # type to a raw TypeError (or bytes as a string, or False as 0 ns).
+        (lambda k: k.spawn(0, "get_page", 2**63), "get_page: arguments must be integers between -2^63 and 2^63-1"),
+        (lambda k: k.call("get_page", -(2**63) - 1), "get_page: arguments must be integers between"),
+        (lambda k: ps.call("get_page", 2**64), "get_page: arguments must be integers between"),
+        (lambda k: ps.call(b"get_page", 1), "call: entry must be a string, not b'get_page'"),
+        (lambda k: ps.vmstat("\udcff"), "vmstat: name must be a string of UTF-8 text"),
+        (lambda k: ps.delay(False), "delay: ns must be an int between 0 and"),
+        (lambda k: ps.delay(2**64), "delay: ns must be an int between 0 and"),
+        (lambda k: ps.bug(b""), "bug: message must be a string, not b''"),
+        (lambda k: ps.warn(None), "warn: message must be a string, not None"),
+        (lambda k: ps.check(True, "c", 5), "check: message must be a string, not 5"),
+        (lambda k: k.counter("c").add(2**63), "Counter.add: delta must be an int between"),
+        (lambda k: k.counter("c").set(1.5), "Counter.set: value must be an int between"),
+        # A lone surrogate in a compact schedule: a raw RuntimeError.
+        (lambda k: ps.Schedule("0x3 \udcff"), "Schedule: schedule must be a string of UTF-8 text"),
+        # zones= had no limit on the total: 2^31 pages was a MemoryError (or the OOM killer).
+        (lambda k: ps.Kernel(zones=[("Normal", 2**31, "MOVABLE")]), "zones must have at most 8388608 pages"),
+        (lambda k: ps.Kernel(zones=[("Z", 512, "MOVABLE")] * 20000), "zones must have at most 8388608 pages"),
+        # A script step of the wrong shape was pybind11's "Unable to cast" RuntimeError.
+        (lambda k: k.run(script=[5]), "a script step is (cpu, until, function, obj, count[, stop])"),
+        (lambda k: k.run(script=5), "script must be a list of (cpu, until, function, obj, count"),
+        (lambda k: k.run(script=[(0, "done", None, None, 2**64)]), "obj and count must be ints between 0 and 2^64-1"),
+        (lambda k: k.run(script=[(2**70, "done", None, None, 1)]), "script step on cpu 1180591620717411303424"),
+        (lambda k: k.run(script=[(0, "done", None, None, 1, "yes")]), "a script step is"),
+    ],
+    ids=lambda v: "" if callable(v) else v.split(":")[0][:40],
+)
+def test_bad_arguments_of_task_operations_and_runs(call, message) -> None:
+    k = ps.Kernel(pages=1024)
+    with pytest.raises(ps.UsageError) as e:
+        call(k)
+    assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_a_failed_constructor_leaves_no_half_built_object_in_the_traceback() -> None:
+    # pytest prints the arguments of every frame of a failing test's traceback: the
+    # argument-checking wrapper of Schedule.__init__ held the instance pybind11 never
+    # constructed, and its __repr__ read no C++ object (a segfault).
+    for make in (lambda: ps.Schedule("\udcff"), lambda: ps.Schedule(5),
+                 lambda: ps.Kernel(pages=3), lambda: ps.Kernel(cpus="2")):
+        with pytest.raises(ps.UsageError) as e:
+            make()
+        tb = e.value.__traceback__
+        while tb is not None:
+            for value in tb.tb_frame.f_locals.values():
+                if isinstance(value, tuple):
+                    assert not any(isinstance(v, (ps.Schedule, ps.Kernel)) for v in value)
+                else:
+                    assert not isinstance(value, (ps.Schedule, ps.Kernel))
+            tb = tb.tb_next
+
+
+def test_a_name_with_a_newline_is_quoted_on_one_line() -> None:
+    for call in (lambda: ps.set_log_level("a\nb"), lambda: ps.Kernel(preset="v4.8\n"),
+                 lambda: ps.Kernel().run(strategy="x\ny")):
+        with pytest.raises(ps.UsageError) as e:
+            call()
+        assert "\n" not in str(e.value) and "\\n" in str(e.value), str(e.value)

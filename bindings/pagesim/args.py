@@ -11,8 +11,9 @@ here so that such an argument is a one-line UsageError naming it and what it mus
 
 The parameters come from the signature pybind11 writes in each docstring; the bounds of the
 int parameters, which the signature does not show, from the C++ types listed in INT_TYPES.
-Functions a Python task calls at every step (HOT) are only checked after pybind11 refused
-them, so a run pays nothing for the checks.
+Functions a Python task calls at every step (HOT) check their own arguments in C++.
+A UsageError message with a control character in it (a name the user typed, quoted back)
+has it escaped here, so that every message stays on one line.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ SHAPES = {
     "schedule": "a list of CPU numbers",
 }
 
-# Called by Python tasks at every step: checked only once pybind11 has refused them.
+# Called by Python tasks at every step: not wrapped, they check their arguments in C++
+# (str_arg, int_arg in bindings/py_common.h) and a run pays nothing for it.
 HOT = {"call", "delay", "check", "vmstat", "bug", "warn", "Lock", "Counter", "Op"}
 
 
@@ -192,7 +194,13 @@ def _problem(p: Param, v: Any, bounds: tuple[int, int] | None) -> str | None:
     if p.kind == "bool":
         return None if isinstance(v, bool) else f"True or False{none}"
     if p.kind == "str":
-        return None if isinstance(v, str) else f"a string{none}"
+        if not isinstance(v, str):
+            return f"a string{none}"
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate
+            return f"a string of UTF-8 text{none}"
+        return None
     return None
 
 
@@ -219,7 +227,18 @@ def _error(qual: str, p: Param, v: Any, what: str) -> Exception:
     return _core.UsageError(f"{qual}: {p.name} must be {what}, not {_show(v)}")
 
 
-def wrap(fn: Callable[..., Any], qual: str, is_method: bool, hot: bool) -> Callable[..., Any]:
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(e: Exception) -> Exception | None:
+    """A copy of UsageError e with its control characters escaped, or None if it has none."""
+    text = str(e)
+    if not _CONTROL.search(text):
+        return None
+    return type(e)(_CONTROL.sub(lambda m: repr(m[0])[1:-1], text))
+
+
+def wrap(fn: Callable[..., Any], qual: str, is_method: bool) -> Callable[..., Any]:
     params = signature(fn.__doc__)
     if params is None:
         return fn
@@ -259,15 +278,44 @@ def wrap(fn: Callable[..., Any], qual: str, is_method: bool, hot: bool) -> Calla
         return _core.UsageError(f"{user_name}: wrong arguments "
                                 f"({', '.join(p.name for p in params)})")
 
-    if is_method:
+    if qual.endswith(".__init__"):
 
-        def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
-            if not hot:
-                bad = diagnose(args, kw)
+        def wrapper(*args: Any, **kw: Any) -> Any:  # type: ignore[misc]
+            try:
+                bad = diagnose(args[1:], kw)
                 if bad:
                     raise bad
+                try:
+                    return fn(*args, **kw)
+                except _core.UsageError as e:
+                    clean = one_line(e)
+                    if clean is None:
+                        raise
+                    raise clean from None
+                except TypeError as e:
+                    if not _is_dispatch_error(e):
+                        raise
+                    raise explain(e, args[1:], kw) from None
+            except BaseException:
+                # The instance was never constructed: a traceback that keeps this frame
+                # must not hold it (pytest's repr of the arguments would call its __repr__
+                # on no C++ object: a segfault).
+                args = kw = None  # type: ignore[assignment]
+                raise
+
+    elif is_method:
+
+        def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
+            bad = diagnose(args, kw)
+            if bad:
+                raise bad
             try:
                 return fn(self, *args, **kw)
+            except _core.UsageError as e:
+                clean = one_line(e)
+                if clean is None:
+                    raise
+                raise clean from None
             except TypeError as e:
                 if not _is_dispatch_error(e):
                     raise
@@ -275,12 +323,16 @@ def wrap(fn: Callable[..., Any], qual: str, is_method: bool, hot: bool) -> Calla
     else:
 
         def wrapper(*args: Any, **kw: Any) -> Any:  # type: ignore[misc]
-            if not hot:
-                bad = diagnose(args, kw)
-                if bad:
-                    raise bad
+            bad = diagnose(args, kw)
+            if bad:
+                raise bad
             try:
                 return fn(*args, **kw)
+            except _core.UsageError as e:
+                clean = one_line(e)
+                if clean is None:
+                    raise
+                raise clean from None
             except TypeError as e:
                 if not _is_dispatch_error(e):
                     raise
@@ -302,20 +354,19 @@ def install(core: Any) -> None:
     if getattr(core, "_args_checked", False):
         return
     for name, obj in list(vars(core).items()):
-        if name.startswith("_"):
+        if name.startswith("_") or name in HOT:
             continue
         if type(obj).__name__ == "builtin_function_or_method":
-            setattr(core, name, wrap(obj, name, False, name in HOT))
+            setattr(core, name, wrap(obj, name, False))
         elif isinstance(obj, type) and not issubclass(obj, BaseException):
             for attr, member in list(vars(obj).items()):
                 if attr.startswith("__") and attr != "__init__":
                     continue
                 qual = f"{name}.{attr}"
-                hot = name in HOT
                 if type(member).__name__ == "instancemethod":
-                    setattr(obj, attr, wrap(member.__func__, qual, True, hot))
+                    setattr(obj, attr, wrap(member.__func__, qual, True))
                 elif isinstance(member, staticmethod):
-                    setattr(obj, attr, staticmethod(wrap(member.__func__, qual, False, hot)))
+                    setattr(obj, attr, staticmethod(wrap(member.__func__, qual, False)))
     core._args_checked = True
 
 
