@@ -290,3 +290,39 @@ def test_a_name_with_a_newline_is_quoted_on_one_line() -> None:
         with pytest.raises(ps.UsageError) as e:
             call()
         assert "\n" not in str(e.value) and "\\n" in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        # scenario.py and names.py took these silently, or raised a raw TypeError.
+        (lambda: ps.KernelBuilder(ps.Kernel()).cpu(0.0), "cpu 0.0 out of range"),
+        (lambda: ps.KernelBuilder(ps.Kernel()).cpu("1"), "cpu 1 out of range"),
+        (lambda: ps.KernelBuilder(ps.Kernel()).cpu(True), "cpu True out of range"),
+        (lambda: ZS_FREE.run(kernel=0), "kernel must be a preset name or None, not 0"),
+        (lambda: ZS_FREE.explore(kernel=b"v4.8", executions=2), "kernel must be a preset name"),
+        (lambda: ZS_FREE.run(fixes=object()), "fixes must be a dict of fix names"),
+        (lambda: ps.model_functions("v4.8", " "), "fixes must be a dict of fix names"),
+        (lambda: ps.model_functions("v4.8", 1), "fixes must be a dict of fix names"),
+    ],
+    ids=lambda v: "" if callable(v) else v[:30],
+)
+def test_scenario_arguments_are_checked(call, message) -> None:
+    with pytest.raises(ps.UsageError) as e:
+        call()
+    assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_run_views_check_their_arguments() -> None:
+    # diagram(width=2**31) was a MemoryError, width=0 drew nothing; page_history(None)
+    # returned [] and diagram(depth=object()) a raw TypeError.
+    run = ZS_FREE.run(kernel="v4.8")
+    for call, message in ((lambda: run.diagram(width=2**31), "width must be an int between 4 and 1000"),
+                          (lambda: run.diagram(width=0), "width must be an int between 4 and 1000"),
+                          (lambda: run.diagram(depth=object()), "depth must be an int at least 0"),
+                          (lambda: run.page_history(None), "pfn must be an int between 0 and 1023"),
+                          (lambda: run.page_history(1024), "pfn must be an int between 0 and 1023")):
+        with pytest.raises(ps.UsageError) as e:
+            call()
+        assert message in str(e.value), str(e.value)
+    assert run.diagram(width=20)
