@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import math
 import os
 import sys
@@ -326,3 +329,25 @@ def test_run_views_check_their_arguments() -> None:
             call()
         assert message in str(e.value), str(e.value)
     assert run.diagram(width=20)
+
+
+def test_replay_of_deeply_nested_or_bad_fixes_json_is_exit_2(tmp_path) -> None:
+    # A run JSON nested 100,000 deep was a RecursionError traceback; its "fixes" string not
+    # JSON (or not a dict) a JSONDecodeError traceback.
+    from pagesim import cli
+
+    recorded = json.loads(ZS_FREE.run(kernel="v4.8").schedule.to_json())
+    docs = {
+        "deep.json": '{"schema": "pagesim.run/1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    }
+    for name, fixes in (("fixes_text.json", "{not json"), ("fixes_list.json", "[1]")):
+        recorded["meta"]["fixes"] = fixes
+        docs[name] = json.dumps(recorded)
+    for name, text in docs.items():
+        (tmp_path / name).write_text(text)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = cli.main(["replay", str(tmp_path / name)])
+        assert status == 2, (name, err.getvalue())
+        assert err.getvalue().startswith("pagesim: ") and err.getvalue().count("\n") == 1, \
+            (name, err.getvalue())

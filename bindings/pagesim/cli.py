@@ -162,6 +162,8 @@ def load_schedule(path: str) -> _core.Schedule:
         return _schedule_of(text)
     except (json.JSONDecodeError, AttributeError, TypeError) as e:
         raise CliError(f"{path} is not a pagesim schedule or run: {e}") from e
+    except RecursionError as e:  # json.loads of a document nested thousands deep
+        raise CliError(f"{path} is not a pagesim schedule or run: nested too deeply") from e
     except _core.UsageError as e:
         raise CliError(f"{path}: {e}") from e
 
@@ -197,7 +199,12 @@ def replay(path: str, seed: int = 0) -> Run:
     if not meta.get("scenario") or not meta.get("scenario_file"):
         raise CliError(f"{path} does not say which scenario it was recorded for")
     sc = pick(f"{meta['scenario_file']}::{meta['scenario']}")[0]
-    fixes = json.loads(meta.get("fixes", "{}") or "{}")
+    try:
+        fixes = json.loads(meta.get("fixes", "{}") or "{}")
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise CliError(f"{path}: its fixes are not JSON: {meta['fixes'][:60]!r}") from e
+    if not isinstance(fixes, dict):
+        raise CliError(f"{path}: its fixes are not a dict of fix names: {meta['fixes'][:60]!r}")
     return sc.run(kernel=meta.get("preset") or None, fixes=fixes, seed=seed, schedule=sched)
 
 
