@@ -98,7 +98,7 @@ Schedule to_schedule(py::handle s) {
   if (py::isinstance<py::list>(s) || py::isinstance<py::tuple>(s)) {
     Schedule r;
     for (auto c : s) {
-      if (!py::isinstance<py::int_>(c))
+      if (!py::isinstance<py::int_>(c) || py::isinstance<py::bool_>(c))
         throw UsageError("schedule entries must be CPU numbers, got " + py::repr(c).cast<std::string>());
       const auto v = c.cast<py::int_>();
       if (v < py::int_(0) || v >= py::int_(kNoCpu))

@@ -351,3 +351,39 @@ def test_replay_of_deeply_nested_or_bad_fixes_json_is_exit_2(tmp_path) -> None:
         assert status == 2, (name, err.getvalue())
         assert err.getvalue().startswith("pagesim: ") and err.getvalue().count("\n") == 1, \
             (name, err.getvalue())
+
+
+def test_core_usage_errors_are_one_line_of_text_of_bounded_length() -> None:
+    # A message quoting bytes of a malformed document cut inside a character was a raw
+    # UnicodeDecodeError; one quoting a 5000-digit number had 5000 characters.
+    for call in (lambda: ps.Schedule.from_json('\x80"' + "é" * 10),
+                 lambda: ps.Schedule.from_json('{"a": ' + "9" * 5000 + "}"),
+                 lambda: ps.bug({"\U0001089f" * 30: 1})):
+        with pytest.raises(ps.UsageError) as e:
+            call()
+        assert "\n" not in str(e.value) and len(str(e.value)) <= 1100, str(e.value)
+    with pytest.raises(ps.UsageError, match="schedule entries must be CPU numbers, got False"):
+        ps.Schedule([False])  # was CPU 0
+
+
+def test_scenario_kernel_and_strategy_types() -> None:
+    # kernel="" ran the scenario's default preset; strategy=[...] was "unhashable type".
+    with pytest.raises(ps.UsageError, match="unknown kernel preset ''"):
+        ZS_FREE.run(kernel="")
+    with pytest.raises(ps.UsageError, match="strategy must be random, pct, dfs or dpor"):
+        ZS_FREE.explore(strategy=["dfs"], executions=2)
+
+
+def test_cli_a_scenario_file_that_fails_to_import_is_one_line(tmp_path) -> None:
+    # A syntax error or an exception in the file was a traceback, exit status 1.
+    from pagesim import cli
+
+    for text, message in (("def (:\n", "SyntaxError"), ("x = 1\nraise RuntimeError('boom')\n",
+                                                          "RuntimeError: boom")):
+        path = tmp_path / "broken.py"
+        path.write_text(text)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = cli.main(["run", str(path)])
+        assert status == 2 and message in err.getvalue() and err.getvalue().count("\n") == 1, \
+            err.getvalue()

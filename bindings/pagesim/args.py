@@ -223,6 +223,20 @@ def _bind(params: list[Param], args: tuple[Any, ...], kw: dict[str, Any]) -> lis
     return out
 
 
+def _fast_check(p: Param, bounds: tuple[int, int] | None) -> Callable[[Any], bool]:
+    """True for a value that is surely fine (else _problem decides)."""
+    if p.kind == "int":
+        lo, hi = bounds or _U64
+        return lambda v: type(v) is int and lo <= v <= hi
+    if p.kind == "bool":
+        return lambda v: v is True or v is False
+    if p.kind == "str":
+        return lambda v: type(v) is str and v.isascii()
+    if p.kind == "float":
+        return lambda v: type(v) is float and math.isfinite(v)
+    return lambda v: True
+
+
 def _error(qual: str, p: Param, v: Any, what: str) -> Exception:
     return _core.UsageError(f"{qual}: {p.name} must be {what}, not {_show(v)}")
 
@@ -247,11 +261,23 @@ def wrap(fn: Callable[..., Any], qual: str, is_method: bool) -> Callable[..., An
     bounds = INT_TYPES.get(qual, {})
     user_name = qual.replace(".__init__", "")
 
+    # The common case first, fast: a value of exactly the type (an int in range).
+    fast = {p.name: _fast_check(p, bounds.get(p.name)) for p in params}
+    positional = [(p, fast[p.name]) for p in params if p.star == ""]
+    oks = [ok for _, ok in positional]
+
     def diagnose(args: tuple[Any, ...], kw: dict[str, Any]) -> Exception | None:
-        for p, v in _bind(params, args, kw):
-            what = _problem(p, v, bounds.get(p.name))
-            if what:
-                return _error(user_name, p, v, what)
+        for (p, ok), v in zip(positional, args):
+            if not ok(v):
+                what = _problem(p, v, bounds.get(p.name))
+                if what:
+                    return _error(user_name, p, v, what)
+        if kw:
+            for p, v in _bind(params, (), kw):
+                if not fast[p.name](v):
+                    what = _problem(p, v, bounds.get(p.name))
+                    if what:
+                        return _error(user_name, p, v, what)
         return None
 
     def explain(e: TypeError, args: tuple[Any, ...], kw: dict[str, Any]) -> Exception:
@@ -306,9 +332,16 @@ def wrap(fn: Callable[..., Any], qual: str, is_method: bool) -> Callable[..., An
     elif is_method:
 
         def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
-            bad = diagnose(args, kw)
-            if bad:
-                raise bad
+            if kw:
+                bad = diagnose(args, kw)
+                if bad:
+                    raise bad
+            else:
+                for ok, v in zip(oks, args):
+                    if not ok(v):
+                        bad = diagnose(args, kw)
+                        if bad:
+                            raise bad
             try:
                 return fn(self, *args, **kw)
             except _core.UsageError as e:
@@ -323,9 +356,16 @@ def wrap(fn: Callable[..., Any], qual: str, is_method: bool) -> Callable[..., An
     else:
 
         def wrapper(*args: Any, **kw: Any) -> Any:  # type: ignore[misc]
-            bad = diagnose(args, kw)
-            if bad:
-                raise bad
+            if kw:
+                bad = diagnose(args, kw)
+                if bad:
+                    raise bad
+            else:
+                for ok, v in zip(oks, args):
+                    if not ok(v):
+                        bad = diagnose(args, kw)
+                        if bad:
+                            raise bad
             try:
                 return fn(*args, **kw)
             except _core.UsageError as e:

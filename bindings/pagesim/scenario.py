@@ -690,7 +690,7 @@ class Scenario:
             raise _core.UsageError(f"fixes must be a dict of fix names to True or False, not "
                                    f"{fixes!r}")
         opts = {**self.options, **overrides}
-        preset = kernel or opts.pop("kernel", "v4.8")
+        preset = kernel if kernel is not None else opts.pop("kernel", "v4.8")
         opts.pop("kernel", None)
         all_fixes = {**opts.pop("fixes", {}), **(fixes or {})}
         checks = opts.pop("checks", ())
@@ -808,6 +808,8 @@ class Scenario:
         """
         from . import parallel
 
+        if not isinstance(strategy, str):
+            raise _core.UsageError(f"strategy must be random, pct, dfs or dpor, not {strategy!r}")
         executions, seconds = _budget(executions, seconds, budget, strategy)
         checked_int("workers", workers, 1, MAX_WORKERS)
         checked_int("seed", seed, 0)
