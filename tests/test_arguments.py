@@ -387,3 +387,15 @@ def test_cli_a_scenario_file_that_fails_to_import_is_one_line(tmp_path) -> None:
             status = cli.main(["run", str(path)])
         assert status == 2 and message in err.getvalue() and err.getvalue().count("\n") == 1, \
             err.getvalue()
+
+
+def test_core_explore_progress_and_pct_depth_are_checked() -> None:
+    # progress=5 was a raw TypeError, a progress returning a string a raw RuntimeError
+    # ("Unable to cast"), and pct_depth=0 or 10**6 ran (Scenario.explore takes 1..64).
+    k = ZS_FREE.build(kernel="v4.8")[0]
+    with pytest.raises(ps.UsageError, match="progress must be a function of the result or None"):
+        k.explore(executions=5, progress=5)
+    assert k.explore(executions=100, progress=lambda r: "", minimise=False).executions == 64
+    for depth in (0, 10**6):
+        with pytest.raises(ps.UsageError, match="pct_depth must be an int between 1 and 64"):
+            k.explore(strategy="pct", executions=5, pct_depth=depth)

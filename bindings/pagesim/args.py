@@ -41,7 +41,7 @@ INT_TYPES: dict[str, dict[str, tuple[int, int]]] = {
     "Machine.counter": {"value": _I64},
     "Machine.run": {"seed": _U64},
     "Machine.explore": {"executions": _U64, "seed": _U64, "preemption_bound": _U32,
-                        "pct_depth": _U32, "worker": _U32, "workers": _U32},
+                        "pct_depth": (1, 64), "worker": _U32, "workers": _U32},
     "KernelState.page": {"pfn": _I64},
     "KernelState.dump_page": {"pfn": _I64},
     "KernelState.free_blocks": {"zone": _I64},
@@ -389,6 +389,26 @@ def _is_dispatch_error(e: TypeError) -> bool:
             or "incompatible constructor arguments" in text)
 
 
+def _explore_progress(wrapper: Callable[..., Any]) -> Callable[..., Any]:
+    """Machine.explore: progress is None or a function, and whatever it returns is taken as
+    true or false (a non-callable was a raw TypeError, a str return a raw RuntimeError)."""
+
+    @functools.wraps(wrapper)
+    def explore(self: Any, *args: Any, **kw: Any) -> Any:
+        if len(args) > 8:  # progress (and what follows) given by position: keywords
+            kw.update(zip(("progress", "minimise", "iterative"), args[8:]))
+            args = args[:8]
+        progress = kw.get("progress")
+        if progress is not None:
+            if not callable(progress):
+                raise _core.UsageError(f"Machine.explore: progress must be a function of the "
+                                       f"result or None, not {_show(progress)}")
+            kw["progress"] = lambda r: bool(progress(r))
+        return wrapper(self, *args, **kw)
+
+    return explore
+
+
 def install(core: Any) -> None:
     """Wrap every public function and method of the core module, once."""
     if getattr(core, "_args_checked", False):
@@ -407,6 +427,7 @@ def install(core: Any) -> None:
                     setattr(obj, attr, wrap(member.__func__, qual, True))
                 elif isinstance(member, staticmethod):
                     setattr(obj, attr, staticmethod(wrap(member.__func__, qual, False)))
+    core.Machine.explore = _explore_progress(core.Machine.explore)
     core._args_checked = True
 
 
