@@ -63,7 +63,7 @@ mm::gfp_t parse_gfp(py::handle g) {
     return v.cast<mm::gfp_t>();
   }
   if (!py::isinstance<py::str>(g)) throw UsageError("gfp must be an int or a string like 'GFP_KERNEL|__GFP_MOVABLE'");
-  const std::string s = g.cast<std::string>();
+  const std::string s = str_arg(g, "alloc_pages", "gfp");
   mm::gfp_t out = 0;
   size_t pos = 0;
   while (pos <= s.size()) {
@@ -174,7 +174,7 @@ class KernelMachine : public Machine {
   void spawn_any(long cpu, py::object task, py::args args, std::optional<std::string> name) {
     if (!py::isinstance<py::str>(task)) return spawn(cpu, task, args, name);
     const CpuId c = check_cpu(cpu);
-    const auto& e = kernel::find_entry(task.cast<std::string>());
+    const auto& e = kernel::find_entry(str_arg(task, "spawn", "task"));
     tasks_.push_back({c, name ? *name : std::string(e.name), py::none(), py::tuple(), &e,
                       int_args(args, e.name)});
   }
@@ -455,7 +455,7 @@ initial state, so a Kernel can be run many times.)doc")
                  throw UsageError("fixes maps a fix name to True or False, not " +
                                   py::repr(name).cast<std::string>() + ": " +
                                   py::repr(on).cast<std::string>());
-               kc.fixes[name.cast<std::string>()] = on.cast<bool>();
+               kc.fixes[str_arg(name, "Kernel", "a fix name")] = on.cast<bool>();
              }
              kc.debug_vm = debug_vm ? int(*debug_vm) : -1;
              if (zones) {

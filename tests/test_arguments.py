@@ -399,3 +399,13 @@ def test_core_explore_progress_and_pct_depth_are_checked() -> None:
     for depth in (0, 10**6):
         with pytest.raises(ps.UsageError, match="pct_depth must be an int between 1 and 64"):
             k.explore(strategy="pct", executions=5, pct_depth=depth)
+
+
+def test_a_lone_surrogate_in_a_gfp_or_fix_name_is_a_usage_error() -> None:
+    # pybind11's "Unable to cast" RuntimeError (found by make fuzz: `pagesim run F --fix=\udcff`).
+    with pytest.raises(ps.UsageError, match="alloc_pages: gfp must be a string of UTF-8 text"):
+        ps.Kernel(pages=512).alloc_pages(0, "\udcff")
+    with pytest.raises(ps.UsageError, match="Kernel: a fix name must be a string of UTF-8 text"):
+        ps.Kernel(fixes={"\udcff": True})
+    with pytest.raises(ps.UsageError, match="spawn: task must be a string of UTF-8 text"):
+        ps.Kernel(pages=512).spawn(0, "\udcff")

@@ -190,7 +190,7 @@ TARGETS: dict[str, tuple[dict[str, Arg], Call]] = {
     "Exploration.never": ({"key": required(ANY)}, lambda kw: exploration().never(**kw)),
     "Run.state_at": ({"step": required(int_arg(0, 10**6))}, lambda kw: a_run().state_at(**kw)),
     "Run.page_history": ({"pfn": required(int_arg(0, PAGES - 1))}, lambda kw: a_run().page_history(**kw)),
-    "Run.diagram": ({"depth": int_arg(0, 50), "width": int_arg(1, 200)},
+    "Run.diagram": ({"depth": int_arg(0, 2**64), "width": int_arg(4, 1000)},
                     lambda kw: a_run().diagram(**kw)),
     "Run.has": ({"key": required(ANY)}, lambda kw: a_run().has(**kw)),
     "KernelBuilder.cpu": ({"index": required(int_arg(0, 1))}, lambda kw: builder(lambda k: k.cpu(**kw))),
