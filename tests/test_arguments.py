@@ -409,3 +409,17 @@ def test_a_lone_surrogate_in_a_gfp_or_fix_name_is_a_usage_error() -> None:
         ps.Kernel(fixes={"\udcff": True})
     with pytest.raises(ps.UsageError, match="spawn: task must be a string of UTF-8 text"):
         ps.Kernel(pages=512).spawn(0, "\udcff")
+
+
+def test_cli_json_to_a_directory_or_a_missing_one_is_one_line(tmp_path) -> None:
+    # An IsADirectoryError or FileNotFoundError traceback (found by make fuzz).
+    from pagesim import cli
+
+    target = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scenarios",
+                          "zs_free_double_isolation.py::isolate_once")
+    for out in (str(tmp_path), str(tmp_path / "no" / "such.json")):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            status = cli.main(["run", target, "--json", out])
+        assert status == 2 and err.getvalue().startswith(f"pagesim: cannot write {out}: "), \
+            err.getvalue()

@@ -124,8 +124,11 @@ def write_json(docs: list[dict[str, Any]], out: str | None, schema: str) -> None
     if out == "-":
         print(text)
     else:
-        with open(out, "w") as f:
-            f.write(text + "\n")
+        try:
+            with open(out, "w") as f:
+                f.write(text + "\n")
+        except OSError as e:  # a directory, a missing directory, no permission
+            raise CliError(f"cannot write {out}: {e.strerror}") from e
 
 
 def cmd_list(args: argparse.Namespace) -> int:
