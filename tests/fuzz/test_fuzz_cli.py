@@ -134,7 +134,7 @@ def check_cli(argv: list[str]) -> tuple[int, str, str]:
     assert "Traceback" not in stderr, (argv, stderr)
     if status == 2:
         STATS["usage_errors"] += 1
-        lines = stderr.strip().splitlines()
+        lines = stderr.strip().split("\n")  # not splitlines(): \x85 or \x1e in an echoed argument
         assert lines, f"pagesim {argv!r}: exit 2 with nothing on stderr"
         argparse_error = lines[0].startswith("usage:") and ": error: " in lines[-1]
         assert argparse_error or (len(lines) == 1 and lines[0].startswith("pagesim: ")), \
