@@ -5,7 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 JOBS ?= $(shell nproc)
 
-.PHONY: setup system venv build demo demo-engine test test-cpp test-py bench determinism clean
+.PHONY: setup system venv build demo demo-engine test test-cpp test-py fuzz bench determinism clean
 
 setup: build
 
@@ -39,6 +39,13 @@ test-py: build
 	$(VPY) -m pytest
 
 test: test-cpp test-py
+
+# The fuzz suite (tests/fuzz) for FUZZ_SECONDS, new random inputs every round; `make test`
+# runs it too, derandomized on a small budget. Failing examples are saved in .hypothesis/fuzz
+# and replayed first next time; the figures (inputs tried, failures) are printed at the end.
+FUZZ_SECONDS ?= 600
+fuzz: build
+	$(VPY) scripts/fuzz.py $(FUZZ_SECONDS)
 
 bench: build
 	$(VPY) benchmarks/engine.py

@@ -95,11 +95,11 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name, uint64_t seed) 
 
 Schedule to_schedule(py::handle s) {
   if (py::isinstance<Schedule>(s)) return s.cast<Schedule>();
-  if (py::isinstance<py::str>(s)) return Schedule::parse_compact(s.cast<std::string>());
+  if (py::isinstance<py::str>(s)) return Schedule::parse_compact(str_arg(s, "Schedule", "schedule"));
   if (py::isinstance<py::list>(s) || py::isinstance<py::tuple>(s)) {
     Schedule r;
     for (auto c : s) {
-      if (!py::isinstance<py::int_>(c))
+      if (!py::isinstance<py::int_>(c) || py::isinstance<py::bool_>(c))
         throw UsageError("schedule entries must be CPU numbers, got " + py::repr(c).cast<std::string>());
       const auto v = c.cast<py::int_>();
       if (v < py::int_(0) || v >= py::int_(kNoCpu))
@@ -183,15 +183,35 @@ namespace {
 
 std::vector<ScriptStep> to_script(py::handle script, uint32_t cpus) {
   std::vector<ScriptStep> steps;
+  if (!py::isinstance<py::list>(script) && !py::isinstance<py::tuple>(script))
+    throw UsageError("script must be a list of (cpu, until, function, obj, count[, stop]) steps");
+  const char* shape = "a script step is (cpu, until, function, obj, count[, stop]): cpu an int, "
+                      "until a string, function a string or None, obj an int or None, count an "
+                      "int >= 0, stop True or False";
+  auto is_int = [](py::handle h) {
+    return py::isinstance<py::int_>(h) && !py::isinstance<py::bool_>(h);
+  };
   for (auto item : script) {
-    auto t = item.cast<py::tuple>();
-    if (t.size() != 5 && t.size() != 6)
-      throw UsageError("a script step is (cpu, until, function, obj, count[, stop])");
+    if (!py::isinstance<py::tuple>(item) && !py::isinstance<py::list>(item))
+      throw UsageError(shape);
+    auto t = py::tuple(py::reinterpret_borrow<py::object>(item));
+    if (t.size() != 5 && t.size() != 6) throw UsageError(shape);
+    if (!is_int(t[0]) || !py::isinstance<py::str>(t[1]) ||
+        !(t[2].is_none() || py::isinstance<py::str>(t[2])) || !(t[3].is_none() || is_int(t[3])) ||
+        !is_int(t[4]) || (t.size() == 6 && !py::isinstance<py::bool_>(t[5])))
+      throw UsageError(shape);
+    const auto in = [](py::handle h, uint64_t hi) {
+      return py::int_(py::reinterpret_borrow<py::object>(h)) >= py::int_(0) &&
+             py::int_(py::reinterpret_borrow<py::object>(h)) <= py::int_(hi);
+    };
+    if (!in(t[0], cpus - 1))
+      throw UsageError("script step on cpu " + py::repr(t[0]).cast<std::string>() +
+                       ", the machine has " + std::to_string(cpus) + " CPUs");
+    if ((!t[3].is_none() && !in(t[3], ~uint64_t(0))) || !in(t[4], ~uint64_t(0)))
+      throw UsageError("script step " + py::repr(item).cast<std::string>() +
+                       ": obj and count must be ints between 0 and 2^64-1");
     ScriptStep st;
     const long cpu = t[0].cast<long>();
-    if (cpu < 0 || cpu >= long(cpus))
-      throw UsageError("script step on cpu " + std::to_string(cpu) + ", the machine has " +
-                       std::to_string(cpus) + " CPUs");
     st.cpu = CpuId(cpu);
     const std::string until = t[1].cast<std::string>();
     if (until == "done") st.until = ScriptStep::Until::Done;
@@ -293,19 +313,25 @@ void register_engine(py::module_& m) {
       .def_readonly("name", &CounterHandle::name)
       .def("read", [](const CounterHandle& c) { return c.op(EngineOp::CounterRead); },
            "Yields the value (atomic_read).")
-      .def("add", [](const CounterHandle& c, int64_t d) { return c.op(EngineOp::CounterAdd, d); },
+      .def("add", [](const CounterHandle& c, py::object d) {
+        return c.op(EngineOp::CounterAdd, int_arg(d, "Counter.add", "delta", INT64_MIN, INT64_MAX));
+      },
            py::arg("delta") = 1, "Yields the new value (atomic_add_return).")
-      .def("set", [](const CounterHandle& c, int64_t v) { return c.op(EngineOp::CounterSet, v); },
+      .def("set", [](const CounterHandle& c, py::object v) {
+        return c.op(EngineOp::CounterSet, int_arg(v, "Counter.set", "value", INT64_MIN, INT64_MAX));
+      },
            py::arg("value"), "Stores a value (atomic_set).");
 
   m.def(
-      "delay", [](int64_t ns) {
-        if (ns < 0) throw UsageError("delay must be >= 0 ns");
+      "delay", [](py::object ns_arg) {
+        const int64_t ns = int_arg(ns_arg, "delay", "ns", 0, INT64_MAX);
         return EngineOp{EngineOp::Delay, 0, ns};
       },
       py::arg("ns"), "An operation that spends `ns` simulated nanoseconds of CPU time.");
   m.def(
-      "check", [](py::object cond, const std::string& name, const std::string& message) {
+      "check", [](py::object cond, py::object name_arg, py::object message_arg) {
+        const std::string name = str_arg(name_arg, "check", "name");
+        const std::string message = str_arg(message_arg, "check", "message");
         if (name.empty()) throw UsageError("a check needs a name: ps.check(cond, 'name', msg)");
         return EngineOp{EngineOp::Check, intern(name), py::bool_(cond) ? 1 : 0, 0, message};
       },
@@ -313,10 +339,10 @@ void register_engine(py::module_& m) {
       "An operation that checks a property: when `cond` is false the run gets outcome "
       "check:<name> with the task's backtrace (the task goes on). Yields `cond`.");
   m.def(
-      "bug", [](const std::string& message) { return EngineOp{EngineOp::Bug, 0, 0, 0, message}; },
+      "bug", [](py::object m) { return EngineOp{EngineOp::Bug, 0, 0, 0, str_arg(m, "bug", "message")}; },
       py::arg("message"), "An operation that reports bug:<task> and ends the task, as BUG() does.");
   m.def(
-      "warn", [](const std::string& message) { return EngineOp{EngineOp::Warn, 0, 0, 0, message}; },
+      "warn", [](py::object m) { return EngineOp{EngineOp::Warn, 0, 0, 0, str_arg(m, "warn", "message")}; },
       py::arg("message"), "An operation that reports warn:<task>; the task goes on, as after WARN().");
 
   py::class_<Outcome>(m, "Outcome", "How a run (or a task in it) ended, kernel-style.")

@@ -63,7 +63,7 @@ mm::gfp_t parse_gfp(py::handle g) {
     return v.cast<mm::gfp_t>();
   }
   if (!py::isinstance<py::str>(g)) throw UsageError("gfp must be an int or a string like 'GFP_KERNEL|__GFP_MOVABLE'");
-  const std::string s = g.cast<std::string>();
+  const std::string s = str_arg(g, "alloc_pages", "gfp");
   mm::gfp_t out = 0;
   size_t pos = 0;
   while (pos <= s.size()) {
@@ -90,7 +90,13 @@ std::vector<int64_t> int_args(py::args args, const char* what) {
     if (!py::isinstance<py::int_>(a) || py::isinstance<py::bool_>(a))
       throw UsageError(std::string(what) + ": arguments must be integers, got " +
                        py::repr(a).cast<std::string>());
-    v.push_back(a.cast<int64_t>());
+    int overflow = 0;
+    const long long x = PyLong_AsLongLongAndOverflow(a.ptr(), &overflow);
+    if (overflow)  // a.cast<int64_t>() would throw pybind11's "Unable to cast" RuntimeError
+      throw UsageError(std::string(what) + ": arguments must be integers between -2^63 and "
+                       "2^63-1, got one of " + std::to_string(a.attr("bit_length")().cast<long>()) +
+                       " bits");
+    v.push_back(int64_t(x));
   }
   return v;
 }
@@ -169,7 +175,7 @@ class KernelMachine : public Machine {
     if (!py::isinstance<py::str>(task)) return spawn(cpu, task, args, name);
     check_idle("spawn");
     const CpuId c = check_cpu(cpu);
-    const auto& e = kernel::find_entry(task.cast<std::string>());
+    const auto& e = kernel::find_entry(str_arg(task, "spawn", "task"));
     tasks_.push_back({c, name ? *name : std::string(e.name), py::none(), py::tuple(), &e,
                       int_args(args, e.name)});
   }
@@ -301,13 +307,13 @@ void register_kernel(py::module_& m) {
       .def("__repr__", [](const KernelCall& c) { return std::string("<pagesim call ") + c.entry->name + ">"; });
   m.def(
       "call",
-      [](const std::string& name, py::args args) {
-        const auto& e = kernel::find_entry(name);
+      [](py::object name, py::args args) {
+        const auto& e = kernel::find_entry(str_arg(name, "call", "entry"));
         return KernelCall{&e, int_args(args, e.name)};
       },
       py::arg("entry"), "An operation that runs a kernel entry point: `yield ps.call('compact_page', pfn)`.");
   py::class_<StatRead>(m, "StatRead", "A read of a vmstat counter, yielded by a task.");
-  m.def("vmstat", [](const std::string& name) { return StatRead{stat_by_name(name)}; },
+  m.def("vmstat", [](py::object name) { return StatRead{stat_by_name(str_arg(name, "vmstat", "name"))}; },
         py::arg("name"),
         "An operation that reads a vmstat counter (nr_isolated_anon, nr_free_pages, ...) as it "
         "is at the task's step: `n = yield ps.vmstat('nr_isolated_anon')`.");
@@ -453,12 +459,17 @@ initial state, so a Kernel can be run many times.)doc")
                  throw UsageError("fixes maps a fix name to True or False, not " +
                                   py::repr(name).cast<std::string>() + ": " +
                                   py::repr(on).cast<std::string>());
-               kc.fixes[name.cast<std::string>()] = on.cast<bool>();
+               kc.fixes[str_arg(name, "Kernel", "a fix name")] = on.cast<bool>();
              }
              kc.debug_vm = debug_vm ? int(*debug_vm) : -1;
              if (zones) {
                kc.zones.clear();
+               uint64_t total = 0;
                for (auto& [name, n, mt] : *zones) {
+                 total += n;
+                 if (total > uint64_t(kMaxPages))  // as pages=: no 16 GiB of page structs
+                   throw UsageError("zones must have at most " + std::to_string(kMaxPages) +
+                                    " pages in all (32 GiB of simulated memory)");
                  mm::MigrateType t = mt == "CMA" ? mm::MIGRATE_CMA : mt == "MOVABLE" ? mm::MIGRATE_MOVABLE
                                    : mt == "UNMOVABLE" ? mm::MIGRATE_UNMOVABLE
                                    : throw UsageError("zone migratetype must be MOVABLE, UNMOVABLE or CMA");

@@ -3,10 +3,51 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <string>
+
 #include "engine/sim.h"
 #include "py_common.h"
 
 namespace py = pybind11;
+
+namespace {
+
+// Sets Python exception `type` with `what` as one line: invalid UTF-8 replaced, control
+// characters escaped (\n, \x01), and at most kMaxMessage bytes kept.
+void set_usage_error(PyObject* type, const char* what) {
+  constexpr size_t kMaxMessage = 1000;
+  std::string text(what);
+  if (text.size() > kMaxMessage)
+    text = text.substr(0, kMaxMessage) + "... (" + std::to_string(text.size() - kMaxMessage) +
+           " more bytes)";
+  std::string out;
+  for (unsigned char c : text) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else out += char(c);
+  }
+  PyObject* msg = PyUnicode_DecodeUTF8(out.data(), Py_ssize_t(out.size()), "replace");
+  if (!msg) {
+    PyErr_Clear();
+    PyErr_SetString(type, "(a message that is not text)");
+    return;
+  }
+  PyErr_SetObject(type, msg);
+  Py_DECREF(msg);
+}
+
+// The exception types (a translator is a plain function: no captures).
+PyObject* usage_t = nullptr;
+PyObject* setup_t = nullptr;
+PyObject* stale_t = nullptr;
+
+}  // namespace
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "pagesim core: deterministic simulator of Linux memory management";
@@ -15,7 +56,27 @@ PYBIND11_MODULE(_core, m) {
   // Translators registered later are tried first: the most specific come last.
   auto usage = py::register_exception<pagesim::UsageError>(m, "UsageError", PyExc_ValueError);
   py::register_exception<pagesim::StaleSchedule>(m, "StaleScheduleError", usage);
-  py::register_exception<pagesim::SetupFault>(m, "SetupFault", usage);
+  auto setup_fault = py::register_exception<pagesim::SetupFault>(m, "SetupFault", usage);
+  // Raw pointers: the module keeps the types alive, and a py::object captured here would be
+  // released at exit without the GIL.
+  usage_t = usage.ptr();
+  setup_t = setup_fault.ptr();
+  stale_t = m.attr("StaleScheduleError").ptr();
+  // Registered last, so tried first: the message of a UsageError is one line of valid text
+  // whatever it quotes (a name with a newline, bytes of a malformed JSON document cut in
+  // the middle of a character, a number of 5000 digits).
+  py::register_exception_translator([](std::exception_ptr p) {
+    if (!p) return;
+    try {
+      std::rethrow_exception(p);
+    } catch (const pagesim::SetupFault& e) {
+      set_usage_error(setup_t, e.what());
+    } catch (const pagesim::StaleSchedule& e) {
+      set_usage_error(stale_t, e.what());
+    } catch (const pagesim::UsageError& e) {
+      set_usage_error(usage_t, e.what());
+    }
+  });
 
   m.def(
       "set_log_level",

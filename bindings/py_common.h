@@ -23,6 +23,40 @@ std::function<void()> python_task_body(py::object factory, py::tuple args, OpExe
 // with its traceback; inside a task it ends the task, as BUG() does.
 void error_outcome(py::error_already_set& e);
 
+// Arguments of the functions a Python task calls at every step (ps.call, ps.delay, ...):
+// they take py::object and check it here, so a wrong type is a one-line UsageError naming
+// the argument without a Python-level wrapper on the hot path (see pagesim/args.py for the
+// rest of the API).
+inline std::string arg_repr(py::handle v) {
+  std::string r = py::repr(v).cast<std::string>();
+  return r.size() <= 60 ? r : r.substr(0, 57) + "...";
+}
+
+inline std::string str_arg(py::handle v, const char* fn, const char* name) {
+  if (!PyUnicode_Check(v.ptr()))
+    throw UsageError(std::string(fn) + ": " + name + " must be a string, not " + arg_repr(v));
+  Py_ssize_t n = 0;
+  const char* s = PyUnicode_AsUTF8AndSize(v.ptr(), &n);
+  if (!s) {  // a lone surrogate: not UTF-8
+    PyErr_Clear();
+    throw UsageError(std::string(fn) + ": " + name + " must be a string of UTF-8 text, not " +
+                     arg_repr(v));
+  }
+  return std::string(s, size_t(n));
+}
+
+inline int64_t int_arg(py::handle v, const char* fn, const char* name, int64_t lo, int64_t hi) {
+  const auto bad = [&] {
+    return UsageError(std::string(fn) + ": " + name + " must be an int between " +
+                      std::to_string(lo) + " and " + std::to_string(hi) + ", not " + arg_repr(v));
+  };
+  if (!PyLong_Check(v.ptr()) || PyBool_Check(v.ptr())) throw bad();
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+  if (overflow || x < lo || x > hi) throw bad();
+  return int64_t(x);
+}
+
 void register_engine(py::module_& m);
 void register_bench(py::module_& m);
 void register_kernel(py::module_& m);

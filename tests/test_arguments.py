@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import math
 import os
 import sys
@@ -185,3 +188,238 @@ def test_fixes_take_true_or_false_with_a_usage_error_otherwise() -> None:
         with pytest.raises(ps.UsageError, match="fixes maps a fix name to True or False"):
             ZS_FREE.run(fixes=bad)
     assert ps.Kernel(fixes={"c102f07ca0b0": False}).state.fixes["c102f07ca0b0"] is False
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda k: ps.Kernel(pages=2**70), "Kernel: pages must be an int between"),
+        (lambda k: ps.Kernel(pages=1024.0), "Kernel: pages must be an int between"),
+        (lambda k: ps.Kernel(cpus=-1), "Kernel: cpus must be an int between 0 and 2^32-1, not -1"),
+        (lambda k: ps.Kernel(trace=None), "Kernel: trace must be True or False, not None"),
+        (lambda k: ps.Kernel(preset=3), "Kernel: preset must be a string, not 3"),
+        (lambda k: ps.Kernel(zones=5), "Kernel: zones must be a list of (name, pages, migratetype)"),
+        (lambda k: ps.Kernel(bogus=1), "Kernel: no argument 'bogus'"),
+        (lambda k: ps.Machine(window=-5), "Machine: window must be an int between 0 and 2^64-1 or None"),
+        (lambda k: k.state.page(2**70), "KernelState.page: pfn must be an int between -2^63 and 2^63-1, not 2**70"),
+        (lambda k: k.state.page(True), "KernelState.page: pfn must be an int"),
+        (lambda k: k.state.page("3"), "KernelState.page: pfn must be an int"),
+        (lambda k: k.alloc_pages(2**40), "Kernel.alloc_pages: order must be an int between 0 and 2^32-1"),
+        (lambda k: k.free_pages(5, -1), "Kernel.free_pages: order must be an int between 0 and 2^32-1"),
+        (lambda k: k.fault_in(0, 1.5), "Kernel.fault_in: npages must be an int"),
+        (lambda k: k.process(None), "Kernel.process: name must be a string, not None"),
+        (lambda k: k.process(b"p"), "Kernel.process: name must be a string, not b'p'"),
+        (lambda k: k.run(seed=2**64), "Machine.run: seed must be an int between 0 and 2^64-1"),
+        (lambda k: k.explore(executions=1.5), "Machine.explore: executions must be an int"),
+        (lambda k: k.explore(seconds=math.nan), "Machine.explore: seconds must be a finite number"),
+        (lambda k: k.counter("c", 2**64), "Machine.counter: value must be an int between -2^63"),
+        (lambda k: ps.Schedule(["0"]), "schedule entries must be CPU numbers"),
+        (lambda k: ps.delay(None), "delay: ns must be an int"),
+        (lambda k: ps.Schedule.from_json(5), "Schedule.from_json: argument 1 must be a string"),
+        (lambda k: k.state.page(), "KernelState.page: missing argument 'pfn'"),
+        (lambda k: k.state.page(1, 2), "KernelState.page: takes at most 1 positional argument"),
+    ],
+    ids=lambda v: "" if callable(v) else v.split(":")[0],
+)
+def test_wrong_types_and_ints_beyond_64_bits_are_usage_errors(call, message) -> None:
+    # pybind11 answered these with a raw TypeError listing C++ signatures, or took True
+    # as 1, None as False and bytes as a string (issue 15, fuzzing).
+    k = ps.Kernel(pages=1024)
+    with pytest.raises(ps.UsageError) as e:
+        call(k)
+    assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        # ps.call and Kernel.spawn took ints beyond 64 bits to pybind11's "Unable to cast"
+        # RuntimeError, and the functions a Python task calls at every step took a wrong
+        # type to a raw TypeError (or bytes as a string, or False as 0 ns).
+        (lambda k: k.spawn(0, "get_page", 2**63), "get_page: arguments must be integers between -2^63 and 2^63-1"),
+        (lambda k: k.call("get_page", -(2**63) - 1), "get_page: arguments must be integers between"),
+        (lambda k: ps.call("get_page", 2**64), "get_page: arguments must be integers between"),
+        (lambda k: ps.call(b"get_page", 1), "call: entry must be a string, not b'get_page'"),
+        (lambda k: ps.vmstat("\udcff"), "vmstat: name must be a string of UTF-8 text"),
+        (lambda k: ps.delay(False), "delay: ns must be an int between 0 and"),
+        (lambda k: ps.delay(2**64), "delay: ns must be an int between 0 and"),
+        (lambda k: ps.bug(b""), "bug: message must be a string, not b''"),
+        (lambda k: ps.warn(None), "warn: message must be a string, not None"),
+        (lambda k: ps.check(True, "c", 5), "check: message must be a string, not 5"),
+        (lambda k: k.counter("c").add(2**63), "Counter.add: delta must be an int between"),
+        (lambda k: k.counter("c").set(1.5), "Counter.set: value must be an int between"),
+        # A lone surrogate in a compact schedule: a raw RuntimeError.
+        (lambda k: ps.Schedule("0x3 \udcff"), "Schedule: schedule must be a string of UTF-8 text"),
+        # zones= had no limit on the total: 2^31 pages was a MemoryError (or the OOM killer).
+        (lambda k: ps.Kernel(zones=[("Normal", 2**31, "MOVABLE")]), "zones must have at most 8388608 pages"),
+        (lambda k: ps.Kernel(zones=[("Z", 512, "MOVABLE")] * 20000), "zones must have at most 8388608 pages"),
+        # A script step of the wrong shape was pybind11's "Unable to cast" RuntimeError.
+        (lambda k: k.run(script=[5]), "a script step is (cpu, until, function, obj, count[, stop])"),
+        (lambda k: k.run(script=5), "script must be a list of (cpu, until, function, obj, count"),
+        (lambda k: k.run(script=[(0, "done", None, None, 2**64)]), "obj and count must be ints between 0 and 2^64-1"),
+        (lambda k: k.run(script=[(2**70, "done", None, None, 1)]), "script step on cpu 1180591620717411303424"),
+        (lambda k: k.run(script=[(0, "done", None, None, 1, "yes")]), "a script step is"),
+    ],
+    ids=lambda v: "" if callable(v) else v.split(":")[0][:40],
+)
+def test_bad_arguments_of_task_operations_and_runs(call, message) -> None:
+    k = ps.Kernel(pages=1024)
+    with pytest.raises(ps.UsageError) as e:
+        call(k)
+    assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_a_failed_constructor_leaves_no_half_built_object_in_the_traceback() -> None:
+    # pytest prints the arguments of every frame of a failing test's traceback: the
+    # argument-checking wrapper of Schedule.__init__ held the instance pybind11 never
+    # constructed, and its __repr__ read no C++ object (a segfault).
+    for make in (lambda: ps.Schedule("\udcff"), lambda: ps.Schedule(5),
+                 lambda: ps.Kernel(pages=3), lambda: ps.Kernel(cpus="2")):
+        with pytest.raises(ps.UsageError) as e:
+            make()
+        tb = e.value.__traceback__
+        while tb is not None:
+            for value in tb.tb_frame.f_locals.values():
+                if isinstance(value, tuple):
+                    assert not any(isinstance(v, (ps.Schedule, ps.Kernel)) for v in value)
+                else:
+                    assert not isinstance(value, (ps.Schedule, ps.Kernel))
+            tb = tb.tb_next
+
+
+def test_a_name_with_a_newline_is_quoted_on_one_line() -> None:
+    for call in (lambda: ps.set_log_level("a\nb"), lambda: ps.Kernel(preset="v4.8\n"),
+                 lambda: ps.Kernel().run(strategy="x\ny")):
+        with pytest.raises(ps.UsageError) as e:
+            call()
+        assert "\n" not in str(e.value) and "\\n" in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        # scenario.py and names.py took these silently, or raised a raw TypeError.
+        (lambda: ps.KernelBuilder(ps.Kernel()).cpu(0.0), "cpu 0.0 out of range"),
+        (lambda: ps.KernelBuilder(ps.Kernel()).cpu("1"), "cpu 1 out of range"),
+        (lambda: ps.KernelBuilder(ps.Kernel()).cpu(True), "cpu True out of range"),
+        (lambda: ZS_FREE.run(kernel=0), "kernel must be a preset name or None, not 0"),
+        (lambda: ZS_FREE.explore(kernel=b"v4.8", executions=2), "kernel must be a preset name"),
+        (lambda: ZS_FREE.run(fixes=object()), "fixes must be a dict of fix names"),
+        (lambda: ps.model_functions("v4.8", " "), "fixes must be a dict of fix names"),
+        (lambda: ps.model_functions("v4.8", 1), "fixes must be a dict of fix names"),
+    ],
+    ids=lambda v: "" if callable(v) else v[:30],
+)
+def test_scenario_arguments_are_checked(call, message) -> None:
+    with pytest.raises(ps.UsageError) as e:
+        call()
+    assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_run_views_check_their_arguments() -> None:
+    # diagram(width=2**31) was a MemoryError, width=0 drew nothing; page_history(None)
+    # returned [] and diagram(depth=object()) a raw TypeError.
+    run = ZS_FREE.run(kernel="v4.8")
+    for call, message in ((lambda: run.diagram(width=2**31), "width must be an int between 4 and 1000"),
+                          (lambda: run.diagram(width=0), "width must be an int between 4 and 1000"),
+                          (lambda: run.diagram(depth=object()), "depth must be an int at least 0"),
+                          (lambda: run.page_history(None), "pfn must be an int between 0 and 1023"),
+                          (lambda: run.page_history(1024), "pfn must be an int between 0 and 1023")):
+        with pytest.raises(ps.UsageError) as e:
+            call()
+        assert message in str(e.value), str(e.value)
+    assert run.diagram(width=20)
+
+
+def test_replay_of_deeply_nested_or_bad_fixes_json_is_exit_2(tmp_path) -> None:
+    # A run JSON nested 100,000 deep was a RecursionError traceback; its "fixes" string not
+    # JSON (or not a dict) a JSONDecodeError traceback.
+    from pagesim import cli
+
+    recorded = json.loads(ZS_FREE.run(kernel="v4.8").schedule.to_json())
+    docs = {
+        "deep.json": '{"schema": "pagesim.run/1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    }
+    for name, fixes in (("fixes_text.json", "{not json"), ("fixes_list.json", "[1]")):
+        recorded["meta"]["fixes"] = fixes
+        docs[name] = json.dumps(recorded)
+    for name, text in docs.items():
+        (tmp_path / name).write_text(text)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = cli.main(["replay", str(tmp_path / name)])
+        assert status == 2, (name, err.getvalue())
+        assert err.getvalue().startswith("pagesim: ") and err.getvalue().count("\n") == 1, \
+            (name, err.getvalue())
+
+
+def test_core_usage_errors_are_one_line_of_text_of_bounded_length() -> None:
+    # A message quoting bytes of a malformed document cut inside a character was a raw
+    # UnicodeDecodeError; one quoting a 5000-digit number had 5000 characters.
+    for call in (lambda: ps.Schedule.from_json('\x80"' + "é" * 10),
+                 lambda: ps.Schedule.from_json('{"a": ' + "9" * 5000 + "}"),
+                 lambda: ps.bug({"\U0001089f" * 30: 1})):
+        with pytest.raises(ps.UsageError) as e:
+            call()
+        assert "\n" not in str(e.value) and len(str(e.value)) <= 1100, str(e.value)
+    with pytest.raises(ps.UsageError, match="schedule entries must be CPU numbers, got False"):
+        ps.Schedule([False])  # was CPU 0
+
+
+def test_scenario_kernel_and_strategy_types() -> None:
+    # kernel="" ran the scenario's default preset; strategy=[...] was "unhashable type".
+    with pytest.raises(ps.UsageError, match="unknown kernel preset ''"):
+        ZS_FREE.run(kernel="")
+    with pytest.raises(ps.UsageError, match="strategy must be random, pct, dfs or dpor"):
+        ZS_FREE.explore(strategy=["dfs"], executions=2)
+
+
+def test_cli_a_scenario_file_that_fails_to_import_is_one_line(tmp_path) -> None:
+    # A syntax error or an exception in the file was a traceback, exit status 1.
+    from pagesim import cli
+
+    for text, message in (("def (:\n", "SyntaxError"), ("x = 1\nraise RuntimeError('boom')\n",
+                                                          "RuntimeError: boom")):
+        path = tmp_path / "broken.py"
+        path.write_text(text)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = cli.main(["run", str(path)])
+        assert status == 2 and message in err.getvalue() and err.getvalue().count("\n") == 1, \
+            err.getvalue()
+
+
+def test_core_explore_progress_and_pct_depth_are_checked() -> None:
+    # progress=5 was a raw TypeError, a progress returning a string a raw RuntimeError
+    # ("Unable to cast"), and pct_depth=0 or 10**6 ran (Scenario.explore takes 1..64).
+    k = ZS_FREE.build(kernel="v4.8")[0]
+    with pytest.raises(ps.UsageError, match="progress must be a function of the result or None"):
+        k.explore(executions=5, progress=5)
+    assert k.explore(executions=100, progress=lambda r: "", minimise=False).executions == 64
+    for depth in (0, 10**6):
+        with pytest.raises(ps.UsageError, match="pct_depth must be an int between 1 and 64"):
+            k.explore(strategy="pct", executions=5, pct_depth=depth)
+
+
+def test_a_lone_surrogate_in_a_gfp_or_fix_name_is_a_usage_error() -> None:
+    # pybind11's "Unable to cast" RuntimeError (found by make fuzz: `pagesim run F --fix=\udcff`).
+    with pytest.raises(ps.UsageError, match="alloc_pages: gfp must be a string of UTF-8 text"):
+        ps.Kernel(pages=512).alloc_pages(0, "\udcff")
+    with pytest.raises(ps.UsageError, match="Kernel: a fix name must be a string of UTF-8 text"):
+        ps.Kernel(fixes={"\udcff": True})
+    with pytest.raises(ps.UsageError, match="spawn: task must be a string of UTF-8 text"):
+        ps.Kernel(pages=512).spawn(0, "\udcff")
+
+
+def test_cli_json_to_a_directory_or_a_missing_one_is_one_line(tmp_path) -> None:
+    # An IsADirectoryError or FileNotFoundError traceback (found by make fuzz).
+    from pagesim import cli
+
+    target = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scenarios",
+                          "zs_free_double_isolation.py::isolate_once")
+    for out in (str(tmp_path), str(tmp_path / "no" / "such.json")):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            status = cli.main(["run", target, "--json", out])
+        assert status == 2 and err.getvalue().startswith(f"pagesim: cannot write {out}: "), \
+            err.getvalue()

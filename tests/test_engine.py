@@ -596,7 +596,7 @@ def test_rwlock_ops_on_mutex_and_lock_ops_on_rwlock() -> None:
 
 
 def test_other_bad_arguments() -> None:
-    with pytest.raises(ps.UsageError, match="delay must be >= 0 ns"):
+    with pytest.raises(ps.UsageError, match="delay: ns must be an int between 0 and"):
         ps.delay(-1)
     m = abba_machine()
     with pytest.raises(ps.UsageError, match="unknown strategy 'dfs'"):

@@ -19,6 +19,7 @@ script races between them and assert the outcome. This module exposes the engine
 
 from __future__ import annotations
 
+from . import args as _args  # noqa: F401  (first: wraps the core's functions in checks)
 from ._core import (
     GFP,
     Counter,

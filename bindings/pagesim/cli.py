@@ -26,6 +26,7 @@ import importlib.util
 import json
 import os
 import sys
+import traceback
 from typing import Any
 
 from . import _core
@@ -46,7 +47,18 @@ def load_scenarios(path: str) -> dict[str, Scenario]:
         raise CliError(f"cannot load {path} as Python")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # the user's file: where it failed, on one line
+        del sys.modules[name]
+        line = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None
+        for frame in traceback.extract_tb(e.__traceback__):
+            if os.path.abspath(frame.filename) == os.path.abspath(path):
+                line = frame.lineno
+        where = f"{path}:{line}" if line else path
+        text = str(e).splitlines()[0] if str(e) else ""
+        raise CliError(f"cannot load {where}: {type(e).__name__}"
+                       + (f": {text}" if text else "")) from e
     found = scenarios_in(vars(module).items())
     if not found:
         raise CliError(f"{path} defines no @pagesim.scenario")
@@ -112,8 +124,11 @@ def write_json(docs: list[dict[str, Any]], out: str | None, schema: str) -> None
     if out == "-":
         print(text)
     else:
-        with open(out, "w") as f:
-            f.write(text + "\n")
+        try:
+            with open(out, "w") as f:
+                f.write(text + "\n")
+        except OSError as e:  # a directory, a missing directory, no permission
+            raise CliError(f"cannot write {out}: {e.strerror}") from e
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -160,8 +175,10 @@ def load_schedule(path: str) -> _core.Schedule:
         raise CliError(f"{path} is not UTF-8 text (byte {e.start}): not a schedule") from e
     try:
         return _schedule_of(text)
-    except (json.JSONDecodeError, AttributeError, TypeError) as e:
+    except (ValueError, AttributeError, TypeError) as e:  # ValueError: JSON, a 5000-digit int
         raise CliError(f"{path} is not a pagesim schedule or run: {e}") from e
+    except RecursionError as e:  # json.loads of a document nested thousands deep
+        raise CliError(f"{path} is not a pagesim schedule or run: nested too deeply") from e
     except _core.UsageError as e:
         raise CliError(f"{path}: {e}") from e
 
@@ -197,7 +214,12 @@ def replay(path: str, seed: int = 0) -> Run:
     if not meta.get("scenario") or not meta.get("scenario_file"):
         raise CliError(f"{path} does not say which scenario it was recorded for")
     sc = pick(f"{meta['scenario_file']}::{meta['scenario']}")[0]
-    fixes = json.loads(meta.get("fixes", "{}") or "{}")
+    try:
+        fixes = json.loads(meta.get("fixes", "{}") or "{}")
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise CliError(f"{path}: its fixes are not JSON: {meta['fixes'][:60]!r}") from e
+    if not isinstance(fixes, dict):
+        raise CliError(f"{path}: its fixes are not a dict of fix names: {meta['fixes'][:60]!r}")
     return sc.run(kernel=meta.get("preset") or None, fixes=fixes, seed=seed, schedule=sched)
 
 
@@ -359,8 +381,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (CliError, _core.UsageError) as e:
-        print(f"pagesim: {e}", file=sys.stderr)
+        print(f"pagesim: {one_line(str(e))}", file=sys.stderr)
         return 2
+
+
+def one_line(text: str, limit: int = 1000) -> str:
+    """A message as one line of bounded length, whatever it quotes from a file."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 if __name__ == "__main__":

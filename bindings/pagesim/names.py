@@ -45,6 +45,9 @@ def _unknown(what: str, name: str, known: Iterable[str], listing: bool = True) -
 def model_functions(kernel: str | None = None, fixes: dict[str, bool] | None = None) -> list[str]:
     """The model functions breakpoints can name (``until``/``before``): every one, or those
     the preset `kernel` (with `fixes` flipped) has."""
+    if fixes is not None and not isinstance(fixes, dict):
+        raise _core.UsageError(f"fixes must be a dict of fix names to True or False, not "
+                               f"{fixes!r}")
     return list(_core.model_functions(kernel, dict(fixes or {})))
 
 

@@ -379,7 +379,7 @@ class KernelBuilder:
         return self.core.state
 
     def cpu(self, index: int) -> Cpu:
-        if not 0 <= index < self.core.cpus:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.core.cpus:
             raise _core.UsageError(
                 f"cpu {index} out of range (the scenario has {self.core.cpus} CPUs)"
             )
@@ -586,11 +586,14 @@ class Run:
 
     def page_history(self, pfn: int) -> list[dict[str, Any]]:
         """Every operation on one page, in order."""
+        checked_int("pfn", pfn, 0, self.kernel.nr_pages - 1)
         label = f"page pfn {pfn}"
         return [e for e in self.trace() if e.get("obj") == label]
 
     def diagram(self, depth: int = 3, width: int = 34) -> str:
         """LKML-style: one column per CPU, one line per model function entered."""
+        checked_int("depth", depth, 0)
+        checked_int("width", width, 4, 1000)  # a column of `width` characters per CPU
         return render_diagram(self.result, depth=depth, width=width)
 
     def report(self) -> str:
@@ -681,8 +684,13 @@ class Scenario:
     ) -> Built:
         """A fresh kernel set up by the scenario, its script, the preset, the fixes and the
         names a script or outcome key may use. Breakpoints are checked here."""
+        if kernel is not None and not isinstance(kernel, str):
+            raise _core.UsageError(f"kernel must be a preset name or None, not {kernel!r}")
+        if fixes is not None and not isinstance(fixes, dict):
+            raise _core.UsageError(f"fixes must be a dict of fix names to True or False, not "
+                                   f"{fixes!r}")
         opts = {**self.options, **overrides}
-        preset = kernel or opts.pop("kernel", "v4.8")
+        preset = kernel if kernel is not None else opts.pop("kernel", "v4.8")
         opts.pop("kernel", None)
         all_fixes = {**opts.pop("fixes", {}), **(fixes or {})}
         checks = opts.pop("checks", ())
@@ -800,6 +808,8 @@ class Scenario:
         """
         from . import parallel
 
+        if not isinstance(strategy, str):
+            raise _core.UsageError(f"strategy must be random, pct, dfs or dpor, not {strategy!r}")
         executions, seconds = _budget(executions, seconds, budget, strategy)
         checked_int("workers", workers, 1, MAX_WORKERS)
         checked_int("seed", seed, 0)
