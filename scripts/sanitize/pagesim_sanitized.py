@@ -1,5 +1,5 @@
 """A pytest plugin for `make test-sanitize` (`-p pagesim_sanitized`): the session stops at once
-unless pagesim._core is the sanitized module the Makefile built (PAGESIM_SANITIZE_CORE)
+unless pagesim._core is the sanitized module the Makefile built (in PAGESIM_SANITIZE_CORE)
 and ASan is loaded; the summary names the module that was tested."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ def _core_path() -> str:
 
     path = os.path.realpath(core.__file__)
     expected = os.path.realpath(os.environ.get("PAGESIM_SANITIZE_CORE", "(unset)"))
-    if path != expected:
+    if os.path.dirname(path) != expected:
         raise pytest.UsageError(f"pagesim._core is {path}, not the sanitized {expected}")
     with open("/proc/self/maps") as f:
         if "libasan" not in f.read():
