@@ -70,7 +70,11 @@ SAN_ASAN_PY := detect_leaks=0:handle_segv=0
 SAN_PYENV = LD_PRELOAD=$(SAN_PRELOAD) ASAN_OPTIONS=$(SAN_ASAN_PY) UBSAN_OPTIONS=$(SAN_UBSAN) \
   PYTHONMALLOC=malloc PYTHONPATH=$(CURDIR)/$(SAN_SITE) PAGESIM_SANITIZE=1 \
   PAGESIM_SANITIZE_CORE=$(CURDIR)/$(SAN_DIR)/bindings
-SANITIZE_CI_PYTEST ?= tests
+# The CI subset leaves out the exhaustive explorations (test_explore, test_verdicts: the
+# same engine paths millions of times, slowest under ASan) and the notebooks.
+SANITIZE_CI_PYTEST ?= tests/test_arguments.py tests/test_balloon.py tests/test_engine.py \
+  tests/test_mm.py tests/test_scenario.py tests/test_stack.py tests/test_workers.py \
+  tests/test_zsmalloc.py scenarios
 # Ninja when there is one; a configured tree keeps its generator.
 SAN_GEN = $(if $(wildcard $(SAN_DIR)/CMakeCache.txt),,$(if $(shell command -v ninja),-G Ninja))
 
