@@ -5,7 +5,8 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 JOBS ?= $(shell nproc)
 
-.PHONY: setup system venv build demo demo-engine test test-cpp test-py fuzz bench determinism clean
+.PHONY: setup system venv build demo demo-engine test test-cpp test-py fuzz bench determinism clean \
+	sanitize-build test-sanitize test-sanitize-cpp test-sanitize-py test-sanitize-ci
 
 setup: build
 
@@ -46,6 +47,74 @@ test: test-cpp test-py
 FUZZ_SECONDS ?= 600
 fuzz: build
 	$(VPY) scripts/fuzz.py $(FUZZ_SECONDS)
+
+# ---- Sanitizers (issue 15): ASan + UBSan in build/asan; build/py is left alone ----
+# make test-sanitize: every C++ test and every pytest. make test-sanitize-ci: every C++ test
+# and the pytests in SANITIZE_CI_PYTEST (about 25 minutes with the build, on 2 cores).
+# The Python runs load the sanitized module: $(SAN_SITE) holds pagesim (links to
+# bindings/pagesim and to the sanitized _core) and a sitecustomize that steps past an
+# editable install; the plugin scripts/sanitize/pagesim_sanitized.py stops the session
+# unless that _core is the one imported.
+SAN_DIR := build/asan
+SAN_SITE := $(SAN_DIR)/site
+# The compiler CMake chose: its runtimes are the ones to preload.
+SAN_CXX = $(shell sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' $(SAN_DIR)/CMakeCache.txt)
+# The interpreter is not sanitized: the runtimes are preloaded, before anything else.
+SAN_PRELOAD = $(shell $(SAN_CXX) -print-file-name=libasan.so):$(shell $(SAN_CXX) -print-file-name=libubsan.so)
+# A UBSan report ends the process with a stack (the code is built -fno-sanitize-recover too).
+SAN_UBSAN := print_stacktrace=1:halt_on_error=1
+# C++ tests: leaks are reported. pagesim's SIGSEGV handler (engine/fiber_stack.cpp) comes
+# after ASan's and passes it the faults that are not fiber stack overflows.
+SAN_ASAN_CPP := detect_leaks=1:allow_user_segv_handler=1
+# Python: detect_leaks=0, because CPython does not free everything at exit by design
+# (interned strings, static types, module state), so every run would "leak".
+# handle_segv=0: the fault handler before pagesim's is then Python's (the default action,
+# or faulthandler's traceback), as tests/test_stack.py checks; ASan's would print its own
+# report and exit with status 1. A fault still fails its test.
+# PYTHONMALLOC=malloc: Python objects are malloc'd, so ASan sees a use after free of one
+# (a reference count pagesim's bindings got wrong) instead of pymalloc reusing the block.
+SAN_ASAN_PY := detect_leaks=0:handle_segv=0
+SAN_PYENV = LD_PRELOAD=$(SAN_PRELOAD) ASAN_OPTIONS=$(SAN_ASAN_PY) UBSAN_OPTIONS=$(SAN_UBSAN) \
+  PYTHONMALLOC=malloc PYTHONPATH=$(CURDIR)/$(SAN_SITE) PAGESIM_SANITIZE=1 \
+  PAGESIM_SANITIZE_CORE=$(CURDIR)/$(SAN_DIR)/bindings
+# The CI subset leaves out the exhaustive explorations (test_explore, test_verdicts: the
+# same engine paths millions of times, slowest under ASan), the notebooks and the
+# determinism sweep; it keeps the fuzz suite (its CI profile).
+SANITIZE_CI_PYTEST ?= tests/test_arguments.py tests/test_balloon.py tests/test_engine.py \
+  tests/test_mm.py tests/test_scenario.py tests/test_stack.py tests/test_workers.py \
+  tests/test_zsmalloc.py tests/fuzz scenarios
+# Ninja when there is one; a configured tree keeps its generator.
+SAN_GEN = $(if $(wildcard $(SAN_DIR)/CMakeCache.txt),,$(if $(shell command -v ninja),-G Ninja))
+
+# RelWithDebInfo: optimised as the normal build, with line numbers in the reports.
+# PAGESIM_WERROR=OFF: the warnings are the normal build's business (sanitized code draws
+# different, sometimes spurious, ones from GCC).
+sanitize-build: venv
+	cmake -S . -B $(SAN_DIR) $(SAN_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DPAGESIM_SANITIZE=ON -DPAGESIM_BUILD_TESTS=ON -DPAGESIM_WERROR=OFF \
+	  -DPython_EXECUTABLE=$(abspath $(VPY)) \
+	  -Dpybind11_DIR="$$($(VPY) -c 'import pybind11; print(pybind11.get_cmake_dir())')"
+	cmake --build $(SAN_DIR) -j $(JOBS)
+	rm -rf $(SAN_SITE) && mkdir -p $(SAN_SITE)/pagesim
+	ln -s $(CURDIR)/scripts/sanitize/sitecustomize.py $(CURDIR)/scripts/sanitize/pagesim_sanitized.py $(SAN_SITE)/
+	for f in bindings/pagesim/*; do \
+	  case "$${f##*/}" in __pycache__|_core*) ;; *) ln -s $(CURDIR)/$$f $(SAN_SITE)/pagesim/ ;; esac; \
+	done
+	ln -s $(CURDIR)/$(SAN_DIR)/bindings/_core*.so $(SAN_SITE)/pagesim/
+
+test-sanitize-cpp: sanitize-build
+	ASAN_OPTIONS=$(SAN_ASAN_CPP) UBSAN_OPTIONS=$(SAN_UBSAN) \
+	  ctest --test-dir $(SAN_DIR) --output-on-failure -j $(JOBS)
+
+test-sanitize-py: sanitize-build
+	$(SAN_PYENV) $(VPY) -c 'import pagesim._core as c; print("pagesim._core:", c.__file__)'
+	$(SAN_PYENV) $(VPY) -m pytest -p pagesim_sanitized
+
+test-sanitize: test-sanitize-cpp test-sanitize-py
+
+test-sanitize-ci: test-sanitize-cpp
+	$(SAN_PYENV) $(VPY) -c 'import pagesim._core as c; print("pagesim._core:", c.__file__)'
+	$(SAN_PYENV) $(VPY) -m pytest -p pagesim_sanitized $(SANITIZE_CI_PYTEST)
 
 bench: build
 	$(VPY) benchmarks/engine.py

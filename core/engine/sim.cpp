@@ -10,7 +10,7 @@
 namespace pagesim {
 
 namespace detail {
-thread_local Sim* current_sim __attribute__((tls_model("initial-exec"))) = nullptr;
+thread_local constinit Sim* current_sim __attribute__((tls_model("initial-exec"))) = nullptr;
 }  // namespace detail
 
 namespace {

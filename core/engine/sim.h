@@ -29,8 +29,11 @@ class Sim;
 
 namespace detail {
 // initial-exec: the scheduling point reads this on every step; the default TLS model of a
-// shared library would call __tls_get_addr each time.
-extern thread_local Sim* current_sim __attribute__((tls_model("initial-exec")));
+// shared library would call __tls_get_addr each time. constinit: no dynamic initialisation,
+// so a read is a plain TLS load, not a call through its TLS wrapper (whose address check
+// UBSan builds on the flags of an initial-exec `add` that the linker turns into a `lea` in
+// an executable: a false "load of null pointer" in every C++ test of the sanitizer build).
+extern thread_local constinit Sim* current_sim __attribute__((tls_model("initial-exec")));
 }  // namespace detail
 
 // Errors from misuse (bad input, stale schedule): they reach Python as exceptions.

@@ -62,6 +62,10 @@ MEMORY_MARGIN = int(float(os.environ.get("PAGESIM_FUZZ_MEMORY_GB", "3")) * 2**30
 @pytest.fixture(autouse=True)
 def _hang_and_memory_backstop():
     faulthandler.dump_traceback_later(TEST_HANG_SECONDS, exit=True, file=sys.stderr)
+    if os.environ.get("PAGESIM_SANITIZE"):  # ASan maps terabytes of shadow; it limits itself
+        yield
+        faulthandler.cancel_dump_traceback_later()
+        return
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     with open("/proc/self/statm") as f:
         vm = int(f.read().split()[0]) * resource.getpagesize()
