@@ -52,7 +52,16 @@ ExploreResult Machine::explore(const std::string& strategy, uint64_t executions,
 }
 
 Minimised Machine::minimise(const std::string& key, const std::vector<CpuId>& schedule) {
-  return pagesim::minimise(explorer_executor(), key, schedule);
+  for (CpuId c : schedule)
+    if (c >= cfg_.cpus)
+      throw UsageError("minimise: the schedule names cpu " + std::to_string(c) +
+                       ", the machine has " + std::to_string(cfg_.cpus) + " CPUs");
+  Minimised m = pagesim::minimise(explorer_executor(), key, schedule);
+  if (!m.steps)  // its first run, the schedule as given, did not have the outcome
+    throw UsageError("minimise: the schedule does not show outcome '" + key +
+                     "' (an exploration's example always does, unless a task depends on "
+                     "state outside the simulation)");
+  return m;
 }
 
 Executor Machine::explorer_executor() {

@@ -423,3 +423,29 @@ def test_cli_json_to_a_directory_or_a_missing_one_is_one_line(tmp_path) -> None:
             status = cli.main(["run", target, "--json", out])
         assert status == 2 and err.getvalue().startswith(f"pagesim: cannot write {out}: "), \
             err.getvalue()
+
+
+def test_minimise_refuses_a_schedule_that_does_not_show_the_outcome_or_names_no_cpu() -> None:
+    # Both returned a "minimised" schedule without complaint (found by the fuzz suite).
+    m = ps.Machine(cpus=2)
+    c = m.counter("c")
+
+    def task():
+        v = yield c.read()
+        yield c.set(v + 1)
+
+    m.spawn(0, task)
+    m.spawn(1, task)
+    with pytest.raises(ps.UsageError, match="does not show outcome 'nope'"):
+        m.minimise("nope", [0, 1])
+    with pytest.raises(ps.UsageError, match="names cpu 7, the machine has 2 CPUs"):
+        m.minimise("ok", [7, 7, 7])
+    assert m.minimise("ok", [1, 0, 1, 0]).key == "ok"
+
+
+def test_schedule_meta_values_are_strings() -> None:
+    # A preset of [[[...]]] once reached the user as "unknown kernel preset '[[[...'".
+    doc = json.loads(ps.Schedule("0x2 1x2").to_json())
+    doc["meta"] = {"preset": [[["v4.8"]]]}
+    with pytest.raises(ps.UsageError, match='schedule meta "preset" must be a string, not array'):
+        ps.Schedule.from_json(json.dumps(doc))

@@ -71,7 +71,11 @@ Schedule Schedule::from_json(const nlohmann::json& j) {
     throw UsageError("schedule JSON lacks a \"schedule\" string");
   Schedule s = parse_compact(j["schedule"].get<std::string>());
   if (j.contains("meta") && j["meta"].is_object())
-    for (auto& [k, v] : j["meta"].items()) s.meta[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    for (auto& [k, v] : j["meta"].items()) {
+      if (!v.is_string() && !v.is_number() && !v.is_boolean())
+        throw UsageError("schedule meta \"" + k + "\" must be a string, not " + v.type_name());
+      s.meta[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    }
   return s;
 }
 
