@@ -449,3 +449,13 @@ def test_schedule_meta_values_are_strings() -> None:
     doc["meta"] = {"preset": [[["v4.8"]]]}
     with pytest.raises(ps.UsageError, match='schedule meta "preset" must be a string, not array'):
         ps.Schedule.from_json(json.dumps(doc))
+
+
+def test_an_argparse_error_echoing_a_newline_stays_on_one_line(capsys) -> None:
+    # `pagesim list F --kernel '\n0'` printed "unrecognized arguments: --kernel " and "0" on
+    # two lines (found by make fuzz).
+    from pagesim import cli
+
+    assert cli.main(["presets", "--kernel", "\n0"]) == 2
+    err = capsys.readouterr().err.strip().split("\n")
+    assert err[-1] == "pagesim: error: unrecognized arguments: --kernel \\n0", err

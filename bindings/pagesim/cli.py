@@ -293,8 +293,15 @@ def cmd_functions(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error on one line: an argument it echoes may hold a newline."""
+
+    def error(self, message: str):  # type: ignore[override]
+        super().error("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="pagesim", description="Run, replay and draw pagesim scenarios."
     )
     p.add_argument("--version", action="version", version=f"pagesim {_core.__version__}")
