@@ -459,3 +459,13 @@ def test_an_argparse_error_echoing_a_newline_stays_on_one_line(capsys) -> None:
     assert cli.main(["presets", "--kernel", "\n0"]) == 2
     err = capsys.readouterr().err.strip().split("\n")
     assert err[-1] == "pagesim: error: unrecognized arguments: --kernel \\n0", err
+
+
+def test_a_cpu_that_is_not_an_int_is_quoted_on_one_line() -> None:
+    # k.cpu("\n") printed its message on two lines (found by make fuzz).
+    @ps.scenario(kernel="v4.8", cpus=2)
+    def newline_cpu(k):
+        k.cpu("\n")
+
+    with pytest.raises(ps.UsageError, match=r"^cpu '\\n' out of range \(the scenario has 2"):
+        newline_cpu.build()

@@ -381,7 +381,7 @@ class KernelBuilder:
     def cpu(self, index: int) -> Cpu:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.core.cpus:
             raise _core.UsageError(
-                f"cpu {index} out of range (the scenario has {self.core.cpus} CPUs)"
+                f"cpu {index!r} out of range (the scenario has {self.core.cpus} CPUs)"
             )
         return Cpu(self, index)
 
