@@ -57,7 +57,7 @@ Minimised Machine::minimise(const std::string& key, const std::vector<CpuId>& sc
       throw UsageError("minimise: the schedule names cpu " + std::to_string(c) +
                        ", the machine has " + std::to_string(cfg_.cpus) + " CPUs");
   Minimised m = pagesim::minimise(explorer_executor(), key, schedule);
-  if (!m.steps)  // its first run, the schedule as given, did not have the outcome
+  if (!m.shown)
     throw UsageError("minimise: the schedule does not show outcome '" + key +
                      "' (an exploration's example always does, unless a task depends on "
                      "state outside the simulation)");

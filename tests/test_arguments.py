@@ -300,7 +300,7 @@ def test_a_name_with_a_newline_is_quoted_on_one_line() -> None:
     [
         # scenario.py and names.py took these silently, or raised a raw TypeError.
         (lambda: ps.KernelBuilder(ps.Kernel()).cpu(0.0), "cpu 0.0 out of range"),
-        (lambda: ps.KernelBuilder(ps.Kernel()).cpu("1"), "cpu 1 out of range"),
+        (lambda: ps.KernelBuilder(ps.Kernel()).cpu("1"), "cpu '1' out of range"),
         (lambda: ps.KernelBuilder(ps.Kernel()).cpu(True), "cpu True out of range"),
         (lambda: ZS_FREE.run(kernel=0), "kernel must be a preset name or None, not 0"),
         (lambda: ZS_FREE.explore(kernel=b"v4.8", executions=2), "kernel must be a preset name"),

@@ -80,6 +80,7 @@ Minimised minimise(const Executor& run, const std::string& key, const std::vecto
     m.schedule = std::move(r.schedule);
     m.preemptions = tally.preemptions;
     m.steps = r.steps;
+    m.shown = true;
     return true;
   };
   std::vector<Deviation> dev;

@@ -35,6 +35,7 @@ struct Minimised {
   uint32_t preemptions = 0;       // switches away from a CPU that could have gone on
   uint64_t steps = 0;
   uint32_t attempts = 0;          // executions the shrinking ran
+  bool shown = false;             // the schedule given did show the outcome
 };
 
 struct ExploreResult {
