@@ -329,45 +329,17 @@ def wrap(fn: Callable[..., Any], qual: str, is_method: bool) -> Callable[..., An
                 args = kw = None  # type: ignore[assignment]
                 raise
 
-    elif is_method:
-
-        def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
-            if kw:
-                bad = diagnose(args, kw)
-                if bad:
-                    raise bad
-            else:
-                for ok, v in zip(oks, args):
-                    if not ok(v):
-                        bad = diagnose(args, kw)
-                        if bad:
-                            raise bad
-            try:
-                return fn(self, *args, **kw)
-            except _core.UsageError as e:
-                clean = one_line(e)
-                if clean is None:
-                    raise
-                raise clean from None
-            except TypeError as e:
-                if not _is_dispatch_error(e):
-                    raise
-                raise explain(e, args, kw) from None
     else:
 
-        def wrapper(*args: Any, **kw: Any) -> Any:  # type: ignore[misc]
-            if kw:
+        def precheck(args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+            if kw or not all(ok(v) for ok, v in zip(oks, args)):
                 bad = diagnose(args, kw)
                 if bad:
                     raise bad
-            else:
-                for ok, v in zip(oks, args):
-                    if not ok(v):
-                        bad = diagnose(args, kw)
-                        if bad:
-                            raise bad
+
+        def call(full: tuple[Any, ...], args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
             try:
-                return fn(*args, **kw)
+                return fn(*full, **kw)
             except _core.UsageError as e:
                 clean = one_line(e)
                 if clean is None:
@@ -377,6 +349,17 @@ def wrap(fn: Callable[..., Any], qual: str, is_method: bool) -> Callable[..., An
                 if not _is_dispatch_error(e):
                     raise
                 raise explain(e, args, kw) from None
+
+        if is_method:
+
+            def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
+                precheck(args, kw)
+                return call((self, *args), args, kw)
+        else:
+
+            def wrapper(*args: Any, **kw: Any) -> Any:  # type: ignore[misc]
+                precheck(args, kw)
+                return call(args, args, kw)
 
     functools.update_wrapper(wrapper, fn)
     wrapper.__wrapped_core__ = fn  # type: ignore[attr-defined]
