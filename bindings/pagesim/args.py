@@ -304,62 +304,50 @@ def wrap(fn: Callable[..., Any], qual: str, is_method: bool) -> Callable[..., An
         return _core.UsageError(f"{user_name}: wrong arguments "
                                 f"({', '.join(p.name for p in params)})")
 
+    def precheck(args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+        if kw or not all(ok(v) for ok, v in zip(oks, args)):
+            bad = diagnose(args, kw)
+            if bad:
+                raise bad
+
+    def call(full: tuple[Any, ...], args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+        try:
+            return fn(*full, **kw)
+        except _core.UsageError as e:
+            clean = one_line(e)
+            if clean is None:
+                raise
+            raise clean from None
+        except TypeError as e:
+            if not _is_dispatch_error(e):
+                raise
+            raise explain(e, args, kw) from None
+        finally:
+            full = None  # type: ignore[assignment]  # see __init__ below
+
     if qual.endswith(".__init__"):
 
         def wrapper(*args: Any, **kw: Any) -> Any:  # type: ignore[misc]
             try:
-                bad = diagnose(args[1:], kw)
-                if bad:
-                    raise bad
-                try:
-                    return fn(*args, **kw)
-                except _core.UsageError as e:
-                    clean = one_line(e)
-                    if clean is None:
-                        raise
-                    raise clean from None
-                except TypeError as e:
-                    if not _is_dispatch_error(e):
-                        raise
-                    raise explain(e, args[1:], kw) from None
+                precheck(args[1:], kw)
+                return call(args, args[1:], kw)
             except BaseException:
-                # The instance was never constructed: a traceback that keeps this frame
+                # The instance was never constructed: a traceback that keeps these frames
                 # must not hold it (pytest's repr of the arguments would call its __repr__
-                # on no C++ object: a segfault).
+                # on no C++ object: a segfault). call() drops it too.
                 args = kw = None  # type: ignore[assignment]
                 raise
 
+    elif is_method:
+
+        def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
+            precheck(args, kw)
+            return call((self, *args), args, kw)
     else:
 
-        def precheck(args: tuple[Any, ...], kw: dict[str, Any]) -> None:
-            if kw or not all(ok(v) for ok, v in zip(oks, args)):
-                bad = diagnose(args, kw)
-                if bad:
-                    raise bad
-
-        def call(full: tuple[Any, ...], args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
-            try:
-                return fn(*full, **kw)
-            except _core.UsageError as e:
-                clean = one_line(e)
-                if clean is None:
-                    raise
-                raise clean from None
-            except TypeError as e:
-                if not _is_dispatch_error(e):
-                    raise
-                raise explain(e, args, kw) from None
-
-        if is_method:
-
-            def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
-                precheck(args, kw)
-                return call((self, *args), args, kw)
-        else:
-
-            def wrapper(*args: Any, **kw: Any) -> Any:  # type: ignore[misc]
-                precheck(args, kw)
-                return call(args, args, kw)
+        def wrapper(*args: Any, **kw: Any) -> Any:  # type: ignore[misc]
+            precheck(args, kw)
+            return call(args, args, kw)
 
     functools.update_wrapper(wrapper, fn)
     wrapper.__wrapped_core__ = fn  # type: ignore[attr-defined]
