@@ -3,45 +3,52 @@ lost; never a hang; workers die with their parent (issue 15, F3 and F5)."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-import pagesim as ps
 import pytest
 from pagesim.parallel import WorkerLostWarning
 
+DYING_FILE = '''
+import fcntl, os, signal
+import pagesim as ps
+
+@ps.scenario(kernel="v4.8", cpus=2)
+def dies(k):
+    """Two tasks racing on a counter; the first {deaths} processes other than the test's
+    that run a task SIGKILL themselves (counted in the marker file)."""
+    c = k.counter("c")
+
+    def task():
+        if os.getpid() != {parent}:
+            with open({marker!r}, "a+") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                f.seek(0)
+                if len(f.read()) < {deaths}:
+                    f.write("x")
+                    f.flush()
+                    os.kill(os.getpid(), signal.SIGKILL)
+        v = yield c.read()
+        yield c.set(v + 1)
+
+    k.cpu(0).run(task, name="t0")
+    k.cpu(1).run(task, name="t1")
+'''
+
 
 def dying_scenario(marker: str, deaths: int):
-    """Two tasks racing on a counter; the first `deaths` worker processes that run a task
-    SIGKILL themselves (counted in the marker file)."""
-    parent = os.getpid()
+    """DYING_FILE, written next to the marker and loaded as a user's scenario file (so Ray
+    workers can load it too)."""
+    from pagesim.cli import load_scenarios
 
-    @ps.scenario(kernel="v4.8", cpus=2)
-    def dies(k):
-        c = k.counter("c")
-
-        def task():
-            if os.getpid() != parent:
-                with open(marker, "a+") as f:
-                    fcntl.flock(f, fcntl.LOCK_EX)  # the workers run at once: one at a time here
-                    f.seek(0)
-                    if len(f.read()) < deaths:
-                        f.write("x")
-                        f.flush()
-                        os.kill(os.getpid(), signal.SIGKILL)
-            v = yield c.read()
-            yield c.set(v + 1)
-
-        k.cpu(0).run(task, name="t0")
-        k.cpu(1).run(task, name="t1")
-
-    return dies
+    path = f"{marker}.py"
+    with open(path, "w") as f:
+        f.write(DYING_FILE.format(deaths=deaths, parent=os.getpid(), marker=marker))
+    return load_scenarios(path)["dies"]
 
 
 def test_a_worker_killed_once_is_started_again_and_the_result_is_whole(tmp_path) -> None:
@@ -100,42 +107,13 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-DYING_FILE = '''
-import fcntl, os, signal
-import pagesim as ps
-
-@ps.scenario(kernel="v4.8", cpus=2)
-def dies(k):
-    """Two tasks racing on a counter; the first {deaths} processes other than the test's
-    that run a task SIGKILL themselves (counted in the marker file)."""
-    c = k.counter("c")
-
-    def task():
-        if os.getpid() != {parent}:
-            with open({marker!r}, "a+") as f:
-                fcntl.flock(f, fcntl.LOCK_EX)
-                f.seek(0)
-                if len(f.read()) < {deaths}:
-                    f.write("x")
-                    f.flush()
-                    os.kill(os.getpid(), signal.SIGKILL)
-        v = yield c.read()
-        yield c.set(v + 1)
-
-    k.cpu(0).run(task, name="t0")
-    k.cpu(1).run(task, name="t1")
-'''
 
 
 def test_ray_workers_that_die_are_retried_or_reported(tmp_path) -> None:
     ray = pytest.importorskip("ray")
-    from pagesim.cli import load_scenarios
 
     def scenario(deaths: int):
-        path = tmp_path / f"dies{deaths}.py"
-        path.write_text(DYING_FILE.format(deaths=deaths, parent=os.getpid(),
-                                          marker=str(tmp_path / f"deaths{deaths}")))
-        return load_scenarios(str(path))["dies"]
+        return dying_scenario(str(tmp_path / f"deaths{deaths}"), deaths)
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
