@@ -297,53 +297,66 @@ void register_engine(py::module_& m) {
   py::class_<EngineOp>(m, "Op", "An operation a Python task yields.")
       .def("__repr__", &EngineOp::repr);
 
-  py::class_<LockHandle>(m, "Lock", "A scenario-level lock (spinlock, mutex or rwlock).")
-      .def_readonly("name", &LockHandle::name)
-      .def("lock", [](const LockHandle& l) { return l.op(EngineOp::Lock); })
-      .def("unlock", [](const LockHandle& l) { return l.op(EngineOp::Unlock); })
-      .def("trylock", [](const LockHandle& l) { return l.op(EngineOp::Trylock); },
-           "Yields True if the lock was taken.")
-      .def("read_lock", [](const LockHandle& l) { return l.op(EngineOp::ReadLock); })
-      .def("read_unlock", [](const LockHandle& l) { return l.op(EngineOp::ReadUnlock); })
-      .def("write_lock", [](const LockHandle& l) { return l.op(EngineOp::WriteLock); })
-      .def("write_unlock", [](const LockHandle& l) { return l.op(EngineOp::WriteUnlock); })
-      .def("__repr__", [](const LockHandle& l) { return "<pagesim lock '" + l.name + "'>"; });
+  // The ops a Python task yields at every step: pybind11 matches their arguments, and a
+  // call that does not match gets a one-line error (def_bad_args). Their signatures are
+  // written in their docstrings.
+  py::options signatures_in_docstrings;
+  signatures_in_docstrings.disable_function_signatures();
 
-  py::class_<CounterHandle>(m, "Counter", "A scenario-level atomic_t.")
-      .def_readonly("name", &CounterHandle::name)
+  py::class_<LockHandle> lock(m, "Lock", "A scenario-level lock (spinlock, mutex or rwlock).");
+  lock.def_readonly("name", &LockHandle::name)
+      .def("__repr__", [](const LockHandle& l) { return "<pagesim lock '" + l.name + "'>"; });
+  for (const auto& [name, fn, kind, doc] : {
+           std::tuple{"lock", "Lock.lock", EngineOp::Lock, ""},
+           std::tuple{"unlock", "Lock.unlock", EngineOp::Unlock, ""},
+           std::tuple{"trylock", "Lock.trylock", EngineOp::Trylock, "Yields True if the lock was taken."},
+           std::tuple{"read_lock", "Lock.read_lock", EngineOp::ReadLock, ""},
+           std::tuple{"read_unlock", "Lock.read_unlock", EngineOp::ReadUnlock, ""},
+           std::tuple{"write_lock", "Lock.write_lock", EngineOp::WriteLock, ""},
+           std::tuple{"write_unlock", "Lock.write_unlock", EngineOp::WriteUnlock, ""}}) {
+    const std::string signature = std::string(name) + "(self) -> Op" + (*doc ? "\n\n" : "") + doc;
+    lock.def(name, [kind](const LockHandle& l) { return l.op(kind); }, signature.c_str());
+    def_bad_args(lock, name, {fn, {}});
+  }
+
+  py::class_<CounterHandle> counter(m, "Counter", "A scenario-level atomic_t.");
+  counter.def_readonly("name", &CounterHandle::name)
       .def("read", [](const CounterHandle& c) { return c.op(EngineOp::CounterRead); },
-           "Yields the value (atomic_read).")
+           "read(self) -> Op\n\nYields the value (atomic_read).")
       .def("add", [](const CounterHandle& c, py::object d) {
         return c.op(EngineOp::CounterAdd, int_arg(d, "Counter.add", "delta", INT64_MIN, INT64_MAX));
-      },
-           py::arg("delta") = 1, "Yields the new value (atomic_add_return).")
+      }, py::arg("delta") = 1, "add(self, delta: int = 1) -> Op\n\nYields the new value (atomic_add_return).")
       .def("set", [](const CounterHandle& c, py::object v) {
         return c.op(EngineOp::CounterSet, int_arg(v, "Counter.set", "value", INT64_MIN, INT64_MAX));
-      },
-           py::arg("value"), "Stores a value (atomic_set).");
+      }, py::arg("value"), "set(self, value: int) -> Op\n\nStores a value (atomic_set).");
+  def_bad_args(counter, "read", {"Counter.read", {}});
+  def_bad_args(counter, "add", {"Counter.add", {"delta"}});
+  def_bad_args(counter, "set", {"Counter.set", {"value"}, 1});
 
-  m.def(
-      "delay", [](py::object ns_arg) {
-        const int64_t ns = int_arg(ns_arg, "delay", "ns", 0, INT64_MAX);
-        return EngineOp{EngineOp::Delay, 0, ns};
-      },
-      py::arg("ns"), "An operation that spends `ns` simulated nanoseconds of CPU time.");
-  m.def(
-      "check", [](py::object cond, py::object name_arg, py::object message_arg) {
-        const std::string name = str_arg(name_arg, "check", "name");
-        const std::string message = str_arg(message_arg, "check", "message");
-        if (name.empty()) throw UsageError("a check needs a name: ps.check(cond, 'name', msg)");
-        return EngineOp{EngineOp::Check, intern(name), py::bool_(cond) ? 1 : 0, 0, message};
-      },
-      py::arg("cond"), py::arg("name"), py::arg("message") = "",
-      "An operation that checks a property: when `cond` is false the run gets outcome "
-      "check:<name> with the task's backtrace (the task goes on). Yields `cond`.");
-  m.def(
-      "bug", [](py::object m) { return EngineOp{EngineOp::Bug, 0, 0, 0, str_arg(m, "bug", "message")}; },
-      py::arg("message"), "An operation that reports bug:<task> and ends the task, as BUG() does.");
-  m.def(
-      "warn", [](py::object m) { return EngineOp{EngineOp::Warn, 0, 0, 0, str_arg(m, "warn", "message")}; },
-      py::arg("message"), "An operation that reports warn:<task>; the task goes on, as after WARN().");
+  m.def("delay", [](py::object ns) {
+    return EngineOp{EngineOp::Delay, 0, int_arg(ns, "delay", "ns", 0, INT64_MAX)};
+  }, py::arg("ns"), "delay(ns: int) -> Op\n\nAn operation that spends `ns` simulated nanoseconds of CPU time.");
+  def_bad_args(m, "delay", {"delay", {"ns"}, 1});
+  m.def("check", [](py::object cond, py::object name_arg, py::object message_arg) {
+    const std::string name = str_arg(name_arg, "check", "name");
+    const std::string message = str_arg(message_arg, "check", "message");
+    if (name.empty()) throw UsageError("a check needs a name: ps.check(cond, 'name', msg)");
+    return EngineOp{EngineOp::Check, intern(name), py::bool_(cond) ? 1 : 0, 0, message};
+  }, py::arg("cond"), py::arg("name"), py::arg("message") = "",
+     "check(cond: object, name: str, message: str = '') -> Op\n\n"
+     "An operation that checks a property: when `cond` is false the run gets outcome "
+     "check:<name> with the task's backtrace (the task goes on). Yields `cond`.");
+  def_bad_args(m, "check", {"check", {"cond", "name", "message"}, 2});
+  m.def("bug", [](py::object msg) {
+    return EngineOp{EngineOp::Bug, 0, 0, 0, str_arg(msg, "bug", "message")};
+  }, py::arg("message"), "bug(message: str) -> Op\n\nAn operation that reports bug:<task> and ends the task, as BUG() does.");
+  def_bad_args(m, "bug", {"bug", {"message"}, 1});
+  m.def("warn", [](py::object msg) {
+    return EngineOp{EngineOp::Warn, 0, 0, 0, str_arg(msg, "warn", "message")};
+  }, py::arg("message"), "warn(message: str) -> Op\n\n"
+     "An operation that reports warn:<task>; the task goes on, as after WARN().");
+  def_bad_args(m, "warn", {"warn", {"message"}, 1});
+  signatures_in_docstrings.enable_function_signatures();
 
   py::class_<Outcome>(m, "Outcome", "How a run (or a task in it) ended, kernel-style.")
       .def_property_readonly("kind", [](const Outcome& o) { return outcome_kind_name(o.kind); })

@@ -305,18 +305,23 @@ void register_kernel(py::module_& m) {
         "The object id of a page, as scheduling points and breakpoints name it.");
   py::class_<KernelCall>(m, "KernelCall", "A call of a kernel entry point, yielded by a task.")
       .def("__repr__", [](const KernelCall& c) { return std::string("<pagesim call ") + c.entry->name + ">"; });
-  m.def(
-      "call",
-      [](py::object name, py::args args) {
-        const auto& e = kernel::find_entry(str_arg(name, "call", "entry"));
-        return KernelCall{&e, int_args(args, e.name)};
-      },
-      py::arg("entry"), "An operation that runs a kernel entry point: `yield ps.call('compact_page', pfn)`.");
-  py::class_<StatRead>(m, "StatRead", "A read of a vmstat counter, yielded by a task.");
-  m.def("vmstat", [](py::object name) { return StatRead{stat_by_name(str_arg(name, "vmstat", "name"))}; },
-        py::arg("name"),
-        "An operation that reads a vmstat counter (nr_isolated_anon, nr_free_pages, ...) as it "
-        "is at the task's step: `n = yield ps.vmstat('nr_isolated_anon')`.");
+  {
+    // Per-step ops: a call whose arguments do not match is a one-line error (def_bad_args).
+    py::options signatures_in_docstrings;
+    signatures_in_docstrings.disable_function_signatures();
+    m.def("call", [](py::object name, const py::args& args) {
+      const auto& e = kernel::find_entry(str_arg(name, "call", "entry"));
+      return KernelCall{&e, int_args(args, e.name)};
+    }, py::arg("entry"), "call(entry: str, *args: int) -> KernelCall\n\n"
+       "An operation that runs a kernel entry point: `yield ps.call('compact_page', pfn)`.");
+    def_bad_args(m, "call", {"call", {"entry"}, 1, true});
+    py::class_<StatRead>(m, "StatRead", "A read of a vmstat counter, yielded by a task.");
+    m.def("vmstat", [](py::object name) { return StatRead{stat_by_name(str_arg(name, "vmstat", "name"))}; },
+          py::arg("name"), "vmstat(name: str) -> StatRead\n\n"
+          "An operation that reads a vmstat counter (nr_isolated_anon, nr_free_pages, ...) as it "
+          "is at the task's step: `n = yield ps.vmstat('nr_isolated_anon')`.");
+    def_bad_args(m, "vmstat", {"vmstat", {"name"}, 1});
+  }
   m.def("entry_points", [] {
     py::list l;
     for (const auto& e : kernel::entry_points()) {

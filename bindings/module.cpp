@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/sim.h"
 #include "py_common.h"
@@ -46,6 +48,28 @@ void set_usage_error(PyObject* type, const char* what) {
 PyObject* usage_t = nullptr;
 PyObject* setup_t = nullptr;
 PyObject* stale_t = nullptr;
+
+// T.__new__(T) makes an instance whose C++ object was never constructed, and pybind11 lets
+// any method read it (garbage, or a crash). Each class of the module answers it with a
+// UsageError instead. The `__new__` attribute is what that call looks up; calling the class
+// goes through the C slot tp_new, which is put back as it was.
+void refuse_bare_new(py::module_& m) {
+  py::cpp_function refuse([](py::handle cls, const py::args&, const py::kwargs&) -> py::object {
+    const auto name = py::str(cls.attr("__name__")).cast<std::string>();
+    throw pagesim::UsageError(name + ".__new__ is refused: it would make a " + name +
+                              " with no C++ object behind it (call " + name +
+                              "(...) or get one from pagesim)");
+  });
+  std::vector<std::pair<PyTypeObject*, newfunc>> classes;
+  for (const auto& [key, value] : py::dict(m.attr("__dict__")))
+    if (PyType_Check(value.ptr()) && py::detail::get_type_info(reinterpret_cast<PyTypeObject*>(value.ptr())))
+      classes.emplace_back(reinterpret_cast<PyTypeObject*>(value.ptr()),
+                           reinterpret_cast<PyTypeObject*>(value.ptr())->tp_new);
+  // Setting __new__ on a class changes the slot of its subclasses too: all are put back after.
+  for (const auto& [type, tp_new] : classes)
+    py::setattr(reinterpret_cast<PyObject*>(type), "__new__", py::staticmethod(refuse));
+  for (const auto& [type, tp_new] : classes) type->tp_new = tp_new;
+}
 
 }  // namespace
 
@@ -98,4 +122,5 @@ PYBIND11_MODULE(_core, m) {
   pagesim::py_glue::register_kernel(m);
   pagesim::py_glue::register_zsmalloc(m);
   pagesim::py_glue::register_balloon(m);
+  refuse_bare_new(m);
 }

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "engine/sim.h"
 
@@ -55,6 +56,26 @@ inline int64_t int_arg(py::handle v, const char* fn, const char* name, int64_t l
   const long long x = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
   if (overflow || x < lo || x > hi) throw bad();
   return int64_t(x);
+}
+
+// The parameters of a per-step op. pybind11 matches its arguments (the fast path); a call
+// whose arguments do not match falls through to an overload that raises bad_op_args'
+// one-line UsageError ("delay: ns is missing"), where pybind11 would list C++ signatures.
+struct OpParams {
+  const char* fn;                  // as messages name it: "delay", "Lock.lock"
+  std::vector<const char*> names;  // positional-or-keyword parameters
+  size_t required = 0;             // the first `required` of them
+  bool variadic = false;           // *args of ints after them (ps.call)
+};
+[[noreturn]] void bad_op_args(const OpParams& p, const py::args& a, const py::kwargs& k);
+// Adds that overload to a module function or a method; define the op with
+// py::options::disable_function_signatures() and its signature in the docstring.
+inline void def_bad_args(py::module_& m, const char* name, OpParams p) {
+  m.def(name, [p](const py::args& a, const py::kwargs& k) { bad_op_args(p, a, k); });
+}
+template <class T>
+void def_bad_args(py::class_<T>& c, const char* name, OpParams p) {
+  c.def(name, [p](py::handle, const py::args& a, const py::kwargs& k) { bad_op_args(p, a, k); });
 }
 
 void register_engine(py::module_& m);

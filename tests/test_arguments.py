@@ -248,6 +248,23 @@ def test_wrong_types_and_ints_beyond_64_bits_are_usage_errors(call, message) -> 
         (lambda k: ps.check(True, "c", 5), "check: message must be a string, not 5"),
         (lambda k: k.counter("c").add(2**63), "Counter.add: delta must be an int between"),
         (lambda k: k.counter("c").set(1.5), "Counter.set: value must be an int between"),
+        # A missing, extra or unknown argument was pybind11's multi-line list of signatures.
+        (lambda k: ps.delay(), "delay: ns is missing"),
+        (lambda k: ps.delay(1, 2), "delay: takes 1 argument, not 2"),
+        (lambda k: ps.delay(1, ns=2), "delay: ns given twice"),
+        (lambda k: ps.delay(nanoseconds=2), "delay: no argument named 'nanoseconds'"),
+        (lambda k: ps.check(True), "check: name is missing"),
+        (lambda k: ps.check(True, "c", "m", 4), "check: takes at most 3 arguments, not 4"),
+        (lambda k: ps.bug(), "bug: message is missing"),
+        (lambda k: ps.warn(msg="x"), "warn: no argument named 'msg'"),
+        (lambda k: ps.vmstat(), "vmstat: name is missing"),
+        (lambda k: ps.call(), "call: entry is missing"),
+        (lambda k: ps.call("compact_page", pfn=3), "call: no argument named 'pfn'"),
+        (lambda k: k.counter("c").set(), "Counter.set: value is missing"),
+        (lambda k: k.counter("c").add(1, 2), "Counter.add: takes at most 1 argument, not 2"),
+        (lambda k: k.counter("c").read(0), "Counter.read: takes 0 arguments, not 1"),
+        (lambda k: k.mutex("m").lock(0), "Lock.lock: takes 0 arguments, not 1"),
+        (lambda k: k.mutex("m").unlock(now=True), "Lock.unlock: no argument named 'now'"),
         # A lone surrogate in a compact schedule: a raw RuntimeError.
         (lambda k: ps.Schedule("0x3 \udcff"), "Schedule: schedule must be a string of UTF-8 text"),
         # zones= had no limit on the total: 2^31 pages was a MemoryError (or the OOM killer).
@@ -285,6 +302,29 @@ def test_a_failed_constructor_leaves_no_half_built_object_in_the_traceback() -> 
                 else:
                     assert not isinstance(value, (ps.Schedule, ps.Kernel))
             tb = tb.tb_next
+
+
+def test_per_step_operations_bind_arguments_by_name_or_position() -> None:
+    k = ps.Kernel(pages=1024)
+    assert repr(ps.delay(ns=5)) == "<pagesim op delay>"
+    assert repr(ps.call(entry="compact_memory")) == "<pagesim call compact_memory>"
+    assert repr(ps.check(cond=0, name="c", message="m")) == "<pagesim op check>"
+    assert repr(k.counter("c").add()) == "<pagesim op add>"
+    assert ps.delay.__doc__.startswith("delay(ns: int) -> Op\n")
+
+
+def test_a_class_cannot_be_made_without_its_cpp_object() -> None:
+    # Schedule.__new__(Schedule) was an instance pybind11 never constructed: its repr read
+    # no C++ object and crashed the interpreter (issue 15, fuzzing).
+    classes = [v for v in vars(ps._core).values()
+               if isinstance(v, type) and not issubclass(v, BaseException)]
+    assert {ps.Schedule, ps.Kernel, ps.KernelState, ps.RunResult} <= set(classes)
+    for cls in classes:
+        with pytest.raises(ps.UsageError, match=rf"^{cls.__name__}\.__new__ is refused"):
+            cls.__new__(cls)
+    # Calling the class is unchanged.
+    assert repr(ps.Schedule("0x2 1")) == "Schedule('0x2 1')"
+    assert ps.Kernel(pages=512).state.page(0) is not None
 
 
 def test_a_name_with_a_newline_is_quoted_on_one_line() -> None:
