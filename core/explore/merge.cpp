@@ -123,7 +123,7 @@ class TreeMerge {
 
 ExploreResult merge_shares(const std::vector<ExploreResult>& shares) {
   if (shares.empty()) throw UsageError("no shares to merge");
-  if (shares.size() > 1 && shares.front().share.empty() == false) {
+  if (shares.size() > 1 && !shares.front().share.empty()) {
     for (const auto& s : shares)
       if (s.share.empty() || s.strategy != shares.front().strategy)
         throw UsageError("shares of different explorations cannot be merged");
