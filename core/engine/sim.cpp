@@ -382,6 +382,17 @@ void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
   ++steps_;
 }
 
+void Sim::follow_on(Op op, Access rw, ObjId obj, uint32_t line) {
+  Task& t = *running_;
+  t.pending = {op, rw, t.frames.top(), line, obj};
+  Cpu& c = cpus_[t.cpu];
+  if (cfg_.trace)
+    trace_.push_back({steps_ - 1, c.clock, obj, t.pending.func, line, t.id, t.cpu,
+                      TraceKind::Step, op, rw});
+  hash_.add_step(t.cpu, t.id, t.pending);
+  c.clock += cfg_.costs.ns[size_t(op)];
+}
+
 void Sim::block(const WaitInfo& w) {
   Task& t = *running_;
 

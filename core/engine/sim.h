@@ -89,6 +89,8 @@ struct Task {
   FrameStack frames;          // model functions, outermost first (simulated stack)
   boost::context::fiber fiber;   // the task while it is suspended
   uint32_t spin_depth = 0;    // spinlocks held (preempt count)
+  ObjId quiet_lock = kNoObj;  // the spinlock it took at step quiet_step (see spin_unlock)
+  uint64_t quiet_step = 0;
   Nanos wake_time = 0;        // when it was last woken
   WaitInfo wait;
   std::string name;
@@ -165,6 +167,11 @@ class Sim {
   // decide when it happens. `extra` adds to the op's cost (Delay). Returns when the
   // operation may be performed.
   void point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0);
+  // An operation that happens as part of the task's last step, with no scheduling point
+  // of its own: traced (with that step's index), hashed and timed like one. For an
+  // operation no other CPU could tell apart from that step (spin_unlock right after
+  // spin_lock).
+  void follow_on(Op op, Access rw, ObjId obj, uint32_t line);
   // Block the current task until wake(obj). The caller re-checks its condition.
   void block(const WaitInfo& w);
   // A worker waits for work (an idle wait: not a deadlock by itself). Returns false when
