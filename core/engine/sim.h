@@ -89,6 +89,7 @@ struct Task {
   FrameStack frames;          // model functions, outermost first (simulated stack)
   boost::context::fiber fiber;   // the task while it is suspended
   uint32_t spin_depth = 0;    // spinlocks held (preempt count)
+  uint32_t flags = 0;         // current->flags: the kernel layer's PF_* bits
   ObjId quiet_lock = kNoObj;  // the spinlock it took at step quiet_step (see spin_unlock)
   uint64_t quiet_step = 0;
   Nanos wake_time = 0;        // when it was last woken

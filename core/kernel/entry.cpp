@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "mm/compaction.h"
+#include "mm/current.h"
 #include "mm/lru.h"
 #include "mm/page_ops.h"
 
@@ -52,6 +53,7 @@ std::vector<EntryPoint> build() {
       {"try_to_compact_pages", "order", "direct compaction for a failed allocation of this order",
        [](Kernel& k, Args a) -> int64_t {
          if (a[0] < 0 || a[0] >= mm::MAX_ORDER) throw UsageError("order out of range");
+         mm::MemallocScope memalloc;  // as its one caller, __alloc_pages_direct_compact
          return int64_t(mm::try_to_compact_pages(k, mm::GFP_KERNEL | mm::__GFP_MOVABLE,
                                                   unsigned(a[0]), mm::MigrateMode::SyncLight));
        }},

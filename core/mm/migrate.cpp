@@ -1,5 +1,6 @@
 #include "mm/migrate.h"
 
+#include "mm/current.h"
 #include "mm/lru.h"
 #include "mm/page_alloc.h"
 #include "mm/page_ops.h"
@@ -185,7 +186,9 @@ int __unmap_and_move(Mm& mm, Pfn page, Pfn newpage, bool force, MigrateMode mode
 
   if (!trylock_page(mm, page)) {
     if (!force || mode == MigrateMode::Async) goto out;
-    // (current->flags & PF_MEMALLOC is never set for the model's compaction contexts.)
+    // It's not safe for direct compaction to call lock_page: the allocating task may hold
+    // the lock of the page it would wait for, and deadlock on itself.
+    if (current_flags() & PF_MEMALLOC) goto out;
     lock_page(mm, page);
   }
 

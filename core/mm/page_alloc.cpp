@@ -25,6 +25,7 @@
 #include <cstdio>
 
 #include "engine/sync.h"
+#include "mm/current.h"
 #include "mm/page_ops.h"
 
 namespace pagesim::mm {
@@ -633,11 +634,16 @@ Pfn __alloc_pages_slowpath(Mm& mm, unsigned order, const AllocContext& ac) {
   // Caller is not willing to reclaim, we can't balance anything.
   if (!can_direct_reclaim) return kNoPfn;
 
-  // __alloc_pages_direct_compact: costly and non-costly orders alike try compaction
-  // (async first in 4.8; the model runs one sync-light pass), then one more attempt.
+  // __alloc_pages_direct_compact: costly and non-costly orders alike try compaction, with
+  // PF_MEMALLOC (async first in 4.8; the model runs one sync-light pass), then one more
+  // attempt.
   // Direct reclaim and the OOM killer that follow in 4.8 are not modelled.
   if (order > 0) {
-    const CompactResult rc = try_to_compact_pages(mm, ac.gfp, order, MigrateMode::SyncLight);
+    CompactResult rc;
+    {
+      MemallocScope memalloc;  // current->flags |= PF_MEMALLOC
+      rc = try_to_compact_pages(mm, ac.gfp, order, MigrateMode::SyncLight);
+    }
     if (rc != CompactResult::Skipped && rc != CompactResult::NotSuitableZone) {
       page = get_page_from_freelist(mm, order, alloc_flags, ac);
       if (page != kNoPfn) return page;

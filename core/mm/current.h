@@ -1,0 +1,30 @@
+// current->flags (include/linux/sched.h): the PF_* bits of the running task.
+#pragma once
+#include <cstdint>
+
+#include "engine/sim.h"
+
+namespace pagesim::mm {
+
+// "I am a memory allocator": set around direct compaction, so that its migrations never
+// sleep on a page lock the allocating task may itself hold (__unmap_and_move).
+inline constexpr uint32_t PF_MEMALLOC = 0x00000800;
+
+// The running task's flags; set-up code, which runs in no task, has a word of its own.
+inline uint32_t& current_flags() {
+  thread_local uint32_t setup_flags = 0;
+  Sim* s = Sim::current();
+  Task* t = s ? s->current_task() : nullptr;
+  return t ? t->flags : setup_flags;
+}
+
+// current->flags |= PF_MEMALLOC for a scope, cleared at its end as the kernel clears it
+// (also when the scope is left by an exception: set-up code goes on after one).
+struct MemallocScope {
+  MemallocScope() { current_flags() |= PF_MEMALLOC; }
+  ~MemallocScope() { current_flags() &= ~PF_MEMALLOC; }
+  MemallocScope(const MemallocScope&) = delete;
+  MemallocScope& operator=(const MemallocScope&) = delete;
+};
+
+}  // namespace pagesim::mm
