@@ -4,6 +4,7 @@
 // all on zones fragmented by a process's anonymous LRU pages.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -423,9 +424,11 @@ TEST(CompactionDirect, AFailedHighOrderAllocationCompactsAndRetries) {
 TEST(CompactionDirect, PfMemallocKeepsATaskFromSleepingOnAPageLockItHolds) {
   Kernel k(kcfg("v4.8", 4096));
   const uint32_t pid = fragment(k);
-  std::vector<Pfn> held;  // the task's pages of the first 8 pageblocks (even vpages)
-  for (uint32_t v = 0; v < 8 * 512; v += 2)
-    if (k.processes[pid].pte[v] != kNoPfn) held.push_back(k.processes[pid].pte[v]);
+  const std::vector<Pfn>& pte = k.processes[pid].pte;
+  const size_t nv = std::min<size_t>(pte.size(), 8 * 512);
+  std::vector<Pfn> held;  // the task's first 8 pageblocks' worth of pages (even vpages)
+  for (size_t v = 0; v < nv; v += 2)
+    if (pte[v] != kNoPfn) held.push_back(pte[v]);
   ASSERT_GT(held.size(), 1000u);
   Pfn got = kNoPfn;
   const RunResult r = run_task(k, [&] {
@@ -436,8 +439,8 @@ TEST(CompactionDirect, PfMemallocKeepsATaskFromSleepingOnAPageLockItHolds) {
   ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 1);
   EXPECT_GT(k.stat(Stat::PGMIGRATE_FAIL), 0);  // the held pages were tried, and left
-  for (uint32_t v = 0, i = 0; v < 8 * 512; v += 2)
-    if (k.processes[pid].pte[v] != kNoPfn) EXPECT_EQ(k.processes[pid].pte[v], held[i++]);
+  for (size_t v = 0, i = 0; v < nv; v += 2)
+    if (pte[v] != kNoPfn) EXPECT_EQ(pte[v], held[i++]);
   EXPECT_EQ(current_flags(), 0u);  // set-up's own word was never set
   (void)got;  // whether an order-9 block formed elsewhere does not matter here
 }
