@@ -373,24 +373,25 @@ void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
     switch_out(t);
   }
   // Chosen: the operation happens now.
-  Cpu& c = cpus_[t.cpu];
-  if (cfg_.trace)
-    trace_.push_back({steps_, c.clock, obj, t.pending.func, line, t.id, t.cpu, TraceKind::Step,
-                      op, rw});
-  hash_.add_step(t.cpu, t.id, t.pending);
-  c.clock += cfg_.costs.ns[size_t(op)] + extra;
+  record_step(t, steps_, cfg_.costs.ns[size_t(op)] + extra);
   ++steps_;
 }
 
+// A follow-on operation is part of the step just taken: the same step number, no choice.
 void Sim::follow_on(Op op, Access rw, ObjId obj, uint32_t line) {
   Task& t = *running_;
   t.pending = {op, rw, t.frames.top(), line, obj};
+  record_step(t, steps_ - 1, cfg_.costs.ns[size_t(op)]);
+}
+
+// Trace, hash and time the task's pending operation as step `step`.
+void Sim::record_step(Task& t, uint64_t step, Nanos cost) {
   Cpu& c = cpus_[t.cpu];
   if (cfg_.trace)
-    trace_.push_back({steps_ - 1, c.clock, obj, t.pending.func, line, t.id, t.cpu,
-                      TraceKind::Step, op, rw});
+    trace_.push_back({step, c.clock, t.pending.obj, t.pending.func, t.pending.line, t.id, t.cpu,
+                      TraceKind::Step, t.pending.op, t.pending.rw});
   hash_.add_step(t.cpu, t.id, t.pending);
-  c.clock += cfg_.costs.ns[size_t(op)];
+  c.clock += cost;
 }
 
 void Sim::block(const WaitInfo& w) {

@@ -238,6 +238,7 @@ class Sim {
   void add_choice(CpuId c);          // records the CPU chosen for this step
   void grow_schedule();
   void advance_pending();
+  void record_step(Task& t, uint64_t step, Nanos cost);
   void report_deadlock();
   void trace_frame(const Task& t, uint32_t func, TraceKind kind);
   Outcome make_outcome(OutcomeKind k, std::string function, std::string message,

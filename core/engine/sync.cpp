@@ -65,8 +65,9 @@ bool spin_trylock(SpinLock& l, uint32_t line) {
   sched(Op::SpinTrylock, Access::Write, l.id, line);
   if (l.owner != kNoTask) return false;
   l.owner = self_id();
-  took_spinlock(running_sim(), l.id);
-  acquired(running_sim(), l.id, true);
+  Sim* s = running_sim();
+  took_spinlock(s, l.id);
+  acquired(s, l.id, true);
   return true;
 }
 
@@ -79,12 +80,13 @@ static void check_owner(TaskId owner, const char* fn, ObjId id) {
 
 void spin_unlock(SpinLock& l, uint32_t line) {
   check_owner(l.owner, REPORT_FUNC("spin_unlock"), l.id);
-  if (Sim* s = running_sim(); quiet_since_lock(s, l.id))
+  Sim* s = running_sim();
+  if (quiet_since_lock(s, l.id))
     s->follow_on(Op::SpinUnlock, Access::Write, l.id, line);
   else
     sched(Op::SpinUnlock, Access::Write, l.id, line);
   l.owner = kNoTask;
-  released(running_sim(), l.id, true);
+  released(s, l.id, true);
 }
 
 void mutex_lock(Mutex& m, uint32_t line) {
