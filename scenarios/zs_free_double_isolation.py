@@ -2,7 +2,8 @@
 
 Report: <570CAB12.2090408@samsung.com>, on "[PATCH v3 02/16] mm/compaction: support non-lru
 movable page migration", quoted in Minchan Kim's reply <20160412142522.GA3265@blaptop>
-(seeds/002). Minchan: "That's exactly a bug we discussed. I will fix it in next revision."
+(linux-mm archive id 45618734626). Minchan: "That's exactly a bug we discussed. I will fix
+it in next revision."
 
 T is a sub-page of a zspage. Migrate context A isolates T and unlocks it (T stays on A's
 private list, A holds a reference). The process owning the last object of the zspage is
@@ -14,9 +15,36 @@ zspage that T no longer points to: a NULL pointer dereference.
 Buggy preset: movable-v3. Fixed preset: v4.8, where PG_isolated belongs to the VM,
 __ClearPageMovable keeps the movable bit, and zs_free leaves an isolated zspage to
 zs_page_putback, which defers the free to the pool's worker.
+
+Every outcome of movable-v3 under `pagesim explore ... --strategy dpor --preemption-bound 2`
+(exhausted, 49,813 executions), with the v3 lines behind it (docs/kernel/v3/):
+- ok: A migrates T, or the driver's release is seen by the VM in time (move_to_new_page:
+  `if (!PageIsolated(page)) { rc = MIGRATEPAGE_SUCCESS; __ClearPageMovable(page); }`).
+- oops:zs_page_isolate (1,338): Chulmin Kim's report. v3 13/16 reset_page
+  `if (!PageIsolated(page)) __ClearPageMovable(page); ClearPageIsolated(page);` leaves T
+  looking idle and movable, isolate_movable_page passes `!PageMovable(page) ||
+  PageIsolated(page)`, and zs_page_isolate's `first_page = get_first_page(page)` is NULL.
+  Closed by zs-free-atomic (v4's zs_free leaves an isolated zspage alone) or by
+  vm-owns-pg-isolated (a released page keeps PG_isolated).
+- bug:__list_add (10): A migrated T to a new page N and unlocked both; C's free_zspage
+  (zs_free dropped class->lock, 12/16) locks N and resets it: `__ClearPageMovable(page)`
+  clears PG_movable with a non-atomic `__clear_bit` and sets page->mapping to NULL. A's
+  __unmap_and_move then tests N unlocked (v3 04/16: `if (unlikely(PageMovable(newpage)))
+  put_page(newpage); else putback_lru_page(newpage);`), finds it not movable and puts the
+  zsmalloc page on the LRU; C's `__clear_bit` read the flags before A's SetPageLRU and
+  writes them back after it, so PG_lru is lost and C frees a page that is still on the LRU
+  list. Closed by movable-mapping-bit (v4's __ClearPageMovable keeps PAGE_MAPPING_MOVABLE,
+  so N stays __PageMovable and A only drops its reference).
+The model's earlier movable-v3 (4.8's zsmalloc and VM with the flags of v3) also reported
+deadlock, bug:bad_page and bug:zs_page_migrate; v3 had none of them (docs/kernel/movable-v3.md).
 """
 
+import json
+import subprocess
+import sys
+
 import pagesim as ps
+import pytest
 
 
 @ps.scenario(kernel="movable-v3", cpus=3, pages=1024)
@@ -73,10 +101,52 @@ def test_v48_same_schedule_is_clean_and_frees_T_once():
         assert page["refcount"] == 0 and page["owner"] == "none", page
 
 
-def test_each_v4_fix_alone_on_v3():
-    # The driver-side fix alone (zs_free leaves isolated zspages to putback) closes it.
-    run = zs_free_double_isolation.run(fixes={"zs-free-skips-isolated": True})
-    assert run.oops is None, run.report()
+def test_which_v4_change_closes_it():
+    # zs_free leaving an isolated zspage to zs_page_putback (v4 11/12) closes it alone.
+    run = zs_free_double_isolation.run(fixes={"zs-free-atomic": True})
+    assert run.ok, run.report()
+    # So does the VM owning PG_isolated (v4 02/12), which needs v4's zsmalloc with it.
+    run = zs_free_double_isolation.run(fixes={"zs-free-atomic": True, "vm-owns-pg-isolated": True})
+    assert run.ok, run.report()
+    with pytest.raises(ps.UsageError, match="'vm-owns-pg-isolated' needs fix 'zs-free-atomic'"):
+        zs_free_double_isolation.run(fixes={"vm-owns-pg-isolated": True})
+
+
+def test_v3_outcome_set_is_the_reported_oops_and_the_lru_putback_of_a_freed_zspage_page():
+    ex = zs_free_double_isolation.explore(strategy="dpor", preemption_bound=2)
+    assert ex.exhausted, ex
+    assert set(ex.outcomes) == {"ok", "oops:zs_page_isolate", "bug:__list_add"}, ex
+    oops = ex.replay("oops:zs_page_isolate").oops
+    assert oops.task in ("migrate_ctx_A", "migrate_ctx_B")
+    assert oops.backtrace[:2] == ["zs_page_isolate", "isolate_movable_page"]
+    lru = ex.replay("bug:__list_add")
+    assert lru.bug.task == "zs_free_C"
+    assert lru.bug.backtrace[-2:] == ["free_zspage", "zs_free"]
+    assert "is already on lru" in lru.bug.message
+    # A put the page zs_free is freeing on the LRU after its migration succeeded.
+    assert "putback_lru_page" in lru.diagram(depth=6)
+
+
+def test_v3_lru_putback_closed_by_the_movable_mapping_bit():
+    v4_zsmalloc = {"zs-free-atomic": True, "vm-owns-pg-isolated": True}
+    ex = zs_free_double_isolation.explore(strategy="dpor", preemption_bound=2, fixes=v4_zsmalloc)
+    assert ex.exhausted and set(ex.outcomes) == {"ok", "bug:__list_add"}, ex
+    ex = zs_free_double_isolation.explore(strategy="dpor", preemption_bound=2,
+                                          fixes={**v4_zsmalloc, "movable-mapping-bit": True})
+    assert ex.exhausted and ex.outcomes == {"ok": ex.executions}, ex
+
+
+def test_cli_explore_of_v3_writes_the_outcome_set(tmp_path):
+    out = tmp_path / "v3.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pagesim.cli", "explore",
+         f"{__file__}::zs_free_double_isolation", "--kernel", "movable-v3", "--strategy", "dpor",
+         "--preemption-bound", "2", "--json", str(out)],
+        capture_output=True, text=True, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    j = json.loads(out.read_text())
+    assert j["exhausted"] is True
+    assert set(j["outcomes"]) == {"ok", "oops:zs_page_isolate", "bug:__list_add"}, j["outcomes"]
 
 
 def test_v48_is_clean_in_every_schedule_with_one_preemption():

@@ -704,3 +704,32 @@ def test_set_log_level(capfd: pytest.CaptureFixture[str]) -> None:
             ps.set_log_level("junk")
     finally:
         ps.set_log_level("warn")
+
+
+def test_tasks_stuck_on_a_dead_tasks_lock_are_its_aftermath_not_a_deadlock() -> None:
+    # A task that hits a BUG dies holding its mutex, as an oopsed kernel task keeps its
+    # locks. The task that then sleeps on it is listed in the BUG's report; the run's
+    # outcome is the BUG alone.
+    m = ps.Machine(cpus=2)
+    mutex = m.mutex("M")
+
+    def dies_holding_it() -> Iterator[ps.Op]:
+        yield mutex.lock()
+        yield ps.bug("gone")
+
+    def waits_for_it() -> Iterator[ps.Op]:
+        yield mutex.lock()
+        yield mutex.unlock()
+
+    m.spawn(0, dies_holding_it, name="A")
+    m.spawn(1, waits_for_it, name="B")
+    runs = [m.run(seed=s) for s in range(20)]
+    assert {tuple(o.key for o in r.outcomes) for r in runs} == {("bug:A",)}
+    # In the runs where B came to the mutex after A took it, the BUG's report lists B.
+    stuck = [r for r in runs if "after it:" in r.outcomes[0].details]
+    assert stuck
+    details = stuck[0].outcomes[0].details
+    assert details[details.index("after it:") + 1].startswith("B (cpu1) sleeps on mutex")
+    assert "held by A (dead)" in details[-1]
+    # A cycle among live tasks is still a deadlock.
+    assert [o.key for o in find_deadlock(abba_machine()).outcomes] == ["deadlock"]

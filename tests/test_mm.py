@@ -25,7 +25,8 @@ from pagesim._core import Kernel, UsageError
 MERGED = [
     "vm-owns-pg-isolated",
     "movable-mapping-bit",
-    "zs-free-skips-isolated",
+    "race-without-page-lock",
+    "zs-free-atomic",
     "zs-movable-after-setup",
     "c102f07ca0b0",
     "balloon-dequeue-under-lock",

@@ -160,7 +160,7 @@ def test_cli_run_with_a_typo_is_a_usage_error(tmp_path) -> None:
     out = cli("run", str(f))
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "pagesim: unknown model function 'unlock_pgae' (did you mean 'unlock_page'?)"]
+        "pagesim: unknown model function 'unlock_pgae' (did you mean 'unlock_page' or 'unlock_zspage'?)"]
 
 
 def test_stop_at_a_breakpoint_and_state_at_a_step() -> None:

@@ -90,6 +90,12 @@ uint32_t get_size_class_index(size_t size) {
 
 Zsmalloc& Z(Mm& mm) { return drivers_of(mm).zsmalloc; }
 
+// The v3 series' zsmalloc (zs-free-atomic off): no struct zspage rwlock, only the two
+// ALMOST fullness lists, zs_free freeing outside class->lock, isolate and migrate trying
+// class->lock, migrate freezing the whole zspage.
+bool v3(const Mm& mm) { return !mm.cfg.has(Fix::ZsFreeAtomic); }
+bool vm_owns_isolated(const Mm& mm) { return mm.cfg.has(Fix::VmOwnsPgIsolated); }
+
 bool in_task() {
   Sim* s = Sim::current();
   return s && s->current_task();
@@ -395,8 +401,13 @@ void migrate_lock_init(Zspage& z, uint32_t id) {
   z.lock = RwLock{};
   z.lock.id = zspage_obj(id);
 }
-void migrate_read_lock(Mm& mm, uint32_t id) { read_lock(zspage_at(mm, id).lock, here()); }
-void migrate_read_unlock(Mm& mm, uint32_t id) { read_unlock(zspage_at(mm, id).lock, here()); }
+// v3 had no zspage->lock: the handle pin and the zspage freeze were the only exclusion.
+void migrate_read_lock(Mm& mm, uint32_t id) {
+  if (!v3(mm)) read_lock(zspage_at(mm, id).lock, here());
+}
+void migrate_read_unlock(Mm& mm, uint32_t id) {
+  if (!v3(mm)) read_unlock(zspage_at(mm, id).lock, here());
+}
 void migrate_write_lock(Mm& mm, uint32_t id) { write_lock(zspage_at(mm, id).lock, here()); }
 void migrate_write_unlock(Mm& mm, uint32_t id) { write_unlock(zspage_at(mm, id).lock, here()); }
 
@@ -411,9 +422,19 @@ int get_fullness_group(Mm& mm, const SizeClass& c, uint32_t id) {
   return ZS_ALMOST_FULL;
 }
 
+// Which fullness groups are lists: all four since struct zspage (v4 08/12); before, only
+// the two ALMOST groups (insert/remove_zspage returned for fullness >= _ZS_NR_FULLNESS_GROUPS).
+bool fullness_listed(const mm::MmConfig& cfg, int fullness) {
+  return cfg.has(Fix::ZsFreeAtomic) || fullness == ZS_ALMOST_EMPTY || fullness == ZS_ALMOST_FULL;
+}
+
 // insert_zspage: "We want to see more ZS_FULL pages and less almost empty/full. Put
 // pages with higher ->inuse first."
 void insert_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
+  if (!fullness_listed(mm.cfg, fullness)) {
+    zspage_at(mm, id).list = kZsNoList;  // v3: INIT_LIST_HEAD, on no list
+    return;
+  }
   sched(Op::ListAdd, Access::Write, zspage_obj(id), here());
   c.stats[size_t(fullness)]++;
   auto& l = c.fullness_list[size_t(fullness)];
@@ -440,6 +461,7 @@ void zspage_list_del(Mm& mm, SizeClass& c, uint32_t id, int8_t after) {
 bool list_empty(const std::vector<uint32_t>& list) { return list.empty(); }
 
 void remove_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
+  if (!fullness_listed(mm.cfg, fullness)) return;
   VM_BUG_ON(mm, list_empty(c.fullness_list[size_t(fullness)]));
   VM_BUG_ON(mm, is_zspage_isolated(mm, id));
   sched(Op::ListDel, Access::Write, zspage_obj(id), here());
@@ -492,6 +514,12 @@ uint32_t cache_alloc_zspage(Mm& mm, uint32_t pool) {
   Zspage& zp = z.zspages[id];
   zp = Zspage{};  // memset(zspage, 0, sizeof(struct zspage))
   zp.list = kZsZeroed;
+  // v3 kept the metadata in first_page->freelist, NULL until set_zspage_mapping: class 0
+  // and fullness 0, which is ZS_ALMOST_FULL in v3's enum; its list head was initialised.
+  if (v3(mm)) {
+    zp.fullness = ZS_ALMOST_FULL;
+    zp.list = kZsNoList;
+  }
   zp.allocated = true;
   zp.pool = pool;
   return id;
@@ -506,11 +534,11 @@ void cache_free_zspage(Mm& mm, uint32_t id) {
 }
 
 // reset_page: what the page must look like before zsmalloc releases it. v4.8 clears the
-// movable mapping under the page lock; the v3 series kept PG_movable on an isolated page
-// for the VM to clear and dropped PG_isolated itself.
+// movable mapping under the page lock; the v3 series (driver-owned PG_isolated) kept
+// PG_movable on an isolated page for the VM to clear and dropped PG_isolated itself.
 void reset_page(Mm& mm, Pfn page) {
   MODEL_FUNC("reset_page");
-  if (mm.cfg.has(Fix::MovableMappingBit)) {
+  if (vm_owns_isolated(mm)) {
     mm::__ClearPageMovable(mm, page);
   } else {
     if (!mm::PageIsolated(mm, page)) mm::__ClearPageMovable(mm, page);
@@ -591,22 +619,47 @@ void __free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
   pool_of(mm, pool).pages_allocated -= c.pages_per_zspage;
 }
 
-void free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
+// ---- the v3 series' zspage free (zs-free-atomic off) ----
+
+// v3 free_zspage (13/16, 14/16): lock every page with a busy trylock, then reset, unlock
+// and put each, the first page last. Its callers update the stats; zs_free calls it
+// after dropping class->lock ("deadlock between page_lock and class->lock with upcoming
+// page migration", Minchan Kim, 19 Apr 2016).
+void free_zspage_v3(Mm& mm, uint32_t id) {
   MODEL_FUNC("free_zspage");
   VM_BUG_ON(mm, get_zspage_inuse(mm, id));
-  if (mm.cfg.has(Fix::ZsFreeSkipsIsolated)) {
-    VM_BUG_ON(mm, zspage_list_empty(mm, id));
-    if (!trylock_zspage(mm, id)) {
-      kick_deferred_free(mm, pool);
-      return;
-    }
-    remove_zspage(mm, c, id, ZS_EMPTY);
-  } else {
-    // v3: lock every page (spinning), then free even a zspage with isolated sub-pages,
-    // which is off every list.
-    lock_zspage_spinning(mm, id);
-    if (!zspage_list_empty(mm, id)) remove_zspage(mm, c, id, ZS_EMPTY);
+  lock_zspage_spinning(mm, id);
+  const Pfn first_page = get_first_page(mm, id);
+  Pfn nextp = get_next_page(mm, first_page);
+  const auto release = [&](Pfn page) {
+    reset_page(mm, page);
+    mm::unlock_page(mm, page);
+    mm.stat(mm::Stat::NR_ZSPAGES)--;
+    mm::put_page(mm, page);
+  };
+  while (nextp != kNoPfn) {
+    const Pfn tmp = nextp;
+    nextp = get_next_page(mm, nextp);
+    release(tmp);
   }
+  release(first_page);
+  cache_free_zspage(mm, id);  // the metadata lived in the first page
+}
+
+void free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
+  if (v3(mm)) {
+    c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
+    pool_of(mm, pool).pages_allocated -= c.pages_per_zspage;
+    return free_zspage_v3(mm, id);
+  }
+  MODEL_FUNC("free_zspage");
+  VM_BUG_ON(mm, get_zspage_inuse(mm, id));
+  VM_BUG_ON(mm, zspage_list_empty(mm, id));
+  if (!trylock_zspage(mm, id)) {
+    kick_deferred_free(mm, pool);
+    return;
+  }
+  remove_zspage(mm, c, id, ZS_EMPTY);
   __free_zspage(mm, pool, c, id);
 }
 
@@ -647,7 +700,14 @@ void create_page_chain(Mm& mm, const SizeClass& c, uint32_t id, const std::vecto
 void init_zspage(Mm& mm, uint32_t pool, const SizeClass& c, uint32_t id) {
   Pfn page = get_first_page(mm, id);
   uint32_t page_idx = 0;
+  const uint32_t mapping = pool_of(mm, pool).mapping;
   while (page != kNoPfn) {
+    if (!mm.cfg.has(Fix::ZsMovableAfterSetup)) {
+      // v3: each page becomes movable here, before the zspage is on any list.
+      if (!mm::trylock_page(mm, page)) BUG(REPORT_FUNC("init_zspage"), "BUG_ON(!trylock_page(page))");
+      mm::__SetPageMovable(mm, page, mapping);
+      mm::unlock_page(mm, page);
+    }
     const uint32_t first = first_obj_of_page(c.size, page_idx);
     const uint32_t end = std::min(first_obj_of_page(c.size, page_idx + 1), c.objs_per_zspage);
     sched(Op::Write, Access::Write, mm::page_obj(page), here());
@@ -659,8 +719,6 @@ void init_zspage(Mm& mm, uint32_t pool, const SizeClass& c, uint32_t id) {
     page_idx++;
   }
   set_freeobj(mm, id, 0);
-  // v3: the pages became movable here, before the zspage is on any list.
-  if (!mm.cfg.has(Fix::ZsMovableAfterSetup)) SetZsPageMovable(mm, pool, id);
 }
 
 uint32_t alloc_zspage(Mm& mm, uint32_t pool, const SizeClass& c, mm::gfp_t gfp) {
@@ -880,6 +938,114 @@ void __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
 
 // ---- migration helpers ----
 
+// ---- the v3 series' isolation state and zspage freeze ----
+
+// ZsPageIsolate (PG_uptodate of the first page in v3): the zspage is off its list because
+// a sub-page is isolated. The model keeps it in zspage->isolated as 0 or 1, so
+// fix_fullness_group's is_zspage_isolated is v3's ZsPageIsolate.
+void SetZsPageIsolate(Mm& mm, uint32_t id) {
+  sched(Op::Write, Access::Write, zspage_obj(id), here());
+  zspage_at(mm, id).isolated = 1;
+}
+void ClearZsPageIsolate(Mm& mm, uint32_t id) {
+  sched(Op::Write, Access::Write, zspage_obj(id), here());
+  zspage_at(mm, id).isolated = 0;
+}
+
+// check_isolated_page (v3 15/16): is any sub-page PG_isolated?
+bool check_isolated_page(Mm& mm, uint32_t id) {
+  for (Pfn cursor = get_first_page(mm, id); cursor != kNoPfn; cursor = get_next_page(mm, cursor))
+    if (mm::PageIsolated(mm, cursor)) return true;
+  return false;
+}
+
+// trylock_zspage / unlock_zspage of v3 15/16: every page but @locked_page, which the
+// caller holds.
+bool trylock_zspage_except(Mm& mm, uint32_t id, Pfn locked_page) {
+  MODEL_FUNC("trylock_zspage");
+  Pfn cursor, fail = kNoPfn;
+  for (cursor = get_first_page(mm, id); cursor != kNoPfn; cursor = get_next_page(mm, cursor)) {
+    if (cursor != locked_page && !mm::trylock_page(mm, cursor)) {
+      fail = cursor;
+      goto unlock;
+    }
+  }
+  return true;
+unlock:
+  for (cursor = get_first_page(mm, id); cursor != fail; cursor = get_next_page(mm, cursor))
+    if (cursor != locked_page) mm::unlock_page(mm, cursor);
+  return false;
+}
+
+void unlock_zspage(Mm& mm, uint32_t id, Pfn locked_page) {
+  MODEL_FUNC("unlock_zspage");
+  for (Pfn cursor = get_first_page(mm, id); cursor != kNoPfn; cursor = get_next_page(mm, cursor)) {
+    VM_BUG_ON_PAGE(mm, !mm::PageLocked(mm, cursor), cursor);
+    if (cursor != locked_page) mm::unlock_page(mm, cursor);
+  }
+}
+
+// The header of object obj_idx of the zspage (objidx_to_page_and_offset + obj_to_head).
+uint64_t zspage_obj_head(Mm& mm, const SizeClass& c, uint32_t id, uint32_t obj_idx) {
+  Pfn page = get_first_page(mm, id);
+  for (uint32_t i = uint32_t((uint64_t(obj_idx) * c.size) >> PAGE_SHIFT); i > 0; i--) {
+    page = get_next_page(mm, page);
+    if (page == kNoPfn) null_deref("page->freelist", 0);
+  }
+  return obj_to_head(mm, page, obj_slot(c.size, obj_idx));
+}
+
+// freeze_zspage (v3 12/16): pin every allocated object, so that none can be freed or
+// mapped until unfreeze. Stops at the first pin it cannot take; returns the pins taken.
+uint32_t freeze_zspage(Mm& mm, uint32_t pool, const SizeClass& c, uint32_t id) {
+  MODEL_FUNC("freeze_zspage");
+  uint32_t nr_freeze = 0;
+  for (uint32_t obj_idx = 0; obj_idx < c.objs_per_zspage; obj_idx++) {
+    const uint64_t head = zspage_obj_head(mm, c, id, obj_idx);
+    if (head & OBJ_ALLOCATED_TAG) {
+      if (!trypin_tag(mm, pool, head >> OBJ_TAG_BITS)) break;
+      nr_freeze++;
+    }
+  }
+  return nr_freeze;
+}
+
+void unfreeze_zspage(Mm& mm, uint32_t pool, const SizeClass& c, uint32_t id, uint32_t nr_obj) {
+  MODEL_FUNC("unfreeze_zspage");
+  uint32_t nr_unfreeze = 0;
+  for (uint32_t obj_idx = 0; obj_idx < c.objs_per_zspage && nr_unfreeze < nr_obj; obj_idx++) {
+    const uint64_t head = zspage_obj_head(mm, c, id, obj_idx);
+    if (head & OBJ_ALLOCATED_TAG) {
+      const uint64_t handle = head >> OBJ_TAG_BITS;
+      VM_BUG_ON(mm, !testpin_tag(mm, pool, handle));
+      unpin_tag(mm, pool, handle);
+      nr_unfreeze++;
+    }
+  }
+}
+
+// zs_page_migrate's copy of the page and the move of its objects' handles to newpage,
+// which keep their pins (v3 13/16, 4.8 alike).
+void move_page_objects(Mm& mm, uint32_t pool, Pfn newpage, Pfn page) {
+  sched(Op::Read, Access::Read, mm::page_obj(page), here());
+  sched(Op::Write, Access::Write, mm::page_obj(newpage), here());
+  page_mem(mm, newpage) = page_mem(mm, page);  // memcpy(d_addr, s_addr, PAGE_SIZE)
+  const uint32_t nr = uint32_t(page_mem(mm, page).size());
+  for (uint32_t i = 0; i < nr; i++) {
+    const uint64_t head = obj_to_head(mm, page, i);
+    if (head & OBJ_ALLOCATED_TAG) {
+      const uint64_t handle = head >> OBJ_TAG_BITS;
+      if (!testpin_tag(mm, pool, handle)) BUG(REPORT_FUNC("zs_page_migrate"), "BUG()", {"handle not pinned"});
+      const uint64_t old_obj = handle_to_obj(mm, pool, handle);
+      Pfn dummy;
+      uint32_t obj_idx;
+      obj_to_location(old_obj, &dummy, &obj_idx);
+      const uint64_t new_obj = location_to_obj(newpage, obj_idx) | (uint64_t(1) << HANDLE_PIN_BIT);
+      record_obj(mm, pool, handle, new_obj);
+    }
+  }
+}
+
 void replace_sub_page(Mm& mm, const SizeClass& c, uint32_t id, Pfn newpage, Pfn oldpage) {
   std::vector<Pfn> pages;
   Pfn page = get_first_page(mm, id);
@@ -1025,6 +1191,20 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
     cache_free_handle(mm, pool, handle);
     return 0;
   }
+  if (v3(mm)) {
+    // v3: the new zspage is recorded, outside class->lock, as an empty one of its class;
+    // fix_fullness_group then lists it.
+    set_zspage_mapping(mm, zspage, c.index, ZS_EMPTY);
+    p.pages_allocated += c.pages_per_zspage;
+    spin_lock(c.lock);
+    c.stats[OBJ_ALLOCATED] += c.objs_per_zspage;
+    const uint64_t obj = obj_malloc(mm, c, zspage, handle);
+    fix_fullness_group(mm, c, zspage);
+    record_obj(mm, pool, handle, obj);
+    if (mm.cfg.has(Fix::ZsMovableAfterSetup)) SetZsPageMovable(mm, pool, zspage);
+    spin_unlock(c.lock);
+    return handle;
+  }
 
   spin_lock(c.lock);
   const uint64_t obj = obj_malloc(mm, c, zspage, handle);
@@ -1040,7 +1220,45 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
   return handle;
 }
 
+namespace {
+
+// v3 zs_free (11..13/16): the zspage's stats under class->lock, then the lock is dropped
+// and free_zspage spins on each page lock with the handle still pinned.
+void zs_free_v3(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("zs_free");
+  if (!handle) return;
+  // Once handle is pinned, page|object migration cannot work.
+  pin_tag(mm, pool, handle);
+  const uint64_t obj = handle_to_obj(mm, pool, handle);
+  Pfn f_page;
+  uint32_t f_objidx;
+  obj_to_location(obj, &f_page, &f_objidx);
+  const uint32_t zspage = get_zspage(mm, f_page);  // first_page = get_first_page(f_page)
+  uint32_t class_idx;
+  int fullness;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+  ZsPool& p = pool_of(mm, pool);
+  SizeClass& c = class_of(p, class_idx);
+
+  spin_lock(c.lock);
+  obj_free(mm, c, obj);
+  fullness = fix_fullness_group(mm, c, zspage);
+  if (fullness == ZS_EMPTY) {
+    c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
+    spin_unlock(c.lock);
+    p.pages_allocated -= c.pages_per_zspage;
+    free_zspage_v3(mm, zspage);
+  } else {
+    spin_unlock(c.lock);
+  }
+  unpin_tag(mm, pool, handle);
+  cache_free_handle(mm, pool, handle);
+}
+
+}  // namespace
+
 void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
+  if (v3(mm)) return zs_free_v3(mm, pool, handle);
   MODEL_FUNC("zs_free");
   if (!handle) return;
   pin_tag(mm, pool, handle);
@@ -1065,9 +1283,8 @@ void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
   } else {
     const bool isolated = is_zspage_isolated(mm, zspage);
     migrate_read_unlock(mm, zspage);
-    // If zspage is isolated, zs_page_putback will free the zspage (v4.8). The v3 series
-    // freed it here regardless.
-    if (!isolated || !mm.cfg.has(Fix::ZsFreeSkipsIsolated)) free_zspage(mm, pool, c, zspage);
+    // If zspage is isolated, zs_page_putback will free the zspage.
+    if (!isolated) free_zspage(mm, pool, c, zspage);
   }
   spin_unlock(c.lock);
   unpin_tag(mm, pool, handle);
@@ -1139,7 +1356,108 @@ uint64_t zs_compact(Mm& mm, uint32_t pool) {
 
 // ---- address_space_operations ----
 
+namespace {
+
+// The address_space_operations of the v3 series (13/16 and 15/16).
+
+bool zs_page_isolate_v3(Mm& mm, Pfn page) {
+  MODEL_FUNC("zs_page_isolate");
+  // The page is locked so it couldn't be destroyed (lock_zspage in free_zspage).
+  VM_BUG_ON_PAGE(mm, !mm::PageLocked(mm, page), page);
+  VM_BUG_ON_PAGE(mm, mm::PageIsolated(mm, page), page);
+  // first_page will not be destroyed by PG_lock of @page but it could be migrated out;
+  // zs_page_migrate's trylock_zspage closes that race.
+  const uint32_t zspage = get_zspage(mm, page);  // first_page = get_first_page(page)
+  // Without class lock, fullness is meaningless while constant class_idx is okay.
+  uint32_t class_idx;
+  int fullness;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+  const uint32_t pool = pool_of_mapping(mm, mm::page_mapping(mm, page));
+  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
+
+  if (!spin_trylock(c.lock)) return false;
+  if (!check_isolated_page(mm, zspage)) {
+    // First isolation in the zspage: take it off its list so nothing allocates from it.
+    get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+    remove_zspage(mm, c, zspage, fullness);
+    SetZsPageIsolate(mm, zspage);
+  }
+  mm::SetPageFlag(mm, page, mm::PG_isolated);  // SetPageIsolated: the driver's, in v3
+  spin_unlock(c.lock);
+  return true;
+}
+
+int zs_page_migrate_v3(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page) {
+  MODEL_FUNC("zs_page_migrate");
+  int ret = -EBUSY;
+  uint32_t freezed = 0;
+  VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
+  VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
+
+  uint32_t zspage = get_zspage(mm, page);
+  uint32_t class_idx;
+  int fullness;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+  const uint32_t pool = pool_of_mapping(mm, mapping);
+  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
+
+  // Get stable fullness under class->lock.
+  if (!spin_trylock(c.lock)) return ret;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+  if (get_zspage_inuse(mm, zspage) == 0) goto out_class_unlock;
+  // It prevents first_page migration during tail page operation.
+  if (!trylock_zspage_except(mm, zspage, page)) goto out_class_unlock;
+  freezed = freeze_zspage(mm, pool, c, zspage);
+  if (freezed != get_zspage_inuse(mm, zspage)) goto out_unfreeze;
+
+  move_page_objects(mm, pool, newpage, page);
+  replace_sub_page(mm, c, zspage, newpage, page);
+  mm::get_page(mm, newpage);
+  VM_BUG_ON(mm, get_fullness_group(mm, c, zspage) == ZS_EMPTY);
+  if (!check_isolated_page(mm, zspage)) {
+    ClearZsPageIsolate(mm, zspage);
+    putback_zspage(mm, c, zspage);
+  }
+  // Migration complete. Free old page.
+  mm::ClearPageFlag(mm, page, mm::PG_isolated);  // ClearPageIsolated
+  reset_page(mm, page);
+  mm::put_page(mm, page);
+  ret = MIGRATEPAGE_SUCCESS;
+  page = newpage;
+out_unfreeze:
+  unfreeze_zspage(mm, pool, c, zspage, freezed);
+  unlock_zspage(mm, zspage, page);
+out_class_unlock:
+  spin_unlock(c.lock);
+  return ret;
+}
+
+void zs_page_putback_v3(Mm& mm, Pfn page) {
+  MODEL_FUNC("zs_page_putback");
+  VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
+  VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
+  const uint32_t zspage = get_zspage(mm, page);
+  uint32_t class_idx;
+  int fullness;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+  const uint32_t pool = pool_of_mapping(mm, mm::page_mapping(mm, page));
+  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
+  // If there is a race between zs_free and here, free_zspage in zs_free waits for the
+  // page lock of @page without destroying the zspage.
+  spin_lock(c.lock);
+  mm::ClearPageFlag(mm, page, mm::PG_isolated);  // ClearPageIsolated
+  // Put the zspage back on its list if this was its last isolated page.
+  if (!check_isolated_page(mm, zspage)) {
+    ClearZsPageIsolate(mm, zspage);
+    putback_zspage(mm, c, zspage);
+  }
+  spin_unlock(c.lock);
+}
+
+}  // namespace
+
 bool zs_page_isolate(Mm& mm, Pfn page, mm::isolate_mode_t) {
+  if (v3(mm)) return zs_page_isolate_v3(mm, page);
   MODEL_FUNC("zs_page_isolate");
   // Page is locked so zspage couldn't be destroyed. For detail, look at lock_zspage in
   // free_zspage.
@@ -1156,31 +1474,30 @@ bool zs_page_isolate(Mm& mm, Pfn page, mm::isolate_mode_t) {
   SizeClass& c = class_of(pool_of(mm, pool), class_idx);
 
   spin_lock(c.lock);
-  if (mm.cfg.has(Fix::ZsFreeSkipsIsolated) && get_zspage_inuse(mm, zspage) == 0) {
+  if (get_zspage_inuse(mm, zspage) == 0) {
     spin_unlock(c.lock);
     return false;
   }
-  const bool v4 = mm.cfg.has(Fix::ZsMovableAfterSetup);
   // zspage is isolated for object migration (zs_compact owns it).
-  if (v4 && zspage_list_empty(mm, zspage) && !is_zspage_isolated(mm, zspage)) {
+  if (zspage_list_empty(mm, zspage) && !is_zspage_isolated(mm, zspage)) {
     spin_unlock(c.lock);
     return false;
   }
   // If this is the first isolation for the zspage, isolate it from its size class to
-  // prevent further object allocation from the zspage. (The v3 series did not look at
-  // the list.)
-  if ((!v4 || !zspage_list_empty(mm, zspage)) && !is_zspage_isolated(mm, zspage)) {
+  // prevent further object allocation from the zspage.
+  if (!zspage_list_empty(mm, zspage) && !is_zspage_isolated(mm, zspage)) {
     get_zspage_mapping(mm, zspage, &class_idx, &fullness);
     remove_zspage(mm, c, zspage, fullness);
   }
   inc_zspage_isolation(mm, zspage);
   spin_unlock(c.lock);
-  // v3: the driver owned PG_isolated (rule 2 of the v3 changelog).
-  if (!mm.cfg.has(Fix::VmOwnsPgIsolated)) mm::__SetPageIsolated(mm, page);
+  // Driver-owned PG_isolated (vm-owns-pg-isolated off).
+  if (!vm_owns_isolated(mm)) mm::__SetPageIsolated(mm, page);
   return true;
 }
 
 int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::MigrateMode) {
+  if (v3(mm)) return zs_page_migrate_v3(mm, mapping, newpage, page);
   MODEL_FUNC("zs_page_migrate");
   int ret = -EAGAIN;
   VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
@@ -1199,7 +1516,7 @@ int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::Migrate
   uint32_t pos = 0;  // objects of the page whose handles were pinned
   const uint32_t nr = uint32_t(page_mem(mm, page).size());
   spin_lock(c.lock);
-  if (mm.cfg.has(Fix::ZsFreeSkipsIsolated) && !get_zspage_inuse(mm, zspage)) {
+  if (!get_zspage_inuse(mm, zspage)) {
     ret = -EBUSY;
     goto unlock_class;
   }
@@ -1212,23 +1529,7 @@ int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::Migrate
   }
 
   // Here, any user cannot access all objects in the zspage so let's move.
-  sched(Op::Read, Access::Read, mm::page_obj(page), here());
-  sched(Op::Write, Access::Write, mm::page_obj(newpage), here());
-  page_mem(mm, newpage) = page_mem(mm, page);  // memcpy(d_addr, s_addr, PAGE_SIZE)
-
-  for (uint32_t i = 0; i < pos; i++) {
-    const uint64_t head = obj_to_head(mm, page, i);
-    if (head & OBJ_ALLOCATED_TAG) {
-      const uint64_t handle = head >> OBJ_TAG_BITS;
-      if (!testpin_tag(mm, pool, handle)) BUG(REPORT_FUNC("zs_page_migrate"), "BUG()", {"handle not pinned"});
-      const uint64_t old_obj = handle_to_obj(mm, pool, handle);
-      Pfn dummy;
-      uint32_t obj_idx;
-      obj_to_location(old_obj, &dummy, &obj_idx);
-      const uint64_t new_obj = location_to_obj(newpage, obj_idx) | (uint64_t(1) << HANDLE_PIN_BIT);
-      record_obj(mm, pool, handle, new_obj);
-    }
-  }
+  move_page_objects(mm, pool, newpage, page);
 
   replace_sub_page(mm, c, zspage, newpage, page);
   mm::get_page(mm, newpage);
@@ -1238,8 +1539,8 @@ int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::Migrate
   // final isolated subpage in the zspage.
   if (!is_zspage_isolated(mm, zspage)) putback_zspage(mm, c, zspage);
 
-  // v3: on success the driver cleared PG_isolated, and PG_movable with it (rule 3).
-  if (!mm.cfg.has(Fix::VmOwnsPgIsolated)) mm::__ClearPageIsolated(mm, page);
+  // Driver-owned PG_isolated: on success the driver clears it.
+  if (!vm_owns_isolated(mm)) mm::__ClearPageIsolated(mm, page);
   reset_page(mm, page);
   mm::put_page(mm, page);
   page = newpage;
@@ -1261,6 +1562,7 @@ unlock_class:
 }
 
 void zs_page_putback(Mm& mm, Pfn page) {
+  if (v3(mm)) return zs_page_putback_v3(mm, page);
   MODEL_FUNC("zs_page_putback");
   VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
@@ -1280,8 +1582,7 @@ void zs_page_putback(Mm& mm, Pfn page) {
     if (fg == ZS_EMPTY) schedule_work(mm, pool_of(mm, pool).free_work, here());
   }
   spin_unlock(c.lock);
-  // v3: the driver cleared PG_isolated itself (rule 4).
-  if (!mm.cfg.has(Fix::VmOwnsPgIsolated)) mm::__ClearPageIsolated(mm, page);
+  if (!vm_owns_isolated(mm)) mm::__ClearPageIsolated(mm, page);
 }
 
 // ---- views and checks ----
@@ -1489,6 +1790,8 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
     if (zp.isolated) {
       if (settled) bad(zs(id) + ": still isolated (" + std::to_string(zp.isolated) + ")");
       if (zp.list != kZsNoList) bad(zs(id) + ": isolated but on a list");
+    } else if (!fullness_listed(d.cfg, zp.fullness)) {
+      if (zp.list != kZsNoList) bad(zs(id) + ": " + fullness_name(zp.fullness) + " is no list, but on " + std::to_string(zp.list));
     } else if (zp.list != zp.fullness) {
       if (settled || zp.list != kZsLocalList)
         bad(zs(id) + ": on list " + std::to_string(zp.list) + ", fullness " + fullness_name(zp.fullness));

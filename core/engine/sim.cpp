@@ -588,6 +588,30 @@ void Sim::report_deadlock() {
     waits.push_back(std::move(line));
   }
   if (!stuck) return;
+  // Tasks that wait, directly or through other waiters, on a lock a dead task (one that
+  // oopsed or hit a BUG) still holds are that failure's aftermath, as an oopsed kernel
+  // task's locks stay held: the failure's report lists them instead of a deadlock.
+  const auto waits_on_dead = [&](const Task& t) {
+    const Task* cur = &t;
+    for (size_t hops = 0; hops <= tasks_.size(); ++hops) {
+      if (cur->state != TaskState::Sleeping && cur->state != TaskState::Spinning) return false;
+      const TaskId h = holder(cur->wait.obj);
+      if (h == kNoTask) return false;
+      cur = tasks_[h].get();
+      if (cur->state == TaskState::Dead) return true;
+    }
+    return false;  // a cycle among live tasks
+  };
+  const bool aftermath = std::all_of(tasks_.begin(), tasks_.end(), [&](const auto& tp) {
+    return (tp->state != TaskState::Sleeping && tp->state != TaskState::Spinning) ||
+           tp->wait.idle || waits_on_dead(*tp);
+  });
+  if (aftermath && !outcomes_.empty()) {
+    auto& failure = outcomes_.back().details;
+    failure.push_back("after it:");
+    failure.insert(failure.end(), waits.begin(), waits.end());
+    return;
+  }
   Outcome o;
   o.kind = OutcomeKind::Deadlock;
   o.message = "no task can run while " + std::to_string(waits.size()) + " wait";

@@ -68,6 +68,22 @@ inline void clear_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
   sched(Op::BitClear, Access::Write, obj, line);
   w &= ~(Word(1) << nr);
 }
+// __set_bit / __clear_bit: a plain read-modify-write of the word, two steps. An atomic
+// update of another bit by another CPU between the read and the write is lost.
+template <class Word>
+inline void __set_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
+  sched(Op::Read, Access::Read, obj, line);
+  const Word v = w;
+  sched(Op::BitSet, Access::Write, obj, line);
+  w = v | (Word(1) << nr);
+}
+template <class Word>
+inline void __clear_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
+  sched(Op::Read, Access::Read, obj, line);
+  const Word v = w;
+  sched(Op::BitClear, Access::Write, obj, line);
+  w = v & ~(Word(1) << nr);
+}
 template <class Word>
 inline bool test_and_set_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
   sched(Op::TestAndSet, Access::Write, obj, line);

@@ -15,8 +15,22 @@ std::bitset<kFixCount> fixes(std::initializer_list<Fix> l) {
 
 // What the v4 series (merged in 4.8) changed from v3, and what came after 4.8.
 constexpr std::initializer_list<Fix> kMerged = {
-    Fix::NonLruMigration, Fix::VmOwnsPgIsolated, Fix::MovableMappingBit, Fix::ZsFreeSkipsIsolated,
-    Fix::ZsMovableAfterSetup, Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock};
+    Fix::NonLruMigration,     Fix::VmOwnsPgIsolated,    Fix::MovableMappingBit,
+    Fix::RaceWithoutPageLock, Fix::ZsFreeAtomic,        Fix::ZsMovableAfterSetup,
+    Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock};
+
+// Fixes that only make sense together (v4 made each pair as one change).
+struct FixNeeds {
+  Fix fix, needs;
+  const char* why;
+};
+constexpr FixNeeds kFixNeeds[] = {
+    {Fix::VmOwnsPgIsolated, Fix::ZsFreeAtomic,
+     "v3's zsmalloc reads PG_isolated as its own state, which v4's VM owns"},
+    {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
+     "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
+     "isolation"},
+};
 
 }  // namespace
 
@@ -66,6 +80,10 @@ std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string
     }
     out.set(size_t(*f), on);
   }
+  for (const auto& [fix, needs, why] : kFixNeeds)
+    if (out.test(size_t(fix)) && !out.test(size_t(needs)))
+      throw UsageError(std::string("fix '") + fix_info(fix).name + "' needs fix '" +
+                       fix_info(needs).name + "' (" + why + ")");
   return out;
 }
 

@@ -15,8 +15,15 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "v4: the VM sets and clears PG_isolated under the page lock; drivers never touch it"},
     {Fix::MovableMappingBit, "movable-mapping-bit",
      "v4: PG_movable is page->mapping & 0x2; __ClearPageMovable keeps the bit, drops the pointer"},
-    {Fix::ZsFreeSkipsIsolated, "zs-free-skips-isolated",
-     "v4: zs_free does not free a zspage with isolated sub-pages; zs_page_putback defers it"},
+    {Fix::RaceWithoutPageLock, "race-without-page-lock",
+     "v4 (Vlastimil Babka's review of v3 02/16): putback_movable_pages and unmap_and_move "
+     "handle a page the driver released under lock_page, not with an unlocked "
+     "__ClearPageMovable"},
+    {Fix::ZsFreeAtomic, "zs-free-atomic",
+     "v4 08+11/12: zs_free stays atomic (free_zspage try-locks the pages under class->lock, "
+     "defers to pool->free_work and leaves an isolated zspage to zs_page_putback); struct "
+     "zspage and its migrate rwlock replace v3's first-page metadata and zspage freeze, so "
+     "zs_page_isolate/migrate take class->lock instead of trying it"},
     {Fix::ZsMovableAfterSetup, "zs-movable-after-setup",
      "v4: SetZsPageMovable marks pages movable only once the zspage is fully set up"},
     {Fix::ZsCompactKeepsPinBit, "c102f07ca0b0",

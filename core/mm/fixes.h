@@ -14,8 +14,9 @@ enum class Fix : uint8_t {
   NrIsolatedLruOnly,         // 6afcf8ef0ca0: NR_ISOLATED_* counts LRU pages only
   VmOwnsPgIsolated,          // v4 (bda807d44454): the VM sets/clears PG_isolated, not the driver
   MovableMappingBit,         // v4: PG_movable is page->mapping bit 0x2; __ClearPageMovable keeps it
+  RaceWithoutPageLock,       // v4 ("race without page_lock"): the put-back paths take lock_page
   // mm/zsmalloc.c
-  ZsFreeSkipsIsolated,       // v4 (48b4800a1c6a): zs_free leaves isolated zspages to putback
+  ZsFreeAtomic,              // v4 08+11/12 (48b4800a1c6a): zs_free never waits for a page lock
   ZsMovableAfterSetup,       // v4: SetZsPageMovable once the zspage is set up, not in init_zspage
   ZsCompactKeepsPinBit,      // c102f07ca0b0: migrate_zspage records the new obj with the pin bit
   // mm/balloon_compaction.c

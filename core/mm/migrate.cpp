@@ -53,6 +53,8 @@ bool isolate_movable_page(Mm& mm, Pfn page, isolate_mode_t mode) {
     // Driver shouldn't use the PG_isolated bit of page->flags.
     WARN_ON_ONCE(PageIsolated(mm, page), "driver set PG_isolated");
     __SetPageIsolated(mm, page);
+  } else {
+    WARN_ON_ONCE(!PageIsolated(mm, page), "driver did not set PG_isolated");  // v3
   }
   unlock_page(mm, page);
   return true;
@@ -72,17 +74,51 @@ void putback_movable_page(Mm& mm, Pfn page) {
   if (vm_owns_isolated(mm)) VM_BUG_ON_PAGE(mm, !PageIsolated(mm, page), page);
   const uint32_t mapping = page_mapping(mm, page);
   a_ops_of(mm, mapping)->putback_page(mm, page);
-  if (vm_owns_isolated(mm)) __ClearPageIsolated(mm, page);
+  if (vm_owns_isolated(mm))
+    __ClearPageIsolated(mm, page);
+  else
+    WARN_ON_ONCE(PageIsolated(mm, page), "driver kept PG_isolated after putback");  // v3
 }
 
-// The released-after-isolation test under the page lock, shared by the put-back paths:
-// a page the driver released is no longer PageMovable; the VM only clears PG_isolated.
-static void putback_locked_movable(Mm& mm, Pfn page) {
-  if (PageMovable(mm, page))
-    putback_movable_page(mm, page);
-  else if (vm_owns_isolated(mm))
-    __ClearPageIsolated(mm, page);
+namespace {
+
+// Did the driver release the page after it was isolated? v4: the driver cleared the
+// movable mapping (PageMovable is false under the lock). v3: it cleared PG_isolated and
+// kept PG_movable for the VM to clear.
+bool released_after_isolation(Mm& mm, Pfn page) {
+  return vm_owns_isolated(mm) ? !PageMovable(mm, page) : !PageIsolated(mm, page);
 }
+
+// The VM's half of a release: v4 clears PG_isolated, v3 clears PG_movable.
+void finish_release(Mm& mm, Pfn page) {
+  if (vm_owns_isolated(mm))
+    __ClearPageIsolated(mm, page);
+  else
+    __ClearPageMovable(mm, page);
+}
+
+// An isolated non-LRU page goes back to its driver, or, if the driver released it
+// meanwhile, loses its movable state; then the isolation reference is dropped. v4 does
+// all of it under lock_page. v3 (no race-without-page-lock, driver-owned PG_isolated)
+// took the lock only for a page still isolated, and cleared PG_movable of a released one
+// without it: another CPU's isolate_movable_page can trylock the page in between
+// (Vlastimil Babka, 1 Apr 2016: "We don't do lock_page() here, so what prevents parallel
+// compaction isolating the same page?").
+void putback_isolated_movable(Mm& mm, Pfn page) {
+  if (!mm.cfg.has(Fix::RaceWithoutPageLock) && !vm_owns_isolated(mm) && !PageIsolated(mm, page)) {
+    __ClearPageMovable(mm, page);
+    return put_page(mm, page);
+  }
+  lock_page(mm, page);
+  if (released_after_isolation(mm, page))
+    finish_release(mm, page);
+  else
+    putback_movable_page(mm, page);
+  unlock_page(mm, page);
+  put_page(mm, page);
+}
+
+}  // namespace
 
 void putback_movable_pages(Mm& mm, uint32_t list) {
   MODEL_FUNC("putback_movable_pages");
@@ -94,10 +130,7 @@ void putback_movable_pages(Mm& mm, uint32_t list) {
     if (__PageMovable(mm, page)) {
       dec_isolated(mm, page, false);
       if (vm_owns_isolated(mm)) VM_BUG_ON_PAGE(mm, !PageIsolated(mm, page), page);
-      lock_page(mm, page);
-      putback_locked_movable(mm, page);
-      unlock_page(mm, page);
-      put_page(mm, page);
+      putback_isolated_movable(mm, page);
     } else {
       dec_isolated(mm, page, true);
       putback_lru_page(mm, page);
@@ -151,15 +184,17 @@ int move_to_new_page(Mm& mm, Pfn newpage, Pfn page, MigrateMode mode) {
   } else {
     // A non-LRU page could be released after isolation; then don't try migration.
     if (vm_owns_isolated(mm)) VM_BUG_ON_PAGE(mm, !PageIsolated(mm, page), page);
-    if (!PageMovable(mm, page)) {
-      rc = MIGRATEPAGE_SUCCESS;
-      if (vm_owns_isolated(mm)) __ClearPageIsolated(mm, page);
-      return rc;
+    if (released_after_isolation(mm, page)) {
+      finish_release(mm, page);
+      return MIGRATEPAGE_SUCCESS;
     }
     rc = a_ops_of(mm, mapping)->migratepage(mm, mapping, newpage, page, mode);
     if (vm_owns_isolated(mm))
       WARN_ON_ONCE(rc == MIGRATEPAGE_SUCCESS && !PageIsolated(mm, page),
                    "migrated page is not isolated");
+    else  // v3: on success the driver cleared PG_isolated itself
+      WARN_ON_ONCE(rc == MIGRATEPAGE_SUCCESS && PageIsolated(mm, page),
+                   "driver kept PG_isolated of a migrated page");
   }
 
   // When successful, old pagecache page->mapping must be cleared before the page is
@@ -251,9 +286,14 @@ int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, ui
     ClearPageFlag(mm, page, PG_active);
     ClearPageFlag(mm, page, PG_unevictable);
     if (__PageMovable(mm, page)) {
-      lock_page(mm, page);
-      if (!PageMovable(mm, page) && vm_owns_isolated(mm)) __ClearPageIsolated(mm, page);
-      unlock_page(mm, page);
+      if (!mm.cfg.has(Fix::RaceWithoutPageLock) && !vm_owns_isolated(mm)) {
+        __ClearPageMovable(mm, page);  // v3: without the page lock
+      } else {
+        lock_page(mm, page);
+        if (vm_owns_isolated(mm) ? !PageMovable(mm, page) : PageMovable(mm, page))
+          finish_release(mm, page);
+        unlock_page(mm, page);
+      }
     }
     put_new(mm, put_new_page, newpage, private_);
   } else {
@@ -272,14 +312,10 @@ int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, ui
     return rc;
   }
   if (rc != -EAGAIN) {
-    if (lru) {
+    if (lru)
       putback_lru_page(mm, page);
-    } else {
-      lock_page(mm, page);
-      putback_locked_movable(mm, page);
-      unlock_page(mm, page);
-      put_page(mm, page);
-    }
+    else
+      putback_isolated_movable(mm, page);
   }
   put_new(mm, put_new_page, newpage, private_);
   return rc;

@@ -151,28 +151,31 @@ bool PageMovable(Mm& mm, Pfn pfn, uint32_t line) {
 
 void __SetPageMovable(Mm& mm, Pfn pfn, uint32_t mapping, uint32_t line) {
   MODEL_FUNC("__SetPageMovable");
-  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
   if (!mm.cfg.has(Fix::MovableMappingBit)) {
-    // v3: __SetPageMovable set page->mapping, _mapcount = -255 and PG_movable.
+    // v3 ("Caller should hold a PG_lock", not checked): the mapping, then a non-atomic
+    // __set_bit(PG_movable), then _mapcount = -255.
     write_mapping(mm, pfn, mapping_value(mapping), line);
+    __set_bit(PG_movable_v3, mm.page(pfn).flags, page_obj(pfn), line);
     sched(Op::Write, Access::Write, page_obj(pfn), line);
     mm.page(pfn).mapcount = PAGE_MOVABLE_MAPCOUNT_VALUE;
-    return SetPageFlag(mm, pfn, PG_movable_v3, line);
+    return;
   }
+  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
   VM_BUG_ON_PAGE(mm, (mapping_value(mapping) & PAGE_MAPPING_MOVABLE) != 0, pfn);
   write_mapping(mm, pfn, mapping_value(mapping) | PAGE_MAPPING_MOVABLE, line);
 }
 
 void __ClearPageMovable(Mm& mm, Pfn pfn, uint32_t line) {
   MODEL_FUNC("__ClearPageMovable");
-  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
   if (!mm.cfg.has(Fix::MovableMappingBit)) {
-    // v3: clear the flag, _mapcount back to -1, mapping NULL.
-    ClearPageFlag(mm, pfn, PG_movable_v3, line);
+    // v3: _mapcount back to -1, a non-atomic __clear_bit(PG_movable) (it can undo another
+    // CPU's trylock_page of the same word), then mapping NULL. No lock is asserted.
     sched(Op::Write, Access::Write, page_obj(pfn), line);
     mm.page(pfn).mapcount = -1;
+    __clear_bit(PG_movable_v3, mm.page(pfn).flags, page_obj(pfn), line);
     return write_mapping(mm, pfn, 0, line);
   }
+  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
   VM_BUG_ON_PAGE(mm, !PageMovable(mm, pfn, line), pfn);
   // Keep PAGE_MAPPING_MOVABLE so the VM can tell the driver released the page after
   // isolation: __PageMovable stays true, PageMovable becomes false.

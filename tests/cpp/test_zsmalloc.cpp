@@ -879,11 +879,13 @@ TEST(ZsAllocRace, MovableV3IsolatesAZspageStillBeingBuiltAndBugsInRemoveZspage) 
   const uint32_t pool = uint32_t(call(k, "zs_create_pool"));
   const auto pages = next_zspage_pages(k, pool, 3000);
   ASSERT_EQ(pages.size(), 3u);
-  // v3 marks the pages movable in init_zspage: compaction isolates one before zs_malloc
-  // takes class->lock to insert the zspage; zs_page_isolate removes a zspage that is on
-  // no list.
-  const RunResult r = run_script(k, 3, {after(1, "SetZsPageMovable"), done(2), done(1)},
-                                 {entry_task(1, "zs_malloc", {pool, 3000}), entry_task(2, "compact_page", {pages[1]})});
+  // v3 marks each page movable in init_zspage (15/16): compaction isolates one before
+  // zs_malloc has recorded the zspage's class and fullness. v3's metadata then reads 0:
+  // class 0, ZS_ALMOST_FULL, and zs_page_isolate removes the zspage from class 0's empty
+  // list (Chulmin Kim, 19 Apr 2016: "VM_BUG_ON during remove_zspage()"). The first page
+  // is movable (and unlocked) first.
+  const RunResult r = run_script(k, 3, {after(1, "unlock_page"), done(2), done(1)},
+                                 {entry_task(1, "zs_malloc", {pool, 3000}), entry_task(2, "compact_page", {pages[0]})});
   const Outcome* o = find(r, "bug:remove_zspage");
   ASSERT_NE(o, nullptr) << outcomes_str(r);
   EXPECT_EQ(o->task_name, "compact_page");
