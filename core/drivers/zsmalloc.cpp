@@ -1220,47 +1220,10 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
   return handle;
 }
 
-namespace {
-
-// v3 zs_free (11..13/16): the zspage's stats under class->lock, then the lock is dropped
-// and free_zspage spins on each page lock with the handle still pinned.
-void zs_free_v3(Mm& mm, uint32_t pool, uint64_t handle) {
+void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("zs_free");
   if (!handle) return;
   // Once handle is pinned, page|object migration cannot work.
-  pin_tag(mm, pool, handle);
-  const uint64_t obj = handle_to_obj(mm, pool, handle);
-  Pfn f_page;
-  uint32_t f_objidx;
-  obj_to_location(obj, &f_page, &f_objidx);
-  const uint32_t zspage = get_zspage(mm, f_page);  // first_page = get_first_page(f_page)
-  uint32_t class_idx;
-  int fullness;
-  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
-  ZsPool& p = pool_of(mm, pool);
-  SizeClass& c = class_of(p, class_idx);
-
-  spin_lock(c.lock);
-  obj_free(mm, c, obj);
-  fullness = fix_fullness_group(mm, c, zspage);
-  if (fullness == ZS_EMPTY) {
-    c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
-    spin_unlock(c.lock);
-    p.pages_allocated -= c.pages_per_zspage;
-    free_zspage_v3(mm, zspage);
-  } else {
-    spin_unlock(c.lock);
-  }
-  unpin_tag(mm, pool, handle);
-  cache_free_handle(mm, pool, handle);
-}
-
-}  // namespace
-
-void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
-  if (v3(mm)) return zs_free_v3(mm, pool, handle);
-  MODEL_FUNC("zs_free");
-  if (!handle) return;
   pin_tag(mm, pool, handle);
   const uint64_t obj = handle_to_obj(mm, pool, handle);
   Pfn f_page;
@@ -1278,6 +1241,16 @@ void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
   spin_lock(c.lock);
   obj_free(mm, c, obj);
   fullness = fix_fullness_group(mm, c, zspage);
+  if (v3(mm) && fullness == ZS_EMPTY) {
+    // v3 (12/16): the stats under class->lock, then free_zspage, which spins on each page
+    // lock, outside it, with the handle still pinned.
+    c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
+    spin_unlock(c.lock);
+    pool_of(mm, pool).pages_allocated -= c.pages_per_zspage;
+    free_zspage_v3(mm, zspage);
+    unpin_tag(mm, pool, handle);
+    return cache_free_handle(mm, pool, handle);
+  }
   if (fullness != ZS_EMPTY) {
     migrate_read_unlock(mm, zspage);
   } else {
@@ -1358,6 +1331,22 @@ uint64_t zs_compact(Mm& mm, uint32_t pool) {
 
 namespace {
 
+// The start of zs_page_isolate/migrate/putback: the page's zspage, then its class, whose
+// index is constant while the zspage lives (its fullness is read again under
+// class->lock), in the pool of `mapping`, read from the page when 0.
+struct ZsPageClass {
+  uint32_t zspage, pool;
+  SizeClass& c;
+};
+ZsPageClass zspage_class(Mm& mm, Pfn page, uint32_t mapping = 0) {
+  const uint32_t zspage = get_zspage(mm, page);
+  uint32_t class_idx;
+  int fullness;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+  const uint32_t pool = pool_of_mapping(mm, mapping ? mapping : mm::page_mapping(mm, page));
+  return {zspage, pool, class_of(pool_of(mm, pool), class_idx)};
+}
+
 // The address_space_operations of the v3 series (13/16 and 15/16).
 
 bool zs_page_isolate_v3(Mm& mm, Pfn page) {
@@ -1367,17 +1356,13 @@ bool zs_page_isolate_v3(Mm& mm, Pfn page) {
   VM_BUG_ON_PAGE(mm, mm::PageIsolated(mm, page), page);
   // first_page will not be destroyed by PG_lock of @page but it could be migrated out;
   // zs_page_migrate's trylock_zspage closes that race.
-  const uint32_t zspage = get_zspage(mm, page);  // first_page = get_first_page(page)
-  // Without class lock, fullness is meaningless while constant class_idx is okay.
-  uint32_t class_idx;
-  int fullness;
-  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
-  const uint32_t pool = pool_of_mapping(mm, mm::page_mapping(mm, page));
-  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
-
+  // first_page = get_first_page(page)
+  const auto [zspage, pool, c] = zspage_class(mm, page);
   if (!spin_trylock(c.lock)) return false;
   if (!check_isolated_page(mm, zspage)) {
     // First isolation in the zspage: take it off its list so nothing allocates from it.
+    uint32_t class_idx;
+    int fullness;
     get_zspage_mapping(mm, zspage, &class_idx, &fullness);
     remove_zspage(mm, c, zspage, fullness);
     SetZsPageIsolate(mm, zspage);
@@ -1394,15 +1379,11 @@ int zs_page_migrate_v3(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page) {
   VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
 
-  uint32_t zspage = get_zspage(mm, page);
-  uint32_t class_idx;
-  int fullness;
-  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
-  const uint32_t pool = pool_of_mapping(mm, mapping);
-  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
-
+  const auto [zspage, pool, c] = zspage_class(mm, page, mapping);
   // Get stable fullness under class->lock.
   if (!spin_trylock(c.lock)) return ret;
+  uint32_t class_idx;
+  int fullness;
   get_zspage_mapping(mm, zspage, &class_idx, &fullness);
   if (get_zspage_inuse(mm, zspage) == 0) goto out_class_unlock;
   // It prevents first_page migration during tail page operation.
@@ -1436,12 +1417,7 @@ void zs_page_putback_v3(Mm& mm, Pfn page) {
   MODEL_FUNC("zs_page_putback");
   VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
-  const uint32_t zspage = get_zspage(mm, page);
-  uint32_t class_idx;
-  int fullness;
-  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
-  const uint32_t pool = pool_of_mapping(mm, mm::page_mapping(mm, page));
-  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
+  const auto [zspage, pool, c] = zspage_class(mm, page);
   // If there is a race between zs_free and here, free_zspage in zs_free waits for the
   // page lock of @page without destroying the zspage.
   spin_lock(c.lock);
@@ -1464,15 +1440,9 @@ bool zs_page_isolate(Mm& mm, Pfn page, mm::isolate_mode_t) {
   VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, mm::PageIsolated(mm, page), page);
 
-  const uint32_t zspage = get_zspage(mm, page);
   // Without class lock, fullness could be stale while class_idx is okay because class_idx
   // is constant unless page is freed so we should get fullness again under class lock.
-  uint32_t class_idx;
-  int fullness;
-  get_zspage_mapping(mm, zspage, &class_idx, &fullness);
-  const uint32_t pool = pool_of_mapping(mm, mm::page_mapping(mm, page));
-  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
-
+  const auto [zspage, pool, c] = zspage_class(mm, page);
   spin_lock(c.lock);
   if (get_zspage_inuse(mm, zspage) == 0) {
     spin_unlock(c.lock);
@@ -1486,6 +1456,8 @@ bool zs_page_isolate(Mm& mm, Pfn page, mm::isolate_mode_t) {
   // If this is the first isolation for the zspage, isolate it from its size class to
   // prevent further object allocation from the zspage.
   if (!zspage_list_empty(mm, zspage) && !is_zspage_isolated(mm, zspage)) {
+    uint32_t class_idx;
+    int fullness;
     get_zspage_mapping(mm, zspage, &class_idx, &fullness);
     remove_zspage(mm, c, zspage, fullness);
   }
@@ -1567,17 +1539,11 @@ void zs_page_putback(Mm& mm, Pfn page) {
   VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
 
-  const uint32_t zspage = get_zspage(mm, page);
-  uint32_t class_idx;
-  int fg;
-  get_zspage_mapping(mm, zspage, &class_idx, &fg);
-  const uint32_t pool = pool_of_mapping(mm, mm::page_mapping(mm, page));
-  SizeClass& c = class_of(pool_of(mm, pool), class_idx);
-
+  const auto [zspage, pool, c] = zspage_class(mm, page);
   spin_lock(c.lock);
   dec_zspage_isolation(mm, zspage);
   if (!is_zspage_isolated(mm, zspage)) {
-    fg = putback_zspage(mm, c, zspage);
+    const int fg = putback_zspage(mm, c, zspage);
     // Due to page_lock, we cannot free zspage immediately so let's defer.
     if (fg == ZS_EMPTY) schedule_work(mm, pool_of(mm, pool).free_work, here());
   }
