@@ -54,6 +54,15 @@ mm::Pfn isolated_arg(const Kernel& k, int64_t v) {
   return p;
 }
 
+// cc->migratepages of a page the isolate_movable_page entry isolated: a private list with
+// the page on it, counted as compaction's acct_isolated would have counted it.
+uint32_t isolated_list(Kernel& k, mm::Pfn page) {
+  const uint32_t list = k.get_private_list("migratepages");
+  mm::list_add(k, page, list);
+  if (!k.cfg.has(Fix::NrIsolatedLruOnly)) k.stat(mm::nr_isolated_stat(k, page))++;
+  return list;
+}
+
 // new_page_t of migrate_isolated: any free page of the zone.
 mm::Pfn alloc_migrate_target(mm::Mm& mm, mm::Pfn, uint64_t) {
   return mm::alloc_pages(mm, mm::GFP_HIGHUSER_MOVABLE, 0, mm::Owner::Migration);
@@ -134,18 +143,13 @@ std::vector<EntryPoint> zsmalloc_entries() {
          return a[2] >= 0 && uint64_t(a[2]) < pages.size() ? int64_t(pages[size_t(a[2])]) : -1;
        }},
       {"putback_isolated", "pfn",
-       "put back a page the isolate_movable_page entry isolated: lock_page; PageMovable ? "
-       "putback_movable_page : __ClearPageIsolated; unlock_page; put_page",
+       "put back a page the isolate_movable_page entry isolated, as compaction puts back what "
+       "it did not migrate: putback_movable_pages on a list of that page",
        [](Kernel& k, Args a) -> int64_t {
          MODEL_FUNC("putback_isolated");
-         const mm::Pfn page = isolated_arg(k, a[0]);
-         mm::lock_page(k, page);
-         if (mm::PageMovable(k, page))
-           mm::putback_movable_page(k, page);
-         else if (k.cfg.has(Fix::VmOwnsPgIsolated))
-           mm::__ClearPageIsolated(k, page);
-         mm::unlock_page(k, page);
-         mm::put_page(k, page);
+         const uint32_t list = isolated_list(k, isolated_arg(k, a[0]));
+         mm::putback_movable_pages(k, list);
+         k.put_private_list(list);
          return 0;
        }},
       {"migrate_isolated", "pfn",
@@ -153,11 +157,7 @@ std::vector<EntryPoint> zsmalloc_entries() {
        "any free page); returns migrate_pages' result: 0, pages not migrated, or -ENOMEM",
        [](Kernel& k, Args a) -> int64_t {
          MODEL_FUNC("migrate_isolated");
-         const mm::Pfn page = isolated_arg(k, a[0]);
-         const uint32_t list = k.get_private_list("migratepages");
-         mm::list_add(k, page, list);
-         // acct_isolated: what compaction would have counted for the page it isolated.
-         if (!k.cfg.has(Fix::NrIsolatedLruOnly)) k.stat(mm::nr_isolated_stat(k, page))++;
+         const uint32_t list = isolated_list(k, isolated_arg(k, a[0]));
          const int rc = mm::migrate_pages(k, list, alloc_migrate_target, nullptr, 0,
                                           mm::MigrateMode::Sync, mm::MigrateReason::Compaction);
          if (!mm::list_empty(k, list)) mm::putback_movable_pages(k, list);

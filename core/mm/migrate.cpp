@@ -45,8 +45,10 @@ bool isolate_movable_page(Mm& mm, Pfn page, isolate_mode_t mode) {
   if (!trylock_page(mm, page)) goto out_putpage;
   if (!PageMovable(mm, page) || PageIsolated(mm, page)) goto out_no_isolated;
   {
+    // v4: mapping = page_mapping(page); VM_BUG_ON_PAGE(!mapping). v3 dereferenced
+    // page->mapping->a_ops as it found it.
     const uint32_t mapping = page_mapping(mm, page);
-    VM_BUG_ON_PAGE(mm, !mapping, page);
+    if (mm.cfg.has(Fix::MovableMappingBit)) VM_BUG_ON_PAGE(mm, !mapping, page);
     if (!a_ops_of(mm, mapping)->isolate_page(mm, page, mode)) goto out_no_isolated;
   }
   if (vm_owns_isolated(mm)) {
