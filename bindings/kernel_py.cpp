@@ -139,11 +139,11 @@ py::dict page_dict(const Kernel& k, Pfn pfn) {
   d["buddy"] = p.mapcount == mm::PAGE_BUDDY_MAPCOUNT_VALUE;
   py::list flags;
   for (int b = 0; b < mm::NR_PAGEFLAGS; ++b)
-    if ((p.flags >> b) & 1) flags.append(mm::page_flag_name(b));
+    if ((p.flags >> b) & 1) flags.append(mm::page_flag_name(k.cfg, b));
   d["flags"] = flags;
   const uint32_t m = mm::mapping_id(p.mapping);
   d["mapping"] = m && m < k.mappings.size() ? py::object(py::str(k.mappings[m].name)) : py::none();
-  d["movable"] = (p.mapping & mm::PAGE_MAPPING_FLAGS) == mm::PAGE_MAPPING_MOVABLE;
+  d["movable"] = mm::page_is_movable(k.cfg, p);  // __PageMovable, by the preset's definition
   d["anon"] = (p.mapping & mm::PAGE_MAPPING_ANON) != 0;
   d["private"] = p.private_;
   d["index"] = p.index;

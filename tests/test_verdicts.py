@@ -170,8 +170,8 @@ def test_stop_at_a_breakpoint_and_state_at_a_step() -> None:
     assert run.stopped and run.ok and run.unmatched_steps == []
     T = stop_before_free.build().core.state  # the initial state
     pool_pages = [p for p in range(T.nr_pages) if T.page(p)["owner"] == "zsmalloc"]
-    # PG_isolated is PG_reclaim, as the kernel aliases it
-    isolated = [p for p in pool_pages if "reclaim" in run.kernel.page(p)["flags"]]
+    # v3 aliased PG_isolated to PG_owner_priv_1 (and PG_movable to PG_reclaim)
+    isolated = [p for p in pool_pages if "owner_priv_1" in run.kernel.page(p)["flags"]]
     assert len(isolated) == 1  # A isolated T and dropped its lock; C has not freed yet
     # state_at rebuilds the state at any step of a recorded run.
     again = run.state_at(run.steps)

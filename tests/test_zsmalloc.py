@@ -91,6 +91,23 @@ def test_zram_misuse_raises_usage_errors() -> None:
 # ---- zsmalloc ----
 
 
+def test_movable_and_flag_names_follow_the_presets_definition() -> None:
+    # v4.8: PG_movable is PAGE_MAPPING_MOVABLE in page->mapping, no flag bit; PG_isolated is
+    # PG_reclaim. v3: PG_movable is the PG_reclaim bit (with _mapcount -255) and PG_isolated
+    # is PG_owner_priv_1. page()["movable"] is __PageMovable by the preset's definition.
+    for preset, movable_flag, isolated_flag in (("v4.8", None, "reclaim"),
+                                                ("movable-v3", "reclaim", "owner_priv_1")):
+        k = kernel(preset)
+        pool = k.call("zs_create_pool")
+        page, other = _core.zs_pages_of(k.state, pool, k.call("zs_malloc", pool, 3000))[:2]
+        assert k.call("isolate_movable_page", page) == 1
+        for pfn, isolated in ((page, True), (other, False)):
+            view = k.state.page(pfn)
+            assert view["movable"] is True, (preset, view)
+            expected = {f for f in (movable_flag, isolated_flag if isolated else None) if f}
+            assert set(view["flags"]) & {"reclaim", "owner_priv_1", "movable"} == expected, (preset, view)
+
+
 def test_zsmalloc_views_and_misuse() -> None:
     k = kernel()
     pool = k.call("zs_create_pool")

@@ -1702,11 +1702,7 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
       if (pg.refcount < 1) bad(at() + ": refcount " + std::to_string(pg.refcount));
       if (((pg.flags >> mm::PG_private) & 1) != (i == 0)) bad(at() + ": PG_private wrong");
       if (((pg.flags >> mm::PG_private_2) & 1) != (i + 1 == pages.size())) bad(at() + ": PG_private_2 wrong");
-      const bool movable = d.cfg.has(Fix::MovableMappingBit)
-                               ? (pg.mapping & mm::PAGE_MAPPING_FLAGS) == mm::PAGE_MAPPING_MOVABLE &&
-                                     mm::mapping_id(pg.mapping) == pool.mapping
-                               : ((pg.flags >> mm::PG_movable_v3) & 1) && pg.mapcount == mm::PAGE_MOVABLE_MAPCOUNT_VALUE &&
-                                     mm::mapping_id(pg.mapping) == pool.mapping;
+      const bool movable = mm::page_is_movable(d.cfg, pg) && mm::mapping_id(pg.mapping) == pool.mapping;
       if (!movable) bad(at() + ": not movable in the pool's mapping");
       if (settled && ((pg.flags >> mm::PG_locked) & 1)) bad(at() + ": still locked");
       if (settled && ((pg.flags >> mm::PG_isolated) & 1)) bad(at() + ": still isolated");

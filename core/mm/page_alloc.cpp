@@ -367,7 +367,7 @@ void bad_page(Mm& mm, Pfn pfn, const char* reason, uint64_t bad_flags) {
   std::vector<std::string> details{dump_page(mm, pfn, reason)};
   bad_flags &= p.flags;
   if (bad_flags)
-    details.push_back("bad because of flags: " + hex(bad_flags) + "(" + page_flags_str(bad_flags) +
+    details.push_back("bad because of flags: " + hex(bad_flags) + "(" + page_flags_str(mm.cfg, bad_flags) +
                       ")");
   p.mapcount = -1;  // page_mapcount_reset(page): remove PageBuddy
   REPORT_BUG(REPORT_FUNC("bad_page"), "Bad page state in process " + current_comm() + ": " + reason,

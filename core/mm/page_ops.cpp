@@ -16,11 +16,27 @@ const char* page_flag_name(int bit) {
   return bit >= 0 && bit < NR_PAGEFLAGS ? names[bit] : "?";
 }
 
-std::string page_flags_str(uint64_t flags) {
+// The model keeps v3's PG_movable as a bit of its own and PG_isolated on PG_reclaim (4.8);
+// v3 aliased them to PG_reclaim and PG_owner_priv_1, and the kernel prints a flag by its bit.
+const char* page_flag_name(const MmConfig& cfg, int bit) {
+  if (!cfg.has(Fix::MovableMappingBit)) {
+    if (bit == PG_movable_v3) return page_flag_name(PG_reclaim);
+    if (bit == PG_isolated) return page_flag_name(PG_owner_priv_1);
+  }
+  return page_flag_name(bit);
+}
+
+std::string page_flags_str(const MmConfig& cfg, uint64_t flags) {
   std::string s;
   for (int b = 0; b < NR_PAGEFLAGS; ++b)
-    if ((flags >> b) & 1) s += (s.empty() ? "" : "|") + std::string(page_flag_name(b));
+    if ((flags >> b) & 1) s += (s.empty() ? "" : "|") + std::string(page_flag_name(cfg, b));
   return s;
+}
+
+bool page_is_movable(const MmConfig& cfg, const Page& p) {
+  if (!cfg.has(Fix::MovableMappingBit))
+    return ((p.flags >> PG_movable_v3) & 1) && p.mapcount == PAGE_MOVABLE_MAPCOUNT_VALUE;
+  return (p.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
 }
 
 std::string dump_page(const Mm& mm, Pfn pfn, const std::string& reason) {
@@ -36,7 +52,7 @@ std::string dump_page(const Mm& mm, Pfn pfn, const std::string& reason) {
                 pfn, p.refcount, p.mapcount + 1, mapping.c_str(), (unsigned long long)p.index);
   std::string s = buf;
   std::snprintf(buf, sizeof buf, "\nflags: %#llx(%s)", (unsigned long long)p.flags,
-                page_flags_str(p.flags).c_str());
+                page_flags_str(mm.cfg, p.flags).c_str());
   s += buf;
   if (!reason.empty()) s += "\npage dumped because: " + reason;
   return s;

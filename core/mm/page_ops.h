@@ -67,7 +67,11 @@ void __ClearPageMovable(Mm& mm, Pfn pfn, uint32_t line = here());
 // dump_page(): "page:00000000000001a4 count:2 mapcount:0 mapping:zsmalloc index:0x0
 // flags: 0x...(locked|reclaim)".
 std::string dump_page(const Mm& mm, Pfn pfn, const std::string& reason = "");
-std::string page_flags_str(uint64_t flags);
+std::string page_flags_str(const MmConfig& cfg, uint64_t flags);
+// The preset's own flag names (v3 aliased PG_movable and PG_isolated to other bits).
+const char* page_flag_name(const MmConfig& cfg, int bit);
+// __PageMovable without a scheduling point, for views and checks.
+bool page_is_movable(const MmConfig& cfg, const Page& p);
 
 // VM_BUG_ON_PAGE(cond, page): a BUG with dump_page when CONFIG_DEBUG_VM is set; without
 // it the code goes on, as the kernel's would.
