@@ -24,8 +24,9 @@ Every outcome of movable-v3 under `pagesim explore ... --strategy dpor --preempt
   `if (!PageIsolated(page)) __ClearPageMovable(page); ClearPageIsolated(page);` leaves T
   looking idle and movable, isolate_movable_page passes `!PageMovable(page) ||
   PageIsolated(page)`, and zs_page_isolate's `first_page = get_first_page(page)` is NULL.
-  Closed by zs-free-atomic (v4's zs_free leaves an isolated zspage alone) or by
-  vm-owns-pg-isolated (a released page keeps PG_isolated).
+  Closed by zs-free-atomic (v4's zs_free leaves an isolated zspage alone; it needs
+  zs-compact-under-class-lock) or by vm-owns-pg-isolated (a released page keeps
+  PG_isolated).
 - bug:__list_add (10): A migrated T to a new page N and unlocked both; C's free_zspage
   (zs_free dropped class->lock, 12/16) locks N and resets it: `__ClearPageMovable(page)`
   clears PG_movable with a non-atomic `__clear_bit` and sets page->mapping to NULL. A's
@@ -102,11 +103,13 @@ def test_v48_same_schedule_is_clean_and_frees_T_once():
 
 
 def test_which_v4_change_closes_it():
-    # zs_free leaving an isolated zspage to zs_page_putback (v4 11/12) closes it alone.
-    run = zs_free_double_isolation.run(fixes={"zs-free-atomic": True})
+    # v4's zsmalloc (zs_free leaves an isolated zspage to zs_page_putback, 11/12, with the
+    # compaction it needs) closes it alone.
+    v4_zsmalloc = {"zs-free-atomic": True, "zs-compact-under-class-lock": True}
+    run = zs_free_double_isolation.run(fixes=v4_zsmalloc)
     assert run.ok, run.report()
     # So does the VM owning PG_isolated (v4 02/12), which needs v4's zsmalloc with it.
-    run = zs_free_double_isolation.run(fixes={"zs-free-atomic": True, "vm-owns-pg-isolated": True})
+    run = zs_free_double_isolation.run(fixes={**v4_zsmalloc, "vm-owns-pg-isolated": True})
     assert run.ok, run.report()
     with pytest.raises(ps.UsageError, match="'vm-owns-pg-isolated' needs fix 'zs-free-atomic'"):
         zs_free_double_isolation.run(fixes={"vm-owns-pg-isolated": True})
@@ -128,7 +131,8 @@ def test_v3_outcome_set_is_the_reported_oops_and_the_lru_putback_of_a_freed_zspa
 
 
 def test_v3_lru_putback_closed_by_the_movable_mapping_bit():
-    v4_zsmalloc = {"zs-free-atomic": True, "vm-owns-pg-isolated": True}
+    v4_zsmalloc = {"zs-free-atomic": True, "zs-compact-under-class-lock": True,
+                   "vm-owns-pg-isolated": True}
     ex = zs_free_double_isolation.explore(strategy="dpor", preemption_bound=2, fixes=v4_zsmalloc)
     assert ex.exhausted and set(ex.outcomes) == {"ok", "bug:__list_add"}, ex
     ex = zs_free_double_isolation.explore(strategy="dpor", preemption_bound=2,

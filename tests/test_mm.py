@@ -27,6 +27,7 @@ MERGED = [
     "movable-mapping-bit",
     "race-without-page-lock",
     "zs-free-atomic",
+    "zs-compact-under-class-lock",
     "zs-movable-after-setup",
     "c102f07ca0b0",
     "balloon-dequeue-under-lock",

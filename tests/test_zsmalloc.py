@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pagesim as ps
 import pytest
 from pagesim import _core
 
@@ -275,3 +276,58 @@ def test_compaction_pin_bit_race(fixed: bool) -> None:
         assert _core.zs_handle(run.kernel, pool, y)["content"] == 3
     else:
         assert "oops:zs_free" in keys(run), reports(run)
+
+
+# ---- v3's zs_compact (12/16, 15/16): zs-compact-under-class-lock off ----
+
+
+@ps.scenario(kernel="movable-v3", cpus=3, pages=1024)
+def v3_compact(k):
+    """Class 1024 (four objects a zspage, one page each): Z1 = {a}, Z2 = {b}, so zs_compact
+    moves one object into the other zspage and frees the emptied one; zs_free(a) and a
+    migration of b's page run beside it."""
+    pool = k.zsmalloc()
+    h = [pool.malloc(1000) for _ in range(8)]
+    for x in h[1:4] + h[5:8]:
+        pool.free(x)
+    a, b = h[0], h[4]
+    pool.write(a, 1)
+    pool.write(b, 2)
+    c = k.cpu(0).run(pool.compact, name="zs_compact")
+    k.cpu(1).run(pool.free, a, name="zs_free")
+    k.cpu(2).run(k.compaction.isolate, pool.pages_of(b)[0], name="migrate")
+    return ps.script(stop=c.before("migrate_zspage"))
+
+
+def test_v3_compaction_moves_objects_with_both_zspages_frozen_and_no_class_lock() -> None:
+    # Where v3 migrates objects, every object of both zspages is pinned and every page of
+    # both is locked, and class->lock is free; 4.8 has taken no pin and no page lock there
+    # (it pins one object at a time under class->lock).
+    for kernel, frozen in (("movable-v3", True), ("v4.8", False)):
+        run = v3_compact.run(kernel=kernel)
+        assert run.stopped and run.ok, run.report()
+        state = run.kernel
+        pool, handles = 0, (1, 5)  # a and b: the 1st and 5th handles zs_malloc returned
+        assert [_core.zs_handle(state, pool, h)["pinned"] for h in handles] == [frozen] * 2
+        pages = [p for h in handles for p in _core.zs_pages_of(state, pool, h)]
+        assert ["locked" in state.page(p)["flags"] for p in pages] == [frozen] * 2
+
+
+def test_v3_compaction_unlocks_the_emptied_source_before_freeing_it() -> None:
+    # v3 __zs_compact: `unlock_zspage(src_page, NULL); free_zspage(pool, src_page);` leaves
+    # the empty source zspage off every list with its pages unlocked and its fullness
+    # stale. A migration that trylocks its page then goes into zs_page_isolate, whose
+    # remove_zspage finds the zspage on no list: VM_BUG_ON (without DEBUG_VM, a corrupted
+    # fullness list). v4's zs_page_isolate refuses a zspage with inuse == 0.
+    v3 = v3_compact.explore(strategy="dpor", preemption_bound=1)
+    assert v3.exhausted and set(v3.outcomes) == {"ok", "bug:remove_zspage"}, v3
+    run = v3.replay("bug:remove_zspage")
+    assert run.bug.task == "migrate" and run.bug.backtrace[0] == "zs_page_isolate"
+    fixed = v3_compact.explore(kernel="v4.8", strategy="dpor", preemption_bound=1)
+    assert fixed.exhausted and fixed.outcomes == {"ok": fixed.executions}, fixed
+
+
+def test_v4_zsmalloc_needs_v4_compaction() -> None:
+    with pytest.raises(_core.UsageError, match="'zs-free-atomic' needs fix 'zs-compact-under-class-lock'"):
+        kernel("movable-v3", fixes={"zs-free-atomic": True})
+    kernel("movable-v3", fixes={"zs-free-atomic": True, "zs-compact-under-class-lock": True})

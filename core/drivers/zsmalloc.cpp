@@ -1024,6 +1024,122 @@ void unfreeze_zspage(Mm& mm, uint32_t pool, const SizeClass& c, uint32_t id, uin
   }
 }
 
+// ---- the v3 series' zs_compact (12/16 and 15/16; zs-compact-under-class-lock off) ----
+
+// isolate_source_page / isolate_target_page: the head of a fullness list, with every page
+// locked and every object pinned, off its list. Source: ZS_ALMOST_EMPTY first; target:
+// ZS_ALMOST_FULL first.
+uint32_t isolate_frozen_zspage(Mm& mm, uint32_t pool, SizeClass& c, bool source) {
+  const int order[2][2] = {{ZS_ALMOST_FULL, ZS_ALMOST_EMPTY}, {ZS_ALMOST_EMPTY, ZS_ALMOST_FULL}};
+  for (const int i : order[source]) {
+    sched(Op::Read, Access::Read, zs_class_obj(pool, c.index), here());
+    if (c.fullness_list[size_t(i)].empty()) continue;
+    const uint32_t id = c.fullness_list[size_t(i)].front();
+    // To prevent race between object and page migration.
+    if (!trylock_zspage_except(mm, id, kNoPfn)) continue;
+    remove_zspage(mm, c, id, i);
+    const uint32_t inuse = get_zspage_inuse(mm, id);
+    const uint32_t freezed = freeze_zspage(mm, pool, c, id);
+    if (inuse != freezed) {
+      unfreeze_zspage(mm, pool, c, id, freezed);
+      putback_zspage(mm, c, id);
+      unlock_zspage(mm, id, kNoPfn);
+      continue;
+    }
+    return id;
+  }
+  return 0;
+}
+uint32_t isolate_source_page(Mm& mm, uint32_t pool, SizeClass& c) {
+  MODEL_FUNC("isolate_source_page");
+  return isolate_frozen_zspage(mm, pool, c, true);
+}
+uint32_t isolate_target_page(Mm& mm, uint32_t pool, SizeClass& c) {
+  MODEL_FUNC("isolate_target_page");
+  return isolate_frozen_zspage(mm, pool, c, false);
+}
+
+// migrate_zspage (v3): moves objects from src to dst with no lock held; a moved handle
+// keeps its pin, now counted in dst.
+uint32_t migrate_zspage_v3(Mm& mm, uint32_t pool, SizeClass& c, uint32_t dst, uint32_t src) {
+  MODEL_FUNC("migrate_zspage");
+  uint32_t nr_migrated = 0;
+  for (uint32_t i = 0; i < c.objs_per_zspage; i++) {
+    const uint64_t head = zspage_obj_head(mm, c, src, i);  // handle_from_obj
+    if (!(head & OBJ_ALLOCATED_TAG)) continue;
+    if (zspage_full(mm, c, dst)) break;
+    const uint64_t handle = head >> OBJ_TAG_BITS;
+    const uint64_t old_obj = handle_to_obj(mm, pool, handle);
+    const uint64_t new_obj = obj_malloc(mm, c, dst, handle);
+    zs_object_copy(mm, c, new_obj, old_obj);
+    nr_migrated++;
+    // Keep the lock bit: record_obj would clear HANDLE_PIN_BIT.
+    record_obj(mm, pool, handle, new_obj | (uint64_t(1) << HANDLE_PIN_BIT));
+    obj_free(mm, c, old_obj);
+  }
+  return nr_migrated;
+}
+
+// The frozen zspage goes back on its list, unpinned and unlocked (class->lock held).
+void release_frozen_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
+  putback_zspage(mm, c, id);
+  unfreeze_zspage(mm, pool, c, id, c.objs_per_zspage);
+  unlock_zspage(mm, id, kNoPfn);
+}
+
+// v3 __zs_compact: class->lock only to pick and to put back; the objects move with it
+// dropped, every object of both zspages pinned and their pages locked. A context that is
+// scheduled out there keeps the pins: zs_free's pin_tag, under zram's swap_info lock,
+// spins on them (Chulmin Kim, 4 Apr 2016, on v3 12/16: "I think CPU A and CPU B may not
+// be released forever.").
+void __zs_compact_v3(Mm& mm, uint32_t pool, SizeClass& c) {
+  MODEL_FUNC("__zs_compact");
+  uint32_t src = 0, dst = 0;
+  ZsPool& p = pool_of(mm, pool);
+  for (;;) {
+    spin_lock(c.lock);
+    if (!zs_can_compact(c)) {
+      spin_unlock(c.lock);
+      break;
+    }
+    // Isolate source page and freeze all objects in a zspage to prevent its destroying.
+    if (!src && !(src = isolate_source_page(mm, pool, c))) {
+      spin_unlock(c.lock);
+      break;
+    }
+    // Isolate target page and freeze all objects in the zspage.
+    if (!dst && !(dst = isolate_target_page(mm, pool, c))) {
+      spin_unlock(c.lock);
+      break;
+    }
+    spin_unlock(c.lock);
+
+    migrate_zspage_v3(mm, pool, c, dst, src);
+
+    if (zspage_full(mm, c, dst)) {
+      spin_lock(c.lock);
+      release_frozen_zspage(mm, pool, c, dst);
+      spin_unlock(c.lock);
+      dst = 0;
+    }
+    if (get_zspage_inuse(mm, src) == 0) {  // zspage_empty
+      unlock_zspage(mm, src, kNoPfn);
+      free_zspage_v3(mm, src);
+      spin_lock(c.lock);
+      c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
+      p.pages_allocated -= c.pages_per_zspage;
+      p.pages_compacted += c.pages_per_zspage;
+      spin_unlock(c.lock);
+      src = 0;
+    }
+  }
+  if (!src && !dst) return;
+  spin_lock(c.lock);
+  if (src) release_frozen_zspage(mm, pool, c, src);
+  if (dst) release_frozen_zspage(mm, pool, c, dst);
+  spin_unlock(c.lock);
+}
+
 // zs_page_migrate's copy of the page and the move of its objects' handles to newpage,
 // which keep their pins (v3 13/16, 4.8 alike).
 void move_page_objects(Mm& mm, uint32_t pool, Pfn newpage, Pfn page) {
@@ -1323,7 +1439,12 @@ uint64_t zs_compact(Mm& mm, uint32_t pool) {
   ZsPool& p = pool_of(mm, pool);
   // From the largest class down (class->index == i skips merged ones); __zs_compact
   // takes each class's lock, also where isolate_zspage finds no source.
-  for (size_t i = p.classes.size(); i-- > 0;) __zs_compact(mm, pool, p.classes[i]);
+  for (size_t i = p.classes.size(); i-- > 0;) {
+    if (mm.cfg.has(Fix::ZsCompactUnderClassLock))
+      __zs_compact(mm, pool, p.classes[i]);
+    else
+      __zs_compact_v3(mm, pool, p.classes[i]);
+  }
   return p.pages_compacted;
 }
 

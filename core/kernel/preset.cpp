@@ -16,7 +16,8 @@ std::bitset<kFixCount> fixes(std::initializer_list<Fix> l) {
 // What the v4 series (merged in 4.8) changed from v3, and what came after 4.8.
 constexpr std::initializer_list<Fix> kMerged = {
     Fix::NonLruMigration,     Fix::VmOwnsPgIsolated,    Fix::MovableMappingBit,
-    Fix::RaceWithoutPageLock, Fix::ZsFreeAtomic,        Fix::ZsMovableAfterSetup,
+    Fix::RaceWithoutPageLock, Fix::ZsFreeAtomic,        Fix::ZsCompactUnderClassLock,
+    Fix::ZsMovableAfterSetup,
     Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock};
 
 // Fixes that only make sense together (v4 made each pair as one change).
@@ -27,6 +28,8 @@ struct FixNeeds {
 constexpr FixNeeds kFixNeeds[] = {
     {Fix::VmOwnsPgIsolated, Fix::ZsFreeAtomic,
      "v3's zsmalloc reads PG_isolated as its own state, which v4's VM owns"},
+    {Fix::ZsFreeAtomic, Fix::ZsCompactUnderClassLock,
+     "v4's free_zspage runs under class->lock, which v3's compaction drops before it frees"},
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},

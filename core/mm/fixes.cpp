@@ -24,6 +24,10 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "defers to pool->free_work and leaves an isolated zspage to zs_page_putback); struct "
      "zspage and its migrate rwlock replace v3's first-page metadata and zspage freeze, so "
      "zs_page_isolate/migrate take class->lock instead of trying it"},
+    {Fix::ZsCompactUnderClassLock, "zs-compact-under-class-lock",
+     "v4 (Chulmin Kim's swap_info deadlock, on v3 12/16): __zs_compact migrates objects under "
+     "class->lock, one pin at a time, not with every object of both zspages frozen and "
+     "their pages locked while class->lock is dropped"},
     {Fix::ZsMovableAfterSetup, "zs-movable-after-setup",
      "v4: SetZsPageMovable marks pages movable only once the zspage is fully set up"},
     {Fix::ZsCompactKeepsPinBit, "c102f07ca0b0",
