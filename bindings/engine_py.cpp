@@ -112,7 +112,7 @@ Schedule to_schedule(py::handle s) {
 }
 
 Machine::Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
-                 bool panic_on_oops, bool debug_atomic_sleep) {
+                 bool panic_on_oops, bool debug_atomic_sleep, bool preempt) {
   if (cpus == 0 || cpus > 256) throw UsageError("cpus must be between 1 and 256");
   if (max_steps == 0) throw UsageError("max_steps must be at least 1 (a run's most steps)");
   cfg_.cpus = cpus;
@@ -121,6 +121,7 @@ Machine::Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps,
   cfg_.trace = trace;
   cfg_.panic_on_oops = panic_on_oops;
   cfg_.debug_atomic_sleep = debug_atomic_sleep;
+  cfg_.preempt = preempt;
 }
 
 namespace {
@@ -162,7 +163,7 @@ CpuId Machine::check_cpu(long cpu) const {
   return CpuId(cpu);
 }
 
-void Machine::spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name) {
+CpuId Machine::spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name) {
   check_idle("spawn");
   const CpuId c = check_cpu(cpu);
   if (!PyCallable_Check(fn.ptr())) throw UsageError("spawn: task must be a generator function");
@@ -170,6 +171,7 @@ void Machine::spawn(long cpu, py::object fn, py::args args, std::optional<std::s
                        : py::hasattr(fn, "__name__") ? fn.attr("__name__").cast<std::string>()
                                                      : "task" + std::to_string(tasks_.size());
   tasks_.push_back({c, n, fn, py::tuple(args), nullptr, {}});
+  return lane_of_last();
 }
 
 py::object Machine::execute_op(World& w, py::handle h) {
@@ -181,7 +183,8 @@ py::object Machine::execute_op(World& w, py::handle h) {
 
 namespace {
 
-std::vector<ScriptStep> to_script(py::handle script, uint32_t cpus) {
+// lanes: the CPUs, or with preempt the spawned tasks (a script names a task by its lane).
+std::vector<ScriptStep> to_script(py::handle script, uint32_t lanes, bool preempt) {
   std::vector<ScriptStep> steps;
   if (!py::isinstance<py::list>(script) && !py::isinstance<py::tuple>(script))
     throw UsageError("script must be a list of (cpu, until, function, obj, count[, stop]) steps");
@@ -204,9 +207,10 @@ std::vector<ScriptStep> to_script(py::handle script, uint32_t cpus) {
       return py::int_(py::reinterpret_borrow<py::object>(h)) >= py::int_(0) &&
              py::int_(py::reinterpret_borrow<py::object>(h)) <= py::int_(hi);
     };
-    if (!in(t[0], cpus - 1))
-      throw UsageError("script step on cpu " + py::repr(t[0]).cast<std::string>() +
-                       ", the machine has " + std::to_string(cpus) + " CPUs");
+    if (!in(t[0], lanes - 1))
+      throw UsageError("script step on " + std::string(preempt ? "lane " : "cpu ") +
+                       py::repr(t[0]).cast<std::string>() + ", the machine has " +
+                       std::to_string(lanes) + (preempt ? " tasks" : " CPUs"));
     if ((!t[3].is_none() && !in(t[3], ~uint64_t(0))) || !in(t[4], ~uint64_t(0)))
       throw UsageError("script step " + py::repr(item).cast<std::string>() +
                        ": obj and count must be ints between 0 and 2^64-1");
@@ -249,7 +253,7 @@ PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedu
   }
   auto status = std::make_shared<std::vector<ScriptStepStatus>>();
   if (schedule.is_none() && !script.is_none()) {
-    strat = std::make_unique<ScriptStrategy>(to_script(script, cfg_.cpus), std::move(strat), status);
+    strat = std::make_unique<ScriptStrategy>(to_script(script, cfg_.preempt ? uint32_t(tasks_.size()) : cfg_.cpus, cfg_.preempt), std::move(strat), status);
     meta["strategy"] = "script+" + strategy;
   }
   SimConfig cfg = cfg_;
@@ -269,7 +273,8 @@ PyRun Machine::execute(std::unique_ptr<Strategy> strat, std::map<std::string, st
 }
 
 RunResult Machine::run_tasks(Sim& sim, World& world) {
-  prepare(sim, world);
+  // With preempt, the scenario's tasks are spawned first: task i is lane i.
+  if (!sim.config().preempt) prepare(sim, world);
   for (const auto& t : tasks_) {
     if (t.factory.is_none()) {
       sim.spawn(t.cpu, t.name, native_body(t, world));
@@ -279,6 +284,7 @@ RunResult Machine::run_tasks(Sim& sim, World& world) {
               python_task_body(t.factory, t.args,
                                [this, w = &world](py::handle op) { return execute_op(*w, op); }));
   }
+  if (sim.config().preempt) prepare(sim, world);
   RunResult r = sim.run();
   spdlog::debug("run ended after {} steps, {} outcomes, hash {:016x}", r.steps, r.outcomes.size(),
                 r.trace_hash);
@@ -457,17 +463,22 @@ Each task is a generator function; it yields operations (``lock.lock()``,
 ``pagesim.delay(100)``) and receives their results. ``run()`` starts every task from
 the initial state, so a machine can be run many times with different seeds or a
 recorded schedule.)doc")
-      .def(py::init<uint32_t, std::optional<Nanos>, uint64_t, bool, bool, bool>(),
+      .def(py::init<uint32_t, std::optional<Nanos>, uint64_t, bool, bool, bool, bool>(),
            py::arg("cpus") = 2, py::arg("window") = py::none(), py::arg("max_steps") = 1'000'000,
            py::arg("trace") = true, py::arg("panic_on_oops") = false,
-           py::arg("debug_atomic_sleep") = false)
+           py::arg("debug_atomic_sleep") = false, py::arg("preempt") = false)
       .def_property_readonly("cpus", &Machine::cpus)
+      .def_property_readonly("preempt", &Machine::preempt,
+                             "CONFIG_PREEMPT: tasks of a CPU preempt each other; schedules and "
+                             "scripts name tasks by lane (their spawn order)")
       .def("spinlock", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::Spin); }, py::arg("name"))
       .def("mutex", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::Mutex); }, py::arg("name"))
       .def("rwlock", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::RwLock); }, py::arg("name"))
       .def("counter", &Machine::counter, py::arg("name"), py::arg("value") = 0)
       .def("spawn", &Machine::spawn, py::arg("cpu"), py::arg("task"),
-           py::arg("name") = py::none(), "spawn(cpu, task, *args, name=None): run task(*args) on a CPU.")
+           py::arg("name") = py::none(),
+           "spawn(cpu, task, *args, name=None): run task(*args) on a CPU. Returns the lane that "
+           "scripts name it by: the CPU, or with preempt its place among the spawned tasks.")
       .def("run", &Machine::run, py::arg("strategy") = "random", py::arg("seed") = 0,
            py::arg("schedule") = py::none(), py::arg("script") = py::none(),
            py::arg("errors_as_outcomes") = false, py::arg("stop_at_end") = false,

@@ -99,12 +99,15 @@ struct TaskSpec {
 class Machine {
  public:
   Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
-          bool panic_on_oops, bool debug_atomic_sleep);
+          bool panic_on_oops, bool debug_atomic_sleep, bool preempt = false);
   virtual ~Machine() = default;
 
   LockHandle add_lock(const std::string& name, LockKind k);
   CounterHandle counter(const std::string& name, int64_t v);
-  void spawn(long cpu, py::object task, py::args args, std::optional<std::string> name);
+  // Returns the lane a script names the task by: its CPU, or with preempt its own lane
+  // (the task's place among the spawned ones, which run_tasks spawns first).
+  CpuId spawn(long cpu, py::object task, py::args args, std::optional<std::string> name);
+  CpuId lane_of_last() const { return cfg_.preempt ? CpuId(tasks_.size() - 1) : tasks_.back().cpu; }
   // schedule: replay a recorded Schedule; script: a list of (cpu, until, function, obj,
   // count) steps, until in "done", "before", "after", "steps" (see explore/script.h).
   // errors_as_outcomes: a Python exception in a task or check is an outcome, not raised.
@@ -121,6 +124,7 @@ class Machine {
   // Shrinks a schedule that shows outcome `key` (explore/minimise.h).
   Minimised minimise(const std::string& key, const std::vector<CpuId>& schedule);
   uint32_t cpus() const { return cfg_.cpus; }
+  bool preempt() const { return cfg_.preempt; }
 
  protected:
   // Explorations in progress (another Python thread runs while one holds no GIL): the

@@ -733,3 +733,79 @@ def test_tasks_stuck_on_a_dead_tasks_lock_are_its_aftermath_not_a_deadlock() -> 
     assert "held by A (dead)" in details[-1]
     # A cycle among live tasks is still a deadlock.
     assert [o.key for o in find_deadlock(abba_machine()).outcomes] == ["deadlock"]
+
+
+# ---- CONFIG_PREEMPT: tasks of one CPU preempt each other ----
+
+
+def one_cpu_rmw(preempt: bool, locked: bool = False) -> ps.Machine:
+    """Two tasks on cpu0 each increment x once by a non-atomic read-modify-write (under a
+    spinlock when `locked`); the second checks that both increments are there."""
+    m = ps.Machine(cpus=1, preempt=preempt)
+    spin, x, done = m.spinlock("S"), m.counter("x", 0), m.counter("done", 0)
+
+    def increment() -> Iterator[ps.Op]:
+        if locked:
+            yield spin.lock()
+        v = yield x.read()
+        yield x.set(v + 1)
+        if locked:
+            yield spin.unlock()
+        if (yield done.add(1)) == 2:
+            yield ps.check((yield x.read()) == 2, "lost_update")
+
+    m.spawn(0, increment, name="A")
+    m.spawn(0, increment, name="B")
+    return m
+
+
+@pytest.mark.parametrize("strategy", ["dfs", "dpor"])
+def test_preemption_interleaves_the_tasks_of_one_cpu(strategy: str) -> None:
+    # Without CONFIG_PREEMPT the second task runs when the first ends: no lost update.
+    ex = one_cpu_rmw(preempt=False).explore(strategy=strategy, minimise=False)
+    assert ex.exhausted and set(ex.outcomes) == {"ok"}, ex
+    # With it, B can preempt A between its read and its store.
+    ex = one_cpu_rmw(preempt=True).explore(strategy=strategy, minimise=False)
+    assert ex.exhausted and set(ex.outcomes) == {"ok", "check:lost_update"}, ex
+    run = one_cpu_rmw(preempt=True).run(schedule=ex.outcomes["check:lost_update"].schedule)
+    steps = [(e["task"], e["op"]) for e in steps_of(run)]
+    # Both read x before either stores it: one task was preempted between the two.
+    assert sorted(steps[:2]) == [("A", "atomic_read"), ("B", "atomic_read")], steps
+    assert steps[2][1] == "write", steps
+    assert {e["cpu"] for e in steps_of(run)} == {0}  # traces name the CPU, not the lane
+
+
+@pytest.mark.parametrize("strategy", ["dfs", "dpor"])
+def test_a_spinlock_holder_is_not_preempted(strategy: str) -> None:
+    ex = one_cpu_rmw(preempt=True, locked=True).explore(strategy=strategy, minimise=False)
+    assert ex.exhausted and set(ex.outcomes) == {"ok"}, ex
+
+
+def test_an_idle_cpu_pulls_a_preempted_task() -> None:
+    # B preempts A and holds a spinlock (cpu0 is B's until it unlocks); cpu1 has no task,
+    # so it pulls A, as the scheduler's idle balancing would. Lanes: A is 0, B is 1.
+    m = ps.Machine(cpus=2, preempt=True)
+    spin, x = m.spinlock("S"), m.counter("x", 0)
+
+    def reader() -> Iterator[ps.Op]:
+        for _ in range(3):
+            yield x.read()
+
+    def locker() -> Iterator[ps.Op]:
+        yield spin.lock()
+        yield ps.delay(10)
+        yield spin.unlock()
+
+    m.spawn(0, reader, name="A")
+    m.spawn(0, locker, name="B")
+    run = m.run(schedule=[0, 1, 0, 0, 1, 1])
+    assert [(e["task"], e["cpu"]) for e in steps_of(run)] == [
+        ("A", 0), ("B", 0), ("A", 1), ("A", 1), ("B", 0), ("B", 0)]
+    # A task that never ran stays on its CPU: A cannot start on cpu1 while B holds cpu0.
+    msg = r"step 1 chooses lane1 but only lane \{0\} can run there"
+    with pytest.raises(ps.StaleScheduleError, match=msg):
+        m2 = ps.Machine(cpus=2, preempt=True)
+        spin, x = m2.spinlock("S"), m2.counter("x", 0)
+        m2.spawn(0, locker, name="B")
+        m2.spawn(0, reader, name="A")
+        m2.run(schedule=[0, 1])

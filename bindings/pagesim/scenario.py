@@ -101,7 +101,7 @@ class Step:
     def as_tuple(self, stop: bool = False) -> tuple[int, str, str | None, int | None, int, bool]:
         obj = self.obj if self.obj is not None else (
             None if self.page is None else _core.page_obj(self.page))
-        return (self.ctx.cpu, self.until, self.function, obj, self.count, stop)
+        return (self.ctx.lane, self.until, self.function, obj, self.count, stop)
 
     def __str__(self) -> str:
         who = f"{self.ctx.name} (cpu{self.ctx.cpu})"
@@ -117,10 +117,16 @@ class Step:
 
 @dataclass(frozen=True)
 class Context:
-    """A task on a CPU, as a script names it."""
+    """A task on a CPU, as a script names it. Its lane is what a script step chooses: the
+    CPU, or with ``preempt=True`` the task itself (tasks of one CPU preempt each other)."""
 
     cpu: int
     name: str
+    lane: int = -1
+
+    def __post_init__(self) -> None:
+        if self.lane < 0:
+            object.__setattr__(self, "lane", self.cpu)
 
     def until(self, function: str, page: int | None = None, obj: int | None = None) -> Step:
         """Run until this context has returned from `function` (called on `page`/`obj`)."""
@@ -188,14 +194,14 @@ class Cpu:
         call = to_call(task, args)
         if call is not None:
             label = name or call.entry
-            self._k.core.spawn(self.index, call.entry, *call.args, name=label)
+            lane = self._k.core.spawn(self.index, call.entry, *call.args, name=label)
         elif callable(task):
             label = name or getattr(task, "__name__", "task")
-            self._k.core.spawn(self.index, _python_task(task), *args, name=label)
+            lane = self._k.core.spawn(self.index, _python_task(task), *args, name=label)
             self._k.task_functions.add(getattr(task, "__name__", "task"))
         else:
             raise _core.UsageError(f"cannot run {task!r} on a CPU")
-        ctx = Context(self.index, label)
+        ctx = Context(self.index, label, lane)
         self._k.contexts.append(ctx)
         return ctx
 
@@ -1171,6 +1177,7 @@ def scenario(
     kcompactd: bool = False,
     panic_on_oops: bool = False,
     debug_atomic_sleep: bool = False,
+    preempt: bool = False,
     checks: Iterable[Callable[[_core.KernelState], str | None]] = (),
 ) -> Any:
     """Declare a scenario: ``@ps.scenario(kernel="movable-v3", cpus=3)``.
@@ -1178,7 +1185,8 @@ def scenario(
     kernel: the preset (``pagesim.presets()``); fixes: named fixes flipped on top of it;
     pages: memory size in 4 KiB pages (a multiple of 512); check: invariant checks at the
     "end" of the run, after every "step", or "off"; checks: end-of-run properties, each
-    ``fn(state)`` returning None or a message (outcome ``check:<fn name>``)."""
+    ``fn(state)`` returning None or a message (outcome ``check:<fn name>``); preempt:
+    CONFIG_PREEMPT, tasks of one CPU preempt each other wherever they hold no spinlock."""
     options: dict[str, Any] = {
         "kernel": kernel,
         "cpus": cpus,
@@ -1191,6 +1199,7 @@ def scenario(
         "kcompactd": kcompactd,
         "panic_on_oops": panic_on_oops,
         "debug_atomic_sleep": debug_atomic_sleep,
+        "preempt": preempt,
         "checks": tuple(checks),
     }
 

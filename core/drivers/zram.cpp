@@ -216,6 +216,24 @@ void swap_entry_free(mm::Mm& mm, uint32_t index) {
   spin_unlock(z.swap_lock);
 }
 
+namespace {
+// swapcache_prepare -> __swap_duplicate: swap_info_get() takes si->lock to claim the entry
+// for the swap cache (SWAP_HAS_CACHE), and drops it.
+void swapcache_prepare(mm::Mm& mm) {
+  MODEL_FUNC("swapcache_prepare");
+  Zram& z = device(mm);
+  spin_lock(z.swap_lock);
+  spin_unlock(z.swap_lock);
+}
+}  // namespace
+
+uint32_t swap_in(mm::Mm& mm, uint32_t index) {
+  MODEL_FUNC("do_swap_page");
+  slot(mm, index);
+  swapcache_prepare(mm);
+  return zram_bvec_read(mm, index);  // swap_readpage -> zram_rw_page
+}
+
 std::vector<std::string> zram_check(const Drivers& d) {
   std::vector<std::string> out;
   const Zram& z = d.zram;

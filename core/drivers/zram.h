@@ -65,6 +65,9 @@ void zram_discard(mm::Mm& mm, uint32_t index);
 void zram_slot_free_notify(mm::Mm& mm, uint32_t index);
 // swap_entry_free's part: the swap_info lock, then the notify.
 void swap_entry_free(mm::Mm& mm, uint32_t index);
+// A swap-in of the slot (do_swap_page): swapcache_prepare takes the swap_info lock, then
+// swap_readpage reads the slot. Returns its content token.
+uint32_t swap_in(mm::Mm& mm, uint32_t index);
 void zram_free_page(mm::Mm& mm, uint32_t index);
 
 // Invariants: every stored slot's handle is a live handle of the pool holding what was

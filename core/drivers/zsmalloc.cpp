@@ -367,21 +367,30 @@ int testpin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
   return test_bit(HANDLE_PIN_BIT, s.word, zs_handle_obj(pool, handle), here());
 }
 
+// Since 1b8320b620d6 the pin is a bit_spin_lock: preemption stays off while a handle is
+// pinned. Before it, pin_tag looped on test_and_set_bit_lock with preemption on, and a
+// task could be scheduled out holding pins.
+BitLockKind pin_kind(const Mm& mm) {
+  return mm.cfg.has(Fix::ZsPinBitSpinLock) ? BitLockKind::Spin : BitLockKind::Busy;
+}
+
 bool trypin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("trypin_tag");
-  return bit_spin_trylock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word,
-                          zs_handle_obj(pool, handle), here());
+  return bit_trylock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word,
+                     zs_handle_obj(pool, handle), pin_kind(mm), here());
 }
 
 void pin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("pin_tag");
-  bit_spin_lock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word, zs_handle_obj(pool, handle), here());
+  const BitLockKind kind = pin_kind(mm);
+  bit_lock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word, zs_handle_obj(pool, handle), kind,
+           kind == BitLockKind::Spin ? "bit spinlock" : "bit lock", here());
 }
 
 void unpin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("unpin_tag");
-  bit_spin_unlock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word, zs_handle_obj(pool, handle),
-                  here());
+  bit_unlock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word, zs_handle_obj(pool, handle),
+             pin_kind(mm), here());
 }
 
 // obj_to_head: the header of the slot-th object of a page (a huge object's is in
@@ -572,7 +581,8 @@ void lock_zspage_spinning(Mm& mm, uint32_t id) {
       if (!in_task())
         throw UsageError("set-up code found the page lock of pfn " + std::to_string(page) +
                          " held; set-up runs outside any task and cannot wait");
-      Sim::current()->block({mm::page_obj(page), "page lock (spinning trylock)", true, false});
+      // A busy-wait: preemptible unless the caller holds a spinlock.
+      Sim::current()->block({mm::page_obj(page), "page lock (spinning trylock)", true, false, true});
     }
   } while ((page = get_next_page(mm, page)) != kNoPfn);
 }

@@ -68,11 +68,8 @@ bool RunResult::ok() const { return outcomes.empty(); }
 Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
     : cfg_(std::move(cfg)) {
   if (cfg_.cpus == 0 || cfg_.cpus > 256) throw UsageError("cpus must be between 1 and 256");
-  cpus_.resize(cfg_.cpus);
-  while (leaves_ < cfg_.cpus) leaves_ *= 2;
-  tree_key_.resize(2 * leaves_);
-  tree_cpu_.resize(2 * leaves_);
-  cands_.resize(cfg_.cpus);
+  if (!cfg_.preempt) cpus_.resize(cfg_.cpus);  // with preempt, spawn() adds the lanes
+  fit_tree();
   reset(world, std::move(strategy));
 }
 
@@ -87,7 +84,15 @@ void Sim::reset(World* world, std::unique_ptr<Strategy> strategy) {
   replay_ = dynamic_cast<ReplayStrategy*>(strategy_.get());
   earliest_first_ = strategy_->earliest_first();
   sees_every_step_ = strategy_->sees_every_step();
+  no_step_here_ = replay_ || sees_every_step_ || cfg_.preempt;
   tie_ = strategy_->tie_seed() | 1;
+  if (cfg_.preempt) {
+    cpus_.clear();
+    owner_.assign(cfg_.cpus, kNoCpu);
+    phys_clock_.assign(cfg_.cpus, 0);
+    lanes_of_.resize(cfg_.cpus);
+    for (auto& l : lanes_of_) l.clear();
+  }
   for (Cpu& c : cpus_) {
     c.clock = 0;
     c.current = kNoTask;
@@ -155,9 +160,9 @@ void Sim::end_tasks() {
 Nanos Sim::now() const { return running_ ? cpus_[running_->cpu].clock : 0; }
 
 TaskId Sim::spawn(CpuId cpu, std::string_view name, std::function<void()> body, bool daemon) {
-  if (cpu >= cpus_.size())
+  if (cpu >= cfg_.cpus)
     throw UsageError("spawn: cpu " + std::to_string(cpu) + " out of range (machine has " +
-                     std::to_string(cpus_.size()) + " CPUs)");
+                     std::to_string(cfg_.cpus) + " CPUs)");
   if (tasks_.size() >= kNoTask - 1) throw UsageError("spawn: too many tasks");
   if (spare_.empty()) {
     tasks_.push_back(std::make_unique<Task>());
@@ -167,13 +172,14 @@ TaskId Sim::spawn(CpuId cpu, std::string_view name, std::function<void()> body, 
   }
   Task& t = *tasks_.back();
   t.id = TaskId(tasks_.size() - 1);
-  t.cpu = cpu;
+  t.cpu = cfg_.preempt ? add_lane(cpu) : cpu;
+  t.phys = cpu;
   t.name.assign(name);
   t.daemon = daemon;
   t.body = std::move(body);
   t.wake_time = now();
-  cpus_[cpu].runqueue.push_back(t.id);
-  next_on_cpu(cpu);
+  cpus_[t.cpu].runqueue.push_back(t.id);
+  next_on_cpu(t.cpu);
   return t.id;
 }
 
@@ -224,6 +230,106 @@ void Sim::unready(CpuId c) {
   if (tree_key_[leaves_ + c] == kNotReady) return;
   --ready_;
   set_key(c, kNotReady);
+}
+
+// Sizes the tree for every CPU (lane), keeping the keys of those that are ready.
+void Sim::fit_tree() {
+  if (cands_.size() < cpus_.size()) cands_.resize(cpus_.size());
+  size_t leaves = 1;
+  while (leaves < cpus_.size()) leaves *= 2;
+  if (leaves <= leaves_ && !tree_key_.empty()) return;
+  std::vector<uint64_t> keys(cpus_.size(), kNotReady);
+  for (size_t c = 0; c < cpus_.size() && c < leaves_ && !tree_key_.empty(); ++c)
+    keys[c] = tree_key_[leaves_ + c];
+  leaves_ = leaves;
+  tree_key_.assign(2 * leaves_, kNotReady);
+  tree_cpu_.assign(2 * leaves_, CpuId(0));
+  for (size_t i = 0; i < leaves_; ++i) tree_cpu_[leaves_ + i] = CpuId(i);
+  for (size_t c = 0; c < keys.size(); ++c)
+    if (keys[c] != kNotReady) set_key(CpuId(c), keys[c]);
+}
+
+// ---- preempt: each task a lane; a CPU runs one of its lanes at a time ----
+
+CpuId Sim::add_lane(CpuId p) {
+  if (cpus_.size() >= kNoCpu - 1) throw UsageError("spawn: too many tasks");
+  const CpuId lane = CpuId(cpus_.size());
+  cpus_.emplace_back();
+  cpus_.back().clock = phys_clock_[p];
+  lanes_of_[p].push_back(lane);
+  fit_tree();
+  return lane;
+}
+
+// A task that holds no spinlock can be preempted where it stopped, or in a busy-wait
+// that keeps preemption on.
+bool Sim::preemptible(CpuId lane) const {
+  const Task& t = *tasks_[cpus_[lane].current];
+  if (t.spin_depth) return false;
+  return t.state == TaskState::Ready || (t.state == TaskState::Spinning && t.wait.preemptible);
+}
+
+// A CPU with no owner and nothing ready to run on it: it would pull a preempted task.
+CpuId Sim::idle_cpu() const {
+  for (CpuId q = 0; q < owner_.size(); ++q) {
+    if (owner_[q] != kNoCpu) continue;
+    const bool busy = std::any_of(lanes_of_[q].begin(), lanes_of_[q].end(), [&](CpuId l) {
+      const TaskId t = cpus_[l].current;
+      return t != kNoTask && tasks_[t]->state == TaskState::Ready;
+    });
+    if (!busy) return q;
+  }
+  return kNoCpu;
+}
+
+// The chosen lane runs: on its CPU, preempting the owner there, or, a preempted task whose
+// CPU is held, on an idle CPU that pulls it (idle balancing).
+void Sim::take_cpu(CpuId lane) {
+  Task& t = *tasks_[cpus_[lane].current];
+  CpuId p = t.phys;
+  if (owner_[p] == lane) return;
+  if (owner_[p] != kNoCpu && !preemptible(owner_[p])) {
+    const CpuId q = idle_cpu();
+    auto& from = lanes_of_[p];
+    from.erase(std::find(from.begin(), from.end(), lane));
+    lanes_of_[q].push_back(lane);
+    t.phys = p = q;
+  }
+  CpuId& o = owner_[p];
+  if (o != kNoCpu) {  // preempted
+    phys_clock_[p] = std::max(phys_clock_[p], cpus_[o].clock);
+    tasks_[cpus_[o].current]->preempted = true;
+  }
+  o = lane;
+  t.preempted = false;
+  cpus_[lane].clock = std::max(cpus_[lane].clock, phys_clock_[p]);
+}
+
+// A lane may be chosen when its task waits at a scheduling point and its CPU is its own,
+// free, or held by a lane that can be preempted; or, preempted, when a CPU is idle.
+void Sim::place_lanes() {
+  for (CpuId p = 0; p < owner_.size(); ++p) {
+    CpuId& o = owner_[p];
+    if (o != kNoCpu && cpus_[o].current == kNoTask) {  // the owner slept or ended
+      phys_clock_[p] = std::max(phys_clock_[p], cpus_[o].clock);
+      o = kNoCpu;
+    }
+  }
+  const bool spare = idle_cpu() != kNoCpu;
+  for (CpuId p = 0; p < owner_.size(); ++p) {
+    const CpuId o = owner_[p];
+    const bool open = o == kNoCpu || preemptible(o);
+    for (CpuId l : lanes_of_[p]) {
+      const TaskId id = cpus_[l].current;
+      const bool want = id != kNoTask && tasks_[id]->state == TaskState::Ready &&
+                        (l == o || open || (spare && tasks_[id]->preempted));
+      const bool is = tree_key_[leaves_ + l] != kNotReady;
+      if (want && !is)
+        make_ready(l);
+      else if (!want && is)
+        unready(l);
+    }
+  }
 }
 
 // Eligible CPUs, in CPU order: ready, with a clock within the timing window of the
@@ -317,6 +423,7 @@ void Sim::settle(Task& t) {
     default:
       break;
   }
+  if (cfg_.preempt) place_lanes();
 }
 
 // Run new and woken tasks up to their next scheduling point (invisible local work).
@@ -343,8 +450,7 @@ void Sim::advance_pending() {
 // when the choice is forced. Returns when `t` is chosen again; false leaves the step to
 // the scheduler.
 inline bool Sim::step_here(Task& t) {
-  if (!to_advance_.empty() || step_check_ || stop_ || steps_ >= cfg_.max_steps || replay_ ||
-      sees_every_step_)
+  if (!to_advance_.empty() || step_check_ || stop_ || steps_ >= cfg_.max_steps || no_step_here_)
     return false;
   if (ready_ == 1 && tree_cpu_[1] == t.cpu) {
     add_choice(t.cpu);  // no switch and no tree update: its key is refreshed later
@@ -388,7 +494,7 @@ void Sim::follow_on(Op op, Access rw, ObjId obj, uint32_t line) {
 void Sim::record_step(Task& t, uint64_t step, Nanos cost) {
   Cpu& c = cpus_[t.cpu];
   if (cfg_.trace)
-    trace_.push_back({step, c.clock, t.pending.obj, t.pending.func, t.pending.line, t.id, t.cpu,
+    trace_.push_back({step, c.clock, t.pending.obj, t.pending.func, t.pending.line, t.id, t.phys,
                       TraceKind::Step, t.pending.op, t.pending.rw});
   hash_.add_step(t.cpu, t.id, t.pending);
   c.clock += cost;
@@ -467,7 +573,7 @@ TaskId Sim::holder(ObjId obj) const {
 }
 
 void Sim::trace_frame(const Task& t, uint32_t func, TraceKind kind) {
-  trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.cpu, kind, Op::Call,
+  trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.phys, kind, Op::Call,
                     Access::Read});
 }
 
@@ -484,7 +590,7 @@ Outcome Sim::make_outcome(OutcomeKind k, std::string function, std::string messa
   o.time = now();
   if (running_) {
     o.task = running_->id;
-    o.cpu = running_->cpu;
+    o.cpu = running_->phys;
     o.task_name = running_->name;
     for (auto it = running_->frames.rbegin(); it != running_->frames.rend(); ++it)
       o.backtrace.push_back(interned(*it));
@@ -573,10 +679,18 @@ void Sim::report_deadlock() {
   bool stuck = false;
   for (const auto& tp : tasks_) {
     const Task& t = *tp;
+    if (t.state == TaskState::Ready && cfg_.preempt) {  // its CPU's owner never lets go
+      stuck = true;
+      const Task& o = *tasks_[cpus_[owner_[t.phys]].current];
+      waits.push_back(t.name + " (cpu" + std::to_string(t.phys) + ") " +
+                      (t.preempted ? "preempted by " : "waits for its CPU, held by ") + o.name +
+                      (t.frames.empty() ? "" : " in " + interned(t.frames.back())));
+      continue;
+    }
     if (t.state != TaskState::Sleeping && t.state != TaskState::Spinning) continue;
     if (t.wait.idle) continue;
     stuck = true;
-    std::string line = t.name + " (cpu" + std::to_string(t.cpu) + ") " +
+    std::string line = t.name + " (cpu" + std::to_string(t.phys) + ") " +
                        (t.state == TaskState::Spinning ? "spins on " : "sleeps on ") +
                        t.wait.what + " " + obj_label(t.wait.obj, world_);
     TaskId h = holder(t.wait.obj);
@@ -663,6 +777,7 @@ RunResult Sim::run() {
         if (c == kNoCpu) break;
       }
       add_choice(c);
+      if (cfg_.preempt) take_cpu(c);
       stepping_ = tasks_[cpus_[c].current].get();
       Task* back = switch_to(*stepping_);  // another task, if they switched among themselves
       stepping_ = nullptr;
@@ -693,9 +808,10 @@ CpuId Sim::choose_cpu() {
       if (it == cands.end()) {
         std::string elig;
         for (const auto& c : cands) elig += (elig.empty() ? "" : ",") + std::to_string(c.cpu);
+        const std::string unit = cfg_.preempt ? "lane" : "cpu";
         error_ = std::make_exception_ptr(StaleSchedule(
-            "stale schedule: step " + std::to_string(steps_) + " chooses cpu" +
-            std::to_string(want) + " but only cpu {" + elig +
+            "stale schedule: step " + std::to_string(steps_) + " chooses " + unit +
+            std::to_string(want) + " but only " + unit + " {" + elig +
             "} can run there; the schedule was recorded for another scenario, preset or version"));
         return kNoCpu;
       }

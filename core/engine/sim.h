@@ -60,6 +60,12 @@ struct SimConfig {
   // CONFIG_DEBUG_ATOMIC_SLEEP: sleeping with a spinlock held reports
   // "BUG: sleeping function called from invalid context".
   bool debug_atomic_sleep = false;
+  // CONFIG_PREEMPT: a task can be preempted by another task of its CPU wherever it holds
+  // no spinlock (preempt count 0): at every scheduling point, and in a busy-wait that
+  // keeps preemption on. Each task is then a lane of its own: schedules, strategies and
+  // exploration choose lanes, and at most one lane of a CPU holds it at a time. A
+  // preempted task may be pulled by an idle CPU; no other task leaves its CPU.
+  bool preempt = false;
   // An error raised by a task's own code (a Python exception) or an end-of-run check
   // becomes an outcome (OutcomeKind::Exception) instead of ending the run with it.
   bool errors_as_outcomes = false;
@@ -74,12 +80,15 @@ struct WaitInfo {
   const char* what = "";      // "page lock", "spinlock", "mutex", "work" ...
   bool spinning = false;      // spins in place (keeps its CPU) rather than sleeping
   bool idle = false;          // a worker waiting for work: not a deadlock by itself
+  bool preemptible = false;   // a busy-wait with preemption on (a loop on a trylock)
 };
 
 struct Task {
   // Hot fields first: a step reads these.
   TaskId id = kNoTask;
-  CpuId cpu = 0;
+  CpuId cpu = 0;              // its lane: the CPU, or with SimConfig::preempt its own lane
+  CpuId phys = 0;             // the CPU it runs on (traces and reports name this one)
+  bool preempted = false;     // preempt: lost its CPU while runnable (an idle CPU may pull it)
   TaskState state = TaskState::New;
   bool in_python = false;     // a Python frame is live: no scheduling point allowed
   bool started = false;
@@ -98,6 +107,7 @@ struct Task {
   std::function<void()> body;
 };
 
+// A CPU, or with SimConfig::preempt a lane: one task's claim on its CPU.
 struct Cpu {
   Nanos clock = 0;
   TaskId current = kNoTask;
@@ -163,6 +173,14 @@ class Sim {
   const Task& task(TaskId id) const { return *tasks_[id]; }
   size_t task_count() const { return tasks_.size(); }
   const Cpu& cpu(CpuId id) const { return cpus_[id]; }
+  // What strategies choose among: the CPUs, or with preempt the lanes (one per task).
+  uint32_t lanes() const { return uint32_t(cpus_.size()); }
+  // With preempt: whether a lane may be chosen now, and whether it holds its CPU.
+  bool eligible(CpuId lane) const { return tree_key_[leaves_ + lane] != kNotReady; }
+  bool owns_cpu(CpuId lane) const {
+    const TaskId t = cpus_[lane].current;
+    return t != kNoTask && owner_[tasks_[t]->phys] == lane;
+  }
 
   // A scheduling point: describe the next visible operation and let the strategy
   // decide when it happens. `extra` adds to the op's cost (Delay). Returns when the
@@ -225,8 +243,15 @@ class Sim {
   void end_tasks();  // see end_run()
   bool completed() const;  // every task finished: no deadlock, kill or step limit
   void set_key(CpuId c, uint64_t key);
+  void fit_tree();
   void make_ready(CpuId c);
   void unready(CpuId c);
+  // ---- preempt: lanes and the CPU each runs on ----
+  CpuId add_lane(CpuId phys);
+  void take_cpu(CpuId lane);   // the chosen lane runs on its CPU, preempting its owner
+  void place_lanes();          // which lanes may be chosen now
+  CpuId idle_cpu() const;
+  bool preemptible(CpuId lane) const;
   std::span<const Candidate> collect_candidates();
   // Suspends the running context into `self` and resumes `to`.
   void jump(boost::context::fiber& self, boost::context::fiber& to);
@@ -255,7 +280,10 @@ class Sim {
   boost::context::fiber* from_ = nullptr;
   std::vector<std::unique_ptr<Task>> tasks_;  // by TaskId; a Task never moves
   std::vector<std::unique_ptr<Task>> spare_;  // ended Tasks, for spawn() to reuse
-  std::vector<Cpu> cpus_;
+  std::vector<Cpu> cpus_;            // by lane (the CPUs themselves without preempt)
+  std::vector<CpuId> owner_;         // preempt: the lane running on each CPU, or kNoCpu
+  std::vector<Nanos> phys_clock_;    // preempt: each CPU's clock when its owner last changed
+  std::vector<std::vector<CpuId>> lanes_of_;  // preempt: each CPU's lanes
   // Ready CPUs: a tournament tree, CPU c at leaf leaves_ + c, the root at 1, each inner
   // node the earliest (key, cpu) of its subtree. Keys are clock << 16 | tie-break.
   std::vector<uint64_t> tree_key_;
@@ -285,6 +313,7 @@ class Sim {
   ReplayStrategy* replay_ = nullptr;  // set when the strategy is a replay
   bool earliest_first_ = false;       // the strategy is the tree's order (timed)
   bool sees_every_step_ = false;      // the strategy is asked at forced steps too
+  bool no_step_here_ = false;         // every step goes through the scheduler loop
   uint64_t tie_ = 1;                  // tie-break keys for earliest-first strategies
 };
 

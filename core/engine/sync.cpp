@@ -160,16 +160,16 @@ void write_unlock(RwLock& l, uint32_t line) {
 
 void bit_lock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, const char* what, uint32_t line) {
   Sim* s = running_sim();
-  const bool spin = kind == BitLockKind::Spin;
-  if (s && !spin) s->might_sleep(what, obj);
+  const bool sleeps = kind == BitLockKind::Sleep;
+  if (s && sleeps) s->might_sleep(what, obj);
   for (;;) {
     sched(Op::TestAndSet, Access::Write, obj, line);
     if (!((w >> nr) & 1)) {
       w |= uint64_t(1) << nr;
-      return acquired(s, obj, spin);
+      return acquired(s, obj, kind == BitLockKind::Spin);
     }
     if (!s) setup_contention(what, obj);
-    s->block({obj, what, spin, false});
+    s->block({obj, what, !sleeps, false, kind == BitLockKind::Busy});
   }
 }
 

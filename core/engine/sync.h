@@ -92,9 +92,11 @@ inline bool test_and_set_bit(int nr, Word& w, ObjId obj, uint32_t line = here())
   return old;
 }
 
-// A bit used as a lock, with waiters keyed by `obj`. Spinning (bit_spin_lock, the
-// zsmalloc handle pin) or sleeping (PG_locked: lock_page / wait_on_page_locked).
-enum class BitLockKind : uint8_t { Spin, Sleep };
+// A bit used as a lock, with waiters keyed by `obj`. Spinning with preemption off while
+// held (bit_spin_lock, the zsmalloc handle pin since 4.8), busy-waiting with preemption on
+// (test_and_set_bit_lock in a loop: the pin before 4.8) or sleeping (PG_locked: lock_page /
+// wait_on_page_locked).
+enum class BitLockKind : uint8_t { Spin, Busy, Sleep };
 void bit_lock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, const char* what,
               uint32_t line = here());
 bool bit_trylock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line = here());

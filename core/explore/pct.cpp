@@ -16,7 +16,7 @@ PctStrategy::PctStrategy(uint64_t seed, uint32_t depth, uint64_t steps)
 
 size_t PctStrategy::choose(const Sim& sim, std::span<const Candidate> c) {
   if (prio_.empty()) {  // priorities d .. d+n-1 in a random order
-    const uint32_t n = sim.config().cpus;
+    const uint32_t n = sim.lanes();
     prio_.resize(n);
     for (uint32_t i = 0; i < n; ++i) prio_[i] = depth_ + i;
     for (uint32_t i = n; i > 1; --i) std::swap(prio_[i - 1], prio_[rng_.below(i)]);

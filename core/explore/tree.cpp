@@ -79,10 +79,11 @@ std::unique_ptr<Strategy> TreeSearch::next() {
 }
 
 void TreeSearch::start(const Sim& sim) {
-  ncpu_ = sim.config().cpus;
+  ncpu_ = sim.lanes();
   panic_on_oops_ = sim.config().panic_on_oops;
+  preempt_ = sim.config().preempt;
   if (ncpu_ > kMaxCpus)
-    throw UsageError("dfs and dpor explore machines of up to 64 CPUs, not " +
+    throw UsageError("dfs and dpor explore machines of up to 64 CPUs (with preempt, 64 tasks), not " +
                      std::to_string(ncpu_));
   cpu_sig_.assign(ncpu_, 0);
   cpu_steps_.resize(ncpu_);
@@ -98,11 +99,14 @@ uint32_t TreeSearch::row(ObjId obj) {
   return it->second;
 }
 
-// A CPU's tasks (current and queued): a wake-up that changes them writes the CPU.
+// A CPU's tasks (current and queued): a wake-up that changes them writes the CPU. With
+// preempt, a step that preempts a lane, gives its CPU back or stops another lane from
+// preempting (a spinlock taken) writes that lane.
 uint64_t TreeSearch::cpu_state(const Sim& sim, CpuId c) const {
   const Cpu& cpu = sim.cpu(c);
   uint64_t h = hash_mix(cpu.current, cpu.runqueue.size());
   for (TaskId t : cpu.runqueue) h = hash_mix(h, t);
+  if (sim.config().preempt) h = hash_mix(h, sim.eligible(c) | uint64_t(sim.owns_cpu(c)) << 1);
   return h;
 }
 
@@ -205,8 +209,7 @@ void TreeSearch::persistent_race(CpuId p, const uint32_t* conf) {
     if (conf[c] && int64_t(conf[c] - 1) > best && !happens_before(conf[c] - 1, p))
       best = conf[c] - 1;
   if (best < 0) return;
-  auto try_p = [p](Node& n) { n.backtrack |= (n.enabled & bit(p)) ? bit(p) : n.enabled; };
-  try_p(nodes_[size_t(best)]);
+  try_at(size_t(best), p);
   if (cfg_.preemption_bound == ~0u) return;
   // Bounded (Coons, Musuvathi, McKinley, OOPSLA 2013): trying p at i may cost a
   // preemption the bound forbids, so also try it where i's CPU was switched in.
@@ -214,7 +217,26 @@ void TreeSearch::persistent_race(CpuId p, const uint32_t* conf) {
   // where another would not, and without sleep sets nothing else covers the trace.
   size_t j = size_t(best);
   while (j > 0 && nodes_[j - 1].chosen == nodes_[j].chosen) --j;
-  try_p(nodes_[j]);
+  try_at(j, p);
+}
+
+// With preempt a lane is also disabled where another lane holds its CPU and cannot be
+// preempted (a spinlock held). The step that disabled p (taking the spinlock) is where
+// p could have preempted instead: p is tried at the latest node before i, after p's own
+// last step, where it could run.
+void TreeSearch::try_at(size_t i, CpuId p) {
+  Node& n = nodes_[i];
+  if (n.enabled & bit(p)) {
+    n.backtrack |= bit(p);
+    return;
+  }
+  n.backtrack |= n.enabled;
+  if (!preempt_) return;
+  for (size_t j = i; j-- > last_step(p);)
+    if (nodes_[j].enabled & bit(p)) {
+      nodes_[j].backtrack |= bit(p);
+      return;
+    }
 }
 
 // Source sets (Abdulla et al. 2014, Algorithm 1): for each race i -> e (e: step k of
@@ -259,8 +281,7 @@ void TreeSearch::source_races(uint32_t k, CpuId p, const uint32_t* conf, const u
     }
     Node& node = nodes_[i];
     if (initials & (node.backtrack | node.done | node.sleep)) continue;
-    const uint64_t q = bit(lowest(initials));
-    node.backtrack |= (node.enabled & q) ? q : node.enabled;
+    try_at(i, lowest(initials));
   }
 }
 

@@ -124,6 +124,10 @@ class TreeSearch {
   TreeConfig cfg_;
   uint32_t ncpu_ = 0;
   bool panic_on_oops_ = false;
+  bool preempt_ = false;  // lanes: a lane can be disabled by its CPU's owner
+  // Backtrack lane p at node i: p itself if it could run there, else every lane that could
+  // (see the definition).
+  void try_at(size_t i, CpuId p);
   std::vector<Node> nodes_;
   std::vector<Dep> next_;    // by node and CPU: each enabled CPU's next operation
   size_t branch_ = 0;        // the node this execution branches at (replay below it)

@@ -61,6 +61,10 @@ std::vector<EntryPoint> zram_entries() {
          drivers::swap_entry_free(k, slot_arg(k, a[0]));
          return 0;
        }},
+      {"swap_in", "slot",
+       "a swap-in of the slot (do_swap_page): swapcache_prepare under the swap_info spinlock, "
+       "then zram_bvec_read; returns the content token",
+       [](Kernel& k, Args a) -> int64_t { return drivers::swap_in(k, slot_arg(k, a[0])); }},
       {"zram_handle", "slot", "the zsmalloc handle of the slot (0: empty or zero-filled)",
        [](Kernel& k, Args a) -> int64_t {
          const uint32_t s = slot_arg(k, a[0]);

@@ -17,7 +17,7 @@ std::bitset<kFixCount> fixes(std::initializer_list<Fix> l) {
 constexpr std::initializer_list<Fix> kMerged = {
     Fix::NonLruMigration,     Fix::VmOwnsPgIsolated,    Fix::MovableMappingBit,
     Fix::RaceWithoutPageLock, Fix::ZsFreeAtomic,        Fix::ZsCompactUnderClassLock,
-    Fix::ZsMovableAfterSetup,
+    Fix::ZsMovableAfterSetup, Fix::ZsPinBitSpinLock,
     Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock};
 
 // Fixes that only make sense together (v4 made each pair as one change).
@@ -55,7 +55,10 @@ const std::vector<Preset>& presets() {
                  "before non-LRU movable page migration: compaction treats zsmalloc, balloon and "
                  "driver pages as unmovable (the balloon's own pre-4.8 migration path is not "
                  "modelled)",
-                 fixes(kMerged).reset(size_t(Fix::NonLruMigration)), true});
+                 fixes(kMerged)
+                     .reset(size_t(Fix::NonLruMigration))
+                     .reset(size_t(Fix::ZsPinBitSpinLock)),
+                 true});
     return v;
   }();
   return p;

@@ -30,6 +30,9 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "their pages locked while class->lock is dropped"},
     {Fix::ZsMovableAfterSetup, "zs-movable-after-setup",
      "v4: SetZsPageMovable marks pages movable only once the zspage is fully set up"},
+    {Fix::ZsPinBitSpinLock, "1b8320b620d6",
+     "zsmalloc: use bit_spin_lock (v4 05/12: a pinned handle keeps preemption disabled; "
+     "before it, pin_tag looped on test_and_set_bit_lock with preemption on)"},
     {Fix::ZsCompactKeepsPinBit, "c102f07ca0b0",
      "zsmalloc: fix migrate_zspage-zs_free race condition (keep HANDLE_PIN_BIT in record_obj)"},
     {Fix::BalloonDequeueUnderLock, "balloon-dequeue-under-lock",

@@ -19,6 +19,7 @@ enum class Fix : uint8_t {
   ZsFreeAtomic,              // v4 08+11/12 (48b4800a1c6a): zs_free never waits for a page lock
   ZsCompactUnderClassLock,   // v4 ("fix swap_info deadlock"): no v3 12/16 freeze compaction
   ZsMovableAfterSetup,       // v4: SetZsPageMovable once the zspage is set up, not in init_zspage
+  ZsPinBitSpinLock,          // 1b8320b620d6: the handle pin is a bit_spin_lock (preemption off)
   ZsCompactKeepsPinBit,      // c102f07ca0b0: migrate_zspage records the new obj with the pin bit
   // mm/balloon_compaction.c
   BalloonDequeueUnderLock,   // the dequeue walk holds pages_lock

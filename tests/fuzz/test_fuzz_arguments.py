@@ -74,11 +74,12 @@ KERNEL_ARGS = {
     "panic_on_oops": BOOL,
     "debug_vm": Arg(lambda v: v is None or isinstance(v, bool)),
     "debug_atomic_sleep": BOOL,
+    "preempt": BOOL,
     "check": one_of("end", "step", "off"),
     "kcompactd": BOOL,
 }
 MACHINE_ARGS = {k: KERNEL_ARGS[k] for k in ("cpus", "window", "max_steps", "trace",
-                                             "panic_on_oops", "debug_atomic_sleep")}
+                                             "panic_on_oops", "debug_atomic_sleep", "preempt")}
 RUN_ARGS = {
     "strategy": one_of("random", "timed"),
     "seed": int_arg(0, U64),
