@@ -1403,6 +1403,7 @@ ZsObjRef zs_map_object(Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode) {
   const uint32_t zspage = get_zspage(mm, page);
   // Migration cannot move any subpage in this zspage.
   migrate_read_lock(mm, zspage);
+  preempt_disable();  // area = &get_cpu_var(zs_map_area)
   uint32_t class_idx;
   int fg;
   get_zspage_mapping(mm, zspage, &class_idx, &fg);
@@ -1422,6 +1423,7 @@ void zs_unmap_object(Mm& mm, uint32_t pool, uint64_t handle) {
   uint32_t obj_idx;
   obj_to_location(obj, &page, &obj_idx);
   const uint32_t zspage = get_zspage(mm, page);
+  preempt_enable();  // put_cpu_var(zs_map_area)
   migrate_read_unlock(mm, zspage);
   unpin_tag(mm, pool, handle);
 }

@@ -47,6 +47,14 @@ bool quiet_since_lock(Sim* s, ObjId id) {
 
 }  // namespace
 
+void preempt_disable() {
+  if (Sim* s = running_sim()) s->current_task()->spin_depth++;
+}
+
+void preempt_enable() {
+  if (Sim* s = running_sim(); s && s->current_task()->spin_depth) s->current_task()->spin_depth--;
+}
+
 void spin_lock(SpinLock& l, uint32_t line) {
   Sim* s = running_sim();
   for (;;) {

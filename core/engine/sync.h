@@ -29,6 +29,11 @@ struct SpinLock {
 void spin_lock(SpinLock& l, uint32_t line = here());
 bool spin_trylock(SpinLock& l, uint32_t line = here());
 void spin_unlock(SpinLock& l, uint32_t line = here());
+// preempt_disable()/preempt_enable() (get_cpu_var/put_cpu_var): the preempt count, which
+// spinlocks raise too. No scheduling point: only the task's own state changes.
+void preempt_disable();
+void preempt_enable();
+
 // assert_spin_locked(): no scheduling point, a debug check on the caller's own state.
 inline bool spin_is_locked(const SpinLock& l) { return l.owner != kNoTask; }
 
