@@ -25,9 +25,8 @@ off, so C never gets cpu0 back. A swap-in on cpu1 spins on si->lock in
 Every outcome of movable-v3 under bounded dpor (preemption bound 2, exhausted, 6,288
 executions; dfs at the same bound: 60,432 executions, the same two outcomes):
 - ok (6,227): the compaction is not preempted while it holds the pins, or the exiting
-  process takes si->lock before `freeze_zspage` (zs_free frees the object; v3's
-  `freeze_zspage` then finds one object fewer and `isolate_source_page` puts the zspage
-  back) or after `unfreeze_zspage`.
+  process frees slot 0 before the compaction pins it (its zspage empties and is freed,
+  leaving nothing to compact) or after the compaction has unpinned it.
 - deadlock (61): the report. The compaction is preempted anywhere between
   `spin_unlock(&class->lock)` and the next `spin_lock(&class->lock)` with both zspages
   frozen (migrate_zspage, or __zs_compact itself around it).

@@ -2,7 +2,8 @@
 // pools of size classes, zspages of 1..4 order-0 pages, handles with a pin bit, fullness
 // groups, deferred free, zs_compact, and the non-LRU movable page callbacks
 // (zs_page_isolate / zs_page_migrate / zs_page_putback). The v3 series of April 2016
-// (preset movable-v3) is the same code with the fixes of mm/fixes.h turned off.
+// (preset movable-v3) runs v3's own functions where v3 differed (the `v3` branches, each
+// behind the fix of mm/fixes.h that v4 made; docs/kernel/movable-v3.md).
 //
 // Model layout (ids instead of pointers, so the world can be copied):
 //  * page->private_ is the zspage id (0: NULL); page->index is the next page of the
