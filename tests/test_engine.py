@@ -809,3 +809,61 @@ def test_an_idle_cpu_pulls_a_preempted_task() -> None:
         m2.spawn(0, locker, name="B")
         m2.spawn(0, reader, name="A")
         m2.run(schedule=[0, 1])
+
+
+# ---- rwlocks are x86 queued rwlocks ----
+
+
+def test_a_reader_does_not_overtake_a_waiting_writer() -> None:
+    # qrwlock (4.8 x86): once a writer waits, a new reader queues behind it, so a task that
+    # takes the read lock again while a writer waits deadlocks (lockdep's "recursive read"
+    # in process context). A reader-preferring rwlock would let the second read through.
+    m = ps.Machine(cpus=2)
+    rw = m.rwlock("R")
+
+    def nested_reader() -> Iterator[ps.Op]:
+        yield rw.read_lock()
+        yield ps.delay(10)
+        yield rw.read_lock()
+        yield rw.read_unlock()
+        yield rw.read_unlock()
+
+    def writer() -> Iterator[ps.Op]:
+        yield rw.write_lock()
+        yield rw.write_unlock()
+
+    m.spawn(0, nested_reader, name="A")
+    m.spawn(1, writer, name="B")
+    ex = m.explore(strategy="dfs", minimise=False)
+    assert ex.exhausted and set(ex.outcomes) == {"ok", "deadlock"}, ex
+    (o,) = m.run(schedule=ex.outcomes["deadlock"].schedule).outcomes
+    assert o.details == ["A (cpu0) spins on rwlock (read) 'R' held by A in nested_reader",
+                         "B (cpu1) spins on rwlock (write) 'R' held by A in writer"], o.details
+
+
+def test_queued_rwlock_grants_in_arrival_order() -> None:
+    # Reader A holds R; writer B comes and waits; then reader C comes: C queues behind B
+    # and gets R only after B released it, whatever happens after those three steps.
+    m = ps.Machine(cpus=3)
+    rw, phase = m.rwlock("R"), m.counter("phase", 0)
+
+    def holder() -> Iterator[ps.Op]:
+        yield rw.read_lock()
+        yield ps.delay(10)
+        yield rw.read_unlock()
+
+    def writer() -> Iterator[ps.Op]:
+        yield rw.write_lock()
+        yield phase.set(1)
+        yield rw.write_unlock()
+
+    def late_reader() -> Iterator[ps.Op]:
+        yield rw.read_lock()
+        yield ps.check((yield phase.read()) == 1, "overtook")
+        yield rw.read_unlock()
+
+    m.spawn(0, holder, name="A")
+    m.spawn(1, writer, name="B")
+    m.spawn(2, late_reader, name="C")
+    for seed in range(30):
+        assert m.run(schedule=[0, 1, 2], seed=seed).ok

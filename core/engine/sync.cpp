@@ -126,17 +126,37 @@ void mutex_unlock(Mutex& m, uint32_t line) {
   released(running_sim(), m.id, false);
 }
 
+namespace {
+// Spins until the task's ticket is served: it then holds the rwlock's wait_lock.
+void rwlock_queue(Sim* s, RwLock& l, const char* what, uint32_t line) {
+  if (!s) setup_contention("rwlock", l.id);
+  const uint16_t ticket = l.next++;
+  while (l.serving != ticket) {
+    s->block({l.id, what, true, false});
+    sched(Op::ReadLock, Access::Read, l.id, line);
+  }
+}
+void rwlock_unqueue(Sim* s, RwLock& l) {
+  ++l.serving;
+  if (s) s->wake(l.id);
+}
+}  // namespace
+
 void read_lock(RwLock& l, uint32_t line) {
   Sim* s = running_sim();
-  for (;;) {
-    sched(Op::ReadLock, Access::Write, l.id, line);
-    if (l.writer == kNoTask) {
-      ++l.readers;
-      return acquired(s, l.id, true);
-    }
-    if (!s) setup_contention("rwlock", l.id);
-    s->block({l.id, "rwlock (read)", true, false});
+  sched(Op::ReadLock, Access::Write, l.id, line);
+  if (l.writer == kNoTask && l.waiting == kNoTask) {  // no _QW_WMASK bit: the fast path
+    ++l.readers;
+    return acquired(s, l.id, true);
   }
+  rwlock_queue(s, l, "rwlock (read)", line);  // queued_read_lock_slowpath
+  while (l.writer != kNoTask) {               // rspin_until_writer_unlock
+    s->block({l.id, "rwlock (read)", true, false});
+    sched(Op::ReadLock, Access::Write, l.id, line);
+  }
+  ++l.readers;
+  acquired(s, l.id, true);
+  rwlock_unqueue(s, l);
 }
 
 void read_unlock(RwLock& l, uint32_t line) {
@@ -148,15 +168,26 @@ void read_unlock(RwLock& l, uint32_t line) {
 
 void write_lock(RwLock& l, uint32_t line) {
   Sim* s = running_sim();
-  for (;;) {
-    sched(Op::WriteLock, Access::Write, l.id, line);
-    if (l.writer == kNoTask && l.readers == 0) {
-      l.writer = self_id();
-      return acquired(s, l.id, true);
-    }
-    if (!s) setup_contention("rwlock", l.id);
-    s->block({l.id, "rwlock (write)", true, false});
+  sched(Op::WriteLock, Access::Write, l.id, line);
+  const auto idle = [&] { return l.writer == kNoTask && l.waiting == kNoTask && !l.readers; };
+  if (idle()) {  // cmpxchg(&lock->cnts, 0, _QW_LOCKED)
+    l.writer = self_id();
+    return acquired(s, l.id, true);
   }
+  rwlock_queue(s, l, "rwlock (write)", line);  // queued_write_lock_slowpath
+  while (l.writer != kNoTask) {  // another writer holds it: wait to set _QW_WAITING
+    s->block({l.id, "rwlock (write)", true, false});
+    sched(Op::WriteLock, Access::Write, l.id, line);
+  }
+  l.waiting = self_id();
+  while (l.readers) {  // new readers now queue; wait for those inside to leave
+    s->block({l.id, "rwlock (write)", true, false});
+    sched(Op::WriteLock, Access::Write, l.id, line);
+  }
+  l.waiting = kNoTask;
+  l.writer = self_id();
+  acquired(s, l.id, true);
+  rwlock_unqueue(s, l);
 }
 
 void write_unlock(RwLock& l, uint32_t line) {

@@ -46,11 +46,17 @@ void mutex_lock(Mutex& m, uint32_t line = here());
 bool mutex_trylock(Mutex& m, uint32_t line = here());
 void mutex_unlock(Mutex& m, uint32_t line = here());
 
-// rwlock_t: readers share, a writer excludes; both spin.
+// rwlock_t as x86's queued rwlock (kernel/locking/qrwlock.c): readers share, a writer
+// excludes, both spin. A task that cannot take it at once queues on the lock's wait_lock
+// (FIFO); the writer at the head of the queue sets _QW_WAITING, which sends new readers
+// to the queue too, so a reader never overtakes a waiting writer (in process context: the
+// model has no interrupts, whose readers skip the queue).
 struct RwLock {
   ObjId id = kNoObj;
-  TaskId writer = kNoTask;
+  TaskId writer = kNoTask;      // _QW_LOCKED
+  TaskId waiting = kNoTask;     // _QW_WAITING: the writer at the head of the queue
   uint16_t readers = 0;
+  uint16_t next = 0, serving = 0;  // wait_lock, a ticket lock
 };
 void read_lock(RwLock& l, uint32_t line = here());
 void read_unlock(RwLock& l, uint32_t line = here());
