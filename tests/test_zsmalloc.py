@@ -331,3 +331,44 @@ def test_v4_zsmalloc_needs_v4_compaction() -> None:
     with pytest.raises(_core.UsageError, match="'zs-free-atomic' needs fix 'zs-compact-under-class-lock'"):
         kernel("movable-v3", fixes={"zs-free-atomic": True})
     kernel("movable-v3", fixes={"zs-free-atomic": True, "zs-compact-under-class-lock": True})
+
+
+@ps.scenario(kernel="v4.8", cpus=2, pages=512)
+def destroy_during_migration(k):
+    """A migration isolates a page of the pool's last zspage; meanwhile the pool's user
+    frees the last object and destroys the pool (zswap changing its backend)."""
+    pool = k.zsmalloc()
+    h = pool.malloc(3000)
+    T = pool.pages_of(h)[1]
+
+    def pool_user():
+        yield ps.call("zs_free", pool.id, h)
+        yield ps.call("zs_destroy_pool", pool.id)
+
+    k.cpu(0).run(k.compaction.isolate, T, name="migrate")
+    k.cpu(1).run(pool_user, name="pool_user")
+
+
+def test_zs_destroy_pool_frees_the_pool_and_its_inode_under_a_migration() -> None:
+    # 4.8's zs_destroy_pool flushes the deferred free and frees the inode and the pool
+    # without waiting for isolated pages (701d678599d0, 5.3, added the wait): a migration
+    # that isolated a page before goes on into the freed mapping (move_to_new_page's
+    # PageMovable reads mapping->a_ops; zs_page_migrate reads mapping->private_data).
+    ex = destroy_during_migration.explore(strategy="dpor", preemption_bound=1)
+    assert ex.exhausted, ex
+    assert set(ex.outcomes) == {"ok", "uaf:PageMovable", "uaf:zs_page_migrate"}, ex
+    # The free may touch anything: dpor orders it against every access, as dfs does.
+    dfs = destroy_during_migration.explore(strategy="dfs", preemption_bound=1)
+    assert dfs.exhausted and set(dfs.outcomes) == set(ex.outcomes), dfs
+    run = ex.replay("uaf:PageMovable")
+    (uaf,) = run.outcomes
+    assert uaf.task == "migrate" and uaf.message == "KASAN: use-after-free in PageMovable"
+    # move_to_new_page's PageMovable, or zs_page_migrate's VM_BUG_ON_PAGE(!PageMovable).
+    assert uaf.backtrace[0] == "PageMovable" and "move_to_new_page" in uaf.backtrace
+    # KASAN's report: the access, then where the object was allocated and freed.
+    assert uaf.details == [
+        "Read of struct address_space zsmalloc:zs0 by task migrate",
+        "Allocated by task set-up:",
+        "Freed by task pool_user:", " zs_unregister_migration", " zs_destroy_pool",
+        " pool_user"], uaf.details
+    assert run.report().startswith("BUG: KASAN: use-after-free in PageMovable")

@@ -123,7 +123,9 @@ std::string current_function() {
 ZsPool& pool_of(Mm& mm, uint32_t pool) {
   Zsmalloc& z = Z(mm);
   if (pool >= z.pools.size()) bad_address("pool " + std::to_string(pool));
-  return z.pools[pool];
+  ZsPool& p = z.pools[pool];
+  kasan_check(p.life, "struct zs_pool", p.name);
+  return p;
 }
 
 Zspage& zspage_at(Mm& mm, uint32_t id) {
@@ -1186,7 +1188,7 @@ void replace_sub_page(Mm& mm, const SizeClass& c, uint32_t id, Pfn newpage, Pfn 
 
 uint32_t pool_of_mapping(Mm& mm, uint32_t mapping) {
   if (!mapping || mapping >= mm.mappings.size()) null_deref("mapping->private_data", 0);
-  return uint32_t(mm.mappings[mapping].private_data);
+  return uint32_t(mm.deref_mapping(mapping).private_data);
 }
 
 // The deferred free (pool->free_work). "Caller should hold page_lock of all pages in
@@ -1271,17 +1273,31 @@ uint32_t zs_create_pool(Mm& mm, std::string name) {
   // private_data = pool.
   p.mapping = mm.new_mapping("zsmalloc:" + p.name, &zsmalloc_aops, id);
   p.live = true;
+  kasan_alloc(p.life);
   return id;
 }
+
+namespace {
+// zs_unregister_migration (4.8): the deferred free is flushed and the pool's anon inode,
+// with the mapping its pages point to, is freed. Nothing waits for pages still isolated:
+// a migration that puts one back afterwards uses the freed mapping and pool (fixed by
+// 701d678599d0 in 5.3, which waits for the isolated pages to drain).
+void zs_unregister_migration(Mm& mm, ZsPool& p) {
+  MODEL_FUNC("zs_unregister_migration");
+  flush_work(mm, p.free_work, here());
+  mm::AddressSpace& a = mm.mappings[p.mapping];  // iput(pool->inode)
+  kasan_free(a.life, "struct address_space " + a.name, here());
+}
+}  // namespace
 
 void zs_destroy_pool(Mm& mm, uint32_t pool) {
   MODEL_FUNC("zs_destroy_pool");
   ZsPool& p = pool_of(mm, pool);
-  // zs_unregister_migration: flush_work(&pool->free_work); iput(pool->inode)
-  flush_work(mm, p.free_work, here());
+  zs_unregister_migration(mm, p);
   // Classes with zspages left are only reported ("Freeing non-empty class"): their
-  // pages leak, as in the kernel.
+  // pages leak, as in the kernel. Then kfree(class) for each, and kfree(pool).
   p.live = false;
+  kasan_free(p.life, "struct zs_pool " + p.name, here());
 }
 
 uint64_t zs_get_total_pages(const Mm& mm, uint32_t pool) {

@@ -140,6 +140,7 @@ struct ZsHandle {
 struct ZsPool {
   std::string name;
   bool live = false;
+  KasanObject life;        // kmalloc'ed by zs_create_pool, kfree'd by zs_destroy_pool
   uint32_t mapping = 0;    // pool->inode->i_mapping (a_ops = zsmalloc_aops)
   uint32_t free_work = 0;  // pool->free_work (async_free_zspage)
   std::vector<SizeClass> classes;  // the distinct classes, by ascending index

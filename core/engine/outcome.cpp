@@ -16,6 +16,7 @@ const char* outcome_kind_name(OutcomeKind k) {
     case OutcomeKind::Invariant: return "invariant";
     case OutcomeKind::Check: return "check";
     case OutcomeKind::Exception: return "exception";
+    case OutcomeKind::Uaf: return "uaf";
   }
   return "?";
 }
@@ -28,6 +29,7 @@ std::string Outcome::key() const {
     case OutcomeKind::Invariant:
     case OutcomeKind::Check:
     case OutcomeKind::Exception:
+    case OutcomeKind::Uaf:
       if (!function.empty()) return std::string(outcome_kind_name(kind)) + ":" + function;
       return outcome_kind_name(kind);
     default:
@@ -56,6 +58,9 @@ std::string Outcome::report() const {
       break;
     case OutcomeKind::Exception:
       o << "Python exception " << function << ": " << message << "\n" << where << "\n";
+      break;
+    case OutcomeKind::Uaf:
+      o << "BUG: " << message << "\n" << where << "\n";
       break;
     default:
       o << outcome_kind_name(kind) << ": " << message << "\n";

@@ -19,6 +19,7 @@ enum class OutcomeKind : uint8_t {
   Invariant,   // page state that no kernel path allows
   Check,       // a property a scenario states failed (ps.check, an end-of-run check)
   Exception,   // a Python task or check raised (exploration; run() raises it instead)
+  Uaf,         // KASAN: a task touched a freed object (engine/kasan.h)
 };
 const char* outcome_kind_name(OutcomeKind k);
 

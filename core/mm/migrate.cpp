@@ -15,9 +15,10 @@ Stat nr_isolated_stat(const Mm& mm, Pfn page) {
 namespace {
 
 const AddressSpaceOps* a_ops_of(Mm& mm, uint32_t mapping) {
-  if (!mapping || mapping >= mm.mappings.size() || !mm.mappings[mapping].a_ops)
-    null_deref("mapping->a_ops", 0x68);
-  return mm.mappings[mapping].a_ops;
+  if (!mapping || mapping >= mm.mappings.size()) null_deref("mapping->a_ops", 0x68);
+  const AddressSpaceOps* ops = mm.deref_mapping(mapping).a_ops;
+  if (!ops) null_deref("mapping->a_ops", 0x68);
+  return ops;
 }
 
 bool vm_owns_isolated(const Mm& mm) { return mm.cfg.has(Fix::VmOwnsPgIsolated); }

@@ -22,8 +22,9 @@ Zone& Mm::zone_of(Pfn pfn) {
 }
 
 uint32_t Mm::new_mapping(std::string name, const AddressSpaceOps* a_ops, uint64_t private_data) {
-  if (mappings.empty()) mappings.push_back({"(null)", nullptr, 0});
-  mappings.push_back({std::move(name), a_ops, private_data});
+  if (mappings.empty()) mappings.push_back({"(null)", nullptr, 0, {}});
+  mappings.push_back({std::move(name), a_ops, private_data, {}});
+  kasan_alloc(mappings.back().life);
   return uint32_t(mappings.size() - 1);
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/kasan.h"
 #include "engine/world.h"
 #include "mm/fixes.h"
 #include "mm/list.h"
@@ -46,6 +47,7 @@ struct AddressSpace {
   std::string name;
   const AddressSpaceOps* a_ops = nullptr;
   uint64_t private_data = 0;  // e.g. the zsmalloc pool id
+  KasanObject life;           // the inode it belongs to (iput frees a driver's anon inode)
 };
 
 // Node/zone counters (enum node_stat_item / zone_stat_item subset) and VM events.
@@ -102,6 +104,12 @@ class Mm : public World {
   Zone& zone_of(Pfn pfn);
   const Zone& zone_of_const(Pfn pfn) const { return const_cast<Mm*>(this)->zone_of(pfn); }
   uint32_t new_mapping(std::string name, const AddressSpaceOps* a_ops, uint64_t private_data);
+  // page->mapping dereferenced (a_ops, private_data): KASAN checks its inode is live.
+  const AddressSpace& deref_mapping(uint32_t id) const {
+    const AddressSpace& a = mappings[id];
+    kasan_check(a.life, "struct address_space", a.name);
+    return a;
+  }
   // Private page lists (cc->migratepages, cc->freepages) are taken from and returned to
   // a pool, so that repeated compactions do not grow the world.
   uint32_t get_private_list(const char* name);

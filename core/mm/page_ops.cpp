@@ -161,8 +161,9 @@ bool PageMovable(Mm& mm, Pfn pfn, uint32_t line) {
   VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
   if (!__PageMovable(mm, pfn, line)) return false;
   const uint32_t mapping = page_mapping(mm, pfn, line);
-  return mapping && mapping < mm.mappings.size() && mm.mappings[mapping].a_ops &&
-         mm.mappings[mapping].a_ops->isolate_page;
+  if (!mapping || mapping >= mm.mappings.size()) return false;
+  const AddressSpaceOps* ops = mm.deref_mapping(mapping).a_ops;
+  return ops && ops->isolate_page;
 }
 
 void __SetPageMovable(Mm& mm, Pfn pfn, uint32_t mapping, uint32_t line) {

@@ -1,0 +1,60 @@
+#include "engine/kasan.h"
+
+#include "engine/intern.h"
+#include "engine/sim.h"
+#include "engine/sync.h"
+
+namespace pagesim {
+namespace {
+
+KasanTrack here_track() {
+  KasanTrack t;
+  Sim* s = Sim::current();
+  const Task* task = s ? s->current_task() : nullptr;
+  if (!task) {
+    t.task = "set-up";
+    return t;
+  }
+  t.task = task->name;
+  for (auto it = task->frames.rbegin(); it != task->frames.rend(); ++it) t.frames.push_back(*it);
+  return t;
+}
+
+void print_track(std::vector<std::string>& out, const char* what, const KasanTrack& t) {
+  out.push_back(std::string(what) + " by task " + t.task + ":");
+  for (uint32_t f : t.frames) out.push_back(" " + interned(f));
+}
+
+}  // namespace
+
+void kasan_alloc(KasanObject& o) {
+  o.freed = false;
+  o.alloc = here_track();
+  o.free = {};
+}
+
+void kasan_free(KasanObject& o, const std::string& what, uint32_t line) {
+  sched(Op::Write, Access::Write, kNoObj, line);
+  if (o.freed) kasan_report(o, what, true, "double-free");
+  o.freed = true;
+  o.free = here_track();
+}
+
+void kasan_report(const KasanObject& o, const std::string& what, bool write, const char* bug) {
+  std::vector<std::string> d;
+  Sim* s = Sim::current();
+  const Task* task = s ? s->current_task() : nullptr;
+  d.push_back(std::string(write ? "Write of " : "Read of ") + what + " by task " +
+              (task ? task->name : "set-up"));
+  print_track(d, "Allocated", o.alloc);
+  print_track(d, "Freed", o.free);
+  if (!task) {
+    std::string msg = std::string("BUG: KASAN: ") + bug + " in set-up code";
+    for (const auto& l : d) msg += "\n" + l;
+    throw SetupFault(msg);
+  }
+  const std::string fn = task->frames.empty() ? "" : interned(task->frames.back());
+  s->end_task(OutcomeKind::Uaf, fn, std::string("KASAN: ") + bug + " in " + fn, std::move(d));
+}
+
+}  // namespace pagesim

@@ -1,0 +1,39 @@
+// KASAN for the model's kernel objects: where each was allocated and freed (the task and
+// its simulated stack), and a use-after-free report, outcome uaf:<function>, when a task
+// touches one that was freed.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pagesim {
+
+// Where an allocation or a free happened: the task ("set-up" outside any) and its model
+// functions, innermost first.
+struct KasanTrack {
+  std::string task;
+  std::vector<uint32_t> frames;  // interned names
+};
+
+struct KasanObject {
+  bool freed = false;
+  KasanTrack alloc, free;
+};
+
+void kasan_alloc(KasanObject& o);
+// kfree: a scheduling point that may touch anything (the object's fields are other
+// objects of the model), so exploration orders it against every access that checks the
+// object. A second free is reported as KASAN reports it ("double-free").
+void kasan_free(KasanObject& o, const std::string& what, uint32_t line);
+[[noreturn]] void kasan_report(const KasanObject& o, const std::string& what, bool write,
+                               const char* bug);
+// A task's access to an object (`type` `name`: "struct zs_pool" "zram"): a freed object
+// ends the task, as a KASAN report under panic_on_warn would, with outcome
+// uaf:<the innermost model function>.
+inline void kasan_check(const KasanObject& o, const char* type, const std::string& name,
+                        bool write = false) {
+  if (o.freed) [[unlikely]]
+    kasan_report(o, std::string(type) + " " + name, write, "use-after-free");
+}
+
+}  // namespace pagesim
