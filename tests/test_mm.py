@@ -299,8 +299,9 @@ def test_direct_compaction_entry_point() -> None:
     k.spawn(0, "try_to_compact_pages", 9)
     r = k.run(strategy="timed", seed=1)
     assert r.ok, [o.report for o in r.outcomes]
-    assert r.kernel.stats["compact_stall"] == 1
-    assert r.kernel.stats["compact_success"] == 1
+    # Compaction stalls are counted by the allocator around it (__alloc_pages_direct_compact).
+    assert r.kernel.stats["compact_stall"] == 0
+    assert r.kernel.stats["pgmigrate_success"] > 0
     assert sum(r.kernel.free_blocks()[9:]) >= 1
     assert r.kernel.corrupt_pages(pid) == 0
 

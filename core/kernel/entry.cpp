@@ -54,8 +54,10 @@ std::vector<EntryPoint> build() {
        [](Kernel& k, Args a) -> int64_t {
          if (a[0] < 0 || a[0] >= mm::MAX_ORDER) throw UsageError("order out of range");
          mm::MemallocScope memalloc;  // as its one caller, __alloc_pages_direct_compact
-         return int64_t(mm::try_to_compact_pages(k, mm::GFP_KERNEL | mm::__GFP_MOVABLE,
-                                                  unsigned(a[0]), mm::MigrateMode::SyncLight));
+         const mm::gfp_t gfp = mm::GFP_KERNEL | mm::__GFP_MOVABLE;
+         return int64_t(mm::try_to_compact_pages(k, gfp, unsigned(a[0]),
+                                                  mm::gfp_to_alloc_flags(gfp),
+                                                  mm::DEF_COMPACT_PRIORITY));
        }},
       {"alloc_pages", "order, gfp", "alloc_pages(gfp, order): the pfn, or -1",
        [](Kernel& k, Args a) -> int64_t {

@@ -379,22 +379,68 @@ void compact_memory(Mm& mm, MigrateMode mode) {
   }
 }
 
-CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, MigrateMode mode) {
+void defer_compaction(Zone& zone, int order) {
+  zone.compact_considered = 0;
+  zone.compact_defer_shift++;
+  if (order < zone.compact_order_failed) zone.compact_order_failed = order;
+  if (zone.compact_defer_shift > COMPACT_MAX_DEFER_SHIFT)
+    zone.compact_defer_shift = COMPACT_MAX_DEFER_SHIFT;
+}
+
+// Returns true if compaction should be skipped this time.
+bool compaction_deferred(Zone& zone, int order) {
+  const uint32_t defer_limit = 1u << zone.compact_defer_shift;
+  if (order < zone.compact_order_failed) return false;
+  // Avoid possible overflow.
+  if (++zone.compact_considered > defer_limit) zone.compact_considered = defer_limit;
+  return zone.compact_considered < defer_limit;
+}
+
+// Update defer tracking counters after successful compaction of given order, which means
+// an allocation either succeeded (alloc_success == true) or is expected to succeed.
+void compaction_defer_reset(Zone& zone, int order, bool alloc_success) {
+  if (alloc_success) {
+    zone.compact_considered = 0;
+    zone.compact_defer_shift = 0;
+  }
+  if (order >= zone.compact_order_failed) zone.compact_order_failed = order + 1;
+}
+
+// compact_zone_order + try_to_compact_pages (4.8.15).
+CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, unsigned alloc_flags,
+                                   CompactPriority prio) {
   MODEL_FUNC("try_to_compact_pages");
-  mm.stat(Stat::COMPACTSTALL)++;
+  // Check if the GFP flags allow compaction.
+  if (!(gfp & __GFP_FS) || !(gfp & __GFP_IO)) return CompactResult::Skipped;
   CompactResult rc = CompactResult::Skipped;
+  // Compact each zone in the list (the zonelist: the highest zone first).
   for (uint32_t z = uint32_t(mm.zones.size()); z-- > 0;) {
+    Zone& zone = mm.zones[z];
+    if (compaction_deferred(zone, int(order))) {
+      rc = std::max(CompactResult::Deferred, rc);
+      continue;
+    }
     compact_control cc;
     cc.zone = z;
     cc.order = int(order);
     cc.gfp_mask = gfp;
-    cc.mode = mode;
+    cc.mode = prio == CompactPriority::Async ? MigrateMode::Async : MigrateMode::SyncLight;
     cc.direct_compaction = true;
     const CompactResult status = compact_zone(mm, cc);
-    rc = std::max(rc, status);
-    if (status == CompactResult::Success) break;
+    rc = std::max(status, rc);
+    // The allocation should succeed, stop compacting.
+    if (zone_watermark_ok(mm, zone, order, zone.watermark[size_t(Watermark::Low)], alloc_flags)) {
+      // We think the allocation will succeed in this zone, but it is not certain, hence
+      // the false. The caller will repeat this with true if allocation indeed succeeds.
+      compaction_defer_reset(zone, int(order), false);
+      break;
+    }
+    // We think that allocation won't succeed in this zone so we defer compaction there.
+    if (prio != CompactPriority::Async &&
+        (status == CompactResult::Complete || status == CompactResult::PartialSkipped))
+      defer_compaction(zone, int(order));
+    // need_resched() and fatal signals are not modelled.
   }
-  mm.stat(rc == CompactResult::Success ? Stat::COMPACTSUCCESS : Stat::COMPACTFAIL)++;
   return rc;
 }
 

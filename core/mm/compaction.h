@@ -62,8 +62,23 @@ CompactResult compact_zone(Mm& mm, compact_control& cc);
 
 // compact_node-like: compact every zone fully (echo 1 > /proc/sys/vm/compact_memory).
 void compact_memory(Mm& mm, MigrateMode mode = MigrateMode::Sync);
+// enum compact_priority (4.8): how hard direct compaction tries, lower is harder. Async
+// migrates with MIGRATE_ASYNC, SyncLight with MIGRATE_SYNC_LIGHT.
+enum class CompactPriority : uint8_t { SyncLight, Async };
+inline constexpr CompactPriority MIN_COMPACT_PRIORITY = CompactPriority::SyncLight;
+inline constexpr CompactPriority DEF_COMPACT_PRIORITY = CompactPriority::SyncLight;
+inline constexpr CompactPriority INIT_COMPACT_PRIORITY = CompactPriority::Async;
+
+// Deferred compaction: after a failed sync compaction of a zone at some order, the next
+// 1 << compact_defer_shift attempts at that order or above skip it (at most 64).
+inline constexpr uint32_t COMPACT_MAX_DEFER_SHIFT = 6;
+void defer_compaction(Zone& zone, int order);
+bool compaction_deferred(Zone& zone, int order);
+void compaction_defer_reset(Zone& zone, int order, bool alloc_success);
+
 // try_to_compact_pages: direct compaction for an allocation of `order` that failed.
-CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, MigrateMode mode);
+CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, unsigned alloc_flags,
+                                   CompactPriority prio);
 // A migrate context aimed at [start, end), as alloc_contig_range runs one: the migrate
 // scanner isolates what it can there (isolate_migratepages_range) and migrate_pages moves
 // each page to a new page from the allocator (alloc_migrate_target). Returns the number

@@ -614,43 +614,84 @@ Pfn get_page_from_freelist(Mm& mm, unsigned order, unsigned alloc_flags, const A
   return kNoPfn;
 }
 
+// gfp_pfmemalloc_allowed (4.8): may this allocation ignore the watermarks? (No interrupt
+// context in the model.)
+bool gfp_pfmemalloc_allowed(gfp_t gfp) {
+  if (gfp & __GFP_NOMEMALLOC) return false;
+  if (gfp & __GFP_MEMALLOC) return true;
+  return current_flags() & PF_MEMALLOC;
+}
+
+// __alloc_pages_direct_compact (4.8): compaction with PF_MEMALLOC, then one attempt.
+Pfn __alloc_pages_direct_compact(Mm& mm, unsigned order, unsigned alloc_flags,
+                                 const AllocContext& ac, CompactPriority prio,
+                                 CompactResult* compact_result) {
+  MODEL_FUNC("__alloc_pages_direct_compact");
+  if (!order) return kNoPfn;
+  {
+    MemallocScope memalloc;  // current->flags |= PF_MEMALLOC
+    *compact_result = try_to_compact_pages(mm, ac.gfp, order, alloc_flags, prio);
+  }
+  if (*compact_result <= CompactResult::Deferred) return kNoPfn;  // COMPACT_INACTIVE
+  mm.stat(Stat::COMPACTSTALL)++;
+  // Try get a page from the freelist if available.
+  const Pfn page = get_page_from_freelist(mm, order, alloc_flags, ac);
+  if (page != kNoPfn) {
+    compaction_defer_reset(mm.zone_of(page), int(order), true);
+    mm.stat(Stat::COMPACTSUCCESS)++;
+    return page;
+  }
+  // It's bad if compaction run occurs and fails.
+  mm.stat(Stat::COMPACTFAIL)++;
+  return kNoPfn;
+}
+
 // __alloc_pages_slowpath (4.8), without kswapd, reclaim and the OOM killer.
 Pfn __alloc_pages_slowpath(Mm& mm, unsigned order, const AllocContext& ac) {
   MODEL_FUNC("__alloc_pages_slowpath");
   const bool can_direct_reclaim = ac.gfp & __GFP_DIRECT_RECLAIM;
+  CompactPriority compact_priority = DEF_COMPACT_PRIORITY;
+  CompactResult compact_result = CompactResult::Skipped;
   // wake_all_kswapds(): kswapd is not modelled.
-  const unsigned alloc_flags = gfp_to_alloc_flags(ac.gfp);
+  unsigned alloc_flags = gfp_to_alloc_flags(ac.gfp);
 
-  // This is the last chance, in general, before the goto nopage.
-  Pfn page = get_page_from_freelist(mm, order, alloc_flags & ~ALLOC_NO_WATERMARKS, ac);
+  // The adjusted alloc_flags might result in immediate success, so try that first.
+  Pfn page = get_page_from_freelist(mm, order, alloc_flags, ac);
   if (page != kNoPfn) return page;
 
-  // Allocate without watermarks if the context allows (__GFP_MEMALLOC).
-  if (alloc_flags & ALLOC_NO_WATERMARKS) {
-    page = get_page_from_freelist(mm, order, ALLOC_NO_WATERMARKS, ac);
+  // For costly allocations, try direct compaction first, as it's likely that we have
+  // enough base pages and don't need to reclaim. Don't try that for allocations that are
+  // allowed to ignore watermarks, as the ALLOC_NO_WATERMARKS attempt didn't yet happen.
+  if (can_direct_reclaim && order > PAGE_ALLOC_COSTLY_ORDER && !gfp_pfmemalloc_allowed(ac.gfp)) {
+    page = __alloc_pages_direct_compact(mm, order, alloc_flags, ac, INIT_COMPACT_PRIORITY,
+                                        &compact_result);
     if (page != kNoPfn) return page;
+    if (ac.gfp & __GFP_NORETRY) {
+      // Looks like reclaim/compaction is worth trying, but sync compaction could be very
+      // expensive, so keep using async compaction, unless it was deferred.
+      if (compact_result == CompactResult::Deferred) return kNoPfn;
+      compact_priority = INIT_COMPACT_PRIORITY;
+    }
   }
+
+  // retry:
+  if (gfp_pfmemalloc_allowed(ac.gfp)) alloc_flags = ALLOC_NO_WATERMARKS;
+  page = get_page_from_freelist(mm, order, alloc_flags, ac);
+  if (page != kNoPfn) return page;
 
   // Caller is not willing to reclaim, we can't balance anything.
   if (!can_direct_reclaim) return kNoPfn;
+  // Avoid recursion of direct reclaim.
+  if (current_flags() & PF_MEMALLOC) return kNoPfn;
 
-  // __alloc_pages_direct_compact: costly and non-costly orders alike try compaction, with
-  // PF_MEMALLOC (async first in 4.8; the model runs one sync-light pass), then one more
-  // attempt.
-  // Direct reclaim and the OOM killer that follow in 4.8 are not modelled.
-  if (order > 0) {
-    CompactResult rc;
-    {
-      MemallocScope memalloc;  // current->flags |= PF_MEMALLOC
-      rc = try_to_compact_pages(mm, ac.gfp, order, MigrateMode::SyncLight);
-    }
-    if (rc != CompactResult::Skipped && rc != CompactResult::NotSuitableZone) {
-      page = get_page_from_freelist(mm, order, alloc_flags, ac);
-      if (page != kNoPfn) return page;
-    }
-  }
+  // __alloc_pages_direct_reclaim is not modelled: it makes no progress.
+  // Try direct compaction and then allocating.
+  page = __alloc_pages_direct_compact(mm, order, alloc_flags, ac, compact_priority,
+                                      &compact_result);
+  if (page != kNoPfn) return page;
 
-  // nopage: warn_alloc_failed() prints, it is not an outcome.
+  // should_reclaim_retry and should_compact_retry need reclaim progress, and the OOM
+  // killer is not modelled: nopage. warn_alloc_failed() prints, it is not an outcome.
   return kNoPfn;
 }
 
@@ -741,7 +782,8 @@ int gfpflags_to_migratetype(gfp_t gfp) {
   return MIGRATE_UNMOVABLE;
 }
 
-// gfp_to_alloc_flags (4.8), without cpusets, rt tasks and PF_MEMALLOC.
+// gfp_to_alloc_flags (4.8), without cpusets and rt tasks (ALLOC_NO_WATERMARKS is the
+// slowpath's, from gfp_pfmemalloc_allowed).
 unsigned gfp_to_alloc_flags(gfp_t gfp) {
   unsigned alloc_flags = ALLOC_WMARK_MIN | ALLOC_CPUSET;
   // __GFP_HIGH is the same bit as ALLOC_HIGH.
@@ -750,7 +792,6 @@ unsigned gfp_to_alloc_flags(gfp_t gfp) {
     if (!(gfp & __GFP_NOMEMALLOC)) alloc_flags |= ALLOC_HARDER;
     alloc_flags &= ~ALLOC_CPUSET;
   }
-  if (!(gfp & __GFP_NOMEMALLOC) && (gfp & __GFP_MEMALLOC)) alloc_flags |= ALLOC_NO_WATERMARKS;
   if (gfpflags_to_migratetype(gfp) == MIGRATE_MOVABLE) alloc_flags |= ALLOC_CMA;
   return alloc_flags;
 }

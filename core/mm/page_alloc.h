@@ -58,6 +58,9 @@ inline constexpr unsigned ALLOC_HARDER = 0x10;
 inline constexpr unsigned ALLOC_HIGH = 0x20;
 inline constexpr unsigned ALLOC_CPUSET = 0x40;
 inline constexpr unsigned ALLOC_CMA = 0x80;
+// Orders above this are "costly": the slow path compacts (async) before anything else and
+// does not retry them without __GFP_REPEAT.
+inline constexpr unsigned PAGE_ALLOC_COSTLY_ORDER = 3;
 
 int gfpflags_to_migratetype(gfp_t gfp);
 unsigned gfp_to_alloc_flags(gfp_t gfp);  // the slow path's flags (__alloc_pages_slowpath)
@@ -78,9 +81,10 @@ void init_memory(Mm& mm, const std::vector<ZoneSpec>& zones);
 
 // alloc_pages(gfp, order): the head pfn of a 2^order block with refcount 1 and `owner`
 // recorded in each page, or kNoPfn. Takes zone->lock (a scheduling point). Respects the
-// watermarks unless __GFP_HIGH/ALLOC_NO_WATERMARKS-like flags say otherwise; a failed
-// order > 0 request with __GFP_DIRECT_RECLAIM tries direct compaction (compaction.h)
-// and retries once (not wired yet: see the marked place in __alloc_pages_slowpath).
+// watermarks unless __GFP_HIGH/ALLOC_NO_WATERMARKS-like flags say otherwise. A failed
+// order > 0 request with __GFP_DIRECT_RECLAIM runs 4.8's slow path: a costly order tries
+// async direct compaction first, then every order tries sync-light compaction (unless
+// deferred); there is no reclaim, retry loop or OOM killer.
 Pfn alloc_pages(Mm& mm, gfp_t gfp, unsigned order, Owner owner);
 // __free_pages: drops a reference; at zero, free_pages_prepare checks (bad_page is
 // reported as an outcome and the page is leaked, as the kernel does) and the block

@@ -49,6 +49,11 @@ struct Zone {
   // Compaction scanners' cached positions (reset_cached_positions).
   Pfn compact_cached_migrate_pfn = 0;
   Pfn compact_cached_free_pfn = 0;
+  // Deferred compaction (defer_compaction): plain fields that CPUs read and write racily
+  // in the kernel too; not scheduling points.
+  uint32_t compact_considered = 0;
+  uint32_t compact_defer_shift = 0;
+  int compact_order_failed = 0;
 
   Pfn end_pfn() const { return zone_start_pfn + spanned_pages; }
   bool contains(Pfn pfn) const { return pfn >= zone_start_pfn && pfn < end_pfn(); }

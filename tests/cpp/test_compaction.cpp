@@ -276,18 +276,69 @@ TEST(CompactionDirect, TryToCompactPagesMakesTheAllocationPossible) {
   CompactResult res = CompactResult::Skipped;
   Pfn got = kNoPfn;
   const RunResult r = run_task(k, [&] {
-    res = try_to_compact_pages(k, gfp, 9, MigrateMode::SyncLight);
-    got = alloc_pages(k, gfp, 9, Owner::Kernel);
-    if (got != kNoPfn) __free_pages(k, got, 9);
+    MemallocScope memalloc;  // as __alloc_pages_direct_compact runs it
+    res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(gfp), DEF_COMPACT_PRIORITY);
   });
   ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Success) << compact_result_name(res);
+  // The slow path does it all: direct compaction, then the allocation.
+  Kernel k2(kcfg("v4.8", 4096));
+  fragment(k2);
+  const RunResult r2 = run_task(k2, [&] {
+    got = alloc_pages(k2, gfp, 9, Owner::Kernel);
+    if (got != kNoPfn) __free_pages(k2, got, 9);
+  });
+  ASSERT_TRUE(r2.ok()) << outcomes_str(r2);
   EXPECT_NE(got, kNoPfn);
-  EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 1);
-  EXPECT_EQ(k.stat(Stat::COMPACTSUCCESS), 1);
-  EXPECT_EQ(k.stat(Stat::COMPACTFAIL), 0);
-  EXPECT_GT(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
-  EXPECT_EQ(process_verify(k, pid), 0u);
+  EXPECT_EQ(k2.stat(Stat::COMPACTSTALL), 1);
+  EXPECT_EQ(k2.stat(Stat::COMPACTSUCCESS), 1);
+  EXPECT_EQ(k2.stat(Stat::COMPACTFAIL), 0);
+  EXPECT_GT(k2.stat(Stat::PGMIGRATE_SUCCESS), 0);
+  EXPECT_EQ(process_verify(k2, pid), 0u);
+}
+
+// 4.8's slow path: a costly order (above 3) first tries async compaction, which leaves a
+// zone to sync compaction without deferring it; a failed sync compaction defers the zone
+// for the next 1 << compact_defer_shift attempts at that order or above.
+TEST(CompactionDirect, CostlyOrdersTryAsyncFirstAndFailedSyncCompactionDefers) {
+  Zone z;
+  EXPECT_FALSE(compaction_deferred(z, 4));  // never failed
+  defer_compaction(z, 4);                   // shift 1: the next attempt is skipped
+  EXPECT_TRUE(compaction_deferred(z, 4));
+  EXPECT_FALSE(compaction_deferred(z, 4));  // considered 2 >= 1 << 1
+  EXPECT_FALSE(compaction_deferred(z, 3));  // below the order that failed
+  defer_compaction(z, 4);
+  EXPECT_TRUE(compaction_deferred(z, 5));   // shift 2: three attempts skipped
+  EXPECT_TRUE(compaction_deferred(z, 5));
+  EXPECT_TRUE(compaction_deferred(z, 5));
+  EXPECT_FALSE(compaction_deferred(z, 5));
+  compaction_defer_reset(z, 4, true);
+  EXPECT_EQ(z.compact_defer_shift, 0u);
+  EXPECT_EQ(z.compact_order_failed, 5);
+
+  // Nothing to compact (every page pinned by the kernel, none movable): an order-4
+  // request runs async compaction, then sync-light, which fails and defers the zone
+  // (shift 1). The next request's async attempt is deferred (considered 1 of 2: no stall
+  // is counted); its sync-light attempt runs, fails and defers further (shift 2).
+  Kernel k(kcfg("v4.8", 2048));
+  std::vector<Pfn> held;
+  for (;;) {
+    const Pfn p = alloc_pages(k, GFP_KERNEL | __GFP_MEMALLOC, 0, Owner::Kernel);
+    if (p == kNoPfn) break;
+    held.push_back(p);
+  }
+  for (size_t i = 0; i < held.size(); i += 2) __free_pages(k, held[i], 0);
+  ASSERT_EQ(high_order_blocks(k, 1), 0u);
+  const RunResult r = run_task(k, [&] {
+    EXPECT_EQ(alloc_pages(k, GFP_KERNEL, 4, Owner::Kernel), kNoPfn);
+    EXPECT_EQ(k.zones[0].compact_defer_shift, 1u);
+    EXPECT_EQ(alloc_pages(k, GFP_KERNEL, 4, Owner::Kernel), kNoPfn);
+    EXPECT_EQ(k.zones[0].compact_defer_shift, 2u);
+  });
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
+  EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 3);
+  EXPECT_EQ(k.stat(Stat::COMPACTFAIL), 3);
+  for (size_t i = 1; i < held.size(); i += 2) __free_pages(k, held[i], 0);
 }
 
 // Too little free memory for the migration targets (below the low watermark plus
@@ -299,13 +350,12 @@ TEST(CompactionDirect, SkippedWithoutRoomForTheTargets) {
   for (uint32_t v = 1; v < 600 && v < n; v += 2) process_unmap(k, pid, v);
   ASSERT_LT(k.zones[0].free_pages, k.zones[0].watermark[size_t(Watermark::Low)] + (2u << 9));
   CompactResult res = CompactResult::Success;
+  const gfp_t gfp = GFP_KERNEL | __GFP_MOVABLE;
   const RunResult r = run_task(k, [&] {
-    res = try_to_compact_pages(k, GFP_KERNEL | __GFP_MOVABLE, 9, MigrateMode::SyncLight);
+    res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(gfp), DEF_COMPACT_PRIORITY);
   });
   ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Skipped) << compact_result_name(res);
-  EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 1);
-  EXPECT_EQ(k.stat(Stat::COMPACTFAIL), 1);
   EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
   EXPECT_EQ(k.stat(Stat::COMPACTMIGRATE_SCANNED), 0);
 }
@@ -324,7 +374,8 @@ TEST(CompactionDirect, SkippedAtExactlyTheWatermarkPlusTheTargets) {
   ASSERT_EQ(high_order_blocks(k, 9), 0u);
   CompactResult res = CompactResult::Success;
   const RunResult r = run_task(k, [&] {
-    res = try_to_compact_pages(k, GFP_KERNEL | __GFP_MOVABLE, 9, MigrateMode::SyncLight);
+    res = try_to_compact_pages(k, GFP_KERNEL | __GFP_MOVABLE, 9,
+                               gfp_to_alloc_flags(GFP_KERNEL | __GFP_MOVABLE), DEF_COMPACT_PRIORITY);
   });
   ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Skipped) << compact_result_name(res);
@@ -352,14 +403,14 @@ TEST(CompactionDirect, UnmovableRequestSucceedsOnABlockItCanSteal) {
   CompactResult res = CompactResult::Skipped;
   Pfn got = kNoPfn;
   const RunResult r = run_task(k, [&] {
-    res = try_to_compact_pages(k, GFP_KERNEL, 4, MigrateMode::SyncLight);
+    res = try_to_compact_pages(k, GFP_KERNEL, 4, gfp_to_alloc_flags(GFP_KERNEL),
+                               DEF_COMPACT_PRIORITY);
     got = alloc_pages(k, GFP_KERNEL, 4, Owner::Kernel);
     if (got != kNoPfn) __free_pages(k, got, 4);
   });
   ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Success) << compact_result_name(res);
   EXPECT_NE(got, kNoPfn);
-  EXPECT_EQ(k.stat(Stat::COMPACTSUCCESS), 1);
   EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), int64_t(COMPACT_CLUSTER_MAX))
       << "one round frees an order-6 block";
   EXPECT_EQ(process_verify(k, pid), 0u);
@@ -437,7 +488,8 @@ TEST(CompactionDirect, PfMemallocKeepsATaskFromSleepingOnAPageLockItHolds) {
     for (Pfn p : held) unlock_page(k, p);
   });
   ASSERT_TRUE(r.ok()) << outcomes_str(r);
-  EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 1);
+  // A costly order: async compaction first, then sync-light; neither forms the block.
+  EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 2);
   EXPECT_GT(k.stat(Stat::PGMIGRATE_FAIL), 0);  // the held pages were tried, and left
   for (size_t v = 0, i = 0; v < nv; v += 2)
     if (pte[v] != kNoPfn) EXPECT_EQ(pte[v], held[i++]);
