@@ -34,6 +34,20 @@ bool suitable_migration_target(Mm& mm, Pfn pfn) {
   return migrate_async_suitable(get_pageblock_migratetype(mm, pfn));
 }
 
+// compact_trylock_irqsave: async compaction backs out of a coarse lock it cannot take at
+// once (cc->contended, and the scanner stops); sync compaction spins on it.
+bool compact_trylock_irqsave(SpinLock& lock, compact_control& cc) {
+  if (cc.mode == MigrateMode::Async) {
+    if (!spin_trylock(lock)) {
+      cc.contended = true;
+      return false;
+    }
+  } else {
+    spin_lock(lock);
+  }
+  return true;
+}
+
 // Before 6afcf8ef0ca0 the whole isolated list was accounted at once (acct_isolated),
 // non-LRU pages included.
 void acct_isolated(Mm& mm, compact_control& cc) {
@@ -51,8 +65,13 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
   bool locked = false;
   uint64_t nr_scanned = 0;
   end_pfn = std::min(end_pfn, cc.range_end);
+  // Not modelled: direct async compaction's skip_on_failure (give up an order-aligned
+  // block at its first page that cannot be isolated, putting back what it isolated).
+  // Without per-cpu page lists the pages a migration frees merge into buddy blocks at
+  // once, so the scanner would take the tail pages of those blocks for failures.
   for (; low_pfn < end_pfn; low_pfn++) {
-    // Periodically drop the lru lock (compact_unlock_should_abort).
+    // Periodically drop the lru lock (compact_unlock_should_abort; need_resched and
+    // fatal signals are not modelled).
     if (!(low_pfn % COMPACT_CLUSTER_MAX) && locked) {
       spin_unlock(zone.lru_lock);
       locked = false;
@@ -88,8 +107,8 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
     if (!page_mapping(mm, page) && page_count(mm, page) > page_mapcount(mm, page)) continue;
 
     if (!locked) {
-      spin_lock(zone.lru_lock);
-      locked = true;
+      locked = compact_trylock_irqsave(zone.lru_lock, cc);
+      if (!locked) break;
       if (!PageLRU(mm, page)) continue;  // recheck under the lock
     }
     if (__isolate_lru_page(mm, page, mode) != 0) continue;
@@ -160,8 +179,9 @@ Pfn isolate_freepages_block(Mm& mm, compact_control& cc, Pfn blockpfn, Pfn end_p
     nr_scanned++;
     if (!PageBuddy(mm, blockpfn)) continue;
     if (!locked) {
-      spin_lock(zone.lock);
-      locked = true;
+      // The zone lock may be heavily contended: async compaction does not spin on it.
+      locked = compact_trylock_irqsave(zone.lock, cc);
+      if (!locked) break;
       if (!PageBuddy(mm, blockpfn)) continue;  // recheck with the zone lock
     }
     const unsigned order = page_order(mm, blockpfn);

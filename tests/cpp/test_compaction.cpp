@@ -341,6 +341,40 @@ TEST(CompactionDirect, CostlyOrdersTryAsyncFirstAndFailedSyncCompactionDefers) {
   for (size_t i = 1; i < held.size(); i += 2) __free_pages(k, held[i], 0);
 }
 
+// compact_trylock_irqsave: async compaction does not spin on a contended coarse lock; it
+// stops (cc->contended: COMPACT_CONTENDED). Sync-light compaction waits for the lock.
+TEST(CompactionDirect, AsyncCompactionBacksOffAContendedLruLock) {
+  for (CompactPriority prio : {CompactPriority::Async, CompactPriority::SyncLight}) {
+    Kernel k(kcfg("v4.8", 4096));
+    fragment(k);
+    CompactResult res = CompactResult::Skipped;
+    SimConfig c = sim_cfg(2);
+    c.window = 0;  // strict DES: the lock holder takes it first and keeps it 100 us
+    Sim sim(c, &k, std::make_unique<TimedStrategy>(1));
+    with_teardown(sim, k);
+    SpinLock& lru_lock = k.zones[0].lru_lock;
+    sim.spawn(0, "lru_user", [&] {
+      spin_lock(lru_lock);
+      delay(100'000);
+      spin_unlock(lru_lock);
+    });
+    sim.spawn(1, "compact", [&] {
+      delay(1'000);
+      MemallocScope memalloc;
+      const gfp_t gfp = GFP_KERNEL | __GFP_MOVABLE;
+      res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(gfp), prio);
+    });
+    const RunResult r = sim.run();
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    if (prio == CompactPriority::Async) {
+      EXPECT_EQ(res, CompactResult::Contended) << compact_result_name(res);
+      EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
+    } else {
+      EXPECT_EQ(res, CompactResult::Success) << compact_result_name(res);
+    }
+  }
+}
+
 // Too little free memory for the migration targets (below the low watermark plus
 // 2 << order): compaction_suitable skips the zone and nothing moves.
 TEST(CompactionDirect, SkippedWithoutRoomForTheTargets) {
