@@ -40,6 +40,11 @@ void kasan_free(KasanObject& o, const std::string& what, uint32_t line) {
   o.free = here_track();
 }
 
+void kasan_use_after_free(const KasanObject& o, const char* type, const std::string& name,
+                          bool write) {
+  kasan_report(o, std::string(type) + " " + name, write, "use-after-free");
+}
+
 void kasan_report(const KasanObject& o, const std::string& what, bool write, const char* bug) {
   std::vector<std::string> d;
   Sim* s = Sim::current();

@@ -27,13 +27,15 @@ void kasan_alloc(KasanObject& o);
 void kasan_free(KasanObject& o, const std::string& what, uint32_t line);
 [[noreturn]] void kasan_report(const KasanObject& o, const std::string& what, bool write,
                                const char* bug);
+[[noreturn, gnu::cold]] void kasan_use_after_free(const KasanObject& o, const char* type,
+                                                  const std::string& name, bool write);
 // A task's access to an object (`type` `name`: "struct zs_pool" "zram"): a freed object
 // ends the task, as a KASAN report under panic_on_warn would, with outcome
 // uaf:<the innermost model function>.
 inline void kasan_check(const KasanObject& o, const char* type, const std::string& name,
                         bool write = false) {
   if (o.freed) [[unlikely]]
-    kasan_report(o, std::string(type) + " " + name, write, "use-after-free");
+    kasan_use_after_free(o, type, name, write);
 }
 
 }  // namespace pagesim

@@ -237,6 +237,7 @@ int __unmap_and_move(Mm& mm, Pfn page, Pfn newpage, bool force, MigrateMode mode
       goto out_unlock;
     }
     if (!force) goto out_unlock;
+    wait_on_page_writeback(mm, page);
   }
 
   if (!trylock_page(mm, newpage)) goto out_unlock;

@@ -1003,3 +1003,54 @@ TEST(MigrateNrIsolated, NonLruPageIsCountedOnlyWithoutTheFix) {
     }
   }
 }
+
+// 4.8 __unmap_and_move: a page under writeback is skipped by every mode but a forced
+// MIGRATE_SYNC pass, which waits for the writeback to end (wait_on_page_writeback)
+// before it migrates the page. The model has no block I/O: the test sets PG_writeback
+// and ends it by hand, as end_page_writeback would.
+TEST(MigrateWriteback, ForcedSyncMigrationWaitsForTheWritebackToEnd) {
+  for (const bool ends : {true, false}) {
+    TWorld k;
+    const uint32_t pid = process_create(k, "p");
+    ASSERT_EQ(process_fault_in(k, pid, 1), 1u);
+    const Pfn p = k.processes[pid].pte[0];
+    k.page(p).flags |= 1ull << PG_writeback;
+    SimConfig c = sim_cfg(2);
+    c.window = 0;  // strict DES: the writeback ends 1 ms in, long after the migration waits
+    Sim sim(c, &k, std::make_unique<TimedStrategy>(1));
+    if (ends) with_teardown(sim, k);
+    sim.spawn(0, "migrate", [&] { compact_range(k, p, p + 1, MigrateMode::Sync); });
+    if (ends)
+      sim.spawn(1, "io", [&] {
+        delay(1'000'000);
+        sched(Op::BitClear, Access::Write, page_obj(p), here());  // end_page_writeback
+        k.page(p).flags &= ~(1ull << PG_writeback);
+        Sim::current()->wake(page_obj(p));
+      });
+    const RunResult r = sim.run();
+    if (!ends) {  // nobody ends the writeback: the migration sleeps on it for good
+      ASSERT_EQ(r.outcomes.size(), 1u) << outcomes_str(r);
+      EXPECT_EQ(r.outcomes[0].kind, OutcomeKind::Deadlock);
+      EXPECT_NE(r.outcomes[0].details[0].find("sleeps on page writeback"), std::string::npos)
+          << outcomes_str(r);
+      continue;
+    }
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    EXPECT_NE(k.processes[pid].pte[0], p);  // migrated once the writeback ended
+    EXPECT_EQ(process_verify(k, pid), 0u);
+    // It waited, and moved the page only after the writeback ended.
+    const uint32_t wait = intern("wait_on_page_writeback"), move = intern("move_to_new_page");
+    long waited = -1, ended = -1, moved = -1;
+    for (size_t i = 0; i < r.trace.size(); ++i) {
+      const auto& t = r.trace[i];
+      if (t.kind == TraceKind::Enter && t.func == wait && waited < 0) waited = long(i);
+      if (t.kind == TraceKind::Step && t.op == Op::BitClear && t.obj == page_obj(p) &&
+          t.task == 1 && ended < 0)
+        ended = long(i);
+      if (t.kind == TraceKind::Enter && t.func == move && moved < 0) moved = long(i);
+    }
+    EXPECT_GE(waited, 0);
+    EXPECT_LT(waited, ended);
+    EXPECT_LT(ended, moved);
+  }
+}
