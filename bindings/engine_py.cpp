@@ -253,7 +253,9 @@ PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedu
   }
   auto status = std::make_shared<std::vector<ScriptStepStatus>>();
   if (schedule.is_none() && !script.is_none()) {
-    strat = std::make_unique<ScriptStrategy>(to_script(script, cfg_.preempt ? uint32_t(tasks_.size()) : cfg_.cpus, cfg_.preempt), std::move(strat), status);
+    const uint32_t lanes = cfg_.preempt ? uint32_t(tasks_.size()) : cfg_.cpus;
+    strat = std::make_unique<ScriptStrategy>(to_script(script, lanes, cfg_.preempt),
+                                             std::move(strat), status);
     meta["strategy"] = "script+" + strategy;
   }
   SimConfig cfg = cfg_;

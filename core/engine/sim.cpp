@@ -323,10 +323,9 @@ void Sim::place_lanes() {
       const TaskId id = cpus_[l].current;
       const bool want = id != kNoTask && tasks_[id]->state == TaskState::Ready &&
                         (l == o || open || (spare && tasks_[id]->preempted));
-      const bool is = tree_key_[leaves_ + l] != kNotReady;
-      if (want && !is)
+      if (want && !eligible(l))
         make_ready(l);
-      else if (!want && is)
+      else if (!want && eligible(l))
         unready(l);
     }
   }

@@ -106,7 +106,7 @@ uint64_t TreeSearch::cpu_state(const Sim& sim, CpuId c) const {
   const Cpu& cpu = sim.cpu(c);
   uint64_t h = hash_mix(cpu.current, cpu.runqueue.size());
   for (TaskId t : cpu.runqueue) h = hash_mix(h, t);
-  if (sim.config().preempt) h = hash_mix(h, sim.eligible(c) | uint64_t(sim.owns_cpu(c)) << 1);
+  if (preempt_) h = hash_mix(h, sim.eligible(c) | uint64_t(sim.owns_cpu(c)) << 1);
   return h;
 }
 
