@@ -22,6 +22,8 @@ import pytest
 from pagesim import _core as core
 from pagesim._core import Kernel, UsageError
 
+# The 4.8 merge window's migration commits, in the order they landed.
+MIGRATION = ["c6c919eb90e0", "bda807d44454", "b1123ea6d3b3"]
 MERGED = [
     "vm-owns-pg-isolated",
     "movable-mapping-bit",
@@ -52,11 +54,12 @@ def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
 def test_presets_list_their_fixes() -> None:
     presets = {p["name"]: p for p in core.presets()}
     assert list(presets) == ["v4.8", "v4.9", "movable-v3", "v4.7"]
-    assert presets["v4.8"]["fixes"] == ["bda807d44454", *MERGED]
-    assert presets["v4.9"]["fixes"] == ["bda807d44454", "6afcf8ef0ca0", *MERGED]
+    assert presets["v4.8"]["fixes"] == [*MIGRATION, *MERGED]
+    assert presets["v4.9"]["fixes"] == [*MIGRATION, "6afcf8ef0ca0", *MERGED]
     assert presets["movable-v3"]["fixes"] == [
-        "bda807d44454", "c102f07ca0b0", "balloon-dequeue-under-lock"]
-    # 4.7's handle pins were test_and_set_bit_lock loops (bit_spin_lock came with v4 05/12).
+        *MIGRATION, "c102f07ca0b0", "balloon-dequeue-under-lock"]
+    # 4.7's handle pins were test_and_set_bit_lock loops (bit_spin_lock came with v4 05/12),
+    # and its balloon had hooks of its own.
     assert presets["v4.7"]["fixes"] == [f for f in MERGED if f != "1b8320b620d6"]
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] for p in presets.values())
@@ -64,7 +67,7 @@ def test_presets_list_their_fixes() -> None:
 
 def test_fixes_are_named_and_titled() -> None:
     fixes = core.fixes()
-    assert [f["name"] for f in fixes] == ["bda807d44454", "6afcf8ef0ca0", *MERGED]
+    assert [f["name"] for f in fixes] == [*MIGRATION, "6afcf8ef0ca0", *MERGED]
     assert all(f["title"] for f in fixes)
 
 
@@ -73,7 +76,7 @@ def test_kernel_state_reports_preset_and_fix_overrides() -> None:
     assert k.state.preset == "v4.8"
     assert k.state.debug_vm is True
     assert k.state.nr_pages == 4096
-    assert [n for n, on in k.state.fixes.items() if on] == ["bda807d44454", *MERGED]
+    assert [n for n, on in k.state.fixes.items() if on] == [*MIGRATION, *MERGED]
     k = Kernel(preset="v4.8", fixes={"6afcf8ef0ca0": True, "c102f07ca0b0": False}, debug_vm=False)
     on = k.state.fixes
     assert on["6afcf8ef0ca0"] is True

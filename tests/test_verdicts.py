@@ -72,8 +72,14 @@ def test_model_functions_per_preset() -> None:
     every = ps.model_functions()
     assert "zs_page_isolate" in every and "unlock_page" in every and every == sorted(every)
     assert "zs_page_isolate" not in ps.model_functions("v4.7")
-    assert "zs_page_isolate" in ps.model_functions("v4.7", {"bda807d44454": True})
+    non_lru = {"c6c919eb90e0": True, "bda807d44454": True}
+    assert "zs_page_isolate" in ps.model_functions("v4.7", non_lru)
     assert set(ps.model_functions("v4.7")) < set(every)
+    # 4.7's balloon migrated through hooks of its own, under the same names.
+    assert {"balloon_page_isolate", "virtballoon_migratepage"} <= set(ps.model_functions("v4.7"))
+    with pytest.raises(ps.UsageError, match=r"^fix 'bda807d44454' needs fix 'c6c919eb90e0' "
+                                            r"\(bda807d44454 frees a migrated non-LRU page"):
+        ps.model_functions("v4.7", {"bda807d44454": True})
     # Outcome keys may also name the places that report without a frame of their own.
     assert {"remove_zspage", "spin_unlock"} <= set(ps.outcome_functions()) - set(every)
     with pytest.raises(ps.UsageError, match=r"unknown kernel preset 'v4.88' \(did you mean"):
@@ -437,6 +443,6 @@ def test_cli_functions_lists_a_presets_model_functions() -> None:
     code, v47 = lines("--kernel", "v4.7")
     assert code == 0 and "zs_page_isolate" not in " ".join(v47)
     assert any(line.split() == ["zs_free", "core/drivers/zsmalloc.cpp"] for line in v47)
-    code, flipped = lines("--kernel", "v4.7", "--fix", "bda807d44454")
+    code, flipped = lines("--kernel", "v4.7", "--fix", "c6c919eb90e0", "--fix", "bda807d44454")
     assert any(line.split()[:1] == ["zs_page_isolate"] for line in flipped if line)
     assert lines("--kernel", "v9")[0] == 2

@@ -5,6 +5,7 @@
 
 #include "drivers/drivers.h"
 #include "mm/invariants.h"
+#include "mm/migrate.h"
 #include "mm/page_alloc.h"
 #include "mm/page_ops.h"
 
@@ -127,7 +128,10 @@ void balloon_devinfo_init(balloon_dev_info& b) {
 void balloon_page_insert(Mm& mm, balloon_dev_info& b, Pfn page) {
   MODEL_FUNC("balloon_page_insert");
   __SetPageBalloon(mm, page);
-  __SetPageMovable(mm, page, b.mapping);
+  if (balloon_has_own_hooks(mm))
+    SetPageFlag(mm, page, PG_private);  // SetPagePrivate: on the list, not isolated
+  else
+    __SetPageMovable(mm, page, b.mapping);
   set_page_private(mm, page, kBalloonDevId);
   list_add(mm, page, b.pages, here());
 }
@@ -135,6 +139,15 @@ void balloon_page_insert(Mm& mm, balloon_dev_info& b, Pfn page) {
 void balloon_page_delete(Mm& mm, Pfn page) {
   MODEL_FUNC("balloon_page_delete");
   __ClearPageBalloon(mm, page);
+  if (balloon_has_own_hooks(mm)) {
+    set_page_private(mm, page, 0);
+    // Only a page not isolated (PagePrivate) is on the list.
+    if (PagePrivate(mm, page)) {
+      ClearPageFlag(mm, page, PG_private);
+      list_del(mm, page, here());
+    }
+    return;
+  }
   __ClearPageMovable(mm, page);
   set_page_private(mm, page, 0);
   // No touch page.lru field once @page has been isolated because VM is using the field.
@@ -179,7 +192,7 @@ Pfn balloon_page_dequeue(Mm& mm, balloon_dev_info& b) {
     // lock nests outside pages_lock elsewhere: only a trylock is possible here.
     if (!trylock_page(mm, page)) continue;
     // CONFIG_BALLOON_COMPACTION: raced with isolation.
-    if (PageIsolated(mm, page)) {
+    if (balloon_has_own_hooks(mm) ? !PagePrivate(mm, page) : PageIsolated(mm, page)) {
       unlock_page(mm, page);
       continue;
     }
@@ -233,6 +246,91 @@ void balloon_page_putback(Mm& mm, Pfn page) {
   spin_unlock(b.pages_lock);
 }
 
+// ---- mm/balloon_compaction.c before b1123ea6d3b3 (4.7): the VM's balloon hooks ----
+
+namespace {
+
+void __isolate_balloon_page(Mm& mm, Pfn page) {
+  balloon_dev_info& b = balloon_page_device(mm, page);
+  spin_lock(b.pages_lock);
+  ClearPageFlag(mm, page, PG_private);
+  list_del(mm, page, here());
+  sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
+  b.isolated_pages++;
+  spin_unlock(b.pages_lock);
+}
+
+void __putback_balloon_page(Mm& mm, Pfn page) {
+  balloon_dev_info& b = balloon_page_device(mm, page);
+  spin_lock(b.pages_lock);
+  SetPageFlag(mm, page, PG_private);
+  list_add(mm, page, b.pages, here());
+  sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
+  b.isolated_pages--;
+  spin_unlock(b.pages_lock);
+}
+
+// __isolate_lru_page() counterpart for a ballooned page.
+bool hook_isolate(Mm& mm, Pfn page) {
+  MODEL_FUNC("balloon_page_isolate");
+  // Avoid burning cycles with pages that are yet under __free_pages(), or just got freed
+  // under us. If we win a race with a free, the put_page below releases the page.
+  if (!get_page_unless_zero(mm, page)) return false;
+  // Balloon pages are not isolated from LRU lists: concurrent compaction can race with
+  // migration and with the driver releasing a page. The page lock keeps an isolated page
+  // from being isolated again, and a page being released from being isolated.
+  if (trylock_page(mm, page)) {
+    // A ballooned page has PagePrivate set by default; clearing it stops concurrent
+    // compaction from isolating an isolated page again.
+    if (balloon_page_movable(mm, page)) {
+      __isolate_balloon_page(mm, page);
+      unlock_page(mm, page);
+      return true;
+    }
+    unlock_page(mm, page);
+  }
+  put_page(mm, page);
+  return false;
+}
+
+// putback_lru_page() counterpart for a ballooned page.
+void hook_putback(Mm& mm, Pfn page) {
+  MODEL_FUNC("balloon_page_putback");
+  // lock_page stabilizes the page and prevents races against concurrent isolation.
+  lock_page(mm, page);
+  if (PageBalloon(mm, page)) {
+    __putback_balloon_page(mm, page);
+    put_page(mm, page);  // drop the extra ref count taken for page isolation
+  } else {
+    WARN(REPORT_FUNC("balloon_page_putback"), "WARN_ON(1): not movable balloon page",
+         {dump_page(mm, page, "not movable balloon page")});
+  }
+  unlock_page(mm, page);
+}
+
+// move_to_new_page() counterpart for a ballooned page.
+int hook_migrate(Mm& mm, Pfn newpage, Pfn page, MigrateMode mode) {
+  MODEL_FUNC("balloon_page_migrate");
+  // balloon_page_device: NULL once the page left the balloon.
+  const bool balloon = page_private(mm, page) == kBalloonDevId;
+  VM_BUG_ON_PAGE(mm, !PageLocked(mm, page), page);
+  VM_BUG_ON_PAGE(mm, !PageLocked(mm, newpage), newpage);
+  if (!PageBalloon(mm, page)) {
+    WARN(REPORT_FUNC("balloon_page_migrate"), "WARN_ON(!__is_movable_balloon_page(page))",
+         {dump_page(mm, page, "not movable balloon page")});
+    return -EAGAIN;
+  }
+  balloon_dev_info& b = drivers_of(mm).balloon.vb_dev_info;
+  if (!balloon || !b.migratepage) return -EAGAIN;
+  return b.migratepage(mm, b, newpage, page, mode);
+}
+
+}  // namespace
+
+const BalloonHooks balloon_compaction_hooks = {hook_isolate, hook_putback, hook_migrate};
+
+// ---- balloon_aops (from b1123ea6d3b3 on) ----
+
 // move_to_new_page calls this with both pages locked; the VM owns PG_isolated.
 int balloon_page_migrate(Mm& mm, uint32_t, Pfn newpage, Pfn page, MigrateMode mode) {
   MODEL_FUNC("balloon_page_migrate");
@@ -255,9 +353,11 @@ void virtballoon_probe(Mm& mm) {
   balloon_devinfo_init(b);  // INIT_LIST_HEAD(&b->pages)
   b.pages = new_list(mm, "balloon pages");
   // CONFIG_BALLOON_COMPACTION: balloon_mnt = kern_mount(&balloon_fs) ("balloon-kvm"),
-  // the inode from alloc_anon_inode with i_mapping->a_ops = &balloon_aops.
+  // the inode from alloc_anon_inode with i_mapping->a_ops = &balloon_aops (since
+  // b1123ea6d3b3; before it balloon pages had no mapping).
   b.migratepage = virtballoon_migratepage;
-  b.mapping = mm.new_mapping("balloon-kvm", &balloon_aops, kBalloonDevId);
+  if (!balloon_has_own_hooks(mm))
+    b.mapping = mm.new_mapping("balloon-kvm", &balloon_aops, kBalloonDevId);
 }
 
 void tell_host(Mm& mm, bool inflate) {
@@ -369,7 +469,7 @@ int virtballoon_migratepage(Mm& mm, balloon_dev_info& b, Pfn newpage, Pfn page, 
   // balloon's page migration 2nd step -- deflate "page"
   balloon_page_delete(mm, page);  // isolated: page->lru stays the VM's
   // v3: the driver cleared the PG_isolated it had set (from v4 on the VM clears it).
-  if (!vm_owns_isolated(mm)) __ClearPageIsolated(mm, page);
+  if (!balloon_has_own_hooks(mm) && !vm_owns_isolated(mm)) __ClearPageIsolated(mm, page);
   vb.pfns.assign(1, page);
   tell_host(mm, false);
 
@@ -405,8 +505,17 @@ std::vector<std::string> balloon_check(const Drivers& d, const PageCensus* censu
   if (!bl.present) return out;
   const balloon_dev_info& b = bl.vb_dev_info;
   // v3 (no Fix::MovableMappingBit): page->mapping is the plain pointer, PG_movable a flag.
+  // Before b1123ea6d3b3 balloon pages have no mapping, and a clear PagePrivate marks an
+  // isolated one.
+  const bool own_hooks = balloon_has_own_hooks(d);
   const uint64_t movable_mapping =
-      mapping_value(b.mapping) | (d.cfg.has(Fix::MovableMappingBit) ? PAGE_MAPPING_MOVABLE : 0);
+      own_hooks ? 0
+                : mapping_value(b.mapping) |
+                      (d.cfg.has(Fix::MovableMappingBit) ? PAGE_MAPPING_MOVABLE : 0);
+  auto is_isolated = [&](const mm::Page& pg) {
+    return own_hooks ? !(pg.flags & (1ull << PG_private)) : bool(pg.flags & (1ull << PG_isolated));
+  };
+  const char* isolated_name = own_hooks ? "without PagePrivate" : "PageIsolated";
 
   std::set<Pfn> on_list;
   for (const Pfn p : balloon_pages(d)) {
@@ -417,7 +526,7 @@ std::vector<std::string> balloon_check(const Drivers& d, const PageCensus* censu
     if (!(pg.flags & (1ull << PG_balloon))) bad(p, "on the balloon list but not PageBalloon");
     if (pg.mapping != movable_mapping) bad(p, "on the balloon list but not movable in balloon-kvm");
     if (pg.private_ != kBalloonDevId) bad(p, "on the balloon list but page->private is not the device");
-    if (pg.flags & (1ull << PG_isolated)) bad(p, "on the balloon list but PageIsolated");
+    if (is_isolated(pg)) bad(p, std::string("on the balloon list but ") + isolated_name);
     if (pg.refcount < 1) bad(p, "on the balloon list with refcount " + std::to_string(pg.refcount));
   }
   if (on_list.size() != d.lists[b.pages].count)
@@ -430,13 +539,15 @@ std::vector<std::string> balloon_check(const Drivers& d, const PageCensus* censu
   for_each_census_page(d, census, [&](Pfn p) {
     const mm::Page& pg = d.page(p);
     if (!(pg.flags & (1ull << PG_balloon)) || on_list.count(p)) return;
-    if (pg.mapping != movable_mapping) {
+    if (own_hooks ? pg.private_ != kBalloonDevId : pg.mapping != movable_mapping) {
       bad(p, "PageBalloon but not a page of the balloon device");
       return;
     }
     balloon_set.insert(p);
     ++isolated;
-    if (!(pg.flags & (1ull << PG_isolated))) bad(p, "a balloon page off the balloon list but not PageIsolated");
+    if (!is_isolated(pg))
+      bad(p, std::string("a balloon page off the balloon list but not ") +
+                 (own_hooks ? "clear of PagePrivate" : "PageIsolated"));
   });
   if (isolated != b.isolated_pages)
     out.push_back("balloon: isolated_pages is " + std::to_string(b.isolated_pages) + " but " +

@@ -1,6 +1,6 @@
 // The virtio balloon of Linux 4.8: mm/balloon_compaction.c (the balloon page list, made
 // movable through the non-LRU movable page interface by b1123ea6d3b3 "mm: balloon: use
-// general non-lru movable page feature") and the parts of drivers/virtio/virtio_balloon.c
+// general non-lru movable page feature"; before it, 4.7's own hooks) and the parts of drivers/virtio/virtio_balloon.c
 // that inflate, deflate and migrate balloon pages, with the host's view of the balloon.
 //
 // Lock order (4.8): balloon_lock (mutex) -> page lock -> pages_lock (spinlock). The VM
@@ -97,6 +97,10 @@ void balloon_page_putback(mm::Mm& mm, mm::Pfn page);
 int balloon_page_migrate(mm::Mm& mm, uint32_t mapping, mm::Pfn newpage, mm::Pfn page,
                          mm::MigrateMode mode);
 extern const mm::AddressSpaceOps balloon_aops;
+// Before b1123ea6d3b3: balloon_page_isolate (get_page_unless_zero, trylock_page, then
+// PagePrivate cleared under pages_lock), balloon_page_putback (under lock_page) and
+// balloon_page_migrate, which compaction and migration call by name (Mm::balloon_hooks).
+extern const mm::BalloonHooks balloon_compaction_hooks;
 
 // ---- drivers/virtio/virtio_balloon.c ----
 

@@ -12,6 +12,8 @@ namespace pagesim::drivers {
 
 class Drivers : public mm::Mm {
  public:
+  Drivers() { balloon_hooks = &balloon_compaction_hooks; }
+
   Zsmalloc zsmalloc;
   Zram zram;
   Balloon balloon;

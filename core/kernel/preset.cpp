@@ -15,7 +15,8 @@ std::bitset<kFixCount> fixes(std::initializer_list<Fix> l) {
 
 // What the v4 series (merged in 4.8) changed from v3, and what came after 4.8.
 constexpr std::initializer_list<Fix> kMerged = {
-    Fix::NonLruMigration,     Fix::VmOwnsPgIsolated,    Fix::MovableMappingBit,
+    Fix::PutPageAfterMigration, Fix::NonLruMigration,  Fix::BalloonNonLruMovable,
+    Fix::VmOwnsPgIsolated,    Fix::MovableMappingBit,
     Fix::RaceWithoutPageLock, Fix::ZsFreeAtomic,        Fix::ZsCompactUnderClassLock,
     Fix::ZsMovableAfterSetup, Fix::ZsPinBitSpinLock,
     Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock};
@@ -26,6 +27,14 @@ struct FixNeeds {
   const char* why;
 };
 constexpr FixNeeds kFixNeeds[] = {
+    {Fix::NonLruMigration, Fix::PutPageAfterMigration,
+     "bda807d44454 frees a migrated non-LRU page with put_page; before c6c919eb90e0 a "
+     "migrated page went to putback_lru_page, onto the LRU"},
+    {Fix::BalloonNonLruMovable, Fix::NonLruMigration,
+     "b1123ea6d3b3 gives the balloon the non-LRU movable page callbacks of bda807d44454"},
+    {Fix::NrIsolatedLruOnly, Fix::BalloonNonLruMovable,
+     "6afcf8ef0ca0 tells the non-LRU pages it does not count by __PageMovable, which a "
+     "balloon page is only since b1123ea6d3b3"},
     {Fix::VmOwnsPgIsolated, Fix::ZsFreeAtomic,
      "v3's zsmalloc reads PG_isolated as its own state, which v4's VM owns"},
     {Fix::ZsFreeAtomic, Fix::ZsCompactUnderClassLock,
@@ -48,15 +57,18 @@ const std::vector<Preset>& presets() {
     v.push_back({"movable-v3",
                  "the April 2016 v3 series: PG_movable a real flag, drivers own PG_isolated, "
                  "zs_free frees zspages with isolated sub-pages",
-                 fixes({Fix::NonLruMigration, Fix::ZsCompactKeepsPinBit,
+                 fixes({Fix::PutPageAfterMigration, Fix::NonLruMigration,
+                        Fix::BalloonNonLruMovable, Fix::ZsCompactKeepsPinBit,
                         Fix::BalloonDequeueUnderLock}),
                  true});
     v.push_back({"v4.7",
-                 "before non-LRU movable page migration: compaction treats zsmalloc, balloon and "
-                 "driver pages as unmovable (the balloon's own pre-4.8 migration path is not "
-                 "modelled)",
+                 "before non-LRU movable page migration: compaction treats zsmalloc and driver "
+                 "pages as unmovable and migrates balloon pages through the balloon's own "
+                 "hooks; a migrated page is freed off the LRU",
                  fixes(kMerged)
+                     .reset(size_t(Fix::PutPageAfterMigration))
                      .reset(size_t(Fix::NonLruMigration))
+                     .reset(size_t(Fix::BalloonNonLruMovable))
                      .reset(size_t(Fix::ZsPinBitSpinLock)),
                  true});
     return v;
@@ -96,7 +108,7 @@ std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string
 namespace {
 // Model functions that exist only with a fix: 4.7 had no isolate_movable_page, no
 // putback_movable_page and no zsmalloc or driver migration callbacks. (4.7's balloon had
-// its own isolate/migrate/putback path, which the model does not have yet.)
+// balloon_page_isolate/migrate/putback and virtballoon_migratepage already, called by name.)
 struct FunctionNeeds {
   const char* function;
   Fix fix;
@@ -107,10 +119,6 @@ constexpr FunctionNeeds kFunctionNeeds[] = {
     {"zs_page_isolate", Fix::NonLruMigration},
     {"zs_page_migrate", Fix::NonLruMigration},
     {"zs_page_putback", Fix::NonLruMigration},
-    {"balloon_page_isolate", Fix::NonLruMigration},
-    {"balloon_page_migrate", Fix::NonLruMigration},
-    {"balloon_page_putback", Fix::NonLruMigration},
-    {"virtballoon_migratepage", Fix::NonLruMigration},
     {"test_driver_isolate_page", Fix::NonLruMigration},
     {"test_driver_migratepage", Fix::NonLruMigration},
     {"test_driver_putback_page", Fix::NonLruMigration},

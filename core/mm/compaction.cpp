@@ -90,6 +90,10 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
 
     // Non-LRU pages: only non-LRU movable pages may be isolated.
     if (!PageLRU(mm, page)) {
+      // Before b1123ea6d3b3 balloon pages had hooks of their own, called with the
+      // lru_lock still held if the scanner has it.
+      if (balloon_page_movable(mm, page) && balloon_hooks(mm).isolate(mm, page))
+        goto isolate_success;
       // __PageMovable can return a false positive so it is verified under the page lock
       // by isolate_movable_page.
       // Before bda807d44454 every non-LRU page was unmovable here.

@@ -6,9 +6,16 @@ namespace pagesim {
 namespace {
 
 constexpr std::array<FixInfo, kFixCount> kFixes = {{
+    {Fix::PutPageAfterMigration, "c6c919eb90e0",
+     "mm: use put_page() to free page instead of putback_lru_page() (before it, a migrated "
+     "page went back onto the LRU to be freed there)"},
     {Fix::NonLruMigration, "bda807d44454",
      "mm: migrate: support non-lru movable page migration (before it, compaction treated "
      "every non-LRU page as unmovable)"},
+    {Fix::BalloonNonLruMovable, "b1123ea6d3b3",
+     "mm: balloon: use general non-lru movable page feature (before it, compaction and "
+     "migration called the balloon's own isolate, migrate and putback, and PagePrivate told "
+     "a balloon page not isolated)"},
     {Fix::NrIsolatedLruOnly, "6afcf8ef0ca0",
      "mm/compaction: fix NR_ISOLATED_* stats for pfn based migration (count LRU pages only)"},
     {Fix::VmOwnsPgIsolated, "vm-owns-pg-isolated",

@@ -10,7 +10,9 @@ namespace pagesim {
 
 enum class Fix : uint8_t {
   // mm/migrate.c, mm/compaction.c
+  PutPageAfterMigration,     // c6c919eb90e0: a migrated page is freed by put_page, not the LRU
   NonLruMigration,           // bda807d44454: compaction isolates non-LRU movable pages at all
+  BalloonNonLruMovable,      // b1123ea6d3b3: the balloon uses the non-LRU movable interface
   NrIsolatedLruOnly,         // 6afcf8ef0ca0: NR_ISOLATED_* counts LRU pages only
   VmOwnsPgIsolated,          // v4 (bda807d44454): the VM sets/clears PG_isolated, not the driver
   MovableMappingBit,         // v4: PG_movable is page->mapping bit 0x2; __ClearPageMovable keeps it

@@ -12,6 +12,21 @@ Stat nr_isolated_stat(const Mm& mm, Pfn page) {
   return file ? Stat::NR_ISOLATED_FILE : Stat::NR_ISOLATED_ANON;
 }
 
+bool balloon_has_own_hooks(const Mm& mm) { return !mm.cfg.has(Fix::BalloonNonLruMovable); }
+
+bool balloon_page_movable(Mm& mm, Pfn page) {
+  return balloon_has_own_hooks(mm) && PageBalloon(mm, page) && PagePrivate(mm, page);
+}
+
+bool isolated_balloon_page(Mm& mm, Pfn page) {
+  return balloon_has_own_hooks(mm) && PageBalloon(mm, page);
+}
+
+const BalloonHooks& balloon_hooks(const Mm& mm) {
+  if (!mm.balloon_hooks) throw UsageError("a balloon page without the balloon driver");
+  return *mm.balloon_hooks;
+}
+
 namespace {
 
 const AddressSpaceOps* a_ops_of(Mm& mm, uint32_t mapping) {
@@ -128,6 +143,11 @@ void putback_movable_pages(Mm& mm, uint32_t list) {
   while (!list_empty(mm, list)) {
     const Pfn page = mm.lists[list].first;
     list_del(mm, page);
+    if (isolated_balloon_page(mm, page)) {
+      dec_isolated(mm, page, false);
+      balloon_hooks(mm).putback(mm, page);
+      continue;
+    }
     // We isolated a non-LRU movable page, so __PageMovable can be used here: an LRU
     // page's mapping never has PAGE_MAPPING_MOVABLE.
     if (__PageMovable(mm, page)) {
@@ -242,6 +262,14 @@ int __unmap_and_move(Mm& mm, Pfn page, Pfn newpage, bool force, MigrateMode mode
 
   if (!trylock_page(mm, newpage)) goto out_unlock;
 
+  if (isolated_balloon_page(mm, page)) {
+    // A ballooned page needs no reverse mapping work: it migrates right away, under the
+    // page lock (before b1123ea6d3b3).
+    rc = balloon_hooks(mm).migrate(mm, newpage, page, mode);
+    if (rc == MIGRATEPAGE_SUCCESS) mm.page(newpage).owner = mm.page(page).owner;  // bookkeeping
+    goto out_unlock_both;
+  }
+
   if (!is_lru) {
     rc = move_to_new_page(mm, newpage, page, mode);
     goto out_unlock_both;
@@ -261,9 +289,10 @@ out_unlock:
   unlock_page(mm, page);
 out:
   // On success drop the newpage reference, which does not free it: its new owner took
-  // one (the driver's get_page, or the pte). An LRU page goes on the LRU here.
-  if (rc == MIGRATEPAGE_SUCCESS) {
-    if (__PageMovable(mm, newpage))
+  // one (the driver's get_page, or the pte). An LRU page goes on the LRU here. (Before
+  // c6c919eb90e0, unmap_and_move did this.)
+  if (rc == MIGRATEPAGE_SUCCESS && mm.cfg.has(Fix::PutPageAfterMigration)) {
+    if (__PageMovable(mm, newpage) || isolated_balloon_page(mm, newpage))
       put_page(mm, newpage);
     else
       putback_lru_page(mm, newpage);
@@ -278,12 +307,49 @@ static void put_new(Mm& mm, free_page_t put_new_page, Pfn newpage, uint64_t priv
     put_page(mm, newpage);
 }
 
+namespace {
+
+// unmap_and_move before c6c919eb90e0: every page leaves through putback_lru_page. A
+// migrated page goes back onto the LRU with only the isolation reference, which
+// putback_lru_page drops: the page is freed off the LRU, visible to the scanners until
+// then. The new page goes to the LRU or, a balloon page, loses migration's reference.
+int unmap_and_move_putback_lru(Mm& mm, free_page_t put_new_page, uint64_t private_, Pfn page,
+                               Pfn newpage, bool force, MigrateMode mode) {
+  int rc = MIGRATEPAGE_SUCCESS;
+  bool migrated = false;  // the kernel sets put_new_page = NULL
+  // page_count == 1: the page was freed from under us, so we are done.
+  if (page_count(mm, page) != 1) {
+    rc = __unmap_and_move(mm, page, newpage, force, mode);
+    migrated = rc == MIGRATEPAGE_SUCCESS;
+  }
+  if (rc != -EAGAIN) {
+    // A page that has been migrated has all references removed and will be freed. A
+    // page that has not been migrated will have kept its references and be restored.
+    list_del(mm, page);
+    dec_isolated(mm, page, true);
+    putback_lru_page(mm, page);
+  }
+  // If migration was not successful and there's a freeing callback, use it.
+  // Otherwise, putback_lru_page() will drop the reference grabbed during isolation.
+  if (put_new_page && !migrated)
+    put_new_page(mm, newpage, private_);
+  else if (PageBalloon(mm, newpage))
+    put_page(mm, newpage);  // drop our reference, page already in the balloon
+  else
+    putback_lru_page(mm, newpage);
+  return rc;
+}
+
+}  // namespace
+
 int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, uint64_t private_,
                    Pfn page, bool force, MigrateMode mode, MigrateReason) {
   MODEL_FUNC("unmap_and_move");
   int rc = MIGRATEPAGE_SUCCESS;
   const Pfn newpage = get_new_page(mm, page, private_);
   if (newpage == kNoPfn) return -ENOMEM;
+  if (!mm.cfg.has(Fix::PutPageAfterMigration))
+    return unmap_and_move_putback_lru(mm, put_new_page, private_, page, newpage, force, mode);
 
   if (page_count(mm, page) == 1) {
     // The page was freed from under us (only the isolation reference is left).

@@ -30,6 +30,15 @@ int migrate_page(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, MigrateMode mo
 // migrate_page_copy: contents and flags.
 void migrate_page_copy(Mm& mm, Pfn newpage, Pfn page);
 
+// include/linux/balloon_compaction.h before b1123ea6d3b3: the VM tells balloon pages by
+// PageBalloon, and an isolated one by a clear PagePrivate (the balloon list's mark).
+bool balloon_has_own_hooks(const Mm& mm);
+// balloon_page_movable: a balloon page not isolated (racy: rechecked under the page lock).
+bool balloon_page_movable(Mm& mm, Pfn page);
+// isolated_balloon_page: a page on a migration list that the balloon hooks take back.
+bool isolated_balloon_page(Mm& mm, Pfn page);
+const BalloonHooks& balloon_hooks(const Mm& mm);
+
 // NR_ISOLATED_ANON + page_is_file_cache(page).
 Stat nr_isolated_stat(const Mm& mm, Pfn page);
 

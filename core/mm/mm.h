@@ -42,6 +42,14 @@ struct AddressSpaceOps {
   void (*putback_page)(Mm&, Pfn page) = nullptr;
 };
 
+// 4.7's balloon hooks: before b1123ea6d3b3, compaction.c and migrate.c called the
+// balloon's functions in mm/balloon_compaction.c by name. The drivers layer fills the table.
+struct BalloonHooks {
+  bool (*isolate)(Mm&, Pfn page);                                  // balloon_page_isolate
+  void (*putback)(Mm&, Pfn page);                                  // balloon_page_putback
+  int (*migrate)(Mm&, Pfn newpage, Pfn page, MigrateMode mode);    // balloon_page_migrate
+};
+
 // struct address_space: an owner's mapping (a driver's anon inode, a process's anon_vma).
 struct AddressSpace {
   std::string name;
@@ -96,6 +104,7 @@ class Mm : public World {
   uint32_t next_content = 1;              // content tokens handed to new data
   std::vector<uint32_t> spare_lists;      // pool for get_private_list
   int kcompactd_order = -1;               // pgdat->kcompactd_max_order; -1: asleep
+  const BalloonHooks* balloon_hooks = nullptr;  // set by drivers::Drivers
 
   bool valid_pfn(Pfn pfn) const { return pfn < pages.size(); }
   Page& page(Pfn pfn) { return pages.write(pfn); }

@@ -1054,3 +1054,37 @@ TEST(MigrateWriteback, ForcedSyncMigrationWaitsForTheWritebackToEnd) {
     EXPECT_LT(ended, moved);
   }
 }
+
+// c6c919eb90e0 ("mm: use put_page() to free page instead of putback_lru_page()", 4.8):
+// before it (v4.7), a migrated page went back through putback_lru_page like a page that
+// failed, and putback_lru_page put it on the LRU before it dropped the isolation
+// reference, the last one: the page was freed off the LRU, visible to other scanners in
+// between. With it (v4.8) a migrated page never comes back to the LRU. Either way the
+// data moves and the old page ends free.
+TEST(MigrateLru, WithoutC6c919eb90e0AMigratedPageIsFreedOffTheLru) {
+  for (const char* preset : {"v4.7", "v4.8"}) {
+    SCOPED_TRACE(preset);
+    TWorld k(preset);
+    const uint32_t pid = process_create(k, "p");
+    ASSERT_EQ(process_fault_in(k, pid, 1), 1u);
+    const Pfn p = k.processes[pid].pte[0];
+    const RunResult r = run_task(k, [&] { compact_range(k, p, p + 1, MigrateMode::Sync); });
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    const Pfn n = k.processes[pid].pte[0];
+    EXPECT_NE(n, p);
+    EXPECT_EQ(process_verify(k, pid), 0u);
+    EXPECT_TRUE(is_free(k, p));
+    EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 1);
+    EXPECT_EQ(k.stat(Stat::NR_ISOLATED_ANON), 0);
+    // The old page's PG_lru is set (lru_cache_add) and cleared (the free) only in v4.7.
+    const uint32_t add = intern("lru_cache_add");
+    int lru_adds_of_old = 0;
+    for (const auto& t : r.trace)
+      lru_adds_of_old += t.kind == TraceKind::Step && t.func == add && t.obj == page_obj(p);
+    if (std::string(preset) == "v4.7")
+      EXPECT_GT(lru_adds_of_old, 0);
+    else
+      EXPECT_EQ(lru_adds_of_old, 0);
+    EXPECT_TRUE(k.invariant_outcomes().empty());
+  }
+}
