@@ -97,8 +97,9 @@ def test_misuse_raises_clear_errors():
         k.call("balloon_leak")
 
 
-def test_compaction_migrates_a_balloon_page():
-    k = balloon_kernel(2)
+@pytest.mark.parametrize("preset", ["v4.8", "v4.7"])  # 4.7: the balloon's own hooks
+def test_compaction_migrates_a_balloon_page(preset):
+    k = balloon_kernel(2, preset=preset)
     old = core.balloon_state(k.state)["pages"]
     assert k.call("compact_page", old[1]) == 0
     st = core.balloon_state(k.state)
