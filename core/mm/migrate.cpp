@@ -12,8 +12,6 @@ Stat nr_isolated_stat(const Mm& mm, Pfn page) {
   return file ? Stat::NR_ISOLATED_FILE : Stat::NR_ISOLATED_ANON;
 }
 
-bool balloon_has_own_hooks(const Mm& mm) { return !mm.cfg.has(Fix::BalloonNonLruMovable); }
-
 bool balloon_page_movable(Mm& mm, Pfn page) {
   return balloon_has_own_hooks(mm) && PageBalloon(mm, page) && PagePrivate(mm, page);
 }

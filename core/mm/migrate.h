@@ -32,7 +32,7 @@ void migrate_page_copy(Mm& mm, Pfn newpage, Pfn page);
 
 // include/linux/balloon_compaction.h before b1123ea6d3b3: the VM tells balloon pages by
 // PageBalloon, and an isolated one by a clear PagePrivate (the balloon list's mark).
-bool balloon_has_own_hooks(const Mm& mm);
+inline bool balloon_has_own_hooks(const Mm& mm) { return !mm.cfg.has(Fix::BalloonNonLruMovable); }
 // balloon_page_movable: a balloon page not isolated (racy: rechecked under the page lock).
 bool balloon_page_movable(Mm& mm, Pfn page);
 // isolated_balloon_page: a page on a migration list that the balloon hooks take back.
