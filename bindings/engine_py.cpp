@@ -53,6 +53,8 @@ py::object execute_engine_op(World& w, uint64_t machine, const EngineOp& op) {
       Sim* s = Sim::current();
       s->bug(s->current_task()->name, op.message);
     }
+    case EngineOp::Now:  // the task's own clock: no scheduling point
+      return py::int_(Sim::current()->now());
     default:
       break;
   }
@@ -345,6 +347,10 @@ void register_engine(py::module_& m) {
     return EngineOp{EngineOp::Delay, 0, int_arg(ns, "delay", "ns", 0, INT64_MAX)};
   }, py::arg("ns"), "delay(ns: int) -> Op\n\nAn operation that spends `ns` simulated nanoseconds of CPU time.");
   def_bad_args(m, "delay", {"delay", {"ns"}, 1});
+  m.def("now", [] { return EngineOp{EngineOp::Now}; },
+        "now() -> Op\n\nYields the simulated time in nanoseconds on the task's CPU (its clock, "
+        "as jiffies would tell a kernel path how long it took). No scheduling point.");
+  def_bad_args(m, "now", {"now", {}});
   m.def("check", [](py::object cond, py::object name_arg, py::object message_arg) {
     const std::string name = str_arg(name_arg, "check", "name");
     const std::string message = str_arg(message_arg, "check", "message");

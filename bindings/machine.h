@@ -29,6 +29,7 @@ struct EngineOp {
     Lock, Unlock, Trylock, ReadLock, ReadUnlock, WriteLock, WriteUnlock,
     CounterRead, CounterAdd, CounterSet, Delay,
     Check, Bug, Warn,  // properties: ps.check(cond, name, msg), ps.bug(msg), ps.warn(msg)
+    Now,               // ps.now(): the task's CPU clock
   };
   Kind kind;
   uint32_t index = 0;    // Check: the interned check name
@@ -38,7 +39,7 @@ struct EngineOp {
   std::string repr() const {
     static const char* const names[] = {"lock", "unlock", "trylock", "read_lock", "read_unlock",
                                         "write_lock", "write_unlock", "read", "add", "set", "delay",
-                                        "check", "bug", "warn"};
+                                        "check", "bug", "warn", "now"};
     return std::string("<pagesim op ") + names[kind] + ">";
   }
 };

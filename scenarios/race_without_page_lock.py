@@ -13,16 +13,16 @@ PageIsolated, so v3 takes it for released and clears PG_movable without the page
 (`__ClearPageMovable(page); put_page(page);`). Compaction context B meanwhile finds P
 movable and not isolated, trylocks it, and calls the driver's isolate_page.
 
-Every outcome of movable-v3 under bounded dpor (preemption bound 2, exhausted, 16,289
+Every outcome of movable-v3 under bounded dpor (preemption bound 2, exhausted, 17,109
 executions), with the v3 lines behind it (docs/kernel/v3/vm.md, section 4):
 - oops:test_driver_isolate_page (297): B isolates a page the driver already released. v3's
   release leaves P looking idle and movable, and isolate_movable_page passes
   `!PageMovable(page) || PageIsolated(page)`. This is Chulmin Kim's zs_free report in
   general form; the page lock alone does not close it.
-- oops:isolate_movable_page (6): A's unlocked `page->mapping = NULL` (v3
+- oops:isolate_movable_page (4): A's unlocked `page->mapping = NULL` (v3
   `__ClearPageMovable`) lands between B's recheck and B's
   `page->mapping->a_ops->isolate_page(page, mode)`.
-- bug:test_driver_isolate_page (6): A's unlocked `__ClearPageMovable` lands between B's
+- bug:test_driver_isolate_page (4): A's unlocked `__ClearPageMovable` lands between B's
   recheck and the driver's own `VM_BUG_ON_PAGE(!PageMovable(page))`.
 - invariant:check_invariants (9): B migrated P to N, then the driver released N
   (`__ClearPageMovable`, a non-atomic `__clear_bit`); B's unlocked

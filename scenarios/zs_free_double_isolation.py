@@ -17,10 +17,10 @@ __ClearPageMovable keeps the movable bit, and zs_free leaves an isolated zspage 
 zs_page_putback, which defers the free to the pool's worker.
 
 Every outcome of movable-v3 under `pagesim explore ... --strategy dpor --preemption-bound 2`
-(exhausted, 49,813 executions), with the v3 lines behind it (docs/kernel/v3/):
+(exhausted, 52,835 executions), with the v3 lines behind it (docs/kernel/v3/):
 - ok: A migrates T, or the driver's release is seen by the VM in time (move_to_new_page:
   `if (!PageIsolated(page)) { rc = MIGRATEPAGE_SUCCESS; __ClearPageMovable(page); }`).
-- oops:zs_page_isolate (1,338): Chulmin Kim's report. v3 13/16 reset_page
+- oops:zs_page_isolate (1,582): Chulmin Kim's report. v3 13/16 reset_page
   `if (!PageIsolated(page)) __ClearPageMovable(page); ClearPageIsolated(page);` leaves T
   looking idle and movable, isolate_movable_page passes `!PageMovable(page) ||
   PageIsolated(page)`, and zs_page_isolate's `first_page = get_first_page(page)` is NULL.
@@ -54,6 +54,10 @@ def zs_free_double_isolation(k):
     pool = k.zsmalloc()
     h = pool.malloc(3000)  # a 3000-byte class: zspages of several pages
     T = pool.pages_of(h)[1]
+    # A machine has pages on its LRU: with none, the isolated T alone is "too many
+    # isolated" (4.8 and v3 count non-LRU pages in NR_ISOLATED), and too_many_isolated()
+    # would make each compaction context wait for the other's putback.
+    k.process("init").fault_in(64)
     a = k.cpu(0).run(k.compaction.isolate, T, name="migrate_ctx_A")
     b = k.cpu(1).run(k.compaction.isolate, T, name="migrate_ctx_B")
     c = k.cpu(2).run(pool.free, h, name="zs_free_C")

@@ -312,6 +312,24 @@ def test_timed_window0_runs_in_clock_order(
     assert 2 <= len(orders) <= (2 if kind == "mutex" else 4)
 
 
+def test_now_is_the_tasks_clock() -> None:
+    m = ps.Machine(cpus=1, window=0)
+    mutex = m.mutex("M")
+    seen: list[int] = []
+
+    def t() -> Iterator[ps.Op]:
+        t0 = yield ps.now()  # no scheduling point, no time
+        yield mutex.lock()  # 25
+        yield ps.delay(1000)  # 1000
+        seen.append((yield ps.now()) - t0)
+
+    m.spawn(0, t)
+    assert m.run(strategy="timed").ok
+    assert seen == [1025]
+    with pytest.raises(ps.UsageError, match="now"):
+        ps.now(1)
+
+
 def test_timed_single_task_time_is_sum_of_costs() -> None:
     m = ps.Machine(cpus=1, window=0)
     mutex, x = m.mutex("M"), m.counter("x", 5)

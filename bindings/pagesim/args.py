@@ -72,7 +72,7 @@ SHAPES = {
 
 # Called by Python tasks at every step: not wrapped, they check their arguments in C++
 # (str_arg, int_arg in bindings/py_common.h) and a run pays nothing for it.
-HOT = {"call", "delay", "check", "vmstat", "bug", "warn", "Lock", "Counter", "Op"}
+HOT = {"call", "delay", "now", "check", "vmstat", "bug", "warn", "Lock", "Counter", "Op"}
 
 
 class Param(NamedTuple):

@@ -15,7 +15,7 @@ from . import _core
 # Outcome kinds: "oops:zs_page_isolate" is kind "oops" at function "zs_page_isolate".
 KINDS = (
     "ok", "oops", "bug", "warn", "deadlock", "step_limit", "leak", "corruption", "invariant",
-    "check", "exception", "uaf",
+    "check", "exception", "uaf", "hang",
 )
 # The kinds whose keys name a place: a function, a Python task, a check or an exception type.
 NAMED_KINDS = ("oops", "bug", "warn", "invariant", "check", "exception", "uaf")

@@ -17,6 +17,7 @@ const char* outcome_kind_name(OutcomeKind k) {
     case OutcomeKind::Check: return "check";
     case OutcomeKind::Exception: return "exception";
     case OutcomeKind::Uaf: return "uaf";
+    case OutcomeKind::Hang: return "hang";
   }
   return "?";
 }

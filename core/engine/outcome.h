@@ -20,6 +20,7 @@ enum class OutcomeKind : uint8_t {
   Check,       // a property a scenario states failed (ps.check, an end-of-run check)
   Exception,   // a Python task or check raised (exploration; run() raises it instead)
   Uaf,         // KASAN: a task touched a freed object (engine/kasan.h)
+  Hang,        // no task can run while some wait for state no task can change any more
 };
 const char* outcome_kind_name(OutcomeKind k);
 

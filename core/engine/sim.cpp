@@ -673,9 +673,11 @@ void OOPS(std::string message, std::vector<std::string> details) {
   throw SetupFault(setup_report("Oops", "", message, details));
 }
 
+// No task can run and some wait: a deadlock when one waits for a lock, a hang when each
+// waits for state (a polled condition) that no task can change any more.
 void Sim::report_deadlock() {
   std::vector<std::string> waits;
-  bool stuck = false;
+  bool stuck = false, on_lock = false;
   for (const auto& tp : tasks_) {
     const Task& t = *tp;
     if (t.state == TaskState::Ready && cfg_.preempt) {  // its CPU's owner never lets go
@@ -689,6 +691,7 @@ void Sim::report_deadlock() {
     if (t.state != TaskState::Sleeping && t.state != TaskState::Spinning) continue;
     if (t.wait.idle) continue;
     stuck = true;
+    on_lock |= !t.wait.condition;
     std::string line = t.name + " (cpu" + std::to_string(t.phys) + ") " +
                        (t.state == TaskState::Spinning ? "spins on " : "sleeps on ") +
                        t.wait.what + " " + obj_label(t.wait.obj, world_);
@@ -715,9 +718,13 @@ void Sim::report_deadlock() {
     }
     return false;  // a cycle among live tasks
   };
+  // A task that waits for a condition after a task died waits, as far as the model can
+  // tell, for what the dead task would have done (put back the pages it isolated).
+  const bool any_dead = std::any_of(tasks_.begin(), tasks_.end(),
+                                    [](const auto& tp) { return tp->state == TaskState::Dead; });
   const bool aftermath = std::all_of(tasks_.begin(), tasks_.end(), [&](const auto& tp) {
     return (tp->state != TaskState::Sleeping && tp->state != TaskState::Spinning) ||
-           tp->wait.idle || waits_on_dead(*tp);
+           tp->wait.idle || waits_on_dead(*tp) || (tp->wait.condition && any_dead);
   });
   if (aftermath && !outcomes_.empty()) {
     auto& failure = outcomes_.back().details;
@@ -726,8 +733,9 @@ void Sim::report_deadlock() {
     return;
   }
   Outcome o;
-  o.kind = OutcomeKind::Deadlock;
-  o.message = "no task can run while " + std::to_string(waits.size()) + " wait";
+  o.kind = on_lock ? OutcomeKind::Deadlock : OutcomeKind::Hang;
+  o.message = "no task can run while " + std::to_string(waits.size()) + " wait" +
+              (on_lock ? "" : " for what no task can change");
   o.details = std::move(waits);
   o.step = steps_;
   for (const Cpu& c : cpus_) o.time = std::max(o.time, c.clock);
@@ -829,7 +837,9 @@ bool Sim::completed() const {
   for (const auto& t : tasks_)
     if (t->state == TaskState::Dead) return false;
   for (const auto& o : outcomes_)
-    if (o.kind == OutcomeKind::Deadlock || o.kind == OutcomeKind::StepLimit) return false;
+    if (o.kind == OutcomeKind::Deadlock || o.kind == OutcomeKind::Hang ||
+        o.kind == OutcomeKind::StepLimit)
+      return false;
   return true;
 }
 

@@ -81,6 +81,7 @@ struct WaitInfo {
   bool spinning = false;      // spins in place (keeps its CPU) rather than sleeping
   bool idle = false;          // a worker waiting for work: not a deadlock by itself
   bool preemptible = false;   // a busy-wait with preemption on (a loop on a trylock)
+  bool condition = false;     // waits for state other tasks change, not for a lock holder
 };
 
 struct Task {

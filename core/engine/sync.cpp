@@ -1,5 +1,7 @@
 #include "engine/sync.h"
 
+#include <algorithm>
+
 #include "engine/objclass.h"
 
 namespace pagesim {
@@ -195,6 +197,23 @@ void write_unlock(RwLock& l, uint32_t line) {
   sched(Op::WriteUnlock, Access::Write, l.id, line);
   l.writer = kNoTask;
   released(running_sim(), l.id, true);
+}
+
+void poll_sleep(ObjId obj, Nanos period, const char* what, uint32_t line) {
+  Sim* s = running_sim();
+  if (!s)
+    throw UsageError(std::string("set-up code would sleep in ") + what + " on " +
+                     obj_label(obj) + "; set-up runs outside any task and cannot wait");
+  s->might_sleep(what, obj);
+  const Nanos start = s->now();
+  s->block({obj, what, false, false, false, true});
+  const Nanos slept = s->now() - start;
+  const Nanos periods = std::max<Nanos>(1, (slept + period - 1) / period);
+  delay(periods * period - slept, line);
+}
+
+void wake_up(ObjId obj) {
+  if (Sim* s = running_sim()) s->wake(obj);
 }
 
 void bit_lock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, const char* what, uint32_t line) {

@@ -21,6 +21,15 @@ inline TaskId self_id() {
 // Busy CPU time with no shared access (udelay, a compute phase).
 inline void delay(Nanos ns, uint32_t line = here()) { sched(Op::Delay, Access::Read, kNoObj, line, ns); }
 
+// A loop that sleeps `period` (schedule_timeout, congestion_wait) and looks again at
+// state behind `obj`. That state changes only with writes to obj, which call wake_up(obj),
+// and a second look at unchanged state decides the same: so the task sleeps off its CPU
+// until a write, then to the end of the period the write fell in, when the loop looks
+// again. Waiting for a write no task can make any more is a hang, not a deadlock.
+void poll_sleep(ObjId obj, Nanos period, const char* what, uint32_t line = here());
+// Wakes the tasks that poll_sleep on obj (a writer of the state they poll).
+void wake_up(ObjId obj);
+
 // spinlock_t: spins in simulated time; the task keeps its CPU while spinning.
 struct SpinLock {
   ObjId id = kNoObj;

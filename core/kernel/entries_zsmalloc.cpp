@@ -5,6 +5,7 @@
 #include "kernel/entry.h"
 #include "mm/migrate.h"
 #include "mm/page_ops.h"
+#include "mm/vmstat.h"
 
 namespace pagesim::kernel {
 namespace {
@@ -59,7 +60,8 @@ mm::Pfn isolated_arg(const Kernel& k, int64_t v) {
 uint32_t isolated_list(Kernel& k, mm::Pfn page) {
   const uint32_t list = k.get_private_list("migratepages");
   mm::list_add(k, page, list);
-  if (!k.cfg.has(Fix::NrIsolatedLruOnly)) k.stat(mm::nr_isolated_stat(k, page))++;
+  // acct_isolated, as compaction accounts what it isolated before 6afcf8ef0ca0.
+  if (!k.cfg.has(Fix::NrIsolatedLruOnly)) mm::inc_node_page_state(k, mm::nr_isolated_stat(k, page));
   return list;
 }
 

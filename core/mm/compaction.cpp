@@ -4,6 +4,7 @@
 
 #include "mm/lru.h"
 #include "mm/page_ops.h"
+#include "mm/vmstat.h"
 
 namespace pagesim::mm {
 
@@ -18,6 +19,8 @@ namespace {
 
 Pfn pageblock_start_pfn(Pfn pfn) { return pfn & ~(pageblock_nr_pages - 1); }
 Pfn pageblock_end_pfn(Pfn pfn) { return pageblock_start_pfn(pfn) + pageblock_nr_pages; }
+
+constexpr Nanos kHz10 = 100'000'000;  // HZ/10 jiffies: 100 ms
 
 bool compact_scanners_met(const compact_control& cc) {
   return (cc.free_pfn >> pageblock_order) <= (cc.migrate_pfn >> pageblock_order);
@@ -51,9 +54,33 @@ bool compact_trylock_irqsave(SpinLock& lock, compact_control& cc) {
 // Before 6afcf8ef0ca0 the whole isolated list was accounted at once (acct_isolated),
 // non-LRU pages included.
 void acct_isolated(Mm& mm, compact_control& cc) {
-  if (mm.cfg.has(Fix::NrIsolatedLruOnly)) return;
+  if (mm.cfg.has(Fix::NrIsolatedLruOnly) || list_empty(mm, cc.migratepages)) return;
+  int64_t count[2] = {0, 0};
   for (Pfn p = mm.lists[cc.migratepages].first; p != kNoPfn; p = mm.page(p).lru_next)
-    mm.stat(nr_isolated_stat(mm, p))++;
+    count[nr_isolated_stat(mm, p) == Stat::NR_ISOLATED_FILE]++;
+  mod_node_page_state(mm, Stat::NR_ISOLATED_ANON, count[0]);
+  mod_node_page_state(mm, Stat::NR_ISOLATED_FILE, count[1]);
+}
+
+// Similar to reclaim's, but different enough that they don't share logic. The six reads
+// are one scheduling point: an update between two of them is not told apart.
+bool too_many_isolated(Mm& mm) {
+  sched(Op::Read, Access::Read, vmstat_obj(), here());
+  const uint64_t inactive = node_page_state(mm, Stat::NR_INACTIVE_FILE) +
+                            node_page_state(mm, Stat::NR_INACTIVE_ANON);
+  const uint64_t active = node_page_state(mm, Stat::NR_ACTIVE_FILE) +
+                          node_page_state(mm, Stat::NR_ACTIVE_ANON);
+  const uint64_t isolated = node_page_state(mm, Stat::NR_ISOLATED_FILE) +
+                            node_page_state(mm, Stat::NR_ISOLATED_ANON);
+  return isolated > (inactive + active) / 2;
+}
+
+// congestion_wait(BLK_RW_ASYNC, HZ/10): sleeps until a congested backing device clears
+// or the timeout passes. The model has no backing devices, so each wait is its timeout;
+// the caller looks at too_many_isolated() again after it (poll_sleep).
+void congestion_wait(Nanos timeout) {
+  MODEL_FUNC("congestion_wait");
+  poll_sleep(vmstat_obj(), timeout, "congestion_wait (too_many_isolated)");
 }
 
 }  // namespace
@@ -65,6 +92,14 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
   bool locked = false;
   uint64_t nr_scanned = 0;
   end_pfn = std::min(end_pfn, cc.range_end);
+  // Ensure that there are not too many pages isolated from the LRU list by either
+  // parallel reclaimers or compaction. If there are, delay for some time until fewer
+  // pages are isolated. (fatal_signal_pending: the model sends no signals.)
+  while (too_many_isolated(mm)) {
+    // async migration should just abort
+    if (cc.mode == MigrateMode::Async) return 0;
+    congestion_wait(kHz10);
+  }
   // Not modelled: direct async compaction's skip_on_failure (give up an order-aligned
   // block at its first page that cannot be isolated, putting back what it isolated).
   // Without per-cpu page lists the pages a migration frees merge into buddy blocks at
@@ -116,8 +151,8 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
       if (!PageLRU(mm, page)) continue;  // recheck under the lock
     }
     if (__isolate_lru_page(mm, page, mode) != 0) continue;
-    list_del(mm, page);  // del_page_from_lru_list
-    if (mm.cfg.has(Fix::NrIsolatedLruOnly)) mm.stat(nr_isolated_stat(mm, page))++;
+    del_page_from_lru_list(mm, page);
+    if (mm.cfg.has(Fix::NrIsolatedLruOnly)) inc_node_page_state(mm, nr_isolated_stat(mm, page));
 
   isolate_success:
     list_add(mm, page, cc.migratepages);
@@ -491,7 +526,9 @@ int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode) {
       ISOLATE_UNEVICTABLE | (mode != MigrateMode::Sync ? ISOLATE_ASYNC_MIGRATE : 0);
   int failed = 0;
   while (cc.migrate_pfn < cc.range_end) {
-    cc.migrate_pfn = isolate_migratepages_block(mm, cc, cc.migrate_pfn, cc.range_end, imode);
+    const Pfn pfn = isolate_migratepages_block(mm, cc, cc.migrate_pfn, cc.range_end, imode);
+    if (!pfn) break;  // async and too many isolated: -EINTR
+    cc.migrate_pfn = pfn;
     acct_isolated(mm, cc);
     if (!cc.nr_migratepages) continue;
     const int err = migrate_pages(mm, cc.migratepages, alloc_migrate_target, nullptr, 0, mode,

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "mm/page_ops.h"
+#include "mm/vmstat.h"
 
 namespace pagesim::mm {
 namespace {
@@ -236,6 +237,15 @@ std::vector<Violation> check_teardown(const Mm& mm, PageCensus* census) {
   std::vector<Violation> late;
   c.pages(&late);
   for (auto& v : late) c.out.push_back(std::move(v));
+  for (uint8_t l = LRU_INACTIVE_ANON; l <= LRU_ACTIVE_FILE; ++l) {
+    int64_t on_lists = 0;
+    for (const Zone& z : mm.zones) on_lists += mm.lists[z.lru[l]].count;
+    const Stat s = lru_size_stat(LruList(l));
+    if (mm.stats[size_t(s)] != on_lists)
+      c.bad(OutcomeKind::Invariant, 0, std::string(stat_name(s)) + " is " +
+                                           std::to_string(mm.stats[size_t(s)]) + " with " +
+                                           std::to_string(on_lists) + " pages on those lists");
+  }
   for (Stat s : {Stat::NR_ISOLATED_ANON, Stat::NR_ISOLATED_FILE})
     if (mm.stats[size_t(s)] != 0)
       c.bad(OutcomeKind::Invariant, 0, std::string(stat_name(s)) + " is " +

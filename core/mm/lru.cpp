@@ -4,6 +4,7 @@
 
 #include "mm/page_alloc.h"
 #include "mm/page_ops.h"
+#include "mm/vmstat.h"
 
 namespace pagesim::mm {
 namespace {
@@ -14,12 +15,6 @@ const Process& proc(const Mm& mm, uint32_t pid) {
 }
 Process& proc(Mm& mm, uint32_t pid) { return const_cast<Process&>(proc(std::as_const(mm), pid)); }
 
-uint32_t lru_list_of(Mm& mm, Pfn page) {
-  const Page& p = mm.page(page);
-  const bool file = !(p.flags & (1ull << PG_swapbacked));
-  const bool active = p.flags & (1ull << PG_active);
-  return mm.zone_of(page).lru[(file ? LRU_INACTIVE_FILE : LRU_INACTIVE_ANON) + (active ? 1 : 0)];
-}
 
 // The process that maps an anon page: page->mapping is its anon_vma, page->index the
 // virtual page (the model's rmap walk).
@@ -43,7 +38,7 @@ void zap_page(Mm& mm, Pfn page) {
     spin_lock(z.lru_lock);
     if (PageLRU(mm, page)) {
       ClearPageFlag(mm, page, PG_lru);
-      list_del(mm, page);
+      del_page_from_lru_list(mm, page);
     }
     spin_unlock(z.lru_lock);
   }
@@ -115,8 +110,26 @@ void lru_cache_add(Mm& mm, Pfn page) {
   spin_lock(z.lru_lock);
   VM_BUG_ON_PAGE(mm, PageLRU(mm, page), page);
   SetPageFlag(mm, page, PG_lru);
-  list_add(mm, page, lru_list_of(mm, page));
+  add_page_to_lru_list(mm, page);
   spin_unlock(z.lru_lock);
+}
+
+LruList page_lru(const Mm& mm, Pfn page) {
+  const Page& p = mm.page(page);
+  const bool file = !(p.flags & (1ull << PG_swapbacked));
+  const bool active = p.flags & (1ull << PG_active);
+  return LruList((file ? LRU_INACTIVE_FILE : LRU_INACTIVE_ANON) + (active ? 1 : 0));
+}
+
+void add_page_to_lru_list(Mm& mm, Pfn page) {
+  const LruList lru = page_lru(mm, page);
+  list_add(mm, page, mm.zone_of(page).lru[lru]);
+  mod_node_page_state(mm, lru_size_stat(lru), 1);  // update_lru_size
+}
+
+void del_page_from_lru_list(Mm& mm, Pfn page) {
+  list_del(mm, page);
+  mod_node_page_state(mm, lru_size_stat(page_lru(mm, page)), -1);
 }
 
 int __isolate_lru_page(Mm& mm, Pfn page, isolate_mode_t) {

@@ -28,6 +28,12 @@ uint32_t process_verify(const Mm& mm, uint32_t pid);
 
 // lru_cache_add + SetPageLRU under the lru lock.
 void lru_cache_add(Mm& mm, Pfn page);
+// page_lru: the LRU list a page belongs on (its PG_active and file/anon flags).
+LruList page_lru(const Mm& mm, Pfn page);
+// add_page_to_lru_list / del_page_from_lru_list (mm_inline.h), under the zone's lru lock:
+// the page on or off its LRU list, and the list's size counter (update_lru_size).
+void add_page_to_lru_list(Mm& mm, Pfn page);
+void del_page_from_lru_list(Mm& mm, Pfn page);
 // __isolate_lru_page: 0 on success (the page holds an extra reference, PG_lru cleared);
 // the caller holds the zone's lru lock and deletes the page from its LRU list.
 int __isolate_lru_page(Mm& mm, Pfn page, isolate_mode_t mode);

@@ -4,6 +4,7 @@
 #include "mm/lru.h"
 #include "mm/page_alloc.h"
 #include "mm/page_ops.h"
+#include "mm/vmstat.h"
 
 namespace pagesim::mm {
 
@@ -39,7 +40,7 @@ bool vm_owns_isolated(const Mm& mm) { return mm.cfg.has(Fix::VmOwnsPgIsolated); 
 // dec_node_page_state(page, NR_ISOLATED_ANON + page_is_file_cache(page)), which the fix
 // 6afcf8ef0ca0 moved to the LRU paths only.
 void dec_isolated(Mm& mm, Pfn page, bool lru) {
-  if (lru || !mm.cfg.has(Fix::NrIsolatedLruOnly)) mm.stat(nr_isolated_stat(mm, page))--;
+  if (lru || !mm.cfg.has(Fix::NrIsolatedLruOnly)) dec_node_page_state(mm, nr_isolated_stat(mm, page));
 }
 
 }  // namespace

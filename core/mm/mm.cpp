@@ -6,7 +6,9 @@ namespace pagesim::mm {
 
 const char* stat_name(Stat s) {
   static const char* const names[] = {
-      "nr_free_pages",          "nr_isolated_anon",      "nr_isolated_file",
+      "nr_free_pages",          "nr_inactive_anon",      "nr_active_anon",
+      "nr_inactive_file",       "nr_active_file",        "nr_isolated_anon",
+      "nr_isolated_file",
       "nr_zspages",             "nr_balloon_pages",      "pgmigrate_success",
       "pgmigrate_fail",         "compact_migrate_scanned", "compact_free_scanned",
       "compact_isolated",       "compact_stall",         "compact_fail",

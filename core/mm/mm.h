@@ -61,6 +61,10 @@ struct AddressSpace {
 // Node/zone counters (enum node_stat_item / zone_stat_item subset) and VM events.
 enum class Stat : uint8_t {
   NR_FREE_PAGES,
+  NR_INACTIVE_ANON,  // NR_LRU_BASE + lru: the LRU sizes, in enum LruList's order
+  NR_ACTIVE_ANON,
+  NR_INACTIVE_FILE,
+  NR_ACTIVE_FILE,
   NR_ISOLATED_ANON,
   NR_ISOLATED_FILE,
   NR_ZSPAGES,

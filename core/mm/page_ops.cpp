@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "mm/lru.h"
 #include "mm/page_alloc.h"
 
 namespace pagesim::mm {
@@ -87,7 +88,7 @@ void put_page(Mm& mm, Pfn pfn, uint32_t line) {
       Zone& z = mm.zone_of(pfn);
       spin_lock(z.lru_lock);
       ClearPageFlag(mm, pfn, PG_lru);
-      list_del(mm, pfn);
+      del_page_from_lru_list(mm, pfn);
       spin_unlock(z.lru_lock);
     }
     return free_pages_zero_ref(mm, pfn, 0);

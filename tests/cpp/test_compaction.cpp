@@ -18,6 +18,7 @@
 #include "mm/migrate.h"
 #include "mm/page_alloc.h"
 #include "mm/page_ops.h"
+#include "mm/vmstat.h"
 
 using namespace pagesim;
 using namespace pagesim::mm;
@@ -529,4 +530,118 @@ TEST(CompactionDirect, PfMemallocKeepsATaskFromSleepingOnAPageLockItHolds) {
     if (pte[v] != kNoPfn) EXPECT_EQ(pte[v], held[i++]);
   EXPECT_EQ(current_flags(), 0u);  // set-up's own word was never set
   (void)got;  // whether an order-9 block formed elsewhere does not matter here
+}
+
+// ---- too_many_isolated ----
+
+namespace {
+
+constexpr Nanos kMs = 1'000'000;
+
+struct ThrottleRun {
+  RunResult r;
+  Nanos b_done = 0;  // B's clock when its compaction returned
+  int64_t b_failed = -1;
+  int64_t migrated = 0;
+};
+
+enum class AEnds { PutsBack, KeepsThem, Dies };
+
+// Migrate context A holds two test-driver pages isolated for 1 ms of its CPU's time,
+// accounted as compaction accounts them (acct_isolated; after 6afcf8ef0ca0, non-LRU pages
+// are not counted). Compaction context B starts meanwhile to compact one of the machine's
+// two LRU pages: with two isolated pages against two on the LRU, too_many_isolated().
+ThrottleRun throttle_run(const std::string& preset, MigrateMode b_mode, AEnds a_ends) {
+  Kernel k(kcfg(preset, 1024));
+  const uint32_t pid = process_create(k, "p");
+  EXPECT_EQ(process_fault_in(k, pid, 2), 2u);
+  const Pfn lru_page = k.processes[pid].pte[0];
+  const Pfn P = Pfn(pagesim::testing::call(k, "test_driver_alloc", {2}));
+  ThrottleRun t;
+  SimConfig c = sim_cfg(2);
+  c.window = 0;  // strict DES: A isolates first
+  Sim sim(c, &k, std::make_unique<TimedStrategy>(1));
+  with_teardown(sim, k);
+  sim.spawn(0, "migrate_ctx_A", [&] {
+    const uint32_t list = k.get_private_list("cc->migratepages");
+    for (Pfn p : {P, P + 1}) {
+      EXPECT_TRUE(isolate_movable_page(k, p, 0));
+      list_add(k, p, list);
+    }
+    if (!k.cfg.has(Fix::NrIsolatedLruOnly)) mod_node_page_state(k, Stat::NR_ISOLATED_FILE, 2);
+    delay(kMs);
+    if (a_ends == AEnds::PutsBack) putback_movable_pages(k, list);
+    if (a_ends == AEnds::Dies) BUG("migrate_ctx_A", "dies with its pages isolated");
+  });
+  sim.spawn(1, "compact_B", [&] {
+    delay(1'000);
+    t.b_failed = compact_range(k, lru_page, lru_page + 1, b_mode);
+    t.b_done = Sim::current()->now();
+  });
+  t.r = sim.run();
+  t.migrated = k.stat(Stat::PGMIGRATE_SUCCESS);
+  return t;
+}
+
+}  // namespace
+
+// 4.8 counts the isolated non-LRU pages: B's sync compaction sleeps in congestion_wait
+// until A puts them back, and looks again when its HZ/10 sleep ends, then migrates.
+TEST(CompactionThrottle, SyncCompactionWaitsForThePutbackOfNonLruPagesOn48) {
+  const ThrottleRun t = throttle_run("v4.8", MigrateMode::Sync, AEnds::PutsBack);
+  ASSERT_TRUE(t.r.ok()) << outcomes_str(t.r);
+  EXPECT_EQ(t.b_failed, 0);
+  EXPECT_EQ(t.migrated, 1);
+  EXPECT_GE(t.b_done, 100 * kMs);
+  EXPECT_LT(t.b_done, 101 * kMs);
+  const auto& tr = t.r.trace;
+  EXPECT_TRUE(std::any_of(tr.begin(), tr.end(), [](const TraceRecord& s) {
+    return interned(s.func) == std::string("congestion_wait");
+  }));
+}
+
+// 6afcf8ef0ca0 counts LRU pages only: the same B does not wait.
+TEST(CompactionThrottle, WithNrIsolatedLruOnlyNonLruPagesDoNotThrottle) {
+  const ThrottleRun t = throttle_run("v4.9", MigrateMode::Sync, AEnds::PutsBack);
+  ASSERT_TRUE(t.r.ok()) << outcomes_str(t.r);
+  EXPECT_EQ(t.b_failed, 0);
+  EXPECT_EQ(t.migrated, 1);
+  EXPECT_LT(t.b_done, kMs);
+}
+
+// "async migration should just abort": isolate_migratepages_block returns 0 and the
+// compaction context gives up without migrating or waiting.
+TEST(CompactionThrottle, AsyncCompactionAbortsInsteadOfWaiting) {
+  const ThrottleRun t = throttle_run("v4.8", MigrateMode::Async, AEnds::PutsBack);
+  ASSERT_TRUE(t.r.ok()) << outcomes_str(t.r);
+  EXPECT_EQ(t.b_failed, 0);
+  EXPECT_EQ(t.migrated, 0);
+  EXPECT_LT(t.b_done, kMs);
+}
+
+// Pages that stay isolated keep B in its loop for ever: with no task left that could
+// change NR_ISOLATED, the run ends in a hang (not a deadlock: B waits for no lock).
+TEST(CompactionThrottle, PagesThatStayIsolatedHangTheThrottledCompaction) {
+  const ThrottleRun t = throttle_run("v4.8", MigrateMode::Sync, AEnds::KeepsThem);
+  ASSERT_FALSE(t.r.outcomes.empty());
+  const Outcome& o = t.r.outcomes[0];
+  EXPECT_EQ(o.key(), "hang") << outcomes_str(t.r);
+  EXPECT_EQ(o.message, "no task can run while 1 wait for what no task can change");
+  ASSERT_EQ(o.details.size(), 1u);
+  EXPECT_EQ(o.details[0],
+            "compact_B (cpu1) sleeps on congestion_wait (too_many_isolated) node 0 vmstat in "
+            "congestion_wait");
+}
+
+// A task that died holding isolated pages leaves the throttled compaction waiting: that is
+// the failure's aftermath, listed in its report, not an outcome of its own.
+TEST(CompactionThrottle, AWaitForPagesADeadTaskIsolatedIsItsAftermath) {
+  const ThrottleRun t = throttle_run("v4.8", MigrateMode::Sync, AEnds::Dies);
+  ASSERT_EQ(t.r.outcomes.size(), 1u) << outcomes_str(t.r);
+  const Outcome& o = t.r.outcomes[0];
+  EXPECT_EQ(o.key(), "bug:migrate_ctx_A");
+  const auto after = std::find(o.details.begin(), o.details.end(), "after it:");
+  ASSERT_NE(after, o.details.end()) << outcomes_str(t.r);
+  ASSERT_NE(after + 1, o.details.end());
+  EXPECT_NE((after + 1)->find("compact_B (cpu1) sleeps on congestion_wait"), std::string::npos);
 }

@@ -101,7 +101,7 @@ TEST(InvariantsSilent, AllocatedLruAndIsolatedPages) {
     Zone& z = k.zones[0];
     spin_lock(z.lru_lock);
     ASSERT_EQ(__isolate_lru_page(k, lp, 0), 0);
-    list_del(k, lp);
+    del_page_from_lru_list(k, lp);
     spin_unlock(z.lru_lock);
     list_add(k, lp, l);
   }
@@ -335,6 +335,23 @@ TEST(InvariantsTeardown, NrIsolatedNotBackToZero) {
     expect_one(check_teardown(k), OutcomeKind::Invariant,
                "nr_isolated_file is -1 when nothing is isolated", 0);
   }
+}
+
+// update_lru_size: each LRU list's size counter follows the list; a page taken off its
+// list without del_page_from_lru_list leaves the counter one high.
+TEST(InvariantsTeardown, LruSizeCounterDiffersFromTheList) {
+  Kernel k = small();
+  const uint32_t pid = process_create(k, "p");
+  ASSERT_EQ(process_fault_in(k, pid, 4), 4u);
+  EXPECT_EQ(k.stat(Stat::NR_INACTIVE_ANON), 4);
+  EXPECT_TRUE(check_teardown(k).empty()) << str(check_teardown(k));
+  const Pfn lp = k.processes[pid].pte[1];
+  ASSERT_EQ(__isolate_lru_page(k, lp, 0), 0);
+  list_del(k, lp);
+  list_add(k, lp, new_list(k, "cc->migratepages"));
+  EXPECT_TRUE(check_invariants(k).empty());
+  expect_one(check_teardown(k), OutcomeKind::Invariant,
+             "nr_inactive_anon is 4 with 3 pages on those lists", 0);
 }
 
 // The Kernel turns violations into run outcomes: "check_invariants" for invariants, a

@@ -1,0 +1,90 @@
+"""Compaction stalls behind isolated zsmalloc pages (Ming Ling, fixed by 6afcf8ef0ca0).
+
+Report: "[PATCH] mm, compaction: fix NR_ISOLATED_* stats for pfn based migration" (Michal
+Hocko for Ming Ling, 19 Oct 2016, linux-mm archive id 3810028863): since bda807d44454
+"isolate_migratepages_block) can isolate !PageLRU pages which would acct_isolated account
+as NR_ISOLATED_*. Accounting these non-lru pages NR_ISOLATED_{ANON,FILE} doesn't make any
+sense and it can misguide heuristics based on those counters such as
+pgdat_reclaimable_pages resp. too_many_isolated which would lead to unexpected stalls
+during the direct reclaim without any good reason." The machine it names is a 512M
+Android phone whose zram (zsmalloc) holds more pages than its LRU lists.
+
+Here zsmalloc holds a zspage of three pages and a process has two pages on the LRU.
+Compaction context A compacts the zspage's pages: 4.8's acct_isolated counts the three in
+NR_ISOLATED_FILE. Compaction context B (sync-light, as direct compaction's second pass)
+starts on an LRU page meanwhile; `too_many_isolated()` finds 3 isolated against
+(inactive + active) / 2 = 1, so B sleeps in `congestion_wait(BLK_RW_ASYNC, HZ/10)` and
+looks again only when its 100 ms are over. The check `no_stall` is what a user of the
+phone sees: B's compaction took at least HZ/10.
+
+Buggy preset: v4.8 (4.8.15 lacks the fix). Fixed: v4.9, which has 6afcf8ef0ca0: non-LRU
+pages are not counted, and B never waits.
+
+v4.8 under bounded dpor (preemption bound 2, exhausted, 524 executions): ok 505,
+where B reads the counters before A's acct_isolated or after A's migrations have
+brought them back; check:no_stall 19, where B reads them in between. v4.9 is clean in
+every schedule (451 executions).
+"""
+
+import pagesim as ps
+import pytest
+
+HZ_10 = 100_000_000  # HZ/10 jiffies, in simulated nanoseconds
+
+
+@ps.scenario(kernel="v4.8", cpus=2, pages=1024)
+def nr_isolated_stall(k):
+    """A compacts a zspage's three pages; B compacts an LRU page meanwhile."""
+    pool = k.zsmalloc()
+    zspage = pool.pages_of(pool.malloc(3000))
+    lru = k.process("app")
+    lru.fault_in(2)
+    L = lru.pages()[0]
+
+    def compact_B():
+        start = yield ps.now()
+        yield ps.call("compact_range", L, L + 1, 1)
+        took = (yield ps.now()) - start
+        yield ps.check(took < HZ_10, "no_stall",
+                       f"compaction of one LRU page took {took // 1_000_000} ms")
+
+    a = k.cpu(0).run(k.compaction.range, min(zspage), max(zspage) + 1, 2, name="compact_A")
+    b = k.cpu(1).run(compact_B, name="compact_B")
+    # A has isolated and accounted the zspage's pages and is migrating them when B starts.
+    return ps.script(a.before("migrate_pages"), b, a)
+
+
+def test_v48_stalls_b_behind_the_zsmalloc_pages_a_isolated():
+    run = nr_isolated_stall.run()
+    assert run.has("check:no_stall"), run.report()
+    assert [o.key for o in run.outcomes] == ["check:no_stall"]
+    # B reached the throttle: it slept in congestion_wait, called from the scanner.
+    lines = [line.strip() for line in run.diagram(depth=4).splitlines()]
+    assert "congestion_wait" in lines, run.diagram(depth=4)
+    assert run.result.script_status[0]["last_function"] == "compact_range"  # A isolated
+
+
+def test_v49_does_not_count_them_and_the_same_script_is_clean():
+    run = nr_isolated_stall.run(kernel="v4.9")
+    assert run.ok, run.report()
+    assert run.result.checks == ["no_stall"]  # it ran, and held
+    assert "congestion_wait" not in run.diagram(depth=4)
+
+
+def test_v48_outcome_set_under_bounded_dpor():
+    ex = nr_isolated_stall.explore(strategy="dpor", preemption_bound=2)
+    assert ex.exhausted, ex
+    assert set(ex.outcomes) == {"ok", "check:no_stall"}, ex
+
+
+@pytest.mark.parametrize("kernel", ["v4.9"])
+def test_with_the_fix_no_schedule_stalls(kernel):
+    ex = nr_isolated_stall.explore(kernel=kernel, strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": ex.executions}, ex
+    assert ex.proves_never("check:no_stall")
+
+
+def test_flipping_the_fix_on_v48_alone_removes_the_stall():
+    ex = nr_isolated_stall.explore(strategy="dpor", preemption_bound=2,
+                                   fixes={"6afcf8ef0ca0": True})
+    assert ex.exhausted and ex.outcomes == {"ok": ex.executions}, ex
