@@ -22,6 +22,9 @@ Pfn pageblock_end_pfn(Pfn pfn) { return pageblock_start_pfn(pfn) + pageblock_nr_
 
 constexpr Nanos kHz10 = 100'000'000;  // HZ/10 jiffies: 100 ms
 
+// block_end_pfn(pfn, order): the end of the order-aligned block holding pfn.
+Pfn block_end_pfn(Pfn pfn, int order) { return (pfn | ((Pfn(1) << order) - 1)) + 1; }
+
 bool compact_scanners_met(const compact_control& cc) {
   return (cc.free_pfn >> pageblock_order) <= (cc.migrate_pfn >> pageblock_order);
 }
@@ -91,6 +94,7 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
   Zone& zone = mm.zones[cc.zone];
   bool locked = false;
   uint64_t nr_scanned = 0;
+  uint32_t nr_isolated = 0;
   end_pfn = std::min(end_pfn, cc.range_end);
   // Ensure that there are not too many pages isolated from the LRU list by either
   // parallel reclaimers or compaction. If there are, delay for some time until fewer
@@ -100,11 +104,20 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
     if (cc.mode == MigrateMode::Async) return 0;
     congestion_wait(kHz10);
   }
-  // Not modelled: direct async compaction's skip_on_failure (give up an order-aligned
-  // block at its first page that cannot be isolated, putting back what it isolated).
-  // Without per-cpu page lists the pages a migration frees merge into buddy blocks at
-  // once, so the scanner would take the tail pages of those blocks for failures.
+  // Direct async compaction gives up an order-aligned block at its first page that
+  // cannot be isolated: it could not form the cc->order buddy page there anyway.
+  const bool skip_on_failure = cc.direct_compaction && cc.mode == MigrateMode::Async;
+  Pfn next_skip_pfn = skip_on_failure ? block_end_pfn(low_pfn, cc.order) : 0;
+
   for (; low_pfn < end_pfn; low_pfn++) {
+    if (skip_on_failure && low_pfn >= next_skip_pfn) {
+      // All candidates of the previous order-aligned block are isolated and it was not
+      // skipped for a failure: migrate them now.
+      if (nr_isolated) break;
+      // It failed: the new boundary is the end of the current block (low_pfn may have
+      // skipped a high-order buddy or compound page).
+      next_skip_pfn = block_end_pfn(low_pfn, cc.order);
+    }
     // Periodically drop the lru lock (compact_unlock_should_abort; need_resched and
     // fatal signals are not modelled).
     if (!(low_pfn % COMPACT_CLUSTER_MAX) && locked) {
@@ -121,7 +134,8 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
       if (order > 0 && order < unsigned(MAX_ORDER)) low_pfn += (1u << order) - 1;
       continue;
     }
-    if (PageCompound(mm, page)) continue;
+    // Compound pages (THP, hugetlbfs) are not compacted.
+    if (PageCompound(mm, page)) goto isolate_fail;
 
     // Non-LRU pages: only non-LRU movable pages may be isolated.
     if (!PageLRU(mm, page)) {
@@ -139,28 +153,51 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
         }
         if (isolate_movable_page(mm, page, mode)) goto isolate_success;
       }
-      continue;
+      goto isolate_fail;
     }
 
     // An anon page pinned by someone beyond its mappings cannot be migrated now.
-    if (!page_mapping(mm, page) && page_count(mm, page) > page_mapcount(mm, page)) continue;
+    if (!page_mapping(mm, page) && page_count(mm, page) > page_mapcount(mm, page))
+      goto isolate_fail;
 
     if (!locked) {
       locked = compact_trylock_irqsave(zone.lru_lock, cc);
       if (!locked) break;
-      if (!PageLRU(mm, page)) continue;  // recheck under the lock
+      if (!PageLRU(mm, page)) goto isolate_fail;  // recheck under the lock
     }
-    if (__isolate_lru_page(mm, page, mode) != 0) continue;
+    if (__isolate_lru_page(mm, page, mode) != 0) goto isolate_fail;
     del_page_from_lru_list(mm, page);
     if (mm.cfg.has(Fix::NrIsolatedLruOnly)) inc_node_page_state(mm, nr_isolated_stat(mm, page));
 
   isolate_success:
     list_add(mm, page, cc.migratepages);
     cc.nr_migratepages++;
+    nr_isolated++;
     mm.stat(Stat::COMPACTISOLATED)++;
     if (cc.nr_migratepages == COMPACT_CLUSTER_MAX) {
       ++low_pfn;
       break;
+    }
+    continue;
+
+  isolate_fail:
+    if (!skip_on_failure) continue;
+    // We have isolated some pages, but then failed: release them instead of migrating.
+    // (cc->last_migrated_pfn, which only decides when to drain the per-cpu lists, is
+    // not modelled.)
+    if (nr_isolated) {
+      if (locked) {
+        spin_unlock(zone.lru_lock);
+        locked = false;
+      }
+      acct_isolated(mm, cc);
+      putback_movable_pages(mm, cc.migratepages);
+      cc.nr_migratepages = 0;
+      nr_isolated = 0;
+    }
+    if (low_pfn < next_skip_pfn) {
+      low_pfn = next_skip_pfn - 1;
+      next_skip_pfn += Pfn(1) << cc.order;
     }
   }
   // The PageBuddy skip may have gone past the end of the range.

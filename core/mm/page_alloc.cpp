@@ -3,8 +3,11 @@
 //
 // What the model leaves out or simplifies:
 //  - No per-cpu pagesets: order-0 pages are allocated from and freed to the buddy lists
-//    directly under zone->lock (as if pcp->high were 0). A freed page is PageBuddy at
-//    once, which is what compaction's scanners race against.
+//    directly under zone->lock. That is 4.8 on a zone of fewer than 8192 managed pages:
+//    zone_batchsize() is 0 there, so pcp->high is 0 and pcp->batch 1, and
+//    free_hot_cold_page hands each freed page to free_pcppages_bulk at once. A freed page
+//    is PageBuddy at once, which is what compaction's scanners race against. A larger
+//    zone keeps up to pcp->high freed pages per CPU off the buddy lists.
 //  - No MIGRATE_HIGHATOMIC reserve (nr_reserved_highatomic is 0), no lowmem_reserve, no
 //    cpusets, no compound pages (__GFP_COMP is accepted and ignored), and grouping by
 //    mobility is never disabled (page_group_by_mobility_disabled is false even for tiny
