@@ -16,6 +16,11 @@ Buggy preset: movable-v3. Fixed preset: v4.8, where PG_isolated belongs to the V
 __ClearPageMovable keeps the movable bit, and zs_free leaves an isolated zspage to
 zs_page_putback, which defers the free to the pool's worker.
 
+The machine has 64 anonymous pages on its LRU, as any machine has: with an empty LRU, 4.8
+and v3 count the isolated T in NR_ISOLATED against no LRU pages at all, and
+too_many_isolated() makes each compaction context sleep in congestion_wait until the
+other's putback (scenarios/nr_isolated_stall.py is that stall on purpose).
+
 Every outcome of movable-v3 under `pagesim explore ... --strategy dpor --preemption-bound 2`
 (exhausted, 52,835 executions), with the v3 lines behind it (docs/kernel/v3/):
 - ok: A migrates T, or the driver's release is seen by the VM in time (move_to_new_page:
@@ -54,10 +59,7 @@ def zs_free_double_isolation(k):
     pool = k.zsmalloc()
     h = pool.malloc(3000)  # a 3000-byte class: zspages of several pages
     T = pool.pages_of(h)[1]
-    # A machine has pages on its LRU: with none, the isolated T alone is "too many
-    # isolated" (4.8 and v3 count non-LRU pages in NR_ISOLATED), and too_many_isolated()
-    # would make each compaction context wait for the other's putback.
-    k.process("init").fault_in(64)
+    k.process("init").fault_in(64)  # an LRU, so that T alone is not "too many isolated"
     a = k.cpu(0).run(k.compaction.isolate, T, name="migrate_ctx_A")
     b = k.cpu(1).run(k.compaction.isolate, T, name="migrate_ctx_B")
     c = k.cpu(2).run(pool.free, h, name="zs_free_C")
