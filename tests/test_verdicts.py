@@ -446,3 +446,21 @@ def test_cli_functions_lists_a_presets_model_functions() -> None:
     code, flipped = lines("--kernel", "v4.7", "--fix", "c6c919eb90e0", "--fix", "bda807d44454")
     assert any(line.split()[:1] == ["zs_page_isolate"] for line in flipped if line)
     assert lines("--kernel", "v9")[0] == 2
+
+
+def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
+    r = cli("fixes", "--between", "v4.8", "v4.9")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "v4.8 -> v4.9: 1 added, 0 removed"
+    assert lines[1].split()[:2] == ["+", "6afcf8ef0ca0"]
+    assert "fix NR_ISOLATED_* stats for pfn based migration" in lines[1]
+    back = cli("fixes", "--between", "v4.9", "v4.7").stdout.splitlines()
+    assert back[0] == "v4.9 -> v4.7: 0 added, 5 removed"
+    assert [line.split()[1] for line in back[1:]] == [
+        "c6c919eb90e0", "bda807d44454", "b1123ea6d3b3", "6afcf8ef0ca0", "1b8320b620d6"]
+    every = cli("fixes").stdout.splitlines()
+    assert [line.split()[0] for line in every] == [f["name"] for f in ps.fixes()]
+    bad = cli("fixes", "--between", "v4.8", "v4.99")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().startswith("pagesim: unknown kernel preset 'v4.99' (did you mean 'v4.9'?)")

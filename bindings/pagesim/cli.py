@@ -11,6 +11,7 @@
                     [--preemption-bound K|none|iterative] [--pct-depth D] [--no-progress]
                     [--json OUT]
     pagesim presets
+    pagesim fixes [--between OLD NEW]
     pagesim functions [--kernel PRESET] [--fix NAME=on|off]
 
 Exit status: 0 when every run ended ok, 1 when one ended with any other outcome, 2 for a
@@ -287,6 +288,29 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def preset_fixes(name: str) -> set[str]:
+    """The named fixes a preset has; a UsageError (with near matches) for an unknown one."""
+    _core.model_functions(name, {})  # raises for an unknown preset
+    return next(set(p["fixes"]) for p in _core.presets() if p["name"] == name)
+
+
+def cmd_fixes(args: argparse.Namespace) -> int:
+    titles = {f["name"]: f["title"] for f in _core.fixes()}
+    if not args.between:
+        for name, title in titles.items():
+            print(f"{name:28} {title}")
+        return 0
+    old, new = args.between
+    had, has = preset_fixes(old), preset_fixes(new)
+    added = [f for f in titles if f in has - had]
+    removed = [f for f in titles if f in had - has]
+    print(f"{old} -> {new}: {len(added)} added, {len(removed)} removed")
+    for sign, names in (("+", added), ("-", removed)):
+        for name in names:
+            print(f"  {sign} {name:28} {titles[name]}")
+    return 0
+
+
 def cmd_functions(args: argparse.Namespace) -> int:
     for name in _core.model_functions(args.kernel, parse_fixes(args.fix)):
         print(f"{name:32} {_core.model_function_file(name)}")
@@ -376,6 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("presets", help="list kernel presets and named fixes")
     s.set_defaults(func=cmd_presets)
+
+    s = sub.add_parser("fixes", help="list the named fixes, or those between two presets")
+    s.add_argument("--between", nargs=2, metavar=("OLD", "NEW"),
+                   help="the fixes NEW has and OLD lacks (+), and those OLD has and NEW lacks (-)")
+    s.set_defaults(func=cmd_fixes)
     return p
 
 
