@@ -345,10 +345,19 @@ void register_kernel(py::module_& m) {
         if (p.fixes.test(i)) f.append(fix_info(Fix(i)).name);
       d["fixes"] = f;
       d["debug_vm"] = p.debug_vm;
+      if (!p.base.empty()) d["base"] = p.base;
       l.append(d);
     }
     return l;
-  }, "The kernel presets and the fixes each one applies.");
+  }, "The kernel presets and the fixes each one applies (a preset a user composed has its "
+     "'base').");
+  m.def("preset", [](py::object name, py::object base, std::map<std::string, bool> fixes) {
+    return kernel::define_preset(str_arg(name, "preset", "name"), str_arg(base, "preset", "base"),
+                                 fixes).name;
+  }, py::arg("name"), py::arg("base"), py::arg("fixes") = std::map<std::string, bool>{},
+     "preset(name, base, fixes={}) -> str\n\n"
+     "Compose a kernel preset: `base` with named fixes flipped, usable as kernel=name "
+     "wherever a preset name is. Returns the name.");
   m.def("model_functions", [](std::optional<std::string> preset, std::map<std::string, bool> fixes) {
     if (!preset) {
       std::vector<std::string> all;

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 
+import pagesim as ps
 import pytest
 from pagesim import _core as core
 from pagesim._core import Kernel, UsageError
@@ -52,7 +53,7 @@ def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
 
 
 def test_presets_list_their_fixes() -> None:
-    presets = {p["name"]: p for p in core.presets()}
+    presets = {p["name"]: p for p in core.presets() if "base" not in p}  # built in
     assert list(presets) == ["v4.8", "v4.9", "movable-v3", "v4.7"]
     assert presets["v4.8"]["fixes"] == [*MIGRATION, *MERGED]
     assert presets["v4.9"]["fixes"] == [*MIGRATION, "6afcf8ef0ca0", *MERGED]
@@ -63,6 +64,32 @@ def test_presets_list_their_fixes() -> None:
     assert presets["v4.7"]["fixes"] == [f for f in MERGED if f != "1b8320b620d6"]
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] for p in presets.values())
+
+
+def test_a_user_composed_preset_is_its_base_with_fixes_flipped() -> None:
+    name = ps.preset("test-v4.8-lru-only", base="v4.8", fixes={"6afcf8ef0ca0": True})
+    assert name == "test-v4.8-lru-only"
+    presets = {p["name"]: p for p in core.presets()}
+    assert presets[name]["base"] == "v4.8"
+    assert presets[name]["fixes"] == presets["v4.9"]["fixes"]
+    assert presets[name]["title"] == "v4.8 +6afcf8ef0ca0"
+    assert core.model_functions(name) == core.model_functions("v4.9")
+    k = core.Kernel(preset=name, pages=1024)  # usable wherever a preset name is
+    assert k.state.preset == name
+    # A module imported twice defines it again: the same definition is the same preset.
+    assert ps.preset(name, base="v4.8", fixes={"6afcf8ef0ca0": True}) == name
+    with pytest.raises(ps.UsageError, match=r"^preset 'test-v4.8-lru-only' is already defined: "
+                                            r"v4.8 \+6afcf8ef0ca0$"):
+        ps.preset(name, base="v4.8")
+    with pytest.raises(ps.UsageError, match="^'v4.9' is a built-in preset; choose another name$"):
+        ps.preset("v4.9", base="v4.8")
+    with pytest.raises(ps.UsageError, match=r"^unknown kernel preset 'v4\.88' \(did you mean"):
+        ps.preset("test-other", base="v4.88")
+    with pytest.raises(ps.UsageError, match="^fix '6afcf8ef0ca0' needs fix 'b1123ea6d3b3'"):
+        ps.preset("test-other", base="v4.9", fixes={"b1123ea6d3b3": False})
+    with pytest.raises(ps.UsageError, match="non-empty word"):
+        ps.preset("test other", base="v4.8")
+    assert "test-other" not in {p["name"] for p in core.presets()}
 
 
 def test_fixes_are_named_and_titled() -> None:
@@ -207,7 +234,8 @@ def test_python_task_calls_entry_points() -> None:
     [
         (
             lambda: Kernel(preset="v9.9"),
-            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.8, v4.9, movable-v3, v4.7)",
+            # then the presets users composed, if any
+            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.8, v4.9, movable-v3, v4.7",
         ),
         (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
         (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),

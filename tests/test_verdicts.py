@@ -464,3 +464,16 @@ def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
     bad = cli("fixes", "--between", "v4.8", "v4.99")
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("pagesim: unknown kernel preset 'v4.99' (did you mean 'v4.9'?)")
+
+
+def test_cli_runs_and_replays_a_preset_its_scenario_file_composes(tmp_path) -> None:
+    stall = os.path.join(ROOT, "scenarios", "nr_isolated_stall.py") + "::nr_isolated_stall"
+    out = tmp_path / "run.json"
+    run = cli("run", stall, "--kernel", "v4.8+6afcf8ef0ca0", "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("nr_isolated_stall [v4.8+6afcf8ef0ca0]: ok")
+    assert json.loads(out.read_text())["preset"] == "v4.8+6afcf8ef0ca0"
+    again = cli("replay", str(out))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[0] == run.stdout.splitlines()[0]  # the same trace hash
+    assert cli("run", stall, "--kernel", "v4.8+6afcf8ef0ca1").returncode == 2

@@ -1,5 +1,7 @@
 #include "kernel/preset.h"
 
+#include <algorithm>
+#include <cctype>
 #include <initializer_list>
 
 #include "engine/sim.h"
@@ -44,23 +46,21 @@ constexpr FixNeeds kFixNeeds[] = {
      "isolation"},
 };
 
-}  // namespace
-
-const std::vector<Preset>& presets() {
-  static const std::vector<Preset> p = [] {
-    std::vector<Preset> v;
+std::deque<Preset>& registry() {
+  static std::deque<Preset> p = [] {
+    std::deque<Preset> v;
     v.push_back({"v4.8", "Linux 4.8 as released: non-LRU movable page migration merged",
-                 fixes(kMerged), true});
+                 fixes(kMerged), true, ""});
     auto v49 = fixes(kMerged);
     v49.set(size_t(Fix::NrIsolatedLruOnly));
-    v.push_back({"v4.9", "4.8 plus 6afcf8ef0ca0 (NR_ISOLATED counts LRU pages only)", v49, true});
+    v.push_back({"v4.9", "4.8 plus 6afcf8ef0ca0 (NR_ISOLATED counts LRU pages only)", v49, true, ""});
     v.push_back({"movable-v3",
                  "the April 2016 v3 series: PG_movable a real flag, drivers own PG_isolated, "
                  "zs_free frees zspages with isolated sub-pages",
                  fixes({Fix::PutPageAfterMigration, Fix::NonLruMigration,
                         Fix::BalloonNonLruMovable, Fix::ZsCompactKeepsPinBit,
                         Fix::BalloonDequeueUnderLock}),
-                 true});
+                 true, ""});
     v.push_back({"v4.7",
                  "before non-LRU movable page migration: compaction treats zsmalloc and driver "
                  "pages as unmovable and migrates balloon pages through the balloon's own "
@@ -70,11 +70,15 @@ const std::vector<Preset>& presets() {
                      .reset(size_t(Fix::NonLruMigration))
                      .reset(size_t(Fix::BalloonNonLruMovable))
                      .reset(size_t(Fix::ZsPinBitSpinLock)),
-                 true});
+                 true, ""});
     return v;
   }();
   return p;
 }
+
+}  // namespace
+
+const std::deque<Preset>& presets() { return registry(); }
 
 const Preset& find_preset(std::string_view name) {
   std::vector<std::string> names;
@@ -84,6 +88,28 @@ const Preset& find_preset(std::string_view name) {
   }
   throw UsageError("unknown kernel preset '" + std::string(name) + "'" + did_you_mean(name, names) +
                    " (known: " + join_names(names) + ")");
+}
+
+const Preset& define_preset(const std::string& name, std::string_view base,
+                            const std::map<std::string, bool>& flips) {
+  if (name.empty() || std::any_of(name.begin(), name.end(),
+                                  [](unsigned char c) { return std::isspace(c) || !std::isprint(c); }))
+    throw UsageError("a preset name must be a non-empty word, not '" + name + "'");
+  const Preset& from = find_preset(base);
+  const std::bitset<kFixCount> fixes = resolve_fixes(from, flips);
+  for (const Preset& p : registry()) {
+    if (p.name != name) continue;
+    if (p.base.empty()) throw UsageError("'" + name + "' is a built-in preset; choose another name");
+    if (p.base == from.name && p.fixes == fixes) return p;
+    throw UsageError("preset '" + name + "' is already defined: " + p.title);
+  }
+  std::string title = from.name;
+  for (size_t i = 0; i < kFixCount; ++i)
+    if (fixes.test(i) != from.fixes.test(i))
+      title += std::string(fixes.test(i) ? " +" : " -") + fix_info(Fix(i)).name;
+  if (title == from.name) title += " (no fix flipped)";
+  registry().push_back({name, std::move(title), fixes, from.debug_vm, from.name});
+  return registry().back();
 }
 
 std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string, bool>& flips) {

@@ -2,6 +2,7 @@
 // options. A scenario starts from a preset and may flip single fixes.
 #pragma once
 #include <bitset>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,15 +14,24 @@
 namespace pagesim::kernel {
 
 struct Preset {
-  const char* name;   // "v4.8"
-  const char* title;  // one line
+  std::string name;   // "v4.8"
+  std::string title;  // one line
   std::bitset<kFixCount> fixes;
   bool debug_vm;      // CONFIG_DEBUG_VM
+  std::string base;   // a preset a user composed: the one it starts from ("" if built in)
 };
 
-const std::vector<Preset>& presets();
+// The built-in presets, then those users composed (define_preset), in order. Elements
+// never move: a reference to one stays valid.
+const std::deque<Preset>& presets();
 // Throws UsageError naming the known presets.
 const Preset& find_preset(std::string_view name);
+// A user's preset: `base` with named fixes flipped, under a name of its own, usable
+// wherever a preset name is. Defining the same name again with the same fixes returns the
+// first definition (a module imported twice); anything else that reuses a name, an
+// unknown base or fix, or flips that break a fix's dependency, is a UsageError.
+const Preset& define_preset(const std::string& name, std::string_view base,
+                            const std::map<std::string, bool>& flips);
 
 // The preset's fixes with named ones flipped; throws UsageError for an unknown fix.
 std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string, bool>& flips);
