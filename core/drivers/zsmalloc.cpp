@@ -95,6 +95,8 @@ Zsmalloc& Z(Mm& mm) { return drivers_of(mm).zsmalloc; }
 // class->lock, migrate freezing the whole zspage.
 bool v3(const Mm& mm) { return !mm.cfg.has(Fix::ZsFreeAtomic); }
 bool vm_owns_isolated(const Mm& mm) { return mm.cfg.has(Fix::VmOwnsPgIsolated); }
+bool destroy_waits_isolated(const Mm& mm) { return mm.cfg.has(Fix::ZsDestroyWaitsIsolated); }
+ObjId pool_obj(uint32_t pool) { return make_obj(zsobj::kPool, pool); }
 
 bool in_task() {
   Sim* s = Sim::current();
@@ -126,6 +128,20 @@ ZsPool& pool_of(Mm& mm, uint32_t pool) {
   ZsPool& p = z.pools[pool];
   kasan_check(p.life, "struct zs_pool", p.name);
   return p;
+}
+
+// zs_pool_dec_isolated (701d678599d0), called under class->lock when a zspage's last
+// isolated page is put back or migrated.
+void zs_pool_dec_isolated(Mm& mm, uint32_t pool) {
+  ZsPool& p = pool_of(mm, pool);
+  VM_BUG_ON(mm, atomic_read(p.isolated_pages, pool_obj(pool)) <= 0);
+  atomic_add_return<int64_t>(-1, p.isolated_pages, pool_obj(pool));
+  // "There's no possibility of racing, since wait_for_isolated_drain() checks the
+  // isolated count under &class->lock after enqueuing on migration_wait."
+  if (atomic_read(p.isolated_pages, pool_obj(pool)) == 0) {
+    sched(Op::Read, Access::Read, pool_obj(pool), here());
+    if (p.destroying) wake_up(make_obj(zsobj::kMigrationWait, pool));  // wake_up_all
+  }
 }
 
 Zspage& zspage_at(Mm& mm, uint32_t id) {
@@ -322,7 +338,7 @@ ZsHandle& handle_slot(Mm& mm, uint32_t pool, uint64_t handle) {
 
 uint64_t cache_alloc_handle(Mm& mm, uint32_t pool) {
   ZsPool& p = pool_of(mm, pool);
-  sched(Op::Write, Access::Write, make_obj(zsobj::kPool, pool), here());
+  sched(Op::Write, Access::Write, pool_obj(pool), here());
   uint64_t h;
   if (!p.free_handles.empty()) {
     h = p.free_handles.back();
@@ -339,7 +355,7 @@ uint64_t cache_alloc_handle(Mm& mm, uint32_t pool) {
 
 void cache_free_handle(Mm& mm, uint32_t pool, uint64_t handle) {
   ZsPool& p = pool_of(mm, pool);
-  sched(Op::Write, Access::Write, make_obj(zsobj::kPool, pool), here());
+  sched(Op::Write, Access::Write, pool_obj(pool), here());
   ZsHandle& s = handle_slot(mm, pool, handle);
   s.allocated = false;
   s.word = 0;  // the slab object is reused: *handle no longer names the object
@@ -1240,6 +1256,9 @@ const bool registered = [] {
   register_obj_class(zsobj::kPool, "zs_pool", [](uint64_t i, const World*) {
     return "zs_pool " + std::to_string(i);
   });
+  register_obj_class(zsobj::kMigrationWait, "pool->migration_wait", [](uint64_t i, const World*) {
+    return "pool->migration_wait (pool " + std::to_string(i) + ")";
+  });
   return true;
 }();
 
@@ -1278,12 +1297,37 @@ uint32_t zs_create_pool(Mm& mm, std::string name) {
 }
 
 namespace {
-// zs_unregister_migration (4.8): the deferred free is flushed and the pool's anon inode,
-// with the mapping its pages point to, is freed. Nothing waits for pages still isolated:
-// a migration that puts one back afterwards uses the freed mapping and pool (fixed by
-// 701d678599d0 in 5.3, which waits for the isolated pages to drain).
-void zs_unregister_migration(Mm& mm, ZsPool& p) {
+// wait_for_isolated_drain (701d678599d0): wait_event(pool->migration_wait,
+// pool_isolated_are_drained(pool)). "We're in the process of destroying the pool, so there
+// are no active allocations. zs_page_isolate() fails for completely free zspages, so we
+// need only wait for the zs_pool's isolated count to hit zero."
+void wait_for_isolated_drain(Mm& mm, uint32_t pool) {
+  MODEL_FUNC("wait_for_isolated_drain");
+  const ObjId wq = make_obj(zsobj::kMigrationWait, pool);
+  while (atomic_read(pool_of(mm, pool).isolated_pages, pool_obj(pool)) != 0) {
+    Sim* s = Sim::current();
+    if (!s || !s->current_task())
+      throw UsageError("set-up code would wait in wait_for_isolated_drain for isolated zspages; "
+                       "set-up runs outside any task and cannot wait");
+    s->might_sleep("pool->migration_wait", wq);
+    s->block({wq, "pool->migration_wait", false, false, false, true});
+  }
+}
+
+// zs_unregister_migration: the deferred free is flushed and the pool's anon inode, with
+// the mapping its pages point to, is freed. In 4.8 nothing waits for pages still
+// isolated: a migration that puts one back afterwards uses the freed mapping and pool.
+// 701d678599d0 (5.3) first marks the pool as being destroyed and waits for its isolated
+// zspages to drain.
+void zs_unregister_migration(Mm& mm, uint32_t pool) {
   MODEL_FUNC("zs_unregister_migration");
+  ZsPool& p = pool_of(mm, pool);
+  if (destroy_waits_isolated(mm)) {
+    sched(Op::Write, Access::Write, pool_obj(pool), here());
+    p.destroying = true;
+    // smp_mb(): the model's memory is sequentially consistent.
+    wait_for_isolated_drain(mm, pool);  // This can block
+  }
   flush_work(mm, p.free_work, here());
   mm::AddressSpace& a = mm.mappings[p.mapping];  // iput(pool->inode)
   kasan_free(a.life, "struct address_space " + a.name, here());
@@ -1293,7 +1337,7 @@ void zs_unregister_migration(Mm& mm, ZsPool& p) {
 void zs_destroy_pool(Mm& mm, uint32_t pool) {
   MODEL_FUNC("zs_destroy_pool");
   ZsPool& p = pool_of(mm, pool);
-  zs_unregister_migration(mm, p);
+  zs_unregister_migration(mm, pool);
   // Classes with zspages left are only reported ("Freeing non-empty class"): their
   // pages leak, as in the kernel. Then kfree(class) for each, and kfree(pool).
   p.live = false;
@@ -1608,6 +1652,8 @@ bool zs_page_isolate(Mm& mm, Pfn page, mm::isolate_mode_t) {
     uint32_t class_idx;
     int fullness;
     get_zspage_mapping(mm, zspage, &class_idx, &fullness);
+    if (destroy_waits_isolated(mm))
+      atomic_add_return<int64_t>(1, pool_of(mm, pool).isolated_pages, pool_obj(pool));
     remove_zspage(mm, c, zspage, fullness);
   }
   inc_zspage_isolation(mm, zspage);
@@ -1658,7 +1704,12 @@ int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::Migrate
   dec_zspage_isolation(mm, zspage);
   // Page migration is done so let's putback isolated zspage to the list if @page is
   // final isolated subpage in the zspage.
-  if (!is_zspage_isolated(mm, zspage)) putback_zspage(mm, c, zspage);
+  if (!is_zspage_isolated(mm, zspage)) {
+    putback_zspage(mm, c, zspage);
+    // 701d678599d0: "We cannot race with zs_destroy_pool() here because we wait for
+    // isolation to hit zero before we start destroying."
+    if (destroy_waits_isolated(mm)) zs_pool_dec_isolated(mm, pool);
+  }
 
   // Driver-owned PG_isolated: on success the driver clears it.
   if (!vm_owns_isolated(mm)) mm::__ClearPageIsolated(mm, page);
@@ -1695,6 +1746,7 @@ void zs_page_putback(Mm& mm, Pfn page) {
     const int fg = putback_zspage(mm, c, zspage);
     // Due to page_lock, we cannot free zspage immediately so let's defer.
     if (fg == ZS_EMPTY) schedule_work(mm, pool_of(mm, pool).free_work, here());
+    if (destroy_waits_isolated(mm)) zs_pool_dec_isolated(mm, pool);
   }
   spin_unlock(c.lock);
   if (!vm_owns_isolated(mm)) mm::__ClearPageIsolated(mm, page);

@@ -83,6 +83,7 @@ inline constexpr uint8_t kZspage = objclass::kZsmallocBase + 0;     // zspage fi
 inline constexpr uint8_t kHandle = objclass::kZsmallocBase + 1;     // *handle (pin bit)
 inline constexpr uint8_t kClassLock = objclass::kZsmallocBase + 2;  // class->lock
 inline constexpr uint8_t kPool = objclass::kZsmallocBase + 3;       // pool counters
+inline constexpr uint8_t kMigrationWait = objclass::kZsmallocBase + 4;  // pool->migration_wait
 }  // namespace zsobj
 inline ObjId zspage_obj(uint32_t id) { return make_obj(zsobj::kZspage, id); }
 inline ObjId zs_handle_obj(uint32_t pool, uint64_t handle) {
@@ -148,6 +149,9 @@ struct ZsPool {
   std::vector<uint32_t> free_handles;
   int64_t pages_allocated = 0;
   uint64_t pages_compacted = 0;    // pool->stats.pages_compacted
+  // 701d678599d0: zspages isolated for migration, and zs_destroy_pool under way.
+  int64_t isolated_pages = 0;      // atomic_long_t
+  bool destroying = false;
 };
 
 struct Zsmalloc {

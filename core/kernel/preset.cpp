@@ -41,6 +41,12 @@ constexpr FixNeeds kFixNeeds[] = {
      "v3's zsmalloc reads PG_isolated as its own state, which v4's VM owns"},
     {Fix::ZsFreeAtomic, Fix::ZsCompactUnderClassLock,
      "v4's free_zspage runs under class->lock, which v3's compaction drops before it frees"},
+    {Fix::ZsDestroyWaitsIsolated, Fix::ZsFreeAtomic,
+     "701d678599d0 counts isolated zspages in v4's zsmalloc (struct zspage's isolation "
+     "count), which v3's zspage freeze does not have"},
+    {Fix::ZsDestroyWaitsIsolated, Fix::NonLruMigration,
+     "701d678599d0 waits for zspages isolated by non-LRU page migration, which came with "
+     "bda807d44454"},
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},

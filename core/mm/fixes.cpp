@@ -42,6 +42,10 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "before it, pin_tag looped on test_and_set_bit_lock with preemption on)"},
     {Fix::ZsCompactKeepsPinBit, "c102f07ca0b0",
      "zsmalloc: fix migrate_zspage-zs_free race condition (keep HANDLE_PIN_BIT in record_obj)"},
+    {Fix::ZsDestroyWaitsIsolated, "701d678599d0",
+     "mm/zsmalloc.c: fix race condition in zs_destroy_pool (5.3: the pool counts its "
+     "isolated zspages and zs_unregister_migration waits for them to be put back before it "
+     "flushes the free work and frees the inode)"},
     {Fix::BalloonDequeueUnderLock, "balloon-dequeue-under-lock",
      "balloon_page_dequeue holds pages_lock around the whole list walk"},
 }};

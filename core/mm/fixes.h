@@ -23,6 +23,7 @@ enum class Fix : uint8_t {
   ZsMovableAfterSetup,       // v4: SetZsPageMovable once the zspage is set up, not in init_zspage
   ZsPinBitSpinLock,          // 1b8320b620d6: the handle pin is a bit_spin_lock (preemption off)
   ZsCompactKeepsPinBit,      // c102f07ca0b0: migrate_zspage records the new obj with the pin bit
+  ZsDestroyWaitsIsolated,    // 701d678599d0 (5.3): zs_destroy_pool waits for isolated zspages
   // mm/balloon_compaction.c
   BalloonDequeueUnderLock,   // the dequeue walk holds pages_lock
   Count_
