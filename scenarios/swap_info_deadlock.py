@@ -42,10 +42,9 @@ v4.7 has 4.7's preemptible pins but compacts under class->lock: clean, as the ch
 says. v4.8 has both changes. Each side is exhausted clean under bounded dpor (bound 2):
 zs-compact-under-class-lock 1,350 executions, 1b8320b620d6 1,018, v4.7 and v4.8 1,656.
 
-pagesim keeps a task on the CPU it was spawned on (no load balancing): a preempted task
-waits for its own CPU even where the kernel would pull it to an idle one. The swap-in
-keeps cpu1 busy as in the report; the test checks that the deadlock found is the
-report's, every CPU spinning.
+pagesim's only load balancing is an idle CPU pulling a preempted task. The swap-in keeps
+cpu1 busy as in the report, so the preempted compaction has nowhere to go; the test
+checks that the deadlock found is the report's, every CPU spinning.
 """
 
 import pagesim as ps
