@@ -1304,14 +1304,8 @@ namespace {
 void wait_for_isolated_drain(Mm& mm, uint32_t pool) {
   MODEL_FUNC("wait_for_isolated_drain");
   const ObjId wq = make_obj(zsobj::kMigrationWait, pool);
-  while (atomic_read(pool_of(mm, pool).isolated_pages, pool_obj(pool)) != 0) {
-    Sim* s = Sim::current();
-    if (!s || !s->current_task())
-      throw UsageError("set-up code would wait in wait_for_isolated_drain for isolated zspages; "
-                       "set-up runs outside any task and cannot wait");
-    s->might_sleep("pool->migration_wait", wq);
-    s->block({wq, "pool->migration_wait", false, false, false, true});
-  }
+  while (atomic_read(pool_of(mm, pool).isolated_pages, pool_obj(pool)) != 0)
+    sleep_on({wq, "pool->migration_wait", false, false, false, true});
 }
 
 // zs_unregister_migration: the deferred free is flushed and the pool's anon inode, with

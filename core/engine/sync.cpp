@@ -199,14 +199,19 @@ void write_unlock(RwLock& l, uint32_t line) {
   released(running_sim(), l.id, true);
 }
 
-void poll_sleep(ObjId obj, Nanos period, const char* what, uint32_t line) {
+void sleep_on(const WaitInfo& w) {
   Sim* s = running_sim();
   if (!s)
-    throw UsageError(std::string("set-up code would sleep in ") + what + " on " +
-                     obj_label(obj) + "; set-up runs outside any task and cannot wait");
-  s->might_sleep(what, obj);
-  const Nanos start = s->now();
-  s->block({obj, what, false, false, false, true});
+    throw UsageError(std::string("set-up code would sleep on ") + w.what + " (" +
+                     obj_label(w.obj) + "); set-up runs outside any task and cannot wait");
+  s->might_sleep(w.what, w.obj);
+  s->block(w);
+}
+
+void poll_sleep(ObjId obj, Nanos period, const char* what, uint32_t line) {
+  Sim* s = running_sim();
+  const Nanos start = s ? s->now() : 0;
+  sleep_on({obj, what, false, false, false, true});  // refuses set-up code (no s)
   const Nanos slept = s->now() - start;
   const Nanos periods = std::max<Nanos>(1, (slept + period - 1) / period);
   delay(periods * period - slept, line);

@@ -21,6 +21,11 @@ inline TaskId self_id() {
 // Busy CPU time with no shared access (udelay, a compute phase).
 inline void delay(Nanos ns, uint32_t line = here()) { sched(Op::Delay, Access::Read, kNoObj, line, ns); }
 
+// Sleeps until a wake_up(w.obj) (wait_event and friends: the caller looks again at its
+// condition afterwards). Set-up code runs outside any task and cannot wait: a UsageError
+// that says on what it would have slept.
+void sleep_on(const WaitInfo& w);
+
 // A loop that sleeps `period` (schedule_timeout, congestion_wait) and looks again at
 // state behind `obj`. That state changes only with writes to obj, which call wake_up(obj),
 // and a second look at unchanged state decides the same: so the task sleeps off its CPU

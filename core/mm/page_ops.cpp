@@ -121,14 +121,7 @@ void unlock_page(Mm& mm, Pfn pfn, uint32_t line) {
 
 void wait_on_page_writeback(Mm& mm, Pfn pfn, uint32_t line) {
   MODEL_FUNC("wait_on_page_writeback");
-  while (PageWriteback(mm, pfn, line)) {
-    Sim* s = Sim::current();
-    if (!s || !s->current_task())
-      throw UsageError("set-up code found pfn " + std::to_string(pfn) +
-                       " under writeback; set-up runs outside any task and cannot wait");
-    s->might_sleep("page writeback", page_obj(pfn));
-    s->block({page_obj(pfn), "page writeback", false, false});
-  }
+  while (PageWriteback(mm, pfn, line)) sleep_on({page_obj(pfn), "page writeback"});
 }
 
 // ---- mapping ----
