@@ -115,10 +115,9 @@ void lru_cache_add(Mm& mm, Pfn page) {
 }
 
 LruList page_lru(const Mm& mm, Pfn page) {
-  const Page& p = mm.page(page);
-  const bool file = !(p.flags & (1ull << PG_swapbacked));
-  const bool active = p.flags & (1ull << PG_active);
-  return LruList((file ? LRU_INACTIVE_FILE : LRU_INACTIVE_ANON) + (active ? 1 : 0));
+  const bool active = mm.page(page).flags & (1ull << PG_active);
+  return LruList((page_is_file_cache(mm, page) ? LRU_INACTIVE_FILE : LRU_INACTIVE_ANON) +
+                 (active ? 1 : 0));
 }
 
 void add_page_to_lru_list(Mm& mm, Pfn page) {

@@ -28,6 +28,11 @@ uint32_t process_verify(const Mm& mm, uint32_t pid);
 
 // lru_cache_add + SetPageLRU under the lru lock.
 void lru_cache_add(Mm& mm, Pfn page);
+// page_is_file_cache (mm_inline.h): not swap-backed. It picks a page's NR_ISOLATED
+// counter and its LRU lists.
+inline bool page_is_file_cache(const Mm& mm, Pfn page) {
+  return !(mm.page(page).flags & (1ull << PG_swapbacked));
+}
 // page_lru: the LRU list a page belongs on (its PG_active and file/anon flags).
 LruList page_lru(const Mm& mm, Pfn page);
 // add_page_to_lru_list / del_page_from_lru_list (mm_inline.h), under the zone's lru lock:

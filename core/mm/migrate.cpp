@@ -9,8 +9,7 @@
 namespace pagesim::mm {
 
 Stat nr_isolated_stat(const Mm& mm, Pfn page) {
-  const bool file = !(mm.page(page).flags & (1ull << PG_swapbacked));
-  return file ? Stat::NR_ISOLATED_FILE : Stat::NR_ISOLATED_ANON;
+  return page_is_file_cache(mm, page) ? Stat::NR_ISOLATED_FILE : Stat::NR_ISOLATED_ANON;
 }
 
 bool balloon_page_movable(Mm& mm, Pfn page) {
