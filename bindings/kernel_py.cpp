@@ -345,12 +345,14 @@ void register_kernel(py::module_& m) {
         if (p.fixes.test(i)) f.append(fix_info(Fix(i)).name);
       d["fixes"] = f;
       d["debug_vm"] = p.debug_vm;
-      if (!p.base.empty()) d["base"] = p.base;
+      d["base"] = p.base;
+      d["follows"] = p.follows;
+      d["user"] = p.user;
       l.append(d);
     }
     return l;
-  }, "The kernel presets and the fixes each one applies (a preset a user composed has its "
-     "'base').");
+  }, "The kernel presets: each one's fixes, the preset it is built from ('base', '' for a "
+     "root), the kernel tree it follows, and whether a user composed it.");
   m.def("preset", [](py::object name, py::object base, std::map<std::string, bool> fixes) {
     return kernel::define_preset(str_arg(name, "preset", "name"), str_arg(base, "preset", "base"),
                                  fixes).name;

@@ -53,8 +53,8 @@ def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
 
 
 def test_presets_list_their_fixes() -> None:
-    presets = {p["name"]: p for p in core.presets() if "base" not in p}  # built in
-    assert list(presets) == ["v4.8", "v4.9", "movable-v3", "v4.7"]
+    presets = {p["name"]: p for p in core.presets() if not p["user"]}  # built in
+    assert list(presets) == ["v4.7", "v4.8", "v4.9", "movable-v3"]
     assert presets["v4.8"]["fixes"] == [*MIGRATION, *MERGED]
     assert presets["v4.9"]["fixes"] == [*MIGRATION, "6afcf8ef0ca0", *MERGED]
     assert presets["movable-v3"]["fixes"] == [
@@ -63,14 +63,21 @@ def test_presets_list_their_fixes() -> None:
     # and its balloon had hooks of its own.
     assert presets["v4.7"]["fixes"] == [f for f in MERGED if f != "1b8320b620d6"]
     assert all(p["debug_vm"] for p in presets.values())
-    assert all(p["title"] for p in presets.values())
+    assert all(p["title"] and p["follows"] for p in presets.values())
+    # A release is its predecessor plus its own commits.
+    assert {n: p["base"] for n, p in presets.items()} == {
+        "v4.7": "", "v4.8": "v4.7", "v4.9": "v4.8", "movable-v3": ""}
+    for p in presets.values():
+        if p["base"]:
+            assert set(presets[p["base"]]["fixes"]) < set(p["fixes"])
 
 
 def test_a_user_composed_preset_is_its_base_with_fixes_flipped() -> None:
     name = ps.preset("test-v4.8-lru-only", base="v4.8", fixes={"6afcf8ef0ca0": True})
     assert name == "test-v4.8-lru-only"
     presets = {p["name"]: p for p in core.presets()}
-    assert presets[name]["base"] == "v4.8"
+    assert presets[name]["base"] == "v4.8" and presets[name]["user"]
+    assert presets[name]["follows"] == presets["v4.8"]["follows"]
     assert presets[name]["fixes"] == presets["v4.9"]["fixes"]
     assert presets[name]["title"] == "v4.8 +6afcf8ef0ca0"
     assert core.model_functions(name) == core.model_functions("v4.9")
@@ -237,7 +244,7 @@ def test_python_task_calls_entry_points() -> None:
         (
             lambda: Kernel(preset="v9.9"),
             # then the presets users composed, if any
-            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.8, v4.9, movable-v3, v4.7",
+            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, movable-v3",
         ),
         (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
         (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),

@@ -466,6 +466,17 @@ def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
     assert bad.stderr.strip().startswith("pagesim: unknown kernel preset 'v4.99' (did you mean 'v4.9'?)")
 
 
+def test_cli_presets_shows_each_release_as_its_predecessor_plus_commits() -> None:
+    r = cli("presets")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    v49 = lines.index(next(line for line in lines if line.startswith("v4.9 ")))
+    assert lines[v49 + 1].split() == ["v4.8", "+6afcf8ef0ca0"]
+    assert lines[v49 + 2].split()[0] == "follows:"
+    v47 = lines.index(next(line for line in lines if line.startswith("v4.7 ")))
+    assert lines[v47 + 1].split()[0] == "fixes:"  # a root lists its whole set
+
+
 def test_cli_runs_and_replays_a_preset_its_scenario_file_composes(tmp_path) -> None:
     stall = os.path.join(ROOT, "scenarios", "nr_isolated_stall.py") + "::nr_isolated_stall"
     out = tmp_path / "run.json"

@@ -281,7 +281,13 @@ def cmd_explore(args: argparse.Namespace) -> int:
 def cmd_presets(args: argparse.Namespace) -> int:
     for p in _core.presets():
         print(f"{p['name']:12} {p['title']}")
-        print(f"{'':12} fixes: {', '.join(p['fixes']) or '(none)'}")
+        if p["base"]:
+            added, removed = fix_changes(p["base"], p["name"])
+            print(f"{'':12} {p['base']} " + ", ".join(
+                [f"+{f}" for f in added] + [f"-{f}" for f in removed]))
+        else:
+            print(f"{'':12} fixes: {', '.join(p['fixes']) or '(none)'}")
+        print(f"{'':12} follows: {p['follows']}")
     print("\nfixes:")
     for f in _core.fixes():
         print(f"  {f['name']:28} {f['title']}")
@@ -294,6 +300,13 @@ def preset_fixes(name: str) -> set[str]:
     return next(set(p["fixes"]) for p in _core.presets() if p["name"] == name)
 
 
+def fix_changes(old: str, new: str) -> tuple[list[str], list[str]]:
+    """The fixes preset `new` adds to `old`, and those it removes, in the fixes' order."""
+    had, has = preset_fixes(old), preset_fixes(new)
+    order = [f["name"] for f in _core.fixes()]
+    return [f for f in order if f in has - had], [f for f in order if f in had - has]
+
+
 def cmd_fixes(args: argparse.Namespace) -> int:
     titles = {f["name"]: f["title"] for f in _core.fixes()}
     if not args.between:
@@ -301,9 +314,7 @@ def cmd_fixes(args: argparse.Namespace) -> int:
             print(f"{name:28} {title}")
         return 0
     old, new = args.between
-    had, has = preset_fixes(old), preset_fixes(new)
-    added = [f for f in titles if f in has - had]
-    removed = [f for f in titles if f in had - has]
+    added, removed = fix_changes(old, new)
     print(f"{old} -> {new}: {len(added)} added, {len(removed)} removed")
     for sign, names in (("+", added), ("-", removed)):
         for name in names:

@@ -15,13 +15,44 @@ std::bitset<kFixCount> fixes(std::initializer_list<Fix> l) {
   return b;
 }
 
-// What the v4 series (merged in 4.8) changed from v3, and what came after 4.8.
-constexpr std::initializer_list<Fix> kMerged = {
-    Fix::PutPageAfterMigration, Fix::NonLruMigration,  Fix::BalloonNonLruMovable,
-    Fix::VmOwnsPgIsolated,    Fix::MovableMappingBit,
-    Fix::RaceWithoutPageLock, Fix::ZsFreeAtomic,        Fix::ZsCompactUnderClassLock,
-    Fix::ZsMovableAfterSetup, Fix::ZsPinBitSpinLock,
+// 4.7's mm already had what the v4 series of non-LRU movable page migration reworked
+// before it was merged: the reworked parts are no-ops without bda807d44454's non-LRU path,
+// and 4.7's zsmalloc and balloon had the rest.
+constexpr std::initializer_list<Fix> kV47 = {
+    Fix::VmOwnsPgIsolated,     Fix::MovableMappingBit,     Fix::RaceWithoutPageLock,
+    Fix::ZsFreeAtomic,         Fix::ZsCompactUnderClassLock, Fix::ZsMovableAfterSetup,
     Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock};
+
+// A built-in preset: its predecessor (none for a root) plus the upstream commits of the
+// release, one named fix each; `follows` names the kernel tree the model was read against.
+struct BuiltIn {
+  const char* name;
+  const char* base;
+  std::initializer_list<Fix> fixes;  // a root's whole set, or what the release added
+  const char* title;
+  const char* follows;
+};
+constexpr BuiltIn kBuiltIn[] = {
+    {"v4.7", "", kV47,
+     "before non-LRU movable page migration: compaction treats zsmalloc and driver pages as "
+     "unmovable and migrates balloon pages through the balloon's own hooks; a migrated page "
+     "is freed off the LRU",
+     "Linux 4.7.4 (docs/kernel/v4.8.md, 'v4.7')"},
+    {"v4.8", "v4.7",
+     {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,
+      Fix::ZsPinBitSpinLock},
+     "Linux 4.8 as released: non-LRU movable page migration merged",
+     "squirrel20/linux-4.8.15 at 4fdc4ec5104cb007aaee57898ccac1f5169a290b"},
+    {"v4.9", "v4.8", {Fix::NrIsolatedLruOnly},
+     "4.8 plus 6afcf8ef0ca0 (NR_ISOLATED counts LRU pages only)",
+     "Linux 4.9: 4.8.15 with 6afcf8ef0ca0 (the modelled files' only behavioural change)"},
+    {"movable-v3", "",
+     {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,
+      Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock},
+     "the April 2016 v3 series: PG_movable a real flag, drivers own PG_isolated, zs_free "
+     "frees zspages with isolated sub-pages",
+     "Minchan Kim's v3 series on 4.6-rc (docs/kernel/movable-v3.md)"},
+};
 
 // Fixes that only make sense together (v4 made each pair as one change).
 struct FixNeeds {
@@ -55,28 +86,14 @@ constexpr FixNeeds kFixNeeds[] = {
 std::deque<Preset>& registry() {
   static std::deque<Preset> p = [] {
     std::deque<Preset> v;
-    v.push_back({"v4.8", "Linux 4.8 as released: non-LRU movable page migration merged",
-                 fixes(kMerged), true, ""});
-    auto v49 = fixes(kMerged);
-    v49.set(size_t(Fix::NrIsolatedLruOnly));
-    v.push_back({"v4.9", "4.8 plus 6afcf8ef0ca0 (NR_ISOLATED counts LRU pages only)", v49, true, ""});
-    v.push_back({"movable-v3",
-                 "the April 2016 v3 series: PG_movable a real flag, drivers own PG_isolated, "
-                 "zs_free frees zspages with isolated sub-pages",
-                 fixes({Fix::PutPageAfterMigration, Fix::NonLruMigration,
-                        Fix::BalloonNonLruMovable, Fix::ZsCompactKeepsPinBit,
-                        Fix::BalloonDequeueUnderLock}),
-                 true, ""});
-    v.push_back({"v4.7",
-                 "before non-LRU movable page migration: compaction treats zsmalloc and driver "
-                 "pages as unmovable and migrates balloon pages through the balloon's own "
-                 "hooks; a migrated page is freed off the LRU",
-                 fixes(kMerged)
-                     .reset(size_t(Fix::PutPageAfterMigration))
-                     .reset(size_t(Fix::NonLruMigration))
-                     .reset(size_t(Fix::BalloonNonLruMovable))
-                     .reset(size_t(Fix::ZsPinBitSpinLock)),
-                 true, ""});
+    for (const BuiltIn& b : kBuiltIn) {
+      std::bitset<kFixCount> f = fixes(b.fixes);
+      if (*b.base) {
+        auto from = std::find_if(v.begin(), v.end(), [&](const Preset& q) { return q.name == b.base; });
+        f |= from->fixes;
+      }
+      v.push_back({b.name, b.title, f, true, b.base, b.follows, false});
+    }
     return v;
   }();
   return p;
@@ -105,7 +122,7 @@ const Preset& define_preset(const std::string& name, std::string_view base,
   const std::bitset<kFixCount> fixes = resolve_fixes(from, flips);
   for (const Preset& p : registry()) {
     if (p.name != name) continue;
-    if (p.base.empty()) throw UsageError("'" + name + "' is a built-in preset; choose another name");
+    if (!p.user) throw UsageError("'" + name + "' is a built-in preset; choose another name");
     if (p.base == from.name && p.fixes == fixes) return p;
     throw UsageError("preset '" + name + "' is already defined: " + p.title);
   }
@@ -114,7 +131,7 @@ const Preset& define_preset(const std::string& name, std::string_view base,
     if (fixes.test(i) != from.fixes.test(i))
       title += std::string(fixes.test(i) ? " +" : " -") + fix_info(Fix(i)).name;
   if (title == from.name) title += " (no fix flipped)";
-  registry().push_back({name, std::move(title), fixes, from.debug_vm, from.name});
+  registry().push_back({name, std::move(title), fixes, from.debug_vm, from.name, from.follows, true});
   return registry().back();
 }
 

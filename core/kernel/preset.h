@@ -18,7 +18,9 @@ struct Preset {
   std::string title;  // one line
   std::bitset<kFixCount> fixes;
   bool debug_vm;      // CONFIG_DEBUG_VM
-  std::string base;   // a preset a user composed: the one it starts from ("" if built in)
+  std::string base;     // the preset it is built from: its predecessor ("" for a root)
+  std::string follows;  // the kernel tree and commit the model follows
+  bool user;            // composed by define_preset
 };
 
 // The built-in presets, then those users composed (define_preset), in order. Elements
