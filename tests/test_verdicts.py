@@ -449,16 +449,18 @@ def test_cli_functions_lists_a_presets_model_functions() -> None:
 
 
 def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
-    r = cli("fixes", "--between", "v4.8", "v4.9")
+    r = cli("fixes", "--between", "v4.9", "v4.14")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0] == "v4.8 -> v4.9: 1 added, 0 removed"
-    assert lines[1].split()[:2] == ["+", "6afcf8ef0ca0"]
+    assert lines[0] == "v4.9 -> v4.14: 3 added, 0 removed"
+    assert [line.split()[:2] for line in lines[1:]] == [
+        ["+", "6afcf8ef0ca0"], ["+", "77ff465799c6"], ["+", "195a8c43e93d"]]
     assert "fix NR_ISOLATED_* stats for pfn based migration" in lines[1]
-    back = cli("fixes", "--between", "v4.9", "v4.7").stdout.splitlines()
-    assert back[0] == "v4.9 -> v4.7: 0 added, 5 removed"
+    back = cli("fixes", "--between", "v4.14", "v4.7").stdout.splitlines()
+    assert back[0] == "v4.14 -> v4.7: 0 added, 7 removed"
     assert [line.split()[1] for line in back[1:]] == [
-        "c6c919eb90e0", "bda807d44454", "b1123ea6d3b3", "6afcf8ef0ca0", "1b8320b620d6"]
+        "c6c919eb90e0", "bda807d44454", "b1123ea6d3b3", "6afcf8ef0ca0", "1b8320b620d6",
+        "77ff465799c6", "195a8c43e93d"]
     every = cli("fixes").stdout.splitlines()
     assert [line.split()[0] for line in every] == [f["name"] for f in ps.fixes()]
     bad = cli("fixes", "--between", "v4.8", "v4.99")
@@ -470,9 +472,9 @@ def test_cli_presets_shows_each_release_as_its_predecessor_plus_commits() -> Non
     r = cli("presets")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    v49 = lines.index(next(line for line in lines if line.startswith("v4.9 ")))
-    assert lines[v49 + 1].split() == ["v4.8", "+6afcf8ef0ca0"]
-    assert lines[v49 + 2].split()[0] == "follows:"
+    v414 = lines.index(next(line for line in lines if line.startswith("v4.14 ")))
+    assert lines[v414 + 1].split() == ["v4.9", "+6afcf8ef0ca0,", "+77ff465799c6,", "+195a8c43e93d"]
+    assert lines[v414 + 2].split()[0] == "follows:"
     v47 = lines.index(next(line for line in lines if line.startswith("v4.7 ")))
     assert lines[v47 + 1].split()[0] == "fixes:"  # a root lists its whole set
 

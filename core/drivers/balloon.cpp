@@ -411,6 +411,10 @@ uint32_t leak_balloon_pages(Mm& mm, uint64_t num, Pfn* first) {
   Balloon& bl = the_balloon(mm);
   virtio_balloon& vb = bl.vb;
   num = std::min<uint64_t>(num, VIRTIO_BALLOON_ARRAY_PFNS_MAX);
+  // 195a8c43e93d (4.13): the dequeued pages go on a local list through page->lru, and
+  // release_pages_balloon frees them off it; before, it freed them by their pfns.
+  const bool via_list = mm.cfg.has(Fix::BalloonDeflateViaList);
+  const uint32_t pages = via_list ? mm.get_private_list("pages") : 0;
   mutex_lock(vb.balloon_lock);
   // We can't release more pages than taken.
   num = std::min<uint64_t>(num, vb.num_pages);
@@ -418,7 +422,8 @@ uint32_t leak_balloon_pages(Mm& mm, uint64_t num, Pfn* first) {
   while (vb.pfns.size() < num) {
     const Pfn page = balloon_page_dequeue(mm, bl.vb_dev_info);
     if (page == kNoPfn) break;
-    vb.pfns.push_back(page);
+    vb.pfns.push_back(page);  // set_page_pfns
+    if (via_list) list_add(mm, page, pages, here());
     vb.num_pages -= 1;
   }
   const auto num_freed_pages = uint32_t(vb.pfns.size());
@@ -427,9 +432,18 @@ uint32_t leak_balloon_pages(Mm& mm, uint64_t num, Pfn* first) {
   if (!vb.pfns.empty()) tell_host(mm, false);
   {
     MODEL_FUNC("release_pages_balloon");
-    for (const Pfn page : vb.pfns) put_page(mm, page);  // balloon reference
+    if (via_list) {
+      while (!list_empty(mm, pages)) {  // list_for_each_entry_safe
+        const Pfn page = mm.lists[pages].first;
+        list_del(mm, page, here());
+        put_page(mm, page);  // balloon reference
+      }
+    } else {
+      for (const Pfn page : vb.pfns) put_page(mm, page);  // balloon reference
+    }
   }
   mutex_unlock(vb.balloon_lock);
+  if (via_list) mm.put_private_list(pages);
   return num_freed_pages;
 }
 

@@ -2,6 +2,8 @@
 // on top of the memory model. Driver callbacks receive the Mm and reach their own state
 // with drivers_of(mm), the model's container_of: every world is a Drivers (the Kernel).
 #pragma once
+#include <string_view>
+
 #include "drivers/balloon.h"
 #include "drivers/test_driver.h"
 #include "drivers/zram.h"
@@ -9,6 +11,11 @@
 #include "mm/mm.h"
 
 namespace pagesim::drivers {
+
+// The drivers' teardown checks (zsmalloc_check and the others) return one line per
+// problem. A problem that is memory nobody will free any more starts with kLeak: the
+// kernel reports it as outcome kind leak, every other problem as invariant.
+inline constexpr std::string_view kLeak = "leak: ";
 
 class Drivers : public mm::Mm {
  public:

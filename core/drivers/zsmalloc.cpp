@@ -971,6 +971,12 @@ void __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
 // ZsPageIsolate (PG_uptodate of the first page in v3): the zspage is off its list because
 // a sub-page is isolated. The model keeps it in zspage->isolated as 0 or 1, so
 // fix_fullness_group's is_zspage_isolated is v3's ZsPageIsolate.
+// putback_zspage_deferred (1a87aa03597e; zs_page_putback did this before it): the page
+// lock held by migration keeps an empty zspage from being freed here, so queue its free.
+void putback_zspage_deferred(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
+  if (putback_zspage(mm, c, id) == ZS_EMPTY) schedule_work(mm, pool_of(mm, pool).free_work, here());
+}
+
 void SetZsPageIsolate(Mm& mm, uint32_t id) {
   sched(Op::Write, Access::Write, zspage_obj(id), here());
   zspage_at(mm, id).isolated = 1;
@@ -1675,11 +1681,16 @@ int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::Migrate
   (void)page_index_in_zspage(mm, zspage, page);  // offset = get_first_obj_offset(...)
 
   uint32_t pos = 0;  // objects of the page whose handles were pinned
-  const uint32_t nr = uint32_t(page_mem(mm, page).size());
+  uint32_t nr = uint32_t(page_mem(mm, page).size());
   spin_lock(c.lock);
   if (!get_zspage_inuse(mm, zspage)) {
-    ret = -EBUSY;
-    goto unlock_class;
+    // 77ff465799c6: "Set "offset" to end of the page so that every loops skips
+    // unnecessary object scanning", and migrate the empty zspage.
+    if (!mm.cfg.has(Fix::ZsMigrateEmptyZspage)) {
+      ret = -EBUSY;
+      goto unlock_class;
+    }
+    nr = 0;
   }
 
   for (pos = 0; pos < nr; pos++) {
@@ -1699,7 +1710,12 @@ int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::Migrate
   // Page migration is done so let's putback isolated zspage to the list if @page is
   // final isolated subpage in the zspage.
   if (!is_zspage_isolated(mm, zspage)) {
-    putback_zspage(mm, c, zspage);
+    // Before 1a87aa03597e the fullness putback_zspage returns is ignored: an empty
+    // zspage (77ff465799c6) waits on ZS_EMPTY for a free_work someone else queues.
+    if (mm.cfg.has(Fix::ZsPutbackDeferred))
+      putback_zspage_deferred(mm, pool, c, zspage);
+    else
+      putback_zspage(mm, c, zspage);
     // 701d678599d0: "We cannot race with zs_destroy_pool() here because we wait for
     // isolation to hit zero before we start destroying."
     if (destroy_waits_isolated(mm)) zs_pool_dec_isolated(mm, pool);
@@ -1737,9 +1753,8 @@ void zs_page_putback(Mm& mm, Pfn page) {
   spin_lock(c.lock);
   dec_zspage_isolation(mm, zspage);
   if (!is_zspage_isolated(mm, zspage)) {
-    const int fg = putback_zspage(mm, c, zspage);
     // Due to page_lock, we cannot free zspage immediately so let's defer.
-    if (fg == ZS_EMPTY) schedule_work(mm, pool_of(mm, pool).free_work, here());
+    putback_zspage_deferred(mm, pool, c, zspage);
     if (destroy_waits_isolated(mm)) zs_pool_dec_isolated(mm, pool);
   }
   spin_unlock(c.lock);
@@ -1875,7 +1890,7 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
       bad(zs(id) + ": bad class index " + std::to_string(zp.class_idx));
       continue;
     }
-    if (!pool.live) bad(zs(id) + " of destroyed pool " + std::to_string(zp.pool) + " is leaked");
+    if (!pool.live) bad(std::string(kLeak) + zs(id) + " of destroyed pool " + std::to_string(zp.pool) + " is leaked");
     Peek::Chain chain;
     const std::span<const Pfn> pages = pk.chain(id, chain);
     nr_zspages += int64_t(pages.size());
@@ -1957,7 +1972,7 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
       if (std::count(l.begin(), l.end(), id) != 1) bad(zs(id) + ": not on its class list once");
     }
     if (settled && zp.inuse == 0 && !d.works[pool.free_work].pending)
-      bad(zs(id) + ": empty zspage left unfreed");
+      bad(std::string(kLeak) + zs(id) + ": empty zspage left unfreed");
     if (settled && (zp.lock.readers || zp.lock.writer != kNoTask)) bad(zs(id) + ": migrate lock held");
   }
 
@@ -2038,7 +2053,7 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
   mm::for_each_census_page(d, census, [&](Pfn p) {
     const mm::Page& pg = d.page(p);
     if (pg.owner == mm::Owner::Zsmalloc && pg.refcount > 0 && !zs_page[p])
-      bad("pfn " + std::to_string(p) + " is owned by zsmalloc but belongs to no live zspage (leaked): " +
+      bad(std::string(kLeak) + "pfn " + std::to_string(p) + " is owned by zsmalloc but belongs to no live zspage (leaked): " +
           mm::dump_page(d, p));
   });
   if (d.stats[size_t(mm::Stat::NR_ZSPAGES)] != nr_zspages)

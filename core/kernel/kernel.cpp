@@ -18,6 +18,15 @@ Outcome violation_outcome(const mm::Violation& v) {
   return o;
 }
 
+Outcome driver_check_outcome(const char* check, const std::string& problem) {
+  Outcome o;
+  const bool leak = problem.starts_with(drivers::kLeak);
+  o.kind = leak ? OutcomeKind::Leak : OutcomeKind::Invariant;
+  o.function = check;
+  o.message = leak ? problem.substr(drivers::kLeak.size()) : problem;
+  return o;
+}
+
 std::vector<Outcome> Kernel::teardown_outcomes() const {
   std::vector<Outcome> out;
   // One pass over mem_map: the drivers' checks look at the pages it lists (those that are
@@ -32,13 +41,7 @@ std::vector<Outcome> Kernel::teardown_outcomes() const {
       {"test_driver_check", drivers::test_driver_check(*this)},
   };
   for (const auto& [fn, problems] : checks)
-    for (const auto& msg : problems) {
-      Outcome o;
-      o.kind = OutcomeKind::Invariant;
-      o.function = fn;
-      o.message = msg;
-      out.push_back(std::move(o));
-    }
+    for (const auto& msg : problems) out.push_back(driver_check_outcome(fn, msg));
   return out;
 }
 

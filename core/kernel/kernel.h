@@ -34,5 +34,7 @@ class Kernel : public drivers::Drivers {
 };
 
 Outcome violation_outcome(const mm::Violation& v);
+// One problem a driver's teardown check found (drivers::kLeak marks a leak).
+Outcome driver_check_outcome(const char* check, const std::string& problem);
 
 }  // namespace pagesim::kernel

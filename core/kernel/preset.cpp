@@ -43,9 +43,14 @@ constexpr BuiltIn kBuiltIn[] = {
       Fix::ZsPinBitSpinLock},
      "Linux 4.8 as released: non-LRU movable page migration merged",
      "squirrel20/linux-4.8.15 at 4fdc4ec5104cb007aaee57898ccac1f5169a290b"},
-    {"v4.9", "v4.8", {Fix::NrIsolatedLruOnly},
-     "4.8 plus 6afcf8ef0ca0 (NR_ISOLATED counts LRU pages only)",
-     "Linux 4.9: 4.8.15 with 6afcf8ef0ca0 (the modelled files' only behavioural change)"},
+    {"v4.9", "v4.8", {},
+     "Linux 4.9: mm/migrate.c, zsmalloc, the balloon and zram as in 4.8; 4.9's compaction "
+     "changes are not modelled yet (docs/kernel/history.md)",
+     "lxuxx/linux-4.9 at 157606459ea25f1501efafe5e98686fb11c5148c (4.9.0)"},
+    {"v4.14", "v4.9", {Fix::NrIsolatedLruOnly, Fix::BalloonDeflateViaList, Fix::ZsMigrateEmptyZspage},
+     "Linux 4.14 (LTS): NR_ISOLATED counts LRU pages only, zs_page_migrate migrates an "
+     "empty zspage, leak_balloon frees off a page list",
+     "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
     {"movable-v3", "",
      {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,
       Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock},
@@ -78,6 +83,14 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::ZsDestroyWaitsIsolated, Fix::NonLruMigration,
      "701d678599d0 waits for zspages isolated by non-LRU page migration, which came with "
      "bda807d44454"},
+    {Fix::ZsMigrateEmptyZspage, Fix::ZsFreeAtomic,
+     "77ff465799c6 changes v4's zs_page_migrate, which v3's zspage freeze does not have"},
+    {Fix::ZsMigrateEmptyZspage, Fix::NonLruMigration,
+     "77ff465799c6 changes zs_page_migrate, a callback of bda807d44454's non-LRU migration"},
+    {Fix::ZsPutbackDeferred, Fix::ZsFreeAtomic,
+     "1a87aa03597e changes v4's zs_page_migrate, which v3's zspage freeze does not have"},
+    {Fix::ZsPutbackDeferred, Fix::NonLruMigration,
+     "1a87aa03597e changes zs_page_migrate, a callback of bda807d44454's non-LRU migration"},
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},

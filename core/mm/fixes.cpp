@@ -42,12 +42,24 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "before it, pin_tag looped on test_and_set_bit_lock with preemption on)"},
     {Fix::ZsCompactKeepsPinBit, "c102f07ca0b0",
      "zsmalloc: fix migrate_zspage-zs_free race condition (keep HANDLE_PIN_BIT in record_obj)"},
+    {Fix::ZsMigrateEmptyZspage, "77ff465799c6",
+     "zsmalloc: zs_page_migrate: skip unnecessary loops but not return -EBUSY if zspage is "
+     "not inuse (4.14: a zspage emptied while isolated is migrated and put back on ZS_EMPTY, "
+     "where before the migration failed and zs_page_putback queued its free)"},
+    {Fix::ZsPutbackDeferred, "1a87aa03597e",
+     "mm/zsmalloc.c: migration can leave pages in ZS_EMPTY indefinitely (5.3: "
+     "putback_zspage_deferred; zs_page_migrate queues pool->free_work for an empty zspage "
+     "it puts back, as zs_page_putback does)"},
     {Fix::ZsDestroyWaitsIsolated, "701d678599d0",
      "mm/zsmalloc.c: fix race condition in zs_destroy_pool (5.3: the pool counts its "
      "isolated zspages and zs_unregister_migration waits for them to be put back before it "
      "flushes the free work and frees the inode)"},
     {Fix::BalloonDequeueUnderLock, "balloon-dequeue-under-lock",
      "balloon_page_dequeue holds pages_lock around the whole list walk"},
+    {Fix::BalloonDeflateViaList, "195a8c43e93d",
+     "virtio-balloon: deflate via a page list (4.13: leak_balloon links the pages it "
+     "dequeues on a local list through page->lru, and release_pages_balloon frees them off "
+     "it instead of by their pfns)"},
 }};
 
 }  // namespace

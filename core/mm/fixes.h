@@ -23,9 +23,12 @@ enum class Fix : uint8_t {
   ZsMovableAfterSetup,       // v4: SetZsPageMovable once the zspage is set up, not in init_zspage
   ZsPinBitSpinLock,          // 1b8320b620d6: the handle pin is a bit_spin_lock (preemption off)
   ZsCompactKeepsPinBit,      // c102f07ca0b0: migrate_zspage records the new obj with the pin bit
+  ZsMigrateEmptyZspage,      // 77ff465799c6 (4.14): zs_page_migrate migrates an empty zspage
+  ZsPutbackDeferred,         // 1a87aa03597e (5.3): a migration that puts back an empty zspage frees it
   ZsDestroyWaitsIsolated,    // 701d678599d0 (5.3): zs_destroy_pool waits for isolated zspages
   // mm/balloon_compaction.c
   BalloonDequeueUnderLock,   // the dequeue walk holds pages_lock
+  BalloonDeflateViaList,     // 195a8c43e93d (4.13): leak_balloon frees its pages off a page->lru list
   Count_
 };
 inline constexpr size_t kFixCount = size_t(Fix::Count_);

@@ -177,7 +177,7 @@ TEST(CompactionRange, OnePageMigratesExactlyIt) {
 // isolate_migratepages_block skips a free block by its order (one pfn scanned for the
 // whole block), and never returns a pfn beyond end_pfn.
 TEST(CompactionScanner, SkipsBuddyBlocksByOrder) {
-  Kernel k(kcfg("v4.9", 2048));
+  Kernel k(kcfg("v4.14", 2048));
   const uint32_t pid = process_create(k, "proc");
   ASSERT_EQ(process_fault_in(k, pid, 1), 1u);
   ASSERT_EQ(k.processes[pid].pte[0], 1024u);
@@ -203,7 +203,7 @@ TEST(CompactionScanner, SkipsBuddyBlocksByOrder) {
 // scanner clamps its return value to end_pfn ("The PageBuddy() check could have
 // potentially brought us outside the range to be scanned").
 TEST(CompactionScanner, ReturnValueNeverExceedsEndPfn) {
-  Kernel k(kcfg("v4.9", 2048));  // [0, 1024) is one free order-10 block
+  Kernel k(kcfg("v4.14", 2048));  // [0, 1024) is one free order-10 block
   compact_control cc = scanner_cc(k);
   const Pfn end = isolate_migratepages_block(k, cc, 0, 512, 0);
   EXPECT_EQ(end, 512u);
@@ -214,7 +214,7 @@ TEST(CompactionScanner, ReturnValueNeverExceedsEndPfn) {
 // At most COMPACT_CLUSTER_MAX (32) pages are isolated per call; the scanner stops right
 // after the 32nd.
 TEST(CompactionScanner, IsolatesAtMostClusterMaxPages) {
-  Kernel k(kcfg("v4.9", 2048));
+  Kernel k(kcfg("v4.14", 2048));
   const uint32_t pid = process_create(k, "proc");
   ASSERT_EQ(process_fault_in(k, pid, 512), 512u);  // [1024, 1536): a full pageblock
   compact_control cc = scanner_cc(k);
@@ -660,7 +660,7 @@ TEST(CompactionThrottle, NoWaitWithNrIsolatedLruOnlyOrInAsyncMode) {
     MigrateMode mode;
     int64_t migrated;
   };
-  for (const Case& c : {Case{"v4.9", MigrateMode::Sync, 1}, Case{"v4.8", MigrateMode::Async, 0}}) {
+  for (const Case& c : {Case{"v4.14", MigrateMode::Sync, 1}, Case{"v4.8", MigrateMode::Async, 0}}) {
     SCOPED_TRACE(c.preset);
     const ThrottleRun t = throttle_run(c.preset, c.mode, AEnds::PutsBack);
     ASSERT_TRUE(t.r.ok()) << outcomes_str(t.r);

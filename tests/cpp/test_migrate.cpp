@@ -976,10 +976,10 @@ TEST(MigrateLru, CompactionMigratesAnonPagesAndKeepsTheirContents) {
 // A non-LRU page (pfn 1) and an LRU page (pfn 0) isolated by the compaction scanner
 // (compact_range: isolate_migratepages_block, then acct_isolated). 4.8 as released
 // counts the whole isolated list, the non-LRU page too (NR_ISOLATED_FILE: it is not
-// swap-backed); 6afcf8ef0ca0 (v4.9) counts LRU pages only. Both balance to zero, on the
+// swap-backed); 6afcf8ef0ca0 (4.10, in v4.14) counts LRU pages only. Both balance to zero, on the
 // migrated path and on the put-back paths.
 TEST(MigrateNrIsolated, NonLruPageIsCountedOnlyWithoutTheFix) {
-  for (const char* preset : {"v4.8", "v4.9"}) {
+  for (const char* preset : {"v4.8", "v4.14"}) {
     for (int drv_rc : {MIGRATEPAGE_SUCCESS, -EBUSY, -EAGAIN}) {
       SCOPED_TRACE(std::string(preset) + " migratepage returns " + std::to_string(drv_rc));
       TWorld w(preset);

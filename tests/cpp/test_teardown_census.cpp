@@ -126,7 +126,10 @@ std::string reference_teardown(const Kernel& k) {
         {"test_driver_check", test_driver_check(k)},
     };
     for (const auto& [fn, problems] : checks)
-      for (const auto& msg : problems) s += std::string("invariant:") + fn + ": " + msg + "\n";
+      for (const auto& msg : problems) {
+        const Outcome o = kernel::driver_check_outcome(fn, msg);
+        s += o.key() + ": " + o.message + "\n";
+      }
   }).join();
   return s;
 }
@@ -134,7 +137,8 @@ std::string reference_teardown(const Kernel& k) {
 std::string teardown(const Kernel& k) {
   std::string s;
   for (const Outcome& o : k.teardown_outcomes()) {
-    if (o.kind == OutcomeKind::Invariant && o.function != "check_invariants")
+    if ((o.kind == OutcomeKind::Invariant || o.kind == OutcomeKind::Leak) && !o.function.empty() &&
+        o.function != "check_invariants")
       s += o.key() + ": " + o.message + "\n";
     else
       s += o.report() + "\n" + (o.details.empty() ? "" : o.details[0]) + "\n";

@@ -348,7 +348,7 @@ TEST(ZsMalloc, CheckReportsEachDisagreement) {
   const Pfn stray = alloc_pages(k, GFP_KERNEL, 0, Owner::Zsmalloc);
   const auto msgs = zsmalloc_check(k);
   ASSERT_EQ(msgs.size(), 1u) << join(msgs);
-  EXPECT_EQ(msgs[0].rfind("pfn " + std::to_string(stray) +
+  EXPECT_EQ(msgs[0].rfind("leak: pfn " + std::to_string(stray) +
                               " is owned by zsmalloc but belongs to no live zspage (leaked): ",
                           0),
             0u)

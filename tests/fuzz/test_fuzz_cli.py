@@ -49,7 +49,7 @@ json_out = st.sampled_from(["-", os.path.join(WORK, "out.json"), WORK, "",
 fixes = st.one_of(st.sampled_from(["c102f07ca0b0", "c102f07ca0b0=off", "c102f07ca0b0=on",
                                    "nope=on", "=on", "", "x=maybe", "vm-owns-pg-isolated=off"]),
                   texts)
-presets = st.one_of(st.sampled_from(["v4.8", "v4.9", "movable-v3", "v4.7", "nope", ""]), texts)
+presets = st.one_of(st.sampled_from(["v4.8", "v4.9", "v4.14", "movable-v3", "v4.7", "nope", ""]), texts)
 
 
 def flag(name: str, values: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
