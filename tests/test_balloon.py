@@ -80,6 +80,27 @@ def test_fill_and_leak_update_the_balloon_and_the_host():
     assert core.balloon_check(k.state) == []
 
 
+@pytest.mark.parametrize("preset", ["v4.9", "v4.14"])
+def test_leak_balloon_frees_its_pages_off_a_page_list_since_195a8c43e93d(preset):
+    import pagesim as ps
+
+    @ps.scenario(kernel=preset, cpus=1, pages=512)
+    def deflate(k):
+        b = k.balloon()
+        b.fill(2)
+        return ps.script(k.cpu(0).run(b.leak, 2, name="deflate"))
+
+    for flipped in (False, True):  # the preset as it is, then with the fix flipped
+        via_list = (preset == "v4.14") != flipped
+        run = deflate.run(fixes={"195a8c43e93d": via_list} if flipped else {})
+        assert run.ok, run.report()
+        ops = [(e["func"], e["op"]) for e in run.trace() if e.get("obj") == "list pages"]
+        # leak_balloon links each dequeued page on its local list; release_pages_balloon
+        # unlinks and frees them. Before 4.13 it freed them by their pfns.
+        assert ops == ([("leak_balloon", "list_add")] * 2 + [("release_pages_balloon", "list_del")] * 2
+                       if via_list else []), (preset, flipped, ops)
+
+
 def test_misuse_raises_clear_errors():
     k = core.Kernel(pages=PAGES)
     st = core.balloon_state(k.state)

@@ -59,7 +59,8 @@ def test_presets_list_their_fixes() -> None:
     # 4.9 changed none of the modelled files' migration, zsmalloc or balloon code.
     assert presets["v4.9"]["fixes"] == presets["v4.8"]["fixes"]
     assert presets["v4.14"]["fixes"] == [
-        *MIGRATION, "6afcf8ef0ca0", *MERGED[:-1], "77ff465799c6", MERGED[-1], "195a8c43e93d"]
+        *MIGRATION, "6afcf8ef0ca0", "73e64c51afc5", *MERGED[:-1], "77ff465799c6", MERGED[-1],
+        "195a8c43e93d"]
     assert presets["movable-v3"]["fixes"] == [
         *MIGRATION, "c102f07ca0b0", "balloon-dequeue-under-lock"]
     # 4.7's handle pins were test_and_set_bit_lock loops (bit_spin_lock came with v4 05/12),
@@ -106,7 +107,7 @@ def test_fixes_are_named_and_titled() -> None:
     fixes = core.fixes()
     # In Fix order: 1a87aa03597e and 701d678599d0 (5.3) are in no preset yet.
     assert [f["name"] for f in fixes] == [
-        *MIGRATION, "6afcf8ef0ca0", *MERGED[:-1], "77ff465799c6", "1a87aa03597e",
+        *MIGRATION, "6afcf8ef0ca0", "73e64c51afc5", *MERGED[:-1], "77ff465799c6", "1a87aa03597e",
         "701d678599d0", MERGED[-1], "195a8c43e93d"]
     assert all(f["title"] for f in fixes)
 

@@ -452,15 +452,15 @@ def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
     r = cli("fixes", "--between", "v4.9", "v4.14")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0] == "v4.9 -> v4.14: 3 added, 0 removed"
+    assert lines[0] == "v4.9 -> v4.14: 4 added, 0 removed"
     assert [line.split()[:2] for line in lines[1:]] == [
-        ["+", "6afcf8ef0ca0"], ["+", "77ff465799c6"], ["+", "195a8c43e93d"]]
+        ["+", "6afcf8ef0ca0"], ["+", "73e64c51afc5"], ["+", "77ff465799c6"], ["+", "195a8c43e93d"]]
     assert "fix NR_ISOLATED_* stats for pfn based migration" in lines[1]
     back = cli("fixes", "--between", "v4.14", "v4.7").stdout.splitlines()
-    assert back[0] == "v4.14 -> v4.7: 0 added, 7 removed"
+    assert back[0] == "v4.14 -> v4.7: 0 added, 8 removed"
     assert [line.split()[1] for line in back[1:]] == [
-        "c6c919eb90e0", "bda807d44454", "b1123ea6d3b3", "6afcf8ef0ca0", "1b8320b620d6",
-        "77ff465799c6", "195a8c43e93d"]
+        "c6c919eb90e0", "bda807d44454", "b1123ea6d3b3", "6afcf8ef0ca0", "73e64c51afc5",
+        "1b8320b620d6", "77ff465799c6", "195a8c43e93d"]
     every = cli("fixes").stdout.splitlines()
     assert [line.split()[0] for line in every] == [f["name"] for f in ps.fixes()]
     bad = cli("fixes", "--between", "v4.8", "v4.99")
@@ -473,7 +473,8 @@ def test_cli_presets_shows_each_release_as_its_predecessor_plus_commits() -> Non
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     v414 = lines.index(next(line for line in lines if line.startswith("v4.14 ")))
-    assert lines[v414 + 1].split() == ["v4.9", "+6afcf8ef0ca0,", "+77ff465799c6,", "+195a8c43e93d"]
+    assert lines[v414 + 1].split() == [
+        "v4.9", "+6afcf8ef0ca0,", "+73e64c51afc5,", "+77ff465799c6,", "+195a8c43e93d"]
     assert lines[v414 + 2].split()[0] == "follows:"
     v47 = lines.index(next(line for line in lines if line.startswith("v4.7 ")))
     assert lines[v47 + 1].split()[0] == "fixes:"  # a root lists its whole set

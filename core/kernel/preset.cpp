@@ -47,9 +47,11 @@ constexpr BuiltIn kBuiltIn[] = {
      "Linux 4.9: mm/migrate.c, zsmalloc, the balloon and zram as in 4.8; 4.9's compaction "
      "changes are not modelled yet (docs/kernel/history.md)",
      "lxuxx/linux-4.9 at 157606459ea25f1501efafe5e98686fb11c5148c (4.9.0)"},
-    {"v4.14", "v4.9", {Fix::NrIsolatedLruOnly, Fix::BalloonDeflateViaList, Fix::ZsMigrateEmptyZspage},
-     "Linux 4.14 (LTS): NR_ISOLATED counts LRU pages only, zs_page_migrate migrates an "
-     "empty zspage, leak_balloon frees off a page list",
+    {"v4.14", "v4.9",
+     {Fix::NrIsolatedLruOnly, Fix::CompactionGfpNofs, Fix::BalloonDeflateViaList,
+      Fix::ZsMigrateEmptyZspage},
+     "Linux 4.14 (LTS): NR_ISOLATED counts LRU pages only, GFP_NOFS requests compact, "
+     "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
     {"movable-v3", "",
      {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,

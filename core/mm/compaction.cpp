@@ -25,6 +25,11 @@ constexpr Nanos kHz10 = 100'000'000;  // HZ/10 jiffies: 100 ms
 // block_end_pfn(pfn, order): the end of the order-aligned block holding pfn.
 Pfn block_end_pfn(Pfn pfn, int order) { return (pfn | ((Pfn(1) << order) - 1)) + 1; }
 
+// The gfp_mask of compaction no allocation asked for (compact_node, kcompactd,
+// alloc_contig_range): 73e64c51afc5 gave it GFP_KERNEL, for its GFP_NOFS check; before,
+// nothing read it there.
+gfp_t background_gfp(const Mm& mm) { return mm.cfg.has(Fix::CompactionGfpNofs) ? GFP_KERNEL : 0; }
+
 bool compact_scanners_met(const compact_control& cc) {
   return (cc.free_pfn >> pageblock_order) <= (cc.migrate_pfn >> pageblock_order);
 }
@@ -158,6 +163,10 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
 
     // An anon page pinned by someone beyond its mappings cannot be migrated now.
     if (!page_mapping(mm, page) && page_count(mm, page) > page_mapcount(mm, page))
+      goto isolate_fail;
+    // 73e64c51afc5: only allow to migrate anonymous pages in GFP_NOFS context because
+    // those do not depend on fs locks.
+    if (mm.cfg.has(Fix::CompactionGfpNofs) && !(cc.gfp_mask & __GFP_FS) && page_mapping(mm, page))
       goto isolate_fail;
 
     if (!locked) {
@@ -470,6 +479,7 @@ void compact_memory(Mm& mm, MigrateMode mode) {
     cc.zone = z;
     cc.order = -1;
     cc.mode = mode;
+    cc.gfp_mask = background_gfp(mm);
     cc.whole_zone = true;
     compact_zone(mm, cc);
   }
@@ -506,8 +516,11 @@ void compaction_defer_reset(Zone& zone, int order, bool alloc_success) {
 CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, unsigned alloc_flags,
                                    CompactPriority prio) {
   MODEL_FUNC("try_to_compact_pages");
-  // Check if the GFP flags allow compaction.
-  if (!(gfp & __GFP_FS) || !(gfp & __GFP_IO)) return CompactResult::Skipped;
+  // Check if the GFP flags allow compaction: since 73e64c51afc5 a GFP_NOFS request
+  // compacts too (the scanner then leaves pages with a mapping alone).
+  const bool may_enter_fs = gfp & __GFP_FS, may_perform_io = gfp & __GFP_IO;
+  if (mm.cfg.has(Fix::CompactionGfpNofs) ? !may_perform_io : !may_enter_fs || !may_perform_io)
+    return CompactResult::Skipped;
   CompactResult rc = CompactResult::Skipped;
   // Compact each zone in the list (the zonelist: the highest zone first).
   for (uint32_t z = uint32_t(mm.zones.size()); z-- > 0;) {
@@ -555,6 +568,7 @@ int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode) {
   compact_control cc;
   cc.zone = zone.id;
   cc.mode = mode;
+  cc.gfp_mask = background_gfp(mm);
   cc.migrate_pfn = start;
   cc.range_end = std::min(end, zone.end_pfn());
   cc.free_pfn = pageblock_start_pfn(zone.end_pfn() - 1);
@@ -604,6 +618,7 @@ void kcompactd(Mm& mm) {
       cc.zone = z;
       cc.order = order;
       cc.mode = MigrateMode::SyncLight;
+      cc.gfp_mask = background_gfp(mm);
       compact_zone(mm, cc);
     }
   }

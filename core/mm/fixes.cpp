@@ -18,6 +18,10 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "a balloon page not isolated)"},
     {Fix::NrIsolatedLruOnly, "6afcf8ef0ca0",
      "mm/compaction: fix NR_ISOLATED_* stats for pfn based migration (count LRU pages only)"},
+    {Fix::CompactionGfpNofs, "73e64c51afc5",
+     "mm, compaction: allow compaction for GFP_NOFS requests (4.10: try_to_compact_pages "
+     "skips only requests without __GFP_IO, and a scanner without __GFP_FS leaves pages "
+     "that have a mapping alone)"},
     {Fix::VmOwnsPgIsolated, "vm-owns-pg-isolated",
      "v4: the VM sets and clears PG_isolated under the page lock; drivers never touch it"},
     {Fix::MovableMappingBit, "movable-mapping-bit",

@@ -47,7 +47,6 @@ constexpr uint64_t PAGE_FLAGS_CHECK_AT_PREP = pgbit(NR_PAGEFLAGS) - 1;
 constexpr uint64_t watermark_scale_factor = 10;
 
 // include/linux/gfp.h composites that gfp.h of the model does not define.
-constexpr gfp_t GFP_NOFS = __GFP_RECLAIM | __GFP_IO;
 constexpr gfp_t GFP_TEMPORARY = __GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_RECLAIMABLE;
 constexpr gfp_t GFP_KERNEL_ACCOUNT = GFP_KERNEL | __GFP_ACCOUNT;
 constexpr gfp_t GFP_DMA = __GFP_DMA;

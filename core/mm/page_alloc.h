@@ -44,6 +44,7 @@ inline constexpr gfp_t GFP_ATOMIC = __GFP_HIGH | __GFP_ATOMIC | __GFP_KSWAPD_REC
 inline constexpr gfp_t GFP_KERNEL = __GFP_RECLAIM | __GFP_IO | __GFP_FS;
 inline constexpr gfp_t GFP_NOWAIT = __GFP_KSWAPD_RECLAIM;
 inline constexpr gfp_t GFP_NOIO = __GFP_RECLAIM;
+inline constexpr gfp_t GFP_NOFS = __GFP_RECLAIM | __GFP_IO;
 inline constexpr gfp_t GFP_USER = __GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_HARDWALL;
 inline constexpr gfp_t GFP_HIGHUSER = GFP_USER | __GFP_HIGHMEM;
 inline constexpr gfp_t GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE;

@@ -352,6 +352,27 @@ TEST(CompactionDirect, TryToCompactPagesMakesTheAllocationPossible) {
 // 4.8's slow path: a costly order (above 3) first tries async compaction, which leaves a
 // zone to sync compaction without deferring it; a failed sync compaction defers the zone
 // for the next 1 << compact_defer_shift attempts at that order or above.
+// A GFP_NOFS request (a filesystem allocating under its own locks) skips compaction
+// before 73e64c51afc5 (4.10); with it, compaction runs and migrates the anon pages (those
+// without a mapping), and the allocation succeeds.
+TEST(CompactionDirect, GfpNofsCompactsSince73e64c51afc5) {
+  for (const char* preset : {"v4.9", "v4.14"}) {
+    SCOPED_TRACE(preset);
+    Kernel k(kcfg(preset, 4096));
+    fragment(k);
+    const bool fixed = k.cfg.has(Fix::CompactionGfpNofs);
+    Pfn got = kNoPfn;
+    const RunResult r = run_task(k, [&] {
+      got = alloc_pages(k, GFP_NOFS | __GFP_MOVABLE, 9, Owner::Kernel);
+      if (got != kNoPfn) __free_pages(k, got, 9);
+    });
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    EXPECT_EQ(got != kNoPfn, fixed);
+    EXPECT_EQ(k.stat(Stat::COMPACTSTALL), fixed ? 2 : 0);
+    EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS) > 0, fixed);
+  }
+}
+
 TEST(CompactionDirect, CostlyOrdersTryAsyncFirstAndFailedSyncCompactionDefers) {
   Zone z;
   EXPECT_FALSE(compaction_deferred(z, 4));  // never failed
