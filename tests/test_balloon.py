@@ -101,6 +101,42 @@ def test_leak_balloon_frees_its_pages_off_a_page_list_since_195a8c43e93d(preset)
                        if via_list else []), (preset, flipped, ops)
 
 
+def inflate_ops(preset: str, fixes: dict[str, bool] | None = None) -> list[tuple[str, str]]:
+    """(op, object) of the lock and allocation steps one fill_balloon(1) takes, in order."""
+    import pagesim as ps
+
+    @ps.scenario(kernel=preset, cpus=1, pages=512)
+    def inflate(k):
+        return ps.script(k.cpu(0).run(k.balloon().fill, 1, name="inflate"))
+
+    run = inflate.run(fixes=fixes or {})
+    assert run.ok, run.report()
+    wanted = {"balloon_lock", "pages_lock", "page pfn 0"}
+    return [(e["op"], e["obj"].split()[-1] if "pfn" not in e["obj"] else e["obj"])
+            for e in run.trace()
+            if e.get("op") in ("lock", "spin_lock", "test_and_set", "write")
+            and any(w in e.get("obj", "") for w in wanted)
+            and not (e["op"] == "write" and e.get("func") != "get_page_from_freelist")]
+
+
+def test_fill_balloon_allocates_before_balloon_lock_since_c7cdff0e8647():
+    # 4.14: balloon_page_enqueue allocates under balloon_lock (pfn 0 is the page it gets).
+    assert inflate_ops("v4.14")[:2] == [("lock", "balloon_lock"), ("write", "page pfn 0")]
+    # 4.19: the allocation comes first, then balloon_lock.
+    assert inflate_ops("v4.19")[:2] == [("write", "page pfn 0"), ("lock", "balloon_lock")]
+    assert inflate_ops("v4.19", {"c7cdff0e8647": False}) == inflate_ops("v4.14")
+
+
+def test_balloon_page_enqueue_takes_pages_lock_before_the_page_lock_since_418a3ab1e778():
+    def enqueue(preset, fixes=None):
+        return [o for o in inflate_ops(preset, fixes) if o[0] in ("spin_lock", "test_and_set")]
+
+    assert enqueue("v4.19") == [("test_and_set", "page pfn 0"), ("spin_lock", "pages_lock")]
+    assert enqueue("v5.4") == [("spin_lock", "pages_lock"), ("test_and_set", "page pfn 0")]
+    with pytest.raises(core.UsageError, match="^fix '418a3ab1e778' needs fix 'c7cdff0e8647'"):
+        inflate_ops("v5.4", {"c7cdff0e8647": False})
+
+
 def test_misuse_raises_clear_errors():
     k = core.Kernel(pages=PAGES)
     st = core.balloon_state(k.state)

@@ -54,7 +54,7 @@ def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
 
 def test_presets_list_their_fixes() -> None:
     presets = {p["name"]: p for p in core.presets() if not p["user"]}  # built in
-    assert list(presets) == ["v4.7", "v4.8", "v4.9", "v4.14", "movable-v3"]
+    assert list(presets) == ["v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "movable-v3"]
     assert presets["v4.8"]["fixes"] == [*MIGRATION, *MERGED]
     # 4.9 changed none of the modelled files' migration, zsmalloc or balloon code.
     assert presets["v4.9"]["fixes"] == presets["v4.8"]["fixes"]
@@ -66,11 +66,15 @@ def test_presets_list_their_fixes() -> None:
     # 4.7's handle pins were test_and_set_bit_lock loops (bit_spin_lock came with v4 05/12),
     # and its balloon had hooks of its own.
     assert presets["v4.7"]["fixes"] == [f for f in MERGED if f != "1b8320b620d6"]
+    assert set(presets["v4.19"]["fixes"]) - set(presets["v4.14"]["fixes"]) == {"c7cdff0e8647"}
+    assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
+        "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal"}
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] and p["follows"] for p in presets.values())
     # A release is its predecessor plus its own commits.
     assert {n: p["base"] for n, p in presets.items()} == {
-        "v4.7": "", "v4.8": "v4.7", "v4.9": "v4.8", "v4.14": "v4.9", "movable-v3": ""}
+        "v4.7": "", "v4.8": "v4.7", "v4.9": "v4.8", "v4.14": "v4.9", "v4.19": "v4.14",
+        "v5.4": "v4.19", "movable-v3": ""}
     for p in presets.values():
         if p["base"]:
             assert set(presets[p["base"]]["fixes"]) <= set(p["fixes"])
@@ -105,10 +109,11 @@ def test_a_user_composed_preset_is_its_base_with_fixes_flipped() -> None:
 
 def test_fixes_are_named_and_titled() -> None:
     fixes = core.fixes()
-    # In Fix order: 1a87aa03597e and 701d678599d0 (5.3) are in no preset yet.
+    # In Fix order.
     assert [f["name"] for f in fixes] == [
         *MIGRATION, "6afcf8ef0ca0", "73e64c51afc5", *MERGED[:-1], "77ff465799c6", "1a87aa03597e",
-        "701d678599d0", MERGED[-1], "195a8c43e93d"]
+        "701d678599d0", MERGED[-1], "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778",
+        "avoid-duplicate-page-removal"]
     assert all(f["title"] for f in fixes)
 
 
@@ -249,7 +254,7 @@ def test_python_task_calls_entry_points() -> None:
         (
             lambda: Kernel(preset="v9.9"),
             # then the presets users composed, if any
-            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, movable-v3",
+            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, movable-v3",
         ),
         (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
         (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),

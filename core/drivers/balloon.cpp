@@ -154,19 +154,57 @@ void balloon_page_delete(Mm& mm, Pfn page) {
   if (!PageIsolated(mm, page)) list_del(mm, page, here());
 }
 
-Pfn balloon_page_enqueue(Mm& mm, balloon_dev_info& b) {
-  MODEL_FUNC("balloon_page_enqueue");
-  const Pfn page = alloc_pages(mm, balloon_gfp, 0, Owner::Balloon);
-  if (page == kNoPfn) return kNoPfn;
-  // Block others from accessing the page when we get around to establishing additional
-  // references. We should be the only one holding a reference to the page at this point.
+Pfn balloon_page_alloc(Mm& mm) {
+  MODEL_FUNC("balloon_page_alloc");
+  return alloc_pages(mm, balloon_gfp, 0, Owner::Balloon);
+}
+
+namespace {
+
+// Block others from accessing the page when we get around to establishing additional
+// references. We should be the only one holding a reference to the page at this point.
+void balloon_trylock_new_page(Mm& mm, Pfn page) {
   if (!trylock_page(mm, page))
-    BUG(REPORT_FUNC("balloon_page_enqueue"), "BUG_ON(!trylock_page(page))", {dump_page(mm, page)});
+    BUG(REPORT_FUNC_HERE(), "BUG_ON(!trylock_page(page))", {dump_page(mm, page)});
+}
+
+// balloon_page_enqueue_one (418a3ab1e778), called with pages_lock held. As 418a3ab1e778
+// merged it, it took the page off the caller's list: a page virtio's fill_balloon had
+// already popped off its list was list_del'ed twice (Wei Wang's fix moved the list_del
+// to balloon_page_list_enqueue).
+void balloon_page_enqueue_one(Mm& mm, balloon_dev_info& b, Pfn page) {
+  MODEL_FUNC("balloon_page_enqueue_one");
+  balloon_trylock_new_page(mm, page);
+  if (!mm.cfg.has(Fix::BalloonEnqueueNoDoubleDel)) list_del(mm, page, here());
+  balloon_page_insert(mm, b, page);
+  unlock_page(mm, page);
+  drivers_of(mm).balloon.events[BALLOON_INFLATE]++;
+}
+
+// The page lock, then pages_lock (before 418a3ab1e778).
+void enqueue_locked_page(Mm& mm, balloon_dev_info& b, Pfn page) {
+  balloon_trylock_new_page(mm, page);
   spin_lock(b.pages_lock);
   balloon_page_insert(mm, b, page);
   drivers_of(mm).balloon.events[BALLOON_INFLATE]++;
   spin_unlock(b.pages_lock);
   unlock_page(mm, page);
+}
+
+}  // namespace
+
+void balloon_page_enqueue(Mm& mm, balloon_dev_info& b, Pfn page) {
+  MODEL_FUNC("balloon_page_enqueue");
+  if (!mm.cfg.has(Fix::BalloonListInterfaces)) return enqueue_locked_page(mm, b, page);
+  spin_lock(b.pages_lock);  // 418a3ab1e778: pages_lock, then the page lock
+  balloon_page_enqueue_one(mm, b, page);
+  spin_unlock(b.pages_lock);
+}
+
+Pfn balloon_page_alloc_enqueue(Mm& mm, balloon_dev_info& b) {
+  MODEL_FUNC("balloon_page_enqueue");
+  const Pfn page = alloc_pages(mm, balloon_gfp, 0, Owner::Balloon);
+  if (page != kNoPfn) enqueue_locked_page(mm, b, page);
   return page;
 }
 
@@ -385,17 +423,41 @@ uint32_t fill_balloon(Mm& mm, uint64_t num) {
   virtio_balloon& vb = bl.vb;
   // We can only do one array worth at a time.
   num = std::min<uint64_t>(num, VIRTIO_BALLOON_ARRAY_PFNS_MAX);
-  mutex_lock(vb.balloon_lock);
-  vb.pfns.clear();
-  while (vb.pfns.size() < num) {
-    const Pfn page = balloon_page_enqueue(mm, bl.vb_dev_info);
-    if (page == kNoPfn) {
-      // "Out of puff! Can't get 1 pages": sleep for at least 1/5 of a second before retry.
-      delay(kOutOfPuffSleepNs);
-      break;
+  if (mm.cfg.has(Fix::BalloonAllocOutsideLock)) {
+    // c7cdff0e8647: allocate first, without balloon_lock (the allocation may reclaim,
+    // and the OOM notifier leaks the balloon under balloon_lock), then enqueue.
+    const uint32_t pages = mm.get_private_list("pages");  // LIST_HEAD(pages)
+    for (uint64_t num_pfns = 0; num_pfns < num; num_pfns++) {
+      const Pfn page = balloon_page_alloc(mm);
+      if (page == kNoPfn) {
+        delay(kOutOfPuffSleepNs);  // "Out of puff! Can't get 1 pages"
+        break;
+      }
+      list_add(mm, page, pages, here());  // balloon_page_push
     }
-    vb.pfns.push_back(page);  // set_page_pfns
-    vb.num_pages += 1;        // VIRTIO_BALLOON_PAGES_PER_PAGE
+    mutex_lock(vb.balloon_lock);
+    vb.pfns.clear();
+    while (!list_empty(mm, pages)) {  // balloon_page_pop
+      const Pfn page = mm.lists[pages].first;
+      list_del(mm, page, here());
+      balloon_page_enqueue(mm, bl.vb_dev_info, page);
+      vb.pfns.push_back(page);  // set_page_pfns
+      vb.num_pages += 1;        // VIRTIO_BALLOON_PAGES_PER_PAGE
+    }
+    mm.put_private_list(pages);
+  } else {
+    mutex_lock(vb.balloon_lock);
+    vb.pfns.clear();
+    while (vb.pfns.size() < num) {
+      const Pfn page = balloon_page_alloc_enqueue(mm, bl.vb_dev_info);
+      if (page == kNoPfn) {
+        // "Out of puff! Can't get 1 pages": sleep for at least 1/5 of a second before retry.
+        delay(kOutOfPuffSleepNs);
+        break;
+      }
+      vb.pfns.push_back(page);  // set_page_pfns
+      vb.num_pages += 1;        // VIRTIO_BALLOON_PAGES_PER_PAGE
+    }
   }
   const auto num_allocated_pages = uint32_t(vb.pfns.size());
   // Did we get any?

@@ -85,8 +85,12 @@ void balloon_page_insert(mm::Mm& mm, balloon_dev_info& b, mm::Pfn page);
 // balloon_page_delete: caller holds the page lock (and pages_lock, except in migration);
 // list_del only if !PageIsolated: an isolated page's lru belongs to the VM.
 void balloon_page_delete(mm::Mm& mm, mm::Pfn page);
-// balloon_page_enqueue: allocates a page and puts it in the balloon; kNoPfn on failure.
-mm::Pfn balloon_page_enqueue(mm::Mm& mm, balloon_dev_info& b);
+// balloon_page_alloc: a page for the balloon (kNoPfn on failure); balloon_page_enqueue
+// puts it in the balloon (c7cdff0e8647). Before that commit balloon_page_enqueue(b)
+// allocated the page itself: balloon_page_alloc_enqueue, kNoPfn on failure.
+mm::Pfn balloon_page_alloc(mm::Mm& mm);
+void balloon_page_enqueue(mm::Mm& mm, balloon_dev_info& b, mm::Pfn page);
+mm::Pfn balloon_page_alloc_enqueue(mm::Mm& mm, balloon_dev_info& b);
 // balloon_page_dequeue: takes a page out of the balloon; kNoPfn if none could be taken.
 // With Fix::BalloonDequeueUnderLock the walk holds pages_lock; without it the walk is the
 // pre-fix one (pages_lock only around balloon_page_delete) and can follow a poisoned lru.

@@ -64,6 +64,18 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "virtio-balloon: deflate via a page list (4.13: leak_balloon links the pages it "
      "dequeues on a local list through page->lru, and release_pages_balloon frees them off "
      "it instead of by their pfns)"},
+    {Fix::BalloonAllocOutsideLock, "c7cdff0e8647",
+     "virtio_balloon: fix deadlock on OOM (4.15: fill_balloon allocates its pages with "
+     "balloon_page_alloc before it takes balloon_lock, then enqueues them; before, "
+     "balloon_page_enqueue allocated each page under balloon_lock)"},
+    {Fix::BalloonListInterfaces, "418a3ab1e778",
+     "mm/balloon_compaction: List interfaces (5.3: balloon_page_enqueue takes pages_lock "
+     "before the page lock, in balloon_page_enqueue_one; as merged, enqueue_one also "
+     "list_del'ed the page)"},
+    {Fix::BalloonEnqueueNoDoubleDel, "avoid-duplicate-page-removal",
+     "mm/balloon_compaction: avoid duplicate page removal (Wei Wang, 5.3-rc3; its upstream "
+     "id is not in the stored archive: balloon_page_enqueue_one no longer list_dels a page "
+     "virtio's fill_balloon already took off its list)"},
 }};
 
 }  // namespace

@@ -30,6 +30,9 @@ enum class Fix : uint8_t {
   // mm/balloon_compaction.c
   BalloonDequeueUnderLock,   // the dequeue walk holds pages_lock
   BalloonDeflateViaList,     // 195a8c43e93d (4.13): leak_balloon frees its pages off a page->lru list
+  BalloonAllocOutsideLock,   // c7cdff0e8647 (4.15): fill_balloon allocates before balloon_lock
+  BalloonListInterfaces,     // 418a3ab1e778 (5.3): enqueue takes pages_lock before the page lock
+  BalloonEnqueueNoDoubleDel, // "avoid duplicate page removal" (5.3): no second list_del in enqueue_one
   Count_
 };
 inline constexpr size_t kFixCount = size_t(Fix::Count_);
