@@ -12,6 +12,7 @@ watermarks are min 90, low 112, high 134 pages (min_free_kbytes = int_sqrt(8 MiB
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import subprocess
@@ -54,7 +55,8 @@ def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
 
 def test_presets_list_their_fixes() -> None:
     presets = {p["name"]: p for p in core.presets() if not p["user"]}  # built in
-    assert list(presets) == ["v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "movable-v3"]
+    assert list(presets) == [
+        "v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "v5.10", "movable-v3"]
     assert presets["v4.8"]["fixes"] == [*MIGRATION, *MERGED]
     # 4.9 changed none of the modelled files' migration, zsmalloc or balloon code.
     assert presets["v4.9"]["fixes"] == presets["v4.8"]["fixes"]
@@ -69,12 +71,13 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v4.19"]["fixes"]) - set(presets["v4.14"]["fixes"]) == {"c7cdff0e8647"}
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal"}
+    assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {"d20bdd571ee5"}
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] and p["follows"] for p in presets.values())
     # A release is its predecessor plus its own commits.
     assert {n: p["base"] for n, p in presets.items()} == {
         "v4.7": "", "v4.8": "v4.7", "v4.9": "v4.8", "v4.14": "v4.9", "v4.19": "v4.14",
-        "v5.4": "v4.19", "movable-v3": ""}
+        "v5.4": "v4.19", "v5.10": "v5.4", "movable-v3": ""}
     for p in presets.values():
         if p["base"]:
             assert set(presets[p["base"]]["fixes"]) <= set(p["fixes"])
@@ -111,8 +114,8 @@ def test_fixes_are_named_and_titled() -> None:
     fixes = core.fixes()
     # In Fix order.
     assert [f["name"] for f in fixes] == [
-        *MIGRATION, "6afcf8ef0ca0", "73e64c51afc5", *MERGED[:-1], "77ff465799c6", "1a87aa03597e",
-        "701d678599d0", MERGED[-1], "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778",
+        *MIGRATION, "6afcf8ef0ca0", "73e64c51afc5", "d20bdd571ee5", *MERGED[:-1], "77ff465799c6",
+        "1a87aa03597e", "701d678599d0", MERGED[-1], "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778",
         "avoid-duplicate-page-removal"]
     assert all(f["title"] for f in fixes)
 
@@ -254,7 +257,7 @@ def test_python_task_calls_entry_points() -> None:
         (
             lambda: Kernel(preset="v9.9"),
             # then the presets users composed, if any
-            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, movable-v3",
+            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, v5.10, movable-v3",
         ),
         (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
         (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),
@@ -461,3 +464,33 @@ def test_failed_high_order_allocation_compacts_directly() -> None:
     assert k.state.stats["compact_success"] == 1
     assert k.state.stats["pgmigrate_success"] > 0
     assert k.state.corrupt_pages(pid) == 0
+
+
+def test_alloc_contig_range_migrates_its_range_and_gives_up_on_a_pinned_page() -> None:
+    def machine() -> tuple[Kernel, list[int]]:
+        k = Kernel(pages=2048)
+        pid = k.process("app")
+        assert k.fault_in(pid, 40) == 40
+        pages = [p for p in range(2048) if k.state.page(p)["owner"] == "process"]
+        return k, pages
+
+    k, pages = machine()
+    start, end = pages[0], pages[0] + 40
+    # 40 pages: a batch of 32 (COMPACT_CLUSTER_MAX), then the other 8. (The model does not
+    # isolate the range's pageblocks first, so a later batch's new pages may come from
+    # pages an earlier batch freed in the range.)
+    assert k.call("alloc_contig_range", start, end) == 0
+    assert k.state.stats["pgmigrate_success"] == 40
+    assert k.state.stats["nr_isolated_anon"] == 0
+    # A page whose driver answers -EAGAIN every time: migrate_pages tries it for 10
+    # passes, __alloc_contig_migrate_range calls that 5 times, then gives up with -EBUSY
+    # and puts the page back.
+    k = Kernel(pages=2048)
+    p = k.call("test_driver_alloc", 1)
+    k.call("test_driver_set", core.TEST_DRIVER_OPTIONS["busy"], 1)
+    assert k.call("alloc_contig_range", p, p + 1) == -errno.EBUSY
+    st = core.test_driver_state(k.state)
+    assert st["calls"] == {"isolate_page": 1, "migratepage": 50, "putback_page": 1}
+    assert k.state.stats["nr_isolated_anon"] == 0
+    with pytest.raises(UsageError, match="bad end pfn"):
+        k.call("alloc_contig_range", start, start)

@@ -248,6 +248,11 @@ class Compaction:
         """A compaction context on [start, end); mode 0 async, 1 sync-light, 2 sync."""
         return self._k.call("compact_range", start, end, mode)
 
+    @entry("alloc_contig_range", lambda self, start, end: (start, end))
+    def contig(self, start: int, end: int) -> int:
+        """alloc_contig_range's migration of [start, end), as CMA runs it: 0 or -errno."""
+        return self._k.call("alloc_contig_range", start, end)
+
     @entry("compact_memory", lambda self: ())
     def memory(self) -> int:
         """Compact every zone fully (echo 1 > /proc/sys/vm/compact_memory)."""

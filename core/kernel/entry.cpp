@@ -44,6 +44,16 @@ std::vector<EntryPoint> build() {
          if (a[1] <= a[0] || a[1] > int64_t(k.pages.size())) throw UsageError("bad end pfn");
          return mm::compact_range(k, s, mm::Pfn(a[1]), mode_arg(a[2]));
        }},
+      {"alloc_contig_range", "start, end",
+       "alloc_contig_range's migration of [start, end) (__alloc_contig_migrate_range): "
+       "returns 0 or -EINTR, -EBUSY, -ENOMEM",
+       [](Kernel& k, Args a) -> int64_t {
+         const mm::Pfn s = pfn_arg(k, a[0]);
+         if (a[1] <= a[0] || a[1] > int64_t(k.pages.size())) throw UsageError("bad end pfn");
+         if (&k.zone_of(s) != &k.zone_of(mm::Pfn(a[1] - 1)))
+           throw UsageError("alloc_contig_range: [start, end) must lie in one zone");
+         return mm::alloc_contig_migrate_range(k, s, mm::Pfn(a[1]));
+       }},
       {"compact_page", "pfn",
        "a synchronous compaction context aimed at one page (isolate it, migrate it)",
        [](Kernel& k, Args a) -> int64_t {

@@ -61,6 +61,10 @@ constexpr BuiltIn kBuiltIn[] = {
       Fix::BalloonEnqueueNoDoubleDel},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
+    {"v5.10", "v5.4", {Fix::IsolationStopsWithPagesToMigrate},
+     "Linux 5.10 (LTS): compaction stops isolating when too many pages are isolated and it "
+     "has pages to migrate",
+     "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
     {"movable-v3", "",
      {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,
       Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock},

@@ -105,6 +105,9 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
   // parallel reclaimers or compaction. If there are, delay for some time until fewer
   // pages are isolated. (fatal_signal_pending: the model sends no signals.)
   while (too_many_isolated(mm)) {
+    // d20bdd571ee5: stop isolation if there are still pages not migrated (they would
+    // otherwise be counted against the isolation that waits for them)
+    if (mm.cfg.has(Fix::IsolationStopsWithPagesToMigrate) && cc.nr_migratepages) return 0;
     // async migration should just abort
     if (cc.mode == MigrateMode::Async) return 0;
     congestion_wait(kHz10);
@@ -592,6 +595,61 @@ int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode) {
     }
   }
   return failed;
+}
+
+// isolate_migratepages_range (4.8 mm/compaction.c:960-994): the range block by block
+// (pageblock_pfn_to_page: the model's zones have no holes), until COMPACT_CLUSTER_MAX
+// pages are isolated; 0 when a block gave up (too many isolated).
+Pfn isolate_migratepages_range(Mm& mm, compact_control& cc, Pfn start_pfn, Pfn end_pfn) {
+  MODEL_FUNC("isolate_migratepages_range");
+  Pfn pfn = start_pfn;
+  for (Pfn block_end = pageblock_end_pfn(pfn); pfn < end_pfn;
+       pfn = block_end, block_end += pageblock_nr_pages) {
+    block_end = std::min(block_end, end_pfn);
+    pfn = isolate_migratepages_block(mm, cc, pfn, block_end, ISOLATE_UNEVICTABLE);
+    if (!pfn) break;
+    if (cc.nr_migratepages == COMPACT_CLUSTER_MAX) break;
+  }
+  acct_isolated(mm, cc);
+  return pfn;
+}
+
+// __alloc_contig_migrate_range (4.8 mm/page_alloc.c:7158-7200), as alloc_contig_range
+// runs it. (fatal_signal_pending: no signals; reclaim_clean_pages_from_list reclaims
+// clean page-cache pages, which the model does not have.)
+int alloc_contig_migrate_range(Mm& mm, Pfn start, Pfn end) {
+  MODEL_FUNC("__alloc_contig_migrate_range");
+  compact_control cc;
+  cc.zone = mm.zone_of(start).id;
+  cc.order = -1;
+  cc.mode = MigrateMode::Sync;
+  cc.gfp_mask = background_gfp(mm);
+  cc.free_pfn = pageblock_start_pfn(mm.zones[cc.zone].end_pfn() - 1);
+  PrivateLists lists(mm, cc);
+  Pfn pfn = start;
+  unsigned tries = 0;
+  int ret = 0;
+  while (pfn < end || !list_empty(mm, cc.migratepages)) {
+    if (list_empty(mm, cc.migratepages)) {
+      cc.nr_migratepages = 0;
+      pfn = isolate_migratepages_range(mm, cc, pfn, end);
+      if (!pfn) {
+        ret = -EINTR;
+        break;
+      }
+      tries = 0;
+    } else if (++tries == 5) {
+      ret = ret < 0 ? ret : -EBUSY;
+      break;
+    }
+    ret = migrate_pages(mm, cc.migratepages, alloc_migrate_target, nullptr, 0, cc.mode,
+                        MigrateReason::ContigRange);
+  }
+  if (ret < 0) {
+    putback_movable_pages(mm, cc.migratepages);
+    return ret;
+  }
+  return 0;
 }
 
 void wakeup_kcompactd(Mm& mm, int order) {

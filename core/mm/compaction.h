@@ -84,6 +84,12 @@ CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, unsigned a
 // each page to a new page from the allocator (alloc_migrate_target). Returns the number
 // of pages that were not migrated.
 int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode);
+// alloc_contig_range's migration step, as the kernel runs it (__alloc_contig_migrate_range
+// over isolate_migratepages_range): synchronous, the range block by block, at most 32
+// pages at a time, up to 5 tries of a batch. Returns 0, -EINTR (isolation gave up),
+// -EBUSY or -ENOMEM; what is still isolated then is put back.
+int alloc_contig_migrate_range(Mm& mm, Pfn start, Pfn end);
+Pfn isolate_migratepages_range(Mm& mm, compact_control& cc, Pfn start_pfn, Pfn end_pfn);
 
 // kcompactd: a daemon that sleeps until wakeup_kcompactd and then compacts every zone for
 // the requested order (kcompactd_do_work).

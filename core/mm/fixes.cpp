@@ -22,6 +22,10 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm, compaction: allow compaction for GFP_NOFS requests (4.10: try_to_compact_pages "
      "skips only requests without __GFP_IO, and a scanner without __GFP_FS leaves pages "
      "that have a mapping alone)"},
+    {Fix::IsolationStopsWithPagesToMigrate, "d20bdd571ee5",
+     "mm/compaction: stop isolation if too many pages are isolated and we have pages to "
+     "migrate (5.10: isolate_migratepages_block returns at once when too_many_isolated() "
+     "and cc->nr_migratepages, instead of waiting in congestion_wait for pages it holds)"},
     {Fix::VmOwnsPgIsolated, "vm-owns-pg-isolated",
      "v4: the VM sets and clears PG_isolated under the page lock; drivers never touch it"},
     {Fix::MovableMappingBit, "movable-mapping-bit",
