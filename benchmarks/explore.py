@@ -17,6 +17,9 @@ For each race scenario (1 to 4 of the library, on the kernel that has the bug):
   short by a sleep set, whether the space was exhausted, and executions (both kinds)
   per second.
 
+- zs_free executions per second on each of the presets v4.8, v5.10 and v6.6 that exist,
+  side by side with v4.8 (a later kernel's model does more per execution).
+
 The last line is ``zs_free_exec_per_s=<float>`` (the zs_free scenario's rate).
 """
 
@@ -32,6 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scenarios"))
 
 import alloc_zspage_isolate
 import balloon_dequeue_poison
+import pagesim as ps
 import zs_compact_pin_bit
 import zs_free_double_isolation
 
@@ -63,6 +67,7 @@ RACES = {
     ),
 }
 SEEDS = [0, 1_000_000, 2_000_000, 3_000_000, 4_000_000]
+PRESETS = ["v4.8", "v5.10", "v6.6"]  # zs_free's rate on each that exists, against v4.8
 BUDGET = {"executions": 300_000, "seconds": 20.0}
 
 
@@ -144,6 +149,17 @@ def main() -> None:
         total = ex.executions + ex.redundant
         print(f"{name:14} {fmt(ex.executions):>9} {fmt(ex.redundant):>9} "
               f"{ex.exhausted!s:>9} {fmt(total / ex.seconds):>9}", flush=True)
+    known = {p["name"] for p in ps.presets()}
+    print(f"\n{'preset':14} {'exec/s/core':>12} {'vs v4.8':>8}   (zs_free, random, the fixed side)")
+    sc = RACES["zs_free"][0]
+    base = None
+    for preset in PRESETS:
+        if preset not in known:
+            print(f"{preset:14} {'-':>12} {'-':>8}   (no such preset yet)")
+            continue
+        r = rate(sc, {"kernel": preset})
+        base = base or r
+        print(f"{preset:14} {r:>12,.0f} {r / base - 1:>+8.1%}", flush=True)
     print(f"zs_free_exec_per_s={rates['zs_free']:.1f}")
 
 
