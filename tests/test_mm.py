@@ -56,7 +56,7 @@ def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
 def test_presets_list_their_fixes() -> None:
     presets = {p["name"]: p for p in core.presets() if not p["user"]}  # built in
     assert list(presets) == [
-        "v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "v5.10", "movable-v3"]
+        "v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "v5.10", "v5.15", "movable-v3"]
     assert presets["v4.8"]["fixes"] == [*MIGRATION, *MERGED]
     # 4.9 changed none of the modelled files' migration, zsmalloc or balloon code.
     assert presets["v4.9"]["fixes"] == presets["v4.8"]["fixes"]
@@ -72,12 +72,13 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {"d20bdd571ee5"}
+    assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {"239592815805"}
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] and p["follows"] for p in presets.values())
     # A release is its predecessor plus its own commits.
     assert {n: p["base"] for n, p in presets.items()} == {
         "v4.7": "", "v4.8": "v4.7", "v4.9": "v4.8", "v4.14": "v4.9", "v4.19": "v4.14",
-        "v5.4": "v4.19", "v5.10": "v5.4", "movable-v3": ""}
+        "v5.4": "v4.19", "v5.10": "v5.4", "v5.15": "v5.10", "movable-v3": ""}
     for p in presets.values():
         if p["base"]:
             assert set(presets[p["base"]]["fixes"]) <= set(p["fixes"])
@@ -115,7 +116,8 @@ def test_fixes_are_named_and_titled() -> None:
     # In Fix order.
     assert [f["name"] for f in fixes] == [
         *MIGRATION, "6afcf8ef0ca0", "73e64c51afc5", "d20bdd571ee5", *MERGED[:-1], "77ff465799c6",
-        "1a87aa03597e", "701d678599d0", MERGED[-1], "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778",
+        "1a87aa03597e", "701d678599d0", "239592815805", MERGED[-1], "195a8c43e93d", "c7cdff0e8647",
+        "418a3ab1e778",
         "avoid-duplicate-page-removal"]
     assert all(f["title"] for f in fixes)
 
@@ -257,7 +259,7 @@ def test_python_task_calls_entry_points() -> None:
         (
             lambda: Kernel(preset="v9.9"),
             # then the presets users composed, if any
-            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, v5.10, movable-v3",
+            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, v5.10, v5.15, movable-v3",
         ),
         (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
         (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),

@@ -932,11 +932,24 @@ uint64_t zs_can_compact(const SizeClass& c) {
   return obj_wasted * c.pages_per_zspage;
 }
 
-void __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
+// pool->stats.pages_compacted += n before 239592815805: a plain read-modify-write of a
+// pool word under one class's lock only, so compactions of two classes can lose an update.
+void pages_compacted_add(Mm& mm, uint32_t pool, uint64_t n) {
+  ZsPool& p = pool_of(mm, pool);
+  const ObjId stats = make_obj(zsobj::kPoolStats, pool);
+  sched(Op::Read, Access::Read, stats, here());
+  const uint64_t v = p.pages_compacted;
+  sched(Op::Write, Access::Write, stats, here());
+  p.pages_compacted = v + n;
+}
+
+// Returns the pages it freed (239592815805; before, it added them to the pool's stat).
+uint64_t __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
   MODEL_FUNC("__zs_compact");
   zs_compact_control cc;
   uint32_t src_zspage;
   uint32_t dst_zspage = 0;
+  uint64_t pages_freed = 0;
   spin_lock(c.lock);
   while ((src_zspage = isolate_zspage(mm, c, true))) {
     if (!zs_can_compact(c)) break;
@@ -954,7 +967,11 @@ void __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
     putback_zspage(mm, c, dst_zspage);
     if (putback_zspage(mm, c, src_zspage) == ZS_EMPTY) {
       free_zspage(mm, pool, c, src_zspage);
-      pool_of(mm, pool).pages_compacted += c.pages_per_zspage;
+      pool_of(mm, pool).compaction_freed += c.pages_per_zspage;
+      if (mm.cfg.has(Fix::ZsCompactCountsLocally))
+        pages_freed += c.pages_per_zspage;
+      else
+        pages_compacted_add(mm, pool, c.pages_per_zspage);
     }
     spin_unlock(c.lock);
     // cond_resched()
@@ -962,6 +979,7 @@ void __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
   }
   if (src_zspage) putback_zspage(mm, c, src_zspage);
   spin_unlock(c.lock);
+  return pages_freed;
 }
 
 // ---- migration helpers ----
@@ -1162,7 +1180,8 @@ void __zs_compact_v3(Mm& mm, uint32_t pool, SizeClass& c) {
       spin_lock(c.lock);
       c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
       p.pages_allocated -= c.pages_per_zspage;
-      p.pages_compacted += c.pages_per_zspage;
+      p.compaction_freed += c.pages_per_zspage;
+      pages_compacted_add(mm, pool, c.pages_per_zspage);
       spin_unlock(c.lock);
       src = 0;
     }
@@ -1264,6 +1283,9 @@ const bool registered = [] {
   });
   register_obj_class(zsobj::kMigrationWait, "pool->migration_wait", [](uint64_t i, const World*) {
     return "pool->migration_wait (pool " + std::to_string(i) + ")";
+  });
+  register_obj_class(zsobj::kPoolStats, "pool->stats", [](uint64_t i, const World*) {
+    return "pool->stats (pool " + std::to_string(i) + ")";
   });
   return true;
 }();
@@ -1511,13 +1533,30 @@ uint64_t zs_compact(Mm& mm, uint32_t pool) {
   ZsPool& p = pool_of(mm, pool);
   // From the largest class down (class->index == i skips merged ones); __zs_compact
   // takes each class's lock, also where isolate_zspage finds no source.
+  uint64_t pages_freed = 0;
   for (size_t i = p.classes.size(); i-- > 0;) {
     if (mm.cfg.has(Fix::ZsCompactUnderClassLock))
-      __zs_compact(mm, pool, p.classes[i]);
+      pages_freed += __zs_compact(mm, pool, p.classes[i]);
     else
       __zs_compact_v3(mm, pool, p.classes[i]);
   }
-  return p.pages_compacted;
+  const ObjId stats = make_obj(zsobj::kPoolStats, pool);
+  if (!mm.cfg.has(Fix::ZsCompactCountsLocally)) {
+    sched(Op::Read, Access::Read, stats, here());
+    return p.pages_compacted;
+  }
+  atomic_add_return<uint64_t>(pages_freed, p.pages_compacted, stats);
+  return pages_freed;
+}
+
+uint64_t zs_shrinker_scan(Mm& mm, uint32_t pool) {
+  MODEL_FUNC("zs_shrinker_scan");
+  if (mm.cfg.has(Fix::ZsCompactCountsLocally)) return zs_compact(mm, pool);
+  sched(Op::Read, Access::Read, make_obj(zsobj::kPoolStats, pool), here());
+  const uint64_t before = pool_of(mm, pool).pages_compacted;
+  // Compact classes and calculate compaction delta. Can run concurrently with a manually
+  // triggered (by user) compaction.
+  return zs_compact(mm, pool) - before;
 }
 
 // ---- address_space_operations ----
@@ -1978,6 +2017,12 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
 
   for (uint32_t pi = 0; pi < z.pools.size(); ++pi) {
     const ZsPool& pool = z.pools[pi];
+    // pool->stats.pages_compacted counts what compaction freed, unless an update was
+    // lost (two compactions' read-modify-writes interleaved, before 239592815805).
+    if (settled && pool.pages_compacted != pool.compaction_freed)
+      bad("pool " + std::to_string(pi) + ": pool->stats.pages_compacted is " +
+          std::to_string(pool.pages_compacted) + " but compaction freed " +
+          std::to_string(pool.compaction_freed) + " pages (a lost update)");
     int64_t pages_allocated = 0;
     // Objects and zspages of each class, in one pass over the zspages. A zspage names its
     // class by index; class_table().slot finds the pool's class of that index.

@@ -84,6 +84,7 @@ inline constexpr uint8_t kHandle = objclass::kZsmallocBase + 1;     // *handle (
 inline constexpr uint8_t kClassLock = objclass::kZsmallocBase + 2;  // class->lock
 inline constexpr uint8_t kPool = objclass::kZsmallocBase + 3;       // pool counters
 inline constexpr uint8_t kMigrationWait = objclass::kZsmallocBase + 4;  // pool->migration_wait
+inline constexpr uint8_t kPoolStats = objclass::kZsmallocBase + 5;  // the pool->stats word
 }  // namespace zsobj
 inline ObjId zspage_obj(uint32_t id) { return make_obj(zsobj::kZspage, id); }
 inline ObjId zs_handle_obj(uint32_t pool, uint64_t handle) {
@@ -149,6 +150,7 @@ struct ZsPool {
   std::vector<uint32_t> free_handles;
   int64_t pages_allocated = 0;
   uint64_t pages_compacted = 0;    // pool->stats.pages_compacted
+  uint64_t compaction_freed = 0;   // model: the pages compaction freed (checks it against the stat)
   // 701d678599d0: zspages isolated for migration, and zs_destroy_pool under way.
   int64_t isolated_pages = 0;      // atomic_long_t
   bool destroying = false;
@@ -187,8 +189,13 @@ void zs_unmap_object(mm::Mm& mm, uint32_t pool, uint64_t handle);
 // map + write the content token + unmap (ZS_MM_WO); map + read + unmap (ZS_MM_RO).
 void zs_write_object(mm::Mm& mm, uint32_t pool, uint64_t handle, uint32_t content);
 uint32_t zs_read_object(mm::Mm& mm, uint32_t pool, uint64_t handle);
-// Returns pool->stats.pages_compacted after the compaction (as the kernel does).
+// Returns pool->stats.pages_compacted after the compaction (as the kernel did before
+// 239592815805), or the pages this call freed (after it).
 uint64_t zs_compact(mm::Mm& mm, uint32_t pool);
+// zs_shrinker_scan: the pool's shrinker compacts it and reports the pages it freed
+// (before 239592815805, as the growth of pool->stats.pages_compacted meanwhile, which
+// counts a concurrent compaction's pages too; SHRINK_STOP is 0 here).
+uint64_t zs_shrinker_scan(mm::Mm& mm, uint32_t pool);
 uint64_t zs_get_total_pages(const mm::Mm& mm, uint32_t pool);
 
 // address_space_operations of the pool's inode (zsmalloc_aops).

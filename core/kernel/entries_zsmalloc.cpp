@@ -136,6 +136,11 @@ std::vector<EntryPoint> zsmalloc_entries() {
          const uint64_t before = k.zsmalloc.pools[p].pages_compacted;
          return int64_t(drivers::zs_compact(k, p) - before);
        }},
+      {"zs_shrinker_scan", "pool",
+       "the pool's shrinker (zs_shrinker_scan): zs_compact, and the pages it reports freed",
+       [](Kernel& k, Args a) -> int64_t {
+         return int64_t(drivers::zs_shrinker_scan(k, pool_arg(k, a[0])));
+       }},
       {"zs_page_of", "pool, handle, i",
        "the pfn of the i-th page of the zspage holding the handle's object, or -1 (set-up helper)",
        [](Kernel& k, Args a) -> int64_t {

@@ -65,6 +65,10 @@ constexpr BuiltIn kBuiltIn[] = {
      "Linux 5.10 (LTS): compaction stops isolating when too many pages are isolated and it "
      "has pages to migrate",
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
+    {"v5.15", "v5.10", {Fix::ZsCompactCountsLocally},
+     "Linux 5.15 (LTS): zsmalloc counts compacted pages in an atomic",
+     "zcjie1/linux-5.15.100 at 52bed7a9a5ad without its stable backports of afe8605ca454 and "
+     "2505a981114d (5.16 and 5.18 upstream; no 5.15.0 tree is stored)"},
     {"movable-v3", "",
      {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,
       Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock},
@@ -109,6 +113,8 @@ constexpr FixNeeds kFixNeeds[] = {
      "418a3ab1e778 reworks the balloon_page_enqueue(b, page) of c7cdff0e8647"},
     {Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonListInterfaces,
      "the fix moves a list_del that 418a3ab1e778 put in balloon_page_enqueue_one"},
+    {Fix::ZsCompactCountsLocally, Fix::ZsCompactUnderClassLock,
+     "239592815805 changes v4's __zs_compact, which v3's freeze compaction does not have"},
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},

@@ -62,6 +62,11 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm/zsmalloc.c: fix race condition in zs_destroy_pool (5.3: the pool counts its "
      "isolated zspages and zs_unregister_migration waits for them to be put back before it "
      "flushes the free work and frees the inode)"},
+    {Fix::ZsCompactCountsLocally, "239592815805",
+     "zsmalloc: account the number of compacted pages correctly (5.12: __zs_compact counts "
+     "the pages it freed locally and zs_compact adds them to an atomic pool->stats."
+     "pages_compacted and returns them; before, concurrent compactions lost updates of the "
+     "plain counter and zs_shrinker_scan's delta counted other compactions' pages)"},
     {Fix::BalloonDequeueUnderLock, "balloon-dequeue-under-lock",
      "balloon_page_dequeue holds pages_lock around the whole list walk"},
     {Fix::BalloonDeflateViaList, "195a8c43e93d",

@@ -28,6 +28,7 @@ enum class Fix : uint8_t {
   ZsMigrateEmptyZspage,      // 77ff465799c6 (4.14): zs_page_migrate migrates an empty zspage
   ZsPutbackDeferred,         // 1a87aa03597e (5.3): a migration that puts back an empty zspage frees it
   ZsDestroyWaitsIsolated,    // 701d678599d0 (5.3): zs_destroy_pool waits for isolated zspages
+  ZsCompactCountsLocally,    // 239592815805 (5.12): pages_compacted is an atomic of local counts
   // mm/balloon_compaction.c
   BalloonDequeueUnderLock,   // the dequeue walk holds pages_lock
   BalloonDeflateViaList,     // 195a8c43e93d (4.13): leak_balloon frees its pages off a page->lru list
