@@ -354,7 +354,9 @@ CompactResult compaction_suitable(Mm& mm, Zone& zone, int order) {
   // A low fragmentation index means failure is due to lack of memory, not
   // fragmentation (sysctl_extfrag_threshold = 500).
   const int fragindex = fragmentation_index(mm, zone, unsigned(order));
-  if (fragindex >= 0 && fragindex <= 500) return CompactResult::NotSuitableZone;
+  // (__compaction_suitable's COMPACT_NOT_SUITABLE_ZONE, which compaction_suitable hands
+  // its callers as COMPACT_SKIPPED.)
+  if (fragindex >= 0 && fragindex <= 500) return CompactResult::Skipped;
   return CompactResult::Continue;
 }
 
@@ -424,9 +426,7 @@ CompactResult compact_zone(Mm& mm, compact_control& cc) {
   MODEL_FUNC("compact_zone");
   Zone& zone = mm.zones[cc.zone];
   CompactResult ret = compaction_suitable(mm, zone, cc.order);
-  if (ret == CompactResult::Success || ret == CompactResult::Skipped ||
-      ret == CompactResult::NotSuitableZone)
-    return ret;
+  if (ret == CompactResult::Success || ret == CompactResult::Skipped) return ret;
 
   if (cc.whole_zone) {
     cc.migrate_pfn = zone.zone_start_pfn;
@@ -669,15 +669,24 @@ void kcompactd(Mm& mm) {
     sched(Op::Read, Access::Read, wait, here());
     const int order = mm.kcompactd_order;
     mm.kcompactd_order = -1;
-    // kcompactd_do_work: sync-light compaction of every zone that needs it.
+    // kcompactd_do_work (4.8.15 mm/compaction.c:1911-1945): sync-light compaction of
+    // every zone that is neither deferred nor unsuitable; a zone that meets its low
+    // watermark afterwards has its deferral reset, one compacted to the end is deferred
+    // as sync direct compaction defers.
     for (uint32_t z = 0; z < mm.zones.size(); ++z) {
-      if (compaction_suitable(mm, mm.zones[z], order) != CompactResult::Continue) continue;
+      Zone& zone = mm.zones[z];
+      if (compaction_deferred(zone, order)) continue;
+      if (compaction_suitable(mm, zone, order) != CompactResult::Continue) continue;
       compact_control cc;
       cc.zone = z;
       cc.order = order;
       cc.mode = MigrateMode::SyncLight;
       cc.gfp_mask = background_gfp(mm);
-      compact_zone(mm, cc);
+      const CompactResult status = compact_zone(mm, cc);
+      if (zone_watermark_ok(mm, zone, unsigned(order), Watermark::Low))
+        compaction_defer_reset(zone, order, false);
+      else if (status == CompactResult::PartialSkipped || status == CompactResult::Complete)
+        defer_compaction(zone, order);
     }
   }
 }

@@ -546,6 +546,39 @@ TEST(CompactionKcompactd, WakesOnWakeupAndCompacts) {
   EXPECT_EQ(k.kcompactd_order, -1);
   EXPECT_GE(high_order_blocks(k, 9), 1u) << str(blocks(k));
   EXPECT_EQ(process_verify(k, pid), 0u);
+  // Success resets the zone's deferral for that order (compaction_defer_reset).
+  EXPECT_EQ(k.zones[0].compact_defer_shift, 0u);
+  EXPECT_EQ(k.zones[0].compact_order_failed, 10);
+}
+
+// 4.8's kcompactd_do_work defers a zone it compacted to the end without meeting the
+// watermark, skips a deferred zone when woken again, and resets the deferral on success.
+TEST(CompactionKcompactd, DefersAZoneItCannotCompactAndSkipsItNextTime) {
+  Kernel k(kcfg("v4.8", 2048));
+  std::vector<Pfn> held;  // every page pinned by the kernel, every other one freed
+  for (;;) {
+    const Pfn p = alloc_pages(k, GFP_KERNEL | __GFP_MEMALLOC, 0, Owner::Kernel);
+    if (p == kNoPfn) break;
+    held.push_back(p);
+  }
+  for (size_t i = 0; i < held.size(); i += 2) __free_pages(k, held[i], 0);
+  // One wake-up of kcompactd for order 4: the pages it scanned.
+  const auto wake = [&k] {
+    const int64_t before = k.stat(Stat::COMPACTMIGRATE_SCANNED);
+    Sim sim(sim_cfg(2), &k, std::make_unique<RandomStrategy>(3));
+    with_teardown(sim, k);
+    sim.spawn(0, "kcompactd0", [&] { kcompactd(k); }, /*daemon=*/true);
+    sim.spawn(1, "waker", [&] { wakeup_kcompactd(k, 4); });
+    const RunResult r = sim.run();
+    EXPECT_TRUE(r.ok()) << outcomes_str(r);
+    return k.stat(Stat::COMPACTMIGRATE_SCANNED) - before;
+  };
+  const Zone& zone = k.zones[0];
+  EXPECT_GT(wake(), 0);  // compacted the zone to the end, in vain: deferred
+  EXPECT_EQ(zone.compact_defer_shift, 1u);
+  EXPECT_EQ(wake(), 0);  // deferred: considered 1 of 2, not scanned
+  EXPECT_GT(wake(), 0);  // considered 2 of 2: compacted again, deferred further
+  EXPECT_EQ(zone.compact_defer_shift, 2u);
 }
 
 TEST(CompactionKcompactd, SleepsWithoutAWakeup) {
