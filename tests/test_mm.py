@@ -71,7 +71,8 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v4.19"]["fixes"]) - set(presets["v4.14"]["fixes"]) == {"c7cdff0e8647"}
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal"}
-    assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {"d20bdd571ee5"}
+    assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
+        "handle-freed-page-at-the-first-place", "d20bdd571ee5"}
     assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {"239592815805"}
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] and p["follows"] for p in presets.values())
@@ -115,7 +116,8 @@ def test_fixes_are_named_and_titled() -> None:
     fixes = core.fixes()
     # In Fix order.
     assert [f["name"] for f in fixes] == [
-        *MIGRATION, "6afcf8ef0ca0", "73e64c51afc5", "d20bdd571ee5", *MERGED[:-1], "77ff465799c6",
+        *MIGRATION, "6afcf8ef0ca0", "73e64c51afc5", "handle-freed-page-at-the-first-place",
+        "d20bdd571ee5", *MERGED[:-1], "77ff465799c6",
         "1a87aa03597e", "701d678599d0", "239592815805", MERGED[-1], "195a8c43e93d", "c7cdff0e8647",
         "418a3ab1e778",
         "avoid-duplicate-page-removal"]
@@ -496,3 +498,25 @@ def test_alloc_contig_range_migrates_its_range_and_gives_up_on_a_pinned_page() -
     assert k.state.stats["nr_isolated_anon"] == 0
     with pytest.raises(UsageError, match="bad end pfn"):
         k.call("alloc_contig_range", start, start)
+
+
+def test_a_page_freed_under_migration_gets_no_new_page_since_5_5() -> None:
+    @ps.scenario(kernel="v5.4", cpus=2, pages=1024)
+    def freed_under_migration(k):
+        app = k.process("app")
+        app.fault_in(4)
+        m = k.cpu(0).run(k.compaction.isolate, app.pages()[1], name="migrate")
+        u = k.cpu(1).run(app.unmap, 1, name="munmap")
+        # The process unmaps the page once the scanner isolated it: only the isolation's
+        # reference is left when migrate_pages takes it.
+        return ps.script(m.until("isolate_migratepages_block"), u, m)
+
+    def under_unmap_and_move(kernel: str) -> list[str]:
+        run = freed_under_migration.run(kernel=kernel)
+        assert run.ok, run.report()
+        lines = [line.strip() for line in run.diagram(depth=4).splitlines()]
+        return lines[lines.index("unmap_and_move") + 1:]
+
+    # 5.4 allocates a new page for it, then frees both; 5.10 only drops the old one.
+    assert under_unmap_and_move("v5.4") == ["alloc_pages", "put_page (x2)"]
+    assert under_unmap_and_move("v5.10") == ["put_page"]

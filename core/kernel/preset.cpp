@@ -61,9 +61,10 @@ constexpr BuiltIn kBuiltIn[] = {
       Fix::BalloonEnqueueNoDoubleDel},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
-    {"v5.10", "v5.4", {Fix::IsolationStopsWithPagesToMigrate},
-     "Linux 5.10 (LTS): compaction stops isolating when too many pages are isolated and it "
-     "has pages to migrate",
+    {"v5.10", "v5.4", {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate},
+     "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; "
+     "compaction stops isolating when too many pages are isolated and it has pages to "
+     "migrate",
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
     {"v5.15", "v5.10", {Fix::ZsCompactCountsLocally},
      "Linux 5.15 (LTS): zsmalloc counts compacted pages in an atomic",
@@ -115,6 +116,8 @@ constexpr FixNeeds kFixNeeds[] = {
      "the fix moves a list_del that 418a3ab1e778 put in balloon_page_enqueue_one"},
     {Fix::ZsCompactCountsLocally, Fix::ZsCompactUnderClassLock,
      "239592815805 changes v4's __zs_compact, which v3's freeze compaction does not have"},
+    {Fix::MigrateFreedPageFirst, Fix::PutPageAfterMigration,
+     "the freed-page branch it moves is the one c6c919eb90e0 wrote"},
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},

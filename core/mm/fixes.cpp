@@ -22,6 +22,10 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm, compaction: allow compaction for GFP_NOFS requests (4.10: try_to_compact_pages "
      "skips only requests without __GFP_IO, and a scanner without __GFP_FS leaves pages "
      "that have a mapping alone)"},
+    {Fix::MigrateFreedPageFirst, "handle-freed-page-at-the-first-place",
+     "mm: migrate: handle freed page at the first place (Yang Shi, 5.5; its upstream id is "
+     "not in the stored archive: unmap_and_move is done with a page freed from under it "
+     "before it allocates a new page for it, instead of allocating one and freeing it)"},
     {Fix::IsolationStopsWithPagesToMigrate, "d20bdd571ee5",
      "mm/compaction: stop isolation if too many pages are isolated and we have pages to "
      "migrate (5.10: isolate_migratepages_block returns at once when too_many_isolated() "

@@ -16,6 +16,7 @@ enum class Fix : uint8_t {
   NrIsolatedLruOnly,         // 6afcf8ef0ca0: NR_ISOLATED_* counts LRU pages only
   CompactionGfpNofs,         // 73e64c51afc5 (4.10): GFP_NOFS requests compact (anon pages only)
   IsolationStopsWithPagesToMigrate,  // d20bdd571ee5 (5.10): too many isolated + pages in hand: stop
+  MigrateFreedPageFirst,     // "handle freed page at the first place" (5.5): no new page for it
   VmOwnsPgIsolated,          // v4 (bda807d44454): the VM sets/clears PG_isolated, not the driver
   MovableMappingBit,         // v4: PG_movable is page->mapping bit 0x2; __ClearPageMovable keeps it
   RaceWithoutPageLock,       // v4 ("race without page_lock"): the put-back paths take lock_page

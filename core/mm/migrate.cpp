@@ -344,12 +344,20 @@ int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, ui
                    Pfn page, bool force, MigrateMode mode, MigrateReason) {
   MODEL_FUNC("unmap_and_move");
   int rc = MIGRATEPAGE_SUCCESS;
-  const Pfn newpage = get_new_page(mm, page, private_);
-  if (newpage == kNoPfn) return -ENOMEM;
+  // "mm: migrate: handle freed page at the first place" (5.5): a page freed from under us
+  // is done with before a new page is allocated for it; before, the new page was
+  // allocated first and freed again.
+  const bool freed_first = mm.cfg.has(Fix::MigrateFreedPageFirst);
+  const bool freed = freed_first && page_count(mm, page) == 1;
+  Pfn newpage = kNoPfn;
+  if (!freed) {
+    newpage = get_new_page(mm, page, private_);
+    if (newpage == kNoPfn) return -ENOMEM;
+  }
   if (!mm.cfg.has(Fix::PutPageAfterMigration))
     return unmap_and_move_putback_lru(mm, put_new_page, private_, page, newpage, force, mode);
 
-  if (page_count(mm, page) == 1) {
+  if (freed || (!freed_first && page_count(mm, page) == 1)) {
     // The page was freed from under us (only the isolation reference is left).
     ClearPageFlag(mm, page, PG_active);
     ClearPageFlag(mm, page, PG_unevictable);
@@ -363,7 +371,7 @@ int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, ui
         unlock_page(mm, page);
       }
     }
-    put_new(mm, put_new_page, newpage, private_);
+    if (!freed) put_new(mm, put_new_page, newpage, private_);
   } else {
     rc = __unmap_and_move(mm, page, newpage, force, mode);
   }
