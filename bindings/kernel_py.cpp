@@ -393,10 +393,13 @@ void register_kernel(py::module_& m) {
       py::dict d;
       d["name"] = fix_info(Fix(i)).name;
       d["title"] = fix_info(Fix(i)).title;
+      py::list needs;
+      for (Fix n : kernel::fix_needs(Fix(i))) needs.append(fix_info(n).name);
+      d["needs"] = needs;
       l.append(d);
     }
     return l;
-  }, "Every named fix.");
+  }, "Every named fix: its name, title and the fixes it needs.");
   py::dict gfp;
   for (const auto& [n, v] : gfp_table()) gfp[n] = v;
   m.attr("GFP") = gfp;

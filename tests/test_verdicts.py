@@ -463,6 +463,9 @@ def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
         "1b8320b620d6", "77ff465799c6", "195a8c43e93d"]
     every = cli("fixes").stdout.splitlines()
     assert [line.split()[0] for line in every] == [f["name"] for f in ps.fixes()]
+    # Each fix says which it needs.
+    assert next(line for line in every if line.startswith("418a3ab1e778")).endswith(
+        "(needs c7cdff0e8647)")
     bad = cli("fixes", "--between", "v4.8", "v4.99")
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith(

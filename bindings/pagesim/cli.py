@@ -310,8 +310,9 @@ def fix_changes(old: str, new: str) -> tuple[list[str], list[str]]:
 def cmd_fixes(args: argparse.Namespace) -> int:
     titles = {f["name"]: f["title"] for f in _core.fixes()}
     if not args.between:
-        for name, title in titles.items():
-            print(f"{name:28} {title}")
+        for f in _core.fixes():
+            needs = f" (needs {', '.join(f['needs'])})" if f["needs"] else ""
+            print(f"{f['name']:28} {f['title']}{needs}")
         return 0
     old, new = args.between
     added, removed = fix_changes(old, new)

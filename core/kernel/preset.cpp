@@ -175,6 +175,13 @@ const Preset& define_preset(const std::string& name, std::string_view base,
   return registry().back();
 }
 
+std::vector<Fix> fix_needs(Fix fix) {
+  std::vector<Fix> out;
+  for (const auto& n : kFixNeeds)
+    if (n.fix == fix) out.push_back(n.needs);
+  return out;
+}
+
 std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string, bool>& flips) {
   std::bitset<kFixCount> out = p.fixes;
   for (const auto& [name, on] : flips) {

@@ -35,6 +35,9 @@ const Preset& find_preset(std::string_view name);
 const Preset& define_preset(const std::string& name, std::string_view base,
                             const std::map<std::string, bool>& flips);
 
+// The fixes `fix` needs (a preset with it has them too).
+std::vector<Fix> fix_needs(Fix fix);
+
 // The preset's fixes with named ones flipped; throws UsageError for an unknown fix.
 std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string, bool>& flips);
 

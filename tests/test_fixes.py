@@ -1,0 +1,153 @@
+"""Every named fix a release brought after 4.8, pinned on every preset that has it.
+
+For each built-in preset and each fix it has that 4.8 did not, a probe looks at the
+behaviour the fix changes twice: on the preset as it is, and with the fix flipped off
+(with the fixes that need it, which cannot stay on without it). The two observations must
+be the fix's two known behaviours, on every preset: a fix whose flip changed nothing, or
+changed something else, would let a scenario pass without testing what it names.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pagesim as ps
+import pagesim._core as core
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scenarios"))
+
+import balloon_enqueue_double_del  # noqa: E402
+import contig_range_isolation_stall  # noqa: E402
+import nr_isolated_stall  # noqa: E402
+import zs_compact_lost_update  # noqa: E402
+import zs_destroy_pool_race  # noqa: E402
+import zs_migrate_empty_leak  # noqa: E402
+
+Fixes = dict[str, bool]
+
+
+def keys(run: Any) -> tuple[str, ...]:
+    return tuple(o.key for o in run.outcomes)
+
+
+def functions(run: Any, depth: int = 6) -> list[str]:
+    """The model functions of a run's diagram, as lines (" (xN)" counts kept)."""
+    return [line.strip() for line in run.diagram(depth=depth).splitlines()[2:]]
+
+
+def gfp_nofs_order9_allocates(kernel: str, fixes: Fixes) -> bool:
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=4096)
+    pid = k.process("frag")
+    n = k.fault_in(pid, 4096)
+    for v in range(1, n, 2):
+        k.call("unmap", pid, v)
+    g = core.GFP
+    nofs = g["__GFP_DIRECT_RECLAIM"] | g["__GFP_KSWAPD_RECLAIM"] | g["__GFP_IO"] | g["__GFP_MOVABLE"]
+    return k.call("alloc_pages", 9, nofs) >= 0
+
+
+@ps.scenario(kernel="v5.10", cpus=2, pages=1024)
+def freed_under_migration(k):
+    app = k.process("app")
+    app.fault_in(4)
+    m = k.cpu(0).run(k.compaction.isolate, app.pages()[1], name="migrate")
+    u = k.cpu(1).run(app.unmap, 1, name="munmap")
+    return ps.script(m.until("isolate_migratepages_block"), u, m)
+
+
+@ps.scenario(kernel="v4.14", cpus=1, pages=512)
+def inflate_deflate(k):
+    b = k.balloon()
+    b.fill(1)
+    return ps.script(k.cpu(0).run(b.fill, 1, name="inflate"), k.cpu(0).run(b.leak, 2, name="deflate"))
+
+
+def balloon_ops(kernel: str, fixes: Fixes) -> list[tuple[str, str]]:
+    """The balloon's list and lock steps of one inflation and one deflation, in order."""
+    run = inflate_deflate.run(kernel=kernel, fixes=fixes)
+    assert run.ok, run.report()
+    objs = ("list pages", "virtio_balloon balloon_lock", "balloon pages_lock")
+    return [(e["func"], e["op"]) for e in run.trace()
+            if e.get("task") in ("inflate", "deflate")
+            and (e.get("obj") in objs or e.get("op") == "test_and_set")]
+
+
+def allocates_before_balloon_lock(kernel: str, fixes: Fixes) -> bool:
+    ops = balloon_ops(kernel, fixes)
+    return ops.index(("fill_balloon", "list_add")) < ops.index(("fill_balloon", "lock")) \
+        if ("fill_balloon", "list_add") in ops else False
+
+
+def enqueue_takes_pages_lock_first(kernel: str, fixes: Fixes) -> bool:
+    """The inflation takes pages_lock before the new page's lock (trylock_page)."""
+    ops = [op for _, op in balloon_ops(kernel, fixes)]
+    return ops.index("spin_lock") < ops.index("test_and_set")
+
+
+# fix: (probe(kernel, fixes), what it sees with the fix, what it sees without)
+PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
+    "6afcf8ef0ca0": (lambda k, f: keys(nr_isolated_stall.nr_isolated_stall.run(kernel=k, fixes=f)),
+                     (), ("check:no_stall",)),
+    "73e64c51afc5": (gfp_nofs_order9_allocates, True, False),
+    "handle-freed-page-at-the-first-place": (
+        lambda k, f: "alloc_pages" in functions(freed_under_migration.run(kernel=k, fixes=f), 4),
+        False, True),
+    "d20bdd571ee5": (
+        lambda k, f: keys(contig_range_isolation_stall.contig_range_isolation_stall.run(kernel=k, fixes=f)),
+        (), ("hang",)),
+    # Without it zs_page_migrate refuses the emptied zspage and zs_page_putback frees it.
+    "77ff465799c6": (
+        lambda k, f: "zs_page_putback" in functions(zs_migrate_empty_leak.zs_migrate_empty_leak.run(
+            kernel=k, fixes=f)),
+        False, True),
+    "1a87aa03597e": (
+        lambda k, f: keys(zs_migrate_empty_leak.zs_migrate_empty_leak.run(kernel=k, fixes=f)),
+        (), ("leak",)),
+    "701d678599d0": (
+        lambda k, f: keys(zs_destroy_pool_race.zs_destroy_pool_race.run(kernel=k, fixes=f)),
+        (), ("uaf:PageMovable",)),
+    "239592815805": (
+        lambda k, f: sorted(zs_compact_lost_update.zs_compact_lost_update.explore(
+            kernel=k, fixes=f, strategy="dpor", preemption_bound=1).outcomes),
+        ["ok"], ["invariant:zsmalloc_check", "ok"]),
+    "195a8c43e93d": (lambda k, f: ("leak_balloon", "list_add") in balloon_ops(k, f), True, False),
+    "c7cdff0e8647": (allocates_before_balloon_lock, True, False),
+    "418a3ab1e778": (enqueue_takes_pages_lock_first, True, False),
+    "avoid-duplicate-page-removal": (
+        lambda k, f: keys(balloon_enqueue_double_del.balloon_enqueue_double_del.run(kernel=k, fixes=f)),
+        (), ("oops:balloon_page_enqueue_one",)),
+}
+
+PRESETS = {p["name"]: p for p in core.presets() if not p["user"]}
+NEEDS = {f["name"]: f["needs"] for f in core.fixes()}
+
+
+def off_with_dependents(fix: str, has: set[str]) -> Fixes:
+    """Flip `fix` off, and every fix the preset has that needs it, directly or not."""
+    off = {fix}
+    while True:
+        more = {f for f in has - off if any(n in off for n in NEEDS[f])}
+        if not more:
+            return {f: False for f in off}
+        off |= more
+
+
+CASES = [(p, f) for p, d in PRESETS.items() for f in d["fixes"]
+         if f not in PRESETS["v4.8"]["fixes"] and p != "movable-v3"]
+
+
+def test_every_fix_a_release_added_after_4_8_has_a_probe() -> None:
+    assert {f for _, f in CASES} == set(PROBES)
+
+
+@pytest.mark.parametrize(("preset", "fix"), CASES, ids=[f"{p}-{f}" for p, f in CASES])
+def test_the_fix_changes_what_it_names_on_every_preset_that_has_it(preset: str, fix: str) -> None:
+    probe, with_fix, without = PROBES[fix]
+    assert probe(preset, {}) == with_fix
+    flips = off_with_dependents(fix, set(PRESETS[preset]["fixes"]))
+    assert probe(preset, flips) == without, flips
