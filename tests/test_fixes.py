@@ -21,12 +21,12 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scenarios"))
 
-import balloon_enqueue_double_del  # noqa: E402
-import contig_range_isolation_stall  # noqa: E402
-import nr_isolated_stall  # noqa: E402
-import zs_compact_lost_update  # noqa: E402
-import zs_destroy_pool_race  # noqa: E402
-import zs_migrate_empty_leak  # noqa: E402
+import balloon_enqueue_double_del
+import contig_range_isolation_stall
+import nr_isolated_stall
+import zs_compact_lost_update
+import zs_destroy_pool_race
+import zs_migrate_empty_leak
 
 Fixes = dict[str, bool]
 
