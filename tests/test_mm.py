@@ -498,25 +498,3 @@ def test_alloc_contig_range_migrates_its_range_and_gives_up_on_a_pinned_page() -
     assert k.state.stats["nr_isolated_anon"] == 0
     with pytest.raises(UsageError, match="bad end pfn"):
         k.call("alloc_contig_range", start, start)
-
-
-def test_a_page_freed_under_migration_gets_no_new_page_since_5_5() -> None:
-    @ps.scenario(kernel="v5.4", cpus=2, pages=1024)
-    def freed_under_migration(k):
-        app = k.process("app")
-        app.fault_in(4)
-        m = k.cpu(0).run(k.compaction.isolate, app.pages()[1], name="migrate")
-        u = k.cpu(1).run(app.unmap, 1, name="munmap")
-        # The process unmaps the page once the scanner isolated it: only the isolation's
-        # reference is left when migrate_pages takes it.
-        return ps.script(m.until("isolate_migratepages_block"), u, m)
-
-    def under_unmap_and_move(kernel: str) -> list[str]:
-        run = freed_under_migration.run(kernel=kernel)
-        assert run.ok, run.report()
-        lines = [line.strip() for line in run.diagram(depth=4).splitlines()]
-        return lines[lines.index("unmap_and_move") + 1:]
-
-    # 5.4 allocates a new page for it, then frees both; 5.10 only drops the old one.
-    assert under_unmap_and_move("v5.4") == ["alloc_pages", "put_page (x2)"]
-    assert under_unmap_and_move("v5.10") == ["put_page"]

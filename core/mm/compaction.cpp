@@ -624,7 +624,6 @@ int alloc_contig_migrate_range(Mm& mm, Pfn start, Pfn end) {
   cc.order = -1;
   cc.mode = MigrateMode::Sync;
   cc.gfp_mask = background_gfp(mm);
-  cc.free_pfn = pageblock_start_pfn(mm.zones[cc.zone].end_pfn() - 1);
   PrivateLists lists(mm, cc);
   Pfn pfn = start;
   unsigned tries = 0;
