@@ -426,6 +426,10 @@ void register_kernel(py::module_& m) {
           d["pages"] = z.spanned_pages;
           d["free_pages"] = z.free_pages;
           d["watermark"] = py::make_tuple(z.watermark[0], z.watermark[1], z.watermark[2]);
+          // Compaction's deferral (defer_compaction / compaction_deferred).
+          d["compact_considered"] = z.compact_considered;
+          d["compact_defer_shift"] = z.compact_defer_shift;
+          d["compact_order_failed"] = z.compact_order_failed;
           l.append(d);
         }
         return l;

@@ -51,6 +51,42 @@ def gfp_nofs_order9_allocates(kernel: str, fixes: Fixes) -> bool:
     return k.call("alloc_pages", 9, nofs) >= 0
 
 
+SKIPPED, COMPLETE, SUCCESS = 1, 5, 8  # enum compact_result, as try_to_compact_pages returns it
+
+
+def near_watermarks(kernel: str, fixes: Fixes, free: int, hole_order: int = 0,
+                    block3: bool = False) -> core.Kernel:
+    """A 2048-page machine (watermarks min 90, low 112) whose `free` free pages are holes of
+    2**hole_order pages between kernel pages, and with `block3` also one order-3 block."""
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=2048)
+    atomic = core.GFP["GFP_ATOMIC"]
+    held = set()
+    while (p := k.call("alloc_pages", 0, atomic)) >= 0:
+        held.add(p)
+    for b in sorted({p >> hole_order for p in held})[::2]:
+        block = [(b << hole_order) + i for i in range(1 << hole_order)]
+        if all(q in held for q in block):
+            for q in block:
+                k.call("free_pages", q, 0)
+                held.discard(q)
+    for order in range(10, hole_order, -1):  # what is left of the first blocks goes
+        while k.state.free_blocks()[order]:
+            assert k.call("alloc_pages", order, atomic) >= 0
+    if block3:
+        base = next(b for b in range(0, 2048, 8) if all(b + i in held for i in range(1, 8, 2)))
+        for i in range(1, 8, 2):
+            k.call("free_pages", base + i, 0)
+    while k.state.stats["nr_free_pages"] > free:
+        assert k.call("alloc_pages", 0, atomic) >= 0
+    return k
+
+
+def order3_compaction(kernel: str, fixes: Fixes, free: int, **kw: Any) -> tuple[int, int]:
+    """try_to_compact_pages(3)'s result, and the zone's compact_order_failed after it."""
+    k = near_watermarks(kernel, fixes, free, **kw)
+    return k.call("try_to_compact_pages", 3), k.state.zones()[0]["compact_order_failed"]
+
+
 @ps.scenario(kernel="v5.10", cpus=2, pages=1024)
 def freed_under_migration(k):
     app = k.process("app")
@@ -100,6 +136,17 @@ def enqueue_takes_pages_lock_first(kernel: str, fixes: Fixes) -> bool:
 
 # fix: (probe(kernel, fixes), what it sees with the fix, what it sees without)
 PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
+    # 120 free order-0 pages: above min + 16, below low + 16.
+    "8348faf91f56": (lambda k, f: order3_compaction(k, f, 120)[0] == SKIPPED, False, True),
+    # 100 free pages with an order-3 block: the order-3 watermark holds at min, not at low.
+    "984fdba6a32e": (lambda k, f: order3_compaction(k, f, 100, block3=True)[0], SUCCESS, SKIPPED),
+    # There, compaction's SUCCESS resets the zone's deferral (compact_order_failed = 4);
+    # the low-watermark check of 4.8 does not.
+    "dont-recheck-watermarks-after-compact-success": (
+        lambda k, f: order3_compaction(k, f, 100, block3=True), (SUCCESS, 4), (SUCCESS, 0)),
+    # 140 free pages in order-2 blocks: a fragmentation index of 472 refused order 3.
+    "restrict-fragindex-to-costly-orders": (
+        lambda k, f: order3_compaction(k, f, 140, hole_order=2)[0], COMPLETE, SKIPPED),
     "6afcf8ef0ca0": (lambda k, f: keys(nr_isolated_stall.nr_isolated_stall.run(kernel=k, fixes=f)),
                      (), ("check:no_stall",)),
     "73e64c51afc5": (gfp_nofs_order9_allocates, True, False),

@@ -58,11 +58,12 @@ def test_presets_list_their_fixes() -> None:
     assert list(presets) == [
         "v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "v5.10", "v5.15", "movable-v3"]
     assert presets["v4.8"]["fixes"] == [*MIGRATION, *MERGED]
-    # 4.9 changed none of the modelled files' migration, zsmalloc or balloon code.
-    assert presets["v4.9"]["fixes"] == presets["v4.8"]["fixes"]
-    assert presets["v4.14"]["fixes"] == [
-        *MIGRATION, "6afcf8ef0ca0", "73e64c51afc5", *MERGED[:-1], "77ff465799c6", MERGED[-1],
-        "195a8c43e93d"]
+    # 4.9 changed compaction only (of the modelled code).
+    assert set(presets["v4.9"]["fixes"]) - set(presets["v4.8"]["fixes"]) == {
+        "984fdba6a32e", "8348faf91f56", "dont-recheck-watermarks-after-compact-success",
+        "restrict-fragindex-to-costly-orders"}
+    assert set(presets["v4.14"]["fixes"]) - set(presets["v4.9"]["fixes"]) == {
+        "6afcf8ef0ca0", "73e64c51afc5", "77ff465799c6", "195a8c43e93d"}
     assert presets["movable-v3"]["fixes"] == [
         *MIGRATION, "c102f07ca0b0", "balloon-dequeue-under-lock"]
     # 4.7's handle pins were test_and_set_bit_lock loops (bit_spin_lock came with v4 05/12),
@@ -116,11 +117,11 @@ def test_fixes_are_named_and_titled() -> None:
     fixes = core.fixes()
     # In Fix order.
     assert [f["name"] for f in fixes] == [
-        *MIGRATION, "6afcf8ef0ca0", "73e64c51afc5", "handle-freed-page-at-the-first-place",
-        "d20bdd571ee5", *MERGED[:-1], "77ff465799c6",
-        "1a87aa03597e", "701d678599d0", "239592815805", MERGED[-1], "195a8c43e93d", "c7cdff0e8647",
-        "418a3ab1e778",
-        "avoid-duplicate-page-removal"]
+        *MIGRATION, "6afcf8ef0ca0", "984fdba6a32e", "8348faf91f56",
+        "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
+        "73e64c51afc5", "handle-freed-page-at-the-first-place", "d20bdd571ee5", *MERGED[:-1],
+        "77ff465799c6", "1a87aa03597e", "701d678599d0", "239592815805", MERGED[-1],
+        "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal"]
     assert all(f["title"] for f in fixes)
 
 
@@ -151,6 +152,9 @@ def test_fresh_zone_views() -> None:
             "pages": 2048,
             "free_pages": 2048,
             "watermark": (90, 112, 134),
+            "compact_considered": 0,
+            "compact_defer_shift": 0,
+            "compact_order_failed": 0,
         }
     ]
     assert s.free_blocks() == [0] * 10 + [2]

@@ -43,9 +43,11 @@ constexpr BuiltIn kBuiltIn[] = {
       Fix::ZsPinBitSpinLock},
      "Linux 4.8 as released: non-LRU movable page migration merged",
      "squirrel20/linux-4.8.15 at 4fdc4ec5104cb007aaee57898ccac1f5169a290b"},
-    {"v4.9", "v4.8", {},
-     "Linux 4.9: mm/migrate.c, zsmalloc, the balloon and zram as in 4.8; 4.9's compaction "
-     "changes are not modelled yet (docs/kernel/history.md)",
+    {"v4.9", "v4.8",
+     {Fix::CompactionAllocWatermark, Fix::CompactionMinWatermark,
+      Fix::NoWatermarkRecheckAfterSuccess, Fix::FragindexCostlyOnly},
+     "Linux 4.9: compaction's watermarks and fragmentation index as Vlastimil Babka's "
+     "series set them; mm/migrate.c, zsmalloc, the balloon and zram as in 4.8",
      "lxuxx/linux-4.9 at 157606459ea25f1501efafe5e98686fb11c5148c (4.9.0)"},
     {"v4.14", "v4.9",
      {Fix::NrIsolatedLruOnly, Fix::CompactionGfpNofs, Fix::BalloonDeflateViaList,

@@ -345,14 +345,30 @@ void compaction_free(Mm& mm, Pfn page, uint64_t data) {
   cc.nr_freepages++;
 }
 
-CompactResult compaction_suitable(Mm& mm, Zone& zone, int order) {
+// compaction_suitable (4.8.15 mm/compaction.c:1375-1432) and the three 4.9 commits that
+// changed its watermarks and its use of the fragmentation index.
+CompactResult compaction_suitable(Mm& mm, Zone& zone, int order, unsigned alloc_flags) {
   if (order == -1) return CompactResult::Continue;
-  if (zone_watermark_ok(mm, zone, unsigned(order), Watermark::Low)) return CompactResult::Success;
-  // Order-0 watermark plus room for the migration targets: 2 << order above low.
-  const uint64_t need = zone.watermark[size_t(Watermark::Low)] + (2ull << order);
+  // If watermarks for high-order allocation are already met, there should be no need for
+  // compaction at all. 984fdba6a32e: at the allocation's watermark, not the low one.
+  const Watermark done = mm.cfg.has(Fix::CompactionAllocWatermark)
+                             ? Watermark(alloc_flags & ALLOC_WMARK_MASK)
+                             : Watermark::Low;
+  if (zone_watermark_ok(mm, zone, unsigned(order), zone.watermark[size_t(done)], alloc_flags))
+    return CompactResult::Success;
+  // Order-0 watermark plus room for the migration targets (compact_gap: 2 << order).
+  // 8348faf91f56: the min watermark for non-costly orders, the low one for costly ones.
+  const Watermark base = mm.cfg.has(Fix::CompactionMinWatermark) && order <= int(PAGE_ALLOC_COSTLY_ORDER)
+                             ? Watermark::Min
+                             : Watermark::Low;
+  const uint64_t need = zone.watermark[size_t(base)] + (2ull << order);
   if (zone.free_pages <= need) return CompactResult::Skipped;  // the watermark check fails at equality
-  // A low fragmentation index means failure is due to lack of memory, not
-  // fragmentation (sysctl_extfrag_threshold = 500).
+  // A low fragmentation index means failure is due to lack of memory, not fragmentation
+  // (sysctl_extfrag_threshold = 500). Since "restrict fragindex to costly orders" only for
+  // orders above PAGE_ALLOC_COSTLY_ORDER, "where the alternative to a successful
+  // reclaim/compaction is OOM".
+  if (mm.cfg.has(Fix::FragindexCostlyOnly) && order <= int(PAGE_ALLOC_COSTLY_ORDER))
+    return CompactResult::Continue;
   const int fragindex = fragmentation_index(mm, zone, unsigned(order));
   // (__compaction_suitable's COMPACT_NOT_SUITABLE_ZONE, which compaction_suitable hands
   // its callers as COMPACT_SKIPPED.)
@@ -370,7 +386,12 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
     return cc.whole_zone ? CompactResult::Complete : CompactResult::PartialSkipped;
   }
   if (cc.order == -1) return CompactResult::Continue;
-  if (!zone_watermark_ok(mm, zone, unsigned(cc.order), Watermark::Low)) return CompactResult::Continue;
+  // Compaction run is not finished if the watermark is not met. (4.9's "use correct
+  // watermark when checking compaction success", the allocation's watermark here, is not
+  // modelled yet: docs/kernel/history.md.)
+  if (!zone_watermark_ok(mm, zone, unsigned(cc.order), zone.watermark[size_t(Watermark::Low)],
+                         cc.alloc_flags))
+    return CompactResult::Continue;
   const int migratetype = gfpflags_to_migratetype(cc.gfp_mask);
   for (int order = cc.order; order < MAX_ORDER; order++) {
     const FreeArea& area = zone.free_area[size_t(order)];
@@ -425,7 +446,7 @@ struct PrivateLists {
 CompactResult compact_zone(Mm& mm, compact_control& cc) {
   MODEL_FUNC("compact_zone");
   Zone& zone = mm.zones[cc.zone];
-  CompactResult ret = compaction_suitable(mm, zone, cc.order);
+  CompactResult ret = compaction_suitable(mm, zone, cc.order, cc.alloc_flags);
   if (ret == CompactResult::Success || ret == CompactResult::Skipped) return ret;
 
   if (cc.whole_zone) {
@@ -536,12 +557,16 @@ CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, unsigned a
     cc.zone = z;
     cc.order = int(order);
     cc.gfp_mask = gfp;
+    cc.alloc_flags = alloc_flags;
     cc.mode = prio == CompactPriority::Async ? MigrateMode::Async : MigrateMode::SyncLight;
     cc.direct_compaction = true;
     const CompactResult status = compact_zone(mm, cc);
     rc = std::max(status, rc);
-    // The allocation should succeed, stop compacting.
-    if (zone_watermark_ok(mm, zone, order, zone.watermark[size_t(Watermark::Low)], alloc_flags)) {
+    // The allocation should succeed, stop compacting: if a normal allocation would succeed
+    // (4.8), or since "don't recheck watermarks after COMPACT_SUCCESS" if compaction says so.
+    if (mm.cfg.has(Fix::NoWatermarkRecheckAfterSuccess)
+            ? status == CompactResult::Success
+            : zone_watermark_ok(mm, zone, order, zone.watermark[size_t(Watermark::Low)], alloc_flags)) {
       // We think the allocation will succeed in this zone, but it is not certain, hence
       // the false. The caller will repeat this with true if allocation indeed succeeds.
       compaction_defer_reset(zone, int(order), false);
@@ -675,14 +700,16 @@ void kcompactd(Mm& mm) {
     for (uint32_t z = 0; z < mm.zones.size(); ++z) {
       Zone& zone = mm.zones[z];
       if (compaction_deferred(zone, order)) continue;
-      if (compaction_suitable(mm, zone, order) != CompactResult::Continue) continue;
+      if (compaction_suitable(mm, zone, order, 0) != CompactResult::Continue) continue;
       compact_control cc;
       cc.zone = z;
       cc.order = order;
       cc.mode = MigrateMode::SyncLight;
       cc.gfp_mask = background_gfp(mm);
       const CompactResult status = compact_zone(mm, cc);
-      if (zone_watermark_ok(mm, zone, unsigned(order), Watermark::Low))
+      if (mm.cfg.has(Fix::NoWatermarkRecheckAfterSuccess)
+              ? status == CompactResult::Success
+              : zone_watermark_ok(mm, zone, unsigned(order), Watermark::Low))
         compaction_defer_reset(zone, order, false);
       else if (status == CompactResult::PartialSkipped || status == CompactResult::Complete)
         defer_compaction(zone, order);

@@ -37,6 +37,7 @@ struct compact_control {
   uint32_t zone = 0;
   int order = -1;                   // -1: compact the whole zone (compact_memory)
   gfp_t gfp_mask = 0;
+  unsigned alloc_flags = 0;         // the allocation's (direct compaction), else 0: WMARK_MIN
   MigrateMode mode = MigrateMode::Async;
   bool whole_zone = false;
   bool direct_compaction = false;
@@ -56,7 +57,7 @@ void isolate_freepages(Mm& mm, compact_control& cc);
 Pfn compaction_alloc(Mm& mm, Pfn migratepage, uint64_t cc);
 void compaction_free(Mm& mm, Pfn page, uint64_t cc);
 
-CompactResult compaction_suitable(Mm& mm, Zone& zone, int order);
+CompactResult compaction_suitable(Mm& mm, Zone& zone, int order, unsigned alloc_flags);
 CompactResult compact_finished(Mm& mm, compact_control& cc);
 CompactResult compact_zone(Mm& mm, compact_control& cc);
 

@@ -18,6 +18,20 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "a balloon page not isolated)"},
     {Fix::NrIsolatedLruOnly, "6afcf8ef0ca0",
      "mm/compaction: fix NR_ISOLATED_* stats for pfn based migration (count LRU pages only)"},
+    {Fix::CompactionAllocWatermark, "984fdba6a32e",
+     "mm, compaction: use proper alloc_flags in __compaction_suitable() (4.9: a zone counts "
+     "as already good enough at the allocation's watermark, not the low one)"},
+    {Fix::CompactionMinWatermark, "8348faf91f56",
+     "mm, compaction: require only min watermarks for non-costly orders (4.9: "
+     "compaction_suitable wants min + 2 << order free for orders up to 3, and the free "
+     "scanner's __isolate_free_page takes pages down to the min watermark)"},
+    {Fix::NoWatermarkRecheckAfterSuccess, "dont-recheck-watermarks-after-compact-success",
+     "mm, compaction: don't recheck watermarks after COMPACT_SUCCESS (4.9; its id is not in "
+     "the stored archive: try_to_compact_pages and kcompactd stop, reset the deferral or "
+     "defer by the compaction's result, not a fresh low-watermark check)"},
+    {Fix::FragindexCostlyOnly, "restrict-fragindex-to-costly-orders",
+     "mm, compaction: restrict fragindex to costly orders (4.9; its id is not in the stored "
+     "archive: a low fragmentation index no longer refuses compaction for orders up to 3)"},
     {Fix::CompactionGfpNofs, "73e64c51afc5",
      "mm, compaction: allow compaction for GFP_NOFS requests (4.10: try_to_compact_pages "
      "skips only requests without __GFP_IO, and a scanner without __GFP_FS leaves pages "

@@ -14,6 +14,11 @@ enum class Fix : uint8_t {
   NonLruMigration,           // bda807d44454: compaction isolates non-LRU movable pages at all
   BalloonNonLruMovable,      // b1123ea6d3b3: the balloon uses the non-LRU movable interface
   NrIsolatedLruOnly,         // 6afcf8ef0ca0: NR_ISOLATED_* counts LRU pages only
+  // 4.9 compaction (Vlastimil Babka's series)
+  CompactionAllocWatermark,  // 984fdba6a32e: compaction_suitable's success check at the alloc watermark
+  CompactionMinWatermark,    // 8348faf91f56: min watermark (+gap) for non-costly orders
+  NoWatermarkRecheckAfterSuccess,     // stop/reset on status == COMPACT_SUCCESS
+  FragindexCostlyOnly,       // the fragmentation index refuses costly orders only
   CompactionGfpNofs,         // 73e64c51afc5 (4.10): GFP_NOFS requests compact (anon pages only)
   IsolationStopsWithPagesToMigrate,  // d20bdd571ee5 (5.10): too many isolated + pages in hand: stop
   MigrateFreedPageFirst,     // "handle freed page at the first place" (5.5): no new page for it

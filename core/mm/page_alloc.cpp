@@ -993,8 +993,10 @@ unsigned __isolate_free_page(Mm& mm, Pfn pfn, unsigned order) {
 
   const int mt = get_pfnblock_migratetype(z, pfn);
   if (mt != MIGRATE_ISOLATE) {
-    // Obey watermarks as if the page was being allocated.
-    const uint64_t watermark = z.watermark[size_t(Watermark::Low)] + (uint64_t(1) << order);
+    // Obey watermarks as if the page was being allocated: the low one, or since
+    // 8348faf91f56 the min one (compaction's free scanner may go down to it).
+    const Watermark base = mm.cfg.has(Fix::CompactionMinWatermark) ? Watermark::Min : Watermark::Low;
+    const uint64_t watermark = z.watermark[size_t(base)] + (uint64_t(1) << order);
     if (!__zone_watermark_ok(mm, z, 0, watermark, 0, int64_t(z.free_pages))) return 0;
     __mod_zone_freepage_state(mm, z, -(int64_t(1) << order));
   }
