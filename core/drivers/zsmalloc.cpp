@@ -97,6 +97,7 @@ bool v3(const Mm& mm) { return !mm.cfg.has(Fix::ZsFreeAtomic); }
 bool vm_owns_isolated(const Mm& mm) { return mm.cfg.has(Fix::VmOwnsPgIsolated); }
 bool destroy_waits_isolated(const Mm& mm) { return mm.cfg.has(Fix::ZsDestroyWaitsIsolated); }
 ObjId pool_obj(uint32_t pool) { return make_obj(zsobj::kPool, pool); }
+ObjId pool_stats_obj(uint32_t pool) { return make_obj(zsobj::kPoolStats, pool); }
 
 bool in_task() {
   Sim* s = Sim::current();
@@ -936,10 +937,9 @@ uint64_t zs_can_compact(const SizeClass& c) {
 // pool word under one class's lock only, so compactions of two classes can lose an update.
 void pages_compacted_add(Mm& mm, uint32_t pool, uint64_t n) {
   ZsPool& p = pool_of(mm, pool);
-  const ObjId stats = make_obj(zsobj::kPoolStats, pool);
-  sched(Op::Read, Access::Read, stats, here());
+  sched(Op::Read, Access::Read, pool_stats_obj(pool), here());
   const uint64_t v = p.pages_compacted;
-  sched(Op::Write, Access::Write, stats, here());
+  sched(Op::Write, Access::Write, pool_stats_obj(pool), here());
   p.pages_compacted = v + n;
 }
 
@@ -984,17 +984,17 @@ uint64_t __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
 
 // ---- migration helpers ----
 
-// ---- the v3 series' isolation state and zspage freeze ----
-
-// ZsPageIsolate (PG_uptodate of the first page in v3): the zspage is off its list because
-// a sub-page is isolated. The model keeps it in zspage->isolated as 0 or 1, so
-// fix_fullness_group's is_zspage_isolated is v3's ZsPageIsolate.
 // putback_zspage_deferred (1a87aa03597e; zs_page_putback did this before it): the page
 // lock held by migration keeps an empty zspage from being freed here, so queue its free.
 void putback_zspage_deferred(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
   if (putback_zspage(mm, c, id) == ZS_EMPTY) schedule_work(mm, pool_of(mm, pool).free_work, here());
 }
 
+// ---- the v3 series' isolation state and zspage freeze ----
+
+// ZsPageIsolate (PG_uptodate of the first page in v3): the zspage is off its list because
+// a sub-page is isolated. The model keeps it in zspage->isolated as 0 or 1, so
+// fix_fullness_group's is_zspage_isolated is v3's ZsPageIsolate.
 void SetZsPageIsolate(Mm& mm, uint32_t id) {
   sched(Op::Write, Access::Write, zspage_obj(id), here());
   zspage_at(mm, id).isolated = 1;
@@ -1540,19 +1540,18 @@ uint64_t zs_compact(Mm& mm, uint32_t pool) {
     else
       __zs_compact_v3(mm, pool, p.classes[i]);
   }
-  const ObjId stats = make_obj(zsobj::kPoolStats, pool);
   if (!mm.cfg.has(Fix::ZsCompactCountsLocally)) {
-    sched(Op::Read, Access::Read, stats, here());
+    sched(Op::Read, Access::Read, pool_stats_obj(pool), here());
     return p.pages_compacted;
   }
-  atomic_add_return<uint64_t>(pages_freed, p.pages_compacted, stats);
+  atomic_add_return<uint64_t>(pages_freed, p.pages_compacted, pool_stats_obj(pool));
   return pages_freed;
 }
 
 uint64_t zs_shrinker_scan(Mm& mm, uint32_t pool) {
   MODEL_FUNC("zs_shrinker_scan");
   if (mm.cfg.has(Fix::ZsCompactCountsLocally)) return zs_compact(mm, pool);
-  sched(Op::Read, Access::Read, make_obj(zsobj::kPoolStats, pool), here());
+  sched(Op::Read, Access::Read, pool_stats_obj(pool), here());
   const uint64_t before = pool_of(mm, pool).pages_compacted;
   // Compact classes and calculate compaction delta. Can run concurrently with a manually
   // triggered (by user) compaction.
