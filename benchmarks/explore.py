@@ -17,7 +17,7 @@ For each race scenario (1 to 4 of the library, on the kernel that has the bug):
   short by a sleep set, whether the space was exhausted, and executions (both kinds)
   per second.
 
-- zs_free executions per second on each of the presets v4.8, v5.10 and v6.6 that exist,
+- zs_free executions per second on each of the presets v4.8, v5.10, v6.1 and v6.6 that exist,
   side by side with v4.8 (a later kernel's model does more per execution).
 
 The last line is ``zs_free_exec_per_s=<float>`` (the zs_free scenario's rate).
@@ -67,7 +67,7 @@ RACES = {
     ),
 }
 SEEDS = [0, 1_000_000, 2_000_000, 3_000_000, 4_000_000]
-PRESETS = ["v4.8", "v5.10", "v6.6"]  # zs_free's rate on each that exists, against v4.8
+PRESETS = ["v4.8", "v5.10", "v6.1", "v6.6"]  # zs_free's rate on each that exists, against v4.8
 BUDGET = {"executions": 300_000, "seconds": 20.0}
 
 

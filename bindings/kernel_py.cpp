@@ -396,10 +396,12 @@ void register_kernel(py::module_& m) {
       py::list needs;
       for (Fix n : kernel::fix_needs(Fix(i))) needs.append(fix_info(n).name);
       d["needs"] = needs;
+      const auto later = kernel::fix_removed_by(Fix(i));
+      d["removed_by"] = later ? py::object(py::str(fix_info(*later).name)) : py::object(py::none());
       l.append(d);
     }
     return l;
-  }, "Every named fix: its name, title and the fixes it needs.");
+  }, "Every named fix: its name, title, the fixes it needs and the fix that removed its code (or None).");
   py::dict gfp;
   for (const auto& [n, v] : gfp_table()) gfp[n] = v;
   m.attr("GFP") = gfp;

@@ -56,7 +56,7 @@ def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
 def test_presets_list_their_fixes() -> None:
     presets = {p["name"]: p for p in core.presets() if not p["user"]}  # built in
     assert list(presets) == [
-        "v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "v5.10", "v5.15", "movable-v3"]
+        "v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "v5.10", "v5.15", "v6.1", "movable-v3"]
     assert presets["v4.8"]["fixes"] == [*MIGRATION, *MERGED]
     # 4.9 changed compaction only (of the modelled code).
     assert set(presets["v4.9"]["fixes"]) - set(presets["v4.8"]["fixes"]) == {
@@ -75,12 +75,15 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
         "handle-freed-page-at-the-first-place", "d20bdd571ee5"}
     assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {"239592815805"}
+    assert set(presets["v6.1"]["fixes"]) - set(presets["v5.15"]["fixes"]) == {
+        "c4549b871102", "b475d42d2c43", "2505a981114d", "68f2736a8583", "160088b3b6d7"}
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] and p["follows"] for p in presets.values())
     # A release is its predecessor plus its own commits.
     assert {n: p["base"] for n, p in presets.items()} == {
         "v4.7": "", "v4.8": "v4.7", "v4.9": "v4.8", "v4.14": "v4.9", "v4.19": "v4.14",
-        "v5.4": "v4.19", "v5.10": "v5.4", "v5.15": "v5.10", "movable-v3": ""}
+        "v5.4": "v4.19", "v5.10": "v5.4", "v5.15": "v5.10", "v6.1": "v5.15",
+        "movable-v3": ""}
     for p in presets.values():
         if p["base"]:
             assert set(presets[p["base"]]["fixes"]) <= set(p["fixes"])
@@ -119,10 +122,20 @@ def test_fixes_are_named_and_titled() -> None:
     assert [f["name"] for f in fixes] == [
         *MIGRATION, "6afcf8ef0ca0", "984fdba6a32e", "8348faf91f56",
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
-        "73e64c51afc5", "handle-freed-page-at-the-first-place", "d20bdd571ee5", *MERGED[:-1],
-        "77ff465799c6", "1a87aa03597e", "701d678599d0", "239592815805", MERGED[-1],
+        "73e64c51afc5", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "160088b3b6d7",
+        *MERGED[:-1], "77ff465799c6", "1a87aa03597e", "701d678599d0", "239592815805",
+        "c4549b871102", "b475d42d2c43", "2505a981114d", "68f2736a8583", MERGED[-1],
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal"]
     assert all(f["title"] for f in fixes)
+    # Each fix's needs are its own: the table is indexed by the fix (a misordered entry
+    # once gave d20bdd571ee5 the needs of the freed-page fix).
+    needs = {f["name"]: f["needs"] for f in fixes}
+    assert needs["d20bdd571ee5"] == []
+    assert needs["handle-freed-page-at-the-first-place"] == ["c6c919eb90e0"]
+    assert {f["name"]: f["removed_by"] for f in fixes if f["removed_by"]} == {
+        "1b8320b620d6": "b475d42d2c43", "c102f07ca0b0": "b475d42d2c43",
+        "77ff465799c6": "c4549b871102", "1a87aa03597e": "c4549b871102",
+        "701d678599d0": "c4549b871102"}
 
 
 def test_kernel_state_reports_preset_and_fix_overrides() -> None:
@@ -265,7 +278,7 @@ def test_python_task_calls_entry_points() -> None:
         (
             lambda: Kernel(preset="v9.9"),
             # then the presets users composed, if any
-            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, v5.10, v5.15, movable-v3",
+            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, v5.10, v5.15, v6.1, movable-v3",
         ),
         (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
         (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),

@@ -312,7 +312,8 @@ def cmd_fixes(args: argparse.Namespace) -> int:
     if not args.between:
         for f in _core.fixes():
             needs = f" (needs {', '.join(f['needs'])})" if f["needs"] else ""
-            print(f"{f['name']:28} {f['title']}{needs}")
+            removed = f" (code removed by {f['removed_by']})" if f["removed_by"] else ""
+            print(f"{f['name']:28} {f['title']}{needs}{removed}")
         return 0
     old, new = args.between
     added, removed = fix_changes(old, new)

@@ -312,6 +312,8 @@ class Pool:
 
     @entry("zs_compact", lambda self: (self.id,))
     def compact(self) -> int:
+        """zs_compact: the pages this call freed (since 239592815805, 5.12), before it the
+        pool's total pool->stats.pages_compacted."""
         return self._k.call("zs_compact", self.id)
 
     def pages_of(self, handle: int) -> list[int]:

@@ -95,7 +95,12 @@ Zsmalloc& Z(Mm& mm) { return drivers_of(mm).zsmalloc; }
 // class->lock, migrate freezing the whole zspage.
 bool v3(const Mm& mm) { return !mm.cfg.has(Fix::ZsFreeAtomic); }
 bool vm_owns_isolated(const Mm& mm) { return mm.cfg.has(Fix::VmOwnsPgIsolated); }
-bool destroy_waits_isolated(const Mm& mm) { return mm.cfg.has(Fix::ZsDestroyWaitsIsolated); }
+// 5.17 (c4549b871102 with b475d42d2c43): pool->migrate_lock, no handle pin, and a zspage
+// that stays on its list while a page of it is isolated.
+bool migrate_lock_517(const Mm& mm) { return mm.cfg.has(Fix::ZsPoolMigrateLock); }
+bool destroy_waits_isolated(const Mm& mm) {
+  return mm.cfg.has(Fix::ZsDestroyWaitsIsolated) && !migrate_lock_517(mm);
+}
 ObjId pool_obj(uint32_t pool) { return make_obj(zsobj::kPool, pool); }
 ObjId pool_stats_obj(uint32_t pool) { return make_obj(zsobj::kPoolStats, pool); }
 
@@ -304,6 +309,7 @@ void inc_zspage_isolation(Mm& mm, uint32_t id, uint32_t line = here()) {
 void dec_zspage_isolation(Mm& mm, uint32_t id, uint32_t line = here()) {
   sched(Op::Write, Access::Write, zspage_obj(id), line);
   Zspage& z = zspage_at(mm, id);
+  if (migrate_lock_517(mm)) VM_BUG_ON(mm, z.isolated == 0);
   z.isolated = uint8_t((z.isolated - 1) & 7);
 }
 
@@ -491,21 +497,21 @@ bool list_empty(const std::vector<uint32_t>& list) { return list.empty(); }
 void remove_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
   if (!fullness_listed(mm.cfg, fullness)) return;
   VM_BUG_ON(mm, list_empty(c.fullness_list[size_t(fullness)]));
-  VM_BUG_ON(mm, is_zspage_isolated(mm, id));
+  if (!migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id));
   sched(Op::ListDel, Access::Write, zspage_obj(id), here());
   zspage_list_del(mm, c, id, kZsNoList);
   c.stats[size_t(fullness)]--;
 }
 
-// fix_fullness_group: moves the zspage between lists only if it is not isolated; the
-// fullness is recorded either way.
+// fix_fullness_group: moves the zspage between lists only if it is not isolated (since
+// c4549b871102 an isolated zspage stays on its list); the fullness is recorded either way.
 int fix_fullness_group(Mm& mm, SizeClass& c, uint32_t id) {
   uint32_t class_idx;
   int currfg;
   get_zspage_mapping(mm, id, &class_idx, &currfg);
   const int newfg = get_fullness_group(mm, c, id);
   if (newfg == currfg) return newfg;
-  if (!is_zspage_isolated(mm, id)) {
+  if (migrate_lock_517(mm) || !is_zspage_isolated(mm, id)) {
     remove_zspage(mm, c, id, currfg);
     insert_zspage(mm, c, id, newfg);
   }
@@ -514,7 +520,7 @@ int fix_fullness_group(Mm& mm, SizeClass& c, uint32_t id) {
 }
 
 int putback_zspage(Mm& mm, SizeClass& c, uint32_t id) {
-  VM_BUG_ON(mm, is_zspage_isolated(mm, id));
+  if (!migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id));
   const int fullness = get_fullness_group(mm, c, id);
   insert_zspage(mm, c, id, fullness);
   set_zspage_mapping(mm, id, c.index, fullness);
@@ -582,12 +588,43 @@ void reset_page(Mm& mm, Pfn page) {
 
 // To prevent zspage destroy during migration, zspage freeing should hold locks of all
 // pages in the zspage.
+// Before 2505a981114d it slept in lock_page on each page of the chain in turn; since
+// c4549b871102 a page of an empty zspage can be migrated meanwhile, off the chain.
 void lock_zspage(Mm& mm, uint32_t id) {
   MODEL_FUNC("lock_zspage");
-  Pfn page = get_first_page(mm, id);
-  do {
-    mm::lock_page(mm, page);
-  } while ((page = get_next_page(mm, page)) != kNoPfn);
+  if (!mm.cfg.has(Fix::ZsLockZspageMigrateLock)) {
+    Pfn page = get_first_page(mm, id);
+    do {
+      mm::lock_page(mm, page);
+    } while ((page = get_next_page(mm, page)) != kNoPfn);
+    return;
+  }
+  // Pages we haven't locked yet can be migrated off the list while we're trying to lock
+  // them, so only attempt to lock each page under migrate_read_lock(), and take a
+  // reference to a page before waiting for it to unlock outside migrate_read_lock().
+  Pfn curr_page, page;
+  for (;;) {
+    migrate_read_lock(mm, id);
+    page = get_first_page(mm, id);
+    if (mm::trylock_page(mm, page)) break;
+    mm::get_page(mm, page);
+    migrate_read_unlock(mm, id);
+    mm::wait_on_page_locked(mm, page);
+    mm::put_page(mm, page);
+  }
+  curr_page = page;
+  while ((page = get_next_page(mm, curr_page)) != kNoPfn) {
+    if (mm::trylock_page(mm, page)) {
+      curr_page = page;
+    } else {
+      mm::get_page(mm, page);
+      migrate_read_unlock(mm, id);
+      mm::wait_on_page_locked(mm, page);
+      mm::put_page(mm, page);
+      migrate_read_lock(mm, id);
+    }
+  }
+  migrate_read_unlock(mm, id);
 }
 
 // The v3 series' lock_zspage in free_zspage: a trylock retried until it succeeds, so
@@ -849,7 +886,7 @@ struct zs_compact_control {
 };
 
 // find_alloced_obj: the first allocated object of the page from *obj_idx whose handle
-// could be pinned.
+// could be pinned (since b475d42d2c43, the first allocated one: nothing pins handles).
 uint64_t find_alloced_obj(Mm& mm, Pfn page, uint32_t* obj_idx, uint32_t pool) {
   MODEL_FUNC("find_alloced_obj");
   uint32_t index = *obj_idx;
@@ -859,7 +896,7 @@ uint64_t find_alloced_obj(Mm& mm, Pfn page, uint32_t* obj_idx, uint32_t pool) {
     const uint64_t head = obj_to_head(mm, page, index);
     if (head & OBJ_ALLOCATED_TAG) {
       handle = head >> OBJ_TAG_BITS;
-      if (trypin_tag(mm, pool, handle)) break;
+      if (migrate_lock_517(mm) || trypin_tag(mm, pool, handle)) break;
       handle = 0;
     }
   }
@@ -882,8 +919,9 @@ int migrate_zspage(Mm& mm, uint32_t pool, SizeClass& c, zs_compact_control& cc) 
       continue;
     }
     // Stop if there is no more space.
+    const bool pinned = !migrate_lock_517(mm);
     if (zspage_full(mm, c, get_zspage(mm, d_page))) {
-      unpin_tag(mm, pool, handle);
+      if (pinned) unpin_tag(mm, pool, handle);
       ret = -ENOMEM;
       break;
     }
@@ -894,9 +932,9 @@ int migrate_zspage(Mm& mm, uint32_t pool, SizeClass& c, zs_compact_control& cc) 
     // record_obj updates the handle's value to free_obj, which would clear the lock bit
     // (HANDLE_PIN_BIT) and break synchronization with pin_tag users such as zs_free:
     // keep the lock bit (c102f07ca0b0).
-    if (mm.cfg.has(Fix::ZsCompactKeepsPinBit)) free_obj |= uint64_t(1) << HANDLE_PIN_BIT;
+    if (pinned && mm.cfg.has(Fix::ZsCompactKeepsPinBit)) free_obj |= uint64_t(1) << HANDLE_PIN_BIT;
     record_obj(mm, pool, handle, free_obj);
-    unpin_tag(mm, pool, handle);
+    if (pinned) unpin_tag(mm, pool, handle);
     obj_free(mm, c, used_obj);
   }
   // Remember the last position in this iteration.
@@ -915,7 +953,7 @@ uint32_t isolate_zspage(Mm& mm, SizeClass& c, bool source) {
     const auto& l = c.fullness_list[size_t(fg[i])];
     if (!l.empty()) {
       const uint32_t id = l.front();
-      VM_BUG_ON(mm, is_zspage_isolated(mm, id));
+      if (!migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id));
       remove_zspage(mm, c, id, fg[i]);
       return id;
     }
@@ -944,28 +982,45 @@ void pages_compacted_add(Mm& mm, uint32_t pool, uint64_t n) {
 }
 
 // Returns the pages it freed (239592815805; before, it added them to the pool's stat).
+// Since b475d42d2c43 (as in 6.1) it holds pool->migrate_lock for writing around
+// class->lock, write-locks each zspage it moves objects between, and gives a class up
+// when someone waits for pool->migrate_lock.
 uint64_t __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
   MODEL_FUNC("__zs_compact");
   zs_compact_control cc;
   uint32_t src_zspage;
   uint32_t dst_zspage = 0;
   uint64_t pages_freed = 0;
+  RwLock* const migrate_lock = migrate_lock_517(mm) ? &pool_of(mm, pool).migrate_lock : nullptr;
+  // protect the race between zpage migration and zs_free
+  if (migrate_lock) write_lock(*migrate_lock);
   spin_lock(c.lock);
   while ((src_zspage = isolate_zspage(mm, c, true))) {
+    // protect someone accessing the zspage (i.e., zs_map_object)
+    if (migrate_lock) migrate_write_lock(mm, src_zspage);
     if (!zs_can_compact(c)) break;
     cc.obj_idx = 0;
     cc.s_page = get_first_page(mm, src_zspage);
     while ((dst_zspage = isolate_zspage(mm, c, false))) {
+      if (migrate_lock) migrate_write_lock(mm, dst_zspage);  // migrate_write_lock_nested
       cc.d_page = get_first_page(mm, dst_zspage);
       // If there is no more space in dst_page, resched and see if anyone had allocated
       // another zspage.
       if (!migrate_zspage(mm, pool, c, cc)) break;
       putback_zspage(mm, c, dst_zspage);
+      if (migrate_lock) {
+        migrate_write_unlock(mm, dst_zspage);
+        dst_zspage = 0;
+        if (rwlock_is_contended(*migrate_lock)) break;
+      }
     }
     // Stop if we couldn't find slot.
     if (dst_zspage == 0) break;
     putback_zspage(mm, c, dst_zspage);
-    if (putback_zspage(mm, c, src_zspage) == ZS_EMPTY) {
+    if (migrate_lock) migrate_write_unlock(mm, dst_zspage);
+    const bool empty = putback_zspage(mm, c, src_zspage) == ZS_EMPTY;
+    if (migrate_lock) migrate_write_unlock(mm, src_zspage);
+    if (empty) {
       free_zspage(mm, pool, c, src_zspage);
       pool_of(mm, pool).compaction_freed += c.pages_per_zspage;
       if (mm.cfg.has(Fix::ZsCompactCountsLocally))
@@ -974,11 +1029,17 @@ uint64_t __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
         pages_compacted_add(mm, pool, c.pages_per_zspage);
     }
     spin_unlock(c.lock);
+    if (migrate_lock) write_unlock(*migrate_lock);
     // cond_resched()
+    if (migrate_lock) write_lock(*migrate_lock);
     spin_lock(c.lock);
   }
-  if (src_zspage) putback_zspage(mm, c, src_zspage);
+  if (src_zspage) {
+    putback_zspage(mm, c, src_zspage);
+    if (migrate_lock) migrate_write_unlock(mm, src_zspage);
+  }
   spin_unlock(c.lock);
+  if (migrate_lock) write_unlock(*migrate_lock);
   return pages_freed;
 }
 
@@ -1204,12 +1265,13 @@ void move_page_objects(Mm& mm, uint32_t pool, Pfn newpage, Pfn page) {
     const uint64_t head = obj_to_head(mm, page, i);
     if (head & OBJ_ALLOCATED_TAG) {
       const uint64_t handle = head >> OBJ_TAG_BITS;
-      if (!testpin_tag(mm, pool, handle)) BUG(REPORT_FUNC("zs_page_migrate"), "BUG()", {"handle not pinned"});
+      const bool pinned = !migrate_lock_517(mm);  // since b475d42d2c43 nothing pins handles
+      if (pinned && !testpin_tag(mm, pool, handle)) BUG(REPORT_FUNC("zs_page_migrate"), "BUG()", {"handle not pinned"});
       const uint64_t old_obj = handle_to_obj(mm, pool, handle);
       Pfn dummy;
       uint32_t obj_idx;
       obj_to_location(old_obj, &dummy, &obj_idx);
-      const uint64_t new_obj = location_to_obj(newpage, obj_idx) | (uint64_t(1) << HANDLE_PIN_BIT);
+      const uint64_t new_obj = location_to_obj(newpage, obj_idx) | (uint64_t(pinned) << HANDLE_PIN_BIT);
       record_obj(mm, pool, handle, new_obj);
     }
   }
@@ -1224,7 +1286,9 @@ void replace_sub_page(Mm& mm, const SizeClass& c, uint32_t id, Pfn newpage, Pfn 
   if (pages.size() != c.pages_per_zspage) bad_address("zspage " + std::to_string(id) + " page chain");
   create_page_chain(mm, c, id, pages);
   if (PageHugeObject(mm, oldpage)) set_freelist(mm, newpage, read_freelist(mm, oldpage));
-  mm::__SetPageMovable(mm, newpage, mm::page_mapping(mm, oldpage));
+  // 68f2736a8583: __SetPageMovable(newpage, &zsmalloc_mops)
+  mm::__SetPageMovable(mm, newpage, mm.cfg.has(Fix::MovableOperations) ? Z(mm).mops_mapping
+                                                                       : mm::page_mapping(mm, oldpage));
 }
 
 uint32_t pool_of_mapping(Mm& mm, uint32_t mapping) {
@@ -1287,6 +1351,9 @@ const bool registered = [] {
   register_obj_class(zsobj::kPoolStats, "pool->stats", [](uint64_t i, const World*) {
     return "pool->stats (pool " + std::to_string(i) + ")";
   });
+  register_obj_class(zsobj::kPoolMigrateLock, "pool->migrate_lock", [](uint64_t i, const World*) {
+    return "pool->migrate_lock (pool " + std::to_string(i) + ")";
+  });
   return true;
 }();
 
@@ -1316,9 +1383,16 @@ uint32_t zs_create_pool(Mm& mm, std::string name) {
     c.objs_per_zspage = d.objs_per_zspage;
     c.lock.id = zs_class_obj(id, d.index);
   }
-  // zs_register_migration: an anon inode whose mapping has a_ops = zsmalloc_aops and
-  // private_data = pool.
-  p.mapping = mm.new_mapping("zsmalloc:" + p.name, &zsmalloc_aops, id);
+  p.migrate_lock.id = make_obj(zsobj::kPoolMigrateLock, id);
+  if (mm.cfg.has(Fix::MovableOperations)) {
+    // 68f2736a8583: the pages point at the static zsmalloc_mops, not at an inode.
+    if (!z.mops_mapping) z.mops_mapping = mm.new_mapping("zsmalloc_mops", &zsmalloc_aops, 0);
+    p.mapping = z.mops_mapping;
+  } else {
+    // zs_register_migration: an anon inode whose mapping has a_ops = zsmalloc_aops and
+    // private_data = pool.
+    p.mapping = mm.new_mapping("zsmalloc:" + p.name, &zsmalloc_aops, id);
+  }
   p.live = true;
   kasan_alloc(p.life);
   return id;
@@ -1354,12 +1428,21 @@ void zs_unregister_migration(Mm& mm, uint32_t pool) {
   mm::AddressSpace& a = mm.mappings[p.mapping];  // iput(pool->inode)
   kasan_free(a.life, "struct address_space " + a.name, here());
 }
+
+// 68f2736a8583: no inode to free, only the deferred free to flush.
+void zs_flush_migration(Mm& mm, uint32_t pool) {
+  MODEL_FUNC("zs_flush_migration");
+  flush_work(mm, pool_of(mm, pool).free_work, here());
+}
 }  // namespace
 
 void zs_destroy_pool(Mm& mm, uint32_t pool) {
   MODEL_FUNC("zs_destroy_pool");
   ZsPool& p = pool_of(mm, pool);
-  zs_unregister_migration(mm, pool);
+  if (mm.cfg.has(Fix::MovableOperations))
+    zs_flush_migration(mm, pool);
+  else
+    zs_unregister_migration(mm, pool);
   // Classes with zspages left are only reported ("Freeing non-empty class"): their
   // pages leak, as in the kernel. Then kfree(class) for each, and kfree(pool).
   p.live = false;
@@ -1428,9 +1511,36 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
   return handle;
 }
 
+namespace {
+// zs_free since 5.17: the zspage is found under pool->migrate_lock, and an empty one is
+// freed whether or not a page of it is isolated (c4549b871102).
+void zs_free_517(Mm& mm, uint32_t pool, uint64_t handle) {
+  ZsPool& p = pool_of(mm, pool);
+  // The pool->migrate_lock protects the race with zpage's migration so it's safe to get
+  // the page from handle.
+  read_lock(p.migrate_lock);
+  const uint64_t obj = handle_to_obj(mm, pool, handle);
+  Pfn f_page;
+  uint32_t f_objidx;
+  obj_to_location(obj, &f_page, &f_objidx);  // obj_to_page
+  const uint32_t zspage = get_zspage(mm, f_page);
+  uint32_t class_idx;
+  int fullness;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);  // zspage_class(pool, zspage)
+  SizeClass& c = class_of(p, class_idx);
+  spin_lock(c.lock);
+  read_unlock(p.migrate_lock);
+  obj_free(mm, c, obj);
+  if (fix_fullness_group(mm, c, zspage) == ZS_EMPTY) free_zspage(mm, pool, c, zspage);
+  spin_unlock(c.lock);
+  cache_free_handle(mm, pool, handle);
+}
+}  // namespace
+
 void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("zs_free");
   if (!handle) return;
+  if (migrate_lock_517(mm)) return zs_free_517(mm, pool, handle);
   // Once handle is pinned, page|object migration cannot work.
   pin_tag(mm, pool, handle);
   const uint64_t obj = handle_to_obj(mm, pool, handle);
@@ -1476,8 +1586,13 @@ void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
 
 ZsObjRef zs_map_object(Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode) {
   MODEL_FUNC("zs_map_object");
-  // From now on, migration cannot move the object.
-  pin_tag(mm, pool, handle);
+  // From now on, migration cannot move the object (since b475d42d2c43 pool->migrate_lock
+  // guarantees the zspage can be found from the handle safely).
+  RwLock* const migrate_lock = migrate_lock_517(mm) ? &pool_of(mm, pool).migrate_lock : nullptr;
+  if (migrate_lock)
+    read_lock(*migrate_lock);
+  else
+    pin_tag(mm, pool, handle);
   const uint64_t obj = handle_to_obj(mm, pool, handle);
   Pfn page;
   uint32_t obj_idx;
@@ -1485,7 +1600,8 @@ ZsObjRef zs_map_object(Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode) {
   const uint32_t zspage = get_zspage(mm, page);
   // Migration cannot move any subpage in this zspage.
   migrate_read_lock(mm, zspage);
-  preempt_disable();  // area = &get_cpu_var(zs_map_area)
+  if (migrate_lock) read_unlock(*migrate_lock);
+  preempt_disable();  // area = &get_cpu_var(zs_map_area); local_lock since 5.17
   uint32_t class_idx;
   int fg;
   get_zspage_mapping(mm, zspage, &class_idx, &fg);
@@ -1507,7 +1623,7 @@ void zs_unmap_object(Mm& mm, uint32_t pool, uint64_t handle) {
   const uint32_t zspage = get_zspage(mm, page);
   preempt_enable();  // put_cpu_var(zs_map_area)
   migrate_read_unlock(mm, zspage);
-  unpin_tag(mm, pool, handle);
+  if (!migrate_lock_517(mm)) unpin_tag(mm, pool, handle);
 }
 
 void zs_write_object(Mm& mm, uint32_t pool, uint64_t handle, uint32_t content) {
@@ -1661,10 +1777,73 @@ void zs_page_putback_v3(Mm& mm, Pfn page) {
   spin_unlock(c.lock);
 }
 
+// The callbacks since 5.17 (c4549b871102, b475d42d2c43), as 6.1 has them: isolation is
+// only a count in the zspage, under the zspage lock.
+
+bool zs_page_isolate_517(Mm& mm, Pfn page) {
+  MODEL_FUNC("zs_page_isolate");
+  // Page is locked so zspage couldn't be destroyed. For detail, look at lock_zspage in
+  // free_zspage.
+  VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
+  VM_BUG_ON_PAGE(mm, mm::PageIsolated(mm, page), page);
+  const uint32_t zspage = get_zspage(mm, page);
+  migrate_write_lock(mm, zspage);
+  inc_zspage_isolation(mm, zspage);
+  migrate_write_unlock(mm, zspage);
+  return true;
+}
+
+int zs_page_migrate_517(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page) {
+  MODEL_FUNC("zs_page_migrate");
+  VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
+  VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
+  // The page is locked, so this pointer must remain valid.
+  const uint32_t zspage = get_zspage(mm, page);
+  // 68f2736a8583: pool = zspage->pool; before, the pool inode's mapping->private_data.
+  const uint32_t pool = mm.cfg.has(Fix::MovableOperations) ? zspage_at(mm, zspage).pool
+                                                           : pool_of_mapping(mm, mapping);
+  ZsPool& p = pool_of(mm, pool);
+  // The pool migrate_lock protects the race between zpage migration and zs_free.
+  write_lock(p.migrate_lock);
+  uint32_t class_idx;
+  int fullness;
+  get_zspage_mapping(mm, zspage, &class_idx, &fullness);  // zspage_class(pool, zspage)
+  SizeClass& c = class_of(p, class_idx);
+  // The class lock protects zpage alloc/free in the zspage.
+  spin_lock(c.lock);
+  // The migrate_write_lock protects zpage access via zs_map_object.
+  migrate_write_lock(mm, zspage);
+  (void)page_index_in_zspage(mm, zspage, page);  // offset = get_first_obj_offset(page)
+  // Here, any user cannot access all objects in the zspage so let's move.
+  move_page_objects(mm, pool, newpage, page);
+  replace_sub_page(mm, c, zspage, newpage, page);
+  // Since we complete the data copy and set up new zspage structure, it's okay to release
+  // migration_lock.
+  write_unlock(p.migrate_lock);
+  spin_unlock(c.lock);
+  dec_zspage_isolation(mm, zspage);
+  migrate_write_unlock(mm, zspage);
+  mm::get_page(mm, newpage);
+  reset_page(mm, page);
+  mm::put_page(mm, page);
+  return MIGRATEPAGE_SUCCESS;
+}
+
+void zs_page_putback_517(Mm& mm, Pfn page) {
+  MODEL_FUNC("zs_page_putback");
+  VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
+  VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
+  const uint32_t zspage = get_zspage(mm, page);
+  migrate_write_lock(mm, zspage);
+  dec_zspage_isolation(mm, zspage);
+  migrate_write_unlock(mm, zspage);
+}
+
 }  // namespace
 
 bool zs_page_isolate(Mm& mm, Pfn page, mm::isolate_mode_t) {
   if (v3(mm)) return zs_page_isolate_v3(mm, page);
+  if (migrate_lock_517(mm)) return zs_page_isolate_517(mm, page);
   MODEL_FUNC("zs_page_isolate");
   // Page is locked so zspage couldn't be destroyed. For detail, look at lock_zspage in
   // free_zspage.
@@ -1703,6 +1882,7 @@ bool zs_page_isolate(Mm& mm, Pfn page, mm::isolate_mode_t) {
 
 int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::MigrateMode) {
   if (v3(mm)) return zs_page_migrate_v3(mm, mapping, newpage, page);
+  if (migrate_lock_517(mm)) return zs_page_migrate_517(mm, mapping, newpage, page);
   MODEL_FUNC("zs_page_migrate");
   int ret = -EAGAIN;
   VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
@@ -1783,6 +1963,7 @@ unlock_class:
 
 void zs_page_putback(Mm& mm, Pfn page) {
   if (v3(mm)) return zs_page_putback_v3(mm, page);
+  if (migrate_lock_517(mm)) return zs_page_putback_517(mm, page);
   MODEL_FUNC("zs_page_putback");
   VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
@@ -1997,8 +2178,10 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
     if (zp.fullness != fg)
       bad(zs(id) + ": fullness " + fullness_name(zp.fullness) + " but inuse " + std::to_string(zp.inuse) +
           " makes it " + fullness_name(fg));
-    if (zp.isolated) {
-      if (settled) bad(zs(id) + ": still isolated (" + std::to_string(zp.isolated) + ")");
+    // Since c4549b871102 an isolated zspage stays on its list.
+    const bool off_list = zp.isolated && !d.cfg.has(Fix::ZsNoZspageIsolation);
+    if (zp.isolated && settled) bad(zs(id) + ": still isolated (" + std::to_string(zp.isolated) + ")");
+    if (off_list) {
       if (zp.list != kZsNoList) bad(zs(id) + ": isolated but on a list");
     } else if (!fullness_listed(d.cfg, zp.fullness)) {
       if (zp.list != kZsNoList) bad(zs(id) + ": " + fullness_name(zp.fullness) + " is no list, but on " + std::to_string(zp.list));

@@ -85,6 +85,7 @@ inline constexpr uint8_t kClassLock = objclass::kZsmallocBase + 2;  // class->lo
 inline constexpr uint8_t kPool = objclass::kZsmallocBase + 3;       // pool counters
 inline constexpr uint8_t kMigrationWait = objclass::kZsmallocBase + 4;  // pool->migration_wait
 inline constexpr uint8_t kPoolStats = objclass::kZsmallocBase + 5;  // the pool->stats word
+inline constexpr uint8_t kPoolMigrateLock = objclass::kZsmallocBase + 6;  // pool->migrate_lock
 }  // namespace zsobj
 inline ObjId zspage_obj(uint32_t id) { return make_obj(zsobj::kZspage, id); }
 inline ObjId zs_handle_obj(uint32_t pool, uint64_t handle) {
@@ -152,6 +153,7 @@ struct ZsPool {
   uint64_t pages_compacted = 0;    // pool->stats.pages_compacted
   uint64_t compaction_freed = 0;   // model: the pages compaction freed (checks it against the stat)
   // 701d678599d0: zspages isolated for migration, and zs_destroy_pool under way.
+  RwLock migrate_lock;             // pool->migrate_lock (b475d42d2c43)
   int64_t isolated_pages = 0;      // atomic_long_t
   bool destroying = false;
 };
@@ -160,6 +162,7 @@ struct Zsmalloc {
   std::deque<ZsPool> pools;
   std::deque<Zspage> zspages;  // [0] unused: zspage id 0 is NULL
   std::vector<uint32_t> free_zspages;
+  uint32_t mops_mapping = 0;  // the mapping standing for &zsmalloc_mops (68f2736a8583)
   // Object memory of the pages that have held objects: mem[mem_of[pfn] - 1] (0: none
   // yet). A page keeps its entry; pages that never held objects cost nothing to copy.
   std::vector<uint32_t> mem_of;

@@ -199,6 +199,11 @@ void write_unlock(RwLock& l, uint32_t line) {
   released(running_sim(), l.id, true);
 }
 
+bool rwlock_is_contended(const RwLock& l, uint32_t line) {
+  sched(Op::Read, Access::Read, l.id, line);
+  return l.next != l.serving;
+}
+
 void sleep_on(const WaitInfo& w) {
   Sim* s = running_sim();
   if (!s)

@@ -76,6 +76,8 @@ void read_lock(RwLock& l, uint32_t line = here());
 void read_unlock(RwLock& l, uint32_t line = here());
 void write_lock(RwLock& l, uint32_t line = here());
 void write_unlock(RwLock& l, uint32_t line = here());
+// rwlock_is_contended (qrwlock): the wait_lock is held, so a reader or writer is queued.
+bool rwlock_is_contended(const RwLock& l, uint32_t line = here());
 
 // Bit operations on a flags word that belongs to object `obj`.
 template <class Word>

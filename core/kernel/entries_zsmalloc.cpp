@@ -129,12 +129,10 @@ std::vector<EntryPoint> zsmalloc_entries() {
          return got;
        }},
       {"zs_compact", "pool",
-       "zs_compact(pool); returns the pages this call compacted (pool->stats.pages_compacted "
-       "grew by that much)",
+       "zs_compact(pool), returning what it returns: the pages this call freed (since "
+       "239592815805, 5.12), before it the pool's total pool->stats.pages_compacted",
        [](Kernel& k, Args a) -> int64_t {
-         const uint32_t p = pool_arg(k, a[0]);
-         const uint64_t before = k.zsmalloc.pools[p].pages_compacted;
-         return int64_t(drivers::zs_compact(k, p) - before);
+         return int64_t(drivers::zs_compact(k, pool_arg(k, a[0])));
        }},
       {"zs_shrinker_scan", "pool",
        "the pool's shrinker (zs_shrinker_scan): zs_compact, and the pages it reports freed",

@@ -72,6 +72,13 @@ constexpr BuiltIn kBuiltIn[] = {
      "Linux 5.15 (LTS): zsmalloc counts compacted pages in an atomic",
      "zcjie1/linux-5.15.100 at 52bed7a9a5ad without its stable backports of afe8605ca454 and "
      "2505a981114d (5.16 and 5.18 upstream; no 5.15.0 tree is stored)"},
+    {"v6.1", "v5.15",
+     {Fix::ZsNoZspageIsolation, Fix::ZsPoolMigrateLock, Fix::ZsLockZspageMigrateLock,
+      Fix::MovableOperations, Fix::FreedPageNoLock},
+     "Linux 6.1 (LTS): zsmalloc's 5.17 locking rework (pool->migrate_lock, no zspage "
+     "isolation), movable_operations",
+     "c1336658570/linux-6.1.20 at fad5889c0b10 (6.1.20; krr-io/linux-6.1.0, 6.1-rc7, has the "
+     "same mm/zsmalloc.c and differs in mm/migrate.c only in remove_migration_pte)"},
     {"movable-v3", "",
      {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,
       Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock},
@@ -120,9 +127,41 @@ constexpr FixNeeds kFixNeeds[] = {
      "239592815805 changes v4's __zs_compact, which v3's freeze compaction does not have"},
     {Fix::MigrateFreedPageFirst, Fix::PutPageAfterMigration,
      "the freed-page branch it moves is the one c6c919eb90e0 wrote"},
+    {Fix::ZsNoZspageIsolation, Fix::ZsPoolMigrateLock,
+     "c4549b871102 and b475d42d2c43 were merged together in 5.17 (one series); the model "
+     "does not build the tree between them"},
+    {Fix::ZsPoolMigrateLock, Fix::ZsNoZspageIsolation,
+     "c4549b871102 and b475d42d2c43 were merged together in 5.17 (one series); the model "
+     "does not build the tree between them"},
+    {Fix::ZsNoZspageIsolation, Fix::ZsFreeAtomic,
+     "c4549b871102 changes v4's zsmalloc (struct zspage's isolation count), which v3's "
+     "zspage freeze does not have"},
+    {Fix::ZsNoZspageIsolation, Fix::NonLruMigration,
+     "c4549b871102 changes zs_page_isolate, a callback of bda807d44454's non-LRU migration"},
+    {Fix::ZsNoZspageIsolation, Fix::VmOwnsPgIsolated,
+     "5.17's callbacks leave PG_isolated to the VM, which owns it since v4"},
+    {Fix::ZsLockZspageMigrateLock, Fix::ZsNoZspageIsolation,
+     "2505a981114d changes the lock_zspage of 5.17's zsmalloc"},
+    {Fix::MovableOperations, Fix::ZsPoolMigrateLock,
+     "68f2736a8583's zsmalloc callbacks find the pool through the zspage, as 5.17 left "
+     "them; before, they found it through the pool inode's mapping"},
+    {Fix::FreedPageNoLock, Fix::VmOwnsPgIsolated,
+     "160088b3b6d7 leaves PG_isolated to free_pages_prepare, which v4's VM owns"},
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},
+};
+
+// Fixes whose code a later fix removed: with `later` on, flipping `fix` changes nothing.
+struct FixRemoved {
+  Fix fix, later;
+};
+constexpr FixRemoved kFixRemoved[] = {
+    {Fix::ZsMigrateEmptyZspage, Fix::ZsNoZspageIsolation},
+    {Fix::ZsPutbackDeferred, Fix::ZsNoZspageIsolation},
+    {Fix::ZsDestroyWaitsIsolated, Fix::ZsNoZspageIsolation},
+    {Fix::ZsPinBitSpinLock, Fix::ZsPoolMigrateLock},
+    {Fix::ZsCompactKeepsPinBit, Fix::ZsPoolMigrateLock},
 };
 
 std::deque<Preset>& registry() {
@@ -184,6 +223,12 @@ std::vector<Fix> fix_needs(Fix fix) {
   return out;
 }
 
+std::optional<Fix> fix_removed_by(Fix fix) {
+  for (const auto& r : kFixRemoved)
+    if (r.fix == fix) return r.later;
+  return std::nullopt;
+}
+
 std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string, bool>& flips) {
   std::bitset<kFixCount> out = p.fixes;
   for (const auto& [name, on] : flips) {
@@ -200,6 +245,14 @@ std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string
     if (out.test(size_t(fix)) && !out.test(size_t(needs)))
       throw UsageError(std::string("fix '") + fix_info(fix).name + "' needs fix '" +
                        fix_info(needs).name + "' (" + why + ")");
+  // A flip that cannot change anything would let a scenario pass without testing it.
+  for (const auto& [name, on] : flips) {
+    const Fix f = *fix_by_name(name);
+    if (auto later = fix_removed_by(f); later && out.test(size_t(*later)))
+      throw UsageError(std::string("fix '") + name + "' has no effect with fix '" +
+                       fix_info(*later).name + "', which removed its code; flip '" +
+                       fix_info(*later).name + "' off too");
+  }
   return out;
 }
 

@@ -38,7 +38,12 @@ const Preset& define_preset(const std::string& name, std::string_view base,
 // The fixes `fix` needs (a preset with it has them too).
 std::vector<Fix> fix_needs(Fix fix);
 
-// The preset's fixes with named ones flipped; throws UsageError for an unknown fix.
+// The later fix that removed `fix`'s code, if one did (c4549b871102 removed 701d678599d0's
+// isolation count): where the later one is on, `fix` changes nothing.
+std::optional<Fix> fix_removed_by(Fix fix);
+
+// The preset's fixes with named ones flipped; throws UsageError for an unknown fix, a flip
+// that breaks a fix's needs, or a flip of a fix whose code a fix left on removed.
 std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string, bool>& flips);
 
 // The model functions (engine/model_function.h) a kernel with these fixes has: those a

@@ -36,14 +36,18 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm, compaction: allow compaction for GFP_NOFS requests (4.10: try_to_compact_pages "
      "skips only requests without __GFP_IO, and a scanner without __GFP_FS leaves pages "
      "that have a mapping alone)"},
-    {Fix::MigrateFreedPageFirst, "handle-freed-page-at-the-first-place",
-     "mm: migrate: handle freed page at the first place (Yang Shi, 5.5; its upstream id is "
-     "not in the stored archive: unmap_and_move is done with a page freed from under it "
-     "before it allocates a new page for it, instead of allocating one and freeing it)"},
     {Fix::IsolationStopsWithPagesToMigrate, "d20bdd571ee5",
      "mm/compaction: stop isolation if too many pages are isolated and we have pages to "
      "migrate (5.10: isolate_migratepages_block returns at once when too_many_isolated() "
      "and cc->nr_migratepages, instead of waiting in congestion_wait for pages it holds)"},
+    {Fix::MigrateFreedPageFirst, "handle-freed-page-at-the-first-place",
+     "mm: migrate: handle freed page at the first place (Yang Shi, 5.5; its upstream id is "
+     "not in the stored archive: unmap_and_move is done with a page freed from under it "
+     "before it allocates a new page for it, instead of allocating one and freeing it)"},
+    {Fix::FreedPageNoLock, "160088b3b6d7",
+     "mm/migration: remove unneeded lock page and PageMovable check (6.0: unmap_and_move "
+     "leaves a non-LRU page freed from under it unlocked; free_pages_prepare clears its "
+     "PG_isolated)"},
     {Fix::VmOwnsPgIsolated, "vm-owns-pg-isolated",
      "v4: the VM sets and clears PG_isolated under the page lock; drivers never touch it"},
     {Fix::MovableMappingBit, "movable-mapping-bit",
@@ -85,6 +89,25 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "the pages it freed locally and zs_compact adds them to an atomic pool->stats."
      "pages_compacted and returns them; before, concurrent compactions lost updates of the "
      "plain counter and zs_shrinker_scan's delta counted other compactions' pages)"},
+    {Fix::ZsNoZspageIsolation, "c4549b871102",
+     "zsmalloc: remove zspage isolation for migration (5.17: zs_page_isolate only counts the "
+     "isolation under the zspage lock and leaves the zspage on its list; zs_free frees an "
+     "empty zspage whether or not a page of it is isolated; the pool's isolated count and "
+     "zs_destroy_pool's wait for it go)"},
+    {Fix::ZsPoolMigrateLock, "b475d42d2c43",
+     "zsmalloc: replace per zpage lock with pool->migrate_lock (5.17: no handle pin bit; "
+     "zs_free and zs_map_object read-lock pool->migrate_lock to find the zspage, "
+     "zs_page_migrate and __zs_compact write-lock it, then class->lock, then the zspage "
+     "lock)"},
+    {Fix::ZsLockZspageMigrateLock, "2505a981114d",
+     "zsmalloc: fix races between asynchronous zspage free and page migration (5.18: "
+     "lock_zspage try-locks each page under migrate_read_lock and, when one is locked, "
+     "waits for it outside the lock and looks again; before, it slept in lock_page on a "
+     "page migration could take off the zspage)"},
+    {Fix::MovableOperations, "68f2736a8583",
+     "mm: Convert all PageMovable users to movable_operations (6.0: a zsmalloc page points "
+     "at the static zsmalloc_mops, not at a pool inode's mapping; zs_destroy_pool only "
+     "flushes the free work)"},
     {Fix::BalloonDequeueUnderLock, "balloon-dequeue-under-lock",
      "balloon_page_dequeue holds pages_lock around the whole list walk"},
     {Fix::BalloonDeflateViaList, "195a8c43e93d",

@@ -22,6 +22,7 @@ enum class Fix : uint8_t {
   CompactionGfpNofs,         // 73e64c51afc5 (4.10): GFP_NOFS requests compact (anon pages only)
   IsolationStopsWithPagesToMigrate,  // d20bdd571ee5 (5.10): too many isolated + pages in hand: stop
   MigrateFreedPageFirst,     // "handle freed page at the first place" (5.5): no new page for it
+  FreedPageNoLock,           // 160088b3b6d7 (6.0): a page freed under migration is not locked
   VmOwnsPgIsolated,          // v4 (bda807d44454): the VM sets/clears PG_isolated, not the driver
   MovableMappingBit,         // v4: PG_movable is page->mapping bit 0x2; __ClearPageMovable keeps it
   RaceWithoutPageLock,       // v4 ("race without page_lock"): the put-back paths take lock_page
@@ -35,6 +36,10 @@ enum class Fix : uint8_t {
   ZsPutbackDeferred,         // 1a87aa03597e (5.3): a migration that puts back an empty zspage frees it
   ZsDestroyWaitsIsolated,    // 701d678599d0 (5.3): zs_destroy_pool waits for isolated zspages
   ZsCompactCountsLocally,    // 239592815805 (5.12): pages_compacted is an atomic of local counts
+  ZsNoZspageIsolation,       // c4549b871102 (5.17): isolation only counts; zs_free frees isolated zspages
+  ZsPoolMigrateLock,         // b475d42d2c43 (5.17): pool->migrate_lock replaces the handle pin
+  ZsLockZspageMigrateLock,   // 2505a981114d (5.18): lock_zspage try-locks under migrate_read_lock
+  MovableOperations,         // 68f2736a8583 (6.0): movable_operations; no zsmalloc inode
   // mm/balloon_compaction.c
   BalloonDequeueUnderLock,   // the dequeue walk holds pages_lock
   BalloonDeflateViaList,     // 195a8c43e93d (4.13): leak_balloon frees its pages off a page->lru list

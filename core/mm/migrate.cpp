@@ -361,7 +361,8 @@ int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, ui
     // The page was freed from under us (only the isolation reference is left).
     ClearPageFlag(mm, page, PG_active);
     ClearPageFlag(mm, page, PG_unevictable);
-    if (__PageMovable(mm, page)) {
+    // 160088b3b6d7 (6.0): "free_pages_prepare() will clear PG_isolated."
+    if (__PageMovable(mm, page) && !mm.cfg.has(Fix::FreedPageNoLock)) {
       if (!mm.cfg.has(Fix::RaceWithoutPageLock) && !vm_owns_isolated(mm)) {
         __ClearPageMovable(mm, page);  // v3: without the page lock
       } else {

@@ -119,6 +119,11 @@ void unlock_page(Mm& mm, Pfn pfn, uint32_t line) {
   bit_unlock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, line);
 }
 
+void wait_on_page_locked(Mm& mm, Pfn pfn, uint32_t line) {
+  MODEL_FUNC("wait_on_page_locked");
+  while (PageLocked(mm, pfn, line)) sleep_on({page_obj(pfn), "page lock"});
+}
+
 void wait_on_page_writeback(Mm& mm, Pfn pfn, uint32_t line) {
   MODEL_FUNC("wait_on_page_writeback");
   while (PageWriteback(mm, pfn, line)) sleep_on({page_obj(pfn), "page writeback"});

@@ -46,6 +46,8 @@ bool get_page_unless_zero(Mm& mm, Pfn pfn, uint32_t line = here());
 void lock_page(Mm& mm, Pfn pfn, uint32_t line = here());
 bool trylock_page(Mm& mm, Pfn pfn, uint32_t line = here());
 void unlock_page(Mm& mm, Pfn pfn, uint32_t line = here());
+// wait_on_page_locked: sleeps until PG_locked is clear, without taking the lock.
+void wait_on_page_locked(Mm& mm, Pfn pfn, uint32_t line = here());
 // wait_on_page_writeback: sleeps until PG_writeback is clear (end_page_writeback wakes
 // the page's waiters; the model has no block I/O, so nothing sets the bit yet).
 void wait_on_page_writeback(Mm& mm, Pfn pfn, uint32_t line = here());

@@ -1,0 +1,98 @@
+"""The zspage free worker locks a page migration took off the zspage (Sultan Alsawaf, May
+2022; 2505a981114d).
+
+Report: "[PATCH] zsmalloc: Fix races between asynchronous zspage free and page migration"
+(Sultan Alsawaf, 8 May 2022, linux-mm archive id 36014394227; merged as 2505a981114d in
+5.18): "The asynchronous zspage free worker tries to lock a zspage's entire page list
+without defending against page migration. Since pages which haven't yet been locked can
+concurrently migrate off the zspage page list while lock_zspage() churns away,
+lock_zspage() can suffer from a few different lethal races. It can lock a page which no
+longer belongs to the zspage and unsafely dereference page_private(), ..."
+
+The window is 5.17's: since c4549b871102 a page of a zspage can be isolated whatever the
+zspage holds, and zs_free frees an emptied zspage whether or not a page of it is isolated.
+A migration has isolated T, the second page of a one-object zspage, and holds T's page lock
+in __unmap_and_move. The pool's user frees the object: free_zspage cannot try-lock T and
+leaves the zspage to the free worker (kick_deferred_free). The worker's lock_zspage locks
+the first page, reads T from the chain and sleeps in lock_page(T). The migration moves T
+to a new page, rebuilds the chain, releases T and frees it. The worker wakes holding the
+lock of a free page that is no zspage's, finds no next page, and __free_zspage meets the
+new page unlocked.
+
+- v6.1 without 2505a981114d: `bug:__free_zspage`, "VM_BUG_ON_PAGE(!PageLocked(page))" on
+  the new page, in the worker. Where the worker gets T's lock before the migration drops
+  its last reference, the migration frees a locked page: `bug:bad_page` ("Bad page state
+  ... flags: 0x1(locked)").
+- v6.1, which has it: lock_zspage try-locks each page under migrate_read_lock, which
+  zs_page_migrate's migrate_write_lock excludes; it finds T locked, takes a reference,
+  waits for T's unlock outside the lock and looks at the chain again, where it now finds
+  the new page. Clean.
+
+Under bounded dpor (preemption bound 2, exhausted): v6.1 without the fix: ok 1,152,
+bug:__free_zspage 1,905, bug:bad_page 176 (3,057 executions); v6.1: ok in all 2,531.
+
+The fix's Fixes: tag names 77ff465799c6 (4.14), and it went to every stable tree from
+4.14. The model finds the window only from 5.17: before c4549b871102 a zspage with an
+isolated page is on no list, so the free worker cannot reach it, and zs_page_isolate
+refuses an empty zspage, so nothing isolates a page of one the worker holds. v5.15, the
+same schedule space: ok in all 1,442.
+"""
+
+import pagesim as ps
+
+FIX = {"2505a981114d": False}
+
+
+@ps.scenario(kernel="v6.1", cpus=2, pages=512)
+def zs_lock_zspage_migration(k):
+    """A migration holds T locked; the pool's user frees the zspage's object meanwhile, and
+    the free worker runs on the user's CPU."""
+    pool = k.zsmalloc()
+    h = pool.malloc(3000)
+    T = pool.pages_of(h)[1]
+
+    def pool_user():
+        yield ps.call("zs_free", pool.id, h)
+
+    m = k.cpu(1).run(k.compaction.isolate, T, name="migrate")
+    u = k.cpu(0).run(pool_user, name="pool_user")
+    # T is isolated and locked for the move; CPU 0 runs the user, then the free worker it
+    # kicked, until the worker sleeps on T's lock.
+    return ps.script(m.before("zs_page_migrate", T), u, m)
+
+
+def lines(run):
+    return [line.strip() for line in run.diagram(depth=6).splitlines()]
+
+
+def test_v61_without_the_fix_frees_the_zspage_with_its_new_page_unlocked():
+    run = zs_lock_zspage_migration.run(fixes=FIX)
+    assert [o.key for o in run.outcomes] == ["bug:__free_zspage"], run.report()
+    (bug,) = run.outcomes
+    assert bug.task == "kworker/0:events"
+    assert "PageLocked" in bug.message
+    # The racy step: the worker slept on T's lock (the second lock_page) before the
+    # migration moved T off the zspage.
+    got = lines(run)
+    assert got.index("lock_zspage") < got.index("lock_page (x2)") < got.index("zs_page_migrate")
+    assert "wait_on_page_locked" not in got
+
+
+def test_v61_waits_for_the_page_outside_migrate_read_lock_and_looks_again():
+    run = zs_lock_zspage_migration.run()
+    assert run.ok, run.report()
+    got = lines(run)
+    assert got.index("lock_zspage") < got.index("wait_on_page_locked") < got.index("zs_page_migrate")
+
+
+def test_without_the_fix_the_outcome_set_under_bounded_dpor():
+    ex = zs_lock_zspage_migration.explore(strategy="dpor", preemption_bound=2, fixes=FIX)
+    assert ex.exhausted, ex
+    assert set(ex.outcomes) == {"ok", "bug:__free_zspage", "bug:bad_page"}, ex
+
+
+def test_with_the_fix_and_before_5_17_no_schedule_fails():
+    for kw in ({}, {"kernel": "v5.15"}):
+        ex = zs_lock_zspage_migration.explore(strategy="dpor", preemption_bound=2, **kw)
+        assert ex.exhausted and ex.outcomes == {"ok": ex.executions}, (kw, ex)
+        assert ex.proves_never("bug:__free_zspage")
