@@ -228,7 +228,8 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "c4549b871102": (lambda k, f: "async_free_zspage" in zs_isolated_run(k, f), False, True),
     "b475d42d2c43": (takes_pool_migrate_lock, True, False),
     "2505a981114d": (
-        lambda k, f: keys(zs_lock_zspage_migration.zs_lock_zspage_migration.run(kernel=k, fixes=f)),
+        lambda k, f: keys(zs_lock_zspage_migration.zs_lock_zspage_migration.run(
+            kernel=k, fixes={**zs_lock_zspage_migration.BACKPORTS, **f})),
         (), ("bug:__free_zspage",)),
     "68f2736a8583": (
         lambda k, f: "zs_flush_migration" in functions(zs_destroy_pool_race.zs_destroy_pool_race.run(

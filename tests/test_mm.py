@@ -124,7 +124,8 @@ def test_fixes_are_named_and_titled() -> None:
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
         "73e64c51afc5", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "160088b3b6d7",
         *MERGED[:-1], "77ff465799c6", "1a87aa03597e", "701d678599d0", "239592815805",
-        "c4549b871102", "b475d42d2c43", "2505a981114d", "68f2736a8583", MERGED[-1],
+        "c4549b871102", "b475d42d2c43", "2505a981114d", "68f2736a8583", "c0547d0b6a4b",
+        "d2658f2052c7", "4b5d1e47b694", MERGED[-1],
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal"]
     assert all(f["title"] for f in fixes)
     # Each fix's needs are its own: the table is indexed by the fix (a misordered entry

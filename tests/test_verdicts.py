@@ -119,6 +119,10 @@ def test_outcome_keys_are_checked_when_the_predicate_is_called() -> None:
     # Known keys that did not happen are fine: a real never().
     assert ex.never("bug:remove_zspage") is True
     assert ex.never("exception:ValueError") and ex.never("warn:zs_free_C")
+    # Invariant outcomes name the check that found them: the mm's or a driver's.
+    assert ex.never("invariant:zsmalloc_check") and ex.never("invariant:check_invariants")
+    with pytest.raises(ps.UsageError, match="did you mean 'balloon_check'"):
+        ex.never("invariant:baloon_check")
 
 
 # ---- scripts ----

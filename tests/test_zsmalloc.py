@@ -331,3 +331,43 @@ def test_v4_zsmalloc_needs_v4_compaction() -> None:
     with pytest.raises(_core.UsageError, match="'zs-free-atomic' needs fix 'zs-compact-under-class-lock'"):
         kernel("movable-v3", fixes={"zs-free-atomic": True})
     kernel("movable-v3", fixes={"zs-free-atomic": True, "zs-compact-under-class-lock": True})
+
+
+# ---- 6.1.y and later: one compaction at a time ----
+
+COMPACTED: list[int] = []
+
+
+@ps.scenario(kernel="v6.1", cpus=2, pages=512)
+def two_compactions(k):
+    """Class 1024: two zspages of one object each, so compaction can free one; a second
+    compaction starts while the first is in __zs_compact."""
+    pool = k.zsmalloc()
+    h = [pool.malloc(1000) for _ in range(8)]
+    for x in h[1:4] + h[5:8]:
+        pool.free(x)
+
+    def compactor():
+        COMPACTED.append((yield ps.call("zs_compact", pool.id)))
+
+    a = k.cpu(0).run(compactor, name="first")
+    b = k.cpu(1).run(compactor, name="second")
+    return ps.script(a.before("__zs_compact"), b, a)
+
+
+def test_a_second_compaction_returns_at_once_with_d2658f2052c7() -> None:
+    # As 6.1.47 has it (c0547d0b6a4b, d2658f2052c7 and 4b5d1e47b694 were backported).
+    ps.preset("test-v6.1.47", base="v6.1",
+              fixes={"c0547d0b6a4b": True, "d2658f2052c7": True, "4b5d1e47b694": True})
+    # What each returned, in the order they returned: on v6.1 the second compacts the pool
+    # (and frees the emptied zspage's page) and the first finds nothing left; with the fix
+    # the second returns 0 at once and the first compacts.
+    for kernel, second_compacts, returned in (("v6.1", True, [1, 0]),
+                                              ("test-v6.1.47", False, [0, 1])):
+        COMPACTED.clear()
+        run = two_compactions.run(kernel=kernel)
+        assert run.ok, run.report()
+        lanes = run.diagram(depth=3).splitlines()[2:]
+        second = [line[34:].strip().split(" (x")[0] for line in lanes if line[34:].strip()]
+        assert ("__zs_compact" in second) == second_compacts, run.diagram(depth=3)
+        assert COMPACTED == returned

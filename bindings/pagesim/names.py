@@ -19,6 +19,10 @@ KINDS = (
 )
 # The kinds whose keys name a place: a function, a Python task, a check or an exception type.
 NAMED_KINDS = ("oops", "bug", "warn", "invariant", "check", "exception", "uaf")
+# The end-of-run checks an invariant outcome names (core/kernel/kernel.cpp): the mm's,
+# then each driver's.
+INVARIANT_CHECKS = ("check_invariants", "zsmalloc_check", "zram_check", "balloon_check",
+                    "test_driver_check")
 
 
 class ScriptError(_core.UsageError):
@@ -106,9 +110,11 @@ def check_outcome_key(key: str, preset: str, fixes: dict[str, bool], tasks: Iter
                 f"{_core.did_you_mean(name, sorted(types))}; 'exception' alone matches any")
         return
     if kind == "invariant":
-        if name != "check_invariants":
-            raise _core.UsageError(f"outcome {key!r}: invariant outcomes are "
-                                   "'invariant:check_invariants'")
+        if name not in INVARIANT_CHECKS:
+            raise _core.UsageError(
+                f"outcome {key!r}: invariant outcomes are "
+                f"{', '.join(repr('invariant:' + c) for c in INVARIANT_CHECKS)}"
+                f"{_core.did_you_mean(name, list(INVARIANT_CHECKS))}")
         return
     task_names = set(tasks)
     if name in task_names:  # bug:<task>, warn:<task> from ps.bug, ps.warn

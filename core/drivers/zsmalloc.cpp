@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <span>
+#include <tuple>
+#include <utility>
 
 #include "drivers/drivers.h"
 #include "engine/intern.h"
@@ -134,6 +136,12 @@ ZsPool& pool_of(Mm& mm, uint32_t pool) {
   ZsPool& p = z.pools[pool];
   kasan_check(p.life, "struct zs_pool", p.name);
   return p;
+}
+
+// The lock that guards a class's lists and zspages: class->lock, or since c0547d0b6a4b the
+// pool's one lock.
+SpinLock& class_lock(Mm& mm, SizeClass& c) {
+  return mm.cfg.has(Fix::ZsPoolLock) ? pool_of(mm, c.pool).lock : c.lock;
 }
 
 // zs_pool_dec_isolated (701d678599d0), called under class->lock when a zspage's last
@@ -294,6 +302,26 @@ void mod_zspage_inuse(Mm& mm, uint32_t id, int val, uint32_t line = here()) {
 uint64_t get_freeobj(Mm& mm, uint32_t id) { return zspage_at(mm, id).freeobj; }
 void set_freeobj(Mm& mm, uint32_t id, uint64_t obj) { zspage_at(mm, id).freeobj = obj; }
 
+// struct zspage's huge, fullness, class, isolated and magic bit-fields share one word.
+// From c4549b871102 to 4b5d1e47b694, fullness was written under class->lock (pool->lock
+// after c0547d0b6a4b) and isolated under the zspage lock: each write is then a load and a
+// store of the whole word, a read point and a write point, and one can undo the other.
+// Where one lock covers every writer, a single write point.
+template <class Set>
+void update_zspage_word(Mm& mm, uint32_t id, uint32_t line, Set&& set) {
+  if (mm.cfg.has(Fix::ZsNoZspageIsolation) && !mm.cfg.has(Fix::ZsIsolationUnderPoolLock)) {
+    sched(Op::Read, Access::Read, zspage_obj(id), line);
+    const Zspage& old = zspage_at(mm, id);
+    const auto word = std::tuple{old.fullness, old.isolated, old.class_idx, old.magic};
+    sched(Op::Write, Access::Write, zspage_obj(id), line);
+    Zspage& z = zspage_at(mm, id);
+    std::tie(z.fullness, z.isolated, z.class_idx, z.magic) = word;
+    return set(z);
+  }
+  sched(Op::Write, Access::Write, zspage_obj(id), line);
+  set(zspage_at(mm, id));
+}
+
 bool is_zspage_isolated(Mm& mm, uint32_t id, uint32_t line = here()) {
   sched(Op::Read, Access::Read, zspage_obj(id), line);
   return zspage_at(mm, id).isolated != 0;
@@ -301,16 +329,13 @@ bool is_zspage_isolated(Mm& mm, uint32_t id, uint32_t line = here()) {
 
 // Number of isolated sub-pages for *page migration* in this zspage (a 3-bit field).
 void inc_zspage_isolation(Mm& mm, uint32_t id, uint32_t line = here()) {
-  sched(Op::Write, Access::Write, zspage_obj(id), line);
-  Zspage& z = zspage_at(mm, id);
-  z.isolated = uint8_t((z.isolated + 1) & 7);
+  update_zspage_word(mm, id, line, [](Zspage& z) { z.isolated = uint8_t((z.isolated + 1) & 7); });
 }
 
 void dec_zspage_isolation(Mm& mm, uint32_t id, uint32_t line = here()) {
-  sched(Op::Write, Access::Write, zspage_obj(id), line);
-  Zspage& z = zspage_at(mm, id);
-  if (migrate_lock_517(mm)) VM_BUG_ON(mm, z.isolated == 0);
-  z.isolated = uint8_t((z.isolated - 1) & 7);
+  const Zspage& zspage = zspage_at(mm, id);
+  if (migrate_lock_517(mm)) VM_BUG_ON(mm, zspage.isolated == 0);
+  update_zspage_word(mm, id, line, [](Zspage& z) { z.isolated = uint8_t((z.isolated - 1) & 7); });
 }
 
 void get_zspage_mapping(Mm& mm, uint32_t id, uint32_t* class_idx, int* fullness,
@@ -325,10 +350,10 @@ void get_zspage_mapping(Mm& mm, uint32_t id, uint32_t* class_idx, int* fullness,
 }
 
 void set_zspage_mapping(Mm& mm, uint32_t id, uint32_t class_idx, int fullness, uint32_t line = here()) {
-  sched(Op::Write, Access::Write, zspage_obj(id), line);
-  Zspage& z = zspage_at(mm, id);
-  z.class_idx = uint16_t(class_idx);
-  z.fullness = uint8_t(fullness);
+  update_zspage_word(mm, id, line, [&](Zspage& z) {
+    z.class_idx = uint16_t(class_idx);
+    z.fullness = uint8_t(fullness);
+  });
 }
 
 // list_empty(&zspage->list): a zspage fresh from memset has a NULL list, not an empty one.
@@ -666,7 +691,9 @@ void __free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
   uint32_t class_idx;
   int fg;
   get_zspage_mapping(mm, id, &class_idx, &fg);
-  if (!spin_is_locked(c.lock)) BUG(REPORT_FUNC("__free_zspage"), "assert_spin_locked(&class->lock)");
+  if (!spin_is_locked(class_lock(mm, c)))
+    BUG(REPORT_FUNC("__free_zspage"), mm.cfg.has(Fix::ZsPoolLock) ? "assert_spin_locked(&pool->lock)"
+                                                                  : "assert_spin_locked(&class->lock)");
   VM_BUG_ON(mm, get_zspage_inuse(mm, id));
   VM_BUG_ON(mm, fg != ZS_EMPTY);
   Pfn next, page;
@@ -991,35 +1018,39 @@ uint64_t __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
   uint32_t src_zspage;
   uint32_t dst_zspage = 0;
   uint64_t pages_freed = 0;
-  RwLock* const migrate_lock = migrate_lock_517(mm) ? &pool_of(mm, pool).migrate_lock : nullptr;
+  // Since c0547d0b6a4b the pool's one lock stands for both.
+  const bool zspage_locks = migrate_lock_517(mm);
+  RwLock* const migrate_lock =
+      zspage_locks && !mm.cfg.has(Fix::ZsPoolLock) ? &pool_of(mm, pool).migrate_lock : nullptr;
   // protect the race between zpage migration and zs_free
   if (migrate_lock) write_lock(*migrate_lock);
-  spin_lock(c.lock);
+  spin_lock(class_lock(mm, c));
   while ((src_zspage = isolate_zspage(mm, c, true))) {
     // protect someone accessing the zspage (i.e., zs_map_object)
-    if (migrate_lock) migrate_write_lock(mm, src_zspage);
+    if (zspage_locks) migrate_write_lock(mm, src_zspage);
     if (!zs_can_compact(c)) break;
     cc.obj_idx = 0;
     cc.s_page = get_first_page(mm, src_zspage);
     while ((dst_zspage = isolate_zspage(mm, c, false))) {
-      if (migrate_lock) migrate_write_lock(mm, dst_zspage);  // migrate_write_lock_nested
+      if (zspage_locks) migrate_write_lock(mm, dst_zspage);  // migrate_write_lock_nested
       cc.d_page = get_first_page(mm, dst_zspage);
       // If there is no more space in dst_page, resched and see if anyone had allocated
       // another zspage.
       if (!migrate_zspage(mm, pool, c, cc)) break;
       putback_zspage(mm, c, dst_zspage);
-      if (migrate_lock) {
+      if (zspage_locks) {
         migrate_write_unlock(mm, dst_zspage);
         dst_zspage = 0;
-        if (rwlock_is_contended(*migrate_lock)) break;
+        if (migrate_lock ? rwlock_is_contended(*migrate_lock) : spin_is_contended(class_lock(mm, c)))
+          break;
       }
     }
     // Stop if we couldn't find slot.
     if (dst_zspage == 0) break;
     putback_zspage(mm, c, dst_zspage);
-    if (migrate_lock) migrate_write_unlock(mm, dst_zspage);
+    if (zspage_locks) migrate_write_unlock(mm, dst_zspage);
     const bool empty = putback_zspage(mm, c, src_zspage) == ZS_EMPTY;
-    if (migrate_lock) migrate_write_unlock(mm, src_zspage);
+    if (zspage_locks) migrate_write_unlock(mm, src_zspage);
     if (empty) {
       free_zspage(mm, pool, c, src_zspage);
       pool_of(mm, pool).compaction_freed += c.pages_per_zspage;
@@ -1028,17 +1059,17 @@ uint64_t __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
       else
         pages_compacted_add(mm, pool, c.pages_per_zspage);
     }
-    spin_unlock(c.lock);
+    spin_unlock(class_lock(mm, c));
     if (migrate_lock) write_unlock(*migrate_lock);
     // cond_resched()
     if (migrate_lock) write_lock(*migrate_lock);
-    spin_lock(c.lock);
+    spin_lock(class_lock(mm, c));
   }
   if (src_zspage) {
     putback_zspage(mm, c, src_zspage);
-    if (migrate_lock) migrate_write_unlock(mm, src_zspage);
+    if (zspage_locks) migrate_write_unlock(mm, src_zspage);
   }
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
   if (migrate_lock) write_unlock(*migrate_lock);
   return pages_freed;
 }
@@ -1210,48 +1241,48 @@ void __zs_compact_v3(Mm& mm, uint32_t pool, SizeClass& c) {
   uint32_t src = 0, dst = 0;
   ZsPool& p = pool_of(mm, pool);
   for (;;) {
-    spin_lock(c.lock);
+    spin_lock(class_lock(mm, c));
     if (!zs_can_compact(c)) {
-      spin_unlock(c.lock);
+      spin_unlock(class_lock(mm, c));
       break;
     }
     // Isolate source page and freeze all objects in a zspage to prevent its destroying.
     if (!src && !(src = isolate_source_page(mm, pool, c))) {
-      spin_unlock(c.lock);
+      spin_unlock(class_lock(mm, c));
       break;
     }
     // Isolate target page and freeze all objects in the zspage.
     if (!dst && !(dst = isolate_target_page(mm, pool, c))) {
-      spin_unlock(c.lock);
+      spin_unlock(class_lock(mm, c));
       break;
     }
-    spin_unlock(c.lock);
+    spin_unlock(class_lock(mm, c));
 
     migrate_zspage_v3(mm, pool, c, dst, src);
 
     if (zspage_full(mm, c, dst)) {
-      spin_lock(c.lock);
+      spin_lock(class_lock(mm, c));
       release_frozen_zspage(mm, pool, c, dst);
-      spin_unlock(c.lock);
+      spin_unlock(class_lock(mm, c));
       dst = 0;
     }
     if (get_zspage_inuse(mm, src) == 0) {  // zspage_empty
       unlock_zspage(mm, src, kNoPfn);
       free_zspage_v3(mm, src);
-      spin_lock(c.lock);
+      spin_lock(class_lock(mm, c));
       c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
       p.pages_allocated -= c.pages_per_zspage;
       p.compaction_freed += c.pages_per_zspage;
       pages_compacted_add(mm, pool, c.pages_per_zspage);
-      spin_unlock(c.lock);
+      spin_unlock(class_lock(mm, c));
       src = 0;
     }
   }
   if (!src && !dst) return;
-  spin_lock(c.lock);
+  spin_lock(class_lock(mm, c));
   if (src) release_frozen_zspage(mm, pool, c, src);
   if (dst) release_frozen_zspage(mm, pool, c, dst);
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
 }
 
 // zs_page_migrate's copy of the page and the move of its objects' handles to newpage,
@@ -1307,7 +1338,7 @@ void async_free_zspage(World& w, uint64_t pool_id) {
   // Each distinct class in turn (for i < zs_size_classes, class->index == i), under its
   // lock: another CPU can put a zspage on a ZS_EMPTY list between two classes.
   for (SizeClass& c : p.classes) {
-    spin_lock(c.lock);
+    spin_lock(class_lock(mm, c));
     auto& l = c.fullness_list[ZS_EMPTY];
     if (!l.empty()) {  // list_splice_init(&class->fullness_list[ZS_EMPTY], &free_pages)
       sched(Op::ListDel, Access::Write, zs_class_obj(pool, c.index), here());
@@ -1315,7 +1346,7 @@ void async_free_zspage(World& w, uint64_t pool_id) {
       free_pages.insert(free_pages.begin(), l.begin(), l.end());
       l.clear();
     }
-    spin_unlock(c.lock);
+    spin_unlock(class_lock(mm, c));
   }
   for (uint32_t id : free_pages) {
     sched(Op::ListDel, Access::Write, zspage_obj(id), here());
@@ -1326,9 +1357,9 @@ void async_free_zspage(World& w, uint64_t pool_id) {
     get_zspage_mapping(mm, id, &class_idx, &fullness);
     VM_BUG_ON(mm, fullness != ZS_EMPTY);
     SizeClass& c = class_of(p, class_idx);
-    spin_lock(c.lock);
+    spin_lock(class_lock(mm, c));
     __free_zspage(mm, pool, c, id);
-    spin_unlock(c.lock);
+    spin_unlock(class_lock(mm, c));
   }
 }
 
@@ -1353,6 +1384,9 @@ const bool registered = [] {
   });
   register_obj_class(zsobj::kPoolMigrateLock, "pool->migrate_lock", [](uint64_t i, const World*) {
     return "pool->migrate_lock (pool " + std::to_string(i) + ")";
+  });
+  register_obj_class(zsobj::kPoolLock, "pool->lock", [](uint64_t i, const World*) {
+    return "pool->lock (pool " + std::to_string(i) + ")";
   });
   return true;
 }();
@@ -1382,8 +1416,10 @@ uint32_t zs_create_pool(Mm& mm, std::string name) {
     c.pages_per_zspage = d.pages_per_zspage;
     c.objs_per_zspage = d.objs_per_zspage;
     c.lock.id = zs_class_obj(id, d.index);
+    c.pool = id;
   }
   p.migrate_lock.id = make_obj(zsobj::kPoolMigrateLock, id);
+  p.lock.id = make_obj(zsobj::kPoolLock, id);
   if (mm.cfg.has(Fix::MovableOperations)) {
     // 68f2736a8583: the pages point at the static zsmalloc_mops, not at an inode.
     if (!z.mops_mapping) z.mops_mapping = mm.new_mapping("zsmalloc_mops", &zsmalloc_aops, 0);
@@ -1465,17 +1501,17 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
   ZsPool& p = pool_of(mm, pool);
   SizeClass& c = p.classes[class_table().slot[get_size_class_index(size)]];
 
-  spin_lock(c.lock);
+  spin_lock(class_lock(mm, c));
   uint32_t zspage = find_get_zspage(pool, c);
   if (zspage) {
     const uint64_t obj = obj_malloc(mm, c, zspage, handle);
     // Now move the zspage to another fullness group, if required.
     fix_fullness_group(mm, c, zspage);
     record_obj(mm, pool, handle, obj);
-    spin_unlock(c.lock);
+    spin_unlock(class_lock(mm, c));
     return handle;
   }
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
 
   zspage = alloc_zspage(mm, pool, c, gfp);
   if (!zspage) {
@@ -1487,17 +1523,17 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
     // fix_fullness_group then lists it.
     set_zspage_mapping(mm, zspage, c.index, ZS_EMPTY);
     p.pages_allocated += c.pages_per_zspage;
-    spin_lock(c.lock);
+    spin_lock(class_lock(mm, c));
     c.stats[OBJ_ALLOCATED] += c.objs_per_zspage;
     const uint64_t obj = obj_malloc(mm, c, zspage, handle);
     fix_fullness_group(mm, c, zspage);
     record_obj(mm, pool, handle, obj);
     if (mm.cfg.has(Fix::ZsMovableAfterSetup)) SetZsPageMovable(mm, pool, zspage);
-    spin_unlock(c.lock);
+    spin_unlock(class_lock(mm, c));
     return handle;
   }
 
-  spin_lock(c.lock);
+  spin_lock(class_lock(mm, c));
   const uint64_t obj = obj_malloc(mm, c, zspage, handle);
   const int newfg = get_fullness_group(mm, c, zspage);
   insert_zspage(mm, c, zspage, newfg);
@@ -1507,7 +1543,7 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
   c.stats[OBJ_ALLOCATED] += c.objs_per_zspage;
   // We completely set up zspage so mark them as movable.
   if (mm.cfg.has(Fix::ZsMovableAfterSetup)) SetZsPageMovable(mm, pool, zspage);
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
   return handle;
 }
 
@@ -1516,9 +1552,13 @@ namespace {
 // freed whether or not a page of it is isolated (c4549b871102).
 void zs_free_517(Mm& mm, uint32_t pool, uint64_t handle) {
   ZsPool& p = pool_of(mm, pool);
-  // The pool->migrate_lock protects the race with zpage's migration so it's safe to get
-  // the page from handle.
-  read_lock(p.migrate_lock);
+  const bool pool_lock = mm.cfg.has(Fix::ZsPoolLock);
+  // The pool->migrate_lock (pool->lock since c0547d0b6a4b) protects the race with zpage's
+  // migration so it's safe to get the page from handle.
+  if (pool_lock)
+    spin_lock(p.lock);
+  else
+    read_lock(p.migrate_lock);
   const uint64_t obj = handle_to_obj(mm, pool, handle);
   Pfn f_page;
   uint32_t f_objidx;
@@ -1528,11 +1568,13 @@ void zs_free_517(Mm& mm, uint32_t pool, uint64_t handle) {
   int fullness;
   get_zspage_mapping(mm, zspage, &class_idx, &fullness);  // zspage_class(pool, zspage)
   SizeClass& c = class_of(p, class_idx);
-  spin_lock(c.lock);
-  read_unlock(p.migrate_lock);
+  if (!pool_lock) {
+    spin_lock(c.lock);
+    read_unlock(p.migrate_lock);
+  }
   obj_free(mm, c, obj);
   if (fix_fullness_group(mm, c, zspage) == ZS_EMPTY) free_zspage(mm, pool, c, zspage);
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
   cache_free_handle(mm, pool, handle);
 }
 }  // namespace
@@ -1556,14 +1598,14 @@ void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
   get_zspage_mapping(mm, zspage, &class_idx, &fullness);
   SizeClass& c = class_of(pool_of(mm, pool), class_idx);
 
-  spin_lock(c.lock);
+  spin_lock(class_lock(mm, c));
   obj_free(mm, c, obj);
   fullness = fix_fullness_group(mm, c, zspage);
   if (v3(mm) && fullness == ZS_EMPTY) {
     // v3 (12/16): the stats under class->lock, then free_zspage, which spins on each page
     // lock, outside it, with the handle still pinned.
     c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
-    spin_unlock(c.lock);
+    spin_unlock(class_lock(mm, c));
     pool_of(mm, pool).pages_allocated -= c.pages_per_zspage;
     free_zspage_v3(mm, zspage);
     unpin_tag(mm, pool, handle);
@@ -1577,7 +1619,7 @@ void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
     // If zspage is isolated, zs_page_putback will free the zspage.
     if (!isolated) free_zspage(mm, pool, c, zspage);
   }
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
   unpin_tag(mm, pool, handle);
   cache_free_handle(mm, pool, handle);
 }
@@ -1588,8 +1630,13 @@ ZsObjRef zs_map_object(Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode) {
   MODEL_FUNC("zs_map_object");
   // From now on, migration cannot move the object (since b475d42d2c43 pool->migrate_lock
   // guarantees the zspage can be found from the handle safely).
-  RwLock* const migrate_lock = migrate_lock_517(mm) ? &pool_of(mm, pool).migrate_lock : nullptr;
-  if (migrate_lock)
+  // (pool->lock since c0547d0b6a4b.)
+  const bool pool_lock = mm.cfg.has(Fix::ZsPoolLock);
+  RwLock* const migrate_lock =
+      migrate_lock_517(mm) && !pool_lock ? &pool_of(mm, pool).migrate_lock : nullptr;
+  if (pool_lock)
+    spin_lock(pool_of(mm, pool).lock);
+  else if (migrate_lock)
     read_lock(*migrate_lock);
   else
     pin_tag(mm, pool, handle);
@@ -1600,7 +1647,10 @@ ZsObjRef zs_map_object(Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode) {
   const uint32_t zspage = get_zspage(mm, page);
   // Migration cannot move any subpage in this zspage.
   migrate_read_lock(mm, zspage);
-  if (migrate_lock) read_unlock(*migrate_lock);
+  if (pool_lock)
+    spin_unlock(pool_of(mm, pool).lock);
+  else if (migrate_lock)
+    read_unlock(*migrate_lock);
   preempt_disable();  // area = &get_cpu_var(zs_map_area); local_lock since 5.17
   uint32_t class_idx;
   int fg;
@@ -1647,6 +1697,14 @@ uint32_t zs_read_object(Mm& mm, uint32_t pool, uint64_t handle) {
 uint64_t zs_compact(Mm& mm, uint32_t pool) {
   MODEL_FUNC("zs_compact");
   ZsPool& p = pool_of(mm, pool);
+  // d2658f2052c7: "Pool compaction is performed under pool->lock so it is basically
+  // single-threaded. Having more than one thread in __zs_compact() will increase
+  // pool->lock contention": atomic_xchg(&pool->compaction_in_progress, 1).
+  const bool one = mm.cfg.has(Fix::ZsOneCompaction);
+  if (one) {
+    sched(Op::AtomicRmw, Access::Write, pool_obj(pool), here());
+    if (std::exchange(p.compaction_in_progress, 1)) return 0;
+  }
   // From the largest class down (class->index == i skips merged ones); __zs_compact
   // takes each class's lock, also where isolate_zspage finds no source.
   uint64_t pages_freed = 0;
@@ -1661,6 +1719,10 @@ uint64_t zs_compact(Mm& mm, uint32_t pool) {
     return p.pages_compacted;
   }
   atomic_add_return<uint64_t>(pages_freed, p.pages_compacted, pool_stats_obj(pool));
+  if (one) {
+    sched(Op::AtomicRmw, Access::Write, pool_obj(pool), here());  // atomic_set(..., 0)
+    p.compaction_in_progress = 0;
+  }
   return pages_freed;
 }
 
@@ -1705,7 +1767,7 @@ bool zs_page_isolate_v3(Mm& mm, Pfn page) {
   // zs_page_migrate's trylock_zspage closes that race.
   // first_page = get_first_page(page)
   const auto [zspage, pool, c] = zspage_class(mm, page);
-  if (!spin_trylock(c.lock)) return false;
+  if (!spin_trylock(class_lock(mm, c))) return false;
   if (!check_isolated_page(mm, zspage)) {
     // First isolation in the zspage: take it off its list so nothing allocates from it.
     uint32_t class_idx;
@@ -1715,7 +1777,7 @@ bool zs_page_isolate_v3(Mm& mm, Pfn page) {
     SetZsPageIsolate(mm, zspage);
   }
   mm::SetPageFlag(mm, page, mm::PG_isolated);  // SetPageIsolated: the driver's, in v3
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
   return true;
 }
 
@@ -1728,7 +1790,7 @@ int zs_page_migrate_v3(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page) {
 
   const auto [zspage, pool, c] = zspage_class(mm, page, mapping);
   // Get stable fullness under class->lock.
-  if (!spin_trylock(c.lock)) return ret;
+  if (!spin_trylock(class_lock(mm, c))) return ret;
   uint32_t class_idx;
   int fullness;
   get_zspage_mapping(mm, zspage, &class_idx, &fullness);
@@ -1756,7 +1818,7 @@ out_unfreeze:
   unfreeze_zspage(mm, pool, c, zspage, freezed);
   unlock_zspage(mm, zspage, page);
 out_class_unlock:
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
   return ret;
 }
 
@@ -1767,18 +1829,34 @@ void zs_page_putback_v3(Mm& mm, Pfn page) {
   const auto [zspage, pool, c] = zspage_class(mm, page);
   // If there is a race between zs_free and here, free_zspage in zs_free waits for the
   // page lock of @page without destroying the zspage.
-  spin_lock(c.lock);
+  spin_lock(class_lock(mm, c));
   mm::ClearPageFlag(mm, page, mm::PG_isolated);  // ClearPageIsolated
   // Put the zspage back on its list if this was its last isolated page.
   if (!check_isolated_page(mm, zspage)) {
     ClearZsPageIsolate(mm, zspage);
     putback_zspage(mm, c, zspage);
   }
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
 }
 
-// The callbacks since 5.17 (c4549b871102, b475d42d2c43), as 6.1 has them: isolation is
-// only a count in the zspage, under the zspage lock.
+// The callbacks since 5.17 (c4549b871102, b475d42d2c43): isolation is only a count in the
+// zspage, under the zspage lock, and since 4b5d1e47b694 under pool->lock.
+
+// The isolation count changes under the zspage lock, or since 4b5d1e47b694 under
+// pool->lock, which guards the fullness that shares its word.
+template <class Change>
+void change_zspage_isolation(Mm& mm, uint32_t zspage, Change&& change) {
+  if (mm.cfg.has(Fix::ZsIsolationUnderPoolLock)) {
+    SpinLock& lock = pool_of(mm, zspage_at(mm, zspage).pool).lock;  // zspage->pool->lock
+    spin_lock(lock);
+    change(mm, zspage);
+    spin_unlock(lock);
+    return;
+  }
+  migrate_write_lock(mm, zspage);
+  change(mm, zspage);
+  migrate_write_unlock(mm, zspage);
+}
 
 bool zs_page_isolate_517(Mm& mm, Pfn page) {
   MODEL_FUNC("zs_page_isolate");
@@ -1786,10 +1864,8 @@ bool zs_page_isolate_517(Mm& mm, Pfn page) {
   // free_zspage.
   VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, mm::PageIsolated(mm, page), page);
-  const uint32_t zspage = get_zspage(mm, page);
-  migrate_write_lock(mm, zspage);
-  inc_zspage_isolation(mm, zspage);
-  migrate_write_unlock(mm, zspage);
+  change_zspage_isolation(mm, get_zspage(mm, page),
+                          [](Mm& m, uint32_t z) { inc_zspage_isolation(m, z); });
   return true;
 }
 
@@ -1803,25 +1879,35 @@ int zs_page_migrate_517(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page) {
   const uint32_t pool = mm.cfg.has(Fix::MovableOperations) ? zspage_at(mm, zspage).pool
                                                            : pool_of_mapping(mm, mapping);
   ZsPool& p = pool_of(mm, pool);
-  // The pool migrate_lock protects the race between zpage migration and zs_free.
-  write_lock(p.migrate_lock);
+  const bool pool_lock = mm.cfg.has(Fix::ZsPoolLock);
+  // The pool migrate_lock (the pool's lock since c0547d0b6a4b) protects the race between
+  // zpage migration and zs_free.
+  if (pool_lock)
+    spin_lock(p.lock);
+  else
+    write_lock(p.migrate_lock);
   uint32_t class_idx;
   int fullness;
   get_zspage_mapping(mm, zspage, &class_idx, &fullness);  // zspage_class(pool, zspage)
   SizeClass& c = class_of(p, class_idx);
   // The class lock protects zpage alloc/free in the zspage.
-  spin_lock(c.lock);
+  if (!pool_lock) spin_lock(c.lock);
   // The migrate_write_lock protects zpage access via zs_map_object.
   migrate_write_lock(mm, zspage);
   (void)page_index_in_zspage(mm, zspage, page);  // offset = get_first_obj_offset(page)
   // Here, any user cannot access all objects in the zspage so let's move.
   move_page_objects(mm, pool, newpage, page);
   replace_sub_page(mm, c, zspage, newpage, page);
+  if (mm.cfg.has(Fix::ZsIsolationUnderPoolLock)) dec_zspage_isolation(mm, zspage);
   // Since we complete the data copy and set up new zspage structure, it's okay to release
-  // migration_lock.
-  write_unlock(p.migrate_lock);
-  spin_unlock(c.lock);
-  dec_zspage_isolation(mm, zspage);
+  // migration_lock (the pool's lock).
+  if (pool_lock) {
+    spin_unlock(p.lock);
+  } else {
+    write_unlock(p.migrate_lock);
+    spin_unlock(c.lock);
+  }
+  if (!mm.cfg.has(Fix::ZsIsolationUnderPoolLock)) dec_zspage_isolation(mm, zspage);
   migrate_write_unlock(mm, zspage);
   mm::get_page(mm, newpage);
   reset_page(mm, page);
@@ -1833,10 +1919,8 @@ void zs_page_putback_517(Mm& mm, Pfn page) {
   MODEL_FUNC("zs_page_putback");
   VM_BUG_ON_PAGE(mm, !mm::PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
-  const uint32_t zspage = get_zspage(mm, page);
-  migrate_write_lock(mm, zspage);
-  dec_zspage_isolation(mm, zspage);
-  migrate_write_unlock(mm, zspage);
+  change_zspage_isolation(mm, get_zspage(mm, page),
+                          [](Mm& m, uint32_t z) { dec_zspage_isolation(m, z); });
 }
 
 }  // namespace
@@ -1853,14 +1937,14 @@ bool zs_page_isolate(Mm& mm, Pfn page, mm::isolate_mode_t) {
   // Without class lock, fullness could be stale while class_idx is okay because class_idx
   // is constant unless page is freed so we should get fullness again under class lock.
   const auto [zspage, pool, c] = zspage_class(mm, page);
-  spin_lock(c.lock);
+  spin_lock(class_lock(mm, c));
   if (get_zspage_inuse(mm, zspage) == 0) {
-    spin_unlock(c.lock);
+    spin_unlock(class_lock(mm, c));
     return false;
   }
   // zspage is isolated for object migration (zs_compact owns it).
   if (zspage_list_empty(mm, zspage) && !is_zspage_isolated(mm, zspage)) {
-    spin_unlock(c.lock);
+    spin_unlock(class_lock(mm, c));
     return false;
   }
   // If this is the first isolation for the zspage, isolate it from its size class to
@@ -1874,7 +1958,7 @@ bool zs_page_isolate(Mm& mm, Pfn page, mm::isolate_mode_t) {
     remove_zspage(mm, c, zspage, fullness);
   }
   inc_zspage_isolation(mm, zspage);
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
   // Driver-owned PG_isolated (vm-owns-pg-isolated off).
   if (!vm_owns_isolated(mm)) mm::__SetPageIsolated(mm, page);
   return true;
@@ -1900,7 +1984,7 @@ int zs_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, mm::Migrate
 
   uint32_t pos = 0;  // objects of the page whose handles were pinned
   uint32_t nr = uint32_t(page_mem(mm, page).size());
-  spin_lock(c.lock);
+  spin_lock(class_lock(mm, c));
   if (!get_zspage_inuse(mm, zspage)) {
     // 77ff465799c6: "Set "offset" to end of the page so that every loops skips
     // unnecessary object scanning", and migrate the empty zspage.
@@ -1956,7 +2040,7 @@ unpin_objects:
     }
   }
 unlock_class:
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
   migrate_write_unlock(mm, zspage);
   return ret;
 }
@@ -1969,14 +2053,14 @@ void zs_page_putback(Mm& mm, Pfn page) {
   VM_BUG_ON_PAGE(mm, !mm::PageIsolated(mm, page), page);
 
   const auto [zspage, pool, c] = zspage_class(mm, page);
-  spin_lock(c.lock);
+  spin_lock(class_lock(mm, c));
   dec_zspage_isolation(mm, zspage);
   if (!is_zspage_isolated(mm, zspage)) {
     // Due to page_lock, we cannot free zspage immediately so let's defer.
     putback_zspage_deferred(mm, pool, c, zspage);
     if (destroy_waits_isolated(mm)) zs_pool_dec_isolated(mm, pool);
   }
-  spin_unlock(c.lock);
+  spin_unlock(class_lock(mm, c));
   if (!vm_owns_isolated(mm)) mm::__ClearPageIsolated(mm, page);
 }
 
@@ -2205,6 +2289,9 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
       bad("pool " + std::to_string(pi) + ": pool->stats.pages_compacted is " +
           std::to_string(pool.pages_compacted) + " but compaction freed " +
           std::to_string(pool.compaction_freed) + " pages (a lost update)");
+    if (settled && spin_is_locked(pool.lock)) bad("pool " + std::to_string(pi) + ": pool->lock held");
+    if (settled && (pool.migrate_lock.readers || pool.migrate_lock.writer != kNoTask))
+      bad("pool " + std::to_string(pi) + ": pool->migrate_lock held");
     int64_t pages_allocated = 0;
     // Objects and zspages of each class, in one pass over the zspages. A zspage names its
     // class by index; class_table().slot finds the pool's class of that index.

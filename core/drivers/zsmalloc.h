@@ -86,6 +86,7 @@ inline constexpr uint8_t kPool = objclass::kZsmallocBase + 3;       // pool coun
 inline constexpr uint8_t kMigrationWait = objclass::kZsmallocBase + 4;  // pool->migration_wait
 inline constexpr uint8_t kPoolStats = objclass::kZsmallocBase + 5;  // the pool->stats word
 inline constexpr uint8_t kPoolMigrateLock = objclass::kZsmallocBase + 6;  // pool->migrate_lock
+inline constexpr uint8_t kPoolLock = objclass::kZsmallocBase + 7;  // pool->lock (c0547d0b6a4b)
 }  // namespace zsobj
 inline ObjId zspage_obj(uint32_t id) { return make_obj(zsobj::kZspage, id); }
 inline ObjId zs_handle_obj(uint32_t pool, uint64_t handle) {
@@ -123,13 +124,14 @@ struct Zspage {
 };
 
 struct SizeClass {
-  SpinLock lock;
+  SpinLock lock;  // class->lock; since c0547d0b6a4b the pool's lock is used (class_lock())
   // fullness_list[fg]: zspage ids, list head first.
   std::array<std::vector<uint32_t>, NR_ZS_FULLNESS> fullness_list;
   uint32_t size = 0;
   uint32_t objs_per_zspage = 0;
   uint32_t pages_per_zspage = 0;
   uint32_t index = 0;
+  uint32_t pool = 0;  // model: the pool it belongs to
   std::array<uint64_t, NR_ZS_STAT_TYPE> stats{};
 };
 
@@ -154,6 +156,8 @@ struct ZsPool {
   uint64_t compaction_freed = 0;   // model: the pages compaction freed (checks it against the stat)
   // 701d678599d0: zspages isolated for migration, and zs_destroy_pool under way.
   RwLock migrate_lock;             // pool->migrate_lock (b475d42d2c43)
+  SpinLock lock;                   // pool->lock (c0547d0b6a4b): every class's lock since 6.2
+  int32_t compaction_in_progress = 0;  // atomic_t (d2658f2052c7)
   int64_t isolated_pages = 0;      // atomic_long_t
   bool destroying = false;
 };

@@ -67,8 +67,15 @@ void spin_lock(SpinLock& l, uint32_t line) {
       return acquired(s, l.id, true);
     }
     if (!s) setup_contention("spinlock", l.id);
+    ++l.spinning;
     s->block({l.id, "spinlock", true, false});
+    --l.spinning;
   }
+}
+
+bool spin_is_contended(const SpinLock& l, uint32_t line) {
+  sched(Op::Read, Access::Read, l.id, line);
+  return l.spinning != 0;
 }
 
 bool spin_trylock(SpinLock& l, uint32_t line) {

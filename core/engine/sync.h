@@ -39,6 +39,7 @@ void wake_up(ObjId obj);
 struct SpinLock {
   ObjId id = kNoObj;
   TaskId owner = kNoTask;
+  uint16_t spinning = 0;  // tasks spinning in spin_lock (the qspinlock's pending/queued bits)
 };
 void spin_lock(SpinLock& l, uint32_t line = here());
 bool spin_trylock(SpinLock& l, uint32_t line = here());
@@ -50,6 +51,8 @@ void preempt_enable();
 
 // assert_spin_locked(): no scheduling point, a debug check on the caller's own state.
 inline bool spin_is_locked(const SpinLock& l) { return l.owner != kNoTask; }
+// spin_is_contended(): another CPU is spinning on the lock.
+bool spin_is_contended(const SpinLock& l, uint32_t line = here());
 
 // struct mutex: sleeps on contention.
 struct Mutex {

@@ -108,6 +108,17 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm: Convert all PageMovable users to movable_operations (6.0: a zsmalloc page points "
      "at the static zsmalloc_mops, not at a pool inode's mapping; zs_destroy_pool only "
      "flushes the free work)"},
+    {Fix::ZsPoolLock, "c0547d0b6a4b",
+     "zsmalloc: consolidate zs_pool's migrate_lock and size_class's locks (6.2: one "
+     "spinlock, pool->lock, for what pool->migrate_lock and every class->lock guarded)"},
+    {Fix::ZsOneCompaction, "d2658f2052c7",
+     "zsmalloc: allow only one active pool compaction context (6.4: zs_compact returns 0 at "
+     "once while another compaction of the pool is in progress)"},
+    {Fix::ZsIsolationUnderPoolLock, "4b5d1e47b694",
+     "zsmalloc: fix races between modifications of fullness and isolated (6.5: "
+     "zs_page_isolate, zs_page_putback and zs_page_migrate change the isolation count under "
+     "pool->lock, which guards the fullness sharing its word; before, under the zspage lock, "
+     "and a load and store of the word could undo the other's update)"},
     {Fix::BalloonDequeueUnderLock, "balloon-dequeue-under-lock",
      "balloon_page_dequeue holds pages_lock around the whole list walk"},
     {Fix::BalloonDeflateViaList, "195a8c43e93d",

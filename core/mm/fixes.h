@@ -40,6 +40,9 @@ enum class Fix : uint8_t {
   ZsPoolMigrateLock,         // b475d42d2c43 (5.17): pool->migrate_lock replaces the handle pin
   ZsLockZspageMigrateLock,   // 2505a981114d (5.18): lock_zspage try-locks under migrate_read_lock
   MovableOperations,         // 68f2736a8583 (6.0): movable_operations; no zsmalloc inode
+  ZsPoolLock,                // c0547d0b6a4b (6.2): one pool->lock for migrate_lock and class locks
+  ZsOneCompaction,           // d2658f2052c7 (6.4): one zs_compact at a time per pool
+  ZsIsolationUnderPoolLock,  // 4b5d1e47b694 (6.5): the isolation count under pool->lock
   // mm/balloon_compaction.c
   BalloonDequeueUnderLock,   // the dequeue walk holds pages_lock
   BalloonDeflateViaList,     // 195a8c43e93d (4.13): leak_balloon frees its pages off a page->lru list

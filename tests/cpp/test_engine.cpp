@@ -329,6 +329,48 @@ TEST(Engine, RwlockReadersShareWritersExclude) {
   }
 }
 
+// spin_is_contended / rwlock_is_contended (zsmalloc's compaction gives a class up on
+// them): true while another task waits for the lock, and never before one could.
+TEST(Engine, ContendedWhileAnotherTaskWaits) {
+  bool spin_seen = false, rw_seen = false;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    World w;
+    const uint32_t s = w.add_lock("S", LockKind::Spin);
+    const uint32_t rw = w.add_lock("RW", LockKind::RwLock);
+    bool waiter_started = false;
+    Sim sim(cfg(2), &w, std::make_unique<RandomStrategy>(seed));
+    sim.spawn(0, "holder", [&] {
+      spin_lock(w.locks[s].spin);
+      write_lock(w.locks[rw].rw);
+      for (int i = 0; i < 20; ++i) {
+        const bool spin = spin_is_contended(w.locks[s].spin);
+        const bool rwc = rwlock_is_contended(w.locks[rw].rw);
+        EXPECT_TRUE(waiter_started || (!spin && !rwc));
+        spin_seen |= spin;
+        delay(10);
+      }
+      spin_unlock(w.locks[s].spin);
+      for (int i = 0; i < 20; ++i) {
+        EXPECT_FALSE(spin_is_contended(w.locks[s].spin));
+        rw_seen |= rwlock_is_contended(w.locks[rw].rw);
+        delay(10);
+      }
+      write_unlock(w.locks[rw].rw);
+    });
+    sim.spawn(1, "waiter", [&] {
+      waiter_started = true;
+      spin_lock(w.locks[s].spin);
+      spin_unlock(w.locks[s].spin);
+      read_lock(w.locks[rw].rw);
+      read_unlock(w.locks[rw].rw);
+    });
+    ASSERT_TRUE(sim.run().ok());
+    EXPECT_EQ(w.locks[s].spin.spinning, 0u);
+  }
+  EXPECT_TRUE(spin_seen);
+  EXPECT_TRUE(rw_seen);
+}
+
 TEST(Schedule, CompactRoundTripAndErrors) {
   Schedule s{{0, 0, 0, 1, 0, 0}, {}};
   EXPECT_EQ(s.compact(), "0x3 1 0x2");
