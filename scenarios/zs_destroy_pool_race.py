@@ -23,7 +23,7 @@ in zs_page_isolate, lowered when a zspage's last isolated page is put back or mi
 and zs_unregister_migration sets `pool->destroying` and waits on `pool->migration_wait`
 until it is 0. Clean in every schedule: dpor at bound 2 exhausts 1,516 executions, dfs
 13,402; on v5.4, which has it, dpor exhausts 1,490. (v4.14 has the race too, and a third
-outcome, `leak` (35 of 2,164): 77ff465799c6 migrates the emptied zspage and nothing frees
+outcome, `leak` (36 of 2,193): 77ff465799c6 migrates the emptied zspage and nothing frees
 it before the pool goes; see zs_migrate_empty_leak.py.)
 
 Not modelled: the follow-up afe8605ca454 ("close race window between

@@ -132,6 +132,35 @@ def takes_pool_migrate_lock(kernel: str, fixes: Fixes) -> bool:
     return any(str(e.get("obj", "")).startswith("pool->migrate_lock") for e in run.trace())
 
 
+@ps.scenario(kernel="v4.14", cpus=2, pages=512)
+def two_lockers(k):
+    app = k.process("app")
+    app.fault_in(1)
+    P = app.pages()[0]
+
+    def holder():
+        yield ps.call("lock_page", P)
+        yield ps.call("unlock_page", P)
+
+    a = k.cpu(0).run(holder, name="holder")
+    b = k.cpu(1).run("lock_page", P, name="waiter")
+    # The waiter finds the page locked and sleeps; the holder unlocks it.
+    return ps.script(a.until("lock_page", P), b, a)
+
+
+def waiter_sets_pg_waiters(kernel: str, fixes: Fixes) -> bool:
+    run = two_lockers.run(kernel=kernel, fixes=fixes)
+    assert run.ok, run.report()
+    return any(e.get("task") == "waiter" and e.get("op") == "bit_set" for e in run.trace())
+
+
+def isolation_stores_page_flags(kernel: str, fixes: Fixes) -> list[str]:
+    """The last two operations of isolate_movable_page on the page: its PG_isolated update."""
+    run = zs_free_while_isolated.run(kernel=kernel, fixes=fixes)
+    ops = [e["op"] for e in run.trace() if e.get("func") == "isolate_movable_page" and "op" in e]
+    return ops[-2:]
+
+
 COMPACTED: list[int] = []
 
 
@@ -239,6 +268,9 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "160088b3b6d7": (
         lambda k, f: (lines := zs_isolated_run(k, f))[lines.index("unmap_and_move") + 1:][:2],
         ["put_page"], ["lock_page", "PageMovable"]),
+    "62906027091f": (waiter_sets_pg_waiters, True, False),
+    # SetPageIsolated, atomic, after the PageIsolated test; before, a load and a store.
+    "356ea3865687": (isolation_stores_page_flags, ["bit_test", "bit_set"], ["read", "bit_set"]),
     "195a8c43e93d": (lambda k, f: ("leak_balloon", "list_add") in balloon_ops(k, f), True, False),
     "c7cdff0e8647": (allocates_before_balloon_lock, True, False),
     "418a3ab1e778": (enqueue_takes_pages_lock_first, True, False),

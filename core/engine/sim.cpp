@@ -691,11 +691,15 @@ void Sim::report_deadlock() {
     if (t.state != TaskState::Sleeping && t.state != TaskState::Spinning) continue;
     if (t.wait.idle) continue;
     stuck = true;
-    on_lock |= !t.wait.condition;
+    TaskId h = holder(t.wait.obj);
+    // A sleeper on a lock nobody holds missed its wake-up (unlock_page found no PG_waiters):
+    // it waits for what no task can change, a hang, not a deadlock.
+    const bool lost_wakeup = !t.wait.condition && h == kNoTask && t.state == TaskState::Sleeping;
+    on_lock |= !t.wait.condition && !lost_wakeup;
     std::string line = t.name + " (cpu" + std::to_string(t.phys) + ") " +
                        (t.state == TaskState::Spinning ? "spins on " : "sleeps on ") +
                        t.wait.what + " " + obj_label(t.wait.obj, world_);
-    TaskId h = holder(t.wait.obj);
+    if (lost_wakeup) line += ", which nobody holds (a lost wake-up)";
     if (h != kNoTask) {
       line += " held by " + tasks_[h]->name;
       if (tasks_[h]->state == TaskState::Dead) line += " (dead)";

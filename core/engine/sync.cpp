@@ -256,6 +256,13 @@ bool bit_trylock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line
   return true;
 }
 
+uint64_t bit_unlock_quiet(int nr, uint64_t& w, ObjId obj, uint32_t line) {
+  sched(Op::BitClear, Access::Write, obj, line);
+  w &= ~(uint64_t(1) << nr);
+  if (Sim* s = running_sim()) s->release(obj);
+  return w;
+}
+
 void bit_unlock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line) {
   sched(Op::BitClear, Access::Write, obj, line);
   w &= ~(uint64_t(1) << nr);

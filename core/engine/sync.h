@@ -131,6 +131,9 @@ void bit_lock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, const char* what
               uint32_t line = here());
 bool bit_trylock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line = here());
 void bit_unlock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line = here());
+// A sleeping bit lock's unlock that wakes nobody (the caller decides, as unlock_page does
+// by PG_waiters); returns the word as the unlock left it.
+uint64_t bit_unlock_quiet(int nr, uint64_t& w, ObjId obj, uint32_t line = here());
 
 inline void bit_spin_lock(int nr, uint64_t& w, ObjId obj, uint32_t line = here()) {
   bit_lock(nr, w, obj, BitLockKind::Spin, "bit spinlock", line);

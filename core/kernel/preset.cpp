@@ -51,9 +51,10 @@ constexpr BuiltIn kBuiltIn[] = {
      "lxuxx/linux-4.9 at 157606459ea25f1501efafe5e98686fb11c5148c (4.9.0)"},
     {"v4.14", "v4.9",
      {Fix::NrIsolatedLruOnly, Fix::CompactionGfpNofs, Fix::BalloonDeflateViaList,
-      Fix::ZsMigrateEmptyZspage},
+      Fix::ZsMigrateEmptyZspage, Fix::PageWaiters},
      "Linux 4.14 (LTS): NR_ISOLATED counts LRU pages only, GFP_NOFS requests compact, "
-     "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list",
+     "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list, "
+     "unlock_page wakes by PG_waiters",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
     {"v4.19", "v4.14", {Fix::BalloonAllocOutsideLock},
      "Linux 4.19 (LTS): fill_balloon allocates outside balloon_lock",
@@ -74,9 +75,9 @@ constexpr BuiltIn kBuiltIn[] = {
      "2505a981114d (5.16 and 5.18 upstream; no 5.15.0 tree is stored)"},
     {"v6.1", "v5.15",
      {Fix::ZsNoZspageIsolation, Fix::ZsPoolMigrateLock, Fix::ZsLockZspageMigrateLock,
-      Fix::MovableOperations, Fix::FreedPageNoLock},
+      Fix::AtomicPageIsolated, Fix::MovableOperations, Fix::FreedPageNoLock},
      "Linux 6.1 (LTS): zsmalloc's 5.17 locking rework (pool->migrate_lock, no zspage "
-     "isolation), movable_operations",
+     "isolation), an atomic PG_isolated, movable_operations",
      "c1336658570/linux-6.1.20 at fad5889c0b10 (6.1.20; krr-io/linux-6.1.0, 6.1-rc7, has the "
      "same mm/zsmalloc.c and differs in mm/migrate.c only in remove_migration_pte)"},
     {"movable-v3", "",
@@ -153,6 +154,8 @@ constexpr FixNeeds kFixNeeds[] = {
      "d2658f2052c7 keeps compactions from contending on c0547d0b6a4b's pool->lock"},
     {Fix::ZsIsolationUnderPoolLock, Fix::ZsPoolLock,
      "4b5d1e47b694 takes the pool->lock of c0547d0b6a4b"},
+    {Fix::AtomicPageIsolated, Fix::VmOwnsPgIsolated,
+     "356ea3865687 changes the VM's PG_isolated updates, which v4's VM owns"},
     {Fix::FreedPageNoLock, Fix::VmOwnsPgIsolated,
      "160088b3b6d7 leaves PG_isolated to free_pages_prepare, which v4's VM owns"},
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,

@@ -44,6 +44,15 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm: migrate: handle freed page at the first place (Yang Shi, 5.5; its upstream id is "
      "not in the stored archive: unmap_and_move is done with a page freed from under it "
      "before it allocates a new page for it, instead of allocating one and freeing it)"},
+    {Fix::PageWaiters, "62906027091f",
+     "mm: add PageWaiters indicating tasks are waiting for a page bit (4.10: a task about to "
+     "sleep on a page bit sets PG_waiters, and unlock_page wakes the page's waiters only if "
+     "it is set)"},
+    {Fix::AtomicPageIsolated, "356ea3865687",
+     "mm/migrate: fix race between lock page and clear PG_Isolated (5.18: the VM sets and "
+     "clears PG_isolated with atomic bit operations; the non-atomic __ClearPageIsolated under "
+     "the page lock could store page->flags without the PG_waiters bit a lock_page waiter had "
+     "just set, and unlock_page then woke nobody)"},
     {Fix::FreedPageNoLock, "160088b3b6d7",
      "mm/migration: remove unneeded lock page and PageMovable check (6.0: unmap_and_move "
      "leaves a non-LRU page freed from under it unlocked; free_pages_prepare clears its "

@@ -22,6 +22,8 @@ enum class Fix : uint8_t {
   CompactionGfpNofs,         // 73e64c51afc5 (4.10): GFP_NOFS requests compact (anon pages only)
   IsolationStopsWithPagesToMigrate,  // d20bdd571ee5 (5.10): too many isolated + pages in hand: stop
   MigrateFreedPageFirst,     // "handle freed page at the first place" (5.5): no new page for it
+  PageWaiters,               // 62906027091f (4.10): unlock_page wakes only if PG_waiters is set
+  AtomicPageIsolated,        // 356ea3865687 (5.18): Set/ClearPageIsolated are atomic bit ops
   FreedPageNoLock,           // 160088b3b6d7 (6.0): a page freed under migration is not locked
   VmOwnsPgIsolated,          // v4 (bda807d44454): the VM sets/clears PG_isolated, not the driver
   MovableMappingBit,         // v4: PG_movable is page->mapping bit 0x2; __ClearPageMovable keeps it

@@ -36,6 +36,7 @@ enum PageFlag : int {
   PG_mlocked,
   PG_balloon,       // 4.8 uses _mapcount for PageBalloon; a bit keeps the model simple
   PG_movable_v3,    // the v3 series' real PG_movable flag (preset movable-v3 only)
+  PG_waiters,       // 62906027091f (4.10); the kernel's bit 7, kept last so 4.8's bits print as 4.8's
   NR_PAGEFLAGS,
   PG_isolated = PG_reclaim,
 };

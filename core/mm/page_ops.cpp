@@ -12,7 +12,7 @@ const char* page_flag_name(int bit) {
       "locked",    "error",       "referenced",    "uptodate", "dirty",       "lru",
       "active",    "slab",        "owner_priv_1",  "arch_1",   "reserved",    "private",
       "private_2", "writeback",   "head",          "swapcache", "mappedtodisk", "reclaim",
-      "swapbacked", "unevictable", "mlocked",      "balloon",  "movable"};
+      "swapbacked", "unevictable", "mlocked",      "balloon",  "movable",     "waiters"};
   static_assert(sizeof(names) / sizeof(names[0]) == NR_PAGEFLAGS);
   return bit >= 0 && bit < NR_PAGEFLAGS ? names[bit] : "?";
 }
@@ -103,9 +103,47 @@ bool get_page_unless_zero(Mm& mm, Pfn pfn, uint32_t line) {
 
 // ---- page lock ----
 
+namespace {
+// __SetPageIsolated / __ClearPageIsolated: `page->flags |= bit` or `&= ~bit`; only its
+// read-modify-write can lose another CPU's update (of PG_waiters, since 62906027091f).
+void isolated_nonatomic(Mm& mm, Pfn pfn, bool set, uint32_t line) {
+  uint64_t& flags = mm.page(pfn).flags;
+  if (mm.cfg.has(Fix::PageWaiters) && !mm.cfg.has(Fix::AtomicPageIsolated))
+    return set ? __set_bit(PG_isolated, flags, page_obj(pfn), line)
+               : __clear_bit(PG_isolated, flags, page_obj(pfn), line);
+  if (set)
+    set_bit(PG_isolated, flags, page_obj(pfn), line);
+  else
+    clear_bit(PG_isolated, flags, page_obj(pfn), line);
+}
+
+// wait_on_page_bit_common (4.10): queue on the page's wait queue and set PG_waiters, then
+// sleep while the bit is set; a lock waiter takes the lock when it finds it free.
+void wait_on_page_bit_common(Mm& mm, Pfn pfn, int bit_nr, bool lock, uint32_t line) {
+  uint64_t& flags = mm.page(pfn).flags;
+  const ObjId obj = page_obj(pfn);
+  for (;;) {
+    set_bit(PG_waiters, flags, obj, line);  // SetPageWaiters(page), under the queue's lock
+    if (test_bit(bit_nr, flags, obj, line)) sleep_on({obj, "page lock"});  // io_schedule()
+    if (lock ? bit_trylock(bit_nr, flags, obj, BitLockKind::Sleep, line) : !test_bit(bit_nr, flags, obj, line))
+      return;
+  }
+}
+}  // namespace
+
+void __SetPageIsolated(Mm& mm, Pfn p, uint32_t l) { isolated_nonatomic(mm, p, true, l); }
+void __ClearPageIsolated(Mm& mm, Pfn p, uint32_t l) { isolated_nonatomic(mm, p, false, l); }
+
 void lock_page(Mm& mm, Pfn pfn, uint32_t line) {
   MODEL_FUNC("lock_page");
-  bit_lock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, "page lock", line);
+  Sim* s = Sim::current();
+  // Set-up code has no task to sleep: bit_lock refuses contention there.
+  if (!mm.cfg.has(Fix::PageWaiters) || !s || !s->current_task())
+    return bit_lock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, "page lock", line);
+  // trylock_page, then __lock_page.
+  s->might_sleep("page lock", page_obj(pfn));
+  if (bit_trylock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, line)) return;
+  wait_on_page_bit_common(mm, pfn, PG_locked, true, line);
 }
 
 bool trylock_page(Mm& mm, Pfn pfn, uint32_t line) {
@@ -116,11 +154,23 @@ bool trylock_page(Mm& mm, Pfn pfn, uint32_t line) {
 void unlock_page(Mm& mm, Pfn pfn, uint32_t line) {
   MODEL_FUNC("unlock_page");
   VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
-  bit_unlock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, line);
+  if (!mm.cfg.has(Fix::PageWaiters))
+    return bit_unlock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, line);
+  // clear_bit_unlock_is_negative_byte: the unlock and a look at PG_waiters in one
+  // operation; wake_up_page_bit only if it was set. (Every waiter is woken and clears
+  // nothing: one that has to sleep again sets PG_waiters again first.)
+  uint64_t& flags = mm.page(pfn).flags;
+  const bool waiters = bit_unlock_quiet(PG_locked, flags, page_obj(pfn), line) & (1ull << PG_waiters);
+  if (waiters) {
+    flags &= ~(1ull << PG_waiters);  // ClearPageWaiters: the queue is empty once all are woken
+    wake_up(page_obj(pfn));
+  }
 }
 
 void wait_on_page_locked(Mm& mm, Pfn pfn, uint32_t line) {
   MODEL_FUNC("wait_on_page_locked");
+  if (!PageLocked(mm, pfn, line)) return;
+  if (mm.cfg.has(Fix::PageWaiters)) return wait_on_page_bit_common(mm, pfn, PG_locked, false, line);
   while (PageLocked(mm, pfn, line)) sleep_on({page_obj(pfn), "page lock"});
 }
 

@@ -29,10 +29,13 @@ inline bool PageCompound(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(m
 inline bool PageBalloon(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_balloon, l); }
 inline bool PageUnevictable(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_unevictable, l); }
 
-// PG_isolated (= PG_reclaim): __PAGEFLAG, non-atomic, used under the page lock.
+// PG_isolated (= PG_reclaim): __PAGEFLAG, non-atomic, used under the page lock (an atomic
+// PAGEFLAG since 356ea3865687). A non-atomic update is a load and a store of page->flags:
+// since 62906027091f a lock_page waiter sets PG_waiters in that word without the lock, so
+// there it is a read point and a write point, and the store can drop the waiter's bit.
 inline bool PageIsolated(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_isolated, l); }
-inline void __SetPageIsolated(Mm& mm, Pfn p, uint32_t l = here()) { SetPageFlag(mm, p, PG_isolated, l); }
-inline void __ClearPageIsolated(Mm& mm, Pfn p, uint32_t l = here()) { ClearPageFlag(mm, p, PG_isolated, l); }
+void __SetPageIsolated(Mm& mm, Pfn p, uint32_t l = here());
+void __ClearPageIsolated(Mm& mm, Pfn p, uint32_t l = here());
 
 // ---- reference count (page_ref.h) ----
 int page_count(const Mm& mm, Pfn pfn, uint32_t line = here());

@@ -8,6 +8,8 @@ namespace pagesim::testing {
 // Two tasks that never finish on their own: "stuck" (cpu 0) sleeps on a mutex nobody
 // releases, and sets `unwound` when its stack unwinds; the daemon "worker" (cpu 1) waits
 // idle for work, and sets `returned` when wait_idle() lets it return at the end.
+// "stuck" sleeps on a mutex nobody holds (a lost wake-up: the run ends in a hang); the
+// worker waits idle for work.
 inline void spawn_stuck_and_idle_worker(Sim& sim, World& w, bool& returned, bool& unwound) {
   sim.spawn(0, "stuck", [&w, &unwound] {
     struct Guard {

@@ -283,7 +283,9 @@ TEST(Engine, IdleWorkersReturnAndOtherWaitersUnwindWhenTheSimEnds) {
     spawn_stuck_and_idle_worker(sim, w, returned, unwound);
     RunResult r = sim.run();
     ASSERT_EQ(r.outcomes.size(), 1u);
-    EXPECT_EQ(r.outcomes[0].kind, OutcomeKind::Deadlock);  // the stuck task, not the worker
+    // The stuck task, not the worker: it sleeps on a lock nobody holds, so no wake-up can
+    // come (a hang: a lost wake-up).
+    EXPECT_EQ(r.outcomes[0].kind, OutcomeKind::Hang);
     EXPECT_EQ(r.outcomes[0].details.size(), 1u);
     EXPECT_FALSE(returned || unwound);
   }
@@ -369,6 +371,38 @@ TEST(Engine, ContendedWhileAnotherTaskWaits) {
   }
   EXPECT_TRUE(spin_seen);
   EXPECT_TRUE(rw_seen);
+}
+
+// A sleeper on a bit lock whose holder unlocked it without waking anyone (unlock_page
+// finding no PG_waiters) waits for what no task can change: a hang, not a deadlock.
+TEST(Engine, ASleeperOnALockNobodyHoldsIsALostWakeupHang) {
+  int hangs = 0;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    World w;
+    uint64_t word = 0;
+    const ObjId obj = kNoObj + 7;
+    bool waiting = false;
+    Sim sim(cfg(2), &w, std::make_unique<RandomStrategy>(seed));
+    sim.spawn(0, "holder", [&] {
+      bit_lock(0, word, obj, BitLockKind::Sleep, "page lock");
+      while (!waiting) delay(1);
+      bit_unlock_quiet(0, word, obj);
+    });
+    sim.spawn(1, "waiter", [&] {
+      waiting = true;
+      bit_lock(0, word, obj, BitLockKind::Sleep, "page lock");
+      bit_unlock(0, word, obj, BitLockKind::Sleep);
+    });
+    const RunResult r = sim.run();
+    if (r.ok()) continue;  // the waiter came after the unlock and took the lock
+    ASSERT_EQ(r.outcomes.size(), 1u);
+    EXPECT_EQ(r.outcomes[0].key(), "hang");
+    ASSERT_EQ(r.outcomes[0].details.size(), 1u);
+    EXPECT_NE(r.outcomes[0].details[0].find("which nobody holds (a lost wake-up)"), std::string::npos)
+        << r.outcomes[0].details[0];
+    ++hangs;
+  }
+  EXPECT_GT(hangs, 0);
 }
 
 TEST(Schedule, CompactRoundTripAndErrors) {
