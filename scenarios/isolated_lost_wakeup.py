@@ -21,6 +21,12 @@ zs_isolated_fullness_race.py), where nothing else races.
 - v6.1 without 356ea3865687 (5.17's PG_isolated): dpor bound 2 exhausts 5,271
   executions: ok 5,243, hang 28.
 - v6.1: clean in all 5,159.
+
+On the LTS kernels from 4.14 to 5.15 the same lost wake-up needs another sleeper on the
+page lock: `driver_release_lost_wakeup`, a migration isolating a page of the movable test
+driver while the driver releases it (its release takes lock_page, as v4's "race without
+page_lock" fix has it). dpor bound 2: v4.14 and v5.15 ok 932, hang 17 (949); v5.15 with
+356ea3865687: clean (927); v4.9, before PG_waiters: clean (879).
 """
 
 import pagesim as ps
@@ -65,3 +71,34 @@ def test_with_the_fix_every_waiter_is_woken():
 def test_the_scripted_run_is_clean():
     run = isolated_lost_wakeup.run(fixes=FIX)
     assert run.ok, run.report()
+
+
+@ps.scenario(kernel="v5.15", cpus=2, pages=512)
+def driver_release_lost_wakeup(k):
+    """A migration isolates P, a test driver page; the driver releases P meanwhile."""
+    drv = k.test_driver()
+    P = drv.alloc(1)
+    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
+    d = k.cpu(1).run(drv.release, P, name="driver_release")
+    return ps.script(m, d)
+
+
+def test_lts_kernels_from_4_14_lose_the_drivers_wakeup():
+    for kernel in ("v4.14", "v5.15"):
+        ex = driver_release_lost_wakeup.explore(kernel=kernel, strategy="dpor", preemption_bound=2)
+        assert ex.exhausted and ex.outcomes == {"ok": 932, "hang": 17}, (kernel, ex)
+    run = ex.replay("hang")
+    assert run.outcomes[0].details == [
+        ("driver_release (cpu1) sleeps on page lock page pfn 0, which nobody holds (a lost "
+         "wake-up) in lock_page")], run.report()
+    # The racy step: the driver's lock_page began inside the isolation (its
+    # __SetPageIsolated's load and store), before isolate_movable_page's unlock_page.
+    lines = [line.strip() for line in run.diagram(depth=4).splitlines()]
+    assert lines.index("test_driver_isolate_page") < lines.index("lock_page") < lines.index("unlock_page")
+
+
+def test_with_356ea3865687_and_before_pg_waiters_the_driver_is_woken():
+    for kw in ({"fixes": {"356ea3865687": True}}, {"kernel": "v4.9"}):
+        ex = driver_release_lost_wakeup.explore(strategy="dpor", preemption_bound=2, **kw)
+        assert ex.exhausted and ex.outcomes == {"ok": ex.executions}, (kw, ex)
+        assert ex.proves_never("hang")
