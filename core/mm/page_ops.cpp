@@ -157,8 +157,8 @@ void unlock_page(Mm& mm, Pfn pfn, uint32_t line) {
   if (!mm.cfg.has(Fix::PageWaiters))
     return bit_unlock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, line);
   // clear_bit_unlock_is_negative_byte: the unlock and a look at PG_waiters in one
-  // operation; wake_up_page_bit only if it was set. (Every waiter is woken and clears
-  // nothing: one that has to sleep again sets PG_waiters again first.)
+  // operation; wake_up_page_bit only if it was set. The model wakes every waiter, which
+  // leaves the queue empty and PG_waiters clear; one that has to sleep again sets it again.
   uint64_t& flags = mm.page(pfn).flags;
   const bool waiters = bit_unlock_quiet(PG_locked, flags, page_obj(pfn), line) & (1ull << PG_waiters);
   if (waiters) {
