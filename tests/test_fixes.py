@@ -154,6 +154,14 @@ def waiter_sets_pg_waiters(kernel: str, fixes: Fixes) -> bool:
     return any(e.get("task") == "waiter" and e.get("op") == "bit_set" for e in run.trace())
 
 
+def huge_page_flag(kernel: str, fixes: Fixes) -> bool:
+    """Whether a huge object's page carries the flag (PG_owner_priv_1) itself."""
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
+    pool = k.call("zs_create_pool")
+    h = k.call("zs_malloc", pool, 4000)
+    return "owner_priv_1" in k.state.page(k.call("zs_page_of", pool, h, 0))["flags"]
+
+
 def isolation_stores_page_flags(kernel: str, fixes: Fixes) -> list[str]:
     """The last two operations of isolate_movable_page on the page: its PG_isolated update."""
     run = zs_free_while_isolated.run(kernel=kernel, fixes=fixes)
@@ -259,7 +267,7 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "2505a981114d": (
         lambda k, f: keys(zs_lock_zspage_migration.zs_lock_zspage_migration.run(
             kernel=k, fixes={**zs_lock_zspage_migration.BACKPORTS, **f})),
-        (), ("bug:__free_zspage",)),
+        (), ("oops:lock_zspage",)),
     "68f2736a8583": (
         lambda k, f: "zs_flush_migration" in functions(zs_destroy_pool_race.zs_destroy_pool_race.run(
             kernel=k, fixes=f)),
@@ -269,6 +277,7 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
         lambda k, f: (lines := zs_isolated_run(k, f))[lines.index("unmap_and_move") + 1:][:2],
         ["put_page"], ["lock_page", "PageMovable"]),
     "62906027091f": (waiter_sets_pg_waiters, True, False),
+    "a41ec880aa7b": (huge_page_flag, False, True),
     # SetPageIsolated, atomic, after the PageIsolated test; before, a load and a store.
     "356ea3865687": (isolation_stores_page_flags, ["bit_test", "bit_set"], ["read", "bit_set"]),
     "195a8c43e93d": (lambda k, f: ("leak_balloon", "list_add") in balloon_ops(k, f), True, False),

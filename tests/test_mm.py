@@ -76,8 +76,8 @@ def test_presets_list_their_fixes() -> None:
         "handle-freed-page-at-the-first-place", "d20bdd571ee5"}
     assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {"239592815805"}
     assert set(presets["v6.1"]["fixes"]) - set(presets["v5.15"]["fixes"]) == {
-        "c4549b871102", "b475d42d2c43", "2505a981114d", "356ea3865687", "68f2736a8583",
-        "160088b3b6d7"}
+        "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "356ea3865687",
+        "68f2736a8583", "160088b3b6d7"}
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] and p["follows"] for p in presets.values())
     # A release is its predecessor plus its own commits.
@@ -126,7 +126,7 @@ def test_fixes_are_named_and_titled() -> None:
         "73e64c51afc5", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7",
         *MERGED[:-1], "77ff465799c6", "1a87aa03597e", "701d678599d0", "239592815805",
-        "c4549b871102", "b475d42d2c43", "2505a981114d", "68f2736a8583", "c0547d0b6a4b",
+        "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "68f2736a8583", "c0547d0b6a4b",
         "d2658f2052c7", "4b5d1e47b694", MERGED[-1],
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal"]
     assert all(f["title"] for f in fixes)

@@ -478,6 +478,16 @@ def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
         "pagesim: unknown kernel preset 'v4.99' (did you mean 'v4.9' or 'v4.19'?)")
 
 
+def test_python_dash_m_pagesim_is_the_command() -> None:
+    r = subprocess.run([sys.executable, "-m", "pagesim", "presets"], check=False,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == cli("presets").stdout
+    bad = subprocess.run([sys.executable, "-m", "pagesim", "presets", "--kernel"], check=False,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("usage: pagesim"), bad.stderr
+
+
 def test_cli_presets_shows_each_release_as_its_predecessor_plus_commits() -> None:
     r = cli("presets")
     assert r.returncode == 0, r.stderr

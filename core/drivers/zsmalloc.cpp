@@ -230,6 +230,23 @@ bool PageHugeObject(Mm& mm, Pfn page, uint32_t line = here()) {
   return mm::PageFlag(mm, page, mm::PG_owner_priv_1, line);
 }
 
+uint32_t get_zspage(Mm& mm, Pfn page, uint32_t line = here());
+
+// Whether the page's zspage holds one huge object: ZsHugePage(get_zspage(page)) since
+// a41ec880aa7b, which follows page->private to the zspage; before, the page's own flag.
+bool huge_object(Mm& mm, Pfn page, uint32_t line = here()) {
+  if (!mm.cfg.has(Fix::ZsHugeInZspage)) return PageHugeObject(mm, page, line);
+  const uint32_t id = get_zspage(mm, page, line);
+  return Z(mm).zspages[id].huge;
+}
+// The same, for views and checks (no scheduling point, no outcome).
+bool huge_object(const Mm& mm, Pfn page) {
+  if (!mm.cfg.has(Fix::ZsHugeInZspage)) return (mm.page(page).flags >> mm::PG_owner_priv_1) & 1;
+  const Zsmalloc& z = drivers_of(mm).zsmalloc;
+  const uint64_t id = mm.page(page).private_;
+  return id && id < z.zspages.size() && z.zspages[id].huge;
+}
+
 bool is_first_page(Mm& mm, Pfn page, uint32_t line = here()) { return mm::PagePrivate(mm, page, line); }
 
 void set_page_private(Mm& mm, Pfn page, uint64_t v, uint32_t line = here()) {
@@ -250,7 +267,7 @@ uint64_t read_freelist(Mm& mm, Pfn page, uint32_t line = here()) {
 
 // get_zspage: page->private, with BUG_ON(zspage->magic != ZSPAGE_MAGIC). A page that
 // zsmalloc already released has private 0: the dereference is an oops in the caller.
-uint32_t get_zspage(Mm& mm, Pfn page, uint32_t line = here()) {
+uint32_t get_zspage(Mm& mm, Pfn page, uint32_t line) {
   check_page(mm, page);
   sched(Op::Read, Access::Read, mm::page_obj(page), line);
   const uint64_t id = mm.page(page).private_;
@@ -272,7 +289,7 @@ Pfn get_first_page(Mm& mm, uint32_t id, uint32_t line = here()) {
 }
 
 Pfn get_next_page(Mm& mm, Pfn page, uint32_t line = here()) {
-  if (PageHugeObject(mm, page, line)) return kNoPfn;
+  if (huge_object(mm, page, line)) return kNoPfn;
   const uint64_t next = read_freelist(mm, page, line);
   return next ? Pfn(next - 1) : kNoPfn;
 }
@@ -312,10 +329,10 @@ void update_zspage_word(Mm& mm, uint32_t id, uint32_t line, Set&& set) {
   if (mm.cfg.has(Fix::ZsNoZspageIsolation) && !mm.cfg.has(Fix::ZsIsolationUnderPoolLock)) {
     sched(Op::Read, Access::Read, zspage_obj(id), line);
     const Zspage& old = zspage_at(mm, id);
-    const auto word = std::tuple{old.fullness, old.isolated, old.class_idx, old.magic};
+    const auto word = std::tuple{old.huge, old.fullness, old.isolated, old.class_idx, old.magic};
     sched(Op::Write, Access::Write, zspage_obj(id), line);
     Zspage& z = zspage_at(mm, id);
-    std::tie(z.fullness, z.isolated, z.class_idx, z.magic) = word;
+    std::tie(z.huge, z.fullness, z.isolated, z.class_idx, z.magic) = word;
     return set(z);
   }
   sched(Op::Write, Access::Write, zspage_obj(id), line);
@@ -446,7 +463,7 @@ void unpin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
 // obj_to_head: the header of the slot-th object of a page (a huge object's is in
 // page->index).
 uint64_t obj_to_head(Mm& mm, Pfn page, uint32_t slot) {
-  if (PageHugeObject(mm, page)) {
+  if (huge_object(mm, page)) {
     VM_BUG_ON_PAGE(mm, !is_first_page(mm, page), page);
     return read_freelist(mm, page);
   }
@@ -606,7 +623,7 @@ void reset_page(Mm& mm, Pfn page) {
   mm::ClearPageFlag(mm, page, mm::PG_private);
   mm::ClearPageFlag(mm, page, mm::PG_private_2);
   set_page_private(mm, page, 0);
-  mm::ClearPageFlag(mm, page, mm::PG_owner_priv_1);  // ClearPageHugeObject
+  if (!mm.cfg.has(Fix::ZsHugeInZspage)) mm::ClearPageFlag(mm, page, mm::PG_owner_priv_1);  // ClearPageHugeObject
   set_freelist(mm, page, 0);
   page_mem(mm, page).clear();  // the page's memory no longer holds zsmalloc objects
 }
@@ -779,8 +796,12 @@ void create_page_chain(Mm& mm, const SizeClass& c, uint32_t id, const std::vecto
     if (i == 0) {
       zspage_at(mm, id).first_page = page;
       mm::SetPageFlag(mm, page, mm::PG_private);
-      if (c.objs_per_zspage == 1 && c.pages_per_zspage == 1)
-        mm::SetPageFlag(mm, page, mm::PG_owner_priv_1);  // SetPageHugeObject
+      if (c.objs_per_zspage == 1 && c.pages_per_zspage == 1) {
+        if (mm.cfg.has(Fix::ZsHugeInZspage))
+          zspage_at(mm, id).huge = true;  // SetZsHugePage(zspage)
+        else
+          mm::SetPageFlag(mm, page, mm::PG_owner_priv_1);  // SetPageHugeObject
+      }
     } else {
       set_freelist(mm, prev_page, uint64_t(page) + 1);
     }
@@ -867,7 +888,7 @@ uint64_t obj_malloc(Mm& mm, SizeClass& c, uint32_t id, uint64_t handle) {
   sched(Op::Write, Access::Write, mm::page_obj(m_page), here());
   ZsObjSlot& link = mem_slot(mm, m_page, slot);
   set_freeobj(mm, id, link.head >> OBJ_TAG_BITS);
-  if (!PageHugeObject(mm, m_page)) {
+  if (!huge_object(mm, m_page)) {
     mem_slot(mm, m_page, slot).head = head;  // record handle in the header of the chunk
   } else {
     set_freelist(mm, zspage_at(mm, id).first_page, head);  // record handle to page->index
@@ -1316,7 +1337,7 @@ void replace_sub_page(Mm& mm, const SizeClass& c, uint32_t id, Pfn newpage, Pfn 
   } while ((page = get_next_page(mm, page)) != kNoPfn);
   if (pages.size() != c.pages_per_zspage) bad_address("zspage " + std::to_string(id) + " page chain");
   create_page_chain(mm, c, id, pages);
-  if (PageHugeObject(mm, oldpage)) set_freelist(mm, newpage, read_freelist(mm, oldpage));
+  if (huge_object(mm, oldpage)) set_freelist(mm, newpage, read_freelist(mm, oldpage));
   // 68f2736a8583: __SetPageMovable(newpage, &zsmalloc_mops)
   mm::__SetPageMovable(mm, newpage, mm.cfg.has(Fix::MovableOperations) ? Z(mm).mops_mapping
                                                                        : mm::page_mapping(mm, oldpage));
@@ -2078,7 +2099,7 @@ struct Peek {
     return id < z.zspages.size() && z.zspages[id].allocated ? uint32_t(id) : 0;
   }
   Pfn next(Pfn p) const {
-    if ((mm.page(p).flags >> mm::PG_owner_priv_1) & 1) return kNoPfn;
+    if (huge_object(mm, p)) return kNoPfn;
     const uint64_t n = mm.page(p).index;
     return n && n - 1 < mm.pages.size() ? Pfn(n - 1) : kNoPfn;
   }
@@ -2230,7 +2251,7 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
         continue;
       }
       for (uint32_t k = first; k < end; ++k) {
-        const bool huge = (pg.flags >> mm::PG_owner_priv_1) & 1;
+        const bool huge = huge_object(d, p);
         const uint64_t head = huge ? pg.index : (*mem)[k - first].head;
         if (!(head & OBJ_ALLOCATED_TAG)) continue;
         // A huge object's header stays in page->index after obj_free: inuse decides.
@@ -2353,7 +2374,7 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
         bad(hn() + ": object " + std::to_string(idx) + " of pfn " + std::to_string(p) + " does not exist");
         continue;
       }
-      const bool huge = (d.page(p).flags >> mm::PG_owner_priv_1) & 1;
+      const bool huge = huge_object(d, p);
       const uint64_t head = huge ? d.page(p).index : s->head;
       if (head != handle_head(h)) bad(hn() + ": its object's header does not name it (lost)");
       if (s->content != hs.written)

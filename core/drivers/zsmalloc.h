@@ -118,6 +118,7 @@ struct Zspage {
   uint64_t freeobj = 0;         // first free object index
   mm::Pfn first_page = mm::kNoPfn;
   int8_t list = kZsNoList;      // zspage->list: a fullness group, or kZs* above
+  bool huge = false;            // huge:HUGE_BITS (a41ec880aa7b; before, PG_owner_priv_1)
   bool allocated = false;       // model: the kmem_cache object is in use
   uint32_t pool = 0;            // model: the owner (for checks and views)
   RwLock lock;                  // the migrate lock

@@ -74,8 +74,9 @@ constexpr BuiltIn kBuiltIn[] = {
      "zcjie1/linux-5.15.100 at 52bed7a9a5ad without its stable backports of afe8605ca454 and "
      "2505a981114d (5.16 and 5.18 upstream; no 5.15.0 tree is stored)"},
     {"v6.1", "v5.15",
-     {Fix::ZsNoZspageIsolation, Fix::ZsPoolMigrateLock, Fix::ZsLockZspageMigrateLock,
-      Fix::AtomicPageIsolated, Fix::MovableOperations, Fix::FreedPageNoLock},
+     {Fix::ZsHugeInZspage, Fix::ZsNoZspageIsolation, Fix::ZsPoolMigrateLock,
+      Fix::ZsLockZspageMigrateLock, Fix::AtomicPageIsolated, Fix::MovableOperations,
+      Fix::FreedPageNoLock},
      "Linux 6.1 (LTS): zsmalloc's 5.17 locking rework (pool->migrate_lock, no zspage "
      "isolation), an atomic PG_isolated, movable_operations",
      "c1336658570/linux-6.1.20 at fad5889c0b10 (6.1.20; krr-io/linux-6.1.0, 6.1-rc7, has the "
@@ -134,6 +135,8 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::ZsPoolMigrateLock, Fix::ZsNoZspageIsolation,
      "c4549b871102 and b475d42d2c43 were merged together in 5.17 (one series); the model "
      "does not build the tree between them"},
+    {Fix::ZsHugeInZspage, Fix::ZsFreeAtomic,
+     "a41ec880aa7b moves the flag into v4's struct zspage, which v3 does not have"},
     {Fix::ZsNoZspageIsolation, Fix::ZsFreeAtomic,
      "c4549b871102 changes v4's zsmalloc (struct zspage's isolation count), which v3's "
      "zspage freeze does not have"},

@@ -98,6 +98,10 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "the pages it freed locally and zs_compact adds them to an atomic pool->stats."
      "pages_compacted and returns them; before, concurrent compactions lost updates of the "
      "plain counter and zs_shrinker_scan's delta counted other compactions' pages)"},
+    {Fix::ZsHugeInZspage, "a41ec880aa7b",
+     "zsmalloc: move huge compressed obj from page to zspage (5.17: a huge zspage is marked "
+     "in struct zspage, so get_next_page() reads the page's zspage through page->private "
+     "first; before, PG_owner_priv_1 of the page said it)"},
     {Fix::ZsNoZspageIsolation, "c4549b871102",
      "zsmalloc: remove zspage isolation for migration (5.17: zs_page_isolate only counts the "
      "isolation under the zspage lock and leaves the zspage on its list; zs_free frees an "

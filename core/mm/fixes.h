@@ -38,6 +38,7 @@ enum class Fix : uint8_t {
   ZsPutbackDeferred,         // 1a87aa03597e (5.3): a migration that puts back an empty zspage frees it
   ZsDestroyWaitsIsolated,    // 701d678599d0 (5.3): zs_destroy_pool waits for isolated zspages
   ZsCompactCountsLocally,    // 239592815805 (5.12): pages_compacted is an atomic of local counts
+  ZsHugeInZspage,            // a41ec880aa7b (5.17): the huge flag is in struct zspage, not the page
   ZsNoZspageIsolation,       // c4549b871102 (5.17): isolation only counts; zs_free frees isolated zspages
   ZsPoolMigrateLock,         // b475d42d2c43 (5.17): pool->migrate_lock replaces the handle pin
   ZsLockZspageMigrateLock,   // 2505a981114d (5.18): lock_zspage try-locks under migrate_read_lock
