@@ -18,9 +18,9 @@ page lock nobody holds.
 
 It runs with 6.1.47's zsmalloc locking (c0547d0b6a4b, 4b5d1e47b694; see
 zs_isolated_fullness_race.py), where nothing else races.
-- v6.1 without 356ea3865687 (5.17's PG_isolated): dpor bound 2 exhausts 5,261
-  executions: ok 5,233, hang 28.
-- v6.1: clean in all 5,148.
+- v6.1 without 356ea3865687 (5.17's PG_isolated): dpor bound 2 exhausts 5,235
+  executions: ok 5,207, hang 28.
+- v6.1: clean in all 5,122.
 
 On the LTS kernels from 4.14 to 5.15 the same lost wake-up needs another sleeper on the
 page lock: `driver_release_lost_wakeup`, a migration isolating a page of the movable test
@@ -49,7 +49,7 @@ def isolated_lost_wakeup(k):
 
 def test_without_the_fix_dpor_finds_the_lost_wakeup():
     ex = isolated_lost_wakeup.explore(strategy="dpor", preemption_bound=2, fixes=FIX)
-    assert ex.exhausted and ex.outcomes == {"ok": 5233, "hang": 28}, ex
+    assert ex.exhausted and ex.outcomes == {"ok": 5207, "hang": 28}, ex
     run = ex.replay("hang")
     (hang,) = run.outcomes
     assert hang.details == [

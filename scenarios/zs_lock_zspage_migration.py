@@ -23,8 +23,8 @@ page->private, which the migration cleared.
 The scenario runs with 6.1.47's locking (its stable backports c0547d0b6a4b and
 4b5d1e47b694), where nothing else races: on plain `v6.1` the same schedules also find
 4b5d1e47b694's lost updates of the zspage's word (see zs_isolated_fullness_race.py; dpor
-bound 2: ok 3,069, bug:dec_zspage_isolation 46, bug:async_free_zspage 69,
-bug:__free_zspage 3 of 3,187).
+bound 2: ok 3,054, bug:dec_zspage_isolation 46, bug:async_free_zspage 68,
+bug:__free_zspage 3 of 3,171).
 
 - Without 2505a981114d: `oops:lock_zspage`, a NULL pointer dereference ("zspage->magic:
   page->private of pfn 1 is NULL"), in the worker: the report's "unsafely dereference
@@ -37,7 +37,7 @@ bug:__free_zspage 3 of 3,187).
   the new page. Clean.
 
 Under bounded dpor (preemption bound 2, exhausted): without the fix ok 3,639,
-oops:lock_zspage 1,548, bug:bad_page 114 (5,187 executions); with it ok in all 5,148.
+oops:lock_zspage 1,522, bug:bad_page 114 (5,161 executions); with it ok in all 5,122.
 
 The fix's Fixes: tag names 77ff465799c6 (4.14), and it went to every stable tree from
 4.14. The model finds the window only from 5.17: before c4549b871102 a zspage with an

@@ -232,12 +232,19 @@ bool PageHugeObject(Mm& mm, Pfn page, uint32_t line = here()) {
 
 uint32_t get_zspage(Mm& mm, Pfn page, uint32_t line = here());
 
+// ZsHugePage(zspage) (a41ec880aa7b): set before the zspage is published and never
+// changed, so reading it is no scheduling point.
+bool ZsHugePage(Mm& mm, uint32_t id) { return zspage_at(mm, id).huge; }
+
 // Whether the page's zspage holds one huge object: ZsHugePage(get_zspage(page)) since
 // a41ec880aa7b, which follows page->private to the zspage; before, the page's own flag.
 bool huge_object(Mm& mm, Pfn page, uint32_t line = here()) {
   if (!mm.cfg.has(Fix::ZsHugeInZspage)) return PageHugeObject(mm, page, line);
-  const uint32_t id = get_zspage(mm, page, line);
-  return Z(mm).zspages[id].huge;
+  return ZsHugePage(mm, get_zspage(mm, page, line));
+}
+// The same where the caller has the zspage (obj_malloc, replace_sub_page).
+bool huge_zspage(Mm& mm, uint32_t id, Pfn page) {
+  return mm.cfg.has(Fix::ZsHugeInZspage) ? ZsHugePage(mm, id) : PageHugeObject(mm, page);
 }
 // The same, for views and checks (no scheduling point, no outcome).
 bool huge_object(const Mm& mm, Pfn page) {
@@ -888,7 +895,7 @@ uint64_t obj_malloc(Mm& mm, SizeClass& c, uint32_t id, uint64_t handle) {
   sched(Op::Write, Access::Write, mm::page_obj(m_page), here());
   ZsObjSlot& link = mem_slot(mm, m_page, slot);
   set_freeobj(mm, id, link.head >> OBJ_TAG_BITS);
-  if (!huge_object(mm, m_page)) {
+  if (!huge_zspage(mm, id, m_page)) {
     mem_slot(mm, m_page, slot).head = head;  // record handle in the header of the chunk
   } else {
     set_freelist(mm, zspage_at(mm, id).first_page, head);  // record handle to page->index
@@ -1337,7 +1344,7 @@ void replace_sub_page(Mm& mm, const SizeClass& c, uint32_t id, Pfn newpage, Pfn 
   } while ((page = get_next_page(mm, page)) != kNoPfn);
   if (pages.size() != c.pages_per_zspage) bad_address("zspage " + std::to_string(id) + " page chain");
   create_page_chain(mm, c, id, pages);
-  if (huge_object(mm, oldpage)) set_freelist(mm, newpage, read_freelist(mm, oldpage));
+  if (huge_zspage(mm, id, oldpage)) set_freelist(mm, newpage, read_freelist(mm, oldpage));
   // 68f2736a8583: __SetPageMovable(newpage, &zsmalloc_mops)
   mm::__SetPageMovable(mm, newpage, mm.cfg.has(Fix::MovableOperations) ? Z(mm).mops_mapping
                                                                        : mm::page_mapping(mm, oldpage));
