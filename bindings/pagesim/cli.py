@@ -308,9 +308,10 @@ def fix_changes(old: str, new: str) -> tuple[list[str], list[str]]:
 
 
 def cmd_fixes(args: argparse.Namespace) -> int:
-    titles = {f["name"]: f["title"] for f in _core.fixes()}
+    fixes = _core.fixes()
+    titles = {f["name"]: f["title"] for f in fixes}
     if not args.between:
-        for f in _core.fixes():
+        for f in fixes:
             needs = f" (needs {', '.join(f['needs'])})" if f["needs"] else ""
             removed = f" (code removed by {f['removed_by']})" if f["removed_by"] else ""
             print(f"{f['name']:28} {f['title']}{needs}{removed}")

@@ -144,6 +144,23 @@ SpinLock& class_lock(Mm& mm, SizeClass& c) {
   return mm.cfg.has(Fix::ZsPoolLock) ? pool_of(mm, c.pool).lock : c.lock;
 }
 
+// pool->migrate_lock (b475d42d2c43), its read or its write side; since c0547d0b6a4b the
+// pool's one spinlock stands for it.
+void pool_migrate_lock(Mm& mm, ZsPool& p, bool write, uint32_t line = here()) {
+  if (mm.cfg.has(Fix::ZsPoolLock)) return spin_lock(p.lock, line);
+  if (write)
+    write_lock(p.migrate_lock, line);
+  else
+    read_lock(p.migrate_lock, line);
+}
+void pool_migrate_unlock(Mm& mm, ZsPool& p, bool write, uint32_t line = here()) {
+  if (mm.cfg.has(Fix::ZsPoolLock)) return spin_unlock(p.lock, line);
+  if (write)
+    write_unlock(p.migrate_lock, line);
+  else
+    read_unlock(p.migrate_lock, line);
+}
+
 // zs_pool_dec_isolated (701d678599d0), called under class->lock when a zspage's last
 // isolated page is put back or migrated.
 void zs_pool_dec_isolated(Mm& mm, uint32_t pool) {
@@ -1580,13 +1597,9 @@ namespace {
 // freed whether or not a page of it is isolated (c4549b871102).
 void zs_free_517(Mm& mm, uint32_t pool, uint64_t handle) {
   ZsPool& p = pool_of(mm, pool);
-  const bool pool_lock = mm.cfg.has(Fix::ZsPoolLock);
   // The pool->migrate_lock (pool->lock since c0547d0b6a4b) protects the race with zpage's
   // migration so it's safe to get the page from handle.
-  if (pool_lock)
-    spin_lock(p.lock);
-  else
-    read_lock(p.migrate_lock);
+  pool_migrate_lock(mm, p, false);
   const uint64_t obj = handle_to_obj(mm, pool, handle);
   Pfn f_page;
   uint32_t f_objidx;
@@ -1596,7 +1609,7 @@ void zs_free_517(Mm& mm, uint32_t pool, uint64_t handle) {
   int fullness;
   get_zspage_mapping(mm, zspage, &class_idx, &fullness);  // zspage_class(pool, zspage)
   SizeClass& c = class_of(p, class_idx);
-  if (!pool_lock) {
+  if (!mm.cfg.has(Fix::ZsPoolLock)) {  // then the class's own lock
     spin_lock(c.lock);
     read_unlock(p.migrate_lock);
   }
@@ -1656,16 +1669,10 @@ void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
 
 ZsObjRef zs_map_object(Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode) {
   MODEL_FUNC("zs_map_object");
-  // From now on, migration cannot move the object (since b475d42d2c43 pool->migrate_lock
-  // guarantees the zspage can be found from the handle safely).
-  // (pool->lock since c0547d0b6a4b.)
-  const bool pool_lock = mm.cfg.has(Fix::ZsPoolLock);
-  RwLock* const migrate_lock =
-      migrate_lock_517(mm) && !pool_lock ? &pool_of(mm, pool).migrate_lock : nullptr;
-  if (pool_lock)
-    spin_lock(pool_of(mm, pool).lock);
-  else if (migrate_lock)
-    read_lock(*migrate_lock);
+  // From now on, migration cannot move the object (since b475d42d2c43 pool->migrate_lock,
+  // pool->lock since c0547d0b6a4b, guarantees the zspage can be found from the handle).
+  if (migrate_lock_517(mm))
+    pool_migrate_lock(mm, pool_of(mm, pool), false);
   else
     pin_tag(mm, pool, handle);
   const uint64_t obj = handle_to_obj(mm, pool, handle);
@@ -1675,10 +1682,7 @@ ZsObjRef zs_map_object(Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode) {
   const uint32_t zspage = get_zspage(mm, page);
   // Migration cannot move any subpage in this zspage.
   migrate_read_lock(mm, zspage);
-  if (pool_lock)
-    spin_unlock(pool_of(mm, pool).lock);
-  else if (migrate_lock)
-    read_unlock(*migrate_lock);
+  if (migrate_lock_517(mm)) pool_migrate_unlock(mm, pool_of(mm, pool), false);
   preempt_disable();  // area = &get_cpu_var(zs_map_area); local_lock since 5.17
   uint32_t class_idx;
   int fg;
@@ -1910,10 +1914,7 @@ int zs_page_migrate_517(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page) {
   const bool pool_lock = mm.cfg.has(Fix::ZsPoolLock);
   // The pool migrate_lock (the pool's lock since c0547d0b6a4b) protects the race between
   // zpage migration and zs_free.
-  if (pool_lock)
-    spin_lock(p.lock);
-  else
-    write_lock(p.migrate_lock);
+  pool_migrate_lock(mm, p, true);
   uint32_t class_idx;
   int fullness;
   get_zspage_mapping(mm, zspage, &class_idx, &fullness);  // zspage_class(pool, zspage)
@@ -1929,12 +1930,8 @@ int zs_page_migrate_517(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page) {
   if (mm.cfg.has(Fix::ZsIsolationUnderPoolLock)) dec_zspage_isolation(mm, zspage);
   // Since we complete the data copy and set up new zspage structure, it's okay to release
   // migration_lock (the pool's lock).
-  if (pool_lock) {
-    spin_unlock(p.lock);
-  } else {
-    write_unlock(p.migrate_lock);
-    spin_unlock(c.lock);
-  }
+  pool_migrate_unlock(mm, p, true);
+  if (!pool_lock) spin_unlock(c.lock);
   if (!mm.cfg.has(Fix::ZsIsolationUnderPoolLock)) dec_zspage_isolation(mm, zspage);
   migrate_write_unlock(mm, zspage);
   mm::get_page(mm, newpage);

@@ -536,6 +536,17 @@ void compaction_defer_reset(Zone& zone, int order, bool alloc_success) {
   if (order >= zone.compact_order_failed) zone.compact_order_failed = order + 1;
 }
 
+// Whether a compaction of `zone` for `order` that ended with `status` made the allocation
+// possible, which resets the zone's deferral: if a normal allocation would succeed (4.8),
+// or since "don't recheck watermarks after COMPACT_SUCCESS" if compaction says so.
+// try_to_compact_pages and kcompactd_do_work ask it the same way.
+static bool compaction_succeeded(Mm& mm, const Zone& zone, int order, CompactResult status,
+                                 unsigned alloc_flags) {
+  if (mm.cfg.has(Fix::NoWatermarkRecheckAfterSuccess)) return status == CompactResult::Success;
+  return zone_watermark_ok(mm, zone, unsigned(order), zone.watermark[size_t(Watermark::Low)],
+                           alloc_flags);
+}
+
 // compact_zone_order + try_to_compact_pages (4.8.15).
 CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, unsigned alloc_flags,
                                    CompactPriority prio) {
@@ -562,11 +573,8 @@ CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, unsigned a
     cc.direct_compaction = true;
     const CompactResult status = compact_zone(mm, cc);
     rc = std::max(status, rc);
-    // The allocation should succeed, stop compacting: if a normal allocation would succeed
-    // (4.8), or since "don't recheck watermarks after COMPACT_SUCCESS" if compaction says so.
-    if (mm.cfg.has(Fix::NoWatermarkRecheckAfterSuccess)
-            ? status == CompactResult::Success
-            : zone_watermark_ok(mm, zone, order, zone.watermark[size_t(Watermark::Low)], alloc_flags)) {
+    // The allocation should succeed, stop compacting.
+    if (compaction_succeeded(mm, zone, int(order), status, alloc_flags)) {
       // We think the allocation will succeed in this zone, but it is not certain, hence
       // the false. The caller will repeat this with true if allocation indeed succeeds.
       compaction_defer_reset(zone, int(order), false);
@@ -707,9 +715,7 @@ void kcompactd(Mm& mm) {
       cc.mode = MigrateMode::SyncLight;
       cc.gfp_mask = background_gfp(mm);
       const CompactResult status = compact_zone(mm, cc);
-      if (mm.cfg.has(Fix::NoWatermarkRecheckAfterSuccess)
-              ? status == CompactResult::Success
-              : zone_watermark_ok(mm, zone, unsigned(order), Watermark::Low))
+      if (compaction_succeeded(mm, zone, order, status, 0))
         compaction_defer_reset(zone, order, false);
       else if (status == CompactResult::PartialSkipped || status == CompactResult::Complete)
         defer_compaction(zone, order);
