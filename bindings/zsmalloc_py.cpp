@@ -35,8 +35,9 @@ py::dict class_dict(const Zsmalloc& z, const drivers::SizeClass& c, uint32_t poo
   d["pages_per_zspage"] = c.pages_per_zspage;
   d["objs_per_zspage"] = c.objs_per_zspage;
   py::dict lists;
-  for (int fg = 0; fg < drivers::NR_ZS_FULLNESS; ++fg)
-    lists[drivers::fullness_name(fg)] = c.fullness_list[size_t(fg)].size();
+  const bool ratio = z.pools[pool].ratio_groups;
+  for (int fg = 0; fg < (ratio ? drivers::NR_FULLNESS_GROUPS : drivers::NR_ZS_FULLNESS); ++fg)
+    lists[drivers::fullness_name(fg, ratio).c_str()] = c.fullness_list[size_t(fg)].size();
   d["zspages"] = lists;
   uint64_t isolated = 0, total = 0;
   for (uint32_t id = 1; id < z.zspages.size(); ++id) {

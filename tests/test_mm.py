@@ -127,7 +127,8 @@ def test_fixes_are_named_and_titled() -> None:
         "356ea3865687", "160088b3b6d7",
         *MERGED[:-1], "77ff465799c6", "1a87aa03597e", "701d678599d0", "239592815805",
         "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "68f2736a8583", "c0547d0b6a4b",
-        "d2658f2052c7", "4b5d1e47b694", MERGED[-1],
+        "d2658f2052c7", "4b5d1e47b694", "6260ae358345", "b46402fa894f", "a40a71e8343e",
+        "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", MERGED[-1],
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal"]
     assert all(f["title"] for f in fixes)
     # Each fix's needs are its own: the table is indexed by the fix (a misordered entry

@@ -371,3 +371,76 @@ def test_a_second_compaction_returns_at_once_with_d2658f2052c7() -> None:
         second = [line[34:].strip().split(" (x")[0] for line in lanes if line[34:].strip()]
         assert ("__zs_compact" in second) == second_compacts, run.diagram(depth=3)
         assert COMPACTED == returned
+
+
+# ---- 6.3 and 6.4: chain size, ratio fullness groups, one-destination compaction ----
+
+ZSMALLOC_64 = {"c0547d0b6a4b": True, "d2658f2052c7": True, "6260ae358345": True,
+               "b46402fa894f": True, "a40a71e8343e": True, "4c7ac97285d8": True,
+               "5a845e9f2d66": True, "f7ddb6125683": True}
+
+
+def geometry(fixes: dict[str, bool], size: int) -> tuple[int, int, int]:
+    """(class size, pages per zspage, objects per zspage) of the class `size` bytes use."""
+    k = kernel("v6.1", fixes=fixes)
+    pool = k.call("zs_create_pool")
+    k.call("zs_malloc", pool, size)
+    (cls,) = _core.zs_stats(k.state, pool)["classes"]
+    return cls["size"], cls["pages_per_zspage"], cls["objs_per_zspage"]
+
+
+def test_chain_size_selection_per_fix() -> None:
+    chain4 = {"6260ae358345": True}
+    chain8 = {"6260ae358345": True, "b46402fa894f": True}
+    # The 208-byte class (200 + the handle): the highest used percentage is 2 pages (99%,
+    # waste 80 bytes), the least waste 3 pages (waste 16 bytes): 6260ae358345 differs there.
+    assert geometry({}, 200) == (208, 2, 39)
+    assert geometry(chain4, 200) == (208, 3, 59)
+    # 3592 + 8 bytes: no chain of up to 4 pages holds two, so the huge class of one page and
+    # one object; up to 8 pages, the 3632-byte class of 8 pages and 9 objects.
+    assert geometry(chain4, 3592) == (4096, 1, 1)
+    assert geometry(chain8, 3592) == (3632, 8, 9)
+    # A power-of-2 class stays one page (e1d1f3546913 skips the search; it finds 1 anyway).
+    assert geometry(chain8, 1024 - 8) == (1024, 1, 4)
+
+
+def test_inuse_ratio_groups() -> None:
+    k = kernel("v6.1", fixes=ZSMALLOC_64)
+    pool = k.call("zs_create_pool")
+    hs = [k.call("zs_malloc", pool, 1000) for _ in range(12)]  # three zspages of four
+    for h in (hs[1], hs[4], hs[5], hs[8], hs[9], hs[10]):
+        k.call("zs_free", pool, h)
+    (cls,) = _core.zs_stats(k.state, pool)["classes"]
+    # 3 of 4 in use is 75%: group 8 (inuse_ratio_80); 2 of 4, group 6; 1 of 4, group 3.
+    assert {g: n for g, n in cls["zspages"].items() if n} == {
+        "inuse_ratio_80": 1, "inuse_ratio_60": 1, "inuse_ratio_30": 1}
+    assert len(cls["zspages"]) == 12
+    # The next allocation goes to the fullest zspage short of full (the 75% one).
+    first = _core.zs_pages_of(k.state, pool, hs[0])
+    assert _core.zs_pages_of(k.state, pool, k.call("zs_malloc", pool, 1000)) == first
+    # Without 4c7ac97285d8: the four 4.8 groups.
+    k = kernel("v6.1", fixes={**ZSMALLOC_64, "4c7ac97285d8": False, "5a845e9f2d66": False,
+                              "f7ddb6125683": False})
+    pool = k.call("zs_create_pool")
+    k.call("zs_malloc", pool, 1000)
+    (cls,) = _core.zs_stats(k.state, pool)["classes"]
+    assert list(cls["zspages"]) == ["empty", "almost_empty", "almost_full", "full"]
+
+
+@pytest.mark.parametrize("one_dst", [False, True])
+def test_ratio_group_compaction_keeps_contents(one_dst: bool) -> None:
+    # Class 1000, five zspages of four: the first keeps three objects, the others one.
+    fixes = ZSMALLOC_64 if one_dst else {**ZSMALLOC_64, "5a845e9f2d66": False,
+                                         "f7ddb6125683": False}
+    k = kernel("v6.1", fixes=fixes)
+    pool = k.call("zs_create_pool")
+    hs = [k.call("zs_malloc", pool, 1000) for _ in range(20)]
+    kept = [h for i, h in enumerate(hs) if i in (0, 1, 2) or (i >= 4 and i % 4 == 0)]
+    for h in set(hs) - set(kept):
+        k.call("zs_free", pool, h)
+    for i, h in enumerate(kept):
+        k.call("zs_write", pool, h, 100 + i)
+    # 7 objects in 5 zspages: 3 pages' worth wasted; compaction frees 3 zspages.
+    assert k.call("zs_compact", pool) == 3
+    assert _core.zs_stats(k.state, pool)["pages_used"] == 2
+    assert [k.call("zs_read", pool, h) for h in kept] == [100 + i for i in range(len(kept))]

@@ -22,25 +22,30 @@ using mm::MIGRATEPAGE_SUCCESS;
 using mm::Mm;
 using mm::Pfn;
 
-const char* fullness_name(int fg) {
+std::string fullness_name(int fg, bool ratio_groups) {
   static const char* const names[] = {"empty", "almost_empty", "almost_full", "full"};
+  if (ratio_groups) {
+    if (fg < 0 || fg >= NR_FULLNESS_GROUPS) return "?";
+    const int ratio = fg == ZS_INUSE_RATIO_100 ? 100 : fg == ZS_INUSE_RATIO_99 ? 99 : fg * 10;
+    return "inuse_ratio_" + std::to_string(ratio);
+  }
   return fg >= 0 && fg < NR_ZS_FULLNESS ? names[fg] : "?";
 }
 
-namespace {
-
-// ---- size classes (zs_create_pool's table; the same for every pool) ----
+// ---- size classes (zs_create_pool's table; the same for every pool of a kernel) ----
 
 struct ClassDef {
   uint32_t size, pages_per_zspage, objs_per_zspage, index;
 };
 
-struct ClassTable {
+struct ZsClassTable {
   std::vector<ClassDef> defs;                    // distinct classes, ascending index
   std::array<uint16_t, ZS_SIZE_CLASSES> slot{};  // pool->size_class[i] as a defs index
 };
 
-// get_pages_per_zspage: the zspage size (1..4 pages) that wastes least at its end.
+namespace {
+
+// get_pages_per_zspage: the zspage size (1..4 pages) with the highest used percentage.
 uint32_t get_pages_per_zspage(uint32_t class_size) {
   uint32_t max_usedpc = 0, max_usedpc_order = 1;
   for (uint32_t i = 1; i <= ZS_MAX_PAGES_PER_ZSPAGE; i++) {
@@ -55,29 +60,53 @@ uint32_t get_pages_per_zspage(uint32_t class_size) {
   return max_usedpc_order;
 }
 
-const ClassTable& class_table() {
-  static const ClassTable t = [] {
-    ClassTable t;
-    // zs_create_pool iterates downwards so a class can be merged into the larger class
-    // with the same pages_per_zspage and objs_per_zspage (can_merge).
-    std::vector<ClassDef> desc;
-    for (int i = int(ZS_SIZE_CLASSES) - 1; i >= 0; i--) {
-      const uint32_t size = std::min(ZS_MIN_ALLOC_SIZE + uint32_t(i) * ZS_SIZE_CLASS_DELTA, ZS_MAX_ALLOC_SIZE);
-      const uint32_t pages = get_pages_per_zspage(size);
-      const uint32_t objs = pages * PAGE_SIZE / size;
-      if (!desc.empty() && desc.back().pages_per_zspage == pages && desc.back().objs_per_zspage == objs) {
-        t.slot[size_t(i)] = uint16_t(desc.size() - 1);  // fixed below (ascending order)
-        continue;
-      }
-      desc.push_back({size, pages, objs, uint32_t(i)});
-      t.slot[size_t(i)] = uint16_t(desc.size() - 1);
+// calculate_zspage_chain_size (6260ae358345): the chain that wastes least, up to
+// ZS_MAX_PAGES_PER_ZSPAGE (CONFIG_ZSMALLOC_CHAIN_SIZE since b46402fa894f). A power-of-2
+// class takes one page (e1d1f3546913, which the least waste gives anyway).
+uint32_t calculate_zspage_chain_size(uint32_t class_size, uint32_t max_pages) {
+  uint32_t min_waste = UINT32_MAX, chain_size = 1;
+  if ((class_size & (class_size - 1)) == 0) return chain_size;
+  for (uint32_t i = 1; i <= max_pages; i++) {
+    const uint32_t waste = (i * PAGE_SIZE) % class_size;
+    if (waste < min_waste) {
+      min_waste = waste;
+      chain_size = i;
     }
-    const size_t n = desc.size();
-    for (auto& s : t.slot) s = uint16_t(n - 1 - s);
-    t.defs.assign(desc.rbegin(), desc.rend());
-    return t;
-  }();
+  }
+  return chain_size;
+}
+
+ZsClassTable make_class_table(uint32_t (*pages_of)(uint32_t size)) {
+  ZsClassTable t;
+  // zs_create_pool iterates downwards so a class can be merged into the larger class
+  // with the same pages_per_zspage and objs_per_zspage (can_merge).
+  std::vector<ClassDef> desc;
+  for (int i = int(ZS_SIZE_CLASSES) - 1; i >= 0; i--) {
+    const uint32_t size = std::min(ZS_MIN_ALLOC_SIZE + uint32_t(i) * ZS_SIZE_CLASS_DELTA, ZS_MAX_ALLOC_SIZE);
+    const uint32_t pages = pages_of(size);
+    const uint32_t objs = pages * PAGE_SIZE / size;
+    if (!desc.empty() && desc.back().pages_per_zspage == pages && desc.back().objs_per_zspage == objs) {
+      t.slot[size_t(i)] = uint16_t(desc.size() - 1);  // fixed below (ascending order)
+      continue;
+    }
+    desc.push_back({size, pages, objs, uint32_t(i)});
+    t.slot[size_t(i)] = uint16_t(desc.size() - 1);
+  }
+  const size_t n = desc.size();
+  for (auto& s : t.slot) s = uint16_t(n - 1 - s);
+  t.defs.assign(desc.rbegin(), desc.rend());
   return t;
+}
+
+// The classes a kernel's zs_create_pool makes: 4.8's, 6260ae358345's, b46402fa894f's.
+const ZsClassTable& class_table(const mm::MmConfig& cfg) {
+  static const ZsClassTable by_usedpc = make_class_table(get_pages_per_zspage);
+  static const ZsClassTable chain4 = make_class_table(
+      [](uint32_t size) { return calculate_zspage_chain_size(size, ZS_MAX_PAGES_PER_ZSPAGE); });
+  static const ZsClassTable chain8 = make_class_table(
+      [](uint32_t size) { return calculate_zspage_chain_size(size, CONFIG_ZSMALLOC_CHAIN_SIZE); });
+  if (cfg.has(Fix::ZsChainSize8)) return chain8;
+  return cfg.has(Fix::ZsChainSizeLeastWaste) ? chain4 : by_usedpc;
 }
 
 // get_size_class_index: the class index for a request (size includes the handle).
@@ -179,12 +208,15 @@ Zspage& zspage_at(Mm& mm, uint32_t id) {
   Zsmalloc& z = Z(mm);
   if (id == 0) null_deref("struct zspage", 0);
   if (id >= z.zspages.size()) bad_address("zspage " + std::to_string(id));
-  return z.zspages[id];
+  Zspage& zp = z.zspages[id];
+  if (zp.life.freed) [[unlikely]]
+    kasan_use_after_free(zp.life, "struct zspage", std::to_string(id), false);
+  return zp;
 }
 
 SizeClass& class_of(ZsPool& p, uint32_t class_idx) {
   if (class_idx >= ZS_SIZE_CLASSES) bad_address("pool->size_class[" + std::to_string(class_idx) + "]");
-  return p.classes[class_table().slot[class_idx]];
+  return p.classes[p.table->slot[class_idx]];
 }
 
 Pfn check_page(Mm& mm, Pfn pfn) {
@@ -513,13 +545,21 @@ void migrate_write_unlock(Mm& mm, uint32_t id) { write_unlock(zspage_at(mm, id).
 
 // ---- fullness groups ----
 
-int get_fullness_group(Mm& mm, const SizeClass& c, uint32_t id) {
-  const uint32_t inuse = get_zspage_inuse(mm, id);
-  const uint32_t objs_per_zspage = c.objs_per_zspage;
+bool ratio_groups(const Mm& mm) { return mm.cfg.has(Fix::ZsInuseRatioGroups); }
+
+// get_fullness_group's arithmetic: 4.8's four groups, or 4c7ac97285d8's ratio groups.
+int fullness_of(uint32_t inuse, uint32_t objs_per_zspage, bool ratio_groups) {
   if (inuse == 0) return ZS_EMPTY;
-  if (inuse == objs_per_zspage) return ZS_FULL;
+  if (inuse == objs_per_zspage) return ratio_groups ? ZS_INUSE_RATIO_100 : ZS_FULL;
+  // Integer division: one object in use of 127 is a ratio of 0, which belongs in
+  // ZS_INUSE_RATIO_10.
+  if (ratio_groups) return int(100 * inuse / objs_per_zspage / 10 + 1);
   if (inuse <= 3 * objs_per_zspage / fullness_threshold_frac) return ZS_ALMOST_EMPTY;
   return ZS_ALMOST_FULL;
+}
+
+int get_fullness_group(Mm& mm, const SizeClass& c, uint32_t id) {
+  return fullness_of(get_zspage_inuse(mm, id), c.objs_per_zspage, ratio_groups(mm));
 }
 
 // Which fullness groups are lists: all four since struct zspage (v4 08/12); before, only
@@ -529,7 +569,7 @@ bool fullness_listed(const mm::MmConfig& cfg, int fullness) {
 }
 
 // insert_zspage: "We want to see more ZS_FULL pages and less almost empty/full. Put
-// pages with higher ->inuse first."
+// pages with higher ->inuse first." Since a40a71e8343e, at the head.
 void insert_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
   if (!fullness_listed(mm.cfg, fullness)) {
     zspage_at(mm, id).list = kZsNoList;  // v3: INIT_LIST_HEAD, on no list
@@ -539,7 +579,7 @@ void insert_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
   c.stats[size_t(fullness)]++;
   auto& l = c.fullness_list[size_t(fullness)];
   Zspage& z = zspage_at(mm, id);
-  if (!l.empty() && z.inuse < zspage_at(mm, l.front()).inuse)
+  if (!mm.cfg.has(Fix::ZsInsertAtHead) && !l.empty() && z.inuse < zspage_at(mm, l.front()).inuse)
     l.insert(l.begin() + 1, id);  // list_add(&zspage->list, &head->list)
   else
     l.insert(l.begin(), id);
@@ -622,6 +662,7 @@ uint32_t cache_alloc_zspage(Mm& mm, uint32_t pool) {
   }
   zp.allocated = true;
   zp.pool = pool;
+  kasan_alloc(zp.life);
   return id;
 }
 
@@ -630,6 +671,7 @@ void cache_free_zspage(Mm& mm, uint32_t id) {
   Zspage& z = zspage_at(mm, id);
   z.allocated = false;
   z.magic = 0;  // the slab's free pointer overwrites the first word
+  kasan_record_free(z.life, "struct zspage " + std::to_string(id));
   Z(mm).free_zspages.push_back(id);
 }
 
@@ -886,9 +928,9 @@ uint32_t alloc_zspage(Mm& mm, uint32_t pool, const SizeClass& c, mm::gfp_t gfp) 
   return id;
 }
 
-uint32_t find_get_zspage(uint32_t pool, SizeClass& c) {
+uint32_t find_get_zspage(Mm& mm, uint32_t pool, SizeClass& c) {
   sched(Op::Read, Access::Read, zs_class_obj(pool, c.index), here());
-  for (int i = ZS_ALMOST_FULL; i >= ZS_EMPTY; i--)
+  for (int i = ratio_groups(mm) ? ZS_INUSE_RATIO_99 : ZS_ALMOST_FULL; i >= ZS_EMPTY; i--)
     if (!c.fullness_list[size_t(i)].empty()) return c.fullness_list[size_t(i)].front();
   return 0;
 }
@@ -1015,7 +1057,23 @@ int migrate_zspage(Mm& mm, uint32_t pool, SizeClass& c, zs_compact_control& cc) 
   return ret;
 }
 
+// isolate_src_zspage / isolate_dst_zspage (4c7ac97285d8): a source from the emptiest
+// ratio group, a destination from the fullest short of full.
+uint32_t isolate_ratio_zspage(Mm& mm, SizeClass& c, bool source) {
+  for (int i = 0; i < ZS_INUSE_RATIO_99; i++) {
+    const int fg = source ? ZS_INUSE_RATIO_10 + i : ZS_INUSE_RATIO_99 - i;
+    const auto& l = c.fullness_list[size_t(fg)];
+    if (!l.empty()) {
+      const uint32_t id = l.front();
+      remove_zspage(mm, c, id, fg);
+      return id;
+    }
+  }
+  return 0;
+}
+
 uint32_t isolate_zspage(Mm& mm, SizeClass& c, bool source) {
+  if (ratio_groups(mm)) return isolate_ratio_zspage(mm, c, source);
   int fg[2] = {ZS_ALMOST_EMPTY, ZS_ALMOST_FULL};
   if (!source) {
     fg[0] = ZS_ALMOST_FULL;
@@ -1053,12 +1111,103 @@ void pages_compacted_add(Mm& mm, uint32_t pool, uint64_t n) {
   p.pages_compacted = v + n;
 }
 
+// A source compaction emptied: freed, and its pages counted (in the caller's pages_freed
+// since 239592815805; before, in the pool's stat).
+void free_compacted_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t src_zspage,
+                           uint64_t& pages_freed) {
+  free_zspage(mm, pool, c, src_zspage);
+  pool_of(mm, pool).compaction_freed += c.pages_per_zspage;
+  if (mm.cfg.has(Fix::ZsCompactCountsLocally))
+    pages_freed += c.pages_per_zspage;
+  else
+    pages_compacted_add(mm, pool, c.pages_per_zspage);
+}
+
+// migrate_zspage as 6.6 has it: moves the source's objects into the destination until
+// one is full or the other empty. (5a845e9f2d66 checked for room before each object and
+// scanned on; ada5caed79b3, 4ce36584da19 and df9cd3cbf209 moved the checks: the same
+// moves, under pool->lock and both zspages' write locks.)
+void migrate_zspage_one_dst(Mm& mm, uint32_t pool, SizeClass& c, uint32_t src_zspage,
+                            uint32_t dst_zspage) {
+  MODEL_FUNC("migrate_zspage");
+  uint32_t obj_idx = 0;
+  Pfn s_page = get_first_page(mm, src_zspage);
+  for (;;) {
+    const uint64_t handle = find_alloced_obj(mm, s_page, &obj_idx, pool);
+    if (!handle) {
+      s_page = get_next_page(mm, s_page);
+      if (s_page == kNoPfn) break;
+      obj_idx = 0;
+      continue;
+    }
+    const uint64_t used_obj = handle_to_obj(mm, pool, handle);
+    const uint64_t free_obj = obj_malloc(mm, c, dst_zspage, handle);
+    zs_object_copy(mm, c, free_obj, used_obj);
+    obj_idx++;
+    record_obj(mm, pool, handle, free_obj);
+    obj_free(mm, c, used_obj);
+    // Stop if there is no more space.
+    if (zspage_full(mm, c, dst_zspage)) break;
+    // Stop if there are no more objects to migrate.
+    if (get_zspage_inuse(mm, src_zspage) == 0) break;
+  }
+}
+
+// __zs_compact since 5a845e9f2d66 (6.4): under pool->lock, one destination (the fullest)
+// takes objects from the emptiest sources until it is full or someone waits for the
+// lock. Before f7ddb6125683, a source that was put back but not freed stayed in
+// src_zspage, and the end of the function put it back and unlocked it again.
+uint64_t __zs_compact_one_dst(Mm& mm, uint32_t pool, SizeClass& c) {
+  uint32_t src_zspage = 0, dst_zspage = 0;
+  uint64_t pages_freed = 0;
+  // protect the race between zpage migration and zs_free as well as zpage allocation/free
+  spin_lock(class_lock(mm, c));
+  while (zs_can_compact(c)) {
+    if (!dst_zspage) {
+      dst_zspage = isolate_zspage(mm, c, false);
+      if (!dst_zspage) break;
+      migrate_write_lock(mm, dst_zspage);
+    }
+    src_zspage = isolate_zspage(mm, c, true);
+    if (!src_zspage) break;
+    migrate_write_lock(mm, src_zspage);  // migrate_write_lock_nested
+    migrate_zspage_one_dst(mm, pool, c, src_zspage, dst_zspage);
+    const int fg = putback_zspage(mm, c, src_zspage);
+    migrate_write_unlock(mm, src_zspage);
+    if (fg == ZS_INUSE_RATIO_0) {
+      free_compacted_zspage(mm, pool, c, src_zspage, pages_freed);
+      src_zspage = 0;
+    }
+    if (mm.cfg.has(Fix::ZsCompactResetSrc)) src_zspage = 0;
+    if (get_fullness_group(mm, c, dst_zspage) == ZS_INUSE_RATIO_100 ||
+        spin_is_contended(class_lock(mm, c))) {
+      putback_zspage(mm, c, dst_zspage);
+      migrate_write_unlock(mm, dst_zspage);
+      dst_zspage = 0;
+      spin_unlock(class_lock(mm, c));
+      // cond_resched()
+      spin_lock(class_lock(mm, c));
+    }
+  }
+  if (src_zspage) {
+    putback_zspage(mm, c, src_zspage);
+    migrate_write_unlock(mm, src_zspage);
+  }
+  if (dst_zspage) {
+    putback_zspage(mm, c, dst_zspage);
+    migrate_write_unlock(mm, dst_zspage);
+  }
+  spin_unlock(class_lock(mm, c));
+  return pages_freed;
+}
+
 // Returns the pages it freed (239592815805; before, it added them to the pool's stat).
 // Since b475d42d2c43 (as in 6.1) it holds pool->migrate_lock for writing around
 // class->lock, write-locks each zspage it moves objects between, and gives a class up
 // when someone waits for pool->migrate_lock.
 uint64_t __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
   MODEL_FUNC("__zs_compact");
+  if (mm.cfg.has(Fix::ZsCompactOneDst)) return __zs_compact_one_dst(mm, pool, c);
   zs_compact_control cc;
   uint32_t src_zspage;
   uint32_t dst_zspage = 0;
@@ -1096,14 +1245,7 @@ uint64_t __zs_compact(Mm& mm, uint32_t pool, SizeClass& c) {
     if (zspage_locks) migrate_write_unlock(mm, dst_zspage);
     const bool empty = putback_zspage(mm, c, src_zspage) == ZS_EMPTY;
     if (zspage_locks) migrate_write_unlock(mm, src_zspage);
-    if (empty) {
-      free_zspage(mm, pool, c, src_zspage);
-      pool_of(mm, pool).compaction_freed += c.pages_per_zspage;
-      if (mm.cfg.has(Fix::ZsCompactCountsLocally))
-        pages_freed += c.pages_per_zspage;
-      else
-        pages_compacted_add(mm, pool, c.pages_per_zspage);
-    }
+    if (empty) free_compacted_zspage(mm, pool, c, src_zspage, pages_freed);
     spin_unlock(class_lock(mm, c));
     if (migrate_lock) write_unlock(*migrate_lock);
     // cond_resched()
@@ -1441,7 +1583,9 @@ const bool registered = [] {
 const mm::AddressSpaceOps zsmalloc_aops = {"zsmalloc_aops", zs_page_isolate, zs_page_migrate,
                                            zs_page_putback};
 
-uint32_t zs_class_slot(size_t size) { return class_table().slot[get_size_class_index(size + ZS_HANDLE_SIZE)]; }
+uint32_t zs_class_slot(const ZsPool& p, size_t size) {
+  return p.table->slot[get_size_class_index(size + ZS_HANDLE_SIZE)];
+}
 
 // ---- pool ----
 
@@ -1454,7 +1598,9 @@ uint32_t zs_create_pool(Mm& mm, std::string name) {
   p.name = std::move(name);
   // init_deferred_free: INIT_WORK(&pool->free_work, async_free_zspage)
   p.free_work = init_work(mm, async_free_zspage, id, "zs_free_work");
-  for (const ClassDef& d : class_table().defs) {
+  p.table = &class_table(mm.cfg);
+  p.ratio_groups = mm.cfg.has(Fix::ZsInuseRatioGroups);
+  for (const ClassDef& d : p.table->defs) {
     SizeClass& c = p.classes.emplace_back();
     c.size = d.size;
     c.index = d.index;
@@ -1544,10 +1690,10 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
   // extra space in chunk to keep the handle
   size += ZS_HANDLE_SIZE;
   ZsPool& p = pool_of(mm, pool);
-  SizeClass& c = p.classes[class_table().slot[get_size_class_index(size)]];
+  SizeClass& c = p.classes[p.table->slot[get_size_class_index(size)]];
 
   spin_lock(class_lock(mm, c));
-  uint32_t zspage = find_get_zspage(pool, c);
+  uint32_t zspage = find_get_zspage(mm, pool, c);
   if (zspage) {
     const uint64_t obj = obj_malloc(mm, c, zspage, handle);
     // Now move the zspage to another fullness group, if required.
@@ -2129,7 +2275,7 @@ struct Peek {
   }
   const SizeClass* cls(uint32_t pool, uint32_t class_idx) const {
     if (pool >= z.pools.size() || class_idx >= ZS_SIZE_CLASSES) return nullptr;
-    return &z.pools[pool].classes[class_table().slot[class_idx]];
+    return &z.pools[pool].classes[z.pools[pool].table->slot[class_idx]];
   }
   const ZsObjSlot* slot(Pfn p, uint32_t size, uint32_t obj_idx) const {
     const std::vector<ZsObjSlot>* m = z.memory(p);
@@ -2280,23 +2426,22 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
       bad(zs(id) + ": inuse " + std::to_string(zp.inuse) + " but " + std::to_string(allocated) +
           " allocated objects");
     // The list of its fullness, unless isolated (off every list).
-    const int fg = zp.inuse == 0 ? ZS_EMPTY
-                   : zp.inuse == c->objs_per_zspage ? ZS_FULL
-                   : zp.inuse <= 3 * c->objs_per_zspage / fullness_threshold_frac ? ZS_ALMOST_EMPTY
-                                                                                 : ZS_ALMOST_FULL;
+    const bool ratio = z.pools[zp.pool].ratio_groups;
+    const auto fname = [ratio](int fg) { return fullness_name(fg, ratio); };
+    const int fg = fullness_of(zp.inuse, c->objs_per_zspage, ratio);
     if (zp.fullness != fg)
-      bad(zs(id) + ": fullness " + fullness_name(zp.fullness) + " but inuse " + std::to_string(zp.inuse) +
-          " makes it " + fullness_name(fg));
+      bad(zs(id) + ": fullness " + fname(zp.fullness) + " but inuse " + std::to_string(zp.inuse) +
+          " makes it " + fname(fg));
     // Since c4549b871102 an isolated zspage stays on its list.
     const bool off_list = zp.isolated && !d.cfg.has(Fix::ZsNoZspageIsolation);
     if (zp.isolated && settled) bad(zs(id) + ": still isolated (" + std::to_string(zp.isolated) + ")");
     if (off_list) {
       if (zp.list != kZsNoList) bad(zs(id) + ": isolated but on a list");
     } else if (!fullness_listed(d.cfg, zp.fullness)) {
-      if (zp.list != kZsNoList) bad(zs(id) + ": " + fullness_name(zp.fullness) + " is no list, but on " + std::to_string(zp.list));
+      if (zp.list != kZsNoList) bad(zs(id) + ": " + fname(zp.fullness) + " is no list, but on " + std::to_string(zp.list));
     } else if (zp.list != zp.fullness) {
       if (settled || zp.list != kZsLocalList)
-        bad(zs(id) + ": on list " + std::to_string(zp.list) + ", fullness " + fullness_name(zp.fullness));
+        bad(zs(id) + ": on list " + std::to_string(zp.list) + ", fullness " + fname(zp.fullness));
     } else {
       const auto& l = c->fullness_list[zp.fullness];
       if (std::count(l.begin(), l.end(), id) != 1) bad(zs(id) + ": not on its class list once");
@@ -2319,13 +2464,13 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
       bad("pool " + std::to_string(pi) + ": pool->migrate_lock held");
     int64_t pages_allocated = 0;
     // Objects and zspages of each class, in one pass over the zspages. A zspage names its
-    // class by index; class_table().slot finds the pool's class of that index.
+    // class by index; pool->size_class (table->slot) finds the pool's class of that index.
     std::vector<std::pair<uint64_t, uint64_t>>& held = scratch.held;  // used, zspages
     held.assign(pool.classes.size(), {0, 0});
     for (uint32_t id = 1; id < z.zspages.size(); ++id) {
       const Zspage& zp = z.zspages[id];
       if (!zp.allocated || zp.pool != pi || zp.class_idx >= ZS_SIZE_CLASSES) continue;
-      const uint32_t slot = class_table().slot[zp.class_idx];
+      const uint32_t slot = pool.table->slot[zp.class_idx];
       if (slot >= pool.classes.size() || pool.classes[slot].index != zp.class_idx) continue;
       held[slot].first += zp.inuse;
       ++held[slot].second;
@@ -2337,13 +2482,15 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
       if (!used && !zspages && !c.stats[OBJ_USED] && !c.stats[OBJ_ALLOCATED] && !spin_is_locked(c.lock) &&
           std::all_of(c.fullness_list.begin(), c.fullness_list.end(), [](const auto& l) { return l.empty(); }))
         continue;
-      for (int fg = 0; fg < NR_ZS_FULLNESS; ++fg)
+      for (int fg = 0; fg < NR_FULLNESS_GROUPS; ++fg)
         for (uint32_t id : c.fullness_list[size_t(fg)]) {
           if (id >= z.zspages.size() || !z.zspages[id].allocated) {
-            bad("class " + std::to_string(c.index) + " list " + fullness_name(fg) + " holds freed " + zs(id));
+            bad("class " + std::to_string(c.index) + " list " + fullness_name(fg, pool.ratio_groups) +
+                " holds freed " + zs(id));
             continue;
           }
-          if (z.zspages[id].list != fg) bad(zs(id) + " is on list " + fullness_name(fg) + " but says otherwise");
+          if (z.zspages[id].list != fg)
+            bad(zs(id) + " is on list " + fullness_name(fg, pool.ratio_groups) + " but says otherwise");
         }
       if (settled && spin_is_locked(c.lock)) bad("class " + std::to_string(c.index) + ": class->lock held");
       if (c.stats[OBJ_USED] != used)

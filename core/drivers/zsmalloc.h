@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/kasan.h"
 #include "engine/sync.h"
 #include "mm/mm.h"
 #include "mm/page_alloc.h"
@@ -41,6 +42,7 @@ inline constexpr uint32_t PAGE_SHIFT = 12;
 inline constexpr uint32_t PAGE_SIZE = 1u << PAGE_SHIFT;
 inline constexpr uint32_t ZS_MAX_ZSPAGE_ORDER = 2;
 inline constexpr uint32_t ZS_MAX_PAGES_PER_ZSPAGE = 1u << ZS_MAX_ZSPAGE_ORDER;
+inline constexpr uint32_t CONFIG_ZSMALLOC_CHAIN_SIZE = 8;  // b46402fa894f's default
 inline constexpr uint32_t ZS_HANDLE_SIZE = 8;  // sizeof(unsigned long)
 inline constexpr uint32_t ZS_ALIGN = 8;
 inline constexpr uint32_t ZS_MIN_ALLOC_SIZE = 32;
@@ -63,17 +65,18 @@ inline constexpr uint64_t kFreeListEnd = ~uint64_t(0) << OBJ_TAG_BITS;
 }  // namespace zs
 
 enum fullness_group : uint8_t { ZS_EMPTY, ZS_ALMOST_EMPTY, ZS_ALMOST_FULL, ZS_FULL, NR_ZS_FULLNESS };
-const char* fullness_name(int fg);
+// 4c7ac97285d8 (6.4): groups by the ratio of objects in use, 0, (0, 10%], ..., (90%, 100%)
+// as 99, and 100; ZS_INUSE_RATIO_0 is ZS_EMPTY.
+inline constexpr int ZS_INUSE_RATIO_0 = 0;
+inline constexpr int ZS_INUSE_RATIO_10 = 1;
+inline constexpr int ZS_INUSE_RATIO_99 = 10;
+inline constexpr int ZS_INUSE_RATIO_100 = 11;
+inline constexpr int NR_FULLNESS_GROUPS = 12;
+// "almost_empty", or with ratio groups "inuse_ratio_10".
+std::string fullness_name(int fg, bool ratio_groups);
 
-enum zs_stat_type : uint8_t {
-  CLASS_EMPTY,
-  CLASS_ALMOST_EMPTY,
-  CLASS_ALMOST_FULL,
-  CLASS_FULL,
-  OBJ_ALLOCATED,
-  OBJ_USED,
-  NR_ZS_STAT_TYPE
-};
+// class->stats.objs[]: one count per fullness group, then the objects (6.4's order).
+enum zs_stat_type : uint8_t { OBJ_ALLOCATED = NR_FULLNESS_GROUPS, OBJ_USED, NR_ZS_STAT_TYPE };
 
 enum class zs_mapmode : uint8_t { ZS_MM_RW, ZS_MM_RO, ZS_MM_WO };
 
@@ -122,12 +125,13 @@ struct Zspage {
   bool allocated = false;       // model: the kmem_cache object is in use
   uint32_t pool = 0;            // model: the owner (for checks and views)
   RwLock lock;                  // the migrate lock
+  KasanObject life;             // kmem_cache_alloc'ed by alloc_zspage, freed by __free_zspage
 };
 
 struct SizeClass {
   SpinLock lock;  // class->lock; since c0547d0b6a4b the pool's lock is used (class_lock())
   // fullness_list[fg]: zspage ids, list head first.
-  std::array<std::vector<uint32_t>, NR_ZS_FULLNESS> fullness_list;
+  std::array<std::vector<uint32_t>, NR_FULLNESS_GROUPS> fullness_list;
   uint32_t size = 0;
   uint32_t objs_per_zspage = 0;
   uint32_t pages_per_zspage = 0;
@@ -143,9 +147,13 @@ struct ZsHandle {
   uint32_t written = 0;    // model: the content last written through zs_map_object (WO/RW)
 };
 
+struct ZsClassTable;
+
 struct ZsPool {
   std::string name;
   bool live = false;
+  bool ratio_groups = false;         // 4c7ac97285d8's fullness groups
+  const ZsClassTable* table = nullptr;  // the size classes (by the chain size fixes)
   KasanObject life;        // kmalloc'ed by zs_create_pool, kfree'd by zs_destroy_pool
   uint32_t mapping = 0;    // pool->inode->i_mapping (a_ops = zsmalloc_aops)
   uint32_t free_work = 0;  // pool->free_work (async_free_zspage)
@@ -216,7 +224,7 @@ extern const mm::AddressSpaceOps zsmalloc_aops;
 // ---- views and checks (no scheduling points) ----
 // The size class a request of `size` bytes uses (size + ZS_HANDLE_SIZE), as an index
 // into ZsPool::classes.
-uint32_t zs_class_slot(size_t size);
+uint32_t zs_class_slot(const ZsPool& p, size_t size);
 // The pages of the zspage holding the handle's object, first page first (empty if the
 // handle does not resolve to a live zspage).
 std::vector<mm::Pfn> zs_pages_of(const Drivers& d, uint32_t pool, uint64_t handle);

@@ -35,6 +35,10 @@ void kasan_alloc(KasanObject& o) {
 
 void kasan_free(KasanObject& o, const std::string& what, uint32_t line) {
   sched(Op::Write, Access::Write, kNoObj, line);
+  kasan_record_free(o, what);
+}
+
+void kasan_record_free(KasanObject& o, const std::string& what) {
   if (o.freed) kasan_report(o, what, true, "double-free");
   o.freed = true;
   o.free = here_track();

@@ -25,6 +25,9 @@ void kasan_alloc(KasanObject& o);
 // objects of the model), so exploration orders it against every access that checks the
 // object. A second free is reported as KASAN reports it ("double-free").
 void kasan_free(KasanObject& o, const std::string& what, uint32_t line);
+// kfree of an object whose free is already a scheduling point on the object itself
+// (kmem_cache_free of a struct zspage): only what KASAN records.
+void kasan_record_free(KasanObject& o, const std::string& what);
 [[noreturn]] void kasan_report(const KasanObject& o, const std::string& what, bool write,
                                const char* bug);
 [[noreturn, gnu::cold]] void kasan_use_after_free(const KasanObject& o, const char* type,

@@ -132,6 +132,28 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "zs_page_isolate, zs_page_putback and zs_page_migrate change the isolation count under "
      "pool->lock, which guards the fullness sharing its word; before, under the zspage lock, "
      "and a load and store of the word could undo the other's update)"},
+    {Fix::ZsChainSizeLeastWaste, "6260ae358345",
+     "zsmalloc: rework zspage chain size selection (6.3: a class's zspage has the number "
+     "of pages, up to the chain size, that wastes least at its end; before, the first with "
+     "the highest used percentage, which differs for the 208-byte class: 3 pages, not 2)"},
+    {Fix::ZsChainSize8, "b46402fa894f",
+     "zsmalloc: set default zspage chain size to 8 (6.3: zspages of up to 8 pages, with "
+     "4ff93b292c0b's CONFIG_ZSMALLOC_CHAIN_SIZE and 5-bit isolation count; before, 4)"},
+    {Fix::ZsInsertAtHead, "a40a71e8343e",
+     "zsmalloc: remove insert_zspage() ->inuse optimization (6.4: a zspage goes at the head "
+     "of its fullness list; before, behind the head if it had fewer objects in use)"},
+    {Fix::ZsInuseRatioGroups, "4c7ac97285d8",
+     "zsmalloc: fine-grained inuse ratio based fullness grouping (6.4: twelve fullness "
+     "groups by the ratio of objects in use, 0, 10% steps, 99 and 100%; compaction takes "
+     "sources from the emptiest, destinations from the fullest; before, four groups)"},
+    {Fix::ZsCompactOneDst, "5a845e9f2d66",
+     "zsmalloc: rework compaction algorithm (6.4: __zs_compact fills one destination zspage "
+     "from as many sources as it takes and keeps it across sources; before, it emptied one "
+     "source into as many destinations as it took)"},
+    {Fix::ZsCompactResetSrc, "f7ddb6125683",
+     "zsmalloc: reset compaction source zspage pointer after putback_zspage() (6.4: before, "
+     "a source compaction had not emptied stayed in src_zspage, and the end of "
+     "__zs_compact put it back and unlocked it a second time)"},
     {Fix::BalloonDequeueUnderLock, "balloon-dequeue-under-lock",
      "balloon_page_dequeue holds pages_lock around the whole list walk"},
     {Fix::BalloonDeflateViaList, "195a8c43e93d",

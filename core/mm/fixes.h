@@ -46,6 +46,12 @@ enum class Fix : uint8_t {
   ZsPoolLock,                // c0547d0b6a4b (6.2): one pool->lock for migrate_lock and class locks
   ZsOneCompaction,           // d2658f2052c7 (6.4): one zs_compact at a time per pool
   ZsIsolationUnderPoolLock,  // 4b5d1e47b694 (6.5): the isolation count under pool->lock
+  ZsChainSizeLeastWaste,     // 6260ae358345 (6.3): the zspage chain size that wastes least
+  ZsChainSize8,              // b46402fa894f (6.3): zspages of up to 8 pages (CONFIG_ZSMALLOC_CHAIN_SIZE)
+  ZsInsertAtHead,            // a40a71e8343e (6.4): insert_zspage adds at the list head
+  ZsInuseRatioGroups,        // 4c7ac97285d8 (6.4): fullness groups by in-use ratio, 10% steps
+  ZsCompactOneDst,           // 5a845e9f2d66 (6.4): compaction fills one destination from many sources
+  ZsCompactResetSrc,         // f7ddb6125683 (6.4): __zs_compact forgets a source once put back
   // mm/balloon_compaction.c
   BalloonDequeueUnderLock,   // the dequeue walk holds pages_lock
   BalloonDeflateViaList,     // 195a8c43e93d (4.13): leak_balloon frees its pages off a page->lru list

@@ -90,7 +90,8 @@ int entered(const RunResult& r, const char* func) {
 }
 
 const SizeClass& class_for(const Kernel& k, uint32_t pool, size_t size) {
-  return k.zsmalloc.pools[pool].classes[zs_class_slot(size)];
+  const ZsPool& p = k.zsmalloc.pools[pool];
+  return p.classes[zs_class_slot(p, size)];
 }
 
 std::vector<Pfn> pages_of(const Kernel& k, uint32_t pool, int64_t h) { return zs_pages_of(k, pool, uint64_t(h)); }
