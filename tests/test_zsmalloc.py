@@ -444,3 +444,26 @@ def test_ratio_group_compaction_keeps_contents(one_dst: bool) -> None:
     assert k.call("zs_compact", pool) == 3
     assert _core.zs_stats(k.state, pool)["pages_used"] == 2
     assert [k.call("zs_read", pool, h) for h in kept] == [100 + i for i in range(len(kept))]
+
+
+@ps.scenario(kernel="v6.1", cpus=1, pages=512)
+def compact_class_1000(k):
+    pool = k.zsmalloc()
+    hs = [pool.malloc(1000) for _ in range(12)]
+    for h in (hs[0], hs[1], hs[4], hs[8]):  # zspages of 2, 3 and 3 objects of 4
+        pool.free(h)
+    return ps.script(k.cpu(0).run(pool.compact, name="compactor"))
+
+
+@pytest.mark.parametrize("one_dst", [False, True])
+def test_compaction_drops_pool_lock_per_destination_with_5a845e9f2d66(one_dst: bool) -> None:
+    fixes = ZSMALLOC_64 if one_dst else {**ZSMALLOC_64, "5a845e9f2d66": False,
+                                         "f7ddb6125683": False}
+    run = compact_class_1000.run(fixes=fixes)
+    assert run.ok, run.report()
+    unlocks = sum(e.get("op") == "spin_unlock" and str(e.get("obj", "")).startswith("pool->lock")
+                  for e in run.trace())
+    # One unlock per class (119 with chain size 8), plus the drops in class 1000. Before,
+    # one after the source (2 objects) was emptied into both fuller zspages; after, one per
+    # destination filled (each takes one object of it).
+    assert unlocks == 119 + (2 if one_dst else 1)
