@@ -22,28 +22,17 @@ Class 1000 (four objects a zspage) holds three zspages: A and C with three objec
 two. Compaction fills A or C from B, which keeps one object; the user frees that object.
 No script orders them: bounded dpor finds the schedule.
 
-- Buggy: 6.4's zsmalloc (5a845e9f2d66) without f7ddb6125683. Dpor at preemption bound 1
-  exhausts 137 executions: ok 136, `uaf:__zs_compact` 1 (putback_zspage, a static
-  function the kernel inlines, reads the zspage the user's zs_free freed); at bound 2, 3
-  of 562.
-- Fixed: with f7ddb6125683, dpor bound 2 exhausts 563 executions, all clean.
+- Buggy: `v6.6` with f7ddb6125683 flipped off. Dpor at preemption bound 1 exhausts 137
+  executions: ok 136, `uaf:__zs_compact` 1 (putback_zspage, a static function the kernel
+  inlines, reads the zspage the user's zs_free freed); at bound 2, 3 of 562.
+- Fixed: `v6.6`: dpor bound 2 exhausts 563 executions, all clean.
 
-No released kernel has 5a845e9f2d66 without f7ddb6125683: both are in 6.4. The preset here
-is 6.4's zsmalloc on `v6.1`: c0547d0b6a4b and d2658f2052c7 (6.2, 6.4), the chain size
-(6260ae358345, b46402fa894f, 6.3), the ratio fullness groups (a40a71e8343e, 4c7ac97285d8)
-and the compaction rework.
+No released kernel has 5a845e9f2d66 without f7ddb6125683: both are in 6.4.
 """
 
 import pagesim as ps
 
-ZSMALLOC_64 = {
-    "c0547d0b6a4b": True, "d2658f2052c7": True, "6260ae358345": True, "b46402fa894f": True,
-    "a40a71e8343e": True, "4c7ac97285d8": True, "5a845e9f2d66": True, "f7ddb6125683": True,
-}
-ps.preset("zsmalloc-6.4", base="v6.1", fixes=ZSMALLOC_64)
-
-
-@ps.scenario(kernel="zsmalloc-6.4", fixes={"f7ddb6125683": False}, cpus=2, pages=512)
+@ps.scenario(kernel="v6.6", fixes={"f7ddb6125683": False}, cpus=2, pages=512)
 def zs_compact_stale_source(k):
     """Compaction of class 1000 while the user frees the object its source keeps."""
     pool = k.zsmalloc()

@@ -25,6 +25,7 @@ import balloon_enqueue_double_del
 import contig_range_isolation_stall
 import nr_isolated_stall
 import zs_compact_lost_update
+import zs_compact_stale_source
 import zs_destroy_pool_race
 import zs_lock_zspage_migration
 import zs_migrate_empty_leak
@@ -102,8 +103,17 @@ def freed_under_migration(k):
 def under_unmap_and_move(kernel: str, fixes: Fixes) -> tuple[str, ...]:
     run = freed_under_migration.run(kernel=kernel, fixes=fixes)
     assert run.ok, run.report()
-    lines = functions(run, 4)
-    return tuple(lines[lines.index("unmap_and_move") + 1:])
+    return unmap_steps(run)
+
+
+def unmap_steps(run: Any) -> tuple[str, ...]:
+    """What unmap_and_move (migrate_folio_unmap since 2ef7dbb26990) calls for the page."""
+    lines = run.diagram(depth=7).splitlines()[2:]
+    at = next(i for i, line in enumerate(lines)
+              if line.strip() in ("unmap_and_move", "migrate_folio_unmap"))
+    indent = len(lines[at]) - len(lines[at].lstrip()) + 2
+    return tuple(line.strip() for line in lines[at + 1:]
+                 if len(line) - len(line.lstrip()) == indent)
 
 
 @ps.scenario(kernel="v6.1", cpus=2, pages=512)
@@ -128,8 +138,10 @@ def zs_isolated_run(kernel: str, fixes: Fixes) -> list[str]:
 
 
 def takes_pool_migrate_lock(kernel: str, fixes: Fixes) -> bool:
+    """Whether zs_free takes pool->migrate_lock (pool->lock since c0547d0b6a4b), not a pin."""
     run = zs_free_while_isolated.run(kernel=kernel, fixes=fixes)
-    return any(str(e.get("obj", "")).startswith("pool->migrate_lock") for e in run.trace())
+    return any(str(e.get("obj", "")).startswith(("pool->migrate_lock", "pool->lock"))
+               for e in run.trace())
 
 
 @ps.scenario(kernel="v4.14", cpus=2, pages=512)
@@ -224,6 +236,180 @@ def enqueue_takes_pages_lock_first(kernel: str, fixes: Fixes) -> bool:
 
 
 # fix: (probe(kernel, fixes), what it sees with the fix, what it sees without)
+def trace_of(scenario: Any, kernel: str, fixes: Fixes) -> list[dict[str, Any]]:
+    run = scenario.run(kernel=kernel, fixes=fixes)
+    assert run.ok, run.report()
+    return run.trace()
+
+
+def takes_pool_lock(kernel: str, fixes: Fixes, func: str | None = None) -> bool:
+    """Whether `func` (any function if None) takes pool->lock in zs_free_while_isolated."""
+    return any(e.get("op") == "spin_lock" and str(e.get("obj", "")).startswith("pool->lock")
+               and func in (None, e.get("func"))
+               for e in trace_of(zs_free_while_isolated, kernel, fixes))
+
+
+@ps.scenario(kernel="v6.1", cpus=2, pages=512)
+def two_compactions(k):
+    """Class 1024: two zspages of one object each, so compaction can free one; a second
+    compaction starts while the first is in __zs_compact."""
+    pool = k.zsmalloc()
+    h = [pool.malloc(1000) for _ in range(8)]
+    for x in h[1:4] + h[5:8]:
+        pool.free(x)
+
+    def compactor():
+        COMPACTED.append((yield ps.call("zs_compact", pool.id)))
+
+    a = k.cpu(0).run(compactor, name="first")
+    b = k.cpu(1).run(compactor, name="second")
+    return ps.script(a.before("__zs_compact"), b, a)
+
+
+def compactions_returned(kernel: str, fixes: Fixes) -> list[int]:
+    """What two overlapping zs_compacts return, in the order they return."""
+    COMPACTED.clear()
+    trace_of(two_compactions, kernel, fixes)
+    return list(COMPACTED)
+
+
+def class_geometry(kernel: str, fixes: Fixes, size: int) -> tuple[int, int, int]:
+    """(class size, pages per zspage, objects per zspage) of the class `size` bytes use."""
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
+    pool = k.call("zs_create_pool")
+    k.call("zs_malloc", pool, size)
+    (cls,) = core.zs_stats(k.state, pool)["classes"]
+    return cls["size"], cls["pages_per_zspage"], cls["objs_per_zspage"]
+
+
+def fullness_groups(kernel: str, fixes: Fixes) -> list[str]:
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
+    pool = k.call("zs_create_pool")
+    k.call("zs_malloc", pool, 1000)
+    (cls,) = core.zs_stats(k.state, pool)["classes"]
+    return list(cls["zspages"])[:2]
+
+
+# Found by a random search: 120 objects of 200 bytes (class 208), 39 freed, a compaction;
+# compaction's put-backs leave two zspages of one fullness group in an order that
+# insert_zspage's ->inuse optimization reverses. Each free frees hs.pop(i % len(hs)).
+INSERT_ORDER_FREES = [506, 86, 686, 618, 682, 567, 408, 360, 612, 484, 913, 503, 322, 183, 831,
+                      639, 787, 401, 170, 227, 147, 357, 546, 132, 639, 855, 336, 147, 679, 192,
+                      96, 722, 250, 456, 346, 489, 535, 201, 195]
+
+
+def next_object_page(kernel: str, fixes: Fixes) -> int:
+    """The first page of the zspage the next object goes to, after INSERT_ORDER_FREES."""
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=1024)
+    pool = k.call("zs_create_pool")
+    hs = [k.call("zs_malloc", pool, 200) for _ in range(120)]
+    for i in INSERT_ORDER_FREES:
+        k.call("zs_free", pool, hs.pop(i % len(hs)))
+    k.call("zs_compact", pool)
+    return core.zs_pages_of(k.state, pool, k.call("zs_malloc", pool, 200))[0]
+
+
+@ps.scenario(kernel="v6.6", cpus=1, pages=512)
+def compact_class_1000(k):
+    pool = k.zsmalloc()
+    hs = [pool.malloc(1000) for _ in range(12)]
+    for h in (hs[0], hs[1], hs[4], hs[8]):  # zspages of 2, 3 and 3 objects of 4
+        pool.free(h)
+    return ps.script(k.cpu(0).run(pool.compact, name="compactor"))
+
+
+def pool_lock_drops(kernel: str, fixes: Fixes) -> int:
+    """pool->lock unlocks of a compaction: one per class, and the drops in class 1000."""
+    return sum(e.get("op") == "spin_unlock" and str(e.get("obj", "")).startswith("pool->lock")
+               for e in trace_of(compact_class_1000, kernel, fixes))
+
+
+def stale_source_outcomes(kernel: str, fixes: Fixes) -> set[str]:
+    ex = zs_compact_stale_source.zs_compact_stale_source.explore(
+        kernel=kernel, fixes={"f7ddb6125683": True, **fixes}, strategy="dpor", preemption_bound=1)
+    assert ex.exhausted, ex
+    return set(ex.outcomes)
+
+
+@ps.scenario(kernel="v6.6", cpus=1, pages=512)
+def two_driver_pages(k):
+    P = k.test_driver().alloc(2)
+    return ps.script(k.cpu(0).run(k.compaction.range, P, P + 2, 2, name="migrate"))
+
+
+def new_pages_before_first_move(kernel: str, fixes: Fixes) -> int:
+    """New pages the migration allocates before the driver moves the first page."""
+    n = 0
+    for e in trace_of(two_driver_pages, kernel, fixes):
+        if e.get("func") == "test_driver_migratepage":
+            return n
+        n += e.get("func") == "buffered_rmqueue" and e.get("op") == "spin_lock"
+    raise AssertionError("no page was migrated")
+
+
+@ps.scenario(kernel="v6.6", cpus=1, pages=512)
+def failing_driver_page(k):
+    drv = k.test_driver()
+    P = drv.alloc(1)
+    drv.set(core.TEST_DRIVER_OPTIONS["migrate_error"], 16)  # migratepage returns -EBUSY
+    return ps.script(k.cpu(0).run(k.compaction.page, P, name="migrate"))
+
+
+def put_back_inside_migrate_pages(kernel: str, fixes: Fixes) -> bool:
+    """Whether the driver gets its page back before migrate_pages returns."""
+    inside = False
+    for e in trace_of(failing_driver_page, kernel, fixes):
+        if e.get("func") == "migrate_pages":
+            inside = e["kind"] == "enter"
+        if e.get("func") == "test_driver_putback_page" and e["kind"] == "enter":
+            return inside
+    raise AssertionError("the page was not put back")
+
+
+DRIVER_PAGE: list[int] = []
+
+
+@ps.scenario(kernel="v6.6", cpus=2, pages=512)
+def sync_light_on_a_locked_page(k):
+    drv = k.test_driver()
+    P = drv.alloc(1)
+    DRIVER_PAGE[:] = [P]
+
+    def holder():
+        yield ps.call("lock_page", P)
+        yield ps.call("unlock_page", P)
+
+    h = k.cpu(0).run(holder, name="holder")
+    m = k.cpu(1).run(k.compaction.range, P, P + 1, 1, name="migrate")  # MIGRATE_SYNC_LIGHT
+    # The holder locks the page once the migration isolated it, and unlocks it once the
+    # migration gave up or sleeps on the lock.
+    return ps.script(m.before("migrate_pages"), h.before("unlock_page"), m, h)
+
+
+def migrated_after_the_lock(kernel: str, fixes: Fixes) -> bool:
+    """Whether SYNC_LIGHT migration waits for a driver page's lock and then migrates it."""
+    run = sync_light_on_a_locked_page.run(kernel=kernel, fixes=fixes)
+    assert run.ok, run.report()
+    return list(core.test_driver_pages(run.kernel)) != DRIVER_PAGE
+
+
+@ps.scenario(kernel="v6.6", cpus=2, pages=1024)
+def second_compaction_throttled(k):
+    app = k.process("app")
+    app.fault_in(200)
+    pages = app.pages()
+    # The first isolates COMPACT_CLUSTER_MAX (32) LRU pages and stops before migrating them.
+    a = k.cpu(0).run(k.compaction.range, pages[0], pages[0] + 64, 2, name="first")
+    b = k.cpu(1).run(k.compaction.range, pages[100], pages[100] + 64, 2, name="second")
+    return ps.script(a.before("migrate_pages"), b, a)
+
+
+def second_compaction_waits(kernel: str, fixes: Fixes) -> bool:
+    """Whether 32 isolated pages of 200 on the LRU throttle a GFP_KERNEL compaction."""
+    return any(e.get("task") == "second" and e.get("func") == "congestion_wait"
+               for e in trace_of(second_compaction_throttled, kernel, fixes))
+
+
 PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # 120 free order-0 pages: above min + 16, below low + 16.
     "8348faf91f56": (lambda k, f: order3_compaction(k, f, 120)[0] == SKIPPED, False, True),
@@ -260,6 +446,26 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # update it also fixed is zs_compact_lost_update.py's; since 5.17 pool->migrate_lock
     # serialises the compactions, and that race is gone with or without it.)
     "239592815805": (compacted_twice, [1, 0], [1, 1]),
+    # A page that failed for good goes back after migrate_pages returns; before, inside it.
+    "dd4ae78a21fc": (put_back_inside_migrate_pages, False, True),
+    "c0547d0b6a4b": (takes_pool_lock, True, False),
+    # The first compaction is in __zs_compact: the second returns 0 at once, and the first
+    # then frees the zspage; before, the second compacted and the first found nothing.
+    "d2658f2052c7": (compactions_returned, [0, 1], [1, 0]),
+    "4b5d1e47b694": (lambda k, f: takes_pool_lock(k, f, "zs_page_isolate"), True, False),
+    # Class 208: 3 pages of 59 objects (least waste up to 8 pages), or 2 of 39.
+    "6260ae358345": (lambda k, f: class_geometry(k, f, 200), (208, 3, 59), (208, 2, 39)),
+    "b46402fa894f": (lambda k, f: class_geometry(k, f, 3592), (3632, 8, 9), (4096, 1, 1)),
+    "a40a71e8343e": (next_object_page, 0, 3),
+    "4c7ac97285d8": (fullness_groups, ["inuse_ratio_0", "inuse_ratio_10"], ["empty", "almost_empty"]),
+    # 119 classes, and class 1000's drops: one per destination filled (2), or one after
+    # the source was emptied (1).
+    "5a845e9f2d66": (pool_lock_drops, 121, 120),
+    "f7ddb6125683": (stale_source_outcomes, {"ok"}, {"ok", "uaf:__zs_compact"}),
+    # Both pages are unmapped (a new page each, both locked) before the first moves.
+    "2ef7dbb26990": (new_pages_before_first_move, 2, 1),
+    "4bb6dc79d987": (migrated_after_the_lock, False, True),
+    "4fbbb3fde3c6": (second_compaction_waits, True, False),
     # 5.17: zs_free frees the zspage of an isolated page itself; before, the migration
     # (an empty zspage since 77ff465799c6) left it to the free worker.
     "c4549b871102": (lambda k, f: "async_free_zspage" in zs_isolated_run(k, f), False, True),
@@ -274,8 +480,8 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
         True, False),
     # The page freed under the migration: since 6.0 not locked to end its isolation.
     "160088b3b6d7": (
-        lambda k, f: (lines := zs_isolated_run(k, f))[lines.index("unmap_and_move") + 1:][:2],
-        ["put_page"], ["lock_page", "PageMovable"]),
+        lambda k, f: unmap_steps(zs_free_while_isolated.run(kernel=k, fixes=f))[:2],
+        ("put_page",), ("lock_page", "PageMovable")),
     "62906027091f": (waiter_sets_pg_waiters, True, False),
     "a41ec880aa7b": (huge_page_flag, False, True),
     # SetPageIsolated, atomic, after the PageIsolated test; before, a load and a store.

@@ -56,7 +56,8 @@ def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
 def test_presets_list_their_fixes() -> None:
     presets = {p["name"]: p for p in core.presets() if not p["user"]}  # built in
     assert list(presets) == [
-        "v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "v5.10", "v5.15", "v6.1", "movable-v3"]
+        "v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "v5.10", "v5.15", "v6.1", "v6.6",
+        "movable-v3"]
     assert presets["v4.8"]["fixes"] == [*MIGRATION, *MERGED]
     # 4.9 changed compaction only (of the modelled code).
     assert set(presets["v4.9"]["fixes"]) - set(presets["v4.8"]["fixes"]) == {
@@ -74,16 +75,21 @@ def test_presets_list_their_fixes() -> None:
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
         "handle-freed-page-at-the-first-place", "d20bdd571ee5"}
-    assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {"239592815805"}
+    assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {
+        "dd4ae78a21fc", "239592815805"}
     assert set(presets["v6.1"]["fixes"]) - set(presets["v5.15"]["fixes"]) == {
         "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "356ea3865687",
         "68f2736a8583", "160088b3b6d7"}
+    assert set(presets["v6.6"]["fixes"]) - set(presets["v6.1"]["fixes"]) == {
+        "c0547d0b6a4b", "d2658f2052c7", "4b5d1e47b694", "6260ae358345", "b46402fa894f",
+        "a40a71e8343e", "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", "2ef7dbb26990",
+        "4bb6dc79d987", "4fbbb3fde3c6"}
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] and p["follows"] for p in presets.values())
     # A release is its predecessor plus its own commits.
     assert {n: p["base"] for n, p in presets.items()} == {
         "v4.7": "", "v4.8": "v4.7", "v4.9": "v4.8", "v4.14": "v4.9", "v4.19": "v4.14",
-        "v5.4": "v4.19", "v5.10": "v5.4", "v5.15": "v5.10", "v6.1": "v5.15",
+        "v5.4": "v4.19", "v5.10": "v5.4", "v5.15": "v5.10", "v6.1": "v5.15", "v6.6": "v6.1",
         "movable-v3": ""}
     for p in presets.values():
         if p["base"]:
@@ -124,7 +130,8 @@ def test_fixes_are_named_and_titled() -> None:
         *MIGRATION, "6afcf8ef0ca0", "984fdba6a32e", "8348faf91f56",
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
         "73e64c51afc5", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
-        "356ea3865687", "160088b3b6d7",
+        "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",
+        "4fbbb3fde3c6",
         *MERGED[:-1], "77ff465799c6", "1a87aa03597e", "701d678599d0", "239592815805",
         "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "68f2736a8583", "c0547d0b6a4b",
         "d2658f2052c7", "4b5d1e47b694", "6260ae358345", "b46402fa894f", "a40a71e8343e",
@@ -235,7 +242,7 @@ def test_process_pages_and_entry_points() -> None:
     assert v["mapping"] == "anon_vma:p"
     assert v["owner"] == "process"
     assert (v["refcount"], v["mapcount"], v["index"]) == (1, 1, 1)
-    assert v["flags"] == ["lru", "swapbacked"]
+    assert v["flags"] == ["uptodate", "lru", "swapbacked"]
     assert v["list"] == "lru:inactive_anon Normal"
     assert v["content"] != 0
     assert k.call("unmap", pid, 1) == 0
@@ -282,7 +289,7 @@ def test_python_task_calls_entry_points() -> None:
         (
             lambda: Kernel(preset="v9.9"),
             # then the presets users composed, if any
-            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, v5.10, v5.15, v6.1, movable-v3",
+            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, v5.10, v5.15, v6.1, v6.6, movable-v3",
         ),
         (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
         (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),

@@ -333,52 +333,7 @@ def test_v4_zsmalloc_needs_v4_compaction() -> None:
     kernel("movable-v3", fixes={"zs-free-atomic": True, "zs-compact-under-class-lock": True})
 
 
-# ---- 6.1.y and later: one compaction at a time ----
-
-COMPACTED: list[int] = []
-
-
-@ps.scenario(kernel="v6.1", cpus=2, pages=512)
-def two_compactions(k):
-    """Class 1024: two zspages of one object each, so compaction can free one; a second
-    compaction starts while the first is in __zs_compact."""
-    pool = k.zsmalloc()
-    h = [pool.malloc(1000) for _ in range(8)]
-    for x in h[1:4] + h[5:8]:
-        pool.free(x)
-
-    def compactor():
-        COMPACTED.append((yield ps.call("zs_compact", pool.id)))
-
-    a = k.cpu(0).run(compactor, name="first")
-    b = k.cpu(1).run(compactor, name="second")
-    return ps.script(a.before("__zs_compact"), b, a)
-
-
-def test_a_second_compaction_returns_at_once_with_d2658f2052c7() -> None:
-    # As 6.1.47 has it (c0547d0b6a4b, d2658f2052c7 and 4b5d1e47b694 were backported).
-    ps.preset("test-v6.1.47", base="v6.1",
-              fixes={"c0547d0b6a4b": True, "d2658f2052c7": True, "4b5d1e47b694": True})
-    # What each returned, in the order they returned: on v6.1 the second compacts the pool
-    # (and frees the emptied zspage's page) and the first finds nothing left; with the fix
-    # the second returns 0 at once and the first compacts.
-    for kernel, second_compacts, returned in (("v6.1", True, [1, 0]),
-                                              ("test-v6.1.47", False, [0, 1])):
-        COMPACTED.clear()
-        run = two_compactions.run(kernel=kernel)
-        assert run.ok, run.report()
-        lanes = run.diagram(depth=3).splitlines()[2:]
-        second = [line[34:].strip().split(" (x")[0] for line in lanes if line[34:].strip()]
-        assert ("__zs_compact" in second) == second_compacts, run.diagram(depth=3)
-        assert COMPACTED == returned
-
-
-# ---- 6.3 and 6.4: chain size, ratio fullness groups, one-destination compaction ----
-
-ZSMALLOC_64 = {"c0547d0b6a4b": True, "d2658f2052c7": True, "6260ae358345": True,
-               "b46402fa894f": True, "a40a71e8343e": True, "4c7ac97285d8": True,
-               "5a845e9f2d66": True, "f7ddb6125683": True}
-
+# ---- 6.3 and 6.4 (v6.6): chain size, ratio fullness groups, one-destination compaction ----
 
 def geometry(fixes: dict[str, bool], size: int) -> tuple[int, int, int]:
     """(class size, pages per zspage, objects per zspage) of the class `size` bytes use."""
@@ -405,7 +360,7 @@ def test_chain_size_selection_per_fix() -> None:
 
 
 def test_inuse_ratio_groups() -> None:
-    k = kernel("v6.1", fixes=ZSMALLOC_64)
+    k = kernel("v6.6")
     pool = k.call("zs_create_pool")
     hs = [k.call("zs_malloc", pool, 1000) for _ in range(12)]  # three zspages of four
     for h in (hs[1], hs[4], hs[5], hs[8], hs[9], hs[10]):
@@ -419,7 +374,7 @@ def test_inuse_ratio_groups() -> None:
     first = _core.zs_pages_of(k.state, pool, hs[0])
     assert _core.zs_pages_of(k.state, pool, k.call("zs_malloc", pool, 1000)) == first
     # Without 4c7ac97285d8: the four 4.8 groups.
-    k = kernel("v6.1", fixes={**ZSMALLOC_64, "4c7ac97285d8": False, "5a845e9f2d66": False,
+    k = kernel("v6.6", fixes={"4c7ac97285d8": False, "5a845e9f2d66": False,
                               "f7ddb6125683": False})
     pool = k.call("zs_create_pool")
     k.call("zs_malloc", pool, 1000)
@@ -430,9 +385,7 @@ def test_inuse_ratio_groups() -> None:
 @pytest.mark.parametrize("one_dst", [False, True])
 def test_ratio_group_compaction_keeps_contents(one_dst: bool) -> None:
     # Class 1000, five zspages of four: the first keeps three objects, the others one.
-    fixes = ZSMALLOC_64 if one_dst else {**ZSMALLOC_64, "5a845e9f2d66": False,
-                                         "f7ddb6125683": False}
-    k = kernel("v6.1", fixes=fixes)
+    k = kernel("v6.6", fixes={} if one_dst else {"5a845e9f2d66": False, "f7ddb6125683": False})
     pool = k.call("zs_create_pool")
     hs = [k.call("zs_malloc", pool, 1000) for _ in range(20)]
     kept = [h for i, h in enumerate(hs) if i in (0, 1, 2) or (i >= 4 and i % 4 == 0)]
@@ -444,26 +397,3 @@ def test_ratio_group_compaction_keeps_contents(one_dst: bool) -> None:
     assert k.call("zs_compact", pool) == 3
     assert _core.zs_stats(k.state, pool)["pages_used"] == 2
     assert [k.call("zs_read", pool, h) for h in kept] == [100 + i for i in range(len(kept))]
-
-
-@ps.scenario(kernel="v6.1", cpus=1, pages=512)
-def compact_class_1000(k):
-    pool = k.zsmalloc()
-    hs = [pool.malloc(1000) for _ in range(12)]
-    for h in (hs[0], hs[1], hs[4], hs[8]):  # zspages of 2, 3 and 3 objects of 4
-        pool.free(h)
-    return ps.script(k.cpu(0).run(pool.compact, name="compactor"))
-
-
-@pytest.mark.parametrize("one_dst", [False, True])
-def test_compaction_drops_pool_lock_per_destination_with_5a845e9f2d66(one_dst: bool) -> None:
-    fixes = ZSMALLOC_64 if one_dst else {**ZSMALLOC_64, "5a845e9f2d66": False,
-                                         "f7ddb6125683": False}
-    run = compact_class_1000.run(fixes=fixes)
-    assert run.ok, run.report()
-    unlocks = sum(e.get("op") == "spin_unlock" and str(e.get("obj", "")).startswith("pool->lock")
-                  for e in run.trace())
-    # One unlock per class (119 with chain size 8), plus the drops in class 1000. Before,
-    # one after the source (2 objects) was emptied into both fuller zspages; after, one per
-    # destination filled (each takes one object of it).
-    assert unlocks == 119 + (2 if one_dst else 1)

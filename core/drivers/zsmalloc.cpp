@@ -2254,8 +2254,9 @@ struct Peek {
     return n && n - 1 < mm.pages.size() ? Pfn(n - 1) : kNoPfn;
   }
   // The chain of a zspage's pages, first page first; one page more than a zspage has
-  // at most shows a chain that is too long.
-  using Chain = std::array<Pfn, ZS_MAX_PAGES_PER_ZSPAGE + 1>;
+  // at most (CONFIG_ZSMALLOC_CHAIN_SIZE, the largest chain of any kernel) shows a chain
+  // that is too long.
+  using Chain = std::array<Pfn, CONFIG_ZSMALLOC_CHAIN_SIZE + 1>;
   std::span<const Pfn> chain(uint32_t id, Chain& v) const {
     size_t n = 0;
     if (id)

@@ -69,8 +69,9 @@ constexpr BuiltIn kBuiltIn[] = {
      "compaction stops isolating when too many pages are isolated and it has pages to "
      "migrate",
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
-    {"v5.15", "v5.10", {Fix::ZsCompactCountsLocally},
-     "Linux 5.15 (LTS): zsmalloc counts compacted pages in an atomic",
+    {"v5.15", "v5.10", {Fix::MigrateFailedToRetList, Fix::ZsCompactCountsLocally},
+     "Linux 5.15 (LTS): a page that failed migration for good waits for the caller's "
+     "putback; zsmalloc counts compacted pages in an atomic",
      "zcjie1/linux-5.15.100 at 52bed7a9a5ad without its stable backports of afe8605ca454 and "
      "2505a981114d (5.16 and 5.18 upstream; no 5.15.0 tree is stored)"},
     {"v6.1", "v5.15",
@@ -81,6 +82,16 @@ constexpr BuiltIn kBuiltIn[] = {
      "isolation), an atomic PG_isolated, movable_operations",
      "c1336658570/linux-6.1.20 at fad5889c0b10 (6.1.20; krr-io/linux-6.1.0, 6.1-rc7, has the "
      "same mm/zsmalloc.c and differs in mm/migrate.c only in remove_migration_pte)"},
+    {"v6.6", "v6.1",
+     {Fix::ZsPoolLock, Fix::ZsOneCompaction, Fix::ZsIsolationUnderPoolLock,
+      Fix::ZsChainSizeLeastWaste, Fix::ZsChainSize8, Fix::ZsInsertAtHead,
+      Fix::ZsInuseRatioGroups, Fix::ZsCompactOneDst, Fix::ZsCompactResetSrc, Fix::MigrateBatch,
+      Fix::SyncLightNoWaitNotUptodate, Fix::CompactionFsThrottle},
+     "Linux 6.6 (LTS): zsmalloc's one pool->lock, zspage chains of up to 8 pages, in-use "
+     "ratio fullness groups and one-destination compaction; migrate_pages unmaps and locks "
+     "a batch before it moves any",
+     "mihaelbh/adding-new-sched-policy-to-linux-6.6.9 at b0e4488ba24c (6.6.9; its mm/ is "
+     "6.6.9's)"},
     {"movable-v3", "",
      {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,
       Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock},
@@ -167,6 +178,25 @@ constexpr FixNeeds kFixNeeds[] = {
      "5a845e9f2d66's __zs_compact holds c0547d0b6a4b's pool->lock"},
     {Fix::ZsCompactResetSrc, Fix::ZsCompactOneDst,
      "f7ddb6125683 fixes 5a845e9f2d66's compaction loop"},
+    {Fix::MigrateFailedToRetList, Fix::PutPageAfterMigration,
+     "dd4ae78a21fc changes the failure path of c6c919eb90e0's unmap_and_move"},
+    {Fix::MigrateFailedToRetList, Fix::VmOwnsPgIsolated,
+     "dd4ae78a21fc leaves a failed non-LRU page to putback_movable_pages, which ends v4's "
+     "isolation under the page lock"},
+    {Fix::MigrateBatch, Fix::MigrateFailedToRetList,
+     "2ef7dbb26990's migrate_folio_unmap and _move put failed pages on dd4ae78a21fc's list"},
+    {Fix::MigrateBatch, Fix::MigrateFreedPageFirst,
+     "2ef7dbb26990's migrate_folio_unmap looks for a freed page before it allocates"},
+    {Fix::MigrateBatch, Fix::FreedPageNoLock,
+     "2ef7dbb26990's migrate_folio_unmap leaves a freed page unlocked, as since 160088b3b6d7"},
+    {Fix::MigrateBatch, Fix::BalloonNonLruMovable,
+     "2ef7dbb26990 migrates balloon pages through the movable operations of b1123ea6d3b3"},
+    {Fix::MigrateBatch, Fix::NrIsolatedLruOnly,
+     "2ef7dbb26990's migrate_folio_done counts LRU pages only, as since 6afcf8ef0ca0"},
+    {Fix::SyncLightNoWaitNotUptodate, Fix::MigrateBatch,
+     "4bb6dc79d987 changes 2ef7dbb26990's migrate_folio_unmap"},
+    {Fix::CompactionFsThrottle, Fix::CompactionGfpNofs,
+     "4fbbb3fde3c6 reads the gfp_mask that 73e64c51afc5 gave every compaction"},
     {Fix::AtomicPageIsolated, Fix::VmOwnsPgIsolated,
      "356ea3865687 changes the VM's PG_isolated updates, which v4's VM owns"},
     {Fix::FreedPageNoLock, Fix::VmOwnsPgIsolated,

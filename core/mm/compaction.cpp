@@ -72,12 +72,19 @@ void acct_isolated(Mm& mm, compact_control& cc) {
 
 // Similar to reclaim's, but different enough that they don't share logic. The six reads
 // are one scheduling point: an update between two of them is not told apart.
-bool too_many_isolated(Mm& mm) {
+bool too_many_isolated(Mm& mm, const compact_control& cc) {
   sched(Op::Read, Access::Read, vmstat_obj(), here());
-  const uint64_t inactive = node_page_state(mm, Stat::NR_INACTIVE_FILE) +
-                            node_page_state(mm, Stat::NR_INACTIVE_ANON);
-  const uint64_t active = node_page_state(mm, Stat::NR_ACTIVE_FILE) +
-                          node_page_state(mm, Stat::NR_ACTIVE_ANON);
+  uint64_t inactive = node_page_state(mm, Stat::NR_INACTIVE_FILE) +
+                      node_page_state(mm, Stat::NR_INACTIVE_ANON);
+  uint64_t active = node_page_state(mm, Stat::NR_ACTIVE_FILE) +
+                    node_page_state(mm, Stat::NR_ACTIVE_ANON);
+  // 4fbbb3fde3c6: allow GFP_NOFS to isolate past the limit set for regular compaction
+  // runs. This prevents an ABBA deadlock when other compactors have already isolated to
+  // the limit, but are blocked on filesystem locks held by the GFP_NOFS thread.
+  if (mm.cfg.has(Fix::CompactionFsThrottle) && (cc.gfp_mask & __GFP_FS)) {
+    inactive >>= 3;
+    active >>= 3;
+  }
   const uint64_t isolated = node_page_state(mm, Stat::NR_ISOLATED_FILE) +
                             node_page_state(mm, Stat::NR_ISOLATED_ANON);
   return isolated > (inactive + active) / 2;
@@ -104,7 +111,7 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
   // Ensure that there are not too many pages isolated from the LRU list by either
   // parallel reclaimers or compaction. If there are, delay for some time until fewer
   // pages are isolated. (fatal_signal_pending: the model sends no signals.)
-  while (too_many_isolated(mm)) {
+  while (too_many_isolated(mm, cc)) {
     // d20bdd571ee5: stop isolation if there are still pages not migrated (they would
     // otherwise be counted against the isolation that waits for them)
     if (mm.cfg.has(Fix::IsolationStopsWithPagesToMigrate) && cc.nr_migratepages) return 0;

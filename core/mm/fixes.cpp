@@ -57,6 +57,25 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm/migration: remove unneeded lock page and PageMovable check (6.0: unmap_and_move "
      "leaves a non-LRU page freed from under it unlocked; free_pages_prepare clears its "
      "PG_isolated)"},
+    {Fix::MigrateFailedToRetList, "dd4ae78a21fc",
+     "mm: migrate: simplify the logic for handling permanent failure (5.11, Yang Shi: a page "
+     "that failed for good goes on a list that migrate_pages splices back onto `from`, and "
+     "the caller's putback_movable_pages puts it back; before, unmap_and_move put it back "
+     "at once)"},
+    {Fix::MigrateBatch, "2ef7dbb26990",
+     "migrate_pages: try migrate in batch asynchronously firstly (6.3, Huang Ying, closing "
+     "5dfab109d519's batch migration as 6.3 released it: migrate_folio_unmap allocates a "
+     "new page and locks both pages for every page of the list, then migrate_folio_move "
+     "moves them in turn; SYNC_LIGHT and SYNC first try the batch asynchronously, then each "
+     "page left alone, and lock_page no longer waits for pass 3)"},
+    {Fix::SyncLightNoWaitNotUptodate, "4bb6dc79d987",
+     "migrate_pages: avoid blocking for IO in MIGRATE_SYNC_LIGHT (6.5, Douglas Anderson: "
+     "SYNC_LIGHT migration gives up a locked page that is not uptodate, as zsmalloc's and "
+     "the balloon's never are, instead of sleeping on its lock)"},
+    {Fix::CompactionFsThrottle, "4fbbb3fde3c6",
+     "mm: compaction: avoid GFP_NOFS ABBA deadlock (6.5, Johannes Weiner: too_many_isolated "
+     "compares the isolated pages with an eighth of the LRU for a compaction that may enter "
+     "the file system, so it throttles before a GFP_NOFS one)"},
     {Fix::VmOwnsPgIsolated, "vm-owns-pg-isolated",
      "v4: the VM sets and clears PG_isolated under the page lock; drivers never touch it"},
     {Fix::MovableMappingBit, "movable-mapping-bit",

@@ -25,6 +25,10 @@ enum class Fix : uint8_t {
   PageWaiters,               // 62906027091f (4.10): unlock_page wakes only if PG_waiters is set
   AtomicPageIsolated,        // 356ea3865687 (5.18): Set/ClearPageIsolated are atomic bit ops
   FreedPageNoLock,           // 160088b3b6d7 (6.0): a page freed under migration is not locked
+  MigrateFailedToRetList,    // dd4ae78a21fc (5.11): a page that failed for good waits on the list for the caller's putback
+  MigrateBatch,              // 2ef7dbb26990 (6.3): migrate_pages unmaps (locks) a batch, then moves it
+  SyncLightNoWaitNotUptodate,  // 4bb6dc79d987 (6.5): SYNC_LIGHT does not sleep on a page that is not uptodate
+  CompactionFsThrottle,      // 4fbbb3fde3c6 (6.5): too_many_isolated divides the LRU by 8 for __GFP_FS
   VmOwnsPgIsolated,          // v4 (bda807d44454): the VM sets/clears PG_isolated, not the driver
   MovableMappingBit,         // v4: PG_movable is page->mapping bit 0x2; __ClearPageMovable keeps it
   RaceWithoutPageLock,       // v4 ("race without page_lock"): the put-back paths take lock_page

@@ -69,5 +69,64 @@ void list_move(Mm& mm, Pfn page, uint32_t list, uint32_t line) {
   unlink(mm, page, false, line);
   link(mm, page, list, false, line);
 }
+void list_move_tail(Mm& mm, Pfn page, uint32_t list, uint32_t line) {
+  unlink(mm, page, false, line);
+  link(mm, page, list, true, line);
+}
+
+namespace {
+
+// The pages of `from` from its head up to (not including) `stop`, onto `to`'s head or tail.
+void splice(Mm& mm, uint32_t from, uint32_t to, Pfn stop, bool tail, uint32_t line) {
+  sched(Op::ListDel, Access::Write, list_obj(from), line);
+  sched(Op::ListAdd, Access::Write, list_obj(to), line);
+  PageList& f = mm.lists[from];
+  PageList& t = mm.lists[to];
+  if (f.first == stop) return;
+  const Pfn first = f.first;
+  const Pfn last = stop == kNoPfn ? f.last : mm.page(stop).lru_prev;
+  uint32_t n = 0;
+  for (Pfn p = first;; p = mm.page(p).lru_next) {
+    mm.page(p).list = to;
+    ++n;
+    if (p == last) break;
+  }
+  // Unhook [first, last] from `from`.
+  f.first = stop;
+  if (stop == kNoPfn) f.last = kNoPfn;
+  else mm.page(stop).lru_prev = kNoPfn;
+  f.count -= n;
+  // Hook it into `to`.
+  if (t.first == kNoPfn) {
+    mm.page(first).lru_prev = kNoPfn;
+    mm.page(last).lru_next = kNoPfn;
+    t.first = first;
+    t.last = last;
+  } else if (tail) {
+    mm.page(t.last).lru_next = first;
+    mm.page(first).lru_prev = t.last;
+    mm.page(last).lru_next = kNoPfn;
+    t.last = last;
+  } else {
+    mm.page(t.first).lru_prev = last;
+    mm.page(last).lru_next = t.first;
+    mm.page(first).lru_prev = kNoPfn;
+    t.first = first;
+  }
+  t.count += n;
+}
+
+}  // namespace
+
+void list_splice_init(Mm& mm, uint32_t list, uint32_t head, uint32_t line) {
+  splice(mm, list, head, kNoPfn, false, line);
+}
+void list_splice_tail_init(Mm& mm, uint32_t list, uint32_t head, uint32_t line) {
+  splice(mm, list, head, kNoPfn, true, line);
+}
+void list_cut_before(Mm& mm, uint32_t list, uint32_t head, Pfn entry, uint32_t line) {
+  if (mm.lists[list].count) throw UsageError("list_cut_before: list " + mm.lists[list].name() + " is not empty");
+  splice(mm, head, list, entry, true, line);
+}
 
 }  // namespace pagesim::mm

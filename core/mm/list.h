@@ -34,7 +34,15 @@ void list_del(Mm& mm, Pfn page, uint32_t line = 0);
 // list_del_init: unlinks and leaves page->lru empty (not poisoned).
 void list_del_init(Mm& mm, Pfn page, uint32_t line = 0);
 inline bool list_empty(const Mm& mm, uint32_t list);
-// list_move: del + add.
+// list_move / list_move_tail: del + add.
 void list_move(Mm& mm, Pfn page, uint32_t list, uint32_t line = 0);
+void list_move_tail(Mm& mm, Pfn page, uint32_t list, uint32_t line = 0);
+// list_splice_init / list_splice_tail_init: every page of `list` onto `head`, at its head
+// or its tail, in order; `list` is left empty. One step on each list: the pages' links
+// change together.
+void list_splice_init(Mm& mm, uint32_t list, uint32_t head, uint32_t line = 0);
+void list_splice_tail_init(Mm& mm, uint32_t list, uint32_t head, uint32_t line = 0);
+// list_cut_before: the pages of `head` before `entry` onto the empty `list`.
+void list_cut_before(Mm& mm, uint32_t list, uint32_t head, Pfn entry, uint32_t line = 0);
 
 }  // namespace pagesim::mm

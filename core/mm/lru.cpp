@@ -67,7 +67,7 @@ uint32_t process_fault_in(Mm& mm, uint32_t pid, uint32_t npages) {
     pg.index = p.pte.size();
     pg.mapcount = 0;
     pg.content = mm.next_content++;
-    pg.flags |= 1ull << PG_swapbacked;
+    pg.flags |= (1ull << PG_swapbacked) | (1ull << PG_uptodate);  // __SetPageUptodate
     p.pte.push_back(page);
     p.content.push_back(pg.content);
     lru_cache_add(mm, page);

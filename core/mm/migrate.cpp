@@ -341,7 +341,7 @@ int unmap_and_move_putback_lru(Mm& mm, free_page_t put_new_page, uint64_t privat
 }  // namespace
 
 int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, uint64_t private_,
-                   Pfn page, bool force, MigrateMode mode, MigrateReason) {
+                   Pfn page, bool force, MigrateMode mode, MigrateReason, uint32_t ret) {
   MODEL_FUNC("unmap_and_move");
   int rc = MIGRATEPAGE_SUCCESS;
   // "mm: migrate: handle freed page at the first place" (5.5): a page freed from under us
@@ -378,18 +378,23 @@ int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, ui
   }
 
   const bool lru = !__PageMovable(mm, page);
+  // dd4ae78a21fc: a page that failed for good waits on `ret` for the caller's
+  // putback_movable_pages, still counted as isolated; before, it went back at once.
+  const bool failed_to_ret = mm.cfg.has(Fix::MigrateFailedToRetList);
   if (rc != -EAGAIN) {
     // A page that has been migrated has all references removed and will be freed. A
     // page that has not been migrated will have kept its references and be restored.
     list_del(mm, page);
-    dec_isolated(mm, page, lru);
+    if (rc == MIGRATEPAGE_SUCCESS || !failed_to_ret) dec_isolated(mm, page, lru);
   }
   if (rc == MIGRATEPAGE_SUCCESS) {
     put_page(mm, page);  // the isolation reference: the old page is freed
     return rc;
   }
   if (rc != -EAGAIN) {
-    if (lru)
+    if (failed_to_ret)
+      list_add_tail(mm, page, ret);
+    else if (lru)
       putback_lru_page(mm, page);
     else
       putback_isolated_movable(mm, page);
@@ -398,17 +403,311 @@ int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, ui
   return rc;
 }
 
+// ---- 6.3's batch migration (2ef7dbb26990, 6.6.9 mm/migrate.c:1082-1967) ----
+
+namespace {
+
+constexpr int MIGRATEPAGE_UNMAP = 1;
+constexpr int NR_MAX_BATCHED_MIGRATION = 512;  // HPAGE_PMD_NR
+constexpr int NR_MAX_MIGRATE_PAGES_RETRY = 10;
+constexpr int NR_MAX_MIGRATE_ASYNC_RETRY = 3;
+constexpr int NR_MAX_MIGRATE_SYNC_RETRY = NR_MAX_MIGRATE_PAGES_RETRY - NR_MAX_MIGRATE_ASYNC_RETRY;
+
+struct migrate_pages_stats {
+  int nr_succeeded = 0;
+  int nr_failed_pages = 0;
+};
+
+// A page between its unmap and its move: the new page, and what __migrate_folio_record
+// keeps in the new page's mapping and private fields (page_was_mapped).
+struct Unmapped {
+  Pfn src = kNoPfn, dst = kNoPfn;
+  bool page_was_mapped = false;
+};
+
+void migrate_folio_done(Mm& mm, Pfn src) {
+  // Compaction can migrate also non-LRU pages which are not accounted to NR_ISOLATED_*.
+  // They can be recognized as __PageMovable.
+  dec_isolated(mm, src, !__PageMovable(mm, src));
+  put_page(mm, src);
+}
+
+void migrate_folio_undo_src(Mm& mm, Pfn src, bool page_was_mapped, bool locked, uint32_t ret) {
+  if (page_was_mapped) remove_migration_ptes(mm, src, src);
+  if (locked) unlock_page(mm, src);
+  if (ret != kNoList) list_move_tail(mm, src, ret);
+}
+
+void migrate_folio_undo_dst(Mm& mm, Pfn dst, bool locked, free_page_t put_new_page, uint64_t private_) {
+  if (locked) unlock_page(mm, dst);
+  put_new(mm, put_new_page, dst, private_);
+}
+
+// Obtain the lock on the page and a new page, locked too, and remove all ptes. A non-LRU
+// page returns MIGRATEPAGE_UNMAP with both pages locked.
+int migrate_folio_unmap(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, uint64_t private_,
+                        Pfn src, Unmapped& unmapped, MigrateMode mode, uint32_t ret) {
+  MODEL_FUNC("migrate_folio_unmap");
+  int rc = -EAGAIN;
+  bool page_was_mapped = false, locked = false, dst_locked = false;
+  const bool is_lru = !__PageMovable(mm, src);
+  Pfn dst = kNoPfn;
+  if (page_count(mm, src) == 1) {
+    // Folio was freed from under us. So we are done.
+    ClearPageFlag(mm, src, PG_active);
+    ClearPageFlag(mm, src, PG_unevictable);
+    list_del(mm, src);
+    migrate_folio_done(mm, src);
+    return MIGRATEPAGE_SUCCESS;
+  }
+  dst = get_new_page(mm, src, private_);
+  if (dst == kNoPfn) return -ENOMEM;
+  if (!trylock_page(mm, src)) {
+    if (mode == MigrateMode::Async) goto out;
+    // It's not safe for direct compaction to call lock_page: the allocating task may hold
+    // the lock of the page it would wait for.
+    if (current_flags() & PF_MEMALLOC) goto out;
+    // 4bb6dc79d987: in "light" mode, only wait for a page that is uptodate (not under
+    // read I/O); zsmalloc's and the balloon's pages never are.
+    if (mm.cfg.has(Fix::SyncLightNoWaitNotUptodate) && mode == MigrateMode::SyncLight &&
+        !(mm.page(src).flags & (1ull << PG_uptodate)))
+      goto out;
+    lock_page(mm, src);
+  }
+  locked = true;
+  if (PageWriteback(mm, src)) {
+    // Only in the case of a full synchronous migration is it necessary to wait.
+    if (mode != MigrateMode::Sync) {
+      rc = -EBUSY;
+      goto out;
+    }
+    wait_on_page_writeback(mm, src);
+  }
+  if (!trylock_page(mm, dst)) goto out;
+  dst_locked = true;
+  if (!is_lru) {
+    unmapped = {src, dst, false};
+    return MIGRATEPAGE_UNMAP;
+  }
+  if (page_mapped(mm, src)) {
+    try_to_unmap(mm, src);  // establish migration ptes
+    page_was_mapped = true;
+  }
+  if (!page_mapped(mm, src)) {
+    unmapped = {src, dst, page_was_mapped};
+    return MIGRATEPAGE_UNMAP;
+  }
+out:
+  // A page to retry (-EAGAIN) stays on `from`; one that failed for good goes to `ret`.
+  migrate_folio_undo_src(mm, src, page_was_mapped, locked, rc == -EAGAIN ? kNoList : ret);
+  migrate_folio_undo_dst(mm, dst, dst_locked, put_new_page, private_);
+  return rc;
+}
+
+// Migrate the page to the newly allocated page. On -EAGAIN both stay locked for the next
+// pass of the move phase.
+int migrate_folio_move(Mm& mm, free_page_t put_new_page, uint64_t private_, const Unmapped& u,
+                       MigrateMode mode, uint32_t ret) {
+  MODEL_FUNC("migrate_folio_move");
+  const Pfn src = u.src, dst = u.dst;
+  const bool is_lru = !__PageMovable(mm, src);
+  const int rc = move_to_new_page(mm, dst, src, mode);
+  if (rc) {
+    if (rc == -EAGAIN) return rc;
+    migrate_folio_undo_src(mm, src, u.page_was_mapped, true, ret);
+    migrate_folio_undo_dst(mm, dst, true, put_new_page, private_);
+    return rc;
+  }
+  if (is_lru) {
+    lru_cache_add(mm, dst);  // folio_add_lru
+    if (u.page_was_mapped) remove_migration_ptes(mm, src, dst);
+  }
+  unlock_page(mm, dst);
+  // Drop the allocation reference: the new owner took its own (the driver's get_page,
+  // the pte, the LRU).
+  put_page(mm, dst);
+  list_del(mm, src);
+  unlock_page(mm, src);
+  migrate_folio_done(mm, src);
+  return rc;
+}
+
+// The unmap phase over `from`, then the move phase over what it unmapped, each with up to
+// nr_pass passes. Pages that failed for good go to `ret`; those still to retry stay on
+// `from`. Returns the pages not migrated, or -ENOMEM.
+int migrate_pages_batch(Mm& mm, uint32_t from, new_page_t get_new_page, free_page_t put_new_page,
+                        uint64_t private_, MigrateMode mode, uint32_t ret,
+                        migrate_pages_stats& stats, int nr_pass) {
+  MODEL_FUNC("migrate_pages_batch");
+  int retry = 1, nr_failed = 0, nr_retry_pages = 0, rc_saved = 0, rc = 0;
+  const uint32_t unmap_folios = mm.get_private_list("unmap_folios");
+  std::vector<Unmapped> dst_folios;  // in unmap_folios' order
+  for (int pass = 0; pass < nr_pass && retry; pass++) {
+    retry = 0;
+    nr_retry_pages = 0;
+    for (Pfn folio = mm.lists[from].first, next; folio != kNoPfn; folio = next) {
+      next = mm.page(folio).lru_next;
+      Unmapped u;
+      rc = migrate_folio_unmap(mm, get_new_page, put_new_page, private_, folio, u, mode, ret);
+      // The rules are: success: the page is freed; unmap: the page is on unmap_folios;
+      // -EAGAIN: stays on `from`; -ENOMEM: stays on `from`, and the migration stops;
+      // other errno: on `ret`.
+      switch (rc) {
+        case -ENOMEM:
+          nr_failed++;
+          stats.nr_failed_pages += 1 + nr_retry_pages;
+          rc_saved = rc;
+          if (dst_folios.empty()) goto out;
+          goto move;
+        case -EAGAIN:
+          retry++;
+          nr_retry_pages++;
+          break;
+        case MIGRATEPAGE_SUCCESS:
+          stats.nr_succeeded++;
+          break;
+        case MIGRATEPAGE_UNMAP:
+          list_move_tail(mm, folio, unmap_folios);
+          dst_folios.push_back(u);
+          break;
+        default:
+          // Permanent failure: the page is on `ret` already.
+          nr_failed++;
+          stats.nr_failed_pages++;
+          break;
+      }
+    }
+  }
+  nr_failed += retry;
+  stats.nr_failed_pages += nr_retry_pages;
+move:
+  retry = 1;
+  for (int pass = 0; pass < nr_pass && retry; pass++) {
+    retry = 0;
+    nr_retry_pages = 0;
+    for (size_t i = 0; i < dst_folios.size();) {
+      rc = migrate_folio_move(mm, put_new_page, private_, dst_folios[i], mode, ret);
+      // The rules are: success: the page is freed; -EAGAIN: stays on unmap_folios, both
+      // pages locked; other errno: on `ret`.
+      if (rc == -EAGAIN) {
+        retry++;
+        nr_retry_pages++;
+        i++;
+        continue;
+      }
+      if (rc == MIGRATEPAGE_SUCCESS) {
+        stats.nr_succeeded++;
+      } else {
+        nr_failed++;
+        stats.nr_failed_pages++;
+      }
+      dst_folios.erase(dst_folios.begin() + std::ptrdiff_t(i));
+    }
+  }
+  nr_failed += retry;
+  stats.nr_failed_pages += nr_retry_pages;
+  rc = rc_saved ? rc_saved : nr_failed;
+out:
+  // Cleanup remaining folios.
+  for (const Unmapped& u : dst_folios) {
+    migrate_folio_undo_src(mm, u.src, u.page_was_mapped, true, ret);
+    migrate_folio_undo_dst(mm, u.dst, true, put_new_page, private_);
+  }
+  mm.put_private_list(unmap_folios);
+  return rc;
+}
+
+// SYNC_LIGHT and SYNC: the batch asynchronously first (3 passes), then every page it left,
+// one at a time, in the real mode (7 passes). Only the second round's failures count,
+// unless the first ran out of memory.
+int migrate_pages_sync(Mm& mm, uint32_t from, new_page_t get_new_page, free_page_t put_new_page,
+                       uint64_t private_, MigrateMode mode, uint32_t ret, migrate_pages_stats& stats) {
+  MODEL_FUNC("migrate_pages_sync");
+  int nr_failed = 0;
+  const uint32_t folios = mm.get_private_list("folios");
+  migrate_pages_stats astats;
+  int rc = migrate_pages_batch(mm, from, get_new_page, put_new_page, private_, MigrateMode::Async,
+                               folios, astats, NR_MAX_MIGRATE_ASYNC_RETRY);
+  stats.nr_succeeded += astats.nr_succeeded;
+  if (rc < 0) {
+    stats.nr_failed_pages += astats.nr_failed_pages;
+    list_splice_tail_init(mm, folios, ret);
+    mm.put_private_list(folios);
+    return rc;
+  }
+  // The pages that failed for good after those to retry: each gets its own try.
+  list_splice_tail_init(mm, folios, from);
+  while (!list_empty(mm, from)) {
+    list_move(mm, mm.lists[from].first, folios);
+    rc = migrate_pages_batch(mm, folios, get_new_page, put_new_page, private_, mode, ret, stats,
+                             NR_MAX_MIGRATE_SYNC_RETRY);
+    list_splice_tail_init(mm, folios, ret);
+    if (rc < 0) break;
+    nr_failed += rc;
+  }
+  mm.put_private_list(folios);
+  return rc < 0 ? rc : nr_failed;
+}
+
+// migrate_pages since 2ef7dbb26990: batches of up to NR_MAX_BATCHED_MIGRATION pages
+// (compaction's lists hold at most COMPACT_CLUSTER_MAX, one batch).
+int migrate_pages_batched(Mm& mm, uint32_t from, new_page_t get_new_page, free_page_t put_new_page,
+                          uint64_t private_, MigrateMode mode) {
+  int rc = 0, rc_gather = 0;
+  migrate_pages_stats stats;
+  const uint32_t folios = mm.get_private_list("folios");
+  const uint32_t ret_folios = mm.get_private_list("ret_folios");
+  while (!list_empty(mm, from)) {
+    if (mm.lists[from].count > uint32_t(NR_MAX_BATCHED_MIGRATION)) {
+      Pfn cut = mm.lists[from].first;
+      for (int i = 0; i < NR_MAX_BATCHED_MIGRATION; i++) cut = mm.page(cut).lru_next;
+      list_cut_before(mm, folios, from, cut);
+    } else {
+      list_splice_init(mm, from, folios);
+    }
+    if (mode == MigrateMode::Async)
+      rc = migrate_pages_batch(mm, folios, get_new_page, put_new_page, private_, mode, ret_folios,
+                               stats, NR_MAX_MIGRATE_PAGES_RETRY);
+    else
+      rc = migrate_pages_sync(mm, folios, get_new_page, put_new_page, private_, mode, ret_folios,
+                              stats);
+    list_splice_tail_init(mm, folios, ret_folios);
+    if (rc < 0) {
+      rc_gather = rc;
+      break;
+    }
+    rc_gather += rc;
+  }
+  // Put the permanent failure folios back to the migration list, they will be put back
+  // to the right list by the caller.
+  list_splice_init(mm, ret_folios, from);
+  // Return 0 in case all split folios of fail-to-split folios are migrated successfully.
+  if (list_empty(mm, from)) rc_gather = 0;
+  mm.stat(Stat::PGMIGRATE_SUCCESS) += uint64_t(stats.nr_succeeded);
+  mm.stat(Stat::PGMIGRATE_FAIL) += uint64_t(stats.nr_failed_pages);
+  mm.put_private_list(ret_folios);
+  mm.put_private_list(folios);
+  return rc_gather;
+}
+
+}  // namespace
+
 int migrate_pages(Mm& mm, uint32_t from, new_page_t get_new_page, free_page_t put_new_page,
                   uint64_t private_, MigrateMode mode, MigrateReason reason) {
   MODEL_FUNC("migrate_pages");
+  if (mm.cfg.has(Fix::MigrateBatch))
+    return migrate_pages_batched(mm, from, get_new_page, put_new_page, private_, mode);
   int retry = 1, nr_failed = 0, nr_succeeded = 0, rc = 0;
+  // dd4ae78a21fc: the pages that failed for good (LIST_HEAD(ret_pages)).
+  const bool failed_to_ret = mm.cfg.has(Fix::MigrateFailedToRetList);
+  const uint32_t ret_pages = failed_to_ret ? mm.get_private_list("ret_pages") : kNoList;
   for (int pass = 0; pass < 10 && retry; pass++) {
     retry = 0;
     // list_for_each_entry_safe: remember the next page before this one may leave.
     for (Pfn page = mm.lists[from].first, next; page != kNoPfn; page = next) {
       next = mm.page(page).lru_next;
       const int r = unmap_and_move(mm, get_new_page, put_new_page, private_, page, pass > 2,
-                                   mode, reason);
+                                   mode, reason, ret_pages);
       switch (r) {
         case -ENOMEM:
           nr_failed++;
@@ -430,6 +729,12 @@ int migrate_pages(Mm& mm, uint32_t from, new_page_t get_new_page, free_page_t pu
   nr_failed += retry;
   rc = nr_failed;
 out:
+  if (failed_to_ret) {
+    // Put the permanent failure page back to migration list, they will be put back to
+    // the right list by the caller.
+    list_splice_init(mm, ret_pages, from);
+    mm.put_private_list(ret_pages);
+  }
   mm.stat(Stat::PGMIGRATE_SUCCESS) += nr_succeeded;
   mm.stat(Stat::PGMIGRATE_FAIL) += nr_failed;
   return rc;

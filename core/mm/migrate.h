@@ -16,12 +16,14 @@ using free_page_t = void (*)(Mm&, Pfn newpage, uint64_t private_);
 bool isolate_movable_page(Mm& mm, Pfn page, isolate_mode_t mode);
 void putback_movable_page(Mm& mm, Pfn page);
 void putback_movable_pages(Mm& mm, uint32_t list);
-// Returns the number of pages that were not migrated (or -ENOMEM); pages that failed
-// for good are already put back, the rest stay on `from` for the caller to put back.
+// Returns the number of pages that were not migrated (or -ENOMEM); the pages that were
+// not are on `from` for the caller to put back (before dd4ae78a21fc, those that failed
+// for good were put back already).
 int migrate_pages(Mm& mm, uint32_t from, new_page_t get_new_page, free_page_t put_new_page,
                   uint64_t private_, MigrateMode mode, MigrateReason reason);
+// `ret`: where a page that failed for good goes (dd4ae78a21fc), kNoList before.
 int unmap_and_move(Mm& mm, new_page_t get_new_page, free_page_t put_new_page, uint64_t private_,
-                   Pfn page, bool force, MigrateMode mode, MigrateReason reason);
+                   Pfn page, bool force, MigrateMode mode, MigrateReason reason, uint32_t ret);
 int __unmap_and_move(Mm& mm, Pfn page, Pfn newpage, bool force, MigrateMode mode);
 int move_to_new_page(Mm& mm, Pfn newpage, Pfn page, MigrateMode mode);
 // migrate_page: the generic migratepage for pages without a mapping (anon LRU pages):
