@@ -671,7 +671,7 @@ void cache_free_zspage(Mm& mm, uint32_t id) {
   Zspage& z = zspage_at(mm, id);
   z.allocated = false;
   z.magic = 0;  // the slab's free pointer overwrites the first word
-  kasan_record_free(z.life, "struct zspage " + std::to_string(id));
+  kasan_record_free(z.life, "struct zspage", id);
   Z(mm).free_zspages.push_back(id);
 }
 
@@ -1018,6 +1018,18 @@ uint64_t find_alloced_obj(Mm& mm, Pfn page, uint32_t* obj_idx, uint32_t pool) {
   return handle;
 }
 
+// The next allocated object from (s_page, obj_idx) on, along the zspage's chain
+// (find_alloced_obj, then the next page); 0 at the chain's end, where s_page is NULL.
+uint64_t next_alloced_obj(Mm& mm, uint32_t pool, Pfn& s_page, uint32_t& obj_idx) {
+  for (;;) {
+    const uint64_t handle = find_alloced_obj(mm, s_page, &obj_idx, pool);
+    if (handle) return handle;
+    s_page = get_next_page(mm, s_page);
+    if (s_page == kNoPfn) return 0;
+    obj_idx = 0;
+  }
+}
+
 int migrate_zspage(Mm& mm, uint32_t pool, SizeClass& c, zs_compact_control& cc) {
   MODEL_FUNC("migrate_zspage");
   Pfn s_page = cc.s_page;
@@ -1025,13 +1037,8 @@ int migrate_zspage(Mm& mm, uint32_t pool, SizeClass& c, zs_compact_control& cc) 
   uint32_t obj_idx = cc.obj_idx;
   int ret = 0;
   for (;;) {
-    const uint64_t handle = find_alloced_obj(mm, s_page, &obj_idx, pool);
-    if (!handle) {
-      s_page = get_next_page(mm, s_page);
-      if (s_page == kNoPfn) break;
-      obj_idx = 0;
-      continue;
-    }
+    const uint64_t handle = next_alloced_obj(mm, pool, s_page, obj_idx);
+    if (!handle) break;
     // Stop if there is no more space.
     const bool pinned = !migrate_lock_517(mm);
     if (zspage_full(mm, c, get_zspage(mm, d_page))) {
@@ -1133,13 +1140,8 @@ void migrate_zspage_one_dst(Mm& mm, uint32_t pool, SizeClass& c, uint32_t src_zs
   uint32_t obj_idx = 0;
   Pfn s_page = get_first_page(mm, src_zspage);
   for (;;) {
-    const uint64_t handle = find_alloced_obj(mm, s_page, &obj_idx, pool);
-    if (!handle) {
-      s_page = get_next_page(mm, s_page);
-      if (s_page == kNoPfn) break;
-      obj_idx = 0;
-      continue;
-    }
+    const uint64_t handle = next_alloced_obj(mm, pool, s_page, obj_idx);
+    if (!handle) break;
     const uint64_t used_obj = handle_to_obj(mm, pool, handle);
     const uint64_t free_obj = obj_malloc(mm, c, dst_zspage, handle);
     zs_object_copy(mm, c, free_obj, used_obj);

@@ -20,6 +20,11 @@ KasanTrack here_track() {
   return t;
 }
 
+void mark_freed(KasanObject& o) {
+  o.freed = true;
+  o.free = here_track();
+}
+
 void print_track(std::vector<std::string>& out, const char* what, const KasanTrack& t) {
   out.push_back(std::string(what) + " by task " + t.task + ":");
   for (uint32_t f : t.frames) out.push_back(" " + interned(f));
@@ -35,13 +40,14 @@ void kasan_alloc(KasanObject& o) {
 
 void kasan_free(KasanObject& o, const std::string& what, uint32_t line) {
   sched(Op::Write, Access::Write, kNoObj, line);
-  kasan_record_free(o, what);
+  if (o.freed) kasan_report(o, what, true, "double-free");
+  mark_freed(o);
 }
 
-void kasan_record_free(KasanObject& o, const std::string& what) {
-  if (o.freed) kasan_report(o, what, true, "double-free");
-  o.freed = true;
-  o.free = here_track();
+
+void kasan_record_free(KasanObject& o, const char* type, uint64_t id) {
+  if (o.freed) kasan_report(o, std::string(type) + " " + std::to_string(id), true, "double-free");
+  mark_freed(o);
 }
 
 void kasan_use_after_free(const KasanObject& o, const char* type, const std::string& name,

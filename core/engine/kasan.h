@@ -26,8 +26,9 @@ void kasan_alloc(KasanObject& o);
 // object. A second free is reported as KASAN reports it ("double-free").
 void kasan_free(KasanObject& o, const std::string& what, uint32_t line);
 // kfree of an object whose free is already a scheduling point on the object itself
-// (kmem_cache_free of a struct zspage): only what KASAN records.
-void kasan_record_free(KasanObject& o, const std::string& what);
+// (kmem_cache_free of a struct zspage): only what KASAN records. `type` and `id` name it
+// in a double-free report.
+void kasan_record_free(KasanObject& o, const char* type, uint64_t id);
 [[noreturn]] void kasan_report(const KasanObject& o, const std::string& what, bool write,
                                const char* bug);
 [[noreturn, gnu::cold]] void kasan_use_after_free(const KasanObject& o, const char* type,
