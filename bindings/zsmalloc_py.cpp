@@ -105,7 +105,7 @@ void register_zsmalloc(py::module_& m) {
         py::list classes;
         for (const auto& c : p.classes) {
           bool used = c.stats[drivers::OBJ_ALLOCATED] != 0;
-          for (const auto& l : c.fullness_list) used |= !l.empty();
+          used |= !c.fullness_list.all_empty();
           if (used) classes.append(class_dict(z, c, uint32_t(pool)));
         }
         d["classes"] = classes;

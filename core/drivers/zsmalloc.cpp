@@ -577,12 +577,13 @@ void insert_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
   }
   sched(Op::ListAdd, Access::Write, zspage_obj(id), here());
   c.stats[size_t(fullness)]++;
-  auto& l = c.fullness_list[size_t(fullness)];
+  FullnessLists& l = c.fullness_list;
+  const size_t fg = size_t(fullness);
   Zspage& z = zspage_at(mm, id);
-  if (!mm.cfg.has(Fix::ZsInsertAtHead) && !l.empty() && z.inuse < zspage_at(mm, l.front()).inuse)
-    l.insert(l.begin() + 1, id);  // list_add(&zspage->list, &head->list)
-  else
-    l.insert(l.begin(), id);
+  // list_add(&zspage->list, &head->list), or list_add(&zspage->list, &class->fullness_list[fg])
+  const bool behind_head = !mm.cfg.has(Fix::ZsInsertAtHead) && !l.empty(fg) &&
+                           z.inuse < zspage_at(mm, l.front(fg)).inuse;
+  l.insert(fg, behind_head ? 1 : 0, id);
   z.list = int8_t(fullness);
 }
 
@@ -591,18 +592,13 @@ void zspage_list_del(Mm& mm, SizeClass& c, uint32_t id, int8_t after) {
   Zspage& z = zspage_at(mm, id);
   if (z.list == kZsZeroed) null_deref("zspage->list.next (zspage never linked)", 8);
   if (z.list == kZsPoisoned) OOPS("general protection fault: list_del of LIST_POISON", {"zspage->list"});
-  if (z.list >= 0) {
-    auto& l = c.fullness_list[size_t(z.list)];
-    l.erase(std::find(l.begin(), l.end(), id));
-  }
+  if (z.list >= 0) c.fullness_list.erase(size_t(z.list), id);
   z.list = after;
 }
 
-bool list_empty(const std::vector<uint32_t>& list) { return list.empty(); }
-
 void remove_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
   if (!fullness_listed(mm.cfg, fullness)) return;
-  VM_BUG_ON(mm, list_empty(c.fullness_list[size_t(fullness)]));
+  VM_BUG_ON(mm, c.fullness_list.empty(size_t(fullness)));  // list_empty(&class->fullness_list[fullness])
   if (!migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id));
   sched(Op::ListDel, Access::Write, zspage_obj(id), here());
   zspage_list_del(mm, c, id, kZsNoList);
@@ -931,7 +927,7 @@ uint32_t alloc_zspage(Mm& mm, uint32_t pool, const SizeClass& c, mm::gfp_t gfp) 
 uint32_t find_get_zspage(Mm& mm, uint32_t pool, SizeClass& c) {
   sched(Op::Read, Access::Read, zs_class_obj(pool, c.index), here());
   for (int i = ratio_groups(mm) ? ZS_INUSE_RATIO_99 : ZS_ALMOST_FULL; i >= ZS_EMPTY; i--)
-    if (!c.fullness_list[size_t(i)].empty()) return c.fullness_list[size_t(i)].front();
+    if (!c.fullness_list.empty(size_t(i))) return c.fullness_list.front(size_t(i));
   return 0;
 }
 
@@ -1528,12 +1524,11 @@ void async_free_zspage(World& w, uint64_t pool_id) {
   // lock: another CPU can put a zspage on a ZS_EMPTY list between two classes.
   for (SizeClass& c : p.classes) {
     spin_lock(class_lock(mm, c));
-    auto& l = c.fullness_list[ZS_EMPTY];
-    if (!l.empty()) {  // list_splice_init(&class->fullness_list[ZS_EMPTY], &free_pages)
+    if (!c.fullness_list.empty(ZS_EMPTY)) {  // list_splice_init(&class->fullness_list[ZS_EMPTY], &free_pages)
       sched(Op::ListDel, Access::Write, zs_class_obj(pool, c.index), here());
+      const std::vector<uint32_t> l = c.fullness_list.take(ZS_EMPTY);
       for (uint32_t id : l) zspage_at(mm, id).list = kZsLocalList;
       free_pages.insert(free_pages.begin(), l.begin(), l.end());
-      l.clear();
     }
     spin_unlock(class_lock(mm, c));
   }
@@ -2483,7 +2478,7 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
       const auto [used, zspages] = held[slot];
       // Most classes are unused: nothing to report or count.
       if (!used && !zspages && !c.stats[OBJ_USED] && !c.stats[OBJ_ALLOCATED] && !spin_is_locked(c.lock) &&
-          std::all_of(c.fullness_list.begin(), c.fullness_list.end(), [](const auto& l) { return l.empty(); }))
+          c.fullness_list.all_empty())
         continue;
       for (int fg = 0; fg < NR_FULLNESS_GROUPS; ++fg)
         for (uint32_t id : c.fullness_list[size_t(fg)]) {

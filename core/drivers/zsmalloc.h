@@ -17,9 +17,11 @@
 // Containers whose elements are locked across scheduling points are deques: another
 // task may add elements while a task spins on a lock inside one.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -128,16 +130,54 @@ struct Zspage {
   KasanObject life;             // kmem_cache_alloc'ed by alloc_zspage, freed by __free_zspage
 };
 
+// class->fullness_list[NR_FULLNESS_GROUPS]: each group's zspage ids, list head first. The
+// groups share one vector, group after group: the world is copied for every execution,
+// and a class whose lists are all empty (most are) then copies one empty vector.
+class FullnessLists {
+ public:
+  std::span<const uint32_t> operator[](size_t fg) const {
+    return {ids_.data() + start_[fg], ids_.data() + start_[fg + 1]};
+  }
+  bool empty(size_t fg) const { return start_[fg] == start_[fg + 1]; }
+  uint32_t front(size_t fg) const { return ids_[start_[fg]]; }
+  bool all_empty() const { return ids_.empty(); }
+  std::vector<uint32_t> list(size_t fg) const {
+    const auto l = (*this)[fg];
+    return {l.begin(), l.end()};
+  }
+  // The id at position `pos` of group fg's list (0: list_add at the head).
+  void insert(size_t fg, size_t pos, uint32_t id) {
+    ids_.insert(ids_.begin() + std::ptrdiff_t(start_[fg] + pos), id);
+    for (size_t g = fg + 1; g < start_.size(); ++g) ++start_[g];
+  }
+  // list_del of an id on group fg's list.
+  void erase(size_t fg, uint32_t id) {
+    const auto end = ids_.begin() + std::ptrdiff_t(start_[fg + 1]);
+    ids_.erase(std::find(ids_.begin() + std::ptrdiff_t(start_[fg]), end, id));
+    for (size_t g = fg + 1; g < start_.size(); ++g) --start_[g];
+  }
+  // list_splice_init: group fg's ids, its list left empty.
+  std::vector<uint32_t> take(size_t fg) {
+    std::vector<uint32_t> out = list(fg);
+    ids_.erase(ids_.begin() + std::ptrdiff_t(start_[fg]), ids_.begin() + std::ptrdiff_t(start_[fg + 1]));
+    for (size_t g = fg + 1; g < start_.size(); ++g) start_[g] -= uint32_t(out.size());
+    return out;
+  }
+
+ private:
+  std::vector<uint32_t> ids_;
+  std::array<uint32_t, NR_FULLNESS_GROUPS + 1> start_{};  // group fg is [start_[fg], start_[fg + 1])
+};
+
 struct SizeClass {
   SpinLock lock;  // class->lock; since c0547d0b6a4b the pool's lock is used (class_lock())
-  // fullness_list[fg]: zspage ids, list head first.
-  std::array<std::vector<uint32_t>, NR_FULLNESS_GROUPS> fullness_list;
+  FullnessLists fullness_list;
   uint32_t size = 0;
   uint32_t objs_per_zspage = 0;
   uint32_t pages_per_zspage = 0;
   uint32_t index = 0;
   uint32_t pool = 0;  // model: the pool it belongs to
-  std::array<uint64_t, NR_ZS_STAT_TYPE> stats{};
+  std::array<uint32_t, NR_ZS_STAT_TYPE> stats{};  // class->stats.objs[]: 32 bits hold them, and copy faster
 };
 
 // A handle (cache_alloc_handle's object) and the model's record of what was written.

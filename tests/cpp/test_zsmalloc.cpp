@@ -205,18 +205,18 @@ TEST(ZsMalloc, FullnessGroupsFollowInuseAndZsMallocFillsTheFullestZspageFirst) {
   for (int64_t x : h) EXPECT_EQ(zs_zspage_of(k, pool, uint64_t(x)), z1);
   EXPECT_EQ(k.zsmalloc.zspages[z1].fullness, ZS_FULL);
   const SizeClass& c = class_for(k, pool, 1000);
-  EXPECT_EQ(c.fullness_list[ZS_FULL], std::vector<uint32_t>{z1});
+  EXPECT_EQ(c.fullness_list.list(ZS_FULL), std::vector<uint32_t>{z1});
   // A fifth object opens a second zspage.
   const int64_t h5 = call(k, "zs_malloc", {pool, 1000});
   const uint32_t z2 = zs_zspage_of(k, pool, uint64_t(h5));
   EXPECT_NE(z2, z1);
-  EXPECT_EQ(c.fullness_list[ZS_ALMOST_EMPTY], std::vector<uint32_t>{z2});
+  EXPECT_EQ(c.fullness_list.list(ZS_ALMOST_EMPTY), std::vector<uint32_t>{z2});
   // Freeing one object of the full zspage moves it to ZS_ALMOST_EMPTY, at the head
   // (higher inuse first).
   call(k, "zs_free", {pool, h[1]});
   EXPECT_EQ(k.zsmalloc.zspages[z1].fullness, ZS_ALMOST_EMPTY);
-  EXPECT_EQ(c.fullness_list[ZS_ALMOST_EMPTY], (std::vector<uint32_t>{z1, z2}));
-  EXPECT_TRUE(c.fullness_list[ZS_FULL].empty());
+  EXPECT_EQ(c.fullness_list.list(ZS_ALMOST_EMPTY), (std::vector<uint32_t>{z1, z2}));
+  EXPECT_TRUE(c.fullness_list.empty(ZS_FULL));
   // find_get_zspage takes the list head: the freed object's slot is reused.
   const int64_t h6 = call(k, "zs_malloc", {pool, 1000});
   EXPECT_EQ(h6, h[1]);  // the handle cache reuses the freed handle too
