@@ -32,6 +32,7 @@ No released kernel has 5a845e9f2d66 without f7ddb6125683: both are in 6.4.
 
 import pagesim as ps
 
+
 @ps.scenario(kernel="v6.6", fixes={"f7ddb6125683": False}, cpus=2, pages=512)
 def zs_compact_stale_source(k):
     """Compaction of class 1000 while the user frees the object its source keeps."""
