@@ -1088,3 +1088,33 @@ TEST(MigrateLru, WithoutC6c919eb90e0AMigratedPageIsFreedOffTheLru) {
     EXPECT_TRUE(k.invariant_outcomes().empty());
   }
 }
+
+// The private-list operations of 6.3's batch migration keep the kernel's order:
+// list_splice_init puts a list at the head, list_splice_tail_init at the tail, and
+// list_cut_before moves the head of a list up to an entry.
+TEST(Lists, SpliceAndCutKeepTheOrder) {
+  Mm mm;
+  init_memory(mm, {{"Normal", 1024}});
+  const uint32_t a = new_list(mm, "a"), b = new_list(mm, "b"), c = new_list(mm, "c");
+  const auto pfns = [&](uint32_t l) {
+    std::vector<Pfn> v;
+    for (Pfn p = mm.lists[l].first; p != kNoPfn; p = mm.page(p).lru_next) v.push_back(p);
+    EXPECT_EQ(v.size(), mm.lists[l].count);
+    EXPECT_EQ(v.empty() ? kNoPfn : v.back(), mm.lists[l].last);
+    return v;
+  };
+  for (Pfn p : {Pfn(1), Pfn(2), Pfn(3)}) list_add_tail(mm, p, a);
+  for (Pfn p : {Pfn(7), Pfn(8)}) list_add_tail(mm, p, b);
+  list_splice_init(mm, b, a);  // 7 8 1 2 3
+  EXPECT_EQ(pfns(a), (std::vector<Pfn>{7, 8, 1, 2, 3}));
+  EXPECT_TRUE(pfns(b).empty());
+  list_cut_before(mm, c, a, 2);  // c: 7 8 1, a: 2 3
+  EXPECT_EQ(pfns(c), (std::vector<Pfn>{7, 8, 1}));
+  EXPECT_EQ(pfns(a), (std::vector<Pfn>{2, 3}));
+  EXPECT_EQ(mm.page(2).lru_prev, kNoPfn);
+  list_splice_tail_init(mm, c, a);  // 2 3 7 8 1
+  EXPECT_EQ(pfns(a), (std::vector<Pfn>{2, 3, 7, 8, 1}));
+  EXPECT_EQ(mm.page(1).list, a);
+  list_splice_init(mm, c, a);  // splicing an empty list changes nothing
+  EXPECT_EQ(pfns(a), (std::vector<Pfn>{2, 3, 7, 8, 1}));
+}
