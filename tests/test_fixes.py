@@ -273,26 +273,24 @@ def compactions_returned(kernel: str, fixes: Fixes) -> list[int]:
     return list(COMPACTED)
 
 
-def class_geometry(kernel: str, fixes: Fixes, size: int) -> tuple[int, int, int]:
-    """(class size, pages per zspage, objects per zspage) of the class `size` bytes use."""
+def class_of(kernel: str, fixes: Fixes, size: int) -> dict[str, Any]:
+    """The view of the class that one object of `size` bytes lands in."""
     k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
     pool = k.call("zs_create_pool")
     k.call("zs_malloc", pool, size)
     (cls,) = core.zs_stats(k.state, pool)["classes"]
+    return cls
+
+
+def class_geometry(kernel: str, fixes: Fixes, size: int) -> tuple[int, int, int]:
+    """(class size, pages per zspage, objects per zspage) of the class `size` bytes use."""
+    cls = class_of(kernel, fixes, size)
     return cls["size"], cls["pages_per_zspage"], cls["objs_per_zspage"]
 
 
-def fullness_groups(kernel: str, fixes: Fixes) -> list[str]:
-    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
-    pool = k.call("zs_create_pool")
-    k.call("zs_malloc", pool, 1000)
-    (cls,) = core.zs_stats(k.state, pool)["classes"]
-    return list(cls["zspages"])[:2]
-
-
-# Found by a random search: 120 objects of 200 bytes (class 208), 39 freed, a compaction;
-# compaction's put-backs leave two zspages of one fullness group in an order that
-# insert_zspage's ->inuse optimization reverses. Each free frees hs.pop(i % len(hs)).
+# Found by a random search of frees and a compaction in class 208: where insert_zspage
+# puts a zspage in its list decides which zspage the next object goes to. Each free
+# frees hs.pop(i % len(hs)).
 INSERT_ORDER_FREES = [506, 86, 686, 618, 682, 567, 408, 360, 612, 484, 913, 503, 322, 183, 831,
                       639, 787, 401, 170, 227, 147, 357, 546, 132, 639, 855, 336, 147, 679, 192,
                       96, 722, 250, 456, 346, 489, 535, 201, 195]
@@ -457,7 +455,8 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "6260ae358345": (lambda k, f: class_geometry(k, f, 200), (208, 3, 59), (208, 2, 39)),
     "b46402fa894f": (lambda k, f: class_geometry(k, f, 3592), (3632, 8, 9), (4096, 1, 1)),
     "a40a71e8343e": (next_object_page, 0, 3),
-    "4c7ac97285d8": (fullness_groups, ["inuse_ratio_0", "inuse_ratio_10"], ["empty", "almost_empty"]),
+    "4c7ac97285d8": (lambda k, f: list(class_of(k, f, 1000)["zspages"])[:2],
+                     ["inuse_ratio_0", "inuse_ratio_10"], ["empty", "almost_empty"]),
     # 119 classes, and class 1000's drops: one per destination filled (2), or one after
     # the source was emptied (1).
     "5a845e9f2d66": (pool_lock_drops, 121, 120),
