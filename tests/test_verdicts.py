@@ -75,6 +75,11 @@ def test_model_functions_per_preset() -> None:
     non_lru = {"c6c919eb90e0": True, "bda807d44454": True}
     assert "zs_page_isolate" in ps.model_functions("v4.7", non_lru)
     assert set(ps.model_functions("v4.7")) < set(every)
+    # 6.3's batch migration brought its functions: a breakpoint on one names the fix before.
+    assert "migrate_folio_unmap" in ps.model_functions("v6.6")
+    assert "migrate_folio_unmap" not in ps.model_functions("v6.1")
+    assert "migrate_folio_unmap" not in ps.model_functions("v6.6", {"2ef7dbb26990": False,
+                                                                     "4bb6dc79d987": False})
     # 4.7's balloon migrated through hooks of its own, under the same names.
     assert {"balloon_page_isolate", "virtballoon_migratepage"} <= set(ps.model_functions("v4.7"))
     with pytest.raises(ps.UsageError, match=r"^fix 'bda807d44454' needs fix 'c6c919eb90e0' "

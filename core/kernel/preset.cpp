@@ -327,6 +327,10 @@ constexpr FunctionNeeds kFunctionNeeds[] = {
     {"test_driver_isolate_page", Fix::NonLruMigration},
     {"test_driver_migratepage", Fix::NonLruMigration},
     {"test_driver_putback_page", Fix::NonLruMigration},
+    {"migrate_pages_batch", Fix::MigrateBatch},
+    {"migrate_pages_sync", Fix::MigrateBatch},
+    {"migrate_folio_unmap", Fix::MigrateBatch},
+    {"migrate_folio_move", Fix::MigrateBatch},
 };
 }  // namespace
 
