@@ -28,14 +28,15 @@ uint64_t check_handle(const KernelView& v, long pool, long handle) {
   return uint64_t(handle);
 }
 
-py::dict class_dict(const Zsmalloc& z, const drivers::SizeClass& c, uint32_t pool) {
+py::dict class_dict(const kernel::Kernel& k, const drivers::SizeClass& c, uint32_t pool) {
+  const Zsmalloc& z = k.zsmalloc;
   py::dict d;
   d["index"] = c.index;
   d["size"] = c.size;
   d["pages_per_zspage"] = c.pages_per_zspage;
   d["objs_per_zspage"] = c.objs_per_zspage;
   py::dict lists;
-  const bool ratio = z.pools[pool].ratio_groups;
+  const bool ratio = k.cfg.has(Fix::ZsInuseRatioGroups);
   for (int fg = 0; fg < (ratio ? drivers::NR_FULLNESS_GROUPS : drivers::NR_ZS_FULLNESS); ++fg)
     lists[drivers::fullness_name(fg, ratio).c_str()] = c.fullness_list[size_t(fg)].size();
   d["zspages"] = lists;
@@ -93,7 +94,6 @@ void register_zsmalloc(py::module_& m) {
       "zs_stats",
       [](const KernelView& v, long pool) {
         const auto& p = check_pool(v, pool);
-        const Zsmalloc& z = v.k->zsmalloc;
         py::dict d;
         d["name"] = p.name;
         d["live"] = p.live;
@@ -106,7 +106,7 @@ void register_zsmalloc(py::module_& m) {
         for (const auto& c : p.classes) {
           bool used = c.stats[drivers::OBJ_ALLOCATED] != 0;
           used |= !c.fullness_list.all_empty();
-          if (used) classes.append(class_dict(z, c, uint32_t(pool)));
+          if (used) classes.append(class_dict(*v.k, c, uint32_t(pool)));
         }
         d["classes"] = classes;
         d["free_work_pending"] = v.k->works[p.free_work].pending;

@@ -1060,36 +1060,20 @@ int migrate_zspage(Mm& mm, uint32_t pool, SizeClass& c, zs_compact_control& cc) 
   return ret;
 }
 
-// isolate_src_zspage / isolate_dst_zspage (4c7ac97285d8): a source from the emptiest
-// ratio group, a destination from the fullest short of full.
-uint32_t isolate_ratio_zspage(Mm& mm, SizeClass& c, bool source) {
-  for (int i = 0; i < ZS_INUSE_RATIO_99; i++) {
-    const int fg = source ? ZS_INUSE_RATIO_10 + i : ZS_INUSE_RATIO_99 - i;
-    const auto& l = c.fullness_list[size_t(fg)];
-    if (!l.empty()) {
-      const uint32_t id = l.front();
-      remove_zspage(mm, c, id, fg);
-      return id;
-    }
-  }
-  return 0;
-}
-
+// isolate_zspage: a source from the emptier of the two ALMOST groups first, a destination
+// from the fuller; since 4c7ac97285d8 (isolate_src_zspage / isolate_dst_zspage), the
+// same over the ratio groups 10 to 99.
 uint32_t isolate_zspage(Mm& mm, SizeClass& c, bool source) {
-  if (ratio_groups(mm)) return isolate_ratio_zspage(mm, c, source);
-  int fg[2] = {ZS_ALMOST_EMPTY, ZS_ALMOST_FULL};
-  if (!source) {
-    fg[0] = ZS_ALMOST_FULL;
-    fg[1] = ZS_ALMOST_EMPTY;
-  }
-  for (int i = 0; i < 2; i++) {
-    const auto& l = c.fullness_list[size_t(fg[i])];
-    if (!l.empty()) {
-      const uint32_t id = l.front();
-      if (!migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id));
-      remove_zspage(mm, c, id, fg[i]);
-      return id;
-    }
+  const bool ratio = ratio_groups(mm);
+  const int first = ratio ? ZS_INUSE_RATIO_10 : ZS_ALMOST_EMPTY;
+  const int last = ratio ? ZS_INUSE_RATIO_99 : ZS_ALMOST_FULL;
+  for (int i = 0; i <= last - first; i++) {
+    const int fg = source ? first + i : last - i;
+    if (c.fullness_list.empty(size_t(fg))) continue;
+    const uint32_t id = c.fullness_list.front(size_t(fg));
+    if (!ratio && !migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id));
+    remove_zspage(mm, c, id, fg);
+    return id;
   }
   return 0;
 }
@@ -1596,7 +1580,6 @@ uint32_t zs_create_pool(Mm& mm, std::string name) {
   // init_deferred_free: INIT_WORK(&pool->free_work, async_free_zspage)
   p.free_work = init_work(mm, async_free_zspage, id, "zs_free_work");
   p.table = &class_table(mm.cfg);
-  p.ratio_groups = mm.cfg.has(Fix::ZsInuseRatioGroups);
   for (const ClassDef& d : p.table->defs) {
     SizeClass& c = p.classes.emplace_back();
     c.size = d.size;
@@ -2341,6 +2324,8 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
   Peek pk{d, z};
   auto bad = [&](std::string s) { out.push_back(std::move(s)); };
   const auto zs = [](uint32_t id) { return "zspage " + std::to_string(id); };
+  const bool ratio = d.cfg.has(Fix::ZsInuseRatioGroups);
+  const auto fname = [ratio](int fg) { return fullness_name(fg, ratio); };
   CheckScratch& scratch = check_scratch();
   std::vector<uint8_t>& zs_page = scratch.zs_page;  // pages of live zspages
   for (const Pfn p : scratch.marked) zs_page[p] = 0;
@@ -2424,8 +2409,6 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
       bad(zs(id) + ": inuse " + std::to_string(zp.inuse) + " but " + std::to_string(allocated) +
           " allocated objects");
     // The list of its fullness, unless isolated (off every list).
-    const bool ratio = z.pools[zp.pool].ratio_groups;
-    const auto fname = [ratio](int fg) { return fullness_name(fg, ratio); };
     const int fg = fullness_of(zp.inuse, c->objs_per_zspage, ratio);
     if (zp.fullness != fg)
       bad(zs(id) + ": fullness " + fname(zp.fullness) + " but inuse " + std::to_string(zp.inuse) +
@@ -2483,12 +2466,12 @@ std::vector<std::string> zsmalloc_check(const Drivers& d, bool settled, const mm
       for (int fg = 0; fg < NR_FULLNESS_GROUPS; ++fg)
         for (uint32_t id : c.fullness_list[size_t(fg)]) {
           if (id >= z.zspages.size() || !z.zspages[id].allocated) {
-            bad("class " + std::to_string(c.index) + " list " + fullness_name(fg, pool.ratio_groups) +
+            bad("class " + std::to_string(c.index) + " list " + fname(fg) +
                 " holds freed " + zs(id));
             continue;
           }
           if (z.zspages[id].list != fg)
-            bad(zs(id) + " is on list " + fullness_name(fg, pool.ratio_groups) + " but says otherwise");
+            bad(zs(id) + " is on list " + fname(fg) + " but says otherwise");
         }
       if (settled && spin_is_locked(c.lock)) bad("class " + std::to_string(c.index) + ": class->lock held");
       if (c.stats[OBJ_USED] != used)

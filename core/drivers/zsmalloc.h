@@ -192,7 +192,6 @@ struct ZsClassTable;
 struct ZsPool {
   std::string name;
   bool live = false;
-  bool ratio_groups = false;         // 4c7ac97285d8's fullness groups
   const ZsClassTable* table = nullptr;  // the size classes (by the chain size fixes)
   KasanObject life;        // kmalloc'ed by zs_create_pool, kfree'd by zs_destroy_pool
   uint32_t mapping = 0;    // pool->inode->i_mapping (a_ops = zsmalloc_aops)
