@@ -79,7 +79,7 @@ def test_presets_list_their_fixes() -> None:
         "dd4ae78a21fc", "239592815805"}
     assert set(presets["v6.1"]["fixes"]) - set(presets["v5.15"]["fixes"]) == {
         "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "356ea3865687",
-        "68f2736a8583", "160088b3b6d7"}
+        "68f2736a8583", "160088b3b6d7", "d818fca1cac3", "b485c6f1f9f5"}
     assert set(presets["v6.6"]["fixes"]) - set(presets["v6.1"]["fixes"]) == {
         "c0547d0b6a4b", "d2658f2052c7", "4b5d1e47b694", "6260ae358345", "b46402fa894f",
         "a40a71e8343e", "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", "2ef7dbb26990",
@@ -131,7 +131,7 @@ def test_fixes_are_named_and_titled() -> None:
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
         "73e64c51afc5", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",
-        "4fbbb3fde3c6",
+        "4fbbb3fde3c6", "d818fca1cac3", "b485c6f1f9f5",
         *MERGED[:-1], "77ff465799c6", "1a87aa03597e", "701d678599d0", "239592815805",
         "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "68f2736a8583", "c0547d0b6a4b",
         "d2658f2052c7", "4b5d1e47b694", "6260ae358345", "b46402fa894f", "a40a71e8343e",

@@ -680,11 +680,20 @@ void Sim::report_deadlock() {
   bool stuck = false, on_lock = false;
   for (const auto& tp : tasks_) {
     const Task& t = *tp;
-    if (t.state == TaskState::Ready && cfg_.preempt) {  // its CPU's owner never lets go
+    // Runnable, but its CPU's owner never lets go: with preempt, a lane that holds the
+    // CPU; without, the task the CPU runs until it sleeps. (A worker that never ran
+    // would have gone idle: it counts as asleep.)
+    const Task* cpu_owner = nullptr;
+    if (cfg_.preempt && t.state == TaskState::Ready)
+      cpu_owner = tasks_[cpus_[owner_[t.phys]].current].get();
+    else if (!cfg_.preempt && t.state == TaskState::New && (t.started || !t.daemon) &&
+             cpus_[t.cpu].current != t.id && cpus_[t.cpu].current != kNoTask)
+      cpu_owner = tasks_[cpus_[t.cpu].current].get();
+    if (cpu_owner) {
       stuck = true;
-      const Task& o = *tasks_[cpus_[owner_[t.phys]].current];
       waits.push_back(t.name + " (cpu" + std::to_string(t.phys) + ") " +
-                      (t.preempted ? "preempted by " : "waits for its CPU, held by ") + o.name +
+                      (t.preempted ? "preempted by " : "waits for its CPU, held by ") +
+                      cpu_owner->name +
                       (t.frames.empty() ? "" : " in " + interned(t.frames.back())));
       continue;
     }

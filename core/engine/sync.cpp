@@ -211,11 +211,20 @@ bool rwlock_is_contended(const RwLock& l, uint32_t line) {
   return l.next != l.serving;
 }
 
-void sleep_on(const WaitInfo& w) {
+namespace {
+// The run of a task about to wait; set-up code cannot wait.
+Sim* waiting_sim(const WaitInfo& w) {
   Sim* s = running_sim();
   if (!s)
-    throw UsageError(std::string("set-up code would sleep on ") + w.what + " (" +
-                     obj_label(w.obj) + "); set-up runs outside any task and cannot wait");
+    throw UsageError(std::string("set-up code would ") + (w.spinning ? "spin" : "sleep") +
+                     " on " + w.what + " (" + obj_label(w.obj) +
+                     "); set-up runs outside any task and cannot wait");
+  return s;
+}
+}  // namespace
+
+void sleep_on(const WaitInfo& w) {
+  Sim* s = waiting_sim(w);
   s->might_sleep(w.what, w.obj);
   s->block(w);
 }
@@ -227,6 +236,13 @@ void poll_sleep(ObjId obj, Nanos period, const char* what, uint32_t line) {
   const Nanos slept = s->now() - start;
   const Nanos periods = std::max<Nanos>(1, (slept + period - 1) / period);
   delay(periods * period - slept, line);
+}
+
+void poll_resched(ObjId obj, const char* what) { sleep_on({obj, what, false, false, false, true}); }
+
+void poll_spin(ObjId obj, const char* what) {
+  const WaitInfo w{obj, what, true, false, true, true};
+  waiting_sim(w)->block(w);
 }
 
 void wake_up(ObjId obj) {

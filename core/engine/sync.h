@@ -32,7 +32,14 @@ void sleep_on(const WaitInfo& w);
 // until a write, then to the end of the period the write fell in, when the loop looks
 // again. Waiting for a write no task can make any more is a hang, not a deadlock.
 void poll_sleep(ObjId obj, Nanos period, const char* what, uint32_t line = here());
-// Wakes the tasks that poll_sleep on obj (a writer of the state they poll).
+// The same loop with only cond_resched() between its looks: the task gives its CPU to
+// the tasks waiting for it, and otherwise looks again at once, so it is off its CPU
+// until a write (nothing it would see changes before one).
+void poll_resched(ObjId obj, const char* what);
+// The same loop with nothing between its looks: the task keeps its CPU until a write,
+// preemptible under CONFIG_PREEMPT (it holds no spinlock).
+void poll_spin(ObjId obj, const char* what);
+// Wakes the tasks that poll obj (a writer of the state they poll).
 void wake_up(ObjId obj);
 
 // spinlock_t: spins in simulated time; the task keeps its CPU while spinning.

@@ -117,7 +117,8 @@ void flush_work(World& w, uint32_t work, uint32_t line) {
     sched(Op::FlushWork, Access::Read, work_obj(work), line);
     const WorkStruct& ws = w.works[work];
     if (!ws.pending && !ws.running) return;
-    s->block({work_obj(work), "flush_work", false, false});
+    // It waits for the worker's progress, not for a lock's holder.
+    s->block({work_obj(work), "flush_work", false, false, false, true});
   }
 }
 

@@ -77,9 +77,10 @@ constexpr BuiltIn kBuiltIn[] = {
     {"v6.1", "v5.15",
      {Fix::ZsHugeInZspage, Fix::ZsNoZspageIsolation, Fix::ZsPoolMigrateLock,
       Fix::ZsLockZspageMigrateLock, Fix::AtomicPageIsolated, Fix::MovableOperations,
-      Fix::FreedPageNoLock},
+      Fix::FreedPageNoLock, Fix::ReclaimThrottleIsolated, Fix::ReclaimThrottleResched},
      "Linux 6.1 (LTS): zsmalloc's 5.17 locking rework (pool->migrate_lock, no zspage "
-     "isolation), an atomic PG_isolated, movable_operations",
+     "isolation), an atomic PG_isolated, movable_operations, compaction throttled in "
+     "reclaim_throttle",
      "c1336658570/linux-6.1.20 at fad5889c0b10 (6.1.20; krr-io/linux-6.1.0, 6.1-rc7, has the "
      "same mm/zsmalloc.c and differs in mm/migrate.c only in remove_migration_pte)"},
     {"v6.6", "v6.1",
@@ -195,6 +196,8 @@ constexpr FixNeeds kFixNeeds[] = {
      "2ef7dbb26990's migrate_folio_done counts LRU pages only, as since 6afcf8ef0ca0"},
     {Fix::SyncLightNoWaitNotUptodate, Fix::MigrateBatch,
      "4bb6dc79d987 changes 2ef7dbb26990's migrate_folio_unmap"},
+    {Fix::ReclaimThrottleResched, Fix::ReclaimThrottleIsolated,
+     "b485c6f1f9f5 changes the kthread branch of d818fca1cac3's reclaim_throttle"},
     {Fix::CompactionFsThrottle, Fix::CompactionGfpNofs,
      "4fbbb3fde3c6 reads the gfp_mask that 73e64c51afc5 gave every compaction"},
     {Fix::AtomicPageIsolated, Fix::VmOwnsPgIsolated,
@@ -331,6 +334,7 @@ constexpr FunctionNeeds kFunctionNeeds[] = {
     {"migrate_pages_sync", Fix::MigrateBatch},
     {"migrate_folio_unmap", Fix::MigrateBatch},
     {"migrate_folio_move", Fix::MigrateBatch},
+    {"reclaim_throttle", Fix::ReclaimThrottleIsolated},
 };
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include "mm/lru.h"
 #include "mm/page_ops.h"
+#include "mm/vmscan.h"
 #include "mm/vmstat.h"
 
 namespace pagesim::mm {
@@ -87,6 +88,8 @@ bool too_many_isolated(Mm& mm, const compact_control& cc) {
   }
   const uint64_t isolated = node_page_state(mm, Stat::NR_ISOLATED_FILE) +
                             node_page_state(mm, Stat::NR_ISOLATED_ANON);
+  // d818fca1cac3: a count found low also wakes the tasks in reclaim_throttle()
+  // (wake_throttle_isolated); the model's throttled tasks wait for the count itself.
   return isolated > (inactive + active) / 2;
 }
 
@@ -117,7 +120,10 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
     if (mm.cfg.has(Fix::IsolationStopsWithPagesToMigrate) && cc.nr_migratepages) return 0;
     // async migration should just abort
     if (cc.mode == MigrateMode::Async) return 0;
-    congestion_wait(kHz10);
+    if (mm.cfg.has(Fix::ReclaimThrottleIsolated))
+      reclaim_throttle(mm);
+    else
+      congestion_wait(kHz10);
   }
   // Direct async compaction gives up an order-aligned block at its first page that
   // cannot be isolated: it could not form the cc->order buddy page there anyway.

@@ -18,6 +18,14 @@ inline uint32_t& current_flags() {
   return t ? t->flags : setup_flags;
 }
 
+// current->flags & PF_KTHREAD: the run's daemons (kcompactd, the kworkers) are the kernel
+// threads; every task a scenario starts is a user task in a system call.
+inline bool current_is_kthread() {
+  Sim* s = Sim::current();
+  Task* t = s ? s->current_task() : nullptr;
+  return t && t->daemon;
+}
+
 // current->flags |= PF_MEMALLOC for a scope, cleared at its end as the kernel clears it
 // (also when the scope is left by an exception: set-up code goes on after one).
 struct MemallocScope {

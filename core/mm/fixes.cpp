@@ -76,6 +76,16 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm: compaction: avoid GFP_NOFS ABBA deadlock (6.5, Johannes Weiner: too_many_isolated "
      "compares the isolated pages with an eighth of the LRU for a compaction that may enter "
      "the file system, so it throttles before a GFP_NOFS one)"},
+    {Fix::ReclaimThrottleIsolated, "d818fca1cac3",
+     "mm/vmscan: throttle reclaim and compaction when too may pages are isolated (5.16, Mel "
+     "Gorman: isolate_migratepages_block waits in reclaim_throttle(VMSCAN_THROTTLE_ISOLATED), "
+     "HZ/50, instead of congestion_wait, HZ/10; a kthread other than kswapd is not "
+     "throttled and loops at once)"},
+    {Fix::ReclaimThrottleResched, "b485c6f1f9f5",
+     "mm: vmscan: remove deadlock due to throttling failing to make progress (5.17, Mel "
+     "Gorman: the kthread reclaim_throttle does not throttle calls cond_resched, so that "
+     "kcompactd's loop on too_many_isolated lets the tasks of its CPU run without "
+     "CONFIG_PREEMPT)"},
     {Fix::VmOwnsPgIsolated, "vm-owns-pg-isolated",
      "v4: the VM sets and clears PG_isolated under the page lock; drivers never touch it"},
     {Fix::MovableMappingBit, "movable-mapping-bit",

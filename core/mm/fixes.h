@@ -29,6 +29,8 @@ enum class Fix : uint8_t {
   MigrateBatch,              // 2ef7dbb26990 (6.3): migrate_pages unmaps (locks) a batch, then moves it
   SyncLightNoWaitNotUptodate,  // 4bb6dc79d987 (6.5): SYNC_LIGHT does not sleep on a page that is not uptodate
   CompactionFsThrottle,      // 4fbbb3fde3c6 (6.5): too_many_isolated divides the LRU by 8 for __GFP_FS
+  ReclaimThrottleIsolated,   // d818fca1cac3 (5.16): too many isolated: reclaim_throttle (HZ/50), kthreads not at all
+  ReclaimThrottleResched,    // b485c6f1f9f5 (5.17): an unthrottled kthread calls cond_resched
   VmOwnsPgIsolated,          // v4 (bda807d44454): the VM sets/clears PG_isolated, not the driver
   MovableMappingBit,         // v4: PG_movable is page->mapping bit 0x2; __ClearPageMovable keeps it
   RaceWithoutPageLock,       // v4 ("race without page_lock"): the put-back paths take lock_page

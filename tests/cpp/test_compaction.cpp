@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ using namespace pagesim;
 using namespace pagesim::mm;
 using kernel::Kernel;
 
+using pagesim::testing::join;
 using pagesim::testing::outcomes_str;
 using pagesim::testing::run_task;
 using pagesim::testing::sim_cfg;
@@ -650,42 +652,88 @@ struct ThrottleRun {
   int64_t migrated = 0;
 };
 
-enum class AEnds { PutsBack, KeepsThem, Dies };
+enum class AEnds { PutsBack, KeepsThem, Dies, FlushesWorkOfCpu1 };
+
+struct Throttle {
+  std::string preset = "v4.8";
+  std::map<std::string, bool> fixes;
+  MigrateMode b_mode = MigrateMode::Sync;
+  AEnds a_ends = AEnds::PutsBack;
+  bool b_kthread = false;  // B is a kernel thread, as kcompactd is
+  bool preempt = false;    // CONFIG_PREEMPT
+  // A counts its pages in NR_ISOLATED_FILE as if they were LRU pages (since 6afcf8ef0ca0
+  // compaction does not count non-LRU ones).
+  bool a_counts_them = false;
+};
 
 // Migrate context A holds two test-driver pages isolated for 1 ms of its CPU's time,
 // accounted as compaction accounts them (acct_isolated; after 6afcf8ef0ca0, non-LRU pages
-// are not counted). Compaction context B starts meanwhile to compact one of the machine's
-// two LRU pages: with two isolated pages against two on the LRU, too_many_isolated().
-ThrottleRun throttle_run(const std::string& preset, MigrateMode b_mode, AEnds a_ends) {
-  Kernel k(kcfg(preset, 1024));
+// are not counted, unless a_counts_them). Compaction context
+// B starts meanwhile on CPU 1 to compact one of the machine's two LRU pages: with two
+// isolated pages against two on the LRU, too_many_isolated().
+ThrottleRun throttle_run(const Throttle& c) {
+  kernel::KernelConfig kc = kcfg(c.preset, 1024);
+  kc.fixes = c.fixes;
+  Kernel k(kc);
   const uint32_t pid = process_create(k, "p");
   EXPECT_EQ(process_fault_in(k, pid, 2), 2u);
   const Pfn lru_page = k.processes[pid].pte[0];
   const Pfn P = Pfn(pagesim::testing::call(k, "test_driver_alloc", {2}));
+  // __drain_all_pages' work on CPU 1 (the model has no per-cpu page lists to drain).
+  const uint32_t wq = alloc_workqueue(k, "mm_percpu_wq", 1);
+  const uint32_t drain = init_work(k, [](World&, uint64_t) {}, 0, "drain_local_pages_wq");
   ThrottleRun t;
-  SimConfig c = sim_cfg(2);
-  c.window = 0;  // strict DES: A isolates first
-  Sim sim(c, &k, std::make_unique<TimedStrategy>(1));
+  SimConfig sc = sim_cfg(2);
+  sc.window = 0;  // strict DES: A isolates first
+  sc.preempt = c.preempt;
+  // B first sleeps until A is done waiting, so that CPU 1's kworker runs and goes idle,
+  // as it has long before on a real machine.
+  const uint32_t started = k.add_lock("kworkers_idle", LockKind::Mutex);
+  Mutex& idle = k.locks[started].mutex;
+  const bool b_sleeps_first = c.a_ends == AEnds::FlushesWorkOfCpu1;
+  Sim sim(sc, &k, std::make_unique<TimedStrategy>(1));
   with_teardown(sim, k);
   sim.spawn(0, "migrate_ctx_A", [&] {
+    if (b_sleeps_first) mutex_lock(idle);
     const uint32_t list = k.get_private_list("cc->migratepages");
     for (Pfn p : {P, P + 1}) {
       EXPECT_TRUE(isolate_movable_page(k, p, 0));
       list_add(k, p, list);
     }
-    if (!k.cfg.has(Fix::NrIsolatedLruOnly)) mod_node_page_state(k, Stat::NR_ISOLATED_FILE, 2);
+    const bool lru_only = k.cfg.has(Fix::NrIsolatedLruOnly);
+    if (!lru_only || c.a_counts_them) mod_node_page_state(k, Stat::NR_ISOLATED_FILE, 2);
     delay(kMs);
-    if (a_ends == AEnds::PutsBack) putback_movable_pages(k, list);
-    if (a_ends == AEnds::Dies) BUG("migrate_ctx_A", "dies with its pages isolated");
+    if (b_sleeps_first) mutex_unlock(idle);
+    if (c.a_ends == AEnds::FlushesWorkOfCpu1) {
+      queue_work(k, wq, drain);
+      flush_work(k, drain);
+    }
+    if (c.a_ends == AEnds::Dies) BUG("migrate_ctx_A", "dies with its pages isolated");
+    if (c.a_ends == AEnds::KeepsThem) return;
+    if (lru_only && c.a_counts_them) mod_node_page_state(k, Stat::NR_ISOLATED_FILE, -2);
+    putback_movable_pages(k, list);
   });
   sim.spawn(1, "compact_B", [&] {
     delay(1'000);
-    t.b_failed = compact_range(k, lru_page, lru_page + 1, b_mode);
+    if (b_sleeps_first) {
+      mutex_lock(idle);
+      mutex_unlock(idle);
+    }
+    t.b_failed = compact_range(k, lru_page, lru_page + 1, c.b_mode);
     t.b_done = Sim::current()->now();
-  });
+  }, c.b_kthread);
   t.r = sim.run();
   t.migrated = k.stat(Stat::PGMIGRATE_SUCCESS);
   return t;
+}
+
+ThrottleRun throttle_run(const std::string& preset, MigrateMode b_mode, AEnds a_ends) {
+  return throttle_run({preset, {}, b_mode, a_ends});
+}
+
+bool calls(const RunResult& r, const char* func) {
+  return std::any_of(r.trace.begin(), r.trace.end(),
+                     [&](const TraceRecord& s) { return interned(s.func) == std::string(func); });
 }
 
 }  // namespace
@@ -699,10 +747,7 @@ TEST(CompactionThrottle, SyncCompactionWaitsForThePutbackOfNonLruPagesOn48) {
   EXPECT_EQ(t.migrated, 1);
   EXPECT_GE(t.b_done, 100 * kMs);
   EXPECT_LT(t.b_done, 101 * kMs);
-  const auto& tr = t.r.trace;
-  EXPECT_TRUE(std::any_of(tr.begin(), tr.end(), [](const TraceRecord& s) {
-    return interned(s.func) == std::string("congestion_wait");
-  }));
+  EXPECT_TRUE(calls(t.r, "congestion_wait"));
 }
 
 // B does not wait: with 6afcf8ef0ca0 (LRU pages only are counted) it migrates its page;
@@ -749,4 +794,90 @@ TEST(CompactionThrottle, AWaitForPagesADeadTaskIsolatedIsItsAftermath) {
   ASSERT_NE(after, o.details.end()) << outcomes_str(t.r);
   ASSERT_NE(after + 1, o.details.end());
   EXPECT_NE((after + 1)->find("compact_B (cpu1) sleeps on congestion_wait"), std::string::npos);
+}
+
+// ---- reclaim_throttle (d818fca1cac3, 5.16) and its kthread branch (b485c6f1f9f5) ----
+
+// Since 5.16 B sleeps in reclaim_throttle instead: it looks again when its HZ/50 period
+// in which A put the pages back ends. With d818fca1cac3 flipped off, 6.1 waits HZ/10 as
+// 4.8 did.
+TEST(CompactionThrottle, ReclaimThrottleWaitsHz50) {
+  struct Case {
+    std::map<std::string, bool> fixes;
+    const char* waits_in;
+    Nanos period;
+  };
+  for (const Case& c : {Case{{}, "reclaim_throttle", 20 * kMs},
+                        Case{{{"d818fca1cac3", false}, {"b485c6f1f9f5", false}},
+                             "congestion_wait", 100 * kMs}}) {
+    SCOPED_TRACE(c.waits_in);
+    Throttle th;
+    th.preset = "v6.1";
+    th.fixes = c.fixes;
+    th.a_counts_them = true;
+    const ThrottleRun t = throttle_run(th);
+    ASSERT_TRUE(t.r.ok()) << outcomes_str(t.r);
+    EXPECT_EQ(t.b_failed, 0);
+    EXPECT_EQ(t.migrated, 1);
+    EXPECT_GE(t.b_done, c.period);
+    EXPECT_LT(t.b_done, c.period + kMs);
+    EXPECT_TRUE(calls(t.r, c.waits_in));
+    EXPECT_FALSE(calls(t.r, c.waits_in == std::string("congestion_wait") ? "reclaim_throttle"
+                                                                          : "congestion_wait"));
+  }
+}
+
+// "Do not throttle IO workers, kthreads other than kswapd or workqueues": kcompactd loops
+// on too_many_isolated() and migrates as soon as A has put the pages back.
+TEST(CompactionThrottle, AKthreadIsNotThrottled) {
+  for (const bool resched : {true, false}) {
+    SCOPED_TRACE(resched ? "b485c6f1f9f5" : "without b485c6f1f9f5");
+    Throttle th;
+    th.preset = "v6.1";
+    th.fixes = {{"b485c6f1f9f5", resched}};
+    th.a_counts_them = true;
+    th.b_kthread = true;
+    const ThrottleRun t = throttle_run(th);
+    ASSERT_TRUE(t.r.ok()) << outcomes_str(t.r);
+    EXPECT_EQ(t.migrated, 1);
+    EXPECT_GE(t.b_done, kMs);
+    EXPECT_LT(t.b_done, 2 * kMs);
+  }
+}
+
+// b485c6f1f9f5's report (a soft lockup of kcompactd0, CONFIG_PREEMPT=n only): the task
+// that holds the isolated pages waits for a work item of kcompactd's CPU (there,
+// __drain_all_pages), and kcompactd, looping on too_many_isolated() without
+// cond_resched(), never lets that CPU's kworker run. With cond_resched(), or with
+// CONFIG_PREEMPT, the kworker runs and both finish.
+TEST(CompactionThrottle, KcompactdLoopStarvesItsCpuWithoutCondResched) {
+  struct Case {
+    bool resched, preempt;
+  };
+  for (const Case& c : {Case{false, false}, Case{true, false}, Case{false, true}}) {
+    SCOPED_TRACE(std::string(c.resched ? "b485c6f1f9f5" : "without b485c6f1f9f5") +
+                 (c.preempt ? ", CONFIG_PREEMPT" : ""));
+    Throttle th;
+    th.preset = "v6.1";
+    th.fixes = {{"b485c6f1f9f5", c.resched}};
+    th.a_counts_them = true;
+    th.b_kthread = true;
+    th.preempt = c.preempt;
+    th.a_ends = AEnds::FlushesWorkOfCpu1;
+    const ThrottleRun t = throttle_run(th);
+    if (c.resched || c.preempt) {
+      ASSERT_TRUE(t.r.ok()) << outcomes_str(t.r);
+      EXPECT_EQ(t.migrated, 1);
+      continue;
+    }
+    ASSERT_EQ(t.r.outcomes.size(), 1u) << outcomes_str(t.r);
+    const Outcome& o = t.r.outcomes[0];
+    EXPECT_EQ(o.key(), "hang");
+    EXPECT_EQ(o.message, "no task can run while 3 wait for what no task can change");
+    EXPECT_EQ(join(o.details),
+              "migrate_ctx_A (cpu0) sleeps on flush_work work drain_local_pages_wq\n"
+              "compact_B (cpu1) spins on too_many_isolated node 0 vmstat in reclaim_throttle\n"
+              "kworker/1:mm_percpu_wq (cpu1) waits for its CPU, held by compact_B in "
+              "worker_thread\n");
+  }
 }

@@ -68,7 +68,7 @@ TEST(Engine, RandomFindsAbbaDeadlockAndReplayReproducesIt) {
   ASSERT_TRUE(dead.has_value()) << "random never found the ABBA deadlock";
   EXPECT_GT(ok, 0) << "some interleavings must complete";
   const Outcome& o = dead->outcomes.at(0);
-  ASSERT_EQ(o.details.size(), 2u);
+  ASSERT_EQ(o.details.size(), 2u) << o.report();
   // Who waits on what, and who holds it.
   std::set<std::string> lines(o.details.begin(), o.details.end());
   EXPECT_TRUE(lines.count("A (cpu0) spins on spinlock 'S' held by B in task_a")) << o.report();
