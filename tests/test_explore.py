@@ -252,6 +252,61 @@ def test_cli_explore_writes_the_outcome_set_and_minimised_failure(tmp_path) -> N
     assert pagesim_cli("explore", ZS_FREE_FILE, "--workers", "0").returncode == 2
 
 
+def test_cli_replays_and_draws_an_explorations_examples(tmp_path) -> None:
+    out = tmp_path / "ex.json"
+    bad = pagesim_cli("explore", ZS_FREE_FILE, "--strategy", "dpor", "--preemption-bound", "1",
+                      "--executions", "100000", "--json", str(out))
+    assert bad.returncode == 1, bad.stderr
+    doc = json.loads(out.read_text())
+    # Without --outcome: the minimised first failure, as the exploration printed it.
+    first = pagesim_cli("replay", str(out))
+    assert first.returncode == 1, first.stderr
+    assert f"schedule: {doc['first_failure']['schedule']}" in first.stdout
+    assert f": {doc['first_failure']['key']}" in first.stdout.splitlines()[0]
+    # Each outcome's example shows that outcome, by key or by a kind with one key.
+    for key in doc["outcomes"]:
+        run = pagesim_cli("replay", str(out), "--outcome", key)
+        assert run.returncode == (0 if key == "ok" else 1), run.stderr
+        head = run.stdout.splitlines()[0]
+        assert key in head.split(": ", 1)[1], head
+        assert f"schedule: {doc['examples'][key]}" in run.stdout
+    drawn = pagesim_cli("diagram", str(out), "--outcome", "oops:zs_page_isolate")
+    assert drawn.returncode == 1 and drawn.stdout.startswith("CPU0: "), drawn.stdout
+    # Bad keys and files say what there is, on one line, exit 2.
+    nope = pagesim_cli("replay", str(out), "--outcome", "nope")
+    assert nope.returncode == 2
+    assert nope.stderr.startswith("pagesim: no execution had outcome 'nope' in "
+                                  "zs_free_double_isolation [movable-v3] (outcomes: ")
+    run_json = tmp_path / "run.json"
+    assert pagesim_cli("replay", str(out), "--json", str(run_json)).returncode == 1
+    wrong = pagesim_cli("replay", str(run_json), "--outcome", "ok")
+    assert wrong.returncode == 2
+    assert "--outcome picks an exploration's example; this is a run" in wrong.stderr
+
+
+def test_an_exploration_ctrl_c_stopped_does_not_let_its_test_pass(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_stopped=f"""
+import os, signal, sys, threading
+sys.path.insert(0, {SCENARIOS!r})
+from zs_free_double_isolation import zs_free_double_isolation as sc
+
+def test_never_oopses_on_v48():
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    ex = sc.explore(kernel="v4.8", strategy="random", executions=0, seconds=60)
+    assert ex.interrupted and ex.never("oops")
+
+def test_after():
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.assert_outcomes()  # neither test passed
+    assert "KeyboardInterrupt" in result.stdout.str()
+
+
 def test_pytest_plugin_reports_failing_exploration(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_fail=f"""

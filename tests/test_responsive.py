@@ -4,11 +4,14 @@ under an exploration running in another thread."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pagesim as ps
 import pytest
@@ -53,23 +56,80 @@ def test_other_python_threads_run_during_an_exploration(scenario) -> None:
     assert ticks >= 50, ticks
 
 
-def test_ctrl_c_stops_an_exploration() -> None:
+@pytest.mark.parametrize("strategy", ["dpor", "random"])
+def test_ctrl_c_stops_an_exploration_which_returns_what_it_found(strategy) -> None:
     code = textwrap.dedent(f"""
         import os, signal, sys, threading, time
         sys.path.insert(0, {SCENARIOS!r})
         import zs_free_double_isolation as z
         threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
         t0 = time.monotonic()
-        try:
-            z.zs_free_double_isolation.explore(strategy="dpor", executions=0, seconds=120,
-                                               minimise=False)
-        except KeyboardInterrupt:
-            print("interrupted", round(time.monotonic() - t0))
+        ex = z.zs_free_double_isolation.explore(strategy={strategy!r}, executions=0,
+                                                seconds=120)
+        print(round(time.monotonic() - t0), ex.interrupted, ex.executions > 0,
+              ex.sometimes("oops:zs_page_isolate"), ex.first_failure, ex.scope)
     """)
     out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("interrupted"), out.stdout + out.stderr
+    seconds, interrupted, ran, found, minimised, scope = out.stdout.split(" ", 5)
+    assert int(seconds) <= 2 and interrupted == "True" and ran == "True", out.stdout
+    # What it found so far, not minimised (that would run on).
+    assert found == "True" and minimised == "None", out.stdout
+    assert scope.rstrip().endswith("interrupted"), scope
+
+
+def _session_processes(pgid: int) -> list[int]:
+    """The live processes of a process group (its session's leader started it)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    with open(f"/proc/{entry}/stat") as f:
+                        if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                            pids.append(int(entry))
+            except (ProcessLookupError, FileNotFoundError, PermissionError):
+                pass
+    return pids
+
+
+# SIGINT to the CLI process, or to its process group as a terminal's Ctrl-C sends it.
+@pytest.mark.parametrize("to_group", [False, True], ids=["process", "group"])
+def test_ctrl_c_stops_a_cli_exploration_with_workers_and_writes_its_json(
+        tmp_path, to_group) -> None:
+    out = tmp_path / "ex.json"
+    target = os.path.join(SCENARIOS, "zs_free_double_isolation.py") + "::zs_free_double_isolation"
+    p = subprocess.Popen([sys.executable, "-m", "pagesim.cli", "explore", target,
+                          "--seconds", "120", "--workers", "2", "--json", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_session_processes(p.pid)) < 3:  # the CLI and its two workers
+            assert time.monotonic() < deadline and p.poll() is None, p.communicate()
+            time.sleep(0.05)
+        time.sleep(0.5)  # exploring
+        t0 = time.monotonic()
+        if to_group:
+            os.killpg(p.pid, signal.SIGINT)
+        else:
+            p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, stderr
+    assert took < 2, took
+    assert _session_processes(p.pid) == []
+    assert "Traceback" not in stderr, stderr
+    doc = json.loads(out.read_text())
+    assert doc["interrupted"] is True and doc["workers"] == 2
+    assert 0 < doc["outcomes"]["ok"] < doc["executions"]
+    assert "oops:zs_page_isolate" in doc["outcomes"]
+    assert doc["scope"].endswith("interrupted")
+    assert f"interrupted after {doc['executions']} executions" in stdout
 
 
 def test_the_initial_state_cannot_change_under_an_exploration() -> None:

@@ -4,8 +4,8 @@
     pagesim run FILE.py[::name] [--kernel PRESET] [--fix NAME=on|off] [--seed N]
                 [--strategy random|timed] [--schedule S] [--json OUT] [--diagram] [--trace]
                 [--no-strict]
-    pagesim replay SCHEDULE.json [--json OUT] [--diagram]
-    pagesim diagram SCHEDULE.json
+    pagesim replay FILE.json [--outcome KEY] [--json OUT] [--diagram]
+    pagesim diagram FILE.json [--outcome KEY] [--depth D]
     pagesim explore FILE.py[::name] [--strategy random|pct|dfs|dpor] [--executions N]
                     [--seconds S] [--seed N] [--workers N] [--ray [ADDRESS]]
                     [--preemption-bound K|none|iterative] [--pct-depth D] [--no-progress]
@@ -16,7 +16,8 @@
 
 Exit status: 0 when every run ended ok, 1 when one ended with any other outcome, 2 for a
 usage error (bad arguments, unknown scenario or name, stale schedule, a script step that
-never matched).
+never matched), 130 when Ctrl-C stopped an exploration (it prints and writes --json with
+what it found, "interrupted": true).
 """
 
 from __future__ import annotations
@@ -160,11 +161,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in runs) else 1
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 MAX_SCHEDULE_FILE = 256 * 2**20  # bytes: a schedule of 100,000,000 steps fits
 
 
-def load_schedule(path: str) -> _core.Schedule:
-    """A schedule or run JSON file; any problem with it is a CliError (exit 2), one line."""
+def load_schedule(path: str, outcome: str | None = None) -> _core.Schedule:
+    """A schedule, run or exploration JSON file (an exploration's example of `outcome`, by
+    default its first failure); any problem with it is a CliError (exit 2), one line."""
+    return _load(path, outcome)[0]
+
+
+def _load(path: str, outcome: str | None) -> tuple[_core.Schedule, bool]:
+    """load_schedule, and whether the file was an exploration's."""
     try:
         if os.path.getsize(path) > MAX_SCHEDULE_FILE:
             raise CliError(f"{path} is larger than {MAX_SCHEDULE_FILE >> 20} MiB: not a schedule")
@@ -175,42 +183,93 @@ def load_schedule(path: str) -> _core.Schedule:
     except UnicodeDecodeError as e:
         raise CliError(f"{path} is not UTF-8 text (byte {e.start}): not a schedule") from e
     try:
-        return _schedule_of(text)
-    except (ValueError, AttributeError, TypeError) as e:  # ValueError: JSON, a 5000-digit int
-        raise CliError(f"{path} is not a pagesim schedule or run: {e}") from e
+        return _schedule_of(text, outcome)
+    except (ValueError, AttributeError, TypeError, KeyError) as e:  # ValueError: JSON, a 5000-digit int
+        raise CliError(f"{path} is not a pagesim schedule, run or exploration: {e}") from e
     except RecursionError as e:  # json.loads of a document nested thousands deep
         raise CliError(f"{path} is not a pagesim schedule or run: nested too deeply") from e
     except _core.UsageError as e:
         raise CliError(f"{path}: {e}") from e
 
 
-def _schedule_of(text: str) -> _core.Schedule:
+def _schedule_of(text: str, outcome: str | None) -> tuple[_core.Schedule, bool]:
     doc = json.loads(text) if text.strip().startswith("{") else None
-    if doc is not None and doc.get("schema") == "pagesim.run/1":
+    schema = doc.get("schema") if doc is not None else None
+    if schema == "pagesim.explores/1":
+        doc, schema = _exploration_with(doc["runs"], outcome), "pagesim.explore/1"
+    if schema == "pagesim.explore/1":
+        return _schedule_in(doc, _example(doc, outcome), ""), True
+    if outcome is not None:
+        raise CliError("--outcome picks an exploration's example; this is a "
+                       + ("run" if schema == "pagesim.run/1" else "schedule"))
+    if schema == "pagesim.run/1":
         # A run result: its schedule and what it was recorded against.
-        sched = _core.Schedule.from_json(
-            json.dumps(
-                {
-                    "schema": "pagesim.schedule/1",
-                    "pagesim_version": doc.get("pagesim_version"),
-                    "schedule": doc.get("schedule", ""),
-                    "meta": {
-                        "scenario": doc.get("scenario", ""),
-                        "scenario_file": doc.get("file", ""),
-                        "preset": doc.get("preset", ""),
-                        "fixes": json.dumps(doc.get("fixes", {}), sort_keys=True),
-                        "source_hash": doc.get("source_hash", ""),
-                        "trace_hash": doc.get("trace_hash", ""),
-                    },
-                }
-            )
-        )
-        return sched
-    return _core.Schedule.from_json(text)
+        return _schedule_in(doc, doc.get("schedule", ""), doc.get("trace_hash", "")), False
+    return _core.Schedule.from_json(text), False
 
 
-def replay(path: str, seed: int = 0) -> Run:
-    sched = load_schedule(path)
+def _schedule_in(doc: dict[str, Any], schedule: str, trace_hash: str) -> _core.Schedule:
+    """A schedule of the scenario, preset and fixes a run or exploration document names."""
+    return _core.Schedule.from_json(json.dumps({
+        "schema": "pagesim.schedule/1",
+        "pagesim_version": doc.get("pagesim_version"),
+        "schedule": schedule,
+        "meta": {
+            "scenario": doc.get("scenario", ""),
+            "scenario_file": doc.get("file", ""),
+            "preset": doc.get("preset", ""),
+            "fixes": json.dumps(doc.get("fixes", {}), sort_keys=True),
+            "source_hash": doc.get("source_hash", ""),
+            "trace_hash": trace_hash,
+        },
+    }))
+
+
+def _outcome_list(doc: dict[str, Any]) -> str:
+    return ", ".join(sorted(doc["examples"]))
+
+
+def _example(doc: dict[str, Any], outcome: str | None) -> str:
+    """The exploration's schedule for `outcome` (a key, or a kind with one key), or its
+    first failure (minimised when the exploration minimised it)."""
+    examples: dict[str, str] = doc["examples"]
+    if outcome is None:
+        first = doc.get("first_failure")
+        if first:
+            return str(first["schedule"])
+        failed = [k for k in examples if k != "ok"]
+        if not failed:
+            raise CliError(f"every execution was ok; --outcome ok replays one "
+                           f"(outcomes: {_outcome_list(doc)})")
+        outcome = min(failed, key=lambda k: doc["first_seen"].get(k, 0))
+    keys = [k for k in examples if k == outcome] or [
+        k for k in examples if k.split(":")[0] == outcome]
+    if len(keys) != 1:
+        what = "no execution had" if not keys else f"{len(keys)} outcomes match"
+        raise CliError(f"{what} outcome {outcome!r} in {doc['scenario']} [{doc['preset']}] "
+                       f"(outcomes: {_outcome_list(doc)})")
+    return examples[keys[0]]
+
+
+def _exploration_with(runs: list[dict[str, Any]], outcome: str | None) -> dict[str, Any]:
+    """The one exploration of several that has `outcome` (or any failure)."""
+    def has(doc: dict[str, Any]) -> bool:
+        keys = list(doc["examples"])
+        if outcome is None:
+            return any(k != "ok" for k in keys)
+        return any(k == outcome or k.split(":")[0] == outcome for k in keys)
+
+    found = [doc for doc in runs if has(doc)]
+    if len(found) != 1:
+        names = ", ".join(f"{d['scenario']} [{d['preset']}]" for d in found or runs)
+        what = f"outcome {outcome!r}" if outcome else "a failure"
+        raise CliError(f"{len(found)} of its {len(runs)} explorations have {what} ({names}): "
+                       "write one exploration per --json file")
+    return found[0]
+
+
+def replay(path: str, seed: int = 0, outcome: str | None = None) -> Run:
+    sched, explored = _load(path, outcome)
     meta = sched.meta
     if not meta.get("scenario") or not meta.get("scenario_file"):
         raise CliError(f"{path} does not say which scenario it was recorded for")
@@ -221,18 +280,21 @@ def replay(path: str, seed: int = 0) -> Run:
         raise CliError(f"{path}: its fixes are not JSON: {meta['fixes'][:60]!r}") from e
     if not isinstance(fixes, dict):
         raise CliError(f"{path}: its fixes are not a dict of fix names: {meta['fixes'][:60]!r}")
-    return sc.run(kernel=meta.get("preset") or None, fixes=fixes, seed=seed, schedule=sched)
+    # An exploration's example replays as the exploration ran it: an exception in a task
+    # is an outcome.
+    return sc.run(kernel=meta.get("preset") or None, fixes=fixes, seed=seed, schedule=sched,
+                  errors_as_outcomes=explored)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    run = replay(args.schedule)
+    run = replay(args.schedule, outcome=args.outcome)
     show(run, args)
     write_json([run.to_json()], args.json, "pagesim.runs/1")
     return 0 if run.ok else 1
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
-    run = replay(args.schedule)
+    run = replay(args.schedule, outcome=args.outcome)
     print(run.diagram(depth=args.depth))
     return 0 if run.ok else 1
 
@@ -267,14 +329,22 @@ def cmd_explore(args: argparse.Namespace) -> int:
         print(f"  scope: {ex.scope}")
         for key, n in sorted(ex.outcomes.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {key:40} {n:8}")
-        f = ex.first_failure
+        f, first = ex.first_failure, ex.found.first_failing()
         if f is not None:
             print(
                 f"first failure {f.key}: {f.preemptions} preemption"
                 f"{'' if f.preemptions == 1 else 's'}, {f.steps} steps; replay with\n"
                 f"  {ex.replay_command()}"
             )
+        elif first is not None:
+            print(f"first failure {first.key} (not minimised); replay with\n"
+                  f"  {ex.replay_command()}")
+        if ex.interrupted:
+            print(f"interrupted after {ex.executions} executions: the outcomes found so far")
+            break
     write_json([e.to_json() for e in results], args.json, "pagesim.explores/1")
+    if results and results[-1].interrupted:
+        return EXIT_INTERRUPTED
     return 0 if all(set(e.outcomes) == {"ok"} for e in results) else 1
 
 
@@ -370,15 +440,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "error")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("replay", help="replay a schedule or result JSON file")
-    s.add_argument("schedule")
-    s.add_argument("--json", metavar="OUT")
-    s.add_argument("--diagram", action="store_true")
+    outcome_help = ("with an exploration's JSON (explore --json): replay its example of "
+                    "this outcome (a key such as oops:zs_page_isolate, or a kind); default: "
+                    "its first failure")
+    s = sub.add_parser("replay", help="replay a schedule, run or exploration JSON file")
+    s.add_argument("schedule", help="a schedule (.pagesim/failures/), run --json or "
+                                    "explore --json file")
+    s.add_argument("--outcome", metavar="KEY", help=outcome_help)
+    s.add_argument("--json", metavar="OUT", help="write the replayed run as JSON ('-': stdout)")
+    s.add_argument("--diagram", action="store_true", help="print the CPU-column diagram")
     s.set_defaults(func=cmd_replay)
 
-    s = sub.add_parser("diagram", help="draw the run a schedule JSON file records")
-    s.add_argument("schedule")
-    s.add_argument("--depth", type=int, default=3)
+    s = sub.add_parser("diagram", help="draw the run a schedule, run or exploration JSON "
+                                       "file records")
+    s.add_argument("schedule", help="a schedule, run --json or explore --json file")
+    s.add_argument("--outcome", metavar="KEY", help=outcome_help)
+    s.add_argument("--depth", type=int, default=3,
+                   help="model functions shown below each task's entry point")
     s.set_defaults(func=cmd_diagram)
 
     s = sub.add_parser("explore", help="run a scenario under many schedules: its outcome set")

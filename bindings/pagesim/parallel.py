@@ -14,11 +14,15 @@ import multiprocessing.connection as mp_connection
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import _core
+
+if TYPE_CHECKING:  # Python 3.11's typing.Self
+    from typing_extensions import Self
 
 # The machine a forked local worker explores (set before the fork, read in the child).
 _JOB: dict[str, Any] = {}
@@ -54,17 +58,45 @@ def _die_with_parent() -> None:
         pass
 
 
+class Interrupt:
+    """Ctrl-C (SIGINT) while exploring: the exploration stops at its next look (every 64
+    executions) and returns what it found, marked interrupted. A second Ctrl-C raises
+    KeyboardInterrupt at once. Only the main thread can catch signals; elsewhere Ctrl-C
+    keeps Python's default."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self._old: Any = None
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
 def _local_worker(worker: int, conn: Any) -> None:
     _die_with_parent()
     if os.getppid() != _JOB["parent"]:  # the parent died before prctl took effect
         os._exit(1)
+    # A terminal's Ctrl-C reaches the whole process group: the parent decides, and tells
+    # the workers to stop through `stop`.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     job = _JOB
-    counters = job["counters"]
+    counters, stop = job["counters"], job["stop"]
 
     def progress(r: Any) -> bool:
         counters[2 * worker] = r.executions
         counters[2 * worker + 1] = len(r.outcomes)
-        return True
+        return not stop.value
 
     try:
         conn.send(("ok", explore_share(job["core"], job["args"], worker, job["workers"],
@@ -91,14 +123,20 @@ def _describe_exit(code: int | None) -> str:
     return f"exited with status {code}"
 
 
-def run_local(core: Any, args: dict[str, Any], workers: int, show: Callable | None) -> Any:
+# How long interrupted workers have to send what they found before they are killed.
+STOP_GRACE = 1.0
+
+
+def run_local(core: Any, args: dict[str, Any], workers: int, show: Callable | None,
+              interrupt: Interrupt | None = None) -> Any:
     """Explore `core` (a built scenario) with `workers` forked processes on this machine,
     each with its copy of it; returns the merged result. A worker that dies is started
     again once for its share; if it dies again, the result is the other shares, marked
-    incomplete, with a WorkerLostWarning. Workers die with this process."""
+    incomplete, with a WorkerLostWarning. Workers die with this process. When `interrupt`
+    is set, the workers stop and the result is what they found so far."""
     ctx = mp.get_context("fork")
     _JOB.update(core=core, args=args, workers=workers, counters=ctx.Array("q", 2 * workers),
-                parent=os.getpid())
+                stop=ctx.Value("b", 0), parent=os.getpid())
     t0 = time.monotonic()
     shares: dict[int, str] = {}
     lost: list[str] = []
@@ -113,11 +151,18 @@ def run_local(core: Any, args: dict[str, Any], workers: int, show: Callable | No
         theirs.close()
         running[w] = (p, mine)
 
+    deadline = None  # once interrupted: when the workers that did not answer are killed
     try:
         for w in range(workers):
             start(w)
         while running:
-            ready = mp_connection.wait([c for _, c in running.values()], timeout=0.25)
+            if interrupt is not None and interrupt.set and deadline is None:
+                _JOB["stop"].value = 1
+                deadline = time.monotonic() + STOP_GRACE
+            if deadline is not None and time.monotonic() > deadline:
+                lost.extend(f"worker {w} did not stop in time" for w in sorted(running))
+                break
+            ready = mp_connection.wait([c for _, c in running.values()], timeout=0.05)
             for w, (p, conn) in list(running.items()):
                 if conn not in ready:
                     continue
@@ -127,7 +172,7 @@ def run_local(core: Any, args: dict[str, Any], workers: int, show: Callable | No
                     p.join()
                     what = f"worker {w} {_describe_exit(p.exitcode)}"
                     del running[w]
-                    if tries[w] < 2:
+                    if tries[w] < 2 and deadline is None:
                         start(w)
                     else:
                         lost.append(f"{what} twice")
@@ -148,18 +193,22 @@ def run_local(core: Any, args: dict[str, Any], workers: int, show: Callable | No
             p.join()
             conn.close()
         _JOB.clear()
-    return _merge_what_came_back(shares, lost, workers, time.monotonic() - t0)
+    return _merge_what_came_back(shares, lost, workers, time.monotonic() - t0,
+                                 deadline is not None)
 
 
 def _merge_what_came_back(shares: dict[int, str], lost: list[str], workers: int,
-                          seconds: float) -> Any:
+                          seconds: float, interrupted: bool = False) -> Any:
     """The shares that came back, merged; with a WorkerLostWarning naming what was lost,
     and marked incomplete, when some did not."""
+    if not shares and interrupted:
+        raise KeyboardInterrupt  # nothing came back to show
     if not shares:
         raise RuntimeError(f"every worker died: {'; '.join(lost)}")
     merged = merge([shares[w] for w in sorted(shares)], workers, seconds)
     if lost:
         merged.mark_incomplete()
+    if lost and not interrupted:
         warnings.warn(WorkerLostWarning(
             f"{'; '.join(lost)}: its share of the space was not explored, the outcome "
             "set is of the other workers' shares"), stacklevel=4)
@@ -173,9 +222,11 @@ def run_ray(
     args: dict[str, Any],
     workers: int,
     address: str | None,
+    interrupt: Interrupt | None = None,
 ) -> Any:
     """Explore on a Ray cluster (`address`, or a local one started here) with `workers`
-    tasks; each loads the scenario from its file."""
+    tasks; each loads the scenario from its file. When `interrupt` is set, the tasks still
+    running are cancelled and the result is the shares that came back."""
     try:
         import ray
     except ImportError as e:  # pragma: no cover - ray is a dev dependency
@@ -191,7 +242,14 @@ def run_ray(
     lost: list[str] = []
     pending = list(refs)
     while pending:
-        done, pending = ray.wait(pending, num_returns=1)
+        if interrupt is not None and interrupt.set:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            lost.extend(f"ray worker {refs[ref]} cancelled" for ref in pending)
+            break
+        done, pending = ray.wait(pending, num_returns=1, timeout=0.1)
+        if not done:
+            continue
         w = refs[done[0]]
         try:
             shares[w] = ray.get(done[0])
@@ -199,7 +257,8 @@ def run_ray(
             raise  # an exception in the task (also an instance of its own type): the user's
         except ray.exceptions.RayError as e:  # the task's process or node died, twice
             lost.append(f"ray worker {w} lost ({type(e).__name__}) twice")
-    return _merge_what_came_back(shares, lost, workers, time.monotonic() - t0)
+    return _merge_what_came_back(shares, lost, workers, time.monotonic() - t0,
+                                 interrupt is not None and interrupt.set)
 
 
 def _ray_worker(

@@ -11,7 +11,8 @@ When a test fails, the report gets a "pagesim" section that lists every scenario
 exploration the test and its fixtures made, in order, each with its outcome and the command
 that replays it (the schedule saved under .pagesim/failures/, one file per run); for each
 run that did not end ok, and each exploration's first failure (minimised), its kernel-style
-report and LKML-style diagram. --pagesim-replay with a missing or malformed file is a usage
+report and LKML-style diagram. An exploration stopped by Ctrl-C (it returns what it found)
+stops the session rather than let its test pass. --pagesim-replay with a missing or malformed file is a usage
 error (exit 4), and so is a file that no selected test replays.
 """
 
@@ -98,6 +99,15 @@ def kernel() -> _core.Kernel:
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     RECORDED.clear()  # from here on: the runs of this test and its fixtures
     yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    yield
+    # Ctrl-C stopped an exploration, which returned what it had found: the test must not
+    # pass on it. The session stops, as Ctrl-C asked.
+    if any(isinstance(x, Exploration) and x.interrupted for x in RECORDED):
+        raise KeyboardInterrupt
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -844,28 +844,31 @@ class Scenario:
         }
         bar = parallel.ProgressBar(f"explore {self.name} {strategy}") if progress else None
         try:
-            if backend == "ray":
-                found = parallel.run_ray(
-                    self.file, self.name, build_args, args, workers, ray_address
-                )
-            elif workers > 1:
-                found = parallel.run_local(core, args, workers, bar)
-            else:
+            with parallel.Interrupt() as interrupt:
+                if backend == "ray":
+                    found = parallel.run_ray(
+                        self.file, self.name, build_args, args, workers, ray_address, interrupt
+                    )
+                elif workers > 1:
+                    found = parallel.run_local(core, args, workers, bar, interrupt)
+                else:
 
-                def tick(r: Any) -> bool:
-                    bar(r.executions, len(r.outcomes), r.seconds)
-                    return True
+                    def tick(r: Any) -> bool:
+                        if bar:
+                            bar(r.executions, len(r.outcomes), r.seconds)
+                        return not interrupt.set
 
-                found = parallel.explore_share(core, args, 0, 1, tick if bar else None)
+                    found = parallel.explore_share(core, args, 0, 1, tick)
         finally:
             if bar:
                 bar.close()
-        if minimise:
+        # Interrupted: what was found, at once (minimising would run on).
+        if minimise and not interrupt.set:
             first = found.first_failing()
             if first is not None:
                 found.first_failure = core.minimise(first.key, list(first.schedule.choices))
         ex = Exploration(self, found, built.preset, built.fixes, built.names,
-                         asked=preemption_bound)
+                         asked=preemption_bound, interrupted=interrupt.set)
         record(ex)
         return ex
 
@@ -960,13 +963,15 @@ class Exploration:
     and one replayable schedule, and the scope it covered."""
 
     def __init__(self, scenario: Scenario, found: Any, preset: str, fixes: dict[str, bool],
-                 names: Names | None = None, asked: int | None | str = "iterative") -> None:
+                 names: Names | None = None, asked: int | None | str = "iterative",
+                 interrupted: bool = False) -> None:
         self.scenario = scenario
         self.found = found
         self.preset = preset
         self.fixes = dict(fixes)
         self.names = names or Names()
         self.asked = asked  # the preemption_bound explore() was given
+        self.interrupted = interrupted  # stopped by Ctrl-C: what it found until then
 
     @property
     def strategy(self) -> str:
@@ -1012,7 +1017,8 @@ class Exploration:
         the space in scope was exhausted or the budget ran out."""
         head = f"{self.strategy}, {self.executions:,} executions"
         if not self.systematic:
-            return f"{head}, sampled (a random search proves nothing)"
+            return f"{head}, sampled (a random search proves nothing)" + (
+                ", interrupted" if self.interrupted else "")
         if self.every_schedule:
             return f"{head}, every schedule (exhausted)"
         if self.asked == "iterative":
@@ -1023,7 +1029,7 @@ class Exploration:
             mode = f"preemption bound {self.asked}"
         covered = ("no bound fully covered" if self.bound_covered is None
                    else f"bound {self.bound_covered} fully covered")
-        end = "exhausted" if self.exhausted else "budget spent"
+        end = "exhausted" if self.exhausted else "interrupted" if self.interrupted else "budget spent"
         return f"{head}, {mode}, {covered}, {end}"
 
     def _matches(self, key: str) -> list[str]:
@@ -1124,6 +1130,7 @@ class Exploration:
             "exhausted": found["exhausted"],
             "every_schedule": found["every_schedule"],
             "scope": self.scope,
+            "interrupted": self.interrupted,
             "seconds": found["seconds"],
             "rate": found["executions_per_s"],
             "workers": found["workers"],
