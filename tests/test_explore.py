@@ -196,11 +196,21 @@ def test_budget_in_one_argument() -> None:
         ZS_FREE.explore(budget=2.5)
 
 
-def test_progress_line_shows_executions_outcomes_and_rate(capsys: pytest.CaptureFixture) -> None:
-    ZS_FREE.explore(strategy="random", executions=300, progress=True, minimise=False)
-    err = capsys.readouterr().err
-    assert "explore zs_free_double_isolation random:" in err
-    assert " executions, " in err and " outcomes, " in err and "/s" in err
+def test_progress_bar_shows_the_budget_rate_eta_and_outcomes(capsys: pytest.CaptureFixture) -> None:
+    ex = ZS_FREE.explore(strategy="random", executions=300, progress=True, minimise=False)
+    last = capsys.readouterr().err.strip().split("\r")[-1]
+    # Redrawn at the end with the final figures.
+    assert last.startswith("explore zs_free_double_isolation random: 100%|"), last
+    assert "| 300/300 [" in last and f"exec/s, {len(ex.outcomes)} outcomes]" in last, last
+    # A dpor search that exhausts its space before the budget ends at 100% of what it ran.
+    ZS_FREE.explore(kernel="v4.8", strategy="dpor", preemption_bound=1, progress=True)
+    last = capsys.readouterr().err.strip().split("\r")[-1]
+    assert " 100%|" in last and "1 outcome]" in last, last
+    # A budget of seconds: the time against it, with executions and rate.
+    ex = ZS_FREE.explore(strategy="random", seconds=0.3, progress=True, minimise=False)
+    last = capsys.readouterr().err.strip().split("\r")[-1]
+    assert re.search(rf": 100%\|.*\| 00:00<00:00, {ex.executions:,} executions, [\d,]+/s, "
+                     rf"{len(ex.outcomes)} outcomes$", last), last
 
 
 def test_bad_exploration_input_raises_clear_errors() -> None:

@@ -283,28 +283,49 @@ def merge(shares: list[str], workers: int, seconds: float) -> Any:
 
 
 class ProgressBar:
-    """One line on stderr, redrawn: executions, distinct outcomes so far, rate."""
+    """An exploration's progress (tqdm: a line on stderr, a widget in a notebook): the
+    executions against the budget with percentage, rate and ETA, and the distinct outcomes
+    so far; with a budget of seconds alone, the time against it. finish() redraws it with
+    the final figures (a search that exhausted its space early ends at 100%)."""
 
-    def __init__(self, label: str, stream: Any = None) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.t0 = time.monotonic()
+    def __init__(self, label: str, executions: int, seconds: float,
+                 stream: Any = None) -> None:
+        self.by_time = not executions
+        kw: dict[str, Any] = {
+            "total": seconds if self.by_time else executions, "desc": label,
+            "unit": "s" if self.by_time else "exec", "unit_scale": not self.by_time,
+            "file": stream or sys.stderr, "leave": True,
+            "mininterval": 0.2, "dynamic_ncols": True, "smoothing": 0.1}
+        if self.by_time:
+            kw["bar_format"] = "{l_bar}{bar}| {elapsed}<{remaining}{postfix}"
+        try:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(**kw)
+        except ImportError:  # a notebook without ipywidgets: the text bar
+            from tqdm.std import tqdm
+            self.bar = tqdm(**kw)
         self.last = 0.0
 
-    def __call__(self, executions: int, outcomes: int, seconds: float | None = None) -> None:
+    def __call__(self, executions: int, outcomes: int, seconds: float) -> None:
         now = time.monotonic()
         if now - self.last < 0.2:
             return
         self.last = now
-        secs = seconds if seconds is not None else now - self.t0
-        rate = executions / secs if secs > 0 else 0.0
-        self.stream.write(
-            f"\r{self.label}: {executions:,} executions, {outcomes} outcomes, "
-            f"{rate:,.0f}/s, {secs:.1f} s "
-        )
-        self.stream.flush()
+        self._draw(executions, outcomes, seconds)
+
+    def _draw(self, executions: int, outcomes: int, seconds: float) -> None:
+        self.bar.n = min(seconds, self.bar.total) if self.by_time else executions
+        rate = executions / seconds if seconds > 0 else 0.0
+        self.bar.set_postfix_str(
+            (f"{executions:,} executions, {rate:,.0f}/s, " if self.by_time else "")
+            + f"{outcomes} outcome{'' if outcomes == 1 else 's'}", refresh=False)
+        self.bar.refresh()
+
+    def finish(self, executions: int, outcomes: int, seconds: float, done: bool) -> None:
+        """The final figures; `done`: the search ended before its budget (exhausted)."""
+        if done and not self.by_time:
+            self.bar.total = executions
+        self._draw(executions, outcomes, seconds)
 
     def close(self) -> None:
-        if self.last:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.bar.close()

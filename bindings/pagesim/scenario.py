@@ -842,7 +842,8 @@ class Scenario:
             "pct_depth": int(pct_depth),
             "iterative": iterative,
         }
-        bar = parallel.ProgressBar(f"explore {self.name} {strategy}") if progress else None
+        bar = parallel.ProgressBar(f"explore {self.name} {strategy}", executions,
+                                   seconds) if progress else None
         try:
             with parallel.Interrupt() as interrupt:
                 if backend == "ray":
@@ -859,6 +860,9 @@ class Scenario:
                         return not interrupt.set
 
                     found = parallel.explore_share(core, args, 0, 1, tick)
+            if bar:
+                bar.finish(found.executions, len(found.outcomes), found.seconds,
+                           found.exhausted)
         finally:
             if bar:
                 bar.close()
