@@ -419,6 +419,28 @@ void register_kernel(py::module_& m) {
            py::arg("pfn"), "struct page of pfn as a dict (refcount, mapcount, flags, mapping, owner, ...).")
       .def("dump_page", [](const KernelView& v, long pfn) { return mm::dump_page(*v.k, check_pfn(*v.k, pfn)); },
            py::arg("pfn"))
+      .def("page_map", [](const KernelView& v) {
+        // One byte per pfn: the owner (mm::Owner) in bits 0-3, then free (in the buddy
+        // allocator: no owner, no reference),
+        // isolated (a driver's page with PG_isolated, or a process page off the LRU)
+        // and locked (PG_locked).
+        std::string out(v.k->pages.size(), '\0');
+        for (Pfn pfn = 0; pfn < v.k->pages.size(); ++pfn) {
+          const mm::Page& p = v.k->page(pfn);
+          const bool driver = p.owner == mm::Owner::Zsmalloc || p.owner == mm::Owner::Balloon ||
+                              p.owner == mm::Owner::TestDriver;
+          const bool isolated = (driver && (p.flags >> mm::PG_isolated & 1)) ||
+                                (p.owner == mm::Owner::Process && p.refcount > 0 &&
+                                 !(p.flags >> mm::PG_lru & 1));
+          const bool free = p.owner == mm::Owner::None && p.refcount == 0;
+          out[pfn] = char(uint8_t(p.owner) | uint8_t(free) << 4 |
+                          uint8_t(isolated) << 5 | uint8_t(p.flags >> mm::PG_locked & 1) << 6);
+        }
+        return py::bytes(out);
+      }, "The state of every pfn, one byte each: owner (bits 0-3, in the order of "
+         "page(pfn)['owner']: none, reserved, process, zsmalloc, balloon, test_driver, "
+         "migration, kernel), free (bit 4: in the buddy allocator), isolated (bit 5), locked "
+         "(bit 6).")
       .def("zones", [](const KernelView& v) {
         py::list l;
         for (const auto& z : v.k->zones) {

@@ -22,6 +22,14 @@ def test_notebook_runs(path: str) -> None:
     ).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    if os.path.basename(path) == "zs_free_exploration.ipynb":
+        html = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
+                if "text/html" in o.get("data", {})]
+        # A Run, the kernel state and an Exploration displayed as HTML.
+        assert any(h.startswith("<div><b>zs_free_double_isolation</b>") and "CPU0: " in h
+                   for h in html)
+        assert any(h.startswith("<div><b>Kernel state</b>") and "<svg" in h for h in html)
+        assert any("<th>first seen at</th>" in h for h in html)
 
 
 def test_there_are_notebooks() -> None:

@@ -19,7 +19,9 @@ script races between them and assert the outcome. This module exposes the engine
 
 from __future__ import annotations
 
+from . import _core as _core_module
 from . import args as _args  # noqa: F401  (first: wraps the core's functions in checks)
+from . import display as _display
 from ._core import (
     GFP,
     Counter,
@@ -51,6 +53,9 @@ from ._core import (
     vmstat,
     warn,
 )
+
+_display.install(_core_module)
+
 from .names import InconclusiveWarning, ScriptError, model_functions
 from .scenario import (
     Call,

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from . import _core
+from . import _core, display
 from .diagram import render_diagram
 from .names import InconclusiveWarning, ScriptError, check_breakpoint, check_outcome_key
 
@@ -487,6 +487,13 @@ def unmatched_steps(script: Script, result: _core.RunResult) -> list[str]:
     return out
 
 
+class PageHistory(list):  # type: ignore[type-arg]
+    """Trace records of one page, in order (Run.page_history)."""
+
+    def _repr_html_(self) -> str:
+        return display.history_html(self)
+
+
 class Run:
     """The result of running a scenario once."""
 
@@ -597,11 +604,12 @@ class Run:
         return self.scenario.run(kernel=self.preset, fixes=self.fixes, schedule=prefix,
                                  stop_at_end=True).kernel
 
-    def page_history(self, pfn: int) -> list[dict[str, Any]]:
-        """Every operation on one page, in order."""
+    def page_history(self, pfn: int) -> PageHistory:
+        """Every operation on one page, in order (a list of trace records; a table in a
+        notebook)."""
         checked_int("pfn", pfn, 0, self.kernel.nr_pages - 1)
         label = f"page pfn {pfn}"
-        return [e for e in self.trace() if e.get("obj") == label]
+        return PageHistory(e for e in self.trace() if e.get("obj") == label)
 
     def diagram(self, depth: int = 3, width: int = 34) -> str:
         """LKML-style: one column per CPU, one line per model function entered."""
@@ -643,6 +651,9 @@ class Run:
         return (
             f"<Run {self.scenario.name} [{self.preset}] {self.outcome_counts} steps={self.steps}>"
         )
+
+    def _repr_html_(self) -> str:
+        return display.run_html(self)
 
 
 @dataclass
@@ -1147,6 +1158,9 @@ class Exploration:
     def __repr__(self) -> str:
         return (f"<Exploration {self.scenario.name} [{self.preset}] {self.outcomes} "
                 f"({self.scope})>")
+
+    def _repr_html_(self) -> str:
+        return display.exploration_html(self)
 
 
 def check_schedule_fits(schedule: _core.Schedule, sc: Scenario, preset: str,
