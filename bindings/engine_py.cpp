@@ -441,6 +441,9 @@ void register_engine(py::module_& m) {
           "The kernel's state at the end of the run (None for a plain Machine).")
       .def("trace", [](const PyRun& p) { return json_to_py(trace_to_json(p.r, p.world.get())); },
            "The trace as a list of dicts (empty if tracing was off).")
+      .def("counters", [](const PyRun& p) { return json_to_py(counters_to_json(p.r)); },
+           "Counter samples as a list of dicts {step, t, name, value}: the initial values, "
+           "then each change (nr_free_pages, nr_isolated), in order (empty if tracing was off).")
       .def("trace_text", [](const PyRun& p) {
         std::string s;
         for (const auto& t : p.r.trace)

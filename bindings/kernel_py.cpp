@@ -9,6 +9,7 @@
 #include "mm/compaction.h"
 #include "mm/lru.h"
 #include "mm/page_ops.h"
+#include "mm/vmstat.h"
 
 namespace pagesim::py_glue {
 namespace {
@@ -235,6 +236,7 @@ class KernelMachine : public Machine {
 
   void prepare(Sim& sim, World& w) override {
     auto* k = static_cast<Kernel*>(&w);
+    mm::sample_counters(sim, *k);
     if (kcompactd_) sim.spawn(0, "kcompactd0", [k] { mm::kcompactd(*k); }, /*daemon=*/true);
     if (check_ == "off" && checks_.empty()) return;
     sim.set_teardown([this, k](Sim& s) {

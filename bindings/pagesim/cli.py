@@ -3,7 +3,7 @@
     pagesim list FILE.py
     pagesim run FILE.py[::name] [--kernel PRESET] [--fix NAME=on|off] [--seed N]
                 [--strategy random|timed] [--schedule S] [--json OUT] [--diagram] [--trace]
-                [--no-strict]
+                [--perfetto OUT] [--no-strict]
     pagesim replay FILE.json [--outcome KEY] [--json OUT] [--diagram]
     pagesim diagram FILE.json [--outcome KEY] [--depth D]
     pagesim explore FILE.py[::name] [--strategy random|pct|dfs|dpor] [--executions N]
@@ -143,7 +143,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     runs = []
-    for sc in pick(args.target):
+    picked = pick(args.target)
+    if args.perfetto and len(picked) > 1:
+        raise CliError("--perfetto writes one run: name the scenario (FILE.py::name)")
+    for sc in picked:
         schedule = _core.Schedule(args.schedule) if args.schedule else None
         runs.append(
             sc.run(
@@ -158,6 +161,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     for r in runs:
         show(r, args)
     write_json([r.to_json(trace=args.trace) for r in runs], args.json, "pagesim.runs/1")
+    if args.perfetto:
+        try:
+            runs[0].to_perfetto(args.perfetto)
+        except OSError as e:
+            raise CliError(f"cannot write {args.perfetto}: {e.strerror}") from e
     return 0 if all(r.ok for r in runs) else 1
 
 
@@ -435,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="OUT", help="write the result as JSON ('-': stdout)")
     s.add_argument("--diagram", action="store_true", help="print the CPU-column diagram")
     s.add_argument("--trace", action="store_true", help="print (and put in the JSON) the trace")
+    s.add_argument("--perfetto", metavar="OUT",
+                   help="write the run as Chrome trace-event JSON for ui.perfetto.dev")
     s.add_argument("--no-strict", action="store_true",
                    help="a script step that never matched is listed (unmatched_steps), not an "
                         "error")

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from . import _core, display
+from . import _core, display, perfetto
 from .diagram import render_diagram
 from .names import InconclusiveWarning, ScriptError, check_breakpoint, check_outcome_key
 
@@ -630,6 +630,19 @@ class Run:
 
     def replay_command(self) -> str:
         return run_command(self.scenario, self.preset, self.fixes, self.result.schedule)
+
+    def to_perfetto(self, path: str | None = None) -> dict[str, Any]:
+        """The run as Chrome trace-event JSON for Perfetto (ui.perfetto.dev) or
+        chrome://tracing: a thread per task under its CPU, a slice per model function, an
+        instant per operation, flow arrows for lock hand-offs, counter tracks for
+        nr_free_pages and NR_ISOLATED_*. Written to `path` when given; returned."""
+        if not self.result.trace():
+            raise _core.UsageError("to_perfetto needs the run's trace (run with trace=True)")
+        doc = perfetto.trace_events(self)
+        if path is not None:
+            with open(path, "w") as f:
+                json.dump(doc, f)
+        return doc
 
     def to_json(self, trace: bool = False) -> dict[str, Any]:
         j = json.loads(self.result.to_json(trace))

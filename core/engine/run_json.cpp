@@ -45,6 +45,13 @@ nlohmann::json trace_to_json(const RunResult& r, const World* world) {
   return arr;
 }
 
+nlohmann::json counters_to_json(const RunResult& r) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& c : r.counters)
+    arr.push_back({{"step", c.step}, {"t", c.clock}, {"name", interned(c.name)}, {"value", c.value}});
+  return arr;
+}
+
 nlohmann::json run_to_json(const RunResult& r, const std::map<std::string, std::string>& meta,
                            bool with_trace, const World* world) {
   nlohmann::json j;

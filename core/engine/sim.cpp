@@ -110,6 +110,7 @@ void Sim::reset(World* world, std::unique_ptr<Strategy> strategy) {
   schedule_.clear();
   chosen_ = 0;
   trace_.clear();
+  counters_.clear();
   hash_ = TraceHash();
   from_ = nullptr;
   running_ = stepping_ = nullptr;
@@ -571,6 +572,10 @@ TaskId Sim::holder(ObjId obj) const {
   return kNoTask;
 }
 
+void Sim::sample_counter(const char* name, int64_t value) {
+  counters_.push_back({steps_, running_ ? now() : 0, intern(name), value});
+}
+
 void Sim::trace_frame(const Task& t, uint32_t func, TraceKind kind) {
   trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.phys, kind, Op::Call,
                     Access::Read});
@@ -872,6 +877,7 @@ RunResult Sim::finish_run() {
   schedule_.resize(chosen_);
   r.schedule = std::move(schedule_);
   r.trace = std::move(trace_);
+  r.counters = std::move(counters_);
   return r;
 }
 

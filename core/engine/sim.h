@@ -128,6 +128,7 @@ struct RunResult {
   uint64_t trace_hash = 0;
   std::vector<CpuId> schedule;    // the CPU chosen at every step
   std::vector<TraceRecord> trace;
+  std::vector<CounterSample> counters;  // when tracing
   std::vector<std::string> task_names;  // by TaskId (when SimConfig::task_names)
   bool stopped = false;           // the strategy ended the run early (Strategy::kStop)
   std::vector<std::string> checks;  // property checks evaluated, each once, in order
@@ -204,6 +205,10 @@ class Sim {
   // Wake every task blocked on obj; they retry.
   void wake(ObjId obj);
   void hold(ObjId obj);       // the current task now holds obj
+  // Records a counter's new value when tracing (CounterSample); cheap when not.
+  void sample(const char* name, int64_t value) {
+    if (cfg_.trace) sample_counter(name, value);
+  }
   void release(ObjId obj);
   TaskId holder(ObjId obj) const;
   bool holds(ObjId obj, TaskId task) const;
@@ -267,6 +272,7 @@ class Sim {
   void record_step(Task& t, uint64_t step, Nanos cost);
   void report_deadlock();
   void trace_frame(const Task& t, uint32_t func, TraceKind kind);
+  void sample_counter(const char* name, int64_t value);
   Outcome make_outcome(OutcomeKind k, std::string function, std::string message,
                        std::vector<std::string> details) const;
   [[noreturn]] void kill_current();
@@ -300,6 +306,7 @@ class Sim {
   std::vector<CpuId> schedule_;      // the first chosen_ entries are the choices so far
   size_t chosen_ = 0;
   std::vector<TraceRecord> trace_;
+  std::vector<CounterSample> counters_;
   TraceHash hash_;
   Task* running_ = nullptr;
   Task* stepping_ = nullptr;  // the task chosen for the current step

@@ -28,6 +28,16 @@ struct TraceRecord {        // 40 bytes
   Access rw;
 };
 
+// A counter's value after a step changed it (a counter track in a trace viewer), recorded
+// only when tracing: the model samples what a kernel developer watches (nr_free_pages,
+// NR_ISOLATED). Samples taken before the first step hold the initial values.
+struct CounterSample {
+  uint64_t step;   // the steps taken when the value was set
+  Nanos clock;     // the clock of the CPU that set it (0 in set-up)
+  uint32_t name;   // interned
+  int64_t value;
+};
+
 // The hash covers steps only (cpu, task, op, access, object, function name), not
 // source lines, so cosmetic edits to model code keep recorded hashes valid.
 class TraceHash {

@@ -30,6 +30,7 @@
 #include "engine/sync.h"
 #include "mm/current.h"
 #include "mm/page_ops.h"
+#include "mm/vmstat.h"
 
 namespace pagesim::mm {
 namespace {
@@ -154,6 +155,7 @@ void rmv_page_order(Mm& mm, Pfn pfn) {
 void __mod_zone_freepage_state(Mm& mm, Zone& z, int64_t nr_pages) {
   z.free_pages = uint64_t(int64_t(z.free_pages) + nr_pages);
   mm.stat(Stat::NR_FREE_PAGES) += nr_pages;
+  sample_counter(mm, Stat::NR_FREE_PAGES);
 }
 
 // NR_FREE_CMA_PAGES: the pages on the MIGRATE_CMA free lists.

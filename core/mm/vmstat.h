@@ -25,6 +25,11 @@ inline void dec_node_page_state(Mm& mm, Stat item, uint32_t line = here()) {
   mod_node_page_state(mm, item, -1, line);
 }
 
+// The counters a trace shows as tracks (Sim::sample): nr_free_pages, nr_isolated_anon
+// and nr_isolated_file. sample_counters records their values at the start of a run.
+void sample_counter(const Mm& mm, Stat item);
+void sample_counters(Sim& sim, const Mm& mm);
+
 // node_page_state without its scheduling point, for a caller that took one for a group of
 // reads: as on SMP kernels a transiently negative sum reads as 0.
 inline uint64_t node_page_state(const Mm& mm, Stat item) {
