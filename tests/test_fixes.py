@@ -349,7 +349,7 @@ def new_pages_before_first_move(kernel: str, fixes: Fixes) -> int:
 def failing_driver_page(k):
     drv = k.test_driver()
     P = drv.alloc(1)
-    drv.set(core.TEST_DRIVER_OPTIONS["migrate_error"], 16)  # migratepage returns -EBUSY
+    drv.set(migrate_error=16)  # migratepage returns -EBUSY
     return ps.script(k.cpu(0).run(k.compaction.page, P, name="migrate"))
 
 

@@ -270,3 +270,23 @@ def test_pytest_replay_option_errors(pytester: pytest.Pytester) -> None:
     unused = pytester.runpytest("--pagesim-replay", "s.json")
     assert unused.ret == pytest.ExitCode.USAGE_ERROR
     assert "no selected test ran scenario 'zs_free_double_isolation'" in unused.stdout.str()
+
+
+def test_test_driver_options_are_set_by_name() -> None:
+    seen = {}
+
+    @ps.scenario(kernel="v4.8")
+    def busy_driver(k):
+        drv = k.test_driver()
+        drv.alloc(1)
+        seen["first"] = drv.set(busy=True, migrate_error=16)
+        seen["second"] = drv.set(busy=False)
+        for bad, message in ((lambda: drv.set(0, 1), "takes options by name"),
+                             (lambda: drv.set(), "takes options by name"),
+                             (lambda: drv.set(bussy=True), "did you mean 'busy'"),
+                             (lambda: drv.set(busy=7), "busy takes a value from 0 to 1")):
+            with pytest.raises(ps.UsageError, match=message):
+                bad()
+
+    busy_driver.run()
+    assert seen == {"first": {"busy": 0, "migrate_error": 0}, "second": {"busy": 1}}

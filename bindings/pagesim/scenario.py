@@ -366,8 +366,26 @@ class TestDriver:
     def release(self, pfn: int) -> None:
         self._k.call("test_driver_release", pfn)
 
-    def set(self, option: int, value: int) -> int:
-        return self._k.call("test_driver_set", option, value)
+    def set(self, *positional: Any, **options: bool | int) -> dict[str, int]:
+        """Sets driver options by name; returns their previous values. ``busy=True``:
+        migratepage returns -EAGAIN; ``migrate_error=16``: it returns -16 (a permanent
+        failure); ``refuse_isolate``: isolate_page fails; the others make the driver break
+        a rule of the movable interface (``set_pg_isolated``, ``touch_lru_while_isolated``,
+        ``forget_clear_movable``, ``forget_get_newpage``, ``mmap_no_ref``). See
+        `pagesim._core.TEST_DRIVER_OPTIONS` for every name."""
+        known = _core.TEST_DRIVER_OPTIONS
+        if positional or not options:
+            raise _core.UsageError(
+                "TestDriver.set takes options by name, e.g. drv.set(busy=True) "
+                f"(options: {', '.join(known)})")
+        previous = {}
+        for name, value in options.items():
+            if name not in known:
+                raise _core.UsageError(
+                    f"unknown test driver option {name!r}"
+                    + _core.did_you_mean(name, list(known)) + f" (options: {', '.join(known)})")
+            previous[name] = self._k.call("test_driver_set", known[name], int(value))
+        return previous
 
     def mmap(self, pfn: int, process: Process) -> int:
         """Maps the driver page into the process; returns the virtual page."""
