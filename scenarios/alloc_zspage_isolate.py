@@ -16,7 +16,6 @@ Buggy preset: movable-v3. Fixed: v4.8 (named fix zs-movable-after-setup).
 """
 
 import pagesim as ps
-from pagesim import _core
 
 
 @ps.scenario(kernel="movable-v3", cpus=3, pages=1024)
@@ -24,7 +23,7 @@ def alloc_zspage_isolate(k):
     """zs_malloc builds a zspage; compaction isolates its 2nd page as soon as it is movable."""
     pool = k.zsmalloc()
     handle, after = k.probe(pool.malloc, 3000)  # the pages zs_malloc will take
-    T = _core.zs_pages_of(after, pool.id, handle)[1]
+    T = pool.pages_of(handle, state=after)[1]
     m = k.cpu(1).run(pool.malloc, 3000, name="zs_malloc")
     c = k.cpu(2).run(k.compaction.isolate, T, name="compaction")
     return ps.script(m.until("unlock_page", T), c, m)

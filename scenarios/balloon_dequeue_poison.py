@@ -12,9 +12,6 @@ Buggy: v4.8 with the fix `balloon-dequeue-under-lock` off. Fixed: v4.8.
 import pagesim as ps
 
 BUGGY = {"balloon-dequeue-under-lock": False}
-# The balloon_dev_info object (class kBalloonBase + 3, index 0): balloon_page_isolate's
-# operation on it comes after its list_del of the page.
-BALLOON_DEV = (44 + 3) << 56
 
 
 def balloon_consistent(state):
@@ -33,8 +30,9 @@ def balloon_dequeue_poison(k):
     a = k.cpu(0).run(k.compaction.isolate, B, name="compaction")
     d = k.cpu(1).run(balloon.leak, 1, name="deflate")
     # The walk stops at B; compaction isolates B (list_del poisons B's lru); the walk goes on.
+    # balloon_page_isolate's operation on balloon_dev_info comes after its list_del of B.
     return ps.script(d.before("balloon_page_dequeue", B),
-                     a.before("balloon_page_isolate", obj=BALLOON_DEV), d, a)
+                     a.before("balloon_page_isolate", obj=balloon.obj("balloon_dev_info")), d, a)
 
 
 def test_without_the_fix_the_walk_oopses_on_list_poison():

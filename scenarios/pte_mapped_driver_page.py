@@ -9,7 +9,6 @@ what that means rather than a fix.
 """
 
 import pagesim as ps
-from pagesim import _core
 
 
 @ps.scenario(kernel="v4.8", cpus=1, pages=1024)
@@ -24,19 +23,18 @@ def pte_mapped_driver_page(k):
 
 def test_48_migrates_the_page_and_leaves_the_process_on_the_old_one():
     run = pte_mapped_driver_page.run()
-    old = pte_mapped_driver_page.build()[0].state
-    pfn = _core.test_driver_pages(old)[0]
-    new = _core.test_driver_pages(run.kernel)[0]
+    pfn = ps.test_driver_pages(pte_mapped_driver_page.initial_state())[0]
+    new = ps.test_driver_pages(run.kernel)[0]
     assert new != pfn  # the driver's object moved
     assert run.kernel.process_pages(0) == [pfn]  # the pte did not
-    problems = _core.test_driver_check(run.kernel)
+    problems = ps.test_driver_check(run.kernel)
     assert any("stale mapping" in p for p in problems), problems
     assert run.has("invariant:test_driver_check"), run.report()
 
 
 def test_the_pte_keeps_the_old_page_allocated_not_freed():
     run = pte_mapped_driver_page.run()
-    pfn = _core.test_driver_pages(pte_mapped_driver_page.build()[0].state)[0]
+    pfn = ps.test_driver_pages(pte_mapped_driver_page.initial_state())[0]
     page = run.kernel.page(pfn)
     assert page["refcount"] == 1 and page["mapcount"] == 1
     assert not page["buddy"]

@@ -11,7 +11,6 @@ Buggy: v4.8 with c102f07ca0b0 off. Fixed: v4.8.
 """
 
 import pagesim as ps
-from pagesim import _core
 
 BUGGY = {"c102f07ca0b0": False}
 
@@ -31,7 +30,7 @@ def zs_compact_pin_bit(k):
     for handle, token in ((h, 1), (x, 2), (y, 3)):
         pool.write(handle, token)
     P = pool.pages_of(y)[0]
-    hobj = _core.zs_handle_obj(pool.id, h)
+    hobj = pool.handle_obj(h)
     compact = k.cpu(1).run(pool.compact, name="zs_compact")
     free = k.cpu(2).run(pool.free, h, name="zs_free")
     migrate = k.cpu(3).run(k.compaction.isolate, P, name="migrate")

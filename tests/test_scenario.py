@@ -290,3 +290,37 @@ def test_test_driver_options_are_set_by_name() -> None:
 
     busy_driver.run()
     assert seen == {"first": {"busy": 0, "migrate_error": 0}, "second": {"busy": 1}}
+
+
+def test_scenarios_and_notebooks_use_the_public_api_only() -> None:
+    for folder in ("scenarios", "notebooks"):
+        for name in sorted(os.listdir(os.path.join(ROOT, folder))):
+            path = os.path.join(ROOT, folder, name)
+            if os.path.isfile(path):
+                with open(path) as f:
+                    text = f.read()
+                assert "_core" not in text and "<< 56" not in text, path
+
+
+def test_public_helpers_for_objects_pages_and_the_initial_state() -> None:
+    seen = {}
+
+    @ps.scenario(kernel="v6.6", pages=2048)
+    def helpers(k):
+        pool = k.zsmalloc()
+        h = pool.malloc(3600)  # class 3632: zspages of 8 pages since b46402fa894f
+        seen["pages"] = pool.pages_of(h)
+        seen["handle_obj"] = pool.handle_obj(h)
+        balloon = k.balloon()
+        seen["dev"] = balloon.obj("balloon_dev_info")
+        with pytest.raises(ps.UsageError, match="did you mean 'pages_lock'"):
+            balloon.obj("page_lock")
+        drv = k.test_driver()
+        seen["driver"] = drv.alloc(2)
+
+    state = helpers.initial_state()
+    assert len(seen["pages"]) == 8
+    assert all(state.page(p)["owner"] == "zsmalloc" for p in seen["pages"])
+    assert ps.test_driver_pages(state) == [seen["driver"], seen["driver"] + 1]
+    assert ps.test_driver_check(state) == []
+    assert seen["handle_obj"] != seen["dev"]

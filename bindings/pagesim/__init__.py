@@ -50,6 +50,8 @@ from ._core import (
     preset,
     presets,
     set_log_level,
+    test_driver_check,
+    test_driver_pages,
     vmstat,
     warn,
 )
@@ -111,6 +113,8 @@ __all__ = [
     "scenario",
     "script",
     "set_log_level",
+    "test_driver_check",
+    "test_driver_pages",
     "vmstat",
     "warn",
 ]

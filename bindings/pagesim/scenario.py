@@ -316,15 +316,15 @@ class Pool:
         pool's total pool->stats.pages_compacted."""
         return self._k.call("zs_compact", self.id)
 
-    def pages_of(self, handle: int) -> list[int]:
-        """The pfns of the zspage that holds `handle`, first page first."""
-        pages = []
-        for i in range(4):
-            pfn = self._k.call("zs_page_of", self.id, handle, i)
-            if pfn < 0:
-                break
-            pages.append(pfn)
-        return pages
+    def pages_of(self, handle: int, state: _core.KernelState | None = None) -> list[int]:
+        """The pfns of the zspage that holds `handle`, first page first: now, or in `state`
+        (a kernel state such as the one `k.probe(pool.malloc, size)` returns)."""
+        return list(_core.zs_pages_of(state or self._k.state, self.id, handle))
+
+    def handle_obj(self, handle: int) -> int:
+        """The object id of a handle (its pin bit, its obj word), for breakpoints:
+        ``ctx.until("record_obj", obj=pool.handle_obj(h))``."""
+        return _core.zs_handle_obj(self.id, handle)
 
 
 class Balloon:
@@ -347,6 +347,16 @@ class Balloon:
     def pages(self) -> list[int]:
         """pfns on the balloon's pages list, in list order."""
         return list(_core.balloon_state(self._k.state)["pages"])
+
+    def obj(self, name: str) -> int:
+        """The object id of a part of the balloon, for breakpoints: "balloon_dev_info",
+        "pages_lock", "balloon_lock", "inflate_vq" or "deflate_vq"."""
+        objs = _core.BALLOON_OBJECTS
+        if name not in objs:
+            raise _core.UsageError(f"the balloon has no object {name!r}"
+                                   + _core.did_you_mean(name, list(objs))
+                                   + f" (objects: {', '.join(objs)})")
+        return objs[name]
 
 
 class TestDriver:
@@ -729,6 +739,11 @@ class Scenario:
             "preset": preset,
             "fixes": json.dumps(fixes, sort_keys=True),
         }
+
+    def initial_state(self, kernel: str | None = None,
+                      fixes: dict[str, bool] | None = None) -> _core.KernelState:
+        """The kernel state the scenario set up, before any context ran."""
+        return self.build(kernel=kernel, fixes=fixes).core.state
 
     def build(
         self,
