@@ -5,7 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 JOBS ?= $(shell nproc)
 
-.PHONY: setup system venv build demo demo-engine test test-cpp test-py fuzz bench determinism clean \
+.PHONY: setup system venv build demo-build demo demo-engine test test-cpp test-py fuzz bench determinism clean \
 	sanitize-build test-sanitize test-sanitize-cpp test-sanitize-py test-sanitize-ci
 
 setup: build
@@ -15,6 +15,7 @@ system:
 	@bash scripts/setup-system.sh
 
 $(VPY):
+	@echo "creating $(VENV) and installing the build tools from PyPI..."
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q scikit-build-core pybind11 pytest simpy ruff
@@ -26,11 +27,22 @@ build: venv
 	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(VPY) -m pip install -q --no-build-isolation \
 	  --config-settings=cmake.define.PAGESIM_BUILD_TESTS=ON -e '.[dev]'
 
+# What `make demo` needs and no more: the module, without the C++ tests, Ray or the
+# notebook tools (`make test` adds them to the same build tree). Each compile step is
+# printed as it runs; the full log is build/demo-build.log.
+demo-build: venv
+	@mkdir -p build
+	@echo "building pagesim (the C++ core and its Python module), $(JOBS) jobs:"
+	@set -o pipefail; CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(VPY) -m pip install -v \
+	  --no-build-isolation -e . 2>&1 | tee build/demo-build.log \
+	  | grep --line-buffered -E '^ *\[[0-9]+/[0-9]+\] ' \
+	  || { tail -40 build/demo-build.log; exit 1; }
+
 # The main job: reproduce the zs_free race on the v3 series and show the v4.8 fix.
-demo: build
+demo: demo-build
 	$(VPY) scenarios/zs_free_double_isolation.py
 
-demo-engine: build
+demo-engine: demo-build
 	$(VPY) scenarios/engine_abba.py
 
 test-cpp: build
