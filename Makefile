@@ -5,7 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 JOBS ?= $(shell nproc)
 
-.PHONY: setup system venv build demo-build demo demo-engine test test-cpp test-py fuzz bench determinism clean \
+.PHONY: setup system venv build demo-build demo demo-engine notebook test test-cpp test-py fuzz bench determinism clean \
 	sanitize-build test-sanitize test-sanitize-cpp test-sanitize-py test-sanitize-ci
 
 setup: build
@@ -44,6 +44,11 @@ demo: demo-build
 
 demo-engine: demo-build
 	$(VPY) scenarios/engine_abba.py
+
+# JupyterLab on notebooks/, running the venv's Python: pagesim importable as installed.
+notebook: demo-build
+	$(VPY) -m pip install -q jupyterlab ipykernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 test-cpp: build
 	ctest --test-dir build/py --output-on-failure -j $(JOBS)

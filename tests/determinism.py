@@ -129,7 +129,7 @@ def _configs(sc: Any) -> list[tuple[str, str | None, dict[str, bool]]]:
 
 def library(directory: str = SCENARIOS) -> tuple[list[Subject], list[str], list[str]]:
     """(subjects, files, problems): every scenario in the library's files, in file order."""
-    from pagesim.cli import CliError, load_scenarios
+    from pagesim import UsageError, load_scenarios
 
     subjects, files, problems = [], [], []
     for path in sorted(glob.glob(os.path.join(directory, "*.py"))):
@@ -137,7 +137,7 @@ def library(directory: str = SCENARIOS) -> tuple[list[Subject], list[str], list[
         files.append(base)
         try:
             found = load_scenarios(path)
-        except CliError as e:
+        except UsageError as e:
             if base not in MACHINES:
                 problems.append(f"{base}: {e} (and it is not a known engine machine)")
                 continue

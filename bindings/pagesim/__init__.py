@@ -68,6 +68,7 @@ from .scenario import (
     Scenario,
     Script,
     Step,
+    load_scenarios,
     scenario,
     script,
 )
@@ -105,6 +106,7 @@ __all__ = [
     "delay",
     "entry_points",
     "fixes",
+    "load_scenarios",
     "model_functions",
     "now",
     "outcome_functions",

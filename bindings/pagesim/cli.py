@@ -23,48 +23,17 @@ what it found, "interrupted": true).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.util
 import json
 import os
 import sys
-import traceback
 from typing import Any
 
 from . import _core
-from .scenario import Run, Scenario, scenarios_in
+from .scenario import Run, Scenario, load_scenarios
 
 
 class CliError(Exception):
     """A usage error: reported on stderr, exit status 2."""
-
-
-def load_scenarios(path: str) -> dict[str, Scenario]:
-    """The scenarios defined in a Python file."""
-    if not os.path.isfile(path):
-        raise CliError(f"no such file: {path}")
-    name = "pagesim_scenario_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise CliError(f"cannot load {path} as Python")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:  # the user's file: where it failed, on one line
-        del sys.modules[name]
-        line = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None
-        for frame in traceback.extract_tb(e.__traceback__):
-            if os.path.abspath(frame.filename) == os.path.abspath(path):
-                line = frame.lineno
-        where = f"{path}:{line}" if line else path
-        text = str(e).splitlines()[0] if str(e) else ""
-        raise CliError(f"cannot load {where}: {type(e).__name__}"
-                       + (f": {text}" if text else "")) from e
-    found = scenarios_in(vars(module).items())
-    if not found:
-        raise CliError(f"{path} defines no @pagesim.scenario")
-    return found
 
 
 def pick(target: str) -> list[Scenario]:

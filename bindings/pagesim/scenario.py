@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import inspect
 import json
 import math
 import os
 import re
+import sys
+import traceback
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -1290,3 +1293,32 @@ def scenario(
 def scenarios_in(namespace: Iterable[tuple[str, Any]]) -> dict[str, Scenario]:
     """The scenarios defined in a module's namespace, by name."""
     return {v.name: v for _, v in namespace if isinstance(v, Scenario)}
+
+
+def load_scenarios(path: str) -> dict[str, Scenario]:
+    """The scenarios a Python file defines, by name: how the CLI, Ray workers and notebooks
+    load a scenario file without putting its folder on sys.path."""
+    if not os.path.isfile(path):
+        raise _core.UsageError(f"no such file: {path}")
+    name = "pagesim_scenario_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise _core.UsageError(f"cannot load {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # the user's file: where it failed, on one line
+        del sys.modules[name]
+        line = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None
+        for frame in traceback.extract_tb(e.__traceback__):
+            if os.path.abspath(frame.filename) == os.path.abspath(path):
+                line = frame.lineno
+        where = f"{path}:{line}" if line else path
+        text = str(e).splitlines()[0] if str(e) else ""
+        raise _core.UsageError(f"cannot load {where}: {type(e).__name__}"
+                               + (f": {text}" if text else "")) from e
+    found = scenarios_in(vars(module).items())
+    if not found:
+        raise _core.UsageError(f"{path} defines no @pagesim.scenario")
+    return found
