@@ -296,6 +296,13 @@ void register_kernel(py::module_& m) {
   register_obj_class(objclass::kPage, "page", [](uint64_t i, const World*) {
     return "page pfn " + std::to_string(i);
   });
+  // A page's flag operations by the flag's name: PG_isolated, not the PG_reclaim it
+  // aliases (the model has no reclaim), and v3's PG_movable by its own.
+  register_obj_bits(objclass::kPage, [](int bit, const World*) -> const char* {
+    if (bit == mm::PG_isolated) return "isolated";
+    if (bit == mm::PG_movable_v3) return "movable";
+    return mm::page_flag_name(bit);
+  });
   register_obj_class(objclass::kPageList, "list", [](uint64_t i, const World* w) {
     auto* mm = dynamic_cast<const mm::Mm*>(w);
     return mm && i < mm->lists.size() ? "list " + mm->lists[i].name() : "list " + std::to_string(i);
@@ -306,6 +313,8 @@ void register_kernel(py::module_& m) {
 
   m.def("page_obj", [](uint32_t pfn) { return mm::page_obj(pfn); }, py::arg("pfn"),
         "The object id of a page, as scheduling points and breakpoints name it.");
+  m.def("obj_label", [](ObjId id) { return obj_label(id); }, py::arg("obj"),
+        "What an object id names, as traces print it ('page pfn 7', 'handle 3 (pool 0)').");
   py::class_<KernelCall>(m, "KernelCall", "A call of a kernel entry point, yielded by a task.")
       .def("__repr__", [](const KernelCall& c) { return std::string("<pagesim call ") + c.entry->name + ">"; });
   {

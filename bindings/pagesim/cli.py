@@ -3,9 +3,9 @@
     pagesim list FILE.py
     pagesim run FILE.py[::name] [--kernel PRESET] [--fix NAME=on|off] [--seed N]
                 [--strategy random|timed] [--schedule S] [--json OUT] [--diagram] [--trace]
-                [--perfetto OUT] [--no-strict]
-    pagesim replay FILE.json [--outcome KEY] [--json OUT] [--diagram]
-    pagesim diagram FILE.json [--outcome KEY] [--depth D]
+                [--depth D] [--width W] [--perfetto OUT] [--no-strict]
+    pagesim replay FILE.json [--outcome KEY] [--json OUT] [--diagram] [--depth D] [--width W]
+    pagesim diagram FILE.json [--outcome KEY] [--depth D] [--width W]
     pagesim explore FILE.py[::name] [--strategy random|pct|dfs|dpor] [--executions N]
                     [--seconds S] [--seed N] [--workers N] [--ray [ADDRESS]]
                     [--preemption-bound K|none|iterative] [--pct-depth D] [--no-progress]
@@ -80,7 +80,7 @@ def show(run: Run, args: argparse.Namespace) -> None:
         print(run.report())
     if getattr(args, "diagram", False):
         print()
-        print(run.diagram())
+        print(run.diagram(depth=args.depth, width=args.width))
     if getattr(args, "trace", False):
         print(run.result.trace_text())
     print(f"schedule: {run.result.schedule}")
@@ -272,7 +272,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_diagram(args: argparse.Namespace) -> int:
     run = replay(args.schedule, outcome=args.outcome)
-    print(run.diagram(depth=args.depth))
+    print(run.diagram(depth=args.depth, width=args.width))
     return 0 if run.ok else 1
 
 
@@ -385,6 +385,13 @@ class _Parser(argparse.ArgumentParser):
         super().error("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
 
 
+def add_diagram_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--depth", type=int, default=3,
+                   help="diagram: levels of model functions shown under each entry point")
+    s.add_argument("--width", type=int, default=34,
+                   help="diagram: characters per CPU column (longer lines wrap)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="pagesim", description="Run, replay and draw pagesim scenarios."
@@ -411,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--schedule", help="replay this compact schedule ('0x3 1 0x2')")
     s.add_argument("--json", metavar="OUT", help="write the result as JSON ('-': stdout)")
     s.add_argument("--diagram", action="store_true", help="print the CPU-column diagram")
+    add_diagram_options(s)
     s.add_argument("--trace", action="store_true", help="print (and put in the JSON) the trace")
     s.add_argument("--perfetto", metavar="OUT",
                    help="write the run as Chrome trace-event JSON for ui.perfetto.dev")
@@ -428,14 +436,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--outcome", metavar="KEY", help=outcome_help)
     s.add_argument("--json", metavar="OUT", help="write the replayed run as JSON ('-': stdout)")
     s.add_argument("--diagram", action="store_true", help="print the CPU-column diagram")
+    add_diagram_options(s)
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("diagram", help="draw the run a schedule, run or exploration JSON "
                                        "file records")
     s.add_argument("schedule", help="a schedule, run --json or explore --json file")
     s.add_argument("--outcome", metavar="KEY", help=outcome_help)
-    s.add_argument("--depth", type=int, default=3,
-                   help="model functions shown below each task's entry point")
+    add_diagram_options(s)
     s.set_defaults(func=cmd_diagram)
 
     s = sub.add_parser("explore", help="run a scenario under many schedules: its outcome set")

@@ -544,6 +544,9 @@ class Run:
         self.script = str(script) if script else ""
         self.names = names or Names()
         self.unmatched_steps = unmatched_steps(script, result) if script else []
+        # The objects the script's breakpoints name: the diagram shows what is done to them.
+        self.watched = sorted({_core.obj_label(s.as_tuple()[3]) for s in script.steps
+                               if s.as_tuple()[3] is not None}) if script else []
 
     # outcomes
     @property
@@ -642,11 +645,21 @@ class Run:
         label = f"page pfn {pfn}"
         return PageHistory(e for e in self.trace() if e.get("obj") == label)
 
-    def diagram(self, depth: int = 3, width: int = 34) -> str:
-        """LKML-style: one column per CPU, one line per model function entered."""
+    def diagram(self, depth: int = 3, width: int = 34,
+                objects: Iterable[int | str] | None = None) -> str:
+        """LKML-style: one column per CPU, one line per model function entered (to
+        `depth` levels), and a line for each operation on the objects that matter:
+        `objects` (pfns or object labels), by default those the script's breakpoints
+        name, such as ``TestSetPageLocked(pfn 1)`` or ``spin_lock(pool->lock (pool 0))``.
+        Text longer than a column wraps."""
         checked_int("depth", depth, 0)
         checked_int("width", width, 4, 1000)  # a column of `width` characters per CPU
-        return render_diagram(self.result, depth=depth, width=width)
+        if objects is None:
+            watched = list(self.watched)
+        else:
+            watched = [f"page pfn {checked_int('pfn', o, 0)}" if isinstance(o, int) else str(o)
+                       for o in objects]
+        return render_diagram(self.result, depth=depth, width=width, objects=watched)
 
     def report(self) -> str:
         """Outcomes as the kernel would print them, then the script steps that never matched."""

@@ -33,5 +33,9 @@ inline constexpr uint8_t kTestDriverBase = 48;  // 48..51
 using ObjFormatter = std::string (*)(uint64_t index, const World* world);
 void register_obj_class(uint8_t cls, const char* name, ObjFormatter fmt = nullptr);
 std::string obj_label(ObjId id, const World* world = nullptr);
+// The names of an object's flag bits (a page's PG_* flags), for traces; "bit N" without.
+using BitNamer = const char* (*)(int bit, const World* world);
+void register_obj_bits(uint8_t cls, BitNamer namer);
+std::string obj_bit_name(ObjId id, int bit, const World* world = nullptr);
 
 }  // namespace pagesim

@@ -38,6 +38,7 @@ nlohmann::json trace_to_json(const RunResult& r, const World* world) {
       e["op"] = op_name(t.op);
       e["rw"] = t.rw == Access::Write ? "w" : "r";
       if (t.obj != kNoObj) e["obj"] = obj_label(t.obj, world);
+      if (t.bit && t.obj != kNoObj) e["bit"] = obj_bit_name(t.obj, t.bit - 1, world);
       e["line"] = t.line;
     }
     arr.push_back(std::move(e));

@@ -468,12 +468,12 @@ inline bool Sim::step_here(Task& t) {
   return true;
 }
 
-void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
+void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra, uint8_t bit) {
   Task& t = *running_;
   if (t.in_python)
     throw UsageError("a model operation was called directly inside a Python task; yield it "
                      "instead (e.g. `yield lock.lock()`)");
-  t.pending = {op, rw, t.frames.top(), line, obj};
+  t.pending = {op, rw, bit, t.frames.top(), line, obj};
   if (stepping_ != &t || !step_here(t)) {
     t.state = TaskState::Ready;
     switch_out(t);
@@ -486,7 +486,7 @@ void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra) {
 // A follow-on operation is part of the step just taken: the same step number, no choice.
 void Sim::follow_on(Op op, Access rw, ObjId obj, uint32_t line) {
   Task& t = *running_;
-  t.pending = {op, rw, t.frames.top(), line, obj};
+  t.pending = {op, rw, 0, t.frames.top(), line, obj};
   record_step(t, steps_ - 1, cfg_.costs.ns[size_t(op)]);
 }
 
@@ -495,7 +495,7 @@ void Sim::record_step(Task& t, uint64_t step, Nanos cost) {
   Cpu& c = cpus_[t.cpu];
   if (cfg_.trace)
     trace_.push_back({step, c.clock, t.pending.obj, t.pending.func, t.pending.line, t.id, t.phys,
-                      TraceKind::Step, t.pending.op, t.pending.rw});
+                      TraceKind::Step, t.pending.op, t.pending.rw, t.pending.bit});
   hash_.add_step(t.cpu, t.id, t.pending);
   c.clock += cost;
 }
@@ -578,7 +578,7 @@ void Sim::sample_counter(const char* name, int64_t value) {
 
 void Sim::trace_frame(const Task& t, uint32_t func, TraceKind kind) {
   trace_.push_back({steps_, cpus_[t.cpu].clock, kNoObj, func, 0, t.id, t.phys, kind, Op::Call,
-                    Access::Read});
+                    Access::Read, 0});
 }
 
 // ---- outcomes ----

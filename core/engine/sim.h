@@ -187,7 +187,8 @@ class Sim {
   // A scheduling point: describe the next visible operation and let the strategy
   // decide when it happens. `extra` adds to the op's cost (Delay). Returns when the
   // operation may be performed.
-  void point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0);
+  // `bit`: a bit operation's bit + 1, which traces name.
+  void point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0, uint8_t bit = 0);
   // An operation that happens as part of the task's last step, with no scheduling point
   // of its own: traced (with that step's index), hashed and timed like one. For an
   // operation no other CPU could tell apart from that step (spin_unlock right after

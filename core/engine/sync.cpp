@@ -254,7 +254,7 @@ void bit_lock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, const char* what
   const bool sleeps = kind == BitLockKind::Sleep;
   if (s && sleeps) s->might_sleep(what, obj);
   for (;;) {
-    sched(Op::TestAndSet, Access::Write, obj, line);
+    sched_bit(Op::TestAndSet, Access::Write, obj, line, nr);
     if (!((w >> nr) & 1)) {
       w |= uint64_t(1) << nr;
       return acquired(s, obj, kind == BitLockKind::Spin);
@@ -265,7 +265,7 @@ void bit_lock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, const char* what
 }
 
 bool bit_trylock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line) {
-  sched(Op::TestAndSet, Access::Write, obj, line);
+  sched_bit(Op::TestAndSet, Access::Write, obj, line, nr);
   if ((w >> nr) & 1) return false;
   w |= uint64_t(1) << nr;
   acquired(running_sim(), obj, kind == BitLockKind::Spin);
@@ -273,14 +273,14 @@ bool bit_trylock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line
 }
 
 uint64_t bit_unlock_quiet(int nr, uint64_t& w, ObjId obj, uint32_t line) {
-  sched(Op::BitClear, Access::Write, obj, line);
+  sched_bit(Op::BitClear, Access::Write, obj, line, nr);
   w &= ~(uint64_t(1) << nr);
   if (Sim* s = running_sim()) s->release(obj);
   return w;
 }
 
 void bit_unlock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line) {
-  sched(Op::BitClear, Access::Write, obj, line);
+  sched_bit(Op::BitClear, Access::Write, obj, line, nr);
   w &= ~(uint64_t(1) << nr);
   released(running_sim(), obj, kind == BitLockKind::Spin);
 }

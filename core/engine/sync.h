@@ -11,6 +11,11 @@ namespace pagesim {
 inline void sched(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0) {
   if (Sim* s = Sim::current(); s && s->current_task()) s->point(op, rw, obj, line, extra);
 }
+// The scheduling point of an operation on bit `nr` of the object's flags word.
+inline void sched_bit(Op op, Access rw, ObjId obj, uint32_t line, int nr) {
+  if (Sim* s = Sim::current(); s && s->current_task())
+    s->point(op, rw, obj, line, 0, uint8_t(nr + 1));
+}
 
 inline TaskId self_id() {
   Sim* s = Sim::current();
@@ -92,17 +97,17 @@ bool rwlock_is_contended(const RwLock& l, uint32_t line = here());
 // Bit operations on a flags word that belongs to object `obj`.
 template <class Word>
 inline bool test_bit(int nr, const Word& w, ObjId obj, uint32_t line = here()) {
-  sched(Op::BitTest, Access::Read, obj, line);
+  sched_bit(Op::BitTest, Access::Read, obj, line, nr);
   return (w >> nr) & 1;
 }
 template <class Word>
 inline void set_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
-  sched(Op::BitSet, Access::Write, obj, line);
+  sched_bit(Op::BitSet, Access::Write, obj, line, nr);
   w |= Word(1) << nr;
 }
 template <class Word>
 inline void clear_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
-  sched(Op::BitClear, Access::Write, obj, line);
+  sched_bit(Op::BitClear, Access::Write, obj, line, nr);
   w &= ~(Word(1) << nr);
 }
 // __set_bit / __clear_bit: a plain read-modify-write of the word, two steps. An atomic
@@ -111,19 +116,19 @@ template <class Word>
 inline void __set_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
   sched(Op::Read, Access::Read, obj, line);
   const Word v = w;
-  sched(Op::BitSet, Access::Write, obj, line);
+  sched_bit(Op::BitSet, Access::Write, obj, line, nr);
   w = v | (Word(1) << nr);
 }
 template <class Word>
 inline void __clear_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
   sched(Op::Read, Access::Read, obj, line);
   const Word v = w;
-  sched(Op::BitClear, Access::Write, obj, line);
+  sched_bit(Op::BitClear, Access::Write, obj, line, nr);
   w = v & ~(Word(1) << nr);
 }
 template <class Word>
 inline bool test_and_set_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
-  sched(Op::TestAndSet, Access::Write, obj, line);
+  sched_bit(Op::TestAndSet, Access::Write, obj, line, nr);
   const bool old = (w >> nr) & 1;
   w |= Word(1) << nr;
   return old;

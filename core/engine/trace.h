@@ -26,6 +26,7 @@ struct TraceRecord {        // 40 bytes
   TraceKind kind;
   Op op;
   Access rw;
+  uint8_t bit;              // OpDesc::bit: not hashed
 };
 
 // A counter's value after a step changed it (a counter track in a trace viewer), recorded

@@ -60,6 +60,7 @@ enum class Access : uint8_t { Read, Write };
 struct OpDesc {
   Op op = Op::Read;
   Access rw = Access::Read;
+  uint8_t bit = 0;    // a bit operation's bit + 1 (0: none): traces name the flag
   uint32_t func = 0;  // interned model function (the task's innermost frame)
   uint32_t line = 0;  // source line of the primitive's call site
   ObjId obj = kNoObj;
