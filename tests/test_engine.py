@@ -160,10 +160,22 @@ def test_abba_deadlock_found_and_reported() -> None:
     (o,) = r.outcomes
     assert o.key == "deadlock"
     assert o.message == "no task can run while 2 wait"
-    assert sorted(o.details) == [
+    assert sorted(o.details[:2]) == [
         "A (cpu0) spins on spinlock 'S' held by B in lock_m_then_s",
         "B (cpu1) sleeps on mutex 'M' held by A in lock_s_then_m",
     ]
+    # Then, as lockdep: where each holder took its lock, and the unsafe scenario.
+    assert sorted(o.details[2:4]) == ["A took mutex 'M' in lock_m_then_s at step 0",
+                                      "B took spinlock 'S' in lock_s_then_m at step 1"]
+    assert o.details[4:] == [
+        " Possible unsafe locking scenario:",
+        "      CPU0                            CPU1",
+        "      ----                            ----",
+        "  lock('M');",
+        "                                  lock('S');",
+        "  lock('S');",
+        "                                  lock('M');",
+        " *** DEADLOCK ***"]
     assert o.report.startswith("deadlock: no task can run while 2 wait\n")
     assert all(line in o.report for line in o.details)
     # Each task took its first lock and tried its second: A 25 + 20 ns, B 20 + 25 ns.
@@ -855,8 +867,8 @@ def test_a_reader_does_not_overtake_a_waiting_writer() -> None:
     ex = m.explore(strategy="dfs", minimise=False)
     assert ex.exhausted and set(ex.outcomes) == {"ok", "deadlock"}, ex
     (o,) = m.run(schedule=ex.outcomes["deadlock"].schedule).outcomes
-    assert o.details == ["A (cpu0) spins on rwlock (read) 'R' held by A in nested_reader",
-                         "B (cpu1) spins on rwlock (write) 'R' held by A in writer"], o.details
+    assert o.details[:2] == ["A (cpu0) spins on rwlock (read) 'R' held by A in nested_reader",
+                             "B (cpu1) spins on rwlock (write) 'R' held by A in writer"], o.details
 
 
 def test_queued_rwlock_grants_in_arrival_order() -> None:

@@ -108,7 +108,8 @@ def under_unmap_and_move(kernel: str, fixes: Fixes) -> tuple[str, ...]:
 
 def unmap_steps(run: Any) -> tuple[str, ...]:
     """What unmap_and_move (migrate_folio_unmap since 2ef7dbb26990) calls for the page."""
-    lines = run.diagram(depth=7).splitlines()[2:]
+    lines = run.diagram(depth=7, objects=[]).splitlines()  # the functions only
+    lines = lines[next(i for i, line in enumerate(lines) if line.startswith("---")) + 1:]
     at = next(i for i, line in enumerate(lines)
               if line.strip() in ("unmap_and_move", "migrate_folio_unmap"))
     indent = len(lines[at]) - len(lines[at].lstrip()) + 2

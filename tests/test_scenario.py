@@ -324,3 +324,22 @@ def test_public_helpers_for_objects_pages_and_the_initial_state() -> None:
     assert ps.test_driver_pages(state) == [seen["driver"], seen["driver"] + 1]
     assert ps.test_driver_check(state) == []
     assert seen["handle_obj"] != seen["dev"]
+
+
+def test_reports_name_the_kernel_and_its_taint() -> None:
+    @ps.scenario(kernel="v4.8", cpus=1, fixes={"c102f07ca0b0": False})
+    def warn_then_bug(k):
+        def warns():
+            yield ps.warn("first")
+
+        def bugs():
+            yield ps.bug("second")
+
+        k.cpu(0).run(warns, name="warner")
+        k.cpu(0).run(bugs, name="bugger")
+
+    run = warn_then_bug.run()
+    assert run.uname == "v4.8 c102f07ca0b0=off (pagesim)"
+    first, second = run.report().split("\n\n")
+    assert "Comm: warner Not tainted v4.8 c102f07ca0b0=off (pagesim)" in first
+    assert "Comm: bugger Tainted: W v4.8 c102f07ca0b0=off (pagesim)" in second

@@ -518,6 +518,10 @@ def unmatched_steps(script: Script, result: _core.RunResult) -> list[str]:
     return out
 
 
+# The CPU line of a kernel report ("CPU: 1 PID: 1 Comm: migrate_ctx_B").
+_CPU_LINE = re.compile(r"^(CPU: \d+ PID: \d+ Comm: .*)$", re.MULTILINE)
+
+
 class PageHistory(list):  # type: ignore[type-arg]
     """Trace records of one page, in order (Run.page_history)."""
 
@@ -661,12 +665,33 @@ class Run:
                        for o in objects]
         return render_diagram(self.result, depth=depth, width=width, objects=watched)
 
+    @property
+    def uname(self) -> str:
+        """The kernel the run simulated, as its reports name it: the preset and the fixes
+        flipped on it."""
+        flips = " ".join(f"{k}={'on' if v else 'off'}" for k, v in sorted(self.fixes.items()))
+        return f"{self.preset}{' ' + flips if flips else ''} (pagesim)"
+
     def report(self) -> str:
-        """Outcomes as the kernel would print them, then the script steps that never matched."""
+        """Outcomes as the kernel would print them, then the script steps that never matched.
+        The CPU line names the kernel and its taint, as the kernel's does: after an oops or
+        BUG (D) or a WARN (W), later reports are tainted; oopses are numbered [#1], [#2]."""
         if self.ok:
             text = "ok: no oops, BUG, WARN, deadlock, leak or invariant violation"
         else:
-            text = "\n\n".join(o.report for o in self.outcomes)
+            reports, taint, oopses = [], "", 0
+            for o in self.outcomes:
+                state = f"Tainted: {taint}" if taint else "Not tainted"
+                text = _CPU_LINE.sub(rf"\1 {state} {self.uname}", o.report, count=1)
+                if o.kind == "oops":  # the kernel numbers its oopses
+                    oopses += 1
+                    text = text.replace("Oops: 0000 [#1]", f"Oops: 0000 [#{oopses}]", 1)
+                reports.append(text)
+                if o.kind in ("oops", "bug", "uaf") and "D" not in taint:
+                    taint += "D"
+                elif o.kind == "warn" and "W" not in taint:
+                    taint += "W"
+            text = "\n\n".join(reports)
         if self.unmatched_steps:
             text += "\n\nscript steps that never matched:\n" + "\n".join(
                 f"  {u}" for u in self.unmatched_steps)

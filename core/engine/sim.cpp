@@ -550,7 +550,11 @@ void Sim::wake(ObjId obj) {
   waiters_.resize(keep);
 }
 
-void Sim::hold(ObjId obj) { holders_.push_back({obj, running_ ? running_->id : kNoTask}); }
+void Sim::hold(ObjId obj) {
+  if (!running_) return holders_.push_back({obj, kNoTask});
+  // The step that took it was the last one taken (a trace's step index).
+  holders_.push_back({obj, running_->id, running_->frames.top(), steps_ ? steps_ - 1 : 0});
+}
 
 void Sim::release(ObjId obj) {
   for (size_t i = holders_.size(); i-- > 0;)
@@ -755,9 +759,62 @@ void Sim::report_deadlock() {
   o.message = "no task can run while " + std::to_string(waits.size()) + " wait" +
               (on_lock ? "" : " for what no task can change");
   o.details = std::move(waits);
+  if (on_lock) locking_scenario(o.details);
   o.step = steps_;
   for (const Cpu& c : cpus_) o.time = std::max(o.time, c.clock);
   outcomes_.push_back(std::move(o));
+}
+
+// Lockdep's "possible unsafe locking scenario", for the locks of a deadlock: where each
+// holder took the lock another task waits for (its model function), then a column per
+// CPU with the lock taken, in the order taken, and each wait last.
+void Sim::locking_scenario(std::vector<std::string>& out) const {
+  struct Event {
+    uint64_t step;
+    CpuId cpu;
+    std::string text;
+  };
+  std::vector<Event> taken, waits;
+  std::vector<CpuId> cpus;
+  for (const auto& tp : tasks_) {
+    const Task& t = *tp;
+    if ((t.state != TaskState::Sleeping && t.state != TaskState::Spinning) || t.wait.condition)
+      continue;
+    const auto h = std::find_if(holders_.begin(), holders_.end(),
+                                [&](const Holder& x) { return x.obj == t.wait.obj; });
+    if (h == holders_.end() || h->task == kNoTask) continue;
+    const Task& holder = *tasks_[h->task];
+    const std::string lock = obj_label(h->obj, world_);
+    out.push_back(holder.name + " took " + t.wait.what + " " + lock + " in " +
+                  interned(h->func) + " at step " + std::to_string(h->step));
+    taken.push_back({h->step, holder.phys, "lock(" + lock + ");"});
+    waits.push_back({~uint64_t(0), t.phys, "lock(" + lock + ");"});
+    for (CpuId c : {holder.phys, t.phys})
+      if (std::find(cpus.begin(), cpus.end(), c) == cpus.end()) cpus.push_back(c);
+  }
+  if (taken.empty()) return;
+  std::sort(cpus.begin(), cpus.end());
+  std::stable_sort(taken.begin(), taken.end(),
+                   [](const Event& a, const Event& b) { return a.step < b.step; });
+  constexpr size_t kColumn = 32;
+  const auto row = [&](CpuId cpu, const std::string& text) {
+    const size_t col = size_t(std::find(cpus.begin(), cpus.end(), cpu) - cpus.begin());
+    return std::string(2 + kColumn * col, ' ') + text;
+  };
+  out.push_back(" Possible unsafe locking scenario:");
+  std::string head, rule;
+  for (size_t i = 0; i < cpus.size(); ++i) {
+    const std::string h = "CPU" + std::to_string(cpus[i]);
+    head.resize(6 + kColumn * i, ' ');
+    rule.resize(6 + kColumn * i, ' ');
+    head += h;
+    rule += std::string(h.size(), '-');
+  }
+  out.push_back(head);
+  out.push_back(rule);
+  for (const auto& e : taken) out.push_back(row(e.cpu, e.text));
+  for (const auto& e : waits) out.push_back(row(e.cpu, e.text));
+  out.push_back(" *** DEADLOCK ***");
 }
 
 // ---- the scheduler loop ----

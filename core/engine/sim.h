@@ -115,10 +115,12 @@ struct Cpu {
   std::vector<TaskId> runqueue;  // runnable tasks waiting for this CPU, FIFO (a few)
 };
 
-// A lock holder, kept for deadlock reports ("held by").
+// A lock holder, kept for deadlock reports: who holds it, and where it took it.
 struct Holder {
   ObjId obj;
   TaskId task;
+  uint32_t func = 0;   // the holder's innermost model function when it took the lock
+  uint64_t step = 0;   // the step it took it at
 };
 
 struct RunResult {
@@ -274,6 +276,7 @@ class Sim {
   void report_deadlock();
   void trace_frame(const Task& t, uint32_t func, TraceKind kind);
   void sample_counter(const char* name, int64_t value);
+  void locking_scenario(std::vector<std::string>& out) const;
   Outcome make_outcome(OutcomeKind k, std::string function, std::string message,
                        std::vector<std::string> details) const;
   [[noreturn]] void kill_current();

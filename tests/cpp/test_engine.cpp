@@ -68,11 +68,21 @@ TEST(Engine, RandomFindsAbbaDeadlockAndReplayReproducesIt) {
   ASSERT_TRUE(dead.has_value()) << "random never found the ABBA deadlock";
   EXPECT_GT(ok, 0) << "some interleavings must complete";
   const Outcome& o = dead->outcomes.at(0);
-  ASSERT_EQ(o.details.size(), 2u) << o.report();
+  ASSERT_EQ(o.details.size(), 12u) << o.report();
   // Who waits on what, and who holds it.
   std::set<std::string> lines(o.details.begin(), o.details.end());
   EXPECT_TRUE(lines.count("A (cpu0) spins on spinlock 'S' held by B in task_a")) << o.report();
   EXPECT_TRUE(lines.count("B (cpu1) sleeps on mutex 'M' held by A in task_b")) << o.report();
+  // Where each holder took its lock, and lockdep's scenario: each CPU's lock, then the
+  // other's, in the order taken.
+  EXPECT_TRUE(lines.count("B took spinlock 'S' in task_b at step 0") ||
+              lines.count("B took spinlock 'S' in task_b at step 1")) << o.report();
+  const std::vector<std::string> scenario(o.details.begin() + 4, o.details.end());
+  EXPECT_EQ(scenario.front(), " Possible unsafe locking scenario:");
+  EXPECT_EQ(scenario[1], "      CPU0                            CPU1");
+  EXPECT_EQ(scenario.back(), " *** DEADLOCK ***");
+  EXPECT_EQ(scenario[scenario.size() - 3], "  lock('S');");  // A waits for S
+  EXPECT_EQ(scenario[scenario.size() - 2], "                                  lock('M');");
 
   AbbaWorld w;
   RunResult again = run_abba(std::make_unique<ReplayStrategy>(dead->schedule, nullptr), w);
