@@ -48,7 +48,7 @@ def kernel_pages(state) -> int:
 
 def forks(run, kernel: str) -> int:
     """Order-3 blocks the fork storm got."""
-    before = kernel_pages(fragmentation_zram.build(kernel=kernel)[0].state)
+    before = kernel_pages(fragmentation_zram.initial_state(kernel=kernel))
     return (kernel_pages(run.kernel) - before) // (1 << ORDER)
 
 

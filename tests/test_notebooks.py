@@ -22,9 +22,15 @@ def test_notebook_runs(path: str) -> None:
     ).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    html = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
+            if "text/html" in o.get("data", {})]
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    if os.path.basename(path) == "fragmentation_v47_v48.ipynb":
+        # Three page maps (before, after on v4.8 and v4.7) and the fragmentation plot.
+        assert sum(h.startswith("<div><b>Kernel state</b>") for h in html) == 3
+        assert len(images) == 1
     if os.path.basename(path) == "zs_free_exploration.ipynb":
-        html = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
-                if "text/html" in o.get("data", {})]
+        assert len(images) == 2  # the outcome sets side by side, the progress
         # A Run, the kernel state and an Exploration displayed as HTML.
         assert any(h.startswith("<div><b>zs_free_double_isolation</b>") and "CPU0: " in h
                    for h in html)
