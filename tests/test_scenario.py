@@ -343,3 +343,18 @@ def test_reports_name_the_kernel_and_its_taint() -> None:
     first, second = run.report().split("\n\n")
     assert "Comm: warner Not tainted v4.8 c102f07ca0b0=off (pagesim)" in first
     assert "Comm: bugger Tainted: W v4.8 c102f07ca0b0=off (pagesim)" in second
+
+
+def test_every_cli_argument_is_explained_in_help() -> None:
+    import argparse
+
+    from pagesim.cli import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subs.choices.items():
+        assert sub.description or any(c.dest == name for c in subs._choices_actions), name
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"pagesim {name} {action.option_strings or action.dest}"

@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("list", help="list the scenarios of a file")
-    s.add_argument("file")
+    s.add_argument("file", help="a scenario file (FILE.py)")
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("run", help="run a scenario (or every scenario of a file)")
@@ -413,8 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME[=on|off]",
         help="flip a named fix on top of the preset (repeatable)",
     )
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--strategy", default="random", choices=["random", "timed"])
+    s.add_argument("--seed", type=int, default=0,
+                   help="seed of the strategy for the schedule's unscripted choices")
+    s.add_argument("--strategy", default="random", choices=["random", "timed"],
+                   help="who runs next after the script: random, or timed (the CPU whose "
+                        "simulated clock is earliest)")
     s.add_argument("--schedule", help="replay this compact schedule ('0x3 1 0x2')")
     s.add_argument("--json", metavar="OUT", help="write the result as JSON ('-': stdout)")
     s.add_argument("--diagram", action="store_true", help="print the CPU-column diagram")
@@ -449,15 +452,19 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("explore", help="run a scenario under many schedules: its outcome set")
     s.add_argument("target", help="FILE.py or FILE.py::name")
     s.add_argument("--kernel", help="kernel preset (default: the scenario's)")
-    s.add_argument("--fix", action="append", default=[], metavar="NAME[=on|off]")
-    s.add_argument("--strategy", default="random", choices=["random", "pct", "dfs", "dpor"])
+    s.add_argument("--fix", action="append", default=[], metavar="NAME[=on|off]",
+                   help="flip a named fix on top of the preset (repeatable)")
+    s.add_argument("--strategy", default="random", choices=["random", "pct", "dfs", "dpor"],
+                   help="random or pct sample schedules; dfs runs every schedule, dpor one "
+                        "per Mazurkiewicz trace (both can exhaust a scope)")
     s.add_argument("--executions", type=int, default=None,
                    help="budget of executions (default unless --seconds is given: 1000 for "
                         "random and pct, 100000 for dfs and dpor)")
     s.add_argument("--seconds", type=float, default=None, help="budget of wall-clock seconds")
     s.add_argument("--budget", default=None, metavar="N|TIME|N,TIME",
                    help="the budget in one: 20000, 30s, 5min, 1h or 20000,30s")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0,
+                   help="random and pct: execution i uses seed + i")
     s.add_argument("--workers", type=int, default=1, help="processes (or Ray tasks) to use")
     s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run the workers on a Ray cluster (default: start a local one)")
@@ -468,13 +475,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pct-depth", type=int, default=3, help="pct: bug depth d")
     s.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="draw a progress line on stderr (default: when it is a terminal)")
-    s.add_argument("--no-progress", dest="progress", action="store_false")
-    s.add_argument("--json", metavar="OUT")
+    s.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar, also on a terminal")
+    s.add_argument("--json", metavar="OUT",
+                   help="write the outcome set, examples and first failure as JSON ('-': "
+                        "stdout); Ctrl-C writes what was found, \"interrupted\": true")
     s.set_defaults(func=cmd_explore)
 
     s = sub.add_parser("functions", help="list the model functions breakpoints can name")
     s.add_argument("--kernel", help="only those this preset has")
-    s.add_argument("--fix", action="append", default=[], metavar="NAME[=on|off]")
+    s.add_argument("--fix", action="append", default=[], metavar="NAME[=on|off]",
+                   help="with --kernel: flip a named fix on top of the preset (repeatable)")
     s.set_defaults(func=cmd_functions)
 
     s = sub.add_parser("presets", help="list kernel presets and named fixes")
