@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pagesim as ps
 import pytest
@@ -233,11 +234,19 @@ def pagesim_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_explore_writes_the_outcome_set_and_minimised_failure(tmp_path) -> None:
-    out = tmp_path / "ex.json"
+@pytest.fixture(scope="module")
+def v3_explored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """`pagesim explore --json` of the zs_free race on movable-v3 (dpor, bound 1): the
+    process and the JSON file."""
+    out = tmp_path_factory.mktemp("explore") / "ex.json"
     bad = pagesim_cli("explore", ZS_FREE_FILE, "--strategy", "dpor", "--preemption-bound", "1",
                       "--executions", "100000", "--json", str(out))
     assert bad.returncode == 1, bad.stderr
+    return bad, out
+
+
+def test_cli_explore_writes_the_outcome_set_and_minimised_failure(v3_explored) -> None:
+    bad, out = v3_explored
     doc = json.loads(out.read_text())
     assert doc["schema"] == "pagesim.explore/1" and doc["strategy"] == "dpor"
     assert doc["exhausted"] is True
@@ -262,11 +271,8 @@ def test_cli_explore_writes_the_outcome_set_and_minimised_failure(tmp_path) -> N
     assert pagesim_cli("explore", ZS_FREE_FILE, "--workers", "0").returncode == 2
 
 
-def test_cli_replays_and_draws_an_explorations_examples(tmp_path) -> None:
-    out = tmp_path / "ex.json"
-    bad = pagesim_cli("explore", ZS_FREE_FILE, "--strategy", "dpor", "--preemption-bound", "1",
-                      "--executions", "100000", "--json", str(out))
-    assert bad.returncode == 1, bad.stderr
+def test_cli_replays_and_draws_an_explorations_examples(v3_explored, tmp_path) -> None:
+    out = v3_explored[1]
     doc = json.loads(out.read_text())
     # Without --outcome: the minimised first failure, as the exploration printed it.
     first = pagesim_cli("replay", str(out))

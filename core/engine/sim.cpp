@@ -551,7 +551,10 @@ void Sim::wake(ObjId obj) {
 }
 
 void Sim::hold(ObjId obj) {
-  if (!running_) return holders_.push_back({obj, kNoTask});
+  if (!running_) {
+    holders_.push_back({obj, kNoTask});
+    return;
+  }
   // The step that took it was the last one taken (a trace's step index).
   holders_.push_back({obj, running_->id, running_->frames.top(), steps_ ? steps_ - 1 : 0});
 }
@@ -788,7 +791,7 @@ void Sim::locking_scenario(std::vector<std::string>& out) const {
     out.push_back(holder.name + " took " + t.wait.what + " " + lock + " in " +
                   interned(h->func) + " at step " + std::to_string(h->step));
     taken.push_back({h->step, holder.phys, "lock(" + lock + ");"});
-    waits.push_back({~uint64_t(0), t.phys, "lock(" + lock + ");"});
+    waits.push_back({0, t.phys, "lock(" + lock + ");"});  // after every lock taken
     for (CpuId c : {holder.phys, t.phys})
       if (std::find(cpus.begin(), cpus.end(), c) == cpus.end()) cpus.push_back(c);
   }
