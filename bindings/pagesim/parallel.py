@@ -172,7 +172,9 @@ def run_local(core: Any, args: dict[str, Any], workers: int, show: Callable | No
                     p.join()
                     what = f"worker {w} {_describe_exit(p.exitcode)}"
                     del running[w]
-                    if tries[w] < 2 and deadline is None:
+                    if deadline is not None:  # interrupted: not started again
+                        lost.append(what)
+                    elif tries[w] < 2:
                         start(w)
                     else:
                         lost.append(f"{what} twice")
