@@ -46,9 +46,10 @@ demo-engine: demo-build
 	$(VPY) scenarios/engine_abba.py
 
 # JupyterLab on notebooks/, running the venv's Python: pagesim importable as installed.
+# (As root, as in a container, Jupyter wants --allow-root.)
 notebook: demo-build
-	$(VPY) -m pip install -q jupyterlab ipykernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VPY) -m pip install -q jupyterlab ipykernel matplotlib
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test-cpp: build
 	ctest --test-dir build/py --output-on-failure -j $(JOBS)
