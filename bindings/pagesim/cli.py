@@ -29,6 +29,7 @@ import sys
 from typing import Any
 
 from . import _core
+from .names import outcome_matches
 from .scenario import Run, Scenario, load_scenarios
 
 
@@ -220,7 +221,7 @@ def _example(doc: dict[str, Any], outcome: str | None) -> str:
                            f"(outcomes: {_outcome_list(doc)})")
         outcome = min(failed, key=lambda k: doc["first_seen"].get(k, 0))
     keys = [k for k in examples if k == outcome] or [
-        k for k in examples if k.split(":")[0] == outcome]
+        k for k in examples if outcome_matches(k, outcome)]
     if len(keys) != 1:
         what = "no execution had" if not keys else f"{len(keys)} outcomes match"
         raise CliError(f"{what} outcome {outcome!r} in {doc['scenario']} [{doc['preset']}] "
@@ -234,7 +235,7 @@ def _exploration_with(runs: list[dict[str, Any]], outcome: str | None) -> dict[s
         keys = list(doc["examples"])
         if outcome is None:
             return any(k != "ok" for k in keys)
-        return any(k == outcome or k.split(":")[0] == outcome for k in keys)
+        return any(outcome_matches(k, outcome) for k in keys)
 
     found = [doc for doc in runs if has(doc)]
     if len(found) != 1:

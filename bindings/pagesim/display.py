@@ -8,6 +8,8 @@ from collections import Counter
 from html import escape
 from typing import Any
 
+from .names import fix_flips
+
 # page_map()'s owner codes (mm::Owner), and the colour of each in the page map.
 OWNERS = ["none", "reserved", "process", "zsmalloc", "balloon", "test_driver", "migration",
           "kernel"]
@@ -37,7 +39,7 @@ def _badge(key: str, count: int | None = None) -> str:
 
 
 def _title(scenario: Any, preset: str, fixes: dict[str, bool]) -> str:
-    flips = ", ".join(f"{k}={'on' if v else 'off'}" for k, v in sorted(fixes.items()))
+    flips = ", ".join(fix_flips(fixes))
     return (f"<b>{escape(scenario.name)}</b> <code>[{escape(preset)}]</code>"
             + (f" <code>{escape(flips)}</code>" if flips else ""))
 
@@ -103,10 +105,9 @@ def _cells(page_map: bytes) -> tuple[list[tuple[str, bool, bool]], int]:
     return cells, per
 
 
-def page_map_svg(state: Any) -> str:
-    """One cell per pfn (or per group of pfns on a large machine), coloured by owner, free
-    pages light; a red outline for an isolated page, black for a locked one."""
-    cells, per = _cells(state.page_map())
+def _page_map_svg(cells: list[tuple[str, bool, bool]], per: int) -> str:
+    """One cell per pfn (or per group of `per` pfns on a large machine), coloured by owner,
+    free pages light; a red outline for an isolated page, black for a locked one."""
     rows = -(-len(cells) // COLUMNS)
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{COLUMNS * CELL + 1}" '
            f'height="{rows * CELL + 1}" style="background:white">')]
@@ -149,7 +150,7 @@ def kernel_state_html(state: Any) -> str:
     return (f"<div><b>Kernel state</b> <code>[{escape(state.preset)}]</code>: "
             f"{state.nr_pages:,} pages{note}</div><div>{legend}</div>"
             f"<div style='display:flex; gap:16px; align-items:flex-start'>"
-            f"<div>{page_map_svg(state)}</div><div>{''.join(zones)}</div></div>")
+            f"<div>{_page_map_svg(cells, per)}</div><div>{''.join(zones)}</div></div>")
 
 
 HISTORY_COLUMNS = ["step", "t", "cpu", "task", "func", "op", "rw", "obj", "line"]

@@ -39,7 +39,19 @@ class InconclusiveWarning(UserWarning):
     """``never()`` on a systematic exploration that did not cover the scope asked for."""
 
 
-def _unknown(what: str, name: str, known: Iterable[str], listing: bool = True) -> _core.UsageError:
+def fix_flips(fixes: dict[str, bool]) -> list[str]:
+    """The fixes flipped on a preset, as `--fix` takes them: ["c102f07ca0b0=off", ...]."""
+    return [f"{k}={'on' if v else 'off'}" for k, v in sorted(fixes.items())]
+
+
+def outcome_matches(key: str, asked: str) -> bool:
+    """Whether outcome `key` is the one asked for: that key, or its kind ("oops")."""
+    return key == asked or key.split(":")[0] == asked
+
+
+def unknown_name(what: str, name: str, known: Iterable[str],
+                 listing: bool = True) -> _core.UsageError:
+    """The error for a name that is none of `known`: the near matches, then every one."""
     known = sorted(set(known))
     hint = _core.did_you_mean(name, known)
     tail = f" (known: {', '.join(known)})" if listing and len(known) <= 40 else ""
@@ -73,7 +85,7 @@ def check_breakpoint(function: str, preset: str, fixes: dict[str, bool],
     missing = _not_in_preset(function, preset, fixes)
     if missing:
         raise _core.UsageError(f"model function {missing}")
-    raise _unknown("model function", function, [*_core.model_functions(preset, fixes), *tasks],
+    raise unknown_name("model function", function, [*_core.model_functions(preset, fixes), *tasks],
                    listing=False)
 
 
@@ -87,7 +99,7 @@ def check_outcome_key(key: str, preset: str, fixes: dict[str, bool], tasks: Iter
         return
     kind, colon, name = key.partition(":")
     if kind not in KINDS:
-        raise _unknown("outcome kind", kind, KINDS)
+        raise unknown_name("outcome kind", kind, KINDS)
     if not colon:
         return
     if kind not in NAMED_KINDS or not name:
@@ -123,5 +135,5 @@ def check_outcome_key(key: str, preset: str, fixes: dict[str, bool], tasks: Iter
     if missing:
         raise _core.UsageError(f"outcome {key!r} cannot happen: {missing}")
     if name not in _core.outcome_functions():
-        raise _unknown(f"function in outcome {key!r}:", name,
+        raise unknown_name(f"function in outcome {key!r}:", name,
                        [*_core.outcome_functions(), *task_names], listing=False)

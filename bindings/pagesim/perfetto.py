@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _core
+
 # Operations that take a lock (a failed attempt is recorded as the same operation), and
 # those that release one; a waiter's acquire after another task's release is a hand-off.
 ACQUIRE = {"spin_lock", "spin_trylock", "lock", "trylock", "read_lock", "write_lock",
@@ -24,6 +26,8 @@ def _us(ns: int) -> float:
 def trace_events(run: Any) -> dict[str, Any]:
     """The run's trace as a Chrome trace-event document."""
     trace = run.trace()
+    if not trace:
+        raise _core.UsageError("to_perfetto needs the run's trace (run with trace=True)")
     events: list[dict[str, Any]] = []
     tids: dict[str, int] = {}
     home: dict[str, int] = {}  # task -> the CPU whose process holds its thread

@@ -38,7 +38,15 @@ from typing import Any, NamedTuple
 
 from . import _core, display, perfetto
 from .diagram import render_diagram
-from .names import InconclusiveWarning, ScriptError, check_breakpoint, check_outcome_key
+from .names import (
+    InconclusiveWarning,
+    ScriptError,
+    check_breakpoint,
+    check_outcome_key,
+    fix_flips,
+    outcome_matches,
+    unknown_name,
+)
 
 # Defaults the pytest plugin (or a user) can set: the seed, and a schedule to replay.
 DEFAULTS: dict[str, Any] = {"seed": None, "replay": None, "replay_used": False}
@@ -356,9 +364,7 @@ class Balloon:
         "pages_lock", "balloon_lock", "inflate_vq" or "deflate_vq"."""
         objs = _core.BALLOON_OBJECTS
         if name not in objs:
-            raise _core.UsageError(f"the balloon has no object {name!r}"
-                                   + _core.did_you_mean(name, list(objs))
-                                   + f" (objects: {', '.join(objs)})")
+            raise unknown_name("balloon object", name, objs)
         return objs[name]
 
 
@@ -394,9 +400,7 @@ class TestDriver:
         previous = {}
         for name, value in options.items():
             if name not in known:
-                raise _core.UsageError(
-                    f"unknown test driver option {name!r}"
-                    + _core.did_you_mean(name, list(known)) + f" (options: {', '.join(known)})")
+                raise unknown_name("test driver option", name, known)
             previous[name] = self._k.call("test_driver_set", known[name], int(value))
         return previous
 
@@ -549,8 +553,8 @@ class Run:
         self.names = names or Names()
         self.unmatched_steps = unmatched_steps(script, result) if script else []
         # The objects the script's breakpoints name: the diagram shows what is done to them.
-        self.watched = sorted({_core.obj_label(s.as_tuple()[3]) for s in script.steps
-                               if s.as_tuple()[3] is not None}) if script else []
+        objs = [s.as_tuple()[3] for s in script.steps] if script else []
+        self.watched = sorted({_core.obj_label(o) for o in objs if o is not None})
 
     # outcomes
     @property
@@ -646,7 +650,7 @@ class Run:
         """Every operation on one page, in order (a list of trace records; a table in a
         notebook)."""
         checked_int("pfn", pfn, 0, self.kernel.nr_pages - 1)
-        label = f"page pfn {pfn}"
+        label = page_label(pfn)
         return PageHistory(e for e in self.trace() if e.get("obj") == label)
 
     def diagram(self, depth: int = 3, width: int = 34,
@@ -661,7 +665,7 @@ class Run:
         if objects is None:
             watched = list(self.watched)
         else:
-            watched = [f"page pfn {checked_int('pfn', o, 0)}" if isinstance(o, int) else str(o)
+            watched = [page_label(checked_int("pfn", o, 0)) if isinstance(o, int) else str(o)
                        for o in objects]
         return render_diagram(self.result, depth=depth, width=width, objects=watched)
 
@@ -669,8 +673,7 @@ class Run:
     def uname(self) -> str:
         """The kernel the run simulated, as its reports name it: the preset and the fixes
         flipped on it."""
-        flips = " ".join(f"{k}={'on' if v else 'off'}" for k, v in sorted(self.fixes.items()))
-        return f"{self.preset}{' ' + flips if flips else ''} (pagesim)"
+        return " ".join([self.preset, *fix_flips(self.fixes), "(pagesim)"])
 
     def report(self) -> str:
         """Outcomes as the kernel would print them, then the script steps that never matched.
@@ -705,8 +708,6 @@ class Run:
         chrome://tracing: a thread per task under its CPU, a slice per model function, an
         instant per operation, flow arrows for lock hand-offs, counter tracks for
         nr_free_pages and NR_ISOLATED_*. Written to `path` when given; returned."""
-        if not self.result.trace():
-            raise _core.UsageError("to_perfetto needs the run's trace (run with trace=True)")
         doc = perfetto.trace_events(self)
         if path is not None:
             with open(path, "w") as f:
@@ -978,9 +979,14 @@ class Scenario:
         return self.fn(k)
 
 
+def page_label(pfn: int) -> str:
+    """A page as traces name it ("page pfn 7")."""
+    return _core.obj_label(_core.page_obj(pfn))
+
+
 def run_command(scenario: Scenario, preset: str, fixes: dict[str, bool], schedule: Any) -> str:
     """The `pagesim run` command that replays `schedule` in the scenario."""
-    flags = "".join(f" --fix {k}={'on' if v else 'off'}" for k, v in sorted(fixes.items()))
+    flags = "".join(f" --fix {flip}" for flip in fix_flips(fixes))
     return (
         f"pagesim run {scenario.file}::{scenario.name} --kernel {preset}{flags}"
         f" --schedule '{schedule}'"
@@ -1136,7 +1142,7 @@ class Exploration:
 
     def _matches(self, key: str) -> list[str]:
         self.names.check_key(key, self.preset, self.fixes, self.found.checks, self.outcomes)
-        return [k for k in self.outcomes if k == key or k.split(":")[0] == key]
+        return [k for k in self.outcomes if outcome_matches(k, key)]
 
     def sometimes(self, key: str) -> bool:
         """Some execution had this outcome (a key like "oops:zs_page_isolate" or a kind)."""

@@ -148,23 +148,28 @@ class FullnessLists {
   // The id at position `pos` of group fg's list (0: list_add at the head).
   void insert(size_t fg, size_t pos, uint32_t id) {
     ids_.insert(ids_.begin() + std::ptrdiff_t(start_[fg] + pos), id);
-    for (size_t g = fg + 1; g < start_.size(); ++g) ++start_[g];
+    shift_after(fg, 1);
   }
   // list_del of an id on group fg's list.
   void erase(size_t fg, uint32_t id) {
     const auto end = ids_.begin() + std::ptrdiff_t(start_[fg + 1]);
     ids_.erase(std::find(ids_.begin() + std::ptrdiff_t(start_[fg]), end, id));
-    for (size_t g = fg + 1; g < start_.size(); ++g) --start_[g];
+    shift_after(fg, -1);
   }
   // list_splice_init: group fg's ids, its list left empty.
   std::vector<uint32_t> take(size_t fg) {
     std::vector<uint32_t> out = list(fg);
     ids_.erase(ids_.begin() + std::ptrdiff_t(start_[fg]), ids_.begin() + std::ptrdiff_t(start_[fg + 1]));
-    for (size_t g = fg + 1; g < start_.size(); ++g) start_[g] -= uint32_t(out.size());
+    shift_after(fg, -std::ptrdiff_t(out.size()));
     return out;
   }
 
  private:
+  // The groups after fg start `by` ids later (earlier when negative).
+  void shift_after(size_t fg, std::ptrdiff_t by) {
+    for (size_t g = fg + 1; g < start_.size(); ++g) start_[g] = uint32_t(std::ptrdiff_t(start_[g]) + by);
+  }
+
   std::vector<uint32_t> ids_;
   std::array<uint32_t, NR_FULLNESS_GROUPS + 1> start_{};  // group fg is [start_[fg], start_[fg + 1])
 };

@@ -20,7 +20,11 @@ KasanTrack here_track() {
   return t;
 }
 
-void mark_freed(KasanObject& o) {
+// A second free is a double-free (`what()` names the object only then); the first
+// records where it happened.
+template <class What>
+void record_free(KasanObject& o, What what) {
+  if (o.freed) kasan_report(o, what(), true, "double-free");
   o.freed = true;
   o.free = here_track();
 }
@@ -40,14 +44,11 @@ void kasan_alloc(KasanObject& o) {
 
 void kasan_free(KasanObject& o, const std::string& what, uint32_t line) {
   sched(Op::Write, Access::Write, kNoObj, line);
-  if (o.freed) kasan_report(o, what, true, "double-free");
-  mark_freed(o);
+  record_free(o, [&] { return what; });
 }
 
-
 void kasan_record_free(KasanObject& o, const char* type, uint64_t id) {
-  if (o.freed) kasan_report(o, std::string(type) + " " + std::to_string(id), true, "double-free");
-  mark_freed(o);
+  record_free(o, [&] { return std::string(type) + " " + std::to_string(id); });
 }
 
 void kasan_use_after_free(const KasanObject& o, const char* type, const std::string& name,

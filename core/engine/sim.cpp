@@ -573,10 +573,15 @@ bool Sim::holds(ObjId obj, TaskId task) const {
   return false;
 }
 
-TaskId Sim::holder(ObjId obj) const {
+const Holder* Sim::find_holder(ObjId obj) const {
   for (const auto& h : holders_)
-    if (h.obj == obj) return h.task;
-  return kNoTask;
+    if (h.obj == obj) return &h;
+  return nullptr;
+}
+
+TaskId Sim::holder(ObjId obj) const {
+  const Holder* h = find_holder(obj);
+  return h ? h->task : kNoTask;
 }
 
 void Sim::sample_counter(const char* name, int64_t value) {
@@ -783,9 +788,8 @@ void Sim::locking_scenario(std::vector<std::string>& out) const {
     const Task& t = *tp;
     if ((t.state != TaskState::Sleeping && t.state != TaskState::Spinning) || t.wait.condition)
       continue;
-    const auto h = std::find_if(holders_.begin(), holders_.end(),
-                                [&](const Holder& x) { return x.obj == t.wait.obj; });
-    if (h == holders_.end() || h->task == kNoTask) continue;
+    const Holder* h = find_holder(t.wait.obj);
+    if (!h || h->task == kNoTask) continue;
     const Task& holder = *tasks_[h->task];
     const std::string lock = obj_label(h->obj, world_);
     out.push_back(holder.name + " took " + t.wait.what + " " + lock + " in " +

@@ -214,6 +214,7 @@ class Sim {
   }
   void release(ObjId obj);
   TaskId holder(ObjId obj) const;
+  const Holder* find_holder(ObjId obj) const;  // who holds obj, and where it took it
   bool holds(ObjId obj, TaskId task) const;
 
   // Frames of the simulated call stack (see ModelFrame). Inline: every model function

@@ -8,13 +8,13 @@
 namespace pagesim {
 
 // Scheduling point for the current task, if any.
-inline void sched(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0) {
-  if (Sim* s = Sim::current(); s && s->current_task()) s->point(op, rw, obj, line, extra);
+inline void sched(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra = 0,
+                  uint8_t bit = 0) {
+  if (Sim* s = Sim::current(); s && s->current_task()) s->point(op, rw, obj, line, extra, bit);
 }
 // The scheduling point of an operation on bit `nr` of the object's flags word.
 inline void sched_bit(Op op, Access rw, ObjId obj, uint32_t line, int nr) {
-  if (Sim* s = Sim::current(); s && s->current_task())
-    s->point(op, rw, obj, line, 0, uint8_t(nr + 1));
+  sched(op, rw, obj, line, 0, uint8_t(nr + 1));
 }
 
 inline TaskId self_id() {

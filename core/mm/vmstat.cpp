@@ -15,6 +15,12 @@ const bool registered = [] {
 
 constexpr Stat kSampled[] = {Stat::NR_FREE_PAGES, Stat::NR_ISOLATED_ANON, Stat::NR_ISOLATED_FILE};
 
+constexpr bool sampled(Stat item) {
+  for (Stat s : kSampled)
+    if (s == item) return true;
+  return false;
+}
+
 }  // namespace
 
 void sample_counter(const Mm& mm, Stat item) {
@@ -29,7 +35,7 @@ void mod_node_page_state(Mm& mm, Stat item, int64_t delta, uint32_t line) {
   if (!delta) return;
   sched(Op::AtomicRmw, Access::Write, vmstat_obj(), line);
   mm.stat(item) += delta;
-  if (item == Stat::NR_ISOLATED_ANON || item == Stat::NR_ISOLATED_FILE) sample_counter(mm, item);
+  if (sampled(item)) sample_counter(mm, item);
   wake_up(vmstat_obj());  // a task polling too_many_isolated() looks again
 }
 
