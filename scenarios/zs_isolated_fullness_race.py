@@ -28,6 +28,9 @@ lost updates.
   c0547d0b6a4b (6.2), so the fix needs it. 6.1.47 took both as stable backports (with
   d2658f2052c7): on v6.1 with the two, dpor bound 2 exhausts 198 executions, all clean. With c0547d0b6a4b alone the race stays (17 bug, 20 invariant of
   386). v5.15, where both updates are under class->lock: clean (508).
+
+The pair is one scenario with a `fixes` parameter: `pagesim explore` (or
+`@ps.parametrize`) runs `[fixes=none]` and `[fixes=+4b5d1e47b694+c0547d0b6a4b]`.
 """
 
 import pagesim as ps
@@ -35,7 +38,7 @@ import pagesim as ps
 FIX = {"c0547d0b6a4b": True, "4b5d1e47b694": True}
 
 
-@ps.scenario(kernel="v6.1", cpus=2, pages=512)
+@ps.scenario(kernel="v6.1", cpus=2, pages=512, params={"fixes": [{}, FIX]})
 def zs_isolated_fullness_race(k):
     """A migration isolates T, a page of a full zspage; the user frees one of its objects."""
     pool = k.zsmalloc()
@@ -68,9 +71,22 @@ def test_v61_exploration_finds_both_lost_updates():
     assert lines.index("zs_page_migrate") < lines.index("zs_free") < lines.index("get_page")
 
 
-def test_with_the_fix_and_before_5_17_no_schedule_fails():
-    for kw in ({"fixes": FIX}, {"kernel": "v5.15"}):
-        ex = zs_isolated_fullness_race.explore(strategy="dpor", preemption_bound=2, **kw)
-        assert ex.exhausted and ex.outcomes == {"ok": ex.executions}, (kw, ex)
+@ps.parametrize(zs_isolated_fullness_race)
+def test_both_directions_at_bound_2(scenario):
+    # One test per variant: without the fixes both lost updates, with them none.
+    ex = scenario.explore(strategy="dpor", preemption_bound=2)
+    assert ex.exhausted, ex
+    if scenario.bound["fixes"]:
+        assert ex.outcomes == {"ok": 198}, ex
         assert ex.proves_never("invariant:zsmalloc_check")
         assert ex.proves_never("bug:dec_zspage_isolation")
+    else:
+        assert ex.outcomes == {"ok": 429, "bug:dec_zspage_isolation": 18,
+                               "invariant:zsmalloc_check": 23}, ex
+
+
+def test_before_5_17_no_schedule_fails():
+    ex = zs_isolated_fullness_race.explore(kernel="v5.15", strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": ex.executions}, ex
+    assert ex.proves_never("invariant:zsmalloc_check")
+    assert ex.proves_never("bug:dec_zspage_isolation")

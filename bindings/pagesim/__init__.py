@@ -69,6 +69,7 @@ from .scenario import (
     Script,
     Step,
     load_scenarios,
+    parametrize,
     scenario,
     script,
 )
@@ -110,6 +111,7 @@ __all__ = [
     "model_functions",
     "now",
     "outcome_functions",
+    "parametrize",
     "preset",
     "presets",
     "scenario",

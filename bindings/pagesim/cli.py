@@ -30,22 +30,26 @@ from typing import Any
 
 from . import _core
 from .names import outcome_matches
-from .scenario import Run, Scenario, load_scenarios
+from .scenario import Run, Scenario, load_scenarios, param_text, parse_param
 
 
 class CliError(Exception):
     """A usage error: reported on stderr, exit status 2."""
 
 
-def pick(target: str) -> list[Scenario]:
-    """FILE.py::name, or FILE.py for all its scenarios."""
+def pick(target: str, params: list[str] | None = None) -> list[Scenario]:
+    """FILE.py::name, or FILE.py for all its scenarios; a scenario with parameters gives
+    each variant, or the one `params` (NAME=VALUE items) binds."""
     path, _, name = target.partition("::")
     found = load_scenarios(path)
-    if not name:
-        return list(found.values())
-    if name not in found:
+    if name and name not in found:
         raise CliError(f"{path} has no scenario {name!r} (it has: {', '.join(sorted(found))})")
-    return [found[name]]
+    picked = [found[name]] if name else list(found.values())
+    if not params:
+        return [v for sc in picked for v in sc.variants()]
+    if len(picked) != 1:
+        raise CliError("--param binds one scenario's parameters: name it (FILE.py::name)")
+    return [picked[0].bind(**dict(parse_param(p) for p in params))]
 
 
 def preemption_bound(text: str) -> int | None | str:
@@ -108,14 +112,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         opts = sc.options
         first = sc.doc.splitlines()[0] if sc.doc else ""
         print(f"{args.file}::{name}  [{opts['kernel']}, {opts['cpus']} cpus]  {first}")
+        for param, values in sc.params.items():
+            print(f"    --param {' | '.join(param_text(param, v) for v in values)}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     runs = []
-    picked = pick(args.target)
+    picked = pick(args.target, args.param)
     if args.perfetto and len(picked) > 1:
-        raise CliError("--perfetto writes one run: name the scenario (FILE.py::name)")
+        raise CliError("--perfetto writes one run: name the scenario (FILE.py::name) and "
+                       "its variant (--param)")
     for sc in picked:
         schedule = _core.Schedule(args.schedule) if args.schedule else None
         runs.append(
@@ -197,10 +204,19 @@ def _schedule_in(doc: dict[str, Any], schedule: str, trace_hash: str) -> _core.S
             "scenario_file": doc.get("file", ""),
             "preset": doc.get("preset", ""),
             "fixes": json.dumps(doc.get("fixes", {}), sort_keys=True),
+            **({"params": json.dumps(doc["params"], sort_keys=True)} if doc.get("params")
+               else {}),
             "source_hash": doc.get("source_hash", ""),
             "trace_hash": trace_hash,
         },
     }))
+
+
+def _doc_name(doc: dict[str, Any]) -> str:
+    """A run or exploration document's scenario, with its variant's parameters."""
+    params = doc.get("params") or {}
+    return doc["scenario"] + (f"[{','.join(param_text(n, v) for n, v in params.items())}]"
+                              if params else "")
 
 
 def _outcome_list(doc: dict[str, Any]) -> str:
@@ -224,7 +240,7 @@ def _example(doc: dict[str, Any], outcome: str | None) -> str:
         k for k in examples if outcome_matches(k, outcome)]
     if len(keys) != 1:
         what = "no execution had" if not keys else f"{len(keys)} outcomes match"
-        raise CliError(f"{what} outcome {outcome!r} in {doc['scenario']} [{doc['preset']}] "
+        raise CliError(f"{what} outcome {outcome!r} in {_doc_name(doc)} [{doc['preset']}] "
                        f"(outcomes: {_outcome_list(doc)})")
     return examples[keys[0]]
 
@@ -239,7 +255,7 @@ def _exploration_with(runs: list[dict[str, Any]], outcome: str | None) -> dict[s
 
     found = [doc for doc in runs if has(doc)]
     if len(found) != 1:
-        names = ", ".join(f"{d['scenario']} [{d['preset']}]" for d in found or runs)
+        names = ", ".join(f"{_doc_name(d)} [{d['preset']}]" for d in found or runs)
         what = f"outcome {outcome!r}" if outcome else "a failure"
         raise CliError(f"{len(found)} of its {len(runs)} explorations have {what} ({names}): "
                        "write one exploration per --json file")
@@ -251,7 +267,16 @@ def replay(path: str, seed: int = 0, outcome: str | None = None) -> Run:
     meta = sched.meta
     if not meta.get("scenario") or not meta.get("scenario_file"):
         raise CliError(f"{path} does not say which scenario it was recorded for")
-    sc = pick(f"{meta['scenario_file']}::{meta['scenario']}")[0]
+    try:
+        params = json.loads(meta.get("params", "{}") or "{}")
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise CliError(f"{path}: its params are not JSON: {meta['params'][:60]!r}") from e
+    if not isinstance(params, dict):
+        raise CliError(f"{path}: its params are not a dict: {meta['params'][:60]!r}")
+    sc = load_scenarios(meta["scenario_file"]).get(meta["scenario"])
+    if sc is None:
+        raise CliError(f"{meta['scenario_file']} has no scenario {meta['scenario']!r}")
+    sc = sc.bind(**params) if params else sc
     try:
         fixes = json.loads(meta.get("fixes", "{}") or "{}")
     except (json.JSONDecodeError, RecursionError) as e:
@@ -280,7 +305,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 def cmd_explore(args: argparse.Namespace) -> int:
     results = []
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    for sc in pick(args.target):
+    for sc in pick(args.target, args.param):
         ex = sc.explore(
             kernel=args.kernel,
             fixes=parse_fixes(args.fix),
@@ -414,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME[=on|off]",
         help="flip a named fix on top of the preset (repeatable)",
     )
+    s.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="bind a scenario parameter (repeatable; VALUE is JSON or text); "
+                        "without it, each variant of a scenario with parameters")
     s.add_argument("--seed", type=int, default=0,
                    help="seed of the strategy for the schedule's unscripted choices")
     s.add_argument("--strategy", default="random", choices=["random", "timed"],
@@ -455,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kernel", help="kernel preset (default: the scenario's)")
     s.add_argument("--fix", action="append", default=[], metavar="NAME[=on|off]",
                    help="flip a named fix on top of the preset (repeatable)")
+    s.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="bind a scenario parameter (repeatable; VALUE is JSON or text); "
+                        "without it, each variant of a scenario with parameters")
     s.add_argument("--strategy", default="random", choices=["random", "pct", "dfs", "dpor"],
                    help="random or pct sample schedules; dfs runs every schedule, dpor one "
                         "per Mazurkiewicz trace (both can exhaust a scope)")
@@ -510,6 +541,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, _core.UsageError) as e:
         print(f"pagesim: {one_line(str(e))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `pagesim ... | head`: the reader has gone, say no more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def one_line(text: str, limit: int = 1000) -> str:

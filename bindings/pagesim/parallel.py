@@ -220,6 +220,7 @@ def _merge_what_came_back(shares: dict[int, str], lost: list[str], workers: int,
 def run_ray(
     scenario_file: str,
     scenario_name: str,
+    params: dict[str, Any],
     build_args: dict[str, Any],
     args: dict[str, Any],
     workers: int,
@@ -227,7 +228,7 @@ def run_ray(
     interrupt: Interrupt | None = None,
 ) -> Any:
     """Explore on a Ray cluster (`address`, or a local one started here) with `workers`
-    tasks; each loads the scenario from its file. When `interrupt` is set, the tasks still
+    tasks; each loads the scenario from its file and binds its variant's `params`. When `interrupt` is set, the tasks still
     running are cancelled and the result is the shares that came back."""
     try:
         import ray
@@ -238,7 +239,8 @@ def run_ray(
     # A task whose worker process dies (killed, out of memory, its node lost) runs once more.
     remote = ray.remote(max_retries=1)(_ray_worker)
     t0 = time.monotonic()
-    refs = {remote.remote(scenario_file, scenario_name, build_args, args, w, workers): w
+    refs = {remote.remote(scenario_file, scenario_name, params, build_args, args, w,
+                          workers): w
             for w in range(workers)}
     shares: dict[int, str] = {}
     lost: list[str] = []
@@ -266,6 +268,7 @@ def run_ray(
 def _ray_worker(
     scenario_file: str,
     scenario_name: str,
+    params: dict[str, Any],
     build_args: dict[str, Any],
     args: dict[str, Any],
     worker: int,
@@ -273,7 +276,7 @@ def _ray_worker(
 ) -> str:
     from .cli import load_scenarios
 
-    sc = load_scenarios(scenario_file)[scenario_name]
+    sc = load_scenarios(scenario_file)[scenario_name].bind(**params)
     core = sc.build(**build_args)[0]
     return explore_share(core, args, worker, workers, None).to_json()
 

@@ -24,10 +24,12 @@ import functools
 import hashlib
 import importlib.util
 import inspect
+import itertools
 import json
 import math
 import os
 import re
+import shlex
 import sys
 import traceback
 import warnings
@@ -718,7 +720,8 @@ class Run:
         j = json.loads(self.result.to_json(trace))
         j.update(
             {
-                "scenario": self.scenario.name,
+                "scenario": self.scenario.base_name,
+                "params": self.scenario.bound,
                 "file": self.scenario.file,
                 "preset": self.preset,
                 "kernel": self.preset,
@@ -739,16 +742,101 @@ class Run:
         return display.run_html(self)
 
 
+def _on_variant(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A Scenario method that runs on the scenario's default variant when it has
+    parameters and none is bound."""
+
+    @functools.wraps(method)
+    def call(self: Scenario, *args: Any, **kwargs: Any) -> Any:
+        return method(self.bind() if self.params and not self.bound else self, *args, **kwargs)
+
+    return call
+
+
+# The scenario options a parameter may vary (the others are the function's own arguments).
+KERNEL_OPTIONS = ("kernel", "cpus", "pages", "fixes", "debug_vm", "window", "max_steps", "check",
+                  "kcompactd", "panic_on_oops", "debug_atomic_sleep", "preempt")
+
+
+def param_text(name: str, value: Any) -> str:
+    """One parameter as a variant's name shows it: kernel=v6.1, fixes=+4b5d1e47b694."""
+    if name == "fixes" and isinstance(value, dict):
+        return "fixes=" + ("".join(("+" if on else "-") + n for n, on in sorted(value.items()))
+                           or "none")
+    return f"{name}={value if isinstance(value, str) else json.dumps(value)}"
+
+
+def param_arg(name: str, value: Any) -> str:
+    """A parameter as `--param` takes it: NAME=JSON, or NAME=TEXT for a string that is not
+    JSON (kernel=v6.1)."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return f"{name}={value}"
+    return f"{name}={json.dumps(value)}"
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """`--param NAME=VALUE`: the value as JSON, or as text when it is not JSON."""
+    name, eq, value = text.partition("=")
+    if not eq or not name:
+        raise _core.UsageError(f"--param {text}: use NAME=VALUE (a JSON value, or text)")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
 @dataclass
 class Scenario:
-    """A scenario function with its kernel options (see :func:`scenario`)."""
+    """A scenario function with its kernel options (see :func:`scenario`). A scenario
+    with parameters is a family of variants: `bind(...)` picks one, `variants()` lists
+    them all; an unbound one runs its default variant (each parameter's first value)."""
 
-    fn: Callable[[KernelBuilder], Script | None]
+    fn: Callable[..., Script | None]
     options: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # declared values
+    bound: dict[str, Any] = field(default_factory=dict)  # this variant's, every parameter
+
+    @property
+    def base_name(self) -> str:
+        """The scenario function's name: how files, schedules and the CLI name it."""
+        return self.fn.__name__
 
     @property
     def name(self) -> str:
-        return self.fn.__name__
+        """zs_isolated_fullness_race, or a variant's zs_isolated_fullness_race[fixes=none]."""
+        return self.base_name + (f"[{self.variant_id}]" if self.bound else "")
+
+    @property
+    def variant_id(self) -> str:
+        """The variant's parameters, "fixes=none,objects=3" ("" when not bound)."""
+        return ",".join(param_text(n, v) for n, v in self.bound.items())
+
+    def bind(self, **values: Any) -> Scenario:
+        """The variant with these parameter values; the parameters not given keep this
+        variant's values, or their first declared value."""
+        for n, v in values.items():
+            if n not in self.params:
+                raise unknown_name(f"parameter of {self.base_name}", n, self.params)
+            try:
+                json.dumps(v)
+            except (TypeError, ValueError):
+                raise _core.UsageError(f"parameter {n} of {self.base_name} must be JSON (a "
+                                       f"number, string, list or dict), not {v!r}") from None
+        bound = {n: values.get(n, self.bound.get(n, vals[0])) for n, vals in self.params.items()}
+        return Scenario(self.fn, self.options, self.params, bound)
+
+    def variants(self) -> list[Scenario]:
+        """Every combination of the declared parameter values, in order (the scenario
+        itself when it has none)."""
+        if not self.params:
+            return [self]
+        names = list(self.params)
+        return [self.bind(**dict(zip(names, vals)))
+                for vals in itertools.product(*self.params.values())]
+
 
     @property
     def file(self) -> str:
@@ -774,19 +862,23 @@ class Scenario:
 
     def meta(self, preset: str, fixes: dict[str, bool]) -> dict[str, str]:
         """What a recorded schedule says about where it belongs."""
-        return {
-            "scenario": self.name,
+        meta = {
+            "scenario": self.base_name,
             "scenario_file": self.file,
             "source_hash": self.source_hash,
             "preset": preset,
             "fixes": json.dumps(fixes, sort_keys=True),
         }
+        if self.bound:
+            meta["params"] = json.dumps(self.bound, sort_keys=True)
+        return meta
 
     def initial_state(self, kernel: str | None = None,
                       fixes: dict[str, bool] | None = None) -> _core.KernelState:
         """The kernel state the scenario set up, before any context ran."""
         return self.build(kernel=kernel, fixes=fixes).core.state
 
+    @_on_variant
     def build(
         self,
         kernel: str | None = None,
@@ -801,7 +893,10 @@ class Scenario:
         if fixes is not None and not isinstance(fixes, dict):
             raise _core.UsageError(f"fixes must be a dict of fix names to True or False, not "
                                    f"{fixes!r}")
-        opts = {**self.options, **overrides}
+        given = {n: v for n, v in self.bound.items() if n in KERNEL_OPTIONS}
+        opts = {**self.options, **given, **overrides}
+        if "fixes" in given:  # the variant's fixes flip on top of the scenario's
+            opts["fixes"] = {**self.options["fixes"], **given["fixes"]}
         preset = kernel if kernel is not None else opts.pop("kernel", "v4.8")
         opts.pop("kernel", None)
         all_fixes = {**opts.pop("fixes", {}), **(fixes or {})}
@@ -810,7 +905,7 @@ class Scenario:
         for fn in checks:
             core.add_check(fn)
         builder = KernelBuilder(core)
-        scr = self.fn(builder)
+        scr = self(builder)
         if scr is not None and not isinstance(scr, Script):
             raise _core.UsageError(
                 f"scenario {self.name} must return a ps.script(...) or None, not {scr!r}"
@@ -822,6 +917,7 @@ class Scenario:
                       tuple(getattr(f, "__name__", "") for f in checks))
         return Built(core, scr, preset, all_fixes, names)
 
+    @_on_variant
     def run(
         self,
         kernel: str | None = None,
@@ -882,6 +978,7 @@ class Scenario:
                 run, run.unmatched_steps)
         return run
 
+    @_on_variant
     def explore(
         self,
         kernel: str | None = None,
@@ -947,7 +1044,8 @@ class Scenario:
             with parallel.Interrupt() as interrupt:
                 if backend == "ray":
                     found = parallel.run_ray(
-                        self.file, self.name, build_args, args, workers, ray_address, interrupt
+                        self.file, self.base_name, self.bound, build_args, args, workers, ray_address,
+                        interrupt
                     )
                 elif workers > 1:
                     found = parallel.run_local(core, args, workers, bar, interrupt)
@@ -976,7 +1074,7 @@ class Scenario:
         return ex
 
     def __call__(self, k: KernelBuilder) -> Script | None:
-        return self.fn(k)
+        return self.fn(k, **{n: v for n, v in self.bound.items() if n not in KERNEL_OPTIONS})
 
 
 def page_label(pfn: int) -> str:
@@ -987,8 +1085,9 @@ def page_label(pfn: int) -> str:
 def run_command(scenario: Scenario, preset: str, fixes: dict[str, bool], schedule: Any) -> str:
     """The `pagesim run` command that replays `schedule` in the scenario."""
     flags = "".join(f" --fix {flip}" for flip in fix_flips(fixes))
+    flags += "".join(f" --param {shlex.quote(param_arg(n, v))}" for n, v in scenario.bound.items())
     return (
-        f"pagesim run {scenario.file}::{scenario.name} --kernel {preset}{flags}"
+        f"pagesim run {scenario.file}::{scenario.base_name} --kernel {preset}{flags}"
         f" --schedule '{schedule}'"
     )
 
@@ -1224,7 +1323,8 @@ class Exploration:
         return {
             "schema": "pagesim.explore/1",
             "pagesim_version": _core.__version__,
-            "scenario": self.scenario.name,
+            "scenario": self.scenario.base_name,
+            "params": self.scenario.bound,
             "file": self.scenario.file,
             "source_hash": self.scenario.source_hash,
             "preset": self.preset,
@@ -1261,10 +1361,15 @@ def check_schedule_fits(schedule: _core.Schedule, sc: Scenario, preset: str,
     """A schedule recorded for another scenario, preset, fixes or an earlier version of the
     scenario's source is stale: refuse it clearly rather than run something else."""
     meta = schedule.meta
-    if meta.get("scenario") not in (None, sc.name):
+    if meta.get("scenario") not in (None, sc.base_name):
         raise _core.StaleScheduleError(
-            f"schedule was recorded for scenario {meta['scenario']!r}, not {sc.name!r}"
+            f"schedule was recorded for scenario {meta['scenario']!r}, not {sc.base_name!r}"
         )
+    params = json.dumps(sc.bound, sort_keys=True) if sc.bound else ""
+    if meta.get("params", "") != params and "scenario" in meta:
+        raise _core.StaleScheduleError(
+            f"schedule was recorded with parameters {meta.get('params') or 'none'}, this run "
+            f"has {params or 'none'}")
     if meta.get("preset") not in (None, preset):
         raise _core.StaleScheduleError(
             f"schedule was recorded on kernel {meta['preset']!r}, this run is on {preset!r}"
@@ -1304,6 +1409,7 @@ def scenario(
     debug_atomic_sleep: bool = False,
     preempt: bool = False,
     checks: Iterable[Callable[[_core.KernelState], str | None]] = (),
+    params: dict[str, Iterable[Any]] | None = None,
 ) -> Any:
     """Declare a scenario: ``@ps.scenario(kernel="movable-v3", cpus=3)``.
 
@@ -1311,7 +1417,12 @@ def scenario(
     pages: memory size in 4 KiB pages (a multiple of 512); check: invariant checks at the
     "end" of the run, after every "step", or "off"; checks: end-of-run properties, each
     ``fn(state)`` returning None or a message (outcome ``check:<fn name>``); preempt:
-    CONFIG_PREEMPT, tasks of one CPU preempt each other wherever they hold no spinlock."""
+    CONFIG_PREEMPT, tasks of one CPU preempt each other wherever they hold no spinlock.
+
+    params: the values each parameter takes, ``{"fixes": [{}, {"4b5d1e47b694": True}]}``
+    or ``{"objects": [2, 3]}``: a kernel option above, or a keyword argument of the
+    function. The scenario is then a family of variants (`variants()`, `bind()`; pytest:
+    ``@ps.parametrize(scenario)``); run unbound, it runs each parameter's first value."""
     options: dict[str, Any] = {
         "kernel": kernel,
         "cpus": cpus,
@@ -1329,14 +1440,51 @@ def scenario(
     }
 
     def wrap(f: Callable[..., Any]) -> Scenario:
-        return Scenario(f, options)
+        return Scenario(f, options, checked_params(f, params))
 
     return wrap(fn) if fn is not None else wrap
 
 
+def checked_params(fn: Callable[..., Any],
+                   params: dict[str, Iterable[Any]] | None) -> dict[str, tuple[Any, ...]]:
+    """The declared parameters, each a kernel option or a keyword argument of `fn` with a
+    non-empty list of values; every other argument of `fn` after the kernel has a default."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise _core.UsageError(f"params must be a dict of names to lists of values, not {params!r}")
+    args = list(inspect.signature(fn).parameters.values())[1:]
+    own = {a.name for a in args}
+    out: dict[str, tuple[Any, ...]] = {}
+    for name, values in params.items():
+        if name not in own and name not in KERNEL_OPTIONS:
+            raise unknown_name(f"parameter of {fn.__name__} (neither a kernel option nor an "
+                               "argument of the function):", name, [*KERNEL_OPTIONS, *own])
+        if isinstance(values, (str, bytes, dict)) or not isinstance(values, Iterable):
+            raise _core.UsageError(f"params[{name!r}] must be a list of values, not {values!r}")
+        out[name] = tuple(values)
+        if not out[name]:
+            raise _core.UsageError(f"params[{name!r}] has no value")
+    for a in args:
+        if a.name not in out and a.default is inspect.Parameter.empty:
+            raise _core.UsageError(f"{fn.__name__}({a.name}): declare its values in "
+                                   f"params={{{a.name!r}: [...]}} or give it a default")
+    return out
+
+
+def parametrize(sc: Scenario, argname: str = "scenario") -> Any:
+    """A pytest mark that runs a test once per variant of `sc`, as `argname`:
+    ``@ps.parametrize(zs_race)`` then ``def test_it(scenario): scenario.explore(...)``."""
+    import pytest
+
+    variants = sc.variants()
+    return pytest.mark.parametrize(argname, variants, ids=[v.variant_id or v.name
+                                                           for v in variants])
+
+
 def scenarios_in(namespace: Iterable[tuple[str, Any]]) -> dict[str, Scenario]:
     """The scenarios defined in a module's namespace, by name."""
-    return {v.name: v for _, v in namespace if isinstance(v, Scenario)}
+    return {v.name: v for _, v in namespace if isinstance(v, Scenario) and not v.bound}
 
 
 def load_scenarios(path: str) -> dict[str, Scenario]:
