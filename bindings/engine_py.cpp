@@ -384,7 +384,24 @@ void register_engine(py::module_& m) {
       .def_readonly("step", &Outcome::step)
       .def_property_readonly("key", &Outcome::key)
       .def_property_readonly("report", &Outcome::report)
+      .def_property_readonly("at", [](const Outcome& o) -> py::object {
+        if (o.at.file.empty()) return py::none();
+        return py::make_tuple(o.at.file, o.at.line, o.at.code);
+      }, "A BUG's or WARN's line in the kernel tree the preset follows: (file, line, code), "
+         "or None")
       .def("__repr__", [](const Outcome& o) { return "<Outcome " + o.key() + ">"; });
+
+  m.def("bug_sites", [] {
+    py::list out;
+    const auto sites = bug_sites();
+    for (size_t id = 1; id < sites.size(); ++id)
+      out.append(py::dict(py::arg("id") = id, py::arg("function") = sites[id].function,
+                          py::arg("text") = sites[id].text,
+                          py::arg("model_file") = sites[id].model_file,
+                          py::arg("model_line") = sites[id].model_line));
+    return out;
+  }, "Every BUG and WARN site of the model: the kernel function and the kernel's text of "
+     "its check, and where the model checks it.");
 
   py::class_<Schedule>(m, "Schedule", "The CPU chosen at every step of a run.")
       .def(py::init([](py::object s) { return to_schedule(s); }), py::arg("schedule"))

@@ -3,6 +3,7 @@
 // page state.
 #include <pybind11/stl.h>
 
+#include "kernel/bug_lines.h"
 #include "kernel/entry.h"
 #include "kernel/kernel.h"
 #include "machine.h"
@@ -165,6 +166,7 @@ class KernelMachine : public Machine {
         kernel_(std::make_shared<Kernel>(kc)),
         backup_(*kernel_),
         kcompactd_(kcompactd) {
+    cfg_.bug_lines = &kernel::bug_lines(kernel::find_preset(kernel_->preset_name()));
     if (check != "end" && check != "step" && check != "off")
       throw UsageError("check must be 'end', 'step' or 'off'");
     check_ = check;

@@ -83,7 +83,8 @@ def render_diagram(result: Any, depth: int = 3, width: int = 34,
         while pending and pending[0].step < upto:
             o = pending.pop(0)
             where = o.cpu if o.cpu in col else cpus[0]
-            emit(where, -1, f"=> {o.kind}: {o.message.splitlines()[0]}")
+            at = f" at {o.at[0]}:{o.at[1]}" if o.at else ""  # a BUG's line in the kernel
+            emit(where, -1, f"=> {o.kind}{at}: {o.message.splitlines()[0]}")
             if o.kind in ("deadlock", "hang"):
                 for d in o.details:
                     lines.append("   " + d)

@@ -526,6 +526,7 @@ def unmatched_steps(script: Script, result: _core.RunResult) -> list[str]:
 
 # The CPU line of a kernel report ("CPU: 1 PID: 1 Comm: migrate_ctx_B").
 _CPU_LINE = re.compile(r"^(CPU: \d+ PID: \d+ Comm: .*)$", re.MULTILINE)
+_DIE = re.compile(r"^((?:Oops|invalid opcode): 0000 )\[#1\]", re.MULTILINE)
 
 
 class PageHistory(list):  # type: ignore[type-arg]
@@ -680,7 +681,8 @@ class Run:
     def report(self) -> str:
         """Outcomes as the kernel would print them, then the script steps that never matched.
         The CPU line names the kernel and its taint, as the kernel's does: after an oops or
-        BUG (D) or a WARN (W), later reports are tainted; oopses are numbered [#1], [#2]."""
+        BUG (D) or a WARN (W), later reports are tainted; oopses and BUGs are numbered [#1],
+        [#2], as the kernel's die counter does."""
         if self.ok:
             text = "ok: no oops, BUG, WARN, deadlock, leak or invariant violation"
         else:
@@ -688,9 +690,9 @@ class Run:
             for o in self.outcomes:
                 state = f"Tainted: {taint}" if taint else "Not tainted"
                 text = _CPU_LINE.sub(rf"\1 {state} {self.uname}", o.report, count=1)
-                if o.kind == "oops":  # the kernel numbers its oopses
+                if _DIE.search(text):  # the kernel numbers its oopses and BUGs
                     oopses += 1
-                    text = text.replace("Oops: 0000 [#1]", f"Oops: 0000 [#{oopses}]", 1)
+                    text = _DIE.sub(rf"\1[#{oopses}]", text, count=1)
                 reports.append(text)
                 if o.kind in ("oops", "bug", "uaf") and "D" not in taint:
                     taint += "D"

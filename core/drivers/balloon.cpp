@@ -58,13 +58,13 @@ balloon_dev_info& balloon_page_device(Mm& mm, Pfn page) {
 // count of balloon pages (4.8 itself only counts BALLOON_* vm events).
 void __SetPageBalloon(Mm& mm, Pfn page) {
   VM_BUG_ON_PAGE(mm, mm.page(page).mapcount != -1 || (mm.page(page).flags & (1ull << PG_balloon)),
-                 page);
+                 page, "atomic_read(&page->_mapcount) != -1");
   SetPageFlag(mm, page, PG_balloon);
   mm.stat(Stat::NR_BALLOON_PAGES)++;
 }
 
 void __ClearPageBalloon(Mm& mm, Pfn page) {
-  VM_BUG_ON_PAGE(mm, !(mm.page(page).flags & (1ull << PG_balloon)), page);
+  VM_BUG_ON_PAGE(mm, !(mm.page(page).flags & (1ull << PG_balloon)), page, "!PageBalloon(page)");
   ClearPageFlag(mm, page, PG_balloon);
   mm.stat(Stat::NR_BALLOON_PAGES)--;
 }
@@ -163,9 +163,9 @@ namespace {
 
 // Block others from accessing the page when we get around to establishing additional
 // references. We should be the only one holding a reference to the page at this point.
-void balloon_trylock_new_page(Mm& mm, Pfn page) {
-  if (!trylock_page(mm, page))
-    BUG(REPORT_FUNC_HERE(), "BUG_ON(!trylock_page(page))", {dump_page(mm, page)});
+// `function` is the caller, whose source has the BUG_ON.
+void balloon_trylock_new_page(Mm& mm, Pfn page, const char* function, uint32_t site) {
+  if (!trylock_page(mm, page)) BUG(function, site, {dump_page(mm, page)});
 }
 
 // balloon_page_enqueue_one (418a3ab1e778), called with pages_lock held. As 418a3ab1e778
@@ -174,7 +174,8 @@ void balloon_trylock_new_page(Mm& mm, Pfn page) {
 // to balloon_page_list_enqueue).
 void balloon_page_enqueue_one(Mm& mm, balloon_dev_info& b, Pfn page) {
   MODEL_FUNC("balloon_page_enqueue_one");
-  balloon_trylock_new_page(mm, page);
+  balloon_trylock_new_page(mm, page, REPORT_FUNC("balloon_page_enqueue_one"),
+                           BUG_SITE_IN("balloon_page_enqueue_one", "BUG_ON(!trylock_page(page))"));
   if (!mm.cfg.has(Fix::BalloonEnqueueNoDoubleDel)) list_del(mm, page, here());
   balloon_page_insert(mm, b, page);
   unlock_page(mm, page);
@@ -183,7 +184,8 @@ void balloon_page_enqueue_one(Mm& mm, balloon_dev_info& b, Pfn page) {
 
 // The page lock, then pages_lock (before 418a3ab1e778).
 void enqueue_locked_page(Mm& mm, balloon_dev_info& b, Pfn page) {
-  balloon_trylock_new_page(mm, page);
+  balloon_trylock_new_page(mm, page, REPORT_FUNC("balloon_page_enqueue"),
+                           BUG_SITE_IN("balloon_page_enqueue", "BUG_ON(!trylock_page(page))"));
   spin_lock(b.pages_lock);
   balloon_page_insert(mm, b, page);
   drivers_of(mm).balloon.events[BALLOON_INFLATE]++;
@@ -252,8 +254,8 @@ Pfn balloon_page_dequeue(Mm& mm, balloon_dev_info& b) {
     spin_lock(b.pages_lock);
     sched(Op::Read, Access::Read, make_obj(kBalloonDevClass, 0), here());
     if (list_empty(mm, b.pages) && !b.isolated_pages)
-      BUG(REPORT_FUNC("balloon_page_dequeue"),
-          "BUG(): list_empty(&b_dev_info->pages) && !b_dev_info->isolated_pages (balloon pages lost)");
+      BUG(REPORT_FUNC("balloon_page_dequeue"), BUG_SITE("BUG()"),
+          {"list_empty(&b_dev_info->pages) && !b_dev_info->isolated_pages: balloon pages lost"});
     spin_unlock(b.pages_lock);
     page = kNoPfn;
   }
@@ -309,7 +311,7 @@ void __putback_balloon_page(Mm& mm, Pfn page) {
 }
 
 // __isolate_lru_page() counterpart for a ballooned page.
-bool hook_isolate(Mm& mm, Pfn page) {
+bool balloon_page_isolate_47(Mm& mm, Pfn page) {
   MODEL_FUNC("balloon_page_isolate");
   // Avoid burning cycles with pages that are yet under __free_pages(), or just got freed
   // under us. If we win a race with a free, the put_page below releases the page.
@@ -332,7 +334,7 @@ bool hook_isolate(Mm& mm, Pfn page) {
 }
 
 // putback_lru_page() counterpart for a ballooned page.
-void hook_putback(Mm& mm, Pfn page) {
+void balloon_page_putback_47(Mm& mm, Pfn page) {
   MODEL_FUNC("balloon_page_putback");
   // lock_page stabilizes the page and prevents races against concurrent isolation.
   lock_page(mm, page);
@@ -340,21 +342,22 @@ void hook_putback(Mm& mm, Pfn page) {
     __putback_balloon_page(mm, page);
     put_page(mm, page);  // drop the extra ref count taken for page isolation
   } else {
-    WARN(REPORT_FUNC("balloon_page_putback"), "WARN_ON(1): not movable balloon page",
+    WARN(REPORT_FUNC("balloon_page_putback"), BUG_SITE("WARN_ON(1)"),
          {dump_page(mm, page, "not movable balloon page")});
   }
   unlock_page(mm, page);
 }
 
 // move_to_new_page() counterpart for a ballooned page.
-int hook_migrate(Mm& mm, Pfn newpage, Pfn page, MigrateMode mode) {
+int balloon_page_migrate_47(Mm& mm, Pfn newpage, Pfn page, MigrateMode mode) {
   MODEL_FUNC("balloon_page_migrate");
   // balloon_page_device: NULL once the page left the balloon.
   const bool balloon = page_private(mm, page) == kBalloonDevId;
   VM_BUG_ON_PAGE(mm, !PageLocked(mm, page), page);
   VM_BUG_ON_PAGE(mm, !PageLocked(mm, newpage), newpage);
   if (!PageBalloon(mm, page)) {
-    WARN(REPORT_FUNC("balloon_page_migrate"), "WARN_ON(!__is_movable_balloon_page(page))",
+    WARN(REPORT_FUNC("balloon_page_migrate"),
+         BUG_SITE_IN("balloon_page_migrate", "WARN_ON(!__is_movable_balloon_page(page))"),
          {dump_page(mm, page, "not movable balloon page")});
     return -EAGAIN;
   }
@@ -365,7 +368,8 @@ int hook_migrate(Mm& mm, Pfn newpage, Pfn page, MigrateMode mode) {
 
 }  // namespace
 
-const BalloonHooks balloon_compaction_hooks = {hook_isolate, hook_putback, hook_migrate};
+const BalloonHooks balloon_compaction_hooks = {balloon_page_isolate_47, balloon_page_putback_47,
+                                               balloon_page_migrate_47};
 
 // ---- balloon_aops (from b1123ea6d3b3 on) ----
 

@@ -86,7 +86,8 @@ Pfn test_driver_alloc_page(Mm& mm) {
   if (page == kNoPfn) return kNoPfn;
   // A new page: nobody else takes its lock (isolate_movable_page peeks __PageMovable first).
   if (!trylock_page(mm, page))
-    BUG(REPORT_FUNC("test_driver_alloc_page"), "BUG_ON(!trylock_page(page))", {dump_page(mm, page)});
+    BUG(REPORT_FUNC("test_driver_alloc_page"), BUG_SITE("BUG_ON(!trylock_page(page))"),
+        {dump_page(mm, page)});
   sched(Op::Write, Access::Write, page_obj(page), here());
   const uint32_t content = mm.next_content++;
   mm.page(page).content = content;

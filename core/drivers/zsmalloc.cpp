@@ -194,7 +194,8 @@ void pool_migrate_unlock(Mm& mm, ZsPool& p, bool write, uint32_t line = here()) 
 // isolated page is put back or migrated.
 void zs_pool_dec_isolated(Mm& mm, uint32_t pool) {
   ZsPool& p = pool_of(mm, pool);
-  VM_BUG_ON(mm, atomic_read(p.isolated_pages, pool_obj(pool)) <= 0);
+  VM_BUG_ON(mm, atomic_read(p.isolated_pages, pool_obj(pool)) <= 0,
+            "atomic_long_read(&pool->isolated_pages) <= 0");
   atomic_add_return<int64_t>(-1, p.isolated_pages, pool_obj(pool));
   // "There's no possibility of racing, since wait_for_isolated_drain() checks the
   // isolated count under &class->lock after enqueuing on migration_wait."
@@ -332,7 +333,7 @@ uint32_t get_zspage(Mm& mm, Pfn page, uint32_t line) {
   if (id >= z.zspages.size()) bad_address("page->private " + std::to_string(id));
   sched(Op::Read, Access::Read, zspage_obj(uint32_t(id)), line);
   if (z.zspages[id].magic != ZSPAGE_MAGIC)
-    BUG(current_function().c_str(), "BUG_ON(zspage->magic != ZSPAGE_MAGIC)",
+    BUG(current_function().c_str(), BUG_SITE_IN("get_zspage", "BUG_ON(zspage->magic != ZSPAGE_MAGIC)"),
         {"zspage " + std::to_string(id) + " (freed)", mm::dump_page(mm, page)});
   return uint32_t(id);
 }
@@ -407,7 +408,7 @@ void inc_zspage_isolation(Mm& mm, uint32_t id, uint32_t line = here()) {
 
 void dec_zspage_isolation(Mm& mm, uint32_t id, uint32_t line = here()) {
   const Zspage& zspage = zspage_at(mm, id);
-  if (migrate_lock_517(mm)) VM_BUG_ON(mm, zspage.isolated == 0);
+  if (migrate_lock_517(mm)) VM_BUG_ON(mm, zspage.isolated == 0, "zspage->isolated == 0");
   update_zspage_word(mm, id, line, [](Zspage& z) { z.isolated = uint8_t((z.isolated - 1) & 7); });
 }
 
@@ -416,7 +417,8 @@ void get_zspage_mapping(Mm& mm, uint32_t id, uint32_t* class_idx, int* fullness,
   sched(Op::Read, Access::Read, zspage_obj(id), line);
   const Zspage& z = zspage_at(mm, id);
   if (z.magic != ZSPAGE_MAGIC)
-    BUG(current_function().c_str(), "BUG_ON(zspage->magic != ZSPAGE_MAGIC)",
+    BUG(current_function().c_str(),
+        BUG_SITE_IN("get_zspage_mapping", "BUG_ON(zspage->magic != ZSPAGE_MAGIC)"),
         {"zspage " + std::to_string(id) + " (freed)"});
   *fullness = z.fullness;
   *class_idx = z.class_idx;
@@ -598,8 +600,8 @@ void zspage_list_del(Mm& mm, SizeClass& c, uint32_t id, int8_t after) {
 
 void remove_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
   if (!fullness_listed(mm.cfg, fullness)) return;
-  VM_BUG_ON(mm, c.fullness_list.empty(size_t(fullness)));  // list_empty(&class->fullness_list[fullness])
-  if (!migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id));
+  VM_BUG_ON(mm, c.fullness_list.empty(size_t(fullness)), "list_empty(&class->fullness_list[fullness])");
+  if (!migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id), "is_zspage_isolated(zspage)");
   sched(Op::ListDel, Access::Write, zspage_obj(id), here());
   zspage_list_del(mm, c, id, kZsNoList);
   c.stats[size_t(fullness)]--;
@@ -622,7 +624,7 @@ int fix_fullness_group(Mm& mm, SizeClass& c, uint32_t id) {
 }
 
 int putback_zspage(Mm& mm, SizeClass& c, uint32_t id) {
-  if (!migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id));
+  if (!migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id), "is_zspage_isolated(zspage)");
   const int fullness = get_fullness_group(mm, c, id);
   insert_zspage(mm, c, id, fullness);
   set_zspage_mapping(mm, id, c.index, fullness);
@@ -771,9 +773,10 @@ void __free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
   int fg;
   get_zspage_mapping(mm, id, &class_idx, &fg);
   if (!spin_is_locked(class_lock(mm, c)))
-    BUG(REPORT_FUNC("__free_zspage"), mm.cfg.has(Fix::ZsPoolLock) ? "assert_spin_locked(&pool->lock)"
-                                                                  : "assert_spin_locked(&class->lock)");
-  VM_BUG_ON(mm, get_zspage_inuse(mm, id));
+    BUG(REPORT_FUNC("__free_zspage"), mm.cfg.has(Fix::ZsPoolLock)
+                                          ? BUG_SITE("assert_spin_locked(&pool->lock)")
+                                          : BUG_SITE("assert_spin_locked(&class->lock)"));
+  VM_BUG_ON(mm, get_zspage_inuse(mm, id), "get_zspage_inuse(zspage)");
   VM_BUG_ON(mm, fg != ZS_EMPTY);
   Pfn next, page;
   next = page = get_first_page(mm, id);
@@ -799,7 +802,7 @@ void __free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
 // page migration", Minchan Kim, 19 Apr 2016).
 void free_zspage_v3(Mm& mm, uint32_t id) {
   MODEL_FUNC("free_zspage");
-  VM_BUG_ON(mm, get_zspage_inuse(mm, id));
+  VM_BUG_ON(mm, get_zspage_inuse(mm, id), "get_zspage_inuse(zspage)");
   lock_zspage_spinning(mm, id);
   const Pfn first_page = get_first_page(mm, id);
   Pfn nextp = get_next_page(mm, first_page);
@@ -825,8 +828,8 @@ void free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
     return free_zspage_v3(mm, id);
   }
   MODEL_FUNC("free_zspage");
-  VM_BUG_ON(mm, get_zspage_inuse(mm, id));
-  VM_BUG_ON(mm, zspage_list_empty(mm, id));
+  VM_BUG_ON(mm, get_zspage_inuse(mm, id), "get_zspage_inuse(zspage)");
+  VM_BUG_ON(mm, zspage_list_empty(mm, id), "list_empty(&zspage->list)");
   if (!trylock_zspage(mm, id)) {
     kick_deferred_free(mm, pool);
     return;
@@ -840,7 +843,8 @@ void SetZsPageMovable(Mm& mm, uint32_t pool, uint32_t id) {
   Pfn page = get_first_page(mm, id);
   const uint32_t mapping = pool_of(mm, pool).mapping;
   do {
-    if (!mm::trylock_page(mm, page)) WARN(REPORT_FUNC("SetZsPageMovable"), "WARN_ON(!trylock_page(page))");
+    if (!mm::trylock_page(mm, page))
+      WARN(REPORT_FUNC("SetZsPageMovable"), BUG_SITE("WARN_ON(!trylock_page(page))"));
     mm::__SetPageMovable(mm, page, mapping);
     mm::unlock_page(mm, page);
   } while ((page = get_next_page(mm, page)) != kNoPfn);
@@ -880,7 +884,8 @@ void init_zspage(Mm& mm, uint32_t pool, const SizeClass& c, uint32_t id) {
   while (page != kNoPfn) {
     if (!mm.cfg.has(Fix::ZsMovableAfterSetup)) {
       // v3: each page becomes movable here, before the zspage is on any list.
-      if (!mm::trylock_page(mm, page)) BUG(REPORT_FUNC("init_zspage"), "BUG_ON(!trylock_page(page))");
+      if (!mm::trylock_page(mm, page))
+        BUG(REPORT_FUNC("init_zspage"), BUG_SITE("BUG_ON(!trylock_page(page))"));
       mm::__SetPageMovable(mm, page, mapping);
       mm::unlock_page(mm, page);
     }
@@ -1071,7 +1076,7 @@ uint32_t isolate_zspage(Mm& mm, SizeClass& c, bool source) {
     const int fg = source ? first + i : last - i;
     if (c.fullness_list.empty(size_t(fg))) continue;
     const uint32_t id = c.fullness_list.front(size_t(fg));
-    if (!ratio && !migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id));
+    if (!ratio && !migrate_lock_517(mm)) VM_BUG_ON(mm, is_zspage_isolated(mm, id), "is_zspage_isolated(zspage)");
     remove_zspage(mm, c, id, fg);
     return id;
   }
@@ -1330,7 +1335,7 @@ void unfreeze_zspage(Mm& mm, uint32_t pool, const SizeClass& c, uint32_t id, uin
     const uint64_t head = zspage_obj_head(mm, c, id, obj_idx);
     if (head & OBJ_ALLOCATED_TAG) {
       const uint64_t handle = head >> OBJ_TAG_BITS;
-      VM_BUG_ON(mm, !testpin_tag(mm, pool, handle));
+      VM_BUG_ON(mm, !testpin_tag(mm, pool, handle), "!testpin_tag(handle)");
       unpin_tag(mm, pool, handle);
       nr_unfreeze++;
     }
@@ -1466,7 +1471,9 @@ void move_page_objects(Mm& mm, uint32_t pool, Pfn newpage, Pfn page) {
     if (head & OBJ_ALLOCATED_TAG) {
       const uint64_t handle = head >> OBJ_TAG_BITS;
       const bool pinned = !migrate_lock_517(mm);  // since b475d42d2c43 nothing pins handles
-      if (pinned && !testpin_tag(mm, pool, handle)) BUG(REPORT_FUNC("zs_page_migrate"), "BUG()", {"handle not pinned"});
+      if (pinned && !testpin_tag(mm, pool, handle))
+        BUG(REPORT_FUNC("zs_page_migrate"), BUG_SITE_IN("zs_page_migrate", "BUG()"),
+            {"!testpin_tag(handle)"});
       const uint64_t old_obj = handle_to_obj(mm, pool, handle);
       Pfn dummy;
       uint32_t obj_idx;
@@ -1817,7 +1824,7 @@ ZsObjRef zs_map_object(Mm& mm, uint32_t pool, uint64_t handle, zs_mapmode) {
   const uint32_t off = uint32_t((uint64_t(c.size) * obj_idx) & (PAGE_SIZE - 1));
   if (off + c.size > PAGE_SIZE) {
     // This object spans two pages.
-    if (get_next_page(mm, page) == kNoPfn) BUG(REPORT_FUNC("zs_map_object"), "BUG_ON(!pages[1])");
+    if (get_next_page(mm, page) == kNoPfn) BUG(REPORT_FUNC("zs_map_object"), BUG_SITE("BUG_ON(!pages[1])"));
   }
   return {page, obj_slot(c.size, obj_idx)};
 }
@@ -1961,7 +1968,8 @@ int zs_page_migrate_v3(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page) {
   move_page_objects(mm, pool, newpage, page);
   replace_sub_page(mm, c, zspage, newpage, page);
   mm::get_page(mm, newpage);
-  VM_BUG_ON(mm, get_fullness_group(mm, c, zspage) == ZS_EMPTY);
+  VM_BUG_ON(mm, get_fullness_group(mm, c, zspage) == ZS_EMPTY,
+            "get_fullness_group(class, zspage) == ZS_EMPTY");
   if (!check_isolated_page(mm, zspage)) {
     ClearZsPageIsolate(mm, zspage);
     putback_zspage(mm, c, zspage);
@@ -2186,7 +2194,8 @@ unpin_objects:
     const uint64_t head = obj_to_head(mm, page, i);
     if (head & OBJ_ALLOCATED_TAG) {
       const uint64_t handle = head >> OBJ_TAG_BITS;
-      if (!testpin_tag(mm, pool, handle)) BUG(REPORT_FUNC("zs_page_migrate"), "BUG()", {"handle not pinned"});
+      if (!testpin_tag(mm, pool, handle))
+        BUG(REPORT_FUNC("zs_page_migrate"), BUG_SITE("BUG()"), {"!testpin_tag(handle)"});
       unpin_tag(mm, pool, handle);
     }
   }

@@ -22,12 +22,6 @@ Registry& registry() {
   return r;
 }
 
-// "…/core/drivers/zsmalloc.cpp" -> "core/drivers/zsmalloc.cpp"
-std::string model_file(std::string_view path) {
-  const size_t at = path.rfind("core/");
-  return std::string(at == std::string_view::npos ? path : path.substr(at));
-}
-
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -45,19 +39,30 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+std::string model_source_path(std::string_view path) {
+  const size_t at = path.rfind("core/");
+  return std::string(at == std::string_view::npos ? path : path.substr(at));
+}
+
 uint32_t register_model_function(const char* name, const char* file) {
   Registry& r = registry();
   std::lock_guard g(r.mu);
-  r.files.emplace(name, model_file(file));
+  r.files.emplace(name, model_source_path(file));
   r.stale = true;
   return intern(name);
+}
+
+std::string kernel_function(std::string_view name) {
+  for (std::string_view suffix : {"_v3", "_47", "_517"})
+    if (name.size() > suffix.size() && name.ends_with(suffix))
+      return std::string(name.substr(0, name.size() - suffix.size()));
+  return std::string(name);
 }
 
 const char* register_report_function(const char* name) {
   Registry& r = registry();
   std::lock_guard g(r.mu);
-  r.reporters.emplace(name);
-  return name;
+  return r.reporters.emplace(kernel_function(name)).first->c_str();  // a std::set's own
 }
 
 std::vector<std::string> outcome_functions() {

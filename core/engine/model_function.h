@@ -27,6 +27,12 @@ uint32_t register_model_function(const char* name, const char* file);
 std::vector<std::string> outcome_functions();
 const char* register_report_function(const char* name);
 
+// The model's variants of one kernel function carry the version they follow; reports
+// name the kernel's: zs_page_migrate_v3, _47 and _517 are zs_page_migrate.
+std::string kernel_function(std::string_view name);
+// "…/core/drivers/zsmalloc.cpp" -> "core/drivers/zsmalloc.cpp"
+std::string model_source_path(std::string_view path);
+
 // The names among `known` closest to `name` (typos, a missing prefix), best first.
 std::vector<std::string> near_matches(std::string_view name, const std::vector<std::string>& known,
                                       size_t max = 3);

@@ -48,10 +48,27 @@ std::string Outcome::report() const {
       o << "Oops: 0000 [#1] SMP\n" << where << "\n";
       break;
     case OutcomeKind::Bug:
-      o << "kernel BUG at " << function << ": " << message << "\n" << where << "\n";
-      break;
+      if (at.file.empty()) {
+        o << "kernel BUG at " << function << ": " << message << "\n" << where << "\n";
+        break;
+      }
+      // As the kernel prints it: dump_page() first, then the BUG and the oops header.
+      for (const auto& d : details) o << d << "\n";
+      o << "------------[ cut here ]------------\n"
+        << "kernel BUG at " << at.file << ":" << at.line << "!\n"
+        << "invalid opcode: 0000 [#1] SMP\n" << where << "\n"
+        << "RIP: " << function << "  " << at.file << ":" << at.line << ": " << at.code << "\n";
+      return o.str() + tail();
     case OutcomeKind::Warn:
-      o << "WARNING: at " << function << ": " << message << "\n" << where << "\n";
+      if (at.file.empty()) {
+        o << "WARNING: at " << function << ": " << message << "\n" << where << "\n";
+        break;
+      }
+      o << "------------[ cut here ]------------\n"
+        << "WARNING: " << (task_name.empty() ? std::string()
+                           : "CPU: " + std::to_string(cpu) + " PID: " + std::to_string(task) + " ")
+        << "at " << at.file << ":" << at.line << " " << function << "\n" << where << "\n"
+        << "RIP: " << function << "  " << at.file << ":" << at.line << ": " << at.code << "\n";
       break;
     case OutcomeKind::Check:
       o << "check '" << function << "' failed" << (message.empty() ? "" : ": " + message) << "\n"
@@ -67,6 +84,11 @@ std::string Outcome::report() const {
       o << outcome_kind_name(kind) << ": " << message << "\n";
   }
   for (const auto& d : details) o << d << "\n";
+  return o.str() + tail();
+}
+
+std::string Outcome::tail() const {
+  std::ostringstream o;
   if (!backtrace.empty()) {
     o << "Call Trace:\n";
     for (const auto& f : backtrace) o << " " << f << "\n";

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/bug_site.h"
 #include "engine/types.h"
 
 namespace pagesim {
@@ -35,11 +36,15 @@ struct Outcome {
   std::string task_name;
   Nanos time = 0;
   uint64_t step = 0;
+  uint32_t site = 0;  // a BUG or WARN: where the check is written (engine/bug_site.h)
+  SourceLine at;      // the site in the kernel tree the preset follows ("" if not there)
 
   // "oops:zs_page_isolate", "bug:remove_zspage", "deadlock", "leak", ...
   std::string key() const;
   // A multi-line kernel-log style report.
   std::string report() const;
+  // Its last lines: the simulated backtrace, time and step.
+  std::string tail() const;
 };
 
 }  // namespace pagesim

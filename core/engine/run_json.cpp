@@ -21,6 +21,8 @@ nlohmann::json outcome_to_json(const Outcome& o) {
   j["time_ns"] = o.time;
   j["step"] = o.step;
   j["report"] = o.report();
+  if (!o.at.file.empty())  // a BUG's or WARN's line in the kernel tree the preset follows
+    j["at"] = {{"file", o.at.file}, {"line", o.at.line}, {"code", o.at.code}};
   return j;
 }
 

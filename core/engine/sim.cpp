@@ -614,6 +614,23 @@ Outcome Sim::make_outcome(OutcomeKind k, std::string function, std::string messa
   return o;
 }
 
+Outcome Sim::site_outcome(OutcomeKind k, std::string function, uint32_t site,
+                          std::vector<std::string> details) const {
+  Outcome o = make_outcome(k, std::move(function), bug_site(site).text, std::move(details));
+  o.site = site;
+  if (cfg_.bug_lines && site < cfg_.bug_lines->size()) o.at = (*cfg_.bug_lines)[site];
+  return o;
+}
+
+void Sim::bug_at(std::string function, uint32_t site, std::vector<std::string> details) {
+  outcomes_.push_back(site_outcome(OutcomeKind::Bug, std::move(function), site, std::move(details)));
+  kill_current();
+}
+
+void Sim::warn_at(std::string function, uint32_t site, std::vector<std::string> details) {
+  outcomes_.push_back(site_outcome(OutcomeKind::Warn, std::move(function), site, std::move(details)));
+}
+
 void Sim::add_outcome(Outcome o) {
   if (!o.step) o.step = steps_;
   if (!o.time)
@@ -683,6 +700,16 @@ void REPORT_BUG(const char* function, std::string message, std::vector<std::stri
 void BUG(const char* function, std::string message, std::vector<std::string> details) {
   if (Sim* s = in_task()) s->bug(function, std::move(message), std::move(details));
   throw SetupFault(setup_report("kernel BUG", function, message, details));
+}
+
+void WARN(const char* function, uint32_t site, std::vector<std::string> details) {
+  if (Sim* s = in_task()) return s->warn_at(function, site, std::move(details));
+  throw SetupFault(setup_report("WARNING", function, bug_site(site).text, details));
+}
+
+void BUG(const char* function, uint32_t site, std::vector<std::string> details) {
+  if (Sim* s = in_task()) s->bug_at(function, site, std::move(details));
+  throw SetupFault(setup_report("kernel BUG", function, bug_site(site).text, details));
 }
 
 void OOPS(std::string message, std::vector<std::string> details) {

@@ -70,6 +70,9 @@ struct SimConfig {
   // becomes an outcome (OutcomeKind::Exception) instead of ending the run with it.
   bool errors_as_outcomes = false;
   CostModel costs = CostModel::defaults();
+  // The lines of the kernel tree the preset follows, by BUG/WARN site (set by the kernel
+  // layer; a report names them): "kernel BUG at mm/zsmalloc.c:1946!".
+  const SourceLines* bug_lines = nullptr;
 };
 
 enum class TaskState : uint8_t { New, Ready, Running, Sleeping, Spinning, Done, Dead };
@@ -232,6 +235,10 @@ class Sim {
   void warn(std::string function, std::string message, std::vector<std::string> details = {});
   [[noreturn]] void bug(std::string function, std::string message,
                         std::vector<std::string> details = {});
+  // A BUG or WARN at a registered site: its message is the kernel's text of the check.
+  [[noreturn]] void bug_at(std::string function, uint32_t site,
+                           std::vector<std::string> details = {});
+  void warn_at(std::string function, uint32_t site, std::vector<std::string> details = {});
   // Records an outcome of kind `k` for the current task and ends it, as BUG() does.
   [[noreturn]] void end_task(OutcomeKind k, std::string function, std::string message,
                              std::vector<std::string> details = {});
@@ -279,6 +286,8 @@ class Sim {
   void sample_counter(const char* name, int64_t value);
   void locking_scenario(std::vector<std::string>& out) const;
   Outcome make_outcome(OutcomeKind k, std::string function, std::string message,
+                       std::vector<std::string> details) const;
+  Outcome site_outcome(OutcomeKind k, std::string function, uint32_t site,
                        std::vector<std::string> details) const;
   [[noreturn]] void kill_current();
 
@@ -365,6 +374,9 @@ void WARN(const char* function, std::string message, std::vector<std::string> de
 void REPORT_BUG(const char* function, std::string message, std::vector<std::string> details = {});
 [[noreturn]] void BUG(const char* function, std::string message,
                       std::vector<std::string> details = {});
+// At a registered site (BUG_SITE): the report names the kernel's line and text.
+void WARN(const char* function, uint32_t site, std::vector<std::string> details = {});
+[[noreturn]] void BUG(const char* function, uint32_t site, std::vector<std::string> details = {});
 [[noreturn]] void OOPS(std::string message, std::vector<std::string> details = {});
 
 }  // namespace pagesim

@@ -37,7 +37,8 @@ constexpr BuiltIn kBuiltIn[] = {
      "before non-LRU movable page migration: compaction treats zsmalloc and driver pages as "
      "unmovable and migrates balloon pages through the balloon's own hooks; a migrated page "
      "is freed off the LRU",
-     "Linux 4.7.4 (docs/kernel/v4.8.md, 'v4.7')"},
+     "calebwilliamsd/linux-4.7.4-casio at 01851de9bbf82552133ba1f39b71a06a1d6b7a23 (4.7.4; "
+     "docs/kernel/v4.8.md, 'v4.7')"},
     {"v4.8", "v4.7",
      {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,
       Fix::ZsPinBitSpinLock},

@@ -85,7 +85,7 @@ out_putpage:
 // putback_movable_page: the page is locked, movable and isolated.
 void putback_movable_page(Mm& mm, Pfn page) {
   MODEL_FUNC("putback_movable_page");
-  VM_BUG_ON_PAGE(mm, !(mm.page(page).flags & (1ull << PG_locked)), page);
+  VM_BUG_ON_PAGE(mm, !(mm.page(page).flags & (1ull << PG_locked)), page, "!PageLocked(page)");
   VM_BUG_ON_PAGE(mm, !PageMovable(mm, page), page);
   if (vm_owns_isolated(mm)) VM_BUG_ON_PAGE(mm, !PageIsolated(mm, page), page);
   const uint32_t mapping = page_mapping(mm, page);
@@ -193,8 +193,8 @@ int move_to_new_page(Mm& mm, Pfn newpage, Pfn page, MigrateMode mode) {
   MODEL_FUNC("move_to_new_page");
   int rc = -EAGAIN;
   const bool is_lru = !__PageMovable(mm, page);
-  VM_BUG_ON_PAGE(mm, !(mm.page(page).flags & (1ull << PG_locked)), page);
-  VM_BUG_ON_PAGE(mm, !(mm.page(newpage).flags & (1ull << PG_locked)), newpage);
+  VM_BUG_ON_PAGE(mm, !(mm.page(page).flags & (1ull << PG_locked)), page, "!PageLocked(page)");
+  VM_BUG_ON_PAGE(mm, !(mm.page(newpage).flags & (1ull << PG_locked)), newpage, "!PageLocked(newpage)");
   const uint32_t mapping = page_mapping(mm, page);
 
   if (is_lru) {

@@ -136,8 +136,8 @@ void set_page_order(Mm& mm, Pfn pfn, unsigned order) {
   Page& p = mm.page(pfn);
   // __SetPageBuddy: VM_BUG_ON_PAGE(atomic_read(&page->_mapcount) != -1, page)
   if (mm.cfg.debug_vm && p.mapcount != -1)
-    BUG(REPORT_FUNC("__SetPageBuddy"), "VM_BUG_ON_PAGE(atomic_read(&page->_mapcount) != -1)",
-        {dump_page(mm, pfn)});
+    bug_on_page(mm, pfn, REPORT_FUNC("__SetPageBuddy"),
+                BUG_SITE_IN("__SetPageBuddy", "VM_BUG_ON_PAGE(atomic_read(&page->_mapcount) != -1)"));
   sched(Op::Write, Access::Write, page_obj(pfn), here());
   p.private_ = order;                        // set_page_private(page, order)
   p.mapcount = PAGE_BUDDY_MAPCOUNT_VALUE;    // __SetPageBuddy(page)
@@ -176,7 +176,8 @@ bool page_is_buddy(const Mm& mm, const Zone& z, Pfn buddy, unsigned order) {
     // never merge.
     if (!z.contains(buddy)) return false;
     if (b.refcount != 0)  // VM_BUG_ON_PAGE(page_count(buddy) != 0, buddy)
-      BUG(REPORT_FUNC("page_is_buddy"), "VM_BUG_ON_PAGE(page_count(buddy) != 0)", {dump_page(mm, buddy)});
+      bug_on_page(mm, buddy, REPORT_FUNC("page_is_buddy"),
+                  BUG_SITE_IN("page_is_buddy", "VM_BUG_ON_PAGE(page_count(buddy) != 0)"));
     return true;
   }
   return false;
@@ -487,7 +488,7 @@ void free_of_free_page(Mm& mm, Pfn pfn, unsigned order, Pfn free_page, const cha
     throw UsageError(std::string(fn) + "(pfn " + std::to_string(pfn) + ", order " +
                      std::to_string(order) + "): double free: " + what);
   if (put_of_zero_ref && mm.cfg.debug_vm)
-    BUG(fn, "VM_BUG_ON_PAGE(page_ref_count(page) == 0)",
+    BUG(fn, BUG_SITE_IN("put_page_testzero", "VM_BUG_ON_PAGE(page_ref_count(page) == 0)"),
         {dump_page(mm, pfn, "VM_BUG_ON_PAGE(page_ref_count(page) == 0)"), what});
   const char* reason = page_buddy_locked(p) || free_page != kNoPfn ? "nonzero mapcount"
                                                                    : "nonzero _refcount";
@@ -581,7 +582,8 @@ Pfn buffered_rmqueue(Mm& mm, Zone& z, unsigned order, unsigned /*alloc_flags*/, 
 void prep_new_page(Mm& mm, Pfn pfn, unsigned order, gfp_t gfp, Owner owner) {
   Page& page = mm.page(pfn);
   if (mm.cfg.debug_vm && page.refcount != 0)  // set_page_refcounted: VM_BUG_ON_PAGE(page_ref_count)
-    BUG(REPORT_FUNC("prep_new_page"), "VM_BUG_ON_PAGE(page_ref_count(page))", {dump_page(mm, pfn)});
+    bug_on_page(mm, pfn, REPORT_FUNC("prep_new_page"),
+                BUG_SITE_IN("set_page_refcounted", "VM_BUG_ON_PAGE(page_ref_count(page))"));
   sched(Op::Write, Access::Write, page_obj(pfn), here());
   page.private_ = 0;  // set_page_private(page, 0)
   page.refcount = 1;  // set_page_refcounted(page)
@@ -986,7 +988,7 @@ unsigned __isolate_free_page(Mm& mm, Pfn pfn, unsigned order) {
   Zone& z = check_block(mm, pfn, order, "__isolate_free_page");
   const Page& page = mm.page(pfn);
   if (!page_buddy_locked(page))
-    BUG(REPORT_FUNC("__isolate_free_page"), "BUG_ON(!PageBuddy(page))", {dump_page(mm, pfn)});
+    BUG(REPORT_FUNC("__isolate_free_page"), BUG_SITE("BUG_ON(!PageBuddy(page))"), {dump_page(mm, pfn)});
   if (page.private_ != order)  // the kernel trusts the caller's page_order(page)
     BUG(REPORT_FUNC("__isolate_free_page"),
         "order " + std::to_string(order) + " is not page_order(page) " +
@@ -1032,7 +1034,9 @@ void split_free_block(Mm& mm, Pfn pfn, unsigned order, Owner owner) {
                                                     : " has a nonzero refcount") +
                               " (split_free_block wants a block taken by __isolate_free_page)";
       if (!in_task()) throw UsageError("split_free_block: " + msg);
-      BUG(REPORT_FUNC("split_page"), "VM_BUG_ON_PAGE(page_ref_count(page))", {dump_page(mm, pfn + i), msg});
+      BUG(REPORT_FUNC("split_page"),
+          BUG_SITE_IN("set_page_refcounted", "VM_BUG_ON_PAGE(page_ref_count(page))"),
+          {dump_page(mm, pfn + i, "VM_BUG_ON_PAGE(page_ref_count(page))"), msg});
     }
   }
   // post_alloc_hook(page, order, __GFP_MOVABLE) + split_page(page, order): every page

@@ -59,6 +59,10 @@ std::string dump_page(const Mm& mm, Pfn pfn, const std::string& reason) {
   return s;
 }
 
+void bug_on_page(const Mm& mm, Pfn pfn, const char* function, uint32_t site) {
+  BUG(function, site, {dump_page(mm, pfn, bug_site(site).text)});
+}
+
 void null_deref(const char* what, uint64_t address) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)address);
@@ -75,7 +79,7 @@ int page_count(const Mm& mm, Pfn pfn, uint32_t line) {
 void get_page(Mm& mm, Pfn pfn, uint32_t line) {
   MODEL_FUNC("get_page");
   const int v = atomic_add_return(1, mm.page(pfn).refcount, page_obj(pfn), line);
-  VM_BUG_ON_PAGE(mm, v <= 1, pfn);  // get_page on a page with no reference
+  VM_BUG_ON_PAGE(mm, v <= 1, pfn, "page_ref_count(page) <= 0");  // v is the count after
 }
 
 void put_page(Mm& mm, Pfn pfn, uint32_t line) {
@@ -93,7 +97,9 @@ void put_page(Mm& mm, Pfn pfn, uint32_t line) {
     }
     return free_pages_zero_ref(mm, pfn, 0);
   }
-  VM_BUG_ON_PAGE(mm, v < 0, pfn);  // page_ref_dec on a free page
+  if (mm.cfg.debug_vm && v < 0)  // v is the count after
+    bug_on_page(mm, pfn, REPORT_FUNC_HERE(),
+                BUG_SITE_IN("put_page_testzero", "VM_BUG_ON_PAGE(page_ref_count(page) == 0)"));
 }
 
 bool get_page_unless_zero(Mm& mm, Pfn pfn, uint32_t line) {
@@ -153,7 +159,7 @@ bool trylock_page(Mm& mm, Pfn pfn, uint32_t line) {
 
 void unlock_page(Mm& mm, Pfn pfn, uint32_t line) {
   MODEL_FUNC("unlock_page");
-  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
+  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn, "!PageLocked(page)");
   if (!mm.cfg.has(Fix::PageWaiters))
     return bit_unlock(PG_locked, mm.page(pfn).flags, page_obj(pfn), BitLockKind::Sleep, line);
   // clear_bit_unlock_is_negative_byte: the unlock and a look at PG_waiters in one
@@ -219,7 +225,7 @@ bool __PageMovable(const Mm& mm, Pfn pfn, uint32_t line) {
 bool PageMovable(Mm& mm, Pfn pfn, uint32_t line) {
   MODEL_FUNC("PageMovable");
   if (!mm.cfg.has(Fix::MovableMappingBit)) return __PageMovable(mm, pfn, line);
-  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
+  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn, "!PageLocked(page)");
   if (!__PageMovable(mm, pfn, line)) return false;
   const uint32_t mapping = page_mapping(mm, pfn, line);
   if (!mapping || mapping >= mm.mappings.size()) return false;
@@ -238,8 +244,9 @@ void __SetPageMovable(Mm& mm, Pfn pfn, uint32_t mapping, uint32_t line) {
     mm.page(pfn).mapcount = PAGE_MOVABLE_MAPCOUNT_VALUE;
     return;
   }
-  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
-  VM_BUG_ON_PAGE(mm, (mapping_value(mapping) & PAGE_MAPPING_MOVABLE) != 0, pfn);
+  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn, "!PageLocked(page)");
+  VM_BUG_ON_PAGE(mm, (mapping_value(mapping) & PAGE_MAPPING_MOVABLE) != 0, pfn,
+                 "(unsigned long)mapping & PAGE_MAPPING_MOVABLE");
   write_mapping(mm, pfn, mapping_value(mapping) | PAGE_MAPPING_MOVABLE, line);
 }
 
@@ -253,8 +260,8 @@ void __ClearPageMovable(Mm& mm, Pfn pfn, uint32_t line) {
     __clear_bit(PG_movable_v3, mm.page(pfn).flags, page_obj(pfn), line);
     return write_mapping(mm, pfn, 0, line);
   }
-  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn);
-  VM_BUG_ON_PAGE(mm, !PageMovable(mm, pfn, line), pfn);
+  VM_BUG_ON_PAGE(mm, !(mm.page(pfn).flags & (1ull << PG_locked)), pfn, "!PageLocked(page)");
+  VM_BUG_ON_PAGE(mm, !PageMovable(mm, pfn, line), pfn, "!PageMovable(page)");
   // Keep PAGE_MAPPING_MOVABLE so the VM can tell the driver released the page after
   // isolation: __PageMovable stays true, PageMovable becomes false.
   write_mapping(mm, pfn, mm.page(pfn).mapping & PAGE_MAPPING_MOVABLE, line);

@@ -82,20 +82,30 @@ const char* page_flag_name(const MmConfig& cfg, int bit);
 bool page_is_movable(const MmConfig& cfg, const Page& p);
 
 // VM_BUG_ON_PAGE(cond, page): a BUG with dump_page when CONFIG_DEBUG_VM is set; without
-// it the code goes on, as the kernel's would.
-#define VM_BUG_ON_PAGE(mm, cond, pfn)                                                     \
+// it the code goes on, as the kernel's would. The report quotes the kernel's text of the
+// condition: the model's C++ with `mm` dropped, or the optional last argument where the
+// model's condition reads otherwise (VM_BUG_ON_PAGE(mm, !(flags & ...), page, "!PageLocked(page)")).
+#define VM_BUG_ON_PAGE(mm, cond, pfn, ...)                                                \
   do {                                                                                    \
     if ((mm).cfg.debug_vm && (cond))                                                      \
-      ::pagesim::BUG(REPORT_FUNC_HERE(), "VM_BUG_ON_PAGE(" #cond ")",                               \
-                     {::pagesim::mm::dump_page((mm), (pfn), "VM_BUG_ON_PAGE(" #cond ")")}); \
+      ::pagesim::mm::bug_on_page(                                                         \
+          (mm), (pfn), REPORT_FUNC_HERE(),                                                \
+          BUG_SITE("VM_BUG_ON_PAGE(" PAGESIM_FIRST_OR(#cond, __VA_ARGS__) ")"));          \
   } while (0)
-#define VM_BUG_ON(mm, cond)                                                               \
+#define VM_BUG_ON(mm, cond, ...)                                                          \
   do {                                                                                    \
-    if ((mm).cfg.debug_vm && (cond)) ::pagesim::BUG(REPORT_FUNC_HERE(), "VM_BUG_ON(" #cond ")");    \
+    if ((mm).cfg.debug_vm && (cond))                                                      \
+      ::pagesim::BUG(REPORT_FUNC_HERE(),                                                  \
+                     BUG_SITE("VM_BUG_ON(" PAGESIM_FIRST_OR(#cond, __VA_ARGS__) ")"));    \
   } while (0)
 // WARN_ON_ONCE: reported once per run and call site is not tracked; each hit reports.
+// `what` says what it means.
 #define WARN_ON_ONCE(cond, what)                                                          \
-  ((cond) ? (::pagesim::WARN(REPORT_FUNC_HERE(), "WARN_ON_ONCE(" #cond "): " what), true) : false)
+  ((cond) ? (::pagesim::WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON_ONCE(" #cond ")"), {what}), \
+             true)                                                                        \
+          : false)
+// BUG at `site` with dump_page(page, <the site's text>), as VM_BUG_ON_PAGE does.
+[[noreturn]] void bug_on_page(const Mm& mm, Pfn pfn, const char* function, uint32_t site);
 
 // Raises the oops a NULL (or poisoned) pointer dereference would: used where the kernel
 // follows a pointer the model holds as an id.

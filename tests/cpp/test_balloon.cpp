@@ -297,7 +297,7 @@ TEST(BalloonContract, MigrateRefusesUnlockedPages) {
     balloon_page_migrate(k, k.balloon.vb_dev_info.mapping, n, p, MigrateMode::Sync);
     FAIL() << "expected the VM_BUG_ON_PAGE";
   } catch (const SetupFault& e) {
-    EXPECT_NE(std::string(e.what()).find("VM_BUG_ON_PAGE(!PageLocked(mm, page))"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("VM_BUG_ON_PAGE(!PageLocked(page))"), std::string::npos)
         << e.what();
   }
 }

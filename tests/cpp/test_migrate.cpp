@@ -451,8 +451,8 @@ TEST(MigrateIsolate, WarnsWhenTheDriverSetsPgIsolated) {
     const RunResult r = sim.run();
     ASSERT_EQ(r.outcomes.size(), 1u) << outcomes_str(r);
     EXPECT_EQ(r.outcomes[0].key(), "warn:isolate_movable_page");
-    EXPECT_NE(r.outcomes[0].message.find("driver set PG_isolated"), std::string::npos)
-        << r.outcomes[0].message;
+    EXPECT_EQ(r.outcomes[0].message, "WARN_ON_ONCE(PageIsolated(page))");
+    EXPECT_EQ(r.outcomes[0].details, std::vector<std::string>{"driver set PG_isolated"});
     EXPECT_TRUE(got);
     EXPECT_TRUE(isolated(w, p));
   }
@@ -470,8 +470,9 @@ TEST(MigrateIsolate, WarnsWhenTheDriverSetsPgIsolated) {
     } else {
       ASSERT_EQ(r.outcomes.size(), 1u) << outcomes_str(r);
       EXPECT_EQ(r.outcomes[0].key(), "warn:isolate_movable_page");
-      EXPECT_NE(r.outcomes[0].message.find("driver did not set PG_isolated"), std::string::npos)
-          << r.outcomes[0].message;
+      EXPECT_EQ(r.outcomes[0].message, "WARN_ON_ONCE(!PageIsolated(page))");
+      EXPECT_EQ(r.outcomes[0].details,
+                std::vector<std::string>{"driver did not set PG_isolated"});
     }
     EXPECT_TRUE(got);
     EXPECT_EQ(isolated(w, p), driver_sets);
