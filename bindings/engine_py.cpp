@@ -461,6 +461,9 @@ void register_engine(py::module_& m) {
       .def("counters", [](const PyRun& p) { return json_to_py(counters_to_json(p.r)); },
            "Counter samples as a list of dicts {step, t, name, value}: the initial values, "
            "then each change (nr_free_pages, nr_isolated), in order (empty if tracing was off).")
+      .def("wakes", [](const PyRun& p) { return json_to_py(wakes_to_json(p.r, p.world.get())); },
+           "Wake-ups as a list of dicts {step, t, obj, waker, wakee}: a task woken by "
+           "another, in order (empty if tracing was off).")
       .def("trace_text", [](const PyRun& p) {
         std::string s;
         for (const auto& t : p.r.trace)

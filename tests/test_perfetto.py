@@ -1,6 +1,6 @@
 """Perfetto / Chrome trace-event export: the structure a trace viewer relies on (balanced
 slices, monotonic timestamps per track, flows with both ends, counters that end where the
-run did), on runs that oops, stall and deadlock."""
+run did), on runs that oops, stall and deadlock; wake-ups as arrows."""
 
 from __future__ import annotations
 
@@ -79,19 +79,61 @@ def test_the_export_is_well_formed(name, tmp_path) -> None:
     assert threads == {e["task"] for e in run.trace()}
 
 
-def test_counters_follow_nr_isolated_and_a_lock_hand_off_is_an_arrow() -> None:
+@ps.scenario(cpus=2, pages=512)
+def hand_off(k):
+    """The holder keeps mutex M for 100 ns; the waiter asks for it at 10 ns and sleeps."""
+    m = k.mutex("M")
+
+    def holder():
+        yield m.lock()
+        yield ps.delay(100)
+        yield m.unlock()
+
+    def waiter():
+        yield ps.delay(10)
+        yield m.lock()
+        yield m.unlock()
+
+    k.cpu(0).run(holder)
+    k.cpu(1).run(waiter)
+
+
+def arrows(doc: dict) -> list[tuple[dict, dict]]:
+    """(start, end) of each flow arrow."""
+    ends = {e["id"]: e for e in doc["traceEvents"] if e["ph"] == "f"}
+    return [(e, ends[e["id"]]) for e in doc["traceEvents"] if e["ph"] == "s"]
+
+
+def thread(doc: dict, event: dict) -> str:
+    return next(e["args"]["name"] for e in doc["traceEvents"] if e.get("name") == "thread_name"
+                and (e["pid"], e["tid"]) == (event["pid"], event["tid"]))
+
+
+def test_a_wake_up_is_an_arrow_from_waker_to_wakee() -> None:
+    run = hand_off.run(strategy="timed")
+    assert [(w["waker"], w["wakee"], w["obj"]) for w in run.result.wakes()] == [
+        ("holder", "waiter", "'M'")]
+    doc = run.to_perfetto()
+    check_structure(run, doc)
+    [(start, end)] = arrows(doc)
+    assert (thread(doc, start), thread(doc, end)) == ("holder", "waiter")
+    assert start["name"] == "wake-up" and start["args"] == {"obj": "'M'"}
+    # The head is the waiter's next operation: the lock it was woken for.
+    after = [e for e in doc["traceEvents"] if e["ph"] == "i" and e["ts"] >= end["ts"]
+             and (e["pid"], e["tid"]) == (end["pid"], end["tid"])]
+    assert after[0]["name"] == "lock('M')", after[0]
+
+
+def test_counters_follow_nr_isolated_and_the_throttled_compaction_is_woken() -> None:
     run = RUNS["stall"]()
     doc = run.to_perfetto()
     isolated = [e["args"]["nr_isolated_file"] for e in doc["traceEvents"]
                 if e.get("name") == "nr_isolated_file" and e["ph"] == "C"]
     # A counts the zspage's three pages, then its migrations bring them back one by one.
     assert isolated == [0, 3, 2, 1, 0]
-    oops = RUNS["oops"]().to_perfetto()
-    starts = [e for e in oops["traceEvents"] if e["ph"] == "s"]
-    assert starts, "the v3 race hands a page lock over"
-    ends = {e["id"]: e for e in oops["traceEvents"] if e["ph"] == "f"}
-    for s in starts:
-        assert (s["pid"], s["tid"]) != (ends[s["id"]]["pid"], ends[s["id"]]["tid"])
+    # B, throttled in too_many_isolated(), is woken when A's NR_ISOLATED drops.
+    assert [(thread(doc, s), thread(doc, f), s["args"]["obj"]) for s, f in arrows(doc)] == [
+        ("compact_A", "compact_B", "node 0 vmstat")]
 
 
 def test_cli_writes_a_perfetto_file(tmp_path) -> None:

@@ -1,7 +1,8 @@
 """A run as a Chrome trace-event JSON file, which Perfetto (ui.perfetto.dev) and
 chrome://tracing open: one process per CPU with a thread per task, a slice per model
 function, an instant event per operation on a named object (locks, page flags, refcounts,
-lists), flow arrows for lock hand-offs, and counter tracks (nr_free_pages,
+lists), flow arrows for wake-ups (a lock released to its waiter, a page unlocked, a work
+item done: from the waker's release to the wakee's next operation), and counter tracks (nr_free_pages,
 nr_isolated_anon, nr_isolated_file). Timestamps are the simulated clocks, in
 microseconds as the format wants (displayTimeUnit "ns")."""
 
@@ -11,11 +12,6 @@ from typing import Any
 
 from . import _core
 
-# Operations that take a lock (a failed attempt is recorded as the same operation), and
-# those that release one; a waiter's acquire after another task's release is a hand-off.
-ACQUIRE = {"spin_lock", "spin_trylock", "lock", "trylock", "read_lock", "write_lock",
-           "test_and_set"}
-RELEASE = {"spin_unlock", "unlock", "read_unlock", "write_unlock", "bit_clear"}
 COUNTERS_PID = 1_000_000  # the process holding the counter tracks
 
 
@@ -48,9 +44,9 @@ def trace_events(run: Any) -> dict[str, Any]:
 
     open_frames: dict[str, list[str]] = {}
     last_ts: dict[str, float] = {}
-    held_by: dict[str, tuple[str, float, int]] = {}  # obj -> (releaser, ts, flow id) after a release
-    waiting: dict[str, str] = {}  # task -> the object its last operation tried to acquire
-    flows = 0
+    # Each wake-up ends at the wakee's first operation from the step it was woken at.
+    wakes = sorted(run.result.wakes(), key=lambda w: w["step"])
+    awaited: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # wakee -> (flow id, wake)
     for e in trace:
         task = e["task"]
         where = {"pid": home[task], "tid": tid(task)}
@@ -67,25 +63,23 @@ def trace_events(run: Any) -> dict[str, Any]:
             continue
         obj, op = e.get("obj"), e["op"]
         name = f"{op}({obj})" if obj else op
+        while wakes and wakes[0]["step"] <= e["step"]:  # woken before this step
+            w = wakes.pop(0)
+            if w["waker"] in home and w["wakee"] in home:
+                flow = len(events)
+                events.append({"ph": "s", "id": flow, "name": "wake-up", "cat": "wake",
+                               "ts": _us(w["t"]), "pid": home[w["waker"]],
+                               "tid": tid(w["waker"]), "args": {"obj": w["obj"]}})
+                awaited.setdefault(w["wakee"], []).append((flow, w))
+        for flow, w in awaited.pop(task, []):  # the wakee runs again: the arrow's head
+            events.append({"ph": "f", "bp": "e", "id": flow, "name": "wake-up", "cat": "wake",
+                           "ts": ts, **where})
         events.append({"ph": "i", "s": "t", "name": name, "ts": ts, **where,
                        "args": {"func": e["func"], "line": e["line"], "rw": e["rw"],
                                 "step": e["step"]}})
-        if obj is None:
-            continue
-        if op in RELEASE:
-            flows += 1
-            held_by[obj] = (task, ts, flows)
-        elif op in ACQUIRE:
-            released = held_by.get(obj)
-            if released and released[0] != task and waiting.get(task) == obj:
-                # The releaser's event starts the arrow, this acquire ends it.
-                events.append({"ph": "s", "id": released[2], "name": "hand-off",
-                               "cat": "lock", "ts": released[1], "pid": home[released[0]],
-                               "tid": tid(released[0])})
-                events.append({"ph": "f", "bp": "e", "id": released[2], "name": "hand-off",
-                               "cat": "lock", "ts": ts, **where})
-                held_by.pop(obj)
-        waiting[task] = obj if op in ACQUIRE else ""
+    for flows in awaited.values():  # woken, but the run ended before it ran: no arrow
+        ids = {flow for flow, _ in flows}
+        events = [e for e in events if not (e["ph"] == "s" and e["id"] in ids)]
     for task, frames in open_frames.items():  # a task that died in a function
         for _ in frames:
             events.append({"ph": "E", "ts": last_ts[task], "pid": home[task], "tid": tid(task)})

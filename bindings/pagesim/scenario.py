@@ -710,7 +710,7 @@ class Run:
     def to_perfetto(self, path: str | None = None) -> dict[str, Any]:
         """The run as Chrome trace-event JSON for Perfetto (ui.perfetto.dev) or
         chrome://tracing: a thread per task under its CPU, a slice per model function, an
-        instant per operation, flow arrows for lock hand-offs, counter tracks for
+        instant per operation, an arrow per wake-up (waker to wakee), counter tracks for
         nr_free_pages and NR_ISOLATED_*. Written to `path` when given; returned."""
         doc = perfetto.trace_events(self)
         if path is not None:

@@ -55,6 +55,17 @@ nlohmann::json counters_to_json(const RunResult& r) {
   return arr;
 }
 
+nlohmann::json wakes_to_json(const RunResult& r, const World* world) {
+  nlohmann::json arr = nlohmann::json::array();
+  auto name = [&](TaskId t) {
+    return t < r.task_names.size() ? r.task_names[t] : "task " + std::to_string(t);
+  };
+  for (const auto& w : r.wakes)
+    arr.push_back({{"step", w.step}, {"t", w.clock}, {"obj", obj_label(w.obj, world)},
+                   {"waker", name(w.waker)}, {"wakee", name(w.wakee)}});
+  return arr;
+}
+
 nlohmann::json run_to_json(const RunResult& r, const std::map<std::string, std::string>& meta,
                            bool with_trace, const World* world) {
   nlohmann::json j;

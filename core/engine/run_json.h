@@ -13,6 +13,8 @@ nlohmann::json outcome_to_json(const Outcome& o);
 nlohmann::json trace_to_json(const RunResult& r, const World* world = nullptr);
 // The counter samples: [{step, t, name, value}], in order.
 nlohmann::json counters_to_json(const RunResult& r);
+// The wake-ups: {step, t, obj, waker, wakee} (tasks by name).
+nlohmann::json wakes_to_json(const RunResult& r, const World* world);
 // `meta` names what was run (scenario, preset, strategy, seed ...).
 nlohmann::json run_to_json(const RunResult& r, const std::map<std::string, std::string>& meta,
                            bool with_trace, const World* world = nullptr);

@@ -111,6 +111,7 @@ void Sim::reset(World* world, std::unique_ptr<Strategy> strategy) {
   chosen_ = 0;
   trace_.clear();
   counters_.clear();
+  wakes_.clear();
   hash_ = TraceHash();
   from_ = nullptr;
   running_ = stepping_ = nullptr;
@@ -536,6 +537,7 @@ void Sim::wake(ObjId obj) {
     }
     Task& w = *tasks_[waiters_[i].second];
     w.wake_time = t_now;
+    if (cfg_.trace && running_) wakes_.push_back({steps_, t_now, obj, running_->id, w.id});
     if (w.state == TaskState::Spinning) {
       Cpu& c = cpus_[w.cpu];
       c.clock = std::max(c.clock, t_now);  // it spun until now
@@ -971,6 +973,7 @@ RunResult Sim::finish_run() {
   r.schedule = std::move(schedule_);
   r.trace = std::move(trace_);
   r.counters = std::move(counters_);
+  r.wakes = std::move(wakes_);
   return r;
 }
 

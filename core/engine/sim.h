@@ -134,6 +134,7 @@ struct RunResult {
   std::vector<CpuId> schedule;    // the CPU chosen at every step
   std::vector<TraceRecord> trace;
   std::vector<CounterSample> counters;  // when tracing
+  std::vector<WakeRecord> wakes;        // when tracing
   std::vector<std::string> task_names;  // by TaskId (when SimConfig::task_names)
   bool stopped = false;           // the strategy ended the run early (Strategy::kStop)
   std::vector<std::string> checks;  // property checks evaluated, each once, in order
@@ -321,6 +322,7 @@ class Sim {
   size_t chosen_ = 0;
   std::vector<TraceRecord> trace_;
   std::vector<CounterSample> counters_;
+  std::vector<WakeRecord> wakes_;
   TraceHash hash_;
   Task* running_ = nullptr;
   Task* stepping_ = nullptr;  // the task chosen for the current step

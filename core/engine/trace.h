@@ -39,6 +39,15 @@ struct CounterSample {
   int64_t value;
 };
 
+// A task woken by another (a lock released to it, a page unlocked, a work item done),
+// recorded only when tracing: a trace viewer draws it as an arrow from waker to wakee.
+struct WakeRecord {
+  uint64_t step;  // the steps taken when it was woken: the waker's step is the last
+  Nanos clock;    // the waker's clock then
+  ObjId obj;      // what the wakee waited on
+  TaskId waker, wakee;
+};
+
 // The hash covers steps only (cpu, task, op, access, object, function name), not
 // source lines, so cosmetic edits to model code keep recorded hashes valid.
 class TraceHash {
