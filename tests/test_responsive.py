@@ -132,6 +132,58 @@ def test_ctrl_c_stops_a_cli_exploration_with_workers_and_writes_its_json(
     assert f"interrupted after {doc['executions']} executions" in stdout
 
 
+def _session(sid: int) -> list[tuple[int, str]]:
+    """The live processes of a session (pid, name): Ray's workers have process groups of
+    their own, but stay in the session of the command that started the cluster."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    head, rest = f.read().rsplit(")", 1)
+                fields = rest.split()
+                if int(fields[3]) == sid and fields[0] != "Z":
+                    found.append((int(entry), head.split("(", 1)[1]))
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                pass
+    return found
+
+
+def test_ctrl_c_stops_a_ray_exploration_and_writes_its_json(tmp_path) -> None:
+    pytest.importorskip("ray")
+    out = tmp_path / "ex.json"
+    target = os.path.join(SCENARIOS, "zs_free_double_isolation.py") + "::zs_free_double_isolation"
+    # A local Ray cluster of its own: a terminal's Ctrl-C reaches the command's process
+    # group, and its tasks are told to stop through a flag they poll.
+    p = subprocess.Popen([sys.executable, "-m", "pagesim.cli", "explore", target,
+                          "--seconds", "300", "--workers", "2", "--ray", "--json", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while sum(name.startswith("ray::_ray_worke") for _, name in _session(p.pid)) < 2:
+            assert time.monotonic() < deadline and p.poll() is None, p.communicate()
+            time.sleep(0.1)
+        time.sleep(1.0)  # exploring
+        t0 = time.monotonic()
+        os.killpg(p.pid, signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, stderr
+    assert took < 5, took  # the tasks' answer within STOP_GRACE, then Ray's own shutdown
+    time.sleep(1)
+    assert _session(p.pid) == []  # the cluster went with the command
+    assert "Traceback" not in stderr, stderr
+    doc = json.loads(out.read_text())
+    assert doc["interrupted"] is True and doc["workers"] == 2
+    assert 0 < doc["outcomes"]["ok"] < doc["executions"]
+    assert "oops:zs_page_isolate" in doc["outcomes"]
+    assert f"interrupted after {doc['executions']} executions" in stdout
+
+
 def test_the_initial_state_cannot_change_under_an_exploration() -> None:
     core = NATIVE.build().core
     started, finished, refused = threading.Event(), threading.Event(), []

@@ -228,8 +228,10 @@ def run_ray(
     interrupt: Interrupt | None = None,
 ) -> Any:
     """Explore on a Ray cluster (`address`, or a local one started here) with `workers`
-    tasks; each loads the scenario from its file and binds its variant's `params`. When `interrupt` is set, the tasks still
-    running are cancelled and the result is the shares that came back."""
+    tasks; each loads the scenario from its file and binds its variant's `params`. When
+    `interrupt` is set, the tasks are told to stop (a flag they poll) and send what they
+    found; those that have not within STOP_GRACE are cancelled, and the result is the
+    shares that came back."""
     try:
         import ray
     except ImportError as e:  # pragma: no cover - ray is a dev dependency
@@ -238,20 +240,25 @@ def run_ray(
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     # A task whose worker process dies (killed, out of memory, its node lost) runs once more.
     remote = ray.remote(max_retries=1)(_ray_worker)
+    stop = ray.remote(num_cpus=0)(StopFlag).remote()
     t0 = time.monotonic()
     refs = {remote.remote(scenario_file, scenario_name, params, build_args, args, w,
-                          workers): w
+                          workers, stop): w
             for w in range(workers)}
     shares: dict[int, str] = {}
     lost: list[str] = []
     pending = list(refs)
+    deadline = None  # once interrupted: when the tasks that did not answer are cancelled
     while pending:
-        if interrupt is not None and interrupt.set:
+        if interrupt is not None and interrupt.set and deadline is None:
+            stop.set.remote()
+            deadline = time.monotonic() + STOP_GRACE
+        if deadline is not None and time.monotonic() > deadline:
             for ref in pending:
                 ray.cancel(ref, force=True)
-            lost.extend(f"ray worker {refs[ref]} cancelled" for ref in pending)
+            lost.extend(f"ray worker {refs[ref]} did not stop in time" for ref in pending)
             break
-        done, pending = ray.wait(pending, num_returns=1, timeout=0.1)
+        done, pending = ray.wait(pending, num_returns=1, timeout=0.05)
         if not done:
             continue
         w = refs[done[0]]
@@ -273,12 +280,40 @@ def _ray_worker(
     args: dict[str, Any],
     worker: int,
     workers: int,
+    stop: Any = None,
 ) -> str:
     from .cli import load_scenarios
 
     sc = load_scenarios(scenario_file)[scenario_name].bind(**params)
     core = sc.build(**build_args)[0]
-    return explore_share(core, args, worker, workers, None).to_json()
+    asked = 0.0  # when the stop flag was last read
+
+    def running(_: Any) -> bool:  # every 64 executions: go on unless the driver said stop
+        nonlocal asked
+        if stop is None or time.monotonic() - asked < POLL_STOP:
+            return True
+        import ray
+
+        asked = time.monotonic()
+        return not ray.get(stop.get.remote())
+
+    return explore_share(core, args, worker, workers, running).to_json()
+
+
+POLL_STOP = 0.1  # seconds between a Ray task's reads of its stop flag
+
+
+class StopFlag:
+    """A Ray actor the driver sets on Ctrl-C; its tasks read it as they explore."""
+
+    def __init__(self) -> None:
+        self.stop = False
+
+    def set(self) -> None:
+        self.stop = True
+
+    def get(self) -> bool:
+        return self.stop
 
 
 def merge(shares: list[str], workers: int, seconds: float) -> Any:
