@@ -18,10 +18,10 @@ For each race scenario (1 to 4 of the library, on the kernel that has the bug):
   per second.
 
 - zs_free executions per second on each of the presets v4.8, v5.10, v6.1 and v6.6 that exist,
-  side by side with v4.8 (a later kernel's model does more per execution: on v6.6 the
-  zs_free scenario averages 481 steps an execution against v4.8's 287, 244 of them in the
-  deferred free worker, which takes pool->lock once for each of 6.3's 119 size classes,
-  where 4.8 has 69).
+  side by side with v4.8, with the steps an execution takes (the mean over 200 random
+  executions) and the steps per second: a later kernel's model does more per execution
+  (6.x's deferred free worker visits 6.3's 119 size classes where 4.8 has 69, and its
+  zs_page_migrate takes the pool's locks), so its executions are fewer for as many steps.
 
 The last line is ``zs_free_exec_per_s=<float>`` (the zs_free scenario's rate).
 """
@@ -80,6 +80,12 @@ def rate(sc, fixed) -> float:
         ex = sc.explore(strategy="random", executions=0, seconds=2.0, minimise=False, **fixed)
         best = max(best, ex.executions / ex.seconds)
     return best
+
+
+def steps_per_execution(sc, fixed, n: int = 200) -> float:
+    """The mean steps of random executions 0..n-1 (those an exploration runs first)."""
+    return statistics.mean(sc.run(seed=i, scripted=False, trace=False, **fixed).steps
+                           for i in range(n))
 
 
 def first_failure(sc, buggy, key: str, strategy: str, **kw) -> int | None:
@@ -153,16 +159,19 @@ def main() -> None:
         print(f"{name:14} {fmt(ex.executions):>9} {fmt(ex.redundant):>9} "
               f"{ex.exhausted!s:>9} {fmt(total / ex.seconds):>9}", flush=True)
     known = {p["name"] for p in ps.presets()}
-    print(f"\n{'preset':14} {'exec/s/core':>12} {'vs v4.8':>8}   (zs_free, random, the fixed side)")
+    print(f"\n{'preset':14} {'exec/s/core':>12} {'vs v4.8':>8} {'steps/exec':>11} "
+          f"{'steps/s':>12} {'vs v4.8':>8}   (zs_free, random, the fixed side)")
     sc = RACES["zs_free"][0]
-    base = None
+    base = base_steps = None
     for preset in PRESETS:
         if preset not in known:
             print(f"{preset:14} {'-':>12} {'-':>8}   (no such preset yet)")
             continue
         r = rate(sc, {"kernel": preset})
-        base = base or r
-        print(f"{preset:14} {r:>12,.0f} {r / base - 1:>+8.1%}", flush=True)
+        steps = steps_per_execution(sc, {"kernel": preset})
+        base, base_steps = base or r, base_steps or r * steps
+        print(f"{preset:14} {r:>12,.0f} {r / base - 1:>+8.1%} {steps:>11.1f} {r * steps:>12,.0f} "
+              f"{r * steps / base_steps - 1:>+8.1%}", flush=True)
     print(f"zs_free_exec_per_s={rates['zs_free']:.1f}")
 
 

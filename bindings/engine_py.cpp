@@ -73,6 +73,12 @@ py::object execute_engine_op(World& w, uint64_t machine, const EngineOp& op) {
       l.kind == LockKind::Spin ? spin_unlock(l.spin, line) : mutex_unlock(l.mutex, line);
       return py::none();
     }
+    case EngineOp::LockBh: spin_lock_bh(l.spin, line); return py::none();
+    case EngineOp::UnlockBh:
+      if (l.spin.owner != self_id())
+        throw UsageError("task unlocks '" + l.name + "', which it does not hold");
+      spin_unlock_bh(l.spin, line);
+      return py::none();
     case EngineOp::ReadLock: read_lock(l.rw, line); return py::none();
     case EngineOp::ReadUnlock:
       if (!Sim::current()->holds(l.rw.id, self_id()))
@@ -114,7 +120,7 @@ Schedule to_schedule(py::handle s) {
 }
 
 Machine::Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
-                 bool panic_on_oops, bool debug_atomic_sleep, bool preempt) {
+                 bool panic_on_oops, bool debug_atomic_sleep, bool preempt, bool softirq) {
   if (cpus == 0 || cpus > 256) throw UsageError("cpus must be between 1 and 256");
   if (max_steps == 0) throw UsageError("max_steps must be at least 1 (a run's most steps)");
   cfg_.cpus = cpus;
@@ -124,6 +130,7 @@ Machine::Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps,
   cfg_.panic_on_oops = panic_on_oops;
   cfg_.debug_atomic_sleep = debug_atomic_sleep;
   cfg_.preempt = preempt;
+  cfg_.softirq = softirq;
 }
 
 namespace {
@@ -165,14 +172,17 @@ CpuId Machine::check_cpu(long cpu) const {
   return CpuId(cpu);
 }
 
-CpuId Machine::spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name) {
+CpuId Machine::spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name,
+                     bool softirq) {
   check_idle("spawn");
   const CpuId c = check_cpu(cpu);
+  if (softirq && !cfg_.softirq)
+    throw UsageError("spawn: a softirq context needs softirq=True on the machine or scenario");
   if (!PyCallable_Check(fn.ptr())) throw UsageError("spawn: task must be a generator function");
   std::string n = name ? *name
                        : py::hasattr(fn, "__name__") ? fn.attr("__name__").cast<std::string>()
                                                      : "task" + std::to_string(tasks_.size());
-  tasks_.push_back({c, n, fn, py::tuple(args), nullptr, {}});
+  tasks_.push_back({c, n, fn, py::tuple(args), nullptr, {}, softirq});
   return lane_of_last();
 }
 
@@ -255,8 +265,8 @@ PyRun Machine::run(const std::string& strategy, uint64_t seed, py::object schedu
   }
   auto status = std::make_shared<std::vector<ScriptStepStatus>>();
   if (schedule.is_none() && !script.is_none()) {
-    const uint32_t lanes = cfg_.preempt ? uint32_t(tasks_.size()) : cfg_.cpus;
-    strat = std::make_unique<ScriptStrategy>(to_script(script, lanes, cfg_.preempt),
+    const uint32_t lanes = cfg_.lanes() ? uint32_t(tasks_.size()) : cfg_.cpus;
+    strat = std::make_unique<ScriptStrategy>(to_script(script, lanes, cfg_.lanes()),
                                              std::move(strat), status);
     meta["strategy"] = "script+" + strategy;
   }
@@ -277,18 +287,19 @@ PyRun Machine::execute(std::unique_ptr<Strategy> strat, std::map<std::string, st
 }
 
 RunResult Machine::run_tasks(Sim& sim, World& world) {
-  // With preempt, the scenario's tasks are spawned first: task i is lane i.
-  if (!sim.config().preempt) prepare(sim, world);
+  // With lanes, the scenario's tasks are spawned first: task i is lane i.
+  if (!sim.config().lanes()) prepare(sim, world);
   for (const auto& t : tasks_) {
     if (t.factory.is_none()) {
-      sim.spawn(t.cpu, t.name, native_body(t, world));
+      sim.spawn(t.cpu, t.name, native_body(t, world), false, t.softirq);
       continue;
     }
     sim.spawn(t.cpu, t.name,
               python_task_body(t.factory, t.args,
-                               [this, w = &world](py::handle op) { return execute_op(*w, op); }));
+                               [this, w = &world](py::handle op) { return execute_op(*w, op); }),
+              false, t.softirq);
   }
-  if (sim.config().preempt) prepare(sim, world);
+  if (sim.config().lanes()) prepare(sim, world);
   RunResult r = sim.run();
   spdlog::debug("run ended after {} steps, {} outcomes, hash {:016x}", r.steps, r.outcomes.size(),
                 r.trace_hash);
@@ -320,6 +331,11 @@ void register_engine(py::module_& m) {
            std::tuple{"lock", "Lock.lock", EngineOp::Lock, ""},
            std::tuple{"unlock", "Lock.unlock", EngineOp::Unlock, ""},
            std::tuple{"trylock", "Lock.trylock", EngineOp::Trylock, "Yields True if the lock was taken."},
+           std::tuple{"lock_bh", "Lock.lock_bh", EngineOp::LockBh,
+                      "spin_lock_bh: bottom halves off, then the spinlock (no softirq of this "
+                      "CPU interrupts the task until unlock_bh)."},
+           std::tuple{"unlock_bh", "Lock.unlock_bh", EngineOp::UnlockBh,
+                      "spin_unlock_bh: the spinlock, then bottom halves on."},
            std::tuple{"read_lock", "Lock.read_lock", EngineOp::ReadLock, ""},
            std::tuple{"read_unlock", "Lock.read_unlock", EngineOp::ReadUnlock, ""},
            std::tuple{"write_lock", "Lock.write_lock", EngineOp::WriteLock, ""},
@@ -494,22 +510,28 @@ Each task is a generator function; it yields operations (``lock.lock()``,
 ``pagesim.delay(100)``) and receives their results. ``run()`` starts every task from
 the initial state, so a machine can be run many times with different seeds or a
 recorded schedule.)doc")
-      .def(py::init<uint32_t, std::optional<Nanos>, uint64_t, bool, bool, bool, bool>(),
+      .def(py::init<uint32_t, std::optional<Nanos>, uint64_t, bool, bool, bool, bool, bool>(),
            py::arg("cpus") = 2, py::arg("window") = py::none(), py::arg("max_steps") = 1'000'000,
            py::arg("trace") = true, py::arg("panic_on_oops") = false,
-           py::arg("debug_atomic_sleep") = false, py::arg("preempt") = false)
+           py::arg("debug_atomic_sleep") = false, py::arg("preempt") = false,
+           py::arg("softirq") = false)
       .def_property_readonly("cpus", &Machine::cpus)
       .def_property_readonly("preempt", &Machine::preempt,
                              "CONFIG_PREEMPT: tasks of a CPU preempt each other; schedules and "
                              "scripts name tasks by lane (their spawn order)")
+      .def_property_readonly("softirq", &Machine::softirq,
+                             "softirq contexts may be spawned (spawn(..., softirq=True)); "
+                             "schedules and scripts name tasks by lane (their spawn order)")
       .def("spinlock", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::Spin); }, py::arg("name"))
       .def("mutex", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::Mutex); }, py::arg("name"))
       .def("rwlock", [](Machine& m, const std::string& n) { return m.add_lock(n, LockKind::RwLock); }, py::arg("name"))
       .def("counter", &Machine::counter, py::arg("name"), py::arg("value") = 0)
       .def("spawn", &Machine::spawn, py::arg("cpu"), py::arg("task"),
-           py::arg("name") = py::none(),
-           "spawn(cpu, task, *args, name=None): run task(*args) on a CPU. Returns the lane that "
-           "scripts name it by: the CPU, or with preempt its place among the spawned tasks.")
+           py::arg("name") = py::none(), py::arg("softirq") = false,
+           "spawn(cpu, task, *args, name=None, softirq=False): run task(*args) on a CPU, or "
+           "with softirq as a softirq context that interrupts the CPU's task wherever it has "
+           "bottom halves enabled and cannot sleep. Returns the lane that scripts name it by: "
+           "the CPU, or with preempt or softirq its place among the spawned tasks.")
       .def("run", &Machine::run, py::arg("strategy") = "random", py::arg("seed") = 0,
            py::arg("schedule") = py::none(), py::arg("script") = py::none(),
            py::arg("errors_as_outcomes") = false, py::arg("stop_at_end") = false,

@@ -53,7 +53,7 @@ ExploreResult Machine::explore(const std::string& strategy, uint64_t executions,
 
 Minimised Machine::minimise(const std::string& key, const std::vector<CpuId>& schedule) {
   for (CpuId c : schedule)
-    if (c >= cfg_.cpus && !cfg_.preempt)  // lanes: a stale one is found by the replay
+    if (c >= cfg_.cpus && !cfg_.lanes())  // lanes: a stale one is found by the replay
       throw UsageError("minimise: the schedule names cpu " + std::to_string(c) +
                        ", the machine has " + std::to_string(cfg_.cpus) + " CPUs");
   Minimised m = pagesim::minimise(explorer_executor(), key, schedule);

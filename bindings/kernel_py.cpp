@@ -161,8 +161,9 @@ class KernelMachine : public Machine {
  public:
   KernelMachine(const kernel::KernelConfig& kc, uint32_t cpus, std::optional<Nanos> window,
                 uint64_t max_steps, bool trace, bool panic_on_oops, bool debug_atomic_sleep,
-                bool preempt, const std::string& check, bool kcompactd)
-      : Machine(cpus, window, max_steps, trace, panic_on_oops, debug_atomic_sleep, preempt),
+                bool preempt, bool softirq, const std::string& check, bool kcompactd)
+      : Machine(cpus, window, max_steps, trace, panic_on_oops, debug_atomic_sleep, preempt,
+                softirq),
         kernel_(std::make_shared<Kernel>(kc)),
         backup_(*kernel_),
         kcompactd_(kcompactd) {
@@ -174,13 +175,16 @@ class KernelMachine : public Machine {
 
   std::shared_ptr<Kernel> template_kernel() const { return kernel_; }
 
-  CpuId spawn_any(long cpu, py::object task, py::args args, std::optional<std::string> name) {
-    if (!py::isinstance<py::str>(task)) return spawn(cpu, task, args, name);
+  CpuId spawn_any(long cpu, py::object task, py::args args, std::optional<std::string> name,
+                  bool softirq) {
+    if (!py::isinstance<py::str>(task)) return spawn(cpu, task, args, name, softirq);
     check_idle("spawn");
     const CpuId c = check_cpu(cpu);
+    if (softirq && !cfg_.softirq)
+      throw UsageError("spawn: a softirq context needs softirq=True on the machine or scenario");
     const auto& e = kernel::find_entry(str_arg(task, "spawn", "task"));
     tasks_.push_back({c, name ? *name : std::string(e.name), py::none(), py::tuple(), &e,
-                      int_args(args, e.name)});
+                      int_args(args, e.name), softirq});
     return lane_of_last();
   }
 
@@ -512,7 +516,7 @@ initial state, so a Kernel can be run many times.)doc")
                        std::optional<std::vector<std::tuple<std::string, uint32_t, std::string>>> zones,
                        uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
                        bool panic_on_oops, std::optional<bool> debug_vm, bool debug_atomic_sleep,
-                       bool preempt, const std::string& check, bool kcompactd) {
+                       bool preempt, bool softirq, const std::string& check, bool kcompactd) {
              kernel::KernelConfig kc;
              kc.preset = preset;
              for (auto [name, on] : fixes) {  // {"<fix>": True | False}, nothing else
@@ -546,22 +550,25 @@ initial state, so a Kernel can be run many times.)doc")
                kc.zones = {{"Normal", uint32_t(pages), mm::MIGRATE_MOVABLE}};
              }
              return std::make_unique<KernelMachine>(kc, cpus, window, max_steps, trace, panic_on_oops,
-                                                    debug_atomic_sleep, preempt, check, kcompactd);
+                                                    debug_atomic_sleep, preempt, softirq, check,
+                                                    kcompactd);
            }),
            py::arg("preset") = "v4.8", py::arg("fixes") = py::dict(),
            py::arg("pages") = 4096, py::arg("zones") = py::none(), py::arg("cpus") = 2,
            py::arg("window") = py::none(), py::arg("max_steps") = 1'000'000, py::arg("trace") = true,
            py::arg("panic_on_oops") = false, py::arg("debug_vm") = py::none(),
-           py::arg("debug_atomic_sleep") = false, py::arg("preempt") = false, py::arg("check") = "end",
-           py::arg("kcompactd") = false)
+           py::arg("debug_atomic_sleep") = false, py::arg("preempt") = false,
+           py::arg("softirq") = false, py::arg("check") = "end", py::arg("kcompactd") = false)
       .def("add_check", &KernelMachine::add_check, py::arg("fn"),
            "An end-of-run property: fn(state) returns None or a message, which becomes outcome "
            "check:<fn name>. Runs after every run that completed (no task killed, no deadlock).")
       .def_property_readonly("state", [](const KernelMachine& k) { return KernelView{k.template_kernel()}; },
                              "The initial state (what set-up calls built).")
       .def("spawn", &KernelMachine::spawn_any, py::arg("cpu"), py::arg("task"), py::arg("name") = py::none(),
-           "spawn(cpu, task, *args, name=None): task is an entry point name ('compact_page') with "
-           "integer args, or a generator function.")
+           py::arg("softirq") = false,
+           "spawn(cpu, task, *args, name=None, softirq=False): task is an entry point name "
+           "('compact_page') with integer args, or a generator function; softirq: a softirq "
+           "context (Kernel(softirq=True)).")
       .def("probe", [](KernelMachine& k, const std::string& name, py::args args) {
         auto copy = std::make_shared<Kernel>(*k.template_kernel());
         const int64_t r = kernel::call_entry(*copy, kernel::find_entry(name), int_args(args, name.c_str()));

@@ -26,7 +26,7 @@ namespace pagesim::py_glue {
 // An operation yielded by a Python task on a scenario-level object.
 struct EngineOp {
   enum Kind : uint8_t {
-    Lock, Unlock, Trylock, ReadLock, ReadUnlock, WriteLock, WriteUnlock,
+    Lock, Unlock, Trylock, LockBh, UnlockBh, ReadLock, ReadUnlock, WriteLock, WriteUnlock,
     CounterRead, CounterAdd, CounterSet, Delay,
     Check, Bug, Warn,  // properties: ps.check(cond, name, msg), ps.bug(msg), ps.warn(msg)
     Now,               // ps.now(): the task's CPU clock
@@ -37,7 +37,8 @@ struct EngineOp {
   uint64_t machine = 0;  // the Machine whose lock/counter this is (0: none, e.g. delay)
   std::string message = {};  // Check, Bug, Warn
   std::string repr() const {
-    static const char* const names[] = {"lock", "unlock", "trylock", "read_lock", "read_unlock",
+    static const char* const names[] = {"lock", "unlock", "trylock", "lock_bh", "unlock_bh",
+                                        "read_lock", "read_unlock",
                                         "write_lock", "write_unlock", "read", "add", "set", "delay",
                                         "check", "bug", "warn", "now"};
     return std::string("<pagesim op ") + names[kind] + ">";
@@ -58,6 +59,8 @@ struct LockHandle {
                        ")");
     if (k == EngineOp::Trylock && kind == LockKind::RwLock)
       throw UsageError("rwlock '" + name + "' has no trylock");
+    if ((k == EngineOp::LockBh || k == EngineOp::UnlockBh) && kind != LockKind::Spin)
+      throw UsageError("lock '" + name + "' is not a spinlock: lock_bh is spin_lock_bh");
     return {k, index, 0, machine};
   }
 };
@@ -95,20 +98,23 @@ struct TaskSpec {
   py::tuple args;
   const void* entry = nullptr;       // a kernel entry point (KernelMachine)
   std::vector<int64_t> entry_args;
+  bool softirq = false;              // a softirq context (SimConfig::softirq)
 };
 
 class Machine {
  public:
   Machine(uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
-          bool panic_on_oops, bool debug_atomic_sleep, bool preempt = false);
+          bool panic_on_oops, bool debug_atomic_sleep, bool preempt = false,
+          bool softirq = false);
   virtual ~Machine() = default;
 
   LockHandle add_lock(const std::string& name, LockKind k);
   CounterHandle counter(const std::string& name, int64_t v);
   // Returns the lane a script names the task by: its CPU, or with preempt its own lane
   // (the task's place among the spawned ones, which run_tasks spawns first).
-  CpuId spawn(long cpu, py::object task, py::args args, std::optional<std::string> name);
-  CpuId lane_of_last() const { return cfg_.preempt ? CpuId(tasks_.size() - 1) : tasks_.back().cpu; }
+  CpuId spawn(long cpu, py::object task, py::args args, std::optional<std::string> name,
+              bool softirq = false);
+  CpuId lane_of_last() const { return cfg_.lanes() ? CpuId(tasks_.size() - 1) : tasks_.back().cpu; }
   // schedule: replay a recorded Schedule; script: a list of (cpu, until, function, obj,
   // count) steps, until in "done", "before", "after", "steps" (see explore/script.h).
   // errors_as_outcomes: a Python exception in a task or check is an outcome, not raised.
@@ -126,6 +132,7 @@ class Machine {
   Minimised minimise(const std::string& key, const std::vector<CpuId>& schedule);
   uint32_t cpus() const { return cfg_.cpus; }
   bool preempt() const { return cfg_.preempt; }
+  bool softirq() const { return cfg_.softirq; }
 
  protected:
   // Explorations in progress (another Python thread runs while one holds no GIL): the

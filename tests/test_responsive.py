@@ -79,19 +79,22 @@ def test_ctrl_c_stops_an_exploration_which_returns_what_it_found(strategy) -> No
     assert scope.rstrip().endswith("interrupted"), scope
 
 
-def _session_processes(pgid: int) -> list[int]:
-    """The live processes of a process group (its session's leader started it)."""
-    pids = []
+def _processes(group: int | None = None, session: int | None = None) -> list[tuple[int, str]]:
+    """The live processes (pid, name) of a process group, or of a session: Ray's workers
+    have process groups of their own but stay in the session of the command that started
+    the cluster."""
+    found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.getpgid(int(entry)) == pgid:
-                    with open(f"/proc/{entry}/stat") as f:
-                        if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                            pids.append(int(entry))
-            except (ProcessLookupError, FileNotFoundError, PermissionError):
-                pass
-    return pids
+                with open(f"/proc/{entry}/stat") as f:
+                    head, rest = f.read().rsplit(")", 1)
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+            state, _, pgrp, sid = rest.split()[:4]
+            if state != "Z" and (int(pgrp) == group or int(sid) == session):
+                found.append((int(entry), head.split("(", 1)[1]))
+    return found
 
 
 # SIGINT to the CLI process, or to its process group as a terminal's Ctrl-C sends it.
@@ -106,7 +109,7 @@ def test_ctrl_c_stops_a_cli_exploration_with_workers_and_writes_its_json(
                          start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while len(_session_processes(p.pid)) < 3:  # the CLI and its two workers
+        while len(_processes(group=p.pid)) < 3:  # the CLI and its two workers
             assert time.monotonic() < deadline and p.poll() is None, p.communicate()
             time.sleep(0.05)
         time.sleep(0.5)  # exploring
@@ -122,7 +125,7 @@ def test_ctrl_c_stops_a_cli_exploration_with_workers_and_writes_its_json(
             os.killpg(p.pid, signal.SIGKILL)
     assert p.returncode == 130, stderr
     assert took < 2, took
-    assert _session_processes(p.pid) == []
+    assert _processes(group=p.pid) == []
     assert "Traceback" not in stderr, stderr
     doc = json.loads(out.read_text())
     assert doc["interrupted"] is True and doc["workers"] == 2
@@ -130,23 +133,6 @@ def test_ctrl_c_stops_a_cli_exploration_with_workers_and_writes_its_json(
     assert "oops:zs_page_isolate" in doc["outcomes"]
     assert doc["scope"].endswith("interrupted")
     assert f"interrupted after {doc['executions']} executions" in stdout
-
-
-def _session(sid: int) -> list[tuple[int, str]]:
-    """The live processes of a session (pid, name): Ray's workers have process groups of
-    their own, but stay in the session of the command that started the cluster."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    head, rest = f.read().rsplit(")", 1)
-                fields = rest.split()
-                if int(fields[3]) == sid and fields[0] != "Z":
-                    found.append((int(entry), head.split("(", 1)[1]))
-            except (FileNotFoundError, ProcessLookupError, ValueError):
-                pass
-    return found
 
 
 def test_ctrl_c_stops_a_ray_exploration_and_writes_its_json(tmp_path) -> None:
@@ -161,7 +147,10 @@ def test_ctrl_c_stops_a_ray_exploration_and_writes_its_json(tmp_path) -> None:
                          start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while sum(name.startswith("ray::_ray_worke") for _, name in _session(p.pid)) < 2:
+        def ray_workers() -> int:  # named ray::_ray_worker, cut to 15 characters
+            return sum(n.startswith("ray::_ray_worke") for _, n in _processes(session=p.pid))
+
+        while ray_workers() < 2:
             assert time.monotonic() < deadline and p.poll() is None, p.communicate()
             time.sleep(0.1)
         time.sleep(1.0)  # exploring
@@ -175,7 +164,7 @@ def test_ctrl_c_stops_a_ray_exploration_and_writes_its_json(tmp_path) -> None:
     assert p.returncode == 130, stderr
     assert took < 5, took  # the tasks' answer within STOP_GRACE, then Ray's own shutdown
     time.sleep(1)
-    assert _session(p.pid) == []  # the cluster went with the command
+    assert _processes(session=p.pid) == []  # the cluster went with the command
     assert "Traceback" not in stderr, stderr
     doc = json.loads(out.read_text())
     assert doc["interrupted"] is True and doc["workers"] == 2

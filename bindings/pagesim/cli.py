@@ -262,27 +262,28 @@ def _exploration_with(runs: list[dict[str, Any]], outcome: str | None) -> dict[s
     return found[0]
 
 
+def _meta_dict(path: str, meta: dict[str, str], key: str) -> dict[str, Any]:
+    """A schedule's fixes or params: a JSON dict, or a CliError."""
+    try:
+        value = json.loads(meta.get(key, "{}") or "{}")
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise CliError(f"{path}: its {key} are not JSON: {meta[key][:60]!r}") from e
+    if not isinstance(value, dict):
+        raise CliError(f"{path}: its {key} are not a dict: {meta[key][:60]!r}")
+    return value
+
+
 def replay(path: str, seed: int = 0, outcome: str | None = None) -> Run:
     sched, explored = _load(path, outcome)
     meta = sched.meta
     if not meta.get("scenario") or not meta.get("scenario_file"):
         raise CliError(f"{path} does not say which scenario it was recorded for")
-    try:
-        params = json.loads(meta.get("params", "{}") or "{}")
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise CliError(f"{path}: its params are not JSON: {meta['params'][:60]!r}") from e
-    if not isinstance(params, dict):
-        raise CliError(f"{path}: its params are not a dict: {meta['params'][:60]!r}")
+    params = _meta_dict(path, meta, "params")
     sc = load_scenarios(meta["scenario_file"]).get(meta["scenario"])
     if sc is None:
         raise CliError(f"{meta['scenario_file']} has no scenario {meta['scenario']!r}")
     sc = sc.bind(**params) if params else sc
-    try:
-        fixes = json.loads(meta.get("fixes", "{}") or "{}")
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise CliError(f"{path}: its fixes are not JSON: {meta['fixes'][:60]!r}") from e
-    if not isinstance(fixes, dict):
-        raise CliError(f"{path}: its fixes are not a dict of fix names: {meta['fixes'][:60]!r}")
+    fixes = _meta_dict(path, meta, "fixes")
     # An exploration's example replays as the exploration ran it: an exception in a task
     # is an outcome.
     return sc.run(kernel=meta.get("preset") or None, fixes=fixes, seed=seed, schedule=sched,

@@ -131,7 +131,8 @@ class Step:
 @dataclass(frozen=True)
 class Context:
     """A task on a CPU, as a script names it. Its lane is what a script step chooses: the
-    CPU, or with ``preempt=True`` the task itself (tasks of one CPU preempt each other)."""
+    CPU, or with ``preempt=True`` or ``softirq=True`` the task itself (its place among the
+    spawned tasks)."""
 
     cpu: int
     name: str
@@ -204,13 +205,27 @@ class Cpu:
         """Put a context on this CPU: an entry point name with integer arguments, a Call,
         a set-up method marked as an entry point (``pool.free``), or a generator function
         (a Python task yielding operations such as ``ps.call(...)`` or lock operations)."""
+        return self._spawn(task, args, name, softirq=False)
+
+    def softirq(self, task: Any, *args: Any, name: str | None = None) -> Context:
+        """Put a softirq context on this CPU (a scenario with ``softirq=True``): it
+        interrupts the CPU's task at any scheduling point where that task has bottom halves
+        enabled (not between ``lock_bh()`` and ``unlock_bh()``, even inside a plain
+        ``lock()``), runs to its end before the task goes on, and cannot sleep (a sleeping
+        lock in it is ``bug:__schedule_bug``). Same tasks as :meth:`run`."""
+        return self._spawn(task, args, name, softirq=True)
+
+    def _spawn(self, task: Any, args: tuple[Any, ...], name: str | None,
+               softirq: bool) -> Context:
         call = to_call(task, args)
         if call is not None:
             label = name or call.entry
-            lane = self._k.core.spawn(self.index, call.entry, *call.args, name=label)
+            lane = self._k.core.spawn(self.index, call.entry, *call.args, name=label,
+                                      softirq=softirq)
         elif callable(task):
             label = name or getattr(task, "__name__", "task")
-            lane = self._k.core.spawn(self.index, _python_task(task), *args, name=label)
+            lane = self._k.core.spawn(self.index, _python_task(task), *args, name=label,
+                                      softirq=softirq)
             self._k.task_functions.add(getattr(task, "__name__", "task"))
         else:
             raise _core.UsageError(f"cannot run {task!r} on a CPU")
@@ -757,7 +772,7 @@ def _on_variant(method: Callable[..., Any]) -> Callable[..., Any]:
 
 # The scenario options a parameter may vary (the others are the function's own arguments).
 KERNEL_OPTIONS = ("kernel", "cpus", "pages", "fixes", "debug_vm", "window", "max_steps", "check",
-                  "kcompactd", "panic_on_oops", "debug_atomic_sleep", "preempt")
+                  "kcompactd", "panic_on_oops", "debug_atomic_sleep", "preempt", "softirq")
 
 
 def param_text(name: str, value: Any) -> str:
@@ -1410,6 +1425,7 @@ def scenario(
     panic_on_oops: bool = False,
     debug_atomic_sleep: bool = False,
     preempt: bool = False,
+    softirq: bool = False,
     checks: Iterable[Callable[[_core.KernelState], str | None]] = (),
     params: dict[str, Iterable[Any]] | None = None,
 ) -> Any:
@@ -1419,7 +1435,8 @@ def scenario(
     pages: memory size in 4 KiB pages (a multiple of 512); check: invariant checks at the
     "end" of the run, after every "step", or "off"; checks: end-of-run properties, each
     ``fn(state)`` returning None or a message (outcome ``check:<fn name>``); preempt:
-    CONFIG_PREEMPT, tasks of one CPU preempt each other wherever they hold no spinlock.
+    CONFIG_PREEMPT, tasks of one CPU preempt each other wherever they hold no spinlock;
+    softirq: ``k.cpu(i).softirq(task)`` may put softirq contexts on CPUs.
 
     params: the values each parameter takes, ``{"fixes": [{}, {"4b5d1e47b694": True}]}``
     or ``{"objects": [2, 3]}``: a kernel option above, or a keyword argument of the
@@ -1438,6 +1455,7 @@ def scenario(
         "panic_on_oops": panic_on_oops,
         "debug_atomic_sleep": debug_atomic_sleep,
         "preempt": preempt,
+        "softirq": softirq,
         "checks": tuple(checks),
     }
 

@@ -68,7 +68,7 @@ bool RunResult::ok() const { return outcomes.empty(); }
 Sim::Sim(SimConfig cfg, World* world, std::unique_ptr<Strategy> strategy)
     : cfg_(std::move(cfg)) {
   if (cfg_.cpus == 0 || cfg_.cpus > 256) throw UsageError("cpus must be between 1 and 256");
-  if (!cfg_.preempt) cpus_.resize(cfg_.cpus);  // with preempt, spawn() adds the lanes
+  if (!cfg_.lanes()) cpus_.resize(cfg_.cpus);  // with lanes, spawn() adds them
   fit_tree();
   reset(world, std::move(strategy));
 }
@@ -84,11 +84,12 @@ void Sim::reset(World* world, std::unique_ptr<Strategy> strategy) {
   replay_ = dynamic_cast<ReplayStrategy*>(strategy_.get());
   earliest_first_ = strategy_->earliest_first();
   sees_every_step_ = strategy_->sees_every_step();
-  no_step_here_ = replay_ || sees_every_step_ || cfg_.preempt;
+  no_step_here_ = replay_ || sees_every_step_ || cfg_.lanes();
   tie_ = strategy_->tie_seed() | 1;
-  if (cfg_.preempt) {
+  if (cfg_.lanes()) {
     cpus_.clear();
     owner_.assign(cfg_.cpus, kNoCpu);
+    interrupted_.assign(cfg_.cpus, kNoCpu);
     phys_clock_.assign(cfg_.cpus, 0);
     lanes_of_.resize(cfg_.cpus);
     for (auto& l : lanes_of_) l.clear();
@@ -161,10 +162,13 @@ void Sim::end_tasks() {
 
 Nanos Sim::now() const { return running_ ? cpus_[running_->cpu].clock : 0; }
 
-TaskId Sim::spawn(CpuId cpu, std::string_view name, std::function<void()> body, bool daemon) {
+TaskId Sim::spawn(CpuId cpu, std::string_view name, std::function<void()> body, bool daemon,
+                  bool softirq) {
   if (cpu >= cfg_.cpus)
     throw UsageError("spawn: cpu " + std::to_string(cpu) + " out of range (machine has " +
                      std::to_string(cfg_.cpus) + " CPUs)");
+  if (softirq && !cfg_.softirq)
+    throw UsageError("spawn: a softirq context needs softirq=True on the machine or scenario");
   if (tasks_.size() >= kNoTask - 1) throw UsageError("spawn: too many tasks");
   if (spare_.empty()) {
     tasks_.push_back(std::make_unique<Task>());
@@ -174,10 +178,11 @@ TaskId Sim::spawn(CpuId cpu, std::string_view name, std::function<void()> body, 
   }
   Task& t = *tasks_.back();
   t.id = TaskId(tasks_.size() - 1);
-  t.cpu = cfg_.preempt ? add_lane(cpu) : cpu;
+  t.cpu = cfg_.lanes() ? add_lane(cpu) : cpu;
   t.phys = cpu;
   t.name.assign(name);
   t.daemon = daemon;
+  t.softirq = softirq;
   t.body = std::move(body);
   t.wake_time = now();
   cpus_[t.cpu].runqueue.push_back(t.id);
@@ -263,12 +268,20 @@ CpuId Sim::add_lane(CpuId p) {
   return lane;
 }
 
-// A task that holds no spinlock can be preempted where it stopped, or in a busy-wait
-// that keeps preemption on.
+// With CONFIG_PREEMPT, a task that holds no spinlock can be preempted where it stopped,
+// or in a busy-wait that keeps preemption on. A softirq runs to its end.
 bool Sim::preemptible(CpuId lane) const {
   const Task& t = *tasks_[cpus_[lane].current];
-  if (t.spin_depth) return false;
+  if (!cfg_.preempt || t.softirq || t.spin_depth) return false;
   return t.state == TaskState::Ready || (t.state == TaskState::Spinning && t.wait.preemptible);
+}
+
+// A softirq can interrupt a task wherever it has bottom halves enabled: at a scheduling
+// point, or spinning in spin_lock (which leaves them enabled), spinlock held or not.
+bool Sim::interruptible(CpuId lane) const {
+  const Task& t = *tasks_[cpus_[lane].current];
+  if (t.softirq || t.bh_depth) return false;
+  return t.state == TaskState::Ready || t.state == TaskState::Spinning;
 }
 
 // A CPU with no owner and nothing ready to run on it: it would pull a preempted task.
@@ -290,6 +303,13 @@ void Sim::take_cpu(CpuId lane) {
   Task& t = *tasks_[cpus_[lane].current];
   CpuId p = t.phys;
   if (owner_[p] == lane) return;
+  if (t.softirq && owner_[p] != kNoCpu) {  // interrupts the owner, which stays on its CPU
+    phys_clock_[p] = std::max(phys_clock_[p], cpus_[owner_[p]].clock);
+    interrupted_[p] = owner_[p];
+    owner_[p] = lane;
+    cpus_[lane].clock = std::max(cpus_[lane].clock, phys_clock_[p]);
+    return;
+  }
   if (owner_[p] != kNoCpu && !preemptible(owner_[p])) {
     const CpuId q = idle_cpu();
     auto& from = lanes_of_[p];
@@ -314,17 +334,22 @@ void Sim::place_lanes() {
     CpuId& o = owner_[p];
     if (o != kNoCpu && cpus_[o].current == kNoTask) {  // the owner slept or ended
       phys_clock_[p] = std::max(phys_clock_[p], cpus_[o].clock);
-      o = kNoCpu;
+      // A softirq ended: the task it interrupted has its CPU back.
+      const CpuId back = interrupted_[p];
+      o = back != kNoCpu && cpus_[back].current != kNoTask ? back : kNoCpu;
+      interrupted_[p] = kNoCpu;
     }
   }
   const bool spare = idle_cpu() != kNoCpu;
   for (CpuId p = 0; p < owner_.size(); ++p) {
     const CpuId o = owner_[p];
     const bool open = o == kNoCpu || preemptible(o);
+    const bool irq = o == kNoCpu || interruptible(o);
     for (CpuId l : lanes_of_[p]) {
       const TaskId id = cpus_[l].current;
-      const bool want = id != kNoTask && tasks_[id]->state == TaskState::Ready &&
-                        (l == o || open || (spare && tasks_[id]->preempted));
+      const Task* t = id != kNoTask ? tasks_[id].get() : nullptr;
+      const bool want = t && t->state == TaskState::Ready &&
+                        (l == o || (t->softirq ? irq : open) || (spare && t->preempted));
       if (want && !eligible(l))
         make_ready(l);
       else if (!want && eligible(l))
@@ -424,7 +449,7 @@ void Sim::settle(Task& t) {
     default:
       break;
   }
-  if (cfg_.preempt) place_lanes();
+  if (cfg_.lanes()) place_lanes();
 }
 
 // Run new and woken tasks up to their next scheduling point (invisible local work).
@@ -503,6 +528,9 @@ void Sim::record_step(Task& t, uint64_t step, Nanos cost) {
 
 void Sim::block(const WaitInfo& w) {
   Task& t = *running_;
+  if (t.softirq && !w.spinning)  // schedule() from a softirq: the kernel's __schedule_bug
+    end_task(OutcomeKind::Bug, REPORT_FUNC("__schedule_bug"), "scheduling while atomic",
+             {std::string("a softirq context sleeps on ") + w.what + " " + obj_label(w.obj, world_)});
 
   t.wait = w;
   t.state = w.spinning ? TaskState::Spinning : TaskState::Sleeping;
@@ -520,10 +548,12 @@ bool Sim::wait_idle(ObjId obj, const char* what) {
 }
 
 void Sim::might_sleep(const char* what, ObjId obj) {
-  if (!cfg_.debug_atomic_sleep || !running_ || !running_->spin_depth) return;
+  if (!cfg_.debug_atomic_sleep || !running_ || (!running_->spin_depth && !running_->softirq))
+    return;
   report(OutcomeKind::Bug, "__might_sleep", "sleeping function called from invalid context",
-         {"in_atomic(): 1, spinlocks held: " + std::to_string(running_->spin_depth) + ", taking " +
-          what + " " + obj_label(obj, world_)});
+         {"in_atomic(): 1, spinlocks held: " + std::to_string(running_->spin_depth) +
+          (running_->softirq ? ", in softirq" : "") + ", taking " + what + " " +
+          obj_label(obj, world_)});
 }
 
 void Sim::wake(ObjId obj) {
@@ -730,15 +760,17 @@ void Sim::report_deadlock() {
     // CPU; without, the task the CPU runs until it sleeps. (A worker that never ran
     // would have gone idle: it counts as asleep.)
     const Task* cpu_owner = nullptr;
-    if (cfg_.preempt && t.state == TaskState::Ready)
+    if (cfg_.lanes() && t.state == TaskState::Ready && owner_[t.phys] != kNoCpu)
       cpu_owner = tasks_[cpus_[owner_[t.phys]].current].get();
-    else if (!cfg_.preempt && t.state == TaskState::New && (t.started || !t.daemon) &&
+    else if (!cfg_.lanes() && t.state == TaskState::New && (t.started || !t.daemon) &&
              cpus_[t.cpu].current != t.id && cpus_[t.cpu].current != kNoTask)
       cpu_owner = tasks_[cpus_[t.cpu].current].get();
     if (cpu_owner) {
       stuck = true;
       waits.push_back(t.name + " (cpu" + std::to_string(t.phys) + ") " +
-                      (t.preempted ? "preempted by " : "waits for its CPU, held by ") +
+                      (t.preempted        ? "preempted by "
+                       : cpu_owner->softirq ? "interrupted by softirq "
+                                            : "waits for its CPU, held by ") +
                       cpu_owner->name +
                       (t.frames.empty() ? "" : " in " + interned(t.frames.back())));
       continue;
@@ -824,7 +856,15 @@ void Sim::locking_scenario(std::vector<std::string>& out) const {
     out.push_back(holder.name + " took " + t.wait.what + " " + lock + " in " +
                   interned(h->func) + " at step " + std::to_string(h->step));
     taken.push_back({h->step, holder.phys, "lock(" + lock + ");"});
-    waits.push_back({0, t.phys, "lock(" + lock + ");"});  // after every lock taken
+    if (t.softirq && holder.phys == t.phys) {  // lockdep's inconsistent lock state
+      out.insert(out.end() - 1, "inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage: " +
+                                    holder.name + " holds " + lock +
+                                    " with softirqs on, and a softirq of its CPU takes it");
+      waits.push_back({0, t.phys, "<Interrupt>"});
+      waits.push_back({0, t.phys, "  lock(" + lock + ");"});
+    } else {
+      waits.push_back({0, t.phys, "lock(" + lock + ");"});  // after every lock taken
+    }
     for (CpuId c : {holder.phys, t.phys})
       if (std::find(cpus.begin(), cpus.end(), c) == cpus.end()) cpus.push_back(c);
   }
@@ -897,7 +937,7 @@ RunResult Sim::run() {
         if (c == kNoCpu) break;
       }
       add_choice(c);
-      if (cfg_.preempt) take_cpu(c);
+      if (cfg_.lanes()) take_cpu(c);
       stepping_ = tasks_[cpus_[c].current].get();
       Task* back = switch_to(*stepping_);  // another task, if they switched among themselves
       stepping_ = nullptr;
@@ -928,7 +968,7 @@ CpuId Sim::choose_cpu() {
       if (it == cands.end()) {
         std::string elig;
         for (const auto& c : cands) elig += (elig.empty() ? "" : ",") + std::to_string(c.cpu);
-        const std::string unit = cfg_.preempt ? "lane" : "cpu";
+        const std::string unit = cfg_.lanes() ? "lane" : "cpu";
         error_ = std::make_exception_ptr(StaleSchedule(
             "stale schedule: step " + std::to_string(steps_) + " chooses " + unit +
             std::to_string(want) + " but only " + unit + " {" + elig +

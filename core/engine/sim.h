@@ -66,6 +66,14 @@ struct SimConfig {
   // exploration choose lanes, and at most one lane of a CPU holds it at a time. A
   // preempted task may be pulled by an idle CPU; no other task leaves its CPU.
   bool preempt = false;
+  // Softirq contexts may be spawned (Sim::spawn's softirq): each task is then a lane, as
+  // with preempt. A softirq interrupts its CPU's task at any scheduling point where that
+  // task has bottom halves enabled (not inside spin_lock_bh or local_bh_disable), and
+  // runs to its end before the task goes on; it cannot sleep. Without preempt, tasks of
+  // one CPU still do not preempt each other.
+  bool softirq = false;
+  // Each task a lane of its own (preempt or softirq).
+  bool lanes() const { return preempt || softirq; }
   // An error raised by a task's own code (a Python exception) or an end-of-run check
   // becomes an outcome (OutcomeKind::Exception) instead of ending the run with it.
   bool errors_as_outcomes = false;
@@ -102,6 +110,8 @@ struct Task {
   FrameStack frames;          // model functions, outermost first (simulated stack)
   boost::context::fiber fiber;   // the task while it is suspended
   uint32_t spin_depth = 0;    // spinlocks held (preempt count)
+  uint32_t bh_depth = 0;      // local_bh_disable nesting (softirq count)
+  bool softirq = false;       // a softirq context: interrupts its CPU's task, cannot sleep
   uint32_t flags = 0;         // current->flags: the kernel layer's PF_* bits
   ObjId quiet_lock = kNoObj;  // the spinlock it took at step quiet_step (see spin_unlock)
   uint64_t quiet_step = 0;
@@ -160,7 +170,7 @@ class Sim {
   void end_run();
 
   TaskId spawn(CpuId cpu, std::string_view name, std::function<void()> body,
-               bool daemon = false);
+               bool daemon = false, bool softirq = false);
   // Called after every step (per-step invariant checks); may add outcomes.
   void set_step_check(std::function<void(Sim&)> f) { step_check_ = std::move(f); }
   // Called once at the end of a run in which every task finished (no deadlock, no task
@@ -270,6 +280,7 @@ class Sim {
   void place_lanes();          // which lanes may be chosen now
   CpuId idle_cpu() const;
   bool preemptible(CpuId lane) const;
+  bool interruptible(CpuId lane) const;
   std::span<const Candidate> collect_candidates();
   // Suspends the running context into `self` and resumes `to`.
   void jump(boost::context::fiber& self, boost::context::fiber& to);
@@ -306,6 +317,7 @@ class Sim {
   std::vector<CpuId> owner_;         // preempt: the lane running on each CPU, or kNoCpu
   std::vector<Nanos> phys_clock_;    // preempt: each CPU's clock when its owner last changed
   std::vector<std::vector<CpuId>> lanes_of_;  // preempt: each CPU's lanes
+  std::vector<CpuId> interrupted_;   // softirq: the lane a running softirq interrupted
   // Ready CPUs: a tournament tree, CPU c at leaf leaves_ + c, the root at 1, each inner
   // node the earliest (key, cpu) of its subtree. Keys are clock << 16 | tie-break.
   std::vector<uint64_t> tree_key_;

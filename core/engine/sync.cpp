@@ -43,8 +43,10 @@ void took_spinlock(Sim* s, ObjId id) {
   s->current_task()->quiet_step = s->steps();
 }
 
+// Not with softirqs: one could interrupt the task between the lock and the unlock.
 bool quiet_since_lock(Sim* s, ObjId id) {
-  return s && s->current_task()->quiet_lock == id && s->current_task()->quiet_step == s->steps();
+  return s && !s->config().softirq && s->current_task()->quiet_lock == id &&
+         s->current_task()->quiet_step == s->steps();
 }
 
 }  // namespace
@@ -55,6 +57,24 @@ void preempt_disable() {
 
 void preempt_enable() {
   if (Sim* s = running_sim(); s && s->current_task()->spin_depth) s->current_task()->spin_depth--;
+}
+
+void local_bh_disable() {
+  if (Sim* s = running_sim()) s->current_task()->bh_depth++;
+}
+
+void local_bh_enable() {
+  if (Sim* s = running_sim(); s && s->current_task()->bh_depth) s->current_task()->bh_depth--;
+}
+
+void spin_lock_bh(SpinLock& l, uint32_t line) {
+  local_bh_disable();
+  spin_lock(l, line);
+}
+
+void spin_unlock_bh(SpinLock& l, uint32_t line) {
+  spin_unlock(l, line);
+  local_bh_enable();
 }
 
 void spin_lock(SpinLock& l, uint32_t line) {

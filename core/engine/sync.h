@@ -56,6 +56,13 @@ struct SpinLock {
 void spin_lock(SpinLock& l, uint32_t line = here());
 bool spin_trylock(SpinLock& l, uint32_t line = here());
 void spin_unlock(SpinLock& l, uint32_t line = here());
+// Bottom halves off (the softirq count): a softirq cannot interrupt the task until they
+// are on again. spin_lock_bh = local_bh_disable + spin_lock, the lock a softirq also
+// takes must be taken this way in process context.
+void local_bh_disable();
+void local_bh_enable();
+void spin_lock_bh(SpinLock& l, uint32_t line = here());
+void spin_unlock_bh(SpinLock& l, uint32_t line = here());
 // preempt_disable()/preempt_enable() (get_cpu_var/put_cpu_var): the preempt count, which
 // spinlocks raise too. No scheduling point: only the task's own state changes.
 void preempt_disable();

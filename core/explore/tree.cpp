@@ -81,7 +81,7 @@ std::unique_ptr<Strategy> TreeSearch::next() {
 void TreeSearch::start(const Sim& sim) {
   ncpu_ = sim.lanes();
   panic_on_oops_ = sim.config().panic_on_oops;
-  preempt_ = sim.config().preempt;
+  preempt_ = sim.config().lanes();
   if (ncpu_ > kMaxCpus)
     throw UsageError("dfs and dpor explore machines of up to 64 CPUs (with preempt, 64 tasks), not " +
                      std::to_string(ncpu_));

@@ -124,7 +124,7 @@ class TreeSearch {
   TreeConfig cfg_;
   uint32_t ncpu_ = 0;
   bool panic_on_oops_ = false;
-  bool preempt_ = false;  // lanes: a lane can be disabled by its CPU's owner
+  bool preempt_ = false;  // lanes (preempt or softirq): a lane can be disabled by its CPU's owner
   // Backtrack lane p at node i: p itself if it could run there, else every lane that could
   // (see the definition).
   void try_at(size_t i, CpuId p);
