@@ -75,6 +75,8 @@ def test_bad_parameters_are_one_line_usage_errors() -> None:
         ps.scenario(params={"n": 3})(f)
     with pytest.raises(ps.UsageError, match="neither a kernel option nor an argument"):
         ps.scenario(params={"m": [1]})(f)
+    with pytest.raises(ps.UsageError, match=r"params\['n'\] must be JSON values"):
+        ps.scenario(params={"n": [object()]})(f)
     assert ps.scenario(params={"n": [1], "cpus": [1, 2]})(f).variants()[1].bound == {
         "n": 1, "cpus": 2}
 

@@ -854,7 +854,6 @@ class Scenario:
         return [self.bind(**dict(zip(names, vals)))
                 for vals in itertools.product(*self.params.values())]
 
-
     @property
     def file(self) -> str:
         path = inspect.getsourcefile(self.fn) or "<unknown>"
@@ -1485,6 +1484,11 @@ def checked_params(fn: Callable[..., Any],
         out[name] = tuple(values)
         if not out[name]:
             raise _core.UsageError(f"params[{name!r}] has no value")
+        try:
+            json.dumps(out[name])  # schedules and replay commands record a variant's values
+        except (TypeError, ValueError):
+            raise _core.UsageError(f"params[{name!r}] must be JSON values (numbers, strings, "
+                                   f"lists, dicts), not {values!r}") from None
     for a in args:
         if a.name not in out and a.default is inspect.Parameter.empty:
             raise _core.UsageError(f"{fn.__name__}({a.name}): declare its values in "
