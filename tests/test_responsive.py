@@ -97,35 +97,35 @@ def _processes(group: int | None = None, session: int | None = None) -> list[tup
     return found
 
 
-# SIGINT to the CLI process, or to its process group as a terminal's Ctrl-C sends it.
-@pytest.mark.parametrize("to_group", [False, True], ids=["process", "group"])
-def test_ctrl_c_stops_a_cli_exploration_with_workers_and_writes_its_json(
-        tmp_path, to_group) -> None:
+def _interrupted_cli_exploration(tmp_path, flags: list[str], started, to_group: bool,
+                                 exploring: float, timeout: float):
+    """`pagesim explore` of the zs_free race with `flags` and --json, in a session of its
+    own: once `started(pid)`, let it explore, send SIGINT (to its process group, as a
+    terminal's Ctrl-C, or to the process) and wait. It must exit 130 and write what it
+    found, interrupted; returns (the process, seconds from the signal to its exit)."""
     out = tmp_path / "ex.json"
     target = os.path.join(SCENARIOS, "zs_free_double_isolation.py") + "::zs_free_double_isolation"
     p = subprocess.Popen([sys.executable, "-m", "pagesim.cli", "explore", target,
-                          "--seconds", "120", "--workers", "2", "--json", str(out)],
+                          "--seconds", "300", *flags, "--json", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while len(_processes(group=p.pid)) < 3:  # the CLI and its two workers
+        deadline = time.monotonic() + 120
+        while not started(p.pid):
             assert time.monotonic() < deadline and p.poll() is None, p.communicate()
             time.sleep(0.05)
-        time.sleep(0.5)  # exploring
+        time.sleep(exploring)
         t0 = time.monotonic()
         if to_group:
             os.killpg(p.pid, signal.SIGINT)
         else:
             p.send_signal(signal.SIGINT)
-        stdout, stderr = p.communicate(timeout=10)
+        stdout, stderr = p.communicate(timeout=timeout)
         took = time.monotonic() - t0
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
     assert p.returncode == 130, stderr
-    assert took < 2, took
-    assert _processes(group=p.pid) == []
     assert "Traceback" not in stderr, stderr
     doc = json.loads(out.read_text())
     assert doc["interrupted"] is True and doc["workers"] == 2
@@ -133,44 +133,32 @@ def test_ctrl_c_stops_a_cli_exploration_with_workers_and_writes_its_json(
     assert "oops:zs_page_isolate" in doc["outcomes"]
     assert doc["scope"].endswith("interrupted")
     assert f"interrupted after {doc['executions']} executions" in stdout
+    return p, took
+
+
+# SIGINT to the CLI process, or to its process group as a terminal's Ctrl-C sends it.
+@pytest.mark.parametrize("to_group", [False, True], ids=["process", "group"])
+def test_ctrl_c_stops_a_cli_exploration_with_workers_and_writes_its_json(
+        tmp_path, to_group) -> None:
+    p, took = _interrupted_cli_exploration(
+        tmp_path, ["--workers", "2"], lambda pid: len(_processes(group=pid)) >= 3,
+        to_group, exploring=0.5, timeout=10)  # started: the CLI and its two workers
+    assert took < 2, took
+    assert _processes(group=p.pid) == []
 
 
 def test_ctrl_c_stops_a_ray_exploration_and_writes_its_json(tmp_path) -> None:
+    # A local Ray cluster of its own; its tasks are told to stop through a flag they poll.
     pytest.importorskip("ray")
-    out = tmp_path / "ex.json"
-    target = os.path.join(SCENARIOS, "zs_free_double_isolation.py") + "::zs_free_double_isolation"
-    # A local Ray cluster of its own: a terminal's Ctrl-C reaches the command's process
-    # group, and its tasks are told to stop through a flag they poll.
-    p = subprocess.Popen([sys.executable, "-m", "pagesim.cli", "explore", target,
-                          "--seconds", "300", "--workers", "2", "--ray", "--json", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        def ray_workers() -> int:  # named ray::_ray_worker, cut to 15 characters
-            return sum(n.startswith("ray::_ray_worke") for _, n in _processes(session=p.pid))
 
-        while ray_workers() < 2:
-            assert time.monotonic() < deadline and p.poll() is None, p.communicate()
-            time.sleep(0.1)
-        time.sleep(1.0)  # exploring
-        t0 = time.monotonic()
-        os.killpg(p.pid, signal.SIGINT)
-        stdout, stderr = p.communicate(timeout=30)
-        took = time.monotonic() - t0
-    finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-    assert p.returncode == 130, stderr
+    def ray_workers(pid: int) -> bool:  # named ray::_ray_worker, cut to 15 characters
+        return sum(n.startswith("ray::_ray_worke") for _, n in _processes(session=pid)) >= 2
+
+    p, took = _interrupted_cli_exploration(tmp_path, ["--workers", "2", "--ray"], ray_workers,
+                                           to_group=True, exploring=1.0, timeout=30)
     assert took < 5, took  # the tasks' answer within STOP_GRACE, then Ray's own shutdown
     time.sleep(1)
     assert _processes(session=p.pid) == []  # the cluster went with the command
-    assert "Traceback" not in stderr, stderr
-    doc = json.loads(out.read_text())
-    assert doc["interrupted"] is True and doc["workers"] == 2
-    assert 0 < doc["outcomes"]["ok"] < doc["executions"]
-    assert "oops:zs_page_isolate" in doc["outcomes"]
-    assert f"interrupted after {doc['executions']} executions" in stdout
 
 
 def test_the_initial_state_cannot_change_under_an_exploration() -> None:
