@@ -66,19 +66,18 @@ py::object execute_engine_op(World& w, uint64_t machine, const EngineOp& op) {
     case EngineOp::Trylock:
       return py::bool_(l.kind == LockKind::Spin ? spin_trylock(l.spin, line)
                                                 : mutex_trylock(l.mutex, line));
-    case EngineOp::Unlock: {
+    case EngineOp::Unlock:
+    case EngineOp::UnlockBh: {  // UnlockBh: a spinlock (LockHandle::op checked it)
       const TaskId owner = l.kind == LockKind::Spin ? l.spin.owner : l.mutex.owner;
       if (owner != self_id())
         throw UsageError("task unlocks '" + l.name + "', which it does not hold");
-      l.kind == LockKind::Spin ? spin_unlock(l.spin, line) : mutex_unlock(l.mutex, line);
+      if (op.kind == EngineOp::UnlockBh)
+        spin_unlock_bh(l.spin, line);
+      else
+        l.kind == LockKind::Spin ? spin_unlock(l.spin, line) : mutex_unlock(l.mutex, line);
       return py::none();
     }
     case EngineOp::LockBh: spin_lock_bh(l.spin, line); return py::none();
-    case EngineOp::UnlockBh:
-      if (l.spin.owner != self_id())
-        throw UsageError("task unlocks '" + l.name + "', which it does not hold");
-      spin_unlock_bh(l.spin, line);
-      return py::none();
     case EngineOp::ReadLock: read_lock(l.rw, line); return py::none();
     case EngineOp::ReadUnlock:
       if (!Sim::current()->holds(l.rw.id, self_id()))
@@ -172,12 +171,17 @@ CpuId Machine::check_cpu(long cpu) const {
   return CpuId(cpu);
 }
 
-CpuId Machine::spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name,
-                     bool softirq) {
+CpuId Machine::check_spawn(long cpu, bool softirq) const {
   check_idle("spawn");
   const CpuId c = check_cpu(cpu);
   if (softirq && !cfg_.softirq)
     throw UsageError("spawn: a softirq context needs softirq=True on the machine or scenario");
+  return c;
+}
+
+CpuId Machine::spawn(long cpu, py::object fn, py::args args, std::optional<std::string> name,
+                     bool softirq) {
+  const CpuId c = check_spawn(cpu, softirq);
   if (!PyCallable_Check(fn.ptr())) throw UsageError("spawn: task must be a generator function");
   std::string n = name ? *name
                        : py::hasattr(fn, "__name__") ? fn.attr("__name__").cast<std::string>()

@@ -178,10 +178,7 @@ class KernelMachine : public Machine {
   CpuId spawn_any(long cpu, py::object task, py::args args, std::optional<std::string> name,
                   bool softirq) {
     if (!py::isinstance<py::str>(task)) return spawn(cpu, task, args, name, softirq);
-    check_idle("spawn");
-    const CpuId c = check_cpu(cpu);
-    if (softirq && !cfg_.softirq)
-      throw UsageError("spawn: a softirq context needs softirq=True on the machine or scenario");
+    const CpuId c = check_spawn(cpu, softirq);
     const auto& e = kernel::find_entry(str_arg(task, "spawn", "task"));
     tasks_.push_back({c, name ? *name : std::string(e.name), py::none(), py::tuple(), &e,
                       int_args(args, e.name), softirq});

@@ -157,6 +157,8 @@ class Machine {
   // An executor for exploration: runs without traces, reusing one world and one Sim.
   Executor explorer_executor();
   CpuId check_cpu(long cpu) const;
+  // A task may be spawned now, on `cpu`, as a softirq if the machine allows them: its CPU.
+  CpuId check_spawn(long cpu, bool softirq) const;
   virtual World& world() { return world_; }
   // A fresh copy of the initial world for one run.
   virtual std::shared_ptr<World> fresh_world() { return std::make_shared<World>(world_); }

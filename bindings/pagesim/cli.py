@@ -30,7 +30,7 @@ from typing import Any
 
 from . import _core
 from .names import outcome_matches
-from .scenario import Run, Scenario, load_scenarios, param_text, parse_param
+from .scenario import Run, Scenario, load_scenarios, param_text, parse_param, variant_name
 
 
 class CliError(Exception):
@@ -214,9 +214,7 @@ def _schedule_in(doc: dict[str, Any], schedule: str, trace_hash: str) -> _core.S
 
 def _doc_name(doc: dict[str, Any]) -> str:
     """A run or exploration document's scenario, with its variant's parameters."""
-    params = doc.get("params") or {}
-    return doc["scenario"] + (f"[{','.join(param_text(n, v) for n, v in params.items())}]"
-                              if params else "")
+    return variant_name(doc["scenario"], doc.get("params") or {})
 
 
 def _outcome_list(doc: dict[str, Any]) -> str:

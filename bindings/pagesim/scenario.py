@@ -783,6 +783,12 @@ def param_text(name: str, value: Any) -> str:
     return f"{name}={value if isinstance(value, str) else json.dumps(value)}"
 
 
+def variant_name(base: str, params: dict[str, Any]) -> str:
+    """zs_race, or a variant's zs_race[fixes=none,objects=4]."""
+    return base + (f"[{','.join(param_text(n, v) for n, v in params.items())}]"
+                   if params else "")
+
+
 def param_arg(name: str, value: Any) -> str:
     """A parameter as `--param` takes it: NAME=JSON, or NAME=TEXT for a string that is not
     JSON (kernel=v6.1)."""
@@ -824,7 +830,7 @@ class Scenario:
     @property
     def name(self) -> str:
         """zs_isolated_fullness_race, or a variant's zs_isolated_fullness_race[fixes=none]."""
-        return self.base_name + (f"[{self.variant_id}]" if self.bound else "")
+        return variant_name(self.base_name, self.bound)
 
     @property
     def variant_id(self) -> str:

@@ -40,8 +40,12 @@ std::string Outcome::key() const {
 
 std::string Outcome::report() const {
   std::ostringstream o;
-  const std::string where = task_name.empty() ? std::string()
-      : "CPU: " + std::to_string(cpu) + " PID: " + std::to_string(task) + " Comm: " + task_name;
+  const std::string cpu_pid = task_name.empty() ? std::string()
+      : "CPU: " + std::to_string(cpu) + " PID: " + std::to_string(task);
+  const std::string where = task_name.empty() ? std::string() : cpu_pid + " Comm: " + task_name;
+  // A BUG's or WARN's place: the line of the tree the preset follows, and its code.
+  const std::string line = at.file + ":" + std::to_string(at.line);
+  const std::string rip = "RIP: " + function + "  " + line + ": " + at.code + "\n";
   switch (kind) {
     case OutcomeKind::Oops:
       o << "BUG: " << message << "\n";
@@ -55,9 +59,8 @@ std::string Outcome::report() const {
       // As the kernel prints it: dump_page() first, then the BUG and the oops header.
       for (const auto& d : details) o << d << "\n";
       o << "------------[ cut here ]------------\n"
-        << "kernel BUG at " << at.file << ":" << at.line << "!\n"
-        << "invalid opcode: 0000 [#1] SMP\n" << where << "\n"
-        << "RIP: " << function << "  " << at.file << ":" << at.line << ": " << at.code << "\n";
+        << "kernel BUG at " << line << "!\n"
+        << "invalid opcode: 0000 [#1] SMP\n" << where << "\n" << rip;
       return o.str() + tail();
     case OutcomeKind::Warn:
       if (at.file.empty()) {
@@ -65,10 +68,8 @@ std::string Outcome::report() const {
         break;
       }
       o << "------------[ cut here ]------------\n"
-        << "WARNING: " << (task_name.empty() ? std::string()
-                           : "CPU: " + std::to_string(cpu) + " PID: " + std::to_string(task) + " ")
-        << "at " << at.file << ":" << at.line << " " << function << "\n" << where << "\n"
-        << "RIP: " << function << "  " << at.file << ":" << at.line << ": " << at.code << "\n";
+        << "WARNING: " << (cpu_pid.empty() ? "" : cpu_pid + " ") << "at " << line << " "
+        << function << "\n" << where << "\n" << rip;
       break;
     case OutcomeKind::Check:
       o << "check '" << function << "' failed" << (message.empty() ? "" : ": " + message) << "\n"

@@ -26,6 +26,13 @@ nlohmann::json outcome_to_json(const Outcome& o) {
   return j;
 }
 
+namespace {
+// A task of the run by name ("?" when the run kept no names).
+std::string task_name(const RunResult& r, TaskId t) {
+  return t < r.task_names.size() ? r.task_names[t] : "?";
+}
+}  // namespace
+
 nlohmann::json trace_to_json(const RunResult& r, const World* world) {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& t : r.trace) {
@@ -33,7 +40,7 @@ nlohmann::json trace_to_json(const RunResult& r, const World* world) {
     e["step"] = t.step;
     e["t"] = t.clock;
     e["cpu"] = t.cpu;
-    e["task"] = t.task < r.task_names.size() ? r.task_names[t.task] : "?";
+    e["task"] = task_name(r, t.task);
     e["kind"] = t.kind == TraceKind::Step ? "step" : t.kind == TraceKind::Enter ? "enter" : "exit";
     e["func"] = interned(t.func);
     if (t.kind == TraceKind::Step) {
@@ -57,12 +64,9 @@ nlohmann::json counters_to_json(const RunResult& r) {
 
 nlohmann::json wakes_to_json(const RunResult& r, const World* world) {
   nlohmann::json arr = nlohmann::json::array();
-  auto name = [&](TaskId t) {
-    return t < r.task_names.size() ? r.task_names[t] : "task " + std::to_string(t);
-  };
   for (const auto& w : r.wakes)
     arr.push_back({{"step", w.step}, {"t", w.clock}, {"obj", obj_label(w.obj, world)},
-                   {"waker", name(w.waker)}, {"wakee", name(w.wakee)}});
+                   {"waker", task_name(r, w.waker)}, {"wakee", task_name(r, w.wakee)}});
   return arr;
 }
 

@@ -488,8 +488,9 @@ void free_of_free_page(Mm& mm, Pfn pfn, unsigned order, Pfn free_page, const cha
     throw UsageError(std::string(fn) + "(pfn " + std::to_string(pfn) + ", order " +
                      std::to_string(order) + "): double free: " + what);
   if (put_of_zero_ref && mm.cfg.debug_vm)
-    BUG(fn, BUG_SITE_IN("put_page_testzero", "VM_BUG_ON_PAGE(page_ref_count(page) == 0)"),
-        {dump_page(mm, pfn, "VM_BUG_ON_PAGE(page_ref_count(page) == 0)"), what});
+    bug_on_page(mm, pfn, fn,
+                BUG_SITE_IN("put_page_testzero", "VM_BUG_ON_PAGE(page_ref_count(page) == 0)"),
+                {what});
   const char* reason = page_buddy_locked(p) || free_page != kNoPfn ? "nonzero mapcount"
                                                                    : "nonzero _refcount";
   REPORT_BUG(REPORT_FUNC("bad_page"), "Bad page state in process " + current_comm() + ": " + reason,
@@ -1034,9 +1035,9 @@ void split_free_block(Mm& mm, Pfn pfn, unsigned order, Owner owner) {
                                                     : " has a nonzero refcount") +
                               " (split_free_block wants a block taken by __isolate_free_page)";
       if (!in_task()) throw UsageError("split_free_block: " + msg);
-      BUG(REPORT_FUNC("split_page"),
-          BUG_SITE_IN("set_page_refcounted", "VM_BUG_ON_PAGE(page_ref_count(page))"),
-          {dump_page(mm, pfn + i, "VM_BUG_ON_PAGE(page_ref_count(page))"), msg});
+      bug_on_page(mm, pfn + i, REPORT_FUNC("split_page"),
+                  BUG_SITE_IN("set_page_refcounted", "VM_BUG_ON_PAGE(page_ref_count(page))"),
+                  {msg});
     }
   }
   // post_alloc_hook(page, order, __GFP_MOVABLE) + split_page(page, order): every page

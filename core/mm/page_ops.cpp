@@ -59,8 +59,10 @@ std::string dump_page(const Mm& mm, Pfn pfn, const std::string& reason) {
   return s;
 }
 
-void bug_on_page(const Mm& mm, Pfn pfn, const char* function, uint32_t site) {
-  BUG(function, site, {dump_page(mm, pfn, bug_site(site).text)});
+void bug_on_page(const Mm& mm, Pfn pfn, const char* function, uint32_t site,
+                 std::vector<std::string> more) {
+  more.insert(more.begin(), dump_page(mm, pfn, bug_site(site).text));
+  BUG(function, site, std::move(more));
 }
 
 void null_deref(const char* what, uint64_t address) {

@@ -104,8 +104,10 @@ bool page_is_movable(const MmConfig& cfg, const Page& p);
   ((cond) ? (::pagesim::WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON_ONCE(" #cond ")"), {what}), \
              true)                                                                        \
           : false)
-// BUG at `site` with dump_page(page, <the site's text>), as VM_BUG_ON_PAGE does.
-[[noreturn]] void bug_on_page(const Mm& mm, Pfn pfn, const char* function, uint32_t site);
+// BUG at `site` with dump_page(page, <the site's text>), as VM_BUG_ON_PAGE does, then
+// `more` lines of the model's own.
+[[noreturn]] void bug_on_page(const Mm& mm, Pfn pfn, const char* function, uint32_t site,
+                              std::vector<std::string> more = {});
 
 // Raises the oops a NULL (or poisoned) pointer dereference would: used where the kernel
 // follows a pointer the model holds as an id.
