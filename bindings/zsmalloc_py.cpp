@@ -135,12 +135,20 @@ void register_zsmalloc(py::module_& m) {
         d["failed_writes"] = z.stats.failed_writes;
         d["failed_reads"] = z.stats.failed_reads;
         d["writestall"] = z.stats.writestall;
-        py::list handles;
-        for (const auto& s : z.table) handles.append(s.handle);
+        d["miss_free"] = z.stats.miss_free;
+        py::list handles, blocks;
+        for (const auto& s : z.table) {
+          const bool wb = (s.value >> drivers::ZRAM_WB) & 1;
+          handles.append(wb ? 0 : s.handle);
+          blocks.append(wb ? s.handle : 0);
+        }
         d["handles"] = handles;
+        d["wb_blocks"] = blocks;
+        d["backing_blocks"] = z.bdev.nr_pages;
         return d;
       },
-      py::arg("state"), "zram device statistics and the handle of every slot (0: none).");
+      py::arg("state"), "zram device statistics, the handle of every slot (0: none) and, with a backing "
+      "device (backing_blocks), the block of every written-back slot (wb_blocks).");
   m.def(
       "zram_check", [](const KernelView& v) { return drivers::zram_check(*v.k); }, py::arg("state"),
       "zram invariants as messages (empty: consistent).");

@@ -425,6 +425,60 @@ def second_compaction_waits(kernel: str, fixes: Fixes) -> bool:
     return bool(throttle_waits(second_compaction_throttled, kernel, fixes))
 
 
+def zram_with_backing_dev(kernel: str, fixes: Fixes) -> core.Kernel | None:
+    """A zram device of 2 slots over a backing device of 4 blocks; None if the kernel has no
+    backing_dev attribute."""
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
+    try:
+        k.call("zram_backing_dev", 4)
+    except core.UsageError:
+        return None
+    k.call("zram_create", 2)
+    return k
+
+
+def incompressible_page_block(kernel: str, fixes: Fixes) -> int | None:
+    """The backing device's block an incompressible page ends on: zram_bvec_write writes it
+    back (4.14), or writeback_store does (5.0)."""
+    k = zram_with_backing_dev(kernel, fixes)
+    if k is None:
+        return None
+    if k.call("zram_write", 0, 4000, 7) == 0:
+        assert k.call("zram_writeback") == 1
+    return k.call("zram_wb_block", 0)
+
+
+def incompressible_write_returns(kernel: str, fixes: Fixes) -> int:
+    k = zram_with_backing_dev(kernel, fixes)
+    return k.call("zram_write", 0, 4000, 7)
+
+
+@ps.scenario(kernel="v5.4", cpus=2, pages=512)
+def notify_on_a_locked_slot(k):
+    k.call("zram_create", 2)
+    k.call("zram_write", 0, 1000, 7)
+    reader = k.cpu(0).run("zram_read", 0, name="reader")
+    swap_free = k.cpu(1).run("zram_slot_free_notify", 0, name="swap_free")
+    # The reader holds slot 0's lock (its first step) when swap frees the slot.
+    return ps.script(reader.steps(1), swap_free, reader)
+
+
+def missed_frees(kernel: str, fixes: Fixes) -> tuple[int, int]:
+    """(miss_free, the slot's handle still there) after swap freed a locked slot."""
+    run = notify_on_a_locked_slot.run(kernel=kernel, fixes=fixes)
+    assert run.ok, run.report()
+    stats = core.zram_stats(run.kernel)
+    return stats["miss_free"], int(stats["handles"][0] != 0)
+
+
+def read_completion_frees_the_slot(kernel: str, fixes: Fixes) -> bool:
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
+    k.call("zram_create", 2)
+    k.call("zram_write", 0, 1000, 7)
+    k.call("end_swap_bio_read", 0)
+    return k.call("zram_handle", 0) == 0
+
+
 PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # 120 free order-0 pages: above min + 16, below low + 16.
     "8348faf91f56": (lambda k, f: order3_compaction(k, f, 120)[0] == SKIPPED, False, True),
@@ -509,6 +563,14 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "195a8c43e93d": (lambda k, f: ("leak_balloon", "list_add") in balloon_ops(k, f), True, False),
     "c7cdff0e8647": (allocates_before_balloon_lock, True, False),
     "418a3ab1e778": (enqueue_takes_pages_lock_first, True, False),
+    # 4.14 writes an incompressible page to the backing device as it stores it; 5.0 when
+    # writeback_store asks. Without the series there is no backing device.
+    "db8ffbd4e763": (incompressible_page_block, 1, None),
+    "a939888ec38b": (incompressible_write_returns, 0, 1),
+    # The slot stays (counted in miss_free); before, swap waited for the reader's unlock
+    # and freed it.
+    "3c9959e02547": (missed_frees, (1, 1), (0, 0)),
+    "e914d8f00391": (read_completion_frees_the_slot, False, True),
     "avoid-duplicate-page-removal": (
         lambda k, f: keys(balloon_enqueue_double_del.balloon_enqueue_double_del.run(kernel=k, fixes=f)),
         (), ("oops:balloon_page_enqueue_one",)),

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "drivers/balloon.h"
+#include "drivers/swap.h"
 #include "drivers/test_driver.h"
 #include "drivers/zram.h"
 #include "drivers/zsmalloc.h"

@@ -1,8 +1,10 @@
-// drivers/block/zram/zram_drv.c of Linux 4.8: the paths that reach zsmalloc.
+// drivers/block/zram/zram_drv.c of Linux 4.8: the paths that reach zsmalloc; with 4.14's
+// writeback (db8ffbd4e763) as 4.19.0 has it, and 3c9959e02547 (5.0).
 #include "drivers/zram.h"
 
 #include "drivers/drivers.h"
 #include "mm/page_alloc.h"
+#include "mm/page_ops.h"
 
 namespace pagesim::drivers {
 namespace {
@@ -41,6 +43,9 @@ void zram_set_obj_size(mm::Mm& mm, uint32_t index, uint32_t size) {
 void slot_lock(mm::Mm& mm, uint32_t index) {
   bit_spin_lock(ZRAM_ACCESS, slot(mm, index).value, zram_slot_obj(index), here());
 }
+bool slot_trylock(mm::Mm& mm, uint32_t index) {
+  return bit_spin_trylock(ZRAM_ACCESS, slot(mm, index).value, zram_slot_obj(index), here());
+}
 void slot_unlock(mm::Mm& mm, uint32_t index) {
   bit_spin_unlock(ZRAM_ACCESS, slot(mm, index).value, zram_slot_obj(index), here());
 }
@@ -55,10 +60,143 @@ const bool registered = [] {
   });
   register_obj_class(zramobj::kSwapLock, "swap_info lock");
   register_obj_class(zramobj::kDevice, "zram");
+  register_obj_class(zramobj::kBackingDev, "zram backing device", [](uint64_t i, const World*) {
+    return i ? "zram->bitmap word " + std::to_string(i - 1) : std::string("zram->bitmap_lock");
+  });
   return true;
 }();
 
+// ---- the backing device (4.14's writeback, db8ffbd4e763) ----
+
+bool zram_wb_enabled(const Zram& z) { return z.bdev.nr_pages != 0; }
+
+// find_next_zero_bit: reads the bitmap a word at a time from `from`; nr_pages if none.
+uint32_t find_next_zero_bit(ZramBackingDev& b, uint32_t from) {
+  for (uint32_t bit = from; bit < b.nr_pages; ++bit) {
+    if (bit == from || bit % 64 == 0) sched(Op::Read, Access::Read, zram_bitmap_obj(bit / 64), here());
+    if (!((b.bitmap[bit / 64] >> (bit % 64)) & 1)) return bit;
+  }
+  return b.nr_pages;
+}
+
+// What 3c9959e02547 made of the block allocation: no lock; a block another CPU took first
+// is looked for again.
+unsigned long find_free_block_lockless(ZramBackingDev& b) {
+  uint32_t blk_idx = 1;
+  for (;;) {
+    // skip 0 bit to confuse zram.handle = 0
+    blk_idx = find_next_zero_bit(b, blk_idx);
+    if (blk_idx == b.nr_pages) return 0;
+    if (!test_and_set_bit(blk_idx % 64, b.bitmap[blk_idx / 64], zram_bitmap_obj(blk_idx / 64)))
+      return blk_idx;
+  }
+}
+
+// get_entry_bdev (4.14): a free block under bitmap_lock, or 0 when the device is full.
+unsigned long get_entry_bdev(mm::Mm& mm, Zram& z) {
+  MODEL_FUNC("get_entry_bdev");
+  ZramBackingDev& b = z.bdev;
+  if (mm.cfg.has(Fix::ZramFreeNotifyTrylock)) return find_free_block_lockless(b);  // 4.19.y
+  spin_lock(b.bitmap_lock);
+  // skip 0 bit to confuse zram.handle = 0
+  const uint32_t entry = find_next_zero_bit(b, 1);
+  if (entry == b.nr_pages) {
+    spin_unlock(b.bitmap_lock);
+    return 0;
+  }
+  set_bit(entry % 64, b.bitmap[entry / 64], zram_bitmap_obj(entry / 64));
+  spin_unlock(b.bitmap_lock);
+  return entry;
+}
+
+// test_and_clear_bit of a block (false for a block past the device's end).
+bool clear_block(ZramBackingDev& b, unsigned long entry) {
+  return entry < b.nr_pages &&
+         test_and_clear_bit(entry % 64, b.bitmap[entry / 64], zram_bitmap_obj(entry / 64));
+}
+
+// put_entry_bdev (4.14): the block back, under bitmap_lock until 3c9959e02547.
+void put_entry_bdev(mm::Mm& mm, Zram& z, unsigned long entry) {
+  MODEL_FUNC("put_entry_bdev");
+  ZramBackingDev& b = z.bdev;
+  const bool locked = !mm.cfg.has(Fix::ZramFreeNotifyTrylock);
+  if (locked) spin_lock(b.bitmap_lock);
+  const bool was_set = clear_block(b, entry);
+  if (locked) spin_unlock(b.bitmap_lock);
+  WARN_ON_ONCE(!was_set, "block " + std::to_string(entry) + " of the backing device was free");
+}
+
+// alloc_block_bdev and free_block_bdev: 5.0's names, lockless since 3c9959e02547.
+unsigned long alloc_block_bdev(Zram& z) {
+  MODEL_FUNC("alloc_block_bdev");
+  return find_free_block_lockless(z.bdev);
+}
+
+void free_block_bdev(Zram& z, unsigned long blk_idx) {
+  MODEL_FUNC("free_block_bdev");
+  const bool was_set = clear_block(z.bdev, blk_idx);
+  WARN_ON_ONCE(!was_set, "block " + std::to_string(blk_idx) + " of the backing device was free");
+}
+
+// write_to_bdev: a block for the page, and the page written there (submit_bio; the model
+// writes it at once). 0, or -ENOSPC when the backing device is full.
+int write_to_bdev(mm::Mm& mm, Zram& z, uint32_t content, unsigned long* pentry) {
+  MODEL_FUNC("write_to_bdev");
+  const unsigned long entry = get_entry_bdev(mm, z);
+  if (!entry) return -ENOSPC;
+  sched(Op::Write, Access::Write, make_obj(zramobj::kBackingDev, 0), here());
+  z.bdev.blocks[entry] = content;
+  *pentry = entry;
+  return 0;
+}
+
+// read_from_bdev: the block's content (read_from_bdev_async; the model reads it at once).
+uint32_t read_from_bdev(Zram& z, unsigned long entry) {
+  MODEL_FUNC("read_from_bdev");
+  sched(Op::Read, Access::Read, make_obj(zramobj::kBackingDev, 0), here());
+  return entry < z.bdev.nr_pages ? z.bdev.blocks[entry] : 0;
+}
+
+// zram_wb_clear: the slot lock is held.
+void zram_wb_clear(mm::Mm& mm, Zram& z, uint32_t index) {
+  MODEL_FUNC("zram_wb_clear");
+  zram_clear_flag(mm, index, ZRAM_WB);
+  sched(Op::Read, Access::Read, zram_slot_obj(index), here());
+  const unsigned long entry = slot(mm, index).handle;  // zram_get_element
+  sched(Op::Write, Access::Write, zram_slot_obj(index), here());
+  slot(mm, index).handle = 0;  // zram_set_element(zram, index, 0)
+  put_entry_bdev(mm, z, entry);
+}
+
+// The content a read must give back, reported as corruption when it differs.
+void check_read(Zram& z, uint32_t index, uint32_t content, uint32_t expected) {
+  if (content == expected) return;
+  stat_update();
+  z.stats.failed_reads++;
+  const std::string msg = "zram slot " + std::to_string(index) + " read back content " +
+                          std::to_string(content) + ", " + std::to_string(expected) + " was written";
+  if (Sim* s = Sim::current(); s && s->current_task())
+    s->report(OutcomeKind::Corruption, "zram_bvec_read", msg);
+  else
+    throw SetupFault("data corruption: " + msg);
+}
+
 }  // namespace
+
+void zram_set_backing_dev(mm::Mm& mm, uint32_t blocks) {
+  MODEL_FUNC("backing_dev_store");
+  Zram& z = drivers_of(mm).zram;
+  if (!mm.cfg.has(Fix::ZramWriteback))
+    throw UsageError("zram: no backing_dev before 4.14's db8ffbd4e763 (zram writeback); this "
+                     "kernel does not have it");
+  // backing_dev_store: "Cannot change backing_dev after init" (-EBUSY).
+  if (z.live) throw UsageError("zram: set the backing device before zram_create (disksize), as the kernel requires");
+  if (blocks < 2) throw UsageError("zram: a backing device needs at least 2 blocks (block 0 is never used)");
+  z.bdev.nr_pages = blocks;
+  z.bdev.bitmap.assign((blocks + 63) / 64, 0);
+  z.bdev.blocks.assign(blocks, 0);
+  z.bdev.bitmap_lock.id = make_obj(zramobj::kBackingDev, 0);
+}
 
 void zram_create(mm::Mm& mm, uint32_t slots) {
   MODEL_FUNC("zram_create");
@@ -77,6 +215,28 @@ void zram_create(mm::Mm& mm, uint32_t slots) {
 void zram_free_page(mm::Mm& mm, uint32_t index) {
   MODEL_FUNC("zram_free_page");
   Zram& z = device(mm);
+  // Without a backing device no slot is ZRAM_WB or ZRAM_IDLE: the model skips the tests,
+  // which read the slot's word under its lock.
+  if (zram_wb_enabled(z) && mm.cfg.has(Fix::ZramIdleHugeWriteback)) {
+    if (zram_test_flag(mm, index, ZRAM_IDLE)) zram_clear_flag(mm, index, ZRAM_IDLE);
+    if (zram_test_flag(mm, index, ZRAM_WB)) {
+      zram_clear_flag(mm, index, ZRAM_WB);
+      sched(Op::Read, Access::Read, zram_slot_obj(index), here());
+      free_block_bdev(z, slot(mm, index).handle);  // zram_get_element
+      stat_update();
+      z.stats.pages_stored--;
+      sched(Op::Write, Access::Write, zram_slot_obj(index), here());
+      slot(mm, index).handle = 0;
+      slot(mm, index).written = 0;
+      return;
+    }
+  } else if (zram_wb_enabled(z) && zram_test_flag(mm, index, ZRAM_WB)) {
+    zram_wb_clear(mm, z, index);
+    stat_update();
+    z.stats.pages_stored--;
+    slot(mm, index).written = 0;
+    return;
+  }
   sched(Op::Read, Access::Read, zram_slot_obj(index), here());
   const uint64_t handle = slot(mm, index).handle;
   if (!handle) {
@@ -116,7 +276,25 @@ int zram_bvec_write(mm::Mm& mm, uint32_t index, uint32_t clen, uint32_t content)
   }
   // zcomp_compress: the model is given the compressed length.
   delay(clen / 4 + 100);
-  if (clen > zram_max_zpage_size) clen = 4096;  // store the page uncompressed
+  if (clen > zram_max_zpage_size) {
+    // 4.14: an incompressible page goes to the backing device if there is room.
+    unsigned long element = 0;
+    const bool allow_wb = zram_wb_enabled(z) && !mm.cfg.has(Fix::ZramIdleHugeWriteback);
+    if (allow_wb && write_to_bdev(mm, z, content, &element) == 0) {
+      slot_lock(mm, index);
+      zram_free_page(mm, index);
+      zram_set_flag(mm, index, ZRAM_WB);
+      sched(Op::Write, Access::Write, zram_slot_obj(index), here());
+      slot(mm, index).handle = element;  // zram_set_element
+      slot(mm, index).written = content;
+      slot_unlock(mm, index);
+      stat_update();
+      z.stats.pages_stored++;
+      return 1;
+    }
+    if (allow_wb) delay(clen / 4 + 100);  // allow_wb = false; goto compress_again
+    clen = 4096;  // store the page uncompressed
+  }
 
   // The fast path may not sleep: it keeps the per-CPU compression stream.
   uint64_t handle = zs_malloc(mm, z.pool, clen,
@@ -157,8 +335,23 @@ uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index) {
   MODEL_FUNC("zram_bvec_read");
   Zram& z = device(mm);
   slot(mm, index);
+  // 5.0 tests ZRAM_WB under the lock it then reads the slot with; 4.14 locks twice.
+  const bool one_lock = mm.cfg.has(Fix::ZramIdleHugeWriteback);
+  if (zram_wb_enabled(z)) {
+    slot_lock(mm, index);
+    if (zram_test_flag(mm, index, ZRAM_WB)) {
+      const uint32_t expected = slot(mm, index).written;
+      slot_unlock(mm, index);
+      // The element is read after the unlock, as __zram_bvec_read does.
+      sched(Op::Read, Access::Read, zram_slot_obj(index), here());
+      const uint32_t content = read_from_bdev(z, slot(mm, index).handle);
+      check_read(z, index, content, expected);
+      return content;
+    }
+    if (!one_lock) slot_unlock(mm, index);
+  }
   // zram_decompress_page
-  slot_lock(mm, index);
+  if (!zram_wb_enabled(z) || !one_lock) slot_lock(mm, index);
   sched(Op::Read, Access::Read, zram_slot_obj(index), here());
   const uint64_t handle = slot(mm, index).handle;
   if (!handle || zram_test_flag(mm, index, ZRAM_ZERO)) {
@@ -168,16 +361,7 @@ uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index) {
   const uint32_t content = zs_read_object(mm, z.pool, handle);  // zs_map_object(ZS_MM_RO)
   const uint32_t expected = slot(mm, index).written;
   slot_unlock(mm, index);
-  if (content != expected) {
-    stat_update();
-    z.stats.failed_reads++;
-    const std::string msg = "zram slot " + std::to_string(index) + " read back content " +
-                            std::to_string(content) + ", " + std::to_string(expected) + " was written";
-    if (Sim* s = Sim::current(); s && s->current_task())
-      s->report(OutcomeKind::Corruption, "zram_bvec_read", msg);
-    else
-      throw SetupFault("data corruption: " + msg);
-  }
+  check_read(z, index, content, expected);
   return content;
 }
 
@@ -195,6 +379,76 @@ void free_slot_notify(mm::Mm& mm, uint32_t index) {
 }
 }  // namespace
 
+namespace {
+// zram_allocated (4.15): the slot holds a page, stored, zero-filled or written back.
+bool zram_allocated(mm::Mm& mm, uint32_t index) {
+  sched(Op::Read, Access::Read, zram_slot_obj(index), here());
+  const ZramSlot& s = slot(mm, index);
+  return zram_get_obj_size(mm, index) || ((s.value >> ZRAM_ZERO) & 1) || ((s.value >> ZRAM_WB) & 1);
+}
+}  // namespace
+
+int zram_writeback(mm::Mm& mm) {
+  MODEL_FUNC("writeback_store");
+  Zram& z = device(mm);
+  if (!mm.cfg.has(Fix::ZramIdleHugeWriteback))
+    throw UsageError("zram: no writeback attribute before 5.0's a939888ec38b (zram: support "
+                     "idle/huge page writeback); this kernel writes incompressible pages back "
+                     "as zram_write stores them");
+  if (!zram_wb_enabled(z)) return -ENODEV;
+  int ret = 0;
+  unsigned long blk_idx = 0;
+  for (uint32_t index = 0; index < z.table.size(); ++index) {
+    if (!blk_idx) {
+      blk_idx = alloc_block_bdev(z);
+      if (!blk_idx) {
+        ret = -ENOSPC;
+        break;
+      }
+    }
+    slot_lock(mm, index);
+    // HUGE_WRITEBACK: a slot stored uncompressed (ZRAM_HUGE, which the model reads from the
+    // size), not written back, not same-filled, not under writeback already.
+    if (!zram_allocated(mm, index) || zram_test_flag(mm, index, ZRAM_WB) ||
+        zram_test_flag(mm, index, ZRAM_ZERO) || zram_test_flag(mm, index, ZRAM_UNDER_WB) ||
+        zram_get_obj_size(mm, index) != 4096) {
+      slot_unlock(mm, index);
+      continue;
+    }
+    // Clearing ZRAM_UNDER_WB is duty of caller. IOW, zram_free_page never clear it.
+    zram_set_flag(mm, index, ZRAM_UNDER_WB);
+    // Need for hugepage writeback racing
+    zram_set_flag(mm, index, ZRAM_IDLE);
+    slot_unlock(mm, index);
+    const uint32_t content = zram_bvec_read(mm, index);
+    // submit_bio_wait: the page to block blk_idx.
+    sched(Op::Write, Access::Write, make_obj(zramobj::kBackingDev, 0), here());
+    z.bdev.blocks[blk_idx] = content;
+    // The slot lock was dropped: a slot freed meanwhile is not allocated any more, and one
+    // freed and written again lost ZRAM_IDLE in zram_free_page.
+    slot_lock(mm, index);
+    if (!zram_allocated(mm, index) || !zram_test_flag(mm, index, ZRAM_IDLE)) {
+      zram_clear_flag(mm, index, ZRAM_UNDER_WB);
+      zram_clear_flag(mm, index, ZRAM_IDLE);
+      slot_unlock(mm, index);
+      continue;
+    }
+    zram_free_page(mm, index);
+    zram_clear_flag(mm, index, ZRAM_UNDER_WB);
+    zram_set_flag(mm, index, ZRAM_WB);
+    sched(Op::Write, Access::Write, zram_slot_obj(index), here());
+    slot(mm, index).handle = blk_idx;  // zram_set_element
+    slot(mm, index).written = content;
+    blk_idx = 0;
+    stat_update();
+    z.stats.pages_stored++;
+    ++ret;
+    slot_unlock(mm, index);
+  }
+  if (blk_idx) free_block_bdev(z, blk_idx);
+  return ret;
+}
+
 void zram_discard(mm::Mm& mm, uint32_t index) {
   MODEL_FUNC("zram_bio_discard");
   free_slot_notify(mm, index);
@@ -202,36 +456,20 @@ void zram_discard(mm::Mm& mm, uint32_t index) {
 
 void zram_slot_free_notify(mm::Mm& mm, uint32_t index) {
   MODEL_FUNC("zram_slot_free_notify");
-  free_slot_notify(mm, index);
-}
-
-void swap_entry_free(mm::Mm& mm, uint32_t index) {
-  MODEL_FUNC("swap_entry_free");
+  if (!mm.cfg.has(Fix::ZramFreeNotifyTrylock)) return free_slot_notify(mm, index);
+  // 3c9959e02547: the notify may come from softirq context, which must not spin on a slot
+  // lock its CPU's task holds; a missed free leaves the slot until it is written again.
   Zram& z = device(mm);
   slot(mm, index);
-  // swap_info_get() took si->lock; swap_entry_free calls the block device's
-  // swap_slot_free_notify with it held: nothing below may sleep.
-  spin_lock(z.swap_lock);
-  zram_slot_free_notify(mm, index);
-  spin_unlock(z.swap_lock);
-}
-
-namespace {
-// swapcache_prepare -> __swap_duplicate: swap_info_get() takes si->lock to claim the entry
-// for the swap cache (SWAP_HAS_CACHE), and drops it.
-void swapcache_prepare(mm::Mm& mm) {
-  MODEL_FUNC("swapcache_prepare");
-  Zram& z = device(mm);
-  spin_lock(z.swap_lock);
-  spin_unlock(z.swap_lock);
-}
-}  // namespace
-
-uint32_t swap_in(mm::Mm& mm, uint32_t index) {
-  MODEL_FUNC("do_swap_page");
-  slot(mm, index);
-  swapcache_prepare(mm);
-  return zram_bvec_read(mm, index);  // swap_readpage -> zram_rw_page
+  stat_update();
+  z.stats.notify_free++;
+  if (!slot_trylock(mm, index)) {
+    stat_update();
+    z.stats.miss_free++;
+    return;
+  }
+  zram_free_page(mm, index);
+  slot_unlock(mm, index);
 }
 
 std::vector<std::string> zram_check(const Drivers& d) {
@@ -239,10 +477,28 @@ std::vector<std::string> zram_check(const Drivers& d) {
   const Zram& z = d.zram;
   if (!z.live) return out;
   uint64_t stored = 0, zero = 0, size = 0;
+  const ZramBackingDev& b = z.bdev;
+  const auto allocated = [&b](uint64_t block) { return (b.bitmap[block / 64] >> (block % 64)) & 1; };
+  std::vector<bool> held(b.nr_pages);
   for (uint32_t i = 0; i < z.table.size(); ++i) {
     const ZramSlot& s = z.table[i];
     const auto at = [i] { return "zram slot " + std::to_string(i); };
     if ((s.value >> ZRAM_ACCESS) & 1) out.push_back(at() + ": still locked");
+    if ((s.value >> ZRAM_WB) & 1) {
+      ++stored;
+      const uint64_t block = s.handle;
+      if (block == 0 || block >= b.nr_pages || !allocated(block))
+        out.push_back(at() + ": written back to block " + std::to_string(block) + ", which is not allocated");
+      else if (held[block])
+        out.push_back(at() + ": block " + std::to_string(block) + " is another slot's too");
+      else {
+        held[block] = true;
+        if (b.blocks[block] != s.written)
+          out.push_back(at() + ": block " + std::to_string(block) + " holds content " +
+                        std::to_string(b.blocks[block]) + ", " + std::to_string(s.written) + " was written");
+      }
+      continue;
+    }
     if ((s.value >> ZRAM_ZERO) & 1) {
       ++zero;
       if (s.handle) out.push_back(at() + ": zero page with a handle");
@@ -258,9 +514,13 @@ std::vector<std::string> zram_check(const Drivers& d) {
       out.push_back(at() + ": holds content " + std::to_string(zs_peek(d, z.pool, s.handle)) + ", " +
                     std::to_string(s.written) + " was written");
   }
+  for (uint64_t block = 1; block < b.nr_pages; ++block)
+    if (allocated(block) && !held[block])
+      out.push_back("zram: block " + std::to_string(block) + " of the backing device is allocated, "
+                    "but no slot holds it");
   if (stored != z.stats.pages_stored)
     out.push_back("zram: pages_stored " + std::to_string(z.stats.pages_stored) + " but " +
-                  std::to_string(stored) + " slots hold a handle");
+                  std::to_string(stored) + " slots hold a handle or a block");
   if (zero != z.stats.zero_pages)
     out.push_back("zram: zero_pages " + std::to_string(z.stats.zero_pages) + " but " + std::to_string(zero) +
                   " slots are ZRAM_ZERO");

@@ -1,6 +1,9 @@
 // zram (drivers/block/zram/zram_drv.c, Linux 4.8): a compressed block device over one
 // zsmalloc pool, enough of it to drive memory pressure, fragmentation and the
 // zs_free-from-atomic-context path (swap_slot_free_notify under the swap_info lock).
+// From 4.14 (db8ffbd4e763) an incompressible page may go to a backing device instead
+// (CONFIG_ZRAM_WRITEBACK): its slot is ZRAM_WB and holds the block, which a swap-in's bio
+// completion frees from softirq context.
 // The model does not compress: a write gives the compressed size and a content token;
 // token 0 stands for a zero-filled page (ZRAM_ZERO, nothing allocated).
 #pragma once
@@ -19,17 +22,22 @@ namespace zramobj {
 inline constexpr uint8_t kSlot = objclass::kZramBase + 0;      // meta->table[index].value (ZRAM_ACCESS)
 inline constexpr uint8_t kSwapLock = objclass::kZramBase + 1;  // the swap_info lock of the caller
 inline constexpr uint8_t kDevice = objclass::kZramBase + 2;    // zram->stats
+inline constexpr uint8_t kBackingDev = objclass::kZramBase + 3; // 0: bitmap_lock, 1 + w: bitmap word w
 }  // namespace zramobj
 inline ObjId zram_slot_obj(uint32_t index) { return make_obj(zramobj::kSlot, index); }
+inline ObjId zram_bitmap_obj(uint32_t word) { return make_obj(zramobj::kBackingDev, 1 + uint64_t(word)); }
 
 // zram_table_entry.value: the object size in the low ZRAM_FLAG_SHIFT bits, then flags.
 inline constexpr int ZRAM_FLAG_SHIFT = 24;
 inline constexpr int ZRAM_ZERO = ZRAM_FLAG_SHIFT;   // a zero-filled page, no handle
 inline constexpr int ZRAM_ACCESS = ZRAM_FLAG_SHIFT + 1;  // the slot's bit spinlock
+inline constexpr int ZRAM_WB = ZRAM_FLAG_SHIFT + 2;      // 4.14: the page is on the backing device
+inline constexpr int ZRAM_UNDER_WB = ZRAM_FLAG_SHIFT + 3;  // 5.0: writeback_store is writing it
+inline constexpr int ZRAM_IDLE = ZRAM_FLAG_SHIFT + 4;      // 5.0: not accessed since marked
 inline constexpr uint32_t zram_max_zpage_size = 4096 / 4 * 3;
 
 struct ZramSlot {
-  uint64_t handle = 0;
+  uint64_t handle = 0;   // a union with element: a ZRAM_WB slot's block on the backing device
   uint64_t value = 0;    // size | flags
   uint32_t written = 0;  // model: the content token the slot must read back
 };
@@ -42,6 +50,16 @@ struct ZramStats {
   uint64_t failed_writes = 0;
   uint64_t writestall = 0;
   uint64_t failed_reads = 0;
+  uint64_t miss_free = 0;  // 3c9959e02547: zram_slot_free_notify found the slot locked
+};
+
+// The backing device of CONFIG_ZRAM_WRITEBACK (backing_dev_store): `nr_pages` blocks, a
+// bitmap of those in use (block 0 never is: a zero element would read as no handle).
+struct ZramBackingDev {
+  uint32_t nr_pages = 0;           // 0: no backing device
+  std::vector<uint64_t> bitmap;    // zram->bitmap
+  std::vector<uint32_t> blocks;    // model: the content token each block holds
+  SpinLock bitmap_lock;            // before 3c9959e02547
 };
 
 struct Zram {
@@ -50,24 +68,28 @@ struct Zram {
   std::vector<ZramSlot> table;     // meta->table, disksize / PAGE_SIZE slots
   SpinLock swap_lock;              // swap_info_struct->lock of the swap device on top
   ZramStats stats;
+  ZramBackingDev bdev;
 };
+
+// backing_dev_store before disksize_store: a backing device of `blocks` blocks (4.14+).
+void zram_set_backing_dev(mm::Mm& mm, uint32_t blocks);
 
 // zram_add + disksize_store: a device of `slots` pages over a new zsmalloc pool.
 void zram_create(mm::Mm& mm, uint32_t slots);
-// zram_bvec_write: 0, or -ENOMEM when zs_malloc fails on both paths.
+// zram_bvec_write: 0, 1 when the page went to the backing device (the kernel's
+// asynchronous IO), or -ENOMEM when zs_malloc fails on both paths.
 int zram_bvec_write(mm::Mm& mm, uint32_t index, uint32_t clen, uint32_t content);
 // zram_bvec_read: the content token (0 for an empty or zero slot). Data that differs from
 // what was written is reported as a corruption outcome.
 uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index);
 // zram_bio_discard of one page.
 void zram_discard(mm::Mm& mm, uint32_t index);
-// zram_slot_free_notify, called by swap with the swap_info lock held.
+// writeback_store("huge"), 5.0 (a939888ec38b): each huge slot to a block of the backing
+// device. Returns the slots written back, -ENOSPC when the device filled first, or
+// -ENODEV without a backing device.
+int zram_writeback(mm::Mm& mm);
+// zram_slot_free_notify: swap frees the slot (drivers/swap.h calls it).
 void zram_slot_free_notify(mm::Mm& mm, uint32_t index);
-// swap_entry_free's part: the swap_info lock, then the notify.
-void swap_entry_free(mm::Mm& mm, uint32_t index);
-// A swap-in of the slot (do_swap_page): swapcache_prepare takes the swap_info lock, then
-// swap_readpage reads the slot. Returns its content token.
-uint32_t swap_in(mm::Mm& mm, uint32_t index);
 void zram_free_page(mm::Mm& mm, uint32_t index);
 
 // Invariants: every stored slot's handle is a live handle of the pool holding what was

@@ -856,10 +856,14 @@ void Sim::locking_scenario(std::vector<std::string>& out) const {
     out.push_back(holder.name + " took " + t.wait.what + " " + lock + " in " +
                   interned(h->func) + " at step " + std::to_string(h->step));
     taken.push_back({h->step, holder.phys, "lock(" + lock + ");"});
-    if (t.softirq && holder.phys == t.phys) {  // lockdep's inconsistent lock state
-      out.insert(out.end() - 1, "inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage: " +
-                                    holder.name + " holds " + lock +
-                                    " with softirqs on, and a softirq of its CPU takes it");
+    if (t.softirq && holder.phys == t.phys) {
+      // Lockdep's inconsistent lock state; a bit spinlock has no lockdep map, and the CPU
+      // just hangs.
+      const bool bit = std::string_view(t.wait.what) == "bit spinlock";
+      out.insert(out.end() - 1,
+                 (bit ? "" : "inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage: ") + holder.name +
+                     " holds " + lock + " with softirqs on, and a softirq of its CPU " +
+                     (bit ? "spins on it (a bit spinlock, which lockdep does not see)" : "takes it"));
       waits.push_back({0, t.phys, "<Interrupt>"});
       waits.push_back({0, t.phys, "  lock(" + lock + ");"});
     } else {

@@ -140,6 +140,13 @@ inline bool test_and_set_bit(int nr, Word& w, ObjId obj, uint32_t line = here())
   w |= Word(1) << nr;
   return old;
 }
+template <class Word>
+inline bool test_and_clear_bit(int nr, Word& w, ObjId obj, uint32_t line = here()) {
+  sched_bit(Op::BitClear, Access::Write, obj, line, nr);
+  const bool old = (w >> nr) & 1;
+  w &= ~(Word(1) << nr);
+  return old;
+}
 
 // A bit used as a lock, with waiters keyed by `obj`. Spinning with preemption off while
 // held (bit_spin_lock, the zsmalloc handle pin since 4.8), busy-waiting with preemption on

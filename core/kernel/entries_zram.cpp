@@ -1,6 +1,7 @@
 // Entry points of zram (see kernel/entry.h).
 #include <limits>
 
+#include "drivers/swap.h"
 #include "kernel/entry.h"
 
 namespace pagesim::kernel {
@@ -33,9 +34,19 @@ std::vector<EntryPoint> zram_entries() {
          drivers::zram_create(k, uint32_t(a[0]));
          return 0;
        }},
+      {"zram_backing_dev", "blocks",
+       "backing_dev_store before zram_create: a backing device of `blocks` blocks (4.14's "
+       "writeback, db8ffbd4e763), where incompressible pages go; returns 0",
+       [](Kernel& k, Args a) -> int64_t {
+         if (a[0] <= 0 || a[0] > (int64_t(1) << 24))
+           throw UsageError("zram_backing_dev: blocks must be 1..2^24, got " + std::to_string(a[0]));
+         drivers::zram_set_backing_dev(k, uint32_t(a[0]));
+         return 0;
+       }},
       {"zram_write", "slot, size, token",
        "zram_bvec_write: store a page compressed to `size` bytes (1..4096) with content `token` "
-       "(0: a zero-filled page); returns 0 or -ENOMEM",
+       "(0: a zero-filled page); returns 0, 1 when it went to the backing device (4.14 to "
+       "4.20: a size over 3072 with a backing device that has room), or -ENOMEM",
        [](Kernel& k, Args a) -> int64_t {
          const uint32_t s = slot_arg(k, a[0]);
          if (a[1] <= 0 || a[1] > 4096)
@@ -61,15 +72,41 @@ std::vector<EntryPoint> zram_entries() {
          drivers::swap_entry_free(k, slot_arg(k, a[0]));
          return 0;
        }},
+      {"zram_writeback", "",
+       "writeback_store(\"huge\") (5.0, a939888ec38b): every huge slot (stored uncompressed) to "
+       "a block of the backing device; returns the slots written back, -ENOSPC or -ENODEV",
+       [](Kernel& k, Args) -> int64_t {
+         device(k);
+         return drivers::zram_writeback(k);
+       }},
+      {"end_swap_bio_read", "slot",
+       "the read of a swap cache page from the slot completes: until e914d8f00391 (5.18) "
+       "swap_slot_free_notify frees the slot (zram_slot_free_notify, no swap_info lock). With "
+       "a backing device zram chains the read of a written-back slot to the device's bio, "
+       "whose completion runs in softirq context: spawn it with k.cpu(i).softirq",
+       [](Kernel& k, Args a) -> int64_t {
+         drivers::end_swap_bio_read(k, slot_arg(k, a[0]));
+         return 0;
+       }},
       {"swap_in", "slot",
        "a swap-in of the slot (do_swap_page): swapcache_prepare under the swap_info spinlock, "
        "then zram_bvec_read; returns the content token",
        [](Kernel& k, Args a) -> int64_t { return drivers::swap_in(k, slot_arg(k, a[0])); }},
-      {"zram_handle", "slot", "the zsmalloc handle of the slot (0: empty or zero-filled)",
+      {"zram_handle", "slot",
+       "the zsmalloc handle of the slot (0: empty, zero-filled or written back)",
        [](Kernel& k, Args a) -> int64_t {
          const uint32_t s = slot_arg(k, a[0]);
          sched(Op::Read, Access::Read, drivers::zram_slot_obj(s), here());
-         return int64_t(k.zram.table[s].handle);
+         const auto& slot = k.zram.table[s];
+         return (slot.value >> drivers::ZRAM_WB) & 1 ? 0 : int64_t(slot.handle);
+       }},
+      {"zram_wb_block", "slot",
+       "the block of the backing device a written-back (ZRAM_WB) slot is on; 0 if it is not",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t s = slot_arg(k, a[0]);
+         sched(Op::Read, Access::Read, drivers::zram_slot_obj(s), here());
+         const auto& slot = k.zram.table[s];
+         return (slot.value >> drivers::ZRAM_WB) & 1 ? int64_t(slot.handle) : 0;
        }},
       {"zram_pool", "", "the zsmalloc pool id of the zram device",
        [](Kernel& k, Args) -> int64_t { return device(k).pool; }},

@@ -52,18 +52,19 @@ constexpr BuiltIn kBuiltIn[] = {
      "lxuxx/linux-4.9 at 157606459ea25f1501efafe5e98686fb11c5148c (4.9.0)"},
     {"v4.14", "v4.9",
      {Fix::NrIsolatedLruOnly, Fix::CompactionGfpNofs, Fix::BalloonDeflateViaList,
-      Fix::ZsMigrateEmptyZspage, Fix::PageWaiters},
+      Fix::ZsMigrateEmptyZspage, Fix::PageWaiters, Fix::ZramWriteback},
      "Linux 4.14 (LTS): NR_ISOLATED counts LRU pages only, GFP_NOFS requests compact, "
      "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list, "
-     "unlock_page wakes by PG_waiters",
+     "unlock_page wakes by PG_waiters, zram can write incompressible pages back",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
     {"v4.19", "v4.14", {Fix::BalloonAllocOutsideLock},
      "Linux 4.19 (LTS): fill_balloon allocates outside balloon_lock",
      "ZDawnG/linux-4.19 at b69769d39abc37abd99bd5af9a3ff3b6ff6a82d4 (4.19.0)"},
     {"v5.4", "v4.19",
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
-      Fix::BalloonEnqueueNoDoubleDel},
-     "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces",
+      Fix::BalloonEnqueueNoDoubleDel, Fix::ZramFreeNotifyTrylock, Fix::ZramIdleHugeWriteback},
+     "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces, zram's "
+     "slot free safe in softirq and its writeback on request",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
     {"v5.10", "v5.4", {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate},
      "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; "
@@ -73,15 +74,16 @@ constexpr BuiltIn kBuiltIn[] = {
     {"v5.15", "v5.10", {Fix::MigrateFailedToRetList, Fix::ZsCompactCountsLocally},
      "Linux 5.15 (LTS): a page that failed migration for good waits for the caller's "
      "putback; zsmalloc counts compacted pages in an atomic",
-     "zcjie1/linux-5.15.100 at 52bed7a9a5ad without its stable backports of afe8605ca454 and "
-     "2505a981114d (5.16 and 5.18 upstream; no 5.15.0 tree is stored)"},
+     "zcjie1/linux-5.15.100 at 52bed7a9a5ad without its stable backports of afe8605ca454, "
+     "2505a981114d and e914d8f00391 (5.16 and 5.18 upstream; no 5.15.0 tree is stored)"},
     {"v6.1", "v5.15",
      {Fix::ZsHugeInZspage, Fix::ZsNoZspageIsolation, Fix::ZsPoolMigrateLock,
       Fix::ZsLockZspageMigrateLock, Fix::AtomicPageIsolated, Fix::MovableOperations,
-      Fix::FreedPageNoLock, Fix::ReclaimThrottleIsolated, Fix::ReclaimThrottleResched},
+      Fix::FreedPageNoLock, Fix::ReclaimThrottleIsolated, Fix::ReclaimThrottleResched,
+      Fix::SwapNoSlotFreeNotify},
      "Linux 6.1 (LTS): zsmalloc's 5.17 locking rework (pool->migrate_lock, no zspage "
      "isolation), an atomic PG_isolated, movable_operations, compaction throttled in "
-     "reclaim_throttle",
+     "reclaim_throttle; a swap-in's read no longer frees its zram slot",
      "c1336658570/linux-6.1.20 at fad5889c0b10 (6.1.20; krr-io/linux-6.1.0, 6.1-rc7, has the "
      "same mm/zsmalloc.c and differs in mm/migrate.c only in remove_migration_pte)"},
     {"v6.6", "v6.1",
@@ -205,6 +207,11 @@ constexpr FixNeeds kFixNeeds[] = {
      "356ea3865687 changes the VM's PG_isolated updates, which v4's VM owns"},
     {Fix::FreedPageNoLock, Fix::VmOwnsPgIsolated,
      "160088b3b6d7 leaves PG_isolated to free_pages_prepare, which v4's VM owns"},
+    {Fix::ZramFreeNotifyTrylock, Fix::ZramWriteback,
+     "3c9959e02547 makes lockless the block bitmap of db8ffbd4e763's writeback"},
+    {Fix::ZramIdleHugeWriteback, Fix::ZramFreeNotifyTrylock,
+     "a939888ec38b's writeback_store takes blocks from the lockless bitmap of 3c9959e02547, "
+     "the first patch of its series"},
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},
@@ -336,6 +343,15 @@ constexpr FunctionNeeds kFunctionNeeds[] = {
     {"migrate_folio_unmap", Fix::MigrateBatch},
     {"migrate_folio_move", Fix::MigrateBatch},
     {"reclaim_throttle", Fix::ReclaimThrottleIsolated},
+    {"backing_dev_store", Fix::ZramWriteback},
+    {"get_entry_bdev", Fix::ZramWriteback},
+    {"put_entry_bdev", Fix::ZramWriteback},
+    {"write_to_bdev", Fix::ZramWriteback},
+    {"read_from_bdev", Fix::ZramWriteback},
+    {"zram_wb_clear", Fix::ZramWriteback},
+    {"alloc_block_bdev", Fix::ZramIdleHugeWriteback},
+    {"free_block_bdev", Fix::ZramIdleHugeWriteback},
+    {"writeback_store", Fix::ZramIdleHugeWriteback},
 };
 }  // namespace
 

@@ -201,6 +201,26 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm/balloon_compaction: avoid duplicate page removal (Wei Wang, 5.3-rc3; its upstream "
      "id is not in the stored archive: balloon_page_enqueue_one no longer list_dels a page "
      "virtio's fill_balloon already took off its list)"},
+    {Fix::ZramWriteback, "db8ffbd4e763",
+     "zram: write incompressible pages to backing device (4.14, Minchan Kim; with the rest of "
+     "its series, 'logically not bisectable': the backing_dev interface, the block bitmap "
+     "under bitmap_lock, and the read side. An incompressible page goes to a block of the "
+     "backing device, its slot ZRAM_WB; freeing the slot frees the block)"},
+    {Fix::ZramFreeNotifyTrylock, "3c9959e02547",
+     "zram: fix lockdep warning of free block handling (5.0, Minchan Kim: zram_slot_free_notify, "
+     "which a swap-in's bio completion calls in softirq context, only try-locks the slot and "
+     "counts a miss in miss_free; the block bitmap is lockless, test_and_set_bit, so no "
+     "bitmap_lock is taken in softirq)"},
+    {Fix::ZramIdleHugeWriteback, "a939888ec38b",
+     "zram: support idle/huge page writeback (5.0, Minchan Kim: zram_bvec_write keeps an "
+     "incompressible page in memory, and writeback_store writes huge or idle slots back on "
+     "request, marking each ZRAM_UNDER_WB while it writes; with the series' refactoring, "
+     "the block bitmap's functions are alloc_block_bdev and free_block_bdev, and "
+     "__zram_bvec_read takes the slot lock once)"},
+    {Fix::SwapNoSlotFreeNotify, "e914d8f00391",
+     "mm: fix unexpected zeroed page mapping with zram swap (5.18, Minchan Kim: "
+     "swap_slot_free_notify is gone, so neither end_swap_bio_read nor swap_readpage frees "
+     "the zram slot of a page read in; swap_free does, under the page table lock's order)"},
 }};
 
 }  // namespace
