@@ -461,10 +461,10 @@ def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
     r = cli("fixes", "--between", "v4.9", "v4.14")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0] == "v4.9 -> v4.14: 5 added, 0 removed"
+    assert lines[0] == "v4.9 -> v4.14: 6 added, 0 removed"
     assert [line.split()[:2] for line in lines[1:]] == [
         ["+", "6afcf8ef0ca0"], ["+", "73e64c51afc5"], ["+", "62906027091f"], ["+", "77ff465799c6"],
-        ["+", "195a8c43e93d"]]
+        ["+", "195a8c43e93d"], ["+", "db8ffbd4e763"]]
     assert "fix NR_ISOLATED_* stats for pfn based migration" in lines[1]
     back = cli("fixes", "--between", "v4.9", "v4.7").stdout.splitlines()
     assert back[0] == "v4.9 -> v4.7: 0 added, 8 removed"
@@ -500,7 +500,7 @@ def test_cli_presets_shows_each_release_as_its_predecessor_plus_commits() -> Non
     v414 = lines.index(next(line for line in lines if line.startswith("v4.14 ")))
     assert lines[v414 + 1].split() == [
         "v4.9", "+6afcf8ef0ca0,", "+73e64c51afc5,", "+62906027091f,", "+77ff465799c6,",
-        "+195a8c43e93d"]
+        "+195a8c43e93d,", "+db8ffbd4e763"]
     assert lines[v414 + 2].split()[0] == "follows:"
     v47 = lines.index(next(line for line in lines if line.startswith("v4.7 ")))
     assert lines[v47 + 1].split()[0] == "fixes:"  # a root lists its whole set

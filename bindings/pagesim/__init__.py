@@ -54,6 +54,8 @@ from ._core import (
     test_driver_pages,
     vmstat,
     warn,
+    zram_check,
+    zram_stats,
 )
 
 _display.install(_core_module)
@@ -121,4 +123,6 @@ __all__ = [
     "test_driver_pages",
     "vmstat",
     "warn",
+    "zram_check",
+    "zram_stats",
 ]

@@ -186,10 +186,10 @@ void balloon_page_enqueue_one(Mm& mm, balloon_dev_info& b, Pfn page) {
 void enqueue_locked_page(Mm& mm, balloon_dev_info& b, Pfn page) {
   balloon_trylock_new_page(mm, page, REPORT_FUNC("balloon_page_enqueue"),
                            BUG_SITE_IN("balloon_page_enqueue", "BUG_ON(!trylock_page(page))"));
-  spin_lock(b.pages_lock);
+  spin_lock_irqsave(b.pages_lock);
   balloon_page_insert(mm, b, page);
   drivers_of(mm).balloon.events[BALLOON_INFLATE]++;
-  spin_unlock(b.pages_lock);
+  spin_unlock_irqrestore(b.pages_lock);
   unlock_page(mm, page);
 }
 
@@ -198,9 +198,9 @@ void enqueue_locked_page(Mm& mm, balloon_dev_info& b, Pfn page) {
 void balloon_page_enqueue(Mm& mm, balloon_dev_info& b, Pfn page) {
   MODEL_FUNC("balloon_page_enqueue");
   if (!mm.cfg.has(Fix::BalloonListInterfaces)) return enqueue_locked_page(mm, b, page);
-  spin_lock(b.pages_lock);  // 418a3ab1e778: pages_lock, then the page lock
+  spin_lock_irqsave(b.pages_lock);  // 418a3ab1e778: pages_lock, then the page lock
   balloon_page_enqueue_one(mm, b, page);
-  spin_unlock(b.pages_lock);
+  spin_unlock_irqrestore(b.pages_lock);
 }
 
 Pfn balloon_page_alloc_enqueue(Mm& mm, balloon_dev_info& b) {
@@ -220,7 +220,7 @@ Pfn balloon_page_dequeue(Mm& mm, balloon_dev_info& b) {
   bool dequeued_page = false;
   Pfn page = kNoPfn;
 
-  if (walk_locked) spin_lock(b.pages_lock);
+  if (walk_locked) spin_lock_irqsave(b.pages_lock);
   // list_for_each_entry_safe(page, tmp, &b_dev_info->pages, lru)
   LruCursor pos = list_first(mm, b.pages, here());
   LruCursor tmp = pos.kind == LruCursor::Head ? pos : lru_next(mm, pos, b.pages, here());
@@ -236,27 +236,27 @@ Pfn balloon_page_dequeue(Mm& mm, balloon_dev_info& b) {
       unlock_page(mm, page);
       continue;
     }
-    if (!walk_locked) spin_lock(b.pages_lock);
+    if (!walk_locked) spin_lock_irqsave(b.pages_lock);
     balloon_page_delete(mm, page);
     drivers_of(mm).balloon.events[BALLOON_DEFLATE]++;
-    if (!walk_locked) spin_unlock(b.pages_lock);
+    if (!walk_locked) spin_unlock_irqrestore(b.pages_lock);
     unlock_page(mm, page);
     dequeued_page = true;
     break;
   }
-  if (walk_locked) spin_unlock(b.pages_lock);
+  if (walk_locked) spin_unlock_irqrestore(b.pages_lock);
 
   if (!dequeued_page) {
     // If we are unable to dequeue a balloon page because the page list is empty and there
     // are no isolated pages, then something went out of track and some balloon pages are
     // lost. BUG() here, otherwise the balloon driver may get stuck in an infinite loop
     // while attempting to release all its pages.
-    spin_lock(b.pages_lock);
+    spin_lock_irqsave(b.pages_lock);
     sched(Op::Read, Access::Read, make_obj(kBalloonDevClass, 0), here());
     if (list_empty(mm, b.pages) && !b.isolated_pages)
       BUG(REPORT_FUNC("balloon_page_dequeue"), BUG_SITE("BUG()"),
           {"list_empty(&b_dev_info->pages) && !b_dev_info->isolated_pages: balloon pages lost"});
-    spin_unlock(b.pages_lock);
+    spin_unlock_irqrestore(b.pages_lock);
     page = kNoPfn;
   }
   return page;
@@ -265,25 +265,25 @@ Pfn balloon_page_dequeue(Mm& mm, balloon_dev_info& b) {
 bool balloon_page_isolate(Mm& mm, Pfn page, isolate_mode_t) {
   MODEL_FUNC("balloon_page_isolate");
   balloon_dev_info& b = balloon_page_device(mm, page);
-  spin_lock(b.pages_lock);
+  spin_lock_irqsave(b.pages_lock);
   list_del(mm, page, here());
   sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
   b.isolated_pages++;
   // v3: the driver marked the page isolated itself (the VM does it from v4 on).
   if (!vm_owns_isolated(mm)) __SetPageIsolated(mm, page);
-  spin_unlock(b.pages_lock);
+  spin_unlock_irqrestore(b.pages_lock);
   return true;
 }
 
 void balloon_page_putback(Mm& mm, Pfn page) {
   MODEL_FUNC("balloon_page_putback");
   balloon_dev_info& b = balloon_page_device(mm, page);
-  spin_lock(b.pages_lock);
+  spin_lock_irqsave(b.pages_lock);
   list_add(mm, page, b.pages, here());
   sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
   b.isolated_pages--;
   if (!vm_owns_isolated(mm)) __ClearPageIsolated(mm, page);  // v3: the driver's flag
-  spin_unlock(b.pages_lock);
+  spin_unlock_irqrestore(b.pages_lock);
 }
 
 // ---- mm/balloon_compaction.c before b1123ea6d3b3 (4.7): the VM's balloon hooks ----
@@ -292,22 +292,22 @@ namespace {
 
 void __isolate_balloon_page(Mm& mm, Pfn page) {
   balloon_dev_info& b = balloon_page_device(mm, page);
-  spin_lock(b.pages_lock);
+  spin_lock_irqsave(b.pages_lock);
   ClearPageFlag(mm, page, PG_private);
   list_del(mm, page, here());
   sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
   b.isolated_pages++;
-  spin_unlock(b.pages_lock);
+  spin_unlock_irqrestore(b.pages_lock);
 }
 
 void __putback_balloon_page(Mm& mm, Pfn page) {
   balloon_dev_info& b = balloon_page_device(mm, page);
-  spin_lock(b.pages_lock);
+  spin_lock_irqsave(b.pages_lock);
   SetPageFlag(mm, page, PG_private);
   list_add(mm, page, b.pages, here());
   sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
   b.isolated_pages--;
-  spin_unlock(b.pages_lock);
+  spin_unlock_irqrestore(b.pages_lock);
 }
 
 // __isolate_lru_page() counterpart for a ballooned page.
@@ -537,12 +537,12 @@ int virtballoon_migratepage(Mm& mm, balloon_dev_info& b, Pfn newpage, Pfn page, 
   get_page(mm, newpage);  // balloon reference
 
   // balloon's page migration 1st step -- inflate "newpage"
-  spin_lock(b.pages_lock);
+  spin_lock_irqsave(b.pages_lock);
   balloon_page_insert(mm, b, newpage);
   sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
   b.isolated_pages--;
   bl.events[BALLOON_MIGRATE]++;
-  spin_unlock(b.pages_lock);
+  spin_unlock_irqrestore(b.pages_lock);
   vb.pfns.assign(1, newpage);
   tell_host(mm, true);
 

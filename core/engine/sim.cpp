@@ -276,11 +276,12 @@ bool Sim::preemptible(CpuId lane) const {
   return t.state == TaskState::Ready || (t.state == TaskState::Spinning && t.wait.preemptible);
 }
 
-// A softirq can interrupt a task wherever it has bottom halves enabled: at a scheduling
-// point, or spinning in spin_lock (which leaves them enabled), spinlock held or not.
+// A softirq can interrupt a task wherever it has bottom halves and interrupts enabled: at
+// a scheduling point, or spinning in spin_lock (which leaves them enabled), spinlock held
+// or not.
 bool Sim::interruptible(CpuId lane) const {
   const Task& t = *tasks_[cpus_[lane].current];
-  if (t.softirq || t.bh_depth) return false;
+  if (t.softirq || t.bh_depth || t.irq_depth) return false;
   return t.state == TaskState::Ready || t.state == TaskState::Spinning;
 }
 

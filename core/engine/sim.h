@@ -111,6 +111,7 @@ struct Task {
   boost::context::fiber fiber;   // the task while it is suspended
   uint32_t spin_depth = 0;    // spinlocks held (preempt count)
   uint32_t bh_depth = 0;      // local_bh_disable nesting (softirq count)
+  uint32_t irq_depth = 0;     // local_irq_save nesting: interrupts off, so no softirq either
   bool softirq = false;       // a softirq context: interrupts its CPU's task, cannot sleep
   uint32_t flags = 0;         // current->flags: the kernel layer's PF_* bits
   ObjId quiet_lock = kNoObj;  // the spinlock it took at step quiet_step (see spin_unlock)

@@ -77,6 +77,31 @@ void spin_unlock_bh(SpinLock& l, uint32_t line) {
   local_bh_enable();
 }
 
+void local_irq_disable() {
+  if (Sim* s = running_sim()) s->current_task()->irq_depth++;
+}
+
+void local_irq_enable() {
+  if (Sim* s = running_sim(); s && s->current_task()->irq_depth) s->current_task()->irq_depth--;
+}
+
+void spin_lock_irq(SpinLock& l, uint32_t line) {
+  local_irq_disable();
+  spin_lock(l, line);
+}
+
+void spin_unlock_irq(SpinLock& l, uint32_t line) {
+  spin_unlock(l, line);
+  local_irq_enable();
+}
+
+bool spin_trylock_irqsave(SpinLock& l, uint32_t line) {
+  local_irq_disable();
+  if (spin_trylock(l, line)) return true;
+  local_irq_enable();
+  return false;
+}
+
 void spin_lock(SpinLock& l, uint32_t line) {
   Sim* s = running_sim();
   for (;;) {

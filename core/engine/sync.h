@@ -63,6 +63,16 @@ void local_bh_disable();
 void local_bh_enable();
 void spin_lock_bh(SpinLock& l, uint32_t line = here());
 void spin_unlock_bh(SpinLock& l, uint32_t line = here());
+// Interrupts off (local_irq_save, local_irq_disable): no softirq runs on the CPU either.
+// spin_lock_irqsave/irq = interrupts off + spin_lock; the unlock turns them on after it.
+// (The model has no hardirq contexts: what it keeps out is a softirq.)
+void local_irq_disable();
+void local_irq_enable();
+void spin_lock_irq(SpinLock& l, uint32_t line = here());
+void spin_unlock_irq(SpinLock& l, uint32_t line = here());
+inline void spin_lock_irqsave(SpinLock& l, uint32_t line = here()) { spin_lock_irq(l, line); }
+inline void spin_unlock_irqrestore(SpinLock& l, uint32_t line = here()) { spin_unlock_irq(l, line); }
+bool spin_trylock_irqsave(SpinLock& l, uint32_t line = here());
 // preempt_disable()/preempt_enable() (get_cpu_var/put_cpu_var): the preempt count, which
 // spinlocks raise too. No scheduling point: only the task's own state changes.
 void preempt_disable();

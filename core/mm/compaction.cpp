@@ -50,12 +50,12 @@ bool suitable_migration_target(Mm& mm, Pfn pfn) {
 // once (cc->contended, and the scanner stops); sync compaction spins on it.
 bool compact_trylock_irqsave(SpinLock& lock, compact_control& cc) {
   if (cc.mode == MigrateMode::Async) {
-    if (!spin_trylock(lock)) {
+    if (!spin_trylock_irqsave(lock)) {
       cc.contended = true;
       return false;
     }
   } else {
-    spin_lock(lock);
+    spin_lock_irqsave(lock);
   }
   return true;
 }
@@ -142,7 +142,7 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
     // Periodically drop the lru lock (compact_unlock_should_abort; need_resched and
     // fatal signals are not modelled).
     if (!(low_pfn % COMPACT_CLUSTER_MAX) && locked) {
-      spin_unlock(zone.lru_lock);
+      spin_unlock_irqrestore(zone.lru_lock);
       locked = false;
     }
     nr_scanned++;
@@ -169,7 +169,7 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
       // Before bda807d44454 every non-LRU page was unmovable here.
       if (mm.cfg.has(Fix::NonLruMigration) && __PageMovable(mm, page) && !PageIsolated(mm, page)) {
         if (locked) {
-          spin_unlock(zone.lru_lock);
+          spin_unlock_irqrestore(zone.lru_lock);
           locked = false;
         }
         if (isolate_movable_page(mm, page, mode)) goto isolate_success;
@@ -212,7 +212,7 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
     // not modelled.)
     if (nr_isolated) {
       if (locked) {
-        spin_unlock(zone.lru_lock);
+        spin_unlock_irqrestore(zone.lru_lock);
         locked = false;
       }
       acct_isolated(mm, cc);
@@ -227,7 +227,7 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
   }
   // The PageBuddy skip may have gone past the end of the range.
   if (low_pfn > end_pfn) low_pfn = end_pfn;
-  if (locked) spin_unlock(zone.lru_lock);
+  if (locked) spin_unlock_irqrestore(zone.lru_lock);
   cc.total_migrate_scanned += nr_scanned;
   mm.stat(Stat::COMPACTMIGRATE_SCANNED) += int64_t(nr_scanned);
   return low_pfn;
@@ -274,7 +274,7 @@ Pfn isolate_freepages_block(Mm& mm, compact_control& cc, Pfn blockpfn, Pfn end_p
   std::vector<Block> isolated_blocks;
   for (; blockpfn < end_pfn; blockpfn++) {
     if (!(blockpfn % COMPACT_CLUSTER_MAX) && locked) {
-      spin_unlock(zone.lock);
+      spin_unlock_irqrestore(zone.lock);
       locked = false;
     }
     nr_scanned++;
@@ -296,7 +296,7 @@ Pfn isolate_freepages_block(Mm& mm, compact_control& cc, Pfn blockpfn, Pfn end_p
     }
     blockpfn += isolated - 1;
   }
-  if (locked) spin_unlock(zone.lock);
+  if (locked) spin_unlock_irqrestore(zone.lock);
   // map_pages: split each block into order-0 pages on cc->freepages.
   for (const Block& b : isolated_blocks) {
     split_free_block(mm, b.pfn, b.order, Owner::Migration);

@@ -35,12 +35,12 @@ void zap_page(Mm& mm, Pfn page) {
   --p.mapcount;
   if (page_count(mm, page) == 1 && PageLRU(mm, page)) {
     Zone& z = mm.zone_of(page);
-    spin_lock(z.lru_lock);
+    spin_lock_irqsave(z.lru_lock);
     if (PageLRU(mm, page)) {
       ClearPageFlag(mm, page, PG_lru);
       del_page_from_lru_list(mm, page);
     }
-    spin_unlock(z.lru_lock);
+    spin_unlock_irqrestore(z.lru_lock);
   }
   put_page(mm, page);
 }
@@ -107,11 +107,11 @@ uint32_t process_verify(const Mm& mm, uint32_t pid) {
 void lru_cache_add(Mm& mm, Pfn page) {
   MODEL_FUNC("lru_cache_add");
   Zone& z = mm.zone_of(page);
-  spin_lock(z.lru_lock);
+  spin_lock_irqsave(z.lru_lock);
   VM_BUG_ON_PAGE(mm, PageLRU(mm, page), page);
   SetPageFlag(mm, page, PG_lru);
   add_page_to_lru_list(mm, page);
-  spin_unlock(z.lru_lock);
+  spin_unlock_irqrestore(z.lru_lock);
 }
 
 LruList page_lru(const Mm& mm, Pfn page) {

@@ -445,7 +445,9 @@ void __free_pages_ok(Mm& mm, Zone& z, Pfn pfn, unsigned order) {
   MODEL_FUNC("__free_pages_ok");
   if (!free_pages_prepare(mm, pfn, order)) return;
   const int migratetype = get_pfnblock_migratetype(z, pfn);
+  local_irq_disable();  // local_irq_save(flags)
   free_one_page(mm, z, pfn, order, migratetype);
+  local_irq_enable();
 }
 
 // The free buddy block containing pfn, if any (its head is the pfn aligned down to the
@@ -551,7 +553,7 @@ Pfn buffered_rmqueue(Mm& mm, Zone& z, unsigned order, unsigned /*alloc_flags*/, 
   MODEL_FUNC("buffered_rmqueue");
   std::vector<BadNewPage> bad;
   Pfn page;
-  spin_lock(z.lock);
+  spin_lock_irqsave(z.lock);
   for (;;) {
     // ALLOC_HARDER would try __rmqueue_smallest(MIGRATE_HIGHATOMIC) first: the model
     // keeps no high-order atomic reserve.
@@ -573,7 +575,7 @@ Pfn buffered_rmqueue(Mm& mm, Zone& z, unsigned order, unsigned /*alloc_flags*/, 
       break;
     }
   }
-  spin_unlock(z.lock);
+  spin_unlock_irqrestore(z.lock);
   for (const BadNewPage& b : bad) bad_page(mm, b.pfn, b.reason, b.flags);
   return page;
 }

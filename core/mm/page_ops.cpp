@@ -92,10 +92,10 @@ void put_page(Mm& mm, Pfn pfn, uint32_t line) {
     // off its LRU list before the page is freed.
     if (mm.page(pfn).flags & (1ull << PG_lru)) {
       Zone& z = mm.zone_of(pfn);
-      spin_lock(z.lru_lock);
+      spin_lock_irqsave(z.lru_lock);
       ClearPageFlag(mm, pfn, PG_lru);
       del_page_from_lru_list(mm, pfn);
-      spin_unlock(z.lru_lock);
+      spin_unlock_irqrestore(z.lru_lock);
     }
     return free_pages_zero_ref(mm, pfn, 0);
   }

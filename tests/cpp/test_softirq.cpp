@@ -14,9 +14,12 @@ struct LockWorld : World {
   uint32_t l = add_lock("L", LockKind::Spin);
 };
 
-// The writer holds L for one step; the softirq of its CPU takes L. With `bh` the writer
-// takes it with spin_lock_bh.
-RunResult run_writer_and_softirq(bool bh, uint64_t seed) {
+// How the writer takes L: spin_lock, spin_lock_bh, or spin_lock_irqsave (interrupts off
+// keep a softirq out too).
+enum class Take { Plain, Bh, Irqsave };
+
+// The writer holds L for one step; the softirq of its CPU takes L.
+RunResult run_writer_and_softirq(Take take, uint64_t seed) {
   LockWorld w;
   SimConfig cfg;
   cfg.cpus = 1;
@@ -24,9 +27,13 @@ RunResult run_writer_and_softirq(bool bh, uint64_t seed) {
   Sim sim(cfg, &w, std::make_unique<RandomStrategy>(seed));
   SpinLock& l = w.locks[w.l].spin;
   sim.spawn(0, "writer", [&] {
-    bh ? spin_lock_bh(l) : spin_lock(l);
+    if (take == Take::Bh) spin_lock_bh(l);
+    else if (take == Take::Irqsave) spin_lock_irqsave(l);
+    else spin_lock(l);
     delay(10);
-    bh ? spin_unlock_bh(l) : spin_unlock(l);
+    if (take == Take::Bh) spin_unlock_bh(l);
+    else if (take == Take::Irqsave) spin_unlock_irqrestore(l);
+    else spin_unlock(l);
   });
   sim.spawn(0, "softirq", [&] {
     spin_lock(l);
@@ -38,16 +45,18 @@ RunResult run_writer_and_softirq(bool bh, uint64_t seed) {
 }  // namespace
 
 TEST(Softirq, InterruptsWhereBottomHalvesAreOnAndDeadlocksOnItsTasksLock) {
-  int deadlocks = 0, bh_deadlocks = 0;
+  int deadlocks = 0, bh_deadlocks = 0, irq_deadlocks = 0;
   for (uint64_t seed = 0; seed < 200; ++seed) {
-    const RunResult r = run_writer_and_softirq(false, seed);
+    const RunResult r = run_writer_and_softirq(Take::Plain, seed);
     deadlocks += !r.ok();
     if (!r.ok()) EXPECT_EQ(r.outcomes[0].key(), "deadlock");
-    bh_deadlocks += !run_writer_and_softirq(true, seed).ok();
+    bh_deadlocks += !run_writer_and_softirq(Take::Bh, seed).ok();
+    irq_deadlocks += !run_writer_and_softirq(Take::Irqsave, seed).ok();
   }
   EXPECT_GT(deadlocks, 0);  // the softirq came while the writer held L
   EXPECT_LT(deadlocks, 200);
   EXPECT_EQ(bh_deadlocks, 0);
+  EXPECT_EQ(irq_deadlocks, 0);
 }
 
 TEST(Softirq, CannotSleepAndNeedsTheMachinesConsent) {
