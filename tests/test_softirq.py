@@ -163,3 +163,25 @@ def test_debug_atomic_sleep_reports_a_softirq_that_may_sleep():
     assert run.outcome_counts == {"bug:__might_sleep": 1}
     assert run.bug.details == [
         "in_atomic(): 1, spinlocks held: 0, in softirq, taking mutex 'M'"]
+
+
+@ps.scenario(kernel="v4.8", cpus=1, pages=512, softirq=True)
+def softirq_during_rmqueue(k):
+    alloc = k.cpu(0).run("alloc_pages", 0, ps.GFP["GFP_KERNEL"], name="alloc")
+
+    def tick():
+        yield ps.delay(1)
+
+    tick = k.cpu(0).softirq(tick, name="tick")
+    # Asks for the softirq where buffered_rmqueue holds zone->lock.
+    return ps.script(alloc.before("__rmqueue"), tick, alloc)
+
+
+def test_no_softirq_comes_while_zone_lock_is_held_with_interrupts_off():
+    steps = [e for e in softirq_during_rmqueue.run().trace() if e["kind"] == "step"]
+    where = [(e["task"], e["op"], e.get("obj")) for e in steps]
+    unlock = where.index(("alloc", "spin_unlock", "zone->lock 0"))
+    assert where[unlock + 1] == ("tick", "delay", None)  # right after spin_unlock_irqrestore
+    # Before buffered_rmqueue, after it, and after the allocation's last step.
+    ex = softirq_during_rmqueue.explore(strategy="dfs", preemption_bound=None)
+    assert ex.exhausted and ex.outcomes == {"ok": 3}, ex
