@@ -61,7 +61,9 @@ const bool registered = [] {
   register_obj_class(zramobj::kSwapLock, "swap_info lock");
   register_obj_class(zramobj::kDevice, "zram");
   register_obj_class(zramobj::kBackingDev, "zram backing device", [](uint64_t i, const World*) {
-    return i ? "zram->bitmap word " + std::to_string(i - 1) : std::string("zram->bitmap_lock");
+    return i == 0   ? std::string("zram->bitmap_lock")
+           : i == 1 ? std::string("zram backing device blocks")
+                    : "zram->bitmap word " + std::to_string(i - 2);
   });
   return true;
 }();
@@ -144,7 +146,7 @@ int write_to_bdev(mm::Mm& mm, Zram& z, uint32_t content, unsigned long* pentry) 
   MODEL_FUNC("write_to_bdev");
   const unsigned long entry = get_entry_bdev(mm, z);
   if (!entry) return -ENOSPC;
-  sched(Op::Write, Access::Write, make_obj(zramobj::kBackingDev, 0), here());
+  sched(Op::Write, Access::Write, zram_blocks_obj(), here());
   z.bdev.blocks[entry] = content;
   *pentry = entry;
   return 0;
@@ -153,7 +155,7 @@ int write_to_bdev(mm::Mm& mm, Zram& z, uint32_t content, unsigned long* pentry) 
 // read_from_bdev: the block's content (read_from_bdev_async; the model reads it at once).
 uint32_t read_from_bdev(Zram& z, unsigned long entry) {
   MODEL_FUNC("read_from_bdev");
-  sched(Op::Read, Access::Read, make_obj(zramobj::kBackingDev, 0), here());
+  sched(Op::Read, Access::Read, zram_blocks_obj(), here());
   return entry < z.bdev.nr_pages ? z.bdev.blocks[entry] : 0;
 }
 
@@ -195,7 +197,7 @@ void zram_set_backing_dev(mm::Mm& mm, uint32_t blocks) {
   z.bdev.nr_pages = blocks;
   z.bdev.bitmap.assign((blocks + 63) / 64, 0);
   z.bdev.blocks.assign(blocks, 0);
-  z.bdev.bitmap_lock.id = make_obj(zramobj::kBackingDev, 0);
+  z.bdev.bitmap_lock.id = zram_bitmap_lock_obj();
 }
 
 void zram_create(mm::Mm& mm, uint32_t slots) {
@@ -422,7 +424,7 @@ int zram_writeback(mm::Mm& mm) {
     slot_unlock(mm, index);
     const uint32_t content = zram_bvec_read(mm, index);
     // submit_bio_wait: the page to block blk_idx.
-    sched(Op::Write, Access::Write, make_obj(zramobj::kBackingDev, 0), here());
+    sched(Op::Write, Access::Write, zram_blocks_obj(), here());
     z.bdev.blocks[blk_idx] = content;
     // The slot lock was dropped: a slot freed meanwhile is not allocated any more, and one
     // freed and written again lost ZRAM_IDLE in zram_free_page.

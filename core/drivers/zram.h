@@ -22,10 +22,13 @@ namespace zramobj {
 inline constexpr uint8_t kSlot = objclass::kZramBase + 0;      // meta->table[index].value (ZRAM_ACCESS)
 inline constexpr uint8_t kSwapLock = objclass::kZramBase + 1;  // the swap_info lock of the caller
 inline constexpr uint8_t kDevice = objclass::kZramBase + 2;    // zram->stats
-inline constexpr uint8_t kBackingDev = objclass::kZramBase + 3; // 0: bitmap_lock, 1 + w: bitmap word w
+inline constexpr uint8_t kBackingDev = objclass::kZramBase + 3; // see zram_bitmap_obj
 }  // namespace zramobj
 inline ObjId zram_slot_obj(uint32_t index) { return make_obj(zramobj::kSlot, index); }
-inline ObjId zram_bitmap_obj(uint32_t word) { return make_obj(zramobj::kBackingDev, 1 + uint64_t(word)); }
+// The backing device: its bitmap_lock, its blocks' data, and word w of its bitmap.
+inline ObjId zram_bitmap_lock_obj() { return make_obj(zramobj::kBackingDev, 0); }
+inline ObjId zram_blocks_obj() { return make_obj(zramobj::kBackingDev, 1); }
+inline ObjId zram_bitmap_obj(uint32_t word) { return make_obj(zramobj::kBackingDev, 2 + uint64_t(word)); }
 
 // zram_table_entry.value: the object size in the low ZRAM_FLAG_SHIFT bits, then flags.
 inline constexpr int ZRAM_FLAG_SHIFT = 24;
