@@ -259,7 +259,8 @@ def test_hostile_entry_point_arguments(name: str, entry: Any, args: list[Any]) -
         "Kernel.spawn": lambda: (k.spawn(0, entry, *args), k.run(seed=1)),
         "Cpu.run": lambda: ps.KernelBuilder(k).cpu(0).run(entry, *args),
     }
-    if entry in ("zram_create", "balloon_fill", "test_driver_alloc", "fault_in") and any(
+    if entry in ("zram_create", "zram_backing_dev", "balloon_fill", "test_driver_alloc",
+                 "fault_in") and any(
             is_int(a) and a > 4 * PAGES for a in args):
         return  # valid, and slow: a device of 2^40 slots
     attempt(calls[name], what=name)

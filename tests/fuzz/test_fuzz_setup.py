@@ -30,8 +30,8 @@ from pagesim import _core
 
 ENTRIES = [e["name"] for e in ps.entry_points()]
 # A long-running entry point with a huge count is valid and slow: keep counts small.
-COUNTED = {"zram_create", "balloon_fill", "balloon_leak", "test_driver_alloc", "fault_in",
-           "try_to_compact_pages"}
+COUNTED = {"zram_create", "zram_backing_dev", "balloon_fill", "balloon_leak", "test_driver_alloc",
+           "fault_in", "try_to_compact_pages"}
 
 
 def small(hi: int) -> st.SearchStrategy[int]:
