@@ -397,3 +397,26 @@ def test_ratio_group_compaction_keeps_contents(one_dst: bool) -> None:
     assert k.call("zs_compact", pool) == 3
     assert _core.zs_stats(k.state, pool)["pages_used"] == 2
     assert [k.call("zs_read", pool, h) for h in kept] == [100 + i for i in range(len(kept))]
+
+
+@ps.scenario(kernel="v4.8", cpus=2, pages=512)
+def pool_user_frees_twice(k):
+    pool = k.zsmalloc()
+    h = pool.malloc(1000)
+    k.cpu(0).run(pool.free, h, name="user_a")
+    k.cpu(1).run(pool.free, h, name="user_b")
+
+
+def test_a_freed_handle_is_a_kasan_use_after_free() -> None:
+    # Both frees pass the entry point's check before either frees (the handle is live).
+    # The second pins the freed handle; or it spun on the first's pin, got it between
+    # unpin_tag and cache_free_handle, and reads the handle freed under it; or it read the
+    # obj before the free and follows it to a page freed with its zspage. Handles are
+    # never reused (KASAN's quarantine), so a report names the first free.
+    ex = pool_user_frees_twice.explore(strategy="dpor", preemption_bound=None)
+    assert ex.exhausted and ex.outcomes == {
+        "uaf:pin_tag": 6, "uaf:handle_to_obj": 6, "oops:zs_free": 6}, ex
+    report = ex.replay("uaf:pin_tag").outcomes[0]
+    assert report.message == "KASAN: use-after-free in pin_tag", report
+    assert report.details[0].startswith("Write of zs_handle 1 (pool 0) by task user_"), report
+    assert any(line.startswith("Freed by task user_") for line in report.details), report

@@ -443,36 +443,37 @@ ZsHandle& handle_slot(Mm& mm, uint32_t pool, uint64_t handle) {
   return p.handles[handle - 1];
 }
 
+// KASAN's view of a handle: an access to a freed one ends the task, uaf:<function>.
+void check_handle_live(const ZsHandle& s, uint32_t pool, uint64_t handle, bool write) {
+  if (s.life.freed) [[unlikely]]
+    kasan_use_after_free(s.life, "zs_handle", std::to_string(handle) + " (pool " + std::to_string(pool) + ")",
+                         write);
+}
+
+// A new handle: KASAN's quarantine keeps a freed one from being reused, so the model
+// never reuses one.
 uint64_t cache_alloc_handle(Mm& mm, uint32_t pool) {
   ZsPool& p = pool_of(mm, pool);
   sched(Op::Write, Access::Write, pool_obj(pool), here());
-  uint64_t h;
-  if (!p.free_handles.empty()) {
-    h = p.free_handles.back();
-    p.free_handles.pop_back();
-  } else {
-    p.handles.emplace_back();
-    h = p.handles.size();
-  }
-  ZsHandle& s = p.handles[h - 1];
-  s = ZsHandle{};
+  ZsHandle& s = p.handles.emplace_back();
   s.allocated = true;
-  return h;
+  kasan_alloc(s.life);
+  return p.handles.size();
 }
 
+// kmem_cache_free of the handle: a second free is KASAN's double-free.
 void cache_free_handle(Mm& mm, uint32_t pool, uint64_t handle) {
-  ZsPool& p = pool_of(mm, pool);
-  sched(Op::Write, Access::Write, pool_obj(pool), here());
+  sched(Op::Write, Access::Write, zs_handle_obj(pool, handle), here());
   ZsHandle& s = handle_slot(mm, pool, handle);
+  kasan_record_free(s.life, "zs_handle", handle);
   s.allocated = false;
-  s.word = 0;  // the slab object is reused: *handle no longer names the object
-  p.free_handles.push_back(uint32_t(handle));
 }
 
 uint64_t handle_to_obj(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("handle_to_obj");
   ZsHandle& s = handle_slot(mm, pool, handle);
   sched(Op::Read, Access::Read, zs_handle_obj(pool, handle), here());
+  check_handle_live(s, pool, handle, false);
   return s.word;
 }
 
@@ -482,6 +483,7 @@ void record_obj(Mm& mm, uint32_t pool, uint64_t handle, uint64_t obj) {
   MODEL_FUNC("record_obj");
   ZsHandle& s = handle_slot(mm, pool, handle);
   sched(Op::Write, Access::Write, zs_handle_obj(pool, handle), here());
+  check_handle_live(s, pool, handle, true);
   const bool unpins = (s.word & (uint64_t(1) << HANDLE_PIN_BIT)) && !(obj & (uint64_t(1) << HANDLE_PIN_BIT));
   s.word = obj;
   if (unpins && in_task()) Sim::current()->wake(zs_handle_obj(pool, handle));
@@ -489,7 +491,9 @@ void record_obj(Mm& mm, uint32_t pool, uint64_t handle, uint64_t obj) {
 
 int testpin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
   ZsHandle& s = handle_slot(mm, pool, handle);
-  return test_bit(HANDLE_PIN_BIT, s.word, zs_handle_obj(pool, handle), here());
+  const int pinned = test_bit(HANDLE_PIN_BIT, s.word, zs_handle_obj(pool, handle), here());
+  check_handle_live(s, pool, handle, false);
+  return pinned;
 }
 
 // Since 1b8320b620d6 the pin is a bit_spin_lock: preemption stays off while a handle is
@@ -501,21 +505,26 @@ BitLockKind pin_kind(const Mm& mm) {
 
 bool trypin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("trypin_tag");
-  return bit_trylock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word,
-                     zs_handle_obj(pool, handle), pin_kind(mm), here());
+  ZsHandle& s = handle_slot(mm, pool, handle);
+  const bool pinned = bit_trylock(HANDLE_PIN_BIT, s.word, zs_handle_obj(pool, handle), pin_kind(mm), here());
+  check_handle_live(s, pool, handle, true);
+  return pinned;
 }
 
 void pin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("pin_tag");
   const BitLockKind kind = pin_kind(mm);
-  bit_lock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word, zs_handle_obj(pool, handle), kind,
+  ZsHandle& s = handle_slot(mm, pool, handle);
+  bit_lock(HANDLE_PIN_BIT, s.word, zs_handle_obj(pool, handle), kind,
            kind == BitLockKind::Spin ? "bit spinlock" : "bit lock", here());
+  check_handle_live(s, pool, handle, true);
 }
 
 void unpin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("unpin_tag");
-  bit_unlock(HANDLE_PIN_BIT, handle_slot(mm, pool, handle).word, zs_handle_obj(pool, handle),
-             pin_kind(mm), here());
+  ZsHandle& s = handle_slot(mm, pool, handle);
+  bit_unlock(HANDLE_PIN_BIT, s.word, zs_handle_obj(pool, handle), pin_kind(mm), here());
+  check_handle_live(s, pool, handle, true);
 }
 
 // obj_to_head: the header of the slot-th object of a page (a huge object's is in

@@ -190,6 +190,7 @@ struct ZsHandle {
   uint64_t word = 0;       // *handle: obj | pin bit
   bool allocated = false;  // between cache_alloc_handle and cache_free_handle
   uint32_t written = 0;    // model: the content last written through zs_map_object (WO/RW)
+  KasanObject life;        // the zs_handle cache's object
 };
 
 struct ZsClassTable;
@@ -202,8 +203,7 @@ struct ZsPool {
   uint32_t mapping = 0;    // pool->inode->i_mapping (a_ops = zsmalloc_aops)
   uint32_t free_work = 0;  // pool->free_work (async_free_zspage)
   std::vector<SizeClass> classes;  // the distinct classes, by ascending index
-  std::deque<ZsHandle> handles;    // handle h is handles[h - 1]
-  std::vector<uint32_t> free_handles;
+  std::deque<ZsHandle> handles;    // handle h is handles[h - 1]; KASAN's quarantine: never reused
   int64_t pages_allocated = 0;
   uint64_t pages_compacted = 0;    // pool->stats.pages_compacted
   uint64_t compaction_freed = 0;   // model: the pages compaction freed (checks it against the stat)

@@ -12,11 +12,18 @@ KasanTrack here_track() {
   Sim* s = Sim::current();
   const Task* task = s ? s->current_task() : nullptr;
   if (!task) {
-    t.task = "set-up";
+    static const uint32_t setup = intern("set-up");
+    t.task = setup;
     return t;
   }
-  t.task = task->name;
-  for (auto it = task->frames.rbegin(); it != task->frames.rend(); ++it) t.frames.push_back(*it);
+  t.task = intern(task->name);
+  for (auto it = task->frames.rbegin(); it != task->frames.rend(); ++it) {
+    if (t.depth == kKasanFrames) {
+      t.truncated = true;
+      break;
+    }
+    t.frames[t.depth++] = *it;
+  }
   return t;
 }
 
@@ -30,8 +37,9 @@ void record_free(KasanObject& o, What what) {
 }
 
 void print_track(std::vector<std::string>& out, const char* what, const KasanTrack& t) {
-  out.push_back(std::string(what) + " by task " + t.task + ":");
-  for (uint32_t f : t.frames) out.push_back(" " + interned(f));
+  out.push_back(std::string(what) + " by task " + interned(t.task) + ":");
+  for (uint8_t i = 0; i < t.depth; ++i) out.push_back(" " + interned(t.frames[i]));
+  if (t.truncated) out.push_back(" ...");
 }
 
 }  // namespace

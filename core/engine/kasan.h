@@ -2,6 +2,8 @@
 // its simulated stack), and a use-after-free report, outcome uaf:<function>, when a task
 // touches one that was freed.
 #pragma once
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -9,10 +11,14 @@
 namespace pagesim {
 
 // Where an allocation or a free happened: the task ("set-up" outside any) and its model
-// functions, innermost first.
+// functions, innermost first. Fixed-size (objects' states are copied every execution):
+// a deeper stack keeps its innermost kKasanFrames frames.
+inline constexpr size_t kKasanFrames = 16;
 struct KasanTrack {
-  std::string task;
-  std::vector<uint32_t> frames;  // interned names
+  uint32_t task = 0;      // interned name
+  uint8_t depth = 0;      // frames recorded
+  bool truncated = false;
+  std::array<uint32_t, kKasanFrames> frames{};  // interned names
 };
 
 struct KasanObject {
