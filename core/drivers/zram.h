@@ -2,8 +2,9 @@
 // zsmalloc pool, enough of it to drive memory pressure, fragmentation and the
 // zs_free-from-atomic-context path (swap_slot_free_notify under the swap_info lock).
 // From 4.14 (db8ffbd4e763) an incompressible page may go to a backing device instead
-// (CONFIG_ZRAM_WRITEBACK): its slot is ZRAM_WB and holds the block, which a swap-in's bio
-// completion frees from softirq context.
+// (CONFIG_ZRAM_WRITEBACK; from 5.0, a939888ec38b, when writeback_store asks): its slot is
+// ZRAM_WB and holds the block, which a swap-in's bio completion frees from softirq
+// context (drivers/swap.h).
 // The model does not compress: a write gives the compressed size and a content token;
 // token 0 stands for a zero-filled page (ZRAM_ZERO, nothing allocated).
 #pragma once

@@ -22,6 +22,13 @@ uint32_t slot_arg(const Kernel& k, int64_t v) {
   return uint32_t(v);
 }
 
+// A count of pages or blocks a device is made of: 1..2^24.
+uint32_t pages_arg(const char* entry, const char* what, int64_t v) {
+  if (v <= 0 || v > (int64_t(1) << 24))
+    throw UsageError(std::string(entry) + ": " + what + " must be 1..2^24, got " + std::to_string(v));
+  return uint32_t(v);
+}
+
 }  // namespace
 
 std::vector<EntryPoint> zram_entries() {
@@ -29,18 +36,14 @@ std::vector<EntryPoint> zram_entries() {
       {"zram_create", "slots",
        "create the zram device with `slots` pages of disksize over a new zsmalloc pool; returns 0",
        [](Kernel& k, Args a) -> int64_t {
-         if (a[0] <= 0 || a[0] > (int64_t(1) << 24))
-           throw UsageError("zram_create: slots must be 1..2^24, got " + std::to_string(a[0]));
-         drivers::zram_create(k, uint32_t(a[0]));
+         drivers::zram_create(k, pages_arg("zram_create", "slots", a[0]));
          return 0;
        }},
       {"zram_backing_dev", "blocks",
        "backing_dev_store before zram_create: a backing device of `blocks` blocks (4.14's "
        "writeback, db8ffbd4e763), where incompressible pages go; returns 0",
        [](Kernel& k, Args a) -> int64_t {
-         if (a[0] <= 0 || a[0] > (int64_t(1) << 24))
-           throw UsageError("zram_backing_dev: blocks must be 1..2^24, got " + std::to_string(a[0]));
-         drivers::zram_set_backing_dev(k, uint32_t(a[0]));
+         drivers::zram_set_backing_dev(k, pages_arg("zram_backing_dev", "blocks", a[0]));
          return 0;
        }},
       {"zram_write", "slot, size, token",
