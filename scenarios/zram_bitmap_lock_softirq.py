@@ -40,7 +40,7 @@ an incompressible page in slot 1. The bio's completion is a softirq context on t
 (`k.cpu(0).softirq`): it may come at any scheduling point where the writer has bottom
 halves enabled.
 
-- `v4.19`: bounded dpor (no preemption bound; one CPU) exhausts 15 executions: deadlock 3,
+- `v4.19`: dpor without a preemption bound (one CPU) exhausts 15 executions: deadlock 3,
   ok 12. In the 3 the softirq comes while the writer holds `bitmap_lock` in
   `get_entry_bdev()`, and the report is lockdep's: the writer "interrupted by softirq",
   `inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage`, and the `<Interrupt>` table.

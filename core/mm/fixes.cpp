@@ -220,7 +220,7 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
     {Fix::SwapNoSlotFreeNotify, "e914d8f00391",
      "mm: fix unexpected zeroed page mapping with zram swap (5.18, Minchan Kim: "
      "swap_slot_free_notify is gone, so neither end_swap_bio_read nor swap_readpage frees "
-     "the zram slot of a page read in; swap_free does, under the page table lock's order)"},
+     "the zram slot of a page read in; swap_free frees it once the pte maps the page)"},
 }};
 
 }  // namespace
