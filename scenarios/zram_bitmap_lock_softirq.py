@@ -61,7 +61,7 @@ import pagesim as ps
 
 FIX = {"3c9959e02547": True}
 WRITTEN_BACK = 0  # the slot the swap-in reads, on the backing device
-INCOMPRESSIBLE = 4000  # over zram_max_zpage_size (3072): written back on 4.14 to 4.20
+INCOMPRESSIBLE = 4000  # huge (over 3/4 of a page; from 4.17 zsmalloc's huge class size, 3257)
 
 
 def written_back_slot(k):

@@ -471,6 +471,13 @@ def missed_frees(kernel: str, fixes: Fixes) -> tuple[int, int]:
     return stats["miss_free"], int(stats["handles"][0] != 0)
 
 
+def stored_size_of_3100_bytes(kernel: str, fixes: Fixes) -> int:
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
+    k.call("zram_create", 2)
+    k.call("zram_write", 0, 3100, 7)
+    return core.zram_stats(k.state)["compr_data_size"]
+
+
 def read_completion_frees_the_slot(kernel: str, fixes: Fixes) -> bool:
     k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
     k.call("zram_create", 2)
@@ -567,6 +574,8 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # writeback_store asks. Without the series there is no backing device.
     "db8ffbd4e763": (incompressible_page_block, 1, None),
     "a939888ec38b": (incompressible_write_returns, 0, 1),
+    # Above 3/4 of a page but under zsmalloc's huge class size: stored compressed.
+    "drop-max-zpage-size": (stored_size_of_3100_bytes, 3100, 4096),
     # The slot stays (counted in miss_free); before, swap waited for the reader's unlock
     # and freed it.
     "3c9959e02547": (missed_frees, (1, 1), (0, 0)),

@@ -420,3 +420,19 @@ def test_a_freed_handle_is_a_kasan_use_after_free() -> None:
     assert report.message == "KASAN: use-after-free in pin_tag", report
     assert report.details[0].startswith("Write of zs_handle 1 (pool 0) by task user_"), report
     assert any(line.startswith("Freed by task user_") for line in report.details), report
+
+
+@pytest.mark.parametrize(("kernel", "stored"), [("v4.14", [4096, 4096, 4096]),
+                                                ("v4.19", [3073, 3256, 4096])])
+def test_zram_stores_uncompressed_from_max_zpage_size_or_the_huge_class_size(kernel, stored):
+    # 4.14: above 3/4 of a page; 4.17 on: from zsmalloc's first huge class (class 3264,
+    # less ZS_HANDLE_SIZE - 1).
+    k = ps.Kernel(preset=kernel, pages=512)
+    k.call("zram_create", 3)
+    for slot, size in enumerate((3073, 3256, 3257)):
+        k.call("zram_write", slot, size, 7)
+    sizes = [ps.zram_stats(k.state)["compr_data_size"]]
+    for slot in (0, 1):
+        k.call("zram_discard", slot)
+        sizes.append(ps.zram_stats(k.state)["compr_data_size"])
+    assert [sizes[0] - sizes[1], sizes[1] - sizes[2], sizes[2]] == stored

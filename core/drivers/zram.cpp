@@ -170,6 +170,13 @@ void zram_wb_clear(mm::Mm& mm, Zram& z, uint32_t index) {
   put_entry_bdev(mm, z, entry);
 }
 
+// A page that compressed to `clen` bytes is stored uncompressed: above max_zpage_size
+// (3/4 of a page), or from 4.17 at zsmalloc's huge class size.
+bool is_huge(const mm::Mm& mm, const Zram& z, uint32_t clen) {
+  if (!mm.cfg.has(Fix::ZramHugeClassSize)) return clen > zram_max_zpage_size;
+  return clen >= zs_huge_class_size(drivers_of(mm), z.pool);
+}
+
 // The content a read must give back, reported as corruption when it differs.
 void check_read(Zram& z, uint32_t index, uint32_t content, uint32_t expected) {
   if (content == expected) return;
@@ -278,7 +285,7 @@ int zram_bvec_write(mm::Mm& mm, uint32_t index, uint32_t clen, uint32_t content)
   }
   // zcomp_compress: the model is given the compressed length.
   delay(clen / 4 + 100);
-  if (clen > zram_max_zpage_size) {
+  if (is_huge(mm, z, clen)) {
     // 4.14: an incompressible page goes to the backing device if there is room.
     unsigned long element = 0;
     const bool allow_wb = zram_wb_enabled(z) && !mm.cfg.has(Fix::ZramIdleHugeWriteback);

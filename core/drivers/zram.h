@@ -38,7 +38,7 @@ inline constexpr int ZRAM_ACCESS = ZRAM_FLAG_SHIFT + 1;  // the slot's bit spinl
 inline constexpr int ZRAM_WB = ZRAM_FLAG_SHIFT + 2;      // 4.14: the page is on the backing device
 inline constexpr int ZRAM_UNDER_WB = ZRAM_FLAG_SHIFT + 3;  // 5.0: writeback_store is writing it
 inline constexpr int ZRAM_IDLE = ZRAM_FLAG_SHIFT + 4;      // 5.0: not accessed since marked
-inline constexpr uint32_t zram_max_zpage_size = 4096 / 4 * 3;
+inline constexpr uint32_t zram_max_zpage_size = 4096 / 4 * 3;  // until 4.17 (drop-max-zpage-size)
 
 struct ZramSlot {
   uint64_t handle = 0;   // a union with element: a ZRAM_WB slot's block on the backing device

@@ -1584,6 +1584,15 @@ uint32_t zs_class_slot(const ZsPool& p, size_t size) {
   return p.table->slot[get_size_class_index(size + ZS_HANDLE_SIZE)];
 }
 
+// zs_create_pool sets it from the biggest class down: the first that is not huge. (A
+// merged size shares its class's pages and objects, so the class's own size is the one.)
+size_t zs_huge_class_size(const Drivers& d, uint32_t pool) {
+  const ZsPool& p = d.zsmalloc.pools.at(pool);
+  for (auto c = p.table->defs.rbegin(); c != p.table->defs.rend(); ++c)
+    if (c->pages_per_zspage != 1 && c->objs_per_zspage != 1) return c->size - (ZS_HANDLE_SIZE - 1);
+  return 0;
+}
+
 // ---- pool ----
 
 uint32_t zs_create_pool(Mm& mm, std::string name) {

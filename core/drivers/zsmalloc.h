@@ -266,6 +266,10 @@ void zs_page_putback(mm::Mm& mm, mm::Pfn page);
 extern const mm::AddressSpaceOps zsmalloc_aops;
 
 // ---- views and checks (no scheduling points) ----
+// zs_huge_class_size (4.17): a request of at least this many bytes lands in a huge class
+// (one object on one page): the largest class of more pages or objects, less
+// ZS_HANDLE_SIZE - 1, which zs_malloc adds.
+size_t zs_huge_class_size(const Drivers& d, uint32_t pool);
 // The size class a request of `size` bytes uses (size + ZS_HANDLE_SIZE), as an index
 // into ZsPool::classes.
 uint32_t zs_class_slot(const ZsPool& p, size_t size);

@@ -49,7 +49,8 @@ std::vector<EntryPoint> zram_entries() {
       {"zram_write", "slot, size, token",
        "zram_bvec_write: store a page compressed to `size` bytes (1..4096) with content `token` "
        "(0: a zero-filled page); returns 0, 1 when it went to the backing device (4.14 to "
-       "4.20: a size over 3072 with a backing device that has room), or -ENOMEM",
+       "4.20: a huge page, over 3072 bytes or from 4.17 at least zsmalloc's huge class size, "
+       "with a backing device that has room), or -ENOMEM",
        [](Kernel& k, Args a) -> int64_t {
          const uint32_t s = slot_arg(k, a[0]);
          if (a[1] <= 0 || a[1] > 4096)

@@ -57,8 +57,9 @@ constexpr BuiltIn kBuiltIn[] = {
      "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list, "
      "unlock_page wakes by PG_waiters, zram can write incompressible pages back",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
-    {"v4.19", "v4.14", {Fix::BalloonAllocOutsideLock},
-     "Linux 4.19 (LTS): fill_balloon allocates outside balloon_lock",
+    {"v4.19", "v4.14", {Fix::BalloonAllocOutsideLock, Fix::ZramHugeClassSize},
+     "Linux 4.19 (LTS): fill_balloon allocates outside balloon_lock; zram stores a page "
+     "uncompressed by zsmalloc's huge class size",
      "ZDawnG/linux-4.19 at b69769d39abc37abd99bd5af9a3ff3b6ff6a82d4 (4.19.0)"},
     {"v5.4", "v4.19",
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,

@@ -206,6 +206,12 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "its series, 'logically not bisectable': the backing_dev interface, the block bitmap "
      "under bitmap_lock, and the read side. An incompressible page goes to a block of the "
      "backing device, its slot ZRAM_WB; freeing the slot frees the block)"},
+    {Fix::ZramHugeClassSize, "drop-max-zpage-size",
+     "zram: drop max_zpage_size and use zs_huge_class_size() (4.17, Sergey Senozhatsky, with "
+     "'zsmalloc: introduce zs_huge_class_size()'; its id is not in the stored archive: a page "
+     "is stored uncompressed when it compresses to at least zsmalloc's huge class size, the "
+     "largest class of more than one page and object less ZS_HANDLE_SIZE - 1, not above "
+     "3/4 of a page)"},
     {Fix::ZramFreeNotifyTrylock, "3c9959e02547",
      "zram: fix lockdep warning of free block handling (5.0, Minchan Kim: zram_slot_free_notify, "
      "which a swap-in's bio completion calls in softirq context, only try-locks the slot and "
