@@ -69,7 +69,7 @@ def written_back_slot(k):
     k.call("zram_backing_dev", 8)
     k.call("zram_create", 4)
     if k.call("zram_write", WRITTEN_BACK, INCOMPRESSIBLE, 7) == 0:
-        k.call("zram_writeback")  # 5.0: writeback_store("huge")
+        k.call("zram_writeback", 0)  # 5.0: writeback_store("huge")
     assert k.call("zram_wb_block", WRITTEN_BACK) != 0
 
 
@@ -125,7 +125,7 @@ def writeback_store_and_the_softirq(k):
     written_back_slot(k)
     for slot in (1, 2):
         k.call("zram_write", slot, INCOMPRESSIBLE, 8 + slot)
-    k.cpu(0).run("zram_writeback", name="writeback")
+    k.cpu(0).run("zram_writeback", 0, name="writeback")
     k.cpu(0).softirq("end_swap_bio_read", WRITTEN_BACK, name="bio_done")
 
 

@@ -444,7 +444,7 @@ def incompressible_page_block(kernel: str, fixes: Fixes) -> int | None:
     if k is None:
         return None
     if k.call("zram_write", 0, 4000, 7) == 0:
-        assert k.call("zram_writeback") == 1
+        assert k.call("zram_writeback", 0) == 1
     return k.call("zram_wb_block", 0)
 
 
@@ -469,6 +469,21 @@ def missed_frees(kernel: str, fixes: Fixes) -> tuple[int, int]:
     assert run.ok, run.report()
     stats = core.zram_stats(run.kernel)
     return stats["miss_free"], int(stats["handles"][0] != 0)
+
+
+@ps.scenario(kernel="v5.4", cpus=1, pages=512)
+def one_zram_read(k):
+    k.call("zram_create", 1)
+    k.call("zram_write", 0, 1000, 7)
+    k.cpu(0).run("zram_read", 0, name="reader")
+
+
+def slot_locks_of_a_read(kernel: str, fixes: Fixes) -> int:
+    """How often a read takes its slot's bit spinlock: for the read, and since 5.0 again for
+    zram_accessed."""
+    steps = one_zram_read.run(kernel=kernel, fixes=fixes).trace()
+    return sum(e["kind"] == "step" and e.get("obj") == "zram slot 0" and e["op"] == "test_and_set"
+               for e in steps)
 
 
 def stored_size_of_3100_bytes(kernel: str, fixes: Fixes) -> int:
@@ -574,6 +589,7 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # writeback_store asks. Without the series there is no backing device.
     "db8ffbd4e763": (incompressible_page_block, 1, None),
     "a939888ec38b": (incompressible_write_returns, 0, 1),
+    "e82592c4fd7e": (slot_locks_of_a_read, 2, 1),
     # Above 3/4 of a page but under zsmalloc's huge class size: stored compressed.
     "drop-max-zpage-size": (stored_size_of_3100_bytes, 3100, 4096),
     # The slot stays (counted in miss_free); before, swap waited for the reader's unlock

@@ -75,7 +75,7 @@ def test_presets_list_their_fixes() -> None:
         "c7cdff0e8647", "drop-max-zpage-size"}
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
-        "3c9959e02547", "a939888ec38b"}
+        "3c9959e02547", "e82592c4fd7e", "a939888ec38b"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
         "handle-freed-page-at-the-first-place", "d20bdd571ee5"}
     assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {
@@ -144,7 +144,8 @@ def test_fixes_are_named_and_titled() -> None:
         "d2658f2052c7", "4b5d1e47b694", "6260ae358345", "b46402fa894f", "a40a71e8343e",
         "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", MERGED[-1],
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal",
-        "db8ffbd4e763", "drop-max-zpage-size", "3c9959e02547", "a939888ec38b", "e914d8f00391"]
+        "db8ffbd4e763", "drop-max-zpage-size", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
+        "e914d8f00391"]
     assert all(f["title"] for f in fixes)
     # Each fix's needs are its own: the table is indexed by the fix (a misordered entry
     # once gave d20bdd571ee5 the needs of the freed-page fix).

@@ -436,3 +436,24 @@ def test_zram_stores_uncompressed_from_max_zpage_size_or_the_huge_class_size(ker
         k.call("zram_discard", slot)
         sizes.append(ps.zram_stats(k.state)["compr_data_size"])
     assert [sizes[0] - sizes[1], sizes[1] - sizes[2], sizes[2]] == stored
+
+
+def test_zram_idle_writeback_takes_the_slots_not_accessed_since_marked() -> None:
+    k = ps.Kernel(preset="v5.4", pages=512)
+    k.call("zram_backing_dev", 8)
+    k.call("zram_create", 4)
+    for slot in range(3):
+        k.call("zram_write", slot, 1000, 7 + slot)
+    k.call("zram_idle")            # slots 0..2 idle; slot 3 is not allocated
+    k.call("zram_read", 0)         # zram_accessed: slot 0 is no longer idle
+    k.call("zram_write", 1, 1000, 9)  # freed and written again: not idle either
+    assert k.call("zram_writeback", 1) == 1
+    assert ps.zram_stats(k.state)["wb_blocks"] == [0, 0, 1, 0]
+    assert k.call("zram_read", 2) == 9  # read back from the backing device
+    assert ps.zram_check(k.state) == []
+    with pytest.raises(ps.UsageError, match="idle must be 0"):
+        k.call("zram_writeback", 2)
+    with pytest.raises(ps.UsageError, match="no idle attribute before 5.0's e82592c4fd7e"):
+        four = ps.Kernel(preset="v4.19", pages=512)
+        four.call("zram_create", 1)
+        four.call("zram_idle")

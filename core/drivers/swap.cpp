@@ -31,7 +31,7 @@ void swap_entry_free(mm::Mm& mm, uint32_t index) {
 uint32_t swap_in(mm::Mm& mm, uint32_t index) {
   MODEL_FUNC("do_swap_page");
   swapcache_prepare(mm);
-  return zram_bvec_read(mm, index);  // swap_readpage -> zram_rw_page
+  return uint32_t(zram_bvec_rw(mm, index, false));  // swap_readpage -> zram_rw_page
 }
 
 void end_swap_bio_read(mm::Mm& mm, uint32_t index) {

@@ -224,10 +224,9 @@ void zram_create(mm::Mm& mm, uint32_t slots) {
 void zram_free_page(mm::Mm& mm, uint32_t index) {
   MODEL_FUNC("zram_free_page");
   Zram& z = device(mm);
-  // Without a backing device no slot is ZRAM_WB or ZRAM_IDLE: the model skips the tests,
-  // which read the slot's word under its lock.
-  if (zram_wb_enabled(z) && mm.cfg.has(Fix::ZramIdleHugeWriteback)) {
-    if (zram_test_flag(mm, index, ZRAM_IDLE)) zram_clear_flag(mm, index, ZRAM_IDLE);
+  if (mm.cfg.has(Fix::ZramIdleFlag) && zram_test_flag(mm, index, ZRAM_IDLE))
+    zram_clear_flag(mm, index, ZRAM_IDLE);
+  if (mm.cfg.has(Fix::ZramIdleHugeWriteback)) {
     if (zram_test_flag(mm, index, ZRAM_WB)) {
       zram_clear_flag(mm, index, ZRAM_WB);
       sched(Op::Read, Access::Read, zram_slot_obj(index), here());
@@ -397,7 +396,40 @@ bool zram_allocated(mm::Mm& mm, uint32_t index) {
 }
 }  // namespace
 
-int zram_writeback(mm::Mm& mm) {
+namespace {
+void zram_accessed(mm::Mm& mm, uint32_t index) {
+  MODEL_FUNC("zram_accessed");
+  zram_clear_flag(mm, index, ZRAM_IDLE);
+}
+}  // namespace
+
+int64_t zram_bvec_rw(mm::Mm& mm, uint32_t index, bool write, uint32_t clen, uint32_t content) {
+  MODEL_FUNC("zram_bvec_rw");
+  const int64_t ret = write ? int64_t(zram_bvec_write(mm, index, clen, content))
+                            : int64_t(zram_bvec_read(mm, index));
+  if (mm.cfg.has(Fix::ZramIdleFlag)) {
+    slot_lock(mm, index);
+    zram_accessed(mm, index);
+    slot_unlock(mm, index);
+  }
+  return ret;
+}
+
+void zram_mark_idle(mm::Mm& mm) {
+  MODEL_FUNC("idle_store");
+  Zram& z = device(mm);
+  if (!mm.cfg.has(Fix::ZramIdleFlag))
+    throw UsageError("zram: no idle attribute before 5.0's e82592c4fd7e (zram: introduce ZRAM_IDLE flag)");
+  for (uint32_t index = 0; index < z.table.size(); ++index) {
+    // Do not mark ZRAM_UNDER_WB slot as ZRAM_IDLE to close race.
+    slot_lock(mm, index);
+    if (zram_allocated(mm, index) && !zram_test_flag(mm, index, ZRAM_UNDER_WB))
+      zram_set_flag(mm, index, ZRAM_IDLE);
+    slot_unlock(mm, index);
+  }
+}
+
+int zram_writeback(mm::Mm& mm, bool idle) {
   MODEL_FUNC("writeback_store");
   Zram& z = device(mm);
   if (!mm.cfg.has(Fix::ZramIdleHugeWriteback))
@@ -416,11 +448,11 @@ int zram_writeback(mm::Mm& mm) {
       }
     }
     slot_lock(mm, index);
-    // HUGE_WRITEBACK: a slot stored uncompressed (ZRAM_HUGE, which the model reads from the
-    // size), not written back, not same-filled, not under writeback already.
+    // Not written back, not same-filled, not under writeback already; then ZRAM_IDLE, or
+    // ZRAM_HUGE: stored uncompressed (the model reads it from the size).
     if (!zram_allocated(mm, index) || zram_test_flag(mm, index, ZRAM_WB) ||
         zram_test_flag(mm, index, ZRAM_ZERO) || zram_test_flag(mm, index, ZRAM_UNDER_WB) ||
-        zram_get_obj_size(mm, index) != 4096) {
+        (idle ? !zram_test_flag(mm, index, ZRAM_IDLE) : zram_get_obj_size(mm, index) != 4096)) {
       slot_unlock(mm, index);
       continue;
     }

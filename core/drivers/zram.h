@@ -37,7 +37,7 @@ inline constexpr int ZRAM_ZERO = ZRAM_FLAG_SHIFT;   // a zero-filled page, no ha
 inline constexpr int ZRAM_ACCESS = ZRAM_FLAG_SHIFT + 1;  // the slot's bit spinlock
 inline constexpr int ZRAM_WB = ZRAM_FLAG_SHIFT + 2;      // 4.14: the page is on the backing device
 inline constexpr int ZRAM_UNDER_WB = ZRAM_FLAG_SHIFT + 3;  // 5.0: writeback_store is writing it
-inline constexpr int ZRAM_IDLE = ZRAM_FLAG_SHIFT + 4;      // 5.0: not accessed since marked
+inline constexpr int ZRAM_IDLE = ZRAM_FLAG_SHIFT + 4;      // 5.0 (e82592c4fd7e): not accessed since marked
 inline constexpr uint32_t zram_max_zpage_size = 4096 / 4 * 3;  // until 4.17 (drop-max-zpage-size)
 
 struct ZramSlot {
@@ -86,12 +86,17 @@ int zram_bvec_write(mm::Mm& mm, uint32_t index, uint32_t clen, uint32_t content)
 // zram_bvec_read: the content token (0 for an empty or zero slot). Data that differs from
 // what was written is reported as a corruption outcome.
 uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index);
+// zram_bvec_rw: one page's I/O, a read (the content token) or a write (zram_bvec_write's
+// result); since e82592c4fd7e (5.0) it ends with zram_accessed under the slot lock.
+int64_t zram_bvec_rw(mm::Mm& mm, uint32_t index, bool write, uint32_t clen = 0, uint32_t content = 0);
+// idle_store("all") (e82592c4fd7e): every allocated slot not under writeback is ZRAM_IDLE.
+void zram_mark_idle(mm::Mm& mm);
 // zram_bio_discard of one page.
 void zram_discard(mm::Mm& mm, uint32_t index);
-// writeback_store("huge"), 5.0 (a939888ec38b): each huge slot to a block of the backing
-// device. Returns the slots written back, -ENOSPC when the device filled first, or
-// -ENODEV without a backing device.
-int zram_writeback(mm::Mm& mm);
+// writeback_store, 5.0 (a939888ec38b): each huge slot ("huge"), or each ZRAM_IDLE slot
+// ("idle"), to a block of the backing device. Returns the slots written back, -ENOSPC
+// when the device filled first, or -ENODEV without a backing device.
+int zram_writeback(mm::Mm& mm, bool idle);
 // zram_slot_free_notify: swap frees the slot (drivers/swap.h calls it).
 void zram_slot_free_notify(mm::Mm& mm, uint32_t index);
 void zram_free_page(mm::Mm& mm, uint32_t index);

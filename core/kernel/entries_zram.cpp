@@ -58,12 +58,12 @@ std::vector<EntryPoint> zram_entries() {
                             std::to_string(a[1]));
          if (a[2] < 0 || a[2] > int64_t(std::numeric_limits<uint32_t>::max()))
            throw UsageError("zram_write: a content token must be 0..2^32-1, got " + std::to_string(a[2]));
-         return drivers::zram_bvec_write(k, s, uint32_t(a[1]), uint32_t(a[2]));
+         return drivers::zram_bvec_rw(k, s, true, uint32_t(a[1]), uint32_t(a[2]));
        }},
       {"zram_read", "slot",
        "zram_bvec_read: the slot's content token (0 if empty or zero-filled); data other than "
        "what was written is reported as corruption",
-       [](Kernel& k, Args a) -> int64_t { return drivers::zram_bvec_read(k, slot_arg(k, a[0])); }},
+       [](Kernel& k, Args a) -> int64_t { return drivers::zram_bvec_rw(k, slot_arg(k, a[0]), false); }},
       {"zram_discard", "slot", "discard one page (zram_bio_discard)",
        [](Kernel& k, Args a) -> int64_t {
          drivers::zram_discard(k, slot_arg(k, a[0]));
@@ -76,12 +76,23 @@ std::vector<EntryPoint> zram_entries() {
          drivers::swap_entry_free(k, slot_arg(k, a[0]));
          return 0;
        }},
-      {"zram_writeback", "",
-       "writeback_store(\"huge\") (5.0, a939888ec38b): every huge slot (stored uncompressed) to "
-       "a block of the backing device; returns the slots written back, -ENOSPC or -ENODEV",
-       [](Kernel& k, Args) -> int64_t {
+      {"zram_writeback", "idle",
+       "writeback_store (5.0, a939888ec38b): every huge slot (idle 0: \"huge\", stored "
+       "uncompressed) or every ZRAM_IDLE slot (idle 1: \"idle\") to a block of the backing "
+       "device; returns the slots written back, -ENOSPC or -ENODEV",
+       [](Kernel& k, Args a) -> int64_t {
          device(k);
-         return drivers::zram_writeback(k);
+         if (a[0] != 0 && a[0] != 1)
+           throw UsageError("zram_writeback: idle must be 0 (\"huge\") or 1 (\"idle\"), got " +
+                            std::to_string(a[0]));
+         return drivers::zram_writeback(k, a[0] == 1);
+       }},
+      {"zram_idle", "",
+       "idle_store(\"all\") (5.0, e82592c4fd7e): every allocated slot not under writeback is "
+       "marked ZRAM_IDLE, until its next access or free; returns 0",
+       [](Kernel& k, Args) -> int64_t {
+         drivers::zram_mark_idle(k);
+         return 0;
        }},
       {"end_swap_bio_read", "slot",
        "the read of a swap cache page from the slot completes: until e914d8f00391 (5.18) "

@@ -63,7 +63,8 @@ constexpr BuiltIn kBuiltIn[] = {
      "ZDawnG/linux-4.19 at b69769d39abc37abd99bd5af9a3ff3b6ff6a82d4 (4.19.0)"},
     {"v5.4", "v4.19",
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
-      Fix::BalloonEnqueueNoDoubleDel, Fix::ZramFreeNotifyTrylock, Fix::ZramIdleHugeWriteback},
+      Fix::BalloonEnqueueNoDoubleDel, Fix::ZramFreeNotifyTrylock, Fix::ZramIdleFlag,
+      Fix::ZramIdleHugeWriteback},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces, zram's "
      "slot free safe in softirq and its writeback on request",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
@@ -213,6 +214,9 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::ZramIdleHugeWriteback, Fix::ZramFreeNotifyTrylock,
      "a939888ec38b's writeback_store takes blocks from the lockless bitmap of 3c9959e02547, "
      "the first patch of its series"},
+    {Fix::ZramIdleHugeWriteback, Fix::ZramIdleFlag,
+     "a939888ec38b's writeback_store writes idle slots back and rechecks ZRAM_IDLE, the flag "
+     "of e82592c4fd7e"},
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},
@@ -353,6 +357,8 @@ constexpr FunctionNeeds kFunctionNeeds[] = {
     {"alloc_block_bdev", Fix::ZramIdleHugeWriteback},
     {"free_block_bdev", Fix::ZramIdleHugeWriteback},
     {"writeback_store", Fix::ZramIdleHugeWriteback},
+    {"idle_store", Fix::ZramIdleFlag},
+    {"zram_accessed", Fix::ZramIdleFlag},
 };
 }  // namespace
 

@@ -217,6 +217,10 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "which a swap-in's bio completion calls in softirq context, only try-locks the slot and "
      "counts a miss in miss_free; the block bitmap is lockless, test_and_set_bit, so no "
      "bitmap_lock is taken in softirq)"},
+    {Fix::ZramIdleFlag, "e82592c4fd7e",
+     "zram: introduce ZRAM_IDLE flag (5.0, Minchan Kim: the idle attribute marks every "
+     "allocated slot ZRAM_IDLE; zram_bvec_rw ends every read and write with zram_accessed, "
+     "which clears it under the slot lock, and zram_free_page clears it)"},
     {Fix::ZramIdleHugeWriteback, "a939888ec38b",
      "zram: support idle/huge page writeback (5.0, Minchan Kim: zram_bvec_write keeps an "
      "incompressible page in memory, and writeback_store writes huge or idle slots back on "

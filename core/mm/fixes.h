@@ -68,6 +68,7 @@ enum class Fix : uint8_t {
   ZramWriteback,             // db8ffbd4e763 (4.14): incompressible pages go to a backing device
   ZramHugeClassSize,         // "drop max_zpage_size" (4.17): huge is zsmalloc's first huge class
   ZramFreeNotifyTrylock,     // 3c9959e02547 (5.0): slot_free_notify try-locks; the block bitmap is lockless
+  ZramIdleFlag,              // e82592c4fd7e (5.0): ZRAM_IDLE; every access clears it under the slot lock
   ZramIdleHugeWriteback,     // a939888ec38b (5.0): writeback_store writes back; zram_bvec_write no longer does
   SwapNoSlotFreeNotify,      // e914d8f00391 (5.18): a swap-in's read no longer frees the zram slot
   Count_
