@@ -25,7 +25,7 @@ CLEAN = {
     ("isolated_lost_wakeup", "isolated_lost_wakeup"): 7082,
     ("nr_isolated_stall", "nr_isolated_stall"): 509,
     ("race_without_page_lock", "race_without_page_lock"): 16760,
-    ("swap_info_deadlock", "swap_info_deadlock"): 22118,
+    ("swap_info_deadlock", "swap_info_deadlock"): 22730,
     ("zs_compact_lost_update", "zs_compact_lost_update"): 5924,
     ("zs_destroy_pool_race", "zs_destroy_pool_race"): 1294,
     ("zs_free_double_isolation", "zs_free_double_isolation"): 37144,

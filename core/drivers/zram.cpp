@@ -343,9 +343,10 @@ uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index) {
   MODEL_FUNC("zram_bvec_read");
   Zram& z = device(mm);
   slot(mm, index);
-  // 5.0 tests ZRAM_WB under the lock it then reads the slot with; 4.14 locks twice.
+  // 5.0 tests ZRAM_WB under the lock it then reads the slot with; 4.14 locks twice, and
+  // only with a backing device.
   const bool one_lock = mm.cfg.has(Fix::ZramIdleHugeWriteback);
-  if (zram_wb_enabled(z)) {
+  if (one_lock || zram_wb_enabled(z)) {
     slot_lock(mm, index);
     if (zram_test_flag(mm, index, ZRAM_WB)) {
       const uint32_t expected = slot(mm, index).written;
@@ -359,7 +360,7 @@ uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index) {
     if (!one_lock) slot_unlock(mm, index);
   }
   // zram_decompress_page
-  if (!zram_wb_enabled(z) || !one_lock) slot_lock(mm, index);
+  if (!one_lock) slot_lock(mm, index);
   sched(Op::Read, Access::Read, zram_slot_obj(index), here());
   const uint64_t handle = slot(mm, index).handle;
   if (!handle || zram_test_flag(mm, index, ZRAM_ZERO)) {
