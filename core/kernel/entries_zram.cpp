@@ -47,7 +47,7 @@ std::vector<EntryPoint> zram_entries() {
          return 0;
        }},
       {"zram_write", "slot, size, token",
-       "zram_bvec_write: store a page compressed to `size` bytes (1..4096) with content `token` "
+       "zram_bvec_rw, a write: store a page compressed to `size` bytes (1..4096) with content `token` "
        "(0: a zero-filled page); returns 0, 1 when it went to the backing device (4.14 to "
        "4.20: a huge page, over 3072 bytes or from 4.17 at least zsmalloc's huge class size, "
        "with a backing device that has room), or -ENOMEM",
@@ -61,7 +61,7 @@ std::vector<EntryPoint> zram_entries() {
          return drivers::zram_bvec_rw(k, s, true, uint32_t(a[1]), uint32_t(a[2]));
        }},
       {"zram_read", "slot",
-       "zram_bvec_read: the slot's content token (0 if empty or zero-filled); data other than "
+       "zram_bvec_rw, a read: the slot's content token (0 if empty or zero-filled); data other than "
        "what was written is reported as corruption",
        [](Kernel& k, Args a) -> int64_t { return drivers::zram_bvec_rw(k, slot_arg(k, a[0]), false); }},
       {"zram_discard", "slot", "discard one page (zram_bio_discard)",
@@ -105,7 +105,7 @@ std::vector<EntryPoint> zram_entries() {
        }},
       {"swap_in", "slot",
        "a swap-in of the slot (do_swap_page): swapcache_prepare under the swap_info spinlock, "
-       "then zram_bvec_read; returns the content token",
+       "then the read (zram_rw_page -> zram_bvec_rw); returns the content token",
        [](Kernel& k, Args a) -> int64_t { return drivers::swap_in(k, slot_arg(k, a[0])); }},
       {"zram_handle", "slot",
        "the zsmalloc handle of the slot (0: empty, zero-filled or written back)",
