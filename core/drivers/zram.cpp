@@ -170,6 +170,15 @@ void zram_wb_clear(mm::Mm& mm, Zram& z, uint32_t index) {
   put_entry_bdev(mm, z, entry);
 }
 
+// The slot now names block `block` of the backing device, which holds `content` (the slot
+// lock is held and the slot was freed).
+void set_written_back(mm::Mm& mm, uint32_t index, unsigned long block, uint32_t content) {
+  zram_set_flag(mm, index, ZRAM_WB);
+  sched(Op::Write, Access::Write, zram_slot_obj(index), here());
+  slot(mm, index).handle = block;  // zram_set_element
+  slot(mm, index).written = content;
+}
+
 // A page that compressed to `clen` bytes is stored uncompressed: above max_zpage_size
 // (3/4 of a page), or from 4.17 at zsmalloc's huge class size.
 bool is_huge(const mm::Mm& mm, const Zram& z, uint32_t clen) {
@@ -291,10 +300,7 @@ int zram_bvec_write(mm::Mm& mm, uint32_t index, uint32_t clen, uint32_t content)
     if (allow_wb && write_to_bdev(mm, z, content, &element) == 0) {
       slot_lock(mm, index);
       zram_free_page(mm, index);
-      zram_set_flag(mm, index, ZRAM_WB);
-      sched(Op::Write, Access::Write, zram_slot_obj(index), here());
-      slot(mm, index).handle = element;  // zram_set_element
-      slot(mm, index).written = content;
+      set_written_back(mm, index, element, content);
       slot_unlock(mm, index);
       stat_update();
       z.stats.pages_stored++;
@@ -386,18 +392,14 @@ void free_slot_notify(mm::Mm& mm, uint32_t index) {
   stat_update();
   z.stats.notify_free++;
 }
-}  // namespace
 
-namespace {
 // zram_allocated (4.15): the slot holds a page, stored, zero-filled or written back.
 bool zram_allocated(mm::Mm& mm, uint32_t index) {
   sched(Op::Read, Access::Read, zram_slot_obj(index), here());
   const ZramSlot& s = slot(mm, index);
   return zram_get_obj_size(mm, index) || ((s.value >> ZRAM_ZERO) & 1) || ((s.value >> ZRAM_WB) & 1);
 }
-}  // namespace
 
-namespace {
 void zram_accessed(mm::Mm& mm, uint32_t index) {
   MODEL_FUNC("zram_accessed");
   zram_clear_flag(mm, index, ZRAM_IDLE);
@@ -477,10 +479,7 @@ int zram_writeback(mm::Mm& mm, bool idle) {
     }
     zram_free_page(mm, index);
     zram_clear_flag(mm, index, ZRAM_UNDER_WB);
-    zram_set_flag(mm, index, ZRAM_WB);
-    sched(Op::Write, Access::Write, zram_slot_obj(index), here());
-    slot(mm, index).handle = blk_idx;  // zram_set_element
-    slot(mm, index).written = content;
+    set_written_back(mm, index, blk_idx, content);
     blk_idx = 0;
     stat_update();
     z.stats.pages_stored++;

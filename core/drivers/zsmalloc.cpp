@@ -516,7 +516,7 @@ void pin_tag(Mm& mm, uint32_t pool, uint64_t handle) {
   const BitLockKind kind = pin_kind(mm);
   ZsHandle& s = handle_slot(mm, pool, handle);
   bit_lock(HANDLE_PIN_BIT, s.word, zs_handle_obj(pool, handle), kind,
-           kind == BitLockKind::Spin ? "bit spinlock" : "bit lock", here());
+           kind == BitLockKind::Spin ? kBitSpinlock : "bit lock", here());
   check_handle_live(s, pool, handle, true);
 }
 

@@ -860,7 +860,7 @@ void Sim::locking_scenario(std::vector<std::string>& out) const {
     if (t.softirq && holder.phys == t.phys) {
       // Lockdep's inconsistent lock state; a bit spinlock has no lockdep map, and the CPU
       // just hangs.
-      const bool bit = std::string_view(t.wait.what) == "bit spinlock";
+      const bool bit = std::string_view(t.wait.what) == kBitSpinlock;
       out.insert(out.end() - 1,
                  (bit ? "" : "inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage: ") + holder.name +
                      " holds " + lock + " with softirqs on, and a softirq of its CPU " +

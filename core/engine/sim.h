@@ -86,6 +86,9 @@ struct SimConfig {
 enum class TaskState : uint8_t { New, Ready, Running, Sleeping, Spinning, Done, Dead };
 
 // What a blocked task waits on, for wake-ups and for deadlock reports.
+// The wait label of a bit spinlock: a lock lockdep has no map for.
+inline constexpr char kBitSpinlock[] = "bit spinlock";
+
 struct WaitInfo {
   ObjId obj = kNoObj;
   const char* what = "";      // "page lock", "spinlock", "mutex", "work" ...

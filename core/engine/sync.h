@@ -172,7 +172,7 @@ void bit_unlock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, uint32_t line 
 uint64_t bit_unlock_quiet(int nr, uint64_t& w, ObjId obj, uint32_t line = here());
 
 inline void bit_spin_lock(int nr, uint64_t& w, ObjId obj, uint32_t line = here()) {
-  bit_lock(nr, w, obj, BitLockKind::Spin, "bit spinlock", line);
+  bit_lock(nr, w, obj, BitLockKind::Spin, kBitSpinlock, line);
 }
 inline bool bit_spin_trylock(int nr, uint64_t& w, ObjId obj, uint32_t line = here()) {
   return bit_trylock(nr, w, obj, BitLockKind::Spin, line);
