@@ -111,6 +111,7 @@ const char* owner_name(mm::Owner o) {
     case mm::Owner::Zsmalloc: return "zsmalloc";
     case mm::Owner::Balloon: return "balloon";
     case mm::Owner::TestDriver: return "test_driver";
+    case mm::Owner::Z3fold: return "z3fold";
     case mm::Owner::Migration: return "migration";
     case mm::Owner::Kernel: return "kernel";
   }
@@ -168,6 +169,8 @@ class KernelMachine : public Machine {
         backup_(*kernel_),
         kcompactd_(kcompactd) {
     cfg_.bug_lines = &kernel::bug_lines(kernel::find_preset(kernel_->preset_name()));
+    kernel_->nr_cpu_ids = cpus;
+    backup_ = *kernel_;
     if (check != "end" && check != "step" && check != "off")
       throw UsageError("check must be 'end', 'step' or 'off'");
     check_ = check;
@@ -442,7 +445,7 @@ void register_kernel(py::module_& m) {
         for (Pfn pfn = 0; pfn < v.k->pages.size(); ++pfn) {
           const mm::Page& p = v.k->page(pfn);
           const bool driver = p.owner == mm::Owner::Zsmalloc || p.owner == mm::Owner::Balloon ||
-                              p.owner == mm::Owner::TestDriver;
+                              p.owner == mm::Owner::TestDriver || p.owner == mm::Owner::Z3fold;
           const bool isolated = (driver && (p.flags >> mm::PG_isolated & 1)) ||
                                 (p.owner == mm::Owner::Process && p.refcount > 0 &&
                                  !(p.flags >> mm::PG_lru & 1));

@@ -38,7 +38,7 @@ FILES = [
     "include/linux/mm.h", "include/linux/page-flags.h", "include/linux/page_ref.h",
     "include/linux/pagemap.h", "include/linux/migrate.h", "include/linux/mm_inline.h",
     "include/linux/balloon_compaction.h", "drivers/virtio/virtio_balloon.c",
-    "drivers/block/zram/zram_drv.c",
+    "drivers/block/zram/zram_drv.c", "mm/z3fold.c",
 ]
 MODEL_ONLY = "core/drivers/test_driver.cpp"  # pagesim's own driver: its lines are the model's
 FOLLOWS = re.compile(r"^([\w.-]+)/([\w.-]+) at ([0-9a-f]{7,40})\b")

@@ -41,7 +41,9 @@ def test_two_processes_agree_on_every_scenario_and_seed() -> None:
     assert s.runs >= 25 * 3 * SEEDS, s.text()
     assert s.distinct_hashes >= 100, s.text()
     assert s.explorations >= 150 and s.across_workers >= 100, s.text()
-    assert s.errors < s.configs, s.text()
+    # Set-ups a preset cannot build (zram writeback before 4.14, z3fold before 5.15) are
+    # compared as errors; most records are runs and explorations.
+    assert s.errors * 10 < s.runs + s.explorations, s.text()
 
 
 # A scenario whose script depends on Python's str hash: the sweep must report it.

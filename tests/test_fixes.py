@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "scenarios"))
 import balloon_enqueue_double_del
 import contig_range_isolation_stall
 import nr_isolated_stall
+import z3fold_migrate_map_uaf
 import zs_compact_lost_update
 import zs_compact_stale_source
 import zs_destroy_pool_race
@@ -501,6 +502,119 @@ def read_completion_frees_the_slot(kernel: str, fixes: Fixes) -> bool:
     return k.call("zram_handle", 0) == 0
 
 
+# ---- z3fold ----
+
+Z3FOLD_PAGES: list[int] = []
+
+
+@ps.scenario(kernel="v6.1", cpus=2, pages=512)
+def z3fold_failed_migration(k):
+    """P holds a and b; the migration isolates P, the user maps b, so the migration fails
+    (-EBUSY) and P is put back; then a small object is allocated on the migration's CPU."""
+    pool = k.z3fold()
+    a, b = pool.alloc(1000), pool.alloc(1000)
+    P = pool.page_of(a)
+    Z3FOLD_PAGES[:] = [P]
+
+    def small():
+        h = yield ps.call("z3fold_alloc", pool.id, 100)
+        Z3FOLD_PAGES.append((yield ps.call("z3fold_page_of", pool.id, h)))
+
+    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
+    u = k.cpu(1).run(pool.map, b, name="user")
+    s = k.cpu(0).run(small, name="small")
+    return ps.script(m.after("z3fold_page_isolate"), u, m, s)
+
+
+def small_object_on_the_put_back_page(kernel: str, fixes: Fixes) -> bool:
+    # Without CONFIG_DEBUG_VM: from 6.3 the failed page is retried synchronously with
+    # PAGE_CLAIMED clear, which z3fold_page_migrate's VM_BUG_ON_PAGE reports
+    # (tests/test_z3fold.py).
+    run = z3fold_failed_migration.run(kernel=kernel, fixes=fixes, debug_vm=False)
+    assert run.ok, run.report()
+    P, got = Z3FOLD_PAGES
+    return got == P
+
+
+@ps.scenario(kernel="v6.1", cpus=2, pages=512)
+def z3fold_free_during_failed_migration(k):
+    """The migration of P fails for b's mapping while the user frees a and then b."""
+    pool = k.z3fold()
+    a, b = pool.alloc(1000), pool.alloc(1000)
+    P = pool.page_of(a)
+
+    def user():
+        yield ps.call("z3fold_map", pool.id, b)
+        yield ps.call("z3fold_free", pool.id, a)
+        yield ps.call("z3fold_unmap", pool.id, b)
+        yield ps.call("z3fold_free", pool.id, b)
+
+    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
+    u = k.cpu(1).run(user, name="user")
+    # b is mapped before the migration looks at P, so the migration fails (-EBUSY); the
+    # user's free of a comes at the migration's next access to P after its trylock: the
+    # clear of PAGE_CLAIMED, after the unlock without the fix (the breakpoint needs
+    # CONFIG_DEBUG_VM off: its VM_BUG_ON_PAGE looks at P first).
+    return ps.script(m.after("z3fold_page_isolate"), u.after("z3fold_map"),
+                     m.before("z3fold_page_migrate", P), u, m)
+
+
+def claimed_race_outcomes(kernel: str, fixes: Fixes) -> tuple[str, ...]:
+    return keys(z3fold_free_during_failed_migration.run(kernel=kernel, fixes=fixes, debug_vm=False))
+
+
+@ps.scenario(kernel="v6.1", cpus=2, pages=512)
+def z3fold_alloc_after_release(k):
+    """a's page P went stale (its last object freed); before the release worker frees it,
+    a z3fold_alloc that may sleep allocates."""
+    pool = k.z3fold()
+    a = pool.alloc(1000)
+    Z3FOLD_PAGES[:] = [pool.page_of(a)]
+    pool.free(a)
+
+    def sleeper():
+        h = yield ps.call("z3fold_alloc_gfp", pool.id, 1000, core.GFP["GFP_KERNEL"])
+        Z3FOLD_PAGES.append((yield ps.call("z3fold_page_of", pool.id, h)))
+
+    return ps.script(k.cpu(1).run(sleeper, name="sleeper"))
+
+
+def reuses_the_stale_page(kernel: str, fixes: Fixes) -> bool:
+    run = z3fold_alloc_after_release.run(kernel=kernel, fixes=fixes)
+    assert run.ok, run.report()
+    P, got = Z3FOLD_PAGES
+    return got == P
+
+
+def highmem_alloc_refused(kernel: str, fixes: Fixes) -> bool:
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
+    pool = k.call("z3fold_create_pool")
+    g = core.GFP
+    return k.call("z3fold_alloc_gfp", pool, 100, g["GFP_KERNEL"] | g["__GFP_HIGHMEM"]) < 0
+
+
+@ps.scenario(kernel="v6.1", cpus=1, pages=512)
+def z3fold_free_of_a_full_page(k):
+    """Three objects fill P (first, last, middle: off every unbuddied list, cpu -1)."""
+    pool = k.z3fold()
+    hs = [pool.alloc(1000) for _ in range(3)]
+    return ps.script(k.cpu(0).run(pool.free, hs[0], name="user"))
+
+
+def free_takes_pool_lock(kernel: str, fixes: Fixes) -> bool:
+    return any(e.get("op") == "spin_lock" and str(e.get("obj", "")).startswith("pool->lock")
+               and e.get("func") == "z3fold_free"
+               for e in trace_of(z3fold_free_of_a_full_page, kernel, fixes))
+
+
+def page_on_pool_lru(kernel: str, fixes: Fixes) -> bool:
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
+    pool = k.call("z3fold_create_pool")
+    h = k.call("z3fold_alloc", pool, 100)
+    return k.state.page(k.call("z3fold_page_of", pool, h))["list"] == "z3fold pool->lru"
+
+
+
 PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # 120 free order-0 pages: above min + 16, below low + 16.
     "8348faf91f56": (lambda k, f: order3_compaction(k, f, 120)[0] == SKIPPED, False, True),
@@ -596,6 +710,16 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # and freed it.
     "3c9959e02547": (missed_frees, (1, 1), (0, 0)),
     "e914d8f00391": (read_completion_frees_the_slot, False, True),
+    "943fb61dd66f": (lambda k, f: keys(z3fold_migrate_map_uaf.z3fold_migrate_map_uaf.run(kernel=k, fixes=f)),
+                     (), ("uaf:z3fold_map",)),
+    # A free between the failed migration's unlock and its clear of PAGE_CLAIMED took the
+    # page for claimed and skipped free_handle: the slots leak.
+    "4a1c3839108a": (claimed_race_outcomes, (), ("leak",)),
+    "6cf9a34967ed": (small_object_on_the_put_back_page, True, False),
+    "df6f0f1d0cf0": (reuses_the_stale_page, False, True),
+    "f4bad643c1d6": (highmem_alloc_refused, True, False),
+    "z3fold-free-no-buddy-del": (free_takes_pool_lock, False, True),
+    "e774a7bc7f0a": (page_on_pool_lru, False, True),
     "avoid-duplicate-page-removal": (
         lambda k, f: keys(balloon_enqueue_double_del.balloon_enqueue_double_del.run(kernel=k, fixes=f)),
         (), ("oops:balloon_page_enqueue_one",)),

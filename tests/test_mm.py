@@ -82,11 +82,13 @@ def test_presets_list_their_fixes() -> None:
         "dd4ae78a21fc", "239592815805"}
     assert set(presets["v6.1"]["fixes"]) - set(presets["v5.15"]["fixes"]) == {
         "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "356ea3865687",
-        "68f2736a8583", "160088b3b6d7", "d818fca1cac3", "b485c6f1f9f5", "e914d8f00391"}
+        "68f2736a8583", "160088b3b6d7", "d818fca1cac3", "b485c6f1f9f5", "e914d8f00391",
+        "943fb61dd66f", "4a1c3839108a", "6cf9a34967ed", "df6f0f1d0cf0", "f4bad643c1d6",
+        "z3fold-free-no-buddy-del"}
     assert set(presets["v6.6"]["fixes"]) - set(presets["v6.1"]["fixes"]) == {
         "c0547d0b6a4b", "d2658f2052c7", "4b5d1e47b694", "6260ae358345", "b46402fa894f",
         "a40a71e8343e", "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", "2ef7dbb26990",
-        "4bb6dc79d987", "4fbbb3fde3c6"}
+        "4bb6dc79d987", "4fbbb3fde3c6", "e774a7bc7f0a"}
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] and p["follows"] for p in presets.values())
     # A release is its predecessor plus its own commits.
@@ -145,7 +147,8 @@ def test_fixes_are_named_and_titled() -> None:
         "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", MERGED[-1],
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal",
         "db8ffbd4e763", "drop-max-zpage-size", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
-        "e914d8f00391"]
+        "e914d8f00391", "943fb61dd66f", "4a1c3839108a", "6cf9a34967ed", "df6f0f1d0cf0",
+        "f4bad643c1d6", "z3fold-free-no-buddy-del", "e774a7bc7f0a"]
     assert all(f["title"] for f in fixes)
     # Each fix's needs are its own: the table is indexed by the fix (a misordered entry
     # once gave d20bdd571ee5 the needs of the freed-page fix).

@@ -355,6 +355,47 @@ class Pool:
         return _core.zs_handle_obj(self.id, handle)
 
 
+class Z3fold:
+    """A z3fold pool (mm/z3fold.c as 5.15 has it: presets v5.15 and later)."""
+
+    def __init__(self, k: KernelBuilder) -> None:
+        self._k = k
+        self.id = k.call("z3fold_create_pool")
+
+    @entry("z3fold_alloc", lambda self, size: (self.id, size))
+    def alloc(self, size: int) -> int:
+        """z3fold_alloc with zswap's gfp: the handle."""
+        handle = self._k.call("z3fold_alloc", self.id, size)
+        if handle <= 0:
+            raise _core.UsageError(f"z3fold_alloc({size}) failed at set-up: {handle}")
+        return handle
+
+    @entry("z3fold_free", lambda self, h: (self.id, h))
+    def free(self, handle: int) -> None:
+        self._k.call("z3fold_free", self.id, handle)
+
+    @entry("z3fold_map", lambda self, h: (self.id, h))
+    def map(self, handle: int) -> int:
+        """z3fold_map: the object's address; it stays mapped until unmap."""
+        return self._k.call("z3fold_map", self.id, handle)
+
+    @entry("z3fold_unmap", lambda self, h: (self.id, h))
+    def unmap(self, handle: int) -> None:
+        self._k.call("z3fold_unmap", self.id, handle)
+
+    @entry("z3fold_write", lambda self, h, token: (self.id, h, token))
+    def write(self, handle: int, token: int) -> None:
+        self._k.call("z3fold_write", self.id, handle, token)
+
+    @entry("z3fold_read", lambda self, h: (self.id, h))
+    def read(self, handle: int) -> int:
+        return self._k.call("z3fold_read", self.id, handle)
+
+    def page_of(self, handle: int) -> int:
+        """The pfn of the page that holds `handle`'s object now."""
+        return self._k.call("z3fold_page_of", self.id, handle)
+
+
 class Balloon:
     """The virtio balloon (balloon_compaction + virtio_balloon)."""
 
@@ -477,6 +518,9 @@ class KernelBuilder:
 
     def balloon(self) -> Balloon:
         return Balloon(self)
+
+    def z3fold(self) -> Z3fold:
+        return Z3fold(self)
 
     def test_driver(self) -> TestDriver:
         return TestDriver(self)
@@ -1091,7 +1135,7 @@ class Scenario:
             if first is not None:
                 found.first_failure = core.minimise(first.key, list(first.schedule.choices))
         ex = Exploration(self, found, built.preset, built.fixes, built.names,
-                         asked=preemption_bound, interrupted=interrupt.set)
+                         asked=preemption_bound, interrupted=interrupt.set, options=overrides)
         record(ex)
         return ex
 
@@ -1193,8 +1237,9 @@ class Exploration:
 
     def __init__(self, scenario: Scenario, found: Any, preset: str, fixes: dict[str, bool],
                  names: Names | None = None, asked: int | None | str = "iterative",
-                 interrupted: bool = False) -> None:
+                 interrupted: bool = False, options: dict[str, Any] | None = None) -> None:
         self.scenario = scenario
+        self.options = dict(options or {})  # kernel options explore() was given (debug_vm=...)
         self.found = found
         self.preset = preset
         self.fixes = dict(fixes)
@@ -1310,7 +1355,7 @@ class Exploration:
         """Run the example of this outcome again, with its trace (without a key: the first
         failure). Exceptions in tasks are outcomes, as they were in the exploration."""
         return self.scenario.run(kernel=self.preset, fixes=self.fixes, schedule=self.example(key),
-                                 errors_as_outcomes=True)
+                                 errors_as_outcomes=True, **self.options)
 
     @property
     def redundant(self) -> int:

@@ -7,6 +7,7 @@
 #include "drivers/balloon.h"
 #include "drivers/swap.h"
 #include "drivers/test_driver.h"
+#include "drivers/z3fold.h"
 #include "drivers/zram.h"
 #include "drivers/zsmalloc.h"
 #include "mm/mm.h"
@@ -20,12 +21,16 @@ inline constexpr std::string_view kLeak = "leak: ";
 
 class Drivers : public mm::Mm {
  public:
-  Drivers() { balloon_hooks = &balloon_compaction_hooks; }
+  Drivers() {
+    balloon_hooks = &balloon_compaction_hooks;
+    kasan_free_pages = z3fold_page_freed;
+  }
 
   Zsmalloc zsmalloc;
   Zram zram;
   Balloon balloon;
   TestDriver test_driver;
+  Z3fold z3fold;
 };
 
 inline Drivers& drivers_of(mm::Mm& mm) { return static_cast<Drivers&>(mm); }

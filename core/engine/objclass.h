@@ -27,6 +27,7 @@ inline constexpr uint8_t kZsmallocBase = 32;    // 32..39: zspage, handle, class
 inline constexpr uint8_t kZramBase = 40;        // 40..43
 inline constexpr uint8_t kBalloonBase = 44;     // 44..47
 inline constexpr uint8_t kTestDriverBase = 48;  // 48..51
+inline constexpr uint8_t kZ3foldBase = 52;      // 52..55
 }  // namespace objclass
 
 // A formatter may use the world (for names) when one is given.

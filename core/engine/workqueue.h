@@ -38,6 +38,9 @@ bool queue_work(World& w, uint32_t wq, uint32_t work, uint32_t line = 0);
 inline bool schedule_work(World& w, uint32_t work, uint32_t line = 0) {
   return queue_work(w, 0, work, line);
 }
+// cancel_work_sync: takes a pending work off its queue, then waits for a running one to
+// end; returns whether it was pending.
+bool cancel_work_sync(World& w, uint32_t work, uint32_t line = 0);
 // Waits until the work is neither pending nor running. Set-up code runs it inline.
 void flush_work(World& w, uint32_t work, uint32_t line = 0);
 

@@ -122,6 +122,19 @@ void flush_work(World& w, uint32_t work, uint32_t line) {
   }
 }
 
+bool cancel_work_sync(World& w, uint32_t work, uint32_t line) {
+  if (work >= w.works.size()) throw UsageError("cancel_work_sync: no such work");
+  sched(Op::QueueWork, Access::Write, work_obj(work), line);
+  WorkStruct& ws = w.works[work];
+  const bool pending = ws.pending;
+  if (pending) {
+    ws.pending = false;
+    for (Workqueue& wq : w.workqueues) std::erase(wq.queue, work);
+  }
+  if (ws.running) flush_work(w, work, line);
+  return pending;
+}
+
 void spawn_workers(Sim& sim, World& world) {
   for (uint32_t wq = 0; wq < world.workqueues.size(); ++wq) {
     const CpuId cpu = world.workqueues[wq].cpu < sim.config().cpus ? world.workqueues[wq].cpu : 0;

@@ -120,7 +120,8 @@ std::vector<EntryPoint> build() {
          return 0;
        }},
   };
-  for (auto* more : {&zsmalloc_entries, &zram_entries, &balloon_entries, &test_driver_entries})
+  for (auto* more : {&zsmalloc_entries, &zram_entries, &balloon_entries, &test_driver_entries,
+                      &z3fold_entries})
     for (const auto& e : (*more)()) v.push_back(e);
   std::sort(v.begin(), v.end(),
             [](const EntryPoint& a, const EntryPoint& b) { return std::string_view(a.name) < b.name; });

@@ -24,6 +24,7 @@ std::vector<EntryPoint> zsmalloc_entries();
 std::vector<EntryPoint> zram_entries();
 std::vector<EntryPoint> balloon_entries();
 std::vector<EntryPoint> test_driver_entries();
+std::vector<EntryPoint> z3fold_entries();
 // Arguments as the entry points take them, range-checked as 64-bit values (2^32 + k is
 // never taken as k): UsageError otherwise.
 mm::Pfn pfn_arg(const Kernel& k, int64_t v);

@@ -39,6 +39,7 @@ std::vector<Outcome> Kernel::teardown_outcomes() const {
       {"zram_check", drivers::zram_check(*this)},
       {"balloon_check", drivers::balloon_check(*this, &census)},
       {"test_driver_check", drivers::test_driver_check(*this)},
+      {"z3fold_check", drivers::z3fold_check(*this)},
   };
   for (const auto& [fn, problems] : checks)
     for (const auto& msg : problems) out.push_back(driver_check_outcome(fn, msg));

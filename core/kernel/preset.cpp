@@ -82,20 +82,23 @@ constexpr BuiltIn kBuiltIn[] = {
      {Fix::ZsHugeInZspage, Fix::ZsNoZspageIsolation, Fix::ZsPoolMigrateLock,
       Fix::ZsLockZspageMigrateLock, Fix::AtomicPageIsolated, Fix::MovableOperations,
       Fix::FreedPageNoLock, Fix::ReclaimThrottleIsolated, Fix::ReclaimThrottleResched,
-      Fix::SwapNoSlotFreeNotify},
+      Fix::SwapNoSlotFreeNotify, Fix::Z3foldMigratedFlag, Fix::Z3foldClaimedUnderLock,
+      Fix::Z3foldPutbackUnbuddied, Fix::Z3foldNoStaleReuse, Fix::Z3foldNoHighmem,
+      Fix::Z3foldFreeNoBuddyDel},
      "Linux 6.1 (LTS): zsmalloc's 5.17 locking rework (pool->migrate_lock, no zspage "
      "isolation), an atomic PG_isolated, movable_operations, compaction throttled in "
-     "reclaim_throttle; a swap-in's read no longer frees its zram slot",
+     "reclaim_throttle; a swap-in's read no longer frees its zram slot; Miaohe Lin's z3fold "
+     "fixes",
      "c1336658570/linux-6.1.20 at fad5889c0b10 (6.1.20; krr-io/linux-6.1.0, 6.1-rc7, has the "
      "same mm/zsmalloc.c and differs in mm/migrate.c only in remove_migration_pte)"},
     {"v6.6", "v6.1",
      {Fix::ZsPoolLock, Fix::ZsOneCompaction, Fix::ZsIsolationUnderPoolLock,
       Fix::ZsChainSizeLeastWaste, Fix::ZsChainSize8, Fix::ZsInsertAtHead,
       Fix::ZsInuseRatioGroups, Fix::ZsCompactOneDst, Fix::ZsCompactResetSrc, Fix::MigrateBatch,
-      Fix::SyncLightNoWaitNotUptodate, Fix::CompactionFsThrottle},
+      Fix::SyncLightNoWaitNotUptodate, Fix::CompactionFsThrottle, Fix::Z3foldNoLru},
      "Linux 6.6 (LTS): zsmalloc's one pool->lock, zspage chains of up to 8 pages, in-use "
      "ratio fullness groups and one-destination compaction; migrate_pages unmaps and locks "
-     "a batch before it moves any",
+     "a batch before it moves any; z3fold has no pool->lru",
      "mihaelbh/adding-new-sched-policy-to-linux-6.6.9 at b0e4488ba24c (6.6.9; its mm/ is "
      "6.6.9's)"},
     {"movable-v3", "",

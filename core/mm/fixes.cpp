@@ -231,6 +231,33 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm: fix unexpected zeroed page mapping with zram swap (5.18, Minchan Kim: "
      "swap_slot_free_notify is gone, so neither end_swap_bio_read nor swap_readpage frees "
      "the zram slot of a page read in; swap_free frees it once the pte maps the page)"},
+    {Fix::Z3foldMigratedFlag, "943fb61dd66f",
+     "mm/z3fold: fix z3fold_page_migrate races with z3fold_map (5.19, Miaohe Lin: "
+     "z3fold_page_migrate marks the old page PAGE_MIGRATED instead of clearing page->private, "
+     "and get_z3fold_header looks at the slot again when it locked such a page, instead of "
+     "returning the header a migration is about to free)"},
+    {Fix::Z3foldClaimedUnderLock, "4a1c3839108a",
+     "mm/z3fold: always clear PAGE_CLAIMED under z3fold page lock (5.19, Miaohe Lin: a "
+     "z3fold_free that took the lock after a failed migration unlocked the page, but before it "
+     "cleared PAGE_CLAIMED, took the page for claimed and skipped free_handle: the slots leaked)"},
+    {Fix::Z3foldPutbackUnbuddied, "6cf9a34967ed",
+     "mm/z3fold: put z3fold page back into unbuddied list when reclaim or migration fails "
+     "(5.19, Miaohe Lin: z3fold_page_putback adds the page to an unbuddied list again; before, "
+     "its free space was out of z3fold_alloc's reach until its next free)"},
+    {Fix::Z3foldNoStaleReuse, "df6f0f1d0cf0",
+     "mm/z3fold: remove buggy use of stale list for allocation (5.19, Miaohe Lin: a z3fold_alloc "
+     "that may sleep no longer takes a page off pool->stale; it allocates a new page)"},
+    {Fix::Z3foldNoHighmem, "f4bad643c1d6",
+     "revert \"mm/z3fold.c: allow __GFP_HIGHMEM in z3fold_alloc\" (5.19, Miaohe Lin: "
+     "z3fold_alloc returns -EINVAL for __GFP_HIGHMEM)"},
+    {Fix::Z3foldFreeNoBuddyDel, "z3fold-free-no-buddy-del",
+     "mm/z3fold: remove redundant list_del_init of zhdr->buddy in z3fold_free (5.19, Miaohe "
+     "Lin; its id is not in the stored archive: z3fold_free no longer takes pool->lock to "
+     "unlink a header whose cpu is -1, which is on no unbuddied list)"},
+    {Fix::Z3foldNoLru, "e774a7bc7f0a",
+     "mm: zswap: remove shrink from zpool interface (6.5, Domenico Cerasuolo: z3fold has no "
+     "pool->lru and no z3fold_reclaim_page; alloc, free, isolation, migration and putback no "
+     "longer link the page on the pool's LRU)"},
 }};
 
 }  // namespace

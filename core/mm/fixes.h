@@ -71,6 +71,14 @@ enum class Fix : uint8_t {
   ZramIdleFlag,              // e82592c4fd7e (5.0): ZRAM_IDLE; every access clears it under the slot lock
   ZramIdleHugeWriteback,     // a939888ec38b (5.0): writeback_store writes back; zram_bvec_write no longer does
   SwapNoSlotFreeNotify,      // e914d8f00391 (5.18): a swap-in's read no longer frees the zram slot
+  // mm/z3fold.c (modelled from 5.15)
+  Z3foldMigratedFlag,        // 943fb61dd66f (5.19): PAGE_MIGRATED keeps get_z3fold_header off a migrated page
+  Z3foldClaimedUnderLock,    // 4a1c3839108a (5.19): PAGE_CLAIMED is cleared under the page lock
+  Z3foldPutbackUnbuddied,    // 6cf9a34967ed (5.19): a page put back goes on an unbuddied list again
+  Z3foldNoStaleReuse,        // df6f0f1d0cf0 (5.19): z3fold_alloc no longer reuses a stale page
+  Z3foldNoHighmem,           // f4bad643c1d6 (5.19): z3fold_alloc refuses __GFP_HIGHMEM
+  Z3foldFreeNoBuddyDel,      // "remove redundant list_del_init of zhdr->buddy in z3fold_free" (5.19)
+  Z3foldNoLru,               // e774a7bc7f0a (6.5): no pool->lru (reclaim moved to zswap)
   Count_
 };
 inline constexpr size_t kFixCount = size_t(Fix::Count_);

@@ -109,6 +109,10 @@ class Mm : public World {
   std::vector<uint32_t> spare_lists;      // pool for get_private_list
   int kcompactd_order = -1;               // pgdat->kcompactd_max_order; -1: asleep
   const BalloonHooks* balloon_hooks = nullptr;  // set by drivers::Drivers
+  // kasan_free_pages: a driver that keeps its objects in the page itself (z3fold) learns
+  // that the page went back to the allocator, so that KASAN reports a later access.
+  void (*kasan_free_pages)(Mm&, Pfn) = nullptr;  // set by drivers::Drivers
+  uint32_t nr_cpu_ids = 1;  // the machine's CPUs (for_each_possible_cpu), set by the machine
 
   bool valid_pfn(Pfn pfn) const { return pfn < pages.size(); }
   Page& page(Pfn pfn) { return pages.write(pfn); }

@@ -61,7 +61,7 @@ inline constexpr uint32_t kNoList = 0xffffffffu;
 inline constexpr uint32_t kPoisonList = 0xfffffffeu;
 
 // Who owns a page that is not free, for leak accounting at teardown.
-enum class Owner : uint8_t { None, Reserved, Process, Zsmalloc, Balloon, TestDriver, Migration, Kernel };
+enum class Owner : uint8_t { None, Reserved, Process, Zsmalloc, Balloon, TestDriver, Migration, Kernel, Z3fold };
 
 struct Page {
   uint64_t flags = 0;        // PG_* bits

@@ -423,6 +423,7 @@ bool free_pages_prepare(Mm& mm, Pfn pfn, unsigned order) {
   page.flags &= ~PAGE_FLAGS_CHECK_AT_PREP;
   for (uint32_t i = 0; i < nr; ++i) {
     Page& p = mm.page(pfn + i);
+    if (p.owner == Owner::Z3fold && mm.kasan_free_pages) mm.kasan_free_pages(mm, pfn + i);
     p.owner = Owner::None;
     p.content = 0;
   }

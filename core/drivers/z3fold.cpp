@@ -1,0 +1,1101 @@
+#include "drivers/z3fold.h"
+
+#include <algorithm>
+
+#include "drivers/drivers.h"
+#include "mm/list.h"
+#include "mm/page_ops.h"
+
+namespace pagesim::drivers {
+
+using namespace pagesim::mm;
+using namespace pagesim::drivers::z3;
+
+namespace {
+
+// WARN_ON(cond), the kernel's `text` of it: reported, and the code goes on.
+#define Z3_WARN_ON(cond, text, what) \
+  ((cond) ? (::pagesim::WARN(REPORT_FUNC_HERE(), BUG_SITE(text), {what}), true) : false)
+
+Z3fold& Z(Mm& mm) { return drivers_of(mm).z3fold; }
+
+Z3foldPool& pool_of(Mm& mm, uint32_t pool) { return Z(mm).pools.at(pool); }
+
+ObjId pool_obj(uint32_t pool, uint32_t part) { return make_obj(z3obj::kPool, uint64_t(pool) << 2 | part); }
+ObjId lists_obj(uint32_t pool) { return pool_obj(pool, 2); }  // the unbuddied lists and stale
+
+bool has(const Mm& mm, Fix f) { return mm.cfg.has(f); }
+
+std::string pfn_name(Pfn pfn) { return "pfn " + std::to_string(pfn); }
+
+// smp_processor_id(): the CPU the running task is on (set-up code: CPU 0).
+uint32_t smp_processor_id() {
+  Sim* s = Sim::current();
+  Task* t = s ? s->current_task() : nullptr;
+  return t ? t->phys : 0;
+}
+
+// ---- the page's memory ----
+
+Z3foldPageMem& page_mem(Mm& mm, Pfn pfn) {
+  Z3fold& z = Z(mm);
+  if (z.mem_of.size() <= pfn) z.mem_of.resize(size_t(pfn) + 1, 0);
+  if (!z.mem_of[pfn]) {
+    z.mem.emplace_back();
+    z.mem_of[pfn] = uint32_t(z.mem.size());
+  }
+  return z.mem[z.mem_of[pfn] - 1];
+}
+
+const Z3foldPageMem* page_mem_if(const Mm& mm, Pfn pfn) {
+  const Z3fold& z = drivers_of(mm).z3fold;
+  return pfn < z.mem_of.size() && z.mem_of[pfn] ? &z.mem[z.mem_of[pfn] - 1] : nullptr;
+}
+
+// An access to the header (zhdr->field): a scheduling point on it, and KASAN's check that
+// the page was not freed under us.
+Z3foldHeader& H(Mm& mm, Pfn zhdr, Access rw, uint32_t line) {
+  sched(rw == Access::Read ? Op::Read : Op::Write, rw, z3fold_header_obj(zhdr), line);
+  Z3foldPageMem& m = page_mem(mm, zhdr);
+  kasan_check(m.life, "struct z3fold_header", pfn_name(zhdr), rw == Access::Write);
+  return m.hdr;
+}
+Z3foldHeader& Hr(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, Access::Read, line); }
+Z3foldHeader& Hw(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, Access::Write, line); }
+
+// page->private's z3fold bits (atomic bit operations on the struct page).
+uint64_t& priv(Mm& mm, Pfn page) { return mm.page(page).private_; }
+bool test_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
+  const Mm& cm = mm;
+  return test_bit(nr, cm.page(page).private_, page_obj(page), line);
+}
+void set_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) { set_bit(nr, priv(mm, page), page_obj(page), line); }
+void clear_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
+  clear_bit(nr, priv(mm, page), page_obj(page), line);
+}
+bool test_and_set_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
+  return test_and_set_bit(nr, priv(mm, page), page_obj(page), line);
+}
+bool test_and_clear_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
+  return test_and_clear_bit(nr, priv(mm, page), page_obj(page), line);
+}
+void write_priv(Mm& mm, Pfn page, uint64_t v, uint32_t line = here()) {
+  sched(Op::Write, Access::Write, page_obj(page), line);
+  priv(mm, page) = v;
+}
+
+// ---- locks ----
+
+SpinLock& page_lock(Mm& mm, Pfn zhdr, bool write = true) {
+  Z3foldPageMem& m = page_mem(mm, zhdr);
+  kasan_check(m.life, "struct z3fold_header", pfn_name(zhdr), write);
+  return m.hdr.page_lock;
+}
+void z3fold_page_lock(Mm& mm, Pfn zhdr, uint32_t line = here()) { spin_lock(page_lock(mm, zhdr), line); }
+bool z3fold_page_trylock(Mm& mm, Pfn zhdr, uint32_t line = here()) {
+  return spin_trylock(page_lock(mm, zhdr), line);
+}
+void z3fold_page_unlock(Mm& mm, Pfn zhdr, uint32_t line = here()) { spin_unlock(page_lock(mm, zhdr), line); }
+
+// ---- slots and handles ----
+
+uint32_t handle_to_slots(uint64_t handle) { return uint32_t(handle / SLOTS_ALIGN); }
+uint32_t handle_idx(uint64_t handle) { return uint32_t(handle % SLOTS_ALIGN) / 8; }
+bool headless_handle(uint64_t handle) { return handle & (1u << PAGE_HEADLESS); }
+uint64_t slot_handle(uint32_t slots, uint32_t idx) { return uint64_t(slots) * SLOTS_ALIGN + idx * 8; }
+Pfn addr_to_zhdr(uint64_t addr) { return Pfn(addr >> PAGE_SHIFT); }  // addr & PAGE_MASK
+
+Z3foldSlots& slots_at(Mm& mm, uint32_t id, bool write) {
+  Z3fold& z = Z(mm);
+  if (!id || id > z.slots.size()) null_deref("struct z3fold_buddy_slots", uint64_t(id) * SLOTS_ALIGN);
+  Z3foldSlots& s = z.slots[id - 1];
+  kasan_check(s.life, "struct z3fold_buddy_slots", std::to_string(id), write);
+  return s;
+}
+
+// *(unsigned long *)handle, under the slots' lock.
+uint64_t read_handle(Mm& mm, uint64_t handle, uint32_t line = here()) {
+  Z3foldSlots& s = slots_at(mm, handle_to_slots(handle), false);
+  sched(Op::Read, Access::Read, z3fold_slots_obj(handle_to_slots(handle)), line);
+  return s.slot[handle_idx(handle)];
+}
+void write_handle(Mm& mm, uint64_t handle, uint64_t v, uint32_t line = here()) {
+  Z3foldSlots& s = slots_at(mm, handle_to_slots(handle), true);
+  sched(Op::Write, Access::Write, z3fold_slots_obj(handle_to_slots(handle)), line);
+  s.slot[handle_idx(handle)] = v;
+  wake_up(z3fold_slots_obj(handle_to_slots(handle)));  // get_z3fold_header looks again
+}
+
+uint32_t alloc_slots(Mm& mm, uint32_t pool, gfp_t gfp) {
+  MODEL_FUNC("alloc_slots");
+  // kmem_cache_zalloc may sleep for a gfp that allows it (might_sleep_if).
+  if (Sim* s = Sim::current(); s && s->current_task() && (gfp & __GFP_DIRECT_RECLAIM))
+    s->might_sleep("kmem_cache_zalloc", z3fold_slots_obj(0));
+  Z3fold& z = Z(mm);
+  Z3foldSlots& s = z.slots.emplace_back();  // kmem_cache_zalloc(pool->c_handle, ...)
+  const uint32_t id = uint32_t(z.slots.size());
+  s.pool = pool;
+  s.lock.id = z3fold_slots_obj(id);
+  s.allocated = true;
+  kasan_alloc(s.life);
+  return id;
+}
+
+void free_slots(Mm& mm, uint32_t id) {
+  Z3foldSlots& s = slots_at(mm, id, true);
+  s.allocated = false;
+  kasan_free(s.life, "struct z3fold_buddy_slots " + std::to_string(id), here());
+}
+
+// get_z3fold_header: the handle's header, locked (unless the page is headless).
+Pfn get_z3fold_header(Mm& mm, uint64_t handle) {
+  MODEL_FUNC("get_z3fold_header");
+  if (headless_handle(handle)) return addr_to_zhdr(handle);
+  const uint32_t slots = handle_to_slots(handle);
+  for (;;) {
+    RwLock& lock = slots_at(mm, slots, false).lock;
+    read_lock(lock);
+    const uint64_t addr = read_handle(mm, handle);
+    const Pfn zhdr = addr_to_zhdr(addr);
+    const bool locked = z3fold_page_trylock(mm, zhdr);
+    read_unlock(lock);
+    if (locked) {
+      // 943fb61dd66f: a migrated page is released soon; look at the slot again.
+      if (!has(mm, Fix::Z3foldMigratedFlag) || !test_priv(mm, PAGE_MIGRATED, zhdr)) return zhdr;
+      z3fold_page_unlock(mm, zhdr);
+    }
+    // cpu_relax(), and again: the model's task waits for a change of what it saw (the
+    // lock released, or the slot rewritten), which another look would see at once.
+    const Z3foldSlots& s = Z(mm).slots[slots - 1];
+    if (s.slot[handle_idx(handle)] != addr) continue;
+    if (!locked && spin_is_locked(page_mem(mm, zhdr).hdr.page_lock))
+      poll_spin(make_obj(z3obj::kPageLock, zhdr), "get_z3fold_header");
+    else if (locked)
+      poll_spin(z3fold_slots_obj(slots), "get_z3fold_header");
+  }
+}
+
+void put_z3fold_header(Mm& mm, Pfn zhdr) {
+  if (!test_priv(mm, PAGE_HEADLESS, zhdr)) z3fold_page_unlock(mm, zhdr);
+}
+
+void free_handle(Mm& mm, uint64_t handle, Pfn zhdr) {
+  MODEL_FUNC("free_handle");
+  if (headless_handle(handle)) return;
+  if (Z3_WARN_ON(read_handle(mm, handle) == 0, "WARN_ON(*(unsigned long *)handle == 0)", "the handle's slot is already free")) return;
+  const uint32_t slots = handle_to_slots(handle);
+  Z3foldSlots& s = slots_at(mm, slots, true);
+  write_lock(s.lock);
+  write_handle(mm, handle, 0);
+  if (Hr(mm, zhdr).slots != slots) Hw(mm, zhdr).foreign_handles--;
+  bool is_free = true;
+  sched(Op::Read, Access::Read, z3fold_slots_obj(slots), here());
+  for (uint64_t v : s.slot)
+    if (v) is_free = false;
+  write_unlock(s.lock);
+  if (is_free) {
+    if (Hr(mm, zhdr).slots == slots) Hw(mm, zhdr).slots = 0;
+    free_slots(mm, slots);  // kmem_cache_free(pool->c_handle, slots)
+  }
+}
+
+// __idx, __encode_handle, encode_handle
+uint32_t idx_of(const Z3foldHeader& h, z3fold_buddy bud) { return (bud + h.first_num) & BUDDY_MASK; }
+
+uint64_t encode_handle(Mm& mm, Pfn zhdr, z3fold_buddy bud) {
+  if (bud == HEADLESS) return (uint64_t(zhdr) << PAGE_SHIFT) | (1u << PAGE_HEADLESS);
+  const Z3foldHeader& h = Hr(mm, zhdr);
+  const uint32_t idx = idx_of(h, bud);
+  uint64_t v = (uint64_t(zhdr) << PAGE_SHIFT) + idx;
+  if (bud == LAST) v |= uint64_t(h.last_chunks) << BUDDY_SHIFT;
+  const uint32_t slots = h.slots;
+  RwLock& lock = slots_at(mm, slots, true).lock;
+  write_lock(lock);
+  write_handle(mm, slot_handle(slots, idx), v);
+  write_unlock(lock);
+  return slot_handle(slots, idx);
+}
+
+// handle_to_chunks: only for LAST.
+uint16_t handle_to_chunks(Mm& mm, uint64_t handle) {
+  RwLock& lock = slots_at(mm, handle_to_slots(handle), false).lock;
+  read_lock(lock);
+  const uint64_t addr = read_handle(mm, handle);
+  read_unlock(lock);
+  return uint16_t((addr & (PAGE_SIZE - 1)) >> BUDDY_SHIFT);
+}
+
+z3fold_buddy handle_to_buddy(Mm& mm, uint64_t handle) {
+  MODEL_FUNC("handle_to_buddy");
+  RwLock& lock = slots_at(mm, handle_to_slots(handle), false).lock;
+  read_lock(lock);
+  const uint64_t addr = read_handle(mm, handle);
+  read_unlock(lock);
+  const Pfn zhdr = addr_to_zhdr(addr);
+  return z3fold_buddy((addr - Hr(mm, zhdr).first_num) & BUDDY_MASK);
+}
+
+// ---- lists ----
+
+void buddy_del_init(Mm& mm, uint32_t pool, Pfn zhdr) {
+  Z3foldHeader& h = Hw(mm, zhdr);
+  Z3foldPool& p = pool_of(mm, pool);
+  sched(Op::ListDel, Access::Write, lists_obj(pool), here());
+  if (h.buddy >= 0) std::erase(p.unbuddied[size_t(h.buddy)], zhdr);
+  else if (h.buddy == kZ3Stale) std::erase(p.stale, zhdr);
+  h.buddy = kZ3NoList;
+}
+
+bool buddy_empty(Mm& mm, Pfn zhdr) { return Hr(mm, zhdr).buddy == kZ3NoList; }
+
+void buddy_add(Mm& mm, uint32_t pool, Pfn zhdr, int32_t list) {
+  Z3foldHeader& h = Hw(mm, zhdr);
+  if (h.buddy != kZ3NoList)
+    BUG(REPORT_FUNC("__list_add"), "list_add double add: z3fold header " + pfn_name(zhdr) + " is already listed");
+  Z3foldPool& p = pool_of(mm, pool);
+  sched(Op::ListAdd, Access::Write, lists_obj(pool), here());
+  auto& l = list == kZ3Stale ? p.stale : p.unbuddied[size_t(list)];
+  l.insert(l.begin(), zhdr);
+  h.buddy = list;
+}
+
+// The page's lru links: INIT_LIST_HEAD(&page->lru), and whether it is on pool->lru.
+void init_page_lru(Mm& mm, Pfn page) {
+  sched(Op::Write, Access::Write, page_obj(page), here());
+  Page& pg = mm.page(page);
+  pg.list = kNoList;
+  pg.lru_prev = pg.lru_next = kNoPfn;
+}
+bool page_lru_listed(Mm& mm, Pfn page) {
+  sched(Op::Read, Access::Read, page_obj(page), here());
+  const Mm& cm = mm;
+  return cm.page(page).list != kNoList;
+}
+
+// ---- the page ----
+
+uint32_t num_free_chunks(const Z3foldHeader& h) {
+  if (h.middle_chunks != 0) {
+    const int nfree_before = h.first_chunks ? 0 : h.start_middle - int(ZHDR_CHUNKS);
+    const int nfree_after = h.last_chunks ? 0 : int(TOTAL_CHUNKS) - (h.start_middle + h.middle_chunks);
+    return uint32_t(std::max(nfree_before, nfree_after));
+  }
+  return NCHUNKS - h.first_chunks - h.last_chunks;
+}
+
+void add_to_unbuddied(Mm& mm, uint32_t pool, Pfn zhdr) {
+  const Z3foldHeader& h = Hr(mm, zhdr);
+  if (h.first_chunks == 0 || h.last_chunks == 0 || h.middle_chunks == 0) {
+    const uint32_t freechunks = num_free_chunks(h);
+    const uint32_t cpu = smp_processor_id();  // migrate_disable(); this_cpu_ptr(pool->unbuddied)
+    Z3foldPool& p = pool_of(mm, pool);
+    spin_lock(p.lock);
+    buddy_add(mm, pool, zhdr, int32_t(cpu * NCHUNKS + freechunks));
+    spin_unlock(p.lock);
+    Hw(mm, zhdr).cpu = int16_t(cpu);
+  }
+}
+
+z3fold_buddy get_free_buddy(const Z3foldHeader& h, uint32_t chunks) {
+  if (h.middle_chunks) {
+    if (!h.first_chunks && chunks <= h.start_middle - ZHDR_CHUNKS) return FIRST;
+    if (!h.last_chunks) return LAST;
+    return HEADLESS;
+  }
+  if (!h.first_chunks) return FIRST;
+  if (!h.last_chunks) return LAST;
+  return MIDDLE;
+}
+
+bool buddy_single(const Z3foldHeader& h) {
+  return !((h.first_chunks && h.middle_chunks) || (h.first_chunks && h.last_chunks) ||
+           (h.middle_chunks && h.last_chunks));
+}
+
+uint32_t size_to_chunks(size_t size) { return uint32_t((size + CHUNK_SIZE - 1) >> CHUNK_SHIFT); }
+
+void compact_page_work(World& w, uint64_t zhdr);
+void free_pages_work(World& w, uint64_t pool);
+
+// init_z3fold_page: the header of a newly allocated page (a page reused from the stale
+// list keeps its memory).
+Pfn init_z3fold_page(Mm& mm, Pfn page, bool headless, uint32_t pool, gfp_t gfp) {
+  MODEL_FUNC("init_z3fold_page");
+  init_page_lru(mm, page);
+  clear_priv(mm, PAGE_HEADLESS, page);
+  clear_priv(mm, MIDDLE_CHUNK_MAPPED, page);
+  clear_priv(mm, NEEDS_COMPACTING, page);
+  clear_priv(mm, PAGE_STALE, page);
+  clear_priv(mm, PAGE_CLAIMED, page);
+  if (has(mm, Fix::Z3foldMigratedFlag)) clear_priv(mm, PAGE_MIGRATED, page);
+  Z3foldPageMem& m = page_mem(mm, page);
+  if (m.life.freed || m.hdr.pool == 0) kasan_alloc(m.life);  // a page fresh from the allocator
+  if (headless) return page;
+  const uint32_t slots = alloc_slots(mm, pool, gfp);
+  sched(Op::Write, Access::Write, z3fold_header_obj(page), here());  // memset(zhdr, 0, ...)
+  Z3foldHeader& h = m.hdr;
+  h = Z3foldHeader{};
+  h.page_lock.id = make_obj(z3obj::kPageLock, page);
+  h.refcount = 1;
+  h.cpu = -1;
+  h.slots = slots;
+  h.pool = pool + 1;  // model: 0 is "never a z3fold header"
+  h.work = init_work(mm, compact_page_work, page, "z3fold compact_page_work");
+  return page;
+}
+
+// free_z3fold_page: resets the struct page fields and frees the page.
+void free_z3fold_page(Mm& mm, Pfn page, bool headless) {
+  MODEL_FUNC("free_z3fold_page");
+  if (!headless) {
+    lock_page(mm, page);
+    __ClearPageMovable(mm, page);
+    unlock_page(mm, page);
+  }
+  __free_pages(mm, page, 0);
+}
+
+uint32_t pool_id(Mm& mm, Pfn zhdr) { return Hr(mm, zhdr).pool - 1; }  // zhdr_to_pool
+
+void __release_z3fold_page(Mm& mm, Pfn zhdr, bool locked) {
+  MODEL_FUNC("__release_z3fold_page");
+  const uint32_t pool = pool_id(mm, zhdr);
+  Z3foldPool& p = pool_of(mm, pool);
+  Z3_WARN_ON(!buddy_empty(mm, zhdr), "WARN_ON(!list_empty(&zhdr->buddy))", "the released page is still on an unbuddied list");
+  set_priv(mm, PAGE_STALE, zhdr);
+  clear_priv(mm, NEEDS_COMPACTING, zhdr);
+  spin_lock(p.lock);  // (from e774a7bc7f0a an empty critical section)
+  if (!has(mm, Fix::Z3foldNoLru) && page_lru_listed(mm, zhdr)) list_del_init(mm, zhdr, here());
+  spin_unlock(p.lock);
+  if (locked) z3fold_page_unlock(mm, zhdr);
+  spin_lock(p.stale_lock);
+  buddy_add(mm, pool, zhdr, kZ3Stale);
+  queue_work(mm, p.release_wq, p.work, here());
+  spin_unlock(p.stale_lock);
+  p.pages_nr--;  // 6.1 decrements here; 5.15 after each kref_put (a statistic only)
+}
+
+// kref_put(&zhdr->refcount, release): true when this put released the page.
+enum class Release { Locked, LockedList };
+bool put_z3fold(Mm& mm, Pfn zhdr, Release how) {
+  sched(Op::AtomicRmw, Access::Write, z3fold_header_obj(zhdr), here());
+  Z3foldHeader& h = page_mem(mm, zhdr).hdr;
+  kasan_check(page_mem(mm, zhdr).life, "struct z3fold_header", pfn_name(zhdr), true);
+  if (--h.refcount != 0) return false;
+  if (how == Release::LockedList) {  // release_z3fold_page_locked_list
+    MODEL_FUNC("release_z3fold_page_locked_list");
+    const uint32_t pool = pool_id(mm, zhdr);
+    spin_lock(pool_of(mm, pool).lock);
+    buddy_del_init(mm, pool, zhdr);
+    spin_unlock(pool_of(mm, pool).lock);
+  }
+  if (z3fold_page_trylock(mm, zhdr)) {
+    const char* fn = how == Release::Locked ? REPORT_FUNC("release_z3fold_page_locked")
+                                            : REPORT_FUNC("release_z3fold_page_locked_list");
+    const uint32_t site = how == Release::Locked
+                              ? BUG_SITE_IN("release_z3fold_page_locked", "WARN_ON(z3fold_page_trylock(zhdr))")
+                              : BUG_SITE_IN("release_z3fold_page_locked_list", "WARN_ON(z3fold_page_trylock(zhdr))");
+    WARN(fn, site, {"the released page's lock was not held"});
+  }
+  __release_z3fold_page(mm, zhdr, true);
+  return true;
+}
+
+void kref_get(Mm& mm, Pfn zhdr) {
+  sched(Op::AtomicRmw, Access::Write, z3fold_header_obj(zhdr), here());
+  Z3foldPageMem& m = page_mem(mm, zhdr);
+  kasan_check(m.life, "struct z3fold_header", pfn_name(zhdr), true);
+  m.hdr.refcount++;
+}
+
+// The content token of the object at `chunk` of the page (a memcpy of it).
+uint32_t& data_at(Mm& mm, Pfn page, uint32_t chunk, bool write) {
+  sched(write ? Op::Write : Op::Read, write ? Access::Write : Access::Read, z3fold_header_obj(page), here());
+  Z3foldPageMem& m = page_mem(mm, page);
+  kasan_check(m.life, "z3fold page memory", pfn_name(page), write);
+  return m.data[chunk];
+}
+
+Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep);
+
+// compact_single_buddy: moves the page's one object to another page (inter-page
+// compaction, 4a3ac9311dac); the handle stays in this page's slots ("foreign").
+Pfn compact_single_buddy(Mm& mm, Pfn zhdr) {
+  MODEL_FUNC("compact_single_buddy");
+  const uint32_t pool = pool_id(mm, zhdr);
+  const Z3foldHeader h = Hr(mm, zhdr);
+  const uint32_t first_idx = idx_of(h, FIRST), middle_idx = idx_of(h, MIDDLE), last_idx = idx_of(h, LAST);
+  Z3foldSlots& s = slots_at(mm, h.slots, false);
+  sched(Op::Read, Access::Read, z3fold_slots_obj(h.slots), here());  // the slots are local: page lock
+  uint32_t src = 0, sz = 0;
+  uint64_t old_handle = 0;
+  uint16_t Z3foldHeader::*moved = nullptr;
+  if (h.first_chunks && s.slot[first_idx]) {
+    src = ZHDR_CHUNKS, sz = h.first_chunks, old_handle = slot_handle(h.slots, first_idx);
+    moved = &Z3foldHeader::first_chunks;
+  } else if (h.middle_chunks && s.slot[middle_idx]) {
+    src = h.start_middle, sz = h.middle_chunks, old_handle = slot_handle(h.slots, middle_idx);
+    moved = &Z3foldHeader::middle_chunks;
+  } else if (h.last_chunks && s.slot[last_idx]) {
+    src = TOTAL_CHUNKS - h.last_chunks, sz = h.last_chunks, old_handle = slot_handle(h.slots, last_idx);
+    moved = &Z3foldHeader::last_chunks;
+  }
+  if (!sz) return kNoPfn;
+  const Pfn new_zhdr = __z3fold_alloc(mm, pool, size_t(sz) << CHUNK_SHIFT, false);
+  if (new_zhdr == kNoPfn) return kNoPfn;
+  auto out_fail = [&] {
+    if (!put_z3fold(mm, new_zhdr, Release::Locked)) {
+      add_to_unbuddied(mm, pool, new_zhdr);
+      z3fold_page_unlock(mm, new_zhdr);
+    }
+    return kNoPfn;
+  };
+  if (Z3_WARN_ON(new_zhdr == zhdr, "WARN_ON(new_zhdr == zhdr)", "__z3fold_alloc returned the page being compacted")) return out_fail();
+  const z3fold_buddy new_bud = get_free_buddy(Hr(mm, new_zhdr), sz);
+  uint32_t dst;
+  Z3foldHeader& nh = Hw(mm, new_zhdr);
+  switch (new_bud) {
+    case FIRST:
+      nh.first_chunks = uint16_t(sz);
+      dst = ZHDR_CHUNKS;
+      break;
+    case MIDDLE:
+      nh.middle_chunks = uint16_t(sz);
+      nh.start_middle = uint16_t(nh.first_chunks + ZHDR_CHUNKS);
+      dst = nh.start_middle;
+      break;
+    case LAST:
+      nh.last_chunks = uint16_t(sz);
+      dst = TOTAL_CHUNKS - nh.last_chunks;
+      break;
+    default:
+      return out_fail();
+  }
+  nh.foreign_handles++;
+  data_at(mm, new_zhdr, dst, true) = data_at(mm, zhdr, src, false);  // memcpy(q, p, sz)
+  RwLock& lock = slots_at(mm, h.slots, true).lock;
+  write_lock(lock);
+  uint64_t v = (uint64_t(new_zhdr) << PAGE_SHIFT) + idx_of(Hr(mm, new_zhdr), new_bud);
+  if (new_bud == LAST) v |= uint64_t(Hr(mm, new_zhdr).last_chunks) << BUDDY_SHIFT;
+  write_handle(mm, old_handle, v);
+  write_unlock(lock);
+  add_to_unbuddied(mm, pool, new_zhdr);
+  z3fold_page_unlock(mm, new_zhdr);
+  Hw(mm, zhdr).*moved = 0;
+  return new_zhdr;
+}
+
+void mchunk_memmove(Mm& mm, Pfn zhdr, uint16_t dst_chunk) {
+  const Z3foldHeader& h = Hr(mm, zhdr);
+  data_at(mm, zhdr, dst_chunk, true) = data_at(mm, zhdr, h.start_middle, false);
+}
+
+// z3fold_compact_page: moves the middle object within the page. Page lock held.
+int z3fold_compact_page(Mm& mm, Pfn zhdr) {
+  MODEL_FUNC("z3fold_compact_page");
+  if (test_priv(mm, MIDDLE_CHUNK_MAPPED, zhdr)) return 0;  // can't move middle chunk, it's used
+  if (PageIsolated(mm, zhdr)) return 0;
+  Z3foldHeader h = Hr(mm, zhdr);
+  if (h.middle_chunks == 0) return 0;  // nothing to compact
+  if (h.first_chunks == 0 && h.last_chunks == 0) {
+    mchunk_memmove(mm, zhdr, ZHDR_CHUNKS);  // move to the beginning
+    Z3foldHeader& w = Hw(mm, zhdr);
+    w.first_chunks = w.middle_chunks;
+    w.middle_chunks = 0;
+    w.start_middle = 0;
+    w.first_num = (w.first_num + 1) & BUDDY_MASK;
+    return 1;
+  }
+  // moving data is expensive, so let's only do that if there's substantial gain
+  if (h.first_chunks != 0 && h.last_chunks == 0 &&
+      h.start_middle - (h.first_chunks + ZHDR_CHUNKS) >= BIG_CHUNK_GAP) {
+    const uint16_t to = uint16_t(h.first_chunks + ZHDR_CHUNKS);
+    mchunk_memmove(mm, zhdr, to);
+    Hw(mm, zhdr).start_middle = to;
+    return 1;
+  }
+  if (h.last_chunks != 0 && h.first_chunks == 0 &&
+      TOTAL_CHUNKS - (h.last_chunks + h.start_middle + h.middle_chunks) >= BIG_CHUNK_GAP) {
+    const uint16_t new_start = uint16_t(TOTAL_CHUNKS - h.last_chunks - h.middle_chunks);
+    mchunk_memmove(mm, zhdr, new_start);
+    Hw(mm, zhdr).start_middle = new_start;
+    return 1;
+  }
+  return 0;
+}
+
+void do_compact_page(Mm& mm, Pfn zhdr, bool locked) {
+  MODEL_FUNC("do_compact_page");
+  const uint32_t pool = pool_id(mm, zhdr);
+  if (locked)
+    Z3_WARN_ON(z3fold_page_trylock(mm, zhdr), "WARN_ON(z3fold_page_trylock(zhdr))", "the page's lock was not held");
+  else
+    z3fold_page_lock(mm, zhdr);
+  if (Z3_WARN_ON(!test_and_clear_priv(mm, NEEDS_COMPACTING, zhdr),
+                 "WARN_ON(!test_and_clear_bit(NEEDS_COMPACTING, &page->private))", "NEEDS_COMPACTING was not set")) {
+    z3fold_page_unlock(mm, zhdr);
+    return;
+  }
+  spin_lock(pool_of(mm, pool).lock);
+  buddy_del_init(mm, pool, zhdr);
+  spin_unlock(pool_of(mm, pool).lock);
+  if (put_z3fold(mm, zhdr, Release::Locked)) return;
+  if (test_priv(mm, PAGE_STALE, zhdr) || test_and_set_priv(mm, PAGE_CLAIMED, zhdr)) {
+    z3fold_page_unlock(mm, zhdr);
+    return;
+  }
+  const Z3foldHeader h = Hr(mm, zhdr);
+  if (!h.foreign_handles && buddy_single(h) && h.mapped_count == 0 && compact_single_buddy(mm, zhdr) != kNoPfn) {
+    if (!put_z3fold(mm, zhdr, Release::Locked)) {
+      clear_priv(mm, PAGE_CLAIMED, zhdr);
+      z3fold_page_unlock(mm, zhdr);
+    }
+    return;
+  }
+  z3fold_compact_page(mm, zhdr);
+  add_to_unbuddied(mm, pool, zhdr);
+  clear_priv(mm, PAGE_CLAIMED, zhdr);
+  z3fold_page_unlock(mm, zhdr);
+}
+
+void compact_page_work(World& w, uint64_t zhdr) {
+  MODEL_FUNC("compact_page_work");
+  do_compact_page(static_cast<Mm&>(w), Pfn(zhdr), false);
+}
+
+void free_pages_work(World& w, uint64_t pool_id_) {
+  MODEL_FUNC("free_pages_work");
+  Mm& mm = static_cast<Mm&>(w);
+  const uint32_t pool = uint32_t(pool_id_);
+  Z3foldPool& p = pool_of(mm, pool);
+  spin_lock(p.stale_lock);
+  for (;;) {
+    sched(Op::Read, Access::Read, lists_obj(pool), here());
+    if (p.stale.empty()) break;
+    const Pfn zhdr = p.stale.front();
+    buddy_del_init(mm, pool, zhdr);  // list_del(&zhdr->buddy)
+    if (Z3_WARN_ON(!test_priv(mm, PAGE_STALE, zhdr), "WARN_ON(!test_bit(PAGE_STALE, &page->private))",
+                   "a page on the stale list is not PAGE_STALE")) continue;
+    spin_unlock(p.stale_lock);
+    cancel_work_sync(mm, Hr(mm, zhdr).work, here());
+    free_z3fold_page(mm, zhdr, false);
+    spin_lock(p.stale_lock);  // after cond_resched()
+  }
+  spin_unlock(p.stale_lock);
+}
+
+// Takes the first header of an unbuddied list that passes the checks, locked, or kNoPfn;
+// `retry` is set when it must look again from the start.
+Pfn take_unbuddied(Mm& mm, uint32_t pool, size_t list, bool* retry) {
+  Z3foldPool& p = pool_of(mm, pool);
+  spin_lock(p.lock);
+  sched(Op::Read, Access::Read, lists_obj(pool), here());
+  const Pfn zhdr = p.unbuddied[list].empty() ? kNoPfn : p.unbuddied[list].front();
+  if (zhdr == kNoPfn || !z3fold_page_trylock(mm, zhdr)) {
+    spin_unlock(p.lock);
+    return kNoPfn;
+  }
+  buddy_del_init(mm, pool, zhdr);
+  Hw(mm, zhdr).cpu = -1;
+  spin_unlock(p.lock);
+  if (test_priv(mm, NEEDS_COMPACTING, zhdr) || test_priv(mm, PAGE_CLAIMED, zhdr)) {
+    z3fold_page_unlock(mm, zhdr);
+    *retry = true;
+    return kNoPfn;
+  }
+  // "this page could not be removed from its unbuddied list while pool lock was held,
+  // and then we've taken page lock so kref_put could not be called before we got here"
+  kref_get(mm, zhdr);
+  return zhdr;
+}
+
+// __z3fold_alloc: a locked header with room for `size`, or kNoPfn.
+Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep) {
+  MODEL_FUNC("__z3fold_alloc");
+  const uint32_t chunks = size_to_chunks(size);
+  Pfn zhdr = kNoPfn;
+  for (bool lookup = true; lookup;) {
+    lookup = false;
+    const uint32_t cpu = smp_processor_id();  // migrate_disable(); this_cpu_ptr(pool->unbuddied)
+    for (uint32_t i = chunks; i < NCHUNKS && zhdr == kNoPfn && !lookup; ++i) {
+      const size_t l = size_t(cpu) * NCHUNKS + i;
+      sched(Op::Read, Access::Read, lists_obj(pool), here());  // READ_ONCE(l), unlocked
+      Z3foldPool& p = pool_of(mm, pool);
+      if (p.unbuddied[l].empty()) continue;
+      const Pfn first = p.unbuddied[l].front();
+      // Re-check under lock.
+      spin_lock(p.lock);
+      sched(Op::Read, Access::Read, lists_obj(pool), here());
+      if (p.unbuddied[l].empty() || p.unbuddied[l].front() != first || !z3fold_page_trylock(mm, first)) {
+        spin_unlock(p.lock);
+        lookup = true;  // goto lookup
+        break;
+      }
+      buddy_del_init(mm, pool, first);
+      Hw(mm, first).cpu = -1;
+      spin_unlock(p.lock);
+      if (test_priv(mm, NEEDS_COMPACTING, first) || test_priv(mm, PAGE_CLAIMED, first)) {
+        z3fold_page_unlock(mm, first);
+        lookup = true;
+        break;
+      }
+      kref_get(mm, first);
+      zhdr = first;
+    }
+  }
+  if (zhdr == kNoPfn) {
+    // look for _exact_ match on other cpus' lists
+    for (uint32_t cpu = 0; cpu < mm.nr_cpu_ids && zhdr == kNoPfn; ++cpu) {
+      bool retry = false;
+      zhdr = take_unbuddied(mm, pool, size_t(cpu) * NCHUNKS + chunks, &retry);
+    }
+  }
+  if (zhdr != kNoPfn && !Hr(mm, zhdr).slots) {
+    // 5.15's gfp in every preset: 4c6bdb36408f (5.19, GFP_ATOMIC under the page lock) is
+    // not modelled (docs/kernel/history.md).
+    const gfp_t gfp = can_sleep ? GFP_NOIO : GFP_ATOMIC;
+    Hw(mm, zhdr).slots = alloc_slots(mm, pool, gfp);
+  }
+  return zhdr;
+}
+
+uint32_t pool_mapping(Mm& mm, uint32_t pool) { return pool_of(mm, pool).mapping; }
+
+}  // namespace
+
+const mm::AddressSpaceOps z3fold_aops = {"z3fold_aops", z3fold_page_isolate, z3fold_page_migrate,
+                                         z3fold_page_putback};
+
+namespace {
+const bool registered = [] {
+  register_obj_class(z3obj::kHeader, "z3fold header", [](uint64_t i, const World*) {
+    return "z3fold header (pfn " + std::to_string(i) + ")";
+  });
+  register_obj_class(z3obj::kPageLock, "zhdr->page_lock", [](uint64_t i, const World*) {
+    return "zhdr->page_lock (pfn " + std::to_string(i) + ")";
+  });
+  register_obj_class(z3obj::kSlots, "z3fold slots", [](uint64_t i, const World*) {
+    return "z3fold slots " + std::to_string(i);
+  });
+  register_obj_class(z3obj::kPool, "z3fold pool", [](uint64_t i, const World*) {
+    static const char* const part[] = {"pool->lock", "pool->stale_lock", "pool lists", "?"};
+    return std::string(part[i & 3]) + " (z3fold pool " + std::to_string(i >> 2) + ")";
+  });
+  return true;
+}();
+}  // namespace
+
+void z3fold_page_freed(Mm& mm, Pfn pfn) {
+  const Z3fold& z = Z(mm);
+  if (pfn >= z.mem_of.size() || !z.mem_of[pfn]) return;
+  Z3foldPageMem& m = page_mem(mm, pfn);
+  if (!m.life.freed) kasan_record_free(m.life, "z3fold page", pfn);
+}
+
+uint32_t z3fold_create_pool(Mm& mm, std::string name) {
+  MODEL_FUNC("z3fold_create_pool");
+  (void)registered;
+  Z3fold& z = Z(mm);
+  const uint32_t id = uint32_t(z.pools.size());
+  Z3foldPool& p = z.pools.emplace_back();
+  p.name = std::move(name);
+  p.lock.id = pool_obj(id, 0);
+  p.stale_lock.id = pool_obj(id, 1);
+  p.unbuddied.resize(size_t(mm.nr_cpu_ids) * NCHUNKS);  // for_each_possible_cpu
+  if (!has(mm, Fix::Z3foldNoLru)) p.lru = new_list(mm, "z3fold pool->lru");
+  p.compact_wq = alloc_workqueue(mm, "z3fold compact", 0);  // create_singlethread_workqueue
+  p.release_wq = alloc_workqueue(mm, "z3fold release", 0);
+  if (has(mm, Fix::MovableOperations)) {
+    if (!z.mops_mapping) z.mops_mapping = mm.new_mapping("z3fold_mops", &z3fold_aops, 0);
+    p.mapping = z.mops_mapping;
+  } else {
+    p.mapping = mm.new_mapping("z3fold:" + p.name, &z3fold_aops, id);  // z3fold_register_migration
+  }
+  p.work = init_work(mm, free_pages_work, id, "z3fold free_pages_work");
+  return id;
+}
+
+int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle) {
+  MODEL_FUNC("z3fold_alloc");
+  const uint32_t chunks = size_to_chunks(size);
+  const bool can_sleep = gfp & __GFP_DIRECT_RECLAIM;  // gfpflags_allow_blocking
+  if (!size || (has(mm, Fix::Z3foldNoHighmem) && (gfp & __GFP_HIGHMEM))) return -EINVAL;
+  if (size > PAGE_SIZE) return -ENOSPC;
+  Z3foldPool& p = pool_of(mm, pool);
+  z3fold_buddy bud = FIRST;
+  Pfn zhdr = kNoPfn, page = kNoPfn;
+  if (size > PAGE_SIZE - ZHDR_SIZE_ALIGNED - CHUNK_SIZE) {
+    bud = HEADLESS;
+  } else {
+    for (;;) {
+      zhdr = __z3fold_alloc(mm, pool, size, can_sleep);
+      if (zhdr == kNoPfn) break;
+      bud = get_free_buddy(Hr(mm, zhdr), chunks);
+      if (bud != HEADLESS) break;
+      if (!put_z3fold(mm, zhdr, Release::Locked)) z3fold_page_unlock(mm, zhdr);
+      WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON(1)"), {"No free chunks in unbuddied"});
+    }
+    if (zhdr == kNoPfn) bud = FIRST;
+  }
+  if (zhdr == kNoPfn) {
+    if (can_sleep && !has(mm, Fix::Z3foldNoStaleReuse)) {
+      // Before allocating a page, let's see if we can take one from the stale list.
+      spin_lock(p.stale_lock);
+      sched(Op::Read, Access::Read, lists_obj(pool), here());
+      if (!p.stale.empty()) {
+        const Pfn stale = p.stale.front();
+        buddy_del_init(mm, pool, stale);  // list_del(&zhdr->buddy)
+        spin_unlock(p.stale_lock);
+        cancel_work_sync(mm, Hr(mm, stale).work, here());
+        page = stale;
+      } else {
+        spin_unlock(p.stale_lock);
+      }
+    }
+    if (page == kNoPfn) page = alloc_pages(mm, gfp, 0, Owner::Z3fold);
+    if (page == kNoPfn) return -ENOMEM;
+    zhdr = init_z3fold_page(mm, page, bud == HEADLESS, pool, gfp);
+    p.pages_nr++;
+    if (bud == HEADLESS) {
+      set_priv(mm, PAGE_HEADLESS, page);
+    } else {
+      if (can_sleep) {
+        lock_page(mm, page);
+        __SetPageMovable(mm, page, p.mapping);
+        unlock_page(mm, page);
+      } else if (trylock_page(mm, page)) {
+        __SetPageMovable(mm, page, p.mapping);
+        unlock_page(mm, page);
+      }
+      z3fold_page_lock(mm, zhdr);
+    }
+  } else {
+    page = zhdr;
+  }
+  if (bud != HEADLESS) {  // found:
+    Z3foldHeader& h = Hw(mm, zhdr);
+    if (bud == FIRST) {
+      h.first_chunks = uint16_t(chunks);
+    } else if (bud == LAST) {
+      h.last_chunks = uint16_t(chunks);
+    } else {
+      h.middle_chunks = uint16_t(chunks);
+      h.start_middle = uint16_t(h.first_chunks + ZHDR_CHUNKS);
+    }
+    add_to_unbuddied(mm, pool, zhdr);
+  }
+  // headless:
+  spin_lock(p.lock);
+  if (!has(mm, Fix::Z3foldNoLru)) {  // Add/move z3fold page to beginning of LRU
+    if (page_lru_listed(mm, page)) list_del(mm, page, here());
+    list_add(mm, page, p.lru, here());
+  }
+  *handle = encode_handle(mm, zhdr, bud);
+  spin_unlock(p.lock);
+  if (bud != HEADLESS) z3fold_page_unlock(mm, zhdr);
+  Z(mm).handles[*handle] = {pool, 0, false};
+  return 0;
+}
+
+void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("z3fold_free");
+  Z3foldPool& p = pool_of(mm, pool);
+  Z(mm).handles[handle].freed = true;
+  const Pfn zhdr = get_z3fold_header(mm, handle);
+  const Pfn page = zhdr;
+  const bool page_claimed = test_and_set_priv(mm, PAGE_CLAIMED, page);
+  if (test_priv(mm, PAGE_HEADLESS, page)) {
+    // if a headless page is under reclaim, just leave.
+    if (!page_claimed) {
+      if (!has(mm, Fix::Z3foldNoLru)) {
+        spin_lock(p.lock);
+        list_del(mm, page, here());
+        spin_unlock(p.lock);
+      }
+      put_z3fold_header(mm, zhdr);
+      free_z3fold_page(mm, page, true);
+      p.pages_nr--;
+    }
+    return;
+  }
+  // Non-headless case
+  const z3fold_buddy bud = handle_to_buddy(mm, handle);
+  Z3foldHeader& h = Hw(mm, zhdr);
+  switch (bud) {
+    case FIRST: h.first_chunks = 0; break;
+    case MIDDLE: h.middle_chunks = 0; break;
+    case LAST: h.last_chunks = 0; break;
+    default:
+      WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON(1)"), {"unknown bud " + std::to_string(bud)});
+      put_z3fold_header(mm, zhdr);
+      return;
+  }
+  if (!page_claimed) free_handle(mm, handle, zhdr);
+  if (put_z3fold(mm, zhdr, Release::LockedList)) return;
+  if (page_claimed) {  // the page has not been claimed by us
+    z3fold_page_unlock(mm, zhdr);
+    return;
+  }
+  if (test_and_set_priv(mm, NEEDS_COMPACTING, page)) {
+    if (has(mm, Fix::Z3foldClaimedUnderLock)) {
+      clear_priv(mm, PAGE_CLAIMED, page);
+      put_z3fold_header(mm, zhdr);
+    } else {
+      put_z3fold_header(mm, zhdr);
+      clear_priv(mm, PAGE_CLAIMED, page);
+    }
+    return;
+  }
+  if (Hr(mm, zhdr).cpu < 0) {  // || !cpu_online(zhdr->cpu): the model's CPUs stay online
+    if (!has(mm, Fix::Z3foldFreeNoBuddyDel)) {
+      spin_lock(p.lock);
+      buddy_del_init(mm, pool, zhdr);
+      spin_unlock(p.lock);
+    }
+    Hw(mm, zhdr).cpu = -1;
+    kref_get(mm, zhdr);
+    clear_priv(mm, PAGE_CLAIMED, page);
+    do_compact_page(mm, zhdr, true);
+    return;
+  }
+  kref_get(mm, zhdr);
+  clear_priv(mm, PAGE_CLAIMED, page);
+  queue_work(mm, p.compact_wq, Hr(mm, zhdr).work, here());  // queue_work_on(zhdr->cpu, ...)
+  put_z3fold_header(mm, zhdr);
+}
+
+uint64_t z3fold_map(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("z3fold_map");
+  (void)pool;
+  const Pfn zhdr = get_z3fold_header(mm, handle);
+  const Pfn page = zhdr;
+  uint64_t addr = uint64_t(zhdr) << PAGE_SHIFT;
+  if (!test_priv(mm, PAGE_HEADLESS, page)) {
+    const z3fold_buddy buddy = handle_to_buddy(mm, handle);
+    switch (buddy) {
+      case FIRST:
+        addr += ZHDR_SIZE_ALIGNED;
+        break;
+      case MIDDLE:
+        addr += uint64_t(Hr(mm, zhdr).start_middle) << CHUNK_SHIFT;
+        set_priv(mm, MIDDLE_CHUNK_MAPPED, page);
+        break;
+      case LAST:
+        addr += PAGE_SIZE - (uint64_t(handle_to_chunks(mm, handle)) << CHUNK_SHIFT);
+        break;
+      default:
+        WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON(1)"), {"unknown buddy id " + std::to_string(buddy)});
+        addr = 0;
+        break;
+    }
+    if (addr) Hw(mm, zhdr).mapped_count++;
+  }
+  put_z3fold_header(mm, zhdr);
+  return addr;
+}
+
+void z3fold_unmap(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("z3fold_unmap");
+  (void)pool;
+  const Pfn zhdr = get_z3fold_header(mm, handle);
+  const Pfn page = zhdr;
+  if (test_priv(mm, PAGE_HEADLESS, page)) return;
+  if (handle_to_buddy(mm, handle) == MIDDLE) clear_priv(mm, MIDDLE_CHUNK_MAPPED, page);
+  Hw(mm, zhdr).mapped_count--;
+  put_z3fold_header(mm, zhdr);
+}
+
+uint32_t z3fold_read_mapped(Mm& mm, uint64_t addr) {
+  MODEL_FUNC("z3fold_read_mapped");
+  return data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT, false);
+}
+
+void z3fold_write_mapped(Mm& mm, uint32_t pool, uint64_t handle, uint64_t addr, uint32_t token) {
+  MODEL_FUNC("z3fold_write_mapped");
+  (void)pool;
+  data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT, true) = token;
+  Z(mm).handles[handle].written = token;
+}
+
+bool z3fold_page_isolate(Mm& mm, Pfn page, isolate_mode_t) {
+  MODEL_FUNC("z3fold_page_isolate");
+  VM_BUG_ON_PAGE(mm, !PageMovable(mm, page), page);
+  VM_BUG_ON_PAGE(mm, PageIsolated(mm, page), page);
+  if (test_priv(mm, PAGE_HEADLESS, page)) return false;
+  const Pfn zhdr = page;
+  z3fold_page_lock(mm, zhdr);
+  bool ok = false;
+  if (!test_priv(mm, NEEDS_COMPACTING, page) && !test_priv(mm, PAGE_STALE, page)) {
+    const Z3foldHeader& h = Hr(mm, zhdr);
+    if (h.mapped_count == 0 && h.foreign_handles == 0 && !test_and_set_priv(mm, PAGE_CLAIMED, page)) {
+      const uint32_t pool = pool_id(mm, zhdr);
+      Z3foldPool& p = pool_of(mm, pool);
+      spin_lock(p.lock);
+      if (!buddy_empty(mm, zhdr)) buddy_del_init(mm, pool, zhdr);
+      if (!has(mm, Fix::Z3foldNoLru) && page_lru_listed(mm, page)) list_del_init(mm, page, here());
+      spin_unlock(p.lock);
+      kref_get(mm, zhdr);
+      ok = true;
+    }
+  }
+  z3fold_page_unlock(mm, zhdr);
+  return ok;
+}
+
+int z3fold_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, MigrateMode) {
+  MODEL_FUNC("z3fold_page_migrate");
+  (void)mapping;
+  VM_BUG_ON_PAGE(mm, !PageMovable(mm, page), page);
+  VM_BUG_ON_PAGE(mm, !PageIsolated(mm, page), page);
+  VM_BUG_ON_PAGE(mm, !test_priv(mm, PAGE_CLAIMED, page), page, "!test_bit(PAGE_CLAIMED, &page->private)");
+  VM_BUG_ON_PAGE(mm, !PageLocked(mm, newpage), newpage);
+  const Pfn zhdr = page;
+  const uint32_t pool = pool_id(mm, zhdr);
+  Z3foldPool& p = pool_of(mm, pool);
+  if (!z3fold_page_trylock(mm, zhdr)) return -EAGAIN;
+  const Z3foldHeader& h = Hr(mm, zhdr);
+  if (h.mapped_count != 0 || h.foreign_handles != 0) {
+    if (has(mm, Fix::Z3foldClaimedUnderLock)) {
+      clear_priv(mm, PAGE_CLAIMED, page);
+      z3fold_page_unlock(mm, zhdr);
+    } else {
+      z3fold_page_unlock(mm, zhdr);
+      clear_priv(mm, PAGE_CLAIMED, page);
+    }
+    return -EBUSY;
+  }
+  sched(Op::Read, Access::Read, work_obj(h.work), here());
+  if (mm.works[h.work].pending) {  // work_pending(&zhdr->work)
+    z3fold_page_unlock(mm, zhdr);
+    return -EAGAIN;
+  }
+  const Pfn new_zhdr = newpage;
+  {  // memcpy(new_zhdr, zhdr, PAGE_SIZE)
+    sched(Op::Read, Access::Read, z3fold_header_obj(zhdr), here());
+    const Z3foldPageMem& from = page_mem(mm, zhdr);
+    kasan_check(from.life, "z3fold page memory", pfn_name(zhdr), false);
+    sched(Op::Write, Access::Write, z3fold_header_obj(new_zhdr), here());
+    const Z3foldPageMem copy = from;
+    Z3foldPageMem& to = page_mem(mm, new_zhdr);
+    const KasanObject life = to.life;
+    to = copy;
+    to.life = life;
+    kasan_alloc(to.life);
+  }
+  sched(Op::Read, Access::Read, page_obj(page), here());
+  write_priv(mm, newpage, mm.page(page).private_);  // newpage->private = page->private
+  if (has(mm, Fix::Z3foldMigratedFlag))
+    set_priv(mm, PAGE_MIGRATED, page);
+  else
+    write_priv(mm, page, 0);
+  z3fold_page_unlock(mm, zhdr);
+  {
+    Z3foldHeader& nh = Hw(mm, new_zhdr);
+    nh.page_lock = SpinLock{make_obj(z3obj::kPageLock, new_zhdr), kNoTask};  // spin_lock_init
+    nh.work = init_work(mm, compact_page_work, new_zhdr, "z3fold compact_page_work");
+    // "z3fold_page_isolate() ensures that new_zhdr->buddy is empty, so we only have to
+    // reinitialize it."
+    nh.buddy = kZ3NoList;
+  }
+  const uint32_t new_mapping = has(mm, Fix::MovableOperations) ? pool_mapping(mm, pool) : page_mapping(mm, page);
+  __ClearPageMovable(mm, page);
+  get_page(mm, newpage);
+  z3fold_page_lock(mm, new_zhdr);
+  if (Hr(mm, new_zhdr).first_chunks) encode_handle(mm, new_zhdr, FIRST);
+  if (Hr(mm, new_zhdr).last_chunks) encode_handle(mm, new_zhdr, LAST);
+  if (Hr(mm, new_zhdr).middle_chunks) encode_handle(mm, new_zhdr, MIDDLE);
+  set_priv(mm, NEEDS_COMPACTING, newpage);
+  Hw(mm, new_zhdr).cpu = int16_t(smp_processor_id());
+  if (!has(mm, Fix::Z3foldNoLru)) {
+    spin_lock(p.lock);
+    init_page_lru(mm, newpage);  // model: the new page's lru links are compaction's until here
+    list_add(mm, newpage, p.lru, here());
+    spin_unlock(p.lock);
+  }
+  __SetPageMovable(mm, newpage, new_mapping);
+  z3fold_page_unlock(mm, new_zhdr);
+  queue_work(mm, p.compact_wq, Hr(mm, new_zhdr).work, here());  // queue_work_on(new_zhdr->cpu, ...)
+  if (has(mm, Fix::Z3foldMigratedFlag))
+    write_priv(mm, page, 0);  // PAGE_CLAIMED and PAGE_MIGRATED are cleared now
+  else
+    clear_priv(mm, PAGE_CLAIMED, page);
+  put_page(mm, page);
+  return MIGRATEPAGE_SUCCESS;
+}
+
+void z3fold_page_putback(Mm& mm, Pfn page) {
+  MODEL_FUNC("z3fold_page_putback");
+  const Pfn zhdr = page;
+  const uint32_t pool = pool_id(mm, zhdr);
+  Z3foldPool& p = pool_of(mm, pool);
+  z3fold_page_lock(mm, zhdr);
+  if (!buddy_empty(mm, zhdr)) buddy_del_init(mm, pool, zhdr);  // without pool->lock, as the kernel
+  init_page_lru(mm, page);
+  if (put_z3fold(mm, zhdr, Release::Locked)) return;
+  if (!has(mm, Fix::Z3foldNoLru)) {
+    spin_lock(p.lock);
+    list_add(mm, page, p.lru, here());
+    spin_unlock(p.lock);
+  }
+  if (has(mm, Fix::Z3foldPutbackUnbuddied) && buddy_empty(mm, zhdr)) add_to_unbuddied(mm, pool, zhdr);
+  clear_priv(mm, PAGE_CLAIMED, page);
+  z3fold_page_unlock(mm, zhdr);
+}
+
+Pfn z3fold_page_of(const Mm& mm, uint64_t handle) {
+  if (headless_handle(handle)) return addr_to_zhdr(handle);
+  const Z3fold& z = drivers_of(mm).z3fold;
+  const uint32_t id = handle_to_slots(handle);
+  if (!id || id > z.slots.size()) return kNoPfn;
+  return addr_to_zhdr(z.slots[id - 1].slot[handle_idx(handle)]);
+}
+
+std::vector<std::string> z3fold_check(const Mm& mm) {
+  std::vector<std::string> out;
+  const Z3fold& z = drivers_of(mm).z3fold;
+  // Every handle a user still holds leads to a page of the pool holding what was written.
+  for (const auto& [handle, u] : z.handles) {
+    if (u.freed) continue;
+    const Pfn pfn = z3fold_page_of(mm, handle);
+    const Z3foldPageMem* m = pfn == kNoPfn ? nullptr : page_mem_if(mm, pfn);
+    if (!m || m->life.freed || mm.page(pfn).owner != Owner::Z3fold) {
+      out.push_back("handle " + std::to_string(handle) + " leads to pfn " + std::to_string(pfn) +
+                    ", which is no z3fold page any more");
+      continue;
+    }
+    if (u.written) {
+      uint32_t chunk = ZHDR_CHUNKS;
+      if (headless_handle(handle)) {
+        chunk = 0;
+      } else {
+        const uint64_t addr = z.slots[handle_to_slots(handle) - 1].slot[handle_idx(handle)];
+        const auto bud = z3fold_buddy((addr - m->hdr.first_num) & BUDDY_MASK);
+        if (bud == MIDDLE) chunk = m->hdr.start_middle;
+        if (bud == LAST) chunk = TOTAL_CHUNKS - uint32_t((addr & (PAGE_SIZE - 1)) >> BUDDY_SHIFT);
+      }
+      if (m->data[chunk] != u.written)
+        out.push_back("handle " + std::to_string(handle) + ": pfn " + std::to_string(pfn) + " holds " +
+                      std::to_string(m->data[chunk]) + ", not the " + std::to_string(u.written) +
+                      " written (data lost)");
+    }
+  }
+  // A slots array whose handles were all freed is freed with the last of them.
+  for (size_t i = 0; i < z.slots.size(); ++i) {
+    const Z3foldSlots& s = z.slots[i];
+    if (!s.allocated) continue;
+    bool user_holds = false;
+    for (uint32_t idx = 0; idx <= BUDDY_MASK; ++idx) {
+      auto it = z.handles.find(slot_handle(uint32_t(i + 1), idx));
+      if (it != z.handles.end() && !it->second.freed) user_holds = true;
+    }
+    bool referenced = false;
+    for (const auto& m : z.mem)
+      if (!m.life.freed && m.hdr.slots == i + 1) referenced = true;
+    if (!user_holds && !referenced)
+      out.push_back(std::string(kLeak) + "z3fold_buddy_slots " + std::to_string(i + 1) +
+                    ": every handle in it was freed, but the slots were never freed");
+  }
+  return out;
+}
+
+}  // namespace pagesim::drivers

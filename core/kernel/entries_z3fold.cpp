@@ -1,0 +1,136 @@
+// Entry points of z3fold (see kernel/entry.h). z3fold is modelled from Linux 5.15: the
+// entries refuse a kernel whose preset does not descend from v5.15.
+#include "kernel/entry.h"
+
+namespace pagesim::kernel {
+namespace {
+
+using Args = std::span<const int64_t>;
+
+// zswap_frontswap_store's gfp, the one in-tree z3fold user of 5.15: it may not sleep.
+constexpr mm::gfp_t kZswapGfp = mm::__GFP_NORETRY | mm::__GFP_NOWARN | mm::__GFP_KSWAPD_RECLAIM;
+
+bool descends_from(std::string_view preset, std::string_view root) {
+  for (const Preset* p = &find_preset(preset);; p = &find_preset(p->base)) {
+    if (p->name == root) return true;
+    if (p->base.empty()) return false;
+  }
+}
+
+void check_kernel(const Kernel& k) {
+  for (const char* from : {"v5.15", "v6.1", "v6.6"})
+    if (descends_from(k.preset_name(), from)) return;
+  throw UsageError("z3fold is modelled as Linux 5.15.100 has it, from preset v5.15 on; " +
+                   k.preset_name() +
+                   " is older, and z3fold's changes from 5.4 to 5.15 (4a3ac9311dac, dcf5aedb24f8, "
+                   "fc5488651c7d, 135f97fd0c39, 6d679578fe9c, ...) are not modelled");
+}
+
+uint32_t pool_arg(const Kernel& k, int64_t v) {
+  const auto& pools = k.z3fold.pools;
+  if (v < 0 || uint64_t(v) >= pools.size())
+    throw UsageError("no z3fold pool " + std::to_string(v) + " (" + std::to_string(pools.size()) +
+                     " pool(s) created; z3fold_create_pool makes one)");
+  return uint32_t(v);
+}
+
+uint64_t handle_arg(const Kernel& k, uint32_t pool, int64_t v) {
+  const auto it = k.z3fold.handles.find(uint64_t(v));
+  if (v <= 0 || it == k.z3fold.handles.end() || it->second.pool != pool)
+    throw UsageError("handle " + std::to_string(v) + " was never returned by z3fold_alloc on pool " +
+                     std::to_string(pool));
+  if (it->second.freed)
+    throw UsageError("handle " + std::to_string(v) + " of z3fold pool " + std::to_string(pool) +
+                     " is freed (z3fold_free was called on it)");
+  return uint64_t(v);
+}
+
+size_t size_arg(int64_t v) {
+  if (v <= 0 || v > int64_t(drivers::z3::PAGE_SIZE))
+    throw UsageError("z3fold_alloc size must be 1..4096 bytes, got " + std::to_string(v));
+  return size_t(v);
+}
+
+int64_t alloc(Kernel& k, Args a, mm::gfp_t gfp) {
+  const uint32_t p = pool_arg(k, a[0]);
+  uint64_t handle = 0;
+  const int rc = drivers::z3fold_alloc(k, p, size_arg(a[1]), gfp, &handle);
+  return rc ? rc : int64_t(handle);
+}
+
+}  // namespace
+
+std::vector<EntryPoint> z3fold_entries() {
+  return {
+      {"z3fold_create_pool", "",
+       "z3fold_create_pool(): a new z3fold pool (5.15 and later presets); returns its id",
+       [](Kernel& k, Args) -> int64_t {
+         check_kernel(k);
+         return drivers::z3fold_create_pool(k, "z3fold");
+       }},
+      {"z3fold_alloc", "pool, size",
+       "z3fold_alloc(pool, size) with zswap's gfp (it may not sleep): the handle, or -EINVAL, "
+       "-ENOSPC or -ENOMEM",
+       [](Kernel& k, Args a) -> int64_t { return alloc(k, a, kZswapGfp); }},
+      {"z3fold_alloc_gfp", "pool, size, gfp", "z3fold_alloc(pool, size, gfp): as z3fold_alloc",
+       [](Kernel& k, Args a) -> int64_t { return alloc(k, a, gfp_arg(a[2])); }},
+      {"z3fold_free", "pool, handle", "z3fold_free(pool, handle)",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         drivers::z3fold_free(k, p, handle_arg(k, p, a[1]));
+         return 0;
+       }},
+      {"z3fold_map", "pool, handle",
+       "z3fold_map(pool, handle): the object's address (page << 12 | offset); it stays mapped "
+       "until z3fold_unmap",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         return int64_t(drivers::z3fold_map(k, p, handle_arg(k, p, a[1])));
+       }},
+      {"z3fold_unmap", "pool, handle", "z3fold_unmap(pool, handle)",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         drivers::z3fold_unmap(k, p, handle_arg(k, p, a[1]));
+         return 0;
+       }},
+      {"z3fold_write", "pool, handle, token",
+       "z3fold_map, store the content token at the address (zswap's store), z3fold_unmap",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         const uint64_t h = handle_arg(k, p, a[1]);
+         const uint32_t token = u32_arg("a content token", a[2]);
+         const uint64_t addr = drivers::z3fold_map(k, p, h);
+         drivers::z3fold_write_mapped(k, p, h, addr, token);
+         drivers::z3fold_unmap(k, p, h);
+         return 0;
+       }},
+      {"z3fold_read", "pool, handle",
+       "z3fold_map, read the content token at the address (zswap's load), z3fold_unmap; a token "
+       "other than the last one written is reported as data corruption",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         const uint64_t h = handle_arg(k, p, a[1]);
+         const uint64_t addr = drivers::z3fold_map(k, p, h);
+         const uint32_t got = drivers::z3fold_read_mapped(k, addr);
+         drivers::z3fold_unmap(k, p, h);
+         const uint32_t want = k.z3fold.handles.at(h).written;
+         if (got != want) {
+           const std::string msg = "z3fold pool " + std::to_string(p) + " handle " + std::to_string(h) +
+                                   " read back content " + std::to_string(got) + ", " +
+                                   std::to_string(want) + " was written";
+           if (Sim* s = Sim::current(); s && s->current_task())
+             s->report(OutcomeKind::Corruption, "z3fold_read", msg);
+           else
+             throw SetupFault("data corruption: " + msg);
+         }
+         return got;
+       }},
+      {"z3fold_page_of", "pool, handle", "the pfn of the page that holds the handle's object now",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         return int64_t(drivers::z3fold_page_of(k, handle_arg(k, p, a[1])));
+       }},
+  };
+}
+
+}  // namespace pagesim::kernel

@@ -1,0 +1,101 @@
+"""z3fold (mm/z3fold.c, modelled from 5.15): what the model finds beyond the reported races.
+
+Each finding is read from the stored trees' code (5.15.100, 6.1.20, 6.6.9) and the model's
+run of it; docs/kernel/history.md ("z3fold") discusses them.
+"""
+
+from __future__ import annotations
+
+import pagesim as ps
+import pagesim._core as core
+import pytest
+
+
+def keys(run) -> list[str]:
+    return [o.key for o in run.outcomes]
+
+
+@ps.scenario(kernel="v6.1", cpus=2, pages=512)
+def failed_migration(k):
+    """P holds a and b; the user maps b between P's isolation and its migration, which
+    fails (-EBUSY): z3fold_page_migrate clears PAGE_CLAIMED and the page stays isolated."""
+    pool = k.z3fold()
+    a, b = pool.alloc(1000), pool.alloc(1000)
+    P = pool.page_of(a)
+    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
+    u = k.cpu(1).run(pool.map, b, name="user")
+    return ps.script(m.after("z3fold_page_isolate"), u, m)
+
+
+def test_batch_migration_retries_a_page_z3fold_unclaimed():
+    # 6.1: the failed page is put back (z3fold_page_putback).
+    assert failed_migration.run().ok
+    # 6.3's migrate_pages_sync retries every page the asynchronous batch failed, in the
+    # real mode: z3fold_page_migrate meets its own page again, PAGE_CLAIMED now clear.
+    run = failed_migration.run(kernel="v6.6")
+    assert keys(run) == ["bug:z3fold_page_migrate"], run.report()
+    assert "VM_BUG_ON_PAGE(!test_bit(PAGE_CLAIMED, &page->private))" in run.report()
+
+
+@ps.scenario(kernel="v6.1", cpus=2, pages=512)
+def free_after_migration(k):
+    """P is migrated; then the user frees both its objects."""
+    pool = k.z3fold()
+    a, b = pool.alloc(1000), pool.alloc(1000)
+    P = pool.page_of(a)
+
+    def user():
+        yield ps.call("z3fold_free", pool.id, a)
+        yield ps.call("z3fold_free", pool.id, b)
+
+    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
+    u = k.cpu(1).run(user, name="user")
+    return ps.script(m, u)
+
+
+@pytest.mark.parametrize("kernel", ["v5.15", "v6.1", "v6.6"])
+def test_a_migrated_page_stays_claimed_and_its_slots_leak(kernel):
+    # newpage->private = page->private copies the PAGE_CLAIMED z3fold_page_isolate set;
+    # nothing clears it on the new page (do_compact_page finds it claimed and returns), so
+    # every z3fold_free of it skips free_handle.
+    run = free_after_migration.run(kernel=kernel)
+    assert keys(run) == ["leak"], run.report()
+    assert "z3fold_buddy_slots 1: every handle in it was freed" in run.report()
+
+
+def test_z3fold_is_refused_before_5_15():
+    with pytest.raises(core.UsageError, match="z3fold is modelled as Linux 5.15.100 has it"):
+        core.Kernel(preset="v5.10").call("z3fold_create_pool")
+    # A user's preset built on v5.15 has it.
+    ps.preset("z3fold-user", base="v5.15", fixes={"943fb61dd66f": True})
+    k = core.Kernel(preset="z3fold-user", pages=512)
+    pool = k.call("z3fold_create_pool")
+    h = k.call("z3fold_alloc", pool, 100)
+    k.call("z3fold_write", pool, h, 7)
+    assert k.call("z3fold_read", pool, h) == 7
+
+
+def test_three_objects_share_a_page_and_compaction_work_moves_the_middle():
+    k = core.Kernel(preset="v6.1", pages=512)
+    pool = k.call("z3fold_create_pool")
+    hs = [k.call("z3fold_alloc", pool, 1000) for _ in range(3)]
+    pages = {k.call("z3fold_page_of", pool, h) for h in hs}
+    assert len(pages) == 1
+    for i, h in enumerate(hs):
+        k.call("z3fold_write", pool, h, 100 + i)
+    k.call("z3fold_free", pool, hs[0])
+    assert [k.call("z3fold_read", pool, h) for h in hs[1:]] == [101, 102]
+    # Bad input is a one-line UsageError, not a kernel error code.
+    with pytest.raises(core.UsageError, match="size must be 1..4096"):
+        k.call("z3fold_alloc", pool, 5000)
+    with pytest.raises(core.UsageError, match="is freed"):
+        k.call("z3fold_free", pool, hs[0])
+
+
+def test_a_replay_keeps_the_kernel_options_of_its_exploration():
+    # Without CONFIG_DEBUG_VM the retried page migrates or fails again, and the replay
+    # runs the same kernel (before, it ran the scenario's, and the schedule was stale).
+    ex = failed_migration.explore(kernel="v6.6", debug_vm=False, strategy="dpor", preemption_bound=0)
+    assert ex.exhausted and set(ex.outcomes) == {"ok"}, ex
+    run = ex.replay("ok")
+    assert run.ok and not run.kernel.debug_vm, run.report()
