@@ -29,8 +29,10 @@ Two objects share a z3fold page P; compaction migrates P while a user reads one 
 (`z3fold_read`: map, read, unmap, as zswap's load does).
 
 - `v5.15`: the scripted scene ends in `uaf:z3fold_map` (the map's `mapped_count++` on the
-  freed header). Dpor at preemption bound 2 exhausts 507 executions: ok 435,
-  `uaf:z3fold_map` 62, `uaf:z3fold_unmap` 10.
+  freed header). Dpor at preemption bound 2 exhausts 507 executions: ok 385,
+  `uaf:z3fold_map` 62, `uaf:z3fold_unmap` 10, and `leak` 50 where the read mapped P first
+  and the failed migration put it back on no unbuddied list (6cf9a34967ed,
+  z3fold_failed_migration.py).
 - With the fix (`v6.1`), `get_z3fold_header()` finds the old page PAGE_MIGRATED, unlocks it
   and looks at the slot again: the scripted scene is clean.
 - **The fix leaves a window.** z3fold_page_migrate ends with `page->private = 0` ("PAGE_CLAIMED
@@ -108,7 +110,10 @@ def test_the_fix_leaves_a_window():
 
 def test_exploration_before_and_after_the_fix():
     ex = z3fold_migrate_map_uaf.explore(strategy="dpor", preemption_bound=2)
-    assert ex.exhausted and ex.outcomes == {"ok": 435, "uaf:z3fold_map": 62, "uaf:z3fold_unmap": 10}, ex
+    # The leaks: the read mapped P after its isolation, the migration failed, and the page
+    # was put back on no unbuddied list (6cf9a34967ed, z3fold_failed_migration.py).
+    assert ex.exhausted and ex.outcomes == {"ok": 385, "leak": 50, "uaf:z3fold_map": 62,
+                                            "uaf:z3fold_unmap": 10}, ex
     ex = z3fold_migrate_map_uaf.explore(kernel="v6.1", strategy="dpor", preemption_bound=2)
     assert ex.exhausted and ex.outcomes == {"ok": 539, "uaf:z3fold_map": 4}, ex
     assert ex.proves_never("uaf:z3fold_unmap")

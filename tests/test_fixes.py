@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "scenarios"))
 import balloon_enqueue_double_del
 import contig_range_isolation_stall
 import nr_isolated_stall
+import z3fold_failed_migration
 import z3fold_migrate_map_uaf
 import zs_compact_lost_update
 import zs_compact_stale_source
@@ -507,60 +508,11 @@ def read_completion_frees_the_slot(kernel: str, fixes: Fixes) -> bool:
 Z3FOLD_PAGES: list[int] = []
 
 
-@ps.scenario(kernel="v6.1", cpus=2, pages=512)
-def z3fold_failed_migration(k):
-    """P holds a and b; the migration isolates P, the user maps b, so the migration fails
-    (-EBUSY) and P is put back; then a small object is allocated on the migration's CPU."""
-    pool = k.z3fold()
-    a, b = pool.alloc(1000), pool.alloc(1000)
-    P = pool.page_of(a)
-    Z3FOLD_PAGES[:] = [P]
-
-    def small():
-        h = yield ps.call("z3fold_alloc", pool.id, 100)
-        Z3FOLD_PAGES.append((yield ps.call("z3fold_page_of", pool.id, h)))
-
-    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
-    u = k.cpu(1).run(pool.map, b, name="user")
-    s = k.cpu(0).run(small, name="small")
-    return ps.script(m.after("z3fold_page_isolate"), u, m, s)
-
-
-def small_object_on_the_put_back_page(kernel: str, fixes: Fixes) -> bool:
-    # Without CONFIG_DEBUG_VM: from 6.3 the failed page is retried synchronously with
+def leaks(scenario: Any, kernel: str, fixes: Fixes) -> bool:
+    # Without CONFIG_DEBUG_VM: from 6.3 migrate_pages_sync retries the failed page, with
     # PAGE_CLAIMED clear, which z3fold_page_migrate's VM_BUG_ON_PAGE reports
     # (tests/test_z3fold.py).
-    run = z3fold_failed_migration.run(kernel=kernel, fixes=fixes, debug_vm=False)
-    assert run.ok, run.report()
-    P, got = Z3FOLD_PAGES
-    return got == P
-
-
-@ps.scenario(kernel="v6.1", cpus=2, pages=512)
-def z3fold_free_during_failed_migration(k):
-    """The migration of P fails for b's mapping while the user frees a and then b."""
-    pool = k.z3fold()
-    a, b = pool.alloc(1000), pool.alloc(1000)
-    P = pool.page_of(a)
-
-    def user():
-        yield ps.call("z3fold_map", pool.id, b)
-        yield ps.call("z3fold_free", pool.id, a)
-        yield ps.call("z3fold_unmap", pool.id, b)
-        yield ps.call("z3fold_free", pool.id, b)
-
-    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
-    u = k.cpu(1).run(user, name="user")
-    # b is mapped before the migration looks at P, so the migration fails (-EBUSY); the
-    # user's free of a comes at the migration's next access to P after its trylock: the
-    # clear of PAGE_CLAIMED, after the unlock without the fix (the breakpoint needs
-    # CONFIG_DEBUG_VM off: its VM_BUG_ON_PAGE looks at P first).
-    return ps.script(m.after("z3fold_page_isolate"), u.after("z3fold_map"),
-                     m.before("z3fold_page_migrate", P), u, m)
-
-
-def claimed_race_outcomes(kernel: str, fixes: Fixes) -> tuple[str, ...]:
-    return keys(z3fold_free_during_failed_migration.run(kernel=kernel, fixes=fixes, debug_vm=False))
+    return "leak" in keys(scenario.run(kernel=kernel, fixes=fixes, debug_vm=False))
 
 
 @ps.scenario(kernel="v6.1", cpus=2, pages=512)
@@ -714,8 +666,10 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
                      (), ("uaf:z3fold_map",)),
     # A free between the failed migration's unlock and its clear of PAGE_CLAIMED took the
     # page for claimed and skipped free_handle: the slots leak.
-    "4a1c3839108a": (claimed_race_outcomes, (), ("leak",)),
-    "6cf9a34967ed": (small_object_on_the_put_back_page, True, False),
+    "4a1c3839108a": (lambda k, f: leaks(z3fold_failed_migration.z3fold_free_in_failed_migration, k, f),
+                     False, True),
+    "6cf9a34967ed": (lambda k, f: leaks(z3fold_failed_migration.z3fold_putback_unlisted, k, f),
+                     False, True),
     "df6f0f1d0cf0": (reuses_the_stale_page, False, True),
     "f4bad643c1d6": (highmem_alloc_refused, True, False),
     "z3fold-free-no-buddy-del": (free_takes_pool_lock, False, True),

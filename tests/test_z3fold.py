@@ -6,30 +6,25 @@ run of it; docs/kernel/history.md ("z3fold") discusses them.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pagesim as ps
 import pagesim._core as core
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios"))
+
+from z3fold_failed_migration import z3fold_putback_unlisted as failed_migration
 
 
 def keys(run) -> list[str]:
     return [o.key for o in run.outcomes]
 
 
-@ps.scenario(kernel="v6.1", cpus=2, pages=512)
-def failed_migration(k):
-    """P holds a and b; the user maps b between P's isolation and its migration, which
-    fails (-EBUSY): z3fold_page_migrate clears PAGE_CLAIMED and the page stays isolated."""
-    pool = k.z3fold()
-    a, b = pool.alloc(1000), pool.alloc(1000)
-    P = pool.page_of(a)
-    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
-    u = k.cpu(1).run(pool.map, b, name="user")
-    return ps.script(m.after("z3fold_page_isolate"), u, m)
-
-
 def test_batch_migration_retries_a_page_z3fold_unclaimed():
     # 6.1: the failed page is put back (z3fold_page_putback).
-    assert failed_migration.run().ok
+    assert failed_migration.run(kernel="v6.1").ok
     # 6.3's migrate_pages_sync retries every page the asynchronous batch failed, in the
     # real mode: z3fold_page_migrate meets its own page again, PAGE_CLAIMED now clear.
     run = failed_migration.run(kernel="v6.6")

@@ -52,16 +52,22 @@ const Z3foldPageMem* page_mem_if(const Mm& mm, Pfn pfn) {
   return pfn < z.mem_of.size() && z.mem_of[pfn] ? &z.mem[z.mem_of[pfn] - 1] : nullptr;
 }
 
-// An access to the header (zhdr->field): a scheduling point on it, and KASAN's check that
-// the page was not freed under us.
-Z3foldHeader& H(Mm& mm, Pfn zhdr, Access rw, uint32_t line) {
-  sched(rw == Access::Read ? Op::Read : Op::Write, rw, z3fold_header_obj(zhdr), line);
+// The page's memory through its header, with KASAN's check that the page was not freed
+// under us.
+Z3foldPageMem& checked_mem(Mm& mm, Pfn zhdr, bool write, const char* what = "struct z3fold_header") {
   Z3foldPageMem& m = page_mem(mm, zhdr);
-  kasan_check(m.life, "struct z3fold_header", pfn_name(zhdr), rw == Access::Write);
-  return m.hdr;
+  kasan_check(m.life, what, pfn_name(zhdr), write);
+  return m;
 }
-Z3foldHeader& Hr(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, Access::Read, line); }
-Z3foldHeader& Hw(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, Access::Write, line); }
+
+// An access to the header (zhdr->field): a scheduling point on it, then the check.
+Z3foldHeader& H(Mm& mm, Pfn zhdr, Op op, uint32_t line) {
+  const bool write = op != Op::Read;
+  sched(op, write ? Access::Write : Access::Read, z3fold_header_obj(zhdr), line);
+  return checked_mem(mm, zhdr, write).hdr;
+}
+Z3foldHeader& Hr(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, Op::Read, line); }
+Z3foldHeader& Hw(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, Op::Write, line); }
 
 // page->private's z3fold bits (atomic bit operations on the struct page).
 uint64_t& priv(Mm& mm, Pfn page) { return mm.page(page).private_; }
@@ -86,11 +92,8 @@ void write_priv(Mm& mm, Pfn page, uint64_t v, uint32_t line = here()) {
 
 // ---- locks ----
 
-SpinLock& page_lock(Mm& mm, Pfn zhdr, bool write = true) {
-  Z3foldPageMem& m = page_mem(mm, zhdr);
-  kasan_check(m.life, "struct z3fold_header", pfn_name(zhdr), write);
-  return m.hdr.page_lock;
-}
+// zhdr->page_lock: its atomics are KASAN-checked writes.
+SpinLock& page_lock(Mm& mm, Pfn zhdr) { return checked_mem(mm, zhdr, true).hdr.page_lock; }
 void z3fold_page_lock(Mm& mm, Pfn zhdr, uint32_t line = here()) { spin_lock(page_lock(mm, zhdr), line); }
 bool z3fold_page_trylock(Mm& mm, Pfn zhdr, uint32_t line = here()) {
   return spin_trylock(page_lock(mm, zhdr), line);
@@ -378,10 +381,7 @@ void __release_z3fold_page(Mm& mm, Pfn zhdr, bool locked) {
 // kref_put(&zhdr->refcount, release): true when this put released the page.
 enum class Release { Locked, LockedList };
 bool put_z3fold(Mm& mm, Pfn zhdr, Release how) {
-  sched(Op::AtomicRmw, Access::Write, z3fold_header_obj(zhdr), here());
-  Z3foldHeader& h = page_mem(mm, zhdr).hdr;
-  kasan_check(page_mem(mm, zhdr).life, "struct z3fold_header", pfn_name(zhdr), true);
-  if (--h.refcount != 0) return false;
+  if (--H(mm, zhdr, Op::AtomicRmw, here()).refcount != 0) return false;
   if (how == Release::LockedList) {  // release_z3fold_page_locked_list
     MODEL_FUNC("release_z3fold_page_locked_list");
     const uint32_t pool = pool_id(mm, zhdr);
@@ -401,19 +401,12 @@ bool put_z3fold(Mm& mm, Pfn zhdr, Release how) {
   return true;
 }
 
-void kref_get(Mm& mm, Pfn zhdr) {
-  sched(Op::AtomicRmw, Access::Write, z3fold_header_obj(zhdr), here());
-  Z3foldPageMem& m = page_mem(mm, zhdr);
-  kasan_check(m.life, "struct z3fold_header", pfn_name(zhdr), true);
-  m.hdr.refcount++;
-}
+void kref_get(Mm& mm, Pfn zhdr) { H(mm, zhdr, Op::AtomicRmw, here()).refcount++; }
 
 // The content token of the object at `chunk` of the page (a memcpy of it).
 uint32_t& data_at(Mm& mm, Pfn page, uint32_t chunk, bool write) {
   sched(write ? Op::Write : Op::Read, write ? Access::Write : Access::Read, z3fold_header_obj(page), here());
-  Z3foldPageMem& m = page_mem(mm, page);
-  kasan_check(m.life, "z3fold page memory", pfn_name(page), write);
-  return m.data[chunk];
+  return checked_mem(mm, page, write, "z3fold page memory").data[chunk];
 }
 
 Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep);
@@ -972,8 +965,7 @@ int z3fold_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, Migrate
   const Pfn new_zhdr = newpage;
   {  // memcpy(new_zhdr, zhdr, PAGE_SIZE)
     sched(Op::Read, Access::Read, z3fold_header_obj(zhdr), here());
-    const Z3foldPageMem& from = page_mem(mm, zhdr);
-    kasan_check(from.life, "z3fold page memory", pfn_name(zhdr), false);
+    const Z3foldPageMem& from = checked_mem(mm, zhdr, false, "z3fold page memory");
     sched(Op::Write, Access::Write, z3fold_header_obj(new_zhdr), here());
     const Z3foldPageMem copy = from;
     Z3foldPageMem& to = page_mem(mm, new_zhdr);
@@ -1078,6 +1070,23 @@ std::vector<std::string> z3fold_check(const Mm& mm) {
                       std::to_string(m->data[chunk]) + ", not the " + std::to_string(u.written) +
                       " written (data lost)");
     }
+  }
+  // A page with room for another object is on an unbuddied list, unless it is isolated,
+  // claimed, stale or waiting for its compaction work ("The page will be leaked until next
+  // compaction work, reclaim or migration is done": 6cf9a34967ed).
+  for (Pfn pfn = 0; pfn < z.mem_of.size(); ++pfn) {
+    const Z3foldPageMem* m = page_mem_if(mm, pfn);
+    if (!m || m->life.freed || !m->hdr.pool || mm.page(pfn).owner != Owner::Z3fold) continue;
+    const uint64_t priv = mm.page(pfn).private_;
+    const uint64_t busy = (1u << PAGE_HEADLESS) | (1u << NEEDS_COMPACTING) | (1u << PAGE_STALE) |
+                          (1u << PAGE_CLAIMED) | (1u << PAGE_MIGRATED);
+    const Z3foldHeader& h = m->hdr;
+    const bool room = h.first_chunks == 0 || h.last_chunks == 0 || h.middle_chunks == 0;
+    if (!(priv & busy) && !((mm.page(pfn).flags >> PG_isolated) & 1) && room && h.buddy == kZ3NoList)
+      out.push_back(std::string(kLeak) + "z3fold page pfn " + std::to_string(pfn) + " has " +
+                    std::to_string(num_free_chunks(h)) +
+                    " free chunks but is on no unbuddied list: z3fold_alloc cannot use them "
+                    "until the page's next free, compaction or migration");
   }
   // A slots array whose handles were all freed is freed with the last of them.
   for (size_t i = 0; i < z.slots.size(); ++i) {
