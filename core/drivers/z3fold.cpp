@@ -144,10 +144,13 @@ uint32_t alloc_slots(Mm& mm, uint32_t pool, gfp_t gfp) {
   return id;
 }
 
+// kmem_cache_free(pool->c_handle, slots): a write of the slots only (KASAN's quarantine
+// keeps them from reuse, so nothing else conflicts with the free).
 void free_slots(Mm& mm, uint32_t id) {
   Z3foldSlots& s = slots_at(mm, id, true);
+  sched(Op::Write, Access::Write, z3fold_slots_obj(id), here());
   s.allocated = false;
-  kasan_free(s.life, "struct z3fold_buddy_slots " + std::to_string(id), here());
+  kasan_record_free(s.life, "struct z3fold_buddy_slots", id);
 }
 
 // get_z3fold_header: the handle's header, locked (unless the page is headless).
