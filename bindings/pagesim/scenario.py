@@ -374,6 +374,10 @@ class Z3fold:
     def free(self, handle: int) -> None:
         self._k.call("z3fold_free", self.id, handle)
 
+    @entry("z3fold_destroy_pool", lambda self: (self.id,))
+    def destroy(self) -> None:
+        self._k.call("z3fold_destroy_pool", self.id)
+
     @entry("z3fold_map", lambda self, h: (self.id, h))
     def map(self, handle: int) -> int:
         """z3fold_map: the object's address; it stays mapped until unmap."""

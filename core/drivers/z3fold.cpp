@@ -19,7 +19,12 @@ namespace {
 
 Z3fold& Z(Mm& mm) { return drivers_of(mm).z3fold; }
 
-Z3foldPool& pool_of(Mm& mm, uint32_t pool) { return Z(mm).pools.at(pool); }
+// zhdr->pool dereferenced: KASAN checks the pool is live.
+Z3foldPool& pool_of(Mm& mm, uint32_t pool) {
+  Z3foldPool& p = Z(mm).pools.at(pool);
+  kasan_check(p.life, "struct z3fold_pool", p.name + " " + std::to_string(pool));
+  return p;
+}
 
 ObjId pool_obj(uint32_t pool, uint32_t part) { return make_obj(z3obj::kPool, uint64_t(pool) << 2 | part); }
 ObjId lists_obj(uint32_t pool) { return pool_obj(pool, 2); }  // the unbuddied lists and stale
@@ -708,7 +713,25 @@ uint32_t z3fold_create_pool(Mm& mm, std::string name) {
     p.mapping = mm.new_mapping("z3fold:" + p.name, &z3fold_aops, id);  // z3fold_register_migration
   }
   p.work = init_work(mm, free_pages_work, id, "z3fold free_pages_work");
+  kasan_alloc(p.life);
   return id;
+}
+
+void z3fold_destroy_pool(Mm& mm, uint32_t pool) {
+  MODEL_FUNC("z3fold_destroy_pool");
+  Z3foldPool& p = pool_of(mm, pool);
+  // kmem_cache_destroy(pool->c_handle): slots still allocated are only reported by the
+  // slab ("Slab cache still has objects"); z3fold_check reports them as a leak.
+  // "We need to destroy pool->compact_wq before pool->release_wq, as any pending work on
+  // pool->compact_wq will call queue_work(pool->release_wq, &pool->work)."
+  drain_workqueue(mm, p.compact_wq, here());
+  drain_workqueue(mm, p.release_wq, here());
+  if (!has(mm, Fix::MovableOperations)) {  // z3fold_unregister_migration: iput(pool->inode)
+    mm::AddressSpace& a = mm.mappings[p.mapping];
+    kasan_free(a.life, "struct address_space " + a.name, here());
+  }
+  p.live = false;
+  kasan_free(p.life, "struct z3fold_pool " + p.name, here());  // kfree(pool)
 }
 
 int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle) {

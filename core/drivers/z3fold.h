@@ -116,6 +116,8 @@ struct Z3foldPool {
   uint32_t compact_wq = 0, release_wq = 0;
   uint32_t work = 0;            // pool->work: free_pages_work
   uint32_t mapping = 0;         // the pool inode's mapping, or z3fold_mops (68f2736a8583)
+  bool live = true;             // until z3fold_destroy_pool
+  KasanObject life;             // kzalloc'ed by z3fold_create_pool, kfree'd by z3fold_destroy_pool
 };
 
 // What a user of the pool did with a handle (model bookkeeping for the checks).
@@ -135,6 +137,9 @@ struct Z3fold {
 };
 
 uint32_t z3fold_create_pool(mm::Mm& mm, std::string name);
+// z3fold_destroy_pool: "The pool should be emptied before this function is called." It
+// drains both workqueues, frees the pool's inode (before 68f2736a8583) and the pool.
+void z3fold_destroy_pool(mm::Mm& mm, uint32_t pool);
 // z3fold_alloc(pool, size, gfp, &handle): 0 and the handle, or -EINVAL, -ENOSPC, -ENOMEM.
 int z3fold_alloc(mm::Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp, uint64_t* handle);
 void z3fold_free(mm::Mm& mm, uint32_t pool, uint64_t handle);

@@ -25,6 +25,7 @@ struct Workqueue {
   std::string name;
   CpuId cpu = 0;                // the CPU its worker (kworker) is bound to
   std::deque<uint32_t> queue;   // work ids, FIFO
+  uint32_t running = 0;         // the work its worker runs now, + 1 (0: none)
 };
 
 inline ObjId work_obj(uint32_t work) { return make_obj(objclass::kWork, work); }
@@ -43,5 +44,8 @@ inline bool schedule_work(World& w, uint32_t work, uint32_t line = 0) {
 bool cancel_work_sync(World& w, uint32_t work, uint32_t line = 0);
 // Waits until the work is neither pending nor running. Set-up code runs it inline.
 void flush_work(World& w, uint32_t work, uint32_t line = 0);
+// drain_workqueue (destroy_workqueue's first step): flushes the queue's works until it is
+// empty and its worker idle, work queued meanwhile included.
+void drain_workqueue(World& w, uint32_t wq, uint32_t line = 0);
 
 }  // namespace pagesim

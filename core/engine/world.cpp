@@ -78,8 +78,10 @@ void process_one_work(World& w, uint32_t wq) {
   w.workqueues[wq].queue.pop_front();
   w.works[work].pending = false;
   w.works[work].running = true;
+  w.workqueues[wq].running = work + 1;
   w.works[work].func(w, w.works[work].arg);
   w.works[work].running = false;
+  w.workqueues[wq].running = 0;
   if (Sim* s = Sim::current()) s->wake(work_obj(work));
 }
 
@@ -119,6 +121,21 @@ void flush_work(World& w, uint32_t work, uint32_t line) {
     if (!ws.pending && !ws.running) return;
     // It waits for the worker's progress, not for a lock's holder.
     s->block({work_obj(work), "flush_work", false, false, false, true});
+  }
+}
+
+void drain_workqueue(World& w, uint32_t wq, uint32_t line) {
+  if (wq >= w.workqueues.size()) throw UsageError("drain_workqueue: no such workqueue");
+  for (;;) {
+    sched(Op::Read, Access::Read, wq_obj(wq), line);
+    const Workqueue& q = w.workqueues[wq];
+    if (q.running) {
+      flush_work(w, q.running - 1, line);
+    } else if (!q.queue.empty()) {
+      flush_work(w, q.queue.front(), line);
+    } else {
+      return;
+    }
   }
 }
 

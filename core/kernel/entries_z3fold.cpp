@@ -31,6 +31,7 @@ uint32_t pool_arg(const Kernel& k, int64_t v) {
   if (v < 0 || uint64_t(v) >= pools.size())
     throw UsageError("no z3fold pool " + std::to_string(v) + " (" + std::to_string(pools.size()) +
                      " pool(s) created; z3fold_create_pool makes one)");
+  if (!pools[size_t(v)].live) throw UsageError("z3fold pool " + std::to_string(v) + " was destroyed");
   return uint32_t(v);
 }
 
@@ -67,6 +68,13 @@ std::vector<EntryPoint> z3fold_entries() {
        [](Kernel& k, Args) -> int64_t {
          check_kernel(k);
          return drivers::z3fold_create_pool(k, "z3fold");
+       }},
+      {"z3fold_destroy_pool", "pool",
+       "z3fold_destroy_pool(pool): drains its workqueues and frees it (zswap does when the "
+       "pool has no entries left)",
+       [](Kernel& k, Args a) -> int64_t {
+         drivers::z3fold_destroy_pool(k, pool_arg(k, a[0]));
+         return 0;
        }},
       {"z3fold_alloc", "pool, size",
        "z3fold_alloc(pool, size) with zswap's gfp (it may not sleep): the handle, or -EINVAL, "

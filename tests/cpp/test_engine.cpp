@@ -303,6 +303,28 @@ TEST(Engine, IdleWorkersReturnAndOtherWaitersUnwindWhenTheSimEnds) {
   EXPECT_TRUE(unwound);
 }
 
+TEST(Engine, CancelWorkSyncTakesPendingWorkOffAndDrainWaitsForTheQueue) {
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    WqWorld w;
+    bool was_pending = false;
+    int after_cancel = -1, after_drain = -1;
+    Sim sim(cfg(2), &w, std::make_unique<RandomStrategy>(seed));
+    sim.spawn(1, "q", [&] {
+      schedule_work(w, w.work);
+      was_pending = cancel_work_sync(w, w.work);
+      after_cancel = w.ran;  // cancelled before it ran, or it ran to its end
+      schedule_work(w, w.work);
+      drain_workqueue(w, 0);
+      after_drain = w.ran;
+    });
+    RunResult r = sim.run();
+    ASSERT_TRUE(r.ok()) << r.outcomes[0].report();
+    EXPECT_EQ(after_cancel, was_pending ? 0 : 1);
+    EXPECT_EQ(after_drain, after_cancel + 1);
+    EXPECT_FALSE(w.works[w.work].pending || w.works[w.work].running);
+  }
+}
+
 TEST(Engine, WorkFlushedInSetupRunsInline) {
   WqWorld w;
   EXPECT_TRUE(schedule_work(w, w.work));

@@ -1,0 +1,66 @@
+"""z3fold_destroy_pool frees the pool under a migration of one of its pages (a finding of
+the model, read from 5.15.100, 6.1.20 and 6.6.9; no upstream report or fix is known).
+
+zsmalloc had this race until 701d678599d0 (5.3, "mm/zsmalloc.c: fix race condition in
+zs_destroy_pool", scenarios/zs_destroy_pool_race.py): the pool's user destroys the pool
+while compaction holds one of its pages isolated, and the migration then follows
+page->mapping (the pool's inode) or zhdr->pool into freed memory. zsmalloc waits for its
+isolated pages since; z3fold_destroy_pool ("The pool should be emptied before this
+function is called") drains its workqueues and frees the inode (until 68f2736a8583) and
+the pool, but nothing waits for a page the VM has isolated.
+
+The page can be empty and still isolated: a z3fold_free of its last object while it is
+isolated finds it PAGE_CLAIMED (z3fold_page_isolate claimed it), drops its reference and
+leaves it to the migration, which holds one of its own. zswap then sees an empty pool and
+destroys it (zswap_pool_destroy, after a compressor or allocator switch).
+
+- `v5.15`: the migration's `move_to_new_page` reads the freed inode's mapping:
+  `uaf:PageMovable`, "Read of struct address_space".
+- `v6.1` and `v6.6` (68f2736a8583: `z3fold_mops`, no inode): `z3fold_page_migrate` reads
+  the freed pool: `uaf:z3fold_page_migrate`, "Read of struct z3fold_pool".
+"""
+
+import pagesim as ps
+
+
+@ps.scenario(kernel="v5.15", cpus=2, pages=512)
+def z3fold_destroy_pool_race(k):
+    """Compaction isolates P, whose one object zswap then frees before destroying the pool."""
+    pool = k.z3fold()
+    a = pool.alloc(1000)
+    P = pool.page_of(a)
+
+    def zswap():
+        yield ps.call("z3fold_free", pool.id, a)
+        yield ps.call("z3fold_destroy_pool", pool.id)
+
+    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
+    u = k.cpu(1).run(zswap, name="zswap")
+    return ps.script(m.after("z3fold_page_isolate"), u, m)
+
+
+def lines(run):
+    return [line.strip() for line in run.diagram(depth=6).splitlines()]
+
+
+def test_the_migration_reads_the_freed_inode():
+    run = z3fold_destroy_pool_race.run()
+    assert [o.key for o in run.outcomes] == ["uaf:PageMovable"], run.report()
+    report = run.report()
+    assert "Read of struct address_space z3fold:z3fold by task migrate" in report
+    assert "Freed by task zswap:\n z3fold_destroy_pool" in report
+    # The racy step: the pool went while P was isolated, before its migration.
+    got = lines(run)
+    assert got.index("z3fold_page_isolate") < got.index("z3fold_destroy_pool") < got.index("move_to_new_page")
+
+
+def test_without_the_inode_the_migration_reads_the_freed_pool():
+    for kernel in ("v6.1", "v6.6"):
+        run = z3fold_destroy_pool_race.run(kernel=kernel)
+        assert [o.key for o in run.outcomes] == ["uaf:z3fold_page_migrate"], (kernel, run.report())
+        assert "Read of struct z3fold_pool z3fold 0 by task migrate" in run.report()
+
+
+def test_exploration_finds_it_too():
+    ex = z3fold_destroy_pool_race.explore(kernel="v6.1", strategy="dpor", preemption_bound=1)
+    assert ex.exhausted and ex.sometimes("uaf:z3fold_page_migrate"), ex
