@@ -26,6 +26,7 @@ import contig_range_isolation_stall
 import nr_isolated_stall
 import z3fold_failed_migration
 import z3fold_migrate_map_uaf
+import z3fold_reclaim_free_race
 import zs_compact_lost_update
 import zs_compact_stale_source
 import zs_destroy_pool_race
@@ -668,6 +669,9 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # page for claimed and skipped free_handle: the slots leak.
     "4a1c3839108a": (lambda k, f: leaks(z3fold_failed_migration.z3fold_free_in_failed_migration, k, f),
                      False, True),
+    "04094226d6ce": (lambda k, f: set(z3fold_reclaim_free_race.z3fold_reclaim_free_race.explore(
+        kernel=k, fixes=f, strategy="dpor", preemption_bound=2).outcomes),
+                     {"ok"}, {"ok", "warn:__release_z3fold_page", "deadlock"}),
     "6cf9a34967ed": (lambda k, f: leaks(z3fold_failed_migration.z3fold_putback_unlisted, k, f),
                      False, True),
     "df6f0f1d0cf0": (reuses_the_stale_page, False, True),
@@ -724,8 +728,9 @@ def test_the_fix_changes_what_it_names_on_every_preset_that_has_it(preset: str, 
 @pytest.mark.parametrize("fix", sorted(f for f, later in REMOVED_BY.items() if later))
 def test_flipping_a_fix_whose_code_is_gone_is_refused(fix: str) -> None:
     later = REMOVED_BY[fix]
+    preset = next(p for p, d in PRESETS.items() if later in d["fixes"])  # the first with it
     with pytest.raises(core.UsageError, match=f"has no effect with fix '{later}'"):
-        core.Kernel(preset="v6.1", fixes={fix: False})
+        core.Kernel(preset=preset, fixes={fix: False})
     # With the fix that removed it flipped off too, it means something again.
-    off = off_with_dependents(later, set(PRESETS["v6.1"]["fixes"]))
-    core.Kernel(preset="v6.1", fixes={**off, fix: False})
+    off = off_with_dependents(later, set(PRESETS[preset]["fixes"]))
+    core.Kernel(preset=preset, fixes={**off, fix: False})

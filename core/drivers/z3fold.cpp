@@ -28,6 +28,7 @@ Z3foldPool& pool_of(Mm& mm, uint32_t pool) {
 
 ObjId pool_obj(uint32_t pool, uint32_t part) { return make_obj(z3obj::kPool, uint64_t(pool) << 2 | part); }
 ObjId lists_obj(uint32_t pool) { return pool_obj(pool, 2); }  // the unbuddied lists and stale
+ObjId zswap_tree_obj() { return make_obj(z3obj::kPool, (uint64_t(0xffffff) << 2) | 3); }  // zswap's tree->lock
 
 bool has(const Mm& mm, Fix f) { return mm.cfg.has(f); }
 
@@ -151,6 +152,18 @@ uint32_t alloc_slots(Mm& mm, uint32_t pool, gfp_t gfp) {
 
 // kmem_cache_free(pool->c_handle, slots): a write of the slots only (KASAN's quarantine
 // keeps them from reuse, so nothing else conflicts with the free).
+// `struct z3fold_buddy_slots slots` on z3fold_reclaim_page's stack, with HANDLES_NOFREE.
+uint32_t reclaim_slots(Mm& mm, uint32_t pool) {
+  Z3fold& z = Z(mm);
+  Z3foldSlots& s = z.slots.emplace_back();
+  const uint32_t id = uint32_t(z.slots.size());
+  s.pool = pool;
+  s.nofree = true;
+  s.lock.id = z3fold_slots_obj(id);
+  kasan_alloc(s.life);
+  return id;
+}
+
 void free_slots(Mm& mm, uint32_t id) {
   Z3foldSlots& s = slots_at(mm, id, true);
   sched(Op::Write, Access::Write, z3fold_slots_obj(id), here());
@@ -198,6 +211,10 @@ void free_handle(Mm& mm, uint64_t handle, Pfn zhdr) {
   Z3foldSlots& s = slots_at(mm, slots, true);
   write_lock(s.lock);
   write_handle(mm, handle, 0);
+  if (s.nofree) {  // test_bit(HANDLES_NOFREE, &slots->pool): "simple case, nothing else to do"
+    write_unlock(s.lock);
+    return;
+  }
   if (Hr(mm, zhdr).slots != slots) Hw(mm, zhdr).foreign_handles--;
   bool is_free = true;
   sched(Op::Read, Access::Read, z3fold_slots_obj(slots), here());
@@ -213,18 +230,22 @@ void free_handle(Mm& mm, uint64_t handle, Pfn zhdr) {
 // __idx, __encode_handle, encode_handle
 uint32_t idx_of(const Z3foldHeader& h, z3fold_buddy bud) { return (bud + h.first_num) & BUDDY_MASK; }
 
-uint64_t encode_handle(Mm& mm, Pfn zhdr, z3fold_buddy bud) {
+// __encode_handle: the handle of a buddy in `slots` (zhdr->slots, or reclaim's own).
+uint64_t __encode_handle(Mm& mm, Pfn zhdr, uint32_t slots, z3fold_buddy bud) {
   if (bud == HEADLESS) return (uint64_t(zhdr) << PAGE_SHIFT) | (1u << PAGE_HEADLESS);
   const Z3foldHeader& h = Hr(mm, zhdr);
   const uint32_t idx = idx_of(h, bud);
   uint64_t v = (uint64_t(zhdr) << PAGE_SHIFT) + idx;
   if (bud == LAST) v |= uint64_t(h.last_chunks) << BUDDY_SHIFT;
-  const uint32_t slots = h.slots;
   RwLock& lock = slots_at(mm, slots, true).lock;
   write_lock(lock);
   write_handle(mm, slot_handle(slots, idx), v);
   write_unlock(lock);
   return slot_handle(slots, idx);
+}
+
+uint64_t encode_handle(Mm& mm, Pfn zhdr, z3fold_buddy bud) {
+  return __encode_handle(mm, zhdr, bud == HEADLESS ? 0 : Hr(mm, zhdr).slots, bud);
 }
 
 // handle_to_chunks: only for LAST.
@@ -387,9 +408,14 @@ void __release_z3fold_page(Mm& mm, Pfn zhdr, bool locked) {
 }
 
 // kref_put(&zhdr->refcount, release): true when this put released the page.
-enum class Release { Locked, LockedList };
+enum class Release { Unlocked, Locked, LockedList };
 bool put_z3fold(Mm& mm, Pfn zhdr, Release how) {
   if (--H(mm, zhdr, Op::AtomicRmw, here()).refcount != 0) return false;
+  if (how == Release::Unlocked) {  // release_z3fold_page (until 04094226d6ce)
+    MODEL_FUNC("release_z3fold_page");
+    __release_z3fold_page(mm, zhdr, false);
+    return true;
+  }
   if (how == Release::LockedList) {  // release_z3fold_page_locked_list
     MODEL_FUNC("release_z3fold_page_locked_list");
     const uint32_t pool = pool_id(mm, zhdr);
@@ -412,7 +438,7 @@ bool put_z3fold(Mm& mm, Pfn zhdr, Release how) {
 void kref_get(Mm& mm, Pfn zhdr) { H(mm, zhdr, Op::AtomicRmw, here()).refcount++; }
 
 // The content token of the object at `chunk` of the page (a memcpy of it).
-uint32_t& data_at(Mm& mm, Pfn page, uint32_t chunk, bool write) {
+Z3foldObject& data_at(Mm& mm, Pfn page, uint32_t chunk, bool write) {
   sched(write ? Op::Write : Op::Read, write ? Access::Write : Access::Read, z3fold_header_obj(page), here());
   return checked_mem(mm, page, write, "z3fold page memory").data[chunk];
 }
@@ -680,6 +706,7 @@ const bool registered = [] {
   });
   register_obj_class(z3obj::kPool, "z3fold pool", [](uint64_t i, const World*) {
     static const char* const part[] = {"pool->lock", "pool->stale_lock", "pool lists", "?"};
+    if ((i & 3) == 3) return std::string("zswap tree->lock");
     return std::string(part[i & 3]) + " (z3fold pool " + std::to_string(i >> 2) + ")";
   });
   return true;
@@ -701,6 +728,7 @@ uint32_t z3fold_create_pool(Mm& mm, std::string name) {
   Z3foldPool& p = z.pools.emplace_back();
   p.name = std::move(name);
   p.lock.id = pool_obj(id, 0);
+  z.zswap_tree_lock.id = zswap_tree_obj();
   p.stale_lock.id = pool_obj(id, 1);
   p.unbuddied.resize(size_t(mm.nr_cpu_ids) * NCHUNKS);  // for_each_possible_cpu
   if (!has(mm, Fix::Z3foldNoLru)) p.lru = new_list(mm, "z3fold pool->lru");
@@ -883,6 +911,173 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
   put_z3fold_header(mm, zhdr);
 }
 
+namespace {
+
+// zswap_entry_put, under tree->lock: the last reference erases the entry and frees its
+// handle (zswap_free_entry -> zpool_free_handle).
+void zswap_entry_put(Mm& mm, uint32_t pool, uint64_t handle) {
+  sched(Op::Write, Access::Write, zswap_tree_obj(), here());
+  Z3foldUserHandle& e = Z(mm).handles.at(handle);
+  if (--e.refcount == 0) {
+    e.in_tree = false;
+    z3fold_free(mm, pool, handle);
+  }
+}
+
+// zswap_writeback_entry, zswap's evict handler, with z3fold's sleep_mapped: the object
+// stays mapped to the end. Decompressing into a new swap cache page and writing it out
+// are not modelled (they succeed).
+int zswap_writeback_entry(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("zswap_writeback_entry");
+  Z3fold& z = Z(mm);
+  const uint64_t addr = z3fold_map(mm, pool, handle);
+  const uint64_t owner = data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT,
+                                 false).owner;  // zhdr->swpentry
+  spin_lock(z.zswap_tree_lock);
+  sched(Op::Read, Access::Read, zswap_tree_obj(), here());
+  auto it = z.handles.find(owner);
+  if (it == z.handles.end() || !it->second.in_tree) {  // the entry was invalidated
+    spin_unlock(z.zswap_tree_lock);
+    z3fold_unmap(mm, pool, handle);
+    return 0;
+  }
+  it->second.refcount++;  // zswap_entry_find_get
+  spin_unlock(z.zswap_tree_lock);
+  spin_lock(z.zswap_tree_lock);
+  zswap_entry_put(mm, pool, owner);  // drop local reference
+  sched(Op::Read, Access::Read, zswap_tree_obj(), here());
+  if (z.handles.at(owner).in_tree) zswap_entry_put(mm, pool, owner);  // written back: its own
+  spin_unlock(z.zswap_tree_lock);
+  z3fold_unmap(mm, pool, handle);
+  return 0;
+}
+
+}  // namespace
+
+void zswap_invalidate(Mm& mm, uint32_t pool, uint64_t handle) {
+  MODEL_FUNC("zswap_frontswap_invalidate_page");
+  Z3fold& z = Z(mm);
+  spin_lock(z.zswap_tree_lock);
+  sched(Op::Read, Access::Read, zswap_tree_obj(), here());
+  Z3foldUserHandle& e = z.handles.at(handle);
+  if (e.in_tree) {  // zswap_rb_erase, then put
+    e.in_tree = false;
+    zswap_entry_put(mm, pool, handle);
+  }
+  spin_unlock(z.zswap_tree_lock);
+}
+
+int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
+  MODEL_FUNC("z3fold_reclaim_page");
+  Z3foldPool& p = pool_of(mm, pool);
+  const bool ref_under_lock = has(mm, Fix::Z3foldReclaimRefUnderLock);
+  int ret = -1;
+  const uint32_t slots = reclaim_slots(mm, pool);  // on the stack, HANDLES_NOFREE
+  spin_lock(p.lock);
+  if (retries == 0) {  // (zswap always has an evict handler)
+    spin_unlock(p.lock);
+    return -EINVAL;
+  }
+  for (uint32_t i = 0; i < retries; ++i) {
+    sched(Op::Read, Access::Read, list_obj(p.lru), here());
+    if (list_empty(mm, p.lru)) {
+      spin_unlock(p.lock);
+      return -EINVAL;
+    }
+    Pfn page = kNoPfn, zhdr = kNoPfn;
+    bool found = false;
+    // list_for_each_prev(pos, &pool->lru): pool->lock keeps the list still.
+    for (Pfn pos = mm.lists[p.lru].last; pos != kNoPfn; pos = static_cast<const Mm&>(mm).page(pos).lru_prev) {
+      page = zhdr = pos;
+      if (test_priv(mm, PAGE_HEADLESS, page)) {
+        if (test_and_set_priv(mm, PAGE_CLAIMED, page)) continue;
+        found = true;
+        break;
+      }
+      if (!ref_under_lock) {  // kref_get_unless_zero
+        Z3foldHeader& h = H(mm, zhdr, Op::AtomicRmw, here());
+        if (h.refcount == 0) {
+          zhdr = kNoPfn;
+          break;
+        }
+        h.refcount++;
+      }
+      if (!z3fold_page_trylock(mm, zhdr)) {
+        if (!ref_under_lock) put_z3fold(mm, zhdr, Release::Unlocked);
+        zhdr = kNoPfn;
+        continue;  // can't evict at this point
+      }
+      if (Hr(mm, zhdr).foreign_handles || test_and_set_priv(mm, PAGE_CLAIMED, page)) {
+        if (ref_under_lock || !put_z3fold(mm, zhdr, Release::Locked)) z3fold_page_unlock(mm, zhdr);
+        zhdr = kNoPfn;
+        continue;  // can't evict such page
+      }
+      buddy_del_init(mm, pool, zhdr);
+      Hw(mm, zhdr).cpu = -1;
+      if (ref_under_lock) kref_get(mm, zhdr);
+      found = true;
+      break;
+    }
+    if (!found && zhdr == kNoPfn) break;
+    if (!found)  // the walk ended on a claimed headless page: page is the list head's entry
+      null_deref("struct page of pool->lru's head (list_for_each_prev ran off the list)", 0);
+    list_del_init(mm, page, here());
+    spin_unlock(p.lock);
+    uint64_t first_handle = 0, middle_handle = 0, last_handle = 0;
+    if (!test_priv(mm, PAGE_HEADLESS, page)) {
+      // "We need encode the handles before unlocking, and use our local slots structure
+      // because z3fold_free can zero out zhdr->slots"
+      sched(Op::Write, Access::Write, z3fold_slots_obj(slots), here());
+      Z(mm).slots[slots - 1].slot = {};
+      if (Hr(mm, zhdr).first_chunks) first_handle = __encode_handle(mm, zhdr, slots, FIRST);
+      if (Hr(mm, zhdr).middle_chunks) middle_handle = __encode_handle(mm, zhdr, slots, MIDDLE);
+      if (Hr(mm, zhdr).last_chunks) last_handle = __encode_handle(mm, zhdr, slots, LAST);
+      // "it's safe to unlock here because we hold a reference to this page"
+      z3fold_page_unlock(mm, zhdr);
+    } else {
+      first_handle = encode_handle(mm, zhdr, HEADLESS);
+    }
+    // Issue the eviction callback(s)
+    for (uint64_t h : {middle_handle, first_handle, last_handle})
+      if (h && (ret = zswap_writeback_entry(mm, pool, h)) != 0) break;
+    // next:
+    if (test_priv(mm, PAGE_HEADLESS, page)) {
+      if (ret == 0) {
+        free_z3fold_page(mm, page, true);
+        p.pages_nr--;
+        return 0;
+      }
+      spin_lock(p.lock);
+      list_add(mm, page, p.lru, here());
+      spin_unlock(p.lock);
+      clear_priv(mm, PAGE_CLAIMED, page);
+    } else {
+      const uint32_t zslots = Hr(mm, zhdr).slots;  // struct z3fold_buddy_slots *slots = zhdr->slots
+      z3fold_page_lock(mm, zhdr);
+      if (put_z3fold(mm, zhdr, Release::Locked)) {
+        if (zslots) free_slots(mm, zslots);  // kmem_cache_free(pool->c_handle, slots)
+        return 0;
+      }
+      // "the page is still not completely free. Take the global pool lock then to be
+      // able to add it back to the lru list"
+      spin_lock(p.lock);
+      list_add(mm, page, p.lru, here());
+      spin_unlock(p.lock);
+      if (has(mm, Fix::Z3foldPutbackUnbuddied) && buddy_empty(mm, zhdr)) add_to_unbuddied(mm, pool, zhdr);
+      if (has(mm, Fix::Z3foldClaimedUnderLock)) {
+        clear_priv(mm, PAGE_CLAIMED, page);
+        z3fold_page_unlock(mm, zhdr);
+      } else {
+        z3fold_page_unlock(mm, zhdr);
+        clear_priv(mm, PAGE_CLAIMED, page);
+      }
+    }
+    spin_lock(p.lock);  // "We started off locked to we need to lock the pool back"
+  }
+  spin_unlock(p.lock);
+  return -EAGAIN;
+}
+
 uint64_t z3fold_map(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("z3fold_map");
   (void)pool;
@@ -926,13 +1121,13 @@ void z3fold_unmap(Mm& mm, uint32_t pool, uint64_t handle) {
 
 uint32_t z3fold_read_mapped(Mm& mm, uint64_t addr) {
   MODEL_FUNC("z3fold_read_mapped");
-  return data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT, false);
+  return data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT, false).token;
 }
 
 void z3fold_write_mapped(Mm& mm, uint32_t pool, uint64_t handle, uint64_t addr, uint32_t token) {
   MODEL_FUNC("z3fold_write_mapped");
   (void)pool;
-  data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT, true) = token;
+  data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT, true).token = token;
   Z(mm).handles[handle].written = token;
 }
 
@@ -1060,6 +1255,24 @@ void z3fold_page_putback(Mm& mm, Pfn page) {
   z3fold_page_unlock(mm, zhdr);
 }
 
+namespace {
+// The start chunk of a live handle's object in its page `m` (what z3fold_map computes).
+uint32_t object_chunk(const Z3fold& z, uint64_t handle, const Z3foldPageMem& m) {
+  if (headless_handle(handle)) return 0;
+  const uint64_t addr = z.slots[handle_to_slots(handle) - 1].slot[handle_idx(handle)];
+  const auto bud = z3fold_buddy((addr - m.hdr.first_num) & BUDDY_MASK);
+  if (bud == MIDDLE) return m.hdr.start_middle;
+  if (bud == LAST) return TOTAL_CHUNKS - uint32_t((addr & (PAGE_SIZE - 1)) >> BUDDY_SHIFT);
+  return ZHDR_CHUNKS;
+}
+}  // namespace
+
+void zswap_write_header(Mm& mm, uint64_t handle) {
+  const Pfn pfn = z3fold_page_of(mm, handle);
+  Z3foldPageMem& m = page_mem(mm, pfn);
+  m.data[object_chunk(Z(mm), handle, m)].owner = handle;
+}
+
 Pfn z3fold_page_of(const Mm& mm, uint64_t handle) {
   if (headless_handle(handle)) return addr_to_zhdr(handle);
   const Z3fold& z = drivers_of(mm).z3fold;
@@ -1082,18 +1295,10 @@ std::vector<std::string> z3fold_check(const Mm& mm) {
       continue;
     }
     if (u.written) {
-      uint32_t chunk = ZHDR_CHUNKS;
-      if (headless_handle(handle)) {
-        chunk = 0;
-      } else {
-        const uint64_t addr = z.slots[handle_to_slots(handle) - 1].slot[handle_idx(handle)];
-        const auto bud = z3fold_buddy((addr - m->hdr.first_num) & BUDDY_MASK);
-        if (bud == MIDDLE) chunk = m->hdr.start_middle;
-        if (bud == LAST) chunk = TOTAL_CHUNKS - uint32_t((addr & (PAGE_SIZE - 1)) >> BUDDY_SHIFT);
-      }
-      if (m->data[chunk] != u.written)
+      const uint32_t chunk = object_chunk(z, handle, *m);
+      if (m->data[chunk].token != u.written)
         out.push_back("handle " + std::to_string(handle) + ": pfn " + std::to_string(pfn) + " holds " +
-                      std::to_string(m->data[chunk]) + ", not the " + std::to_string(u.written) +
+                      std::to_string(m->data[chunk].token) + ", not the " + std::to_string(u.written) +
                       " written (data lost)");
     }
   }

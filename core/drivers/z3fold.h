@@ -87,10 +87,17 @@ struct Z3foldHeader {
   uint8_t foreign_handles = 0;  // :2
 };
 
-// A z3fold page's memory: the header, then the objects' data by start chunk.
+// An object in a page: the content token its user wrote, and zswap's header in front of
+// it (struct zswap_header: the entry it belongs to, here the user's handle).
+struct Z3foldObject {
+  uint32_t token = 0;
+  uint64_t owner = 0;
+};
+
+// A z3fold page's memory: the header, then the objects by start chunk.
 struct Z3foldPageMem {
   Z3foldHeader hdr;
-  std::array<uint32_t, z3::TOTAL_CHUNKS> data{};
+  std::array<Z3foldObject, z3::TOTAL_CHUNKS> data{};
   KasanObject life;  // live from init_z3fold_page (or the migration's copy) to the page's free
 };
 
@@ -98,6 +105,7 @@ struct Z3foldPageMem {
 struct Z3foldSlots {
   std::array<uint64_t, z3::BUDDY_MASK + 1> slot{};
   uint32_t pool = 0;
+  bool nofree = false;  // HANDLES_NOFREE in slots->pool: z3fold_reclaim_page's own, on its stack
   RwLock lock;
   bool allocated = false;
   KasanObject life;
@@ -120,11 +128,15 @@ struct Z3foldPool {
   KasanObject life;             // kzalloc'ed by z3fold_create_pool, kfree'd by z3fold_destroy_pool
 };
 
-// What a user of the pool did with a handle (model bookkeeping for the checks).
+// What a user of the pool did with a handle (model bookkeeping for the checks), and the
+// zswap entry that holds it (mm/zswap.c: refcounted under the tree's lock; the last put
+// frees the handle).
 struct Z3foldUserHandle {
   uint32_t pool = 0;
   uint32_t written = 0;  // the content token last written (0: never)
-  bool freed = false;
+  bool freed = false;    // z3fold_free was called on it
+  bool in_tree = true;   // the zswap entry is in the tree (until invalidated or written back)
+  int32_t refcount = 1;  // the entry's refcount
 };
 
 struct Z3fold {
@@ -134,6 +146,7 @@ struct Z3fold {
   std::vector<uint32_t> mem_of;
   std::map<uint64_t, Z3foldUserHandle> handles;  // every handle z3fold_alloc returned
   uint32_t mops_mapping = 0;  // z3fold_mops (68f2736a8583)
+  SpinLock zswap_tree_lock;   // tree->lock of zswap's (one swap device's) tree
 };
 
 uint32_t z3fold_create_pool(mm::Mm& mm, std::string name);
@@ -153,6 +166,16 @@ void z3fold_write_mapped(mm::Mm& mm, uint32_t pool, uint64_t handle, uint64_t ad
 
 // kasan_free_pages for z3fold's pages: KASAN poisons the page's memory.
 void z3fold_page_freed(mm::Mm& mm, mm::Pfn pfn);
+
+// z3fold_reclaim_page (until e774a7bc7f0a, 6.5): evicts the objects of the pool's least
+// recently used page through zswap's eviction handler (zswap_writeback_entry: the
+// entry's handle is freed by whoever drops its last reference); 0, -EINVAL or -EAGAIN.
+int z3fold_reclaim_page(mm::Mm& mm, uint32_t pool, uint32_t retries);
+// zswap_frontswap_invalidate_page: the entry leaves the tree, and its last put frees the
+// handle (z3fold_free under the tree's lock).
+void zswap_invalidate(mm::Mm& mm, uint32_t pool, uint64_t handle);
+// zswap's header in front of a new object: the entry (handle) it belongs to.
+void zswap_write_header(mm::Mm& mm, uint64_t handle);
 
 bool z3fold_page_isolate(mm::Mm& mm, mm::Pfn page, mm::isolate_mode_t mode);
 int z3fold_page_migrate(mm::Mm& mm, uint32_t mapping, mm::Pfn newpage, mm::Pfn page, mm::MigrateMode mode);

@@ -56,7 +56,9 @@ int64_t alloc(Kernel& k, Args a, mm::gfp_t gfp) {
   const uint32_t p = pool_arg(k, a[0]);
   uint64_t handle = 0;
   const int rc = drivers::z3fold_alloc(k, p, size_arg(a[1]), gfp, &handle);
-  return rc ? rc : int64_t(handle);
+  if (rc) return rc;
+  drivers::zswap_write_header(k, handle);
+  return int64_t(handle);
 }
 
 }  // namespace
@@ -86,6 +88,23 @@ std::vector<EntryPoint> z3fold_entries() {
        [](Kernel& k, Args a) -> int64_t {
          const uint32_t p = pool_arg(k, a[0]);
          drivers::z3fold_free(k, p, handle_arg(k, p, a[1]));
+         return 0;
+       }},
+      {"z3fold_reclaim", "pool, retries",
+       "z3fold_reclaim_page(pool, retries) with zswap's evict handler (zswap_writeback_entry): "
+       "until e774a7bc7f0a (6.5); returns 0, -EINVAL or -EAGAIN",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         if (k.cfg.has(Fix::Z3foldNoLru))
+           throw UsageError("z3fold_reclaim: z3fold has no reclaim since e774a7bc7f0a (6.5)");
+         return drivers::z3fold_reclaim_page(k, p, u32_arg("retries", a[1]));
+       }},
+      {"zswap_invalidate", "pool, handle",
+       "zswap_frontswap_invalidate_page: the entry leaves zswap's tree and its last reference "
+       "frees the handle (z3fold_free under the tree's lock)",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         drivers::zswap_invalidate(k, p, handle_arg(k, p, a[1]));
          return 0;
        }},
       {"z3fold_map", "pool, handle",

@@ -83,7 +83,7 @@ constexpr BuiltIn kBuiltIn[] = {
       Fix::ZsLockZspageMigrateLock, Fix::AtomicPageIsolated, Fix::MovableOperations,
       Fix::FreedPageNoLock, Fix::ReclaimThrottleIsolated, Fix::ReclaimThrottleResched,
       Fix::SwapNoSlotFreeNotify, Fix::Z3foldMigratedFlag, Fix::Z3foldClaimedUnderLock,
-      Fix::Z3foldPutbackUnbuddied, Fix::Z3foldNoStaleReuse, Fix::Z3foldNoHighmem,
+      Fix::Z3foldPutbackUnbuddied, Fix::Z3foldNoStaleReuse, Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldNoHighmem,
       Fix::Z3foldFreeNoBuddyDel},
      "Linux 6.1 (LTS): zsmalloc's 5.17 locking rework (pool->migrate_lock, no zspage "
      "isolation), an atomic PG_isolated, movable_operations, compaction throttled in "
@@ -235,6 +235,7 @@ constexpr FixRemoved kFixRemoved[] = {
     {Fix::ZsDestroyWaitsIsolated, Fix::ZsNoZspageIsolation},
     {Fix::ZsPinBitSpinLock, Fix::ZsPoolMigrateLock},
     {Fix::ZsCompactKeepsPinBit, Fix::ZsPoolMigrateLock},
+    {Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldNoLru},  // e774a7bc7f0a removed z3fold_reclaim_page
 };
 
 std::deque<Preset>& registry() {

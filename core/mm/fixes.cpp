@@ -247,6 +247,11 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
     {Fix::Z3foldNoStaleReuse, "df6f0f1d0cf0",
      "mm/z3fold: remove buggy use of stale list for allocation (5.19, Miaohe Lin: a z3fold_alloc "
      "that may sleep no longer takes a page off pool->stale; it allocates a new page)"},
+    {Fix::Z3foldReclaimRefUnderLock, "04094226d6ce",
+     "mm/z3fold: fix z3fold_reclaim_page races with z3fold_free (5.19, Miaohe Lin: reclaim takes "
+     "its reference on a page under the page lock; before, a kref_get_unless_zero ahead of the "
+     "trylock let a racing z3fold_free leave the last put to reclaim, which released the page "
+     "with pool->lock held: a WARN on the page's unbuddied link, then a pool->lock deadlock)"},
     {Fix::Z3foldNoHighmem, "f4bad643c1d6",
      "revert \"mm/z3fold.c: allow __GFP_HIGHMEM in z3fold_alloc\" (5.19, Miaohe Lin: "
      "z3fold_alloc returns -EINVAL for __GFP_HIGHMEM)"},

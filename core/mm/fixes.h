@@ -76,6 +76,7 @@ enum class Fix : uint8_t {
   Z3foldClaimedUnderLock,    // 4a1c3839108a (5.19): PAGE_CLAIMED is cleared under the page lock
   Z3foldPutbackUnbuddied,    // 6cf9a34967ed (5.19): a page put back goes on an unbuddied list again
   Z3foldNoStaleReuse,        // df6f0f1d0cf0 (5.19): z3fold_alloc no longer reuses a stale page
+  Z3foldReclaimRefUnderLock, // 04094226d6ce (5.19): reclaim takes its page reference under the page lock
   Z3foldNoHighmem,           // f4bad643c1d6 (5.19): z3fold_alloc refuses __GFP_HIGHMEM
   Z3foldFreeNoBuddyDel,      // "remove redundant list_del_init of zhdr->buddy in z3fold_free" (5.19)
   Z3foldNoLru,               // e774a7bc7f0a (6.5): no pool->lru (reclaim moved to zswap)
