@@ -49,16 +49,20 @@ import pagesim as ps
 import pytest
 
 
-@ps.scenario(kernel="v5.15", cpus=2, pages=512)
-def z3fold_migrate_map_uaf(k):
-    """Compaction migrates the z3fold page P while the user reads an object of P."""
+def migrate_and_read(k):
+    """P holds a and b; compaction migrates P on CPU 0 while the user reads a on CPU 1."""
     pool = k.z3fold()
     a, b = pool.alloc(1000), pool.alloc(1000)
     pool.write(a, 11)
     pool.write(b, 22)
     P = pool.page_of(a)
-    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
-    u = k.cpu(1).run(pool.read, a, name="user")
+    return P, k.cpu(0).run(k.compaction.isolate, P, name="migrate"), k.cpu(1).run(pool.read, a, name="user")
+
+
+@ps.scenario(kernel="v5.15", cpus=2, pages=512)
+def z3fold_migrate_map_uaf(k):
+    """Compaction migrates the z3fold page P while the user reads an object of P."""
+    P, m, u = migrate_and_read(k)
     # The migration has copied P and unlocked the old header (it is about to clear P's
     # movable mapping); the user gets the old header; then the migration runs to its end.
     return ps.script(m.before("__ClearPageMovable", P), u.until("get_z3fold_header"), m, u)
@@ -89,13 +93,7 @@ def test_with_the_fix_the_scene_looks_at_the_slot_again():
 def z3fold_migrate_map_window(k):
     """The user locks the old header before encode_handle and tests PAGE_MIGRATED after
     z3fold_page_migrate's last store to page->private."""
-    pool = k.z3fold()
-    a, b = pool.alloc(1000), pool.alloc(1000)
-    pool.write(a, 11)
-    pool.write(b, 22)
-    P = pool.page_of(a)
-    m = k.cpu(0).run(k.compaction.isolate, P, name="migrate")
-    u = k.cpu(1).run(pool.read, a, name="user")
+    P, m, u = migrate_and_read(k)
     return ps.script(m.before("__ClearPageMovable", P), u.before("get_z3fold_header", P), m, u)
 
 

@@ -199,6 +199,17 @@ Pfn get_z3fold_header(Mm& mm, uint64_t handle) {
   }
 }
 
+// 4a1c3839108a: PAGE_CLAIMED is cleared under the page lock; before, after the unlock.
+void unclaim_and_unlock(Mm& mm, Pfn zhdr) {
+  if (has(mm, Fix::Z3foldClaimedUnderLock)) {
+    clear_priv(mm, PAGE_CLAIMED, zhdr);
+    z3fold_page_unlock(mm, zhdr);
+  } else {
+    z3fold_page_unlock(mm, zhdr);
+    clear_priv(mm, PAGE_CLAIMED, zhdr);
+  }
+}
+
 void put_z3fold_header(Mm& mm, Pfn zhdr) {
   if (!test_priv(mm, PAGE_HEADLESS, zhdr)) z3fold_page_unlock(mm, zhdr);
 }
@@ -884,13 +895,7 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
     return;
   }
   if (test_and_set_priv(mm, NEEDS_COMPACTING, page)) {
-    if (has(mm, Fix::Z3foldClaimedUnderLock)) {
-      clear_priv(mm, PAGE_CLAIMED, page);
-      put_z3fold_header(mm, zhdr);
-    } else {
-      put_z3fold_header(mm, zhdr);
-      clear_priv(mm, PAGE_CLAIMED, page);
-    }
+    unclaim_and_unlock(mm, zhdr);  // put_z3fold_header: the page is not headless
     return;
   }
   if (Hr(mm, zhdr).cpu < 0) {  // || !cpu_online(zhdr->cpu): the model's CPUs stay online
@@ -936,7 +941,7 @@ int zswap_writeback_entry(Mm& mm, uint32_t pool, uint64_t handle) {
   spin_lock(z.zswap_tree_lock);
   sched(Op::Read, Access::Read, zswap_tree_obj(), here());
   auto it = z.handles.find(owner);
-  if (it == z.handles.end() || !it->second.in_tree) {  // the entry was invalidated
+  if (it == z.handles.end() || !it->second.in_tree || it->second.freed) {  // the entry was invalidated
     spin_unlock(z.zswap_tree_lock);
     z3fold_unmap(mm, pool, handle);
     return 0;
@@ -1064,13 +1069,7 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
       list_add(mm, page, p.lru, here());
       spin_unlock(p.lock);
       if (has(mm, Fix::Z3foldPutbackUnbuddied) && buddy_empty(mm, zhdr)) add_to_unbuddied(mm, pool, zhdr);
-      if (has(mm, Fix::Z3foldClaimedUnderLock)) {
-        clear_priv(mm, PAGE_CLAIMED, page);
-        z3fold_page_unlock(mm, zhdr);
-      } else {
-        z3fold_page_unlock(mm, zhdr);
-        clear_priv(mm, PAGE_CLAIMED, page);
-      }
+      unclaim_and_unlock(mm, zhdr);
     }
     spin_lock(p.lock);  // "We started off locked to we need to lock the pool back"
   }
@@ -1169,13 +1168,7 @@ int z3fold_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, Migrate
   if (!z3fold_page_trylock(mm, zhdr)) return -EAGAIN;
   const Z3foldHeader& h = Hr(mm, zhdr);
   if (h.mapped_count != 0 || h.foreign_handles != 0) {
-    if (has(mm, Fix::Z3foldClaimedUnderLock)) {
-      clear_priv(mm, PAGE_CLAIMED, page);
-      z3fold_page_unlock(mm, zhdr);
-    } else {
-      z3fold_page_unlock(mm, zhdr);
-      clear_priv(mm, PAGE_CLAIMED, page);
-    }
+    unclaim_and_unlock(mm, zhdr);
     return -EBUSY;
   }
   sched(Op::Read, Access::Read, work_obj(h.work), here());

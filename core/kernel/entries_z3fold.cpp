@@ -52,6 +52,14 @@ size_t size_arg(int64_t v) {
   return size_t(v);
 }
 
+// An entry that takes a pool and one of its live handles, and returns 0.
+template <void (*F)(mm::Mm&, uint32_t, uint64_t)>
+int64_t on_handle(Kernel& k, Args a) {
+  const uint32_t p = pool_arg(k, a[0]);
+  F(k, p, handle_arg(k, p, a[1]));
+  return 0;
+}
+
 int64_t alloc(Kernel& k, Args a, mm::gfp_t gfp) {
   const uint32_t p = pool_arg(k, a[0]);
   uint64_t handle = 0;
@@ -84,12 +92,7 @@ std::vector<EntryPoint> z3fold_entries() {
        [](Kernel& k, Args a) -> int64_t { return alloc(k, a, kZswapGfp); }},
       {"z3fold_alloc_gfp", "pool, size, gfp", "z3fold_alloc(pool, size, gfp): as z3fold_alloc",
        [](Kernel& k, Args a) -> int64_t { return alloc(k, a, gfp_arg(a[2])); }},
-      {"z3fold_free", "pool, handle", "z3fold_free(pool, handle)",
-       [](Kernel& k, Args a) -> int64_t {
-         const uint32_t p = pool_arg(k, a[0]);
-         drivers::z3fold_free(k, p, handle_arg(k, p, a[1]));
-         return 0;
-       }},
+      {"z3fold_free", "pool, handle", "z3fold_free(pool, handle)", on_handle<drivers::z3fold_free>},
       {"z3fold_reclaim", "pool, retries",
        "z3fold_reclaim_page(pool, retries) with zswap's evict handler (zswap_writeback_entry): "
        "until e774a7bc7f0a (6.5); returns 0, -EINVAL or -EAGAIN",
@@ -102,11 +105,7 @@ std::vector<EntryPoint> z3fold_entries() {
       {"zswap_invalidate", "pool, handle",
        "zswap_frontswap_invalidate_page: the entry leaves zswap's tree and its last reference "
        "frees the handle (z3fold_free under the tree's lock)",
-       [](Kernel& k, Args a) -> int64_t {
-         const uint32_t p = pool_arg(k, a[0]);
-         drivers::zswap_invalidate(k, p, handle_arg(k, p, a[1]));
-         return 0;
-       }},
+       on_handle<drivers::zswap_invalidate>},
       {"z3fold_map", "pool, handle",
        "z3fold_map(pool, handle): the object's address (page << 12 | offset); it stays mapped "
        "until z3fold_unmap",
@@ -114,12 +113,7 @@ std::vector<EntryPoint> z3fold_entries() {
          const uint32_t p = pool_arg(k, a[0]);
          return int64_t(drivers::z3fold_map(k, p, handle_arg(k, p, a[1])));
        }},
-      {"z3fold_unmap", "pool, handle", "z3fold_unmap(pool, handle)",
-       [](Kernel& k, Args a) -> int64_t {
-         const uint32_t p = pool_arg(k, a[0]);
-         drivers::z3fold_unmap(k, p, handle_arg(k, p, a[1]));
-         return 0;
-       }},
+      {"z3fold_unmap", "pool, handle", "z3fold_unmap(pool, handle)", on_handle<drivers::z3fold_unmap>},
       {"z3fold_write", "pool, handle, token",
        "z3fold_map, store the content token at the address (zswap's store), z3fold_unmap",
        [](Kernel& k, Args a) -> int64_t {
