@@ -75,7 +75,7 @@ constexpr BuiltIn kBuiltIn[] = {
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
     {"v5.15", "v5.10", {Fix::MigrateFailedToRetList, Fix::ZsCompactCountsLocally},
      "Linux 5.15 (LTS): a page that failed migration for good waits for the caller's "
-     "putback; zsmalloc counts compacted pages in an atomic",
+     "putback; zsmalloc counts compacted pages in an atomic; z3fold is modelled from here",
      "zcjie1/linux-5.15.100 at 52bed7a9a5ad without its stable backports of afe8605ca454, "
      "2505a981114d and e914d8f00391 (5.16 and 5.18 upstream; no 5.15.0 tree is stored)"},
     {"v6.1", "v5.15",
@@ -83,8 +83,8 @@ constexpr BuiltIn kBuiltIn[] = {
       Fix::ZsLockZspageMigrateLock, Fix::AtomicPageIsolated, Fix::MovableOperations,
       Fix::FreedPageNoLock, Fix::ReclaimThrottleIsolated, Fix::ReclaimThrottleResched,
       Fix::SwapNoSlotFreeNotify, Fix::Z3foldMigratedFlag, Fix::Z3foldClaimedUnderLock,
-      Fix::Z3foldPutbackUnbuddied, Fix::Z3foldNoStaleReuse, Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldNoHighmem,
-      Fix::Z3foldFreeNoBuddyDel},
+      Fix::Z3foldPutbackUnbuddied, Fix::Z3foldNoStaleReuse, Fix::Z3foldReclaimRefUnderLock,
+      Fix::Z3foldNoHighmem, Fix::Z3foldFreeNoBuddyDel},
      "Linux 6.1 (LTS): zsmalloc's 5.17 locking rework (pool->migrate_lock, no zspage "
      "isolation), an atomic PG_isolated, movable_operations, compaction throttled in "
      "reclaim_throttle; a swap-in's read no longer frees its zram slot; Miaohe Lin's z3fold "
