@@ -135,35 +135,30 @@ void write_handle(Mm& mm, uint64_t handle, uint64_t v, uint32_t line = here()) {
   wake_up(z3fold_slots_obj(handle_to_slots(handle)));  // get_z3fold_header looks again
 }
 
+// A new slots array: a kmem_cache object of pool->c_handle, or (nofree) reclaim's own on
+// its stack with HANDLES_NOFREE.
+uint32_t new_slots(Mm& mm, uint32_t pool, bool nofree) {
+  Z3fold& z = Z(mm);
+  Z3foldSlots& s = z.slots.emplace_back();
+  const uint32_t id = uint32_t(z.slots.size());
+  s.pool = pool;
+  s.nofree = nofree;
+  s.allocated = !nofree;
+  s.lock.id = z3fold_slots_obj(id);
+  kasan_alloc(s.life);
+  return id;
+}
+
 uint32_t alloc_slots(Mm& mm, uint32_t pool, gfp_t gfp) {
   MODEL_FUNC("alloc_slots");
   // kmem_cache_zalloc may sleep for a gfp that allows it (might_sleep_if).
   if (Sim* s = Sim::current(); s && s->current_task() && (gfp & __GFP_DIRECT_RECLAIM))
     s->might_sleep("kmem_cache_zalloc", z3fold_slots_obj(0));
-  Z3fold& z = Z(mm);
-  Z3foldSlots& s = z.slots.emplace_back();  // kmem_cache_zalloc(pool->c_handle, ...)
-  const uint32_t id = uint32_t(z.slots.size());
-  s.pool = pool;
-  s.lock.id = z3fold_slots_obj(id);
-  s.allocated = true;
-  kasan_alloc(s.life);
-  return id;
+  return new_slots(mm, pool, false);  // kmem_cache_zalloc(pool->c_handle, ...)
 }
 
 // kmem_cache_free(pool->c_handle, slots): a write of the slots only (KASAN's quarantine
 // keeps them from reuse, so nothing else conflicts with the free).
-// `struct z3fold_buddy_slots slots` on z3fold_reclaim_page's stack, with HANDLES_NOFREE.
-uint32_t reclaim_slots(Mm& mm, uint32_t pool) {
-  Z3fold& z = Z(mm);
-  Z3foldSlots& s = z.slots.emplace_back();
-  const uint32_t id = uint32_t(z.slots.size());
-  s.pool = pool;
-  s.nofree = true;
-  s.lock.id = z3fold_slots_obj(id);
-  kasan_alloc(s.life);
-  return id;
-}
-
 void free_slots(Mm& mm, uint32_t id) {
   Z3foldSlots& s = slots_at(mm, id, true);
   sched(Op::Write, Access::Write, z3fold_slots_obj(id), here());
@@ -259,21 +254,23 @@ uint64_t encode_handle(Mm& mm, Pfn zhdr, z3fold_buddy bud) {
   return __encode_handle(mm, zhdr, bud == HEADLESS ? 0 : Hr(mm, zhdr).slots, bud);
 }
 
-// handle_to_chunks: only for LAST.
-uint16_t handle_to_chunks(Mm& mm, uint64_t handle) {
+// *handle, between read_lock(&slots->lock) and read_unlock.
+uint64_t read_handle_locked(Mm& mm, uint64_t handle) {
   RwLock& lock = slots_at(mm, handle_to_slots(handle), false).lock;
   read_lock(lock);
   const uint64_t addr = read_handle(mm, handle);
   read_unlock(lock);
-  return uint16_t((addr & (PAGE_SIZE - 1)) >> BUDDY_SHIFT);
+  return addr;
+}
+
+// handle_to_chunks: only for LAST.
+uint16_t handle_to_chunks(Mm& mm, uint64_t handle) {
+  return uint16_t((read_handle_locked(mm, handle) & (PAGE_SIZE - 1)) >> BUDDY_SHIFT);
 }
 
 z3fold_buddy handle_to_buddy(Mm& mm, uint64_t handle) {
   MODEL_FUNC("handle_to_buddy");
-  RwLock& lock = slots_at(mm, handle_to_slots(handle), false).lock;
-  read_lock(lock);
-  const uint64_t addr = read_handle(mm, handle);
-  read_unlock(lock);
+  const uint64_t addr = read_handle_locked(mm, handle);
   const Pfn zhdr = addr_to_zhdr(addr);
   return z3fold_buddy((addr - Hr(mm, zhdr).first_num) & BUDDY_MASK);
 }
@@ -454,6 +451,11 @@ Z3foldObject& data_at(Mm& mm, Pfn page, uint32_t chunk, bool write) {
   return checked_mem(mm, page, write, "z3fold page memory").data[chunk];
 }
 
+// The object at an address z3fold_map returned.
+Z3foldObject& object_at(Mm& mm, uint64_t addr, bool write) {
+  return data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT, write);
+}
+
 Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep);
 
 // compact_single_buddy: moves the page's one object to another page (inter-page
@@ -622,14 +624,15 @@ void free_pages_work(World& w, uint64_t pool_id_) {
   spin_unlock(p.stale_lock);
 }
 
-// Takes the first header of an unbuddied list that passes the checks, locked, or kNoPfn;
-// `retry` is set when it must look again from the start.
-Pfn take_unbuddied(Mm& mm, uint32_t pool, size_t list, bool* retry) {
+// Takes the first header of an unbuddied list under pool->lock, locked and referenced, or
+// kNoPfn: the list is empty, its head is not `expect` (the header an unlocked look saw, if
+// any), the header's lock is taken, or the page is being compacted or claimed.
+Pfn take_unbuddied(Mm& mm, uint32_t pool, size_t list, Pfn expect) {
   Z3foldPool& p = pool_of(mm, pool);
   spin_lock(p.lock);
   sched(Op::Read, Access::Read, lists_obj(pool), here());
   const Pfn zhdr = p.unbuddied[list].empty() ? kNoPfn : p.unbuddied[list].front();
-  if (zhdr == kNoPfn || !z3fold_page_trylock(mm, zhdr)) {
+  if (zhdr == kNoPfn || (expect != kNoPfn && zhdr != expect) || !z3fold_page_trylock(mm, zhdr)) {
     spin_unlock(p.lock);
     return kNoPfn;
   }
@@ -638,7 +641,6 @@ Pfn take_unbuddied(Mm& mm, uint32_t pool, size_t list, bool* retry) {
   spin_unlock(p.lock);
   if (test_priv(mm, NEEDS_COMPACTING, zhdr) || test_priv(mm, PAGE_CLAIMED, zhdr)) {
     z3fold_page_unlock(mm, zhdr);
-    *retry = true;
     return kNoPfn;
   }
   // "this page could not be removed from its unbuddied list while pool lock was held,
@@ -658,36 +660,16 @@ Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep) {
     for (uint32_t i = chunks; i < NCHUNKS && zhdr == kNoPfn && !lookup; ++i) {
       const size_t l = size_t(cpu) * NCHUNKS + i;
       sched(Op::Read, Access::Read, lists_obj(pool), here());  // READ_ONCE(l), unlocked
-      Z3foldPool& p = pool_of(mm, pool);
+      const Z3foldPool& p = pool_of(mm, pool);
       if (p.unbuddied[l].empty()) continue;
-      const Pfn first = p.unbuddied[l].front();
-      // Re-check under lock.
-      spin_lock(p.lock);
-      sched(Op::Read, Access::Read, lists_obj(pool), here());
-      if (p.unbuddied[l].empty() || p.unbuddied[l].front() != first || !z3fold_page_trylock(mm, first)) {
-        spin_unlock(p.lock);
-        lookup = true;  // goto lookup
-        break;
-      }
-      buddy_del_init(mm, pool, first);
-      Hw(mm, first).cpu = -1;
-      spin_unlock(p.lock);
-      if (test_priv(mm, NEEDS_COMPACTING, first) || test_priv(mm, PAGE_CLAIMED, first)) {
-        z3fold_page_unlock(mm, first);
-        lookup = true;
-        break;
-      }
-      kref_get(mm, first);
-      zhdr = first;
+      // Re-check under lock; any failure looks again from the start (goto lookup).
+      zhdr = take_unbuddied(mm, pool, l, p.unbuddied[l].front());
+      lookup = zhdr == kNoPfn;
     }
   }
-  if (zhdr == kNoPfn) {
-    // look for _exact_ match on other cpus' lists
-    for (uint32_t cpu = 0; cpu < mm.nr_cpu_ids && zhdr == kNoPfn; ++cpu) {
-      bool retry = false;
-      zhdr = take_unbuddied(mm, pool, size_t(cpu) * NCHUNKS + chunks, &retry);
-    }
-  }
+  // look for _exact_ match on other cpus' lists
+  for (uint32_t cpu = 0; cpu < mm.nr_cpu_ids && zhdr == kNoPfn; ++cpu)
+    zhdr = take_unbuddied(mm, pool, size_t(cpu) * NCHUNKS + chunks, kNoPfn);
   if (zhdr != kNoPfn && !Hr(mm, zhdr).slots) {
     // 5.15's gfp in every preset: 4c6bdb36408f (5.19, GFP_ATOMIC under the page lock) is
     // not modelled (docs/kernel/history.md).
@@ -936,8 +918,7 @@ int zswap_writeback_entry(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("zswap_writeback_entry");
   Z3fold& z = Z(mm);
   const uint64_t addr = z3fold_map(mm, pool, handle);
-  const uint64_t owner = data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT,
-                                 false).owner;  // zhdr->swpentry
+  const uint64_t owner = object_at(mm, addr, false).owner;  // zhdr->swpentry
   spin_lock(z.zswap_tree_lock);
   sched(Op::Read, Access::Read, zswap_tree_obj(), here());
   auto it = z.handles.find(owner);
@@ -977,7 +958,7 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
   Z3foldPool& p = pool_of(mm, pool);
   const bool ref_under_lock = has(mm, Fix::Z3foldReclaimRefUnderLock);
   int ret = -1;
-  const uint32_t slots = reclaim_slots(mm, pool);  // on the stack, HANDLES_NOFREE
+  const uint32_t slots = new_slots(mm, pool, true);  // on the stack, HANDLES_NOFREE
   spin_lock(p.lock);
   if (retries == 0) {  // (zswap always has an evict handler)
     spin_unlock(p.lock);
@@ -1120,13 +1101,13 @@ void z3fold_unmap(Mm& mm, uint32_t pool, uint64_t handle) {
 
 uint32_t z3fold_read_mapped(Mm& mm, uint64_t addr) {
   MODEL_FUNC("z3fold_read_mapped");
-  return data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT, false).token;
+  return object_at(mm, addr, false).token;
 }
 
 void z3fold_write_mapped(Mm& mm, uint32_t pool, uint64_t handle, uint64_t addr, uint32_t token) {
   MODEL_FUNC("z3fold_write_mapped");
   (void)pool;
-  data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT, true).token = token;
+  object_at(mm, addr, true).token = token;
   Z(mm).handles[handle].written = token;
 }
 
@@ -1313,18 +1294,17 @@ std::vector<std::string> z3fold_check(const Mm& mm) {
                     "until the page's next free, compaction or migration");
   }
   // A slots array whose handles were all freed is freed with the last of them.
+  std::vector<bool> referenced(z.slots.size() + 1);  // by a live page's zhdr->slots
+  for (const auto& m : z.mem)
+    if (!m.life.freed && m.hdr.slots) referenced[m.hdr.slots] = true;
   for (size_t i = 0; i < z.slots.size(); ++i) {
-    const Z3foldSlots& s = z.slots[i];
-    if (!s.allocated) continue;
+    if (!z.slots[i].allocated) continue;
     bool user_holds = false;
     for (uint32_t idx = 0; idx <= BUDDY_MASK; ++idx) {
       auto it = z.handles.find(slot_handle(uint32_t(i + 1), idx));
       if (it != z.handles.end() && !it->second.freed) user_holds = true;
     }
-    bool referenced = false;
-    for (const auto& m : z.mem)
-      if (!m.life.freed && m.hdr.slots == i + 1) referenced = true;
-    if (!user_holds && !referenced)
+    if (!user_holds && !referenced[i + 1])
       out.push_back(std::string(kLeak) + "z3fold_buddy_slots " + std::to_string(i + 1) +
                     ": every handle in it was freed, but the slots were never freed");
   }

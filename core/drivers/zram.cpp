@@ -191,12 +191,9 @@ void check_read(Zram& z, uint32_t index, uint32_t content, uint32_t expected) {
   if (content == expected) return;
   stat_update();
   z.stats.failed_reads++;
-  const std::string msg = "zram slot " + std::to_string(index) + " read back content " +
-                          std::to_string(content) + ", " + std::to_string(expected) + " was written";
-  if (Sim* s = Sim::current(); s && s->current_task())
-    s->report(OutcomeKind::Corruption, "zram_bvec_read", msg);
-  else
-    throw SetupFault("data corruption: " + msg);
+  REPORT_CORRUPTION("zram_bvec_read", "zram slot " + std::to_string(index) + " read back content " +
+                                          std::to_string(content) + ", " + std::to_string(expected) +
+                                          " was written");
 }
 
 }  // namespace

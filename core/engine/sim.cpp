@@ -724,6 +724,11 @@ void WARN(const char* function, std::string message, std::vector<std::string> de
   throw SetupFault(setup_report("WARNING", function, message, details));
 }
 
+void REPORT_CORRUPTION(const char* function, std::string message) {
+  if (Sim* s = in_task()) return s->report(OutcomeKind::Corruption, function, std::move(message));
+  throw SetupFault("data corruption: " + message);
+}
+
 void REPORT_BUG(const char* function, std::string message, std::vector<std::string> details) {
   if (Sim* s = in_task())
     return s->report(OutcomeKind::Bug, function, std::move(message), std::move(details));

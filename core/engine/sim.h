@@ -388,6 +388,8 @@ struct SetupFault : UsageError {
   using UsageError::UsageError;
 };
 void WARN(const char* function, std::string message, std::vector<std::string> details = {});
+// Data read back that is not what was written: kind Corruption (set-up: "data corruption: ").
+void REPORT_CORRUPTION(const char* function, std::string message);
 // A kernel report that does not stop the task ("BUG: Bad page state"): kind Bug.
 void REPORT_BUG(const char* function, std::string message, std::vector<std::string> details = {});
 [[noreturn]] void BUG(const char* function, std::string message,

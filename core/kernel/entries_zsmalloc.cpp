@@ -117,15 +117,10 @@ std::vector<EntryPoint> zsmalloc_entries() {
          const uint64_t h = handle_arg(k, p, a[1]);
          const uint32_t got = drivers::zs_read_object(k, p, h);
          const uint32_t want = k.zsmalloc.pools[p].handles[h - 1].written;
-         if (got != want) {
-           const std::string msg = "pool " + std::to_string(p) + " handle " + std::to_string(h) +
-                                   " read back content " + std::to_string(got) + ", " +
-                                   std::to_string(want) + " was written";
-           if (Sim* s = Sim::current(); s && s->current_task())
-             s->report(OutcomeKind::Corruption, "zs_map_object", msg);
-           else
-             throw SetupFault("data corruption: " + msg);
-         }
+         if (got != want)
+           REPORT_CORRUPTION("zs_map_object", "pool " + std::to_string(p) + " handle " + std::to_string(h) +
+                                                  " read back content " + std::to_string(got) + ", " +
+                                                  std::to_string(want) + " was written");
          return got;
        }},
       {"zs_compact", "pool",
