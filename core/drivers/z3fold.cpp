@@ -1294,6 +1294,7 @@ std::vector<std::string> z3fold_check(const Mm& mm) {
                     "until the page's next free, compaction or migration");
   }
   // A slots array whose handles were all freed is freed with the last of them.
+  if (z.slots.empty()) return out;  // (a clean teardown allocates nothing)
   std::vector<bool> referenced(z.slots.size() + 1);  // by a live page's zhdr->slots
   for (const auto& m : z.mem)
     if (!m.life.freed && m.hdr.slots) referenced[m.hdr.slots] = true;
