@@ -44,6 +44,7 @@ void register_balloon(py::module_& m) {
   objs["inflate_vq"] = make_obj(drivers::kBalloonVqClass, 0);
   objs["deflate_vq"] = make_obj(drivers::kBalloonVqClass, 1);
   objs["balloon_dev_info"] = make_obj(drivers::kBalloonDevClass, 0);
+  objs["pfns"] = make_obj(drivers::kBalloonDevClass, drivers::kVbPfns);
   m.attr("BALLOON_OBJECTS") = objs;
   m.def(
       "balloon_check", [](const KernelView& v) { return drivers::balloon_check(*v.k); },

@@ -173,6 +173,10 @@ class KernelMachine : public Machine {
     backup_ = *kernel_;
     if (check != "end" && check != "step" && check != "off")
       throw UsageError("check must be 'end', 'step' or 'off'");
+    if (kcompactd && !kernel_->cfg.has(Fix::Kcompactd))
+      throw UsageError("kcompactd=True: " + kernel_->preset_name() +
+                       " has no kcompactd (698b1b30642f, 4.6); its kswapd compacts after "
+                       "reclaim, and the model has no kswapd");
     check_ = check;
   }
 

@@ -3,10 +3,11 @@
 Report: balloon_page_dequeue walked b_dev_info->pages with list_for_each_entry_safe and took
 pages_lock only around balloon_page_delete. Compaction's balloon_page_isolate list_del's
 the page the walk holds as its next cursor (LIST_POISON1 in page->lru.next), so the walk
-dereferences dead000000000100. Fixed by holding pages_lock around the whole walk
-(4.8's balloon_page_dequeue; kernel-notes 4, "balloon_page_dequeue").
+dereferences dead000000000100. Fixed by holding pages_lock around the whole walk: Minchan
+Kim's "virtio_balloon: fix race between migration and ballooning" (4.5, linux-mm archive
+id 37199150816), the named fix `balloon-dequeue-under-lock`.
 
-Buggy: v4.8 with the fix `balloon-dequeue-under-lock` off. Fixed: v4.8.
+Buggy: v4.4, and v4.8 with the fix off. Fixed: v4.7 and later.
 """
 
 import pagesim as ps
@@ -41,6 +42,12 @@ def test_without_the_fix_the_walk_oopses_on_list_poison():
     assert run.oops.function == "balloon_page_dequeue"
     assert run.oops.message == "unable to handle kernel paging request at dead000000000100"
     assert run.oops.task == "deflate"
+
+
+def test_v4_4_has_the_race():
+    run = balloon_dequeue_poison.run(kernel="v4.4")
+    assert run.oops is not None, run.report()
+    assert run.oops.message == "unable to handle kernel paging request at dead000000000100"
 
 
 def test_with_the_fix_the_same_script_is_clean():

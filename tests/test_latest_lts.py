@@ -21,6 +21,8 @@ sys.path.insert(0, os.path.join(ROOT, "scenarios"))
 CLEAN = {
     ("alloc_zspage_isolate", "alloc_zspage_isolate"): 191,
     ("balloon_dequeue_poison", "balloon_dequeue_poison"): 468,
+    ("balloon_fill_leak_race", "balloon_fill_leak_race"): 145,
+    ("balloon_oom_deflate_bug", "balloon_oom_deflate"): 531,
     ("isolated_lost_wakeup", "driver_release_lost_wakeup"): 889,
     ("isolated_lost_wakeup", "isolated_lost_wakeup"): 7082,
     ("nr_isolated_stall", "nr_isolated_stall"): 509,

@@ -26,17 +26,22 @@ from pagesim._core import Kernel, UsageError
 
 # The 4.8 merge window's migration commits, in the order they landed.
 MIGRATION = ["c6c919eb90e0", "bda807d44454", "b1123ea6d3b3"]
-MERGED = [
+# What 4.4 already had of the v4 series' rework (the v4.4 root).
+V44 = [
     "vm-owns-pg-isolated",
     "movable-mapping-bit",
     "race-without-page-lock",
     "zs-free-atomic",
     "zs-compact-under-class-lock",
     "zs-movable-after-setup",
-    "1b8320b620d6",
-    "c102f07ca0b0",
-    "balloon-dequeue-under-lock",
 ]
+# 4.5 to 4.7.4 (v4.7 over v4.4), in Fix order: compaction, zsmalloc, the balloon, zram.
+COMPACTION_4_7 = ["698b1b30642f", "fdd048e12c9a", "abort-free-scanner-if-split-fails",
+                  "479f854a207c"]
+V47 = ["c102f07ca0b0", "zs-malloc-gfp", "balloon-dequeue-under-lock", "f68b992bbb47",
+       "37cf99e08c6f", "da9556a2367c"]
+# v4.8: 4.8's migration commits, the v4 series' bit_spin_lock pin and zram's movable gfp.
+V48 = [*MIGRATION, *COMPACTION_4_7, *V44, "1b8320b620d6", *V47, "zram-gfp-movable"]
 
 
 def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
@@ -56,9 +61,13 @@ def fragmented(pages: int = 4096, **kw: object) -> tuple[Kernel, int, int]:
 def test_presets_list_their_fixes() -> None:
     presets = {p["name"]: p for p in core.presets() if not p["user"]}  # built in
     assert list(presets) == [
-        "v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "v5.10", "v5.15", "v6.1", "v6.6",
-        "movable-v3"]
-    assert presets["v4.8"]["fixes"] == [*MIGRATION, *MERGED]
+        "v4.4", "v4.7", "v4.8", "v4.9", "v4.14", "v4.19", "v5.4", "v5.10", "v5.15", "v6.1",
+        "v6.6", "movable-v3"]
+    assert presets["v4.4"]["fixes"] == V44
+    # 4.7's handle pins were test_and_set_bit_lock loops (bit_spin_lock came with v4 05/12),
+    # and its balloon had hooks of its own.
+    assert presets["v4.7"]["fixes"] == [*COMPACTION_4_7, *V44, *V47]
+    assert presets["v4.8"]["fixes"] == V48
     # 4.9 changed compaction only (of the modelled code).
     assert set(presets["v4.9"]["fixes"]) - set(presets["v4.8"]["fixes"]) == {
         "984fdba6a32e", "8348faf91f56", "dont-recheck-watermarks-after-compact-success",
@@ -66,11 +75,11 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v4.14"]["fixes"]) - set(presets["v4.9"]["fixes"]) == {
         "6afcf8ef0ca0", "73e64c51afc5", "77ff465799c6", "195a8c43e93d", "62906027091f",
         "db8ffbd4e763"}
+    # v3 was on 4.6-rc: kcompactd and the 4.5 fixes, and (as the series was tested) zram's
+    # per-cpu streams and movable gfp.
     assert presets["movable-v3"]["fixes"] == [
-        *MIGRATION, "c102f07ca0b0", "balloon-dequeue-under-lock"]
-    # 4.7's handle pins were test_and_set_bit_lock loops (bit_spin_lock came with v4 05/12),
-    # and its balloon had hooks of its own.
-    assert presets["v4.7"]["fixes"] == [f for f in MERGED if f != "1b8320b620d6"]
+        *MIGRATION, "698b1b30642f", "c102f07ca0b0", "zs-malloc-gfp", "balloon-dequeue-under-lock",
+        "f68b992bbb47", "da9556a2367c", "zram-gfp-movable"]
     assert set(presets["v4.19"]["fixes"]) - set(presets["v4.14"]["fixes"]) == {
         "c7cdff0e8647", "drop-max-zpage-size"}
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
@@ -93,7 +102,7 @@ def test_presets_list_their_fixes() -> None:
     assert all(p["title"] and p["follows"] for p in presets.values())
     # A release is its predecessor plus its own commits.
     assert {n: p["base"] for n, p in presets.items()} == {
-        "v4.7": "", "v4.8": "v4.7", "v4.9": "v4.8", "v4.14": "v4.9", "v4.19": "v4.14",
+        "v4.4": "", "v4.7": "v4.4", "v4.8": "v4.7", "v4.9": "v4.8", "v4.14": "v4.9", "v4.19": "v4.14",
         "v5.4": "v4.19", "v5.10": "v5.4", "v5.15": "v5.10", "v6.1": "v5.15", "v6.6": "v6.1",
         "movable-v3": ""}
     for p in presets.values():
@@ -136,16 +145,19 @@ def test_fixes_are_named_and_titled() -> None:
     fixes = core.fixes()
     # In Fix order.
     assert [f["name"] for f in fixes] == [
-        *MIGRATION, "6afcf8ef0ca0", "984fdba6a32e", "8348faf91f56",
+        *MIGRATION, "6afcf8ef0ca0", *COMPACTION_4_7, "984fdba6a32e", "8348faf91f56",
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
         "73e64c51afc5", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",
         "4fbbb3fde3c6", "d818fca1cac3", "b485c6f1f9f5",
-        *MERGED[:-1], "77ff465799c6", "1a87aa03597e", "701d678599d0", "239592815805",
+        *V44, "1b8320b620d6", "c102f07ca0b0", "zs-malloc-gfp", "77ff465799c6", "1a87aa03597e",
+        "701d678599d0", "239592815805",
         "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "68f2736a8583", "c0547d0b6a4b",
         "d2658f2052c7", "4b5d1e47b694", "6260ae358345", "b46402fa894f", "a40a71e8343e",
-        "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", MERGED[-1],
+        "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", "balloon-dequeue-under-lock",
+        "f68b992bbb47", "37cf99e08c6f",
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal",
+        "da9556a2367c", "zram-gfp-movable",
         "db8ffbd4e763", "drop-max-zpage-size", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
         "e914d8f00391", "943fb61dd66f", "4a1c3839108a", "6cf9a34967ed", "df6f0f1d0cf0",
         "04094226d6ce", "f4bad643c1d6", "z3fold-free-no-buddy-del", "e774a7bc7f0a"]
@@ -166,7 +178,7 @@ def test_kernel_state_reports_preset_and_fix_overrides() -> None:
     assert k.state.preset == "v4.8"
     assert k.state.debug_vm is True
     assert k.state.nr_pages == 4096
-    assert [n for n, on in k.state.fixes.items() if on] == [*MIGRATION, *MERGED]
+    assert [n for n, on in k.state.fixes.items() if on] == V48
     k = Kernel(preset="v4.8", fixes={"6afcf8ef0ca0": True, "c102f07ca0b0": False}, debug_vm=False)
     on = k.state.fixes
     assert on["6afcf8ef0ca0"] is True
@@ -301,7 +313,7 @@ def test_python_task_calls_entry_points() -> None:
         (
             lambda: Kernel(preset="v9.9"),
             # then the presets users composed, if any
-            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, v5.10, v5.15, v6.1, v6.6, movable-v3",
+            "unknown kernel preset 'v9.9' (did you mean 'v4.9'?) (known: v4.4, v4.7, v4.8, v4.9, v4.14, v4.19, v5.4, v5.10, v5.15, v6.1, v6.6, movable-v3",
         ),
         (lambda: Kernel(fixes={"no-such-fix": True}), "unknown fix 'no-such-fix'"),
         (lambda: Kernel(pages=1000), "pages must be a positive multiple of 512"),

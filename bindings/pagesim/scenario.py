@@ -417,13 +417,20 @@ class Balloon:
         """Deflate: leak_balloon(n) (balloon_page_dequeue per page)."""
         return self._k.call("balloon_leak", npages)
 
+    @entry("balloon_oom_notify", lambda self: ())
+    def oom_notify(self) -> int:
+        """The OOM notifier (virtballoon_oom_notify): leak_balloon(256), whatever the
+        balloon holds; returns the pages deflated."""
+        return self._k.call("balloon_oom_notify")
+
     def pages(self) -> list[int]:
         """pfns on the balloon's pages list, in list order."""
         return list(_core.balloon_state(self._k.state)["pages"])
 
     def obj(self, name: str) -> int:
         """The object id of a part of the balloon, for breakpoints: "balloon_dev_info",
-        "pages_lock", "balloon_lock", "inflate_vq" or "deflate_vq"."""
+        "pages_lock", "balloon_lock", "inflate_vq", "deflate_vq" or "pfns" (vb->pfns and
+        vb->num_pfns, a point of their own before f68b992bbb47)."""
         objs = _core.BALLOON_OBJECTS
         if name not in objs:
             raise unknown_name("balloon object", name, objs)

@@ -20,7 +20,9 @@ std::string mutex_label(uint64_t, const World*) { return "virtio_balloon balloon
 std::string vq_label(uint64_t i, const World*) {
   return i == 0 ? "virtio_balloon inflate_vq" : "virtio_balloon deflate_vq";
 }
-std::string dev_label(uint64_t, const World*) { return "balloon_dev_info"; }
+std::string dev_label(uint64_t i, const World*) {
+  return i == kVbPfns ? "vb->pfns" : "balloon_dev_info";
+}
 
 const bool registered = [] {
   register_obj_class(kBalloonPagesLockClass, "balloon pages_lock", lock_label);
@@ -402,6 +404,14 @@ void virtballoon_probe(Mm& mm) {
     b.mapping = mm.new_mapping("balloon-kvm", &balloon_aops, kBalloonDevId);
 }
 
+// vb->num_pfns and vb->pfns: covered by balloon_lock since f68b992bbb47 (4.5). Before it,
+// leak_balloon's release_pages_balloon read them after dropping the lock, so each access
+// is a point where another CPU's fill or migration can come between.
+void pfns_access(Mm& mm, Access rw, uint32_t line = here()) {
+  if (!mm.cfg.has(Fix::BalloonReleaseUnderLock))
+    sched(rw == Access::Read ? Op::Read : Op::Write, rw, make_obj(kBalloonDevClass, kVbPfns), line);
+}
+
 void tell_host(Mm& mm, bool inflate) {
   MODEL_FUNC("tell_host");
   Balloon& bl = drivers_of(mm).balloon;
@@ -440,18 +450,21 @@ uint32_t fill_balloon(Mm& mm, uint64_t num) {
       list_add(mm, page, pages, here());  // balloon_page_push
     }
     mutex_lock(vb.balloon_lock);
+    pfns_access(mm, Access::Write);
     vb.pfns.clear();
     while (!list_empty(mm, pages)) {  // balloon_page_pop
       const Pfn page = mm.lists[pages].first;
       list_del(mm, page, here());
       balloon_page_enqueue(mm, bl.vb_dev_info, page);
+      pfns_access(mm, Access::Write);
       vb.pfns.push_back(page);  // set_page_pfns
       vb.num_pages += 1;        // VIRTIO_BALLOON_PAGES_PER_PAGE
     }
     mm.put_private_list(pages);
   } else {
     mutex_lock(vb.balloon_lock);
-    vb.pfns.clear();
+    pfns_access(mm, Access::Write);
+    vb.pfns.clear();  // vb->num_pfns = 0
     while (vb.pfns.size() < num) {
       const Pfn page = balloon_page_alloc_enqueue(mm, bl.vb_dev_info);
       if (page == kNoPfn) {
@@ -459,6 +472,7 @@ uint32_t fill_balloon(Mm& mm, uint64_t num) {
         delay(kOutOfPuffSleepNs);
         break;
       }
+      pfns_access(mm, Access::Write);
       vb.pfns.push_back(page);  // set_page_pfns
       vb.num_pages += 1;        // VIRTIO_BALLOON_PAGES_PER_PAGE
     }
@@ -482,12 +496,15 @@ uint32_t leak_balloon_pages(Mm& mm, uint64_t num, Pfn* first) {
   const bool via_list = mm.cfg.has(Fix::BalloonDeflateViaList);
   const uint32_t pages = via_list ? mm.get_private_list("pages") : 0;
   mutex_lock(vb.balloon_lock);
-  // We can't release more pages than taken.
-  num = std::min<uint64_t>(num, vb.num_pages);
-  vb.pfns.clear();
+  // We can't release more pages than taken (37cf99e08c6f; before it, a leak of more than
+  // the balloon held, as the OOM notifier's fixed count asks, dequeued from an empty list).
+  if (mm.cfg.has(Fix::BalloonLeakCapsNumPages)) num = std::min<uint64_t>(num, vb.num_pages);
+  pfns_access(mm, Access::Write);
+  vb.pfns.clear();  // vb->num_pfns = 0
   while (vb.pfns.size() < num) {
     const Pfn page = balloon_page_dequeue(mm, bl.vb_dev_info);
     if (page == kNoPfn) break;
+    pfns_access(mm, Access::Write);
     vb.pfns.push_back(page);  // set_page_pfns
     if (via_list) list_add(mm, page, pages, here());
     vb.num_pages -= 1;
@@ -496,6 +513,10 @@ uint32_t leak_balloon_pages(Mm& mm, uint64_t num, Pfn* first) {
   if (first) *first = vb.pfns.empty() ? kNoPfn : vb.pfns.front();
   // With VIRTIO_BALLOON_F_MUST_TELL_HOST we *have* to tell the host before the pages go.
   if (!vb.pfns.empty()) tell_host(mm, false);
+  // f68b992bbb47: release_pages_balloon under balloon_lock. Before it, the lock was dropped
+  // first, and a fill could rewrite vb->pfns and vb->num_pfns under the release's loop.
+  const bool release_locked = mm.cfg.has(Fix::BalloonReleaseUnderLock);
+  if (!release_locked) mutex_unlock(vb.balloon_lock);
   {
     MODEL_FUNC("release_pages_balloon");
     if (via_list) {
@@ -505,10 +526,15 @@ uint32_t leak_balloon_pages(Mm& mm, uint64_t num, Pfn* first) {
         put_page(mm, page);  // balloon reference
       }
     } else {
-      for (const Pfn page : vb.pfns) put_page(mm, page);  // balloon reference
+      // Find pfns pointing at start of each page, get pages and free them.
+      for (size_t i = 0;; ++i) {
+        pfns_access(mm, Access::Read);  // i < vb->num_pfns, vb->pfns[i]
+        if (i >= vb.pfns.size()) break;
+        put_page(mm, vb.pfns[i]);  // balloon reference
+      }
     }
   }
-  mutex_unlock(vb.balloon_lock);
+  if (release_locked) mutex_unlock(vb.balloon_lock);
   if (via_list) mm.put_private_list(pages);
   return num_freed_pages;
 }
@@ -543,6 +569,7 @@ int virtballoon_migratepage(Mm& mm, balloon_dev_info& b, Pfn newpage, Pfn page, 
   b.isolated_pages--;
   bl.events[BALLOON_MIGRATE]++;
   spin_unlock_irqrestore(b.pages_lock);
+  pfns_access(mm, Access::Write);
   vb.pfns.assign(1, newpage);
   tell_host(mm, true);
 
@@ -550,6 +577,7 @@ int virtballoon_migratepage(Mm& mm, balloon_dev_info& b, Pfn newpage, Pfn page, 
   balloon_page_delete(mm, page);  // isolated: page->lru stays the VM's
   // v3: the driver cleared the PG_isolated it had set (from v4 on the VM clears it).
   if (!balloon_has_own_hooks(mm) && !vm_owns_isolated(mm)) __ClearPageIsolated(mm, page);
+  pfns_access(mm, Access::Write);
   vb.pfns.assign(1, page);
   tell_host(mm, false);
 
@@ -618,6 +646,12 @@ std::vector<std::string> balloon_check(const Drivers& d, const PageCensus* censu
   uint64_t isolated = 0;
   for_each_census_page(d, census, [&](Pfn p) {
     const mm::Page& pg = d.page(p);
+    // leak_balloon frees what it dequeues: a page that left the balloon stays referenced
+    // only if its release never came (release_pages_balloon read other pfns).
+    if (!(pg.flags & (1ull << PG_balloon)) && pg.owner == Owner::Balloon && pg.refcount > 0 &&
+        !on_list.count(p))
+      out.push_back(std::string(kLeak) + "balloon: pfn " + std::to_string(p) +
+                    " left the balloon but was never freed");
     if (!(pg.flags & (1ull << PG_balloon)) || on_list.count(p)) return;
     if (own_hooks ? pg.private_ != kBalloonDevId : pg.mapping != movable_mapping) {
       bad(p, "PageBalloon but not a page of the balloon device");

@@ -29,6 +29,7 @@ inline constexpr uint8_t kBalloonPagesLockClass = objclass::kBalloonBase + 0;  /
 inline constexpr uint8_t kBalloonLockClass = objclass::kBalloonBase + 1;       // balloon_lock
 inline constexpr uint8_t kBalloonVqClass = objclass::kBalloonBase + 2;         // virtqueues
 inline constexpr uint8_t kBalloonDevClass = objclass::kBalloonBase + 3;        // balloon_dev_info
+inline constexpr uint64_t kVbPfns = 1;  // make_obj(kBalloonDevClass, kVbPfns): vb->pfns, vb->num_pfns
 
 // page_private() of a balloon page: the balloon device (the model has one; 0 is NULL).
 inline constexpr uint64_t kBalloonDevId = 1;
@@ -52,6 +53,9 @@ struct balloon_dev_info {
 
 // BALLOON_INFLATE, BALLOON_DEFLATE, BALLOON_MIGRATE vm events (CONFIG_BALLOON_COMPACTION).
 enum BalloonEvent : uint8_t { BALLOON_INFLATE, BALLOON_DEFLATE, BALLOON_MIGRATE, NR_BALLOON_EVENTS };
+
+// virtballoon_oom_notify's count (OOM_VBALLOON_DEFAULT_PAGES, VIRTIO_BALLOON_OOM_NR_PAGES).
+inline constexpr uint64_t kOomPages = 256;
 
 // The virtio_balloon fields of the model (struct virtio_balloon subset).
 struct virtio_balloon {

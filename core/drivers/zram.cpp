@@ -59,7 +59,9 @@ const bool registered = [] {
     return "zram slot " + std::to_string(i);
   });
   register_obj_class(zramobj::kSwapLock, "swap_info lock");
-  register_obj_class(zramobj::kDevice, "zram");
+  register_obj_class(zramobj::kDevice, "zram", [](uint64_t i, const World*) {
+    return std::string(i == 0 ? "zram->stats" : "zcomp strm_lock");
+  });
   register_obj_class(zramobj::kBackingDev, "zram backing device", [](uint64_t i, const World*) {
     return i == 0   ? std::string("zram->bitmap_lock")
            : i == 1 ? std::string("zram backing device blocks")
@@ -222,6 +224,7 @@ void zram_create(mm::Mm& mm, uint32_t slots) {
   z.pool = zs_create_pool(mm, "zram0");
   z.table.assign(slots, ZramSlot{});
   z.swap_lock.id = make_obj(zramobj::kSwapLock, 0);
+  z.strm_lock.id = make_obj(zramobj::kDevice, 1);
   z.stats = ZramStats{};
   z.live = true;
 }
@@ -274,10 +277,38 @@ void zram_free_page(mm::Mm& mm, uint32_t index) {
   zram_set_obj_size(mm, index, 0);
 }
 
-int zram_bvec_write(mm::Mm& mm, uint32_t index, uint32_t clen, uint32_t content) {
-  MODEL_FUNC("zram_bvec_write");
-  Zram& z = device(mm);
-  slot(mm, index);  // range check
+namespace {
+
+// Before da9556a2367c (4.7) the compression stream is the device's one (max_comp_streams
+// 1, the default): zcomp_strm_find takes its mutex before the zero-page check and
+// zcomp_strm_release drops it after the copy, so writers queue on it, allocation included.
+// Since, it is the CPU's own (get_cpu_ptr) from compression to the copy.
+bool one_stream(const mm::Mm& mm) { return !mm.cfg.has(Fix::ZramPerCpuStreams); }
+
+// zram's zs_malloc gfp: __GFP_MOVABLE only since "zram: use __GFP_MOVABLE for memory
+// allocation" (4.8), when zsmalloc's pages became migratable.
+mm::gfp_t zram_gfp(const mm::Mm& mm, mm::gfp_t gfp) {
+  return mm.cfg.has(Fix::ZramGfpMovable) ? gfp | mm::__GFP_MOVABLE : gfp;
+}
+
+uint64_t zram_zs_malloc(mm::Mm& mm, Zram& z, uint32_t clen) {
+  // 4.4: one zs_malloc, the pool's GFP_NOIO | __GFP_HIGHMEM, under the stream's mutex.
+  if (one_stream(mm)) return zs_malloc(mm, z.pool, clen, zram_gfp(mm, mm::GFP_NOIO | mm::__GFP_HIGHMEM));
+  // The fast path may not sleep: it keeps the per-CPU compression stream.
+  uint64_t handle =
+      zs_malloc(mm, z.pool, clen,
+                zram_gfp(mm, mm::__GFP_KSWAPD_RECLAIM | mm::__GFP_NOWARN | mm::__GFP_HIGHMEM));
+  if (handle) return handle;
+  // zcomp_stream_put, then the slow path, which may enter direct reclaim.
+  stat_update();
+  z.stats.writestall++;
+  handle = zs_malloc(mm, z.pool, clen, zram_gfp(mm, mm::GFP_NOIO | mm::__GFP_HIGHMEM));
+  if (handle) delay(clen / 4 + 100);  // compress_again
+  return handle;
+}
+
+// zram_bvec_write after zcomp_strm_find; `strm` is the held single stream (4.4), if any.
+int write_page(mm::Mm& mm, Zram& z, uint32_t index, uint32_t clen, uint32_t content, Mutex*& strm) {
   if (content == 0) {
     // page_zero_filled: no memory is allocated.
     slot_lock(mm, index);
@@ -307,24 +338,19 @@ int zram_bvec_write(mm::Mm& mm, uint32_t index, uint32_t clen, uint32_t content)
     clen = 4096;  // store the page uncompressed
   }
 
-  // The fast path may not sleep: it keeps the per-CPU compression stream.
-  uint64_t handle = zs_malloc(mm, z.pool, clen,
-                              mm::__GFP_KSWAPD_RECLAIM | mm::__GFP_NOWARN | mm::__GFP_HIGHMEM |
-                                  mm::__GFP_MOVABLE);
+  const uint64_t handle = zram_zs_malloc(mm, z, clen);
   if (!handle) {
-    // zcomp_stream_put, then the slow path, which may enter direct reclaim.
     stat_update();
-    z.stats.writestall++;
-    handle = zs_malloc(mm, z.pool, clen, mm::GFP_NOIO | mm::__GFP_HIGHMEM | mm::__GFP_MOVABLE);
-    if (!handle) {
-      stat_update();
-      z.stats.failed_writes++;
-      return -ENOMEM;
-    }
-    delay(clen / 4 + 100);  // compress_again
+    z.stats.failed_writes++;
+    return -ENOMEM;
   }
-
-  zs_write_object(mm, z.pool, handle, content);  // zs_map_object(ZS_MM_WO), memcpy, unmap
+  // zs_map_object(ZS_MM_WO), memcpy, unmap. (4.4 releases the stream between the copy and
+  // the unmap; here the release follows the unmap.)
+  zs_write_object(mm, z.pool, handle, content);
+  if (strm) {
+    mutex_unlock(*strm);  // zcomp_strm_release(zram->comp, zstrm); zstrm = NULL
+    strm = nullptr;
+  }
 
   // Free memory associated with this sector before overwriting unused sectors.
   slot_lock(mm, index);
@@ -340,6 +366,19 @@ int zram_bvec_write(mm::Mm& mm, uint32_t index, uint32_t clen, uint32_t content)
   z.stats.compr_data_size += clen;
   z.stats.pages_stored++;
   return 0;
+}
+
+}  // namespace
+
+int zram_bvec_write(mm::Mm& mm, uint32_t index, uint32_t clen, uint32_t content) {
+  MODEL_FUNC("zram_bvec_write");
+  Zram& z = device(mm);
+  slot(mm, index);  // range check
+  Mutex* strm = one_stream(mm) ? &z.strm_lock : nullptr;
+  if (strm) mutex_lock(*strm);  // zcomp_strm_find
+  const int ret = write_page(mm, z, index, clen, content, strm);
+  if (strm) mutex_unlock(*strm);  // out: if (zstrm) zcomp_strm_release
+  return ret;
 }
 
 uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index) {

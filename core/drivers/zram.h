@@ -22,7 +22,7 @@ class Drivers;
 namespace zramobj {
 inline constexpr uint8_t kSlot = objclass::kZramBase + 0;      // meta->table[index].value (ZRAM_ACCESS)
 inline constexpr uint8_t kSwapLock = objclass::kZramBase + 1;  // the swap_info lock of the caller
-inline constexpr uint8_t kDevice = objclass::kZramBase + 2;    // zram->stats
+inline constexpr uint8_t kDevice = objclass::kZramBase + 2;    // zram->stats (0), the stream lock (1)
 inline constexpr uint8_t kBackingDev = objclass::kZramBase + 3; // see zram_bitmap_obj
 }  // namespace zramobj
 inline ObjId zram_slot_obj(uint32_t index) { return make_obj(zramobj::kSlot, index); }
@@ -71,6 +71,7 @@ struct Zram {
   uint32_t pool = 0;               // meta->mem_pool
   std::vector<ZramSlot> table;     // meta->table, disksize / PAGE_SIZE slots
   SpinLock swap_lock;              // swap_info_struct->lock of the swap device on top
+  Mutex strm_lock;                 // before da9556a2367c (4.7): the one stream's zcomp_strm_single
   ZramStats stats;
   ZramBackingDev bdev;
 };

@@ -402,14 +402,22 @@ bool is_zspage_isolated(Mm& mm, uint32_t id, uint32_t line = here()) {
 }
 
 // Number of isolated sub-pages for *page migration* in this zspage (a 3-bit field).
+// isolated:ISOLATED_BITS: 3 bits, and 5 with the 6.3 chains of up to 8 (4ff93b292c0b and
+// b46402fa894f), which with every page isolated would overflow 3 ("it overflows zspage
+// isolated counter, which is a 3 bit integer, so the max chain-size we can have is b111 ==
+// 7", the review that found it, archive id 26314851843).
+uint8_t isolated_mask(const Mm& mm) { return mm.cfg.has(Fix::ZsChainSize8) ? 31 : 7; }
+
 void inc_zspage_isolation(Mm& mm, uint32_t id, uint32_t line = here()) {
-  update_zspage_word(mm, id, line, [](Zspage& z) { z.isolated = uint8_t((z.isolated + 1) & 7); });
+  const uint8_t mask = isolated_mask(mm);
+  update_zspage_word(mm, id, line, [mask](Zspage& z) { z.isolated = uint8_t((z.isolated + 1) & mask); });
 }
 
 void dec_zspage_isolation(Mm& mm, uint32_t id, uint32_t line = here()) {
   const Zspage& zspage = zspage_at(mm, id);
   if (migrate_lock_517(mm)) VM_BUG_ON(mm, zspage.isolated == 0, "zspage->isolated == 0");
-  update_zspage_word(mm, id, line, [](Zspage& z) { z.isolated = uint8_t((z.isolated - 1) & 7); });
+  const uint8_t mask = isolated_mask(mm);
+  update_zspage_word(mm, id, line, [mask](Zspage& z) { z.isolated = uint8_t((z.isolated - 1) & mask); });
 }
 
 void get_zspage_mapping(Mm& mm, uint32_t id, uint32_t* class_idx, int* fullness,
@@ -1691,6 +1699,8 @@ uint64_t zs_get_total_pages(const Mm& mm, uint32_t pool) {
 uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
   MODEL_FUNC("zs_malloc");
   if (!size || size > ZS_MAX_ALLOC_SIZE) return 0;
+  // Before zs-malloc-gfp (4.7) zs_malloc had no gfp: it allocated with pool->flags.
+  if (!mm.cfg.has(Fix::ZsMallocGfp)) gfp = kZsPoolFlags;
   const uint64_t handle = cache_alloc_handle(mm, pool);
   // extra space in chunk to keep the handle
   size += ZS_HANDLE_SIZE;

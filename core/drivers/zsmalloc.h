@@ -195,6 +195,10 @@ struct ZsHandle {
 
 struct ZsClassTable;
 
+// pool->flags before zs-malloc-gfp (4.7): what zram passed zs_create_pool, the one caller
+// the model has.
+inline constexpr mm::gfp_t kZsPoolFlags = mm::GFP_NOIO | mm::__GFP_HIGHMEM;
+
 struct ZsPool {
   std::string name;
   bool live = false;

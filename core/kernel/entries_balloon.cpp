@@ -61,6 +61,18 @@ std::vector<EntryPoint> balloon_entries() {
          return in_batches(count_arg("balloon_leak", a[0]),
                            [&](uint64_t want) { return drivers::leak_balloon(k, want); });
        }},
+      {"balloon_oom_notify", "",
+       "the OOM notifier with VIRTIO_BALLOON_F_DEFLATE_ON_OOM (virtballoon_oom_notify): one "
+       "leak_balloon of oom_pages (256) pages, whatever the balloon holds; returns pages "
+       "deflated. 4.19 to 5.7 deflate through a shrinker instead (71994620bb25): refused there",
+       [](Kernel& k, Args) -> int64_t {
+         require_balloon(k, "balloon_oom_notify");
+         if (descends_from(k.preset_name(), "v4.19") && !descends_from(k.preset_name(), "v5.10"))
+           throw UsageError("balloon_oom_notify: " + k.preset_name() +
+                            " deflates on OOM through a shrinker (71994620bb25, 4.19, until "
+                            "5.8 went back to the OOM notifier), which is not modelled");
+         return drivers::leak_balloon(k, drivers::kOomPages);
+       }},
       {"balloon_dequeue", "",
        "leak_balloon of one page (balloon_page_dequeue, tell the host, free it); returns the pfn "
        "that left the balloon, or -1",

@@ -10,13 +10,6 @@ using Args = std::span<const int64_t>;
 // zswap_frontswap_store's gfp, the one in-tree z3fold user of 5.15: it may not sleep.
 constexpr mm::gfp_t kZswapGfp = mm::__GFP_NORETRY | mm::__GFP_NOWARN | mm::__GFP_KSWAPD_RECLAIM;
 
-bool descends_from(std::string_view preset, std::string_view root) {
-  for (const Preset* p = &find_preset(preset);; p = &find_preset(p->base)) {
-    if (p->name == root) return true;
-    if (p->base.empty()) return false;
-  }
-}
-
 void check_kernel(const Kernel& k) {
   if (descends_from(k.preset_name(), "v5.15")) return;  // v6.1 and v6.6 among them
   throw UsageError("z3fold is modelled as Linux 5.15.100 has it, from preset v5.15 on; " +

@@ -90,9 +90,15 @@ std::vector<EntryPoint> zsmalloc_entries() {
          const uint32_t p = pool_arg(k, a[0]);
          return int64_t(drivers::zs_malloc(k, p, size_arg(a[1]), kZsDefaultGfp));
        }},
-      {"zs_malloc_gfp", "pool, size, gfp", "zs_malloc(pool, size, gfp): a handle, or 0",
+      {"zs_malloc_gfp", "pool, size, gfp",
+       "zs_malloc(pool, size, gfp): a handle, or 0; refused before zs-malloc-gfp (4.7), when "
+       "zs_malloc took no gfp",
        [](Kernel& k, Args a) -> int64_t {
          const uint32_t p = pool_arg(k, a[0]);
+         if (!k.cfg.has(Fix::ZsMallocGfp))
+           throw UsageError("zs_malloc_gfp: " + k.preset_name() +
+                            "'s zs_malloc takes no gfp (it came with zs-malloc-gfp, 4.7): it "
+                            "allocates with the pool's GFP_NOIO | __GFP_HIGHMEM");
          return int64_t(drivers::zs_malloc(k, p, size_arg(a[1]), gfp_arg(a[2])));
        }},
       {"zs_free", "pool, handle", "zs_free(pool, handle)",

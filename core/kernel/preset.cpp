@@ -15,13 +15,12 @@ std::bitset<kFixCount> fixes(std::initializer_list<Fix> l) {
   return b;
 }
 
-// 4.7's mm already had what the v4 series of non-LRU movable page migration reworked
+// 4.4's mm already had what the v4 series of non-LRU movable page migration reworked
 // before it was merged: the reworked parts are no-ops without bda807d44454's non-LRU path,
-// and 4.7's zsmalloc and balloon had the rest.
-constexpr std::initializer_list<Fix> kV47 = {
-    Fix::VmOwnsPgIsolated,     Fix::MovableMappingBit,     Fix::RaceWithoutPageLock,
-    Fix::ZsFreeAtomic,         Fix::ZsCompactUnderClassLock, Fix::ZsMovableAfterSetup,
-    Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock};
+// and 4.4's zsmalloc and balloon had the rest.
+constexpr std::initializer_list<Fix> kV44 = {
+    Fix::VmOwnsPgIsolated, Fix::MovableMappingBit,       Fix::RaceWithoutPageLock,
+    Fix::ZsFreeAtomic,     Fix::ZsCompactUnderClassLock, Fix::ZsMovableAfterSetup};
 
 // A built-in preset: its predecessor (none for a root) plus the upstream commits of the
 // release, one named fix each; `follows` names the kernel tree the model was read against.
@@ -33,7 +32,15 @@ struct BuiltIn {
   const char* follows;
 };
 constexpr BuiltIn kBuiltIn[] = {
-    {"v4.7", "", kV47,
+    {"v4.4", "", kV44,
+     "Linux 4.4 (LTS): the balloon's leak frees its pages after dropping balloon_lock and "
+     "walks its list unlocked, zsmalloc's compaction drops the handle's pin bit, and there "
+     "is no kcompactd",
+     "zanpocc/linux-4.4.1 at d4321c96f179 (4.4.1; docs/kernel/history.md, 'v4.4')"},
+    {"v4.7", "v4.4",
+     {Fix::BalloonDequeueUnderLock, Fix::BalloonReleaseUnderLock, Fix::ZsCompactKeepsPinBit,
+      Fix::ZsMallocGfp, Fix::ZramPerCpuStreams, Fix::Kcompactd, Fix::SkipOnFailure,
+      Fix::DeferPcpChecks, Fix::AbortFreeScannerOnSplitFail, Fix::BalloonLeakCapsNumPages},
      "before non-LRU movable page migration: compaction treats zsmalloc and driver pages as "
      "unmovable and migrates balloon pages through the balloon's own hooks; a migrated page "
      "is freed off the LRU",
@@ -41,7 +48,7 @@ constexpr BuiltIn kBuiltIn[] = {
      "docs/kernel/v4.8.md, 'v4.7')"},
     {"v4.8", "v4.7",
      {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,
-      Fix::ZsPinBitSpinLock},
+      Fix::ZsPinBitSpinLock, Fix::ZramGfpMovable},
      "Linux 4.8 as released: non-LRU movable page migration merged",
      "squirrel20/linux-4.8.15 at 4fdc4ec5104cb007aaee57898ccac1f5169a290b"},
     {"v4.9", "v4.8",
@@ -103,7 +110,8 @@ constexpr BuiltIn kBuiltIn[] = {
      "6.6.9's)"},
     {"movable-v3", "",
      {Fix::PutPageAfterMigration, Fix::NonLruMigration, Fix::BalloonNonLruMovable,
-      Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock},
+      Fix::ZsCompactKeepsPinBit, Fix::BalloonDequeueUnderLock, Fix::BalloonReleaseUnderLock,
+      Fix::ZsMallocGfp, Fix::ZramPerCpuStreams, Fix::ZramGfpMovable, Fix::Kcompactd},
      "the April 2016 v3 series: PG_movable a real flag, drivers own PG_isolated, zs_free "
      "frees zspages with isolated sub-pages",
      "Minchan Kim's v3 series on 4.6-rc (docs/kernel/movable-v3.md)"},
@@ -266,6 +274,13 @@ const Preset& find_preset(std::string_view name) {
   }
   throw UsageError("unknown kernel preset '" + std::string(name) + "'" + did_you_mean(name, names) +
                    " (known: " + join_names(names) + ")");
+}
+
+bool descends_from(std::string_view preset, std::string_view root) {
+  for (const Preset* p = &find_preset(preset);; p = &find_preset(p->base)) {
+    if (p->name == root) return true;
+    if (p->base.empty()) return false;
+  }
 }
 
 const Preset& define_preset(const std::string& name, std::string_view base,

@@ -28,6 +28,8 @@ struct Preset {
 const std::deque<Preset>& presets();
 // Throws UsageError naming the known presets.
 const Preset& find_preset(std::string_view name);
+// Whether `preset` is `root` or built on it, through its bases (user presets included).
+bool descends_from(std::string_view preset, std::string_view root);
 // A user's preset: `base` with named fixes flipped, under a name of its own, usable
 // wherever a preset name is. Defining the same name again with the same fixes returns the
 // first definition (a module imported twice); anything else that reuses a name, an

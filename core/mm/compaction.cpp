@@ -127,7 +127,8 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
   }
   // Direct async compaction gives up an order-aligned block at its first page that
   // cannot be isolated: it could not form the cc->order buddy page there anyway.
-  const bool skip_on_failure = cc.direct_compaction && cc.mode == MigrateMode::Async;
+  const bool skip_on_failure = mm.cfg.has(Fix::SkipOnFailure) && cc.direct_compaction &&
+                               cc.mode == MigrateMode::Async;
   Pfn next_skip_pfn = skip_on_failure ? block_end_pfn(low_pfn, cc.order) : 0;
 
   for (; low_pfn < end_pfn; low_pfn++) {
@@ -287,7 +288,10 @@ Pfn isolate_freepages_block(Mm& mm, compact_control& cc, Pfn blockpfn, Pfn end_p
     }
     const unsigned order = page_order(mm, blockpfn);
     const unsigned isolated = __isolate_free_page(mm, blockpfn, order);
-    if (!isolated) break;
+    if (!isolated) {
+      if (mm.cfg.has(Fix::AbortFreeScannerOnSplitFail)) break;
+      continue;  // 4.4: isolate_fail: if (strict) break; else continue;
+    }
     isolated_blocks.push_back({blockpfn, order});
     cc.nr_freepages += isolated;
     if (cc.nr_migratepages <= cc.nr_freepages) {

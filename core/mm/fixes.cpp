@@ -18,6 +18,24 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "a balloon page not isolated)"},
     {Fix::NrIsolatedLruOnly, "6afcf8ef0ca0",
      "mm/compaction: fix NR_ISOLATED_* stats for pfn based migration (count LRU pages only)"},
+    {Fix::Kcompactd, "698b1b30642f",
+     "mm, compaction: introduce kcompactd (4.6, Vlastimil Babka, with accf62422b3a: kswapd "
+     "wakes a per-node kcompactd to compact in the background; before, kswapd ran "
+     "compact_pgdat itself after it had reclaimed, and the model has no kswapd)"},
+    {Fix::SkipOnFailure, "fdd048e12c9a",
+     "mm, compaction: skip blocks where isolation fails in async direct compaction (4.7, "
+     "Vlastimil Babka: at the first page of an order-aligned block it cannot isolate, async "
+     "direct compaction puts back what it isolated there and skips to the next block; "
+     "before, it went on page by page)"},
+    {Fix::AbortFreeScannerOnSplitFail, "abort-free-scanner-if-split-fails",
+     "mm, compaction: abort free scanner if split fails (4.7, David Rientjes, with \"prevent "
+     "VM_BUG_ON when terminating freeing scanner\"; their ids are not in the stored archive: "
+     "isolate_freepages_block stops at the first free page whose split the watermark "
+     "refuses; before, it tried every free page of the block)"},
+    {Fix::DeferPcpChecks, "479f854a207c",
+     "mm, page_alloc: defer debugging checks of pages allocated from the PCP (4.7, Mel "
+     "Gorman: an order-0 page is checked at allocation only with CONFIG_DEBUG_VM; before, "
+     "every new page was checked, and a bad one skipped)"},
     {Fix::CompactionAllocWatermark, "984fdba6a32e",
      "mm, compaction: use proper alloc_flags in __compaction_suitable() (4.9: a zone counts "
      "as already good enough at the allocation's watermark, not the low one)"},
@@ -110,6 +128,10 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "before it, pin_tag looped on test_and_set_bit_lock with preemption on)"},
     {Fix::ZsCompactKeepsPinBit, "c102f07ca0b0",
      "zsmalloc: fix migrate_zspage-zs_free race condition (keep HANDLE_PIN_BIT in record_obj)"},
+    {Fix::ZsMallocGfp, "zs-malloc-gfp",
+     "zsmalloc: require GFP in zs_malloc() (4.7, Sergey Senozhatsky; its id is not in the "
+     "stored archive: zs_malloc allocates with the gfp its caller passes; before, with the "
+     "pool->flags zs_create_pool was given, GFP_NOIO | __GFP_HIGHMEM for zram's)"},
     {Fix::ZsMigrateEmptyZspage, "77ff465799c6",
      "zsmalloc: zs_page_migrate: skip unnecessary loops but not return -EBUSY if zspage is "
      "not inuse (4.14: a zspage emptied while isolated is migrated and put back on ZS_EMPTY, "
@@ -184,7 +206,18 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "a source compaction had not emptied stayed in src_zspage, and the end of "
      "__zs_compact put it back and unlocked it a second time)"},
     {Fix::BalloonDequeueUnderLock, "balloon-dequeue-under-lock",
-     "balloon_page_dequeue holds pages_lock around the whole list walk"},
+     "virtio_balloon: fix race between migration and ballooning (4.5, Minchan Kim; its id is "
+     "not in the stored archive: balloon_page_dequeue holds pages_lock around the whole list "
+     "walk)"},
+    {Fix::BalloonReleaseUnderLock, "f68b992bbb47",
+     "virtio_balloon: fix race by fill and leak (4.5, Minchan Kim: leak_balloon frees its "
+     "pages in release_pages_balloon before it drops balloon_lock; before, a fill_balloon "
+     "could rewrite vb->pfns and vb->num_pfns while the release read them)"},
+    {Fix::BalloonLeakCapsNumPages, "37cf99e08c6f",
+     "balloon: check the number of available pages in leak balloon (4.8 and 4.7.y, "
+     "Konstantin Neumoin: leak_balloon releases at most vb->num_pages; before, a request for "
+     "more, as the OOM notifier's fixed count makes, reached the BUG() in "
+     "balloon_page_dequeue on an empty balloon)"},
     {Fix::BalloonDeflateViaList, "195a8c43e93d",
      "virtio-balloon: deflate via a page list (4.13: leak_balloon links the pages it "
      "dequeues on a local list through page->lru, and release_pages_balloon frees them off "
@@ -201,6 +234,16 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm/balloon_compaction: avoid duplicate page removal (Wei Wang, 5.3-rc3; its upstream "
      "id is not in the stored archive: balloon_page_enqueue_one no longer list_dels a page "
      "virtio's fill_balloon already took off its list)"},
+    {Fix::ZramPerCpuStreams, "da9556a2367c",
+     "zram: user per-cpu compression streams (4.7, Sergey Senozhatsky: each CPU compresses "
+     "with its own stream, and zs_malloc tries without direct reclaim first, then with it "
+     "after dropping the stream and compressing again; before, every write took the "
+     "device's one stream's mutex before its zero-page check and held it through one "
+     "zs_malloc and the copy)"},
+    {Fix::ZramGfpMovable, "zram-gfp-movable",
+     "zram: use __GFP_MOVABLE for memory allocation (4.8, Minchan Kim, the last patch of the "
+     "non-LRU migration series; its id is not in the stored archive: zram's zs_malloc asks "
+     "for movable pages, which zsmalloc can migrate since the series)"},
     {Fix::ZramWriteback, "db8ffbd4e763",
      "zram: write incompressible pages to backing device (4.14, Minchan Kim; with the rest of "
      "its series, 'logically not bisectable': the backing_dev interface, the block bitmap "

@@ -14,6 +14,11 @@ enum class Fix : uint8_t {
   NonLruMigration,           // bda807d44454: compaction isolates non-LRU movable pages at all
   BalloonNonLruMovable,      // b1123ea6d3b3: the balloon uses the non-LRU movable interface
   NrIsolatedLruOnly,         // 6afcf8ef0ca0: NR_ISOLATED_* counts LRU pages only
+  // 4.5 to 4.7 (on v4.4)
+  Kcompactd,                 // 698b1b30642f (4.6): kcompactd, woken by kswapd, compacts in the background
+  SkipOnFailure,             // fdd048e12c9a (4.7): async direct compaction gives up an order block at a failure
+  AbortFreeScannerOnSplitFail,  // "abort free scanner if split fails" (4.7): stop the block at a refused split
+  DeferPcpChecks,            // 479f854a207c (4.7): order-0 new-page checks only with CONFIG_DEBUG_VM
   // 4.9 compaction (Vlastimil Babka's series)
   CompactionAllocWatermark,  // 984fdba6a32e: compaction_suitable's success check at the alloc watermark
   CompactionMinWatermark,    // 8348faf91f56: min watermark (+gap) for non-costly orders
@@ -40,6 +45,7 @@ enum class Fix : uint8_t {
   ZsMovableAfterSetup,       // v4: SetZsPageMovable once the zspage is set up, not in init_zspage
   ZsPinBitSpinLock,          // 1b8320b620d6: the handle pin is a bit_spin_lock (preemption off)
   ZsCompactKeepsPinBit,      // c102f07ca0b0: migrate_zspage records the new obj with the pin bit
+  ZsMallocGfp,               // "zsmalloc: require GFP in zs_malloc()" (4.7): the caller's gfp, not pool->flags
   ZsMigrateEmptyZspage,      // 77ff465799c6 (4.14): zs_page_migrate migrates an empty zspage
   ZsPutbackDeferred,         // 1a87aa03597e (5.3): a migration that puts back an empty zspage frees it
   ZsDestroyWaitsIsolated,    // 701d678599d0 (5.3): zs_destroy_pool waits for isolated zspages
@@ -60,11 +66,15 @@ enum class Fix : uint8_t {
   ZsCompactResetSrc,         // f7ddb6125683 (6.4): __zs_compact forgets a source once put back
   // mm/balloon_compaction.c
   BalloonDequeueUnderLock,   // the dequeue walk holds pages_lock
+  BalloonReleaseUnderLock,   // f68b992bbb47 (4.5): release_pages_balloon under balloon_lock
+  BalloonLeakCapsNumPages,   // 37cf99e08c6f (4.8, 4.7.y): leak_balloon releases at most num_pages
   BalloonDeflateViaList,     // 195a8c43e93d (4.13): leak_balloon frees its pages off a page->lru list
   BalloonAllocOutsideLock,   // c7cdff0e8647 (4.15): fill_balloon allocates before balloon_lock
   BalloonListInterfaces,     // 418a3ab1e778 (5.3): enqueue takes pages_lock before the page lock
   BalloonEnqueueNoDoubleDel, // "avoid duplicate page removal" (5.3): no second list_del in enqueue_one
   // drivers/block/zram/zram_drv.c
+  ZramPerCpuStreams,         // da9556a2367c (4.7): per-CPU compression streams, not one stream's mutex
+  ZramGfpMovable,            // "zram: use __GFP_MOVABLE for memory allocation" (4.8)
   ZramWriteback,             // db8ffbd4e763 (4.14): incompressible pages go to a backing device
   ZramHugeClassSize,         // "drop max_zpage_size" (4.17): huge is zsmalloc's first huge class
   ZramFreeNotifyTrylock,     // 3c9959e02547 (5.0): slot_free_notify try-locks; the block bitmap is lockless

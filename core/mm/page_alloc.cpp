@@ -563,7 +563,9 @@ Pfn buffered_rmqueue(Mm& mm, Zone& z, unsigned order, unsigned /*alloc_flags*/, 
     // The kernel updates NR_FREE_PAGES after dropping the lock, and not for pages it
     // finds bad; the model keeps the counter equal to the free lists.
     __mod_zone_freepage_state(mm, z, -(int64_t(1) << order));
-    if (order == 0 && !mm.cfg.debug_vm) break;
+    // 479f854a207c: an order-0 page is checked only with CONFIG_DEBUG_VM (its check at the
+    // per-cpu list refill is not modelled); before, prep_new_page checked every page.
+    if (order == 0 && !mm.cfg.debug_vm && mm.cfg.has(Fix::DeferPcpChecks)) break;
     const char* reason = nullptr;
     Pfn bad_pfn = kNoPfn;
     uint64_t bad_flags = 0;

@@ -284,6 +284,31 @@ TEST(CompactionScanner, DirectAsyncGivesUpAnOrderBlockAtItsFirstFailure) {
   }
 }
 
+// Before fdd048e12c9a (4.7; v4.4) direct async compaction went on page by page past a
+// page it could not isolate, as every other compaction does.
+TEST(CompactionScanner, WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure) {
+  for (const char* preset : {"v4.4", "v4.8"}) {
+    SCOPED_TRACE(preset);
+    kernel::KernelConfig c = kcfg(preset, 2048);
+    if (std::string(preset) == "v4.8") c.fixes = {{"fdd048e12c9a", false}};
+    Kernel k(c);
+    const uint32_t pid = process_create(k, "proc");
+    ASSERT_EQ(process_fault_in(k, pid, 8), 8u);
+    get_page(k, 1026);
+    compact_control cc = scanner_cc(k);
+    cc.order = 2;
+    cc.direct_compaction = true;
+    cc.mode = MigrateMode::Async;
+    EXPECT_EQ(isolate_migratepages_block(k, cc, 1024, 1032, 0), 1032u);
+    EXPECT_EQ(cc.nr_migratepages, 7u);  // all but 1026, none put back
+    EXPECT_EQ(cc.total_migrate_scanned, 8u);
+    mod_node_page_state(k, Stat::NR_ISOLATED_ANON, int64_t(cc.nr_migratepages));
+    putback_movable_pages(k, cc.migratepages);
+    put_page(k, 1026);
+    EXPECT_TRUE(k.teardown_outcomes().empty());
+  }
+}
+
 // ---- the free scanner ----
 
 // suitable_migration_target: a pageblock that is already one free block of at least

@@ -80,6 +80,9 @@ std::vector<std::string> reference_balloon_check(const Drivers& d) {
   uint64_t isolated = 0;
   for (Pfn p = 0; p < d.pages.size(); ++p) {
     const Page& pg = d.page(p);
+    if (!(pg.flags & (1ull << PG_balloon)) && pg.owner == Owner::Balloon && pg.refcount > 0 &&
+        !on_list.count(p))
+      out.push_back("leak: balloon: pfn " + std::to_string(p) + " left the balloon but was never freed");
     if (!(pg.flags & (1ull << PG_balloon)) || on_list.count(p)) continue;
     if (pg.mapping != movable_mapping) {
       bad(p, "PageBalloon but not a page of the balloon device");
@@ -190,7 +193,7 @@ void damage(Kernel& k) {
   for (int n = int(rnd(5)); n-- > 0;) {
     const Pfn p = used.empty() || rnd(3) == 0 ? Pfn(rnd(k.pages.size())) : used[rnd(used.size())];
     Page& pg = k.page(p);
-    switch (rnd(12)) {
+    switch (rnd(13)) {
       case 0: pg.flags ^= uint64_t(1) << PG_balloon; break;
       case 1: pg.flags ^= uint64_t(1) << PG_isolated; break;
       case 2: pg.flags ^= uint64_t(1) << PG_lru; break;
@@ -206,6 +209,7 @@ void damage(Kernel& k) {
       case 9: pg.private_ = rnd(4); break;
       case 10: k.balloon.host.inflated.insert(rnd(3) ? p : Pfn(k.pages.size() + 3)); break;
       case 11: k.stat(Stat::NR_BALLOON_PAGES) += int64_t(rnd(3)) - 1; break;
+      case 12: pg.owner = Owner::Balloon; break;  // a page that left the balloon, still held
     }
   }
   if (rnd(6) == 0) k.balloon.vb_dev_info.isolated_pages += 1;
@@ -252,6 +256,7 @@ TEST(TeardownCensus, SameOutcomesAsTheChecksOverEveryPage) {
       "the host thinks it is inflated but the guest has it free",
       "the host thinks it is inflated but the guest uses it",
       "in the balloon but the host was never told",
+      "left the balloon but was never freed",
       "page is neither free nor referenced",
       "page is referenced but has no owner",
       "page is still isolated when every task is done",
