@@ -28,6 +28,11 @@ handle). No script orders them: bounded dpor finds the schedule.
   an unbuddied list) and then `deadlock` on pool->lock, which reclaim holds.
 - With the fix (`v6.1`): reclaim takes its reference only once it holds the page lock;
   250 executions, all clean.
+- Before dcf5aedb24f8 (`v5.10`, 5.10.0) the race is another one: reclaim claims the page
+  (PAGE_CLAIMED) before its trylock, under pool->lock only; a z3fold_free that holds the
+  page lock then takes the page for claimed, skips free_handle, and its put releases the
+  page with the user's slot still set: __release_z3fold_page marks the slots
+  HANDLES_ORPHANED, and no free_handle comes to free them. 444 executions, 33 `leak`.
 """
 
 import pagesim as ps
@@ -58,6 +63,17 @@ def test_with_the_fix_no_schedule_warns_or_deadlocks():
     ex = z3fold_reclaim_free_race.explore(kernel="v6.1", strategy="dpor", preemption_bound=2)
     assert ex.exhausted and ex.outcomes == {"ok": 250}, ex
     assert ex.never("deadlock") and ex.never("warn")
+
+
+def test_before_dcf5aedb24f8_the_transient_claim_leaks_the_slots():
+    ex = z3fold_reclaim_free_race.explore(kernel="v5.10", strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": 411, "leak": 33}, ex
+    run = ex.replay("leak")
+    assert [o.message for o in run.outcomes] == [
+        "z3fold_buddy_slots 1: every handle in it was freed, but the slots were never freed"]
+    # The racy step: z3fold_free found the page claimed by reclaim and kept the handle.
+    frees = [e["func"] for e in run.trace() if e["kind"] == "enter" and e["task"] == "zswap"]
+    assert "free_handle" not in frees and "__release_z3fold_page" in frees, frees
 
 
 def test_reclaim_is_gone_in_6_5():

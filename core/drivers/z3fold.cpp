@@ -78,8 +78,11 @@ Z3foldHeader& Hw(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, 
 // page->private's z3fold bits (atomic bit operations on the struct page).
 uint64_t& priv(Mm& mm, Pfn page) { return mm.page(page).private_; }
 bool test_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
-  const Mm& cm = mm;
-  return test_bit(nr, cm.page(page).private_, page_obj(page), line);
+  sched_bit(Op::BitTest, Access::Read, page_obj(page), line, nr);  // test_bit
+  const Page& pg = static_cast<const Mm&>(mm).page(page);
+  // A stale look at a page z3fold freed sees what z3fold left there (z3fold_page_freed).
+  const Z3foldPageMem* m = pg.owner == Owner::None ? page_mem_if(mm, page) : nullptr;
+  return ((m && m->life.freed ? m->private_at_free : pg.private_) >> nr) & 1;
 }
 void set_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) { set_bit(nr, priv(mm, page), page_obj(page), line); }
 void clear_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
@@ -209,23 +212,39 @@ void put_z3fold_header(Mm& mm, Pfn zhdr) {
   if (!test_priv(mm, PAGE_HEADLESS, zhdr)) z3fold_page_unlock(mm, zhdr);
 }
 
+uint64_t read_handle_locked(Mm& mm, uint64_t handle);
+
+// Whether every slot of `slots` is free; the caller holds its lock.
+bool slots_empty(Mm& mm, uint32_t slots) {
+  sched(Op::Read, Access::Read, z3fold_slots_obj(slots), here());
+  for (uint64_t v : Z(mm).slots[slots - 1].slot)
+    if (v) return false;
+  return true;
+}
+
 void free_handle(Mm& mm, uint64_t handle, Pfn zhdr) {
   MODEL_FUNC("free_handle");
   if (headless_handle(handle)) return;
   if (Z3_WARN_ON(read_handle(mm, handle) == 0, "WARN_ON(*(unsigned long *)handle == 0)", "the handle's slot is already free")) return;
+  // Before fc5488651c7d: zhdr = handle_to_z3fold_header(handle), its page as the slot says.
+  const bool frees_own = has(mm, Fix::Z3foldFreeHandleFreesSlots);
+  if (!frees_own) zhdr = addr_to_zhdr(read_handle_locked(mm, handle));
   const uint32_t slots = handle_to_slots(handle);
   Z3foldSlots& s = slots_at(mm, slots, true);
   write_lock(s.lock);
   write_handle(mm, handle, 0);
-  if (s.nofree) {  // test_bit(HANDLES_NOFREE, &slots->pool): "simple case, nothing else to do"
+  if (s.nofree || (!frees_own && Hr(mm, zhdr).slots == slots)) {
+    // HANDLES_NOFREE: "simple case, nothing else to do"; before fc5488651c7d the page's
+    // own slots go with the page (__release_z3fold_page).
     write_unlock(s.lock);
     return;
   }
   if (Hr(mm, zhdr).slots != slots) Hw(mm, zhdr).foreign_handles--;
-  bool is_free = true;
-  sched(Op::Read, Access::Read, z3fold_slots_obj(slots), here());
-  for (uint64_t v : s.slot)
-    if (v) is_free = false;
+  if (!frees_own && !s.orphaned) {  // a foreign handle of a page that is still there
+    write_unlock(s.lock);
+    return;
+  }
+  const bool is_free = slots_empty(mm, slots);
   write_unlock(s.lock);
   if (is_free) {
     if (Hr(mm, zhdr).slots == slots) Hw(mm, zhdr).slots = 0;
@@ -311,6 +330,13 @@ bool page_lru_listed(Mm& mm, Pfn page) {
   const Mm& cm = mm;
   return cm.page(page).list != kNoList;
 }
+// list_del(&page->lru). A z3fold page's lru is initialised (init_z3fold_page), so one on no
+// list is linked to itself (list_del_init), which list_del unlinks silently and poisons.
+void lru_del(Mm& mm, Pfn page) {
+  if (mm.page(page).list != kNoList) return list_del(mm, page, here());
+  sched(Op::ListDel, Access::Write, page_obj(page), here());
+  mm.page(page).list = kPoisonList;
+}
 
 // ---- the page ----
 
@@ -336,7 +362,14 @@ void add_to_unbuddied(Mm& mm, uint32_t pool, Pfn zhdr) {
   }
 }
 
-z3fold_buddy get_free_buddy(const Z3foldHeader& h, uint32_t chunks) {
+z3fold_buddy get_free_buddy(const Mm& mm, const Z3foldHeader& h, uint32_t chunks) {
+  if (!has(mm, Fix::Z3foldStricterLocking)) {
+    // Before dcf5aedb24f8 (z3fold_alloc's and compact_single_buddy's own tests): a first
+    // buddy may reach into a middle object that starts below chunks + ZHDR_CHUNKS.
+    if (!h.first_chunks) return h.middle_chunks && chunks >= h.start_middle ? LAST : FIRST;
+    if (!h.last_chunks) return LAST;
+    return h.middle_chunks ? HEADLESS : MIDDLE;
+  }
   if (h.middle_chunks) {
     if (!h.first_chunks && chunks <= h.start_middle - ZHDR_CHUNKS) return FIRST;
     if (!h.last_chunks) return LAST;
@@ -407,6 +440,20 @@ void __release_z3fold_page(Mm& mm, Pfn zhdr, bool locked) {
   spin_lock(p.lock);  // (from e774a7bc7f0a an empty critical section)
   if (!has(mm, Fix::Z3foldNoLru) && page_lru_listed(mm, zhdr)) list_del_init(mm, zhdr, here());
   spin_unlock(p.lock);
+  if (!has(mm, Fix::Z3foldFreeHandleFreesSlots)) {
+    // "If there are no foreign handles, free the handles array"; else the last foreign
+    // handle's free_handle frees it.
+    const uint32_t slots = Hr(mm, zhdr).slots;
+    Z3foldSlots& s = slots_at(mm, slots, false);
+    read_lock(s.lock);
+    const bool is_free = slots_empty(mm, slots);
+    if (!is_free) {
+      sched(Op::BitSet, Access::Write, z3fold_slots_obj(slots), here());  // set_bit(HANDLES_ORPHANED)
+      s.orphaned = true;
+    }
+    read_unlock(s.lock);
+    if (is_free) free_slots(mm, slots);
+  }
   if (locked) z3fold_page_unlock(mm, zhdr);
   spin_lock(p.stale_lock);
   buddy_add(mm, pool, zhdr, kZ3Stale);
@@ -491,7 +538,7 @@ Pfn compact_single_buddy(Mm& mm, Pfn zhdr) {
     return kNoPfn;
   };
   if (Z3_WARN_ON(new_zhdr == zhdr, "WARN_ON(new_zhdr == zhdr)", "__z3fold_alloc returned the page being compacted")) return out_fail();
-  const z3fold_buddy new_bud = get_free_buddy(Hr(mm, new_zhdr), sz);
+  const z3fold_buddy new_bud = get_free_buddy(mm, Hr(mm, new_zhdr), sz);
   uint32_t dst;
   Z3foldHeader& nh = Hw(mm, new_zhdr);
   switch (new_bud) {
@@ -580,21 +627,25 @@ void do_compact_page(Mm& mm, Pfn zhdr, bool locked) {
   buddy_del_init(mm, pool, zhdr);
   spin_unlock(pool_of(mm, pool).lock);
   if (put_z3fold(mm, zhdr, Release::Locked)) return;
-  if (test_priv(mm, PAGE_STALE, zhdr) || test_and_set_priv(mm, PAGE_CLAIMED, zhdr)) {
+  // dcf5aedb24f8: the work claims the page under its lock. Before, it left a page alone
+  // that isolation or reclaim had claimed, and claimed nothing itself.
+  const bool claims = has(mm, Fix::Z3foldStricterLocking);
+  if (claims ? test_priv(mm, PAGE_STALE, zhdr) || test_and_set_priv(mm, PAGE_CLAIMED, zhdr)
+             : PageIsolated(mm, zhdr) || test_priv(mm, PAGE_CLAIMED, zhdr) || test_priv(mm, PAGE_STALE, zhdr)) {
     z3fold_page_unlock(mm, zhdr);
     return;
   }
   const Z3foldHeader h = Hr(mm, zhdr);
   if (!h.foreign_handles && buddy_single(h) && h.mapped_count == 0 && compact_single_buddy(mm, zhdr) != kNoPfn) {
     if (!put_z3fold(mm, zhdr, Release::Locked)) {
-      clear_priv(mm, PAGE_CLAIMED, zhdr);
+      if (claims) clear_priv(mm, PAGE_CLAIMED, zhdr);
       z3fold_page_unlock(mm, zhdr);
     }
     return;
   }
   z3fold_compact_page(mm, zhdr);
   add_to_unbuddied(mm, pool, zhdr);
-  clear_priv(mm, PAGE_CLAIMED, zhdr);
+  if (claims) clear_priv(mm, PAGE_CLAIMED, zhdr);
   z3fold_page_unlock(mm, zhdr);
 }
 
@@ -711,6 +762,7 @@ void z3fold_page_freed(Mm& mm, Pfn pfn) {
   if (pfn >= z.mem_of.size() || !z.mem_of[pfn]) return;
   Z3foldPageMem& m = page_mem(mm, pfn);
   if (!m.life.freed) kasan_record_free(m.life, "z3fold page", pfn);
+  m.private_at_free = static_cast<const Mm&>(mm).page(pfn).private_;
 }
 
 uint32_t z3fold_create_pool(Mm& mm, std::string name) {
@@ -770,7 +822,7 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
     for (;;) {
       zhdr = __z3fold_alloc(mm, pool, size, can_sleep);
       if (zhdr == kNoPfn) break;
-      bud = get_free_buddy(Hr(mm, zhdr), chunks);
+      bud = get_free_buddy(mm, Hr(mm, zhdr), chunks);
       if (bud != HEADLESS) break;
       if (!put_z3fold(mm, zhdr, Release::Locked)) z3fold_page_unlock(mm, zhdr);
       WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON(1)"), {"No free chunks in unbuddied"});
@@ -849,7 +901,7 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
     if (!page_claimed) {
       if (!has(mm, Fix::Z3foldNoLru)) {
         spin_lock(p.lock);
-        list_del(mm, page, here());
+        lru_del(mm, page);
         spin_unlock(p.lock);
       }
       put_z3fold_header(mm, zhdr);
@@ -868,6 +920,7 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
     default:
       WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON(1)"), {"unknown bud " + std::to_string(bud)});
       put_z3fold_header(mm, zhdr);
+      if (!has(mm, Fix::Z3foldStricterLocking)) clear_priv(mm, PAGE_CLAIMED, page);
       return;
   }
   if (!page_claimed) free_handle(mm, handle, zhdr);
@@ -876,7 +929,9 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
     z3fold_page_unlock(mm, zhdr);
     return;
   }
-  if (test_and_set_priv(mm, NEEDS_COMPACTING, page)) {
+  // Before dcf5aedb24f8 an isolated page was left to the migration.
+  if ((!has(mm, Fix::Z3foldStricterLocking) && PageIsolated(mm, page)) ||
+      test_and_set_priv(mm, NEEDS_COMPACTING, page)) {
     unclaim_and_unlock(mm, zhdr);  // put_z3fold_header: the page is not headless
     return;
   }
@@ -953,12 +1008,97 @@ void zswap_invalidate(Mm& mm, uint32_t pool, uint64_t handle) {
   spin_unlock(z.zswap_tree_lock);
 }
 
+namespace {
+
+// 5.10's walk (before dcf5aedb24f8): claim each page before anything else, skip an
+// isolated one, take a headless one, and a locked one without foreign handles. Returns
+// whether a page was taken; on false, *zhdr says whether the walk ended for good (kNoPfn).
+bool reclaim_take_claiming(Mm& mm, uint32_t pool, Pfn* page, Pfn* zhdr) {
+  Z3foldPool& p = pool_of(mm, pool);
+  for (Pfn pos = mm.lists[p.lru].last; pos != kNoPfn; pos = static_cast<const Mm&>(mm).page(pos).lru_prev) {
+    // "this bit could have been set by free, in which case we pass over to the next page
+    // in the pool."
+    if (test_and_set_priv(mm, PAGE_CLAIMED, pos)) {
+      *page = kNoPfn;
+      continue;
+    }
+    if (PageIsolated(mm, pos)) {
+      clear_priv(mm, PAGE_CLAIMED, pos);
+      *page = kNoPfn;
+      continue;
+    }
+    *page = *zhdr = pos;
+    if (test_priv(mm, PAGE_HEADLESS, pos)) return true;
+    if (!z3fold_page_trylock(mm, pos)) {
+      clear_priv(mm, PAGE_CLAIMED, pos);
+      *zhdr = kNoPfn;
+      continue;  // can't evict at this point
+    }
+    if (Hr(mm, pos).foreign_handles) {
+      clear_priv(mm, PAGE_CLAIMED, pos);
+      z3fold_page_unlock(mm, pos);
+      *zhdr = kNoPfn;
+      continue;  // can't evict such page
+    }
+    kref_get(mm, pos);
+    buddy_del_init(mm, pool, pos);
+    Hw(mm, pos).cpu = -1;
+    return true;
+  }
+  return false;
+}
+
+// The walk since dcf5aedb24f8: claim a page only under its lock (a headless one, which has
+// none, since 6d679578fe9c at once), and (until 04094226d6ce) reference it before the lock.
+bool reclaim_take(Mm& mm, uint32_t pool, Pfn* page, Pfn* zhdr) {
+  Z3foldPool& p = pool_of(mm, pool);
+  const bool ref_under_lock = has(mm, Fix::Z3foldReclaimRefUnderLock);
+  // list_for_each_prev(pos, &pool->lru): pool->lock keeps the list still.
+  for (Pfn pos = mm.lists[p.lru].last; pos != kNoPfn; pos = static_cast<const Mm&>(mm).page(pos).lru_prev) {
+    *page = *zhdr = pos;
+    if (test_priv(mm, PAGE_HEADLESS, pos)) {
+      // 6d679578fe9c: "we still need to test and set PAGE_CLAIMED to avoid racing with
+      // z3fold_free(), so just do it now before leaving the loop."
+      if (has(mm, Fix::Z3foldHeadlessReclaimClaim) && test_and_set_priv(mm, PAGE_CLAIMED, pos)) continue;
+      return true;
+    }
+    if (!ref_under_lock) {  // kref_get_unless_zero
+      Z3foldHeader& h = H(mm, pos, Op::AtomicRmw, here());
+      if (h.refcount == 0) {
+        *zhdr = kNoPfn;
+        return false;
+      }
+      h.refcount++;
+    }
+    if (!z3fold_page_trylock(mm, pos)) {
+      if (!ref_under_lock) put_z3fold(mm, pos, Release::Unlocked);
+      *zhdr = kNoPfn;
+      continue;  // can't evict at this point
+    }
+    if (Hr(mm, pos).foreign_handles || test_and_set_priv(mm, PAGE_CLAIMED, pos)) {
+      if (ref_under_lock || !put_z3fold(mm, pos, Release::Locked)) z3fold_page_unlock(mm, pos);
+      *zhdr = kNoPfn;
+      continue;  // can't evict such page
+    }
+    buddy_del_init(mm, pool, pos);
+    Hw(mm, pos).cpu = -1;
+    if (ref_under_lock) kref_get(mm, pos);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
   MODEL_FUNC("z3fold_reclaim_page");
   Z3foldPool& p = pool_of(mm, pool);
-  const bool ref_under_lock = has(mm, Fix::Z3foldReclaimRefUnderLock);
+  // dcf5aedb24f8: reclaim claims a page under its lock and encodes the handles in slots of
+  // its own, on its stack (HANDLES_NOFREE); before, in the page's, and it freed them.
+  const bool stricter = has(mm, Fix::Z3foldStricterLocking);
   int ret = -1;
-  const uint32_t slots = new_slots(mm, pool, true);  // on the stack, HANDLES_NOFREE
+  const uint32_t slots = stricter ? new_slots(mm, pool, true) : 0;
+  Pfn page = kNoPfn, zhdr = kNoPfn;  // (5.10's walk keeps zhdr from the last retry)
   spin_lock(p.lock);
   if (retries == 0) {  // (zswap always has an evict handler)
     spin_unlock(p.lock);
@@ -970,62 +1110,38 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
       spin_unlock(p.lock);
       return -EINVAL;
     }
-    Pfn page = kNoPfn, zhdr = kNoPfn;
-    bool found = false;
-    // list_for_each_prev(pos, &pool->lru): pool->lock keeps the list still.
-    for (Pfn pos = mm.lists[p.lru].last; pos != kNoPfn; pos = static_cast<const Mm&>(mm).page(pos).lru_prev) {
-      page = zhdr = pos;
-      if (test_priv(mm, PAGE_HEADLESS, page)) {
-        if (test_and_set_priv(mm, PAGE_CLAIMED, page)) continue;
-        found = true;
-        break;
-      }
-      if (!ref_under_lock) {  // kref_get_unless_zero
-        Z3foldHeader& h = H(mm, zhdr, Op::AtomicRmw, here());
-        if (h.refcount == 0) {
-          zhdr = kNoPfn;
-          break;
-        }
-        h.refcount++;
-      }
-      if (!z3fold_page_trylock(mm, zhdr)) {
-        if (!ref_under_lock) put_z3fold(mm, zhdr, Release::Unlocked);
-        zhdr = kNoPfn;
-        continue;  // can't evict at this point
-      }
-      if (Hr(mm, zhdr).foreign_handles || test_and_set_priv(mm, PAGE_CLAIMED, page)) {
-        if (ref_under_lock || !put_z3fold(mm, zhdr, Release::Locked)) z3fold_page_unlock(mm, zhdr);
-        zhdr = kNoPfn;
-        continue;  // can't evict such page
-      }
-      buddy_del_init(mm, pool, zhdr);
-      Hw(mm, zhdr).cpu = -1;
-      if (ref_under_lock) kref_get(mm, zhdr);
-      found = true;
-      break;
-    }
-    if (!found && zhdr == kNoPfn) break;
-    if (!found)  // the walk ended on a claimed headless page: page is the list head's entry
-      null_deref("struct page of pool->lru's head (list_for_each_prev ran off the list)", 0);
+    if (stricter) zhdr = kNoPfn;
+    const bool found = stricter ? reclaim_take(mm, pool, &page, &zhdr) : reclaim_take_claiming(mm, pool, &page, &zhdr);
+    if (zhdr == kNoPfn) break;  // if (!zhdr) break;
+    // A walk that ended without a page: since dcf5aedb24f8 on a claimed headless page,
+    // which page and zhdr still point to, and reclaim goes on with it although another
+    // claimed it (6d679578fe9c's claim leaves this); before, page is NULL.
+    if (!found && !stricter) null_deref("page->lru (the walk ended on claimed pages: page is NULL)", 0);
     list_del_init(mm, page, here());
     spin_unlock(p.lock);
     uint64_t first_handle = 0, middle_handle = 0, last_handle = 0;
     if (!test_priv(mm, PAGE_HEADLESS, page)) {
       // "We need encode the handles before unlocking, and use our local slots structure
       // because z3fold_free can zero out zhdr->slots"
-      sched(Op::Write, Access::Write, z3fold_slots_obj(slots), here());
-      Z(mm).slots[slots - 1].slot = {};
-      if (Hr(mm, zhdr).first_chunks) first_handle = __encode_handle(mm, zhdr, slots, FIRST);
-      if (Hr(mm, zhdr).middle_chunks) middle_handle = __encode_handle(mm, zhdr, slots, MIDDLE);
-      if (Hr(mm, zhdr).last_chunks) last_handle = __encode_handle(mm, zhdr, slots, LAST);
+      if (stricter) {
+        sched(Op::Write, Access::Write, z3fold_slots_obj(slots), here());
+        Z(mm).slots[slots - 1].slot = {};
+      }
+      const uint32_t into = stricter ? slots : Hr(mm, zhdr).slots;  // before: encode_handle
+      if (Hr(mm, zhdr).first_chunks) first_handle = __encode_handle(mm, zhdr, into, FIRST);
+      if (Hr(mm, zhdr).middle_chunks) middle_handle = __encode_handle(mm, zhdr, into, MIDDLE);
+      if (Hr(mm, zhdr).last_chunks) last_handle = __encode_handle(mm, zhdr, into, LAST);
       // "it's safe to unlock here because we hold a reference to this page"
       z3fold_page_unlock(mm, zhdr);
     } else {
       first_handle = encode_handle(mm, zhdr, HEADLESS);
     }
-    // Issue the eviction callback(s)
-    for (uint64_t h : {middle_handle, first_handle, last_handle})
-      if (h && (ret = zswap_writeback_entry(mm, pool, h)) != 0) break;
+    // Issue the eviction callback(s); before dcf5aedb24f8 reclaim freed each handle it evicted.
+    for (uint64_t h : {middle_handle, first_handle, last_handle}) {
+      if (!h) continue;
+      if ((ret = zswap_writeback_entry(mm, pool, h)) != 0) break;
+      if (!stricter) free_handle(mm, h, zhdr);
+    }
     // next:
     if (test_priv(mm, PAGE_HEADLESS, page)) {
       if (ret == 0) {
@@ -1041,7 +1157,7 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
       const uint32_t zslots = Hr(mm, zhdr).slots;  // struct z3fold_buddy_slots *slots = zhdr->slots
       z3fold_page_lock(mm, zhdr);
       if (put_z3fold(mm, zhdr, Release::Locked)) {
-        if (zslots) free_slots(mm, zslots);  // kmem_cache_free(pool->c_handle, slots)
+        if (stricter && zslots) free_slots(mm, zslots);  // kmem_cache_free(pool->c_handle, slots)
         return 0;
       }
       // "the page is still not completely free. Take the global pool lock then to be
@@ -1115,13 +1231,16 @@ bool z3fold_page_isolate(Mm& mm, Pfn page, isolate_mode_t) {
   MODEL_FUNC("z3fold_page_isolate");
   VM_BUG_ON_PAGE(mm, !PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, PageIsolated(mm, page), page);
-  if (test_priv(mm, PAGE_HEADLESS, page)) return false;
+  // dcf5aedb24f8: isolation claims the page under its lock; before, it refused a claimed
+  // page up front and claimed nothing.
+  const bool claims = has(mm, Fix::Z3foldStricterLocking);
+  if (test_priv(mm, PAGE_HEADLESS, page) || (!claims && test_priv(mm, PAGE_CLAIMED, page))) return false;
   const Pfn zhdr = page;
   z3fold_page_lock(mm, zhdr);
   bool ok = false;
   if (!test_priv(mm, NEEDS_COMPACTING, page) && !test_priv(mm, PAGE_STALE, page)) {
     const Z3foldHeader& h = Hr(mm, zhdr);
-    if (h.mapped_count == 0 && h.foreign_handles == 0 && !test_and_set_priv(mm, PAGE_CLAIMED, page)) {
+    if (h.mapped_count == 0 && h.foreign_handles == 0 && (!claims || !test_and_set_priv(mm, PAGE_CLAIMED, page))) {
       const uint32_t pool = pool_id(mm, zhdr);
       Z3foldPool& p = pool_of(mm, pool);
       spin_lock(p.lock);
@@ -1141,7 +1260,9 @@ int z3fold_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, Migrate
   (void)mapping;
   VM_BUG_ON_PAGE(mm, !PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, !PageIsolated(mm, page), page);
-  VM_BUG_ON_PAGE(mm, !test_priv(mm, PAGE_CLAIMED, page), page, "!test_bit(PAGE_CLAIMED, &page->private)");
+  const bool claimed = has(mm, Fix::Z3foldStricterLocking);  // by z3fold_page_isolate
+  if (claimed)
+    VM_BUG_ON_PAGE(mm, !test_priv(mm, PAGE_CLAIMED, page), page, "!test_bit(PAGE_CLAIMED, &page->private)");
   VM_BUG_ON_PAGE(mm, !PageLocked(mm, newpage), newpage);
   const Pfn zhdr = page;
   const uint32_t pool = pool_id(mm, zhdr);
@@ -1149,7 +1270,10 @@ int z3fold_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, Migrate
   if (!z3fold_page_trylock(mm, zhdr)) return -EAGAIN;
   const Z3foldHeader& h = Hr(mm, zhdr);
   if (h.mapped_count != 0 || h.foreign_handles != 0) {
-    unclaim_and_unlock(mm, zhdr);
+    if (claimed)
+      unclaim_and_unlock(mm, zhdr);
+    else
+      z3fold_page_unlock(mm, zhdr);
     return -EBUSY;
   }
   sched(Op::Read, Access::Read, work_obj(h.work), here());
@@ -1204,7 +1328,7 @@ int z3fold_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, Migrate
   queue_work(mm, p.compact_wq, Hr(mm, new_zhdr).work, here());  // queue_work_on(new_zhdr->cpu, ...)
   if (has(mm, Fix::Z3foldMigratedFlag))
     write_priv(mm, page, 0);  // PAGE_CLAIMED and PAGE_MIGRATED are cleared now
-  else
+  else if (claimed)
     clear_priv(mm, PAGE_CLAIMED, page);
   put_page(mm, page);
   return MIGRATEPAGE_SUCCESS;
@@ -1225,7 +1349,7 @@ void z3fold_page_putback(Mm& mm, Pfn page) {
     spin_unlock(p.lock);
   }
   if (has(mm, Fix::Z3foldPutbackUnbuddied) && buddy_empty(mm, zhdr)) add_to_unbuddied(mm, pool, zhdr);
-  clear_priv(mm, PAGE_CLAIMED, page);
+  if (has(mm, Fix::Z3foldStricterLocking)) clear_priv(mm, PAGE_CLAIMED, page);  // isolation's claim
   z3fold_page_unlock(mm, zhdr);
 }
 

@@ -99,6 +99,9 @@ struct Z3foldPageMem {
   Z3foldHeader hdr;
   std::array<Z3foldObject, z3::TOTAL_CHUNKS> data{};
   KasanObject life;  // live from init_z3fold_page (or the migration's copy) to the page's free
+  // page->private as z3fold left it when the page was freed: the kernel's freed order-0
+  // page sits on a per-cpu list (the model has none) with page->private untouched.
+  uint64_t private_at_free = 0;
 };
 
 // struct z3fold_buddy_slots: a kmem_cache object of pool->c_handle.
@@ -106,6 +109,7 @@ struct Z3foldSlots {
   std::array<uint64_t, z3::BUDDY_MASK + 1> slot{};
   uint32_t pool = 0;
   bool nofree = false;  // HANDLES_NOFREE in slots->pool: z3fold_reclaim_page's own, on its stack
+  bool orphaned = false;  // HANDLES_ORPHANED (until fc5488651c7d): its page was released
   RwLock lock;
   bool allocated = false;
   KasanObject life;

@@ -1,5 +1,5 @@
-// Entry points of z3fold (see kernel/entry.h). z3fold is modelled from Linux 5.15: the
-// entries refuse a kernel whose preset does not descend from v5.15.
+// Entry points of z3fold (see kernel/entry.h). z3fold is modelled from Linux 5.10: the
+// entries refuse a kernel whose preset does not descend from v5.10.
 #include "kernel/entry.h"
 
 namespace pagesim::kernel {
@@ -11,11 +11,10 @@ using Args = std::span<const int64_t>;
 constexpr mm::gfp_t kZswapGfp = mm::__GFP_NORETRY | mm::__GFP_NOWARN | mm::__GFP_KSWAPD_RECLAIM;
 
 void check_kernel(const Kernel& k) {
-  if (descends_from(k.preset_name(), "v5.15")) return;  // v6.1 and v6.6 among them
-  throw UsageError("z3fold is modelled as Linux 5.15.100 has it, from preset v5.15 on; " +
-                   k.preset_name() +
-                   " is older, and z3fold's changes from 5.4 to 5.15 (4a3ac9311dac, dcf5aedb24f8, "
-                   "fc5488651c7d, 135f97fd0c39, 6d679578fe9c, ...) are not modelled");
+  if (descends_from(k.preset_name(), "v5.10")) return;  // v5.15, v6.1 and v6.6 among them
+  throw UsageError("z3fold is modelled from Linux 5.10 on (preset v5.10); " + k.preset_name() +
+                   " is older, and z3fold's 5.5 to 5.7 changes (4a3ac9311dac's inter-page "
+                   "compaction and slots rwlock, d8f117abb380) are not modelled");
 }
 
 uint32_t pool_arg(const Kernel& k, int64_t v) {

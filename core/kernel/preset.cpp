@@ -78,11 +78,14 @@ constexpr BuiltIn kBuiltIn[] = {
     {"v5.10", "v5.4", {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate},
      "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; "
      "compaction stops isolating when too many pages are isolated and it has pages to "
-     "migrate",
+     "migrate; z3fold is modelled from here",
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
-    {"v5.15", "v5.10", {Fix::MigrateFailedToRetList, Fix::ZsCompactCountsLocally},
+    {"v5.15", "v5.10",
+     {Fix::MigrateFailedToRetList, Fix::ZsCompactCountsLocally, Fix::Z3foldFreeHandleFreesSlots,
+      Fix::Z3foldStricterLocking, Fix::Z3foldHeadlessReclaimClaim},
      "Linux 5.15 (LTS): a page that failed migration for good waits for the caller's "
-     "putback; zsmalloc counts compacted pages in an atomic; z3fold is modelled from here",
+     "putback; zsmalloc counts compacted pages in an atomic; z3fold's 5.11 locking and "
+     "reclaim rework and its headless reclaim fix",
      "zcjie1/linux-5.15.100 at 52bed7a9a5ad without its stable backports of afe8605ca454, "
      "2505a981114d and e914d8f00391 (5.16 and 5.18 upstream; no 5.15.0 tree is stored)"},
     {"v6.1", "v5.15",
@@ -231,6 +234,13 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},
+    {Fix::Z3foldStricterLocking, Fix::Z3foldFreeHandleFreesSlots,
+     "dcf5aedb24f8's reclaim frees its own slots after the page's release, which since "
+     "fc5488651c7d leaves them alone"},
+    {Fix::Z3foldHeadlessReclaimClaim, Fix::Z3foldStricterLocking,
+     "6d679578fe9c restores for headless pages the claim dcf5aedb24f8's reclaim loop dropped"},
+    {Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldStricterLocking,
+     "04094226d6ce moves dcf5aedb24f8's kref_get_unless_zero under the page lock"},
 };
 
 // Fixes whose code a later fix removed: with `later` on, flipping `fix` changes nothing.
@@ -244,6 +254,7 @@ constexpr FixRemoved kFixRemoved[] = {
     {Fix::ZsPinBitSpinLock, Fix::ZsPoolMigrateLock},
     {Fix::ZsCompactKeepsPinBit, Fix::ZsPoolMigrateLock},
     {Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldNoLru},  // e774a7bc7f0a removed z3fold_reclaim_page
+    {Fix::Z3foldHeadlessReclaimClaim, Fix::Z3foldNoLru},
 };
 
 std::deque<Preset>& registry() {
@@ -330,10 +341,12 @@ std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string
     }
     out.set(size_t(*f), on);
   }
-  for (const auto& [fix, needs, why] : kFixNeeds)
-    if (out.test(size_t(fix)) && !out.test(size_t(needs)))
-      throw UsageError(std::string("fix '") + fix_info(fix).name + "' needs fix '" +
-                       fix_info(needs).name + "' (" + why + ")");
+  for (const auto& [fix, needs, why] : kFixNeeds) {
+    if (!out.test(size_t(fix)) || out.test(size_t(needs))) continue;
+    if (auto later = fix_removed_by(fix); later && out.test(size_t(*later))) continue;  // code gone
+    throw UsageError(std::string("fix '") + fix_info(fix).name + "' needs fix '" +
+                     fix_info(needs).name + "' (" + why + ")");
+  }
   // A flip that cannot change anything would let a scenario pass without testing it.
   for (const auto& [name, on] : flips) {
     const Fix f = *fix_by_name(name);

@@ -274,6 +274,21 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm: fix unexpected zeroed page mapping with zram swap (5.18, Minchan Kim: "
      "swap_slot_free_notify is gone, so neither end_swap_bio_read nor swap_readpage frees "
      "the zram slot of a page read in; swap_free frees it once the pte maps the page)"},
+    {Fix::Z3foldFreeHandleFreesSlots, "fc5488651c7d",
+     "z3fold: simplify freeing slots (5.11 and 5.10.4, Vitaly Wool: free_handle frees a "
+     "slots array whose last handle it frees, the page's own included, and the page's "
+     "release leaves its slots alone; before, the release freed them, or marked them "
+     "HANDLES_ORPHANED for the last foreign handle's free_handle to free)"},
+    {Fix::Z3foldStricterLocking, "dcf5aedb24f8",
+     "z3fold: stricter locking and more careful reclaim (5.11 and 5.10.4, Vitaly Wool; its "
+     "message is not in the stored archive: PAGE_CLAIMED is set under the page lock, by "
+     "isolation too, and reclaim encodes the handles in slots of its own (HANDLES_NOFREE) "
+     "instead of freeing the user's; before, reclaim claimed each page it looked at before "
+     "its trylock, and a claimed or isolated page stopped compaction and z3fold_free's)"},
+    {Fix::Z3foldHeadlessReclaimClaim, "6d679578fe9c",
+     "z3fold: prevent reclaim/free race for headless pages (5.12, Thomas Hebb: reclaim "
+     "claims a headless page before it takes it, as it did before dcf5aedb24f8; without "
+     "it z3fold_free and reclaim both free the page)"},
     {Fix::Z3foldMigratedFlag, "943fb61dd66f",
      "mm/z3fold: fix z3fold_page_migrate races with z3fold_map (5.19, Miaohe Lin: "
      "z3fold_page_migrate marks the old page PAGE_MIGRATED instead of clearing page->private, "

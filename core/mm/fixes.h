@@ -81,7 +81,10 @@ enum class Fix : uint8_t {
   ZramIdleFlag,              // e82592c4fd7e (5.0): ZRAM_IDLE; every access clears it under the slot lock
   ZramIdleHugeWriteback,     // a939888ec38b (5.0): writeback_store writes back; zram_bvec_write no longer does
   SwapNoSlotFreeNotify,      // e914d8f00391 (5.18): a swap-in's read no longer frees the zram slot
-  // mm/z3fold.c (modelled from 5.15)
+  // mm/z3fold.c (modelled from 5.10)
+  Z3foldFreeHandleFreesSlots,  // fc5488651c7d (5.11): free_handle is the one place that frees slots
+  Z3foldStricterLocking,     // dcf5aedb24f8 (5.11): PAGE_CLAIMED under the page lock, reclaim's own slots
+  Z3foldHeadlessReclaimClaim,  // 6d679578fe9c (5.12): reclaim claims a headless page before it takes it
   Z3foldMigratedFlag,        // 943fb61dd66f (5.19): PAGE_MIGRATED keeps get_z3fold_header off a migrated page
   Z3foldClaimedUnderLock,    // 4a1c3839108a (5.19): PAGE_CLAIMED is cleared under the page lock
   Z3foldPutbackUnbuddied,    // 6cf9a34967ed (5.19): a page put back goes on an unbuddied list again
