@@ -75,24 +75,39 @@ Z3foldHeader& H(Mm& mm, Pfn zhdr, Op op, uint32_t line) {
 Z3foldHeader& Hr(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, Op::Read, line); }
 Z3foldHeader& Hw(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, Op::Write, line); }
 
-// page->private's z3fold bits (atomic bit operations on the struct page).
-uint64_t& priv(Mm& mm, Pfn page) { return mm.page(page).private_; }
-bool test_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
-  sched_bit(Op::BitTest, Access::Read, page_obj(page), line, nr);  // test_bit
+// page->private's z3fold bits (atomic bit operations on the struct page). A racing path's
+// look at a page z3fold freed finds what z3fold left there (z3fold_page_freed), as on the
+// kernel's per-cpu list, not the model's buddy order; its writes stay there too.
+uint64_t& priv(Mm& mm, Pfn page) {
   const Page& pg = static_cast<const Mm&>(mm).page(page);
-  // A stale look at a page z3fold freed sees what z3fold left there (z3fold_page_freed).
-  const Z3foldPageMem* m = pg.owner == Owner::None ? page_mem_if(mm, page) : nullptr;
-  return ((m && m->life.freed ? m->private_at_free : pg.private_) >> nr) & 1;
+  if (pg.owner == Owner::None)
+    if (const Z3foldPageMem* m = page_mem_if(mm, page); m && m->life.freed) return page_mem(mm, page).private_at_free;
+  return mm.page(page).private_;
 }
-void set_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) { set_bit(nr, priv(mm, page), page_obj(page), line); }
-void clear_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
-  clear_bit(nr, priv(mm, page), page_obj(page), line);
+// The bit operations of engine/sync.h, with the word chosen after the scheduling point (the
+// page may be freed at it).
+bool test_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
+  sched_bit(Op::BitTest, Access::Read, page_obj(page), line, nr);
+  return (priv(mm, page) >> nr) & 1;
 }
-bool test_and_set_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
-  return test_and_set_bit(nr, priv(mm, page), page_obj(page), line);
+void set_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
+  sched_bit(Op::BitSet, Access::Write, page_obj(page), line, nr);
+  priv(mm, page) |= uint64_t(1) << nr;
 }
 bool test_and_clear_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
-  return test_and_clear_bit(nr, priv(mm, page), page_obj(page), line);
+  sched_bit(Op::BitClear, Access::Write, page_obj(page), line, nr);
+  uint64_t& w = priv(mm, page);
+  const bool old = (w >> nr) & 1;
+  w &= ~(uint64_t(1) << nr);
+  return old;
+}
+void clear_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) { test_and_clear_priv(mm, nr, page, line); }
+bool test_and_set_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
+  sched_bit(Op::TestAndSet, Access::Write, page_obj(page), line, nr);
+  uint64_t& w = priv(mm, page);
+  const bool old = (w >> nr) & 1;
+  w |= uint64_t(1) << nr;
+  return old;
 }
 void write_priv(Mm& mm, Pfn page, uint64_t v, uint32_t line = here()) {
   sched(Op::Write, Access::Write, page_obj(page), line);
