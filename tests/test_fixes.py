@@ -26,6 +26,7 @@ import balloon_enqueue_double_del
 import contig_range_isolation_stall
 import nr_isolated_stall
 import z3fold_failed_migration
+import z3fold_free_handle_uaf
 import z3fold_headless_reclaim_free
 import z3fold_migrate_map_uaf
 import z3fold_reclaim_free_race
@@ -793,6 +794,8 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "f4bad643c1d6": (highmem_alloc_refused, True, False),
     "z3fold-free-no-buddy-del": (free_takes_pool_lock, False, True),
     "e774a7bc7f0a": (page_on_pool_lru, False, True),
+    "d8f117abb380": (lambda k, f: set(z3fold_free_handle_uaf.z3fold_free_handle_uaf.explore(
+        kernel=k, fixes=f, strategy="dpor", preemption_bound=2).outcomes), {"ok"}, {"ok", "uaf:free_handle"}),
     "fc5488651c7d": (frees_the_slots, "free_handle", "__release_z3fold_page"),
     "dcf5aedb24f8": (isolation_claims, True, False),
     "6d679578fe9c": (

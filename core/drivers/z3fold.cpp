@@ -245,22 +245,34 @@ void free_handle(Mm& mm, uint64_t handle, Pfn zhdr) {
   const bool frees_own = has(mm, Fix::Z3foldFreeHandleFreesSlots);
   if (!frees_own) zhdr = addr_to_zhdr(read_handle_locked(mm, handle));
   const uint32_t slots = handle_to_slots(handle);
-  Z3foldSlots& s = slots_at(mm, slots, true);
-  write_lock(s.lock);
+  RwLock& lock = slots_at(mm, slots, true).lock;
+  write_lock(lock);
   write_handle(mm, handle, 0);
-  if (s.nofree || (!frees_own && Hr(mm, zhdr).slots == slots)) {
-    // HANDLES_NOFREE: "simple case, nothing else to do"; before fc5488651c7d the page's
-    // own slots go with the page (__release_z3fold_page).
-    write_unlock(s.lock);
+  // Before d8f117abb380 (5.5, 5.6) the write lock covered the store only, and the orphaned
+  // test took the read lock again: a release of the old page could free the slots between.
+  const bool relock = !frees_own && !has(mm, Fix::Z3foldFreeHandleWriteLock);
+  if (relock) write_unlock(lock);
+  // HANDLES_NOFREE: "simple case, nothing else to do"; before fc5488651c7d the page's own
+  // slots go with the page (__release_z3fold_page).
+  if (Z(mm).slots[slots - 1].nofree || (!frees_own && Hr(mm, zhdr).slots == slots)) {
+    if (!relock) write_unlock(lock);
     return;
   }
   if (Hr(mm, zhdr).slots != slots) Hw(mm, zhdr).foreign_handles--;
-  if (!frees_own && !s.orphaned) {  // a foreign handle of a page that is still there
-    write_unlock(s.lock);
-    return;
+  if (relock) {
+    read_lock(lock);
+    slots_at(mm, slots, false);  // KASAN: the slots, read again
+  }
+  const auto unlock = [&] { relock ? read_unlock(lock) : write_unlock(lock); };
+  if (!frees_own) {
+    sched(Op::BitTest, Access::Read, z3fold_slots_obj(slots), here());  // test_bit(HANDLES_ORPHANED)
+    if (!Z(mm).slots[slots - 1].orphaned) {  // a foreign handle of a page still there
+      unlock();
+      return;
+    }
   }
   const bool is_free = slots_empty(mm, slots);
-  write_unlock(s.lock);
+  unlock();
   if (is_free) {
     if (Hr(mm, zhdr).slots == slots) Hw(mm, zhdr).slots = 0;
     free_slots(mm, slots);  // kmem_cache_free(pool->c_handle, slots)
@@ -422,7 +434,11 @@ Pfn init_z3fold_page(Mm& mm, Pfn page, bool headless, uint32_t pool, gfp_t gfp) 
   const uint32_t slots = alloc_slots(mm, pool, gfp);
   sched(Op::Write, Access::Write, z3fold_header_obj(page), here());  // memset(zhdr, 0, ...)
   Z3foldHeader& h = m.hdr;
+  // Before d8f117abb380 init_z3fold_page left mapped_count as the page had it (the model
+  // knows a page's last z3fold life only: from another owner it is 0).
+  const uint8_t mapped_count = has(mm, Fix::Z3foldFreeHandleWriteLock) ? 0 : h.mapped_count;
   h = Z3foldHeader{};
+  h.mapped_count = mapped_count;
   h.page_lock.id = make_obj(z3obj::kPageLock, page);
   h.refcount = 1;
   h.cpu = -1;

@@ -13,8 +13,8 @@ constexpr mm::gfp_t kZswapGfp = mm::__GFP_NORETRY | mm::__GFP_NOWARN | mm::__GFP
 void check_kernel(const Kernel& k) {
   if (descends_from(k.preset_name(), "v5.10")) return;  // v5.15, v6.1 and v6.6 among them
   throw UsageError("z3fold is modelled from Linux 5.10 on (preset v5.10); " + k.preset_name() +
-                   " is older, and z3fold's 5.5 to 5.7 changes (4a3ac9311dac's inter-page "
-                   "compaction and slots rwlock, d8f117abb380) are not modelled");
+                   " is older, and z3fold's 5.5 rework (4a3ac9311dac: inter-page compaction, "
+                   "the slots rwlock) is not modelled");
 }
 
 uint32_t pool_arg(const Kernel& k, int64_t v) {

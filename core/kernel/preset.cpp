@@ -75,7 +75,9 @@ constexpr BuiltIn kBuiltIn[] = {
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces, zram's "
      "slot free safe in softirq and its writeback on request",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
-    {"v5.10", "v5.4", {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate},
+    {"v5.10", "v5.4",
+     {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate,
+      Fix::Z3foldFreeHandleWriteLock},
      "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; "
      "compaction stops isolating when too many pages are isolated and it has pages to "
      "migrate; z3fold is modelled from here",
@@ -255,6 +257,7 @@ constexpr FixRemoved kFixRemoved[] = {
     {Fix::ZsCompactKeepsPinBit, Fix::ZsPoolMigrateLock},
     {Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldNoLru},  // e774a7bc7f0a removed z3fold_reclaim_page
     {Fix::Z3foldHeadlessReclaimClaim, Fix::Z3foldNoLru},
+    {Fix::Z3foldFreeHandleWriteLock, Fix::Z3foldFreeHandleFreesSlots},  // one write-locked section
 };
 
 std::deque<Preset>& registry() {

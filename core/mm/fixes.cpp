@@ -274,6 +274,12 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm: fix unexpected zeroed page mapping with zram swap (5.18, Minchan Kim: "
      "swap_slot_free_notify is gone, so neither end_swap_bio_read nor swap_readpage frees "
      "the zram slot of a page read in; swap_free frees it once the pte maps the page)"},
+    {Fix::Z3foldFreeHandleWriteLock, "d8f117abb380",
+     "z3fold: fix use-after-free when freeing handles (5.7, Uladzislau Rezki: free_handle "
+     "keeps the slots' write lock from zeroing a foreign handle through its test of "
+     "HANDLES_ORPHANED, so a release of the old page cannot free the slots in between; "
+     "before, it dropped the lock and took the read lock again; and init_z3fold_page sets "
+     "mapped_count)"},
     {Fix::Z3foldFreeHandleFreesSlots, "fc5488651c7d",
      "z3fold: simplify freeing slots (5.11 and 5.10.4, Vitaly Wool: free_handle frees a "
      "slots array whose last handle it frees, the page's own included, and the page's "
