@@ -142,6 +142,34 @@ TEST(CompactionZone, ScannersMeetAndTheCachedPositionsAreReset) {
   EXPECT_EQ(k.zones[0].compact_cached_free_pfn, 4096u - pageblock_nr_pages);
 }
 
+// Direct async compaction for an order-9 page of a fragmented zone with one locked page
+// (it fails migration, -EAGAIN): since fdd048e12c9a its scanner gives up an order-aligned
+// block at a page it cannot isolate, and isolates half the pages 4.4's does.
+TEST(CompactionZone, DirectAsyncIsolatesLessSinceFdd048e12c9a) {
+  std::map<std::string, int64_t> isolated;
+  for (const char* preset : {"v4.8", "v4.4"}) {
+    Kernel k(kcfg(preset, 4096));
+    const uint32_t pid = fragment(k);
+    Pfn locked = kNoPfn;  // the process's lowest page: the first the migrate scanner sees
+    for (const Pfn p : k.processes[pid].pte)
+      if (p != kNoPfn) locked = std::min(locked, p);
+    ASSERT_LT(locked, Pfn(pageblock_nr_pages));
+    k.page(locked).flags |= uint64_t(1) << PG_locked;
+    compact_control cc;
+    cc.zone = 0;
+    cc.order = pageblock_order;
+    cc.mode = MigrateMode::Async;
+    cc.direct_compaction = true;
+    cc.gfp_mask = GFP_HIGHUSER_MOVABLE;
+    cc.alloc_flags = ALLOC_WMARK_MIN;
+    const RunResult r = run_task(k, [&] { compact_zone(k, cc); });
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    isolated[preset] = k.stat(Stat::COMPACTISOLATED);
+    k.page(locked).flags &= ~(uint64_t(1) << PG_locked);
+  }
+  EXPECT_EQ(isolated, (std::map<std::string, int64_t>{{"v4.4", 448}, {"v4.8", 224}}));
+}
+
 // ---- compact_range ----
 
 // compact_range (a migrate context like alloc_contig_range's: isolate in the range,
