@@ -43,6 +43,14 @@ Two objects share a z3fold page P; compaction migrates P while a user reads one 
   (an interrupt) between `read_unlock(&slots->lock)` and `test_bit(PAGE_MIGRATED)`. Dpor
   at bound 2 on `v6.1` exhausts 543 executions: ok 539, `uaf:z3fold_map` 4, all through
   that window (`test_the_fix_leaves_a_window`). 6.6.9's z3fold.c is the same there.
+- **Before 4a3ac9311dac** (`v5.4`) the window is the whole migration. 5.4's z3fold_map reads
+  the slot unlocked (`handle_to_z3fold_header`) and then waits for that page's lock
+  (`z3fold_page_lock`): a migration that runs from start to end between the two frees the
+  page whose lock the user then takes (`z3fold_migrate_map_unlocked_slot`). From 4a3ac9311dac
+  on, `get_z3fold_header` reads the slot and try-locks the page under the slots' read lock,
+  and the same interleaving is clean: the user holds P's lock, and the isolation waits for
+  it. Dpor at bound 2 on `v5.4` exhausts 427 executions: ok 320, `uaf:z3fold_map` 68,
+  `uaf:z3fold_unmap` 4, and the putback's `leak` 35.
 """
 
 import pagesim as ps
@@ -125,3 +133,40 @@ def test_exploration_before_and_after_the_fix():
     tested = [i for i, e in enumerate(trace)
               if e.get("task") == "user" and e.get("op") == "bit_test" and e.get("func") == "get_z3fold_header"]
     assert tested and tested[-1] > cleared, (cleared, tested)
+
+
+@ps.scenario(kernel="v5.4", cpus=2, pages=512)
+def z3fold_migrate_map_unlocked_slot(k):
+    """Before 4a3ac9311dac: the user has read P from the slot; the whole migration runs;
+    the user takes P's lock."""
+    _, m, u = migrate_and_read(k)
+    return ps.script(u.until("handle_to_z3fold_header"), m, u)
+
+
+@ps.scenario(kernel="v5.10", cpus=2, pages=512)
+def z3fold_migrate_map_locked_header(k):
+    """Since 4a3ac9311dac: the user has P's header, locked; the migration runs."""
+    _, m, u = migrate_and_read(k)
+    return ps.script(u.until("get_z3fold_header"), m, u)
+
+
+def test_before_4a3ac9311dac_the_whole_migration_fits_in_the_window():
+    run = z3fold_migrate_map_unlocked_slot.run()
+    assert keys(run) == ["uaf:z3fold_map"], run.report()
+    report = run.report()
+    assert "Write of struct z3fold_header pfn" in report  # the page lock in the freed page
+    assert "Freed by task migrate:" in report
+    # The migration ran to its end while the user held nothing: it migrated P.
+    assert any(e.get("task") == "migrate" and e.get("func") == "z3fold_page_migrate"
+               for e in run.trace())
+    # Since 4a3ac9311dac the user has P locked when it has its header: the isolation waits.
+    run = z3fold_migrate_map_locked_header.run()
+    assert run.ok, run.report()
+    trace = run.trace()
+    tried = [e["step"] for e in trace if e.get("task") == "migrate" and e.get("func") == "z3fold_page_isolate"
+             and e.get("op") == "spin_lock"]
+    released = next(e["step"] for e in trace if e.get("task") == "user" and e.get("op") == "spin_unlock")
+    assert tried[0] < released < tried[-1], (tried, released)  # it spun until the map unlocked
+    ex = z3fold_migrate_map_unlocked_slot.explore(strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": 320, "leak": 35, "uaf:z3fold_map": 68,
+                                            "uaf:z3fold_unmap": 4}, ex

@@ -86,7 +86,7 @@ def test_presets_list_their_fixes() -> None:
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
         "3c9959e02547", "e82592c4fd7e", "a939888ec38b"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
-        "handle-freed-page-at-the-first-place", "d20bdd571ee5", "d8f117abb380"}
+        "handle-freed-page-at-the-first-place", "d20bdd571ee5", "4a3ac9311dac", "d8f117abb380"}
     assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {
         "dd4ae78a21fc", "239592815805", "fc5488651c7d", "dcf5aedb24f8", "6d679578fe9c"}
     assert set(presets["v6.1"]["fixes"]) - set(presets["v5.15"]["fixes"]) == {
@@ -159,7 +159,7 @@ def test_fixes_are_named_and_titled() -> None:
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal",
         "da9556a2367c", "zram-gfp-movable",
         "db8ffbd4e763", "drop-max-zpage-size", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
-        "e914d8f00391", "d8f117abb380", "fc5488651c7d", "dcf5aedb24f8", "6d679578fe9c", "943fb61dd66f", "4a1c3839108a", "6cf9a34967ed", "df6f0f1d0cf0",
+        "e914d8f00391", "4a3ac9311dac", "d8f117abb380", "fc5488651c7d", "dcf5aedb24f8", "6d679578fe9c", "943fb61dd66f", "4a1c3839108a", "6cf9a34967ed", "df6f0f1d0cf0",
         "04094226d6ce", "f4bad643c1d6", "z3fold-free-no-buddy-del", "e774a7bc7f0a"]
     assert all(f["title"] for f in fixes)
     # Each fix's needs are its own: the table is indexed by the fix (a misordered entry

@@ -1,6 +1,6 @@
-"""z3fold (mm/z3fold.c, modelled from 5.15): what the model finds beyond the reported races.
+"""z3fold (mm/z3fold.c, modelled from 5.4): what the model finds beyond the reported races.
 
-Each finding is read from the stored trees' code (5.15.100, 6.1.20, 6.6.9) and the model's
+Each finding is read from the stored trees' code (5.4.0, 5.15.100, 6.1.20, 6.6.9) and the model's
 run of it; docs/kernel/history.md ("z3fold") discusses them.
 """
 
@@ -58,16 +58,33 @@ def test_a_migrated_page_stays_claimed_and_its_slots_leak(kernel):
     assert "z3fold_buddy_slots 1: every handle in it was freed" in run.report()
 
 
-def test_z3fold_is_refused_before_5_10():
-    with pytest.raises(core.UsageError, match="^z3fold is modelled from Linux 5.10 on"):
-        core.Kernel(preset="v5.4").call("z3fold_create_pool")
-    # A user's preset built on v5.10 has it.
-    ps.preset("z3fold-user", base="v5.10", fixes={"943fb61dd66f": True})
+def test_z3fold_is_refused_before_5_4():
+    with pytest.raises(core.UsageError, match="^z3fold is modelled from Linux 5.4 on"):
+        core.Kernel(preset="v4.19").call("z3fold_create_pool")
+    # A user's preset built on v5.4 has it.
+    ps.preset("z3fold-user", base="v5.4", fixes={"4a3ac9311dac": True})
     k = core.Kernel(preset="z3fold-user", pages=512)
     pool = k.call("z3fold_create_pool")
     h = k.call("z3fold_alloc", pool, 100)
     k.call("z3fold_write", pool, h, 7)
     assert k.call("z3fold_read", pool, h) == 7
+
+
+@pytest.mark.parametrize(("kernel", "fixes", "same_page"), [
+    ("v5.4", {}, False), ("v5.4", {"4a3ac9311dac": True}, True), ("v5.10", {}, True)])
+def test_before_4a3ac9311dac_a_free_from_a_full_page_leaves_it_unlisted(kernel, fixes, same_page):
+    # 5.4.0's z3fold_free claims the page (5b6807de1144) and, for a page on no unbuddied
+    # list (cpu -1: it was full), runs do_compact_page before it clears its PAGE_CLAIMED:
+    # do_compact_page finds the page claimed and returns without add_to_unbuddied, so the
+    # freed chunks stay out of z3fold_alloc's reach. 4a3ac9311dac clears the claim first.
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
+    pool = k.call("z3fold_create_pool")
+    hs = [k.call("z3fold_alloc", pool, 1000) for _ in range(3)]
+    P = k.call("z3fold_page_of", pool, hs[0])
+    assert {k.call("z3fold_page_of", pool, h) for h in hs} == {P}
+    k.call("z3fold_free", pool, hs[0])
+    h = k.call("z3fold_alloc", pool, 1000)
+    assert (k.call("z3fold_page_of", pool, h) == P) == same_page
 
 
 def test_three_objects_share_a_page_and_compaction_work_moves_the_middle():

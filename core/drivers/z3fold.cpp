@@ -31,6 +31,8 @@ ObjId lists_obj(uint32_t pool) { return pool_obj(pool, 2); }  // the unbuddied l
 ObjId zswap_tree_obj() { return make_obj(z3obj::kPool, (uint64_t(0xffffff) << 2) | 3); }  // zswap's tree->lock
 
 bool has(const Mm& mm, Fix f) { return mm.cfg.has(f); }
+// 4a3ac9311dac (5.5): the slots' rwlock, get_z3fold_header and inter-page compaction.
+bool inter_page(const Mm& mm) { return has(mm, Fix::Z3foldInterPageCompaction); }
 
 std::string pfn_name(Pfn pfn) { return "pfn " + std::to_string(pfn); }
 
@@ -184,7 +186,14 @@ void free_slots(Mm& mm, uint32_t id) {
   kasan_record_free(s.life, "struct z3fold_buddy_slots", id);
 }
 
-// get_z3fold_header: the handle's header, locked (unless the page is headless).
+// handle_to_z3fold_header before 4a3ac9311dac: the page the slot names, read unlocked (its
+// callers then wait for that page's lock).
+Pfn handle_to_z3fold_header(Mm& mm, uint64_t handle) {
+  MODEL_FUNC("handle_to_z3fold_header");
+  return addr_to_zhdr(headless_handle(handle) ? handle : read_handle(mm, handle));
+}
+
+// get_z3fold_header (4a3ac9311dac): the handle's header, locked (unless the page is headless).
 Pfn get_z3fold_header(Mm& mm, uint64_t handle) {
   MODEL_FUNC("get_z3fold_header");
   if (headless_handle(handle)) return addr_to_zhdr(handle);
@@ -240,7 +249,16 @@ bool slots_empty(Mm& mm, uint32_t slots) {
 void free_handle(Mm& mm, uint64_t handle, Pfn zhdr) {
   MODEL_FUNC("free_handle");
   if (headless_handle(handle)) return;
-  if (Z3_WARN_ON(read_handle(mm, handle) == 0, "WARN_ON(*(unsigned long *)handle == 0)", "the handle's slot is already free")) return;
+  // `if (WARN_ON(...)) return;` since 4a3ac9311dac; before, the WARN_ON only.
+  if (Z3_WARN_ON(read_handle(mm, handle) == 0, "WARN_ON(*(unsigned long *)handle == 0)", "the handle's slot is already free") &&
+      inter_page(mm))
+    return;
+  if (!inter_page(mm)) {  // no lock and no foreign handles: the last handle frees the slots
+    const uint32_t slots = handle_to_slots(handle);
+    write_handle(mm, handle, 0);
+    if (slots_empty(mm, slots)) free_slots(mm, slots);  // kmem_cache_free(pool->c_handle, slots)
+    return;
+  }
   // Before fc5488651c7d: zhdr = handle_to_z3fold_header(handle), its page as the slot says.
   const bool frees_own = has(mm, Fix::Z3foldFreeHandleFreesSlots);
   if (!frees_own) zhdr = addr_to_zhdr(read_handle_locked(mm, handle));
@@ -289,6 +307,10 @@ uint64_t __encode_handle(Mm& mm, Pfn zhdr, uint32_t slots, z3fold_buddy bud) {
   const uint32_t idx = idx_of(h, bud);
   uint64_t v = (uint64_t(zhdr) << PAGE_SHIFT) + idx;
   if (bud == LAST) v |= uint64_t(h.last_chunks) << BUDDY_SHIFT;
+  if (!inter_page(mm)) {  // unlocked before 4a3ac9311dac
+    write_handle(mm, slot_handle(slots, idx), v);
+    return slot_handle(slots, idx);
+  }
   RwLock& lock = slots_at(mm, slots, true).lock;
   write_lock(lock);
   write_handle(mm, slot_handle(slots, idx), v);
@@ -300,8 +322,9 @@ uint64_t encode_handle(Mm& mm, Pfn zhdr, z3fold_buddy bud) {
   return __encode_handle(mm, zhdr, bud == HEADLESS ? 0 : Hr(mm, zhdr).slots, bud);
 }
 
-// *handle, between read_lock(&slots->lock) and read_unlock.
+// *handle, between read_lock(&slots->lock) and read_unlock (unlocked before 4a3ac9311dac).
 uint64_t read_handle_locked(Mm& mm, uint64_t handle) {
+  if (!inter_page(mm)) return read_handle(mm, handle);
   RwLock& lock = slots_at(mm, handle_to_slots(handle), false).lock;
   read_lock(lock);
   const uint64_t addr = read_handle(mm, handle);
@@ -471,9 +494,9 @@ void __release_z3fold_page(Mm& mm, Pfn zhdr, bool locked) {
   spin_lock(p.lock);  // (from e774a7bc7f0a an empty critical section)
   if (!has(mm, Fix::Z3foldNoLru) && page_lru_listed(mm, zhdr)) list_del_init(mm, zhdr, here());
   spin_unlock(p.lock);
-  if (!has(mm, Fix::Z3foldFreeHandleFreesSlots)) {
+  if (inter_page(mm) && !has(mm, Fix::Z3foldFreeHandleFreesSlots)) {
     // "If there are no foreign handles, free the handles array"; else the last foreign
-    // handle's free_handle frees it.
+    // handle's free_handle frees it. (Before 4a3ac9311dac free_handle freed them.)
     const uint32_t slots = Hr(mm, zhdr).slots;
     Z3foldSlots& s = slots_at(mm, slots, false);
     read_lock(s.lock);
@@ -666,13 +689,15 @@ void do_compact_page(Mm& mm, Pfn zhdr, bool locked) {
     z3fold_page_unlock(mm, zhdr);
     return;
   }
-  const Z3foldHeader h = Hr(mm, zhdr);
-  if (!h.foreign_handles && buddy_single(h) && h.mapped_count == 0 && compact_single_buddy(mm, zhdr) != kNoPfn) {
-    if (!put_z3fold(mm, zhdr, Release::Locked)) {
-      if (claims) clear_priv(mm, PAGE_CLAIMED, zhdr);
-      z3fold_page_unlock(mm, zhdr);
+  if (inter_page(mm)) {
+    const Z3foldHeader h = Hr(mm, zhdr);
+    if (!h.foreign_handles && buddy_single(h) && h.mapped_count == 0 && compact_single_buddy(mm, zhdr) != kNoPfn) {
+      if (!put_z3fold(mm, zhdr, Release::Locked)) {
+        if (claims) clear_priv(mm, PAGE_CLAIMED, zhdr);
+        z3fold_page_unlock(mm, zhdr);
+      }
+      return;
     }
-    return;
   }
   z3fold_compact_page(mm, zhdr);
   add_to_unbuddied(mm, pool, zhdr);
@@ -721,7 +746,8 @@ Pfn take_unbuddied(Mm& mm, uint32_t pool, size_t list, Pfn expect) {
   buddy_del_init(mm, pool, zhdr);
   Hw(mm, zhdr).cpu = -1;
   spin_unlock(p.lock);
-  if (test_priv(mm, NEEDS_COMPACTING, zhdr) || test_priv(mm, PAGE_CLAIMED, zhdr)) {
+  // 4a3ac9311dac: nor a claimed one.
+  if (test_priv(mm, NEEDS_COMPACTING, zhdr) || (inter_page(mm) && test_priv(mm, PAGE_CLAIMED, zhdr))) {
     z3fold_page_unlock(mm, zhdr);
     return kNoPfn;
   }
@@ -752,7 +778,8 @@ Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep) {
   // look for _exact_ match on other cpus' lists
   for (uint32_t cpu = 0; cpu < mm.nr_cpu_ids && zhdr == kNoPfn; ++cpu)
     zhdr = take_unbuddied(mm, pool, size_t(cpu) * NCHUNKS + chunks, kNoPfn);
-  if (zhdr != kNoPfn && !Hr(mm, zhdr).slots) {
+  // fc5488651c7d: free_handle may have freed the page's slots.
+  if (zhdr != kNoPfn && has(mm, Fix::Z3foldFreeHandleFreesSlots) && !Hr(mm, zhdr).slots) {
     // 5.15's gfp in every preset: 4c6bdb36408f (5.19, GFP_ATOMIC under the page lock) is
     // not modelled (docs/kernel/history.md).
     const gfp_t gfp = can_sleep ? GFP_NOIO : GFP_ATOMIC;
@@ -924,7 +951,10 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("z3fold_free");
   Z3foldPool& p = pool_of(mm, pool);
   Z(mm).handles[handle].freed = true;
-  const Pfn zhdr = get_z3fold_header(mm, handle);
+  // 4a3ac9311dac: the header comes locked. Before, z3fold_free claimed the page the slot
+  // named and then waited for its lock.
+  const bool locked = inter_page(mm);
+  const Pfn zhdr = locked ? get_z3fold_header(mm, handle) : handle_to_z3fold_header(mm, handle);
   const Pfn page = zhdr;
   const bool page_claimed = test_and_set_priv(mm, PAGE_CLAIMED, page);
   if (test_priv(mm, PAGE_HEADLESS, page)) {
@@ -942,6 +972,7 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
     return;
   }
   // Non-headless case
+  if (!locked) z3fold_page_lock(mm, zhdr);
   const z3fold_buddy bud = handle_to_buddy(mm, handle);
   Z3foldHeader& h = Hw(mm, zhdr);
   switch (bud) {
@@ -951,10 +982,11 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
     default:
       WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON(1)"), {"unknown bud " + std::to_string(bud)});
       put_z3fold_header(mm, zhdr);
-      if (!has(mm, Fix::Z3foldStricterLocking)) clear_priv(mm, PAGE_CLAIMED, page);
+      if (locked && !has(mm, Fix::Z3foldStricterLocking)) clear_priv(mm, PAGE_CLAIMED, page);
       return;
   }
-  if (!page_claimed) free_handle(mm, handle, zhdr);
+  // 4a3ac9311dac: a handle of a page another claimed is left to it; before, always freed.
+  if (!page_claimed || !locked) free_handle(mm, handle, zhdr);
   if (put_z3fold(mm, zhdr, Release::LockedList)) return;
   if (page_claimed) {  // the page has not been claimed by us
     z3fold_page_unlock(mm, zhdr);
@@ -974,11 +1006,19 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
     }
     Hw(mm, zhdr).cpu = -1;
     kref_get(mm, zhdr);
-    clear_priv(mm, PAGE_CLAIMED, page);
+    // Before 4a3ac9311dac the claim was cleared after the compaction, which saw it and left
+    // the page off every unbuddied list.
+    if (locked) clear_priv(mm, PAGE_CLAIMED, page);
     do_compact_page(mm, zhdr, true);
+    if (!locked) clear_priv(mm, PAGE_CLAIMED, page);
     return;
   }
   kref_get(mm, zhdr);
+  if (!locked) {  // before 4a3ac9311dac: queue, unclaim, unlock
+    queue_work(mm, p.compact_wq, Hr(mm, zhdr).work, here());
+    clear_priv(mm, PAGE_CLAIMED, page);
+    return z3fold_page_unlock(mm, zhdr);
+  }
   clear_priv(mm, PAGE_CLAIMED, page);
   queue_work(mm, p.compact_wq, Hr(mm, zhdr).work, here());  // queue_work_on(zhdr->cpu, ...)
   put_z3fold_header(mm, zhdr);
@@ -1041,8 +1081,8 @@ void zswap_invalidate(Mm& mm, uint32_t pool, uint64_t handle) {
 
 namespace {
 
-// 5.10's walk (before dcf5aedb24f8): claim each page before anything else, skip an
-// isolated one, take a headless one, and a locked one without foreign handles. Returns
+// The walk before dcf5aedb24f8: claim each page before anything else, skip an isolated
+// one, take a headless one, and a locked one (since 4a3ac9311dac, without foreign handles). Returns
 // whether a page was taken; on false, *zhdr says whether the walk ended for good (kNoPfn).
 bool reclaim_take_claiming(Mm& mm, uint32_t pool, Pfn* page, Pfn* zhdr) {
   Z3foldPool& p = pool_of(mm, pool);
@@ -1065,7 +1105,7 @@ bool reclaim_take_claiming(Mm& mm, uint32_t pool, Pfn* page, Pfn* zhdr) {
       *zhdr = kNoPfn;
       continue;  // can't evict at this point
     }
-    if (Hr(mm, pos).foreign_handles) {
+    if (inter_page(mm) && Hr(mm, pos).foreign_handles) {
       clear_priv(mm, PAGE_CLAIMED, pos);
       z3fold_page_unlock(mm, pos);
       *zhdr = kNoPfn;
@@ -1125,10 +1165,12 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
   MODEL_FUNC("z3fold_reclaim_page");
   Z3foldPool& p = pool_of(mm, pool);
   // dcf5aedb24f8: reclaim claims a page under its lock and encodes the handles in slots of
-  // its own, on its stack (HANDLES_NOFREE); before, in the page's, and it freed them.
+  // its own, on its stack (HANDLES_NOFREE); from 4a3ac9311dac to it, in the page's, and it
+  // freed them; before 4a3ac9311dac, in slots on its stack.
   const bool stricter = has(mm, Fix::Z3foldStricterLocking);
+  const bool own_slots = stricter || !inter_page(mm);
   int ret = -1;
-  const uint32_t slots = stricter ? new_slots(mm, pool, true) : 0;
+  const uint32_t slots = own_slots ? new_slots(mm, pool, true) : 0;
   Pfn page = kNoPfn, zhdr = kNoPfn;  // (5.10's walk keeps zhdr from the last retry)
   spin_lock(p.lock);
   if (retries == 0) {  // (zswap always has an evict handler)
@@ -1158,7 +1200,7 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
         sched(Op::Write, Access::Write, z3fold_slots_obj(slots), here());
         Z(mm).slots[slots - 1].slot = {};
       }
-      const uint32_t into = stricter ? slots : Hr(mm, zhdr).slots;  // before: encode_handle
+      const uint32_t into = own_slots ? slots : Hr(mm, zhdr).slots;  // (or encode_handle)
       if (Hr(mm, zhdr).first_chunks) first_handle = __encode_handle(mm, zhdr, into, FIRST);
       if (Hr(mm, zhdr).middle_chunks) middle_handle = __encode_handle(mm, zhdr, into, MIDDLE);
       if (Hr(mm, zhdr).last_chunks) last_handle = __encode_handle(mm, zhdr, into, LAST);
@@ -1167,11 +1209,11 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
     } else {
       first_handle = encode_handle(mm, zhdr, HEADLESS);
     }
-    // Issue the eviction callback(s); before dcf5aedb24f8 reclaim freed each handle it evicted.
+    // Issue the eviction callback(s); in the page's slots reclaim frees each handle it evicted.
     for (uint64_t h : {middle_handle, first_handle, last_handle}) {
       if (!h) continue;
       if ((ret = zswap_writeback_entry(mm, pool, h)) != 0) break;
-      if (!stricter) free_handle(mm, h, zhdr);
+      if (!own_slots) free_handle(mm, h, zhdr);
     }
     // next:
     if (test_priv(mm, PAGE_HEADLESS, page)) {
@@ -1208,10 +1250,13 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
 uint64_t z3fold_map(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("z3fold_map");
   (void)pool;
-  const Pfn zhdr = get_z3fold_header(mm, handle);
+  // Before 4a3ac9311dac: the page the slot names, locked once it is not headless.
+  const bool locked = inter_page(mm);
+  const Pfn zhdr = locked ? get_z3fold_header(mm, handle) : handle_to_z3fold_header(mm, handle);
   const Pfn page = zhdr;
   uint64_t addr = uint64_t(zhdr) << PAGE_SHIFT;
   if (!test_priv(mm, PAGE_HEADLESS, page)) {
+    if (!locked) z3fold_page_lock(mm, zhdr);
     const z3fold_buddy buddy = handle_to_buddy(mm, handle);
     switch (buddy) {
       case FIRST:
@@ -1230,20 +1275,23 @@ uint64_t z3fold_map(Mm& mm, uint32_t pool, uint64_t handle) {
         break;
     }
     if (addr) Hw(mm, zhdr).mapped_count++;
+    if (!locked) z3fold_page_unlock(mm, zhdr);
   }
-  put_z3fold_header(mm, zhdr);
+  if (locked) put_z3fold_header(mm, zhdr);
   return addr;
 }
 
 void z3fold_unmap(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("z3fold_unmap");
   (void)pool;
-  const Pfn zhdr = get_z3fold_header(mm, handle);
+  const bool locked = inter_page(mm);  // as in z3fold_map
+  const Pfn zhdr = locked ? get_z3fold_header(mm, handle) : handle_to_z3fold_header(mm, handle);
   const Pfn page = zhdr;
   if (test_priv(mm, PAGE_HEADLESS, page)) return;
+  if (!locked) z3fold_page_lock(mm, zhdr);
   if (handle_to_buddy(mm, handle) == MIDDLE) clear_priv(mm, MIDDLE_CHUNK_MAPPED, page);
   Hw(mm, zhdr).mapped_count--;
-  put_z3fold_header(mm, zhdr);
+  locked ? put_z3fold_header(mm, zhdr) : z3fold_page_unlock(mm, zhdr);
 }
 
 uint32_t z3fold_read_mapped(Mm& mm, uint64_t addr) {
@@ -1271,7 +1319,19 @@ bool z3fold_page_isolate(Mm& mm, Pfn page, isolate_mode_t) {
   bool ok = false;
   if (!test_priv(mm, NEEDS_COMPACTING, page) && !test_priv(mm, PAGE_STALE, page)) {
     const Z3foldHeader& h = Hr(mm, zhdr);
-    if (h.mapped_count == 0 && h.foreign_handles == 0 && (!claims || !test_and_set_priv(mm, PAGE_CLAIMED, page))) {
+    if (!inter_page(mm) && h.mapped_count == 0) {
+      // Before 4a3ac9311dac: the reference first, the unbuddied list without pool->lock,
+      // and list_del (not _init) of the lru.
+      const uint32_t pool = pool_id(mm, zhdr);
+      kref_get(mm, zhdr);
+      if (!buddy_empty(mm, zhdr)) buddy_del_init(mm, pool, zhdr);
+      Z3foldPool& p = pool_of(mm, pool);
+      spin_lock(p.lock);
+      if (page_lru_listed(mm, page)) list_del(mm, page, here());
+      spin_unlock(p.lock);
+      ok = true;
+    } else if (inter_page(mm) && h.mapped_count == 0 && h.foreign_handles == 0 &&
+               (!claims || !test_and_set_priv(mm, PAGE_CLAIMED, page))) {
       const uint32_t pool = pool_id(mm, zhdr);
       Z3foldPool& p = pool_of(mm, pool);
       spin_lock(p.lock);

@@ -1,5 +1,5 @@
-// Entry points of z3fold (see kernel/entry.h). z3fold is modelled from Linux 5.10: the
-// entries refuse a kernel whose preset does not descend from v5.10.
+// Entry points of z3fold (see kernel/entry.h). z3fold is modelled from Linux 5.4: the
+// entries refuse a kernel whose preset does not descend from v5.4.
 #include "kernel/entry.h"
 
 namespace pagesim::kernel {
@@ -11,10 +11,10 @@ using Args = std::span<const int64_t>;
 constexpr mm::gfp_t kZswapGfp = mm::__GFP_NORETRY | mm::__GFP_NOWARN | mm::__GFP_KSWAPD_RECLAIM;
 
 void check_kernel(const Kernel& k) {
-  if (descends_from(k.preset_name(), "v5.10")) return;  // v5.15, v6.1 and v6.6 among them
-  throw UsageError("z3fold is modelled from Linux 5.10 on (preset v5.10); " + k.preset_name() +
-                   " is older, and z3fold's 5.5 rework (4a3ac9311dac: inter-page compaction, "
-                   "the slots rwlock) is not modelled");
+  if (descends_from(k.preset_name(), "v5.4")) return;  // v5.10 to v6.6 among them
+  throw UsageError("z3fold is modelled from Linux 5.4 on (preset v5.4); " + k.preset_name() +
+                   " is older, and z3fold's pages became movable in 5.2 (1f862989b04a), "
+                   "which is not modelled");
 }
 
 uint32_t pool_arg(const Kernel& k, int64_t v) {

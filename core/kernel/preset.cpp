@@ -73,14 +73,15 @@ constexpr BuiltIn kBuiltIn[] = {
       Fix::BalloonEnqueueNoDoubleDel, Fix::ZramFreeNotifyTrylock, Fix::ZramIdleFlag,
       Fix::ZramIdleHugeWriteback},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces, zram's "
-     "slot free safe in softirq and its writeback on request",
+     "slot free safe in softirq and its writeback on request; z3fold is modelled from here "
+     "(its pages movable since 5.2)",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
     {"v5.10", "v5.4",
      {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate,
-      Fix::Z3foldFreeHandleWriteLock},
+      Fix::Z3foldInterPageCompaction, Fix::Z3foldFreeHandleWriteLock},
      "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; "
      "compaction stops isolating when too many pages are isolated and it has pages to "
-     "migrate; z3fold is modelled from here",
+     "migrate; z3fold compacts between pages and locks its slots",
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
     {"v5.15", "v5.10",
      {Fix::MigrateFailedToRetList, Fix::ZsCompactCountsLocally, Fix::Z3foldFreeHandleFreesSlots,
@@ -236,6 +237,12 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},
+    {Fix::Z3foldFreeHandleWriteLock, Fix::Z3foldInterPageCompaction,
+     "d8f117abb380 changes the free_handle of 4a3ac9311dac, which locks the slots"},
+    {Fix::Z3foldFreeHandleFreesSlots, Fix::Z3foldInterPageCompaction,
+     "fc5488651c7d rewrites the slot freeing of 4a3ac9311dac (HANDLES_ORPHANED, the rwlock)"},
+    {Fix::Z3foldMigratedFlag, Fix::Z3foldInterPageCompaction,
+     "943fb61dd66f changes get_z3fold_header's retry loop, which 4a3ac9311dac added"},
     {Fix::Z3foldStricterLocking, Fix::Z3foldFreeHandleFreesSlots,
      "dcf5aedb24f8's reclaim frees its own slots after the page's release, which since "
      "fc5488651c7d leaves them alone"},

@@ -274,6 +274,17 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm: fix unexpected zeroed page mapping with zram swap (5.18, Minchan Kim: "
      "swap_slot_free_notify is gone, so neither end_swap_bio_read nor swap_readpage frees "
      "the zram slot of a page read in; swap_free frees it once the pte maps the page)"},
+    {Fix::Z3foldInterPageCompaction, "4a3ac9311dac",
+     "mm/z3fold.c: add inter-page compaction (5.5, Vitaly Wool: a page left with one object "
+     "moves it to another page (compact_single_buddy), whose foreign_handles count keeps it "
+     "from migration and reclaim; the slots get an rwlock, and get_z3fold_header locks the "
+     "page the slot names under it, retrying until the trylock succeeds; the page's release "
+     "frees its slots or marks them HANDLES_ORPHANED; z3fold_free claims the page under its "
+     "lock's protection and clears PAGE_CLAIMED before it compacts; reclaim encodes into "
+     "the page's slots and frees what it evicted. Before, handle_to_z3fold_header read the "
+     "slot unlocked and its callers then waited for that page's lock, free_handle freed a "
+     "slots array whose last handle went, and z3fold_free compacted a full page with its "
+     "own claim still set, so do_compact_page never listed the page again)"},
     {Fix::Z3foldFreeHandleWriteLock, "d8f117abb380",
      "z3fold: fix use-after-free when freeing handles (5.7, Uladzislau Rezki: free_handle "
      "keeps the slots' write lock from zeroing a foreign handle through its test of "

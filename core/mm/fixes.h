@@ -81,7 +81,8 @@ enum class Fix : uint8_t {
   ZramIdleFlag,              // e82592c4fd7e (5.0): ZRAM_IDLE; every access clears it under the slot lock
   ZramIdleHugeWriteback,     // a939888ec38b (5.0): writeback_store writes back; zram_bvec_write no longer does
   SwapNoSlotFreeNotify,      // e914d8f00391 (5.18): a swap-in's read no longer frees the zram slot
-  // mm/z3fold.c (modelled from 5.10)
+  // mm/z3fold.c (modelled from 5.4)
+  Z3foldInterPageCompaction, // 4a3ac9311dac (5.5): the slots' rwlock, get_z3fold_header, inter-page compaction
   Z3foldFreeHandleWriteLock, // d8f117abb380 (5.7): free_handle keeps the write lock through the orphaned test
   Z3foldFreeHandleFreesSlots,  // fc5488651c7d (5.11): free_handle is the one place that frees slots
   Z3foldStricterLocking,     // dcf5aedb24f8 (5.11): PAGE_CLAIMED under the page lock, reclaim's own slots
