@@ -500,6 +500,11 @@ CompactResult compact_zone(Mm& mm, compact_control& cc) {
           ret = CompactResult::Contended;
           goto out;
         }
+        // fdd048e12c9a: "We failed to migrate at least one page in the current
+        // order-aligned block, so skip the rest of it." (Its drain of the per-cpu lists is
+        // not modelled: the model has none.)
+        if (mm.cfg.has(Fix::SkipOnFailure) && cc.direct_compaction && cc.mode == MigrateMode::Async)
+          cc.migrate_pfn = block_end_pfn(cc.migrate_pfn - 1, cc.order);
       }
     }
   }

@@ -25,7 +25,8 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
     {Fix::SkipOnFailure, "fdd048e12c9a",
      "mm, compaction: skip blocks where isolation fails in async direct compaction (4.7, "
      "Vlastimil Babka: at the first page of an order-aligned block it cannot isolate, async "
-     "direct compaction puts back what it isolated there and skips to the next block; "
+     "direct compaction puts back what it isolated there and skips to the next block, "
+     "and after a migration that failed for a page it skips the rest of that page's block; "
      "before, it went on page by page)"},
     {Fix::AbortFreeScannerOnSplitFail, "abort-free-scanner-if-split-fails",
      "mm, compaction: abort free scanner if split fails (4.7, David Rientjes, with \"prevent "

@@ -174,6 +174,39 @@ TEST(CompactionZone, DirectAsyncIsolatesLessSinceFdd048e12c9a) {
   EXPECT_EQ(isolated, (std::map<std::string, int64_t>{{"v4.4", 448}, {"v4.8", 224}, {off, 448}}));
 }
 
+// Direct async compaction for an order-9 page of a zone whose lower pageblocks are full of
+// process pages, with the first of them locked (isolated, then -EAGAIN in the migration):
+// since fdd048e12c9a compact_zone skips the rest of that pageblock after the failed
+// migration (there the migrate scanner's own skip never fires: every page isolates).
+TEST(CompactionZone, DirectAsyncSkipsTheBlockOfAFailedMigrationSinceFdd048e12c9a) {
+  std::map<std::string, std::pair<int64_t, int64_t>> isolated_failed;
+  const std::string off = "v4.8 without fdd048e12c9a";
+  for (const std::string preset : {"v4.8", "v4.4", off.c_str()}) {
+    kernel::KernelConfig c = kcfg(preset == off ? "v4.8" : preset, 4096);
+    if (preset == off) c.fixes = {{"fdd048e12c9a", false}};
+    Kernel k(c);
+    const uint32_t pid = process_create(k, "full");
+    const uint32_t n = process_fault_in(k, pid, uint32_t(k.pages.size()));
+    for (uint32_t v = 1; v < n; v += 2)  // free targets in the upper pageblocks only
+      if (k.processes[pid].pte[v] >= 3 * pageblock_nr_pages) process_unmap(k, pid, v);
+    const Pfn locked = *std::min_element(k.processes[pid].pte.begin(), k.processes[pid].pte.end());
+    k.page(locked).flags |= uint64_t(1) << PG_locked;
+    compact_control cc;
+    cc.zone = 0;
+    cc.order = pageblock_order;
+    cc.mode = MigrateMode::Async;
+    cc.direct_compaction = true;
+    cc.gfp_mask = GFP_HIGHUSER_MOVABLE;
+    cc.alloc_flags = ALLOC_WMARK_MIN;
+    const RunResult r = run_task(k, [&] { compact_zone(k, cc); });
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    isolated_failed[preset] = {k.stat(Stat::COMPACTISOLATED), k.stat(Stat::PGMIGRATE_FAIL)};
+    k.page(locked).flags &= ~(uint64_t(1) << PG_locked);
+  }
+  EXPECT_EQ(isolated_failed, (std::map<std::string, std::pair<int64_t, int64_t>>{
+                                 {"v4.4", {896, 1}}, {"v4.8", {416, 1}}, {off, {896, 1}}}));
+}
+
 // ---- compact_range ----
 
 // compact_range (a migrate context like alloc_contig_range's: isolate in the range,
