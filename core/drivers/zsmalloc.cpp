@@ -161,7 +161,7 @@ std::string current_function() {
 
 ZsPool& pool_of(Mm& mm, uint32_t pool) {
   Zsmalloc& z = Z(mm);
-  if (pool >= z.pools.size()) bad_address("pool " + std::to_string(pool));
+  if (pool >= z.nr_pools) bad_address("pool " + std::to_string(pool));
   ZsPool& p = z.pools[pool];
   kasan_check(p.life, "struct zs_pool", p.name);
   return p;
@@ -1607,7 +1607,7 @@ uint32_t zs_create_pool(Mm& mm, std::string name) {
   MODEL_FUNC("zs_create_pool");
   Zsmalloc& z = Z(mm);
   (void)registered;
-  const uint32_t id = uint32_t(z.pools.size());
+  const uint32_t id = z.nr_pools++;
   ZsPool& p = z.pools.emplace_back();
   p.name = std::move(name);
   // init_deferred_free: INIT_WORK(&pool->free_work, async_free_zspage)

@@ -221,6 +221,7 @@ struct ZsPool {
 
 struct Zsmalloc {
   std::deque<ZsPool> pools;
+  uint32_t nr_pools = 0;  // pools.size(), which a deque of large elements computes slowly
   std::deque<Zspage> zspages;  // [0] unused: zspage id 0 is NULL
   std::vector<uint32_t> free_zspages;
   uint32_t mops_mapping = 0;  // the mapping standing for &zsmalloc_mops (68f2736a8583)
