@@ -18,6 +18,11 @@ destroys it (zswap_pool_destroy, after a compressor or allocator switch).
   `uaf:PageMovable`, "Read of struct address_space".
 - `v6.1` and `v6.6` (68f2736a8583: `z3fold_mops`, no inode): `z3fold_page_migrate` reads
   the freed pool: `uaf:z3fold_page_migrate`, "Read of struct z3fold_pool".
+- It is as old as z3fold's migration. On `v5.4` and `v5.10` isolation claims nothing, and
+  the script's free, between `z3fold_page_isolate` and the VM's `__SetPageIsolated`, queues
+  the page's compaction instead; dpor at bound 1 finds the freed inode read anyway
+  (`uaf:PageMovable` in 59 of 134 executions on `v5.4`), with the 5.4 unlocked slot read's
+  own `uaf:z3fold_free` (z3fold_free locks the old page the migration freed) among the rest.
 """
 
 import pagesim as ps
@@ -64,3 +69,12 @@ def test_without_the_inode_the_migration_reads_the_freed_pool():
 def test_exploration_finds_it_too():
     ex = z3fold_destroy_pool_race.explore(kernel="v6.1", strategy="dpor", preemption_bound=1)
     assert ex.exhausted and ex.sometimes("uaf:z3fold_page_migrate"), ex
+
+
+def test_it_is_as_old_as_z3folds_migration():
+    ex = z3fold_destroy_pool_race.explore(kernel="v5.4", strategy="dpor", preemption_bound=1)
+    assert ex.exhausted and ex.outcomes == {"ok": 55, "uaf:PageMovable": 59, "uaf:do_compact_page": 3,
+                                            "uaf:z3fold_free": 8, "uaf:z3fold_page_migrate": 9}, ex
+    report = ex.replay("uaf:PageMovable").report()
+    assert "Read of struct address_space z3fold:z3fold by task migrate" in report
+    assert "Freed by task zswap:\n z3fold_destroy_pool" in report

@@ -33,6 +33,10 @@ handle). No script orders them: bounded dpor finds the schedule.
   page lock then takes the page for claimed, skips free_handle, and its put releases the
   page with the user's slot still set: __release_z3fold_page marks the slots
   HANDLES_ORPHANED, and no free_handle comes to free them. 444 executions, 33 `leak`.
+- Before 4a3ac9311dac (`v5.4`) `z3fold_free` freed the handle whether or not another had
+  claimed the page, and the page's release left the slots to `free_handle`: the same
+  claims, 262 executions, all clean. 4a3ac9311dac (`if (!page_claimed) free_handle(handle)`
+  and HANDLES_ORPHANED) brought the leak: `v5.4` with it alone finds the same 33 of 444.
 """
 
 import pagesim as ps
@@ -74,6 +78,14 @@ def test_before_dcf5aedb24f8_the_transient_claim_leaks_the_slots():
     # The racy step: z3fold_free found the page claimed by reclaim and kept the handle.
     frees = [e["func"] for e in run.trace() if e["kind"] == "enter" and e["task"] == "zswap"]
     assert "free_handle" not in frees and "__release_z3fold_page" in frees, frees
+
+
+def test_before_4a3ac9311dac_the_claim_leaked_nothing():
+    ex = z3fold_reclaim_free_race.explore(kernel="v5.4", strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": 262}, ex
+    ex = z3fold_reclaim_free_race.explore(kernel="v5.4", fixes={"4a3ac9311dac": True},
+                                          strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": 411, "leak": 33}, ex
 
 
 def test_reclaim_is_gone_in_6_5():
