@@ -688,7 +688,7 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # 120 free order-0 pages: above min + 16, below low + 16.
     "8348faf91f56": (lambda k, f: order3_compaction(k, f, 120)[0] == SKIPPED, False, True),
     # 100 free pages with an order-3 block: the order-3 watermark holds at min, not at low.
-    "984fdba6a32e": (lambda k, f: order3_compaction(k, f, 100, block3=True)[0], SUCCESS, SKIPPED),
+    "correct-watermark-for-compaction-success": (lambda k, f: order3_compaction(k, f, 100, block3=True)[0], SUCCESS, SKIPPED),
     # There, compaction's SUCCESS resets the zone's deferral (compact_order_failed = 4);
     # the low-watermark check of 4.8 does not.
     "dont-recheck-watermarks-after-compact-success": (

@@ -70,7 +70,7 @@ def test_presets_list_their_fixes() -> None:
     assert presets["v4.8"]["fixes"] == V48
     # 4.9 changed compaction only (of the modelled code).
     assert set(presets["v4.9"]["fixes"]) - set(presets["v4.8"]["fixes"]) == {
-        "984fdba6a32e", "8348faf91f56", "dont-recheck-watermarks-after-compact-success",
+        "correct-watermark-for-compaction-success", "8348faf91f56", "dont-recheck-watermarks-after-compact-success",
         "restrict-fragindex-to-costly-orders"}
     assert set(presets["v4.14"]["fixes"]) - set(presets["v4.9"]["fixes"]) == {
         "6afcf8ef0ca0", "73e64c51afc5", "77ff465799c6", "195a8c43e93d", "62906027091f",
@@ -145,7 +145,7 @@ def test_fixes_are_named_and_titled() -> None:
     fixes = core.fixes()
     # In Fix order.
     assert [f["name"] for f in fixes] == [
-        *MIGRATION, "6afcf8ef0ca0", *COMPACTION_4_7, "984fdba6a32e", "8348faf91f56",
+        *MIGRATION, "6afcf8ef0ca0", *COMPACTION_4_7, "correct-watermark-for-compaction-success", "8348faf91f56",
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
         "73e64c51afc5", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",

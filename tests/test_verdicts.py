@@ -469,7 +469,7 @@ def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
     back = cli("fixes", "--between", "v4.9", "v4.7").stdout.splitlines()
     assert back[0] == "v4.9 -> v4.7: 0 added, 9 removed"
     assert [line.split()[1] for line in back[1:]] == [
-        "c6c919eb90e0", "bda807d44454", "b1123ea6d3b3", "984fdba6a32e", "8348faf91f56",
+        "c6c919eb90e0", "bda807d44454", "b1123ea6d3b3", "correct-watermark-for-compaction-success", "8348faf91f56",
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
         "1b8320b620d6", "zram-gfp-movable"]
     older = cli("fixes", "--between", "v4.4", "v4.7").stdout.splitlines()

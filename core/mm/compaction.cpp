@@ -367,7 +367,8 @@ void compaction_free(Mm& mm, Pfn page, uint64_t data) {
 CompactResult compaction_suitable(Mm& mm, Zone& zone, int order, unsigned alloc_flags) {
   if (order == -1) return CompactResult::Continue;
   // If watermarks for high-order allocation are already met, there should be no need for
-  // compaction at all. 984fdba6a32e: at the allocation's watermark, not the low one.
+  // compaction at all. 4.9's "use correct watermark when checking compaction success": at
+  // the allocation's watermark, not the low one.
   const Watermark done = mm.cfg.has(Fix::CompactionAllocWatermark)
                              ? Watermark(alloc_flags & ALLOC_WMARK_MASK)
                              : Watermark::Low;
@@ -403,11 +404,12 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
     return cc.whole_zone ? CompactResult::Complete : CompactResult::PartialSkipped;
   }
   if (cc.order == -1) return CompactResult::Continue;
-  // Compaction run is not finished if the watermark is not met. (4.9's "use correct
-  // watermark when checking compaction success", the allocation's watermark here, is not
-  // modelled yet: docs/kernel/history.md.)
-  if (!zone_watermark_ok(mm, zone, unsigned(cc.order), zone.watermark[size_t(Watermark::Low)],
-                         cc.alloc_flags))
+  // Compaction run is not finished if the watermark is not met: since 4.9's "use correct
+  // watermark when checking compaction success" the allocation's, before it the low one.
+  const Watermark wmark = mm.cfg.has(Fix::CompactionAllocWatermark)
+                              ? Watermark(cc.alloc_flags & ALLOC_WMARK_MASK)
+                              : Watermark::Low;
+  if (!zone_watermark_ok(mm, zone, unsigned(cc.order), zone.watermark[size_t(wmark)], cc.alloc_flags))
     return CompactResult::Continue;
   const int migratetype = gfpflags_to_migratetype(cc.gfp_mask);
   for (int order = cc.order; order < MAX_ORDER; order++) {

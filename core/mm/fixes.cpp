@@ -37,9 +37,12 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm, page_alloc: defer debugging checks of pages allocated from the PCP (4.7, Mel "
      "Gorman: an order-0 page is checked at allocation only with CONFIG_DEBUG_VM; before, "
      "every new page was checked, and a bad one skipped)"},
-    {Fix::CompactionAllocWatermark, "984fdba6a32e",
-     "mm, compaction: use proper alloc_flags in __compaction_suitable() (4.9: a zone counts "
-     "as already good enough at the allocation's watermark, not the low one)"},
+    {Fix::CompactionAllocWatermark, "correct-watermark-for-compaction-success",
+     "mm, compaction: use correct watermark when checking compaction success (4.9, Vlastimil "
+     "Babka; its id is not in the stored archive, its v6 patch is archive id 3954916980: "
+     "__compaction_suitable counts a zone as already good enough, and __compact_finished "
+     "lets compaction stop, at the allocation's watermark, min in the slow path, not the "
+     "low one)"},
     {Fix::CompactionMinWatermark, "8348faf91f56",
      "mm, compaction: require only min watermarks for non-costly orders (4.9: "
      "compaction_suitable wants min + 2 << order free for orders up to 3, and the free "

@@ -20,7 +20,7 @@ enum class Fix : uint8_t {
   AbortFreeScannerOnSplitFail,  // "abort free scanner if split fails" (4.7): stop the block at a refused split
   DeferPcpChecks,            // 479f854a207c (4.7): order-0 new-page checks only with CONFIG_DEBUG_VM
   // 4.9 compaction (Vlastimil Babka's series)
-  CompactionAllocWatermark,  // 984fdba6a32e: compaction_suitable's success check at the alloc watermark
+  CompactionAllocWatermark,  // "use correct watermark when checking compaction success" (4.9)
   CompactionMinWatermark,    // 8348faf91f56: min watermark (+gap) for non-costly orders
   NoWatermarkRecheckAfterSuccess,     // stop/reset on status == COMPACT_SUCCESS
   FragindexCostlyOnly,       // the fragmentation index refuses costly orders only
