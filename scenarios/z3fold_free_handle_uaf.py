@@ -19,6 +19,9 @@ free_handle's read lock is on freed memory (`uaf:free_handle`).
   compaction). Bounded dpor (preemption bound 2) finds it in 1 of 1161 executions.
 - Fixed: `v5.10`: the release's read lock waits for free_handle's write lock; 1159
   executions, all clean.
+- Before 4a3ac9311dac (`v5.4`) no object moves between pages: 236 executions, all clean;
+  `v5.4` with 4a3ac9311dac alone has the race (1 of 1161): the inter-page compaction
+  brought it.
 """
 
 import pagesim as ps
@@ -52,6 +55,15 @@ def test_without_the_fix_dpor_finds_the_release_freeing_the_slots():
     assert ("kworker/0:z3fold compact", "__release_z3fold_page", "read_lock") in steps[unlock:]
     assert steps[-1] == ("free_a", "free_handle", "read_lock"), steps
     assert "compact_single_buddy" in [e["func"] for e in run.trace() if e["kind"] == "enter"]
+
+
+def test_inter_page_compaction_brought_it():
+    ex = z3fold_free_handle_uaf.explore(kernel="v5.4", strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": 236}, ex
+    assert ex.never("uaf")
+    ex = z3fold_free_handle_uaf.explore(kernel="v5.4", fixes={"4a3ac9311dac": True},
+                                        strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": 1160, "uaf:free_handle": 1}, ex
 
 
 def test_with_the_fix_every_schedule_with_two_preemptions_is_clean():
