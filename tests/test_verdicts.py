@@ -461,9 +461,10 @@ def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
     r = cli("fixes", "--between", "v4.9", "v4.14")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0] == "v4.9 -> v4.14: 6 added, 0 removed"
+    assert lines[0] == "v4.9 -> v4.14: 7 added, 0 removed"
     assert [line.split()[:2] for line in lines[1:]] == [
-        ["+", "6afcf8ef0ca0"], ["+", "73e64c51afc5"], ["+", "62906027091f"], ["+", "77ff465799c6"],
+        ["+", "6afcf8ef0ca0"], ["+", "73e64c51afc5"], ["+", "no-watermark-check-in-compact-finished"],
+        ["+", "62906027091f"], ["+", "77ff465799c6"],
         ["+", "195a8c43e93d"], ["+", "db8ffbd4e763"]]
     assert "fix NR_ISOLATED_* stats for pfn based migration" in lines[1]
     back = cli("fixes", "--between", "v4.9", "v4.7").stdout.splitlines()
@@ -503,8 +504,8 @@ def test_cli_presets_shows_each_release_as_its_predecessor_plus_commits() -> Non
     lines = r.stdout.splitlines()
     v414 = lines.index(next(line for line in lines if line.startswith("v4.14 ")))
     assert lines[v414 + 1].split() == [
-        "v4.9", "+6afcf8ef0ca0,", "+73e64c51afc5,", "+62906027091f,", "+77ff465799c6,",
-        "+195a8c43e93d,", "+db8ffbd4e763"]
+        "v4.9", "+6afcf8ef0ca0,", "+73e64c51afc5,", "+no-watermark-check-in-compact-finished,",
+        "+62906027091f,", "+77ff465799c6,", "+195a8c43e93d,", "+db8ffbd4e763"]
     assert lines[v414 + 2].split()[0] == "follows:"
     v44 = lines.index(next(line for line in lines if line.startswith("v4.4 ")))
     assert lines[v44 + 1].split()[0] == "fixes:"  # a root lists its whole set

@@ -58,9 +58,11 @@ constexpr BuiltIn kBuiltIn[] = {
      "series set them; mm/migrate.c, zsmalloc, the balloon and zram as in 4.8",
      "lxuxx/linux-4.9 at 157606459ea25f1501efafe5e98686fb11c5148c (4.9.0)"},
     {"v4.14", "v4.9",
-     {Fix::NrIsolatedLruOnly, Fix::CompactionGfpNofs, Fix::BalloonDeflateViaList,
+     {Fix::NrIsolatedLruOnly, Fix::CompactionGfpNofs, Fix::CompactFinishedNoWatermark,
+      Fix::BalloonDeflateViaList,
       Fix::ZsMigrateEmptyZspage, Fix::PageWaiters, Fix::ZramWriteback},
      "Linux 4.14 (LTS): NR_ISOLATED counts LRU pages only, GFP_NOFS requests compact, "
+     "compaction stops at the first suitable free page, "
      "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list, "
      "unlock_page wakes by PG_waiters, zram can write incompressible pages back",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},

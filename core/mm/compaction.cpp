@@ -406,10 +406,12 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
   if (cc.order == -1) return CompactResult::Continue;
   // Compaction run is not finished if the watermark is not met: since 4.9's "use correct
   // watermark when checking compaction success" the allocation's, before it the low one.
+  // 4.12 removed the check: the free lists alone decide.
   const Watermark wmark = mm.cfg.has(Fix::CompactionAllocWatermark)
                               ? Watermark(cc.alloc_flags & ALLOC_WMARK_MASK)
                               : Watermark::Low;
-  if (!zone_watermark_ok(mm, zone, unsigned(cc.order), zone.watermark[size_t(wmark)], cc.alloc_flags))
+  if (!mm.cfg.has(Fix::CompactFinishedNoWatermark) &&
+      !zone_watermark_ok(mm, zone, unsigned(cc.order), zone.watermark[size_t(wmark)], cc.alloc_flags))
     return CompactResult::Continue;
   const int migratetype = gfpflags_to_migratetype(cc.gfp_mask);
   for (int order = cc.order; order < MAX_ORDER; order++) {

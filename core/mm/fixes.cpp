@@ -58,6 +58,12 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm, compaction: allow compaction for GFP_NOFS requests (4.10: try_to_compact_pages "
      "skips only requests without __GFP_IO, and a scanner without __GFP_FS leaves pages "
      "that have a mapping alone)"},
+    {Fix::CompactFinishedNoWatermark, "no-watermark-check-in-compact-finished",
+     "mm, compaction: remove redundant watermark check in compact_finished() (4.12, Vlastimil "
+     "Babka; its id is not in the stored archive, its v3 patch is archive id 24149025259: "
+     "compaction stops as soon as the free lists hold a suitable page; before, it went on "
+     "while the zone was below the allocation's watermark for the order, which the free "
+     "pages compaction itself holds isolated can bring about)"},
     {Fix::IsolationStopsWithPagesToMigrate, "d20bdd571ee5",
      "mm/compaction: stop isolation if too many pages are isolated and we have pages to "
      "migrate (5.10: isolate_migratepages_block returns at once when too_many_isolated() "

@@ -25,6 +25,7 @@ enum class Fix : uint8_t {
   NoWatermarkRecheckAfterSuccess,     // stop/reset on status == COMPACT_SUCCESS
   FragindexCostlyOnly,       // the fragmentation index refuses costly orders only
   CompactionGfpNofs,         // 73e64c51afc5 (4.10): GFP_NOFS requests compact (anon pages only)
+  CompactFinishedNoWatermark,  // "remove redundant watermark check in compact_finished()" (4.12)
   IsolationStopsWithPagesToMigrate,  // d20bdd571ee5 (5.10): too many isolated + pages in hand: stop
   MigrateFreedPageFirst,     // "handle freed page at the first place" (5.5): no new page for it
   PageWaiters,               // 62906027091f (4.10): unlock_page wakes only if PG_waiters is set

@@ -374,6 +374,45 @@ TEST(CompactionScanner, WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure) {
   }
 }
 
+// __compact_finished with a suitable free page in a zone below the allocation's watermark
+// for the order (the free pages a compaction holds isolated can bring that about): 4.9
+// goes on, since 4.12 ("remove redundant watermark check in compact_finished()") it stops.
+TEST(CompactionFinished, StopsAtASuitablePageBelowTheWatermarkSince4_12) {
+  std::map<std::string, CompactResult> result;
+  const std::string off = "v4.14 without the 4.12 fix";
+  for (const std::string preset : {"v4.9", "v4.14", off.c_str()}) {
+    kernel::KernelConfig c = kcfg(preset == off ? "v4.14" : preset, 2048);
+    if (preset == off) c.fixes = {{"no-watermark-check-in-compact-finished", false}};
+    Kernel k(c);
+    // Every page taken (an atomic movable request may go below min), then one aligned
+    // order-3 block given back: the only free page of the order, on the movable list.
+    std::vector<Pfn> held;
+    for (Pfn p; (p = alloc_pages(k, GFP_ATOMIC | __GFP_MOVABLE, 0, Owner::Kernel)) != kNoPfn;)
+      held.push_back(p);
+    std::sort(held.begin(), held.end());
+    Pfn block = kNoPfn;
+    for (size_t i = 0; i + 8 <= held.size() && block == kNoPfn; ++i)
+      if (held[i] % 8 == 0 && held[i + 7] == held[i] + 7) block = held[i];
+    ASSERT_NE(block, kNoPfn);
+    for (Pfn p = block; p < block + 8; ++p) __free_pages(k, p, 0);
+    const Zone& z = k.zones[0];
+    ASSERT_LT(z.free_pages, z.watermark[size_t(Watermark::Min)] + 8) << preset;
+    compact_control cc;
+    cc.zone = 0;
+    cc.order = 3;
+    cc.mode = MigrateMode::Async;
+    cc.direct_compaction = true;
+    cc.gfp_mask = GFP_HIGHUSER_MOVABLE;
+    cc.alloc_flags = ALLOC_WMARK_MIN;
+    cc.migrate_pfn = 0;
+    cc.free_pfn = 2048 - pageblock_nr_pages;
+    result[preset] = compact_finished(k, cc);
+  }
+  EXPECT_EQ(result, (std::map<std::string, CompactResult>{
+                        {"v4.9", CompactResult::Continue}, {"v4.14", CompactResult::Success},
+                        {off, CompactResult::Continue}}));
+}
+
 // ---- the free scanner ----
 
 // suitable_migration_target: a pageblock that is already one free block of at least
