@@ -1082,8 +1082,9 @@ void zswap_invalidate(Mm& mm, uint32_t pool, uint64_t handle) {
 namespace {
 
 // The walk before dcf5aedb24f8: claim each page before anything else, skip an isolated
-// one, take a headless one, and a locked one (since 4a3ac9311dac, without foreign handles). Returns
-// whether a page was taken; on false, *zhdr says whether the walk ended for good (kNoPfn).
+// one, take a headless one, and a locked one (since 4a3ac9311dac, one without foreign
+// handles). Returns whether a page was taken; on false, *zhdr says whether the walk ended
+// for good (kNoPfn).
 bool reclaim_take_claiming(Mm& mm, uint32_t pool, Pfn* page, Pfn* zhdr) {
   Z3foldPool& p = pool_of(mm, pool);
   for (Pfn pos = mm.lists[p.lru].last; pos != kNoPfn; pos = static_cast<const Mm&>(mm).page(pos).lru_prev) {
@@ -1291,7 +1292,10 @@ void z3fold_unmap(Mm& mm, uint32_t pool, uint64_t handle) {
   if (!locked) z3fold_page_lock(mm, zhdr);
   if (handle_to_buddy(mm, handle) == MIDDLE) clear_priv(mm, MIDDLE_CHUNK_MAPPED, page);
   Hw(mm, zhdr).mapped_count--;
-  locked ? put_z3fold_header(mm, zhdr) : z3fold_page_unlock(mm, zhdr);
+  if (locked)
+    put_z3fold_header(mm, zhdr);
+  else
+    z3fold_page_unlock(mm, zhdr);
 }
 
 uint32_t z3fold_read_mapped(Mm& mm, uint64_t addr) {

@@ -1,9 +1,10 @@
-// z3fold (mm/z3fold.c) as Linux 5.15.100 has it, with the later fixes behind their named
-// fixes (mm/fixes.h): up to three compressed objects per page (the "buddies" FIRST, MIDDLE
-// and LAST) behind a header at the page's start, handles that point into per-page slot
-// arrays (struct z3fold_buddy_slots), page-layout compaction in a workqueue, and the
-// non-LRU movable page callbacks z3fold_page_isolate / _migrate / _putback (1f862989b04a,
-// 5.2). Reclaim (z3fold_reclaim_page, driven by zswap's shrinker) is not modelled.
+// z3fold (mm/z3fold.c) as Linux 5.15.100 has it, with what changed since 5.4.0 and after
+// 5.15 behind named fixes (mm/fixes.h): up to three compressed objects per page (the
+// "buddies" FIRST, MIDDLE and LAST) behind a header at the page's start, handles that
+// point into per-page slot arrays (struct z3fold_buddy_slots), page-layout compaction in
+// a workqueue, the non-LRU movable page callbacks z3fold_page_isolate / _migrate /
+// _putback (1f862989b04a, 5.2), and reclaim (z3fold_reclaim_page, until 6.5) through
+// zswap's eviction handler as far as z3fold sees it.
 //
 // Model layout (ids instead of pointers, so the world can be copied):
 //  * A page's memory is a Z3foldPageMem: the header and, by start chunk, the content

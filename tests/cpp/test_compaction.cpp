@@ -74,6 +74,18 @@ uint32_t fragment(Kernel& k) {
   return pid;
 }
 
+// Direct async compaction in the slow path for a movable page of `order` (zone 0).
+compact_control direct_async_cc(int order) {
+  compact_control cc;
+  cc.zone = 0;
+  cc.order = order;
+  cc.mode = MigrateMode::Async;
+  cc.direct_compaction = true;
+  cc.gfp_mask = GFP_HIGHUSER_MOVABLE;
+  cc.alloc_flags = ALLOC_WMARK_MIN;
+  return cc;
+}
+
 // A compaction context of the migrate scanner's unit tests.
 compact_control scanner_cc(Kernel& k) {
   compact_control cc;
@@ -159,13 +171,7 @@ TEST(CompactionZone, DirectAsyncIsolatesLessSinceFdd048e12c9a) {
       if (p != kNoPfn) locked = std::min(locked, p);
     ASSERT_LT(locked, Pfn(pageblock_nr_pages));
     k.page(locked).flags |= uint64_t(1) << PG_locked;
-    compact_control cc;
-    cc.zone = 0;
-    cc.order = pageblock_order;
-    cc.mode = MigrateMode::Async;
-    cc.direct_compaction = true;
-    cc.gfp_mask = GFP_HIGHUSER_MOVABLE;
-    cc.alloc_flags = ALLOC_WMARK_MIN;
+    compact_control cc = direct_async_cc(pageblock_order);
     const RunResult r = run_task(k, [&] { compact_zone(k, cc); });
     ASSERT_TRUE(r.ok()) << outcomes_str(r);
     isolated[preset] = k.stat(Stat::COMPACTISOLATED);
@@ -191,13 +197,7 @@ TEST(CompactionZone, DirectAsyncSkipsTheBlockOfAFailedMigrationSinceFdd048e12c9a
       if (k.processes[pid].pte[v] >= 3 * pageblock_nr_pages) process_unmap(k, pid, v);
     const Pfn locked = *std::min_element(k.processes[pid].pte.begin(), k.processes[pid].pte.end());
     k.page(locked).flags |= uint64_t(1) << PG_locked;
-    compact_control cc;
-    cc.zone = 0;
-    cc.order = pageblock_order;
-    cc.mode = MigrateMode::Async;
-    cc.direct_compaction = true;
-    cc.gfp_mask = GFP_HIGHUSER_MOVABLE;
-    cc.alloc_flags = ALLOC_WMARK_MIN;
+    compact_control cc = direct_async_cc(pageblock_order);
     const RunResult r = run_task(k, [&] { compact_zone(k, cc); });
     ASSERT_TRUE(r.ok()) << outcomes_str(r);
     isolated_failed[preset] = {k.stat(Stat::COMPACTISOLATED), k.stat(Stat::PGMIGRATE_FAIL)};
@@ -397,13 +397,7 @@ TEST(CompactionFinished, StopsAtASuitablePageBelowTheWatermarkSince4_12) {
     for (Pfn p = block; p < block + 8; ++p) __free_pages(k, p, 0);
     const Zone& z = k.zones[0];
     ASSERT_LT(z.free_pages, z.watermark[size_t(Watermark::Min)] + 8) << preset;
-    compact_control cc;
-    cc.zone = 0;
-    cc.order = 3;
-    cc.mode = MigrateMode::Async;
-    cc.direct_compaction = true;
-    cc.gfp_mask = GFP_HIGHUSER_MOVABLE;
-    cc.alloc_flags = ALLOC_WMARK_MIN;
+    compact_control cc = direct_async_cc(3);
     cc.migrate_pfn = 0;
     cc.free_pfn = 2048 - pageblock_nr_pages;
     result[preset] = compact_finished(k, cc);
