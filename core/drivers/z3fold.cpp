@@ -1037,9 +1037,21 @@ void zswap_entry_put(Mm& mm, uint32_t pool, uint64_t handle) {
   }
 }
 
+// zswap_get_swap_cache_page, as far as the model goes: __read_swap_cache_async finds the
+// swap entry freed when its invalidation came after the writeback's lookup
+// (zswap_frontswap_invalidate_page follows the swap count's drop to 0): false,
+// ZSWAP_SWAPCACHE_FAIL, "no memory or invalidate happened". The model's tree entry stands
+// for the swap count; otherwise a new swap cache page (ZSWAP_SWAPCACHE_NEW).
+bool zswap_get_swap_cache_page(Mm& mm, uint64_t entry) {
+  MODEL_FUNC("zswap_get_swap_cache_page");
+  sched(Op::Read, Access::Read, zswap_tree_obj(), here());
+  return Z(mm).handles.at(entry).in_tree;
+}
+
 // zswap_writeback_entry, zswap's evict handler, with z3fold's sleep_mapped: the object
-// stays mapped to the end. Decompressing into a new swap cache page and writing it out
-// are not modelled (they succeed).
+// stays mapped to the end. It fails (-ENOMEM) when the entry was invalidated after its
+// lookup; otherwise decompressing into a new swap cache page and writing it out are not
+// modelled (they succeed).
 int zswap_writeback_entry(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("zswap_writeback_entry");
   Z3fold& z = Z(mm);
@@ -1055,6 +1067,13 @@ int zswap_writeback_entry(Mm& mm, uint32_t pool, uint64_t handle) {
   }
   it->second.refcount++;  // zswap_entry_find_get
   spin_unlock(z.zswap_tree_lock);
+  if (!zswap_get_swap_cache_page(mm, owner)) {  // ZSWAP_SWAPCACHE_FAIL
+    spin_lock(z.zswap_tree_lock);  // fail:
+    zswap_entry_put(mm, pool, owner);
+    spin_unlock(z.zswap_tree_lock);
+    z3fold_unmap(mm, pool, handle);
+    return -ENOMEM;
+  }
   spin_lock(z.zswap_tree_lock);
   zswap_entry_put(mm, pool, owner);  // drop local reference
   sched(Op::Read, Access::Read, zswap_tree_obj(), here());
