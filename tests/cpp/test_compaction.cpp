@@ -86,6 +86,28 @@ compact_control direct_async_cc(int order) {
   return cc;
 }
 
+// What a fix's test compares: `with`, `before` (a preset without the fix) and `with` with
+// only `fix` flipped off, labelled "<with> without <fix>".
+std::vector<std::pair<std::string, kernel::KernelConfig>> fix_flipped(const std::string& with,
+                                                                      const std::string& before,
+                                                                      const std::string& fix,
+                                                                      uint32_t pages) {
+  kernel::KernelConfig off = kcfg(with, pages);
+  off.fixes = {{fix, false}};
+  return {{with, kcfg(with, pages)}, {before, kcfg(before, pages)}, {with + " without " + fix, off}};
+}
+
+// Direct async compaction for an order-9 page with the page `locked` held locked (it
+// isolates, and its migration fails, -EAGAIN): the pages isolated, and those that failed.
+std::pair<int64_t, int64_t> compact_past_locked_page(Kernel& k, Pfn locked) {
+  k.page(locked).flags |= uint64_t(1) << PG_locked;
+  compact_control cc = direct_async_cc(pageblock_order);
+  const RunResult r = run_task(k, [&] { compact_zone(k, cc); });
+  EXPECT_TRUE(r.ok()) << outcomes_str(r);
+  k.page(locked).flags &= ~(uint64_t(1) << PG_locked);
+  return {k.stat(Stat::COMPACTISOLATED), k.stat(Stat::PGMIGRATE_FAIL)};
+}
+
 // A compaction context of the migrate scanner's unit tests.
 compact_control scanner_cc(Kernel& k) {
   compact_control cc;
@@ -160,24 +182,17 @@ TEST(CompactionZone, ScannersMeetAndTheCachedPositionsAreReset) {
 // fix flipped off isolates as many as 4.4.
 TEST(CompactionZone, DirectAsyncIsolatesLessSinceFdd048e12c9a) {
   std::map<std::string, int64_t> isolated;
-  const std::string off = "v4.8 without fdd048e12c9a";
-  for (const std::string preset : {"v4.8", "v4.4", off.c_str()}) {
-    kernel::KernelConfig c = kcfg(preset == off ? "v4.8" : preset, 4096);
-    if (preset == off) c.fixes = {{"fdd048e12c9a", false}};
+  for (const auto& [label, c] : fix_flipped("v4.8", "v4.4", "fdd048e12c9a", 4096)) {
     Kernel k(c);
     const uint32_t pid = fragment(k);
     Pfn locked = kNoPfn;  // the process's lowest page: the first the migrate scanner sees
     for (const Pfn p : k.processes[pid].pte)
       if (p != kNoPfn) locked = std::min(locked, p);
     ASSERT_LT(locked, Pfn(pageblock_nr_pages));
-    k.page(locked).flags |= uint64_t(1) << PG_locked;
-    compact_control cc = direct_async_cc(pageblock_order);
-    const RunResult r = run_task(k, [&] { compact_zone(k, cc); });
-    ASSERT_TRUE(r.ok()) << outcomes_str(r);
-    isolated[preset] = k.stat(Stat::COMPACTISOLATED);
-    k.page(locked).flags &= ~(uint64_t(1) << PG_locked);
+    isolated[label] = compact_past_locked_page(k, locked).first;
   }
-  EXPECT_EQ(isolated, (std::map<std::string, int64_t>{{"v4.4", 448}, {"v4.8", 224}, {off, 448}}));
+  EXPECT_EQ(isolated, (std::map<std::string, int64_t>{
+                          {"v4.4", 448}, {"v4.8", 224}, {"v4.8 without fdd048e12c9a", 448}}));
 }
 
 // Direct async compaction for an order-9 page of a zone whose lower pageblocks are full of
@@ -186,25 +201,18 @@ TEST(CompactionZone, DirectAsyncIsolatesLessSinceFdd048e12c9a) {
 // migration (there the migrate scanner's own skip never fires: every page isolates).
 TEST(CompactionZone, DirectAsyncSkipsTheBlockOfAFailedMigrationSinceFdd048e12c9a) {
   std::map<std::string, std::pair<int64_t, int64_t>> isolated_failed;
-  const std::string off = "v4.8 without fdd048e12c9a";
-  for (const std::string preset : {"v4.8", "v4.4", off.c_str()}) {
-    kernel::KernelConfig c = kcfg(preset == off ? "v4.8" : preset, 4096);
-    if (preset == off) c.fixes = {{"fdd048e12c9a", false}};
+  for (const auto& [label, c] : fix_flipped("v4.8", "v4.4", "fdd048e12c9a", 4096)) {
     Kernel k(c);
     const uint32_t pid = process_create(k, "full");
     const uint32_t n = process_fault_in(k, pid, uint32_t(k.pages.size()));
     for (uint32_t v = 1; v < n; v += 2)  // free targets in the upper pageblocks only
       if (k.processes[pid].pte[v] >= 3 * pageblock_nr_pages) process_unmap(k, pid, v);
     const Pfn locked = *std::min_element(k.processes[pid].pte.begin(), k.processes[pid].pte.end());
-    k.page(locked).flags |= uint64_t(1) << PG_locked;
-    compact_control cc = direct_async_cc(pageblock_order);
-    const RunResult r = run_task(k, [&] { compact_zone(k, cc); });
-    ASSERT_TRUE(r.ok()) << outcomes_str(r);
-    isolated_failed[preset] = {k.stat(Stat::COMPACTISOLATED), k.stat(Stat::PGMIGRATE_FAIL)};
-    k.page(locked).flags &= ~(uint64_t(1) << PG_locked);
+    isolated_failed[label] = compact_past_locked_page(k, locked);
   }
-  EXPECT_EQ(isolated_failed, (std::map<std::string, std::pair<int64_t, int64_t>>{
-                                 {"v4.4", {896, 1}}, {"v4.8", {416, 1}}, {off, {896, 1}}}));
+  EXPECT_EQ(isolated_failed,
+            (std::map<std::string, std::pair<int64_t, int64_t>>{
+                {"v4.4", {896, 1}}, {"v4.8", {416, 1}}, {"v4.8 without fdd048e12c9a", {896, 1}}}));
 }
 
 // ---- compact_range ----
@@ -379,10 +387,8 @@ TEST(CompactionScanner, WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure) {
 // goes on, since 4.12 ("remove redundant watermark check in compact_finished()") it stops.
 TEST(CompactionFinished, StopsAtASuitablePageBelowTheWatermarkSince4_12) {
   std::map<std::string, CompactResult> result;
-  const std::string off = "v4.14 without the 4.12 fix";
-  for (const std::string preset : {"v4.9", "v4.14", off.c_str()}) {
-    kernel::KernelConfig c = kcfg(preset == off ? "v4.14" : preset, 2048);
-    if (preset == off) c.fixes = {{"no-watermark-check-in-compact-finished", false}};
+  const std::string fix = "no-watermark-check-in-compact-finished";
+  for (const auto& [label, c] : fix_flipped("v4.14", "v4.9", fix, 2048)) {
     Kernel k(c);
     // Every page taken (an atomic movable request may go below min), then one aligned
     // order-3 block given back: the only free page of the order, on the movable list.
@@ -396,15 +402,15 @@ TEST(CompactionFinished, StopsAtASuitablePageBelowTheWatermarkSince4_12) {
     ASSERT_NE(block, kNoPfn);
     for (Pfn p = block; p < block + 8; ++p) __free_pages(k, p, 0);
     const Zone& z = k.zones[0];
-    ASSERT_LT(z.free_pages, z.watermark[size_t(Watermark::Min)] + 8) << preset;
+    ASSERT_LT(z.free_pages, z.watermark[size_t(Watermark::Min)] + 8) << label;
     compact_control cc = direct_async_cc(3);
     cc.migrate_pfn = 0;
     cc.free_pfn = 2048 - pageblock_nr_pages;
-    result[preset] = compact_finished(k, cc);
+    result[label] = compact_finished(k, cc);
   }
   EXPECT_EQ(result, (std::map<std::string, CompactResult>{
                         {"v4.9", CompactResult::Continue}, {"v4.14", CompactResult::Success},
-                        {off, CompactResult::Continue}}));
+                        {"v4.14 without " + fix, CompactResult::Continue}}));
 }
 
 // ---- the free scanner ----
