@@ -269,20 +269,25 @@ def write_takes_the_stream_mutex(kernel: str, fixes: Fixes) -> bool:
                for e in trace_of(zram_write, kernel, fixes))
 
 
+def first_zsmalloc_migratetype(k: core.Kernel) -> str:
+    """The pageblock type of the first page zsmalloc allocated (a fresh zone is all MOVABLE
+    pageblocks: an unmovable request steals one)."""
+    return next(pg["migratetype"] for p in range(k.state.nr_pages)
+                if (pg := k.state.page(p))["owner"] == "zsmalloc")
+
+
 def zram_page_migratetype(kernel: str, fixes: Fixes) -> str:
-    """The pageblock type of the first page zram's zsmalloc allocates (a fresh zone is all
-    MOVABLE pageblocks: an unmovable request steals one)."""
     k = core.Kernel(preset=kernel, fixes=fixes, pages=2048)
     k.call("zram_create", 2)
     k.call("zram_write", 0, 1000, 7)
-    return next(pg["migratetype"] for p in range(2048) if (pg := k.state.page(p))["owner"] == "zsmalloc")
+    return first_zsmalloc_migratetype(k)
 
 
 def zs_malloc_migratetype(kernel: str, fixes: Fixes) -> str:
     """zs_malloc's default gfp is movable; before zs-malloc-gfp the pool's flags were not."""
     k = core.Kernel(preset=kernel, fixes=fixes, pages=2048)
     k.call("zs_malloc", k.call("zs_create_pool"), 100)
-    return next(pg["migratetype"] for p in range(2048) if (pg := k.state.page(p))["owner"] == "zsmalloc")
+    return first_zsmalloc_migratetype(k)
 
 
 @ps.scenario(kernel="v4.7", cpus=1, pages=512, kcompactd=True)

@@ -35,6 +35,20 @@ bool compact_scanners_met(const compact_control& cc) {
   return (cc.free_pfn >> pageblock_order) <= (cc.migrate_pfn >> pageblock_order);
 }
 
+// fdd048e12c9a: direct async compaction gives up an order-aligned block where it fails
+// to isolate or to migrate a page: it could not form the cc->order buddy page there.
+bool skips_failed_blocks(const Mm& mm, const compact_control& cc) {
+  return mm.cfg.has(Fix::SkipOnFailure) && cc.direct_compaction && cc.mode == MigrateMode::Async;
+}
+
+// The watermark a zone must meet for the order to count as compacted enough: the
+// allocation's since 4.9's "use correct watermark when checking compaction success", the
+// low one before.
+Watermark success_watermark(const Mm& mm, unsigned alloc_flags) {
+  return mm.cfg.has(Fix::CompactionAllocWatermark) ? Watermark(alloc_flags & ALLOC_WMARK_MASK)
+                                                   : Watermark::Low;
+}
+
 // migrate_async_suitable: async compaction only migrates from MOVABLE/CMA pageblocks.
 bool migrate_async_suitable(int mt) { return mt == MIGRATE_MOVABLE || mt == MIGRATE_CMA; }
 
@@ -126,9 +140,8 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
       congestion_wait(kHz10);
   }
   // Direct async compaction gives up an order-aligned block at its first page that
-  // cannot be isolated: it could not form the cc->order buddy page there anyway.
-  const bool skip_on_failure = mm.cfg.has(Fix::SkipOnFailure) && cc.direct_compaction &&
-                               cc.mode == MigrateMode::Async;
+  // cannot be isolated.
+  const bool skip_on_failure = skips_failed_blocks(mm, cc);
   Pfn next_skip_pfn = skip_on_failure ? block_end_pfn(low_pfn, cc.order) : 0;
 
   for (; low_pfn < end_pfn; low_pfn++) {
@@ -367,11 +380,8 @@ void compaction_free(Mm& mm, Pfn page, uint64_t data) {
 CompactResult compaction_suitable(Mm& mm, Zone& zone, int order, unsigned alloc_flags) {
   if (order == -1) return CompactResult::Continue;
   // If watermarks for high-order allocation are already met, there should be no need for
-  // compaction at all. 4.9's "use correct watermark when checking compaction success": at
-  // the allocation's watermark, not the low one.
-  const Watermark done = mm.cfg.has(Fix::CompactionAllocWatermark)
-                             ? Watermark(alloc_flags & ALLOC_WMARK_MASK)
-                             : Watermark::Low;
+  // compaction at all.
+  const Watermark done = success_watermark(mm, alloc_flags);
   if (zone_watermark_ok(mm, zone, unsigned(order), zone.watermark[size_t(done)], alloc_flags))
     return CompactResult::Success;
   // Order-0 watermark plus room for the migration targets (compact_gap: 2 << order).
@@ -404,14 +414,11 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
     return cc.whole_zone ? CompactResult::Complete : CompactResult::PartialSkipped;
   }
   if (cc.order == -1) return CompactResult::Continue;
-  // Compaction run is not finished if the watermark is not met: since 4.9's "use correct
-  // watermark when checking compaction success" the allocation's, before it the low one.
-  // 4.12 removed the check: the free lists alone decide.
-  const Watermark wmark = mm.cfg.has(Fix::CompactionAllocWatermark)
-                              ? Watermark(cc.alloc_flags & ALLOC_WMARK_MASK)
-                              : Watermark::Low;
+  // Compaction run is not finished if the watermark is not met. 4.12 removed the check:
+  // the free lists alone decide.
   if (!mm.cfg.has(Fix::CompactFinishedNoWatermark) &&
-      !zone_watermark_ok(mm, zone, unsigned(cc.order), zone.watermark[size_t(wmark)], cc.alloc_flags))
+      !zone_watermark_ok(mm, zone, unsigned(cc.order),
+                         zone.watermark[size_t(success_watermark(mm, cc.alloc_flags))], cc.alloc_flags))
     return CompactResult::Continue;
   const int migratetype = gfpflags_to_migratetype(cc.gfp_mask);
   for (int order = cc.order; order < MAX_ORDER; order++) {
@@ -504,10 +511,10 @@ CompactResult compact_zone(Mm& mm, compact_control& cc) {
           ret = CompactResult::Contended;
           goto out;
         }
-        // fdd048e12c9a: "We failed to migrate at least one page in the current
-        // order-aligned block, so skip the rest of it." (Its drain of the per-cpu lists is
-        // not modelled: the model has none.)
-        if (mm.cfg.has(Fix::SkipOnFailure) && cc.direct_compaction && cc.mode == MigrateMode::Async)
+        // "We failed to migrate at least one page in the current order-aligned block, so
+        // skip the rest of it." (Its drain of the per-cpu lists is not modelled: the model
+        // has none.)
+        if (skips_failed_blocks(mm, cc))
           cc.migrate_pfn = block_end_pfn(cc.migrate_pfn - 1, cc.order);
       }
     }
