@@ -172,6 +172,13 @@ ZsPool& pool_of(Mm& mm, uint32_t pool) {
 SpinLock& class_lock(Mm& mm, SizeClass& c) {
   return mm.cfg.has(Fix::ZsPoolLock) ? pool_of(mm, c.pool).lock : c.lock;
 }
+// The same for the pool's class in `slot`, which it leaves unwritten when the pool's lock
+// stands for the class's (exploration then restores no class the walk only looked at).
+SpinLock& class_lock(Mm& mm, ZsPool& p, size_t slot) {
+  if (!mm.cfg.has(Fix::ZsPoolLock)) return p.classes.write(slot).lock;
+  kasan_check(p.life, "struct zs_pool", p.name);  // &pool->lock
+  return p.lock;
+}
 
 // pool->migrate_lock (b475d42d2c43), its read or its write side; since c0547d0b6a4b the
 // pool's one spinlock stands for it.
@@ -217,7 +224,7 @@ Zspage& zspage_at(Mm& mm, uint32_t id) {
 
 SizeClass& class_of(ZsPool& p, uint32_t class_idx) {
   if (class_idx >= ZS_SIZE_CLASSES) bad_address("pool->size_class[" + std::to_string(class_idx) + "]");
-  return p.classes[p.table->slot[class_idx]];
+  return p.classes.write(p.table->slot[class_idx]);
 }
 
 Pfn check_page(Mm& mm, Pfn pfn) {
@@ -1530,15 +1537,16 @@ void async_free_zspage(World& w, uint64_t pool_id) {
   ZsPool& p = pool_of(mm, pool);
   // Each distinct class in turn (for i < zs_size_classes, class->index == i), under its
   // lock: another CPU can put a zspage on a ZS_EMPTY list between two classes.
-  for (SizeClass& c : p.classes) {
-    spin_lock(class_lock(mm, c));
-    if (!c.fullness_list.empty(ZS_EMPTY)) {  // list_splice_init(&class->fullness_list[ZS_EMPTY], &free_pages)
+  for (size_t i = 0; i < p.classes.size(); ++i) {
+    spin_lock(class_lock(mm, p, i));
+    if (!p.classes[i].fullness_list.empty(ZS_EMPTY)) {  // list_splice_init(&class->fullness_list[ZS_EMPTY], &free_pages)
+      SizeClass& c = p.classes.write(i);
       sched(Op::ListDel, Access::Write, zs_class_obj(pool, c.index), here());
       const std::vector<uint32_t> l = c.fullness_list.take(ZS_EMPTY);
       for (uint32_t id : l) zspage_at(mm, id).list = kZsLocalList;
       free_pages.insert(free_pages.begin(), l.begin(), l.end());
     }
-    spin_unlock(class_lock(mm, c));
+    spin_unlock(class_lock(mm, p, i));
   }
   for (uint32_t id : free_pages) {
     sched(Op::ListDel, Access::Write, zspage_obj(id), here());
@@ -1705,7 +1713,7 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
   // extra space in chunk to keep the handle
   size += ZS_HANDLE_SIZE;
   ZsPool& p = pool_of(mm, pool);
-  SizeClass& c = p.classes[p.table->slot[get_size_class_index(size)]];
+  SizeClass& c = p.classes.write(p.table->slot[get_size_class_index(size)]);
 
   spin_lock(class_lock(mm, c));
   uint32_t zspage = find_get_zspage(mm, pool, c);
@@ -1903,9 +1911,9 @@ uint64_t zs_compact(Mm& mm, uint32_t pool) {
   uint64_t pages_freed = 0;
   for (size_t i = p.classes.size(); i-- > 0;) {
     if (mm.cfg.has(Fix::ZsCompactUnderClassLock))
-      pages_freed += __zs_compact(mm, pool, p.classes[i]);
+      pages_freed += __zs_compact(mm, pool, p.classes.write(i));
     else
-      __zs_compact_v3(mm, pool, p.classes[i]);
+      __zs_compact_v3(mm, pool, p.classes.write(i));
   }
   if (!mm.cfg.has(Fix::ZsCompactCountsLocally)) {
     sched(Op::Read, Access::Read, pool_stats_obj(pool), here());

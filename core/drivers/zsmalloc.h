@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/dirty_array.h"
 #include "engine/kasan.h"
 #include "engine/sync.h"
 #include "mm/mm.h"
@@ -206,7 +207,7 @@ struct ZsPool {
   KasanObject life;        // kmalloc'ed by zs_create_pool, kfree'd by zs_destroy_pool
   uint32_t mapping = 0;    // pool->inode->i_mapping (a_ops = zsmalloc_aops)
   uint32_t free_work = 0;  // pool->free_work (async_free_zspage)
-  std::vector<SizeClass> classes;  // the distinct classes, by ascending index
+  DirtyArray<SizeClass> classes;   // the distinct classes, by ascending index
   std::deque<ZsHandle> handles;    // handle h is handles[h - 1]; KASAN's quarantine: never reused
   int64_t pages_allocated = 0;
   uint64_t pages_compacted = 0;    // pool->stats.pages_compacted
