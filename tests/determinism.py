@@ -257,6 +257,8 @@ def sweep_subject(rec: Recorder, sub: Subject, seeds: list[int], explore_seeds: 
                     rec.problems.append(
                         f"{where}: Scenario.run (fresh build) gave {value}, the reused build "
                         f"{rec.records[key]} for the same scripted seed {seeds[0]}")
+        if core is None:
+            continue  # every exploration would stop at the same set-up error, compared once
         for case in order(cases):
             for seed in order(explore_seeds) if case.seeded else [0]:
                 key = f"explore {where} {case.label}" + (f" seed={seed}" if case.seeded else "")

@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(ROOT, "scenarios"))
 
 import balloon_dequeue_poison
 import balloon_enqueue_double_del
+import balloon_shrinker_overdeflate
 import contig_range_isolation_stall
 import nr_isolated_stall
 import z3fold_failed_migration
@@ -670,6 +671,22 @@ def z3fold_page_compacted(k):
     k.cpu(0).run(k.compaction.page, Z3FOLD_PAGES[0], name="compact")
 
 
+def deflates_on_oom_through(kernel: str, fixes: Fixes) -> str:
+    """The entry point by which the balloon deflates under memory pressure: the OOM
+    notifier or the shrinker (the other is refused)."""
+    k = core.Kernel(preset=kernel, fixes=fixes)
+    k.call("balloon_init")
+    k.call("balloon_fill", 8)
+    ways = []
+    for entry, args in (("balloon_oom_notify", ()), ("balloon_shrink", (4,))):
+        try:
+            k.call(entry, *args)
+            ways.append(entry)
+        except core.UsageError:
+            pass
+    return "/".join(ways)
+
+
 def isolation_claims(kernel: str, fixes: Fixes) -> bool:
     """Whether z3fold_page_isolate sets PAGE_CLAIMED (test_and_set_bit under the page lock)."""
     return any(e["kind"] == "step" and e["func"] == "z3fold_page_isolate" and e["op"] == "test_and_set"
@@ -689,6 +706,11 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "37cf99e08c6f": (lambda k, f: keys(leak_more_than_inflated.run(kernel=k, fixes=f)),
                      (), ("bug:balloon_page_dequeue",)),
     "da9556a2367c": (write_takes_the_stream_mutex, False, True),
+    "71994620bb25": (deflates_on_oom_through, "balloon_shrink", "balloon_oom_notify"),
+    "fix-shrinker-scan-number-of-pages": (
+        lambda k, f: keys(balloon_shrinker_overdeflate.balloon_shrinker_overdeflate.run(kernel=k, fixes=f)),
+        (), ("check:shrinker_frees_at_most_nr_to_scan",)),
+    "da10329cb057": (deflates_on_oom_through, "balloon_oom_notify", "balloon_shrink"),
     "zram-gfp-movable": (zram_page_migratetype, "Movable", "Unmovable"),
     # 120 free order-0 pages: above min + 16, below low + 16.
     "8348faf91f56": (lambda k, f: order3_compaction(k, f, 120)[0] == SKIPPED, False, True),
@@ -873,6 +895,8 @@ def test_flipping_a_fix_whose_code_is_gone_is_refused(fix: str) -> None:
     preset = next(p for p, d in PRESETS.items() if later in d["fixes"])  # the first with it
     with pytest.raises(core.UsageError, match=f"has no effect with fix '{later}'"):
         core.Kernel(preset=preset, fixes={fix: False})
-    # With the fix that removed it flipped off too, it means something again.
-    off = off_with_dependents(later, set(PRESETS[preset]["fixes"]))
-    core.Kernel(preset=preset, fixes={**off, fix: False})
+    # With the fix that removed it flipped off too, it means something again (and the
+    # fixes that need it go with it).
+    has = set(PRESETS[preset]["fixes"])
+    off = off_with_dependents(later, has)
+    core.Kernel(preset=preset, fixes={**off, **off_with_dependents(fix, has - set(off))})

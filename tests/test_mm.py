@@ -81,12 +81,13 @@ def test_presets_list_their_fixes() -> None:
         *MIGRATION, "698b1b30642f", "c102f07ca0b0", "zs-malloc-gfp", "balloon-dequeue-under-lock",
         "f68b992bbb47", "da9556a2367c", "zram-gfp-movable"]
     assert set(presets["v4.19"]["fixes"]) - set(presets["v4.14"]["fixes"]) == {
-        "c7cdff0e8647", "drop-max-zpage-size"}
+        "c7cdff0e8647", "71994620bb25", "drop-max-zpage-size"}
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
-        "3c9959e02547", "e82592c4fd7e", "a939888ec38b"}
+        "fix-shrinker-scan-number-of-pages", "3c9959e02547", "e82592c4fd7e", "a939888ec38b"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
-        "handle-freed-page-at-the-first-place", "d20bdd571ee5", "4a3ac9311dac", "d8f117abb380"}
+        "handle-freed-page-at-the-first-place", "d20bdd571ee5", "4a3ac9311dac", "d8f117abb380",
+        "da10329cb057"}
     assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {
         "dd4ae78a21fc", "239592815805", "fc5488651c7d", "dcf5aedb24f8", "6d679578fe9c"}
     assert set(presets["v6.1"]["fixes"]) - set(presets["v5.15"]["fixes"]) == {
@@ -157,7 +158,7 @@ def test_fixes_are_named_and_titled() -> None:
         "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", "balloon-dequeue-under-lock",
         "f68b992bbb47", "37cf99e08c6f",
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal",
-        "da9556a2367c", "zram-gfp-movable",
+        "71994620bb25", "fix-shrinker-scan-number-of-pages", "da10329cb057", "da9556a2367c", "zram-gfp-movable",
         "db8ffbd4e763", "drop-max-zpage-size", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
         "e914d8f00391", "4a3ac9311dac", "d8f117abb380", "fc5488651c7d", "dcf5aedb24f8", "6d679578fe9c", "943fb61dd66f", "4a1c3839108a", "6cf9a34967ed", "df6f0f1d0cf0",
         "04094226d6ce", "f4bad643c1d6", "z3fold-free-no-buddy-del", "e774a7bc7f0a"]
@@ -171,7 +172,8 @@ def test_fixes_are_named_and_titled() -> None:
         "1b8320b620d6": "b475d42d2c43", "c102f07ca0b0": "b475d42d2c43",
         "77ff465799c6": "c4549b871102", "1a87aa03597e": "c4549b871102",
         "701d678599d0": "c4549b871102", "04094226d6ce": "e774a7bc7f0a",
-        "6d679578fe9c": "e774a7bc7f0a", "d8f117abb380": "fc5488651c7d"}
+        "6d679578fe9c": "e774a7bc7f0a", "d8f117abb380": "fc5488651c7d",
+        "71994620bb25": "da10329cb057", "fix-shrinker-scan-number-of-pages": "da10329cb057"}
 
 
 def test_kernel_state_reports_preset_and_fix_overrides() -> None:

@@ -107,6 +107,14 @@ LruCursor lru_next(Mm& mm, const LruCursor& pos, uint32_t head, uint32_t line) {
   return {LruCursor::Foreign, kNoPfn, p.list};
 }
 
+// The first page on `list` whose lock another holds (kNoPfn: none), as the next dequeue
+// would find it: a look at the model's state, no scheduling point.
+Pfn first_locked_page(const Mm& mm, uint32_t list) {
+  for (Pfn p = mm.lists[list].first; p != kNoPfn; p = mm.page(p).lru_next)
+    if (mm.page(p).flags & (1ull << PG_locked)) return p;
+  return kNoPfn;
+}
+
 Balloon& the_balloon(Mm& mm) {
   Balloon& bl = drivers_of(mm).balloon;
   if (!bl.present) throw UsageError("the balloon device does not exist (call balloon_init first)");
@@ -136,6 +144,7 @@ void balloon_page_insert(Mm& mm, balloon_dev_info& b, Pfn page) {
     __SetPageMovable(mm, page, b.mapping);
   set_page_private(mm, page, kBalloonDevId);
   list_add(mm, page, b.pages, here());
+  wake_up(balloon_obj());  // a shrinker waiting for a page to deflate looks again
 }
 
 void balloon_page_delete(Mm& mm, Pfn page) {
@@ -254,7 +263,7 @@ Pfn balloon_page_dequeue(Mm& mm, balloon_dev_info& b) {
     // lost. BUG() here, otherwise the balloon driver may get stuck in an infinite loop
     // while attempting to release all its pages.
     spin_lock_irqsave(b.pages_lock);
-    sched(Op::Read, Access::Read, make_obj(kBalloonDevClass, 0), here());
+    sched(Op::Read, Access::Read, balloon_obj(), here());
     if (list_empty(mm, b.pages) && !b.isolated_pages)
       BUG(REPORT_FUNC("balloon_page_dequeue"), BUG_SITE("BUG()"),
           {"list_empty(&b_dev_info->pages) && !b_dev_info->isolated_pages: balloon pages lost"});
@@ -269,7 +278,7 @@ bool balloon_page_isolate(Mm& mm, Pfn page, isolate_mode_t) {
   balloon_dev_info& b = balloon_page_device(mm, page);
   spin_lock_irqsave(b.pages_lock);
   list_del(mm, page, here());
-  sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
+  sched(Op::Write, Access::Write, balloon_obj(), here());
   b.isolated_pages++;
   // v3: the driver marked the page isolated itself (the VM does it from v4 on).
   if (!vm_owns_isolated(mm)) __SetPageIsolated(mm, page);
@@ -282,10 +291,11 @@ void balloon_page_putback(Mm& mm, Pfn page) {
   balloon_dev_info& b = balloon_page_device(mm, page);
   spin_lock_irqsave(b.pages_lock);
   list_add(mm, page, b.pages, here());
-  sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
+  sched(Op::Write, Access::Write, balloon_obj(), here());
   b.isolated_pages--;
   if (!vm_owns_isolated(mm)) __ClearPageIsolated(mm, page);  // v3: the driver's flag
   spin_unlock_irqrestore(b.pages_lock);
+  wake_up(balloon_obj());
 }
 
 // ---- mm/balloon_compaction.c before b1123ea6d3b3 (4.7): the VM's balloon hooks ----
@@ -297,7 +307,7 @@ void __isolate_balloon_page(Mm& mm, Pfn page) {
   spin_lock_irqsave(b.pages_lock);
   ClearPageFlag(mm, page, PG_private);
   list_del(mm, page, here());
-  sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
+  sched(Op::Write, Access::Write, balloon_obj(), here());
   b.isolated_pages++;
   spin_unlock_irqrestore(b.pages_lock);
 }
@@ -307,9 +317,10 @@ void __putback_balloon_page(Mm& mm, Pfn page) {
   spin_lock_irqsave(b.pages_lock);
   SetPageFlag(mm, page, PG_private);
   list_add(mm, page, b.pages, here());
-  sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
+  sched(Op::Write, Access::Write, balloon_obj(), here());
   b.isolated_pages--;
   spin_unlock_irqrestore(b.pages_lock);
+  wake_up(balloon_obj());
 }
 
 // __isolate_lru_page() counterpart for a ballooned page.
@@ -510,6 +521,7 @@ uint32_t leak_balloon_pages(Mm& mm, uint64_t num, Pfn* first) {
     vb.num_pages -= 1;
   }
   const auto num_freed_pages = uint32_t(vb.pfns.size());
+  if (num_freed_pages) wake_up(balloon_obj());  // vb->num_pages dropped
   if (first) *first = vb.pfns.empty() ? kNoPfn : vb.pfns.front();
   // With VIRTIO_BALLOON_F_MUST_TELL_HOST we *have* to tell the host before the pages go.
   if (!vb.pfns.empty()) tell_host(mm, false);
@@ -543,6 +555,40 @@ uint32_t leak_balloon_pages(Mm& mm, uint64_t num, Pfn* first) {
 
 uint32_t leak_balloon(Mm& mm, uint64_t num) { return leak_balloon_pages(mm, num, nullptr); }
 
+uint64_t virtio_balloon_shrinker_scan(Mm& mm, uint64_t nr_to_scan) {
+  MODEL_FUNC("virtio_balloon_shrinker_scan");
+  const Balloon& bl = the_balloon(mm);
+  const virtio_balloon& vb = bl.vb;
+  // The fix's loop (shrink_balloon_pages) adds up what it freed against the request;
+  // 71994620bb25's subtracted the running total from what was left on every pass.
+  const bool counted = mm.cfg.has(Fix::BalloonShrinkerScanCount);
+  uint64_t pages_to_free = nr_to_scan;  // VIRTIO_BALLOON_PAGES_PER_PAGE is 1 (4K pages)
+  uint64_t pages_freed = 0;
+  // One invocation of leak_balloon can deflate at most VIRTIO_BALLOON_ARRAY_PFNS_MAX
+  // balloon pages, so we call it multiple times to deflate pages till reaching
+  // pages_to_free.
+  for (;;) {
+    sched(Op::Read, Access::Read, balloon_obj(), here());  // vb->num_pages, unlocked
+    if (!vb.num_pages || (counted ? pages_freed >= pages_to_free : !pages_to_free)) break;
+    if (!counted) pages_to_free -= pages_freed;
+    const uint64_t ask = counted ? pages_to_free - pages_freed : pages_to_free;
+    const uint32_t freed = leak_balloon(mm, ask);
+    pages_freed += freed;
+    // A pass that freed nothing: every page left is isolated by compaction, or locked by
+    // another on the list. When the next pass asks the same (the count stays, or it
+    // wrapped and would take 2^64 / pages_freed passes to reach 0), the loop spins until
+    // a page comes back to the list or the locked one is unlocked.
+    const bool same_ask = counted || !pages_freed || pages_to_free > (uint64_t(1) << 63);
+    if (!freed && ask && same_ask) {
+      if (list_empty(mm, bl.vb_dev_info.pages))
+        poll_spin(balloon_obj(), "virtio_balloon_shrinker_scan");
+      else if (const Pfn locked = first_locked_page(mm, bl.vb_dev_info.pages); locked != kNoPfn)
+        poll_spin(page_obj(locked), "virtio_balloon_shrinker_scan");
+    }
+  }
+  return pages_freed;  // update_balloon_size(vb) tells the host's config: not modelled
+}
+
 Pfn leak_balloon_one(Mm& mm) {
   Pfn page = kNoPfn;
   leak_balloon_pages(mm, 1, &page);
@@ -565,7 +611,7 @@ int virtballoon_migratepage(Mm& mm, balloon_dev_info& b, Pfn newpage, Pfn page, 
   // balloon's page migration 1st step -- inflate "newpage"
   spin_lock_irqsave(b.pages_lock);
   balloon_page_insert(mm, b, newpage);
-  sched(Op::Write, Access::Write, make_obj(kBalloonDevClass, 0), here());
+  sched(Op::Write, Access::Write, balloon_obj(), here());
   b.isolated_pages--;
   bl.events[BALLOON_MIGRATE]++;
   spin_unlock_irqrestore(b.pages_lock);

@@ -30,6 +30,8 @@ inline constexpr uint8_t kBalloonLockClass = objclass::kBalloonBase + 1;       /
 inline constexpr uint8_t kBalloonVqClass = objclass::kBalloonBase + 2;         // virtqueues
 inline constexpr uint8_t kBalloonDevClass = objclass::kBalloonBase + 3;        // balloon_dev_info
 inline constexpr uint64_t kVbPfns = 1;  // make_obj(kBalloonDevClass, kVbPfns): vb->pfns, vb->num_pfns
+// balloon_dev_info's isolated_pages, and vb->num_pages where it is read without balloon_lock.
+inline ObjId balloon_obj() { return make_obj(kBalloonDevClass, 0); }
 
 // page_private() of a balloon page: the balloon device (the model has one; 0 is NULL).
 inline constexpr uint64_t kBalloonDevId = 1;
@@ -123,6 +125,9 @@ uint32_t fill_balloon(mm::Mm& mm, uint64_t num);
 uint32_t leak_balloon(mm::Mm& mm, uint64_t num);
 // leak_balloon of one page, returning which page left the balloon (kNoPfn: none).
 mm::Pfn leak_balloon_one(mm::Mm& mm);
+// virtio_balloon_shrinker_scan (71994620bb25, 4.19 to 5.6) with sc->nr_to_scan: leak_balloon
+// in a loop until nr_to_scan pages or an empty balloon; returns the pages freed.
+uint64_t virtio_balloon_shrinker_scan(mm::Mm& mm, uint64_t nr_to_scan);
 // b->migratepage of virtio_balloon.
 int virtballoon_migratepage(mm::Mm& mm, balloon_dev_info& b, mm::Pfn newpage, mm::Pfn page,
                             mm::MigrateMode mode);

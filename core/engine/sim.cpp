@@ -557,12 +557,12 @@ void Sim::might_sleep(const char* what, ObjId obj) {
           obj_label(obj, world_)});
 }
 
-void Sim::wake(ObjId obj) {
+void Sim::wake(ObjId obj, bool pollers_only) {
   if (waiters_.empty()) return;
   const Nanos t_now = now();
   size_t keep = 0;
   for (size_t i = 0; i < waiters_.size(); ++i) {
-    if (waiters_[i].first != obj) {
+    if (waiters_[i].first != obj || (pollers_only && !tasks_[waiters_[i].second]->wait.condition)) {
       waiters_[keep++] = waiters_[i];
       continue;
     }

@@ -223,8 +223,9 @@ class Sim {
   // might_sleep(): with debug_atomic_sleep, taking a sleeping lock while holding a
   // spinlock is reported (whether or not the lock is contended).
   void might_sleep(const char* what, ObjId obj);
-  // Wake every task blocked on obj; they retry.
-  void wake(ObjId obj);
+  // Wake every task blocked on obj; they retry. `pollers_only`: only the tasks in a
+  // polling loop (poll_sleep, poll_resched, poll_spin), not those queued on a lock.
+  void wake(ObjId obj, bool pollers_only = false);
   void hold(ObjId obj);       // the current task now holds obj
   // Records a counter's new value when tracing (CounterSample); cheap when not.
   void sample(const char* name, int64_t value) {

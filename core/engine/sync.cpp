@@ -294,6 +294,10 @@ void wake_up(ObjId obj) {
   if (Sim* s = running_sim()) s->wake(obj);
 }
 
+void wake_up_pollers(ObjId obj) {
+  if (Sim* s = running_sim()) s->wake(obj, true);
+}
+
 void bit_lock(int nr, uint64_t& w, ObjId obj, BitLockKind kind, const char* what, uint32_t line) {
   Sim* s = running_sim();
   const bool sleeps = kind == BitLockKind::Sleep;

@@ -46,6 +46,9 @@ void poll_resched(ObjId obj, const char* what);
 void poll_spin(ObjId obj, const char* what);
 // Wakes the tasks that poll obj (a writer of the state they poll).
 void wake_up(ObjId obj);
+// The same for a lock's object, without waking the tasks queued on the lock itself (an
+// unlock that wakes those only in some kernels: unlock_page and PG_waiters).
+void wake_up_pollers(ObjId obj);
 
 // spinlock_t: spins in simulated time; the task keeps its CPU while spinning.
 struct SpinLock {

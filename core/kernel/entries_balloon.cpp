@@ -64,14 +64,30 @@ std::vector<EntryPoint> balloon_entries() {
       {"balloon_oom_notify", "",
        "the OOM notifier with VIRTIO_BALLOON_F_DEFLATE_ON_OOM (virtballoon_oom_notify): one "
        "leak_balloon of oom_pages (256) pages, whatever the balloon holds; returns pages "
-       "deflated. 4.19 to 5.7 deflate through a shrinker instead (71994620bb25): refused there",
+       "deflated. Refused from 71994620bb25 (4.19) to da10329cb057 (5.7), which deflate "
+       "through the shrinker (balloon_shrink) instead",
        [](Kernel& k, Args) -> int64_t {
          require_balloon(k, "balloon_oom_notify");
-         if (descends_from(k.preset_name(), "v4.19") && !descends_from(k.preset_name(), "v5.10"))
+         if (k.cfg.has(Fix::BalloonShrinker) && !k.cfg.has(Fix::BalloonOomNotifier))
            throw UsageError("balloon_oom_notify: " + k.preset_name() +
-                            " deflates on OOM through a shrinker (71994620bb25, 4.19, until "
-                            "5.8 went back to the OOM notifier), which is not modelled");
+                            " deflates on OOM through the balloon's shrinker (71994620bb25, "
+                            "until da10329cb057 went back to the OOM notifier): use "
+                            "balloon_shrink");
          return drivers::leak_balloon(k, drivers::kOomPages);
+       }},
+      {"balloon_shrink", "nr_to_scan",
+       "reclaim calls the balloon's shrinker (virtio_balloon_shrinker_scan, 71994620bb25, 4.19 "
+       "to 5.6) with sc->nr_to_scan: leak_balloon in a loop until nr_to_scan pages or an "
+       "empty balloon; returns pages deflated. Refused where the balloon deflates through the "
+       "OOM notifier (balloon_oom_notify): before 71994620bb25 and since da10329cb057",
+       [](Kernel& k, Args a) -> int64_t {
+         require_balloon(k, "balloon_shrink");
+         if (!k.cfg.has(Fix::BalloonShrinker) || k.cfg.has(Fix::BalloonOomNotifier))
+           throw UsageError("balloon_shrink: " + k.preset_name() +
+                            " has no balloon shrinker that deflates (71994620bb25 brought it "
+                            "in 4.19, da10329cb057 went back to the OOM notifier in 5.7): "
+                            "use balloon_oom_notify");
+         return int64_t(drivers::virtio_balloon_shrinker_scan(k, count_arg("balloon_shrink", a[0])));
        }},
       {"balloon_dequeue", "",
        "leak_balloon of one page (balloon_page_dequeue, tell the host, free it); returns the pfn "

@@ -66,24 +66,27 @@ constexpr BuiltIn kBuiltIn[] = {
      "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list, "
      "unlock_page wakes by PG_waiters, zram can write incompressible pages back",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
-    {"v4.19", "v4.14", {Fix::BalloonAllocOutsideLock, Fix::ZramHugeClassSize},
-     "Linux 4.19 (LTS): fill_balloon allocates outside balloon_lock; zram stores a page "
-     "uncompressed by zsmalloc's huge class size",
+    {"v4.19", "v4.14", {Fix::BalloonAllocOutsideLock, Fix::BalloonShrinker, Fix::ZramHugeClassSize},
+     "Linux 4.19 (LTS): fill_balloon allocates outside balloon_lock, and the balloon "
+     "deflates on OOM through a shrinker; zram stores a page uncompressed by zsmalloc's "
+     "huge class size",
      "ZDawnG/linux-4.19 at b69769d39abc37abd99bd5af9a3ff3b6ff6a82d4 (4.19.0)"},
     {"v5.4", "v4.19",
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
-      Fix::BalloonEnqueueNoDoubleDel, Fix::ZramFreeNotifyTrylock, Fix::ZramIdleFlag,
-      Fix::ZramIdleHugeWriteback},
-     "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces, zram's "
+      Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonShrinkerScanCount, Fix::ZramFreeNotifyTrylock,
+      Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback},
+     "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces and its "
+     "shrinker's count, zram's "
      "slot free safe in softirq and its writeback on request; z3fold is modelled from here "
      "(its pages movable since 5.2)",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
     {"v5.10", "v5.4",
      {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate,
-      Fix::Z3foldInterPageCompaction, Fix::Z3foldFreeHandleWriteLock},
+      Fix::Z3foldInterPageCompaction, Fix::Z3foldFreeHandleWriteLock, Fix::BalloonOomNotifier},
      "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; "
      "compaction stops isolating when too many pages are isolated and it has pages to "
-     "migrate; z3fold compacts between pages and locks its slots",
+     "migrate; z3fold compacts between pages and locks its slots; the balloon deflates on "
+     "OOM through the OOM notifier again",
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
     {"v5.15", "v5.10",
      {Fix::MigrateFailedToRetList, Fix::ZsCompactCountsLocally, Fix::Z3foldFreeHandleFreesSlots,
@@ -161,6 +164,10 @@ constexpr FixNeeds kFixNeeds[] = {
      "418a3ab1e778 reworks the balloon_page_enqueue(b, page) of c7cdff0e8647"},
     {Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonListInterfaces,
      "the fix moves a list_del that 418a3ab1e778 put in balloon_page_enqueue_one"},
+    {Fix::BalloonShrinkerScanCount, Fix::BalloonShrinker,
+     "the fix changes the scan loop of 71994620bb25's shrinker"},
+    {Fix::BalloonOomNotifier, Fix::BalloonShrinker,
+     "da10329cb057 switches back from 71994620bb25's shrinker to the OOM notifier"},
     {Fix::ZsCompactCountsLocally, Fix::ZsCompactUnderClassLock,
      "239592815805 changes v4's __zs_compact, which v3's freeze compaction does not have"},
     {Fix::MigrateFreedPageFirst, Fix::PutPageAfterMigration,
@@ -267,6 +274,8 @@ constexpr FixRemoved kFixRemoved[] = {
     {Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldNoLru},  // e774a7bc7f0a removed z3fold_reclaim_page
     {Fix::Z3foldHeadlessReclaimClaim, Fix::Z3foldNoLru},
     {Fix::Z3foldFreeHandleWriteLock, Fix::Z3foldFreeHandleFreesSlots},  // one write-locked section
+    {Fix::BalloonShrinker, Fix::BalloonOomNotifier},  // the shrinker deflates no more
+    {Fix::BalloonShrinkerScanCount, Fix::BalloonOomNotifier},
 };
 
 std::deque<Preset>& registry() {
@@ -353,12 +362,6 @@ std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string
     }
     out.set(size_t(*f), on);
   }
-  for (const auto& [fix, needs, why] : kFixNeeds) {
-    if (!out.test(size_t(fix)) || out.test(size_t(needs))) continue;
-    if (auto later = fix_removed_by(fix); later && out.test(size_t(*later))) continue;  // code gone
-    throw UsageError(std::string("fix '") + fix_info(fix).name + "' needs fix '" +
-                     fix_info(needs).name + "' (" + why + ")");
-  }
   // A flip that cannot change anything would let a scenario pass without testing it.
   for (const auto& [name, on] : flips) {
     const Fix f = *fix_by_name(name);
@@ -366,6 +369,12 @@ std::bitset<kFixCount> resolve_fixes(const Preset& p, const std::map<std::string
       throw UsageError(std::string("fix '") + name + "' has no effect with fix '" +
                        fix_info(*later).name + "', which removed its code; flip '" +
                        fix_info(*later).name + "' off too");
+  }
+  for (const auto& [fix, needs, why] : kFixNeeds) {
+    if (!out.test(size_t(fix)) || out.test(size_t(needs))) continue;
+    if (auto later = fix_removed_by(fix); later && out.test(size_t(*later))) continue;  // code gone
+    throw UsageError(std::string("fix '") + fix_info(fix).name + "' needs fix '" +
+                     fix_info(needs).name + "' (" + why + ")");
   }
   return out;
 }

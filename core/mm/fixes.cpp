@@ -244,6 +244,21 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm/balloon_compaction: avoid duplicate page removal (Wei Wang, 5.3-rc3; its upstream "
      "id is not in the stored archive: balloon_page_enqueue_one no longer list_dels a page "
      "virtio's fill_balloon already took off its list)"},
+    {Fix::BalloonShrinker, "71994620bb25",
+     "virtio_balloon: replace oom notifier with shrinker (4.19, Wei Wang: with "
+     "VIRTIO_BALLOON_F_DEFLATE_ON_OOM the balloon deflates from reclaim, "
+     "virtio_balloon_shrinker_scan calling leak_balloon in a loop until nr_to_scan pages; "
+     "virtballoon_oom_notify is gone)"},
+    {Fix::BalloonShrinkerScanCount, "fix-shrinker-scan-number-of-pages",
+     "virtio_balloon: fix shrinker scan number of pages (5.4-rc8, Michael S. Tsirkin, v2 "
+     "archive id 17710464262; its upstream id is not in the stored archive: the loop adds up "
+     "what it freed against nr_to_scan; before, every pass subtracted the running total from "
+     "what was left, so a short pass, as compaction's isolated pages make, could wrap "
+     "pages_to_free and deflate the whole balloon)"},
+    {Fix::BalloonOomNotifier, "da10329cb057",
+     "virtio-balloon: switch back to OOM handler for VIRTIO_BALLOON_F_DEFLATE_ON_OOM (5.7, "
+     "David Hildenbrand: virtio_balloon_oom_notify deflates VIRTIO_BALLOON_OOM_NR_PAGES "
+     "again; the shrinker stays only for free page hinting, which the model does not have)"},
     {Fix::ZramPerCpuStreams, "da9556a2367c",
      "zram: user per-cpu compression streams (4.7, Sergey Senozhatsky: each CPU compresses "
      "with its own stream, and zs_malloc tries without direct reclaim first, then with it "

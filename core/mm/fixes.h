@@ -73,6 +73,9 @@ enum class Fix : uint8_t {
   BalloonAllocOutsideLock,   // c7cdff0e8647 (4.15): fill_balloon allocates before balloon_lock
   BalloonListInterfaces,     // 418a3ab1e778 (5.3): enqueue takes pages_lock before the page lock
   BalloonEnqueueNoDoubleDel, // "avoid duplicate page removal" (5.3): no second list_del in enqueue_one
+  BalloonShrinker,           // 71994620bb25 (4.19): deflate-on-OOM through a shrinker, no OOM notifier
+  BalloonShrinkerScanCount,  // "fix shrinker scan number of pages" (5.4): the scan loop counts what it freed
+  BalloonOomNotifier,        // da10329cb057 (5.7): deflate-on-OOM through the OOM notifier again
   // drivers/block/zram/zram_drv.c
   ZramPerCpuStreams,         // da9556a2367c (4.7): per-CPU compression streams, not one stream's mutex
   ZramGfpMovable,            // "zram: use __GFP_MOVABLE for memory allocation" (4.8)

@@ -172,6 +172,8 @@ void unlock_page(Mm& mm, Pfn pfn, uint32_t line) {
   if (waiters) {
     flags &= ~(1ull << PG_waiters);  // ClearPageWaiters: the queue is empty once all are woken
     wake_up(page_obj(pfn));
+  } else {
+    wake_up_pollers(page_obj(pfn));  // a loop that trylocks the page looks again
   }
 }
 
