@@ -437,6 +437,50 @@ TEST(Engine, ASleeperOnALockNobodyHoldsIsALostWakeupHang) {
   EXPECT_GT(hangs, 0);
 }
 
+// unlock_page with PG_waiters clear (62906027091f) wakes no task queued on the lock, but a
+// loop that polls the page (the 4.19 balloon shrinker retrying a locked page) looks again.
+TEST(Engine, WakeUpPollersWakesThePollingLoopsNotTheLockWaiters) {
+  int hangs = 0;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    World w;
+    uint64_t word = 0;
+    const ObjId obj = kNoObj + 7;
+    bool held = false, polling = false, polled_free = false, locked_after = false;
+    Sim sim(cfg(3), &w, std::make_unique<RandomStrategy>(seed));
+    sim.spawn(0, "holder", [&] {
+      bit_lock(0, word, obj, BitLockKind::Sleep, "page lock");
+      held = true;
+      while (!polling) delay(1);
+      bit_unlock_quiet(0, word, obj);
+      wake_up_pollers(obj);
+    });
+    sim.spawn(1, "sleeper", [&] {
+      while (!held) delay(1);
+      bit_lock(0, word, obj, BitLockKind::Sleep, "page lock");
+      locked_after = true;
+      bit_unlock(0, word, obj, BitLockKind::Sleep);
+    });
+    sim.spawn(2, "poller", [&] {
+      while (!(word & 1)) delay(1);
+      while (word & 1) {
+        polling = true;  // no scheduling point before the poll: the holder unlocks after it
+        poll_spin(obj, "a trylock loop");
+      }
+      polled_free = true;
+    });
+    const RunResult r = sim.run();
+    EXPECT_TRUE(polled_free) << "seed " << seed;  // polling at the unlock, and woken
+    if (locked_after) {  // the sleeper came after the unlock and took the lock
+      EXPECT_TRUE(r.ok()) << "seed " << seed;
+      continue;
+    }
+    ASSERT_EQ(r.outcomes.size(), 1u) << "seed " << seed;
+    EXPECT_EQ(r.outcomes[0].key(), "hang") << "seed " << seed;  // the sleeper's lost wake-up
+    ++hangs;
+  }
+  EXPECT_GT(hangs, 0);
+}
+
 TEST(Schedule, CompactRoundTripAndErrors) {
   Schedule s{{0, 0, 0, 1, 0, 0}, {}};
   EXPECT_EQ(s.compact(), "0x3 1 0x2");
