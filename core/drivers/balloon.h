@@ -125,6 +125,11 @@ uint32_t fill_balloon(mm::Mm& mm, uint64_t num);
 uint32_t leak_balloon(mm::Mm& mm, uint64_t num);
 // leak_balloon of one page, returning which page left the balloon (kNoPfn: none).
 mm::Pfn leak_balloon_one(mm::Mm& mm);
+// Whether the balloon deflates under memory pressure through its shrinker (71994620bb25,
+// until da10329cb057 went back to the OOM notifier, virtballoon_oom_notify).
+inline bool deflates_through_shrinker(const mm::Mm& mm) {
+  return mm.cfg.has(Fix::BalloonShrinker) && !mm.cfg.has(Fix::BalloonOomNotifier);
+}
 // virtio_balloon_shrinker_scan (71994620bb25, 4.19 to 5.6) with sc->nr_to_scan: leak_balloon
 // in a loop until nr_to_scan pages or an empty balloon; returns the pages freed.
 uint64_t virtio_balloon_shrinker_scan(mm::Mm& mm, uint64_t nr_to_scan);

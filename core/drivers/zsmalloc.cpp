@@ -159,12 +159,16 @@ std::string current_function() {
   OOPS("unable to handle kernel paging request", {"(" + what + ")"});
 }
 
+// An access to the pool itself: KASAN's check that it was not freed.
+ZsPool& pool_access(ZsPool& p) {
+  kasan_check(p.life, "struct zs_pool", p.name);
+  return p;
+}
+
 ZsPool& pool_of(Mm& mm, uint32_t pool) {
   Zsmalloc& z = Z(mm);
   if (pool >= z.nr_pools) bad_address("pool " + std::to_string(pool));
-  ZsPool& p = z.pools[pool];
-  kasan_check(p.life, "struct zs_pool", p.name);
-  return p;
+  return pool_access(z.pools[pool]);
 }
 
 // The lock that guards a class's lists and zspages: class->lock, or since c0547d0b6a4b the
@@ -175,9 +179,7 @@ SpinLock& class_lock(Mm& mm, SizeClass& c) {
 // The same for the pool's class in `slot`, which it leaves unwritten when the pool's lock
 // stands for the class's (exploration then restores no class the walk only looked at).
 SpinLock& class_lock(Mm& mm, ZsPool& p, size_t slot) {
-  if (!mm.cfg.has(Fix::ZsPoolLock)) return p.classes.write(slot).lock;
-  kasan_check(p.life, "struct zs_pool", p.name);  // &pool->lock
-  return p.lock;
+  return mm.cfg.has(Fix::ZsPoolLock) ? pool_access(p).lock : p.classes.write(slot).lock;
 }
 
 // pool->migrate_lock (b475d42d2c43), its read or its write side; since c0547d0b6a4b the
@@ -1538,7 +1540,8 @@ void async_free_zspage(World& w, uint64_t pool_id) {
   // Each distinct class in turn (for i < zs_size_classes, class->index == i), under its
   // lock: another CPU can put a zspage on a ZS_EMPTY list between two classes.
   for (size_t i = 0; i < p.classes.size(); ++i) {
-    spin_lock(class_lock(mm, p, i));
+    SpinLock& lock = class_lock(mm, p, i);
+    spin_lock(lock);
     if (!p.classes[i].fullness_list.empty(ZS_EMPTY)) {  // list_splice_init(&class->fullness_list[ZS_EMPTY], &free_pages)
       SizeClass& c = p.classes.write(i);
       sched(Op::ListDel, Access::Write, zs_class_obj(pool, c.index), here());
@@ -1546,7 +1549,7 @@ void async_free_zspage(World& w, uint64_t pool_id) {
       for (uint32_t id : l) zspage_at(mm, id).list = kZsLocalList;
       free_pages.insert(free_pages.begin(), l.begin(), l.end());
     }
-    spin_unlock(class_lock(mm, p, i));
+    spin_unlock(lock);
   }
   for (uint32_t id : free_pages) {
     sched(Op::ListDel, Access::Write, zspage_obj(id), here());

@@ -68,7 +68,7 @@ std::vector<EntryPoint> balloon_entries() {
        "through the shrinker (balloon_shrink) instead",
        [](Kernel& k, Args) -> int64_t {
          require_balloon(k, "balloon_oom_notify");
-         if (k.cfg.has(Fix::BalloonShrinker) && !k.cfg.has(Fix::BalloonOomNotifier))
+         if (drivers::deflates_through_shrinker(k))
            throw UsageError("balloon_oom_notify: " + k.preset_name() +
                             " deflates on OOM through the balloon's shrinker (71994620bb25, "
                             "until da10329cb057 went back to the OOM notifier): use "
@@ -82,7 +82,7 @@ std::vector<EntryPoint> balloon_entries() {
        "OOM notifier (balloon_oom_notify): before 71994620bb25 and since da10329cb057",
        [](Kernel& k, Args a) -> int64_t {
          require_balloon(k, "balloon_shrink");
-         if (!k.cfg.has(Fix::BalloonShrinker) || k.cfg.has(Fix::BalloonOomNotifier))
+         if (!drivers::deflates_through_shrinker(k))
            throw UsageError("balloon_shrink: " + k.preset_name() +
                             " has no balloon shrinker that deflates (71994620bb25 brought it "
                             "in 4.19, da10329cb057 went back to the OOM notifier in 5.7): "
