@@ -49,7 +49,8 @@ const std::vector<std::pair<const char*, mm::gfp_t>>& gfp_table() {
       {"__GFP_MOVABLE", __GFP_MOVABLE}, {"__GFP_RECLAIMABLE", __GFP_RECLAIMABLE},
       {"__GFP_HIGH", __GFP_HIGH}, {"__GFP_IO", __GFP_IO}, {"__GFP_FS", __GFP_FS},
       {"__GFP_NOWARN", __GFP_NOWARN}, {"__GFP_NORETRY", __GFP_NORETRY},
-      {"__GFP_NOMEMALLOC", __GFP_NOMEMALLOC}, {"__GFP_ZERO", __GFP_ZERO},
+      {"__GFP_MEMALLOC", __GFP_MEMALLOC}, {"__GFP_NOMEMALLOC", __GFP_NOMEMALLOC},
+      {"__GFP_ZERO", __GFP_ZERO},
       {"__GFP_ATOMIC", __GFP_ATOMIC}, {"__GFP_DIRECT_RECLAIM", __GFP_DIRECT_RECLAIM},
       {"__GFP_KSWAPD_RECLAIM", __GFP_KSWAPD_RECLAIM}, {"__GFP_RECLAIM", __GFP_RECLAIM},
   };

@@ -65,10 +65,12 @@ def test_before_non_lru_migration_order3_allocations_fail():
 
 
 def test_with_non_lru_migration_they_succeed():
-    for kernel in ("v4.8", "v6.6"):
+    # Since 4.12 ("finish whole pageblock to reduce fragmentation") the compaction for an
+    # unmovable order-3 page it will steal goes on to the end of the pageblock.
+    for kernel, migrated in (("v4.8", 64), ("v6.6", 256)):
         run = fragmentation_zram.run(kernel=kernel)
         assert run.ok, run.report()
-        assert run.kernel.stats["pgmigrate_success"] == 64
+        assert run.kernel.stats["pgmigrate_success"] == migrated
         assert forks(run, kernel) == WANTED, run.kernel.free_blocks()
 
 

@@ -60,6 +60,61 @@ def gfp_nofs_order9_allocates(kernel: str, fixes: Fixes) -> bool:
     return k.call("alloc_pages", 9, nofs) >= 0
 
 
+MOVABLE_MEMALLOC = "GFP_HIGHUSER_MOVABLE|__GFP_MEMALLOC"  # set-up allocations below the watermarks
+KERNEL_MEMALLOC = "GFP_KERNEL|__GFP_MEMALLOC"
+
+
+def all_but(kernel: str, fixes: Fixes, free: list[int], movable: bool = True) -> core.Kernel:
+    """A 2048-page zone of movable (or unmovable) pageblocks, every page allocated with
+    that migratetype but those of `free`."""
+    mt, gfp = ("MOVABLE", MOVABLE_MEMALLOC) if movable else ("UNMOVABLE", KERNEL_MEMALLOC)
+    k = core.Kernel(preset=kernel, fixes=fixes, zones=[("Normal", 2048, mt)])
+    while k.alloc_pages(0, gfp) is not None:
+        pass
+    for pfn in free:
+        k.free_pages(pfn)
+    return k
+
+
+def unmovable_from_free_pageblock_0(kernel: str, fixes: Fixes) -> int:
+    """The page an unmovable allocation gets from a movable pageblock whose pages 1 to 511
+    are free (blocks of orders 0 to 8): 4.8 splits the largest (256), 3bc48f96cf11 takes
+    the pageblock's free pages onto the unmovable lists and splits the smallest (1)."""
+    return all_but(kernel, fixes, list(range(1, 512))).alloc_pages(0, KERNEL_MEMALLOC)
+
+
+def claims_pageblock_0(kernel: str, fixes: Fixes) -> str:
+    """Pageblock 0's migratetype after an unmovable allocation stole from it, with 255 of
+    its pages free and 257 allocated, none of them LRU or movable: 02aa0cdd7248 counts them
+    as compatible with the unmovable allocation and claims the pageblock."""
+    k = all_but(kernel, fixes, list(range(257, 512)))
+    k.alloc_pages(0, KERNEL_MEMALLOC)
+    return k.state.page(0)["migratetype"]
+
+
+def movable_from_unmovable(kernel: str, fixes: Fixes) -> int:
+    """A movable allocation from unmovable pageblocks whose free pages are pfn 0 and the
+    order-2 block at 4 (too small to steal the pageblock): the largest, or since
+    7a8f58f39188 the smallest."""
+    return all_but(kernel, fixes, [0, 4, 5, 6, 7], movable=False).alloc_pages(0, MOVABLE_MEMALLOC)
+
+
+def unmovable_order2_compaction(kernel: str, fixes: Fixes) -> dict[str, int]:
+    """An order-2 GFP_KERNEL allocation on a 2048-page machine whose free memory is order-0
+    holes between a process's LRU pages (all in movable pageblocks): the compaction stalls
+    and failures, and the pages compaction migrated."""
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=2048)
+    pid = k.process("frag")
+    n = k.fault_in(pid, 2048)
+    for v in range(1, n, 2):
+        k.call("unmap", pid, v)
+    for order in range(10, 0, -1):  # what the process left of higher orders goes
+        while k.state.free_blocks()[order]:
+            assert k.alloc_pages(order, MOVABLE_MEMALLOC) is not None
+    assert k.alloc_pages(2, "GFP_KERNEL") is not None
+    return {s: k.state.stats[s] for s in ("compact_stall", "compact_fail", "pgmigrate_success")}
+
+
 SKIPPED, COMPLETE, SUCCESS = 1, 5, 8  # enum compact_result, as try_to_compact_pages returns it
 
 
@@ -726,6 +781,17 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "6afcf8ef0ca0": (lambda k, f: keys(nr_isolated_stall.nr_isolated_stall.run(kernel=k, fixes=f)),
                      (), ("check:no_stall",)),
     "73e64c51afc5": (gfp_nofs_order9_allocates, True, False),
+    "3bc48f96cf11": (unmovable_from_free_pageblock_0, 1, 256),
+    "02aa0cdd7248": (claims_pageblock_0, "Unmovable", "Movable"),
+    "7a8f58f39188": (movable_from_unmovable, 0, 4),
+    # No unmovable pageblock has pages to migrate: since 282722b0d258 a first async attempt
+    # (stall, fail) scans only those; the sync one that follows serves the allocation.
+    "282722b0d258": (lambda k, f: {s: n for s, n in unmovable_order2_compaction(k, f).items()
+                                   if s != "pgmigrate_success"},
+                     {"compact_stall": 2, "compact_fail": 1}, {"compact_stall": 1, "compact_fail": 0}),
+    # The sync attempt would steal from a movable pageblock: it finishes the pageblock (256
+    # LRU pages) instead of stopping at the first order-2 block (one batch of 32).
+    "finish-whole-pageblock": (lambda k, f: unmovable_order2_compaction(k, f)["pgmigrate_success"], 256, 32),
     # 5.5 only drops the old page; before, a new page was allocated, then both freed.
     "handle-freed-page-at-the-first-place": (
         under_unmap_and_move, ("put_page",), ("alloc_pages", "put_page (x2)")),

@@ -73,7 +73,8 @@ def test_presets_list_their_fixes() -> None:
         "correct-watermark-for-compaction-success", "8348faf91f56", "dont-recheck-watermarks-after-compact-success",
         "restrict-fragindex-to-costly-orders"}
     assert set(presets["v4.14"]["fixes"]) - set(presets["v4.9"]["fixes"]) == {
-        "6afcf8ef0ca0", "73e64c51afc5", "no-watermark-check-in-compact-finished", "77ff465799c6",
+        "6afcf8ef0ca0", "73e64c51afc5", "no-watermark-check-in-compact-finished", "3bc48f96cf11",
+        "02aa0cdd7248", "7a8f58f39188", "282722b0d258", "finish-whole-pageblock", "77ff465799c6",
         "195a8c43e93d", "62906027091f", "db8ffbd4e763"}
     # v3 was on 4.6-rc: kcompactd and the 4.5 fixes, and (as the series was tested) zram's
     # per-cpu streams and movable gfp.
@@ -148,7 +149,8 @@ def test_fixes_are_named_and_titled() -> None:
     assert [f["name"] for f in fixes] == [
         *MIGRATION, "6afcf8ef0ca0", *COMPACTION_4_7, "correct-watermark-for-compaction-success", "8348faf91f56",
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
-        "73e64c51afc5", "no-watermark-check-in-compact-finished", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
+        "73e64c51afc5", "no-watermark-check-in-compact-finished", "3bc48f96cf11", "02aa0cdd7248",
+        "7a8f58f39188", "282722b0d258", "finish-whole-pageblock", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",
         "4fbbb3fde3c6", "d818fca1cac3", "b485c6f1f9f5",
         *V44, "1b8320b620d6", "c102f07ca0b0", "zs-malloc-gfp", "77ff465799c6", "1a87aa03597e",

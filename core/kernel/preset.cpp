@@ -59,10 +59,13 @@ constexpr BuiltIn kBuiltIn[] = {
      "lxuxx/linux-4.9 at 157606459ea25f1501efafe5e98686fb11c5148c (4.9.0)"},
     {"v4.14", "v4.9",
      {Fix::NrIsolatedLruOnly, Fix::CompactionGfpNofs, Fix::CompactFinishedNoWatermark,
-      Fix::BalloonDeflateViaList,
+      Fix::FallbackStealThenSmallest, Fix::FallbackCountsMovable, Fix::FallbackSmallestNoSteal,
+      Fix::CompactSameMigratetype, Fix::CompactFinishWholePageblock, Fix::BalloonDeflateViaList,
       Fix::ZsMigrateEmptyZspage, Fix::PageWaiters, Fix::ZramWriteback},
      "Linux 4.14 (LTS): NR_ISOLATED counts LRU pages only, GFP_NOFS requests compact, "
-     "compaction stops at the first suitable free page, "
+     "compaction stops at the first suitable free page, async direct compaction keeps to "
+     "the allocation's migratetype and the allocator's fallbacks steal less (4.12's "
+     "fragmentation avoidance), "
      "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list, "
      "unlock_page wakes by PG_waiters, zram can write incompressible pages back",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
@@ -164,6 +167,8 @@ constexpr FixNeeds kFixNeeds[] = {
      "418a3ab1e778 reworks the balloon_page_enqueue(b, page) of c7cdff0e8647"},
     {Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonListInterfaces,
      "the fix moves a list_del that 418a3ab1e778 put in balloon_page_enqueue_one"},
+    {Fix::FallbackSmallestNoSteal, Fix::FallbackStealThenSmallest,
+     "7a8f58f39188 changes the __rmqueue_fallback that 3bc48f96cf11 rewrote"},
     {Fix::BalloonShrinkerScanCount, Fix::BalloonShrinker,
      "the fix changes the scan loop of 71994620bb25's shrinker"},
     {Fix::BalloonOomNotifier, Fix::BalloonShrinker,

@@ -49,15 +49,27 @@ Watermark success_watermark(const Mm& mm, unsigned alloc_flags) {
                                                    : Watermark::Low;
 }
 
-// migrate_async_suitable: async compaction only migrates from MOVABLE/CMA pageblocks.
-bool migrate_async_suitable(int mt) { return mt == MIGRATE_MOVABLE || mt == MIGRATE_CMA; }
+bool is_migrate_movable(int mt) { return mt == MIGRATE_MOVABLE || mt == MIGRATE_CMA; }
+
+// suitable_migration_source: a pageblock the migrate scanner may isolate from. Async
+// compaction keeps to movable and CMA pageblocks; since 282722b0d258 async direct
+// compaction keeps to the allocation's migratetype, where a non-movable allocation can
+// succeed without a fallback (the later sync attempt scans every pageblock).
+bool suitable_migration_source(Mm& mm, const compact_control& cc, Pfn pfn) {
+  if (!mm.cfg.has(Fix::CompactSameMigratetype))
+    return cc.mode != MigrateMode::Async || is_migrate_movable(get_pageblock_migratetype(mm, pfn));
+  if (cc.mode != MigrateMode::Async || !cc.direct_compaction) return true;
+  const int block_mt = get_pageblock_migratetype(mm, pfn);
+  if (cc.migratetype == MIGRATE_MOVABLE) return is_migrate_movable(block_mt);
+  return block_mt == cc.migratetype;
+}
 
 // suitable_migration_target: a pageblock the free scanner may take pages from.
 bool suitable_migration_target(Mm& mm, Pfn pfn) {
   // If the page is a large free page, then disallow migration.
   if (PageBuddy(mm, pfn) && page_order(mm, pfn) >= unsigned(pageblock_order)) return false;
   // If the block is MIGRATE_MOVABLE or MIGRATE_CMA, allow migration.
-  return migrate_async_suitable(get_pageblock_migratetype(mm, pfn));
+  return is_migrate_movable(get_pageblock_migratetype(mm, pfn));
 }
 
 // compact_trylock_irqsave: async compaction backs out of a coarse lock it cannot take at
@@ -258,9 +270,7 @@ IsolateResult isolate_migratepages(Mm& mm, compact_control& cc) {
   // Iterate over whole pageblocks until one with isolated pages, or the free scanner.
   for (; block_end_pfn <= cc.free_pfn && low_pfn < cc.range_end; low_pfn = block_end_pfn,
        block_start_pfn = block_end_pfn, block_end_pfn += pageblock_nr_pages) {
-    if (cc.mode == MigrateMode::Async &&
-        !migrate_async_suitable(get_pageblock_migratetype(mm, block_start_pfn)))
-      continue;
+    if (!suitable_migration_source(mm, cc, block_start_pfn)) continue;
     low_pfn = isolate_migratepages_block(mm, cc, low_pfn, block_end_pfn, mode);
     if (!low_pfn || cc.contended) {
       acct_isolated(mm, cc);
@@ -420,7 +430,13 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
       !zone_watermark_ok(mm, zone, unsigned(cc.order),
                          zone.watermark[size_t(success_watermark(mm, cc.alloc_flags))], cc.alloc_flags))
     return CompactResult::Continue;
-  const int migratetype = gfpflags_to_migratetype(cc.gfp_mask);
+  const bool finish_block = mm.cfg.has(Fix::CompactFinishWholePageblock);
+  if (finish_block && cc.finishing_block) {
+    // We have finished the pageblock, but better check again that we really succeeded.
+    if (cc.migrate_pfn % pageblock_nr_pages) return CompactResult::Continue;
+    cc.finishing_block = false;
+  }
+  const int migratetype = cc.migratetype;
   for (int order = cc.order; order < MAX_ORDER; order++) {
     const FreeArea& area = zone.free_area[size_t(order)];
     if (!list_empty(mm, area.free_list[size_t(migratetype)])) return CompactResult::Success;
@@ -428,8 +444,17 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
       return CompactResult::Success;
     // Job done if an allocation would steal a freepage from another migratetype.
     bool can_steal = false;
-    if (find_suitable_fallback(mm, area, unsigned(order), migratetype, true, &can_steal) != -1)
-      return CompactResult::Success;
+    if (find_suitable_fallback(mm, area, unsigned(order), migratetype, true, &can_steal) != -1) {
+      // Movable pages are OK in any pageblock. For a non-movable allocation, sync
+      // compaction first finishes the current pageblock, so it is as free as possible and
+      // we won't have to steal another one soon (async compaction keeps to pageblocks of
+      // the same migratetype).
+      if (!finish_block || migratetype == MIGRATE_MOVABLE || cc.mode == MigrateMode::Async ||
+          cc.migrate_pfn % pageblock_nr_pages == 0)
+        return CompactResult::Success;
+      cc.finishing_block = true;
+      return CompactResult::Continue;
+    }
   }
   return CompactResult::NoSuitablePage;
 }
@@ -474,6 +499,7 @@ struct PrivateLists {
 CompactResult compact_zone(Mm& mm, compact_control& cc) {
   MODEL_FUNC("compact_zone");
   Zone& zone = mm.zones[cc.zone];
+  cc.migratetype = gfpflags_to_migratetype(cc.gfp_mask);
   CompactResult ret = compaction_suitable(mm, zone, cc.order, cc.alloc_flags);
   if (ret == CompactResult::Success || ret == CompactResult::Skipped) return ret;
 

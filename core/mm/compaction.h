@@ -37,11 +37,13 @@ struct compact_control {
   uint32_t zone = 0;
   int order = -1;                   // -1: compact the whole zone (compact_memory)
   gfp_t gfp_mask = 0;
+  int migratetype = 0;              // of direct compactor: gfpflags_to_migratetype(gfp_mask)
   unsigned alloc_flags = 0;         // the allocation's (direct compaction), else 0: WMARK_MIN
   MigrateMode mode = MigrateMode::Async;
   bool whole_zone = false;
   bool direct_compaction = false;
   bool contended = false;
+  bool finishing_block = false;     // finishing the current pageblock (finish-whole-pageblock)
   uint64_t total_migrate_scanned = 0;
   uint64_t total_free_scanned = 0;
   Pfn range_end = kNoPfn;           // a targeted compaction stops its migrate scanner here

@@ -64,6 +64,33 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "compaction stops as soon as the free lists hold a suitable page; before, it went on "
      "while the zone was below the allocation's watermark for the order, which the free "
      "pages compaction itself holds isolated can bring about)"},
+    {Fix::FallbackStealThenSmallest, "3bc48f96cf11",
+     "mm, page_alloc: split smallest stolen page in fallback (4.12, Vlastimil Babka: "
+     "__rmqueue_fallback moves the page it found, with its pageblock's other free pages if "
+     "it may steal the block, to the allocation's free lists, and __rmqueue retries "
+     "__rmqueue_smallest, which splits the smallest of them; before, it split the largest "
+     "page it found)"},
+    {Fix::FallbackCountsMovable, "02aa0cdd7248",
+     "mm, page_alloc: count movable pages when stealing from pageblock (4.12, Vlastimil "
+     "Babka: a fallback claims the pageblock when its free pages and its pages of a "
+     "compatible migratetype, LRU or __PageMovable pages for a movable allocation, the "
+     "others for an unmovable one stealing from a movable block, are half of it; before, "
+     "only free pages counted)"},
+    {Fix::FallbackSmallestNoSteal, "7a8f58f39188",
+     "mm, page_alloc: fallback to smallest page when not stealing whole pageblock (4.13, "
+     "Vlastimil Babka: a movable allocation that will not claim the pageblock takes the "
+     "smallest sufficient page of another migratetype, not the largest)"},
+    {Fix::CompactSameMigratetype, "282722b0d258",
+     "mm, compaction: restrict async compaction to pageblocks of same migratetype (4.12, "
+     "Vlastimil Babka: async direct compaction migrates only from pageblocks of the "
+     "allocation's migratetype (movable or CMA for a movable one), and the slow path "
+     "compacts before reclaim for non-movable allocations of orders 1 to 3 too; before, "
+     "async compaction migrated from movable and CMA pageblocks only)"},
+    {Fix::CompactFinishWholePageblock, "finish-whole-pageblock",
+     "mm, compaction: finish whole pageblock to reduce fragmentation (4.12, Vlastimil "
+     "Babka; its id is not in the stored archive, its v3 patch is archive id 24260322014: "
+     "when a non-movable allocation's page would be stolen from another migratetype, sync "
+     "compaction goes on to the end of the pageblock it is in before it reports success)"},
     {Fix::IsolationStopsWithPagesToMigrate, "d20bdd571ee5",
      "mm/compaction: stop isolation if too many pages are isolated and we have pages to "
      "migrate (5.10: isolate_migratepages_block returns at once when too_many_isolated() "

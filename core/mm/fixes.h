@@ -26,6 +26,11 @@ enum class Fix : uint8_t {
   FragindexCostlyOnly,       // the fragmentation index refuses costly orders only
   CompactionGfpNofs,         // 73e64c51afc5 (4.10): GFP_NOFS requests compact (anon pages only)
   CompactFinishedNoWatermark,  // "remove redundant watermark check in compact_finished()" (4.12)
+  FallbackStealThenSmallest, // 3bc48f96cf11 (4.12): a fallback moves what it steals to our lists; __rmqueue_smallest splits
+  FallbackCountsMovable,     // 02aa0cdd7248 (4.12): a pageblock is claimed when free + compatible pages are half of it
+  FallbackSmallestNoSteal,   // 7a8f58f39188 (4.13): a movable fallback that cannot claim the block takes the smallest page
+  CompactSameMigratetype,    // 282722b0d258 (4.12): async direct compaction scans the allocation's migratetype only
+  CompactFinishWholePageblock,  // "finish whole pageblock to reduce fragmentation" (4.12): sync compaction for a stealing allocation ends its pageblock
   IsolationStopsWithPagesToMigrate,  // d20bdd571ee5 (5.10): too many isolated + pages in hand: stop
   MigrateFreedPageFirst,     // "handle freed page at the first place" (5.5): no new page for it
   PageWaiters,               // 62906027091f (4.10): unlock_page wakes only if PG_waiters is set

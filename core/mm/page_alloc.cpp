@@ -270,11 +270,26 @@ Pfn __rmqueue_cma_fallback(Mm& mm, Zone& z, unsigned order) {
   return __rmqueue_smallest(mm, z, order, MIGRATE_CMA);
 }
 
-int move_freepages(Mm& mm, Zone& z, Pfn start, Pfn end, int migratetype) {
+// The pages move_freepages counts as movable since 02aa0cdd7248: "pages that could be
+// isolated for migration", on the LRU or __PageMovable. Read under zone->lock only, as
+// the kernel reads them, and like the buddy test not a scheduling point: the count only
+// weighs whether a fallback claims the pageblock.
+bool counts_as_movable(const Mm& mm, const Page& p) {
+  if (p.flags & (uint64_t(1) << PG_lru)) return true;
+  if (!mm.cfg.has(Fix::MovableMappingBit))
+    return (p.flags & (uint64_t(1) << PG_movable_v3)) && p.mapcount == PAGE_MOVABLE_MAPCOUNT_VALUE;
+  return (p.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
+}
+
+int move_freepages(Mm& mm, Zone& z, Pfn start, Pfn end, int migratetype, int* num_movable) {
   int pages_moved = 0;
+  if (num_movable) *num_movable = 0;
   for (Pfn page = start; page <= end;) {
     const Page& p = mm.page(page);
     if (!page_buddy_locked(p)) {
+      // We assume that pages that could be isolated for migration are movable. But we
+      // don't actually try isolating, as that would be expensive.
+      if (num_movable && counts_as_movable(mm, p)) (*num_movable)++;
       page++;
       continue;
     }
@@ -305,52 +320,110 @@ bool can_steal_fallback(unsigned order, int start_mt) {
   return false;
 }
 
-// steal_suitable_fallback (4.8): take ownership of blocks of pageblock_order and more;
-// otherwise move the pageblock's free pages to our lists and claim the pageblock when
-// at least half of it was free.
-void steal_suitable_fallback(Mm& mm, Zone& z, Pfn page, int start_type) {
+// steal_suitable_fallback: take ownership of blocks of pageblock_order and more;
+// otherwise move the pageblock's free pages to our lists and claim the pageblock when at
+// least half of it is free, or since 02aa0cdd7248 free or of a compatible migratetype.
+// Since 3bc48f96cf11 it is called for every fallback (whole_block: may it steal the
+// block) and leaves the page itself on our free list for __rmqueue_smallest; before, only
+// for a block it may steal, and __rmqueue_fallback took the page.
+void steal_suitable_fallback(Mm& mm, Zone& z, Pfn page, int start_type, bool whole_block) {
   const unsigned current_order = unsigned(mm.page(page).private_);
+  const int old_block_type = get_pfnblock_migratetype(z, page);
+  // This can happen due to races and we want to prevent broken highatomic accounting.
+  // (Before 3bc48f96cf11 the caller did not steal from a highatomic block.)
+  if (old_block_type == MIGRATE_HIGHATOMIC) goto single_page;
+  // Take ownership for orders >= pageblock_order.
   if (current_order >= unsigned(pageblock_order)) {
     change_pageblock_range(mm, page, current_order, start_type);
+    goto single_page;
+  }
+  // We are not allowed to try stealing from the whole block.
+  if (!whole_block) goto single_page;
+  {
+    int movable_pages = 0;
+    const int free_pages = move_freepages_block(mm, z, page, start_type, &movable_pages);
+    // Determine how many pages are compatible with our allocation. For movable
+    // allocation, it's the number of movable pages which we just obtained. Falling back a
+    // reclaimable or unmovable allocation to a movable pageblock, all non-movable pages
+    // are compatible; between unmovable and reclaimable, be conservative. (A free_pages of
+    // 0, a pageblock beyond its zone, never happens here: the model's zones are whole
+    // pageblocks.)
+    int alike_pages = 0;
+    if (mm.cfg.has(Fix::FallbackCountsMovable)) {
+      if (start_type == MIGRATE_MOVABLE)
+        alike_pages = movable_pages;
+      else if (old_block_type == MIGRATE_MOVABLE)
+        alike_pages = int(pageblock_nr_pages) - (free_pages + movable_pages);
+    }
+    // If a sufficient number of pages in the block are either free or of comparable
+    // migratability as our allocation, claim the whole block.
+    if (free_pages + alike_pages >= (1 << (pageblock_order - 1)))
+      set_pageblock_migratetype(mm, page, start_type);
     return;
   }
-  const int pages = move_freepages_block(mm, z, page, start_type);
-  // Claim the whole block if over half of it is free.
-  if (pages >= (1 << (pageblock_order - 1))) set_pageblock_migratetype(mm, page, start_type);
+single_page:
+  if (mm.cfg.has(Fix::FallbackStealThenSmallest))
+    list_move(mm, page, z.free_area[current_order].free_list[start_type], here());
 }
 
-// __rmqueue_fallback: the largest block in another migratetype's lists, stealing its
-// pageblock when can_steal_fallback says so.
+// __rmqueue_fallback: a page of another migratetype's lists, stealing its pageblock when
+// can_steal_fallback says so. Walks from MAX_ORDER - 1 down: the largest free page
+// roughly approximates the pageblock with the most free pages. Since 7a8f58f39188 a
+// movable allocation that will not steal the block takes the smallest sufficient page.
+// Since 3bc48f96cf11 it only steals (the page is then on our lists) and returns whether
+// it found one; before, it split and returned the page it found.
 Pfn __rmqueue_fallback(Mm& mm, Zone& z, unsigned order, int start_migratetype) {
-  for (int current_order = MAX_ORDER - 1; current_order >= int(order); --current_order) {
-    FreeArea& area = z.free_area[current_order];
-    bool can_steal = false;
-    const int fallback_mt =
-        find_suitable_fallback(mm, area, unsigned(current_order), start_migratetype, false,
-                               &can_steal);
-    if (fallback_mt == -1) continue;
-
-    const Pfn page = mm.lists[area.free_list[fallback_mt]].first;
-    if (can_steal && get_pfnblock_migratetype(z, page) != MIGRATE_HIGHATOMIC)
-      steal_suitable_fallback(mm, z, page, start_migratetype);
-
-    // Remove the page from the freelists.
-    area.nr_free--;
-    list_del(mm, page, here());
-    rmv_page_order(mm, page);
-    expand(mm, z, page, order, unsigned(current_order), start_migratetype);
+  const bool steal_then_smallest = mm.cfg.has(Fix::FallbackStealThenSmallest);
+  int current_order = MAX_ORDER - 1;
+  int fallback_mt = -1;
+  bool can_steal = false;
+  for (; current_order >= int(order); --current_order) {
+    fallback_mt = find_suitable_fallback(mm, z.free_area[current_order], unsigned(current_order),
+                                         start_migratetype, false, &can_steal);
+    if (fallback_mt != -1) break;
+  }
+  if (fallback_mt == -1) return kNoPfn;
+  // We cannot steal all free pages from the pageblock and the requested migratetype is
+  // movable: better split the smallest available page than the largest, because even if
+  // the next movable allocation falls back into a different pageblock than this one, it
+  // won't cause permanent fragmentation.
+  if (mm.cfg.has(Fix::FallbackSmallestNoSteal) && !can_steal &&
+      start_migratetype == MIGRATE_MOVABLE && current_order > int(order)) {
+    for (current_order = int(order); current_order < MAX_ORDER; current_order++) {
+      fallback_mt = find_suitable_fallback(mm, z.free_area[current_order], unsigned(current_order),
+                                           start_migratetype, false, &can_steal);
+      if (fallback_mt != -1) break;
+    }
+  }
+  FreeArea& area = z.free_area[current_order];
+  const Pfn page = mm.lists[area.free_list[fallback_mt]].first;
+  if (steal_then_smallest) {
+    steal_suitable_fallback(mm, z, page, start_migratetype, can_steal);
     return page;
   }
-  return kNoPfn;
+  if (can_steal && get_pfnblock_migratetype(z, page) != MIGRATE_HIGHATOMIC)
+    steal_suitable_fallback(mm, z, page, start_migratetype, true);
+  // Remove the page from the freelists.
+  area.nr_free--;
+  list_del(mm, page, here());
+  rmv_page_order(mm, page);
+  expand(mm, z, page, order, unsigned(current_order), start_migratetype);
+  return page;
 }
 
-// __rmqueue: the preferred lists, then CMA for movable requests, then the fallbacks.
+// __rmqueue: the preferred lists, then CMA for movable requests, then the fallbacks
+// (since 3bc48f96cf11 a fallback steals onto our lists and the preferred lists are tried
+// again).
 Pfn __rmqueue(Mm& mm, Zone& z, unsigned order, int migratetype) {
   MODEL_FUNC("__rmqueue");
+retry:
   Pfn page = __rmqueue_smallest(mm, z, order, migratetype);
   if (page == kNoPfn) {
     if (migratetype == MIGRATE_MOVABLE) page = __rmqueue_cma_fallback(mm, z, order);
-    if (page == kNoPfn) page = __rmqueue_fallback(mm, z, order, migratetype);
+    if (page == kNoPfn) {
+      page = __rmqueue_fallback(mm, z, order, migratetype);
+      if (page != kNoPfn && mm.cfg.has(Fix::FallbackStealThenSmallest)) goto retry;
+    }
   }
   return page;
 }
@@ -672,13 +745,20 @@ Pfn __alloc_pages_slowpath(Mm& mm, unsigned order, const AllocContext& ac) {
   if (page != kNoPfn) return page;
 
   // For costly allocations, try direct compaction first, as it's likely that we have
-  // enough base pages and don't need to reclaim. Don't try that for allocations that are
-  // allowed to ignore watermarks, as the ALLOC_NO_WATERMARKS attempt didn't yet happen.
-  if (can_direct_reclaim && order > PAGE_ALLOC_COSTLY_ORDER && !gfp_pfmemalloc_allowed(ac.gfp)) {
+  // enough base pages and don't need to reclaim. Since 282722b0d258 non-movable
+  // high-order allocations do so too, as compaction will try to prevent permanent
+  // fragmentation by migrating from blocks of the same migratetype. Don't try that for
+  // allocations that are allowed to ignore watermarks, as the ALLOC_NO_WATERMARKS attempt
+  // didn't yet happen.
+  const bool costly_order = order > PAGE_ALLOC_COSTLY_ORDER;
+  const bool same_mt = mm.cfg.has(Fix::CompactSameMigratetype);
+  if (can_direct_reclaim &&
+      (costly_order || (same_mt && order > 0 && ac.migratetype != MIGRATE_MOVABLE)) &&
+      !gfp_pfmemalloc_allowed(ac.gfp)) {
     page = __alloc_pages_direct_compact(mm, order, alloc_flags, ac, INIT_COMPACT_PRIORITY,
                                         &compact_result);
     if (page != kNoPfn) return page;
-    if (ac.gfp & __GFP_NORETRY) {
+    if (costly_order && (ac.gfp & __GFP_NORETRY)) {  // (before 282722b0d258 only costly orders came here)
       // Looks like reclaim/compaction is worth trying, but sync compaction could be very
       // expensive, so keep using async compaction, unless it was deferred.
       if (compact_result == CompactResult::Deferred) return kNoPfn;
@@ -1090,7 +1170,7 @@ int find_suitable_fallback(const Mm& mm, const FreeArea& area, unsigned order, i
   return -1;
 }
 
-int move_freepages_block(Mm& mm, Zone& z, Pfn pfn, int migratetype) {
+int move_freepages_block(Mm& mm, Zone& z, Pfn pfn, int migratetype, int* num_movable) {
   if (migratetype < 0 || migratetype >= MIGRATE_TYPES)
     throw UsageError("move_freepages_block: " + std::to_string(migratetype) +
                      " is not a migratetype");
@@ -1099,7 +1179,7 @@ int move_freepages_block(Mm& mm, Zone& z, Pfn pfn, int migratetype) {
   // Do not cross zone boundaries.
   if (!z.contains(start_pfn)) start_pfn = pfn;
   if (!z.contains(end_pfn)) return 0;
-  return move_freepages(mm, z, start_pfn, end_pfn, migratetype);
+  return move_freepages(mm, z, start_pfn, end_pfn, migratetype, num_movable);
 }
 
 // ---- watermarks ----

@@ -123,9 +123,10 @@ bool __zone_watermark_ok(const Mm& mm, const Zone& z, unsigned order, uint64_t m
 int find_suitable_fallback(const Mm& mm, const FreeArea& area, unsigned order, int migratetype,
                            bool only_stealable, bool* can_steal);
 // move_freepages_block: moves the free blocks of pfn's pageblock to the free lists of
-// `migratetype` (zone->lock held); returns the number of pages moved. The pageblock's
-// own migratetype is not changed (set_pageblock_migratetype does that).
-int move_freepages_block(Mm& mm, Zone& z, Pfn pfn, int migratetype);
+// `migratetype` (zone->lock held); returns the number of pages moved, and counts in
+// *num_movable the pageblock's LRU and __PageMovable pages (02aa0cdd7248). The
+// pageblock's own migratetype is not changed (set_pageblock_migratetype does that).
+int move_freepages_block(Mm& mm, Zone& z, Pfn pfn, int migratetype, int* num_movable = nullptr);
 
 // Fragmentation metrics (mm/vmstat.c): free blocks per order, the unusable free space
 // index (0..1000, as /sys/kernel/debug/extfrag/unusable_index shows it) and the

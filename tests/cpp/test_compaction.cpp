@@ -382,6 +382,44 @@ TEST(CompactionScanner, WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure) {
   }
 }
 
+// Where the migrate scanner of an async compaction takes pages from, in a zone whose four
+// pageblocks all hold a process's LRU pages, pageblock 0 marked unmovable: before
+// 282722b0d258 every async compaction skips pageblock 0 (movable and CMA ones only); since,
+// async direct compaction keeps to the allocation's migratetype, and a non-direct async
+// compaction scans every pageblock. Where the scanner stopped, with COMPACT_CLUSTER_MAX
+// (32) pages isolated from every other page, tells which pageblock it isolated from: 63 in
+// pageblock 0, 575 in pageblock 1.
+TEST(CompactionScanner, AsyncDirectCompactionKeepsToTheAllocationsMigratetypeSince282722b0d258) {
+  struct Case {
+    bool direct;
+    int migratetype;
+  };
+  const Case cases[] = {{true, MIGRATE_UNMOVABLE}, {true, MIGRATE_MOVABLE}, {false, MIGRATE_UNMOVABLE}};
+  std::map<std::string, std::vector<Pfn>> reached;
+  for (const auto& [label, c] : fix_flipped("v4.14", "v4.9", "282722b0d258", 2048)) {
+    for (const Case& cs : cases) {
+      Kernel k(c);
+      fragment(k);
+      set_pageblock_migratetype(k, 0, MIGRATE_UNMOVABLE);
+      compact_control cc = scanner_cc(k);
+      cc.mode = MigrateMode::Async;
+      cc.direct_compaction = cs.direct;
+      cc.migratetype = cs.migratetype;
+      cc.free_pfn = 3 * pageblock_nr_pages;
+      const RunResult r = run_task(k, [&] {
+        ASSERT_EQ(isolate_migratepages(k, cc), IsolateResult::Success);
+        putback_movable_pages(k, cc.migratepages);
+      });
+      ASSERT_TRUE(r.ok()) << outcomes_str(r);
+      reached[label].push_back(cc.migrate_pfn);
+    }
+  }
+  EXPECT_EQ(reached, (std::map<std::string, std::vector<Pfn>>{
+                         {"v4.14", {63, 575, 63}},
+                         {"v4.9", {575, 575, 575}},
+                         {"v4.14 without 282722b0d258", {575, 575, 575}}}));
+}
+
 // __compact_finished with a suitable free page in a zone below the allocation's watermark
 // for the order (the free pages a compaction holds isolated can bring that about): 4.9
 // goes on, since 4.12 ("remove redundant watermark check in compact_finished()") it stops.
