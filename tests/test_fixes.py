@@ -99,10 +99,10 @@ def movable_from_unmovable(kernel: str, fixes: Fixes) -> int:
     return all_but(kernel, fixes, [0, 4, 5, 6, 7], movable=False).alloc_pages(0, MOVABLE_MEMALLOC)
 
 
-def unmovable_order2_compaction(kernel: str, fixes: Fixes) -> dict[str, int]:
-    """An order-2 GFP_KERNEL allocation on a 2048-page machine whose free memory is order-0
-    holes between a process's LRU pages (all in movable pageblocks): the compaction stalls
-    and failures, and the pages compaction migrated."""
+def order2_compaction(kernel: str, fixes: Fixes, gfp: str = "GFP_KERNEL") -> dict[str, int]:
+    """An order-2 allocation on a 2048-page machine whose free memory is order-0 holes
+    between a process's LRU pages (all in movable pageblocks): the compaction stalls and
+    failures, and the pages compaction migrated."""
     k = core.Kernel(preset=kernel, fixes=fixes, pages=2048)
     pid = k.process("frag")
     n = k.fault_in(pid, 2048)
@@ -111,7 +111,7 @@ def unmovable_order2_compaction(kernel: str, fixes: Fixes) -> dict[str, int]:
     for order in range(10, 0, -1):  # what the process left of higher orders goes
         while k.state.free_blocks()[order]:
             assert k.alloc_pages(order, MOVABLE_MEMALLOC) is not None
-    assert k.alloc_pages(2, "GFP_KERNEL") is not None
+    assert k.alloc_pages(2, gfp) is not None
     return {s: k.state.stats[s] for s in ("compact_stall", "compact_fail", "pgmigrate_success")}
 
 
@@ -786,12 +786,15 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "7a8f58f39188": (movable_from_unmovable, 0, 4),
     # No unmovable pageblock has pages to migrate: since 282722b0d258 a first async attempt
     # (stall, fail) scans only those; the sync one that follows serves the allocation.
-    "282722b0d258": (lambda k, f: {s: n for s, n in unmovable_order2_compaction(k, f).items()
+    "282722b0d258": (lambda k, f: {s: n for s, n in order2_compaction(k, f).items()
                                    if s != "pgmigrate_success"},
                      {"compact_stall": 2, "compact_fail": 1}, {"compact_stall": 1, "compact_fail": 0}),
     # The sync attempt would steal from a movable pageblock: it finishes the pageblock (256
     # LRU pages) instead of stopping at the first order-2 block (one batch of 32).
-    "finish-whole-pageblock": (lambda k, f: unmovable_order2_compaction(k, f)["pgmigrate_success"], 256, 32),
+    "finish-whole-pageblock": (lambda k, f: order2_compaction(k, f)["pgmigrate_success"], 256, 32),
+    # ... and since d3a528a25601 so does a compaction for a movable page.
+    "d3a528a25601": (lambda k, f: order2_compaction(k, f, "GFP_HIGHUSER_MOVABLE")["pgmigrate_success"],
+                     256, 32),
     # 5.5 only drops the old page; before, a new page was allocated, then both freed.
     "handle-freed-page-at-the-first-place": (
         under_unmap_and_move, ("put_page",), ("alloc_pages", "put_page (x2)")),

@@ -77,9 +77,9 @@ constexpr BuiltIn kBuiltIn[] = {
     {"v5.4", "v4.19",
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
       Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonShrinkerScanCount, Fix::ZramFreeNotifyTrylock,
-      Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback},
+      Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::CompactAlwaysFinishPageblock},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces and its "
-     "shrinker's count, zram's "
+     "shrinker's count, compaction ends the pageblock it is in, zram's "
      "slot free safe in softirq and its writeback on request; z3fold is modelled from here "
      "(its pages movable since 5.2)",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
@@ -279,6 +279,7 @@ constexpr FixRemoved kFixRemoved[] = {
     {Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldNoLru},  // e774a7bc7f0a removed z3fold_reclaim_page
     {Fix::Z3foldHeadlessReclaimClaim, Fix::Z3foldNoLru},
     {Fix::Z3foldFreeHandleWriteLock, Fix::Z3foldFreeHandleFreesSlots},  // one write-locked section
+    {Fix::CompactFinishWholePageblock, Fix::CompactAlwaysFinishPageblock},  // no finishing_block
     {Fix::BalloonShrinker, Fix::BalloonOomNotifier},  // the shrinker deflates no more
     {Fix::BalloonShrinkerScanCount, Fix::BalloonOomNotifier},
 };

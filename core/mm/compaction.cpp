@@ -431,7 +431,11 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
                          zone.watermark[size_t(success_watermark(mm, cc.alloc_flags))], cc.alloc_flags))
     return CompactResult::Continue;
   const bool finish_block = mm.cfg.has(Fix::CompactFinishWholePageblock);
-  if (finish_block && cc.finishing_block) {
+  if (mm.cfg.has(Fix::CompactAlwaysFinishPageblock)) {
+    // Always finish scanning a pageblock to reduce the possibility of fallbacks in the
+    // future (d3a528a25601). The fallback test below then always finds it aligned.
+    if (cc.migrate_pfn % pageblock_nr_pages) return CompactResult::Continue;
+  } else if (finish_block && cc.finishing_block) {
     // We have finished the pageblock, but better check again that we really succeeded.
     if (cc.migrate_pfn % pageblock_nr_pages) return CompactResult::Continue;
     cc.finishing_block = false;

@@ -91,6 +91,11 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "Babka; its id is not in the stored archive, its v3 patch is archive id 24260322014: "
      "when a non-movable allocation's page would be stolen from another migratetype, sync "
      "compaction goes on to the end of the pageblock it is in before it reports success)"},
+    {Fix::CompactAlwaysFinishPageblock, "d3a528a25601",
+     "mm, compaction: always finish scanning of a full pageblock (5.1, Mel Gorman: "
+     "__compact_finished goes on while the migrate scanner is inside a pageblock, for every "
+     "compaction for an order, which replaces finish-whole-pageblock's cc->finishing_block; "
+     "before, a compaction for a movable page stopped at the first suitable free page)"},
     {Fix::IsolationStopsWithPagesToMigrate, "d20bdd571ee5",
      "mm/compaction: stop isolation if too many pages are isolated and we have pages to "
      "migrate (5.10: isolate_migratepages_block returns at once when too_many_isolated() "
