@@ -938,6 +938,8 @@ PINNED_IN_CPP = {
     # Scanner and allocator internals no scenario observes on every preset.
     "fdd048e12c9a": "CompactionScanner.WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure",
     "no-watermark-check-in-compact-finished": "CompactionFinished.StopsAtASuitablePageBelowTheWatermarkSince4_12",
+    # A task holding the LRU lock while compaction runs needs a C++ task.
+    "4bfbd121c88d": "CompactionDirect.AsyncCompactionFinishesItsPageblockOnAContendedLockSince4bfbd121c88d",
     "479f854a207c": "PageAllocZone.WithoutDebugVmOnlyA479f854a207cKernelHandsOutASpoiledOrder0Page",
     # zs_compact_pin_bit.py needs 4.8's page migration; on v4.7 the race is the C++ one.
     "c102f07ca0b0": "ZsPinBit.WithoutC102f07ca0b0CompactionUnpinsZsFreesPinAndZsFreeUsesAFreedPage",

@@ -77,9 +77,10 @@ constexpr BuiltIn kBuiltIn[] = {
     {"v5.4", "v4.19",
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
       Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonShrinkerScanCount, Fix::ZramFreeNotifyTrylock,
-      Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::CompactAlwaysFinishPageblock},
+      Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::CompactAlwaysFinishPageblock,
+      Fix::CompactFinishOnContention},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces and its "
-     "shrinker's count, compaction ends the pageblock it is in, zram's "
+     "shrinker's count, compaction ends the pageblock it is in (a contended one too), zram's "
      "slot free safe in softirq and its writeback on request; z3fold is modelled from here "
      "(its pages movable since 5.2)",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
@@ -167,6 +168,8 @@ constexpr FixNeeds kFixNeeds[] = {
      "418a3ab1e778 reworks the balloon_page_enqueue(b, page) of c7cdff0e8647"},
     {Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonListInterfaces,
      "the fix moves a list_del that 418a3ab1e778 put in balloon_page_enqueue_one"},
+    {Fix::CompactFinishOnContention, Fix::CompactAlwaysFinishPageblock,
+     "4bfbd121c88d finishes the pageblock that d3a528a25601's check keeps compaction in"},
     {Fix::FallbackSmallestNoSteal, Fix::FallbackStealThenSmallest,
      "7a8f58f39188 changes the __rmqueue_fallback that 3bc48f96cf11 rewrote"},
     {Fix::BalloonShrinkerScanCount, Fix::BalloonShrinker,

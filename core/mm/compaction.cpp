@@ -72,17 +72,22 @@ bool suitable_migration_target(Mm& mm, Pfn pfn) {
   return is_migrate_movable(get_pageblock_migratetype(mm, pfn));
 }
 
-// compact_trylock_irqsave: async compaction backs out of a coarse lock it cannot take at
-// once (cc->contended, and the scanner stops); sync compaction spins on it.
-bool compact_trylock_irqsave(SpinLock& lock, compact_control& cc) {
-  if (cc.mode == MigrateMode::Async) {
-    if (!spin_trylock_irqsave(lock)) {
-      cc.contended = true;
-      return false;
-    }
-  } else {
-    spin_lock_irqsave(lock);
+// Since 4bfbd121c88d async compaction finishes its pageblock when a lock is contended.
+bool finishes_on_contention(const Mm& mm) { return mm.cfg.has(Fix::CompactFinishOnContention); }
+
+// compact_lock_irqsave: the coarse locks compaction takes may be heavily contended. Sync
+// compaction spins on them. Async compaction trylocks: before 4bfbd121c88d
+// (compact_trylock_irqsave) it backs out of a lock it cannot take at once
+// (cc->contended, and the scanner stops, false); since, it records the contention and
+// takes the lock anyway, and compaction aborts when the current pageblock is finished.
+bool compact_lock_irqsave(const Mm& mm, SpinLock& lock, compact_control& cc) {
+  const bool finish = finishes_on_contention(mm);
+  if (cc.mode == MigrateMode::Async && !(finish && cc.contended)) {
+    if (spin_trylock_irqsave(lock)) return true;
+    cc.contended = true;
+    if (!finish) return false;
   }
+  spin_lock_irqsave(lock);
   return true;
 }
 
@@ -212,7 +217,7 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
       goto isolate_fail;
 
     if (!locked) {
-      locked = compact_trylock_irqsave(zone.lru_lock, cc);
+      locked = compact_lock_irqsave(mm, zone.lru_lock, cc);
       if (!locked) break;
       if (!PageLRU(mm, page)) goto isolate_fail;  // recheck under the lock
     }
@@ -225,7 +230,9 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
     cc.nr_migratepages++;
     nr_isolated++;
     mm.stat(Stat::COMPACTISOLATED)++;
-    if (cc.nr_migratepages == COMPACT_CLUSTER_MAX) {
+    // Avoid isolating too much, unless a lock is contended (4bfbd121c88d): then isolate
+    // quickly to potentially remove one source of contention.
+    if (cc.nr_migratepages == COMPACT_CLUSTER_MAX && !(finishes_on_contention(mm) && cc.contended)) {
       ++low_pfn;
       break;
     }
@@ -272,7 +279,7 @@ IsolateResult isolate_migratepages(Mm& mm, compact_control& cc) {
        block_start_pfn = block_end_pfn, block_end_pfn += pageblock_nr_pages) {
     if (!suitable_migration_source(mm, cc, block_start_pfn)) continue;
     low_pfn = isolate_migratepages_block(mm, cc, low_pfn, block_end_pfn, mode);
-    if (!low_pfn || cc.contended) {
+    if (!low_pfn || (cc.contended && !finishes_on_contention(mm))) {
       acct_isolated(mm, cc);
       return IsolateResult::Abort;
     }
@@ -305,7 +312,7 @@ Pfn isolate_freepages_block(Mm& mm, compact_control& cc, Pfn blockpfn, Pfn end_p
     if (!PageBuddy(mm, blockpfn)) continue;
     if (!locked) {
       // The zone lock may be heavily contended: async compaction does not spin on it.
-      locked = compact_trylock_irqsave(zone.lock, cc);
+      locked = compact_lock_irqsave(mm, zone.lock, cc);
       if (!locked) break;
       if (!PageBuddy(mm, blockpfn)) continue;  // recheck with the zone lock
     }
@@ -349,7 +356,8 @@ void isolate_freepages(Mm& mm, compact_control& cc) {
        isolate_start_pfn = block_start_pfn) {
     if (suitable_migration_target(mm, block_start_pfn)) {
       isolate_start_pfn = isolate_freepages_block(mm, cc, isolate_start_pfn, block_end_pfn);
-      if (cc.nr_freepages >= cc.nr_migratepages || cc.contended) {
+      // Enough free pages isolated, or (before 4bfbd121c88d) aborted on contention.
+      if (cc.nr_freepages >= cc.nr_migratepages || (cc.contended && !finishes_on_contention(mm))) {
         // Restart at this pageblock next time unless it was fully scanned.
         if (isolate_start_pfn >= block_end_pfn)
           isolate_start_pfn = block_start_pfn >= pageblock_nr_pages
@@ -368,9 +376,10 @@ void isolate_freepages(Mm& mm, compact_control& cc) {
 Pfn compaction_alloc(Mm& mm, Pfn, uint64_t data) {
   MODEL_FUNC("compaction_alloc");
   auto& cc = *reinterpret_cast<compact_control*>(data);
-  // Isolate free pages if necessary, and if we are not aborting due to contention.
+  // Isolate free pages if necessary, and (before 4bfbd121c88d) if we are not aborting due
+  // to contention.
   if (list_empty(mm, cc.freepages)) {
-    if (!cc.contended) isolate_freepages(mm, cc);
+    if (!cc.contended || finishes_on_contention(mm)) isolate_freepages(mm, cc);
     if (list_empty(mm, cc.freepages)) return kNoPfn;
   }
   const Pfn freepage = mm.lists[cc.freepages].first;
@@ -416,7 +425,9 @@ CompactResult compaction_suitable(Mm& mm, Zone& zone, int order, unsigned alloc_
 
 static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
   Zone& zone = mm.zones[cc.zone];
-  if (cc.contended) return CompactResult::Contended;
+  // Since 4bfbd121c88d a contended compaction goes on to the end of its pageblock and
+  // only then reports the contention (below).
+  if (cc.contended && !finishes_on_contention(mm)) return CompactResult::Contended;
   if (compact_scanners_met(cc) || (cc.range_end != kNoPfn && cc.migrate_pfn >= cc.range_end)) {
     // reset_cached_positions
     zone.compact_cached_migrate_pfn = zone.zone_start_pfn;
@@ -460,7 +471,7 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
       return CompactResult::Continue;
     }
   }
-  return CompactResult::NoSuitablePage;
+  return cc.contended ? CompactResult::Contended : CompactResult::NoSuitablePage;
 }
 
 CompactResult compact_finished(Mm& mm, compact_control& cc) {

@@ -96,6 +96,11 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "__compact_finished goes on while the migrate scanner is inside a pageblock, for every "
      "compaction for an order, which replaces finish-whole-pageblock's cc->finishing_block; "
      "before, a compaction for a movable page stopped at the first suitable free page)"},
+    {Fix::CompactFinishOnContention, "4bfbd121c88d",
+     "mm, compaction: finish pageblock scanning on contention (5.1, Mel Gorman: async "
+     "compaction that finds the LRU or zone lock contended records it, takes the lock "
+     "anyway, isolates the rest of the pageblock in one batch and reports COMPACT_CONTENDED "
+     "once the pageblock is done; before, it backed out of the lock and stopped at once)"},
     {Fix::IsolationStopsWithPagesToMigrate, "d20bdd571ee5",
      "mm/compaction: stop isolation if too many pages are isolated and we have pages to "
      "migrate (5.10: isolate_migratepages_block returns at once when too_many_isolated() "

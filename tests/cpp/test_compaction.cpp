@@ -617,6 +617,52 @@ TEST(CompactionDirect, AsyncCompactionBacksOffAContendedLruLock) {
   }
 }
 
+// Since 4bfbd121c88d async compaction that finds the LRU lock contended waits for it,
+// isolates the rest of its pageblock in one batch, migrates it, and reports the contention
+// at the pageblock's end, unless the pageblock gave the page: the set-up above, where
+// emptying the first pageblock (256 pages) forms the order-9 page.
+TEST(CompactionDirect, AsyncCompactionFinishesItsPageblockOnAContendedLockSince4bfbd121c88d) {
+  std::map<std::string, std::pair<CompactResult, int64_t>> got;
+  std::vector<std::pair<std::string, kernel::KernelConfig>> configs =
+      fix_flipped("v5.4", "v4.19", "4bfbd121c88d", 4096);
+  for (const char* later : {"v5.10", "v5.15", "v6.1", "v6.6"}) {  // every preset with it
+    const auto flipped = fix_flipped(later, "v4.19", "4bfbd121c88d", 4096);
+    configs.push_back(flipped[0]);
+    configs.push_back(flipped[2]);
+  }
+  for (const auto& [label, kc] : configs) {
+    Kernel k(kc);
+    fragment(k);
+    CompactResult res = CompactResult::Skipped;
+    SimConfig c = sim_cfg(2);
+    c.window = 0;
+    Sim sim(c, &k, std::make_unique<TimedStrategy>(1));
+    with_teardown(sim, k);
+    SpinLock& lru_lock = k.zones[0].lru_lock;
+    sim.spawn(0, "lru_user", [&] {
+      spin_lock(lru_lock);
+      delay(100'000);
+      spin_unlock(lru_lock);
+    });
+    sim.spawn(1, "compact", [&] {
+      delay(1'000);
+      MemallocScope memalloc;
+      const gfp_t gfp = GFP_KERNEL | __GFP_MOVABLE;
+      res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(gfp), CompactPriority::Async);
+    });
+    const RunResult r = sim.run();
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    got[label] = {res, k.stat(Stat::PGMIGRATE_SUCCESS)};
+  }
+  using R = std::pair<CompactResult, int64_t>;
+  std::map<std::string, R> want{{"v4.19", R{CompactResult::Contended, 0}}};
+  for (const char* p : {"v5.4", "v5.10", "v5.15", "v6.1", "v6.6"}) {
+    want[p] = R{CompactResult::Success, 256};
+    want[std::string(p) + " without 4bfbd121c88d"] = R{CompactResult::Contended, 0};
+  }
+  EXPECT_EQ(got, want);
+}
+
 // Too little free memory for the migration targets (below the low watermark plus
 // 2 << order): compaction_suitable skips the zone and nothing moves.
 TEST(CompactionDirect, SkippedWithoutRoomForTheTargets) {
