@@ -386,9 +386,10 @@ TEST(CompactionScanner, WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure) {
 // pageblocks all hold a process's LRU pages, pageblock 0 marked unmovable: before
 // 282722b0d258 every async compaction skips pageblock 0 (movable and CMA ones only); since,
 // async direct compaction keeps to the allocation's migratetype, and a non-direct async
-// compaction scans every pageblock. Where the scanner stopped, with COMPACT_CLUSTER_MAX
-// (32) pages isolated from every other page, tells which pageblock it isolated from: 63 in
-// pageblock 0, 575 in pageblock 1.
+// compaction scans every pageblock. Where the scanner stopped tells which pageblock it
+// isolated from: a direct compaction (for order 2) migrates each order-2 block's pages as
+// soon as it has them (fdd048e12c9a), at 4 in pageblock 0 or 516 in pageblock 1; the other
+// stops with COMPACT_CLUSTER_MAX (32) pages from every other page, at 63 or 575.
 TEST(CompactionScanner, AsyncDirectCompactionKeepsToTheAllocationsMigratetypeSince282722b0d258) {
   struct Case {
     bool direct;
@@ -402,6 +403,7 @@ TEST(CompactionScanner, AsyncDirectCompactionKeepsToTheAllocationsMigratetypeSin
       fragment(k);
       set_pageblock_migratetype(k, 0, MIGRATE_UNMOVABLE);
       compact_control cc = scanner_cc(k);
+      cc.order = 2;  // a direct compaction is for an order
       cc.mode = MigrateMode::Async;
       cc.direct_compaction = cs.direct;
       cc.migratetype = cs.migratetype;
@@ -415,9 +417,9 @@ TEST(CompactionScanner, AsyncDirectCompactionKeepsToTheAllocationsMigratetypeSin
     }
   }
   EXPECT_EQ(reached, (std::map<std::string, std::vector<Pfn>>{
-                         {"v4.14", {63, 575, 63}},
-                         {"v4.9", {575, 575, 575}},
-                         {"v4.14 without 282722b0d258", {575, 575, 575}}}));
+                         {"v4.14", {4, 516, 63}},
+                         {"v4.9", {516, 516, 575}},
+                         {"v4.14 without 282722b0d258", {516, 516, 575}}}));
 }
 
 // __compact_finished with a suitable free page in a zone below the allocation's watermark
