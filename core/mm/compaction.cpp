@@ -20,6 +20,7 @@ namespace {
 
 Pfn pageblock_start_pfn(Pfn pfn) { return pfn & ~(pageblock_nr_pages - 1); }
 Pfn pageblock_end_pfn(Pfn pfn) { return pageblock_start_pfn(pfn) + pageblock_nr_pages; }
+bool pageblock_aligned(Pfn pfn) { return !(pfn % pageblock_nr_pages); }
 
 constexpr Nanos kHz10 = 100'000'000;  // HZ/10 jiffies: 100 ms
 
@@ -72,8 +73,12 @@ bool suitable_migration_target(Mm& mm, Pfn pfn) {
   return is_migrate_movable(get_pageblock_migratetype(mm, pfn));
 }
 
-// Since 4bfbd121c88d async compaction finishes its pageblock when a lock is contended.
+// Since 4bfbd121c88d async compaction finishes its pageblock when a lock is contended;
+// before, it stopped at once.
 bool finishes_on_contention(const Mm& mm) { return mm.cfg.has(Fix::CompactFinishOnContention); }
+bool stops_on_contention(const Mm& mm, const compact_control& cc) {
+  return cc.contended && !finishes_on_contention(mm);
+}
 
 // compact_lock_irqsave: the coarse locks compaction takes may be heavily contended. Sync
 // compaction spins on them. Async compaction trylocks: before 4bfbd121c88d
@@ -279,7 +284,7 @@ IsolateResult isolate_migratepages(Mm& mm, compact_control& cc) {
        block_start_pfn = block_end_pfn, block_end_pfn += pageblock_nr_pages) {
     if (!suitable_migration_source(mm, cc, block_start_pfn)) continue;
     low_pfn = isolate_migratepages_block(mm, cc, low_pfn, block_end_pfn, mode);
-    if (!low_pfn || (cc.contended && !finishes_on_contention(mm))) {
+    if (!low_pfn || stops_on_contention(mm, cc)) {
       acct_isolated(mm, cc);
       return IsolateResult::Abort;
     }
@@ -357,7 +362,7 @@ void isolate_freepages(Mm& mm, compact_control& cc) {
     if (suitable_migration_target(mm, block_start_pfn)) {
       isolate_start_pfn = isolate_freepages_block(mm, cc, isolate_start_pfn, block_end_pfn);
       // Enough free pages isolated, or (before 4bfbd121c88d) aborted on contention.
-      if (cc.nr_freepages >= cc.nr_migratepages || (cc.contended && !finishes_on_contention(mm))) {
+      if (cc.nr_freepages >= cc.nr_migratepages || stops_on_contention(mm, cc)) {
         // Restart at this pageblock next time unless it was fully scanned.
         if (isolate_start_pfn >= block_end_pfn)
           isolate_start_pfn = block_start_pfn >= pageblock_nr_pages
@@ -379,7 +384,7 @@ Pfn compaction_alloc(Mm& mm, Pfn, uint64_t data) {
   // Isolate free pages if necessary, and (before 4bfbd121c88d) if we are not aborting due
   // to contention.
   if (list_empty(mm, cc.freepages)) {
-    if (!cc.contended || finishes_on_contention(mm)) isolate_freepages(mm, cc);
+    if (!stops_on_contention(mm, cc)) isolate_freepages(mm, cc);
     if (list_empty(mm, cc.freepages)) return kNoPfn;
   }
   const Pfn freepage = mm.lists[cc.freepages].first;
@@ -427,7 +432,7 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
   Zone& zone = mm.zones[cc.zone];
   // Since 4bfbd121c88d a contended compaction goes on to the end of its pageblock and
   // only then reports the contention (below).
-  if (cc.contended && !finishes_on_contention(mm)) return CompactResult::Contended;
+  if (stops_on_contention(mm, cc)) return CompactResult::Contended;
   if (compact_scanners_met(cc) || (cc.range_end != kNoPfn && cc.migrate_pfn >= cc.range_end)) {
     // reset_cached_positions
     zone.compact_cached_migrate_pfn = zone.zone_start_pfn;
@@ -441,14 +446,13 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
       !zone_watermark_ok(mm, zone, unsigned(cc.order),
                          zone.watermark[size_t(success_watermark(mm, cc.alloc_flags))], cc.alloc_flags))
     return CompactResult::Continue;
+  // Finish the pageblock first: since d3a528a25601 always, to reduce the possibility of
+  // fallbacks in the future (the fallback test below then always finds it aligned); since
+  // finish-whole-pageblock once a fallback was found for a non-movable allocation (then,
+  // at its end, better check again that we really succeeded).
   const bool finish_block = mm.cfg.has(Fix::CompactFinishWholePageblock);
-  if (mm.cfg.has(Fix::CompactAlwaysFinishPageblock)) {
-    // Always finish scanning a pageblock to reduce the possibility of fallbacks in the
-    // future (d3a528a25601). The fallback test below then always finds it aligned.
-    if (cc.migrate_pfn % pageblock_nr_pages) return CompactResult::Continue;
-  } else if (finish_block && cc.finishing_block) {
-    // We have finished the pageblock, but better check again that we really succeeded.
-    if (cc.migrate_pfn % pageblock_nr_pages) return CompactResult::Continue;
+  if (mm.cfg.has(Fix::CompactAlwaysFinishPageblock) || (finish_block && cc.finishing_block)) {
+    if (!pageblock_aligned(cc.migrate_pfn)) return CompactResult::Continue;
     cc.finishing_block = false;
   }
   const int migratetype = cc.migratetype;
@@ -465,7 +469,7 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
       // we won't have to steal another one soon (async compaction keeps to pageblocks of
       // the same migratetype).
       if (!finish_block || migratetype == MIGRATE_MOVABLE || cc.mode == MigrateMode::Async ||
-          cc.migrate_pfn % pageblock_nr_pages == 0)
+          pageblock_aligned(cc.migrate_pfn))
         return CompactResult::Success;
       cc.finishing_block = true;
       return CompactResult::Continue;

@@ -275,10 +275,7 @@ Pfn __rmqueue_cma_fallback(Mm& mm, Zone& z, unsigned order) {
 // the kernel reads them, and like the buddy test not a scheduling point: the count only
 // weighs whether a fallback claims the pageblock.
 bool counts_as_movable(const Mm& mm, const Page& p) {
-  if (p.flags & (uint64_t(1) << PG_lru)) return true;
-  if (!mm.cfg.has(Fix::MovableMappingBit))
-    return (p.flags & (uint64_t(1) << PG_movable_v3)) && p.mapcount == PAGE_MOVABLE_MAPCOUNT_VALUE;
-  return (p.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
+  return (p.flags & (uint64_t(1) << PG_lru)) || page_is_movable(mm.cfg, p);
 }
 
 int move_freepages(Mm& mm, Zone& z, Pfn start, Pfn end, int migratetype, int* num_movable) {

@@ -585,31 +585,42 @@ TEST(CompactionDirect, CostlyOrdersTryAsyncFirstAndFailedSyncCompactionDefers) {
   for (size_t i = 1; i < held.size(); i += 2) __free_pages(k, held[i], 0);
 }
 
+namespace {
+
+// Direct compaction for an order-9 page of a fragmented 4096-page zone while another CPU
+// holds the LRU lock for 100 us: what try_to_compact_pages returns.
+CompactResult compact_under_a_held_lru_lock(Kernel& k, CompactPriority prio) {
+  fragment(k);
+  CompactResult res = CompactResult::Skipped;
+  SimConfig c = sim_cfg(2);
+  c.window = 0;  // strict DES: the lock holder takes it first and keeps it 100 us
+  Sim sim(c, &k, std::make_unique<TimedStrategy>(1));
+  with_teardown(sim, k);
+  SpinLock& lru_lock = k.zones[0].lru_lock;
+  sim.spawn(0, "lru_user", [&] {
+    spin_lock(lru_lock);
+    delay(100'000);
+    spin_unlock(lru_lock);
+  });
+  sim.spawn(1, "compact", [&] {
+    delay(1'000);
+    MemallocScope memalloc;
+    const gfp_t gfp = GFP_KERNEL | __GFP_MOVABLE;
+    res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(gfp), prio);
+  });
+  const RunResult r = sim.run();
+  EXPECT_TRUE(r.ok()) << outcomes_str(r);
+  return res;
+}
+
+}  // namespace
+
 // compact_trylock_irqsave: async compaction does not spin on a contended coarse lock; it
 // stops (cc->contended: COMPACT_CONTENDED). Sync-light compaction waits for the lock.
 TEST(CompactionDirect, AsyncCompactionBacksOffAContendedLruLock) {
   for (CompactPriority prio : {CompactPriority::Async, CompactPriority::SyncLight}) {
     Kernel k(kcfg("v4.8", 4096));
-    fragment(k);
-    CompactResult res = CompactResult::Skipped;
-    SimConfig c = sim_cfg(2);
-    c.window = 0;  // strict DES: the lock holder takes it first and keeps it 100 us
-    Sim sim(c, &k, std::make_unique<TimedStrategy>(1));
-    with_teardown(sim, k);
-    SpinLock& lru_lock = k.zones[0].lru_lock;
-    sim.spawn(0, "lru_user", [&] {
-      spin_lock(lru_lock);
-      delay(100'000);
-      spin_unlock(lru_lock);
-    });
-    sim.spawn(1, "compact", [&] {
-      delay(1'000);
-      MemallocScope memalloc;
-      const gfp_t gfp = GFP_KERNEL | __GFP_MOVABLE;
-      res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(gfp), prio);
-    });
-    const RunResult r = sim.run();
-    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    const CompactResult res = compact_under_a_held_lru_lock(k, prio);
     if (prio == CompactPriority::Async) {
       EXPECT_EQ(res, CompactResult::Contended) << compact_result_name(res);
       EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
@@ -621,8 +632,9 @@ TEST(CompactionDirect, AsyncCompactionBacksOffAContendedLruLock) {
 
 // Since 4bfbd121c88d async compaction that finds the LRU lock contended waits for it,
 // isolates the rest of its pageblock in one batch, migrates it, and reports the contention
-// at the pageblock's end, unless the pageblock gave the page: the set-up above, where
-// emptying the first pageblock (256 pages) forms the order-9 page.
+// at the pageblock's end, unless the pageblock gave the page: the set-up above
+// (compact_under_a_held_lru_lock), where emptying the first pageblock (256 pages) forms
+// the order-9 page.
 TEST(CompactionDirect, AsyncCompactionFinishesItsPageblockOnAContendedLockSince4bfbd121c88d) {
   std::map<std::string, std::pair<CompactResult, int64_t>> got;
   std::vector<std::pair<std::string, kernel::KernelConfig>> configs =
@@ -634,26 +646,7 @@ TEST(CompactionDirect, AsyncCompactionFinishesItsPageblockOnAContendedLockSince4
   }
   for (const auto& [label, kc] : configs) {
     Kernel k(kc);
-    fragment(k);
-    CompactResult res = CompactResult::Skipped;
-    SimConfig c = sim_cfg(2);
-    c.window = 0;
-    Sim sim(c, &k, std::make_unique<TimedStrategy>(1));
-    with_teardown(sim, k);
-    SpinLock& lru_lock = k.zones[0].lru_lock;
-    sim.spawn(0, "lru_user", [&] {
-      spin_lock(lru_lock);
-      delay(100'000);
-      spin_unlock(lru_lock);
-    });
-    sim.spawn(1, "compact", [&] {
-      delay(1'000);
-      MemallocScope memalloc;
-      const gfp_t gfp = GFP_KERNEL | __GFP_MOVABLE;
-      res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(gfp), CompactPriority::Async);
-    });
-    const RunResult r = sim.run();
-    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    const CompactResult res = compact_under_a_held_lru_lock(k, CompactPriority::Async);
     got[label] = {res, k.stat(Stat::PGMIGRATE_SUCCESS)};
   }
   using R = std::pair<CompactResult, int64_t>;
@@ -849,7 +842,9 @@ TEST(CompactionDirect, PfMemallocKeepsATaskFromSleepingOnAPageLockItHolds) {
   EXPECT_EQ(k.stat(Stat::COMPACTSTALL), 2);
   EXPECT_GT(k.stat(Stat::PGMIGRATE_FAIL), 0);  // the held pages were tried, and left
   for (size_t v = 0, i = 0; v < nv; v += 2)
-    if (pte[v] != kNoPfn) EXPECT_EQ(pte[v], held[i++]);
+    if (pte[v] != kNoPfn) {
+      EXPECT_EQ(pte[v], held[i++]);
+    }
   EXPECT_EQ(current_flags(), 0u);  // set-up's own word was never set
   (void)got;  // whether an order-9 block formed elsewhere does not matter here
 }
