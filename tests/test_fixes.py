@@ -791,9 +791,9 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
                      {"compact_stall": 2, "compact_fail": 1}, {"compact_stall": 1, "compact_fail": 0}),
     # The sync attempt would steal from a movable pageblock: it finishes the pageblock (256
     # LRU pages) instead of stopping at the first order-2 block (one batch of 32).
-    "finish-whole-pageblock": (lambda k, f: order2_compaction(k, f)["pgmigrate_success"], 256, 32),
-    # ... and since d3a528a25601 so does a compaction for a movable page.
-    "d3a528a25601": (lambda k, f: order2_compaction(k, f, "GFP_HIGHUSER_MOVABLE")["pgmigrate_success"],
+    "baf6a9a1db5a": (lambda k, f: order2_compaction(k, f)["pgmigrate_success"], 256, 32),
+    # ... and since efe771c7603b so does a compaction for a movable page.
+    "efe771c7603b": (lambda k, f: order2_compaction(k, f, "GFP_HIGHUSER_MOVABLE")["pgmigrate_success"],
                      256, 32),
     # 5.5 only drops the old page; before, a new page was allocated, then both freed.
     "handle-freed-page-at-the-first-place": (
@@ -939,7 +939,7 @@ PINNED_IN_CPP = {
     "fdd048e12c9a": "CompactionScanner.WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure",
     "no-watermark-check-in-compact-finished": "CompactionFinished.StopsAtASuitablePageBelowTheWatermarkSince4_12",
     # A task holding the LRU lock while compaction runs needs a C++ task.
-    "4bfbd121c88d": "CompactionDirect.AsyncCompactionFinishesItsPageblockOnAContendedLockSince4bfbd121c88d",
+    "cb2dcaf023c2": "CompactionDirect.AsyncCompactionFinishesItsPageblockOnAContendedLockSincecb2dcaf023c2",
     "479f854a207c": "PageAllocZone.WithoutDebugVmOnlyA479f854a207cKernelHandsOutASpoiledOrder0Page",
     # zs_compact_pin_bit.py needs 4.8's page migration; on v4.7 the race is the C++ one.
     "c102f07ca0b0": "ZsPinBit.WithoutC102f07ca0b0CompactionUnpinsZsFreesPinAndZsFreeUsesAFreedPage",

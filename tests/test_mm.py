@@ -74,7 +74,7 @@ def test_presets_list_their_fixes() -> None:
         "restrict-fragindex-to-costly-orders"}
     assert set(presets["v4.14"]["fixes"]) - set(presets["v4.9"]["fixes"]) == {
         "6afcf8ef0ca0", "73e64c51afc5", "no-watermark-check-in-compact-finished", "3bc48f96cf11",
-        "02aa0cdd7248", "7a8f58f39188", "282722b0d258", "finish-whole-pageblock", "77ff465799c6",
+        "02aa0cdd7248", "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "77ff465799c6",
         "195a8c43e93d", "62906027091f", "db8ffbd4e763"}
     # v3 was on 4.6-rc: kcompactd and the 4.5 fixes, and (as the series was tested) zram's
     # per-cpu streams and movable gfp.
@@ -86,7 +86,7 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
         "fix-shrinker-scan-number-of-pages", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
-        "d3a528a25601", "4bfbd121c88d"}
+        "efe771c7603b", "cb2dcaf023c2"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
         "handle-freed-page-at-the-first-place", "d20bdd571ee5", "4a3ac9311dac", "d8f117abb380",
         "da10329cb057"}
@@ -151,7 +151,7 @@ def test_fixes_are_named_and_titled() -> None:
         *MIGRATION, "6afcf8ef0ca0", *COMPACTION_4_7, "correct-watermark-for-compaction-success", "8348faf91f56",
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
         "73e64c51afc5", "no-watermark-check-in-compact-finished", "3bc48f96cf11", "02aa0cdd7248",
-        "7a8f58f39188", "282722b0d258", "finish-whole-pageblock", "d3a528a25601", "4bfbd121c88d",
+        "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "efe771c7603b", "cb2dcaf023c2",
         "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",
         "4fbbb3fde3c6", "d818fca1cac3", "b485c6f1f9f5",
@@ -178,7 +178,7 @@ def test_fixes_are_named_and_titled() -> None:
         "701d678599d0": "c4549b871102", "04094226d6ce": "e774a7bc7f0a",
         "6d679578fe9c": "e774a7bc7f0a", "d8f117abb380": "fc5488651c7d",
         "71994620bb25": "da10329cb057", "fix-shrinker-scan-number-of-pages": "da10329cb057",
-        "finish-whole-pageblock": "d3a528a25601"}
+        "baf6a9a1db5a": "efe771c7603b"}
 
 
 def test_kernel_state_reports_preset_and_fix_overrides() -> None:

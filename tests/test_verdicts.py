@@ -465,7 +465,7 @@ def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
     assert [line.split()[:2] for line in lines[1:]] == [
         ["+", "6afcf8ef0ca0"], ["+", "73e64c51afc5"], ["+", "no-watermark-check-in-compact-finished"],
         ["+", "3bc48f96cf11"], ["+", "02aa0cdd7248"], ["+", "7a8f58f39188"], ["+", "282722b0d258"],
-        ["+", "finish-whole-pageblock"],
+        ["+", "baf6a9a1db5a"],
         ["+", "62906027091f"], ["+", "77ff465799c6"],
         ["+", "195a8c43e93d"], ["+", "db8ffbd4e763"]]
     assert "fix NR_ISOLATED_* stats for pfn based migration" in lines[1]
@@ -507,7 +507,7 @@ def test_cli_presets_shows_each_release_as_its_predecessor_plus_commits() -> Non
     v414 = lines.index(next(line for line in lines if line.startswith("v4.14 ")))
     assert lines[v414 + 1].split() == [
         "v4.9", "+6afcf8ef0ca0,", "+73e64c51afc5,", "+no-watermark-check-in-compact-finished,",
-        "+3bc48f96cf11,", "+02aa0cdd7248,", "+7a8f58f39188,", "+282722b0d258,", "+finish-whole-pageblock,",
+        "+3bc48f96cf11,", "+02aa0cdd7248,", "+7a8f58f39188,", "+282722b0d258,", "+baf6a9a1db5a,",
         "+62906027091f,", "+77ff465799c6,", "+195a8c43e93d,", "+db8ffbd4e763"]
     assert lines[v414 + 2].split()[0] == "follows:"
     v44 = lines.index(next(line for line in lines if line.startswith("v4.4 ")))

@@ -169,7 +169,7 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonListInterfaces,
      "the fix moves a list_del that 418a3ab1e778 put in balloon_page_enqueue_one"},
     {Fix::CompactFinishOnContention, Fix::CompactAlwaysFinishPageblock,
-     "4bfbd121c88d finishes the pageblock that d3a528a25601's check keeps compaction in"},
+     "cb2dcaf023c2 finishes the pageblock that efe771c7603b's check keeps compaction in"},
     {Fix::FallbackSmallestNoSteal, Fix::FallbackStealThenSmallest,
      "7a8f58f39188 changes the __rmqueue_fallback that 3bc48f96cf11 rewrote"},
     {Fix::BalloonShrinkerScanCount, Fix::BalloonShrinker,

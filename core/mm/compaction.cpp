@@ -73,7 +73,7 @@ bool suitable_migration_target(Mm& mm, Pfn pfn) {
   return is_migrate_movable(get_pageblock_migratetype(mm, pfn));
 }
 
-// Since 4bfbd121c88d async compaction finishes its pageblock when a lock is contended;
+// Since cb2dcaf023c2 async compaction finishes its pageblock when a lock is contended;
 // before, it stopped at once.
 bool finishes_on_contention(const Mm& mm) { return mm.cfg.has(Fix::CompactFinishOnContention); }
 bool stops_on_contention(const Mm& mm, const compact_control& cc) {
@@ -81,7 +81,7 @@ bool stops_on_contention(const Mm& mm, const compact_control& cc) {
 }
 
 // compact_lock_irqsave: the coarse locks compaction takes may be heavily contended. Sync
-// compaction spins on them. Async compaction trylocks: before 4bfbd121c88d
+// compaction spins on them. Async compaction trylocks: before cb2dcaf023c2
 // (compact_trylock_irqsave) it backs out of a lock it cannot take at once
 // (cc->contended, and the scanner stops, false); since, it records the contention and
 // takes the lock anyway, and compaction aborts when the current pageblock is finished.
@@ -235,7 +235,7 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
     cc.nr_migratepages++;
     nr_isolated++;
     mm.stat(Stat::COMPACTISOLATED)++;
-    // Avoid isolating too much, unless a lock is contended (4bfbd121c88d): then isolate
+    // Avoid isolating too much, unless a lock is contended (cb2dcaf023c2): then isolate
     // quickly to potentially remove one source of contention.
     if (cc.nr_migratepages == COMPACT_CLUSTER_MAX && !(finishes_on_contention(mm) && cc.contended)) {
       ++low_pfn;
@@ -361,7 +361,7 @@ void isolate_freepages(Mm& mm, compact_control& cc) {
        isolate_start_pfn = block_start_pfn) {
     if (suitable_migration_target(mm, block_start_pfn)) {
       isolate_start_pfn = isolate_freepages_block(mm, cc, isolate_start_pfn, block_end_pfn);
-      // Enough free pages isolated, or (before 4bfbd121c88d) aborted on contention.
+      // Enough free pages isolated, or (before cb2dcaf023c2) aborted on contention.
       if (cc.nr_freepages >= cc.nr_migratepages || stops_on_contention(mm, cc)) {
         // Restart at this pageblock next time unless it was fully scanned.
         if (isolate_start_pfn >= block_end_pfn)
@@ -381,7 +381,7 @@ void isolate_freepages(Mm& mm, compact_control& cc) {
 Pfn compaction_alloc(Mm& mm, Pfn, uint64_t data) {
   MODEL_FUNC("compaction_alloc");
   auto& cc = *reinterpret_cast<compact_control*>(data);
-  // Isolate free pages if necessary, and (before 4bfbd121c88d) if we are not aborting due
+  // Isolate free pages if necessary, and (before cb2dcaf023c2) if we are not aborting due
   // to contention.
   if (list_empty(mm, cc.freepages)) {
     if (!stops_on_contention(mm, cc)) isolate_freepages(mm, cc);
@@ -430,7 +430,7 @@ CompactResult compaction_suitable(Mm& mm, Zone& zone, int order, unsigned alloc_
 
 static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
   Zone& zone = mm.zones[cc.zone];
-  // Since 4bfbd121c88d a contended compaction goes on to the end of its pageblock and
+  // Since cb2dcaf023c2 a contended compaction goes on to the end of its pageblock and
   // only then reports the contention (below).
   if (stops_on_contention(mm, cc)) return CompactResult::Contended;
   if (compact_scanners_met(cc) || (cc.range_end != kNoPfn && cc.migrate_pfn >= cc.range_end)) {
@@ -446,9 +446,9 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
       !zone_watermark_ok(mm, zone, unsigned(cc.order),
                          zone.watermark[size_t(success_watermark(mm, cc.alloc_flags))], cc.alloc_flags))
     return CompactResult::Continue;
-  // Finish the pageblock first: since d3a528a25601 always, to reduce the possibility of
+  // Finish the pageblock first: since efe771c7603b always, to reduce the possibility of
   // fallbacks in the future (the fallback test below then always finds it aligned); since
-  // finish-whole-pageblock once a fallback was found for a non-movable allocation (then,
+  // baf6a9a1db5a once a fallback was found for a non-movable allocation (then,
   // at its end, better check again that we really succeeded).
   const bool finish_block = mm.cfg.has(Fix::CompactFinishWholePageblock);
   if (mm.cfg.has(Fix::CompactAlwaysFinishPageblock) || (finish_block && cc.finishing_block)) {

@@ -43,7 +43,7 @@ struct compact_control {
   bool whole_zone = false;
   bool direct_compaction = false;
   bool contended = false;
-  bool finishing_block = false;     // finishing the current pageblock (finish-whole-pageblock)
+  bool finishing_block = false;     // finishing the current pageblock (baf6a9a1db5a)
   uint64_t total_migrate_scanned = 0;
   uint64_t total_free_scanned = 0;
   Pfn range_end = kNoPfn;           // a targeted compaction stops its migrate scanner here

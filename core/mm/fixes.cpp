@@ -86,17 +86,17 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "allocation's migratetype (movable or CMA for a movable one), and the slow path "
      "compacts before reclaim for non-movable allocations of orders 1 to 3 too; before, "
      "async compaction migrated from movable and CMA pageblocks only)"},
-    {Fix::CompactFinishWholePageblock, "finish-whole-pageblock",
+    {Fix::CompactFinishWholePageblock, "baf6a9a1db5a",
      "mm, compaction: finish whole pageblock to reduce fragmentation (4.12, Vlastimil "
-     "Babka; its id is not in the stored archive, its v3 patch is archive id 24260322014: "
+     "Babka; its v3 patch is archive id 24260322014: "
      "when a non-movable allocation's page would be stolen from another migratetype, sync "
      "compaction goes on to the end of the pageblock it is in before it reports success)"},
-    {Fix::CompactAlwaysFinishPageblock, "d3a528a25601",
+    {Fix::CompactAlwaysFinishPageblock, "efe771c7603b",
      "mm, compaction: always finish scanning of a full pageblock (5.1, Mel Gorman: "
      "__compact_finished goes on while the migrate scanner is inside a pageblock, for every "
-     "compaction for an order, which replaces finish-whole-pageblock's cc->finishing_block; "
+     "compaction for an order, which replaces baf6a9a1db5a's cc->finishing_block; "
      "before, a compaction for a movable page stopped at the first suitable free page)"},
-    {Fix::CompactFinishOnContention, "4bfbd121c88d",
+    {Fix::CompactFinishOnContention, "cb2dcaf023c2",
      "mm, compaction: finish pageblock scanning on contention (5.1, Mel Gorman: async "
      "compaction that finds the LRU or zone lock contended records it, takes the lock "
      "anyway, isolates the rest of the pageblock in one batch and reports COMPACT_CONTENDED "

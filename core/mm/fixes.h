@@ -31,8 +31,8 @@ enum class Fix : uint8_t {
   FallbackSmallestNoSteal,   // 7a8f58f39188 (4.13): a movable fallback that cannot claim the block takes the smallest page
   CompactSameMigratetype,    // 282722b0d258 (4.12): async direct compaction scans the allocation's migratetype only
   CompactFinishWholePageblock,  // "finish whole pageblock to reduce fragmentation" (4.12): sync compaction for a stealing allocation ends its pageblock
-  CompactAlwaysFinishPageblock,  // d3a528a25601 (5.1): every compaction for an order ends the pageblock it is in
-  CompactFinishOnContention, // 4bfbd121c88d (5.1): async compaction takes a contended lock, ends the pageblock, then aborts
+  CompactAlwaysFinishPageblock,  // efe771c7603b (5.1): every compaction for an order ends the pageblock it is in
+  CompactFinishOnContention, // cb2dcaf023c2 (5.1): async compaction takes a contended lock, ends the pageblock, then aborts
   IsolationStopsWithPagesToMigrate,  // d20bdd571ee5 (5.10): too many isolated + pages in hand: stop
   MigrateFreedPageFirst,     // "handle freed page at the first place" (5.5): no new page for it
   PageWaiters,               // 62906027091f (4.10): unlock_page wakes only if PG_waiters is set

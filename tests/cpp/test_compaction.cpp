@@ -630,17 +630,17 @@ TEST(CompactionDirect, AsyncCompactionBacksOffAContendedLruLock) {
   }
 }
 
-// Since 4bfbd121c88d async compaction that finds the LRU lock contended waits for it,
+// Since cb2dcaf023c2 async compaction that finds the LRU lock contended waits for it,
 // isolates the rest of its pageblock in one batch, migrates it, and reports the contention
 // at the pageblock's end, unless the pageblock gave the page: the set-up above
 // (compact_under_a_held_lru_lock), where emptying the first pageblock (256 pages) forms
 // the order-9 page.
-TEST(CompactionDirect, AsyncCompactionFinishesItsPageblockOnAContendedLockSince4bfbd121c88d) {
+TEST(CompactionDirect, AsyncCompactionFinishesItsPageblockOnAContendedLockSincecb2dcaf023c2) {
   std::map<std::string, std::pair<CompactResult, int64_t>> got;
   std::vector<std::pair<std::string, kernel::KernelConfig>> configs =
-      fix_flipped("v5.4", "v4.19", "4bfbd121c88d", 4096);
+      fix_flipped("v5.4", "v4.19", "cb2dcaf023c2", 4096);
   for (const char* later : {"v5.10", "v5.15", "v6.1", "v6.6"}) {  // every preset with it
-    const auto flipped = fix_flipped(later, "v4.19", "4bfbd121c88d", 4096);
+    const auto flipped = fix_flipped(later, "v4.19", "cb2dcaf023c2", 4096);
     configs.push_back(flipped[0]);
     configs.push_back(flipped[2]);
   }
@@ -653,7 +653,7 @@ TEST(CompactionDirect, AsyncCompactionFinishesItsPageblockOnAContendedLockSince4
   std::map<std::string, R> want{{"v4.19", R{CompactResult::Contended, 0}}};
   for (const char* p : {"v5.4", "v5.10", "v5.15", "v6.1", "v6.6"}) {
     want[p] = R{CompactResult::Success, 256};
-    want[std::string(p) + " without 4bfbd121c88d"] = R{CompactResult::Contended, 0};
+    want[std::string(p) + " without cb2dcaf023c2"] = R{CompactResult::Contended, 0};
   }
   EXPECT_EQ(got, want);
 }
