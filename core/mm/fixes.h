@@ -30,7 +30,7 @@ enum class Fix : uint8_t {
   FallbackCountsMovable,     // 02aa0cdd7248 (4.12): a pageblock is claimed when free + compatible pages are half of it
   FallbackSmallestNoSteal,   // 7a8f58f39188 (4.13): a movable fallback that cannot claim the block takes the smallest page
   CompactSameMigratetype,    // 282722b0d258 (4.12): async direct compaction scans the allocation's migratetype only
-  CompactFinishWholePageblock,  // "finish whole pageblock to reduce fragmentation" (4.12): sync compaction for a stealing allocation ends its pageblock
+  CompactFinishWholePageblock,  // baf6a9a1db5a (4.12): sync compaction for a stealing allocation ends its pageblock
   CompactAlwaysFinishPageblock,  // efe771c7603b (5.1): every compaction for an order ends the pageblock it is in
   CompactFinishOnContention, // cb2dcaf023c2 (5.1): async compaction takes a contended lock, ends the pageblock, then aborts
   IsolationStopsWithPagesToMigrate,  // d20bdd571ee5 (5.10): too many isolated + pages in hand: stop
