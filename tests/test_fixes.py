@@ -179,6 +179,36 @@ def unmap_steps(run: Any) -> tuple[str, ...]:
                  if len(line) - len(line.lstrip()) == indent)
 
 
+def lru_isolation_steps(kernel: str, fixes: Fixes) -> list[str]:
+    """What isolate_migratepages_block does to the LRU page of freed_under_migration, in
+    order, from its lockless PG_lru test to the page's list_del: "get" (its reference),
+    "mapping" (the pinned-page check's read of page->mapping), "test <bit>", "clear lru"
+    and "lock" (the LRU lock)."""
+    run = freed_under_migration.run(kernel=kernel, fixes=fixes)
+    assert run.ok, run.report()
+    steps = []
+    for e in run.trace():
+        if e.get("task") != "migrate" or e.get("kind") != "step":
+            continue
+        if e["func"] == "get_page_unless_zero":
+            steps.append("get")
+        elif e["func"] == "isolate_migratepages_block":
+            op, obj = e["op"], str(e.get("obj", ""))
+            if op == "spin_lock" and "lru_lock" in obj:
+                steps.append("lock")
+            elif op == "read" and obj.startswith("page"):
+                steps.append("mapping")
+            elif op in ("bit_test", "bit_clear"):
+                steps.append(f'{op.removeprefix("bit_")} {e["bit"]}')
+            elif op == "list_del":
+                break
+    return steps[steps.index("test lru") + 1:]
+
+
+def precedes(steps: list[str], first: str, then: str) -> bool:
+    return steps.index(first) < steps.index(then)
+
+
 @ps.scenario(kernel="v6.1", cpus=2, pages=512)
 def zs_free_while_isolated(k):
     pool = k.zsmalloc()
@@ -795,6 +825,14 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # ... and since efe771c7603b so does a compaction for a movable page.
     "efe771c7603b": (lambda k, f: order2_compaction(k, f, "GFP_HIGHUSER_MOVABLE")["pgmigrate_success"],
                      256, 32),
+    # 5.11: the reference and PG_lru's clearing come before the LRU lock; before, under it.
+    "9df41314390b": (lambda k, f: precedes(lru_isolation_steps(k, f), "clear lru", "lock"),
+                     True, False),
+    # 5.18: with ISOLATE_UNEVICTABLE (compaction's mode) PG_unevictable is not read.
+    "89f6c88a6ab4": (lambda k, f: "test unevictable" in lru_isolation_steps(k, f), False, True),
+    # 6.1: the reference before the pinned-page check; before, after it.
+    "829ae0f81ce0": (lambda k, f: precedes(lru_isolation_steps(k, f), "get", "mapping"),
+                     True, False),
     # 5.5 only drops the old page; before, a new page was allocated, then both freed.
     "handle-freed-page-at-the-first-place": (
         under_unmap_and_move, ("put_page",), ("alloc_pages", "put_page (x2)")),

@@ -25,6 +25,7 @@ CLEAN = {
     ("balloon_oom_deflate_bug", "balloon_oom_deflate"): 531,
     ("isolated_lost_wakeup", "driver_release_lost_wakeup"): 889,
     ("isolated_lost_wakeup", "isolated_lost_wakeup"): 7082,
+    ("lru_isolation_race", "lru_isolation_race"): 3810,
     ("nr_isolated_stall", "nr_isolated_stall"): 509,
     ("race_without_page_lock", "race_without_page_lock"): 16760,
     ("swap_info_deadlock", "swap_info_deadlock"): 22730,

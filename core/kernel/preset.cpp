@@ -93,24 +93,28 @@ constexpr BuiltIn kBuiltIn[] = {
      "OOM through the OOM notifier again",
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
     {"v5.15", "v5.10",
-     {Fix::MigrateFailedToRetList, Fix::ZsCompactCountsLocally, Fix::Z3foldFreeHandleFreesSlots,
-      Fix::Z3foldStricterLocking, Fix::Z3foldHeadlessReclaimClaim},
+     {Fix::MigrateFailedToRetList, Fix::LruIsolateBeforeLock, Fix::ZsCompactCountsLocally,
+      Fix::Z3foldFreeHandleFreesSlots, Fix::Z3foldStricterLocking,
+      Fix::Z3foldHeadlessReclaimClaim},
      "Linux 5.15 (LTS): a page that failed migration for good waits for the caller's "
-     "putback; zsmalloc counts compacted pages in an atomic; z3fold's 5.11 locking and "
-     "reclaim rework and its headless reclaim fix",
+     "putback; compaction isolates an LRU page before it takes the LRU lock; zsmalloc "
+     "counts compacted pages in an atomic; z3fold's 5.11 locking and reclaim rework and "
+     "its headless reclaim fix",
      "zcjie1/linux-5.15.100 at 52bed7a9a5ad without its stable backports of afe8605ca454, "
-     "2505a981114d and e914d8f00391 (5.16 and 5.18 upstream; no 5.15.0 tree is stored)"},
+     "2505a981114d, e914d8f00391, 89f6c88a6ab4 and 829ae0f81ce0 (5.16, 5.18 and 6.1 "
+     "upstream; no 5.15.0 tree is stored)"},
     {"v6.1", "v5.15",
      {Fix::ZsHugeInZspage, Fix::ZsNoZspageIsolation, Fix::ZsPoolMigrateLock,
       Fix::ZsLockZspageMigrateLock, Fix::AtomicPageIsolated, Fix::MovableOperations,
       Fix::FreedPageNoLock, Fix::ReclaimThrottleIsolated, Fix::ReclaimThrottleResched,
-      Fix::SwapNoSlotFreeNotify, Fix::Z3foldMigratedFlag, Fix::Z3foldClaimedUnderLock,
-      Fix::Z3foldPutbackUnbuddied, Fix::Z3foldNoStaleReuse, Fix::Z3foldReclaimRefUnderLock,
-      Fix::Z3foldNoHighmem, Fix::Z3foldFreeNoBuddyDel},
+      Fix::IsolateChecksInline, Fix::LruRefBeforePinnedCheck, Fix::SwapNoSlotFreeNotify,
+      Fix::Z3foldMigratedFlag, Fix::Z3foldClaimedUnderLock, Fix::Z3foldPutbackUnbuddied,
+      Fix::Z3foldNoStaleReuse, Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldNoHighmem,
+      Fix::Z3foldFreeNoBuddyDel},
      "Linux 6.1 (LTS): zsmalloc's 5.17 locking rework (pool->migrate_lock, no zspage "
      "isolation), an atomic PG_isolated, movable_operations, compaction throttled in "
-     "reclaim_throttle; a swap-in's read no longer frees its zram slot; Miaohe Lin's z3fold "
-     "fixes",
+     "reclaim_throttle and referencing an LRU page before its checks; a swap-in's read no "
+     "longer frees its zram slot; Miaohe Lin's z3fold fixes",
      "c1336658570/linux-6.1.20 at fad5889c0b10 (6.1.20; krr-io/linux-6.1.0, 6.1-rc7, has the "
      "same mm/zsmalloc.c and differs in mm/migrate.c only in remove_migration_pte)"},
     {"v6.6", "v6.1",
@@ -170,6 +174,13 @@ constexpr FixNeeds kFixNeeds[] = {
      "the fix moves a list_del that 418a3ab1e778 put in balloon_page_enqueue_one"},
     {Fix::CompactFinishOnContention, Fix::CompactAlwaysFinishPageblock,
      "cb2dcaf023c2 finishes the pageblock that efe771c7603b's check keeps compaction in"},
+    {Fix::LruIsolateBeforeLock, Fix::CompactFinishOnContention,
+     "9df41314390b clears PG_lru before it takes the LRU lock, which cb2dcaf023c2's "
+     "compact_lock_irqsave always takes (async compaction no longer backs out of it)"},
+    {Fix::IsolateChecksInline, Fix::LruIsolateBeforeLock,
+     "89f6c88a6ab4 moves inline the __isolate_lru_page_prepare that 9df41314390b made"},
+    {Fix::LruRefBeforePinnedCheck, Fix::IsolateChecksInline,
+     "829ae0f81ce0 is written on 89f6c88a6ab4's inline checks (a stable dependency)"},
     {Fix::FallbackSmallestNoSteal, Fix::FallbackStealThenSmallest,
      "7a8f58f39188 changes the __rmqueue_fallback that 3bc48f96cf11 rewrote"},
     {Fix::BalloonShrinkerScanCount, Fix::BalloonShrinker,

@@ -137,6 +137,19 @@ void congestion_wait(Nanos timeout) {
   poll_sleep(vmstat_obj(), timeout, "congestion_wait (too_many_isolated)");
 }
 
+// The racy checks before an LRU page is isolated; `own_ref` is the reference the scanner
+// already holds (829ae0f81ce0).
+bool worth_isolating(Mm& mm, const compact_control& cc, Pfn page, int own_ref) {
+  // Migration will fail if an anonymous page is pinned in memory, so avoid taking
+  // lru_lock and isolating it unnecessarily in an admittedly racy check.
+  const uint32_t mapping = page_mapping(mm, page);
+  if (!mapping && page_count(mm, page) - own_ref > page_mapcount(mm, page)) return false;
+  // 73e64c51afc5: only allow to migrate anonymous pages in GFP_NOFS context because
+  // those do not depend on fs locks. (page_mapping() is read again before 89f6c88a6ab4.)
+  if (!mm.cfg.has(Fix::CompactionGfpNofs) || (cc.gfp_mask & __GFP_FS)) return true;
+  return !(mm.cfg.has(Fix::IsolateChecksInline) ? mapping : page_mapping(mm, page));
+}
+
 }  // namespace
 
 Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end_pfn,
@@ -213,20 +226,39 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
       goto isolate_fail;
     }
 
-    // An anon page pinned by someone beyond its mappings cannot be migrated now.
-    if (!page_mapping(mm, page) && page_count(mm, page) > page_mapcount(mm, page))
-      goto isolate_fail;
-    // 73e64c51afc5: only allow to migrate anonymous pages in GFP_NOFS context because
-    // those do not depend on fs locks.
-    if (mm.cfg.has(Fix::CompactionGfpNofs) && !(cc.gfp_mask & __GFP_FS) && page_mapping(mm, page))
-      goto isolate_fail;
-
-    if (!locked) {
-      locked = compact_lock_irqsave(mm, zone.lru_lock, cc);
-      if (!locked) break;
-      if (!PageLRU(mm, page)) goto isolate_fail;  // recheck under the lock
+    if (mm.cfg.has(Fix::LruIsolateBeforeLock)) {
+      // 9df41314390b: the page is isolated before the LRU lock. Be careful not to clear
+      // PageLRU until after we're sure the page is not being freed elsewhere -- the
+      // page release code relies on it. 829ae0f81ce0 takes that reference first.
+      const bool ref_first = mm.cfg.has(Fix::LruRefBeforePinnedCheck);
+      if (ref_first && !get_page_unless_zero(mm, page)) goto isolate_fail;
+      if (!worth_isolating(mm, cc, page, ref_first)) {
+        if (ref_first) goto isolate_fail_put;
+        goto isolate_fail;
+      }
+      if (!ref_first && !get_page_unless_zero(mm, page)) goto isolate_fail;
+      // Only take pages on LRU: a check now makes later tests safe.
+      if (!PageLRU(mm, page)) goto isolate_fail_put;
+      // Compaction might skip unevictable pages but CMA takes them. Since 89f6c88a6ab4 the
+      // mode comes first: compaction (ISOLATE_UNEVICTABLE) does not read the flag.
+      const bool skip_unevictable = !(mode & ISOLATE_UNEVICTABLE);
+      if (mm.cfg.has(Fix::IsolateChecksInline) ? skip_unevictable && PageUnevictable(mm, page)
+                                                 : PageUnevictable(mm, page) && skip_unevictable)
+        goto isolate_fail_put;
+      // Try isolate the page: of the isolations racing for it, one clears PG_lru.
+      if (!TestClearPageLRU(mm, page)) goto isolate_fail_put;
+      // If we already hold the lock, we can skip some rechecking. (compact_lock_irqsave
+      // always takes it since cb2dcaf023c2.)
+      if (!locked) locked = compact_lock_irqsave(mm, zone.lru_lock, cc);
+    } else {
+      if (!worth_isolating(mm, cc, page, 0)) goto isolate_fail;
+      if (!locked) {
+        locked = compact_lock_irqsave(mm, zone.lru_lock, cc);
+        if (!locked) break;
+        if (!PageLRU(mm, page)) goto isolate_fail;  // recheck under the lock
+      }
+      if (__isolate_lru_page(mm, page, mode) != 0) goto isolate_fail;
     }
-    if (__isolate_lru_page(mm, page, mode) != 0) goto isolate_fail;
     del_page_from_lru_list(mm, page);
     if (mm.cfg.has(Fix::NrIsolatedLruOnly)) inc_node_page_state(mm, nr_isolated_stat(mm, page));
 
@@ -242,6 +274,15 @@ Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end
       break;
     }
     continue;
+
+  isolate_fail_put:
+    // Avoid potential deadlock in freeing page under lru_lock: this may be the last
+    // reference, and __page_cache_release takes the LRU lock of a PageLRU page.
+    if (locked) {
+      spin_unlock_irqrestore(zone.lru_lock);
+      locked = false;
+    }
+    put_page(mm, page);
 
   isolate_fail:
     if (!skip_on_failure) continue;

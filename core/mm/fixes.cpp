@@ -101,6 +101,24 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "compaction that finds the LRU or zone lock contended records it, takes the lock "
      "anyway, isolates the rest of the pageblock in one batch and reports COMPACT_CONTENDED "
      "once the pageblock is done; before, it backed out of the lock and stopped at once)"},
+    {Fix::LruIsolateBeforeLock, "9df41314390b",
+     "mm/compaction: do page isolation first in compaction (5.11, Alex Shi, with Hugh "
+     "Dickins's fixes; the v19 patch is archive id 24072428280: isolate_migratepages_block "
+     "takes a reference (get_page_unless_zero) and clears PG_lru (d25b5bd8a8f4's "
+     "TestClearPageLRU) before it takes the LRU lock, and drops a rejected page's "
+     "reference outside the lock; before, it checked PG_lru again under the lock and "
+     "__isolate_lru_page took the reference and cleared the bit there)"},
+    {Fix::IsolateChecksInline, "89f6c88a6ab4",
+     "mm: __isolate_lru_page_prepare() in isolate_migratepages_block() (5.18, Hugh "
+     "Dickins: the checks of __isolate_lru_page_prepare move inline; the pinned-page and "
+     "GFP_NOFS checks share one page_mapping() read, and PG_unevictable is read only when "
+     "the mode does not take unevictable pages; before, a GFP_NOFS compaction read "
+     "page->mapping twice, and every scanner read PG_unevictable)"},
+    {Fix::LruRefBeforePinnedCheck, "829ae0f81ce0",
+     "mm: migrate: fix THP's mapcount on isolation (6.1, Gavin Shan: isolate_migratepages_"
+     "block takes its reference before the pinned-page check, which allows for it "
+     "(page_count - 1 > total_mapcount), and the GFP_NOFS check, both of which now drop "
+     "it; before, both looked at the page without a reference of their own)"},
     {Fix::IsolationStopsWithPagesToMigrate, "d20bdd571ee5",
      "mm/compaction: stop isolation if too many pages are isolated and we have pages to "
      "migrate (5.10: isolate_migratepages_block returns at once when too_many_isolated() "

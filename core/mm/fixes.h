@@ -33,6 +33,9 @@ enum class Fix : uint8_t {
   CompactFinishWholePageblock,  // baf6a9a1db5a (4.12): sync compaction for a stealing allocation ends its pageblock
   CompactAlwaysFinishPageblock,  // efe771c7603b (5.1): every compaction for an order ends the pageblock it is in
   CompactFinishOnContention, // cb2dcaf023c2 (5.1): async compaction takes a contended lock, ends the pageblock, then aborts
+  LruIsolateBeforeLock,      // 9df41314390b (5.11): an LRU page is referenced and TestClearPageLRU'd before the LRU lock
+  IsolateChecksInline,       // 89f6c88a6ab4 (5.18): one page_mapping() read; PG_unevictable read only when skipped
+  LruRefBeforePinnedCheck,   // 829ae0f81ce0 (6.1): the reference comes before the pinned and GFP_NOFS checks
   IsolationStopsWithPagesToMigrate,  // d20bdd571ee5 (5.10): too many isolated + pages in hand: stop
   MigrateFreedPageFirst,     // "handle freed page at the first place" (5.5): no new page for it
   PageWaiters,               // 62906027091f (4.10): unlock_page wakes only if PG_waiters is set

@@ -143,14 +143,18 @@ struct Checker {
   }
 
   // The state of one page (the fast path of pages() found something to report).
-  [[gnu::noinline]] void page_state(Pfn p, bool lru_locked) {
+  [[gnu::noinline]] void page_state(Pfn p, bool lru_locked, bool teardown) {
     const Page& pg = mm.page(p);
     if (pg.refcount < 0) bad(OutcomeKind::Invariant, p, "negative refcount");
     const bool movable = (pg.mapping & PAGE_MAPPING_FLAGS) == PAGE_MAPPING_MOVABLE;
     if (has(pg, PG_lru) && movable)
       bad(OutcomeKind::Invariant, p, "page is both on the LRU and non-LRU movable");
     const bool on_lru = on_lru_list(pg);
-    if (!lru_locked && has(pg, PG_lru) != on_lru)
+    // Since 9df41314390b a page being isolated (referenced, PG_lru cleared) is still on
+    // its LRU list until the isolating CPU takes the LRU lock.
+    const bool isolating = on_lru && !has(pg, PG_lru) && pg.refcount > 0 && !teardown &&
+                           mm.cfg.has(Fix::LruIsolateBeforeLock);
+    if (!lru_locked && has(pg, PG_lru) != on_lru && !isolating)
       bad(OutcomeKind::Invariant, p, has(pg, PG_lru) ? "PG_lru page is not on an LRU list"
                                                      : "page on an LRU list without PG_lru");
     // An isolated page is between lists for a moment (isolate_movable_page returns,
@@ -204,7 +208,7 @@ struct Checker {
       // Without PG_lru and PG_isolated, only a negative refcount or an LRU list can be wrong.
       const bool on_lru = pg.list < nr_lists && lru_list[pg.list];
       if ((pg.refcount < 0) | ((pg.flags & kLruOrIsolated) != 0) | (on_lru & !lru_locked)) [[unlikely]]
-        page_state(p, lru_locked);
+        page_state(p, lru_locked, teardown != nullptr);
       if (!teardown || mark[p]) continue;
       if (pg.refcount > 0)
         for (Pfn t = p + 1; t < p + (1u << pg.order) && t < nr_pages; ++t) mark[t] |= kInHeldBlock;

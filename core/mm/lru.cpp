@@ -27,22 +27,22 @@ Process* rmap_owner(Mm& mm, Pfn page) {
   return pid < mm.processes.size() ? &mm.processes[pid] : nullptr;
 }
 
-// Drops a mapped page: page_remove_rmap, and off the LRU when the last reference goes
-// (release_pages -> __page_cache_release).
-void zap_page(Mm& mm, Pfn page) {
-  Page& p = mm.page(page);
+const bool registered = [] {
+  register_obj_class(objclass::kPtl, "ptl", [](uint64_t pid, const World* w) {
+    const auto* mm = dynamic_cast<const Mm*>(w);
+    return "ptl " + (mm && pid < mm->processes.size() ? mm->processes[pid].name : std::to_string(pid));
+  });
+  return true;
+}();
+
+// page_add_anon_rmap / page_remove_rmap: the page's _mapcount, under the pte's lock.
+void page_add_anon_rmap(Mm& mm, Pfn page) {
   sched(Op::AtomicRmw, Access::Write, page_obj(page), here());
-  --p.mapcount;
-  if (page_count(mm, page) == 1 && PageLRU(mm, page)) {
-    Zone& z = mm.zone_of(page);
-    spin_lock_irqsave(z.lru_lock);
-    if (PageLRU(mm, page)) {
-      ClearPageFlag(mm, page, PG_lru);
-      del_page_from_lru_list(mm, page);
-    }
-    spin_unlock_irqrestore(z.lru_lock);
-  }
-  put_page(mm, page);
+  ++mm.page(page).mapcount;
+}
+void page_remove_rmap(Mm& mm, Pfn page) {
+  sched(Op::AtomicRmw, Access::Write, page_obj(page), here());
+  --mm.page(page).mapcount;
 }
 
 }  // namespace
@@ -51,6 +51,7 @@ uint32_t process_create(Mm& mm, std::string name) {
   const auto pid = uint32_t(mm.processes.size());
   Process& p = mm.processes.emplace_back();
   p.name = name;
+  p.ptl.id = make_obj(objclass::kPtl, pid);
   p.anon_vma = mm.new_mapping("anon_vma:" + name, nullptr, pid);
   return pid;
 }
@@ -68,8 +69,10 @@ uint32_t process_fault_in(Mm& mm, uint32_t pid, uint32_t npages) {
     pg.mapcount = 0;
     pg.content = mm.next_content++;
     pg.flags |= (1ull << PG_swapbacked) | (1ull << PG_uptodate);  // __SetPageUptodate
+    spin_lock(p.ptl);  // set_pte_at under the page table lock
     p.pte.push_back(page);
     p.content.push_back(pg.content);
+    spin_unlock(p.ptl);
     lru_cache_add(mm, page);
   }
   return npages;
@@ -79,15 +82,16 @@ void process_unmap(Mm& mm, uint32_t pid, uint32_t vpage) {
   MODEL_FUNC("zap_pte_range");
   Process& p = proc(mm, pid);
   if (vpage >= p.pte.size()) throw UsageError("process has no virtual page " + std::to_string(vpage));
-  const Pfn page = p.pte[vpage];
-  if (page == kNoPfn) return;
-  if (page == kMigrationEntry) {
-    // The kernel waits for migration (migration_entry_wait) before zapping; the
-    // model's processes do not run concurrently with migration of their own pages.
-    throw UsageError("virtual page " + std::to_string(vpage) + " is under migration");
-  }
-  p.pte[vpage] = kNoPfn;
-  zap_page(mm, page);
+  // ptep_get_and_clear and page_remove_rmap under the page table lock. A migration
+  // entry is only cleared: try_to_unmap removed the rmap and its reference, and
+  // remove_migration_ptes will find no entry to restore.
+  spin_lock(p.ptl);
+  const Pfn page = std::exchange(p.pte[vpage], kNoPfn);
+  const bool present = page != kNoPfn && page != kMigrationEntry;
+  if (present) page_remove_rmap(mm, page);
+  spin_unlock(p.ptl);
+  // The TLB batch's release_pages: the last reference takes the page off its LRU list.
+  if (present) put_page(mm, page);
 }
 
 void process_exit(Mm& mm, uint32_t pid) {
@@ -131,9 +135,10 @@ void del_page_from_lru_list(Mm& mm, Pfn page) {
   mod_node_page_state(mm, lru_size_stat(page_lru(mm, page)), -1);
 }
 
-int __isolate_lru_page(Mm& mm, Pfn page, isolate_mode_t) {
+int __isolate_lru_page(Mm& mm, Pfn page, isolate_mode_t mode) {
   if (!PageLRU(mm, page)) return -EINVAL;
-  if (PageUnevictable(mm, page)) return -EINVAL;
+  // Compaction should not handle unevictable pages but CMA can do so.
+  if (PageUnevictable(mm, page) && !(mode & ISOLATE_UNEVICTABLE)) return -EINVAL;
   if (!get_page_unless_zero(mm, page)) return -EBUSY;
   // Be careful not to clear PageLRU until after we're sure the page is not being freed.
   ClearPageFlag(mm, page, PG_lru);
@@ -152,27 +157,35 @@ int page_mapcount(Mm& mm, Pfn page) {
 
 bool page_mapped(Mm& mm, Pfn page) { return page_mapcount(mm, page) > 0; }
 
+// The rmap walks below change a pte under its page table lock (page_vma_mapped_walk),
+// as zap_pte_range does: the pte may be gone by the time they hold it.
 void try_to_unmap(Mm& mm, Pfn page) {
   MODEL_FUNC("try_to_unmap");
   Process* p = rmap_owner(mm, page);
   const uint64_t v = mm.page(page).index;
-  if (!p || v >= p->pte.size() || p->pte[v] != page) return;
-  sched(Op::Write, Access::Write, page_obj(page), here());
-  p->pte[v] = kMigrationEntry;  // set_pte_at(..., swp_entry_to_pte(make_migration_entry()))
-  --mm.page(page).mapcount;     // page_remove_rmap
-  put_page(mm, page);
+  if (!p || v >= p->pte.size()) return;
+  spin_lock(p->ptl);
+  if (p->pte[v] == page) {
+    p->pte[v] = kMigrationEntry;  // set_pte_at(..., swp_entry_to_pte(make_migration_entry()))
+    page_remove_rmap(mm, page);
+    put_page(mm, page);
+  }
+  spin_unlock(p->ptl);
 }
 
 void remove_migration_ptes(Mm& mm, Pfn from, Pfn to) {
   MODEL_FUNC("remove_migration_ptes");
   Process* p = rmap_owner(mm, to);
   const uint64_t v = mm.page(to).index;
-  if (!p || v >= p->pte.size() || p->pte[v] != kMigrationEntry) return;
+  if (!p || v >= p->pte.size()) return;
   (void)from;
-  get_page(mm, to);
-  sched(Op::Write, Access::Write, page_obj(to), here());
-  ++mm.page(to).mapcount;  // page_add_anon_rmap
-  p->pte[v] = to;
+  spin_lock(p->ptl);
+  if (p->pte[v] == kMigrationEntry) {
+    get_page(mm, to);
+    p->pte[v] = to;
+    page_add_anon_rmap(mm, to);
+  }
+  spin_unlock(p->ptl);
 }
 
 }  // namespace pagesim::mm

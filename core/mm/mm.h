@@ -90,6 +90,7 @@ struct Process {
   std::string name;
   uint32_t anon_vma = 0;           // its anon mapping id (page->mapping | PAGE_MAPPING_ANON)
   std::vector<Pfn> pte;            // page table: virtual page -> pfn (kNoPfn: not present)
+  SpinLock ptl;                    // the page table lock: the ptes and the rmap changes of them
   std::vector<uint32_t> content;   // what each virtual page should contain
   bool exited = false;
 };

@@ -28,6 +28,11 @@ inline bool PageWriteback(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(
 inline bool PageCompound(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_head, l); }
 inline bool PageBalloon(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_balloon, l); }
 inline bool PageUnevictable(Mm& mm, Pfn p, uint32_t l = here()) { return PageFlag(mm, p, PG_unevictable, l); }
+// TestClearPageLRU (d25b5bd8a8f4, 5.11): clears PG_lru and says whether it was set; of
+// the isolations racing for a page, only one sees it set.
+inline bool TestClearPageLRU(Mm& mm, Pfn p, uint32_t l = here()) {
+  return test_and_clear_bit(PG_lru, mm.page(p).flags, page_obj(p), l);
+}
 
 // PG_isolated (= PG_reclaim): __PAGEFLAG, non-atomic, used under the page lock (an atomic
 // PAGEFLAG since 356ea3865687). A non-atomic update is a load and a store of page->flags:

@@ -87,13 +87,13 @@ compact_control direct_async_cc(int order) {
 }
 
 // What a fix's test compares: `with`, `before` (a preset without the fix) and `with` with
-// only `fix` flipped off, labelled "<with> without <fix>".
-std::vector<std::pair<std::string, kernel::KernelConfig>> fix_flipped(const std::string& with,
-                                                                      const std::string& before,
-                                                                      const std::string& fix,
-                                                                      uint32_t pages) {
+// `fix` flipped off (and the fixes of `with` that need it), labelled "<with> without <fix>".
+std::vector<std::pair<std::string, kernel::KernelConfig>> fix_flipped(
+    const std::string& with, const std::string& before, const std::string& fix, uint32_t pages,
+    const std::vector<std::string>& dependents = {}) {
   kernel::KernelConfig off = kcfg(with, pages);
   off.fixes = {{fix, false}};
+  for (const std::string& d : dependents) off.fixes[d] = false;
   return {{with, kcfg(with, pages)}, {before, kcfg(before, pages)}, {with + " without " + fix, off}};
 }
 
@@ -639,8 +639,12 @@ TEST(CompactionDirect, AsyncCompactionFinishesItsPageblockOnAContendedLockSincec
   std::map<std::string, std::pair<CompactResult, int64_t>> got;
   std::vector<std::pair<std::string, kernel::KernelConfig>> configs =
       fix_flipped("v5.4", "v4.19", "cb2dcaf023c2", 4096);
-  for (const char* later : {"v5.10", "v5.15", "v6.1", "v6.6"}) {  // every preset with it
-    const auto flipped = fix_flipped(later, "v4.19", "cb2dcaf023c2", 4096);
+  // The fixes that need cb2dcaf023c2: 9df41314390b (v5.15) and those written on it (v6.1).
+  const std::vector<std::string> lru_first{"9df41314390b", "89f6c88a6ab4", "829ae0f81ce0"};
+  std::map<std::string, std::vector<std::string>> needing{
+      {"v5.10", {}}, {"v5.15", {lru_first[0]}}, {"v6.1", lru_first}, {"v6.6", lru_first}};
+  for (const auto& [later, needs] : needing) {  // every preset with it
+    const auto flipped = fix_flipped(later, "v4.19", "cb2dcaf023c2", 4096, needs);
     configs.push_back(flipped[0]);
     configs.push_back(flipped[2]);
   }
