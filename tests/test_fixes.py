@@ -92,6 +92,41 @@ def claims_pageblock_0(kernel: str, fixes: Fixes) -> str:
     return k.state.page(0)["migratetype"]
 
 
+def unmovable_page_zone(kernel: str, fixes: Fixes) -> str:
+    """The zone an unmovable allocation's page comes from when Normal (2048 pages, every
+    other page of its first 1024 free, so no free pageblock) would have to fall back and
+    DMA32 (1024 pages) has a free pageblock of movable pages."""
+    k = core.Kernel(preset=kernel, fixes=fixes,
+                    zones=[("DMA32", 1024, "MOVABLE"), ("Normal", 2048, "MOVABLE")])
+    while k.alloc_pages(0, MOVABLE_MEMALLOC) is not None:
+        pass
+    for pfn in [*range(1024, 2048, 2), *range(512)]:
+        k.free_pages(pfn)
+    return "DMA32" if k.alloc_pages(0, "GFP_KERNEL") < 1024 else "Normal"
+
+
+@ps.scenario(kernel="v6.1", cpus=2, pages=2048)
+def order10_block_taken(k):
+    """Pages 0-1023 free (an order-10 block), 1024-1535 free (order 9), the rest
+    allocated. A's unmovable order-10 allocation passes the watermark check; B takes the
+    order-10 block before A takes the zone lock."""
+    while k.alloc_pages(0, MOVABLE_MEMALLOC) is not None:
+        pass
+    for pfn in range(1536):
+        k.free_pages(pfn)
+    g = core.GFP
+    a = k.cpu(0).run("alloc_pages", 10, g["__GFP_KSWAPD_RECLAIM"], name="A")
+    b = k.cpu(1).run("alloc_pages", 10, g["GFP_HIGHUSER_MOVABLE"], name="B")
+    return ps.script(a.before("buffered_rmqueue"), b, a)
+
+
+def order9_block_claimed(kernel: str, fixes: Fixes) -> str:
+    """The migratetype of pageblock 1024-1535 after A's order-10 allocation failed."""
+    run = order10_block_taken.run(kernel=kernel, fixes=fixes)
+    assert run.ok and all(s["reached"] for s in run.result.script_status), run.report()
+    return run.kernel.page(1024)["migratetype"]
+
+
 def movable_from_unmovable(kernel: str, fixes: Fixes) -> int:
     """A movable allocation from unmovable pageblocks whose free pages are pfn 0 and the
     order-2 block at 4 (too small to steal the pageblock): the largest, or since
@@ -814,6 +849,13 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "3bc48f96cf11": (unmovable_from_free_pageblock_0, 1, 256),
     "02aa0cdd7248": (claims_pageblock_0, "Unmovable", "Movable"),
     "7a8f58f39188": (movable_from_unmovable, 0, 4),
+    # 5.0: a Normal-zone allocation steals a whole free pageblock of a lower zone before it
+    # mixes one of Normal's (0a79cdad5eb2 lost the flag in 5.0; the repair set it again).
+    "6bb154504f8b": (unmovable_page_zone, "DMA32", "Normal"),
+    "fix-never-set-alloc-nofragment": (unmovable_page_zone, "DMA32", "Normal"),
+    # 6.1: an order-10 allocation's ALLOC_NOFRAGMENT fallback no longer searches down to
+    # (and claims) order-9 pageblocks, smaller than it asked for.
+    "only-search-higher-order-when-fallback": (order9_block_claimed, "Movable", "Unmovable"),
     # No unmovable pageblock has pages to migrate: since 282722b0d258 a first async attempt
     # (stall, fail) scans only those; the sync one that follows serves the allocation.
     "282722b0d258": (lambda k, f: {s: n for s, n in order2_compaction(k, f).items()

@@ -86,7 +86,8 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
         "fix-shrinker-scan-number-of-pages", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
-        "efe771c7603b", "cb2dcaf023c2"}
+        "6bb154504f8b", "0a79cdad5eb2", "fix-never-set-alloc-nofragment", "efe771c7603b",
+        "cb2dcaf023c2"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
         "handle-freed-page-at-the-first-place", "d20bdd571ee5", "4a3ac9311dac", "d8f117abb380",
         "da10329cb057"}
@@ -97,7 +98,8 @@ def test_presets_list_their_fixes() -> None:
         "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "356ea3865687",
         "68f2736a8583", "160088b3b6d7", "d818fca1cac3", "b485c6f1f9f5", "e914d8f00391",
         "943fb61dd66f", "4a1c3839108a", "6cf9a34967ed", "df6f0f1d0cf0", "04094226d6ce",
-        "f4bad643c1d6", "z3fold-free-no-buddy-del", "89f6c88a6ab4", "829ae0f81ce0"}
+        "f4bad643c1d6", "z3fold-free-no-buddy-del", "only-search-higher-order-when-fallback",
+        "89f6c88a6ab4", "829ae0f81ce0"}
     assert set(presets["v6.6"]["fixes"]) - set(presets["v6.1"]["fixes"]) == {
         "c0547d0b6a4b", "d2658f2052c7", "4b5d1e47b694", "6260ae358345", "b46402fa894f",
         "a40a71e8343e", "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", "2ef7dbb26990",
@@ -152,8 +154,8 @@ def test_fixes_are_named_and_titled() -> None:
         *MIGRATION, "6afcf8ef0ca0", *COMPACTION_4_7, "correct-watermark-for-compaction-success", "8348faf91f56",
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
         "73e64c51afc5", "no-watermark-check-in-compact-finished", "3bc48f96cf11", "02aa0cdd7248",
-        "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "efe771c7603b", "cb2dcaf023c2",
-        "9df41314390b", "89f6c88a6ab4", "829ae0f81ce0", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
+        "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "6bb154504f8b", "0a79cdad5eb2",
+        "fix-never-set-alloc-nofragment", "only-search-higher-order-when-fallback", "efe771c7603b", "cb2dcaf023c2", "9df41314390b", "89f6c88a6ab4", "829ae0f81ce0", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",
         "4fbbb3fde3c6", "d818fca1cac3", "b485c6f1f9f5",
         *V44, "1b8320b620d6", "c102f07ca0b0", "zs-malloc-gfp", "77ff465799c6", "1a87aa03597e",
@@ -182,7 +184,7 @@ def test_fixes_are_named_and_titled() -> None:
         "701d678599d0": "c4549b871102", "04094226d6ce": "e774a7bc7f0a",
         "6d679578fe9c": "e774a7bc7f0a", "d8f117abb380": "fc5488651c7d",
         "71994620bb25": "da10329cb057", "fix-shrinker-scan-number-of-pages": "da10329cb057",
-        "baf6a9a1db5a": "efe771c7603b"}
+        "baf6a9a1db5a": "efe771c7603b", "0a79cdad5eb2": "fix-never-set-alloc-nofragment"}
 
 
 def test_kernel_state_reports_preset_and_fix_overrides() -> None:

@@ -77,10 +77,12 @@ constexpr BuiltIn kBuiltIn[] = {
     {"v5.4", "v4.19",
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
       Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonShrinkerScanCount, Fix::ZramFreeNotifyTrylock,
-      Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::CompactAlwaysFinishPageblock,
+      Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::AllocNoFragment, Fix::AllocFlagsKswapd,
+      Fix::AllocNoFragmentRestored, Fix::CompactAlwaysFinishPageblock,
       Fix::CompactFinishOnContention},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces and its "
-     "shrinker's count, compaction ends the pageblock it is in (a contended one too), zram's "
+     "shrinker's count, a Normal-zone allocation avoids mixing pageblocks first, "
+     "compaction ends the pageblock it is in (a contended one too), zram's "
      "slot free safe in softirq and its writeback on request; z3fold is modelled from here "
      "(its pages movable since 5.2)",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
@@ -107,7 +109,8 @@ constexpr BuiltIn kBuiltIn[] = {
      {Fix::ZsHugeInZspage, Fix::ZsNoZspageIsolation, Fix::ZsPoolMigrateLock,
       Fix::ZsLockZspageMigrateLock, Fix::AtomicPageIsolated, Fix::MovableOperations,
       Fix::FreedPageNoLock, Fix::ReclaimThrottleIsolated, Fix::ReclaimThrottleResched,
-      Fix::IsolateChecksInline, Fix::LruRefBeforePinnedCheck, Fix::SwapNoSlotFreeNotify,
+      Fix::FallbackOnlyHigherOrder, Fix::IsolateChecksInline, Fix::LruRefBeforePinnedCheck,
+      Fix::SwapNoSlotFreeNotify,
       Fix::Z3foldMigratedFlag, Fix::Z3foldClaimedUnderLock, Fix::Z3foldPutbackUnbuddied,
       Fix::Z3foldNoStaleReuse, Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldNoHighmem,
       Fix::Z3foldFreeNoBuddyDel},
@@ -174,6 +177,12 @@ constexpr FixNeeds kFixNeeds[] = {
      "the fix moves a list_del that 418a3ab1e778 put in balloon_page_enqueue_one"},
     {Fix::CompactFinishOnContention, Fix::CompactAlwaysFinishPageblock,
      "cb2dcaf023c2 finishes the pageblock that efe771c7603b's check keeps compaction in"},
+    {Fix::AllocFlagsKswapd, Fix::AllocNoFragment,
+     "0a79cdad5eb2 reworked the alloc_flags_nofragment that 6bb154504f8b added"},
+    {Fix::AllocNoFragmentRestored, Fix::AllocFlagsKswapd,
+     "the repair sets ALLOC_NOFRAGMENT again in 0a79cdad5eb2's alloc_flags_nofragment"},
+    {Fix::FallbackOnlyHigherOrder, Fix::AllocNoFragment,
+     "the fix changes the lowest order that 6bb154504f8b's ALLOC_NOFRAGMENT sets"},
     {Fix::LruIsolateBeforeLock, Fix::CompactFinishOnContention,
      "9df41314390b clears PG_lru before it takes the LRU lock, which cb2dcaf023c2's "
      "compact_lock_irqsave always takes (async compaction no longer backs out of it)"},
@@ -294,6 +303,7 @@ constexpr FixRemoved kFixRemoved[] = {
     {Fix::Z3foldHeadlessReclaimClaim, Fix::Z3foldNoLru},
     {Fix::Z3foldFreeHandleWriteLock, Fix::Z3foldFreeHandleFreesSlots},  // one write-locked section
     {Fix::CompactFinishWholePageblock, Fix::CompactAlwaysFinishPageblock},  // no finishing_block
+    {Fix::AllocFlagsKswapd, Fix::AllocNoFragmentRestored},  // the flag is set again
     {Fix::BalloonShrinker, Fix::BalloonOomNotifier},  // the shrinker deflates no more
     {Fix::BalloonShrinkerScanCount, Fix::BalloonOomNotifier},
 };

@@ -91,6 +91,28 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "Babka; its v3 patch is archive id 24260322014: "
      "when a non-movable allocation's page would be stolen from another migratetype, sync "
      "compaction goes on to the end of the pageblock it is in before it reports success)"},
+    {Fix::AllocNoFragment, "6bb154504f8b",
+     "mm, page_alloc: spread allocations across zones before introducing fragmentation "
+     "(5.0, Mel Gorman: the fast path of an allocation whose preferred zone is ZONE_NORMAL "
+     "carries ALLOC_NOFRAGMENT; __rmqueue_fallback then steals only free blocks of at "
+     "least a pageblock, so a lower zone is tried before a pageblock is mixed, and when "
+     "every zone fails the zonelist is walked again without the flag; before, the first "
+     "zone with free pages fell back to any order)"},
+    {Fix::AllocFlagsKswapd, "0a79cdad5eb2",
+     "mm: use alloc_flags to record if kswapd can wake (5.0, Mel Gorman: "
+     "alloc_flags_nofragment records ALLOC_KSWAPD, which the model has no kswapd for, and "
+     "in the rework no longer sets ALLOC_NOFRAGMENT: 5.0 never avoids fragmentation so)"},
+    {Fix::AllocNoFragmentRestored, "fix-never-set-alloc-nofragment",
+     "mm/page_alloc.c: fix never set ALLOC_NOFRAGMENT flag (Andrey Ryabinin, April 2019, "
+     "for 5.1 with its patch 1/2, 8139ad043d63; its upstream id is not in the stored "
+     "archive; the patch is archive id 14460765755: \"Commit 0a79cdad5eb2 ... removed "
+     "setting of the ALLOC_NOFRAGMENT flag. Bring it back.\")"},
+    {Fix::FallbackOnlyHigherOrder, "only-search-higher-order-when-fallback",
+     "mm/page_alloc: only search higher order when fallback (Abel Wu, August 2022, in "
+     "6.1; its upstream id is not in the stored archive, the patch is archive id "
+     "11866572260: ALLOC_NOFRAGMENT raises __rmqueue_fallback's lowest order to "
+     "pageblock_order only for allocations below it; before, an allocation above "
+     "pageblock_order searched down to it and could steal pageblocks smaller than itself)"},
     {Fix::CompactAlwaysFinishPageblock, "efe771c7603b",
      "mm, compaction: always finish scanning of a full pageblock (5.1, Mel Gorman: "
      "__compact_finished goes on while the migrate scanner is inside a pageblock, for every "

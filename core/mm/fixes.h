@@ -31,6 +31,10 @@ enum class Fix : uint8_t {
   FallbackSmallestNoSteal,   // 7a8f58f39188 (4.13): a movable fallback that cannot claim the block takes the smallest page
   CompactSameMigratetype,    // 282722b0d258 (4.12): async direct compaction scans the allocation's migratetype only
   CompactFinishWholePageblock,  // baf6a9a1db5a (4.12): sync compaction for a stealing allocation ends its pageblock
+  AllocNoFragment,           // 6bb154504f8b (5.0): the fast path of a Normal-zone allocation first falls back by whole pageblocks only
+  AllocFlagsKswapd,          // 0a79cdad5eb2 (5.0): alloc_flags_nofragment no longer sets ALLOC_NOFRAGMENT
+  AllocNoFragmentRestored,   // "fix never set ALLOC_NOFRAGMENT flag" (5.1): it sets it again
+  FallbackOnlyHigherOrder,   // "only search higher order when fallback" (6.1): ALLOC_NOFRAGMENT's floor is never below the order
   CompactAlwaysFinishPageblock,  // efe771c7603b (5.1): every compaction for an order ends the pageblock it is in
   CompactFinishOnContention, // cb2dcaf023c2 (5.1): async compaction takes a contended lock, ends the pageblock, then aborts
   LruIsolateBeforeLock,      // 9df41314390b (5.11): an LRU page is referenced and TestClearPageLRU'd before the LRU lock

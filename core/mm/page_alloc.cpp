@@ -369,12 +369,18 @@ single_page:
 // movable allocation that will not steal the block takes the smallest sufficient page.
 // Since 3bc48f96cf11 it only steals (the page is then on our lists) and returns whether
 // it found one; before, it split and returned the page it found.
-Pfn __rmqueue_fallback(Mm& mm, Zone& z, unsigned order, int start_migratetype) {
+Pfn __rmqueue_fallback(Mm& mm, Zone& z, unsigned order, int start_migratetype, unsigned alloc_flags) {
   const bool steal_then_smallest = mm.cfg.has(Fix::FallbackStealThenSmallest);
   int current_order = MAX_ORDER - 1;
   int fallback_mt = -1;
   bool can_steal = false;
-  for (; current_order >= int(order); --current_order) {
+  // Do not steal pages from freelists belonging to other pageblocks i.e. orders <
+  // pageblock_order. If there are no local zones free, the zonelists will be reiterated
+  // without ALLOC_NOFRAGMENT. (Since "only search higher order when fallback", only an
+  // allocation below pageblock_order has its floor raised.)
+  const bool below = int(order) < pageblock_order || !mm.cfg.has(Fix::FallbackOnlyHigherOrder);
+  const int min_order = (below && (alloc_flags & ALLOC_NOFRAGMENT)) ? pageblock_order : int(order);
+  for (; current_order >= min_order; --current_order) {
     fallback_mt = find_suitable_fallback(mm, z.free_area[current_order], unsigned(current_order),
                                          start_migratetype, false, &can_steal);
     if (fallback_mt != -1) break;
@@ -411,14 +417,14 @@ Pfn __rmqueue_fallback(Mm& mm, Zone& z, unsigned order, int start_migratetype) {
 // __rmqueue: the preferred lists, then CMA for movable requests, then the fallbacks
 // (since 3bc48f96cf11 a fallback steals onto our lists and the preferred lists are tried
 // again).
-Pfn __rmqueue(Mm& mm, Zone& z, unsigned order, int migratetype) {
+Pfn __rmqueue(Mm& mm, Zone& z, unsigned order, int migratetype, unsigned alloc_flags) {
   MODEL_FUNC("__rmqueue");
 retry:
   Pfn page = __rmqueue_smallest(mm, z, order, migratetype);
   if (page == kNoPfn) {
     if (migratetype == MIGRATE_MOVABLE) page = __rmqueue_cma_fallback(mm, z, order);
     if (page == kNoPfn) {
-      page = __rmqueue_fallback(mm, z, order, migratetype);
+      page = __rmqueue_fallback(mm, z, order, migratetype, alloc_flags);
       if (page != kNoPfn && mm.cfg.has(Fix::FallbackStealThenSmallest)) goto retry;
     }
   }
@@ -620,7 +626,7 @@ struct BadNewPage {
 // buffered_rmqueue: takes a block off the free lists under zone->lock. Pages that fail
 // check_new_pages are leaked and the allocator tries again (4.8 checks high-order
 // blocks always, order-0 pages with CONFIG_DEBUG_VM: the pcp path's check).
-Pfn buffered_rmqueue(Mm& mm, Zone& z, unsigned order, unsigned /*alloc_flags*/, int migratetype) {
+Pfn buffered_rmqueue(Mm& mm, Zone& z, unsigned order, unsigned alloc_flags, int migratetype) {
   MODEL_FUNC("buffered_rmqueue");
   std::vector<BadNewPage> bad;
   Pfn page;
@@ -628,7 +634,7 @@ Pfn buffered_rmqueue(Mm& mm, Zone& z, unsigned order, unsigned /*alloc_flags*/, 
   for (;;) {
     // ALLOC_HARDER would try __rmqueue_smallest(MIGRATE_HIGHATOMIC) first: the model
     // keeps no high-order atomic reserve.
-    page = __rmqueue(mm, z, order, migratetype);
+    page = __rmqueue(mm, z, order, migratetype, alloc_flags);
     if (page == kNoPfn) break;
     // The kernel updates NR_FREE_PAGES after dropping the lock, and not for pages it
     // finds bad; the model keeps the counter equal to the free lists.
@@ -678,7 +684,9 @@ void prep_new_page(Mm& mm, Pfn pfn, unsigned order, gfp_t gfp, Owner owner) {
 // allocation.
 Pfn get_page_from_freelist(Mm& mm, unsigned order, unsigned alloc_flags, const AllocContext& ac) {
   MODEL_FUNC("get_page_from_freelist");
-  for (size_t i = mm.zones.size(); i-- > 0;) {  // highest zone first
+retry:
+  const bool no_fallback = alloc_flags & ALLOC_NOFRAGMENT;
+  for (size_t i = mm.zones.size(); i-- > 0;) {  // highest zone first (one node: no remote zone)
     Zone& z = mm.zones[i];
     if (!zone_allowed(ac.gfp, z)) continue;
     const uint64_t mark = z.watermark[alloc_flags & ALLOC_WMARK_MASK];
@@ -693,7 +701,24 @@ Pfn get_page_from_freelist(Mm& mm, unsigned order, unsigned alloc_flags, const A
       return page;
     }
   }
+  // It's possible on a UMA machine to get through all zones that are fragmented. If
+  // avoiding fragmentation, reset and try again.
+  if (no_fallback) {
+    alloc_flags &= ~ALLOC_NOFRAGMENT;
+    goto retry;
+  }
   return kNoPfn;
+}
+
+// alloc_flags_nofragment (6bb154504f8b): ALLOC_NOFRAGMENT when the preferred zone (the
+// zonelist's first the gfp allows) is ZONE_NORMAL, on a kernel with CONFIG_ZONE_DMA32 and
+// one node (x86_64's). 0a79cdad5eb2 lost the flag; a later repair set it again.
+unsigned alloc_flags_nofragment(const Mm& mm, gfp_t gfp) {
+  if (!mm.cfg.has(Fix::AllocNoFragment)) return 0;
+  if (mm.cfg.has(Fix::AllocFlagsKswapd) && !mm.cfg.has(Fix::AllocNoFragmentRestored)) return 0;
+  for (size_t i = mm.zones.size(); i-- > 0;)
+    if (zone_allowed(gfp, mm.zones[i])) return mm.zones[i].name == "Normal" ? ALLOC_NOFRAGMENT : 0;
+  return 0;
 }
 
 // gfp_pfmemalloc_allowed (4.8): may this allocation ignore the watermarks? (No interrupt
@@ -1024,6 +1049,9 @@ Pfn alloc_pages(Mm& mm, gfp_t gfp, unsigned order, Owner owner) {
   // __alloc_pages_nodemask: the fast path checks the low watermark.
   unsigned alloc_flags = ALLOC_WMARK_LOW;
   if (ac.migratetype == MIGRATE_MOVABLE) alloc_flags |= ALLOC_CMA;
+  // Forbid the first pass from falling back to types that fragment memory until all
+  // local zones are considered.
+  alloc_flags |= alloc_flags_nofragment(mm, ac.gfp);
   const Pfn page = get_page_from_freelist(mm, order, alloc_flags, ac);
   if (page != kNoPfn) return page;
   return __alloc_pages_slowpath(mm, order, ac);

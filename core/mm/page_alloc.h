@@ -59,6 +59,7 @@ inline constexpr unsigned ALLOC_HARDER = 0x10;
 inline constexpr unsigned ALLOC_HIGH = 0x20;
 inline constexpr unsigned ALLOC_CPUSET = 0x40;
 inline constexpr unsigned ALLOC_CMA = 0x80;
+inline constexpr unsigned ALLOC_NOFRAGMENT = 0x100;  // 6bb154504f8b (5.0): avoid mixing pageblock types
 // Orders above this are "costly": the slow path compacts (async) before anything else and
 // does not retry them without __GFP_REPEAT.
 inline constexpr unsigned PAGE_ALLOC_COSTLY_ORDER = 3;
