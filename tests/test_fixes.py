@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "scenarios"))
 import balloon_dequeue_poison
 import balloon_enqueue_double_del
 import balloon_shrinker_overdeflate
+import compaction_capture_irq
 import contig_range_isolation_stall
 import nr_isolated_stall
 import z3fold_failed_migration
@@ -125,6 +126,39 @@ def order9_block_claimed(kernel: str, fixes: Fixes) -> str:
     run = order10_block_taken.run(kernel=kernel, fixes=fixes)
     assert run.ok and all(s["reached"] for s in run.result.script_status), run.report()
     return run.kernel.page(1024)["migratetype"]
+
+
+ORDER9: dict[str, int] = {}
+
+
+@ps.scenario(kernel="v5.4", cpus=2, pages=4096)
+def order9_compaction_and_a_racing_allocation(k):
+    """Pageblock 0 holds LRU pages (and a few free), the other pageblocks movable kernel
+    pages with every other page free. A's unmovable order-9 allocation compacts (its
+    sync-light attempt empties pageblock 0); B's order-9 allocation, which does not
+    compact, comes once A's compaction returned."""
+    while k.alloc_pages(0, MOVABLE_MEMALLOC) is not None:
+        pass
+    for pfn in range(512):
+        k.free_pages(pfn)
+    k.process("app").fault_in(512)  # into pageblock 0, up to the low watermark
+    for pfn in range(512, 4096, 2):
+        k.free_pages(pfn)
+    g = core.GFP
+
+    def alloc(name, gfp):
+        ORDER9[name] = yield ps.call("alloc_pages", 9, gfp)
+
+    a = k.cpu(0).run(alloc, "A", g["GFP_KERNEL"], name="A")
+    b = k.cpu(1).run(alloc, "B", g["__GFP_KSWAPD_RECLAIM"] | g["__GFP_MOVABLE"], name="B")
+    return ps.script(a.until("compact_zone"), a.until("compact_zone"), b, a)
+
+
+def who_gets_pageblock_0(kernel: str, fixes: Fixes) -> str:
+    ORDER9.clear()
+    run = order9_compaction_and_a_racing_allocation.run(kernel=kernel, fixes=fixes)
+    assert run.ok and all(s["reached"] for s in run.result.script_status), run.report()
+    return next(name for name, pfn in ORDER9.items() if pfn == 0)
 
 
 def movable_from_unmovable(kernel: str, fixes: Fixes) -> int:
@@ -849,6 +883,12 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "3bc48f96cf11": (unmovable_from_free_pageblock_0, 1, 256),
     "02aa0cdd7248": (claims_pageblock_0, "Unmovable", "Movable"),
     "7a8f58f39188": (movable_from_unmovable, 0, 4),
+    # 5.1: the pageblock A's compaction empties is captured for A; before, B took it off
+    # the free list before A looked.
+    "5e1f0f098b46": (who_gets_pageblock_0, "A", "B"),
+    # 5.8: a block a softirq frees after the compactor read its capture is not lost.
+    "b9e20f0da1f5": (lambda k, f: {o.key for o in compaction_capture_irq.compaction_capture_irq.run(
+        kernel=k, fixes=f).outcomes}, set(), {"leak"}),
     # 5.0: a Normal-zone allocation steals a whole free pageblock of a lower zone before it
     # mixes one of Normal's (0a79cdad5eb2 lost the flag in 5.0; the repair set it again).
     "6bb154504f8b": (unmovable_page_zone, "DMA32", "Normal"),

@@ -23,6 +23,7 @@ CLEAN = {
     ("balloon_dequeue_poison", "balloon_dequeue_poison"): 468,
     ("balloon_fill_leak_race", "balloon_fill_leak_race"): 145,
     ("balloon_oom_deflate_bug", "balloon_oom_deflate"): 531,
+    ("compaction_capture_irq", "compaction_capture_irq"): 8528,
     ("isolated_lost_wakeup", "driver_release_lost_wakeup"): 889,
     ("isolated_lost_wakeup", "isolated_lost_wakeup"): 7082,
     ("lru_isolation_race", "lru_isolation_race"): 3810,

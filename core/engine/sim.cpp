@@ -286,6 +286,13 @@ bool Sim::interruptible(CpuId lane) const {
 }
 
 // A CPU with no owner and nothing ready to run on it: it would pull a preempted task.
+Task* Sim::interrupted_task() {
+  if (!running_ || !running_->softirq) return nullptr;
+  const CpuId lane = interrupted_[running_->phys];
+  if (lane == kNoCpu || cpus_[lane].current == kNoTask) return nullptr;
+  return tasks_[cpus_[lane].current].get();
+}
+
 CpuId Sim::idle_cpu() const {
   for (CpuId q = 0; q < owner_.size(); ++q) {
     if (owner_[q] != kNoCpu) continue;

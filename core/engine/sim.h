@@ -117,6 +117,7 @@ struct Task {
   uint32_t irq_depth = 0;     // local_irq_save nesting: interrupts off, so no softirq either
   bool softirq = false;       // a softirq context: interrupts its CPU's task, cannot sleep
   uint32_t flags = 0;         // current->flags: the kernel layer's PF_* bits
+  void* capture_control = nullptr;  // current->capture_control: the kernel layer's (mm)
   ObjId quiet_lock = kNoObj;  // the spinlock it took at step quiet_step (see spin_unlock)
   uint64_t quiet_step = 0;
   Nanos wake_time = 0;        // when it was last woken
@@ -188,6 +189,9 @@ class Sim {
   // nullptr outside a run (set-up code runs directly)
   static Sim* current() { return detail::current_sim; }
   Task* current_task() { return running_; }
+  // The task a running softirq interrupted (it runs on that task's stack: the kernel's
+  // `current`), or nullptr.
+  Task* interrupted_task();
   World* world() { return world_; }
   const SimConfig& config() const { return cfg_; }
   uint64_t steps() const { return steps_; }

@@ -78,20 +78,22 @@ constexpr BuiltIn kBuiltIn[] = {
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
       Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonShrinkerScanCount, Fix::ZramFreeNotifyTrylock,
       Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::AllocNoFragment, Fix::AllocFlagsKswapd,
-      Fix::AllocNoFragmentRestored, Fix::CompactAlwaysFinishPageblock,
+      Fix::AllocNoFragmentRestored, Fix::CompactionCapture, Fix::CompactAlwaysFinishPageblock,
       Fix::CompactFinishOnContention},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces and its "
-     "shrinker's count, a Normal-zone allocation avoids mixing pageblocks first, "
-     "compaction ends the pageblock it is in (a contended one too), zram's "
+     "shrinker's count, a Normal-zone allocation avoids mixing pageblocks first, direct "
+     "compaction captures a freed block of its order and ends the pageblock it is in (a "
+     "contended one too), zram's "
      "slot free safe in softirq and its writeback on request; z3fold is modelled from here "
      "(its pages movable since 5.2)",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
     {"v5.10", "v5.4",
      {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate,
-      Fix::Z3foldInterPageCompaction, Fix::Z3foldFreeHandleWriteLock, Fix::BalloonOomNotifier},
+      Fix::CaptureSafeWrtInterrupts, Fix::Z3foldInterPageCompaction,
+      Fix::Z3foldFreeHandleWriteLock, Fix::BalloonOomNotifier},
      "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; "
      "compaction stops isolating when too many pages are isolated and it has pages to "
-     "migrate; z3fold compacts between pages and locks its slots; the balloon deflates on "
+     "migrate, and hides its capture control before it reads the captured page; z3fold compacts between pages and locks its slots; the balloon deflates on "
      "OOM through the OOM notifier again",
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
     {"v5.15", "v5.10",
@@ -183,6 +185,8 @@ constexpr FixNeeds kFixNeeds[] = {
      "the repair sets ALLOC_NOFRAGMENT again in 0a79cdad5eb2's alloc_flags_nofragment"},
     {Fix::FallbackOnlyHigherOrder, Fix::AllocNoFragment,
      "the fix changes the lowest order that 6bb154504f8b's ALLOC_NOFRAGMENT sets"},
+    {Fix::CaptureSafeWrtInterrupts, Fix::CompactionCapture,
+     "b9e20f0da1f5 reorders the capture control handling of 5e1f0f098b46"},
     {Fix::LruIsolateBeforeLock, Fix::CompactFinishOnContention,
      "9df41314390b clears PG_lru before it takes the LRU lock, which cb2dcaf023c2's "
      "compact_lock_irqsave always takes (async compaction no longer backs out of it)"},

@@ -1,7 +1,10 @@
 #include "mm/compaction.h"
 
 #include <algorithm>
+#include <string>
 
+#include "engine/objclass.h"
+#include "mm/current.h"
 #include "mm/lru.h"
 #include "mm/page_ops.h"
 #include "mm/vmscan.h"
@@ -556,7 +559,7 @@ struct PrivateLists {
 
 }  // namespace
 
-CompactResult compact_zone(Mm& mm, compact_control& cc) {
+CompactResult compact_zone(Mm& mm, compact_control& cc, capture_control* capc) {
   MODEL_FUNC("compact_zone");
   Zone& zone = mm.zones[cc.zone];
   cc.migratetype = gfpflags_to_migratetype(cc.gfp_mask);
@@ -603,6 +606,11 @@ CompactResult compact_zone(Mm& mm, compact_control& cc) {
         if (skips_failed_blocks(mm, cc))
           cc.migrate_pfn = block_end_pfn(cc.migrate_pfn - 1, cc.order);
       }
+    }
+    // Stop if a page has been captured (a plain read of the task's own capc).
+    if (capc && capc->page != kNoPfn) {
+      ret = CompactResult::Success;
+      break;
     }
   }
 out:
@@ -666,10 +674,87 @@ static bool compaction_succeeded(Mm& mm, const Zone& zone, int order, CompactRes
                            alloc_flags);
 }
 
+namespace {
+
+const bool registered = [] {
+  register_obj_class(objclass::kCapture, "capture_control",
+                     [](uint64_t task, const World*) { return "capture_control of task " + std::to_string(task); });
+  return true;
+}();
+
+// current->capture_control and the capc it points at: a scheduling point on the object of
+// the task they belong to (the task's own accesses, and a softirq's on the task it
+// interrupted); none in set-up code, which nothing interrupts.
+void capture_access(Op op, Access access, uint32_t line = here()) {
+  if (const Task* t = current_kernel_task())
+    sched(op, access, make_obj(objclass::kCapture, t->id), line);
+}
+void set_capture_control(capture_control* capc) {
+  capture_access(Op::Write, Access::Write);
+  current_capture_control() = capc;
+}
+Pfn read_captured(const capture_control& capc) {
+  capture_access(Op::Read, Access::Read);
+  return capc.page;
+}
+
+// compact_zone_order: one zone's direct compaction, with the capture control exposed
+// while it runs (5e1f0f098b46). Before b9e20f0da1f5 the captured page was read before
+// the control was hidden, so a page an interrupt captured in between was lost.
+CompactResult compact_zone_order(Mm& mm, compact_control& cc, Pfn* capture) {
+  capture_control capc{&cc, kNoPfn};
+  const bool capturing = capture && mm.cfg.has(Fix::CompactionCapture);
+  // A compaction left by an exception (set-up code goes on after one) leaves no pointer
+  // to its stack behind.
+  struct Unexpose {
+    const capture_control* capc;
+    ~Unexpose() {
+      if (current_capture_control() == capc) current_capture_control() = nullptr;
+    }
+  } unexpose{&capc};
+  if (capturing) set_capture_control(&capc);
+  const CompactResult ret = compact_zone(mm, cc, capturing ? &capc : nullptr);
+  if (!capturing) return ret;
+  if (mm.cfg.has(Fix::CaptureSafeWrtInterrupts)) {
+    // Make sure we hide capture control first before we read the captured page pointer,
+    // otherwise an interrupt could free and capture a page and we would leak it.
+    set_capture_control(nullptr);
+    *capture = read_captured(capc);
+  } else {
+    *capture = read_captured(capc);
+    set_capture_control(nullptr);
+  }
+  return ret;
+}
+
+}  // namespace
+
+capture_control* task_capc(Mm& mm, uint32_t zone) {
+  if (!mm.cfg.has(Fix::CompactionCapture)) return nullptr;
+  // Only while nothing is captured yet, for a block of its zone (a kernel thread never
+  // has a capture control). Nothing was exposed: no access to model.
+  if (!current_capture_control()) return nullptr;
+  capture_access(Op::Read, Access::Read);
+  auto* capc = static_cast<capture_control*>(current_capture_control());
+  return capc && capc->page == kNoPfn && capc->cc->zone == zone ? capc : nullptr;
+}
+
+bool compaction_capture(capture_control* capc, Pfn page, unsigned order, int migratetype) {
+  if (!capc || int(order) != capc->cc->order) return false;
+  // Do not accidentally pollute CMA or isolated regions.
+  if (migratetype == MIGRATE_CMA || migratetype == MIGRATE_ISOLATE) return false;
+  // Do not let lower order allocations pollute a movable pageblock.
+  if (order < unsigned(pageblock_order) && migratetype == MIGRATE_MOVABLE) return false;
+  capture_access(Op::Write, Access::Write);
+  capc->page = page;
+  return true;
+}
+
 // compact_zone_order + try_to_compact_pages (4.8.15).
 CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, unsigned alloc_flags,
-                                   CompactPriority prio) {
+                                   CompactPriority prio, Pfn* capture) {
   MODEL_FUNC("try_to_compact_pages");
+  if (capture) *capture = kNoPfn;
   // Check if the GFP flags allow compaction: since 73e64c51afc5 a GFP_NOFS request
   // compacts too (the scanner then leaves pages with a mapping alone).
   const bool may_enter_fs = gfp & __GFP_FS, may_perform_io = gfp & __GFP_IO;
@@ -690,7 +775,7 @@ CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, unsigned a
     cc.alloc_flags = alloc_flags;
     cc.mode = prio == CompactPriority::Async ? MigrateMode::Async : MigrateMode::SyncLight;
     cc.direct_compaction = true;
-    const CompactResult status = compact_zone(mm, cc);
+    const CompactResult status = compact_zone_order(mm, cc, capture);
     rc = std::max(status, rc);
     // The allocation should succeed, stop compacting.
     if (compaction_succeeded(mm, zone, int(order), status, alloc_flags)) {

@@ -49,6 +49,19 @@ struct compact_control {
   Pfn range_end = kNoPfn;           // a targeted compaction stops its migrate scanner here
 };
 
+// struct capture_control (5e1f0f098b46): while a task compacts directly,
+// current->capture_control points at it, and __free_one_page hands a block of cc->order
+// freed in that zone to it instead of the free lists (compaction_capture).
+struct capture_control {
+  const compact_control* cc = nullptr;
+  Pfn page = kNoPfn;
+};
+// task_capc: the capture control of `current` (in a softirq, of the task it interrupted)
+// for a block freed in `zone`, or nullptr. compaction_capture: whether __free_one_page
+// hands it the block of `order` at `page` (of pageblock migratetype `migratetype`).
+capture_control* task_capc(Mm& mm, uint32_t zone);
+bool compaction_capture(capture_control* capc, Pfn page, unsigned order, int migratetype);
+
 // isolate_migratepages_block: scans [low_pfn, end_pfn) and isolates pages onto
 // cc->migratepages. Returns the pfn where it stopped, or 0 if it aborted.
 Pfn isolate_migratepages_block(Mm& mm, compact_control& cc, Pfn low_pfn, Pfn end_pfn,
@@ -61,7 +74,7 @@ void compaction_free(Mm& mm, Pfn page, uint64_t cc);
 
 CompactResult compaction_suitable(Mm& mm, Zone& zone, int order, unsigned alloc_flags);
 CompactResult compact_finished(Mm& mm, compact_control& cc);
-CompactResult compact_zone(Mm& mm, compact_control& cc);
+CompactResult compact_zone(Mm& mm, compact_control& cc, capture_control* capc = nullptr);
 
 // compact_node-like: compact every zone fully (echo 1 > /proc/sys/vm/compact_memory).
 void compact_memory(Mm& mm, MigrateMode mode = MigrateMode::Sync);
@@ -79,9 +92,11 @@ void defer_compaction(Zone& zone, int order);
 bool compaction_deferred(Zone& zone, int order);
 void compaction_defer_reset(Zone& zone, int order, bool alloc_success);
 
-// try_to_compact_pages: direct compaction for an allocation of `order` that failed.
+// try_to_compact_pages: direct compaction for an allocation of `order` that failed. With
+// `capture` (since 5e1f0f098b46), a block freed at that order in the zone being compacted
+// is taken for the caller: *capture is its pfn (kNoPfn if none).
 CompactResult try_to_compact_pages(Mm& mm, gfp_t gfp, unsigned order, unsigned alloc_flags,
-                                   CompactPriority prio);
+                                   CompactPriority prio, Pfn* capture = nullptr);
 // A migrate context aimed at [start, end), as alloc_contig_range runs one: the migrate
 // scanner isolates what it can there (isolate_migratepages_range) and migrate_pages moves
 // each page to a new page from the allocator (alloc_migrate_target). Returns the number

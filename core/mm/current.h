@@ -26,6 +26,23 @@ inline bool current_is_kthread() {
   return t && t->daemon;
 }
 
+// The kernel's `current`: the running task, or in a softirq the task it interrupted;
+// nullptr in set-up code.
+inline Task* current_kernel_task() {
+  Sim* s = Sim::current();
+  if (!s) return nullptr;
+  Task* t = s->current_task();
+  if (t && t->softirq) return s->interrupted_task();
+  return t;
+}
+
+// current->capture_control (5e1f0f098b46); set-up code has a slot of its own.
+inline void*& current_capture_control() {
+  thread_local void* setup_capture = nullptr;
+  Task* t = current_kernel_task();
+  return t ? t->capture_control : setup_capture;
+}
+
 // current->flags |= PF_MEMALLOC for a scope, cleared at its end as the kernel clears it
 // (also when the scope is left by an exception: set-up code goes on after one).
 struct MemallocScope {

@@ -113,6 +113,19 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "11866572260: ALLOC_NOFRAGMENT raises __rmqueue_fallback's lowest order to "
      "pageblock_order only for allocations below it; before, an allocation above "
      "pageblock_order searched down to it and could steal pageblocks smaller than itself)"},
+    {Fix::CompactionCapture, "5e1f0f098b46",
+     "mm, compaction: capture a page under direct compaction (5.1, Mel Gorman: while a "
+     "task compacts a zone for an allocation, current->capture_control points at its "
+     "capture_control, and __free_one_page hands a block of cc->order freed in that zone "
+     "(not in a movable pageblock below pageblock_order, CMA or isolated) to it instead of "
+     "the free lists; compaction stops with COMPACT_SUCCESS and the allocation takes that "
+     "block; before, freed blocks went to the free lists, where any CPU could take them)"},
+    {Fix::CaptureSafeWrtInterrupts, "b9e20f0da1f5",
+     "mm, compaction: make capture control handling safe wrt interrupts (5.8, Vlastimil "
+     "Babka, for Hugh Dickins's report; its 5.4.y backport is archive id 47272195586: "
+     "compact_zone_order hides current->capture_control before it reads the captured "
+     "page; before, it read the page first, and a block an interrupt freed and captured "
+     "in between was lost)"},
     {Fix::CompactAlwaysFinishPageblock, "efe771c7603b",
      "mm, compaction: always finish scanning of a full pageblock (5.1, Mel Gorman: "
      "__compact_finished goes on while the migrate scanner is inside a pageblock, for every "

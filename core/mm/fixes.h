@@ -35,6 +35,8 @@ enum class Fix : uint8_t {
   AllocFlagsKswapd,          // 0a79cdad5eb2 (5.0): alloc_flags_nofragment no longer sets ALLOC_NOFRAGMENT
   AllocNoFragmentRestored,   // "fix never set ALLOC_NOFRAGMENT flag" (5.1): it sets it again
   FallbackOnlyHigherOrder,   // "only search higher order when fallback" (6.1): ALLOC_NOFRAGMENT's floor is never below the order
+  CompactionCapture,         // 5e1f0f098b46 (5.1): a block freed at a direct compactor's order in its zone is captured for it
+  CaptureSafeWrtInterrupts,  // b9e20f0da1f5 (5.8): the control is hidden before the captured page is read
   CompactAlwaysFinishPageblock,  // efe771c7603b (5.1): every compaction for an order ends the pageblock it is in
   CompactFinishOnContention, // cb2dcaf023c2 (5.1): async compaction takes a contended lock, ends the pageblock, then aborts
   LruIsolateBeforeLock,      // 9df41314390b (5.11): an LRU page is referenced and TestClearPageLRU'd before the LRU lock

@@ -192,10 +192,17 @@ void __free_one_page(Mm& mm, Pfn pfn, Zone& z, unsigned order, int migratetype) 
   Pfn buddy = kNoPfn;
   Pfn combined;
 
+  capture_control* capc = task_capc(mm, z.id);  // 5e1f0f098b46
+
   if (migratetype != MIGRATE_ISOLATE) __mod_zone_freepage_state(mm, z, int64_t(1) << order);
 
 continue_merging:
   while (order < max_order - 1) {
+    // A direct compactor of this zone takes a block of its order.
+    if (compaction_capture(capc, pfn, order, migratetype)) {
+      if (migratetype != MIGRATE_ISOLATE) __mod_zone_freepage_state(mm, z, -(int64_t(1) << order));
+      return;
+    }
     buddy = pfn ^ (1u << order);  // __find_buddy_index
     if (!page_is_buddy(mm, z, buddy, order)) goto done_merging;
     // Our buddy is free: merge with it and move up one order.
@@ -735,14 +742,17 @@ Pfn __alloc_pages_direct_compact(Mm& mm, unsigned order, unsigned alloc_flags,
                                  CompactResult* compact_result) {
   MODEL_FUNC("__alloc_pages_direct_compact");
   if (!order) return kNoPfn;
+  Pfn page = kNoPfn;
   {
     MemallocScope memalloc;  // current->flags |= PF_MEMALLOC
-    *compact_result = try_to_compact_pages(mm, ac.gfp, order, alloc_flags, prio);
+    *compact_result = try_to_compact_pages(mm, ac.gfp, order, alloc_flags, prio, &page);
   }
   if (*compact_result <= CompactResult::Deferred) return kNoPfn;  // COMPACT_INACTIVE
   mm.stat(Stat::COMPACTSTALL)++;
+  // Prep a captured page if available (5e1f0f098b46).
+  if (page != kNoPfn) prep_new_page(mm, page, order, ac.gfp, ac.owner);
   // Try get a page from the freelist if available.
-  const Pfn page = get_page_from_freelist(mm, order, alloc_flags, ac);
+  if (page == kNoPfn) page = get_page_from_freelist(mm, order, alloc_flags, ac);
   if (page != kNoPfn) {
     compaction_defer_reset(mm.zone_of(page), int(order), true);
     mm.stat(Stat::COMPACTSUCCESS)++;
