@@ -285,7 +285,6 @@ bool Sim::interruptible(CpuId lane) const {
   return t.state == TaskState::Ready || t.state == TaskState::Spinning;
 }
 
-// A CPU with no owner and nothing ready to run on it: it would pull a preempted task.
 Task* Sim::interrupted_task() {
   if (!running_ || !running_->softirq) return nullptr;
   const CpuId lane = interrupted_[running_->phys];
@@ -293,6 +292,7 @@ Task* Sim::interrupted_task() {
   return tasks_[cpus_[lane].current].get();
 }
 
+// A CPU with no owner and nothing ready to run on it: it would pull a preempted task.
 CpuId Sim::idle_cpu() const {
   for (CpuId q = 0; q < owner_.size(); ++q) {
     if (owner_[q] != kNoCpu) continue;

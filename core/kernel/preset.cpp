@@ -93,8 +93,9 @@ constexpr BuiltIn kBuiltIn[] = {
       Fix::Z3foldFreeHandleWriteLock, Fix::BalloonOomNotifier},
      "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; "
      "compaction stops isolating when too many pages are isolated and it has pages to "
-     "migrate, and hides its capture control before it reads the captured page; z3fold compacts between pages and locks its slots; the balloon deflates on "
-     "OOM through the OOM notifier again",
+     "migrate, and hides its capture control before it reads the captured page; z3fold "
+     "compacts between pages and locks its slots; the balloon deflates on OOM through the "
+     "OOM notifier again",
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
     {"v5.15", "v5.10",
      {Fix::MigrateFailedToRetList, Fix::LruIsolateBeforeLock, Fix::ZsCompactCountsLocally,

@@ -730,13 +730,15 @@ CompactResult compact_zone_order(Mm& mm, compact_control& cc, Pfn* capture) {
 }  // namespace
 
 capture_control* task_capc(Mm& mm, uint32_t zone) {
-  if (!mm.cfg.has(Fix::CompactionCapture)) return nullptr;
-  // Only while nothing is captured yet, for a block of its zone (a kernel thread never
-  // has a capture control). Nothing was exposed: no access to model.
-  if (!current_capture_control()) return nullptr;
+  // (Without a capture control exposed there is nothing another context could change:
+  // the read is a scheduling point only when there is one.)
+  if (!mm.cfg.has(Fix::CompactionCapture) || !current_capture_control()) return nullptr;
   capture_access(Op::Read, Access::Read);
   auto* capc = static_cast<capture_control*>(current_capture_control());
-  return capc && capc->page == kNoPfn && capc->cc->zone == zone ? capc : nullptr;
+  // Not for a kernel thread, and only while nothing is captured yet, for its zone.
+  const Task* t = current_kernel_task();
+  if (!capc || (t && t->daemon) || capc->page != kNoPfn || capc->cc->zone != zone) return nullptr;
+  return capc;
 }
 
 bool compaction_capture(capture_control* capc, Pfn page, unsigned order, int migratetype) {
