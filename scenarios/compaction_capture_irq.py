@@ -31,6 +31,18 @@ frees X, which merges pageblock 1 into an order-9 block.
   executions end in `leak`; `v5.10` exhausts the same 8,528 executions clean, as does
   `v4.19` (no capture, 8,521).
 
+The same window has a sibling, Li Wang's WARNING (Apr 2019, on 5.1-rc5; Mel Gorman's
+"mm, page_alloc: Always use a captured page regardless of compaction result", archive id
+14450450401, merged before 5.1): `compaction_skipped_capture`. With only pageblock 1's free
+pages, compaction is skipped (`compaction_suitable()`: too little free memory), but the
+capture control is exposed while `compact_zone()` decides so; the softirq's block is
+captured, and 5.1-rc's `__alloc_pages_direct_compact()` returned at once for a skipped
+compaction: `WARN_ON_ONCE(page)` and the block lost. No release has the capture without
+the fix: the buggy side is `v5.4` with `always-use-a-captured-page` flipped off (`warn`,
+then `leak`); `v5.4` uses the captured block and the allocation succeeds. Under dpor (no
+bound): without the fix 11 executions, `warn` 3, `leak` 4; with it 13 ok and 2 `leak`,
+which are b9e20f0da1f5's window above; `v5.10` has both fixes: 15, all ok.
+
 Not modelled: Hugh's oops itself (a NULL `capc->cc` seen by an interrupt because the
 compiler stored `.cc = &cc` after `current->capture_control`): the model has no compiler
 reordering. b9e20f0da1f5's `barrier()` is for that.
@@ -87,3 +99,46 @@ def test_exploration_finds_it_and_the_fix_removes_it():
     fixed = compaction_capture_irq.explore(kernel="v5.10", strategy="dpor", preemption_bound=None)
     assert fixed.exhausted and fixed.outcomes == {"ok": 8528}, fixed
     assert fixed.proves_never("leak")
+
+
+@ps.scenario(kernel="v5.4", fixes={"always-use-a-captured-page": False}, cpus=1, pages=4096,
+             softirq=True)
+def compaction_skipped_capture(k):
+    """Only pageblock 1 (but X) is free: the order-9 allocation's compaction is skipped, and
+    the softirq frees X while the capture control is exposed."""
+    while k.alloc_pages(0, "GFP_KERNEL|__GFP_MEMALLOC") is not None:
+        pass
+    for pfn in [*range(512, X), *range(X + 1, 1024)]:
+        k.free_pages(pfn)
+    a = k.cpu(0).run("alloc_pages", 9, ps.GFP["GFP_KERNEL"], name="alloc")
+    irq = k.cpu(0).softirq("free_pages", X, 0, name="irq_free")
+    return ps.script(a.before("compact_zone"), irq, a)
+
+
+def test_before_the_fix_a_skipped_compaction_warns_and_loses_the_block():
+    run = compaction_skipped_capture.run()
+    assert all(s["reached"] for s in run.result.script_status)
+    keys = [o.key for o in run.outcomes]
+    assert keys[0] == "warn:__alloc_pages_direct_compact" and set(keys[1:]) == {"leak"}, run.report()[:2000]
+    assert len(keys) == 1 + 512
+
+
+def test_since_the_fix_the_allocation_takes_the_captured_block():
+    run = compaction_skipped_capture.run(fixes={"always-use-a-captured-page": True})
+    assert run.ok, run.report()
+    page = run.kernel.page(512)
+    assert (page["owner"], page["refcount"]) == ("kernel", 1)
+    assert run.kernel.stats["compact_stall"] == 1
+
+
+def test_exploration_of_the_skipped_compaction():
+    ex = compaction_skipped_capture.explore(strategy="dpor", preemption_bound=None)
+    assert ex.exhausted and ex.outcomes == {
+        "ok": 7, "leak": 4, "warn:__alloc_pages_direct_compact": 3}, ex
+    fix = {"always-use-a-captured-page": True}
+    ex = compaction_skipped_capture.explore(fixes=fix, strategy="dpor", preemption_bound=None)
+    assert ex.exhausted and ex.outcomes == {"ok": 13, "leak": 2}, ex
+    assert softirq_after_the_read(ex.replay("leak"))  # b9e20f0da1f5's window, not this one
+    ex = compaction_skipped_capture.explore(kernel="v5.10", fixes=fix, strategy="dpor",
+                                            preemption_bound=None)
+    assert ex.exhausted and ex.outcomes == {"ok": 15}, ex

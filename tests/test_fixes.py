@@ -886,6 +886,11 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # 5.1: the pageblock A's compaction empties is captured for A; before, B took it off
     # the free list before A looked.
     "5e1f0f098b46": (who_gets_pageblock_0, "A", "B"),
+    # 5.1: a compaction that was skipped uses the block a softirq freed while its capture
+    # control was exposed; before, WARN_ON_ONCE(page), and the block was lost.
+    "always-use-a-captured-page": (lambda k, f: sorted({o.key for o in compaction_capture_irq.compaction_skipped_capture.run(
+        kernel=k, fixes={"always-use-a-captured-page": True, **f}).outcomes}),
+        [], ["leak", "warn:__alloc_pages_direct_compact"]),
     # 5.8: a block a softirq frees after the compactor read its capture is not lost.
     "b9e20f0da1f5": (lambda k, f: {o.key for o in compaction_capture_irq.compaction_capture_irq.run(
         kernel=k, fixes=f).outcomes}, set(), {"leak"}),

@@ -87,7 +87,7 @@ def test_presets_list_their_fixes() -> None:
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
         "fix-shrinker-scan-number-of-pages", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
         "6bb154504f8b", "0a79cdad5eb2", "fix-never-set-alloc-nofragment", "5e1f0f098b46",
-        "efe771c7603b", "cb2dcaf023c2"}
+        "always-use-a-captured-page", "efe771c7603b", "cb2dcaf023c2"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
         "handle-freed-page-at-the-first-place", "d20bdd571ee5", "b9e20f0da1f5", "4a3ac9311dac",
         "d8f117abb380", "da10329cb057"}
@@ -156,7 +156,7 @@ def test_fixes_are_named_and_titled() -> None:
         "73e64c51afc5", "no-watermark-check-in-compact-finished", "3bc48f96cf11", "02aa0cdd7248",
         "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "6bb154504f8b", "0a79cdad5eb2",
         "fix-never-set-alloc-nofragment", "only-search-higher-order-when-fallback", "5e1f0f098b46",
-        "b9e20f0da1f5", "efe771c7603b", "cb2dcaf023c2", "9df41314390b", "89f6c88a6ab4", "829ae0f81ce0", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
+        "always-use-a-captured-page", "b9e20f0da1f5", "efe771c7603b", "cb2dcaf023c2", "9df41314390b", "89f6c88a6ab4", "829ae0f81ce0", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",
         "4fbbb3fde3c6", "d818fca1cac3", "b485c6f1f9f5",
         *V44, "1b8320b620d6", "c102f07ca0b0", "zs-malloc-gfp", "77ff465799c6", "1a87aa03597e",

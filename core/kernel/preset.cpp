@@ -78,7 +78,8 @@ constexpr BuiltIn kBuiltIn[] = {
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
       Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonShrinkerScanCount, Fix::ZramFreeNotifyTrylock,
       Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::AllocNoFragment, Fix::AllocFlagsKswapd,
-      Fix::AllocNoFragmentRestored, Fix::CompactionCapture, Fix::CompactAlwaysFinishPageblock,
+      Fix::AllocNoFragmentRestored, Fix::CompactionCapture, Fix::CaptureAlwaysUsed,
+      Fix::CompactAlwaysFinishPageblock,
       Fix::CompactFinishOnContention},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces and its "
      "shrinker's count, a Normal-zone allocation avoids mixing pageblocks first, direct "
@@ -186,6 +187,8 @@ constexpr FixNeeds kFixNeeds[] = {
      "the repair sets ALLOC_NOFRAGMENT again in 0a79cdad5eb2's alloc_flags_nofragment"},
     {Fix::FallbackOnlyHigherOrder, Fix::AllocNoFragment,
      "the fix changes the lowest order that 6bb154504f8b's ALLOC_NOFRAGMENT sets"},
+    {Fix::CaptureAlwaysUsed, Fix::CompactionCapture,
+     "the fix removes the check that 5e1f0f098b46 added with the capture"},
     {Fix::CaptureSafeWrtInterrupts, Fix::CompactionCapture,
      "b9e20f0da1f5 reorders the capture control handling of 5e1f0f098b46"},
     {Fix::LruIsolateBeforeLock, Fix::CompactFinishOnContention,

@@ -120,6 +120,14 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "(not in a movable pageblock below pageblock_order, CMA or isolated) to it instead of "
      "the free lists; compaction stops with COMPACT_SUCCESS and the allocation takes that "
      "block; before, freed blocks went to the free lists, where any CPU could take them)"},
+    {Fix::CaptureAlwaysUsed, "always-use-a-captured-page",
+     "mm, page_alloc: always use a captured page regardless of compaction result (5.1-rc, "
+     "Mel Gorman, for Li Wang's WARNING in __alloc_pages_direct_compact; the patch is "
+     "archive id 14450450401, its upstream id is not in the stored archive: "
+     "__alloc_pages_direct_compact no longer returns early for a compaction that was "
+     "deferred or skipped, whose WARN_ON_ONCE(page) fired, and whose captured page was "
+     "lost, when an interrupt freed a block while the capture control was exposed; since, "
+     "such a compaction counts a stall and its captured page or the freelists are tried)"},
     {Fix::CaptureSafeWrtInterrupts, "b9e20f0da1f5",
      "mm, compaction: make capture control handling safe wrt interrupts (5.8, Vlastimil "
      "Babka, for Hugh Dickins's report; its 5.4.y backport is archive id 47272195586: "

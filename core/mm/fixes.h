@@ -36,6 +36,7 @@ enum class Fix : uint8_t {
   AllocNoFragmentRestored,   // "fix never set ALLOC_NOFRAGMENT flag" (5.1): it sets it again
   FallbackOnlyHigherOrder,   // "only search higher order when fallback" (6.1): ALLOC_NOFRAGMENT's floor is never below the order
   CompactionCapture,         // 5e1f0f098b46 (5.1): a block freed at a direct compactor's order in its zone is captured for it
+  CaptureAlwaysUsed,         // "always use a captured page regardless of compaction result" (5.1)
   CaptureSafeWrtInterrupts,  // b9e20f0da1f5 (5.8): the control is hidden before the captured page is read
   CompactAlwaysFinishPageblock,  // efe771c7603b (5.1): every compaction for an order ends the pageblock it is in
   CompactFinishOnContention, // cb2dcaf023c2 (5.1): async compaction takes a contended lock, ends the pageblock, then aborts

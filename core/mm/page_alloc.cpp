@@ -747,7 +747,16 @@ Pfn __alloc_pages_direct_compact(Mm& mm, unsigned order, unsigned alloc_flags,
     MemallocScope memalloc;  // current->flags |= PF_MEMALLOC
     *compact_result = try_to_compact_pages(mm, ac.gfp, order, alloc_flags, prio, &page);
   }
-  if (*compact_result <= CompactResult::Deferred) return kNoPfn;  // COMPACT_INACTIVE
+  // Before "always use a captured page regardless of compaction result", a compaction
+  // that was deferred or skipped (COMPACT_INACTIVE) ended here, with a paranoid check
+  // that nothing was captured; since, the page a compaction captured anyway (freed from an
+  // interrupt) is used, and the freelists are tried after every compaction.
+  if (!mm.cfg.has(Fix::CaptureAlwaysUsed) && *compact_result <= CompactResult::Deferred) {
+    if (page != kNoPfn)  // WARN_ON_ONCE(page)
+      WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON_ONCE(page)"),
+           {"a page was captured by a compaction that did not run"});
+    return kNoPfn;
+  }
   mm.stat(Stat::COMPACTSTALL)++;
   // Prep a captured page if available (5e1f0f098b46).
   if (page != kNoPfn) prep_new_page(mm, page, order, ac.gfp, ac.owner);
