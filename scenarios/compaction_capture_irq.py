@@ -33,11 +33,11 @@ frees X, which merges pageblock 1 into an order-9 block.
 
 The same window has a sibling, Li Wang's WARNING (Apr 2019, on 5.1-rc5; Mel Gorman's
 "mm, page_alloc: Always use a captured page regardless of compaction result", archive id
-14450450401, merged before 5.1): `compaction_skipped_capture`. With only pageblock 1's free
+14450450401, posted against 5.1-rc5; 5.4.0 has it): `compaction_skipped_capture`. With only pageblock 1's free
 pages, compaction is skipped (`compaction_suitable()`: too little free memory), but the
 capture control is exposed while `compact_zone()` decides so; the softirq's block is
 captured, and 5.1-rc's `__alloc_pages_direct_compact()` returned at once for a skipped
-compaction: `WARN_ON_ONCE(page)` and the block lost. No release has the capture without
+compaction: `WARN_ON_ONCE(page)` and the block lost. No preset has the capture without
 the fix: the buggy side is `v5.4` with `always-use-a-captured-page` flipped off (`warn`,
 then `leak`); `v5.4` uses the captured block and the allocation succeeds. Under dpor (no
 bound): without the fix 11 executions, `warn` 3, `leak` 4; with it 13 ok and 2 `leak`,
