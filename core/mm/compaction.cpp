@@ -732,9 +732,11 @@ CompactResult compact_zone_order(Mm& mm, compact_control& cc, Pfn* capture) {
 capture_control* task_capc(Mm& mm, uint32_t zone) {
   // (Without a capture control exposed there is nothing another context could change:
   // the read is a scheduling point only when there is one.)
-  if (!mm.cfg.has(Fix::CompactionCapture) || !current_capture_control()) return nullptr;
+  if (!mm.cfg.has(Fix::CompactionCapture)) return nullptr;
+  void*& slot = current_capture_control();
+  if (!slot) return nullptr;
   capture_access(Op::Read, Access::Read);
-  auto* capc = static_cast<capture_control*>(current_capture_control());
+  auto* capc = static_cast<capture_control*>(slot);
   // Not for a kernel thread, and only while nothing is captured yet, for its zone.
   const Task* t = current_kernel_task();
   if (!capc || (t && t->daemon) || capc->page != kNoPfn || capc->cc->zone != zone) return nullptr;
