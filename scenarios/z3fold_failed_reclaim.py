@@ -23,7 +23,10 @@ write-back fails with -ENOMEM. Reclaim puts P back on pool->lru, with b still in
   `z3fold_free` finds P claimed by reclaim and leaves b's handle to it; reclaim's put is
   then not the last, so reclaim does not free P's slots, and the compaction's release
   leaves them alone (fc5488651c7d): "z3fold_buddy_slots 1: every handle in it was freed,
-  but the slots were never freed". Read from 6.1.20's code, not confirmed on a kernel.
+  but the slots were never freed". The same executions report `corruption`: reclaim's
+  put-back (6cf9a34967ed's `add_to_unbuddied`) lists the page, which holds no object, on
+  `unbuddied[NCHUNKS]`, one past the end of the per-CPU array. Read from 6.1.20's code,
+  not confirmed on a kernel.
 """
 
 import pagesim as ps
@@ -75,7 +78,10 @@ def test_exploration_finds_it_and_the_other_leak_of_the_fixed_side():
     ex = z3fold_failed_reclaim.explore(strategy="dpor", preemption_bound=2)
     assert ex.exhausted and ex.outcomes == {"ok": 332, "leak": 78}, ex
     ex = z3fold_failed_reclaim.explore(kernel="v6.1", strategy="dpor", preemption_bound=2)
-    assert ex.exhausted and ex.outcomes == {"ok": 289, "leak": 42}, ex
+    assert ex.exhausted and ex.outcomes == {"ok": 289, "leak": 42, "corruption": 42}, ex
     run = ex.replay("leak")
     assert [o.message for o in run.outcomes] == [
+        ("list_add(&zhdr->buddy, &unbuddied[NCHUNKS]) for pfn 0, which holds no object: the list "
+         "head is past the end of the pool's per-CPU array"),
         "z3fold_buddy_slots 1: every handle in it was freed, but the slots were never freed"]
+    assert run.outcomes[0].backtrace == ["z3fold_reclaim_page"]

@@ -848,6 +848,137 @@ def isolation_claims(kernel: str, fixes: Fixes) -> bool:
 
 
 
+# ---- z3fold from 4.19 to 5.4 ----
+
+
+def z3fold_pool(kernel: str, fixes: Fixes) -> tuple[core.Kernel, int]:
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=512)
+    return k, k.call("z3fold_create_pool")
+
+
+def steps(run: Any, func: str) -> list[dict[str, Any]]:
+    return [e for e in run.trace() if e["kind"] == "step" and e["func"] == func]
+
+
+def called_in(run: Any, outer: str, inner: str) -> bool:
+    """Whether `inner` was entered while `outer` ran (in any task)."""
+    depth = 0
+    for e in run.trace():
+        if e.get("func") == outer and e["kind"] in ("enter", "exit"):
+            depth += 1 if e["kind"] == "enter" else -1
+        elif depth and e["kind"] == "enter" and e["func"] == inner:
+            return True
+    return False
+
+
+@ps.scenario(kernel="v5.4", cpus=1, pages=512)
+def z3fold_headless_free(k):
+    pool = k.z3fold()
+    k.cpu(0).run(pool.free, pool.alloc(4000), name="free")
+
+
+def headless_free_claims(kernel: str, fixes: Fixes) -> bool:
+    """Whether z3fold_free claims a headless page (test_and_set_bit(PAGE_CLAIMED))."""
+    return any(e["op"] == "test_and_set" for e in steps(z3fold_headless_free.run(kernel=kernel, fixes=fixes), "z3fold_free"))
+
+
+def free_claims_first(kernel: str, fixes: Fixes) -> bool:
+    """Whether z3fold_free's first look at the page's bits is its claim (test_and_set_bit
+    of PAGE_CLAIMED), not the PAGE_HEADLESS test."""
+    run = z3fold_free_of_the_last_object.run(kernel=kernel, fixes=fixes)
+    return next(e["op"] for e in steps(run, "z3fold_free") if e.get("bit")) == "test_and_set"
+
+
+def handle_is_an_address(kernel: str, fixes: Fixes) -> bool:
+    k, pool = z3fold_pool(kernel, fixes)
+    return k.call("z3fold_alloc", pool, 100) >= 2**40
+
+
+def page_is_movable(kernel: str, fixes: Fixes) -> bool:
+    k, pool = z3fold_pool(kernel, fixes)
+    h = k.call("z3fold_alloc", pool, 100)
+    return k.state.page(k.call("z3fold_page_of", pool, h))["movable"]
+
+
+def alloc_outcome(kernel: str, fixes: Fixes) -> str:
+    """z3fold_alloc of a new page: "ok", or the report that stopped it."""
+    k, pool = z3fold_pool(kernel, fixes)
+    try:
+        k.call("z3fold_alloc", pool, 100)
+    except core.UsageError as e:
+        return str(e).split("\\n")[0]  # (the report's lines, escaped: one line)
+    return "ok"
+
+
+@ps.scenario(kernel="v5.4", cpus=2, pages=512)
+def z3fold_alloc_on_two_cpus(k):
+    """CPU 1 allocates 1000 bytes (16 chunks: 46 left in its page), then CPU 0 2944 bytes
+    (46 chunks): an exact fit on CPU 1's list."""
+    pool = k.z3fold()
+    Z3FOLD_PAGES.clear()
+
+    def alloc(size):
+        h = yield ps.call("z3fold_alloc", pool.id, size)
+        Z3FOLD_PAGES.append((yield ps.call("z3fold_page_of", pool.id, h)))
+
+    a = k.cpu(1).run(alloc, 1000, name="cpu1")
+    b = k.cpu(0).run(alloc, 2944, name="cpu0")
+    return ps.script(a, b)
+
+
+def exact_fit_from_another_cpu(kernel: str, fixes: Fixes) -> bool:
+    run = z3fold_alloc_on_two_cpus.run(kernel=kernel, fixes=fixes)
+    assert run.ok, run.report()
+    return Z3FOLD_PAGES[0] == Z3FOLD_PAGES[1]
+
+
+def pool_found_through_the_slots(kernel: str, fixes: Fixes) -> bool:
+    """Whether the release of a page whose last object went finds the pool through the
+    slots (slots_to_pool), which on 5.2 free_handle has just freed (KASAN)."""
+    run = z3fold_free_of_the_last_object.run(kernel=kernel, fixes=fixes)
+    return any(e.get("func") == "slots_to_pool" for e in run.trace())
+
+
+def destroys_first(kernel: str, fixes: Fixes) -> str:
+    """The workqueue z3fold_destroy_pool drains first."""
+    run = z3fold_destroy_after_free.run(kernel=kernel, fixes=fixes)
+    return next(e["obj"] for e in steps(run, "z3fold_destroy_pool") if e.get("obj", "").startswith("workqueue"))
+
+
+def frees_the_inode_first(kernel: str, fixes: Fixes) -> bool:
+    """Whether z3fold_destroy_pool frees the pool's inode before it drains a workqueue."""
+    first = steps(z3fold_destroy_after_free.run(kernel=kernel, fixes=fixes), "z3fold_destroy_pool")[0]
+    return "obj" not in first  # kfree's scheduling point touches no one object
+
+
+@ps.scenario(kernel="v5.4", cpus=1, pages=512)
+def z3fold_destroy_after_free(k):
+    """zswap frees the pool's one object (its page goes to the release work), then destroys
+    the pool."""
+    pool = k.z3fold()
+    a = pool.alloc(100)
+
+    def zswap():
+        yield ps.call("z3fold_free", pool.id, a)
+        yield ps.call("z3fold_destroy_pool", pool.id)
+
+    k.cpu(0).run(zswap, name="zswap")
+
+
+def isolation_tests_the_claim_first(kernel: str, fixes: Fixes) -> bool:
+    """Whether z3fold_page_isolate tests PAGE_CLAIMED (bit 4, "dirty") before its lock."""
+    ops = [(e["op"], e.get("bit")) for e in steps(z3fold_page_compacted.run(kernel=kernel, fixes=fixes),
+                                                  "z3fold_page_isolate")]
+    return ("bit_test", "dirty") in ops[:ops.index(("spin_lock", None))]
+
+
+@ps.scenario(kernel="v5.4", cpus=1, pages=512)
+def z3fold_reclaim_one(k):
+    pool = k.z3fold()
+    pool.alloc(1000)
+    k.cpu(0).run("z3fold_reclaim", pool.id, 1, name="reclaim")
+
+
 PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # ---- 4.5 to 4.7.4, on v4.4 ----
     "698b1b30642f": (kcompactd_starts, True, False),
@@ -1006,9 +1137,11 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # page for claimed and skipped free_handle: the slots leak.
     "4a1c3839108a": (lambda k, f: leaks(z3fold_failed_migration.z3fold_free_in_failed_migration, k, f),
                      False, True),
-    "04094226d6ce": (lambda k, f: set(z3fold_reclaim_free_race.z3fold_reclaim_free_race.explore(
-        kernel=k, fixes=f, strategy="dpor", preemption_bound=2).outcomes),
-                     {"ok"}, {"ok", "warn:__release_z3fold_page", "deadlock"}),
+    # (On v6.1 without it dpor also finds do_compact_page listing the emptied page on
+    # unbuddied[NCHUNKS]: corruption.)
+    "04094226d6ce": (lambda k, f: {"ok", "warn:__release_z3fold_page", "deadlock"} <= set(
+        z3fold_reclaim_free_race.z3fold_reclaim_free_race.explore(
+            kernel=k, fixes=f, strategy="dpor", preemption_bound=2).outcomes), False, True),
     "6cf9a34967ed": (lambda k, f: leaks(z3fold_failed_migration.z3fold_putback_unlisted, k, f),
                      False, True),
     "df6f0f1d0cf0": (reuses_the_stale_page, False, True),
@@ -1018,6 +1151,29 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # 5.4.0's z3fold_free compacts a full page with its own claim set: do_compact_page
     # leaves the page off every unbuddied list.
     "4a3ac9311dac": (lambda k, f: keys(z3fold_free_of_a_full_page.run(kernel=k, fixes=f)), (), ("leak",)),
+    # ---- z3fold, 4.20 to 5.4, on v5.4 ----
+    "ca0246bb97c2": (headless_free_claims, True, False),
+    "z3fold-extend-search": (exact_fit_from_another_cpu, True, False),
+    "7c2b8baa61fe": (handle_is_an_address, False, True),
+    "1f862989b04a": (page_is_movable, True, False),
+    "z3fold-lock-page-before-setpagemovable": (
+        alloc_outcome, "ok", "kernel BUG in __SetPageMovable: VM_BUG_ON_PAGE(!PageLocked(page))"),
+    "f1549cb5ab2b": (highmem_alloc_refused, False, True),
+    # 5.2's z3fold_page_migrate try-locked the page the migration holds locked.
+    "be03074c9af2": (lambda k, f: called_in(z3fold_page_compacted.run(kernel=k, fixes=f),
+                                            "z3fold_page_migrate", "trylock_page"), False, True),
+    "bb9a374dfa3a": (pool_found_through_the_slots, False, True),
+    # c92d2f38563d's work_pending test: a read of the old header's work.
+    "c92d2f38563d": (lambda k, f: any(e.get("obj", "").startswith("work") and e["op"] == "read" for e in steps(
+        z3fold_page_compacted.run(kernel=k, fixes=f), "z3fold_page_migrate")), True, False),
+    "6051d3bd3b91": (destroys_first, "workqueue z3fold compact", "workqueue z3fold release"),
+    "b997052bc3ac": (frees_the_inode_first, False, True),
+    "z3fold-fix-retry-mechanism-in-page-reclaim": (isolation_tests_the_claim_first, True, False),
+    "63398413c00c": (lambda k, f: keys(z3fold_headless_free.run(kernel=k, fixes=f)), (), ("leak",)),
+    "5b6807de1144": (free_claims_first, True, False),
+    "zswap-do-not-map-same-object-twice": (
+        lambda k, f: sum(e["kind"] == "enter" and e["func"] == "z3fold_map"
+                         for e in z3fold_reclaim_one.run(kernel=k, fixes=f).trace()), 1, 2),
     "d8f117abb380": (lambda k, f: set(z3fold_free_handle_uaf.z3fold_free_handle_uaf.explore(
         kernel=k, fixes=f, strategy="dpor", preemption_bound=2).outcomes), {"ok"}, {"ok", "uaf:free_handle"}),
     "fc5488651c7d": (frees_the_slots, "free_handle", "__release_z3fold_page"),

@@ -87,7 +87,11 @@ def test_presets_list_their_fixes() -> None:
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
         "fix-shrinker-scan-number-of-pages", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
         "6bb154504f8b", "0a79cdad5eb2", "fix-never-set-alloc-nofragment", "5e1f0f098b46",
-        "always-use-a-captured-page", "efe771c7603b", "cb2dcaf023c2"}
+        "always-use-a-captured-page", "efe771c7603b", "cb2dcaf023c2", "ca0246bb97c2", "z3fold-introduce-helper-functions", "z3fold-extend-search", "7c2b8baa61fe",
+        "1f862989b04a", "z3fold-lock-page-before-setpagemovable", "f1549cb5ab2b", "be03074c9af2",
+        "bb9a374dfa3a", "c92d2f38563d", "6051d3bd3b91", "b997052bc3ac",
+        "z3fold-fix-retry-mechanism-in-page-reclaim", "63398413c00c", "5b6807de1144",
+        "zswap-do-not-map-same-object-twice"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
         "handle-freed-page-at-the-first-place", "d20bdd571ee5", "b9e20f0da1f5", "4a3ac9311dac",
         "d8f117abb380", "da10329cb057"}
@@ -168,7 +172,12 @@ def test_fixes_are_named_and_titled() -> None:
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal",
         "71994620bb25", "fix-shrinker-scan-number-of-pages", "da10329cb057", "da9556a2367c", "zram-gfp-movable",
         "db8ffbd4e763", "drop-max-zpage-size", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
-        "e914d8f00391", "4a3ac9311dac", "d8f117abb380", "fc5488651c7d", "dcf5aedb24f8", "6d679578fe9c", "943fb61dd66f", "4a1c3839108a", "6cf9a34967ed", "df6f0f1d0cf0",
+        "e914d8f00391", "ca0246bb97c2", "z3fold-introduce-helper-functions", "z3fold-extend-search", "7c2b8baa61fe",
+        "1f862989b04a", "z3fold-lock-page-before-setpagemovable", "f1549cb5ab2b", "be03074c9af2",
+        "bb9a374dfa3a", "c92d2f38563d", "6051d3bd3b91", "b997052bc3ac",
+        "z3fold-fix-retry-mechanism-in-page-reclaim", "63398413c00c", "5b6807de1144",
+        "zswap-do-not-map-same-object-twice",
+        "4a3ac9311dac", "d8f117abb380", "fc5488651c7d", "dcf5aedb24f8", "6d679578fe9c", "943fb61dd66f", "4a1c3839108a", "6cf9a34967ed", "df6f0f1d0cf0",
         "04094226d6ce", "f4bad643c1d6", "z3fold-free-no-buddy-del", "e774a7bc7f0a"]
     assert all(f["title"] for f in fixes)
     # Each fix's needs are its own: the table is indexed by the fix (a misordered entry
@@ -185,7 +194,11 @@ def test_fixes_are_named_and_titled() -> None:
         "701d678599d0": "c4549b871102", "04094226d6ce": "e774a7bc7f0a",
         "6d679578fe9c": "e774a7bc7f0a", "d8f117abb380": "fc5488651c7d",
         "71994620bb25": "da10329cb057", "fix-shrinker-scan-number-of-pages": "da10329cb057",
-        "baf6a9a1db5a": "efe771c7603b", "0a79cdad5eb2": "fix-never-set-alloc-nofragment"}
+        "baf6a9a1db5a": "efe771c7603b", "0a79cdad5eb2": "fix-never-set-alloc-nofragment",
+        "f1549cb5ab2b": "f4bad643c1d6",
+        "z3fold-introduce-helper-functions": "z3fold-fix-retry-mechanism-in-page-reclaim",
+        "z3fold-fix-retry-mechanism-in-page-reclaim": "dcf5aedb24f8", "b997052bc3ac": "68f2736a8583",
+        "zswap-do-not-map-same-object-twice": "e774a7bc7f0a"}
 
 
 def test_kernel_state_reports_preset_and_fix_overrides() -> None:

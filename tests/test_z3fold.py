@@ -1,6 +1,6 @@
-"""z3fold (mm/z3fold.c, modelled from 5.4): what the model finds beyond the reported races.
+"""z3fold (mm/z3fold.c, modelled from 4.19): what the model finds beyond the reported races.
 
-Each finding is read from the stored trees' code (5.4.0, 5.15.100, 6.1.20, 6.6.9) and the model's
+Each finding is read from the stored trees' code (4.19.0 to 5.4.0, 5.15.100, 6.1.20, 6.6.9) and the model's
 run of it; docs/kernel/history.md ("z3fold") discusses them.
 """
 
@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios"))
 
 from z3fold_failed_migration import z3fold_putback_unlisted as failed_migration
+from z3fold_reclaim_stale_handle import z3fold_reclaim_stale_handle as reclaim_and_free
 
 
 def keys(run) -> list[str]:
@@ -58,11 +59,11 @@ def test_a_migrated_page_stays_claimed_and_its_slots_leak(kernel):
     assert "z3fold_buddy_slots 1: every handle in it was freed" in run.report()
 
 
-def test_z3fold_is_refused_before_5_4():
-    with pytest.raises(core.UsageError, match="^z3fold is modelled from Linux 5.4 on"):
-        core.Kernel(preset="v4.19").call("z3fold_create_pool")
-    # A user's preset built on v5.4 has it.
-    ps.preset("z3fold-user", base="v5.4", fixes={"4a3ac9311dac": True})
+def test_z3fold_is_refused_before_4_19():
+    with pytest.raises(core.UsageError, match="^z3fold is modelled from Linux 4.19 on"):
+        core.Kernel(preset="v4.14").call("z3fold_create_pool")
+    # A user's preset built on v4.19 has it.
+    ps.preset("z3fold-user", base="v4.19", fixes={"ca0246bb97c2": True})
     k = core.Kernel(preset="z3fold-user", pages=512)
     pool = k.call("z3fold_create_pool")
     h = k.call("z3fold_alloc", pool, 100)
@@ -111,3 +112,41 @@ def test_a_replay_keeps_the_kernel_options_of_its_exploration():
     assert ex.exhausted and set(ex.outcomes) == {"ok"}, ex
     run = ex.replay("ok")
     assert run.ok and not run.kernel.debug_vm, run.report()
+
+
+def test_5_2s_compaction_lists_an_emptied_page_past_the_per_cpu_array():
+    # "mm/z3fold.c: introduce helper functions" (5.2) dropped do_compact_page's test that
+    # the page still holds an object. Before the retry fix of 5.4 the compaction does not
+    # leave a page reclaim claimed alone: zswap's free of a queued it, reclaim's eviction
+    # freed b, and the compaction finds P empty but held by reclaim.
+    retry_off = {"z3fold-fix-retry-mechanism-in-page-reclaim": False}
+    ex = reclaim_and_free.explore(fixes=retry_off, strategy="dpor", preemption_bound=1)
+    assert ex.exhausted and ex.outcomes["corruption"] == 4, ex
+    run = ex.replay("corruption")
+    assert "list_add(&zhdr->buddy, &unbuddied[NCHUNKS]) for pfn 0, which holds no object" in run.report()
+    assert [o.backtrace for o in run.outcomes if o.key == "corruption"] == [
+        ["do_compact_page", "compact_page_work", "worker_thread"]]
+    ex = reclaim_and_free.explore(fixes={**retry_off, "z3fold-introduce-helper-functions": False},
+                                  strategy="dpor", preemption_bound=1)
+    assert ex.exhausted and "corruption" not in ex.outcomes, ex
+    # The retry fix makes the test unreachable: the fix cannot be flipped with it on.
+    with pytest.raises(core.UsageError, match="has no effect with fix 'z3fold-fix-retry-mechanism-in-page-reclaim'"):
+        core.Kernel(preset="v5.4", fixes={"z3fold-introduce-helper-functions": False})
+
+
+def test_4_19s_z3fold_has_no_slots_and_no_movable_pages():
+    k = core.Kernel(preset="v4.19", pages=512)
+    pool = k.call("z3fold_create_pool")
+    first = k.call("z3fold_alloc", pool, 1000)
+    last = k.call("z3fold_alloc", pool, 1000)  # the second object of a page is its LAST
+    middle = k.call("z3fold_alloc", pool, 1000)
+    headless = k.call("z3fold_alloc", pool, 4000)
+    # A handle is the header's address (PAGE_OFFSET + pfn << 12) plus the buddy's index;
+    # a headless one is its page's address.
+    base = 2**40 + (k.call("z3fold_page_of", pool, first) << 12)
+    assert (first - base, last - base, middle - base) == (1, 3, 2)
+    assert headless == 2**40 + (k.call("z3fold_page_of", pool, headless) << 12)
+    assert not k.state.page(k.call("z3fold_page_of", pool, first))["movable"]
+    for i, h in enumerate((first, middle, last, headless)):
+        k.call("z3fold_write", pool, h, 10 + i)
+    assert [k.call("z3fold_read", pool, h) for h in (first, middle, last, headless)] == [10, 11, 12, 13]

@@ -31,6 +31,13 @@ ObjId lists_obj(uint32_t pool) { return pool_obj(pool, 2); }  // the unbuddied l
 ObjId zswap_tree_obj() { return make_obj(z3obj::kPool, (uint64_t(0xffffff) << 2) | 3); }  // zswap's tree->lock
 
 bool has(const Mm& mm, Fix f) { return mm.cfg.has(f); }
+// ca0246bb97c2 (4.20): PAGE_CLAIMED, where 4.19 had UNDER_RECLAIM (the same bit).
+bool reclaim_races(const Mm& mm) { return has(mm, Fix::Z3foldReclaimRaces); }
+// 7c2b8baa61fe (5.2): a handle is the address of a slot; before, the header's address plus
+// the buddy's index (and from ca0246bb97c2 a LAST object's size).
+bool slots_on(const Mm& mm) { return has(mm, Fix::Z3foldBuddySlots); }
+// 1f862989b04a (5.2): the pages with a header are movable.
+bool movable(const Mm& mm) { return has(mm, Fix::Z3foldMigration); }
 // 4a3ac9311dac (5.5): the slots' rwlock, get_z3fold_header and inter-page compaction.
 bool inter_page(const Mm& mm) { return has(mm, Fix::Z3foldInterPageCompaction); }
 
@@ -46,6 +53,7 @@ uint32_t smp_processor_id() {
 // ---- the page's memory ----
 
 Z3foldPageMem& page_mem(Mm& mm, Pfn pfn) {
+  if (!static_cast<const Mm&>(mm).valid_pfn(pfn)) null_deref("z3fold page memory (no such page)", uint64_t(pfn) << PAGE_SHIFT);
   Z3fold& z = Z(mm);
   if (z.mem_of.size() <= pfn) z.mem_of.resize(size_t(pfn) + 1, 0);
   if (!z.mem_of[pfn]) {
@@ -132,7 +140,15 @@ uint32_t handle_to_slots(uint64_t handle) { return uint32_t(handle / SLOTS_ALIGN
 uint32_t handle_idx(uint64_t handle) { return uint32_t(handle % SLOTS_ALIGN) / 8; }
 bool headless_handle(uint64_t handle) { return handle & (1u << PAGE_HEADLESS); }
 uint64_t slot_handle(uint32_t slots, uint32_t idx) { return uint64_t(slots) * SLOTS_ALIGN + idx * 8; }
-Pfn addr_to_zhdr(uint64_t addr) { return Pfn(addr >> PAGE_SHIFT); }  // addr & PAGE_MASK
+// page_address(): the direct map starts at PAGE_OFFSET, so no page's address is 0 (which a
+// handle of 4.19, the address itself, would take for "no handle").
+constexpr uint64_t PAGE_OFFSET = uint64_t(1) << 40;
+uint64_t page_address(Pfn pfn) { return PAGE_OFFSET + (uint64_t(pfn) << PAGE_SHIFT); }
+// addr & PAGE_MASK. A slot read as 0 (its handle freed under a reader) is a NULL header.
+Pfn addr_to_zhdr(uint64_t addr) {
+  if (addr < PAGE_OFFSET) null_deref("struct z3fold_header (zhdr: a handle's slot read as 0)", addr & ~uint64_t(PAGE_SIZE - 1));
+  return Pfn((addr - PAGE_OFFSET) >> PAGE_SHIFT);
+}
 
 Z3foldSlots& slots_at(Mm& mm, uint32_t id, bool write) {
   Z3fold& z = Z(mm);
@@ -190,6 +206,7 @@ void free_slots(Mm& mm, uint32_t id) {
 // callers then wait for that page's lock).
 Pfn handle_to_z3fold_header(Mm& mm, uint64_t handle) {
   MODEL_FUNC("handle_to_z3fold_header");
+  if (!slots_on(mm)) return addr_to_zhdr(handle);  // handle & PAGE_MASK
   return addr_to_zhdr(headless_handle(handle) ? handle : read_handle(mm, handle));
 }
 
@@ -302,11 +319,13 @@ uint32_t idx_of(const Z3foldHeader& h, z3fold_buddy bud) { return (bud + h.first
 
 // __encode_handle: the handle of a buddy in `slots` (zhdr->slots, or reclaim's own).
 uint64_t __encode_handle(Mm& mm, Pfn zhdr, uint32_t slots, z3fold_buddy bud) {
-  if (bud == HEADLESS) return (uint64_t(zhdr) << PAGE_SHIFT) | (1u << PAGE_HEADLESS);
+  const uint64_t addr = page_address(zhdr);
+  if (bud == HEADLESS) return slots_on(mm) ? addr | (1u << PAGE_HEADLESS) : addr;
   const Z3foldHeader& h = Hr(mm, zhdr);
   const uint32_t idx = idx_of(h, bud);
-  uint64_t v = (uint64_t(zhdr) << PAGE_SHIFT) + idx;
-  if (bud == LAST) v |= uint64_t(h.last_chunks) << BUDDY_SHIFT;
+  uint64_t v = addr + idx;
+  if (bud == LAST && reclaim_races(mm)) v |= uint64_t(h.last_chunks) << BUDDY_SHIFT;
+  if (!slots_on(mm)) return v;  // the handle itself
   if (!inter_page(mm)) {  // unlocked before 4a3ac9311dac
     write_handle(mm, slot_handle(slots, idx), v);
     return slot_handle(slots, idx);
@@ -319,7 +338,7 @@ uint64_t __encode_handle(Mm& mm, Pfn zhdr, uint32_t slots, z3fold_buddy bud) {
 }
 
 uint64_t encode_handle(Mm& mm, Pfn zhdr, z3fold_buddy bud) {
-  return __encode_handle(mm, zhdr, bud == HEADLESS ? 0 : Hr(mm, zhdr).slots, bud);
+  return __encode_handle(mm, zhdr, bud == HEADLESS || !slots_on(mm) ? 0 : Hr(mm, zhdr).slots, bud);
 }
 
 // *handle, between read_lock(&slots->lock) and read_unlock (unlocked before 4a3ac9311dac).
@@ -334,12 +353,13 @@ uint64_t read_handle_locked(Mm& mm, uint64_t handle) {
 
 // handle_to_chunks: only for LAST.
 uint16_t handle_to_chunks(Mm& mm, uint64_t handle) {
-  return uint16_t((read_handle_locked(mm, handle) & (PAGE_SIZE - 1)) >> BUDDY_SHIFT);
+  const uint64_t addr = slots_on(mm) ? read_handle_locked(mm, handle) : handle;
+  return uint16_t((addr & (PAGE_SIZE - 1)) >> BUDDY_SHIFT);
 }
 
 z3fold_buddy handle_to_buddy(Mm& mm, uint64_t handle) {
   MODEL_FUNC("handle_to_buddy");
-  const uint64_t addr = read_handle_locked(mm, handle);
+  const uint64_t addr = slots_on(mm) ? read_handle_locked(mm, handle) : handle;
   const Pfn zhdr = addr_to_zhdr(addr);
   return z3fold_buddy((addr - Hr(mm, zhdr).first_num) & BUDDY_MASK);
 }
@@ -350,8 +370,9 @@ void buddy_del_init(Mm& mm, uint32_t pool, Pfn zhdr) {
   Z3foldHeader& h = Hw(mm, zhdr);
   Z3foldPool& p = pool_of(mm, pool);
   sched(Op::ListDel, Access::Write, lists_obj(pool), here());
-  if (h.buddy >= 0) std::erase(p.unbuddied[size_t(h.buddy)], zhdr);
+  if (h.buddy >= 0) std::erase(p.unbuddied[size_t(h.buddy)], zhdr);  // (kZ3OutOfBounds: no list of the pool's)
   else if (h.buddy == kZ3Stale) std::erase(p.stale, zhdr);
+  else if (h.buddy <= kZ3CopiedFrom) checked_mem(mm, Pfn(kZ3CopiedFrom - h.buddy), true);  // the old page's buddy
   h.buddy = kZ3NoList;
 }
 
@@ -359,7 +380,7 @@ bool buddy_empty(Mm& mm, Pfn zhdr) { return Hr(mm, zhdr).buddy == kZ3NoList; }
 
 void buddy_add(Mm& mm, uint32_t pool, Pfn zhdr, int32_t list) {
   Z3foldHeader& h = Hw(mm, zhdr);
-  if (h.buddy != kZ3NoList)
+  if (h.buddy != kZ3NoList && h.buddy > kZ3CopiedFrom)
     BUG(REPORT_FUNC("__list_add"), "list_add double add: z3fold header " + pfn_name(zhdr) + " is already listed");
   Z3foldPool& p = pool_of(mm, pool);
   sched(Op::ListAdd, Access::Write, lists_obj(pool), here());
@@ -406,7 +427,15 @@ void add_to_unbuddied(Mm& mm, uint32_t pool, Pfn zhdr) {
     const uint32_t cpu = smp_processor_id();  // migrate_disable(); this_cpu_ptr(pool->unbuddied)
     Z3foldPool& p = pool_of(mm, pool);
     spin_lock(p.lock);
-    buddy_add(mm, pool, zhdr, int32_t(cpu * NCHUNKS + freechunks));
+    if (freechunks < NCHUNKS) {
+      buddy_add(mm, pool, zhdr, int32_t(cpu * NCHUNKS + freechunks));
+    } else {  // a page with no object: unbuddied[NCHUNKS] is past the per-CPU array
+      sched(Op::ListAdd, Access::Write, lists_obj(pool), here());
+      REPORT_CORRUPTION(REPORT_FUNC_HERE(), "list_add(&zhdr->buddy, &unbuddied[NCHUNKS]) for " + pfn_name(zhdr) +
+                                                ", which holds no object: the list head is past the end of "
+                                                "the pool's per-CPU array");
+      Hw(mm, zhdr).buddy = kZ3OutOfBounds;
+    }
     spin_unlock(p.lock);
     Hw(mm, zhdr).cpu = int16_t(cpu);
   }
@@ -444,6 +473,10 @@ void free_pages_work(World& w, uint64_t pool);
 // list keeps its memory).
 Pfn init_z3fold_page(Mm& mm, Pfn page, bool headless, uint32_t pool, gfp_t gfp) {
   MODEL_FUNC("init_z3fold_page");
+  // From 7c2b8baa61fe to 63398413c00c the slots came first, for a headless page too, which
+  // never freed them.
+  const bool slots_first = slots_on(mm) && !has(mm, Fix::Z3foldHeadlessNoSlots);
+  uint32_t slots = slots_first ? alloc_slots(mm, pool, gfp) : 0;
   init_page_lru(mm, page);
   clear_priv(mm, PAGE_HEADLESS, page);
   clear_priv(mm, MIDDLE_CHUNK_MAPPED, page);
@@ -453,8 +486,8 @@ Pfn init_z3fold_page(Mm& mm, Pfn page, bool headless, uint32_t pool, gfp_t gfp) 
   if (has(mm, Fix::Z3foldMigratedFlag)) clear_priv(mm, PAGE_MIGRATED, page);
   Z3foldPageMem& m = page_mem(mm, page);
   if (m.life.freed || m.hdr.pool == 0) kasan_alloc(m.life);  // a page fresh from the allocator
-  if (headless) return page;
-  const uint32_t slots = alloc_slots(mm, pool, gfp);
+  if (headless && !slots_first) return page;
+  if (slots_on(mm) && !slots_first) slots = alloc_slots(mm, pool, gfp);
   sched(Op::Write, Access::Write, z3fold_header_obj(page), here());  // memset(zhdr, 0, ...)
   Z3foldHeader& h = m.hdr;
   // Before d8f117abb380 init_z3fold_page left mapped_count as the page had it (the model
@@ -474,7 +507,7 @@ Pfn init_z3fold_page(Mm& mm, Pfn page, bool headless, uint32_t pool, gfp_t gfp) 
 // free_z3fold_page: resets the struct page fields and frees the page.
 void free_z3fold_page(Mm& mm, Pfn page, bool headless) {
   MODEL_FUNC("free_z3fold_page");
-  if (!headless) {
+  if (!headless && movable(mm)) {
     lock_page(mm, page);
     __ClearPageMovable(mm, page);
     unlock_page(mm, page);
@@ -482,7 +515,18 @@ void free_z3fold_page(Mm& mm, Pfn page, bool headless) {
   __free_pages(mm, page, 0);
 }
 
-uint32_t pool_id(Mm& mm, Pfn zhdr) { return Hr(mm, zhdr).pool - 1; }  // zhdr_to_pool
+// zhdr_to_pool. From 7c2b8baa61fe to bb9a374dfa3a, slots_to_pool(zhdr->slots): the pool
+// through the slots, which z3fold_free's free_handle may have freed.
+uint32_t pool_id(Mm& mm, Pfn zhdr) {
+  const Z3foldHeader& h = Hr(mm, zhdr);
+  if (slots_on(mm) && !has(mm, Fix::Z3foldPoolInHeader)) {
+    MODEL_FUNC("slots_to_pool");
+    const uint32_t slots = h.slots;
+    sched(Op::Read, Access::Read, z3fold_slots_obj(slots), here());
+    return slots_at(mm, slots, false).pool;
+  }
+  return h.pool - 1;
+}
 
 void __release_z3fold_page(Mm& mm, Pfn zhdr, bool locked) {
   MODEL_FUNC("__release_z3fold_page");
@@ -492,7 +536,12 @@ void __release_z3fold_page(Mm& mm, Pfn zhdr, bool locked) {
   set_priv(mm, PAGE_STALE, zhdr);
   clear_priv(mm, NEEDS_COMPACTING, zhdr);
   spin_lock(p.lock);  // (from e774a7bc7f0a an empty critical section)
-  if (!has(mm, Fix::Z3foldNoLru) && page_lru_listed(mm, zhdr)) list_del_init(mm, zhdr, here());
+  if (!has(mm, Fix::Z3foldNoLru) && page_lru_listed(mm, zhdr)) {
+    if (movable(mm))
+      list_del_init(mm, zhdr, here());
+    else
+      list_del(mm, zhdr, here());  // until 1f862989b04a
+  }
   spin_unlock(p.lock);
   if (inter_page(mm) && !has(mm, Fix::Z3foldFreeHandleFreesSlots)) {
     // "If there are no foreign handles, free the handles array"; else the last foreign
@@ -552,9 +601,23 @@ Z3foldObject& data_at(Mm& mm, Pfn page, uint32_t chunk, bool write) {
   return checked_mem(mm, page, write, "z3fold page memory").data[chunk];
 }
 
-// The object at an address z3fold_map returned.
+// The object at an address z3fold_map returned: past a header, or a headless page's start.
+// Before ca0246bb97c2 the address of a LAST object freed under its user is the next page's
+// start (its size read as 0 from the header).
 Z3foldObject& object_at(Mm& mm, uint64_t addr, bool write) {
-  return data_at(mm, addr_to_zhdr(addr), uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT, write);
+  const Mm& cm = mm;
+  const Pfn pfn = addr_to_zhdr(addr);
+  const uint32_t chunk = uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT;
+  const Z3foldPageMem* m = cm.valid_pfn(pfn) ? page_mem_if(mm, pfn) : nullptr;
+  if (m && (chunk >= ZHDR_CHUNKS || m->life.freed || ((cm.page(pfn).private_ >> PAGE_HEADLESS) & 1)))
+    return data_at(mm, pfn, chunk, write);
+  sched(write ? Op::Write : Op::Read, write ? Access::Write : Access::Read, page_obj(addr_to_zhdr(addr)), here());
+  REPORT_CORRUPTION(REPORT_FUNC_HERE(), std::string(write ? "write to" : "read of") + " a z3fold object at pfn " +
+                                            std::to_string(addr_to_zhdr(addr)) +
+                                            ", where no object starts: the address is past the object's page");
+  static thread_local Z3foldObject garbage;
+  garbage = {};
+  return garbage;
 }
 
 Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep);
@@ -616,7 +679,7 @@ Pfn compact_single_buddy(Mm& mm, Pfn zhdr) {
   data_at(mm, new_zhdr, dst, true) = data_at(mm, zhdr, src, false);  // memcpy(q, p, sz)
   RwLock& lock = slots_at(mm, h.slots, true).lock;
   write_lock(lock);
-  uint64_t v = (uint64_t(new_zhdr) << PAGE_SHIFT) + idx_of(Hr(mm, new_zhdr), new_bud);
+  uint64_t v = page_address(new_zhdr) + idx_of(Hr(mm, new_zhdr), new_bud);
   if (new_bud == LAST) v |= uint64_t(Hr(mm, new_zhdr).last_chunks) << BUDDY_SHIFT;
   write_handle(mm, old_handle, v);
   write_unlock(lock);
@@ -635,7 +698,7 @@ void mchunk_memmove(Mm& mm, Pfn zhdr, uint16_t dst_chunk) {
 int z3fold_compact_page(Mm& mm, Pfn zhdr) {
   MODEL_FUNC("z3fold_compact_page");
   if (test_priv(mm, MIDDLE_CHUNK_MAPPED, zhdr)) return 0;  // can't move middle chunk, it's used
-  if (PageIsolated(mm, zhdr)) return 0;
+  if (movable(mm) && PageIsolated(mm, zhdr)) return 0;
   Z3foldHeader h = Hr(mm, zhdr);
   if (h.middle_chunks == 0) return 0;  // nothing to compact
   if (h.first_chunks == 0 && h.last_chunks == 0) {
@@ -683,9 +746,13 @@ void do_compact_page(Mm& mm, Pfn zhdr, bool locked) {
   if (put_z3fold(mm, zhdr, Release::Locked)) return;
   // dcf5aedb24f8: the work claims the page under its lock. Before, it left a page alone
   // that isolation or reclaim had claimed, and claimed nothing itself.
+  // 1f862989b04a: it leaves an isolated or stale page alone, and since the retry fix of
+  // 5.4 a claimed one; 4.19 compacted any page.
   const bool claims = has(mm, Fix::Z3foldStricterLocking);
   if (claims ? test_priv(mm, PAGE_STALE, zhdr) || test_and_set_priv(mm, PAGE_CLAIMED, zhdr)
-             : PageIsolated(mm, zhdr) || test_priv(mm, PAGE_CLAIMED, zhdr) || test_priv(mm, PAGE_STALE, zhdr)) {
+             : movable(mm) && (PageIsolated(mm, zhdr) ||
+                               (has(mm, Fix::Z3foldReclaimRetry) && test_priv(mm, PAGE_CLAIMED, zhdr)) ||
+                               test_priv(mm, PAGE_STALE, zhdr))) {
     z3fold_page_unlock(mm, zhdr);
     return;
   }
@@ -700,7 +767,8 @@ void do_compact_page(Mm& mm, Pfn zhdr, bool locked) {
     }
   }
   z3fold_compact_page(mm, zhdr);
-  add_to_unbuddied(mm, pool, zhdr);
+  // Before "introduce helper functions" (5.2): only a page that still holds an object.
+  if (has(mm, Fix::Z3foldHelperFunctions) || num_free_chunks(Hr(mm, zhdr)) < NCHUNKS) add_to_unbuddied(mm, pool, zhdr);
   if (claims) clear_priv(mm, PAGE_CLAIMED, zhdr);
   z3fold_page_unlock(mm, zhdr);
 }
@@ -775,8 +843,8 @@ Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep) {
       lookup = zhdr == kNoPfn;
     }
   }
-  // look for _exact_ match on other cpus' lists
-  for (uint32_t cpu = 0; cpu < mm.nr_cpu_ids && zhdr == kNoPfn; ++cpu)
+  // look for _exact_ match on other cpus' lists (since "improve compression by extending search")
+  for (uint32_t cpu = 0; has(mm, Fix::Z3foldExtendSearch) && cpu < mm.nr_cpu_ids && zhdr == kNoPfn; ++cpu)
     zhdr = take_unbuddied(mm, pool, size_t(cpu) * NCHUNKS + chunks, kNoPfn);
   // fc5488651c7d: free_handle may have freed the page's slots.
   if (zhdr != kNoPfn && has(mm, Fix::Z3foldFreeHandleFreesSlots) && !Hr(mm, zhdr).slots) {
@@ -837,7 +905,9 @@ uint32_t z3fold_create_pool(Mm& mm, std::string name) {
   if (!has(mm, Fix::Z3foldNoLru)) p.lru = new_list(mm, "z3fold pool->lru");
   p.compact_wq = alloc_workqueue(mm, "z3fold compact", 0);  // create_singlethread_workqueue
   p.release_wq = alloc_workqueue(mm, "z3fold release", 0);
-  if (has(mm, Fix::MovableOperations)) {
+  if (!movable(mm)) {
+    // before 1f862989b04a: no inode
+  } else if (has(mm, Fix::MovableOperations)) {
     if (!z.mops_mapping) z.mops_mapping = mm.new_mapping("z3fold_mops", &z3fold_aops, 0);
     p.mapping = z.mops_mapping;
   } else {
@@ -853,14 +923,24 @@ void z3fold_destroy_pool(Mm& mm, uint32_t pool) {
   Z3foldPool& p = pool_of(mm, pool);
   // kmem_cache_destroy(pool->c_handle): slots still allocated are only reported by the
   // slab ("Slab cache still has objects"); z3fold_check reports them as a leak.
-  // "We need to destroy pool->compact_wq before pool->release_wq, as any pending work on
+  // 6051d3bd3b91: "We need to destroy pool->compact_wq before pool->release_wq, as any pending work on
   // pool->compact_wq will call queue_work(pool->release_wq, &pool->work)."
-  drain_workqueue(mm, p.compact_wq, here());
-  drain_workqueue(mm, p.release_wq, here());
-  if (!has(mm, Fix::MovableOperations)) {  // z3fold_unregister_migration: iput(pool->inode)
+  // b997052bc3ac: "There are still outstanding pages until both workqueues are drained, so
+  // we cannot unregister migration until then"; from 1f862989b04a to it, first.
+  const auto unregister_migration = [&] {  // z3fold_unregister_migration: iput(pool->inode)
+    if (!movable(mm) || has(mm, Fix::MovableOperations)) return;
     mm::AddressSpace& a = mm.mappings[p.mapping];
     kasan_free(a.life, "struct address_space " + a.name, here());
+  };
+  if (!has(mm, Fix::Z3foldUnregisterAfterDrain)) unregister_migration();
+  if (has(mm, Fix::Z3foldDestroyOrdering)) {
+    destroy_workqueue(mm, p.compact_wq, here());
+    destroy_workqueue(mm, p.release_wq, here());
+  } else {  // until 6051d3bd3b91
+    destroy_workqueue(mm, p.release_wq, here());
+    destroy_workqueue(mm, p.compact_wq, here());
   }
+  if (has(mm, Fix::Z3foldUnregisterAfterDrain)) unregister_migration();
   p.live = false;
   kasan_free(p.life, "struct z3fold_pool " + p.name, here());  // kfree(pool)
 }
@@ -869,7 +949,9 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
   MODEL_FUNC("z3fold_alloc");
   const uint32_t chunks = size_to_chunks(size);
   const bool can_sleep = gfp & __GFP_DIRECT_RECLAIM;  // gfpflags_allow_blocking
-  if (!size || (has(mm, Fix::Z3foldNoHighmem) && (gfp & __GFP_HIGHMEM))) return -EINVAL;
+  // __GFP_HIGHMEM: refused until f1549cb5ab2b and again since f4bad643c1d6.
+  const bool highmem_ok = has(mm, Fix::Z3foldAllowHighmem) && !has(mm, Fix::Z3foldNoHighmem);
+  if (!size || (!highmem_ok && (gfp & __GFP_HIGHMEM))) return -EINVAL;
   if (size > PAGE_SIZE) return -ENOSPC;
   Z3foldPool& p = pool_of(mm, pool);
   z3fold_buddy bud = FIRST;
@@ -908,8 +990,10 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
     p.pages_nr++;
     if (bud == HEADLESS) {
       set_priv(mm, PAGE_HEADLESS, page);
-    } else {
-      if (can_sleep) {
+    } else if (movable(mm)) {
+      if (!has(mm, Fix::Z3foldLockBeforeSetMovable)) {  // 1f862989b04a: the page unlocked
+        __SetPageMovable(mm, page, p.mapping);
+      } else if (can_sleep) {
         lock_page(mm, page);
         __SetPageMovable(mm, page, p.mapping);
         unlock_page(mm, page);
@@ -917,6 +1001,8 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
         __SetPageMovable(mm, page, p.mapping);
         unlock_page(mm, page);
       }
+      z3fold_page_lock(mm, zhdr);
+    } else {
       z3fold_page_lock(mm, zhdr);
     }
   } else {
@@ -956,10 +1042,14 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
   const bool locked = inter_page(mm);
   const Pfn zhdr = locked ? get_z3fold_header(mm, handle) : handle_to_z3fold_header(mm, handle);
   const Pfn page = zhdr;
-  const bool page_claimed = test_and_set_priv(mm, PAGE_CLAIMED, page);
+  // 5b6807de1144: the claim comes first; before, z3fold_free tested a reclaim's claim
+  // (UNDER_RECLAIM in 4.19) after its kref_put.
+  const bool claims_first = has(mm, Fix::Z3foldClaimInFree);
+  const bool page_claimed = claims_first && test_and_set_priv(mm, PAGE_CLAIMED, page);
   if (test_priv(mm, PAGE_HEADLESS, page)) {
-    // if a headless page is under reclaim, just leave.
-    if (!page_claimed) {
+    // if a headless page is under reclaim, just leave (ca0246bb97c2; 4.19 freed it).
+    const bool claimed = claims_first ? page_claimed : reclaim_races(mm) && test_and_set_priv(mm, PAGE_CLAIMED, page);
+    if (!claimed) {
       if (!has(mm, Fix::Z3foldNoLru)) {
         spin_lock(p.lock);
         lru_del(mm, page);
@@ -977,7 +1067,10 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
   Z3foldHeader& h = Hw(mm, zhdr);
   switch (bud) {
     case FIRST: h.first_chunks = 0; break;
-    case MIDDLE: h.middle_chunks = 0; break;
+    case MIDDLE:
+      h.middle_chunks = 0;
+      if (!reclaim_races(mm)) h.start_middle = 0;  // until ca0246bb97c2
+      break;
     case LAST: h.last_chunks = 0; break;
     default:
       WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON(1)"), {"unknown bud " + std::to_string(bud)});
@@ -985,17 +1078,21 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
       if (locked && !has(mm, Fix::Z3foldStricterLocking)) clear_priv(mm, PAGE_CLAIMED, page);
       return;
   }
-  // 4a3ac9311dac: a handle of a page another claimed is left to it; before, always freed.
-  if (!page_claimed || !locked) free_handle(mm, handle, zhdr);
+  // 4a3ac9311dac: a handle of a page another claimed is left to it; before, always freed
+  // (since 7c2b8baa61fe: before it a handle was no object of its own).
+  if (slots_on(mm) && (!page_claimed || !locked)) free_handle(mm, handle, zhdr);
   if (put_z3fold(mm, zhdr, Release::LockedList)) return;
-  if (page_claimed) {  // the page has not been claimed by us
+  if (claims_first ? page_claimed : test_priv(mm, PAGE_CLAIMED, page)) {  // the page has not been claimed by us
     z3fold_page_unlock(mm, zhdr);
     return;
   }
-  // Before dcf5aedb24f8 an isolated page was left to the migration.
-  if ((!has(mm, Fix::Z3foldStricterLocking) && PageIsolated(mm, page)) ||
+  // From 1f862989b04a to dcf5aedb24f8 an isolated page was left to the migration.
+  if ((movable(mm) && !has(mm, Fix::Z3foldStricterLocking) && PageIsolated(mm, page)) ||
       test_and_set_priv(mm, NEEDS_COMPACTING, page)) {
-    unclaim_and_unlock(mm, zhdr);  // put_z3fold_header: the page is not headless
+    if (claims_first)
+      unclaim_and_unlock(mm, zhdr);  // put_z3fold_header: the page is not headless
+    else
+      z3fold_page_unlock(mm, zhdr);
     return;
   }
   if (Hr(mm, zhdr).cpu < 0) {  // || !cpu_online(zhdr->cpu): the model's CPUs stay online
@@ -1010,13 +1107,13 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
     // the page off every unbuddied list.
     if (locked) clear_priv(mm, PAGE_CLAIMED, page);
     do_compact_page(mm, zhdr, true);
-    if (!locked) clear_priv(mm, PAGE_CLAIMED, page);
+    if (!locked && claims_first) clear_priv(mm, PAGE_CLAIMED, page);
     return;
   }
   kref_get(mm, zhdr);
   if (!locked) {  // before 4a3ac9311dac: queue, unclaim, unlock
     queue_work(mm, p.compact_wq, Hr(mm, zhdr).work, here());
-    clear_priv(mm, PAGE_CLAIMED, page);
+    if (claims_first) clear_priv(mm, PAGE_CLAIMED, page);
     return z3fold_page_unlock(mm, zhdr);
   }
   clear_priv(mm, PAGE_CLAIMED, page);
@@ -1055,14 +1152,18 @@ bool zswap_get_swap_cache_page(Mm& mm, uint64_t entry) {
 int zswap_writeback_entry(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("zswap_writeback_entry");
   Z3fold& z = Z(mm);
+  // "zswap: do not map same object twice" (5.4): mapped once, to the end; before, the
+  // header's read and the decompression mapped it each.
+  const bool map_once = has(mm, Fix::ZswapMapOnce);
   const uint64_t addr = z3fold_map(mm, pool, handle);
   const uint64_t owner = object_at(mm, addr, false).owner;  // zhdr->swpentry
+  if (!map_once) z3fold_unmap(mm, pool, handle);
   spin_lock(z.zswap_tree_lock);
   sched(Op::Read, Access::Read, zswap_tree_obj(), here());
   auto it = z.handles.find(owner);
   if (it == z.handles.end() || !it->second.in_tree || it->second.freed) {  // the entry was invalidated
     spin_unlock(z.zswap_tree_lock);
-    z3fold_unmap(mm, pool, handle);
+    if (map_once) z3fold_unmap(mm, pool, handle);
     return 0;
   }
   it->second.refcount++;  // zswap_entry_find_get
@@ -1071,15 +1172,19 @@ int zswap_writeback_entry(Mm& mm, uint32_t pool, uint64_t handle) {
     spin_lock(z.zswap_tree_lock);  // fail:
     zswap_entry_put(mm, pool, owner);
     spin_unlock(z.zswap_tree_lock);
-    z3fold_unmap(mm, pool, handle);
+    if (map_once) z3fold_unmap(mm, pool, handle);
     return -ENOMEM;
+  }
+  if (!map_once) {  // decompress: zpool_map_handle(entry->pool->zpool, entry->handle)
+    object_at(mm, z3fold_map(mm, pool, owner), false);
+    z3fold_unmap(mm, pool, owner);
   }
   spin_lock(z.zswap_tree_lock);
   zswap_entry_put(mm, pool, owner);  // drop local reference
   sched(Op::Read, Access::Read, zswap_tree_obj(), here());
   if (z.handles.at(owner).in_tree) zswap_entry_put(mm, pool, owner);  // written back: its own
   spin_unlock(z.zswap_tree_lock);
-  z3fold_unmap(mm, pool, handle);
+  if (map_once) z3fold_unmap(mm, pool, handle);
   return 0;
 }
 
@@ -1100,7 +1205,36 @@ void zswap_invalidate(Mm& mm, uint32_t pool, uint64_t handle) {
 
 namespace {
 
-// The walk before dcf5aedb24f8: claim each page before anything else, skip an isolated
+// The walk before the retry fix of 5.4. 4.19 takes a headless page (leaving zhdr as it
+// was), or one it can lock, which it marks UNDER_RECLAIM. ca0246bb97c2 claims each page before anything else and
+// passes over one claimed already (a page it fails to lock keeps its claim), and sets zhdr
+// before the headless test; 1f862989b04a passes over an isolated page too, and sets zhdr
+// after that test. The kernel's page and zhdr are left as the walk left them: without a
+// page taken, page is the last one looked at and zhdr may be an earlier retry's.
+bool reclaim_take_early(Mm& mm, uint32_t pool, Pfn* page, Pfn* zhdr) {
+  Z3foldPool& p = pool_of(mm, pool);
+  const bool claims = reclaim_races(mm);
+  for (Pfn pos = mm.lists[p.lru].last; pos != kNoPfn; pos = static_cast<const Mm&>(mm).page(pos).lru_prev) {
+    *page = pos;
+    if (claims && test_and_set_priv(mm, PAGE_CLAIMED, pos)) continue;
+    if (movable(mm) && PageIsolated(mm, pos)) continue;
+    if (claims && !movable(mm)) *zhdr = pos;
+    if (test_priv(mm, PAGE_HEADLESS, pos)) return true;  // candidate found
+    *zhdr = pos;
+    if (!z3fold_page_trylock(mm, pos)) {
+      if (claims) *zhdr = kNoPfn;
+      continue;  // can't evict at this point
+    }
+    kref_get(mm, pos);
+    buddy_del_init(mm, pool, pos);
+    Hw(mm, pos).cpu = -1;
+    if (!claims) set_priv(mm, PAGE_CLAIMED, pos);  // set_bit(UNDER_RECLAIM, &page->private)
+    return true;
+  }
+  return false;
+}
+
+// The walk from the retry fix of 5.4 to dcf5aedb24f8: claim each page before anything else, skip an isolated
 // one, take a headless one, and a locked one (since 4a3ac9311dac, one without foreign
 // handles). Returns whether a page was taken; on false, *zhdr says whether the walk ended
 // for good (kNoPfn).
@@ -1188,8 +1322,9 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
   // its own, on its stack (HANDLES_NOFREE); from 4a3ac9311dac to it, in the page's, and it
   // freed them; before 4a3ac9311dac, in slots on its stack.
   const bool stricter = has(mm, Fix::Z3foldStricterLocking);
-  const bool own_slots = stricter || !inter_page(mm);
-  int ret = -1;
+  const bool retry_fix = stricter || has(mm, Fix::Z3foldReclaimRetry);  // (dcf5aedb24f8 keeps its unclaims)
+  const bool own_slots = stricter || (retry_fix && !inter_page(mm));
+  int ret = inter_page(mm) ? -1 : 0;  // 0 until 4a3ac9311dac
   const uint32_t slots = own_slots ? new_slots(mm, pool, true) : 0;
   Pfn page = kNoPfn, zhdr = kNoPfn;  // (5.10's walk keeps zhdr from the last retry)
   spin_lock(p.lock);
@@ -1204,12 +1339,15 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
       return -EINVAL;
     }
     if (stricter) zhdr = kNoPfn;
-    const bool found = stricter ? reclaim_take(mm, pool, &page, &zhdr) : reclaim_take_claiming(mm, pool, &page, &zhdr);
-    if (zhdr == kNoPfn) break;  // if (!zhdr) break;
+    const bool found = stricter     ? reclaim_take(mm, pool, &page, &zhdr)
+                       : retry_fix  ? reclaim_take_claiming(mm, pool, &page, &zhdr)
+                                    : reclaim_take_early(mm, pool, &page, &zhdr);
+    if (zhdr == kNoPfn && reclaim_races(mm)) break;  // if (!zhdr) break; (since ca0246bb97c2)
     // A walk that ended without a page: since dcf5aedb24f8 on a claimed headless page,
     // which page and zhdr still point to, and reclaim goes on with it although another
-    // claimed it (6d679578fe9c's claim leaves this); before, page is NULL.
-    if (!found && !stricter) null_deref("page->lru (the walk ended on claimed pages: page is NULL)", 0);
+    // claimed it (6d679578fe9c's claim leaves this); from the retry fix, page is NULL;
+    // before it, the last page looked at, and zhdr an earlier one.
+    if (!found && retry_fix && !stricter) null_deref("page->lru (the walk ended on claimed pages: page is NULL)", 0);
     list_del_init(mm, page, here());
     spin_unlock(p.lock);
     uint64_t first_handle = 0, middle_handle = 0, last_handle = 0;
@@ -1220,20 +1358,23 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
         sched(Op::Write, Access::Write, z3fold_slots_obj(slots), here());
         Z(mm).slots[slots - 1].slot = {};
       }
-      const uint32_t into = own_slots ? slots : Hr(mm, zhdr).slots;  // (or encode_handle)
+      const uint32_t into = own_slots || !slots_on(mm) ? slots : Hr(mm, zhdr).slots;  // (or encode_handle)
       if (Hr(mm, zhdr).first_chunks) first_handle = __encode_handle(mm, zhdr, into, FIRST);
       if (Hr(mm, zhdr).middle_chunks) middle_handle = __encode_handle(mm, zhdr, into, MIDDLE);
       if (Hr(mm, zhdr).last_chunks) last_handle = __encode_handle(mm, zhdr, into, LAST);
       // "it's safe to unlock here because we hold a reference to this page"
       z3fold_page_unlock(mm, zhdr);
     } else {
-      first_handle = encode_handle(mm, zhdr, HEADLESS);
+      // 4.19 sets zhdr after the headless test: NULL on the first retry (the handle 0,
+      // nothing to evict), an earlier retry's page on a later one.
+      first_handle = zhdr == kNoPfn ? 0 : encode_handle(mm, zhdr, HEADLESS);
     }
-    // Issue the eviction callback(s); in the page's slots reclaim frees each handle it evicted.
+    // Issue the eviction callback(s); in the page's slots 4a3ac9311dac's reclaim frees each
+    // handle it evicted.
     for (uint64_t h : {middle_handle, first_handle, last_handle}) {
       if (!h) continue;
       if ((ret = zswap_writeback_entry(mm, pool, h)) != 0) break;
-      if (!own_slots) free_handle(mm, h, zhdr);
+      if (inter_page(mm) && !own_slots) free_handle(mm, h, zhdr);
     }
     // next:
     if (test_priv(mm, PAGE_HEADLESS, page)) {
@@ -1245,10 +1386,12 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
       spin_lock(p.lock);
       list_add(mm, page, p.lru, here());
       spin_unlock(p.lock);
-      clear_priv(mm, PAGE_CLAIMED, page);
+      if (retry_fix) clear_priv(mm, PAGE_CLAIMED, page);
     } else {
       const uint32_t zslots = Hr(mm, zhdr).slots;  // struct z3fold_buddy_slots *slots = zhdr->slots
       z3fold_page_lock(mm, zhdr);
+      // Before the retry fix the claim (4.19: UNDER_RECLAIM) ends here, under the lock.
+      if (!retry_fix) clear_priv(mm, PAGE_CLAIMED, page);
       if (put_z3fold(mm, zhdr, Release::Locked)) {
         if (stricter && zslots) free_slots(mm, zslots);  // kmem_cache_free(pool->c_handle, slots)
         return 0;
@@ -1259,7 +1402,10 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
       list_add(mm, page, p.lru, here());
       spin_unlock(p.lock);
       if (has(mm, Fix::Z3foldPutbackUnbuddied) && buddy_empty(mm, zhdr)) add_to_unbuddied(mm, pool, zhdr);
-      unclaim_and_unlock(mm, zhdr);
+      if (retry_fix)
+        unclaim_and_unlock(mm, zhdr);
+      else
+        z3fold_page_unlock(mm, zhdr);
     }
     spin_lock(p.lock);  // "We started off locked to we need to lock the pool back"
   }
@@ -1274,7 +1420,7 @@ uint64_t z3fold_map(Mm& mm, uint32_t pool, uint64_t handle) {
   const bool locked = inter_page(mm);
   const Pfn zhdr = locked ? get_z3fold_header(mm, handle) : handle_to_z3fold_header(mm, handle);
   const Pfn page = zhdr;
-  uint64_t addr = uint64_t(zhdr) << PAGE_SHIFT;
+  uint64_t addr = page_address(zhdr);
   if (!test_priv(mm, PAGE_HEADLESS, page)) {
     if (!locked) z3fold_page_lock(mm, zhdr);
     const z3fold_buddy buddy = handle_to_buddy(mm, handle);
@@ -1286,15 +1432,16 @@ uint64_t z3fold_map(Mm& mm, uint32_t pool, uint64_t handle) {
         addr += uint64_t(Hr(mm, zhdr).start_middle) << CHUNK_SHIFT;
         set_priv(mm, MIDDLE_CHUNK_MAPPED, page);
         break;
-      case LAST:
-        addr += PAGE_SIZE - (uint64_t(handle_to_chunks(mm, handle)) << CHUNK_SHIFT);
+      case LAST:  // its size from the handle since ca0246bb97c2 (a freed object's is 0 in the header)
+        addr += PAGE_SIZE - (uint64_t(reclaim_races(mm) ? handle_to_chunks(mm, handle) : Hr(mm, zhdr).last_chunks)
+                             << CHUNK_SHIFT);
         break;
       default:
         WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON(1)"), {"unknown buddy id " + std::to_string(buddy)});
         addr = 0;
         break;
     }
-    if (addr) Hw(mm, zhdr).mapped_count++;
+    if (addr && movable(mm)) Hw(mm, zhdr).mapped_count++;
     if (!locked) z3fold_page_unlock(mm, zhdr);
   }
   if (locked) put_z3fold_header(mm, zhdr);
@@ -1310,7 +1457,7 @@ void z3fold_unmap(Mm& mm, uint32_t pool, uint64_t handle) {
   if (test_priv(mm, PAGE_HEADLESS, page)) return;
   if (!locked) z3fold_page_lock(mm, zhdr);
   if (handle_to_buddy(mm, handle) == MIDDLE) clear_priv(mm, MIDDLE_CHUNK_MAPPED, page);
-  Hw(mm, zhdr).mapped_count--;
+  if (movable(mm)) Hw(mm, zhdr).mapped_count--;
   if (locked)
     put_z3fold_header(mm, zhdr);
   else
@@ -1333,10 +1480,12 @@ bool z3fold_page_isolate(Mm& mm, Pfn page, isolate_mode_t) {
   MODEL_FUNC("z3fold_page_isolate");
   VM_BUG_ON_PAGE(mm, !PageMovable(mm, page), page);
   VM_BUG_ON_PAGE(mm, PageIsolated(mm, page), page);
-  // dcf5aedb24f8: isolation claims the page under its lock; before, it refused a claimed
-  // page up front and claimed nothing.
+  // dcf5aedb24f8: isolation claims the page under its lock; before, from the retry fix of
+  // 5.4, it refused a claimed page up front and claimed nothing.
   const bool claims = has(mm, Fix::Z3foldStricterLocking);
-  if (test_priv(mm, PAGE_HEADLESS, page) || (!claims && test_priv(mm, PAGE_CLAIMED, page))) return false;
+  if (test_priv(mm, PAGE_HEADLESS, page) ||
+      (!claims && has(mm, Fix::Z3foldReclaimRetry) && test_priv(mm, PAGE_CLAIMED, page)))
+    return false;
   const Pfn zhdr = page;
   z3fold_page_lock(mm, zhdr);
   bool ok = false;
@@ -1377,10 +1526,13 @@ int z3fold_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, Migrate
   const bool claimed = has(mm, Fix::Z3foldStricterLocking);  // by z3fold_page_isolate
   if (claimed)
     VM_BUG_ON_PAGE(mm, !test_priv(mm, PAGE_CLAIMED, page), page, "!test_bit(PAGE_CLAIMED, &page->private)");
-  VM_BUG_ON_PAGE(mm, !PageLocked(mm, newpage), newpage);
+  if (has(mm, Fix::Z3foldLockBeforeSetMovable)) VM_BUG_ON_PAGE(mm, !PageLocked(mm, newpage), newpage);
   const Pfn zhdr = page;
   const uint32_t pool = pool_id(mm, zhdr);
   Z3foldPool& p = pool_of(mm, pool);
+  // Until be03074c9af2 it try-locked the page, which the migration holds locked: always
+  // -EAGAIN (so its unlock_page calls after the trylock were never reached).
+  if (!has(mm, Fix::Z3foldMigrateNoTrylock) && !trylock_page(mm, page)) return -EAGAIN;
   if (!z3fold_page_trylock(mm, zhdr)) return -EAGAIN;
   const Z3foldHeader& h = Hr(mm, zhdr);
   if (h.mapped_count != 0 || h.foreign_handles != 0) {
@@ -1390,11 +1542,15 @@ int z3fold_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, Migrate
       z3fold_page_unlock(mm, zhdr);
     return -EBUSY;
   }
-  sched(Op::Read, Access::Read, work_obj(h.work), here());
-  if (mm.works[h.work].pending) {  // work_pending(&zhdr->work)
-    z3fold_page_unlock(mm, zhdr);
-    return -EAGAIN;
+  const bool reinit = has(mm, Fix::Z3foldReinitAfterMigration);  // c92d2f38563d
+  if (reinit) {
+    sched(Op::Read, Access::Read, work_obj(h.work), here());
+    if (mm.works[h.work].pending) {  // work_pending(&zhdr->work)
+      z3fold_page_unlock(mm, zhdr);
+      return -EAGAIN;
+    }
   }
+  const uint32_t old_work = h.work;
   const Pfn new_zhdr = newpage;
   {  // memcpy(new_zhdr, zhdr, PAGE_SIZE)
     sched(Op::Read, Access::Read, z3fold_header_obj(zhdr), here());
@@ -1418,9 +1574,16 @@ int z3fold_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, Migrate
     Z3foldHeader& nh = Hw(mm, new_zhdr);
     nh.page_lock = SpinLock{make_obj(z3obj::kPageLock, new_zhdr), kNoTask};  // spin_lock_init
     nh.work = init_work(mm, compact_page_work, new_zhdr, "z3fold compact_page_work");
-    // "z3fold_page_isolate() ensures that new_zhdr->buddy is empty, so we only have to
-    // reinitialize it."
-    nh.buddy = kZ3NoList;
+    if (reinit) {
+      // "z3fold_page_isolate() ensures that new_zhdr->buddy is empty, so we only have to
+      // reinitialize it."
+      nh.buddy = kZ3NoList;
+    } else {
+      // Before c92d2f38563d the copies: the work keeps the old one's PENDING bit, and the
+      // empty buddy list head links to the old page's (list_empty() is false).
+      mm.works[nh.work].pending = mm.works[old_work].pending;
+      nh.buddy = kZ3CopiedFrom - int32_t(zhdr);
+    }
   }
   const uint32_t new_mapping = has(mm, Fix::MovableOperations) ? pool_mapping(mm, pool) : page_mapping(mm, page);
   __ClearPageMovable(mm, page);
@@ -1468,13 +1631,24 @@ void z3fold_page_putback(Mm& mm, Pfn page) {
 }
 
 namespace {
-// The start chunk of a live handle's object in its page `m` (what z3fold_map computes).
-uint32_t object_chunk(const Z3fold& z, uint64_t handle, const Z3foldPageMem& m) {
-  if (headless_handle(handle)) return 0;
-  const uint64_t addr = z.slots[handle_to_slots(handle) - 1].slot[handle_idx(handle)];
+// What a live handle names: the header's address plus the buddy index (and a LAST
+// object's size), in its slot or (before 7c2b8baa61fe) the handle itself.
+uint64_t handle_addr(const Mm& mm, uint64_t handle) {
+  if (!mm.cfg.has(Fix::Z3foldBuddySlots)) return handle;
+  const Z3fold& z = drivers_of(mm).z3fold;
+  const uint32_t id = handle_to_slots(handle);
+  return id && id <= z.slots.size() ? z.slots[id - 1].slot[handle_idx(handle)] : 0;
+}
+
+// The start chunk of a live handle's object in its page `pfn` (what z3fold_map computes).
+uint32_t object_chunk(const Mm& mm, uint64_t handle, Pfn pfn, const Z3foldPageMem& m) {
+  if ((mm.page(pfn).private_ >> PAGE_HEADLESS) & 1) return 0;
+  const uint64_t addr = handle_addr(mm, handle);
   const auto bud = z3fold_buddy((addr - m.hdr.first_num) & BUDDY_MASK);
   if (bud == MIDDLE) return m.hdr.start_middle;
-  if (bud == LAST) return TOTAL_CHUNKS - uint32_t((addr & (PAGE_SIZE - 1)) >> BUDDY_SHIFT);
+  if (bud == LAST)
+    return TOTAL_CHUNKS - (mm.cfg.has(Fix::Z3foldReclaimRaces) ? uint32_t((addr & (PAGE_SIZE - 1)) >> BUDDY_SHIFT)
+                                                                : m.hdr.last_chunks);
   return ZHDR_CHUNKS;
 }
 }  // namespace
@@ -1482,15 +1656,13 @@ uint32_t object_chunk(const Z3fold& z, uint64_t handle, const Z3foldPageMem& m) 
 void zswap_write_header(Mm& mm, uint64_t handle) {
   const Pfn pfn = z3fold_page_of(mm, handle);
   Z3foldPageMem& m = page_mem(mm, pfn);
-  m.data[object_chunk(Z(mm), handle, m)].owner = handle;
+  m.data[object_chunk(mm, handle, pfn, m)].owner = handle;
 }
 
 Pfn z3fold_page_of(const Mm& mm, uint64_t handle) {
-  if (headless_handle(handle)) return addr_to_zhdr(handle);
-  const Z3fold& z = drivers_of(mm).z3fold;
-  const uint32_t id = handle_to_slots(handle);
-  if (!id || id > z.slots.size()) return kNoPfn;
-  return addr_to_zhdr(z.slots[id - 1].slot[handle_idx(handle)]);
+  if (mm.cfg.has(Fix::Z3foldBuddySlots) && headless_handle(handle)) return addr_to_zhdr(handle);
+  const uint64_t addr = handle_addr(mm, handle);
+  return addr ? addr_to_zhdr(addr) : kNoPfn;
 }
 
 std::vector<std::string> z3fold_check(const Mm& mm) {
@@ -1507,7 +1679,7 @@ std::vector<std::string> z3fold_check(const Mm& mm) {
       continue;
     }
     if (u.written) {
-      const uint32_t chunk = object_chunk(z, handle, *m);
+      const uint32_t chunk = object_chunk(mm, handle, pfn, *m);
       if (m->data[chunk].token != u.written)
         out.push_back("handle " + std::to_string(handle) + ": pfn " + std::to_string(pfn) + " holds " +
                       std::to_string(m->data[chunk].token) + ", not the " + std::to_string(u.written) +

@@ -1,4 +1,4 @@
-// z3fold (mm/z3fold.c) as Linux 5.15.100 has it, with what changed since 5.4.0 and after
+// z3fold (mm/z3fold.c) as Linux 5.15.100 has it, with what changed since 4.19.0 and after
 // 5.15 behind named fixes (mm/fixes.h): up to three compressed objects per page (the
 // "buddies" FIRST, MIDDLE and LAST) behind a header at the page's start, handles that
 // point into per-page slot arrays (struct z3fold_buddy_slots), page-layout compaction in
@@ -10,10 +10,12 @@
 //  * A page's memory is a Z3foldPageMem: the header and, by start chunk, the content
 //    token of each object. KASAN poisons it when the page goes back to the buddy
 //    allocator (z3fold_page_freed), and every access through a header checks it.
-//  * zhdr is the page's pfn; *handle holds the header's address (pfn << PAGE_SHIFT) plus
-//    the buddy index, and for LAST its chunk count << BUDDY_SHIFT, as in the kernel.
+//  * zhdr is the page's pfn; *handle holds the header's address (page_address(): PAGE_OFFSET,
+//    1 << 40, + pfn << PAGE_SHIFT) plus the buddy index, and for LAST its chunk count <<
+//    BUDDY_SHIFT, as in the kernel.
 //  * A handle is the address of its slot, slots id * SLOTS_ALIGN + idx * 8 (ids from 1);
-//    a headless handle is the page's address | 1 << PAGE_HEADLESS.
+//    a headless handle is the page's address | 1 << PAGE_HEADLESS. Before 7c2b8baa61fe
+//    (5.2) a handle is what a slot holds now, and a headless one the page's address.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -72,6 +74,10 @@ inline ObjId z3fold_slots_obj(uint32_t id) { return make_obj(z3obj::kSlots, id);
 // zhdr->buddy: on no list, on pool->stale, or on unbuddied list cpu * NCHUNKS + i.
 inline constexpr int32_t kZ3NoList = -1;
 inline constexpr int32_t kZ3Stale = -2;
+inline constexpr int32_t kZ3OutOfBounds = -3;  // on unbuddied[NCHUNKS], past the per-CPU array
+// kZ3CopiedFrom - pfn: a migrated header's buddy copied from pfn's before c92d2f38563d: an
+// empty list head that links to the old page's.
+inline constexpr int32_t kZ3CopiedFrom = -4;
 
 // struct z3fold_header, at the start of every page that is not headless.
 struct Z3foldHeader {

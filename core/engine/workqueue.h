@@ -4,6 +4,7 @@
 #include <deque>
 #include <string>
 
+#include "engine/kasan.h"
 #include "engine/objclass.h"
 #include "engine/types.h"
 
@@ -26,6 +27,7 @@ struct Workqueue {
   CpuId cpu = 0;                // the CPU its worker (kworker) is bound to
   std::deque<uint32_t> queue;   // work ids, FIFO
   uint32_t running = 0;         // the work its worker runs now, + 1 (0: none)
+  KasanObject life;             // freed by destroy_workqueue
 };
 
 inline ObjId work_obj(uint32_t work) { return make_obj(objclass::kWork, work); }
@@ -47,5 +49,8 @@ void flush_work(World& w, uint32_t work, uint32_t line = 0);
 // drain_workqueue (destroy_workqueue's first step): flushes the queue's works until it is
 // empty and its worker idle, work queued meanwhile included.
 void drain_workqueue(World& w, uint32_t wq, uint32_t line = 0);
+// destroy_workqueue: drains the queue and frees it; a later queue_work on it is a
+// use-after-free.
+void destroy_workqueue(World& w, uint32_t wq, uint32_t line = 0);
 
 }  // namespace pagesim

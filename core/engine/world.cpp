@@ -54,7 +54,8 @@ uint32_t init_work(World& w, WorkFn fn, uint64_t arg, const char* name) {
 }
 
 uint32_t alloc_workqueue(World& w, std::string name, CpuId cpu) {
-  w.workqueues.push_back({std::move(name), cpu, {}});
+  w.workqueues.push_back({std::move(name), cpu, {}, 0, {}});
+  kasan_alloc(w.workqueues.back().life);
   return uint32_t(w.workqueues.size() - 1);
 }
 
@@ -62,6 +63,7 @@ bool queue_work(World& w, uint32_t wq, uint32_t work, uint32_t line) {
   if (wq >= w.workqueues.size() || work >= w.works.size())
     throw UsageError("queue_work: no such workqueue or work");
   sched(Op::QueueWork, Access::Write, work_obj(work), line);
+  kasan_check(w.workqueues[wq].life, "struct workqueue_struct", w.workqueues[wq].name, true);
   WorkStruct& ws = w.works[work];
   if (ws.pending) return false;
   ws.pending = true;
@@ -137,6 +139,12 @@ void drain_workqueue(World& w, uint32_t wq, uint32_t line) {
       return;
     }
   }
+}
+
+void destroy_workqueue(World& w, uint32_t wq, uint32_t line) {
+  drain_workqueue(w, wq, line);
+  // The drain's last look at the queue is the scheduling point the free follows.
+  kasan_record_free(w.workqueues[wq].life, "struct workqueue_struct", wq);
 }
 
 bool cancel_work_sync(World& w, uint32_t work, uint32_t line) {

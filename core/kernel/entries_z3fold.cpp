@@ -1,5 +1,5 @@
-// Entry points of z3fold (see kernel/entry.h). z3fold is modelled from Linux 5.4: the
-// entries refuse a kernel whose preset does not descend from v5.4.
+// Entry points of z3fold (see kernel/entry.h). z3fold is modelled from Linux 4.19: the
+// entries refuse a kernel whose preset does not descend from v4.19.
 #include "kernel/entry.h"
 
 namespace pagesim::kernel {
@@ -11,10 +11,9 @@ using Args = std::span<const int64_t>;
 constexpr mm::gfp_t kZswapGfp = mm::__GFP_NORETRY | mm::__GFP_NOWARN | mm::__GFP_KSWAPD_RECLAIM;
 
 void check_kernel(const Kernel& k) {
-  if (descends_from(k.preset_name(), "v5.4")) return;  // v5.10 to v6.6 among them
-  throw UsageError("z3fold is modelled from Linux 5.4 on (preset v5.4); " + k.preset_name() +
-                   " is older, and z3fold's pages became movable in 5.2 (1f862989b04a), "
-                   "which is not modelled");
+  if (descends_from(k.preset_name(), "v4.19")) return;  // v5.4 to v6.6 among them
+  throw UsageError("z3fold is modelled from Linux 4.19 on (preset v4.19); " + k.preset_name() +
+                   " is older, and z3fold's history from 4.8 to 4.19 is not modelled");
 }
 
 uint32_t pool_arg(const Kernel& k, int64_t v) {
@@ -26,11 +25,18 @@ uint32_t pool_arg(const Kernel& k, int64_t v) {
   return uint32_t(v);
 }
 
-uint64_t handle_arg(const Kernel& k, uint32_t pool, int64_t v) {
+// A handle z3fold_alloc returned on the pool: zswap's entry for it, which may have left
+// zswap's tree since (written back or invalidated; its invalidation then finds nothing).
+uint64_t entry_arg(const Kernel& k, uint32_t pool, int64_t v) {
   const auto it = k.z3fold.handles.find(uint64_t(v));
   if (v <= 0 || it == k.z3fold.handles.end() || it->second.pool != pool)
     throw UsageError("handle " + std::to_string(v) + " was never returned by z3fold_alloc on pool " +
                      std::to_string(pool));
+  return uint64_t(v);
+}
+
+uint64_t handle_arg(const Kernel& k, uint32_t pool, int64_t v) {
+  const auto it = k.z3fold.handles.find(uint64_t(entry_arg(k, pool, v)));
   if (it->second.freed)
     throw UsageError("handle " + std::to_string(v) + " of z3fold pool " + std::to_string(pool) +
                      " is freed (z3fold_free was called on it)");
@@ -95,10 +101,15 @@ std::vector<EntryPoint> z3fold_entries() {
        }},
       {"zswap_invalidate", "pool, handle",
        "zswap_frontswap_invalidate_page: the entry leaves zswap's tree and its last reference "
-       "frees the handle (z3fold_free under the tree's lock)",
-       on_handle<drivers::zswap_invalidate>},
+       "frees the handle (z3fold_free under the tree's lock); nothing if the entry left the "
+       "tree already",
+       [](Kernel& k, Args a) -> int64_t {
+         const uint32_t p = pool_arg(k, a[0]);
+         drivers::zswap_invalidate(k, p, entry_arg(k, p, a[1]));
+         return 0;
+       }},
       {"z3fold_map", "pool, handle",
-       "z3fold_map(pool, handle): the object's address (page << 12 | offset); it stays mapped "
+       "z3fold_map(pool, handle): the object's address (2**40 + (page << 12) + offset); it stays mapped "
        "until z3fold_unmap",
        [](Kernel& k, Args a) -> int64_t {
          const uint32_t p = pool_arg(k, a[0]);

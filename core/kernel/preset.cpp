@@ -72,21 +72,25 @@ constexpr BuiltIn kBuiltIn[] = {
     {"v4.19", "v4.14", {Fix::BalloonAllocOutsideLock, Fix::BalloonShrinker, Fix::ZramHugeClassSize},
      "Linux 4.19 (LTS): fill_balloon allocates outside balloon_lock, and the balloon "
      "deflates on OOM through a shrinker; zram stores a page uncompressed by zsmalloc's "
-     "huge class size",
+     "huge class size; z3fold is modelled from here (its pages not movable)",
      "ZDawnG/linux-4.19 at b69769d39abc37abd99bd5af9a3ff3b6ff6a82d4 (4.19.0)"},
     {"v5.4", "v4.19",
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
       Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonShrinkerScanCount, Fix::ZramFreeNotifyTrylock,
       Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::AllocNoFragment, Fix::AllocFlagsKswapd,
       Fix::AllocNoFragmentRestored, Fix::CompactionCapture, Fix::CaptureAlwaysUsed,
-      Fix::CompactAlwaysFinishPageblock,
-      Fix::CompactFinishOnContention},
+      Fix::CompactAlwaysFinishPageblock, Fix::CompactFinishOnContention, Fix::Z3foldReclaimRaces,
+      Fix::Z3foldHelperFunctions, Fix::Z3foldExtendSearch, Fix::Z3foldBuddySlots, Fix::Z3foldMigration,
+      Fix::Z3foldLockBeforeSetMovable, Fix::Z3foldAllowHighmem, Fix::Z3foldMigrateNoTrylock,
+      Fix::Z3foldPoolInHeader, Fix::Z3foldReinitAfterMigration, Fix::Z3foldDestroyOrdering,
+      Fix::Z3foldUnregisterAfterDrain, Fix::Z3foldReclaimRetry, Fix::Z3foldHeadlessNoSlots,
+      Fix::Z3foldClaimInFree, Fix::ZswapMapOnce},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces and its "
      "shrinker's count, a Normal-zone allocation avoids mixing pageblocks first, direct "
      "compaction captures a freed block of its order and ends the pageblock it is in (a "
      "contended one too), zram's "
-     "slot free safe in softirq and its writeback on request; z3fold is modelled from here "
-     "(its pages movable since 5.2)",
+     "slot free safe in softirq and its writeback on request; z3fold's handles in slots, "
+     "its pages movable (5.2), and its reclaim and free claiming pages",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
     {"v5.10", "v5.4",
      {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate,
@@ -282,6 +286,32 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},
+    {Fix::Z3foldBuddySlots, Fix::Z3foldReclaimRaces,
+     "7c2b8baa61fe keeps in the slot the LAST handle's size that ca0246bb97c2 encodes"},
+    {Fix::Z3foldMigration, Fix::Z3foldBuddySlots,
+     "1f862989b04a's migration rewrites the handles in the slots of 7c2b8baa61fe"},
+    {Fix::Z3foldLockBeforeSetMovable, Fix::Z3foldMigration,
+     "it locks the page around 1f862989b04a's __SetPageMovable"},
+    {Fix::Z3foldMigrateNoTrylock, Fix::Z3foldMigration,
+     "be03074c9af2 changes 1f862989b04a's z3fold_page_migrate"},
+    {Fix::Z3foldPoolInHeader, Fix::Z3foldBuddySlots,
+     "bb9a374dfa3a undoes the pool's lookup through 7c2b8baa61fe's slots"},
+    {Fix::Z3foldReinitAfterMigration, Fix::Z3foldMigration,
+     "c92d2f38563d changes 1f862989b04a's z3fold_page_migrate"},
+    {Fix::Z3foldUnregisterAfterDrain, Fix::Z3foldMigration,
+     "b997052bc3ac moves the iput of 1f862989b04a's inode"},
+    {Fix::Z3foldReclaimRetry, Fix::Z3foldBuddySlots,
+     "it encodes reclaim's handles in slots of 7c2b8baa61fe's kind on reclaim's stack"},
+    {Fix::Z3foldHeadlessNoSlots, Fix::Z3foldBuddySlots,
+     "63398413c00c stops 7c2b8baa61fe's slot allocation for headless pages"},
+    {Fix::Z3foldClaimInFree, Fix::Z3foldReclaimRaces,
+     "5b6807de1144 moves z3fold_free's test of ca0246bb97c2's PAGE_CLAIMED"},
+    {Fix::Z3foldInterPageCompaction, Fix::Z3foldClaimInFree,
+     "4a3ac9311dac leaves the handle of a page claimed by another to 5b6807de1144's claim"},
+    {Fix::Z3foldInterPageCompaction, Fix::Z3foldReclaimRetry,
+     "4a3ac9311dac's reclaim encodes into the page's slots instead of the stack's"},
+    {Fix::Z3foldInterPageCompaction, Fix::Z3foldMigration,
+     "4a3ac9311dac's foreign handles keep a page from 1f862989b04a's migration"},
     {Fix::Z3foldFreeHandleWriteLock, Fix::Z3foldInterPageCompaction,
      "d8f117abb380 changes the free_handle of 4a3ac9311dac, which locks the slots"},
     {Fix::Z3foldFreeHandleFreesSlots, Fix::Z3foldInterPageCompaction,
@@ -307,6 +337,13 @@ constexpr FixRemoved kFixRemoved[] = {
     {Fix::ZsDestroyWaitsIsolated, Fix::ZsNoZspageIsolation},
     {Fix::ZsPinBitSpinLock, Fix::ZsPoolMigrateLock},
     {Fix::ZsCompactKeepsPinBit, Fix::ZsPoolMigrateLock},
+    {Fix::Z3foldAllowHighmem, Fix::Z3foldNoHighmem},  // f4bad643c1d6 reverts it
+    // The test "introduce helper functions" dropped matters for a page emptied while
+    // reclaim holds it, which do_compact_page leaves alone since the retry fix.
+    {Fix::Z3foldHelperFunctions, Fix::Z3foldReclaimRetry},
+    {Fix::Z3foldReclaimRetry, Fix::Z3foldStricterLocking},  // the claims rewritten under the lock
+    {Fix::Z3foldUnregisterAfterDrain, Fix::MovableOperations},  // no inode (z3fold_mops)
+    {Fix::ZswapMapOnce, Fix::Z3foldNoLru},  // no z3fold_reclaim_page, no eviction handler
     {Fix::Z3foldReclaimRefUnderLock, Fix::Z3foldNoLru},  // e774a7bc7f0a removed z3fold_reclaim_page
     {Fix::Z3foldHeadlessReclaimClaim, Fix::Z3foldNoLru},
     {Fix::Z3foldFreeHandleWriteLock, Fix::Z3foldFreeHandleFreesSlots},  // one write-locked section

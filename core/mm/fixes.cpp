@@ -397,6 +397,75 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm: fix unexpected zeroed page mapping with zram swap (5.18, Minchan Kim: "
      "swap_slot_free_notify is gone, so neither end_swap_bio_read nor swap_readpage frees "
      "the zram slot of a page read in; swap_free frees it once the pte maps the page)"},
+    {Fix::Z3foldReclaimRaces, "ca0246bb97c2",
+     "z3fold: fix possible reclaim races (4.20, Vitaly Wool, reported by Jongseok Kim: "
+     "PAGE_CLAIMED replaces UNDER_RECLAIM; reclaim claims each page it looks at and "
+     "passes over a claimed one; z3fold_free leaves a headless page reclaim claimed; a LAST "
+     "handle carries the object's size, which z3fold_map uses. Before, z3fold_free and "
+     "reclaim both freed an evicted headless page)"},
+    {Fix::Z3foldHelperFunctions, "z3fold-introduce-helper-functions",
+     "mm/z3fold.c: introduce helper functions (5.2, Vitaly Wool; its id is not in the stored "
+     "archive; \"No functional changes here\", but do_compact_page's add_to_unbuddied lost "
+     "the test that the page still holds an object: a page emptied while another held it "
+     "goes on unbuddied[NCHUNKS], past the end of the per-CPU array)"},
+    {Fix::Z3foldExtendSearch, "z3fold-extend-search",
+     "mm/z3fold.c: improve compression by extending search (5.2, Vitaly Wool; its id is not "
+     "in the stored archive: __z3fold_alloc takes an exact fit from another CPU's unbuddied "
+     "list when its own CPU's lists have no page with room)"},
+    {Fix::Z3foldBuddySlots, "7c2b8baa61fe",
+     "mm/z3fold.c: add structure for buddy handles (5.2, Vitaly Wool: a handle is the "
+     "address of a slot in a per-page struct z3fold_buddy_slots, which z3fold_free's "
+     "free_handle frees with the last handle; the header's pool is found through the "
+     "slots. Before, a handle was the header's address plus the buddy's index)"},
+    {Fix::Z3foldMigration, "1f862989b04a",
+     "mm/z3fold.c: support page migration (5.2, Vitaly Wool: pages with a header are "
+     "non-LRU movable through the pool's inode, with z3fold_page_isolate, _migrate and "
+     "_putback; a mapped object (mapped_count) keeps its page from migration)"},
+    {Fix::Z3foldLockBeforeSetMovable, "z3fold-lock-page-before-setpagemovable",
+     "mm/z3fold.c: lock z3fold page before __SetPageMovable() (5.3, Henry Burns; its id is "
+     "not in the stored archive: z3fold_alloc locks a new page around __SetPageMovable, or "
+     "try-locks it when it may not sleep and leaves it unmovable if that fails; before, "
+     "__SetPageMovable's VM_BUG_ON_PAGE(!PageLocked(page)) fired)"},
+    {Fix::Z3foldAllowHighmem, "f1549cb5ab2b",
+     "mm/z3fold.c: allow __GFP_HIGHMEM in z3fold_alloc (5.3, Henry Burns: z3fold_alloc no "
+     "longer returns -EINVAL for __GFP_HIGHMEM)"},
+    {Fix::Z3foldMigrateNoTrylock, "be03074c9af2",
+     "mm/z3fold.c: remove z3fold_migration trylock (5.3, Henry Burns: z3fold_page_migrate "
+     "try-locked the old page, which migration holds locked, so it always returned -EAGAIN)"},
+    {Fix::Z3foldPoolInHeader, "bb9a374dfa3a",
+     "mm/z3fold: don't try to use buddy slots after free (5.3, Vitaly Wool, reported by "
+     "Henry Burns: zhdr->pool is back; before, __release_z3fold_page found the pool through "
+     "the slots that z3fold_free's free_handle had just freed)"},
+    {Fix::Z3foldReinitAfterMigration, "c92d2f38563d",
+     "mm/z3fold.c: reinitialize zhdr structs after migration (5.3, Henry Burns: "
+     "z3fold_page_migrate refuses a page whose compaction work is pending and "
+     "initialises the new header's work and buddy list; before, they were the old page's "
+     "copies)"},
+    {Fix::Z3foldDestroyOrdering, "6051d3bd3b91",
+     "mm/z3fold.c: fix z3fold_destroy_pool() ordering (5.3, Henry Burns: compact_wq is "
+     "destroyed before release_wq, whose work a compaction may queue)"},
+    {Fix::Z3foldUnregisterAfterDrain, "b997052bc3ac",
+     "mm/z3fold.c: fix z3fold_destroy_pool() race condition (5.3, Henry Burns: the pool's "
+     "inode is put after both workqueues are destroyed; before, first, while pages still "
+     "pointed at it)"},
+    {Fix::Z3foldReclaimRetry, "z3fold-fix-retry-mechanism-in-page-reclaim",
+     "z3fold: fix retry mechanism in page reclaim (5.4, Vitaly Wool, reported by Markus "
+     "Linnala, Chris Murphy and Agustin Dall'Alba; its id is not in the stored archive: "
+     "reclaim's walk clears its claim on every page it passes over and sets zhdr before "
+     "the headless test, and the handles are encoded in slots on reclaim's stack; "
+     "do_compact_page and z3fold_page_isolate leave a claimed page alone)"},
+    {Fix::Z3foldHeadlessNoSlots, "63398413c00c",
+     "z3fold: fix memory leak in kmem cache (5.4, Vitaly Wool, reported by Markus Linnala: "
+     "init_z3fold_page allocates no slots for a headless page, which never freed them)"},
+    {Fix::Z3foldClaimInFree, "5b6807de1144",
+     "mm/z3fold.c: claim page in the beginning of free (5.4, Vitaly Wool, reported by "
+     "Markus Linnala: z3fold_free sets PAGE_CLAIMED before anything else and clears it on "
+     "the way out; before, it tested the bit after its kref_put, and a reclaim could claim "
+     "the page after that test)"},
+    {Fix::ZswapMapOnce, "zswap-do-not-map-same-object-twice",
+     "zswap: do not map same object twice (5.4, Vitaly Wool; its id is not in the stored "
+     "archive: zswap_writeback_entry keeps the object mapped from the header's read to the "
+     "end; before, it unmapped it after the read and mapped it again to decompress)"},
     {Fix::Z3foldInterPageCompaction, "4a3ac9311dac",
      "mm/z3fold.c: add inter-page compaction (5.5, Vitaly Wool: a page left with one object "
      "moves it to another page (compact_single_buddy), whose foreign_handles count keeps it "

@@ -102,7 +102,23 @@ enum class Fix : uint8_t {
   ZramIdleFlag,              // e82592c4fd7e (5.0): ZRAM_IDLE; every access clears it under the slot lock
   ZramIdleHugeWriteback,     // a939888ec38b (5.0): writeback_store writes back; zram_bvec_write no longer does
   SwapNoSlotFreeNotify,      // e914d8f00391 (5.18): a swap-in's read no longer frees the zram slot
-  // mm/z3fold.c (modelled from 5.4)
+  // mm/z3fold.c (modelled from 4.19) and what zswap's eviction handler does to it
+  Z3foldReclaimRaces,        // ca0246bb97c2 (4.20): PAGE_CLAIMED; free leaves a headless page reclaim claimed
+  Z3foldHelperFunctions,     // "introduce helper functions" (5.2): do_compact_page lists a page with no object
+  Z3foldExtendSearch,        // "improve compression by extending search" (5.2): exact fits on other CPUs' lists
+  Z3foldBuddySlots,          // 7c2b8baa61fe (5.2): a handle is the address of a slot (struct z3fold_buddy_slots)
+  Z3foldMigration,           // 1f862989b04a (5.2): z3fold's pages are movable
+  Z3foldLockBeforeSetMovable,  // "lock z3fold page before __SetPageMovable()" (5.3)
+  Z3foldAllowHighmem,        // f1549cb5ab2b (5.3): z3fold_alloc takes __GFP_HIGHMEM
+  Z3foldMigrateNoTrylock,    // be03074c9af2 (5.3): z3fold_page_migrate no longer try-locks the locked page
+  Z3foldPoolInHeader,        // bb9a374dfa3a (5.3): zhdr->pool again, not through the slots
+  Z3foldReinitAfterMigration,  // c92d2f38563d (5.3): the new header's work and buddy are initialised
+  Z3foldDestroyOrdering,     // 6051d3bd3b91 (5.3): compact_wq is destroyed before release_wq
+  Z3foldUnregisterAfterDrain,  // b997052bc3ac (5.3): the pool's inode is put after both workqueues
+  Z3foldReclaimRetry,        // "fix retry mechanism in page reclaim" (5.4): each skip unclaims; own slots
+  Z3foldHeadlessNoSlots,     // 63398413c00c (5.4): no slots for a headless page
+  Z3foldClaimInFree,         // 5b6807de1144 (5.4): z3fold_free claims the page first
+  ZswapMapOnce,              // "zswap: do not map same object twice" (5.4): writeback maps the object once
   Z3foldInterPageCompaction, // 4a3ac9311dac (5.5): the slots' rwlock, get_z3fold_header, inter-page compaction
   Z3foldFreeHandleWriteLock, // d8f117abb380 (5.7): free_handle keeps the write lock through the orphaned test
   Z3foldFreeHandleFreesSlots,  // fc5488651c7d (5.11): free_handle is the one place that frees slots
