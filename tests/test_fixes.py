@@ -755,17 +755,21 @@ def leaks(scenario: Any, kernel: str, fixes: Fixes) -> bool:
     return "leak" in keys(scenario.run(kernel=kernel, fixes=fixes, debug_vm=False))
 
 
-@ps.scenario(kernel="v6.1", cpus=2, pages=512)
-def z3fold_alloc_after_release(k):
+G = core.GFP
+
+
+@ps.scenario(kernel="v6.1", cpus=2, pages=512,
+             params={"gfp": [G["GFP_KERNEL"], G["__GFP_KSWAPD_RECLAIM"], G["__GFP_DIRECT_RECLAIM"]]})
+def z3fold_alloc_after_release(k, gfp):
     """a's page P went stale (its last object freed); before the release worker frees it,
-    a z3fold_alloc that may sleep allocates."""
+    a z3fold_alloc (by default one that may sleep) allocates."""
     pool = k.z3fold()
     a = pool.alloc(1000)
     Z3FOLD_PAGES[:] = [pool.page_of(a)]
     pool.free(a)
 
     def sleeper():
-        h = yield ps.call("z3fold_alloc_gfp", pool.id, 1000, core.GFP["GFP_KERNEL"])
+        h = yield ps.call("z3fold_alloc_gfp", pool.id, 1000, gfp)
         Z3FOLD_PAGES.append((yield ps.call("z3fold_page_of", pool.id, h)))
 
     return ps.script(k.cpu(1).run(sleeper, name="sleeper"))
@@ -972,6 +976,31 @@ def isolation_tests_the_claim_first(kernel: str, fixes: Fixes) -> bool:
     return ("bit_test", "dirty") in ops[:ops.index(("spin_lock", None))]
 
 
+@ps.scenario(kernel="v4.19", cpus=1, pages=512)
+def z3fold_free_one_of_two(k):
+    """P holds a and b; a's free queues P's compaction."""
+    pool = k.z3fold()
+    a = pool.alloc(1000)
+    pool.alloc(1000)
+    k.cpu(0).run(pool.free, a, name="free")
+
+
+def free_references_for_the_compaction(kernel: str, fixes: Fixes) -> bool:
+    """Whether z3fold_free takes a page reference for the compaction it queues."""
+    run = z3fold_free_one_of_two.run(kernel=kernel, fixes=fixes)
+    return sum(e["op"] == "atomic_rmw" for e in steps(run, "z3fold_free")) == 2  # the put, and the get
+
+
+def alloc_after_release(kernel: str, fixes: Fixes, gfp: int) -> tuple[bool, bool]:
+    """a's page P went stale (its last object freed); before the release worker frees it,
+    z3fold_alloc(gfp) allocates: (whether it took P, whether it locked its new page with
+    lock_page, which it does when it may sleep)."""
+    run = z3fold_alloc_after_release.bind(gfp=gfp).run(kernel=kernel, fixes=fixes)
+    assert run.ok, run.report()
+    P, got = Z3FOLD_PAGES
+    return got == P, called_in(run, "z3fold_alloc", "lock_page")
+
+
 @ps.scenario(kernel="v5.4", cpus=1, pages=512)
 def z3fold_reclaim_one(k):
     pool = k.z3fold()
@@ -1151,6 +1180,20 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # 5.4.0's z3fold_free compacts a full page with its own claim set: do_compact_page
     # leaves the page off every unbuddied list.
     "4a3ac9311dac": (lambda k, f: keys(z3fold_free_of_a_full_page.run(kernel=k, fixes=f)), (), ("leak",)),
+    # ---- z3fold, 4.15 to 4.17, on v4.19 ----
+    "5d03a6613957": (free_references_for_the_compaction, True, False),
+    # zswap's gfp (no direct reclaim): 4.14 took the stale page, its work not pending.
+    "z3fold-limit-use-of-stale-list-for-allocation": (
+        lambda k, f: alloc_after_release(k, f, core.GFP["__GFP_KSWAPD_RECLAIM"])[0], False, True),
+    # __GFP_DIRECT_RECLAIM alone may sleep: it reuses the stale page (to 5.15) and locks
+    # a new movable page with lock_page (from 5.3).
+    "z3fold-use-gfpflags-allow-blocking": (
+        lambda k, f: any(alloc_after_release(k, f, core.GFP["__GFP_DIRECT_RECLAIM"])), True, False),
+    # 4.14's reclaim drops the page's last reference under pool->lock, which the release
+    # takes again (on v5.4 and later, the fixes flipped with it also let 5.2's compaction
+    # list the emptied page: corruption, then a WARN).
+    "z3fold-fix-reclaim-lock-ups": (lambda k, f: "deadlock" in keys(z3fold_reclaim_one.run(kernel=k, fixes=f)),
+                                    False, True),
     # ---- z3fold, 4.20 to 5.4, on v5.4 ----
     "ca0246bb97c2": (headless_free_claims, True, False),
     "z3fold-extend-search": (exact_fit_from_another_cpu, True, False),

@@ -82,7 +82,9 @@ def test_presets_list_their_fixes() -> None:
         *MIGRATION, "698b1b30642f", "c102f07ca0b0", "zs-malloc-gfp", "balloon-dequeue-under-lock",
         "f68b992bbb47", "da9556a2367c", "zram-gfp-movable"]
     assert set(presets["v4.19"]["fixes"]) - set(presets["v4.14"]["fixes"]) == {
-        "c7cdff0e8647", "71994620bb25", "drop-max-zpage-size"}
+        "c7cdff0e8647", "71994620bb25", "drop-max-zpage-size", "5d03a6613957",
+        "z3fold-limit-use-of-stale-list-for-allocation", "z3fold-use-gfpflags-allow-blocking",
+        "z3fold-fix-reclaim-lock-ups"}
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
         "fix-shrinker-scan-number-of-pages", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
@@ -172,7 +174,8 @@ def test_fixes_are_named_and_titled() -> None:
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal",
         "71994620bb25", "fix-shrinker-scan-number-of-pages", "da10329cb057", "da9556a2367c", "zram-gfp-movable",
         "db8ffbd4e763", "drop-max-zpage-size", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
-        "e914d8f00391", "ca0246bb97c2", "z3fold-introduce-helper-functions", "z3fold-extend-search", "7c2b8baa61fe",
+        "e914d8f00391", "5d03a6613957", "z3fold-limit-use-of-stale-list-for-allocation",
+        "z3fold-use-gfpflags-allow-blocking", "z3fold-fix-reclaim-lock-ups", "ca0246bb97c2", "z3fold-introduce-helper-functions", "z3fold-extend-search", "7c2b8baa61fe",
         "1f862989b04a", "z3fold-lock-page-before-setpagemovable", "f1549cb5ab2b", "be03074c9af2",
         "bb9a374dfa3a", "c92d2f38563d", "6051d3bd3b91", "b997052bc3ac",
         "z3fold-fix-retry-mechanism-in-page-reclaim", "63398413c00c", "5b6807de1144",
@@ -198,7 +201,9 @@ def test_fixes_are_named_and_titled() -> None:
         "f1549cb5ab2b": "f4bad643c1d6",
         "z3fold-introduce-helper-functions": "z3fold-fix-retry-mechanism-in-page-reclaim",
         "z3fold-fix-retry-mechanism-in-page-reclaim": "dcf5aedb24f8", "b997052bc3ac": "68f2736a8583",
-        "zswap-do-not-map-same-object-twice": "e774a7bc7f0a"}
+        "zswap-do-not-map-same-object-twice": "e774a7bc7f0a",
+        "z3fold-limit-use-of-stale-list-for-allocation": "df6f0f1d0cf0",
+        "z3fold-fix-reclaim-lock-ups": "e774a7bc7f0a"}
 
 
 def test_kernel_state_reports_preset_and_fix_overrides() -> None:

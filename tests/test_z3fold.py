@@ -1,6 +1,6 @@
-"""z3fold (mm/z3fold.c, modelled from 4.19): what the model finds beyond the reported races.
+"""z3fold (mm/z3fold.c, modelled from 4.14): what the model finds beyond the reported races.
 
-Each finding is read from the stored trees' code (4.19.0 to 5.4.0, 5.15.100, 6.1.20, 6.6.9) and the model's
+Each finding is read from the stored trees' code (4.14.0 to 5.4.0, 5.15.100, 6.1.20, 6.6.9) and the model's
 run of it; docs/kernel/history.md ("z3fold") discusses them.
 """
 
@@ -59,11 +59,11 @@ def test_a_migrated_page_stays_claimed_and_its_slots_leak(kernel):
     assert "z3fold_buddy_slots 1: every handle in it was freed" in run.report()
 
 
-def test_z3fold_is_refused_before_4_19():
-    with pytest.raises(core.UsageError, match="^z3fold is modelled from Linux 4.19 on"):
-        core.Kernel(preset="v4.14").call("z3fold_create_pool")
-    # A user's preset built on v4.19 has it.
-    ps.preset("z3fold-user", base="v4.19", fixes={"ca0246bb97c2": True})
+def test_z3fold_is_refused_before_4_14():
+    with pytest.raises(core.UsageError, match="^z3fold is modelled from Linux 4.14 on"):
+        core.Kernel(preset="v4.9").call("z3fold_create_pool")
+    # A user's preset built on v4.14 has it.
+    ps.preset("z3fold-user", base="v4.14", fixes={"5d03a6613957": True})
     k = core.Kernel(preset="z3fold-user", pages=512)
     pool = k.call("z3fold_create_pool")
     h = k.call("z3fold_alloc", pool, 100)

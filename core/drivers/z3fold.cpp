@@ -735,15 +735,18 @@ void do_compact_page(Mm& mm, Pfn zhdr, bool locked) {
     Z3_WARN_ON(z3fold_page_trylock(mm, zhdr), "WARN_ON(z3fold_page_trylock(zhdr))", "the page's lock was not held");
   else
     z3fold_page_lock(mm, zhdr);
-  if (Z3_WARN_ON(!test_and_clear_priv(mm, NEEDS_COMPACTING, zhdr),
-                 "WARN_ON(!test_and_clear_bit(NEEDS_COMPACTING, &page->private))", "NEEDS_COMPACTING was not set")) {
+  // 5d03a6613957: the compaction holds a reference; before, it left a stale page alone.
+  const bool ref = has(mm, Fix::Z3foldKrefCompact);
+  if (ref ? Z3_WARN_ON(!test_and_clear_priv(mm, NEEDS_COMPACTING, zhdr),
+                       "WARN_ON(!test_and_clear_bit(NEEDS_COMPACTING, &page->private))", "NEEDS_COMPACTING was not set")
+          : test_priv(mm, PAGE_STALE, zhdr) || !test_and_clear_priv(mm, NEEDS_COMPACTING, zhdr)) {
     z3fold_page_unlock(mm, zhdr);
     return;
   }
   spin_lock(pool_of(mm, pool).lock);
   buddy_del_init(mm, pool, zhdr);
   spin_unlock(pool_of(mm, pool).lock);
-  if (put_z3fold(mm, zhdr, Release::Locked)) return;
+  if (ref && put_z3fold(mm, zhdr, Release::Locked)) return;
   // dcf5aedb24f8: the work claims the page under its lock. Before, it left a page alone
   // that isolation or reclaim had claimed, and claimed nothing itself.
   // 1f862989b04a: it leaves an isolated or stale page alone, and since the retry fix of
@@ -948,7 +951,9 @@ void z3fold_destroy_pool(Mm& mm, uint32_t pool) {
 int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle) {
   MODEL_FUNC("z3fold_alloc");
   const uint32_t chunks = size_to_chunks(size);
-  const bool can_sleep = gfp & __GFP_DIRECT_RECLAIM;  // gfpflags_allow_blocking
+  // gfpflags_allow_blocking; before "Use gfpflags_allow_blocking" (4.17), both reclaim bits.
+  const bool can_sleep = has(mm, Fix::Z3foldAllowBlocking) ? (gfp & __GFP_DIRECT_RECLAIM) != 0
+                                                           : (gfp & __GFP_RECLAIM) == __GFP_RECLAIM;
   // __GFP_HIGHMEM: refused until f1549cb5ab2b and again since f4bad643c1d6.
   const bool highmem_ok = has(mm, Fix::Z3foldAllowHighmem) && !has(mm, Fix::Z3foldNoHighmem);
   if (!size || (!highmem_ok && (gfp & __GFP_HIGHMEM))) return -EINVAL;
@@ -970,15 +975,22 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
     if (zhdr == kNoPfn) bud = FIRST;
   }
   if (zhdr == kNoPfn) {
-    if (can_sleep && !has(mm, Fix::Z3foldNoStaleReuse)) {
+    // Before "limit use of stale list for allocation" (4.17) also a task that may not
+    // sleep took a stale page whose work was not pending (and cancelled nothing).
+    const bool sleep_only = has(mm, Fix::Z3foldStaleOnlyIfCanSleep);
+    if ((can_sleep || !sleep_only) && !has(mm, Fix::Z3foldNoStaleReuse)) {
       // Before allocating a page, let's see if we can take one from the stale list.
       spin_lock(p.stale_lock);
       sched(Op::Read, Access::Read, lists_obj(pool), here());
-      if (!p.stale.empty()) {
-        const Pfn stale = p.stale.front();
+      Pfn stale = p.stale.empty() ? kNoPfn : p.stale.front();
+      if (stale != kNoPfn && !sleep_only && !can_sleep) {
+        sched(Op::Read, Access::Read, work_obj(Hr(mm, stale).work), here());
+        if (mm.works[Hr(mm, stale).work].pending) stale = kNoPfn;  // work_pending(&zhdr->work)
+      }
+      if (stale != kNoPfn) {
         buddy_del_init(mm, pool, stale);  // list_del(&zhdr->buddy)
         spin_unlock(p.stale_lock);
-        cancel_work_sync(mm, Hr(mm, stale).work, here());
+        if (can_sleep) cancel_work_sync(mm, Hr(mm, stale).work, here());
         page = stale;
       } else {
         spin_unlock(p.stale_lock);
@@ -1082,7 +1094,8 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
   // (since 7c2b8baa61fe: before it a handle was no object of its own).
   if (slots_on(mm) && (!page_claimed || !locked)) free_handle(mm, handle, zhdr);
   if (put_z3fold(mm, zhdr, Release::LockedList)) return;
-  if (claims_first ? page_claimed : test_priv(mm, PAGE_CLAIMED, page)) {  // the page has not been claimed by us
+  // Since the lock-ups fix (4.17) a page under reclaim is left to it.
+  if (claims_first ? page_claimed : has(mm, Fix::Z3foldReclaimLockups) && test_priv(mm, PAGE_CLAIMED, page)) {
     z3fold_page_unlock(mm, zhdr);
     return;
   }
@@ -1102,7 +1115,7 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
       spin_unlock(p.lock);
     }
     Hw(mm, zhdr).cpu = -1;
-    kref_get(mm, zhdr);
+    if (has(mm, Fix::Z3foldKrefCompact)) kref_get(mm, zhdr);  // the compaction's (since 5d03a6613957)
     // Before 4a3ac9311dac the claim was cleared after the compaction, which saw it and left
     // the page off every unbuddied list.
     if (locked) clear_priv(mm, PAGE_CLAIMED, page);
@@ -1110,7 +1123,7 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
     if (!locked && claims_first) clear_priv(mm, PAGE_CLAIMED, page);
     return;
   }
-  kref_get(mm, zhdr);
+  if (has(mm, Fix::Z3foldKrefCompact)) kref_get(mm, zhdr);
   if (!locked) {  // before 4a3ac9311dac: queue, unclaim, unlock
     queue_work(mm, p.compact_wq, Hr(mm, zhdr).work, here());
     if (claims_first) clear_priv(mm, PAGE_CLAIMED, page);
@@ -1206,7 +1219,8 @@ void zswap_invalidate(Mm& mm, uint32_t pool, uint64_t handle) {
 namespace {
 
 // The walk before the retry fix of 5.4. 4.19 takes a headless page (leaving zhdr as it
-// was), or one it can lock, which it marks UNDER_RECLAIM. ca0246bb97c2 claims each page before anything else and
+// was), or one it can lock, which it marks UNDER_RECLAIM; 4.14's goes on past a page it
+// locked and referenced (no break until the lock-ups fix of 4.17), to the list's end. ca0246bb97c2 claims each page before anything else and
 // passes over one claimed already (a page it fails to lock keeps its claim), and sets zhdr
 // before the headless test; 1f862989b04a passes over an isolated page too, and sets zhdr
 // after that test. The kernel's page and zhdr are left as the walk left them: without a
@@ -1228,6 +1242,7 @@ bool reclaim_take_early(Mm& mm, uint32_t pool, Pfn* page, Pfn* zhdr) {
     kref_get(mm, pos);
     buddy_del_init(mm, pool, pos);
     Hw(mm, pos).cpu = -1;
+    if (!has(mm, Fix::Z3foldReclaimLockups)) continue;
     if (!claims) set_priv(mm, PAGE_CLAIMED, pos);  // set_bit(UNDER_RECLAIM, &page->private)
     return true;
   }
@@ -1377,6 +1392,22 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
       if (inter_page(mm) && !own_slots) free_handle(mm, h, zhdr);
     }
     // next:
+    if (!has(mm, Fix::Z3foldReclaimLockups)) {
+      // 4.14: under pool->lock, which the release of the page's last reference takes too.
+      spin_lock(p.lock);
+      if (test_priv(mm, PAGE_HEADLESS, page)) {
+        if (ret == 0) {
+          spin_unlock(p.lock);
+          free_z3fold_page(mm, page, true);
+          return 0;
+        }
+      } else if (put_z3fold(mm, zhdr, Release::Unlocked)) {
+        spin_unlock(p.lock);
+        return 0;
+      }
+      list_add(mm, page, p.lru, here());  // "Add to the beginning of LRU"
+      continue;
+    }
     if (test_priv(mm, PAGE_HEADLESS, page)) {
       if (ret == 0) {
         free_z3fold_page(mm, page, true);

@@ -1,4 +1,4 @@
-// z3fold (mm/z3fold.c) as Linux 5.15.100 has it, with what changed since 4.19.0 and after
+// z3fold (mm/z3fold.c) as Linux 5.15.100 has it, with what changed since 4.14.0 and after
 // 5.15 behind named fixes (mm/fixes.h): up to three compressed objects per page (the
 // "buddies" FIRST, MIDDLE and LAST) behind a header at the page's start, handles that
 // point into per-page slot arrays (struct z3fold_buddy_slots), page-layout compaction in

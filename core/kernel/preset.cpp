@@ -65,14 +65,16 @@ constexpr BuiltIn kBuiltIn[] = {
      "Linux 4.14 (LTS): NR_ISOLATED counts LRU pages only, GFP_NOFS requests compact, "
      "compaction stops at the first suitable free page, async direct compaction keeps to "
      "the allocation's migratetype and the allocator's fallbacks steal less (4.12's "
-     "fragmentation avoidance), "
+     "fragmentation avoidance), z3fold is modelled from here, "
      "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list, "
      "unlock_page wakes by PG_waiters, zram can write incompressible pages back",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
-    {"v4.19", "v4.14", {Fix::BalloonAllocOutsideLock, Fix::BalloonShrinker, Fix::ZramHugeClassSize},
+    {"v4.19", "v4.14",
+     {Fix::BalloonAllocOutsideLock, Fix::BalloonShrinker, Fix::ZramHugeClassSize, Fix::Z3foldKrefCompact,
+      Fix::Z3foldStaleOnlyIfCanSleep, Fix::Z3foldAllowBlocking, Fix::Z3foldReclaimLockups},
      "Linux 4.19 (LTS): fill_balloon allocates outside balloon_lock, and the balloon "
      "deflates on OOM through a shrinker; zram stores a page uncompressed by zsmalloc's "
-     "huge class size; z3fold is modelled from here (its pages not movable)",
+     "huge class size; z3fold's compaction holds a page reference, and its reclaim one page",
      "ZDawnG/linux-4.19 at b69769d39abc37abd99bd5af9a3ff3b6ff6a82d4 (4.19.0)"},
     {"v5.4", "v4.19",
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
@@ -286,6 +288,8 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},
+    {Fix::Z3foldReclaimRaces, Fix::Z3foldReclaimLockups,
+     "ca0246bb97c2 turns the UNDER_RECLAIM of the lock-ups fix into PAGE_CLAIMED"},
     {Fix::Z3foldBuddySlots, Fix::Z3foldReclaimRaces,
      "7c2b8baa61fe keeps in the slot the LAST handle's size that ca0246bb97c2 encodes"},
     {Fix::Z3foldMigration, Fix::Z3foldBuddySlots,
@@ -338,6 +342,8 @@ constexpr FixRemoved kFixRemoved[] = {
     {Fix::ZsPinBitSpinLock, Fix::ZsPoolMigrateLock},
     {Fix::ZsCompactKeepsPinBit, Fix::ZsPoolMigrateLock},
     {Fix::Z3foldAllowHighmem, Fix::Z3foldNoHighmem},  // f4bad643c1d6 reverts it
+    {Fix::Z3foldStaleOnlyIfCanSleep, Fix::Z3foldNoStaleReuse},  // no stale page is reused
+    {Fix::Z3foldReclaimLockups, Fix::Z3foldNoLru},  // no z3fold_reclaim_page
     // The test "introduce helper functions" dropped matters for a page emptied while
     // reclaim holds it, which do_compact_page leaves alone since the retry fix.
     {Fix::Z3foldHelperFunctions, Fix::Z3foldReclaimRetry},

@@ -397,6 +397,24 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm: fix unexpected zeroed page mapping with zram swap (5.18, Minchan Kim: "
      "swap_slot_free_notify is gone, so neither end_swap_bio_read nor swap_readpage frees "
      "the zram slot of a page read in; swap_free frees it once the pte maps the page)"},
+    {Fix::Z3foldKrefCompact, "5d03a6613957",
+     "mm/z3fold.c: use kref to prevent page free/compact race (4.15, Vitaly Wool: "
+     "z3fold_free takes a page reference for the compaction it runs or queues, which "
+     "do_compact_page drops; before, a compaction waiting for the page lock could go on "
+     "with a page its last free had released)"},
+    {Fix::Z3foldStaleOnlyIfCanSleep, "z3fold-limit-use-of-stale-list-for-allocation",
+     "z3fold: limit use of stale list for allocation (4.17, Vitaly Wool; its id is not in "
+     "the stored archive: z3fold_alloc takes a stale page only when it may sleep, and "
+     "cancels its work; before, also when the work was not pending, without cancelling it)"},
+    {Fix::Z3foldAllowBlocking, "z3fold-use-gfpflags-allow-blocking",
+     "z3fold: Use gfpflags_allow_blocking (4.17, Matthew Wilcox; its id is not in the "
+     "stored archive: can_sleep is __GFP_DIRECT_RECLAIM; before, both __GFP_RECLAIM bits)"},
+    {Fix::Z3foldReclaimLockups, "z3fold-fix-reclaim-lock-ups",
+     "z3fold: fix reclaim lock-ups (4.17, Vitaly Wool, reported by Guenter Roeck; its id is "
+     "not in the stored archive: reclaim takes one page per retry and marks it "
+     "UNDER_RECLAIM, z3fold_free leaves such a page's compaction to it, and reclaim drops "
+     "its reference without pool->lock; before, its walk locked every page it could, and "
+     "its last put took pool->lock, which it held)"},
     {Fix::Z3foldReclaimRaces, "ca0246bb97c2",
      "z3fold: fix possible reclaim races (4.20, Vitaly Wool, reported by Jongseok Kim: "
      "PAGE_CLAIMED replaces UNDER_RECLAIM; reclaim claims each page it looks at and "

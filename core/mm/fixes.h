@@ -102,7 +102,11 @@ enum class Fix : uint8_t {
   ZramIdleFlag,              // e82592c4fd7e (5.0): ZRAM_IDLE; every access clears it under the slot lock
   ZramIdleHugeWriteback,     // a939888ec38b (5.0): writeback_store writes back; zram_bvec_write no longer does
   SwapNoSlotFreeNotify,      // e914d8f00391 (5.18): a swap-in's read no longer frees the zram slot
-  // mm/z3fold.c (modelled from 4.19) and what zswap's eviction handler does to it
+  // mm/z3fold.c (modelled from 4.14) and what zswap's eviction handler does to it
+  Z3foldKrefCompact,         // 5d03a6613957 (4.15): the compaction holds a reference to its page
+  Z3foldStaleOnlyIfCanSleep, // "limit use of stale list for allocation" (4.17)
+  Z3foldAllowBlocking,       // "Use gfpflags_allow_blocking" (4.17): can_sleep is direct reclaim alone
+  Z3foldReclaimLockups,      // "fix reclaim lock-ups" (4.17): UNDER_RECLAIM, one page per retry
   Z3foldReclaimRaces,        // ca0246bb97c2 (4.20): PAGE_CLAIMED; free leaves a headless page reclaim claimed
   Z3foldHelperFunctions,     // "introduce helper functions" (5.2): do_compact_page lists a page with no object
   Z3foldExtendSearch,        // "improve compression by extending search" (5.2): exact fits on other CPUs' lists
