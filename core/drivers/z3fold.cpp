@@ -611,9 +611,9 @@ Z3foldObject& object_at(Mm& mm, uint64_t addr, bool write) {
   const Z3foldPageMem* m = cm.valid_pfn(pfn) ? page_mem_if(mm, pfn) : nullptr;
   if (m && (chunk >= ZHDR_CHUNKS || m->life.freed || ((cm.page(pfn).private_ >> PAGE_HEADLESS) & 1)))
     return data_at(mm, pfn, chunk, write);
-  sched(write ? Op::Write : Op::Read, write ? Access::Write : Access::Read, page_obj(addr_to_zhdr(addr)), here());
+  sched(write ? Op::Write : Op::Read, write ? Access::Write : Access::Read, page_obj(pfn), here());
   REPORT_CORRUPTION(REPORT_FUNC_HERE(), std::string(write ? "write to" : "read of") + " a z3fold object at pfn " +
-                                            std::to_string(addr_to_zhdr(addr)) +
+                                            std::to_string(pfn) +
                                             ", where no object starts: the address is past the object's page");
   static thread_local Z3foldObject garbage;
   garbage = {};
@@ -983,10 +983,8 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
       spin_lock(p.stale_lock);
       sched(Op::Read, Access::Read, lists_obj(pool), here());
       Pfn stale = p.stale.empty() ? kNoPfn : p.stale.front();
-      if (stale != kNoPfn && !sleep_only && !can_sleep) {
-        sched(Op::Read, Access::Read, work_obj(Hr(mm, stale).work), here());
-        if (mm.works[Hr(mm, stale).work].pending) stale = kNoPfn;  // work_pending(&zhdr->work)
-      }
+      if (stale != kNoPfn && !sleep_only && !can_sleep && work_pending(mm, Hr(mm, stale).work, here()))
+        stale = kNoPfn;
       if (stale != kNoPfn) {
         buddy_del_init(mm, pool, stale);  // list_del(&zhdr->buddy)
         spin_unlock(p.stale_lock);
@@ -1002,8 +1000,10 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
     p.pages_nr++;
     if (bud == HEADLESS) {
       set_priv(mm, PAGE_HEADLESS, page);
-    } else if (movable(mm)) {
-      if (!has(mm, Fix::Z3foldLockBeforeSetMovable)) {  // 1f862989b04a: the page unlocked
+    } else {
+      if (!movable(mm)) {
+        // until 1f862989b04a
+      } else if (!has(mm, Fix::Z3foldLockBeforeSetMovable)) {  // 1f862989b04a: the page unlocked
         __SetPageMovable(mm, page, p.mapping);
       } else if (can_sleep) {
         lock_page(mm, page);
@@ -1013,8 +1013,6 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
         __SetPageMovable(mm, page, p.mapping);
         unlock_page(mm, page);
       }
-      z3fold_page_lock(mm, zhdr);
-    } else {
       z3fold_page_lock(mm, zhdr);
     }
   } else {
@@ -1574,12 +1572,9 @@ int z3fold_page_migrate(Mm& mm, uint32_t mapping, Pfn newpage, Pfn page, Migrate
     return -EBUSY;
   }
   const bool reinit = has(mm, Fix::Z3foldReinitAfterMigration);  // c92d2f38563d
-  if (reinit) {
-    sched(Op::Read, Access::Read, work_obj(h.work), here());
-    if (mm.works[h.work].pending) {  // work_pending(&zhdr->work)
-      z3fold_page_unlock(mm, zhdr);
-      return -EAGAIN;
-    }
+  if (reinit && work_pending(mm, h.work, here())) {
+    z3fold_page_unlock(mm, zhdr);
+    return -EAGAIN;
   }
   const uint32_t old_work = h.work;
   const Pfn new_zhdr = newpage;

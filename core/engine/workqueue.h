@@ -41,6 +41,8 @@ bool queue_work(World& w, uint32_t wq, uint32_t work, uint32_t line = 0);
 inline bool schedule_work(World& w, uint32_t work, uint32_t line = 0) {
   return queue_work(w, 0, work, line);
 }
+// work_pending(): whether the work is queued and not yet started (a look at the work).
+bool work_pending(World& w, uint32_t work, uint32_t line = 0);
 // cancel_work_sync: takes a pending work off its queue, then waits for a running one to
 // end; returns whether it was pending.
 bool cancel_work_sync(World& w, uint32_t work, uint32_t line = 0);

@@ -141,6 +141,12 @@ void drain_workqueue(World& w, uint32_t wq, uint32_t line) {
   }
 }
 
+bool work_pending(World& w, uint32_t work, uint32_t line) {
+  if (work >= w.works.size()) throw UsageError("work_pending: no such work");
+  sched(Op::Read, Access::Read, work_obj(work), line);
+  return w.works[work].pending;
+}
+
 void destroy_workqueue(World& w, uint32_t wq, uint32_t line) {
   drain_workqueue(w, wq, line);
   // The drain's last look at the queue is the scheduling point the free follows.

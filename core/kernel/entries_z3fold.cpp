@@ -36,8 +36,7 @@ uint64_t entry_arg(const Kernel& k, uint32_t pool, int64_t v) {
 }
 
 uint64_t handle_arg(const Kernel& k, uint32_t pool, int64_t v) {
-  const auto it = k.z3fold.handles.find(uint64_t(entry_arg(k, pool, v)));
-  if (it->second.freed)
+  if (k.z3fold.handles.at(entry_arg(k, pool, v)).freed)
     throw UsageError("handle " + std::to_string(v) + " of z3fold pool " + std::to_string(pool) +
                      " is freed (z3fold_free was called on it)");
   return uint64_t(v);
