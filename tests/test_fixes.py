@@ -30,6 +30,7 @@ import nr_isolated_stall
 import z3fold_failed_migration
 import z3fold_free_handle_uaf
 import z3fold_headless_reclaim_free
+import z3fold_kref_rework_4_11
 import z3fold_migrate_map_uaf
 import z3fold_reclaim_free_race
 import zs_compact_lost_update
@@ -1001,6 +1002,85 @@ def alloc_after_release(kernel: str, fixes: Fixes, gfp: int) -> tuple[bool, bool
     return got == P, called_in(run, "z3fold_alloc", "lock_page")
 
 
+# ---- z3fold, 4.8 to 4.14 ----
+
+
+def last_handle_after_compaction(kernel: str, fixes: Fixes) -> int:
+    """P's first and last objects go, its middle one moves to the front (first_num 1); the
+    low bits of the next handle, a LAST one's ((LAST + first_num) & BUDDY_MASK)."""
+    k, pool = z3fold_pool(kernel, fixes)
+    a, b, _ = (k.call("z3fold_alloc", pool, 1000) for _ in range(3))
+    k.call("z3fold_free", pool, a)
+    k.call("z3fold_free", pool, b)
+    return k.call("z3fold_alloc", pool, 1000) & 63
+
+
+def fits_after_the_middle_object(kernel: str, fixes: Fixes) -> bool:
+    """P holds three 16-chunk objects; the last goes: whether 31 chunks fit after the middle
+    one (chunks 17 to 32 of 64)."""
+    k, pool = z3fold_pool(kernel, fixes)
+    a, b, _ = (k.call("z3fold_alloc", pool, 1000) for _ in range(3))
+    k.call("z3fold_free", pool, b)
+    return k.call("z3fold_page_of", pool, k.call("z3fold_alloc", pool, 31 * 64)) == k.call("z3fold_page_of", pool, a)
+
+
+def compaction_moves_the_middle_next_to_the_last(kernel: str, fixes: Fixes) -> bool:
+    """P holds a (16 chunks), b (16, last) and c (2, middle); a goes: whether 40 chunks then
+    fit in P (c moved next to b), and c kept its data."""
+    k, pool = z3fold_pool(kernel, fixes)
+    a, _, c = k.call("z3fold_alloc", pool, 1000), k.call("z3fold_alloc", pool, 1000), k.call("z3fold_alloc", pool, 100)
+    k.call("z3fold_write", pool, c, 9)
+    P = k.call("z3fold_page_of", pool, a)
+    k.call("z3fold_free", pool, a)
+    fits = k.call("z3fold_page_of", pool, k.call("z3fold_alloc", pool, 40 * 64)) == P
+    assert k.call("z3fold_read", pool, c) == 9
+    return fits
+
+
+def free_takes_the_page_lock(kernel: str, fixes: Fixes) -> bool:
+    run = z3fold_free_one_of_two.run(kernel=kernel, fixes=fixes)
+    return any(e["op"] == "spin_lock" and e["obj"].startswith("zhdr->page_lock") for e in steps(run, "z3fold_free"))
+
+
+def free_puts_a_reference(kernel: str, fixes: Fixes) -> bool:
+    return any(e["op"] == "atomic_rmw" for e in steps(z3fold_free_one_of_two.run(kernel=kernel, fixes=fixes), "z3fold_free"))
+
+
+def alloc_trylocks_a_listed_page(kernel: str, fixes: Fixes) -> bool:
+    run = z3fold_alloc_on_two_cpus.run(kernel=kernel, fixes=fixes)
+    assert run.ok, run.report()
+    return any(e["op"] == "spin_trylock" for e in steps(run, "z3fold_alloc"))
+
+
+def free_queues_the_compaction(kernel: str, fixes: Fixes) -> bool:
+    return any(e["op"] == "queue_work" for e in steps(z3fold_free_one_of_two.run(kernel=kernel, fixes=fixes), "z3fold_free"))
+
+
+def release_clears_needs_compacting(kernel: str, fixes: Fixes) -> bool:
+    """Whether the release of a page clears NEEDS_COMPACTING (bit 2, "referenced")."""
+    run = z3fold_free_of_the_last_object.run(kernel=kernel, fixes=fixes)
+    return ("bit_clear", "referenced") in {(e["op"], e.get("bit")) for e in steps(run, "__release_z3fold_page")}
+
+
+S_4_11 = "z3fold-use-per-page-spinlock"
+K_4_11 = "5a27aa822029"
+# 4.11's z3fold fixes, whose code d30561c56f41 (4.14) rewrote: no preset has one without it,
+# so each is probed on v4.9, flipped on with the fixes it needs: fix -> (probe, with the
+# fix, without it, the fixes it needs).
+Z3FOLD_4_11: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any, Fixes]] = {
+    "f201ebd87652": (last_handle_after_compaction, 0, 4, {}),
+    "z3fold-fix-header-size-related-issues": (fits_after_the_middle_object, True, False, {}),
+    "1b096e5ae9f7": (compaction_moves_the_middle_next_to_the_last, True, False, {}),
+    S_4_11: (free_takes_the_page_lock, True, False, {}),
+    K_4_11: (free_puts_a_reference, True, False, {S_4_11: True}),
+    # Reclaim's last put returns with pool->lock held, and the store spins on it.
+    "z3fold-fix-spinlock-unlocking-in-page-reclaim": (
+        lambda k, f: keys(z3fold_kref_rework_4_11.z3fold_reclaim_then_store.run(kernel=k, fixes=f)),
+        (), ("bug:__schedule_bug", "deadlock"), {S_4_11: True, K_4_11: True}),
+    "z3fold-fix-page-locking-in-z3fold-alloc": (alloc_trylocks_a_listed_page, True, False, {S_4_11: True}),
+}
+
+
 @ps.scenario(kernel="v5.4", cpus=1, pages=512)
 def z3fold_reclaim_one(k):
     pool = k.z3fold()
@@ -1180,6 +1260,13 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     # 5.4.0's z3fold_free compacts a full page with its own claim set: do_compact_page
     # leaves the page off every unbuddied list.
     "4a3ac9311dac": (lambda k, f: keys(z3fold_free_of_a_full_page.run(kernel=k, fixes=f)), (), ("leak",)),
+    # ---- z3fold, 4.14, on v4.14 ----
+    "d30561c56f41": (free_queues_the_compaction, True, False),
+    # Its pool->lock before the put is 4.14.0's self-deadlock (the lock-ups fix of 4.17).
+    "z3fold-fix-potential-race-in-z3fold-reclaim-page": (
+        lambda k, f: "deadlock" in keys(z3fold_reclaim_one.run(kernel=k, fixes=f)), True, False),
+    # (Its NULL page in z3fold_alloc: scenarios/z3fold_stale_reuse_4_14.py.)
+    "z3fold-fix-stale-list-handling": (release_clears_needs_compacting, True, False),
     # ---- z3fold, 4.15 to 4.17, on v4.19 ----
     "5d03a6613957": (free_references_for_the_compaction, True, False),
     # zswap's gfp (no direct reclaim): 4.14 took the stale page, its work not pending.
@@ -1282,6 +1369,18 @@ def test_the_fix_changes_what_it_names_on_every_preset_that_has_it(preset: str, 
     assert probe(preset, {}) == with_fix
     flips = off_with_dependents(fix, set(PRESETS[preset]["fixes"]))
     assert probe(preset, flips) == without, flips
+
+
+def test_the_4_11_z3fold_fixes_are_those_d30561c56f41_rewrote() -> None:
+    assert set(Z3FOLD_4_11) == {f for f, later in REMOVED_BY.items() if later == "d30561c56f41"}
+    assert not set(Z3FOLD_4_11) & set(PROBES)
+
+
+@pytest.mark.parametrize("fix", sorted(Z3FOLD_4_11))
+def test_a_4_11_z3fold_fix_changes_what_it_names_on_4_9(fix: str) -> None:
+    probe, with_fix, without, needs = Z3FOLD_4_11[fix]
+    assert probe("v4.9", {**needs, fix: True}) == with_fix
+    assert probe("v4.9", needs) == without
 
 
 @pytest.mark.parametrize("fix", sorted(f for f, later in REMOVED_BY.items() if later))

@@ -75,7 +75,9 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v4.14"]["fixes"]) - set(presets["v4.9"]["fixes"]) == {
         "6afcf8ef0ca0", "73e64c51afc5", "no-watermark-check-in-compact-finished", "3bc48f96cf11",
         "02aa0cdd7248", "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "77ff465799c6",
-        "195a8c43e93d", "62906027091f", "db8ffbd4e763"}
+        "195a8c43e93d", "62906027091f", "db8ffbd4e763", "f201ebd87652", "z3fold-fix-header-size-related-issues", "1b096e5ae9f7",
+        "z3fold-use-per-page-spinlock", "5a27aa822029", "z3fold-fix-spinlock-unlocking-in-page-reclaim",
+        "z3fold-fix-page-locking-in-z3fold-alloc", "d30561c56f41", "z3fold-fix-potential-race-in-z3fold-reclaim-page", "z3fold-fix-stale-list-handling"}
     # v3 was on 4.6-rc: kcompactd and the 4.5 fixes, and (as the series was tested) zram's
     # per-cpu streams and movable gfp.
     assert presets["movable-v3"]["fixes"] == [
@@ -174,7 +176,10 @@ def test_fixes_are_named_and_titled() -> None:
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal",
         "71994620bb25", "fix-shrinker-scan-number-of-pages", "da10329cb057", "da9556a2367c", "zram-gfp-movable",
         "db8ffbd4e763", "drop-max-zpage-size", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
-        "e914d8f00391", "5d03a6613957", "z3fold-limit-use-of-stale-list-for-allocation",
+        "e914d8f00391", "f201ebd87652", "z3fold-fix-header-size-related-issues", "1b096e5ae9f7",
+        "z3fold-use-per-page-spinlock", "5a27aa822029", "z3fold-fix-spinlock-unlocking-in-page-reclaim",
+        "z3fold-fix-page-locking-in-z3fold-alloc", "d30561c56f41", "z3fold-fix-potential-race-in-z3fold-reclaim-page", "z3fold-fix-stale-list-handling",
+        "5d03a6613957", "z3fold-limit-use-of-stale-list-for-allocation",
         "z3fold-use-gfpflags-allow-blocking", "z3fold-fix-reclaim-lock-ups", "ca0246bb97c2", "z3fold-introduce-helper-functions", "z3fold-extend-search", "7c2b8baa61fe",
         "1f862989b04a", "z3fold-lock-page-before-setpagemovable", "f1549cb5ab2b", "be03074c9af2",
         "bb9a374dfa3a", "c92d2f38563d", "6051d3bd3b91", "b997052bc3ac",
@@ -203,7 +208,9 @@ def test_fixes_are_named_and_titled() -> None:
         "z3fold-fix-retry-mechanism-in-page-reclaim": "dcf5aedb24f8", "b997052bc3ac": "68f2736a8583",
         "zswap-do-not-map-same-object-twice": "e774a7bc7f0a",
         "z3fold-limit-use-of-stale-list-for-allocation": "df6f0f1d0cf0",
-        "z3fold-fix-reclaim-lock-ups": "e774a7bc7f0a"}
+        "z3fold-fix-reclaim-lock-ups": "e774a7bc7f0a",
+        **{f: "d30561c56f41" for f in ("f201ebd87652", "z3fold-fix-header-size-related-issues", "1b096e5ae9f7", "z3fold-use-per-page-spinlock", "5a27aa822029", "z3fold-fix-spinlock-unlocking-in-page-reclaim", "z3fold-fix-page-locking-in-z3fold-alloc")},
+        "z3fold-fix-potential-race-in-z3fold-reclaim-page": "z3fold-fix-reclaim-lock-ups"}
 
 
 def test_kernel_state_reports_preset_and_fix_overrides() -> None:

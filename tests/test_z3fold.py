@@ -1,6 +1,6 @@
-"""z3fold (mm/z3fold.c, modelled from 4.14): what the model finds beyond the reported races.
+"""z3fold (mm/z3fold.c, modelled from 4.8): what the model finds beyond the reported races.
 
-Each finding is read from the stored trees' code (4.14.0 to 5.4.0, 5.15.100, 6.1.20, 6.6.9) and the model's
+Each finding is read from the stored trees' code (4.8.15, 4.11, 4.14.0 to 5.4.0, 5.15.100, 6.1.20, 6.6.9) and the model's
 run of it; docs/kernel/history.md ("z3fold") discusses them.
 """
 
@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios"))
 
 from z3fold_failed_migration import z3fold_putback_unlisted as failed_migration
+from z3fold_kref_rework_4_11 import Z3FOLD_4_11
 from z3fold_reclaim_stale_handle import z3fold_reclaim_stale_handle as reclaim_and_free
 
 
@@ -59,16 +60,74 @@ def test_a_migrated_page_stays_claimed_and_its_slots_leak(kernel):
     assert "z3fold_buddy_slots 1: every handle in it was freed" in run.report()
 
 
-def test_z3fold_is_refused_before_4_14():
-    with pytest.raises(core.UsageError, match="^z3fold is modelled from Linux 4.14 on"):
-        core.Kernel(preset="v4.9").call("z3fold_create_pool")
-    # A user's preset built on v4.14 has it.
-    ps.preset("z3fold-user", base="v4.14", fixes={"5d03a6613957": True})
+def test_z3fold_came_with_4_8():
+    with pytest.raises(core.UsageError, match=r"^z3fold came with Linux 4.8 \(9a001fc19ccc, preset v4.8\); v4.7 is older$"):
+        core.Kernel(preset="v4.7").call("z3fold_create_pool")
+    # 4.8's z3fold: a header of one chunk (the first object at 64 bytes), handles of the
+    # page's address plus the buddy index, three objects of 1000 bytes in one page.
+    for preset in ("v4.8", "v4.9", "v4.14"):
+        k = core.Kernel(preset=preset, pages=512)
+        pool = k.call("z3fold_create_pool")
+        hs = [k.call("z3fold_alloc", pool, 1000) for _ in range(3)]
+        assert [h % 4096 for h in hs] == [1, 3, 2]  # FIRST, LAST, MIDDLE
+        assert len({k.call("z3fold_page_of", pool, h) for h in hs}) == 1
+        for i, h in enumerate(hs):
+            k.call("z3fold_write", pool, h, 100 + i)
+        k.call("z3fold_free", pool, hs[0])
+        assert [k.call("z3fold_read", pool, h) for h in hs[1:]] == [101, 102]
+        if preset != "v4.14":  # (4.14's reclaim deadlocks on its own pool->lock)
+            assert k.call("z3fold_reclaim", pool, 8) == 0
+            with pytest.raises(core.UsageError, match="is freed"):  # written back and freed
+                k.call("z3fold_read", pool, hs[1])
+    # A user's preset built on v4.9 has it too.
+    ps.preset("z3fold-user", base="v4.9", fixes={"f201ebd87652": True})
     k = core.Kernel(preset="z3fold-user", pages=512)
     pool = k.call("z3fold_create_pool")
     h = k.call("z3fold_alloc", pool, 100)
     k.call("z3fold_write", pool, h, 7)
     assert k.call("z3fold_read", pool, h) == 7
+
+
+
+@ps.scenario(kernel="v4.9", cpus=2, pages=512)
+def headless_reclaim_and_invalidate(k):
+    """P is headless; reclaim evicts its object while zswap invalidates it."""
+    pool = k.z3fold()
+    a = pool.alloc(4000)
+    k.cpu(0).run("z3fold_reclaim", pool.id, 1, name="reclaim")
+    k.cpu(1).run("zswap_invalidate", pool.id, a, name="zswap")
+
+
+def test_from_5a27aa822029_free_and_reclaim_both_free_a_headless_page():
+    # 4.8's UNDER_RECLAIM: z3fold_free leaves the page to reclaim.
+    ex = headless_reclaim_and_invalidate.explore(strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": 167}, ex
+    # 4.11's: the free frees it at once; reclaim frees it again, or lists the free page.
+    ex = headless_reclaim_and_invalidate.explore(fixes=Z3FOLD_4_11, strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"bug:__free_pages": 100, "bug:__list_add": 5,
+                                            "uaf:zswap_writeback_entry": 17, "ok": 16}, ex
+    assert "list_add corruption: page pfn 0 is already on free_area" in ex.replay("bug:__list_add").report()
+
+
+@ps.scenario(kernel="v4.9", cpus=2, pages=512)
+def reclaim_and_invalidate_last(k):
+    """P holds a (first) and b (last); reclaim evicts both while zswap invalidates b."""
+    pool = k.z3fold()
+    pool.alloc(1000)
+    b = pool.alloc(1000)
+    k.cpu(0).run("z3fold_reclaim", pool.id, 1, name="reclaim")
+    k.cpu(1).run("zswap_invalidate", pool.id, b, name="zswap")
+
+
+@pytest.mark.parametrize("fixes", [{}, Z3FOLD_4_11], ids=["4.8", "4.11"])
+def test_a_last_object_freed_under_reclaim_is_mapped_past_its_page(fixes):
+    # Reclaim encoded b's LAST handle; the free zeroes last_chunks, and the write-back's
+    # z3fold_map returns PAGE_SIZE - 0 past the header: the next page (until ca0246bb97c2).
+    ex = reclaim_and_invalidate_last.explore(fixes=fixes, strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and set(ex.outcomes) == {"ok", "corruption"}, ex
+    report = ex.replay("corruption").report()
+    assert "read of a z3fold object at pfn 1, where no object starts" in report
+    assert "zswap_writeback_entry" in report
 
 
 @pytest.mark.parametrize(("kernel", "fixes", "same_page"), [

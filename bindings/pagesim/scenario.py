@@ -356,7 +356,7 @@ class Pool:
 
 
 class Z3fold:
-    """A z3fold pool (mm/z3fold.c from 4.14: presets v4.14 and later)."""
+    """A z3fold pool (mm/z3fold.c from 4.8: presets v4.8 and later)."""
 
     def __init__(self, k: KernelBuilder) -> None:
         self._k = k

@@ -1,4 +1,5 @@
 #include "drivers/z3fold.h"
+#include "drivers/z3fold_internal.h"
 
 #include <algorithm>
 
@@ -11,11 +12,7 @@ namespace pagesim::drivers {
 using namespace pagesim::mm;
 using namespace pagesim::drivers::z3;
 
-namespace {
-
-// WARN_ON(cond), the kernel's `text` of it: reported, and the code goes on.
-#define Z3_WARN_ON(cond, text, what) \
-  ((cond) ? (::pagesim::WARN(REPORT_FUNC_HERE(), BUG_SITE(text), {what}), true) : false)
+namespace z3fold_impl {
 
 Z3fold& Z(Mm& mm) { return drivers_of(mm).z3fold; }
 
@@ -31,6 +28,8 @@ ObjId lists_obj(uint32_t pool) { return pool_obj(pool, 2); }  // the unbuddied l
 ObjId zswap_tree_obj() { return make_obj(z3obj::kPool, (uint64_t(0xffffff) << 2) | 3); }  // zswap's tree->lock
 
 bool has(const Mm& mm, Fix f) { return mm.cfg.has(f); }
+// d30561c56f41 (4.14): per-CPU unbuddied lists and the workqueues; before, z3fold_4_8.cpp.
+bool per_cpu_lists(const Mm& mm) { return has(mm, Fix::Z3foldPerCpuLists); }
 // ca0246bb97c2 (4.20): PAGE_CLAIMED, where 4.19 had UNDER_RECLAIM (the same bit).
 bool reclaim_races(const Mm& mm) { return has(mm, Fix::Z3foldReclaimRaces); }
 // 7c2b8baa61fe (5.2): a handle is the address of a slot; before, the header's address plus
@@ -82,8 +81,12 @@ Z3foldHeader& H(Mm& mm, Pfn zhdr, Op op, uint32_t line) {
   sched(op, write ? Access::Write : Access::Read, z3fold_header_obj(zhdr), line);
   return checked_mem(mm, zhdr, write).hdr;
 }
-Z3foldHeader& Hr(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, Op::Read, line); }
-Z3foldHeader& Hw(Mm& mm, Pfn zhdr, uint32_t line = here()) { return H(mm, zhdr, Op::Write, line); }
+Z3foldHeader& Hr(Mm& mm, Pfn zhdr, uint32_t line) { return H(mm, zhdr, Op::Read, line); }
+Z3foldHeader& Hw(Mm& mm, Pfn zhdr, uint32_t line) { return H(mm, zhdr, Op::Write, line); }
+uint32_t zhdr_chunks(const Mm& mm) { return per_cpu_lists(mm) ? ZHDR_CHUNKS : 1; }
+uint32_t buddy_mask(const Mm& mm) {
+  return per_cpu_lists(mm) || has(mm, Fix::Z3foldFirstNumLimit) ? BUDDY_MASK : (1u << NCHUNKS_ORDER) - 1;
+}
 
 // page->private's z3fold bits (atomic bit operations on the struct page). A racing path's
 // look at a page z3fold freed finds what z3fold left there (z3fold_page_freed), as on the
@@ -96,22 +99,22 @@ uint64_t& priv(Mm& mm, Pfn page) {
 }
 // The bit operations of engine/sync.h, with the word chosen after the scheduling point (the
 // page may be freed at it).
-bool test_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
+bool test_priv(Mm& mm, int nr, Pfn page, uint32_t line) {
   sched_bit(Op::BitTest, Access::Read, page_obj(page), line, nr);
   return (priv(mm, page) >> nr) & 1;
 }
-void set_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
+void set_priv(Mm& mm, int nr, Pfn page, uint32_t line) {
   sched_bit(Op::BitSet, Access::Write, page_obj(page), line, nr);
   priv(mm, page) |= uint64_t(1) << nr;
 }
-bool test_and_clear_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
+bool test_and_clear_priv(Mm& mm, int nr, Pfn page, uint32_t line) {
   sched_bit(Op::BitClear, Access::Write, page_obj(page), line, nr);
   uint64_t& w = priv(mm, page);
   const bool old = (w >> nr) & 1;
   w &= ~(uint64_t(1) << nr);
   return old;
 }
-void clear_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) { test_and_clear_priv(mm, nr, page, line); }
+void clear_priv(Mm& mm, int nr, Pfn page, uint32_t line) { test_and_clear_priv(mm, nr, page, line); }
 bool test_and_set_priv(Mm& mm, int nr, Pfn page, uint32_t line = here()) {
   sched_bit(Op::TestAndSet, Access::Write, page_obj(page), line, nr);
   uint64_t& w = priv(mm, page);
@@ -128,11 +131,11 @@ void write_priv(Mm& mm, Pfn page, uint64_t v, uint32_t line = here()) {
 
 // zhdr->page_lock: its atomics are KASAN-checked writes.
 SpinLock& page_lock(Mm& mm, Pfn zhdr) { return checked_mem(mm, zhdr, true).hdr.page_lock; }
-void z3fold_page_lock(Mm& mm, Pfn zhdr, uint32_t line = here()) { spin_lock(page_lock(mm, zhdr), line); }
-bool z3fold_page_trylock(Mm& mm, Pfn zhdr, uint32_t line = here()) {
+void z3fold_page_lock(Mm& mm, Pfn zhdr, uint32_t line) { spin_lock(page_lock(mm, zhdr), line); }
+bool z3fold_page_trylock(Mm& mm, Pfn zhdr, uint32_t line) {
   return spin_trylock(page_lock(mm, zhdr), line);
 }
-void z3fold_page_unlock(Mm& mm, Pfn zhdr, uint32_t line = here()) { spin_unlock(page_lock(mm, zhdr), line); }
+void z3fold_page_unlock(Mm& mm, Pfn zhdr, uint32_t line) { spin_unlock(page_lock(mm, zhdr), line); }
 
 // ---- slots and handles ----
 
@@ -534,7 +537,7 @@ void __release_z3fold_page(Mm& mm, Pfn zhdr, bool locked) {
   Z3foldPool& p = pool_of(mm, pool);
   Z3_WARN_ON(!buddy_empty(mm, zhdr), "WARN_ON(!list_empty(&zhdr->buddy))", "the released page is still on an unbuddied list");
   set_priv(mm, PAGE_STALE, zhdr);
-  clear_priv(mm, NEEDS_COMPACTING, zhdr);
+  if (has(mm, Fix::Z3foldStaleListHandling)) clear_priv(mm, NEEDS_COMPACTING, zhdr);
   spin_lock(p.lock);  // (from e774a7bc7f0a an empty critical section)
   if (!has(mm, Fix::Z3foldNoLru) && page_lru_listed(mm, zhdr)) {
     if (movable(mm))
@@ -609,7 +612,7 @@ Z3foldObject& object_at(Mm& mm, uint64_t addr, bool write) {
   const Pfn pfn = addr_to_zhdr(addr);
   const uint32_t chunk = uint32_t(addr & (PAGE_SIZE - 1)) >> CHUNK_SHIFT;
   const Z3foldPageMem* m = cm.valid_pfn(pfn) ? page_mem_if(mm, pfn) : nullptr;
-  if (m && (chunk >= ZHDR_CHUNKS || m->life.freed || ((cm.page(pfn).private_ >> PAGE_HEADLESS) & 1)))
+  if (m && (chunk >= zhdr_chunks(mm) || m->life.freed || ((cm.page(pfn).private_ >> PAGE_HEADLESS) & 1)))
     return data_at(mm, pfn, chunk, write);
   sched(write ? Op::Write : Op::Read, write ? Access::Write : Access::Read, page_obj(pfn), here());
   REPORT_CORRUPTION(REPORT_FUNC_HERE(), std::string(write ? "write to" : "read of") + " a z3fold object at pfn " +
@@ -620,7 +623,7 @@ Z3foldObject& object_at(Mm& mm, uint64_t addr, bool write) {
   return garbage;
 }
 
-Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep);
+Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep, Pfn* page = nullptr);
 
 // compact_single_buddy: moves the page's one object to another page (inter-page
 // compaction, 4a3ac9311dac); the handle stays in this page's slots ("foreign").
@@ -694,26 +697,30 @@ void mchunk_memmove(Mm& mm, Pfn zhdr, uint16_t dst_chunk) {
   data_at(mm, zhdr, dst_chunk, true) = data_at(mm, zhdr, h.start_middle, false);
 }
 
-// z3fold_compact_page: moves the middle object within the page. Page lock held.
+// z3fold_compact_page: moves the middle object within the page. Page lock held (4.8:
+// pool->lock).
 int z3fold_compact_page(Mm& mm, Pfn zhdr) {
   MODEL_FUNC("z3fold_compact_page");
   if (test_priv(mm, MIDDLE_CHUNK_MAPPED, zhdr)) return 0;  // can't move middle chunk, it's used
   if (movable(mm) && PageIsolated(mm, zhdr)) return 0;
   Z3foldHeader h = Hr(mm, zhdr);
   if (h.middle_chunks == 0) return 0;  // nothing to compact
+  const uint32_t hdr_chunks = zhdr_chunks(mm);
   if (h.first_chunks == 0 && h.last_chunks == 0) {
-    mchunk_memmove(mm, zhdr, ZHDR_CHUNKS);  // move to the beginning
+    mchunk_memmove(mm, zhdr, uint16_t(hdr_chunks));  // move to the beginning
     Z3foldHeader& w = Hw(mm, zhdr);
     w.first_chunks = w.middle_chunks;
     w.middle_chunks = 0;
     w.start_middle = 0;
-    w.first_num = (w.first_num + 1) & BUDDY_MASK;
+    w.first_num = uint8_t((w.first_num + 1) & buddy_mask(mm));
     return 1;
   }
+  // 1b096e5ae9f7 (4.11); before, only a lone middle object moved.
+  if (!per_cpu_lists(mm) && !has(mm, Fix::Z3foldExtendCompaction)) return 0;
   // moving data is expensive, so let's only do that if there's substantial gain
   if (h.first_chunks != 0 && h.last_chunks == 0 &&
-      h.start_middle - (h.first_chunks + ZHDR_CHUNKS) >= BIG_CHUNK_GAP) {
-    const uint16_t to = uint16_t(h.first_chunks + ZHDR_CHUNKS);
+      h.start_middle - (h.first_chunks + hdr_chunks) >= BIG_CHUNK_GAP) {
+    const uint16_t to = uint16_t(h.first_chunks + hdr_chunks);
     mchunk_memmove(mm, zhdr, to);
     Hw(mm, zhdr).start_middle = to;
     return 1;
@@ -794,6 +801,7 @@ void free_pages_work(World& w, uint64_t pool_id_) {
     buddy_del_init(mm, pool, zhdr);  // list_del(&zhdr->buddy)
     if (Z3_WARN_ON(!test_priv(mm, PAGE_STALE, zhdr), "WARN_ON(!test_bit(PAGE_STALE, &page->private))",
                    "a page on the stale list is not PAGE_STALE")) continue;
+    if (!has(mm, Fix::Z3foldStaleListHandling)) clear_priv(mm, NEEDS_COMPACTING, zhdr);
     spin_unlock(p.stale_lock);
     cancel_work_sync(mm, Hr(mm, zhdr).work, here());
     free_z3fold_page(mm, zhdr, false);
@@ -805,7 +813,7 @@ void free_pages_work(World& w, uint64_t pool_id_) {
 // Takes the first header of an unbuddied list under pool->lock, locked and referenced, or
 // kNoPfn: the list is empty, its head is not `expect` (the header an unlocked look saw, if
 // any), the header's lock is taken, or the page is being compacted or claimed.
-Pfn take_unbuddied(Mm& mm, uint32_t pool, size_t list, Pfn expect) {
+Pfn take_unbuddied(Mm& mm, uint32_t pool, size_t list, Pfn expect, Pfn* page) {
   Z3foldPool& p = pool_of(mm, pool);
   spin_lock(p.lock);
   sched(Op::Read, Access::Read, lists_obj(pool), here());
@@ -817,6 +825,7 @@ Pfn take_unbuddied(Mm& mm, uint32_t pool, size_t list, Pfn expect) {
   buddy_del_init(mm, pool, zhdr);
   Hw(mm, zhdr).cpu = -1;
   spin_unlock(p.lock);
+  if (page) *page = zhdr;  // page = virt_to_page(zhdr)
   // 4a3ac9311dac: nor a claimed one.
   if (test_priv(mm, NEEDS_COMPACTING, zhdr) || (inter_page(mm) && test_priv(mm, PAGE_CLAIMED, zhdr))) {
     z3fold_page_unlock(mm, zhdr);
@@ -828,8 +837,9 @@ Pfn take_unbuddied(Mm& mm, uint32_t pool, size_t list, Pfn expect) {
   return zhdr;
 }
 
-// __z3fold_alloc: a locked header with room for `size`, or kNoPfn.
-Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep) {
+// __z3fold_alloc: a locked header with room for `size`, or kNoPfn. *page: the last page
+// taken off a list, locked, and maybe given up (z3fold_alloc's `page` until 5.2).
+Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep, Pfn* page) {
   MODEL_FUNC("__z3fold_alloc");
   const uint32_t chunks = size_to_chunks(size);
   Pfn zhdr = kNoPfn;
@@ -842,13 +852,13 @@ Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep) {
       const Z3foldPool& p = pool_of(mm, pool);
       if (p.unbuddied[l].empty()) continue;
       // Re-check under lock; any failure looks again from the start (goto lookup).
-      zhdr = take_unbuddied(mm, pool, l, p.unbuddied[l].front());
+      zhdr = take_unbuddied(mm, pool, l, p.unbuddied[l].front(), page);
       lookup = zhdr == kNoPfn;
     }
   }
   // look for _exact_ match on other cpus' lists (since "improve compression by extending search")
   for (uint32_t cpu = 0; has(mm, Fix::Z3foldExtendSearch) && cpu < mm.nr_cpu_ids && zhdr == kNoPfn; ++cpu)
-    zhdr = take_unbuddied(mm, pool, size_t(cpu) * NCHUNKS + chunks, kNoPfn);
+    zhdr = take_unbuddied(mm, pool, size_t(cpu) * NCHUNKS + chunks, kNoPfn, page);
   // fc5488651c7d: free_handle may have freed the page's slots.
   if (zhdr != kNoPfn && has(mm, Fix::Z3foldFreeHandleFreesSlots) && !Hr(mm, zhdr).slots) {
     // 5.15's gfp in every preset: 4c6bdb36408f (5.19, GFP_ATOMIC under the page lock) is
@@ -861,7 +871,9 @@ Pfn __z3fold_alloc(Mm& mm, uint32_t pool, size_t size, bool can_sleep) {
 
 uint32_t pool_mapping(Mm& mm, uint32_t pool) { return pool_of(mm, pool).mapping; }
 
-}  // namespace
+}  // namespace z3fold_impl
+
+using namespace z3fold_impl;
 
 const mm::AddressSpaceOps z3fold_aops = {"z3fold_aops", z3fold_page_isolate, z3fold_page_migrate,
                                          z3fold_page_putback};
@@ -904,8 +916,13 @@ uint32_t z3fold_create_pool(Mm& mm, std::string name) {
   p.lock.id = pool_obj(id, 0);
   z.zswap_tree_lock.id = zswap_tree_obj();
   p.stale_lock.id = pool_obj(id, 1);
-  p.unbuddied.resize(size_t(mm.nr_cpu_ids) * NCHUNKS);  // for_each_possible_cpu
   if (!has(mm, Fix::Z3foldNoLru)) p.lru = new_list(mm, "z3fold pool->lru");
+  kasan_alloc(p.life);
+  if (!per_cpu_lists(mm)) {  // one array of unbuddied lists, then buddied; no workqueues
+    p.unbuddied.resize(z3fold_4_8::kLists);
+    return id;
+  }
+  p.unbuddied.resize(size_t(mm.nr_cpu_ids) * NCHUNKS);  // for_each_possible_cpu
   p.compact_wq = alloc_workqueue(mm, "z3fold compact", 0);  // create_singlethread_workqueue
   p.release_wq = alloc_workqueue(mm, "z3fold release", 0);
   if (!movable(mm)) {
@@ -917,7 +934,6 @@ uint32_t z3fold_create_pool(Mm& mm, std::string name) {
     p.mapping = mm.new_mapping("z3fold:" + p.name, &z3fold_aops, id);  // z3fold_register_migration
   }
   p.work = init_work(mm, free_pages_work, id, "z3fold free_pages_work");
-  kasan_alloc(p.life);
   return id;
 }
 
@@ -936,7 +952,9 @@ void z3fold_destroy_pool(Mm& mm, uint32_t pool) {
     kasan_free(a.life, "struct address_space " + a.name, here());
   };
   if (!has(mm, Fix::Z3foldUnregisterAfterDrain)) unregister_migration();
-  if (has(mm, Fix::Z3foldDestroyOrdering)) {
+  if (!per_cpu_lists(mm)) {
+    // before d30561c56f41: no workqueues
+  } else if (has(mm, Fix::Z3foldDestroyOrdering)) {
     destroy_workqueue(mm, p.compact_wq, here());
     destroy_workqueue(mm, p.release_wq, here());
   } else {  // until 6051d3bd3b91
@@ -949,6 +967,11 @@ void z3fold_destroy_pool(Mm& mm, uint32_t pool) {
 }
 
 int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle) {
+  if (!per_cpu_lists(mm)) {
+    const int ret = z3fold_4_8::z3fold_alloc(mm, pool, size, gfp, handle);
+    if (ret == 0) Z(mm).handles[*handle] = {pool, 0, false};
+    return ret;
+  }
   MODEL_FUNC("z3fold_alloc");
   const uint32_t chunks = size_to_chunks(size);
   // gfpflags_allow_blocking; before "Use gfpflags_allow_blocking" (4.17), both reclaim bits.
@@ -961,11 +984,12 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
   Z3foldPool& p = pool_of(mm, pool);
   z3fold_buddy bud = FIRST;
   Pfn zhdr = kNoPfn, page = kNoPfn;
+  Pfn looked = kNoPfn;  // the kernel's `page` after the lookup (NULL if it took none)
   if (size > PAGE_SIZE - ZHDR_SIZE_ALIGNED - CHUNK_SIZE) {
     bud = HEADLESS;
   } else {
     for (;;) {
-      zhdr = __z3fold_alloc(mm, pool, size, can_sleep);
+      zhdr = __z3fold_alloc(mm, pool, size, can_sleep, &looked);
       if (zhdr == kNoPfn) break;
       bud = get_free_buddy(mm, Hr(mm, zhdr), chunks);
       if (bud != HEADLESS) break;
@@ -983,10 +1007,20 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
       spin_lock(p.stale_lock);
       sched(Op::Read, Access::Read, lists_obj(pool), here());
       Pfn stale = p.stale.empty() ? kNoPfn : p.stale.front();
-      if (stale != kNoPfn && !sleep_only && !can_sleep && work_pending(mm, Hr(mm, stale).work, here()))
+      // Before "fix stale list handling", `|| !work_busy(&zhdr->work)` too: a pending work is
+      // busy, so the same test, with one more look at the work.
+      if (stale != kNoPfn && !sleep_only && !can_sleep && work_pending(mm, Hr(mm, stale).work, here()) &&
+          (has(mm, Fix::Z3foldStaleListHandling) || work_busy(mm, Hr(mm, stale).work, here())))
         stale = kNoPfn;
       if (stale != kNoPfn) {
         buddy_del_init(mm, pool, stale);  // list_del(&zhdr->buddy)
+        // Before "fix stale list handling": clear_bit(NEEDS_COMPACTING, &page->private), with
+        // page not yet the stale one: NULL, or a page the lookup took and gave up.
+        if (!has(mm, Fix::Z3foldStaleListHandling)) {
+          if (looked == kNoPfn)
+            null_deref("page->private (z3fold_alloc's page, not yet set to the stale page)", 0x30);
+          clear_priv(mm, NEEDS_COMPACTING, looked);
+        }
         spin_unlock(p.stale_lock);
         if (can_sleep) cancel_work_sync(mm, Hr(mm, stale).work, here());
         page = stale;
@@ -1044,9 +1078,10 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
 }
 
 void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
+  Z(mm).handles[handle].freed = true;
+  if (!per_cpu_lists(mm)) return z3fold_4_8::z3fold_free(mm, pool, handle);
   MODEL_FUNC("z3fold_free");
   Z3foldPool& p = pool_of(mm, pool);
-  Z(mm).handles[handle].freed = true;
   // 4a3ac9311dac: the header comes locked. Before, z3fold_free claimed the page the slot
   // named and then waited for its lock.
   const bool locked = inter_page(mm);
@@ -1132,7 +1167,7 @@ void z3fold_free(Mm& mm, uint32_t pool, uint64_t handle) {
   put_z3fold_header(mm, zhdr);
 }
 
-namespace {
+namespace z3fold_impl {
 
 // zswap_entry_put, under tree->lock: the last reference erases the entry and frees its
 // handle (zswap_free_entry -> zpool_free_handle).
@@ -1199,7 +1234,7 @@ int zswap_writeback_entry(Mm& mm, uint32_t pool, uint64_t handle) {
   return 0;
 }
 
-}  // namespace
+}  // namespace z3fold_impl
 
 void zswap_invalidate(Mm& mm, uint32_t pool, uint64_t handle) {
   MODEL_FUNC("zswap_frontswap_invalidate_page");
@@ -1214,7 +1249,7 @@ void zswap_invalidate(Mm& mm, uint32_t pool, uint64_t handle) {
   spin_unlock(z.zswap_tree_lock);
 }
 
-namespace {
+namespace z3fold_impl {
 
 // The walk before the retry fix of 5.4. 4.19 takes a headless page (leaving zhdr as it
 // was), or one it can lock, which it marks UNDER_RECLAIM; 4.14's goes on past a page it
@@ -1326,9 +1361,10 @@ bool reclaim_take(Mm& mm, uint32_t pool, Pfn* page, Pfn* zhdr) {
   return false;
 }
 
-}  // namespace
+}  // namespace z3fold_impl
 
 int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
+  if (!per_cpu_lists(mm)) return z3fold_4_8::z3fold_reclaim_page(mm, pool, retries);
   MODEL_FUNC("z3fold_reclaim_page");
   Z3foldPool& p = pool_of(mm, pool);
   // dcf5aedb24f8: reclaim claims a page under its lock and encodes the handles in slots of
@@ -1392,17 +1428,21 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
     // next:
     if (!has(mm, Fix::Z3foldReclaimLockups)) {
       // 4.14: under pool->lock, which the release of the page's last reference takes too.
-      spin_lock(p.lock);
+      // Before "fix potential race in z3fold_reclaim_page" the lock came after the put, and
+      // another task's put could release the page in between.
+      const bool early = has(mm, Fix::Z3foldReclaimLockEarly);
+      if (early) spin_lock(p.lock);
       if (test_priv(mm, PAGE_HEADLESS, page)) {
         if (ret == 0) {
-          spin_unlock(p.lock);
+          if (early) spin_unlock(p.lock);
           free_z3fold_page(mm, page, true);
           return 0;
         }
       } else if (put_z3fold(mm, zhdr, Release::Unlocked)) {
-        spin_unlock(p.lock);
+        if (early) spin_unlock(p.lock);
         return 0;
       }
+      if (!early) spin_lock(p.lock);
       list_add(mm, page, p.lru, here());  // "Add to the beginning of LRU"
       continue;
     }
@@ -1443,8 +1483,8 @@ int z3fold_reclaim_page(Mm& mm, uint32_t pool, uint32_t retries) {
 }
 
 uint64_t z3fold_map(Mm& mm, uint32_t pool, uint64_t handle) {
+  if (!per_cpu_lists(mm)) return z3fold_4_8::z3fold_map(mm, pool, handle);
   MODEL_FUNC("z3fold_map");
-  (void)pool;
   // Before 4a3ac9311dac: the page the slot names, locked once it is not headless.
   const bool locked = inter_page(mm);
   const Pfn zhdr = locked ? get_z3fold_header(mm, handle) : handle_to_z3fold_header(mm, handle);
@@ -1478,8 +1518,8 @@ uint64_t z3fold_map(Mm& mm, uint32_t pool, uint64_t handle) {
 }
 
 void z3fold_unmap(Mm& mm, uint32_t pool, uint64_t handle) {
+  if (!per_cpu_lists(mm)) return z3fold_4_8::z3fold_unmap(mm, pool, handle);
   MODEL_FUNC("z3fold_unmap");
-  (void)pool;
   const bool locked = inter_page(mm);  // as in z3fold_map
   const Pfn zhdr = locked ? get_z3fold_header(mm, handle) : handle_to_z3fold_header(mm, handle);
   const Pfn page = zhdr;
@@ -1656,7 +1696,7 @@ void z3fold_page_putback(Mm& mm, Pfn page) {
   z3fold_page_unlock(mm, zhdr);
 }
 
-namespace {
+namespace z3fold_impl {
 // What a live handle names: the header's address plus the buddy index (and a LAST
 // object's size), in its slot or (before 7c2b8baa61fe) the handle itself.
 uint64_t handle_addr(const Mm& mm, uint64_t handle) {
@@ -1675,9 +1715,9 @@ uint32_t object_chunk(const Mm& mm, uint64_t handle, Pfn pfn, const Z3foldPageMe
   if (bud == LAST)
     return TOTAL_CHUNKS - (mm.cfg.has(Fix::Z3foldReclaimRaces) ? uint32_t((addr & (PAGE_SIZE - 1)) >> BUDDY_SHIFT)
                                                                 : m.hdr.last_chunks);
-  return ZHDR_CHUNKS;
+  return zhdr_chunks(mm);
 }
-}  // namespace
+}  // namespace z3fold_impl
 
 void zswap_write_header(Mm& mm, uint64_t handle) {
   const Pfn pfn = z3fold_page_of(mm, handle);

@@ -406,6 +406,7 @@ Task* Sim::switch_to(Task& t) {
           *from_ = std::move(back);
           try {
             t.body();
+            returned_atomic(t);
             t.state = TaskState::Done;
           } catch (const TaskExit&) {
             t.state = TaskState::Dead;
@@ -427,6 +428,19 @@ Task* Sim::switch_to(Task& t) {
 }
 
 void Sim::switch_out(Task& t) { jump(t.fiber, sched_); }
+
+// A task that returns holding a spinlock leaves preempt_count raised: schedule_debug()'s
+// __schedule_bug at the process's next schedule (whatever the config). A softirq context
+// ends with its own checks.
+void Sim::returned_atomic(const Task& t) {
+  if (!t.spin_depth || t.softirq) return;
+  std::vector<std::string> held;
+  for (const Holder& h : holders_)
+    if (h.task == t.id) held.push_back("held: " + obj_label(h.obj, world_));
+  held.insert(held.begin(), t.name + " returned with preempt_count " + std::to_string(t.spin_depth) +
+                                " (a spinlock or preempt_disable not undone)");
+  report(OutcomeKind::Bug, "__schedule_bug", "scheduling while atomic", std::move(held));
+}
 
 void Sim::next_on_cpu(CpuId c) {
   Cpu& cpu = cpus_[c];

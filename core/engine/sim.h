@@ -295,6 +295,7 @@ class Sim {
   void jump(boost::context::fiber& self, boost::context::fiber& to);
   Task* switch_to(Task& t);          // scheduler -> task; returns the task that switched back
   void switch_out(Task& t);          // task -> scheduler
+  void returned_atomic(const Task& t);  // a task returned: __schedule_bug if it is atomic
   bool step_here(Task& t);           // the scheduler's next choice, made by a task
   void settle(Task& t);              // after a task switched back: place its CPU
   void next_on_cpu(CpuId c);

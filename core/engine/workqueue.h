@@ -43,6 +43,8 @@ inline bool schedule_work(World& w, uint32_t work, uint32_t line = 0) {
 }
 // work_pending(): whether the work is queued and not yet started (a look at the work).
 bool work_pending(World& w, uint32_t work, uint32_t line = 0);
+// work_busy() != 0: the work is pending or running (WORK_BUSY_PENDING, WORK_BUSY_RUNNING).
+bool work_busy(World& w, uint32_t work, uint32_t line = 0);
 // cancel_work_sync: takes a pending work off its queue, then waits for a running one to
 // end; returns whether it was pending.
 bool cancel_work_sync(World& w, uint32_t work, uint32_t line = 0);

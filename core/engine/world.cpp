@@ -147,6 +147,12 @@ bool work_pending(World& w, uint32_t work, uint32_t line) {
   return w.works[work].pending;
 }
 
+bool work_busy(World& w, uint32_t work, uint32_t line) {
+  if (work >= w.works.size()) throw UsageError("work_busy: no such work");
+  sched(Op::Read, Access::Read, work_obj(work), line);
+  return w.works[work].pending || w.works[work].running;
+}
+
 void destroy_workqueue(World& w, uint32_t wq, uint32_t line) {
   drain_workqueue(w, wq, line);
   // The drain's last look at the queue is the scheduling point the free follows.

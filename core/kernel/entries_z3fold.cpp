@@ -1,5 +1,5 @@
-// Entry points of z3fold (see kernel/entry.h). z3fold is modelled from Linux 4.14: the
-// entries refuse a kernel whose preset does not descend from v4.14.
+// Entry points of z3fold (see kernel/entry.h). z3fold came with Linux 4.8: the entries
+// refuse a kernel whose preset does not descend from v4.8.
 #include "kernel/entry.h"
 
 namespace pagesim::kernel {
@@ -11,9 +11,9 @@ using Args = std::span<const int64_t>;
 constexpr mm::gfp_t kZswapGfp = mm::__GFP_NORETRY | mm::__GFP_NOWARN | mm::__GFP_KSWAPD_RECLAIM;
 
 void check_kernel(const Kernel& k) {
-  if (descends_from(k.preset_name(), "v4.14")) return;  // v4.19 to v6.6 among them
-  throw UsageError("z3fold is modelled from Linux 4.14 on (preset v4.14); " + k.preset_name() +
-                   " is older, and z3fold's history from 4.8 to 4.14 is not modelled");
+  if (descends_from(k.preset_name(), "v4.8")) return;  // v4.9 to v6.6 among them
+  throw UsageError("z3fold came with Linux 4.8 (9a001fc19ccc, preset v4.8); " + k.preset_name() +
+                   " is older");
 }
 
 uint32_t pool_arg(const Kernel& k, int64_t v) {

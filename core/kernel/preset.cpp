@@ -61,11 +61,14 @@ constexpr BuiltIn kBuiltIn[] = {
      {Fix::NrIsolatedLruOnly, Fix::CompactionGfpNofs, Fix::CompactFinishedNoWatermark,
       Fix::FallbackStealThenSmallest, Fix::FallbackCountsMovable, Fix::FallbackSmallestNoSteal,
       Fix::CompactSameMigratetype, Fix::CompactFinishWholePageblock, Fix::BalloonDeflateViaList,
-      Fix::ZsMigrateEmptyZspage, Fix::PageWaiters, Fix::ZramWriteback},
+      Fix::ZsMigrateEmptyZspage, Fix::PageWaiters, Fix::ZramWriteback, Fix::Z3foldFirstNumLimit,
+      Fix::Z3foldHeaderSize, Fix::Z3foldExtendCompaction, Fix::Z3foldPerPageLock, Fix::Z3foldKref,
+      Fix::Z3foldReclaimUnlock, Fix::Z3foldAllocTrylock, Fix::Z3foldPerCpuLists,
+      Fix::Z3foldReclaimLockEarly, Fix::Z3foldStaleListHandling},
      "Linux 4.14 (LTS): NR_ISOLATED counts LRU pages only, GFP_NOFS requests compact, "
      "compaction stops at the first suitable free page, async direct compaction keeps to "
      "the allocation's migratetype and the allocator's fallbacks steal less (4.12's "
-     "fragmentation avoidance), z3fold is modelled from here, "
+     "fragmentation avoidance), z3fold locks and counts each page and has per-CPU lists, "
      "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list, "
      "unlock_page wakes by PG_waiters, zram can write incompressible pages back",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
@@ -150,6 +153,7 @@ constexpr BuiltIn kBuiltIn[] = {
 };
 
 // Fixes that only make sense together (v4 made each pair as one change).
+constexpr const char* kOnPerCpuLists = "it changes z3fold as d30561c56f41 (4.14) rewrote it";
 struct FixNeeds {
   Fix fix, needs;
   const char* why;
@@ -288,6 +292,26 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},
+    {Fix::Z3foldKref, Fix::Z3foldPerPageLock,
+     "5a27aa822029 counts references to the pages that 'use per-page spinlock' locks"},
+    {Fix::Z3foldReclaimUnlock, Fix::Z3foldKref, "it unlocks pool->lock after 5a27aa822029's kref_put"},
+    {Fix::Z3foldAllocTrylock, Fix::Z3foldPerPageLock, "it try-locks the page lock of 'use per-page spinlock'"},
+    {Fix::Z3foldReclaimLockEarly, Fix::Z3foldPerCpuLists, "it changes d30561c56f41's z3fold_reclaim_page"},
+    {Fix::Z3foldStaleListHandling, Fix::Z3foldPerCpuLists, "it changes d30561c56f41's stale list"},
+    {Fix::Z3foldKrefCompact, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldStaleOnlyIfCanSleep, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldAllowBlocking, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldReclaimLockups, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldHelperFunctions, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldExtendSearch, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldAllowHighmem, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldDestroyOrdering, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldClaimedUnderLock, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldPutbackUnbuddied, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldNoStaleReuse, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldNoHighmem, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldFreeNoBuddyDel, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
+    {Fix::Z3foldNoLru, Fix::Z3foldPerCpuLists, kOnPerCpuLists},
     {Fix::Z3foldReclaimRaces, Fix::Z3foldReclaimLockups,
      "ca0246bb97c2 turns the UNDER_RECLAIM of the lock-ups fix into PAGE_CLAIMED"},
     {Fix::Z3foldBuddySlots, Fix::Z3foldReclaimRaces,
@@ -341,6 +365,15 @@ constexpr FixRemoved kFixRemoved[] = {
     {Fix::ZsDestroyWaitsIsolated, Fix::ZsNoZspageIsolation},
     {Fix::ZsPinBitSpinLock, Fix::ZsPoolMigrateLock},
     {Fix::ZsCompactKeepsPinBit, Fix::ZsPoolMigrateLock},
+    // d30561c56f41 rewrote what these changed in 4.8's z3fold (core/drivers/z3fold_4_8.cpp).
+    {Fix::Z3foldFirstNumLimit, Fix::Z3foldPerCpuLists},
+    {Fix::Z3foldHeaderSize, Fix::Z3foldPerCpuLists},
+    {Fix::Z3foldExtendCompaction, Fix::Z3foldPerCpuLists},
+    {Fix::Z3foldPerPageLock, Fix::Z3foldPerCpuLists},
+    {Fix::Z3foldKref, Fix::Z3foldPerCpuLists},
+    {Fix::Z3foldReclaimUnlock, Fix::Z3foldPerCpuLists},
+    {Fix::Z3foldAllocTrylock, Fix::Z3foldPerCpuLists},
+    {Fix::Z3foldReclaimLockEarly, Fix::Z3foldReclaimLockups},  // reclaim's last put no longer under pool->lock
     {Fix::Z3foldAllowHighmem, Fix::Z3foldNoHighmem},  // f4bad643c1d6 reverts it
     {Fix::Z3foldStaleOnlyIfCanSleep, Fix::Z3foldNoStaleReuse},  // no stale page is reused
     {Fix::Z3foldReclaimLockups, Fix::Z3foldNoLru},  // no z3fold_reclaim_page

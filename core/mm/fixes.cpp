@@ -397,6 +397,52 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "mm: fix unexpected zeroed page mapping with zram swap (5.18, Minchan Kim: "
      "swap_slot_free_notify is gone, so neither end_swap_bio_read nor swap_readpage frees "
      "the zram slot of a page read in; swap_free frees it once the pte maps the page)"},
+    {Fix::Z3foldFirstNumLimit, "f201ebd87652",
+     "mm/z3fold.c: limit first_num to the actual range of possible buddy indexes (4.11, zhong "
+     "jiang: first_num is two bits and a handle's buddy index (bud + first_num) & 0x3; before, "
+     "six bits and & 63, the same buddy for another handle value)"},
+    {Fix::Z3foldHeaderSize, "z3fold-fix-header-size-related-issues",
+     "z3fold: fix header size related issues (4.11, Vitaly Wool; its id is not in the stored "
+     "archive: num_free_chunks counts the chunks after a middle object to the page's end; "
+     "before, to one chunk short of it)"},
+    {Fix::Z3foldExtendCompaction, "1b096e5ae9f7",
+     "z3fold: extend compaction function (4.11, Vitaly Wool: z3fold_compact_page also moves a "
+     "middle object next to the first object, or next to the last, when that frees at least "
+     "BIG_CHUNK_GAP chunks; before, only a lone middle object moved, to the front)"},
+    {Fix::Z3foldPerPageLock, "z3fold-use-per-page-spinlock",
+     "z3fold: use per-page spinlock (4.11, Vitaly Wool; its id is not in the stored archive: "
+     "a page's header is under zhdr->page_lock, pool->lock guards the lists only; "
+     "z3fold_alloc takes a page off its unbuddied list under pool->lock and locks it after, "
+     "z3fold_free leaves a page that is on no list to the allocation; before, pool->lock "
+     "covered every operation but the eviction)"},
+    {Fix::Z3foldKref, "5a27aa822029",
+     "z3fold: add kref refcounting (4.11, Vitaly Wool: a page is freed by its last "
+     "kref_put, under pool->lock; reclaim holds a reference instead of UNDER_RECLAIM, the "
+     "buddied list is gone, and z3fold_free frees a headless page at once)"},
+    {Fix::Z3foldReclaimUnlock, "z3fold-fix-spinlock-unlocking-in-page-reclaim",
+     "z3fold: fix spinlock unlocking in page reclaim (4.11, Vitaly Wool, reported by Alexey "
+     "Khoroshilov; its id is not in the stored archive: z3fold_reclaim_page unlocks pool->lock "
+     "when its kref_put freed the page; before, it returned with the lock held)"},
+    {Fix::Z3foldAllocTrylock, "z3fold-fix-page-locking-in-z3fold-alloc",
+     "z3fold: fix page locking in z3fold_alloc() (4.11, Vitaly Wool; its id is not in the "
+     "stored archive: z3fold_alloc try-locks a page before it drops pool->lock, and looks at "
+     "the next list if that fails; before, it locked the page after, and z3fold_free could "
+     "put the page it had taken on an unbuddied list meanwhile)"},
+    {Fix::Z3foldPerCpuLists, "d30561c56f41",
+     "z3fold: use per-cpu unbuddied lists (4.14, Vitaly Wool: each CPU has its unbuddied "
+     "lists, z3fold_free queues the compaction on compact_wq and a released page goes to "
+     "pool->stale for release_wq, whose page z3fold_alloc may reuse; reclaim walks the LRU "
+     "for a page it can lock; the header grows to two chunks)"},
+    {Fix::Z3foldReclaimLockEarly, "z3fold-fix-potential-race-in-z3fold-reclaim-page",
+     "z3fold: fix potential race in z3fold_reclaim_page (4.14, Vitaly Wool; its id is not in "
+     "the stored archive: reclaim takes pool->lock before its kref_put; before, another "
+     "task's put could release the page between the two, and reclaim put the released page "
+     "back on pool->lru)"},
+    {Fix::Z3foldStaleListHandling, "z3fold-fix-stale-list-handling",
+     "z3fold: fix stale list handling (4.14, Vitaly Wool; its id is not in the stored "
+     "archive: __release_z3fold_page clears NEEDS_COMPACTING; before, free_pages_work did, "
+     "and z3fold_alloc cleared it in page->private before it had set page to the stale "
+     "page it took: a NULL pointer dereference)"},
     {Fix::Z3foldKrefCompact, "5d03a6613957",
      "mm/z3fold.c: use kref to prevent page free/compact race (4.15, Vitaly Wool: "
      "z3fold_free takes a page reference for the compaction it runs or queues, which "

@@ -103,6 +103,16 @@ enum class Fix : uint8_t {
   ZramIdleHugeWriteback,     // a939888ec38b (5.0): writeback_store writes back; zram_bvec_write no longer does
   SwapNoSlotFreeNotify,      // e914d8f00391 (5.18): a swap-in's read no longer frees the zram slot
   // mm/z3fold.c (modelled from 4.14) and what zswap's eviction handler does to it
+  Z3foldFirstNumLimit,       // f201ebd87652 (4.11): first_num is 2 bits, the handle's buddy index & 0x3
+  Z3foldHeaderSize,          // "fix header size related issues" (4.11): num_free_chunks counts to the page's end
+  Z3foldExtendCompaction,    // 1b096e5ae9f7 (4.11): the middle object also moves next to the first or last
+  Z3foldPerPageLock,         // "use per-page spinlock" (4.11): zhdr->page_lock; pool->lock for the lists only
+  Z3foldKref,                // 5a27aa822029 (4.11): kref; no buddied list and no UNDER_RECLAIM
+  Z3foldReclaimUnlock,       // "fix spinlock unlocking in page reclaim" (4.11): reclaim's last put unlocks pool->lock
+  Z3foldAllocTrylock,        // "fix page locking in z3fold_alloc()" (4.11): the page lock before pool->lock's release
+  Z3foldPerCpuLists,         // d30561c56f41 (4.14): per-CPU unbuddied lists, compaction and release in workqueues
+  Z3foldReclaimLockEarly,    // "fix potential race in z3fold_reclaim_page" (4.14): pool->lock before the kref_put
+  Z3foldStaleListHandling,   // "fix stale list handling" (4.14): NEEDS_COMPACTING cleared at the release
   Z3foldKrefCompact,         // 5d03a6613957 (4.15): the compaction holds a reference to its page
   Z3foldStaleOnlyIfCanSleep, // "limit use of stale list for allocation" (4.17)
   Z3foldAllowBlocking,       // "Use gfpflags_allow_blocking" (4.17): can_sleep is direct reclaim alone
