@@ -119,6 +119,35 @@ def reclaim_and_invalidate_last(k):
     k.cpu(1).run("zswap_invalidate", pool.id, b, name="zswap")
 
 
+@ps.scenario(kernel="v4.9", cpus=2, pages=512)
+def reclaim_and_invalidate_middle(k):
+    """P holds a, b and c (the middle object); reclaim evicts them while zswap invalidates c."""
+    pool = k.z3fold()
+    pool.alloc(1000)
+    pool.alloc(1000)
+    c = pool.alloc(100)
+    k.cpu(0).run("z3fold_reclaim", pool.id, 1, name="reclaim")
+    k.cpu(1).run("zswap_invalidate", pool.id, c, name="zswap")
+
+
+def test_4_11s_reclaim_lists_a_page_its_evictions_free_listed():
+    # 4.11's z3fold_free lists a page that still holds objects by its free chunks, a page
+    # under reclaim too (reclaim took it off its list). When an eviction fails (c's entry
+    # invalidated after the write-back's lookup, whose put then frees c), reclaim's own
+    # list_add after the evictions adds the page again. 4.8's UNDER_RECLAIM kept z3fold_free
+    # off the lists; d30561c56f41's reclaim no longer lists the page on an unbuddied list.
+    ex = reclaim_and_invalidate_middle.explore(strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": 435, "corruption": 16}, ex
+    ex = reclaim_and_invalidate_middle.explore(fixes=Z3FOLD_4_11, strategy="dpor", preemption_bound=2)
+    assert ex.exhausted and ex.outcomes == {"ok": 541, "corruption": 11, "bug:__list_add": 5}, ex
+    run = ex.replay("bug:__list_add")
+    assert "list_add double add: z3fold header pfn 0 is already listed" in run.report()
+    assert run.outcomes[0].task == "reclaim"
+    adds = [e["func"] for e in run.trace() if e["kind"] == "step" and e["op"] == "list_add"
+            and e["obj"] == "pool lists (z3fold pool 0)"]
+    assert adds == ["z3fold_free"], adds  # the free's; reclaim's own is the BUG
+
+
 @pytest.mark.parametrize("fixes", [{}, Z3FOLD_4_11], ids=["4.8", "4.11"])
 def test_a_last_object_freed_under_reclaim_is_mapped_past_its_page(fixes):
     # Reclaim encoded b's LAST handle; the free zeroes last_chunks, and the write-back's
