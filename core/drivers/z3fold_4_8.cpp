@@ -116,6 +116,11 @@ uint64_t lru_add_and_encode(Mm& mm, const Z3foldPool& p, Pfn zhdr, z3fold_buddy 
   return encode_handle(mm, zhdr, bud);
 }
 
+// z3fold_alloc's WARN for a full page on an unbuddied list.
+void no_free_chunks() {
+  WARN(REPORT_FUNC("z3fold_alloc"), BUG_SITE_IN("z3fold_alloc", "WARN_ON(1)"), {"No free chunks in unbuddied"});
+}
+
 // 4.8's z3fold_alloc: pool->lock from the search of the unbuddied lists to the handle.
 int alloc_pool_locked(Mm& mm, uint32_t pool, uint32_t chunks, bool headless, gfp_t gfp, uint64_t* handle) {
   Z3foldPool& p = pool_of(mm, pool);
@@ -130,7 +135,7 @@ int alloc_pool_locked(Mm& mm, uint32_t pool, uint32_t chunks, bool headless, gfp
       const Pfn first = p.unbuddied[i].front();
       bud = get_free_buddy(mm, Hr(mm, first), chunks);
       if (bud == HEADLESS) {
-        WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON(1)"), {"No free chunks in unbuddied"});
+        no_free_chunks();
         continue;
       }
       buddy_del_init(mm, pool, first);  // list_del(&zhdr->buddy)
@@ -194,7 +199,7 @@ int alloc_page_locked(Mm& mm, uint32_t pool, uint32_t chunks, bool headless, gfp
         spin_unlock(p.lock);
         z3fold_page_unlock(mm, first);
       }
-      WARN(REPORT_FUNC_HERE(), BUG_SITE("WARN_ON(1)"), {"No free chunks in unbuddied"});
+      no_free_chunks();
       continue;
     }
     zhdr = first;
