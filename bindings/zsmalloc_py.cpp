@@ -136,6 +136,10 @@ void register_zsmalloc(py::module_& m) {
         d["failed_reads"] = z.stats.failed_reads;
         d["writestall"] = z.stats.writestall;
         d["miss_free"] = z.stats.miss_free;
+        d["bd_count"] = z.stats.bd_count;    // bd_stat (23eddf39b2c2)
+        d["bd_reads"] = z.stats.bd_reads;
+        d["bd_writes"] = z.stats.bd_writes;
+        d["bd_wb_limit"] = z.bd_wb_limit;    // writeback_limit (bb416d18b850)
         py::list handles, blocks;
         for (const auto& s : z.table) {
           const bool wb = (s.value >> drivers::ZRAM_WB) & 1;

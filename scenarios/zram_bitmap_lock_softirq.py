@@ -49,7 +49,7 @@ halves enabled.
   try-locks the slot, counting a miss in `miss_free`: 13 executions, all clean.
 - `v5.4` (the fix, and a939888ec38b: a page goes to the backing device when
   `writeback_store` asks, not as zram stores it): the same race with `writeback_store`
-  writing two huge slots back as the writer, 189 executions, clean.
+  writing two huge slots back as the writer, 207 executions, clean.
 
 The commit's second "deadlock prone" line, the slot's bit spinlock, is
 `test_the_slot_lock_half`: a softirq freeing a slot whose lock its CPU's task holds spins
@@ -131,7 +131,7 @@ def writeback_store_and_the_softirq(k):
 
 def test_v54_is_clean():
     ex = writeback_store_and_the_softirq.explore(strategy="dpor", preemption_bound=None)
-    assert ex.exhausted and ex.outcomes == {"ok": 189}, ex
+    assert ex.exhausted and ex.outcomes == {"ok": 207}, ex
 
 
 @ps.scenario(kernel="v4.19", cpus=1, pages=512, softirq=True)

@@ -33,6 +33,7 @@ import z3fold_headless_reclaim_free
 import z3fold_kref_rework_4_11
 import z3fold_migrate_map_uaf
 import z3fold_reclaim_free_race
+import z3fold_reclaim_stale_handle
 import zs_compact_lost_update
 import zs_compact_stale_source
 import zs_destroy_pool_race
@@ -696,6 +697,41 @@ def incompressible_write_returns(kernel: str, fixes: Fixes) -> int:
     return k.call("zram_write", 0, 4000, 7)
 
 
+def zram_with_slots_to_write_back(kernel: str, fixes: Fixes) -> core.Kernel:
+    """4 slots over 16 blocks: slots 1 and 3 huge (stored uncompressed), none idle."""
+    k = core.Kernel(preset=kernel, fixes=fixes, pages=1024)
+    k.call("zram_backing_dev", 16)
+    k.call("zram_create", 4)
+    for i in range(4):
+        k.call("zram_write", i, 4096 if i % 2 else 100, 10 + i)
+    return k
+
+
+def blocks_counted(kernel: str, fixes: Fixes) -> int:
+    """bd_stat's bd_count after a huge writeback and a read of a written-back slot."""
+    k = zram_with_slots_to_write_back(kernel, fixes)
+    assert k.call("zram_writeback", 0) == 2
+    assert k.call("zram_read", 1) == 11
+    stats = core.zram_stats(k.state)
+    return stats["bd_count"] + stats["bd_reads"] + stats["bd_writes"]
+
+
+def idle_writeback_of_no_idle_slot(kernel: str, fixes: Fixes) -> int:
+    """The slots an "idle" writeback writes back when no slot is idle."""
+    return zram_with_slots_to_write_back(kernel, fixes).call("zram_writeback", 1)
+
+
+def writebacks_within_a_budget_of_one(kernel: str, fixes: Fixes) -> int:
+    """A budget of one page (enabled where there is a switch); then two huge writebacks."""
+    k = zram_with_slots_to_write_back(kernel, fixes)
+    for entry, arg in (("zram_writeback_limit", 1), ("zram_writeback_limit_enable", 1)):
+        try:
+            k.call(entry, arg)
+        except core.UsageError:
+            pass  # no limit before bb416d18b850, no switch before 1d69a3f8ae77
+    return k.call("zram_writeback", 0) + k.call("zram_writeback", 0)
+
+
 @ps.scenario(kernel="v5.4", cpus=2, pages=512)
 def notify_on_a_locked_slot(k):
     k.call("zram_create", 2)
@@ -1234,6 +1270,8 @@ PROBES: dict[str, tuple[Callable[[str, Fixes], Any], Any, Any]] = {
     "db8ffbd4e763": (incompressible_page_block, 1, None),
     "a939888ec38b": (incompressible_write_returns, 0, 1),
     "e82592c4fd7e": (slot_locks_of_a_read, 2, 1),
+    "23eddf39b2c2": (blocks_counted, 2 + 1 + 2, 0),  # two blocks in use, a read, two writes
+    "1d69a3f8ae77": (idle_writeback_of_no_idle_slot, 0, 4),
     # Above 3/4 of a page but under zsmalloc's huge class size: stored compressed.
     "drop-max-zpage-size": (stored_size_of_3100_bytes, 3100, 4096),
     # The slot stays (counted in miss_free); before, swap waited for the reader's unlock
@@ -1371,16 +1409,43 @@ def test_the_fix_changes_what_it_names_on_every_preset_that_has_it(preset: str, 
     assert probe(preset, flips) == without, flips
 
 
-def test_the_4_11_z3fold_fixes_are_those_d30561c56f41_rewrote() -> None:
-    assert set(Z3FOLD_4_11) == {f for f, later in REMOVED_BY.items() if later == "d30561c56f41"}
-    assert not set(Z3FOLD_4_11) & set(PROBES)
+def emptied_page_listed(kernel: str, fixes: Fixes) -> bool:
+    """Whether dpor (bound 1) finds do_compact_page listing a page with no object
+    (tests/test_z3fold.py has the details)."""
+    ex = z3fold_reclaim_stale_handle.z3fold_reclaim_stale_handle.explore(
+        kernel=kernel, fixes=fixes, strategy="dpor", preemption_bound=1)
+    return "corruption" in ex.outcomes
 
 
-@pytest.mark.parametrize("fix", sorted(Z3FOLD_4_11))
-def test_a_4_11_z3fold_fix_changes_what_it_names_on_4_9(fix: str) -> None:
-    probe, with_fix, without, needs = Z3FOLD_4_11[fix]
-    assert probe("v4.9", {**needs, fix: True}) == with_fix
-    assert probe("v4.9", needs) == without
+# Fixes that a later fix of the same release rewrote: no preset has one without the other,
+# so each is probed on a preset with the later one off: fix -> (preset, probe, with the
+# fix, without it, the other flips).
+A939 = {"a939888ec38b": True, "e82592c4fd7e": True, "3c9959e02547": True}
+REWRITTEN_IN_ITS_RELEASE: dict[str, tuple[str, Callable[[str, Fixes], Any], Any, Any, Fixes]] = {
+    **{fix: ("v4.9", probe, with_fix, without, needs)
+       for fix, (probe, with_fix, without, needs) in Z3FOLD_4_11.items()},
+    # One page, then the stop (without the limit, a939888ec38b's writeback takes every slot).
+    "bb416d18b850": ("v4.19", writebacks_within_a_budget_of_one, 1, 4, {**A939, "23eddf39b2c2": True}),
+    # 5.0 lost ALLOC_NOFRAGMENT, which 5.1's repair set again.
+    "0a79cdad5eb2": ("v4.19", unmovable_page_zone, "Normal", "DMA32", {"6bb154504f8b": True}),
+    "z3fold-introduce-helper-functions": (
+        "v5.4", emptied_page_listed, True, False, {"z3fold-fix-retry-mechanism-in-page-reclaim": False}),
+}
+
+
+def test_the_fixes_rewritten_in_their_release_are_probed_with_the_rewrite_off() -> None:
+    first = {f: next(p for p, d in PRESETS.items() if f in d["fixes"]) for f in NEEDS}
+    assert set(REWRITTEN_IN_ITS_RELEASE) == {f for f, later in REMOVED_BY.items()
+                                              if later and first[f] == first[later]}
+    assert not set(REWRITTEN_IN_ITS_RELEASE) & set(PROBES)
+
+
+@pytest.mark.parametrize("fix", sorted(REWRITTEN_IN_ITS_RELEASE))
+def test_a_fix_rewritten_in_its_release_changes_what_it_names(fix: str) -> None:
+    preset, probe, with_fix, without, flips = REWRITTEN_IN_ITS_RELEASE[fix]
+    assert REMOVED_BY[fix] not in {f for f, on in flips.items() if on}
+    assert probe(preset, {**flips, fix: True}) == with_fix
+    assert probe(preset, {**flips, fix: False}) == without
 
 
 @pytest.mark.parametrize("fix", sorted(f for f, later in REMOVED_BY.items() if later))

@@ -90,7 +90,7 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
         "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
         "fix-shrinker-scan-number-of-pages", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
-        "6bb154504f8b", "0a79cdad5eb2", "fix-never-set-alloc-nofragment", "5e1f0f098b46",
+        "23eddf39b2c2", "bb416d18b850", "1d69a3f8ae77", "6bb154504f8b", "0a79cdad5eb2", "fix-never-set-alloc-nofragment", "5e1f0f098b46",
         "always-use-a-captured-page", "efe771c7603b", "cb2dcaf023c2", "ca0246bb97c2", "z3fold-introduce-helper-functions", "z3fold-extend-search", "7c2b8baa61fe",
         "1f862989b04a", "z3fold-lock-page-before-setpagemovable", "f1549cb5ab2b", "be03074c9af2",
         "bb9a374dfa3a", "c92d2f38563d", "6051d3bd3b91", "b997052bc3ac",
@@ -176,7 +176,7 @@ def test_fixes_are_named_and_titled() -> None:
         "195a8c43e93d", "c7cdff0e8647", "418a3ab1e778", "avoid-duplicate-page-removal",
         "71994620bb25", "fix-shrinker-scan-number-of-pages", "da10329cb057", "da9556a2367c", "zram-gfp-movable",
         "db8ffbd4e763", "drop-max-zpage-size", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
-        "e914d8f00391", "f201ebd87652", "z3fold-fix-header-size-related-issues", "1b096e5ae9f7",
+        "23eddf39b2c2", "bb416d18b850", "1d69a3f8ae77", "e914d8f00391", "f201ebd87652", "z3fold-fix-header-size-related-issues", "1b096e5ae9f7",
         "z3fold-use-per-page-spinlock", "5a27aa822029", "z3fold-fix-spinlock-unlocking-in-page-reclaim",
         "z3fold-fix-page-locking-in-z3fold-alloc", "d30561c56f41", "z3fold-fix-potential-race-in-z3fold-reclaim-page", "z3fold-fix-stale-list-handling",
         "5d03a6613957", "z3fold-limit-use-of-stale-list-for-allocation",
@@ -210,7 +210,8 @@ def test_fixes_are_named_and_titled() -> None:
         "z3fold-limit-use-of-stale-list-for-allocation": "df6f0f1d0cf0",
         "z3fold-fix-reclaim-lock-ups": "e774a7bc7f0a",
         **{f: "d30561c56f41" for f in ("f201ebd87652", "z3fold-fix-header-size-related-issues", "1b096e5ae9f7", "z3fold-use-per-page-spinlock", "5a27aa822029", "z3fold-fix-spinlock-unlocking-in-page-reclaim", "z3fold-fix-page-locking-in-z3fold-alloc")},
-        "z3fold-fix-potential-race-in-z3fold-reclaim-page": "z3fold-fix-reclaim-lock-ups"}
+        "z3fold-fix-potential-race-in-z3fold-reclaim-page": "z3fold-fix-reclaim-lock-ups",
+        "bb416d18b850": "1d69a3f8ae77"}
 
 
 def test_kernel_state_reports_preset_and_fix_overrides() -> None:

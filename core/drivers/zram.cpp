@@ -60,7 +60,9 @@ const bool registered = [] {
   });
   register_obj_class(zramobj::kSwapLock, "swap_info lock");
   register_obj_class(zramobj::kDevice, "zram", [](uint64_t i, const World*) {
-    return std::string(i == 0 ? "zram->stats" : "zcomp strm_lock");
+    static const char* const name[] = {"zram->stats", "zcomp strm_lock", "zram->wb_limit_lock",
+                                       "zram writeback limit"};
+    return std::string(i < 4 ? name[i] : "zram");
   });
   register_obj_class(zramobj::kBackingDev, "zram backing device", [](uint64_t i, const World*) {
     return i == 0   ? std::string("zram->bitmap_lock")
@@ -130,16 +132,26 @@ void put_entry_bdev(mm::Mm& mm, Zram& z, unsigned long entry) {
   WARN_ON_ONCE(!was_set, "block " + std::to_string(entry) + " of the backing device was free");
 }
 
-// alloc_block_bdev and free_block_bdev: 5.0's names, lockless since 3c9959e02547.
-unsigned long alloc_block_bdev(Zram& z) {
-  MODEL_FUNC("alloc_block_bdev");
-  return find_free_block_lockless(z.bdev);
+// atomic64_inc or _dec of a bd_stat counter (23eddf39b2c2).
+void bd_stat(const mm::Mm& mm, uint64_t& counter, int64_t by) {
+  if (!mm.cfg.has(Fix::ZramBdStat)) return;
+  stat_update();
+  counter += uint64_t(by);
 }
 
-void free_block_bdev(Zram& z, unsigned long blk_idx) {
+// alloc_block_bdev and free_block_bdev: 5.0's names, lockless since 3c9959e02547.
+unsigned long alloc_block_bdev(mm::Mm& mm, Zram& z) {
+  MODEL_FUNC("alloc_block_bdev");
+  const unsigned long blk_idx = find_free_block_lockless(z.bdev);
+  if (blk_idx) bd_stat(mm, z.stats.bd_count, 1);
+  return blk_idx;
+}
+
+void free_block_bdev(mm::Mm& mm, Zram& z, unsigned long blk_idx) {
   MODEL_FUNC("free_block_bdev");
   const bool was_set = clear_block(z.bdev, blk_idx);
   WARN_ON_ONCE(!was_set, "block " + std::to_string(blk_idx) + " of the backing device was free");
+  bd_stat(mm, z.stats.bd_count, -1);
 }
 
 // write_to_bdev: a block for the page, and the page written there (submit_bio; the model
@@ -155,8 +167,9 @@ int write_to_bdev(mm::Mm& mm, Zram& z, uint32_t content, unsigned long* pentry) 
 }
 
 // read_from_bdev: the block's content (read_from_bdev_async; the model reads it at once).
-uint32_t read_from_bdev(Zram& z, unsigned long entry) {
+uint32_t read_from_bdev(mm::Mm& mm, Zram& z, unsigned long entry) {
   MODEL_FUNC("read_from_bdev");
+  bd_stat(mm, z.stats.bd_reads, 1);
   sched(Op::Read, Access::Read, zram_blocks_obj(), here());
   return entry < z.bdev.nr_pages ? z.bdev.blocks[entry] : 0;
 }
@@ -225,6 +238,7 @@ void zram_create(mm::Mm& mm, uint32_t slots) {
   z.table.assign(slots, ZramSlot{});
   z.swap_lock.id = make_obj(zramobj::kSwapLock, 0);
   z.strm_lock.id = make_obj(zramobj::kDevice, 1);
+  z.wb_limit_lock.id = make_obj(zramobj::kDevice, 2);
   z.stats = ZramStats{};
   z.live = true;
 }
@@ -239,7 +253,7 @@ void zram_free_page(mm::Mm& mm, uint32_t index) {
     if (zram_test_flag(mm, index, ZRAM_WB)) {
       zram_clear_flag(mm, index, ZRAM_WB);
       sched(Op::Read, Access::Read, zram_slot_obj(index), here());
-      free_block_bdev(z, slot(mm, index).handle);  // zram_get_element
+      free_block_bdev(mm, z, slot(mm, index).handle);  // zram_get_element
       stat_update();
       z.stats.pages_stored--;
       sched(Op::Write, Access::Write, zram_slot_obj(index), here());
@@ -395,7 +409,7 @@ uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index) {
       slot_unlock(mm, index);
       // The element is read after the unlock, as __zram_bvec_read does.
       sched(Op::Read, Access::Read, zram_slot_obj(index), here());
-      const uint32_t content = read_from_bdev(z, slot(mm, index).handle);
+      const uint32_t content = read_from_bdev(mm, z, slot(mm, index).handle);
       check_read(z, index, content, expected);
       return content;
     }
@@ -468,6 +482,44 @@ void zram_mark_idle(mm::Mm& mm) {
   }
 }
 
+namespace {
+ObjId wb_limit_obj() { return make_obj(zramobj::kDevice, 3); }
+bool wb_limit_cleanup(const mm::Mm& mm) { return mm.cfg.has(Fix::ZramIdleWritebackCleanup); }
+
+// The top of writeback_store's loop: whether the writeback limit ends it (-EIO, which
+// `ret = len` then hides).
+bool wb_limit_reached(mm::Mm& mm, Zram& z) {
+  if (wb_limit_cleanup(mm)) {
+    spin_lock(z.wb_limit_lock);
+    const bool reached = z.wb_limit_enable && !z.bd_wb_limit;
+    spin_unlock(z.wb_limit_lock);
+    return reached;
+  }
+  if (!mm.cfg.has(Fix::ZramWritebackThrottle)) return false;
+  sched(Op::Read, Access::Read, wb_limit_obj(), here());  // zram->stop_writeback, unlocked
+  return z.stop_writeback;
+}
+
+// A page written back comes off the budget (4K units: one per page).
+void wb_limit_charge(mm::Mm& mm, Zram& z) {
+  if (wb_limit_cleanup(mm)) {
+    spin_lock(z.wb_limit_lock);
+    if (z.wb_limit_enable && z.bd_wb_limit > 0) z.bd_wb_limit -= 1;
+    spin_unlock(z.wb_limit_lock);
+    return;
+  }
+  if (!mm.cfg.has(Fix::ZramWritebackThrottle)) return;
+  // atomic64_add_unless(&zram->stats.bd_wb_limit, -1, 0): 0 is no limit.
+  sched(Op::AtomicRmw, Access::Write, wb_limit_obj(), here());
+  if (z.bd_wb_limit == 0) return;
+  z.bd_wb_limit--;
+  sched(Op::Read, Access::Read, wb_limit_obj(), here());  // atomic64_read
+  if (z.bd_wb_limit != 0) return;
+  sched(Op::Write, Access::Write, wb_limit_obj(), here());
+  z.stop_writeback = true;
+}
+}  // namespace
+
 int zram_writeback(mm::Mm& mm, bool idle) {
   MODEL_FUNC("writeback_store");
   Zram& z = device(mm);
@@ -479,19 +531,26 @@ int zram_writeback(mm::Mm& mm, bool idle) {
   int ret = 0;
   unsigned long blk_idx = 0;
   for (uint32_t index = 0; index < z.table.size(); ++index) {
+    if (wb_limit_reached(mm, z)) break;
     if (!blk_idx) {
-      blk_idx = alloc_block_bdev(z);
+      blk_idx = alloc_block_bdev(mm, z);
       if (!blk_idx) {
         ret = -ENOSPC;
         break;
       }
     }
     slot_lock(mm, index);
-    // Not written back, not same-filled, not under writeback already; then ZRAM_IDLE, or
-    // ZRAM_HUGE: stored uncompressed (the model reads it from the size).
-    if (!zram_allocated(mm, index) || zram_test_flag(mm, index, ZRAM_WB) ||
-        zram_test_flag(mm, index, ZRAM_ZERO) || zram_test_flag(mm, index, ZRAM_UNDER_WB) ||
-        (idle ? !zram_test_flag(mm, index, ZRAM_IDLE) : zram_get_obj_size(mm, index) != 4096)) {
+    // Not written back, not same-filled, not under writeback already.
+    bool skip = !zram_allocated(mm, index) || zram_test_flag(mm, index, ZRAM_WB) ||
+                zram_test_flag(mm, index, ZRAM_ZERO) || zram_test_flag(mm, index, ZRAM_UNDER_WB);
+    // Then ZRAM_IDLE, or ZRAM_HUGE: stored uncompressed (the model reads it from the size).
+    // Before 1d69a3f8ae77, `(mode & IDLE_WRITEBACK && !ZRAM_IDLE) && (mode & HUGE_WRITEBACK &&
+    // !ZRAM_HUGE)` with one mode bit set, which never skips (it reads ZRAM_IDLE for "idle").
+    if (!skip && wb_limit_cleanup(mm))
+      skip = idle ? !zram_test_flag(mm, index, ZRAM_IDLE) : zram_get_obj_size(mm, index) != 4096;
+    else if (!skip && idle)
+      zram_test_flag(mm, index, ZRAM_IDLE);
+    if (skip) {
       slot_unlock(mm, index);
       continue;
     }
@@ -504,6 +563,7 @@ int zram_writeback(mm::Mm& mm, bool idle) {
     // submit_bio_wait: the page to block blk_idx.
     sched(Op::Write, Access::Write, zram_blocks_obj(), here());
     z.bdev.blocks[blk_idx] = content;
+    bd_stat(mm, z.stats.bd_writes, 1);
     // The slot lock was dropped: a slot freed meanwhile is not allocated any more, and one
     // freed and written again lost ZRAM_IDLE in zram_free_page.
     slot_lock(mm, index);
@@ -519,11 +579,41 @@ int zram_writeback(mm::Mm& mm, bool idle) {
     blk_idx = 0;
     stat_update();
     z.stats.pages_stored++;
+    wb_limit_charge(mm, z);
     ++ret;
     slot_unlock(mm, index);
   }
-  if (blk_idx) free_block_bdev(z, blk_idx);
+  if (blk_idx) free_block_bdev(mm, z, blk_idx);
   return ret;
+}
+
+void zram_set_writeback_limit(mm::Mm& mm, uint64_t limit) {
+  MODEL_FUNC("writeback_limit_store");
+  Zram& z = device(mm);
+  if (wb_limit_cleanup(mm)) {
+    spin_lock(z.wb_limit_lock);
+    z.bd_wb_limit = limit;
+    spin_unlock(z.wb_limit_lock);
+    return;
+  }
+  if (!mm.cfg.has(Fix::ZramWritebackThrottle))
+    throw UsageError("zram: no writeback_limit before 5.0's bb416d18b850 (zram: writeback throttle)");
+  sched(Op::AtomicRmw, Access::Write, wb_limit_obj(), here());  // atomic64_set
+  z.bd_wb_limit = limit;
+  if (limit != 0) return;  // only 0 ("no limit") lets a stopped writeback go on
+  sched(Op::Write, Access::Write, wb_limit_obj(), here());
+  z.stop_writeback = false;
+}
+
+void zram_set_writeback_limit_enable(mm::Mm& mm, bool enable) {
+  MODEL_FUNC("writeback_limit_enable_store");
+  Zram& z = device(mm);
+  if (!wb_limit_cleanup(mm))
+    throw UsageError("zram: no writeback_limit_enable before 5.0's 1d69a3f8ae77 (zram: idle "
+                     "writeback fixes and cleanup)");
+  spin_lock(z.wb_limit_lock);
+  z.wb_limit_enable = enable;
+  spin_unlock(z.wb_limit_lock);
 }
 
 void zram_discard(mm::Mm& mm, uint32_t index) {

@@ -22,7 +22,8 @@ class Drivers;
 namespace zramobj {
 inline constexpr uint8_t kSlot = objclass::kZramBase + 0;      // meta->table[index].value (ZRAM_ACCESS)
 inline constexpr uint8_t kSwapLock = objclass::kZramBase + 1;  // the swap_info lock of the caller
-inline constexpr uint8_t kDevice = objclass::kZramBase + 2;    // zram->stats (0), the stream lock (1)
+// zram->stats (0), the stream lock (1), wb_limit_lock (2), the writeback limit's fields (3)
+inline constexpr uint8_t kDevice = objclass::kZramBase + 2;
 inline constexpr uint8_t kBackingDev = objclass::kZramBase + 3; // see zram_bitmap_obj
 }  // namespace zramobj
 inline ObjId zram_slot_obj(uint32_t index) { return make_obj(zramobj::kSlot, index); }
@@ -55,6 +56,7 @@ struct ZramStats {
   uint64_t writestall = 0;
   uint64_t failed_reads = 0;
   uint64_t miss_free = 0;  // 3c9959e02547: zram_slot_free_notify found the slot locked
+  uint64_t bd_count = 0, bd_reads = 0, bd_writes = 0;  // 23eddf39b2c2 (bd_stat)
 };
 
 // The backing device of CONFIG_ZRAM_WRITEBACK (backing_dev_store): `nr_pages` blocks, a
@@ -74,6 +76,12 @@ struct Zram {
   Mutex strm_lock;                 // before da9556a2367c (4.7): the one stream's zcomp_strm_single
   ZramStats stats;
   ZramBackingDev bdev;
+  // writeback_limit in 4K units: bb416d18b850's stats.bd_wb_limit (an atomic) and
+  // stop_writeback; from 1d69a3f8ae77 bd_wb_limit and wb_limit_enable, under wb_limit_lock.
+  uint64_t bd_wb_limit = 0;
+  bool stop_writeback = false;
+  bool wb_limit_enable = false;
+  SpinLock wb_limit_lock;
 };
 
 // backing_dev_store before disksize_store: a backing device of `blocks` blocks (4.14+).
@@ -90,6 +98,10 @@ uint32_t zram_bvec_read(mm::Mm& mm, uint32_t index);
 // zram_bvec_rw: one page's I/O, a read (the content token) or a write (zram_bvec_write's
 // result); since e82592c4fd7e (5.0) it ends with zram_accessed under the slot lock.
 int64_t zram_bvec_rw(mm::Mm& mm, uint32_t index, bool write, uint32_t clen = 0, uint32_t content = 0);
+// writeback_limit_store (bb416d18b850): the budget, in 4K pages; writeback_limit_enable_store
+// (1d69a3f8ae77).
+void zram_set_writeback_limit(mm::Mm& mm, uint64_t limit);
+void zram_set_writeback_limit_enable(mm::Mm& mm, bool enable);
 // idle_store("all") (e82592c4fd7e): every allocated slot not under writeback is ZRAM_IDLE.
 void zram_mark_idle(mm::Mm& mm);
 // zram_bio_discard of one page.

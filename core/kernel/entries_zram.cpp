@@ -79,13 +79,35 @@ std::vector<EntryPoint> zram_entries() {
       {"zram_writeback", "idle",
        "writeback_store (5.0, a939888ec38b): every huge slot (idle 0: \"huge\", stored "
        "uncompressed) or every ZRAM_IDLE slot (idle 1: \"idle\") to a block of the backing "
-       "device; returns the slots written back, -ENOSPC or -ENODEV",
+       "device (before 1d69a3f8ae77 every slot, whatever the mode), until the writeback limit "
+       "stops it; returns the slots written back, -ENOSPC or -ENODEV",
        [](Kernel& k, Args a) -> int64_t {
          device(k);
          if (a[0] != 0 && a[0] != 1)
            throw UsageError("zram_writeback: idle must be 0 (\"huge\") or 1 (\"idle\"), got " +
                             std::to_string(a[0]));
          return drivers::zram_writeback(k, a[0] == 1);
+       }},
+      {"zram_writeback_limit", "pages",
+       "writeback_limit_store (5.0, bb416d18b850): the budget of pages writeback_store may "
+       "write back (4K units); with bb416d18b850 alone 0 is no limit and clears a stop, from "
+       "1d69a3f8ae77 the budget counts only with zram_writeback_limit_enable; returns 0",
+       [](Kernel& k, Args a) -> int64_t {
+         device(k);
+         if (a[0] < 0)
+           throw UsageError("zram_writeback_limit: the limit must be 0 or more pages, got " + std::to_string(a[0]));
+         drivers::zram_set_writeback_limit(k, uint64_t(a[0]));
+         return 0;
+       }},
+      {"zram_writeback_limit_enable", "on",
+       "writeback_limit_enable_store (5.0, 1d69a3f8ae77): 1 makes writeback_store stop when "
+       "the budget is 0, 0 ignores the budget; returns 0",
+       [](Kernel& k, Args a) -> int64_t {
+         device(k);
+         if (a[0] != 0 && a[0] != 1)
+           throw UsageError("zram_writeback_limit_enable: on must be 0 or 1, got " + std::to_string(a[0]));
+         drivers::zram_set_writeback_limit_enable(k, a[0] == 1);
+         return 0;
        }},
       {"zram_idle", "",
        "idle_store(\"all\") (5.0, e82592c4fd7e): every allocated slot not under writeback is "

@@ -82,7 +82,8 @@ constexpr BuiltIn kBuiltIn[] = {
     {"v5.4", "v4.19",
      {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
       Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonShrinkerScanCount, Fix::ZramFreeNotifyTrylock,
-      Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::AllocNoFragment, Fix::AllocFlagsKswapd,
+      Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::ZramBdStat, Fix::ZramWritebackThrottle,
+      Fix::ZramIdleWritebackCleanup, Fix::AllocNoFragment, Fix::AllocFlagsKswapd,
       Fix::AllocNoFragmentRestored, Fix::CompactionCapture, Fix::CaptureAlwaysUsed,
       Fix::CompactAlwaysFinishPageblock, Fix::CompactFinishOnContention, Fix::Z3foldReclaimRaces,
       Fix::Z3foldHelperFunctions, Fix::Z3foldExtendSearch, Fix::Z3foldBuddySlots, Fix::Z3foldMigration,
@@ -289,6 +290,9 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::ZramIdleHugeWriteback, Fix::ZramIdleFlag,
      "a939888ec38b's writeback_store writes idle slots back and rechecks ZRAM_IDLE, the flag "
      "of e82592c4fd7e"},
+    {Fix::ZramBdStat, Fix::ZramIdleHugeWriteback, "23eddf39b2c2 counts a939888ec38b's writes back"},
+    {Fix::ZramWritebackThrottle, Fix::ZramBdStat, "bb416d18b850 limits what 23eddf39b2c2 counts (and fixes its units)"},
+    {Fix::ZramIdleWritebackCleanup, Fix::ZramIdleHugeWriteback, "1d69a3f8ae77 mends a939888ec38b's writeback_store"},
     {Fix::MovableMappingBit, Fix::VmOwnsPgIsolated,
      "__ClearPageMovable keeps the movable bit so that v4's VM, not the driver, ends an "
      "isolation"},
@@ -375,6 +379,7 @@ constexpr FixRemoved kFixRemoved[] = {
     {Fix::Z3foldAllocTrylock, Fix::Z3foldPerCpuLists},
     {Fix::Z3foldReclaimLockEarly, Fix::Z3foldReclaimLockups},  // reclaim's last put no longer under pool->lock
     {Fix::Z3foldAllowHighmem, Fix::Z3foldNoHighmem},  // f4bad643c1d6 reverts it
+    {Fix::ZramWritebackThrottle, Fix::ZramIdleWritebackCleanup},  // the limit rewritten
     {Fix::Z3foldStaleOnlyIfCanSleep, Fix::Z3foldNoStaleReuse},  // no stale page is reused
     {Fix::Z3foldReclaimLockups, Fix::Z3foldNoLru},  // no z3fold_reclaim_page
     // The test "introduce helper functions" dropped matters for a page emptied while
@@ -524,6 +529,8 @@ constexpr FunctionNeeds kFunctionNeeds[] = {
     {"alloc_block_bdev", Fix::ZramIdleHugeWriteback},
     {"free_block_bdev", Fix::ZramIdleHugeWriteback},
     {"writeback_store", Fix::ZramIdleHugeWriteback},
+    {"writeback_limit_store", Fix::ZramWritebackThrottle},
+    {"writeback_limit_enable_store", Fix::ZramIdleWritebackCleanup},
     {"idle_store", Fix::ZramIdleFlag},
     {"zram_accessed", Fix::ZramIdleFlag},
 };

@@ -389,10 +389,24 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "which clears it under the slot lock, and zram_free_page clears it)"},
     {Fix::ZramIdleHugeWriteback, "a939888ec38b",
      "zram: support idle/huge page writeback (5.0, Minchan Kim: zram_bvec_write keeps an "
-     "incompressible page in memory, and writeback_store writes huge or idle slots back on "
-     "request, marking each ZRAM_UNDER_WB while it writes; with the series' refactoring, "
-     "the block bitmap's functions are alloc_block_bdev and free_block_bdev, and "
-     "__zram_bvec_read takes the slot lock once)"},
+     "incompressible page in memory, and writeback_store writes slots back on request, "
+     "marking each ZRAM_UNDER_WB while it writes; its test of the mode (huge or idle) never "
+     "skips a slot until 1d69a3f8ae77; with the series' refactoring, the block bitmap's "
+     "functions are alloc_block_bdev and free_block_bdev, and __zram_bvec_read takes the slot "
+     "lock once)"},
+    {Fix::ZramBdStat, "23eddf39b2c2",
+     "zram: add bd_stat statistics (5.0, Minchan Kim: atomic counters of the blocks in use on "
+     "the backing device, of its reads and of writeback_store's writes)"},
+    {Fix::ZramWritebackThrottle, "bb416d18b850",
+     "zram: writeback throttle (5.0, Minchan Kim: writeback_limit, a budget in 4K units that "
+     "each write-back takes one from with atomic64_add_unless; the one that takes the last "
+     "sets stop_writeback, which ends writeback_store's next loop with -EIO until 0 is "
+     "written to the limit; 0 means no limit)"},
+    {Fix::ZramIdleWritebackCleanup, "1d69a3f8ae77",
+     "zram: idle writeback fixes and cleanup (5.0, Minchan Kim: writeback_store skips a slot "
+     "that is not idle, or not huge, as the mode asks; before, its test never skipped one; the "
+     "limit is on only with writeback_limit_enable, and the budget and the enable are read and "
+     "written under wb_limit_lock)"},
     {Fix::SwapNoSlotFreeNotify, "e914d8f00391",
      "mm: fix unexpected zeroed page mapping with zram swap (5.18, Minchan Kim: "
      "swap_slot_free_notify is gone, so neither end_swap_bio_read nor swap_readpage frees "

@@ -101,6 +101,9 @@ enum class Fix : uint8_t {
   ZramFreeNotifyTrylock,     // 3c9959e02547 (5.0): slot_free_notify try-locks; the block bitmap is lockless
   ZramIdleFlag,              // e82592c4fd7e (5.0): ZRAM_IDLE; every access clears it under the slot lock
   ZramIdleHugeWriteback,     // a939888ec38b (5.0): writeback_store writes back; zram_bvec_write no longer does
+  ZramBdStat,                // 23eddf39b2c2 (5.0): bd_stat's counters (bd_count, bd_reads, bd_writes)
+  ZramWritebackThrottle,     // bb416d18b850 (5.0): writeback_limit (an atomic budget; stop_writeback)
+  ZramIdleWritebackCleanup,  // 1d69a3f8ae77 (5.0): the idle/huge mode test; the limit under wb_limit_lock
   SwapNoSlotFreeNotify,      // e914d8f00391 (5.18): a swap-in's read no longer frees the zram slot
   // mm/z3fold.c (modelled from 4.14) and what zswap's eviction handler does to it
   Z3foldFirstNumLimit,       // f201ebd87652 (4.11): first_num is 2 bits, the handle's buddy index & 0x3
