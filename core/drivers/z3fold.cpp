@@ -462,6 +462,18 @@ z3fold_buddy get_free_buddy(const Mm& mm, const Z3foldHeader& h, uint32_t chunks
   return MIDDLE;
 }
 
+void set_chunks(Mm& mm, Pfn zhdr, z3fold_buddy bud, uint32_t chunks) {
+  Z3foldHeader& h = Hw(mm, zhdr);
+  if (bud == FIRST) {
+    h.first_chunks = uint16_t(chunks);
+  } else if (bud == LAST) {
+    h.last_chunks = uint16_t(chunks);
+  } else {
+    h.middle_chunks = uint16_t(chunks);
+    h.start_middle = uint16_t(h.first_chunks + zhdr_chunks(mm));
+  }
+}
+
 bool buddy_single(const Z3foldHeader& h) {
   return !((h.first_chunks && h.middle_chunks) || (h.first_chunks && h.last_chunks) ||
            (h.middle_chunks && h.last_chunks));
@@ -1053,15 +1065,7 @@ int z3fold_alloc(Mm& mm, uint32_t pool, size_t size, gfp_t gfp, uint64_t* handle
     page = zhdr;
   }
   if (bud != HEADLESS) {  // found:
-    Z3foldHeader& h = Hw(mm, zhdr);
-    if (bud == FIRST) {
-      h.first_chunks = uint16_t(chunks);
-    } else if (bud == LAST) {
-      h.last_chunks = uint16_t(chunks);
-    } else {
-      h.middle_chunks = uint16_t(chunks);
-      h.start_middle = uint16_t(h.first_chunks + ZHDR_CHUNKS);
-    }
+    set_chunks(mm, zhdr, bud, chunks);
     add_to_unbuddied(mm, pool, zhdr);
   }
   // headless:

@@ -96,19 +96,6 @@ void add_to_unbuddied(Mm& mm, uint32_t pool, Pfn zhdr) {
   buddy_add(mm, pool, zhdr, int32_t(num_free_chunks(mm, Hr(mm, zhdr))));
 }
 
-// found: the new object's chunks in the header.
-void set_chunks(Mm& mm, Pfn zhdr, z3fold_buddy bud, uint32_t chunks) {
-  Z3foldHeader& h = Hw(mm, zhdr);
-  if (bud == FIRST) {
-    h.first_chunks = uint16_t(chunks);
-  } else if (bud == LAST) {
-    h.last_chunks = uint16_t(chunks);
-  } else {
-    h.middle_chunks = uint16_t(chunks);
-    h.start_middle = uint16_t(h.first_chunks + ZHDR_CHUNKS);
-  }
-}
-
 // headless: "Add/move z3fold page to beginning of LRU", and the handle. pool->lock held.
 uint64_t lru_add_and_encode(Mm& mm, const Z3foldPool& p, Pfn zhdr, z3fold_buddy bud) {
   if (page_lru_listed(mm, zhdr)) list_del(mm, zhdr, here());

@@ -57,6 +57,8 @@ void lru_del(mm::Mm& mm, mm::Pfn page);
 
 // The buddy an unbuddied page gives `chunks` (HEADLESS: none).
 z3fold_buddy get_free_buddy(const mm::Mm& mm, const Z3foldHeader& h, uint32_t chunks);
+// found: the new object's chunks in the header (a middle one right after the first).
+void set_chunks(mm::Mm& mm, mm::Pfn zhdr, z3fold_buddy bud, uint32_t chunks);
 uint32_t size_to_chunks(size_t size);
 void free_z3fold_page(mm::Mm& mm, mm::Pfn page, bool headless);
 void mchunk_memmove(mm::Mm& mm, mm::Pfn zhdr, uint16_t dst_chunk);
