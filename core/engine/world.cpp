@@ -141,16 +141,20 @@ void drain_workqueue(World& w, uint32_t wq, uint32_t line) {
   }
 }
 
-bool work_pending(World& w, uint32_t work, uint32_t line) {
-  if (work >= w.works.size()) throw UsageError("work_pending: no such work");
+namespace {
+// A look at a work's state (work_pending, work_busy): a read of the work.
+const WorkStruct& look_at(World& w, uint32_t work, uint32_t line, const char* fn) {
+  if (work >= w.works.size()) throw UsageError(std::string(fn) + ": no such work");
   sched(Op::Read, Access::Read, work_obj(work), line);
-  return w.works[work].pending;
+  return w.works[work];
 }
+}  // namespace
+
+bool work_pending(World& w, uint32_t work, uint32_t line) { return look_at(w, work, line, "work_pending").pending; }
 
 bool work_busy(World& w, uint32_t work, uint32_t line) {
-  if (work >= w.works.size()) throw UsageError("work_busy: no such work");
-  sched(Op::Read, Access::Read, work_obj(work), line);
-  return w.works[work].pending || w.works[work].running;
+  const WorkStruct& ws = look_at(w, work, line, "work_busy");
+  return ws.pending || ws.running;
 }
 
 void destroy_workqueue(World& w, uint32_t wq, uint32_t line) {
