@@ -414,19 +414,23 @@ void lru_del(Mm& mm, Pfn page) {
 
 // ---- the page ----
 
-uint32_t num_free_chunks(const Z3foldHeader& h) {
+uint32_t num_free_chunks(const Mm& mm, const Z3foldHeader& h) {
+  const uint32_t nchunks = TOTAL_CHUNKS - zhdr_chunks(mm);  // NCHUNKS
+  // If there is a middle object, pick up the bigger free space either before or after it.
   if (h.middle_chunks != 0) {
-    const int nfree_before = h.first_chunks ? 0 : h.start_middle - int(ZHDR_CHUNKS);
-    const int nfree_after = h.last_chunks ? 0 : int(TOTAL_CHUNKS) - (h.start_middle + h.middle_chunks);
+    const int nfree_before = h.first_chunks ? 0 : h.start_middle - int(zhdr_chunks(mm));
+    // "fix header size related issues" (4.11): up to the page's end; before, one chunk short.
+    const int end = int(per_cpu_lists(mm) || has(mm, Fix::Z3foldHeaderSize) ? TOTAL_CHUNKS : nchunks);
+    const int nfree_after = h.last_chunks ? 0 : end - (h.start_middle + h.middle_chunks);
     return uint32_t(std::max(nfree_before, nfree_after));
   }
-  return NCHUNKS - h.first_chunks - h.last_chunks;
+  return nchunks - h.first_chunks - h.last_chunks;
 }
 
 void add_to_unbuddied(Mm& mm, uint32_t pool, Pfn zhdr) {
   const Z3foldHeader& h = Hr(mm, zhdr);
   if (h.first_chunks == 0 || h.last_chunks == 0 || h.middle_chunks == 0) {
-    const uint32_t freechunks = num_free_chunks(h);
+    const uint32_t freechunks = num_free_chunks(mm, h);
     const uint32_t cpu = smp_processor_id();  // migrate_disable(); this_cpu_ptr(pool->unbuddied)
     Z3foldPool& p = pool_of(mm, pool);
     spin_lock(p.lock);
@@ -790,7 +794,7 @@ void do_compact_page(Mm& mm, Pfn zhdr, bool locked) {
   }
   z3fold_compact_page(mm, zhdr);
   // Before "introduce helper functions" (5.2): only a page that still holds an object.
-  if (has(mm, Fix::Z3foldHelperFunctions) || num_free_chunks(Hr(mm, zhdr)) < NCHUNKS) add_to_unbuddied(mm, pool, zhdr);
+  if (has(mm, Fix::Z3foldHelperFunctions) || num_free_chunks(mm, Hr(mm, zhdr)) < NCHUNKS) add_to_unbuddied(mm, pool, zhdr);
   if (claims) clear_priv(mm, PAGE_CLAIMED, zhdr);
   z3fold_page_unlock(mm, zhdr);
 }
@@ -1769,7 +1773,7 @@ std::vector<std::string> z3fold_check(const Mm& mm) {
     const bool room = h.first_chunks == 0 || h.last_chunks == 0 || h.middle_chunks == 0;
     if (!(priv & busy) && !((mm.page(pfn).flags >> PG_isolated) & 1) && room && h.buddy == kZ3NoList)
       out.push_back(std::string(kLeak) + "z3fold page pfn " + std::to_string(pfn) + " has " +
-                    std::to_string(num_free_chunks(h)) +
+                    std::to_string(num_free_chunks(mm, h)) +
                     " free chunks but is on no unbuddied list: z3fold_alloc cannot use them "
                     "until the page's next free, compaction or migration");
   }

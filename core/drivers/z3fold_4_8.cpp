@@ -23,7 +23,6 @@ using namespace pagesim::drivers::z3fold_impl;
 namespace {
 
 constexpr uint32_t ZHDR_SIZE_ALIGNED = CHUNK_SIZE;
-constexpr uint32_t ZHDR_CHUNKS = ZHDR_SIZE_ALIGNED >> CHUNK_SHIFT;
 // UNDER_RECLAIM (until 5a27aa822029): "Protect z3fold page against free".
 constexpr int UNDER_RECLAIM = PAGE_CLAIMED;
 
@@ -40,18 +39,6 @@ z3fold_buddy handle_to_buddy(Mm& mm, uint64_t handle) {
   MODEL_FUNC("handle_to_buddy");
   const Pfn zhdr = addr_to_zhdr(handle);  // handle_to_z3fold_header
   return z3fold_buddy((handle - Hr(mm, zhdr).first_num) & buddy_mask(mm));
-}
-
-uint32_t num_free_chunks(const Mm& mm, const Z3foldHeader& h) {
-  // If there is a middle object, pick up the bigger free space either before or after it.
-  if (h.middle_chunks != 0) {
-    const int nfree_before = h.first_chunks ? 0 : h.start_middle - int(ZHDR_CHUNKS);
-    // "fix header size related issues": up to the page's end; before, one chunk short.
-    const int end = int(has(mm, Fix::Z3foldHeaderSize) ? TOTAL_CHUNKS : NCHUNKS);
-    const int nfree_after = h.last_chunks ? 0 : end - (h.start_middle + h.middle_chunks);
-    return uint32_t(std::max(nfree_before, nfree_after));
-  }
-  return NCHUNKS - h.first_chunks - h.last_chunks;
 }
 
 bool all_free(const Z3foldHeader& h) { return !h.first_chunks && !h.middle_chunks && !h.last_chunks; }

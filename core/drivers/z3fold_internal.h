@@ -57,6 +57,8 @@ void lru_del(mm::Mm& mm, mm::Pfn page);
 
 // The buddy an unbuddied page gives `chunks` (HEADLESS: none).
 z3fold_buddy get_free_buddy(const mm::Mm& mm, const Z3foldHeader& h, uint32_t chunks);
+// The chunks free for another object: NCHUNKS (the page less the header's) if none.
+uint32_t num_free_chunks(const mm::Mm& mm, const Z3foldHeader& h);
 // found: the new object's chunks in the header (a middle one right after the first).
 void set_chunks(mm::Mm& mm, mm::Pfn zhdr, z3fold_buddy bud, uint32_t chunks);
 uint32_t size_to_chunks(size_t size);
