@@ -8,6 +8,7 @@
 #include "kernel/kernel.h"
 #include "machine.h"
 #include "mm/compaction.h"
+#include "mm/kswapd.h"
 #include "mm/lru.h"
 #include "mm/page_ops.h"
 #include "mm/vmstat.h"
@@ -163,12 +164,14 @@ class KernelMachine : public Machine {
  public:
   KernelMachine(const kernel::KernelConfig& kc, uint32_t cpus, std::optional<Nanos> window,
                 uint64_t max_steps, bool trace, bool panic_on_oops, bool debug_atomic_sleep,
-                bool preempt, bool softirq, const std::string& check, bool kcompactd)
+                bool preempt, bool softirq, const std::string& check, bool kcompactd,
+                bool kswapd)
       : Machine(cpus, window, max_steps, trace, panic_on_oops, debug_atomic_sleep, preempt,
                 softirq),
         kernel_(std::make_shared<Kernel>(kc)),
         backup_(*kernel_),
-        kcompactd_(kcompactd) {
+        kcompactd_(kcompactd || kswapd),
+        kswapd_(kswapd) {
     cfg_.bug_lines = &kernel::bug_lines(kernel::find_preset(kernel_->preset_name()));
     kernel_->nr_cpu_ids = cpus;
     backup_ = *kernel_;
@@ -177,7 +180,20 @@ class KernelMachine : public Machine {
     if (kcompactd && !kernel_->cfg.has(Fix::Kcompactd))
       throw UsageError("kcompactd=True: " + kernel_->preset_name() +
                        " has no kcompactd (698b1b30642f, 4.6); its kswapd compacts after "
-                       "reclaim, and the model has no kswapd");
+                       "reclaim, which the model does not have");
+    if (kswapd) {
+      if (!kernel_->cfg.has(Fix::Kcompactd))
+        throw UsageError("kswapd=True: " + kernel_->preset_name() +
+                         " has no kcompactd (698b1b30642f, 4.6); its kswapd compacts after "
+                         "reclaim, which the model does not have");
+      const auto later = kernel_->cfg.fixes & ~kernel::find_preset("v4.14").fixes;
+      for (size_t f = 0; f < later.size(); ++f)
+        if (later.test(f))
+          throw UsageError("kswapd=True: the model's kswapd is 4.8's to 4.14's, and " +
+                           kernel_->preset_name() + " has " + fix_info(Fix(f)).name +
+                           ", from a later release (4.17's kcompactd wakeup, 5.0's watermark "
+                           "boost and 5.9's proactive compaction are not modelled yet)");
+    }
     check_ = check;
   }
 
@@ -249,6 +265,8 @@ class KernelMachine : public Machine {
     auto* k = static_cast<Kernel*>(&w);
     mm::sample_counters(sim, *k);
     if (kcompactd_) sim.spawn(0, "kcompactd0", [k] { mm::kcompactd(*k); }, /*daemon=*/true);
+    k->kswapd.running = kswapd_;
+    if (kswapd_) sim.spawn(0, "kswapd0", [k] { mm::kswapd(*k); }, /*daemon=*/true);
     if (check_ == "off" && checks_.empty()) return;
     sim.set_teardown([this, k](Sim& s) {
       if (check_ != "off")
@@ -299,6 +317,7 @@ class KernelMachine : public Machine {
   Kernel backup_;  // the initial state before the set-up step in progress
   std::string check_ = "end";
   bool kcompactd_ = false;
+  bool kswapd_ = false;
 };
 
 }  // namespace
@@ -321,6 +340,9 @@ void register_kernel(py::module_& m) {
   register_obj_class(objclass::kZone, "zone->lock");
   register_obj_class(objclass::kLruLock, "zone_lru_lock");
   register_obj_class(objclass::kKcompactd, "kcompactd_wait");
+  register_obj_class(objclass::kKswapd, "kswapd", [](uint64_t i, const World*) -> std::string {
+    return i ? "node 0 (its free pages and kswapd_order)" : "kswapd_wait";
+  });
 
   m.def("page_obj", [](uint32_t pfn) { return mm::page_obj(pfn); }, py::arg("pfn"),
         "The object id of a page, as scheduling points and breakpoints name it.");
@@ -521,7 +543,8 @@ initial state, so a Kernel can be run many times.)doc")
                        std::optional<std::vector<std::tuple<std::string, uint32_t, std::string>>> zones,
                        uint32_t cpus, std::optional<Nanos> window, uint64_t max_steps, bool trace,
                        bool panic_on_oops, std::optional<bool> debug_vm, bool debug_atomic_sleep,
-                       bool preempt, bool softirq, const std::string& check, bool kcompactd) {
+                       bool preempt, bool softirq, const std::string& check, bool kcompactd,
+                       bool kswapd) {
              kernel::KernelConfig kc;
              kc.preset = preset;
              for (auto [name, on] : fixes) {  // {"<fix>": True | False}, nothing else
@@ -556,14 +579,15 @@ initial state, so a Kernel can be run many times.)doc")
              }
              return std::make_unique<KernelMachine>(kc, cpus, window, max_steps, trace, panic_on_oops,
                                                     debug_atomic_sleep, preempt, softirq, check,
-                                                    kcompactd);
+                                                    kcompactd, kswapd);
            }),
            py::arg("preset") = "v4.8", py::arg("fixes") = py::dict(),
            py::arg("pages") = 4096, py::arg("zones") = py::none(), py::arg("cpus") = 2,
            py::arg("window") = py::none(), py::arg("max_steps") = 1'000'000, py::arg("trace") = true,
            py::arg("panic_on_oops") = false, py::arg("debug_vm") = py::none(),
            py::arg("debug_atomic_sleep") = false, py::arg("preempt") = false,
-           py::arg("softirq") = false, py::arg("check") = "end", py::arg("kcompactd") = false)
+           py::arg("softirq") = false, py::arg("check") = "end", py::arg("kcompactd") = false,
+           py::arg("kswapd") = false)
       .def("add_check", &KernelMachine::add_check, py::arg("fn"),
            "An end-of-run property: fn(state) returns None or a message, which becomes outcome "
            "check:<fn name>. Runs after every run that completed (no task killed, no deadlock).")

@@ -1380,10 +1380,16 @@ BASE = set(PRESETS["v4.4"]["fixes"]) | {"c6c919eb90e0", "bda807d44454", "b1123ea
 ADDED = [(p, f) for p, d in PRESETS.items() for f in d["fixes"]
          if f not in BASE and p != "movable-v3" and REMOVED_BY[f] not in d["fixes"]]
 
-# Fixes whose behaviour only a kernel thread shows (scenarios start user tasks, and the
-# model's kcompactd is never woken: it has no kswapd), pinned by the GoogleTests named.
+# Fixes whose behaviour only a kernel thread shows on every preset that has them
+# (scenarios start user tasks, and kswapd=True is refused after v4.14: the later kswapd is
+# not modelled), pinned by the GoogleTests named.
 PINNED_IN_CPP = {
     "b485c6f1f9f5": "CompactionThrottle.KcompactdLoopStarvesItsCpuWithoutCondResched",
+    "fix-zone-balance-check-in-prepare-kswapd-sleep":
+        "Kswapd.WithFixZoneBalanceCheckOneBalancedZoneLetsKswapdSleep",
+    "e716f2eb24de": "Kswapd.WithoutE716f2eb24deANeverWokenKswapdBalancesZoneZeroOnly",
+    # Also scenarios/kswapd_busyloop_4_12.py, both ways on v4.14.
+    "c73322d098e4": "Kswapd.WithoutC73322d098e4KswapdNeverSleepsOnAnUnreclaimableNode",
     # Scanner and allocator internals no scenario observes on every preset.
     "fdd048e12c9a": "CompactionScanner.WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure",
     "no-watermark-check-in-compact-finished": "CompactionFinished.StopsAtASuitablePageBelowTheWatermarkSince4_12",
@@ -1394,6 +1400,18 @@ PINNED_IN_CPP = {
     "c102f07ca0b0": "ZsPinBit.WithoutC102f07ca0b0CompactionUnpinsZsFreesPinAndZsFreeUsesAFreedPage",
 }
 CASES = [(p, f) for p, f in ADDED if f not in PINNED_IN_CPP]
+
+
+def test_the_googletests_that_pin_fixes_exist() -> None:
+    cpp = os.path.join(ROOT, "tests", "cpp")
+    source = ""
+    for f in sorted(os.listdir(cpp)):
+        if f.endswith(".cpp"):
+            with open(os.path.join(cpp, f)) as src:
+                source += src.read()
+    for name in PINNED_IN_CPP.values():
+        suite, test = name.split(".")
+        assert f"TEST({suite}, {test})" in source or f"TEST_F({suite}, {test})" in source, name
 
 
 def test_every_fix_a_release_added_after_4_4_has_a_probe() -> None:

@@ -74,7 +74,8 @@ def test_presets_list_their_fixes() -> None:
         "restrict-fragindex-to-costly-orders"}
     assert set(presets["v4.14"]["fixes"]) - set(presets["v4.9"]["fixes"]) == {
         "6afcf8ef0ca0", "73e64c51afc5", "no-watermark-check-in-compact-finished", "3bc48f96cf11",
-        "02aa0cdd7248", "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "77ff465799c6",
+        "02aa0cdd7248", "7a8f58f39188", "282722b0d258", "baf6a9a1db5a",
+        "fix-zone-balance-check-in-prepare-kswapd-sleep", "e716f2eb24de", "c73322d098e4", "77ff465799c6",
         "195a8c43e93d", "62906027091f", "db8ffbd4e763", "f201ebd87652", "z3fold-fix-header-size-related-issues", "1b096e5ae9f7",
         "z3fold-use-per-page-spinlock", "5a27aa822029", "z3fold-fix-spinlock-unlocking-in-page-reclaim",
         "z3fold-fix-page-locking-in-z3fold-alloc", "d30561c56f41", "z3fold-fix-potential-race-in-z3fold-reclaim-page", "z3fold-fix-stale-list-handling"}
@@ -162,7 +163,8 @@ def test_fixes_are_named_and_titled() -> None:
         *MIGRATION, "6afcf8ef0ca0", *COMPACTION_4_7, "correct-watermark-for-compaction-success", "8348faf91f56",
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
         "73e64c51afc5", "no-watermark-check-in-compact-finished", "3bc48f96cf11", "02aa0cdd7248",
-        "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "6bb154504f8b", "0a79cdad5eb2",
+        "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "fix-zone-balance-check-in-prepare-kswapd-sleep",
+        "e716f2eb24de", "c73322d098e4", "6bb154504f8b", "0a79cdad5eb2",
         "fix-never-set-alloc-nofragment", "only-search-higher-order-when-fallback", "5e1f0f098b46",
         "always-use-a-captured-page", "b9e20f0da1f5", "efe771c7603b", "cb2dcaf023c2", "9df41314390b", "89f6c88a6ab4", "829ae0f81ce0", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",
@@ -464,6 +466,36 @@ def test_kcompactd_is_a_daemon_that_sleeps_without_a_wakeup() -> None:
     assert "kcompactd0" in r.tasks
     assert r.kernel.stats["pgmigrate_success"] == 0
     assert r.kernel.free_blocks() == k.state.free_blocks()
+
+
+def test_kswapd_is_a_daemon_the_slow_path_wakes() -> None:
+    """kswapd=True starts kswapd0 and kcompactd0; an allocation below the low watermark
+    wakes kswapd, which on 4.14 gives the unreclaimable node up after 16 runs."""
+    k = Kernel(preset="v4.14", pages=512, kswapd=True)
+    pid = k.process("p")
+    k.fault_in(pid, 440)
+    k.spawn(1, "fault_in", pid, 20)  # from 72 free pages, below the low watermark (56)
+    r = k.run(strategy="timed", seed=1)
+    assert r.ok, [o.report for o in r.outcomes]
+    assert {"kswapd0", "kcompactd0"} <= set(r.tasks)
+    assert r.kernel.stats["pageoutrun"] == 16
+    # Without kswapd=True nothing runs balance_pgdat.
+    k = Kernel(preset="v4.14", pages=512)
+    pid = k.process("p")
+    k.fault_in(pid, 440)
+    k.spawn(1, "fault_in", pid, 20)
+    r = k.run(strategy="timed", seed=1)
+    assert r.ok and r.kernel.stats["pageoutrun"] == 0 and "kswapd0" not in r.tasks
+
+
+@pytest.mark.parametrize(("preset", "message"), [
+    ("v4.4", "kswapd=True: v4.4 has no kcompactd (698b1b30642f, 4.6)"),
+    ("v4.19", ("kswapd=True: the model's kswapd is 4.8's to 4.14's, and v4.19 has "
+               "c7cdff0e8647, from a later release")),
+])
+def test_kswapd_is_refused_where_the_model_does_not_have_it(preset: str, message: str) -> None:
+    with pytest.raises(ps.UsageError, match=re.escape(message)):
+        Kernel(preset=preset, kswapd=True)
 
 
 def test_a_held_high_order_block_is_not_a_leak() -> None:

@@ -461,11 +461,12 @@ def test_cli_fixes_between_two_presets_lists_what_changed() -> None:
     r = cli("fixes", "--between", "v4.9", "v4.14")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0] == "v4.9 -> v4.14: 22 added, 0 removed"
+    assert lines[0] == "v4.9 -> v4.14: 25 added, 0 removed"
     assert [line.split()[:2] for line in lines[1:]] == [
         ["+", "6afcf8ef0ca0"], ["+", "73e64c51afc5"], ["+", "no-watermark-check-in-compact-finished"],
         ["+", "3bc48f96cf11"], ["+", "02aa0cdd7248"], ["+", "7a8f58f39188"], ["+", "282722b0d258"],
-        ["+", "baf6a9a1db5a"],
+        ["+", "baf6a9a1db5a"], ["+", "fix-zone-balance-check-in-prepare-kswapd-sleep"],
+        ["+", "e716f2eb24de"], ["+", "c73322d098e4"],
         ["+", "62906027091f"], ["+", "77ff465799c6"],
         ["+", "195a8c43e93d"], ["+", "db8ffbd4e763"], ["+", "f201ebd87652"], ["+", "z3fold-fix-header-size-related-issues"], ["+", "1b096e5ae9f7"],
         ["+", "z3fold-use-per-page-spinlock"], ["+", "5a27aa822029"],
@@ -512,6 +513,7 @@ def test_cli_presets_shows_each_release_as_its_predecessor_plus_commits() -> Non
     assert lines[v414 + 1].split() == [
         "v4.9", "+6afcf8ef0ca0,", "+73e64c51afc5,", "+no-watermark-check-in-compact-finished,",
         "+3bc48f96cf11,", "+02aa0cdd7248,", "+7a8f58f39188,", "+282722b0d258,", "+baf6a9a1db5a,",
+        "+fix-zone-balance-check-in-prepare-kswapd-sleep,", "+e716f2eb24de,", "+c73322d098e4,",
         "+62906027091f,", "+77ff465799c6,", "+195a8c43e93d,", "+db8ffbd4e763,", "+f201ebd87652,",
         "+z3fold-fix-header-size-related-issues,", "+1b096e5ae9f7,", "+z3fold-use-per-page-spinlock,",
         "+5a27aa822029,", "+z3fold-fix-spinlock-unlocking-in-page-reclaim,",

@@ -834,7 +834,7 @@ def _on_variant(method: Callable[..., Any]) -> Callable[..., Any]:
 
 # The scenario options a parameter may vary (the others are the function's own arguments).
 KERNEL_OPTIONS = ("kernel", "cpus", "pages", "fixes", "debug_vm", "window", "max_steps", "check",
-                  "kcompactd", "panic_on_oops", "debug_atomic_sleep", "preempt", "softirq")
+                  "kcompactd", "kswapd", "panic_on_oops", "debug_atomic_sleep", "preempt", "softirq")
 
 
 def param_text(name: str, value: Any) -> str:
@@ -1490,6 +1490,7 @@ def scenario(
     max_steps: int = 1_000_000,
     check: str = "end",
     kcompactd: bool = False,
+    kswapd: bool = False,
     panic_on_oops: bool = False,
     debug_atomic_sleep: bool = False,
     preempt: bool = False,
@@ -1504,7 +1505,9 @@ def scenario(
     "end" of the run, after every "step", or "off"; checks: end-of-run properties, each
     ``fn(state)`` returning None or a message (outcome ``check:<fn name>``); preempt:
     CONFIG_PREEMPT, tasks of one CPU preempt each other wherever they hold no spinlock;
-    softirq: ``k.cpu(i).softirq(task)`` may put softirq contexts on CPUs.
+    softirq: ``k.cpu(i).softirq(task)`` may put softirq contexts on CPUs; kcompactd: start
+    kcompactd0 (it sleeps until woken); kswapd: start kswapd0, which the allocator's slow
+    path wakes, and kcompactd0, which kswapd wakes before it sleeps (presets up to v4.14).
 
     params: the values each parameter takes, ``{"fixes": [{}, {"4b5d1e47b694": True}]}``
     or ``{"objects": [2, 3]}``: a kernel option above, or a keyword argument of the
@@ -1520,6 +1523,7 @@ def scenario(
         "max_steps": max_steps,
         "check": check,
         "kcompactd": kcompactd,
+        "kswapd": kswapd,
         "panic_on_oops": panic_on_oops,
         "debug_atomic_sleep": debug_atomic_sleep,
         "preempt": preempt,

@@ -60,7 +60,8 @@ constexpr BuiltIn kBuiltIn[] = {
     {"v4.14", "v4.9",
      {Fix::NrIsolatedLruOnly, Fix::CompactionGfpNofs, Fix::CompactFinishedNoWatermark,
       Fix::FallbackStealThenSmallest, Fix::FallbackCountsMovable, Fix::FallbackSmallestNoSteal,
-      Fix::CompactSameMigratetype, Fix::CompactFinishWholePageblock, Fix::BalloonDeflateViaList,
+      Fix::CompactSameMigratetype, Fix::CompactFinishWholePageblock, Fix::KswapdSleepAnyZone,
+      Fix::KswapdClasszoneSentinel, Fix::KswapdFailures, Fix::BalloonDeflateViaList,
       Fix::ZsMigrateEmptyZspage, Fix::PageWaiters, Fix::ZramWriteback, Fix::Z3foldFirstNumLimit,
       Fix::Z3foldHeaderSize, Fix::Z3foldExtendCompaction, Fix::Z3foldPerPageLock, Fix::Z3foldKref,
       Fix::Z3foldReclaimUnlock, Fix::Z3foldAllocTrylock, Fix::Z3foldPerCpuLists,
@@ -68,7 +69,7 @@ constexpr BuiltIn kBuiltIn[] = {
      "Linux 4.14 (LTS): NR_ISOLATED counts LRU pages only, GFP_NOFS requests compact, "
      "compaction stops at the first suitable free page, async direct compaction keeps to "
      "the allocation's migratetype and the allocator's fallbacks steal less (4.12's "
-     "fragmentation avoidance), z3fold locks and counts each page and has per-CPU lists, "
+     "fragmentation avoidance), kswapd gives up a node it cannot reclaim, z3fold locks and counts each page and has per-CPU lists, "
      "zs_page_migrate migrates an empty zspage, leak_balloon frees off a page list, "
      "unlock_page wakes by PG_waiters, zram can write incompressible pages back",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
@@ -160,6 +161,9 @@ struct FixNeeds {
   const char* why;
 };
 constexpr FixNeeds kFixNeeds[] = {
+    {Fix::KswapdClasszoneSentinel, Fix::KswapdSleepAnyZone,
+     "e716f2eb24de's pgdat_balanced() is the one-zone check the patch before it in the "
+     "series gave prepare_kswapd_sleep"},
     {Fix::NonLruMigration, Fix::PutPageAfterMigration,
      "bda807d44454 frees a migrated non-LRU page with put_page; before c6c919eb90e0 a "
      "migrated page went to putback_lru_page, onto the LRU"},

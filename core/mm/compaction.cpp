@@ -892,42 +892,85 @@ int alloc_contig_migrate_range(Mm& mm, Pfn start, Pfn end) {
   return 0;
 }
 
-void wakeup_kcompactd(Mm& mm, int order) {
-  mm.kcompactd_order = std::max(mm.kcompactd_order, order);
-  if (Sim* s = Sim::current()) s->wake(make_obj(objclass::kKcompactd, 0));
+namespace {
+
+ObjId kcompactd_wait_obj() { return make_obj(objclass::kKcompactd, 0); }
+
+bool kcompactd_work_requested(const Mm& mm) { return mm.kcompactd_max_order > 0; }
+
+// Some zone up to the classzone is suitable for compaction at the requested order.
+bool kcompactd_node_suitable(Mm& mm) {
+  for (int zoneid = 0; zoneid <= mm.kcompactd_classzone_idx; zoneid++) {
+    Zone& zone = mm.zones[size_t(zoneid)];
+    if (!zone.managed_pages) continue;  // !populated_zone(zone)
+    if (compaction_suitable(mm, zone, mm.kcompactd_max_order, 0) == CompactResult::Continue)
+      return true;
+  }
+  return false;
+}
+
+// kcompactd_do_work (4.8.15 mm/compaction.c:1888-1945): sync-light compaction of every
+// zone up to the classzone that is neither deferred nor unsuitable; a zone that meets its
+// low watermark afterwards has its deferral reset, one compacted to the end is deferred
+// as sync direct compaction defers.
+void kcompactd_do_work(Mm& mm) {
+  MODEL_FUNC("kcompactd_do_work");
+  sched(Op::Read, Access::Read, kcompactd_wait_obj(), here());
+  const int order = mm.kcompactd_max_order;
+  const int classzone_idx = mm.kcompactd_classzone_idx;
+  mm.stat(Stat::KCOMPACTD_WAKE)++;
+  for (int z = 0; z <= classzone_idx; ++z) {
+    Zone& zone = mm.zones[size_t(z)];
+    if (!zone.managed_pages) continue;
+    if (compaction_deferred(zone, order)) continue;
+    if (compaction_suitable(mm, zone, order, 0) != CompactResult::Continue) continue;
+    compact_control cc;
+    cc.zone = uint32_t(z);
+    cc.order = order;
+    cc.mode = MigrateMode::SyncLight;
+    cc.gfp_mask = background_gfp(mm);
+    const CompactResult status = compact_zone(mm, cc);
+    if (compaction_succeeded(mm, zone, order, status, 0))
+      compaction_defer_reset(zone, order, false);
+    else if (status == CompactResult::PartialSkipped || status == CompactResult::Complete)
+      defer_compaction(zone, order);
+  }
+  // Regardless of success, we are done until woken up next. But remember the requested
+  // order/classzone_idx in case it was higher/tighter than our current ones.
+  sched(Op::Write, Access::Write, kcompactd_wait_obj(), here());
+  if (mm.kcompactd_max_order <= order) mm.kcompactd_max_order = 0;
+  if (mm.kcompactd_classzone_idx >= classzone_idx)
+    mm.kcompactd_classzone_idx = int(mm.zones.size()) - 1;
+}
+
+}  // namespace
+
+void wakeup_kcompactd(Mm& mm, int order, int classzone_idx) {
+  if (!order) return;
+  MODEL_FUNC("wakeup_kcompactd");
+  sched(Op::Write, Access::Write, kcompactd_wait_obj(), here());
+  if (mm.kcompactd_max_order < order) mm.kcompactd_max_order = order;
+  if (mm.kcompactd_classzone_idx > classzone_idx) mm.kcompactd_classzone_idx = classzone_idx;
+  if (!mm.kcompactd_waiting) return;
+  if (!kcompactd_node_suitable(mm)) return;
+  if (Sim* s = Sim::current()) s->wake(kcompactd_wait_obj());  // wake_up_interruptible
 }
 
 void kcompactd(Mm& mm) {
   MODEL_FUNC("kcompactd");
-  const ObjId wait = make_obj(objclass::kKcompactd, 0);
   Sim& sim = *Sim::current();
+  mm.kcompactd_max_order = 0;
+  mm.kcompactd_classzone_idx = int(mm.zones.size()) - 1;
   for (;;) {
-    if (mm.kcompactd_order < 0) {
-      if (!sim.wait_idle(wait, "kcompactd_wait")) return;  // the run is over
-      continue;
+    // wait_event_freezable(pgdat->kcompactd_wait, kcompactd_work_requested(pgdat))
+    sched(Op::Read, Access::Read, kcompactd_wait_obj(), here());
+    while (!kcompactd_work_requested(mm)) {
+      mm.kcompactd_waiting = true;
+      const bool live = sim.wait_idle(kcompactd_wait_obj(), "kcompactd_wait");
+      mm.kcompactd_waiting = false;
+      if (!live) return;  // the run is over
     }
-    sched(Op::Read, Access::Read, wait, here());
-    const int order = mm.kcompactd_order;
-    mm.kcompactd_order = -1;
-    // kcompactd_do_work (4.8.15 mm/compaction.c:1911-1945): sync-light compaction of
-    // every zone that is neither deferred nor unsuitable; a zone that meets its low
-    // watermark afterwards has its deferral reset, one compacted to the end is deferred
-    // as sync direct compaction defers.
-    for (uint32_t z = 0; z < mm.zones.size(); ++z) {
-      Zone& zone = mm.zones[z];
-      if (compaction_deferred(zone, order)) continue;
-      if (compaction_suitable(mm, zone, order, 0) != CompactResult::Continue) continue;
-      compact_control cc;
-      cc.zone = z;
-      cc.order = order;
-      cc.mode = MigrateMode::SyncLight;
-      cc.gfp_mask = background_gfp(mm);
-      const CompactResult status = compact_zone(mm, cc);
-      if (compaction_succeeded(mm, zone, order, status, 0))
-        compaction_defer_reset(zone, order, false);
-      else if (status == CompactResult::PartialSkipped || status == CompactResult::Complete)
-        defer_compaction(zone, order);
-    }
+    kcompactd_do_work(mm);
   }
 }
 

@@ -109,9 +109,10 @@ int compact_range(Mm& mm, Pfn start, Pfn end, MigrateMode mode);
 int alloc_contig_migrate_range(Mm& mm, Pfn start, Pfn end);
 Pfn isolate_migratepages_range(Mm& mm, compact_control& cc, Pfn start_pfn, Pfn end_pfn);
 
-// kcompactd: a daemon that sleeps until wakeup_kcompactd and then compacts every zone for
-// the requested order (kcompactd_do_work).
+// kcompactd: a daemon that sleeps until wakeup_kcompactd and then compacts the zones up
+// to the requested classzone for the requested order (kcompactd_do_work). kswapd wakes it
+// before it sleeps (mm/kswapd.h); an order-0 wakeup does nothing.
 void kcompactd(Mm& mm);
-void wakeup_kcompactd(Mm& mm, int order);
+void wakeup_kcompactd(Mm& mm, int order, int classzone_idx);
 
 }  // namespace pagesim::mm

@@ -91,6 +91,20 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "Babka; its v3 patch is archive id 24260322014: "
      "when a non-movable allocation's page would be stolen from another migratetype, sync "
      "compaction goes on to the end of the pageblock it is in before it reports success)"},
+    {Fix::KswapdSleepAnyZone, "fix-zone-balance-check-in-prepare-kswapd-sleep",
+     "mm, vmscan: fix zone balance check in prepare_kswapd_sleep (4.12, Shantanu Goel; its "
+     "id is not in the stored archive: kswapd may sleep, and wake kcompactd, when one zone "
+     "up to the classzone is balanced, as balance_pgdat stops; before, every zone had to be)"},
+    {Fix::KswapdClasszoneSentinel, "e716f2eb24de",
+     "mm, vmscan: prevent kswapd sleeping prematurely due to mismatched classzone_idx (4.12, "
+     "Mel Gorman: a kswapd nobody woke keeps the classzone it balanced (MAX_NR_ZONES marks "
+     "no wakeup; before, it fell back to zone 0), and pgdat_balanced() checks the zones from "
+     "the lowest)"},
+    {Fix::KswapdFailures, "c73322d098e4",
+     "mm: fix 100% CPU kswapd busyloop on unreclaimable nodes (4.12, Johannes Weiner: after "
+     "16 balance_pgdat runs that reclaim nothing, the node is hopeless: kswapd sleeps and "
+     "wakeups leave it to direct reclaim; before, kswapd looped at 100% CPU on a node whose "
+     "memory it could not reclaim)"},
     {Fix::AllocNoFragment, "6bb154504f8b",
      "mm, page_alloc: spread allocations across zones before introducing fragmentation "
      "(5.0, Mel Gorman: the fast path of an allocation whose preferred zone is ZONE_NORMAL "

@@ -31,6 +31,9 @@ enum class Fix : uint8_t {
   FallbackSmallestNoSteal,   // 7a8f58f39188 (4.13): a movable fallback that cannot claim the block takes the smallest page
   CompactSameMigratetype,    // 282722b0d258 (4.12): async direct compaction scans the allocation's migratetype only
   CompactFinishWholePageblock,  // baf6a9a1db5a (4.12): sync compaction for a stealing allocation ends its pageblock
+  KswapdSleepAnyZone,        // "fix zone balance check in prepare_kswapd_sleep" (4.12): one balanced zone lets kswapd sleep
+  KswapdClasszoneSentinel,   // e716f2eb24de (4.12): a kswapd not woken keeps the classzone it balanced
+  KswapdFailures,            // c73322d098e4 (4.12): kswapd gives up a node after 16 balance_pgdat runs without progress
   AllocNoFragment,           // 6bb154504f8b (5.0): the fast path of a Normal-zone allocation first falls back by whole pageblocks only
   AllocFlagsKswapd,          // 0a79cdad5eb2 (5.0): alloc_flags_nofragment no longer sets ALLOC_NOFRAGMENT
   AllocNoFragmentRestored,   // "fix never set ALLOC_NOFRAGMENT flag" (5.1): it sets it again

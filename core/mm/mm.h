@@ -77,6 +77,10 @@ enum class Stat : uint8_t {
   COMPACTSTALL,
   COMPACTFAIL,
   COMPACTSUCCESS,
+  KCOMPACTD_WAKE,
+  PAGEOUTRUN,                     // balance_pgdat runs
+  KSWAPD_LOW_WMARK_HIT_QUICKLY,   // woken during its short sleep
+  KSWAPD_HIGH_WMARK_HIT_QUICKLY,  // could not sleep: the node was not balanced
   Count_
 };
 const char* stat_name(Stat s);
@@ -95,6 +99,17 @@ struct Process {
   bool exited = false;
 };
 
+// pgdat's kswapd fields (mm/kswapd.h). kswapd runs only when a scenario starts it.
+struct KswapdState {
+  bool running = false;    // the run has a kswapd0 task
+  int order = 0;           // pgdat->kswapd_order
+  int classzone_idx = 0;   // pgdat->kswapd_classzone_idx (nr_zones: not woken, e716f2eb24de)
+  int failures = 0;        // pgdat->kswapd_failures (c73322d098e4)
+  bool waiting = false;    // waitqueue_active(&pgdat->kswapd_wait)
+  bool woken = false;      // a wake_up_interruptible since kswapd's prepare_to_wait
+  bool changed = false;    // the node changed since kswapd's last pass (kswapd_node_changed)
+};
+
 class Mm : public World {
  public:
   Mm() = default;
@@ -108,7 +123,10 @@ class Mm : public World {
   std::vector<Process> processes;  // the LRU page owners (lru.h)
   uint32_t next_content = 1;              // content tokens handed to new data
   std::vector<uint32_t> spare_lists;      // pool for get_private_list
-  int kcompactd_order = -1;               // pgdat->kcompactd_max_order; -1: asleep
+  int kcompactd_max_order = 0;            // pgdat->kcompactd_max_order
+  int kcompactd_classzone_idx = 0;        // pgdat->kcompactd_classzone_idx
+  bool kcompactd_waiting = false;         // waitqueue_active(&pgdat->kcompactd_wait)
+  KswapdState kswapd;
   const BalloonHooks* balloon_hooks = nullptr;  // set by drivers::Drivers
   // kasan_free_pages: a driver that keeps its objects in the page itself (z3fold) learns
   // that the page went back to the allocator, so that KASAN reports a later access.

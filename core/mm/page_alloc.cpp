@@ -29,6 +29,7 @@
 
 #include "engine/sync.h"
 #include "mm/current.h"
+#include "mm/kswapd.h"
 #include "mm/page_ops.h"
 #include "mm/vmstat.h"
 
@@ -156,6 +157,7 @@ void __mod_zone_freepage_state(Mm& mm, Zone& z, int64_t nr_pages) {
   z.free_pages = uint64_t(int64_t(z.free_pages) + nr_pages);
   mm.stat(Stat::NR_FREE_PAGES) += nr_pages;
   sample_counter(mm, Stat::NR_FREE_PAGES);
+  kswapd_note_free_pages(mm);
 }
 
 // NR_FREE_CMA_PAGES: the pages on the MIGRATE_CMA free lists.
@@ -772,14 +774,24 @@ Pfn __alloc_pages_direct_compact(Mm& mm, unsigned order, unsigned alloc_flags,
   return kNoPfn;
 }
 
-// __alloc_pages_slowpath (4.8), without kswapd, reclaim and the OOM killer.
+// wake_all_kswapds: wakeup_kswapd() for the first zone of the zonelist the allocation may
+// use (the model has one node), with that zone as the classzone (ac->high_zoneidx).
+void wake_all_kswapds(Mm& mm, unsigned order, const AllocContext& ac) {
+  if (!mm.kswapd.running) return;
+  for (size_t i = mm.zones.size(); i-- > 0;)
+    if (zone_allowed(ac.gfp, mm.zones[i])) return wakeup_kswapd(mm, uint32_t(i), int(order), int(i));
+}
+
+// __alloc_pages_slowpath (4.8), without reclaim and the OOM killer.
 Pfn __alloc_pages_slowpath(Mm& mm, unsigned order, const AllocContext& ac) {
   MODEL_FUNC("__alloc_pages_slowpath");
   const bool can_direct_reclaim = ac.gfp & __GFP_DIRECT_RECLAIM;
   CompactPriority compact_priority = DEF_COMPACT_PRIORITY;
   CompactResult compact_result = CompactResult::Skipped;
-  // wake_all_kswapds(): kswapd is not modelled.
+  // The fast path uses conservative alloc_flags to succeed only until kswapd needs to be
+  // woken up, and to avoid the cost of setting up alloc_flags precisely. So we do that now.
   unsigned alloc_flags = gfp_to_alloc_flags(ac.gfp);
+  if (ac.gfp & __GFP_KSWAPD_RECLAIM) wake_all_kswapds(mm, order, ac);
 
   // The adjusted alloc_flags might result in immediate success, so try that first.
   Pfn page = get_page_from_freelist(mm, order, alloc_flags, ac);
@@ -807,7 +819,8 @@ Pfn __alloc_pages_slowpath(Mm& mm, unsigned order, const AllocContext& ac) {
     }
   }
 
-  // retry:
+  // retry: ensure kswapd doesn't accidentally go to sleep as long as we loop.
+  if (ac.gfp & __GFP_KSWAPD_RECLAIM) wake_all_kswapds(mm, order, ac);
   if (gfp_pfmemalloc_allowed(ac.gfp)) alloc_flags = ALLOC_NO_WATERMARKS;
   page = get_page_from_freelist(mm, order, alloc_flags, ac);
   if (page != kNoPfn) return page;

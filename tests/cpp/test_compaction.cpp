@@ -751,13 +751,14 @@ TEST(CompactionKcompactd, WakesOnWakeupAndCompacts) {
   sim.spawn(1, "waker", [&] {
     delay(10'000);
     migrated_before_wakeup = k.stat(Stat::PGMIGRATE_SUCCESS);
-    wakeup_kcompactd(k, 9);
+    wakeup_kcompactd(k, 9, 0);
   });
   const RunResult r = sim.run();
   ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(migrated_before_wakeup, 0);
   EXPECT_GT(k.stat(Stat::PGMIGRATE_SUCCESS), 0);
-  EXPECT_EQ(k.kcompactd_order, -1);
+  EXPECT_EQ(k.kcompactd_max_order, 0);
+  EXPECT_EQ(k.stat(Stat::KCOMPACTD_WAKE), 1);
   EXPECT_GE(high_order_blocks(k, 9), 1u) << str(blocks(k));
   EXPECT_EQ(process_verify(k, pid), 0u);
   // Success resets the zone's deferral for that order (compaction_defer_reset).
@@ -782,7 +783,7 @@ TEST(CompactionKcompactd, DefersAZoneItCannotCompactAndSkipsItNextTime) {
     Sim sim(sim_cfg(2), &k, std::make_unique<RandomStrategy>(3));
     with_teardown(sim, k);
     sim.spawn(0, "kcompactd0", [&] { kcompactd(k); }, /*daemon=*/true);
-    sim.spawn(1, "waker", [&] { wakeup_kcompactd(k, 4); });
+    sim.spawn(1, "waker", [&] { wakeup_kcompactd(k, 4, 0); });
     const RunResult r = sim.run();
     EXPECT_TRUE(r.ok()) << outcomes_str(r);
     return k.stat(Stat::COMPACTMIGRATE_SCANNED) - before;
@@ -793,6 +794,24 @@ TEST(CompactionKcompactd, DefersAZoneItCannotCompactAndSkipsItNextTime) {
   EXPECT_EQ(wake(), 0);  // deferred: considered 1 of 2, not scanned
   EXPECT_GT(wake(), 0);  // considered 2 of 2: compacted again, deferred further
   EXPECT_EQ(zone.compact_defer_shift, 2u);
+}
+
+// wakeup_kcompactd(pgdat, 0, ...) returns at once: kswapd asks for order 0 whenever it
+// goes to sleep for an order-0 request.
+TEST(CompactionKcompactd, AnOrderZeroWakeupDoesNothing) {
+  Kernel k(kcfg("v4.8", 4096));
+  fragment(k);
+  Sim sim(sim_cfg(2), &k, std::make_unique<RandomStrategy>(3));
+  with_teardown(sim, k);
+  sim.spawn(0, "kcompactd0", [&] { kcompactd(k); }, /*daemon=*/true);
+  sim.spawn(1, "waker", [&] {
+    delay(10'000);
+    wakeup_kcompactd(k, 0, 0);
+  });
+  const RunResult r = sim.run();
+  ASSERT_TRUE(r.ok()) << outcomes_str(r);
+  EXPECT_EQ(k.stat(Stat::KCOMPACTD_WAKE), 0);
+  EXPECT_EQ(k.stat(Stat::COMPACTMIGRATE_SCANNED), 0);
 }
 
 TEST(CompactionKcompactd, SleepsWithoutAWakeup) {
