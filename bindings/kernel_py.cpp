@@ -186,13 +186,13 @@ class KernelMachine : public Machine {
         throw UsageError("kswapd=True: " + kernel_->preset_name() +
                          " has no kcompactd (698b1b30642f, 4.6); its kswapd compacts after "
                          "reclaim, which the model does not have");
-      const auto later = kernel_->cfg.fixes & ~kernel::find_preset("v4.14").fixes;
+      const auto later = kernel_->cfg.fixes & ~kernel::find_preset("v4.19").fixes;
       for (size_t f = 0; f < later.size(); ++f)
         if (later.test(f))
-          throw UsageError("kswapd=True: the model's kswapd is 4.8's to 4.14's, and " +
+          throw UsageError("kswapd=True: the model's kswapd is 4.8's to 4.19's, and " +
                            kernel_->preset_name() + " has " + fix_info(Fix(f)).name +
-                           ", from a later release (4.17's kcompactd wakeup, 5.0's watermark "
-                           "boost and 5.9's proactive compaction are not modelled yet)");
+                           ", from a later release (5.0's watermark boost and 5.9's "
+                           "proactive compaction are not modelled yet)");
     }
     check_ = check;
   }

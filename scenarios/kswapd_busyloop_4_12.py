@@ -58,6 +58,6 @@ def test_with_the_fix_kswapd_gives_up_after_16_runs():
 
 def test_explored_both_ways():
     ex = unreclaimable_node.explore(strategy="dpor", preemption_bound=2)
-    assert ex.exhausted and ex.outcomes == {"ok": 59641}, ex
+    assert ex.exhausted and ex.outcomes == {"ok": 59644}, ex
     ex = unreclaimable_node.explore(fixes=BUGGY, strategy="dpor", preemption_bound=2)
-    assert ex.exhausted and ex.outcomes == {"hang": 10295}, ex
+    assert ex.exhausted and ex.outcomes == {"hang": 10424}, ex

@@ -1381,7 +1381,7 @@ ADDED = [(p, f) for p, d in PRESETS.items() for f in d["fixes"]
          if f not in BASE and p != "movable-v3" and REMOVED_BY[f] not in d["fixes"]]
 
 # Fixes whose behaviour only a kernel thread shows on every preset that has them
-# (scenarios start user tasks, and kswapd=True is refused after v4.14: the later kswapd is
+# (scenarios start user tasks, and kswapd=True is refused after v4.19: the later kswapd is
 # not modelled), pinned by the GoogleTests named.
 PINNED_IN_CPP = {
     "b485c6f1f9f5": "CompactionThrottle.KcompactdLoopStarvesItsCpuWithoutCondResched",
@@ -1390,6 +1390,12 @@ PINNED_IN_CPP = {
     "e716f2eb24de": "Kswapd.WithoutE716f2eb24deANeverWokenKswapdBalancesZoneZeroOnly",
     # Also scenarios/kswapd_busyloop_4_12.py, both ways on v4.14.
     "c73322d098e4": "Kswapd.WithoutC73322d098e4KswapdNeverSleepsOnAnUnreclaimableNode",
+    "9092c71bb724": "Shrinker.Since9092c71bb724AShareByPriorityNotTwiceTheCache",
+    "e496612c5130": "Shrinker.WithE496612c5130AWaitingRegistrationStopsTheWalk",
+    "172b06c32b94": "Shrinker.With172b06c32b94ASmallCacheIsScannedAtEveryPriority",
+    "a9a238e83fbb": "Shrinker.With172b06c32b94ASmallCacheIsScannedAtEveryPriority",
+    "wakeup-kcompactd-even-if-kswapd-cannot-free-more-memory":
+        "Kswapd.SinceWakeupKcompactdEvenIfKswapdCannotAnAtomicCallerWakesKcompactd",
     # Scanner and allocator internals no scenario observes on every preset.
     "fdd048e12c9a": "CompactionScanner.WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure",
     "no-watermark-check-in-compact-finished": "CompactionFinished.StopsAtASuitablePageBelowTheWatermarkSince4_12",

@@ -87,9 +87,10 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v4.19"]["fixes"]) - set(presets["v4.14"]["fixes"]) == {
         "c7cdff0e8647", "71994620bb25", "drop-max-zpage-size", "5d03a6613957",
         "z3fold-limit-use-of-stale-list-for-allocation", "z3fold-use-gfpflags-allow-blocking",
-        "z3fold-fix-reclaim-lock-ups"}
+        "z3fold-fix-reclaim-lock-ups", "9092c71bb724", "e496612c5130",
+        "wakeup-kcompactd-even-if-kswapd-cannot-free-more-memory", "172b06c32b94"}
     assert set(presets["v5.4"]["fixes"]) - set(presets["v4.19"]["fixes"]) == {
-        "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
+        "a9a238e83fbb", "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
         "fix-shrinker-scan-number-of-pages", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
         "23eddf39b2c2", "bb416d18b850", "1d69a3f8ae77", "6bb154504f8b", "0a79cdad5eb2", "fix-never-set-alloc-nofragment", "5e1f0f098b46",
         "always-use-a-captured-page", "efe771c7603b", "cb2dcaf023c2", "ca0246bb97c2", "z3fold-introduce-helper-functions", "z3fold-extend-search", "7c2b8baa61fe",
@@ -164,7 +165,9 @@ def test_fixes_are_named_and_titled() -> None:
         "dont-recheck-watermarks-after-compact-success", "restrict-fragindex-to-costly-orders",
         "73e64c51afc5", "no-watermark-check-in-compact-finished", "3bc48f96cf11", "02aa0cdd7248",
         "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "fix-zone-balance-check-in-prepare-kswapd-sleep",
-        "e716f2eb24de", "c73322d098e4", "6bb154504f8b", "0a79cdad5eb2",
+        "e716f2eb24de", "c73322d098e4", "9092c71bb724", "e496612c5130",
+        "wakeup-kcompactd-even-if-kswapd-cannot-free-more-memory", "172b06c32b94", "a9a238e83fbb",
+        "6bb154504f8b", "0a79cdad5eb2",
         "fix-never-set-alloc-nofragment", "only-search-higher-order-when-fallback", "5e1f0f098b46",
         "always-use-a-captured-page", "b9e20f0da1f5", "efe771c7603b", "cb2dcaf023c2", "9df41314390b", "89f6c88a6ab4", "829ae0f81ce0", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",
@@ -199,7 +202,7 @@ def test_fixes_are_named_and_titled() -> None:
     assert needs["89f6c88a6ab4"] == ["9df41314390b"]
     assert needs["9df41314390b"] == ["cb2dcaf023c2"]
     assert {f["name"]: f["removed_by"] for f in fixes if f["removed_by"]} == {
-        "1b8320b620d6": "b475d42d2c43", "c102f07ca0b0": "b475d42d2c43",
+        "172b06c32b94": "a9a238e83fbb", "1b8320b620d6": "b475d42d2c43", "c102f07ca0b0": "b475d42d2c43",
         "77ff465799c6": "c4549b871102", "1a87aa03597e": "c4549b871102",
         "701d678599d0": "c4549b871102", "04094226d6ce": "e774a7bc7f0a",
         "6d679578fe9c": "e774a7bc7f0a", "d8f117abb380": "fc5488651c7d",
@@ -490,8 +493,8 @@ def test_kswapd_is_a_daemon_the_slow_path_wakes() -> None:
 
 @pytest.mark.parametrize(("preset", "message"), [
     ("v4.4", "kswapd=True: v4.4 has no kcompactd (698b1b30642f, 4.6)"),
-    ("v4.19", ("kswapd=True: the model's kswapd is 4.8's to 4.14's, and v4.19 has "
-               "c7cdff0e8647, from a later release")),
+    ("v5.4", ("kswapd=True: the model's kswapd is 4.8's to 4.19's, and v5.4 has "
+              "a9a238e83fbb, from a later release")),
 ])
 def test_kswapd_is_refused_where_the_model_does_not_have_it(preset: str, message: str) -> None:
     with pytest.raises(ps.UsageError, match=re.escape(message)):

@@ -7,7 +7,9 @@
 #include "mm/invariants.h"
 #include "mm/migrate.h"
 #include "mm/page_alloc.h"
+#include "mm/kswapd.h"
 #include "mm/page_ops.h"
+#include "mm/shrinker.h"
 
 namespace pagesim::drivers {
 
@@ -397,6 +399,20 @@ int balloon_page_migrate(Mm& mm, uint32_t, Pfn newpage, Pfn page, MigrateMode mo
 
 // ---- drivers/virtio/virtio_balloon.c ----
 
+namespace {
+// The balloon's shrinker (71994620bb25): it counts the balloon's pages and deflates them.
+// vb->num_free_page_blocks (free page hinting) is 0: the model's device offers no hinting.
+const mm::ShrinkerOps virtio_balloon_shrinker_ops = {
+    "virtio_balloon_shrinker",
+    [](Mm& mm, uint64_t) -> uint64_t {  // virtio_balloon_shrinker_count
+      MODEL_FUNC("virtio_balloon_shrinker_count");
+      sched(Op::Read, Access::Read, balloon_obj(), here());
+      return the_balloon(mm).vb.num_pages;  // / VIRTIO_BALLOON_PAGES_PER_PAGE (1)
+    },
+    [](Mm& mm, uint64_t, uint64_t nr_to_scan) { return virtio_balloon_shrinker_scan(mm, nr_to_scan); },
+    mm::DEFAULT_SEEKS, 0};
+}  // namespace
+
 void virtballoon_probe(Mm& mm) {
   MODEL_FUNC("virtballoon_probe");
   Balloon& bl = drivers_of(mm).balloon;
@@ -413,6 +429,8 @@ void virtballoon_probe(Mm& mm) {
   b.migratepage = virtballoon_migratepage;
   if (!balloon_has_own_hooks(mm))
     b.mapping = mm.new_mapping("balloon-kvm", &balloon_aops, kBalloonDevId);
+  // virtio_has_feature(VIRTIO_BALLOON_F_DEFLATE_ON_OOM): the model's device offers it.
+  if (deflates_through_shrinker(mm)) mm::register_shrinker(mm, &virtio_balloon_shrinker_ops, 0);
 }
 
 // vb->num_pfns and vb->pfns: covered by balloon_lock since f68b992bbb47 (4.5). Before it,
@@ -470,6 +488,7 @@ uint32_t fill_balloon(Mm& mm, uint64_t num) {
       pfns_access(mm, Access::Write);
       vb.pfns.push_back(page);  // set_page_pfns
       vb.num_pages += 1;        // VIRTIO_BALLOON_PAGES_PER_PAGE
+      mm::kswapd_note_change(mm);  // what the shrinker counts
     }
     mm.put_private_list(pages);
   } else {
@@ -486,6 +505,7 @@ uint32_t fill_balloon(Mm& mm, uint64_t num) {
       pfns_access(mm, Access::Write);
       vb.pfns.push_back(page);  // set_page_pfns
       vb.num_pages += 1;        // VIRTIO_BALLOON_PAGES_PER_PAGE
+      mm::kswapd_note_change(mm);  // what the shrinker counts
     }
   }
   const auto num_allocated_pages = uint32_t(vb.pfns.size());
@@ -519,6 +539,7 @@ uint32_t leak_balloon_pages(Mm& mm, uint64_t num, Pfn* first) {
     vb.pfns.push_back(page);  // set_page_pfns
     if (via_list) list_add(mm, page, pages, here());
     vb.num_pages -= 1;
+    mm::kswapd_note_change(mm);
   }
   const auto num_freed_pages = uint32_t(vb.pfns.size());
   if (num_freed_pages) wake_up(balloon_obj());  // vb->num_pages dropped

@@ -13,6 +13,8 @@
 #include "engine/intern.h"
 #include "mm/invariants.h"
 #include "mm/page_ops.h"
+#include "mm/kswapd.h"
+#include "mm/shrinker.h"
 
 namespace pagesim::drivers {
 
@@ -596,6 +598,17 @@ bool fullness_listed(const mm::MmConfig& cfg, int fullness) {
   return cfg.has(Fix::ZsFreeAtomic) || fullness == ZS_ALMOST_EMPTY || fullness == ZS_ALMOST_FULL;
 }
 
+// zs_stat_inc / zs_stat_dec: a class's object counters, under its lock. What
+// zs_shrinker_count reads: kswapd looks again after a change (mm/kswapd.h).
+void zs_stat_inc(Mm& mm, SizeClass& c, zs_stat_type type, uint64_t cnt) {
+  c.stats[type] += cnt;
+  mm::kswapd_note_change(mm);
+}
+void zs_stat_dec(Mm& mm, SizeClass& c, zs_stat_type type, uint64_t cnt) {
+  c.stats[type] -= cnt;
+  mm::kswapd_note_change(mm);
+}
+
 // insert_zspage: "We want to see more ZS_FULL pages and less almost empty/full. Put
 // pages with higher ->inuse first." Since a40a71e8343e, at the head.
 void insert_zspage(Mm& mm, SizeClass& c, uint32_t id, int fullness) {
@@ -816,7 +829,7 @@ void __free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
     page = next;
   } while (page != kNoPfn);
   cache_free_zspage(mm, id);
-  c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
+  zs_stat_dec(mm, c, OBJ_ALLOCATED, c.objs_per_zspage);
   pool_of(mm, pool).pages_allocated -= c.pages_per_zspage;
 }
 
@@ -849,7 +862,7 @@ void free_zspage_v3(Mm& mm, uint32_t id) {
 
 void free_zspage(Mm& mm, uint32_t pool, SizeClass& c, uint32_t id) {
   if (v3(mm)) {
-    c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
+    zs_stat_dec(mm, c, OBJ_ALLOCATED, c.objs_per_zspage);
     pool_of(mm, pool).pages_allocated -= c.pages_per_zspage;
     return free_zspage_v3(mm, id);
   }
@@ -987,7 +1000,7 @@ uint64_t obj_malloc(Mm& mm, SizeClass& c, uint32_t id, uint64_t handle) {
     set_freelist(mm, zspage_at(mm, id).first_page, head);  // record handle to page->index
   }
   mod_zspage_inuse(mm, id, 1);
-  c.stats[OBJ_USED]++;
+  zs_stat_inc(mm, c, OBJ_USED, 1);
   return location_to_obj(m_page, obj);
 }
 
@@ -1003,7 +1016,7 @@ void obj_free(Mm& mm, SizeClass& c, uint64_t obj) {
   mem_slot(mm, f_page, obj_slot(c.size, f_objidx)).head = get_freeobj(mm, id) << OBJ_TAG_BITS;
   set_freeobj(mm, id, f_objidx);
   mod_zspage_inuse(mm, id, -1);
-  c.stats[OBJ_USED]--;
+  zs_stat_dec(mm, c, OBJ_USED, 1);
 }
 
 void zs_object_copy(Mm& mm, const SizeClass& c, uint64_t dst, uint64_t src) {
@@ -1470,7 +1483,7 @@ void __zs_compact_v3(Mm& mm, uint32_t pool, SizeClass& c) {
       unlock_zspage(mm, src, kNoPfn);
       free_zspage_v3(mm, src);
       spin_lock(class_lock(mm, c));
-      c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
+      zs_stat_dec(mm, c, OBJ_ALLOCATED, c.objs_per_zspage);
       p.pages_allocated -= c.pages_per_zspage;
       p.compaction_freed += c.pages_per_zspage;
       pages_compacted_add(mm, pool, c.pages_per_zspage);
@@ -1614,6 +1627,29 @@ size_t zs_huge_class_size(const Drivers& d, uint32_t pool) {
 
 // ---- pool ----
 
+namespace {
+// The pool's shrinker: it reports the pages compaction could free, and compacts.
+const mm::ShrinkerOps zs_shrinker_ops = {
+    "zs_shrinker",
+    [](Mm& mm, uint64_t pool) { return zs_shrinker_count(mm, uint32_t(pool)); },
+    [](Mm& mm, uint64_t pool, uint64_t) {  // zs_shrinker_scan's own return:
+      const uint64_t pages_freed = zs_shrinker_scan(mm, uint32_t(pool));
+      return pages_freed ? pages_freed : mm::SHRINK_STOP;
+    },
+    mm::DEFAULT_SEEKS, 0};
+
+void zs_register_shrinker(Mm& mm, uint32_t pool) {
+  pool_of(mm, pool).shrinker = mm::register_shrinker(mm, &zs_shrinker_ops, pool);
+}
+
+void zs_unregister_shrinker(Mm& mm, uint32_t pool) {
+  ZsPool& p = pool_of(mm, pool);
+  if (p.shrinker == ~0u) return;  // !pool->shrinker_enabled
+  mm::unregister_shrinker(mm, p.shrinker);
+  p.shrinker = ~0u;
+}
+}  // namespace
+
 uint32_t zs_create_pool(Mm& mm, std::string name) {
   MODEL_FUNC("zs_create_pool");
   Zsmalloc& z = Z(mm);
@@ -1646,6 +1682,8 @@ uint32_t zs_create_pool(Mm& mm, std::string name) {
   }
   p.live = true;
   kasan_alloc(p.life);
+  // Not critical, we still can use the pool and user can trigger compaction manually.
+  zs_register_shrinker(mm, id);
   return id;
 }
 
@@ -1690,6 +1728,7 @@ void zs_flush_migration(Mm& mm, uint32_t pool) {
 void zs_destroy_pool(Mm& mm, uint32_t pool) {
   MODEL_FUNC("zs_destroy_pool");
   ZsPool& p = pool_of(mm, pool);
+  zs_unregister_shrinker(mm, pool);
   if (mm.cfg.has(Fix::MovableOperations))
     zs_flush_migration(mm, pool);
   else
@@ -1741,7 +1780,7 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
     set_zspage_mapping(mm, zspage, c.index, ZS_EMPTY);
     p.pages_allocated += c.pages_per_zspage;
     spin_lock(class_lock(mm, c));
-    c.stats[OBJ_ALLOCATED] += c.objs_per_zspage;
+    zs_stat_inc(mm, c, OBJ_ALLOCATED, c.objs_per_zspage);
     const uint64_t obj = obj_malloc(mm, c, zspage, handle);
     fix_fullness_group(mm, c, zspage);
     record_obj(mm, pool, handle, obj);
@@ -1757,7 +1796,7 @@ uint64_t zs_malloc(Mm& mm, uint32_t pool, size_t size, mm::gfp_t gfp) {
   set_zspage_mapping(mm, zspage, c.index, newfg);
   record_obj(mm, pool, handle, obj);
   p.pages_allocated += c.pages_per_zspage;
-  c.stats[OBJ_ALLOCATED] += c.objs_per_zspage;
+  zs_stat_inc(mm, c, OBJ_ALLOCATED, c.objs_per_zspage);
   // We completely set up zspage so mark them as movable.
   if (mm.cfg.has(Fix::ZsMovableAfterSetup)) SetZsPageMovable(mm, pool, zspage);
   spin_unlock(class_lock(mm, c));
@@ -1817,7 +1856,7 @@ void zs_free(Mm& mm, uint32_t pool, uint64_t handle) {
   if (v3(mm) && fullness == ZS_EMPTY) {
     // v3 (12/16): the stats under class->lock, then free_zspage, which spins on each page
     // lock, outside it, with the handle still pinned.
-    c.stats[OBJ_ALLOCATED] -= c.objs_per_zspage;
+    zs_stat_dec(mm, c, OBJ_ALLOCATED, c.objs_per_zspage);
     spin_unlock(class_lock(mm, c));
     pool_of(mm, pool).pages_allocated -= c.pages_per_zspage;
     free_zspage_v3(mm, zspage);
@@ -1928,6 +1967,19 @@ uint64_t zs_compact(Mm& mm, uint32_t pool) {
     p.compaction_in_progress = 0;
   }
   return pages_freed;
+}
+
+uint64_t zs_shrinker_count(Mm& mm, uint32_t pool) {
+  MODEL_FUNC("zs_shrinker_count");
+  ZsPool& p = pool_of(mm, pool);
+  uint64_t pages_to_free = 0;
+  // Every class from the largest down; no class lock: each class's counters are one read.
+  for (size_t i = p.classes.size(); i-- > 0;) {
+    const SizeClass& c = p.classes[i];
+    sched(Op::Read, Access::Read, c.lock.id, here());
+    pages_to_free += zs_can_compact(c);
+  }
+  return pages_to_free;
 }
 
 uint64_t zs_shrinker_scan(Mm& mm, uint32_t pool) {

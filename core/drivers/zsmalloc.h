@@ -218,6 +218,7 @@ struct ZsPool {
   int32_t compaction_in_progress = 0;  // atomic_t (d2658f2052c7)
   int64_t isolated_pages = 0;      // atomic_long_t
   bool destroying = false;
+  uint32_t shrinker = ~0u;         // pool->shrinker's id (mm/shrinker.h), while registered
 };
 
 struct Zsmalloc {
@@ -258,6 +259,9 @@ uint32_t zs_read_object(mm::Mm& mm, uint32_t pool, uint64_t handle);
 // Returns pool->stats.pages_compacted after the compaction (as the kernel did before
 // 239592815805), or the pages this call freed (after it).
 uint64_t zs_compact(mm::Mm& mm, uint32_t pool);
+// zs_shrinker_count: the pages compaction could free in the pool, read without the class
+// locks.
+uint64_t zs_shrinker_count(mm::Mm& mm, uint32_t pool);
 // zs_shrinker_scan: the pool's shrinker compacts it and reports the pages it freed
 // (before 239592815805, as the growth of pool->stats.pages_compacted meanwhile, which
 // counts a concurrent compaction's pages too; SHRINK_STOP is 0 here).

@@ -24,6 +24,7 @@ inline constexpr uint8_t kKcompactd = 21; // pgdat->kcompactd_wait (mm)
 inline constexpr uint8_t kVmstat = 22;    // the node's vmstat counters (mm/vmstat.h)
 inline constexpr uint8_t kPtl = 23;       // a process's page table lock (mm/lru.h)
 inline constexpr uint8_t kCapture = 24;   // a task's current->capture_control and its capc (mm)
+inline constexpr uint8_t kShrinkerRwsem = 26;  // shrinker_rwsem (mm/shrinker.h)
 inline constexpr uint8_t kKswapd = 25;    // pgdat->kswapd_wait and the node state kswapd loops on (mm)
 // Drivers: each owns a range of classes.
 inline constexpr uint8_t kZsmallocBase = 32;    // 32..39: zspage, handle, class lock, pool ...

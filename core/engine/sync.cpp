@@ -180,6 +180,69 @@ void mutex_unlock(Mutex& m, uint32_t line) {
   released(running_sim(), m.id, false);
 }
 
+void down_read(RwSem& rw, uint32_t line) {
+  Sim* s = running_sim();
+  if (s) s->might_sleep("rw_semaphore (read)", rw.id);
+  bool queued = false;
+  for (;;) {
+    sched(Op::ReadLock, Access::Write, rw.id, line);
+    if (rw.writer == kNoTask && !rw.writers_waiting) {
+      if (queued) --rw.readers_waiting;
+      ++rw.readers;
+      return acquired(s, rw.id, false);
+    }
+    if (!s) setup_contention("rw_semaphore", rw.id);
+    if (!queued) ++rw.readers_waiting;
+    queued = true;
+    s->block({rw.id, "rw_semaphore (read)", false, false});
+  }
+}
+
+bool down_read_trylock(RwSem& rw, uint32_t line) {
+  sched(Op::Trylock, Access::Write, rw.id, line);
+  if (rw.writer != kNoTask || rw.writers_waiting) return false;
+  ++rw.readers;
+  acquired(running_sim(), rw.id, false);
+  return true;
+}
+
+void up_read(RwSem& rw, uint32_t line) {
+  if (!rw.readers) BUG(REPORT_FUNC("up_read"), "rw_semaphore not read-locked: " + obj_label(rw.id));
+  sched(Op::ReadUnlock, Access::Write, rw.id, line);
+  --rw.readers;
+  released(running_sim(), rw.id, false);
+}
+
+void down_write(RwSem& rw, uint32_t line) {
+  Sim* s = running_sim();
+  if (s) s->might_sleep("rw_semaphore (write)", rw.id);
+  bool queued = false;
+  for (;;) {
+    sched(Op::WriteLock, Access::Write, rw.id, line);
+    if (rw.writer == kNoTask && !rw.readers) {
+      if (queued) --rw.writers_waiting;
+      rw.writer = self_id();
+      return acquired(s, rw.id, false);
+    }
+    if (!s) setup_contention("rw_semaphore", rw.id);
+    if (!queued) ++rw.writers_waiting;
+    queued = true;
+    s->block({rw.id, "rw_semaphore (write)", false, false});
+  }
+}
+
+void up_write(RwSem& rw, uint32_t line) {
+  check_owner(rw.writer, REPORT_FUNC("up_write"), rw.id);
+  sched(Op::WriteUnlock, Access::Write, rw.id, line);
+  rw.writer = kNoTask;
+  released(running_sim(), rw.id, false);
+}
+
+bool rwsem_is_contended(const RwSem& rw, uint32_t line) {
+  sched(Op::Read, Access::Read, rw.id, line);
+  return rw.readers_waiting || rw.writers_waiting;
+}
+
 namespace {
 // Spins until the task's ticket is served: it then holds the rwlock's wait_lock.
 void rwlock_queue(Sim* s, RwLock& l, const char* what, uint32_t line) {

@@ -114,6 +114,24 @@ void write_unlock(RwLock& l, uint32_t line = here());
 // rwlock_is_contended (qrwlock): the wait_lock is held, so a reader or writer is queued.
 bool rwlock_is_contended(const RwLock& l, uint32_t line = here());
 
+// struct rw_semaphore: readers share, a writer excludes, both sleep. A waiting writer
+// holds off new readers (rwsem-xadd: its waiting bias makes the count negative, and a
+// reader's fast path and trylock fail on a negative count).
+struct RwSem {
+  ObjId id = kNoObj;
+  TaskId writer = kNoTask;
+  uint16_t readers = 0;
+  uint16_t writers_waiting = 0;
+  uint16_t readers_waiting = 0;
+};
+void down_read(RwSem& s, uint32_t line = here());
+bool down_read_trylock(RwSem& s, uint32_t line = here());
+void up_read(RwSem& s, uint32_t line = here());
+void down_write(RwSem& s, uint32_t line = here());
+void up_write(RwSem& s, uint32_t line = here());
+// rwsem_is_contended: a task waits for it (its wait_list is not empty).
+bool rwsem_is_contended(const RwSem& s, uint32_t line = here());
+
 // Bit operations on a flags word that belongs to object `obj`.
 template <class Word>
 inline bool test_bit(int nr, const Word& w, ObjId obj, uint32_t line = here()) {

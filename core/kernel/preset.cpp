@@ -74,14 +74,16 @@ constexpr BuiltIn kBuiltIn[] = {
      "unlock_page wakes by PG_waiters, zram can write incompressible pages back",
      "hxxful/linux-4.14.0-friendlyarm at f2f5b66903995212ddda5de1c6b896b0813d9b31 (4.14.0)"},
     {"v4.19", "v4.14",
-     {Fix::BalloonAllocOutsideLock, Fix::BalloonShrinker, Fix::ZramHugeClassSize, Fix::Z3foldKrefCompact,
-      Fix::Z3foldStaleOnlyIfCanSleep, Fix::Z3foldAllowBlocking, Fix::Z3foldReclaimLockups},
+     {Fix::BalloonAllocOutsideLock, Fix::BalloonShrinker, Fix::ZramHugeClassSize, Fix::ShrinkSlabPriority,
+      Fix::ShrinkSlabContended, Fix::KcompactdWhenKswapdCannot, Fix::ShrinkSlabMinDelta,
+      Fix::Z3foldKrefCompact, Fix::Z3foldStaleOnlyIfCanSleep, Fix::Z3foldAllowBlocking,
+      Fix::Z3foldReclaimLockups},
      "Linux 4.19 (LTS): fill_balloon allocates outside balloon_lock, and the balloon "
-     "deflates on OOM through a shrinker; zram stores a page uncompressed by zsmalloc's "
+     "deflates on OOM through a shrinker; shrinkers are scanned by reclaim priority; zram stores a page uncompressed by zsmalloc's "
      "huge class size; z3fold's compaction holds a page reference, and its reclaim one page",
      "ZDawnG/linux-4.19 at b69769d39abc37abd99bd5af9a3ff3b6ff6a82d4 (4.19.0)"},
     {"v5.4", "v4.19",
-     {Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
+     {Fix::ShrinkSlabMinDeltaReverted, Fix::ZsPutbackDeferred, Fix::ZsDestroyWaitsIsolated, Fix::BalloonListInterfaces,
       Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonShrinkerScanCount, Fix::ZramFreeNotifyTrylock,
       Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::ZramBdStat, Fix::ZramWritebackThrottle,
       Fix::ZramIdleWritebackCleanup, Fix::AllocNoFragment, Fix::AllocFlagsKswapd,
@@ -161,6 +163,8 @@ struct FixNeeds {
   const char* why;
 };
 constexpr FixNeeds kFixNeeds[] = {
+    {Fix::ShrinkSlabMinDelta, Fix::ShrinkSlabPriority,
+     "172b06c32b94's minimum is taken with 9092c71bb724's share of the count"},
     {Fix::KswapdClasszoneSentinel, Fix::KswapdSleepAnyZone,
      "e716f2eb24de's pgdat_balanced() is the one-zone check the patch before it in the "
      "series gave prepare_kswapd_sleep"},
@@ -368,6 +372,7 @@ struct FixRemoved {
   Fix fix, later;
 };
 constexpr FixRemoved kFixRemoved[] = {
+    {Fix::ShrinkSlabMinDelta, Fix::ShrinkSlabMinDeltaReverted},
     {Fix::ZsMigrateEmptyZspage, Fix::ZsNoZspageIsolation},
     {Fix::ZsPutbackDeferred, Fix::ZsNoZspageIsolation},
     {Fix::ZsDestroyWaitsIsolated, Fix::ZsNoZspageIsolation},

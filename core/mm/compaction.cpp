@@ -909,7 +909,7 @@ bool kcompactd_node_suitable(Mm& mm) {
   return false;
 }
 
-// kcompactd_do_work (4.8.15 mm/compaction.c:1888-1945): sync-light compaction of every
+// kcompactd_do_work (4.8.15 mm/compaction.c:1888-1958): sync-light compaction of every
 // zone up to the classzone that is neither deferred nor unsuitable; a zone that meets its
 // low watermark afterwards has its deferral reset, one compacted to the end is deferred
 // as sync direct compaction defers.

@@ -105,6 +105,26 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "16 balance_pgdat runs that reclaim nothing, the node is hopeless: kswapd sleeps and "
      "wakeups leave it to direct reclaim; before, kswapd looped at 100% CPU on a node whose "
      "memory it could not reclaim)"},
+    {Fix::ShrinkSlabPriority, "9092c71bb724",
+     "mm: use sc->priority for slab shrink targets (4.16, Josef Bacik: a shrinker is asked "
+     "to scan its count >> priority, four times over divided by its seeks, plus what "
+     "earlier calls deferred; before, the share of the LRU pages reclaim scanned, which "
+     "kswapd with nothing on the LRU raised to SWAP_CLUSTER_MAX: twice the count)"},
+    {Fix::ShrinkSlabContended, "e496612c5130",
+     "mm: do not stall register_shrinker() (4.16, Minchan Kim: shrink_slab stops after the "
+     "shrinker it is in when a task waits for shrinker_rwsem)"},
+    {Fix::KcompactdWhenKswapdCannot, "wakeup-kcompactd-even-if-kswapd-cannot-free-more-memory",
+     "mm, page_alloc: wakeup kcompactd even if kswapd cannot free more memory (4.17, David "
+     "Rientjes; its id is not in the stored archive: wakeup_kswapd on a hopeless or "
+     "balanced node wakes kcompactd for a caller that cannot reclaim directly; before, "
+     "nothing)"},
+    {Fix::ShrinkSlabMinDelta, "172b06c32b94",
+     "mm: slowly shrink slabs with a relatively small number of objects (4.19, Roman "
+     "Gushchin: a shrinker is asked for at least min(count, batch) a call, at every "
+     "priority)"},
+    {Fix::ShrinkSlabMinDeltaReverted, "a9a238e83fbb",
+     "Revert \"mm: slowly shrink slabs with a relatively small number of objects\" (5.0, "
+     "Dave Chinner: 172b06c32b94's minimum goes)"},
     {Fix::AllocNoFragment, "6bb154504f8b",
      "mm, page_alloc: spread allocations across zones before introducing fragmentation "
      "(5.0, Mel Gorman: the fast path of an allocation whose preferred zone is ZONE_NORMAL "

@@ -34,6 +34,11 @@ enum class Fix : uint8_t {
   KswapdSleepAnyZone,        // "fix zone balance check in prepare_kswapd_sleep" (4.12): one balanced zone lets kswapd sleep
   KswapdClasszoneSentinel,   // e716f2eb24de (4.12): a kswapd not woken keeps the classzone it balanced
   KswapdFailures,            // c73322d098e4 (4.12): kswapd gives up a node after 16 balance_pgdat runs without progress
+  ShrinkSlabPriority,        // 9092c71bb724 (4.16): shrinkers scan freeable >> priority, and defer what they leave
+  ShrinkSlabContended,       // e496612c5130 (4.16): shrink_slab stops at a waiting register_shrinker
+  KcompactdWhenKswapdCannot, // "wakeup kcompactd even if kswapd cannot free more memory" (4.17)
+  ShrinkSlabMinDelta,        // 172b06c32b94 (4.19): a shrinker scans at least min(freeable, batch) a call
+  ShrinkSlabMinDeltaReverted,  // a9a238e83fbb (5.0): the revert of 172b06c32b94
   AllocNoFragment,           // 6bb154504f8b (5.0): the fast path of a Normal-zone allocation first falls back by whole pageblocks only
   AllocFlagsKswapd,          // 0a79cdad5eb2 (5.0): alloc_flags_nofragment no longer sets ALLOC_NOFRAGMENT
   AllocNoFragmentRestored,   // "fix never set ALLOC_NOFRAGMENT flag" (5.1): it sets it again

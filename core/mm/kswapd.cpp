@@ -10,6 +10,7 @@
 #include "mm/compaction.h"
 #include "mm/current.h"
 #include "mm/page_alloc.h"
+#include "mm/shrinker.h"
 #include "mm/vmstat.h"
 
 namespace pagesim::mm {
@@ -52,17 +53,22 @@ bool pgdat_balanced(const Mm& mm, int order, int classzone_idx) {
   return !managed;
 }
 
-// shrink_node: get_scan_count() reads the LRU sizes and finds nothing to scan (no swap for
-// the anonymous pages, no file pages): sc->nr_scanned and sc->nr_reclaimed stay as they
-// are. The model has no shrinkers for shrink_slab() to call.
-void shrink_node() {
+// shrink_node (4.8.15 mm/vmscan.c:2509-2598): get_scan_count() reads the LRU sizes and
+// finds nothing to scan (no swap for the anonymous pages, no file pages): sc->nr_scanned
+// and sc->nr_reclaimed stay as they are, and no LRU page is eligible. Then the slab caches
+// are shrunk "in the same proportion that the eligible LRU pages were scanned": what
+// shrinkers free goes back to the allocator, but only slab pages (reclaimed_slab, which
+// the model has none of) count as reclaimed.
+void shrink_node(Mm& mm, const scan_control& sc) {
   MODEL_FUNC("shrink_node");
   sched(Op::Read, Access::Read, vmstat_obj(), here());
+  const uint64_t node_lru_pages = 0;
+  shrink_slab(mm, /*nr_scanned=*/0, node_lru_pages, sc.priority);
 }
 
 // Returns true if kswapd scanned at least the requested number of pages to reclaim, which
 // decides whether the scanning priority needs to be raised.
-bool kswapd_shrink_node(const Mm& mm, scan_control& sc) {
+bool kswapd_shrink_node(Mm& mm, scan_control& sc) {
   MODEL_FUNC("kswapd_shrink_node");
   // Reclaim a number of pages proportional to the number of zones.
   sc.nr_to_reclaim = 0;
@@ -71,7 +77,7 @@ bool kswapd_shrink_node(const Mm& mm, scan_control& sc) {
     if (!managed_zone(zone)) continue;
     sc.nr_to_reclaim += std::max(zone.watermark[size_t(Watermark::High)], SWAP_CLUSTER_MAX);
   }
-  shrink_node();
+  shrink_node(mm, sc);
   // Fragmentation may mean that the system cannot be rebalanced for high-order
   // allocations. If twice the allocation size has been reclaimed then recheck watermarks
   // only at order-0 to prevent excessive reclaim.
@@ -206,7 +212,7 @@ void kswapd_node_changed(Mm& mm) {
   wake_up_pollers(kswapd_node_obj());
 }
 
-void wakeup_kswapd(Mm& mm, uint32_t zone_id, int order, int classzone_idx) {
+void wakeup_kswapd(Mm& mm, uint32_t zone_id, gfp_t gfp_flags, int order, int classzone_idx) {
   KswapdState& pg = mm.kswapd;
   if (!pg.running) return;
   MODEL_FUNC("wakeup_kswapd");
@@ -219,24 +225,34 @@ void wakeup_kswapd(Mm& mm, uint32_t zone_id, int order, int classzone_idx) {
   kswapd_node_changed(mm);
   if (!pg.waiting) return;
   // c73322d098e4: a hopeless node is left to direct reclaim.
-  if (mm.cfg.has(Fix::KswapdFailures) && pg.failures >= MAX_RECLAIM_RETRIES) return;
+  const bool hopeless = mm.cfg.has(Fix::KswapdFailures) && pg.failures >= MAX_RECLAIM_RETRIES;
+  bool balanced;
   if (mm.cfg.has(Fix::KswapdClasszoneSentinel)) {
-    if (pgdat_balanced(mm, order, classzone_idx)) return;
+    balanced = pgdat_balanced(mm, order, classzone_idx);
   } else {
     // Only wake kswapd if all zones are unbalanced.
-    for (int z = 0; z <= classzone_idx; z++) {
+    balanced = false;
+    for (int z = 0; z <= classzone_idx && !balanced; z++) {
       const Zone& zone = mm.zones[size_t(z)];
-      if (managed_zone(zone) && zone_balanced(mm, zone, order)) return;
+      balanced = managed_zone(zone) && zone_balanced(mm, zone, order);
     }
+  }
+  if (hopeless || balanced) {
+    // There may be plenty of free memory available, but it's too fragmented for
+    // high-order allocations. Wake up kcompactd and rely on compaction_suitable() to
+    // determine if it's needed (4.17).
+    if (mm.cfg.has(Fix::KcompactdWhenKswapdCannot) && !(gfp_flags & __GFP_DIRECT_RECLAIM))
+      wakeup_kcompactd(mm, order, classzone_idx);
+    return;
   }
   pg.woken = true;  // wake_up_interruptible(&pgdat->kswapd_wait)
   Sim::current()->wake(kswapd_wait_obj());
 }
 
 // kswapd() (4.8.15 mm/vmscan.c:3403-3484). A pass that starts from what the last one
-// started from, with no zone's free pages changed in between, decides what it decided:
-// kswapd then waits for a change instead of running it again (it would in the kernel,
-// at 100% of its CPU). A run that ends with kswapd so is a hang: 4.8's kswapd on a node it
+// started from, with nothing changed in between that it looks at (kswapd_node_changed),
+// decides what it decided: kswapd then waits for a change instead of running it again (it
+// would in the kernel, at 100% of its CPU). A run that ends with kswapd so is a hang: 4.8's kswapd on a node it
 // can neither balance nor give up, the busy loop c73322d098e4 fixed.
 void kswapd(Mm& mm) {
   MODEL_FUNC("kswapd");

@@ -13,7 +13,8 @@ const char* stat_name(Stat s) {
       "pgmigrate_fail",         "compact_migrate_scanned", "compact_free_scanned",
       "compact_isolated",       "compact_stall",         "compact_fail",
       "compact_success",        "compact_daemon_wake",   "pageoutrun",
-      "kswapd_low_wmark_hit_quickly", "kswapd_high_wmark_hit_quickly"};
+      "kswapd_low_wmark_hit_quickly", "kswapd_high_wmark_hit_quickly",
+      "slabs_scanned"};
   static_assert(sizeof(names) / sizeof(names[0]) == size_t(Stat::Count_));
   return names[size_t(s)];
 }

@@ -81,6 +81,7 @@ enum class Stat : uint8_t {
   PAGEOUTRUN,                     // balance_pgdat runs
   KSWAPD_LOW_WMARK_HIT_QUICKLY,   // woken during its short sleep
   KSWAPD_HIGH_WMARK_HIT_QUICKLY,  // could not sleep: the node was not balanced
+  SLABS_SCANNED,                  // objects shrinkers were asked to scan
   Count_
 };
 const char* stat_name(Stat s);
@@ -97,6 +98,16 @@ struct Process {
   SpinLock ptl;                    // the page table lock: the ptes and the rmap changes of them
   std::vector<uint32_t> content;   // what each virtual page should contain
   bool exited = false;
+};
+
+// A registered struct shrinker (mm/shrinker.h): its callbacks and owner; `listed` while on
+// shrinker_list (unregister_shrinker takes it off).
+struct ShrinkerOps;
+struct Shrinker {
+  const ShrinkerOps* ops = nullptr;
+  uint64_t private_ = 0;
+  bool listed = false;
+  uint64_t nr_deferred = 0;  // objects to scan left from earlier calls (9092c71bb724 on)
 };
 
 // pgdat's kswapd fields (mm/kswapd.h). kswapd runs only when a scenario starts it.
@@ -127,6 +138,8 @@ class Mm : public World {
   int kcompactd_classzone_idx = 0;        // pgdat->kcompactd_classzone_idx
   bool kcompactd_waiting = false;         // waitqueue_active(&pgdat->kcompactd_wait)
   KswapdState kswapd;
+  std::vector<Shrinker> shrinkers;        // shrinker_list, in registration order
+  RwSem shrinker_rwsem{make_obj(objclass::kShrinkerRwsem, 0)};
   const BalloonHooks* balloon_hooks = nullptr;  // set by drivers::Drivers
   // kasan_free_pages: a driver that keeps its objects in the page itself (z3fold) learns
   // that the page went back to the allocator, so that KASAN reports a later access.

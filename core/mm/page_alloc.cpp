@@ -157,7 +157,7 @@ void __mod_zone_freepage_state(Mm& mm, Zone& z, int64_t nr_pages) {
   z.free_pages = uint64_t(int64_t(z.free_pages) + nr_pages);
   mm.stat(Stat::NR_FREE_PAGES) += nr_pages;
   sample_counter(mm, Stat::NR_FREE_PAGES);
-  kswapd_note_free_pages(mm);
+  kswapd_note_change(mm);
 }
 
 // NR_FREE_CMA_PAGES: the pages on the MIGRATE_CMA free lists.
@@ -779,7 +779,8 @@ Pfn __alloc_pages_direct_compact(Mm& mm, unsigned order, unsigned alloc_flags,
 void wake_all_kswapds(Mm& mm, unsigned order, const AllocContext& ac) {
   if (!mm.kswapd.running) return;
   for (size_t i = mm.zones.size(); i-- > 0;)
-    if (zone_allowed(ac.gfp, mm.zones[i])) return wakeup_kswapd(mm, uint32_t(i), int(order), int(i));
+    if (zone_allowed(ac.gfp, mm.zones[i]))
+      return wakeup_kswapd(mm, uint32_t(i), ac.gfp, int(order), int(i));
 }
 
 // __alloc_pages_slowpath (4.8), without reclaim and the OOM killer.

@@ -363,6 +363,58 @@ TEST(Engine, RwlockReadersShareWritersExclude) {
   }
 }
 
+// rw_semaphore (shrinker_rwsem): readers share, a writer excludes them, and a reader's
+// trylock fails while a writer holds it or waits for the readers to leave.
+TEST(Engine, RwSemReadersShareAWaitingWriterFailsTheTrylock) {
+  int tried_under_writer = 0, shared = 0;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    World w;
+    RwSem sem{make_obj(objclass::kLock, 0)};
+    int readers = 0, writers = 0;
+    bool violated = false;
+    Sim sim(cfg(3), &w, std::make_unique<RandomStrategy>(seed));
+    const auto reader = [&] {
+      down_read(sem);
+      ++readers;
+      shared += readers > 1;
+      violated |= writers > 0;
+      delay(100);
+      --readers;
+      up_read(sem);
+    };
+    sim.spawn(0, "reader", reader);
+    sim.spawn(1, "writer", [&] {
+      down_write(sem);
+      ++writers;
+      violated |= readers > 0;
+      delay(50);
+      --writers;
+      up_write(sem);
+    });
+    sim.spawn(2, "trylock", [&] {
+      for (int i = 0; i < 20; ++i) {
+        // Nothing runs between the trylock's decision and the next statement.
+        const bool got = down_read_trylock(sem);
+        const bool writer_in = sem.writer != kNoTask || sem.writers_waiting;
+        violated |= got == writer_in;
+        tried_under_writer += writer_in;
+        if (got) {
+          ++readers;
+          shared += readers > 1;
+          violated |= writers > 0;
+          --readers;
+          up_read(sem);
+        }
+        delay(10);
+      }
+    });
+    ASSERT_TRUE(sim.run().ok());
+    EXPECT_FALSE(violated) << seed;
+  }
+  EXPECT_GT(tried_under_writer, 0);  // the trylock met a writer, holding or waiting
+  EXPECT_GT(shared, 0);              // and two readers held it at once
+}
+
 // spin_is_contended / rwlock_is_contended (zsmalloc's compaction gives a class up on
 // them): true while another task waits for the lock, and never before one could.
 TEST(Engine, ContendedWhileAnotherTaskWaits) {

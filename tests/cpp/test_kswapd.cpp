@@ -9,6 +9,7 @@
 #include "mm/lru.h"
 #include "mm/kswapd.h"
 #include "mm/page_alloc.h"
+#include "mm/shrinker.h"
 
 using namespace pagesim;
 using namespace pagesim::mm;
@@ -32,9 +33,12 @@ void fill_zone(Kernel& k, uint32_t z, uint64_t left) {
   while (k.zones[z].free_pages > left) ASSERT_NE(alloc_pages(k, gfp, 0, Owner::Kernel), kNoPfn);
 }
 
-// kswapd0 on cpu 0 and `body` on cpu 1, with the teardown checks.
-RunResult run_with_kswapd(Kernel& k, std::function<void()> body) {
-  Sim sim(sim_cfg(2), &k, std::make_unique<RandomStrategy>(1));
+// kswapd0 on cpu 0 and `body` on cpu 1, with the teardown checks; `timed`: in the order of
+// the simulated clocks (a delay in `body` lets kswapd go to sleep first).
+RunResult run_with_kswapd(Kernel& k, std::function<void()> body, bool timed = false) {
+  Sim sim(sim_cfg(2), &k,
+          timed ? std::unique_ptr<Strategy>(std::make_unique<TimedStrategy>(1))
+                : std::unique_ptr<Strategy>(std::make_unique<RandomStrategy>(1)));
   with_teardown(sim, k);
   k.kswapd.running = true;
   sim.spawn(0, "kcompactd0", [&] { kcompactd(k); }, /*daemon=*/true);
@@ -53,7 +57,7 @@ TEST(Kswapd, WithoutC73322d098e4KswapdNeverSleepsOnAnUnreclaimableNode) {
     SCOPED_TRACE(fixed);
     Kernel k = make_kernel("v4.14", {{"c73322d098e4", fixed}}, 512);
     fill_zone(k, 0, 60);  // low 56, high 67
-    const RunResult r = run_with_kswapd(k, [&] { wakeup_kswapd(k, 0, 0, 0); });
+    const RunResult r = run_with_kswapd(k, [&] { wakeup_kswapd(k, 0, GFP_KERNEL, 0, 0); });
     if (fixed) {
       ASSERT_TRUE(r.ok()) << outcomes_str(r);
       EXPECT_EQ(k.kswapd.failures, MAX_RECLAIM_RETRIES);
@@ -110,8 +114,9 @@ TEST(Kswapd, WakesKcompactdForTheOrderOnlyOnceItGivesTheNodeUp) {
     for (uint32_t v = 0; v < n; v++)
       if (v % 4) process_unmap(k, pid, v);  // compaction_suitable wants 2 << 9 free pages
     const RunResult r = run_with_kswapd(k, [&] {
-      for (int i = 0; i < 400; ++i) {
-        wakeup_kswapd(k, 0, 9, 0);  // the slow path of a THP fault, again and again
+      // The slow path of THP faults, again and again, until the node is hopeless.
+      for (int i = 0; i < 2000 && k.kswapd.failures < MAX_RECLAIM_RETRIES; ++i) {
+        wakeup_kswapd(k, 0, GFP_HIGHUSER_MOVABLE, 9, 0);
         delay(1'000);
       }
     });
@@ -120,5 +125,114 @@ TEST(Kswapd, WakesKcompactdForTheOrderOnlyOnceItGivesTheNodeUp) {
     EXPECT_EQ(k.kswapd.failures, fixed ? MAX_RECLAIM_RETRIES : 0);
     EXPECT_EQ(k.stat(Stat::KCOMPACTD_WAKE), fixed ? 1 : 0);
     EXPECT_EQ(k.stat(Stat::PGMIGRATE_SUCCESS) > 0, fixed);
+  }
+}
+
+// ---- shrink_slab ----
+
+namespace {
+
+// A cache of `fake_count` objects that records what it is asked to scan and frees it.
+uint64_t fake_count = 0;
+std::vector<uint64_t> fake_scans;
+bool fake_writer_arrives = false;  // a register_shrinker comes to wait while it is counted
+const ShrinkerOps fake_ops = {
+    "fake",
+    [](Mm& mm, uint64_t) {
+      if (fake_writer_arrives) mm.shrinker_rwsem.writers_waiting = 1;
+      return fake_count;
+    },
+    [](Mm&, uint64_t, uint64_t nr_to_scan) {
+      fake_scans.push_back(nr_to_scan);
+      return nr_to_scan;
+    },
+    DEFAULT_SEEKS, 0};
+
+// What shrink_slab at each priority from 12 down asks a cache of `count` objects to scan,
+// as reclaim that scanned no LRU page calls it.
+std::vector<std::vector<uint64_t>> scans_by_priority(Kernel& k, uint64_t count) {
+  fake_count = count;
+  register_shrinker(k, &fake_ops, 0);
+  std::vector<std::vector<uint64_t>> by_priority;
+  for (int priority = DEF_PRIORITY; priority >= 1; --priority) {
+    fake_scans.clear();
+    shrink_slab(k, 0, 0, priority);
+    by_priority.push_back(fake_scans);
+  }
+  return by_priority;
+}
+
+}  // namespace
+
+// 4.8: with no LRU page scanned, nr_scanned counts as SWAP_CLUSTER_MAX and a cache is asked
+// for twice its count at every priority. 9092c71bb724 (4.16): count >> priority, twice
+// (seeks 2), with what is left deferred to the next call: a small cache is scanned near
+// priority 1 only.
+TEST(Shrinker, Since9092c71bb724AShareByPriorityNotTwiceTheCache) {
+  using Scans = std::vector<std::vector<uint64_t>>;
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    Kernel k = make_kernel("v4.19", {{"9092c71bb724", fixed}, {"172b06c32b94", false}});
+    const Scans got = scans_by_priority(k, 10);
+    if (fixed)  // nothing down to priority 4; 2 deferred at 3, 6 at 2, 6 + 10 scanned at 1
+      EXPECT_EQ(got, (Scans{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {16}}));
+    else
+      EXPECT_EQ(got, Scans(12, {20}));
+  }
+}
+
+// 172b06c32b94 (4.19): at least min(count, batch) a call, so a small cache is asked for
+// all of it at every priority; a9a238e83fbb (5.0) reverts it.
+TEST(Shrinker, With172b06c32b94ASmallCacheIsScannedAtEveryPriority) {
+  using Scans = std::vector<std::vector<uint64_t>>;
+  for (const auto& [preset, flips, every] :
+       {std::tuple<const char*, std::map<std::string, bool>, bool>{"v4.19", {}, true},
+        {"v4.19", {{"172b06c32b94", false}}, false},
+        {"v5.4", {}, false},
+        {"v5.4", {{"a9a238e83fbb", false}}, true}}) {
+    SCOPED_TRACE(std::string(preset) + (flips.empty() ? "" : " flipped"));
+    Kernel k = make_kernel(preset, flips);
+    const Scans got = scans_by_priority(k, 10);
+    EXPECT_EQ(got == Scans(12, {10}), every);
+  }
+}
+
+// e496612c5130 (4.16): shrink_slab gives the rest of the shrinkers up when a task waits
+// for shrinker_rwsem (a register_shrinker); before, it went through the list.
+TEST(Shrinker, WithE496612c5130AWaitingRegistrationStopsTheWalk) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    Kernel k = make_kernel("v4.19", {{"e496612c5130", fixed}});
+    fake_count = 100;
+    register_shrinker(k, &fake_ops, 0);
+    register_shrinker(k, &fake_ops, 1);
+    fake_scans.clear();
+    fake_writer_arrives = true;
+    shrink_slab(k, 0, 0, 1);
+    fake_writer_arrives = false;
+    k.shrinker_rwsem.writers_waiting = 0;
+    EXPECT_EQ(fake_scans.size(), fixed ? 1u : 2u);
+  }
+}
+
+// "wakeup kcompactd even if kswapd cannot free more memory" (4.17): on a hopeless node a
+// caller that cannot reclaim directly (GFP_ATOMIC) wakes kcompactd; before, nothing.
+TEST(Kswapd, SinceWakeupKcompactdEvenIfKswapdCannotAnAtomicCallerWakesKcompactd) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    Kernel k = make_kernel("v4.19", {{"wakeup-kcompactd-even-if-kswapd-cannot-free-more-memory", fixed}},
+                           2048);
+    const uint32_t pid = process_create(k, "frag");
+    const uint32_t n = process_fault_in(k, pid, 2048);
+    for (uint32_t v = 0; v < n; v++)
+      if (v % 4) process_unmap(k, pid, v);
+    k.kswapd.failures = MAX_RECLAIM_RETRIES;  // hopeless
+    const RunResult r = run_with_kswapd(k, [&] {
+      delay(100'000);  // kswapd and kcompactd asleep
+      wakeup_kswapd(k, 0, GFP_ATOMIC, 9, 0);
+    }, /*timed=*/true);
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    EXPECT_EQ(k.stat(Stat::PAGEOUTRUN), 0);  // kswapd stays asleep either way
+    EXPECT_EQ(k.stat(Stat::KCOMPACTD_WAKE), fixed ? 1 : 0);
   }
 }
