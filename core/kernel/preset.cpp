@@ -529,6 +529,8 @@ constexpr FunctionNeeds kFunctionNeeds[] = {
     {"migrate_folio_unmap", Fix::MigrateBatch},
     {"migrate_folio_move", Fix::MigrateBatch},
     {"reclaim_throttle", Fix::ReclaimThrottleIsolated},
+    {"virtio_balloon_shrinker_count", Fix::BalloonShrinker},
+    {"virtio_balloon_shrinker_scan", Fix::BalloonShrinker},
     {"backing_dev_store", Fix::ZramWriteback},
     {"get_entry_bdev", Fix::ZramWriteback},
     {"put_entry_bdev", Fix::ZramWriteback},
