@@ -182,10 +182,12 @@ class KernelMachine : public Machine {
                        " has no kcompactd (698b1b30642f, 4.6); its kswapd compacts after "
                        "reclaim, which the model does not have");
     if (kswapd) {
-      if (!kernel_->cfg.has(Fix::Kcompactd))
-        throw UsageError("kswapd=True: " + kernel_->preset_name() +
-                         " has no kcompactd (698b1b30642f, 4.6); its kswapd compacts after "
-                         "reclaim, which the model does not have");
+      // 4.8's kswapd reclaims by node (Mel Gorman's series, 1d82de618ddd "mm, vmscan: make
+      // kswapd reclaim in terms of nodes"); 4.7's balanced each zone (kswapd_shrink_zone).
+      if (!kernel::descends_from(kernel_->preset_name(), "v4.8"))
+        throw UsageError("kswapd=True: the model's kswapd is 4.8's and later (1d82de618ddd, "
+                         "kswapd reclaims by node), and " + kernel_->preset_name() +
+                         " is not built on v4.8: its kswapd balances each zone");
       const auto later = kernel_->cfg.fixes & ~kernel::find_preset("v4.19").fixes;
       for (size_t f = 0; f < later.size(); ++f)
         if (later.test(f))

@@ -492,7 +492,10 @@ def test_kswapd_is_a_daemon_the_slow_path_wakes() -> None:
 
 
 @pytest.mark.parametrize(("preset", "message"), [
-    ("v4.4", "kswapd=True: v4.4 has no kcompactd (698b1b30642f, 4.6)"),
+    ("v4.4", "kswapd reclaims by node), and v4.4 is not built on v4.8"),
+    ("v4.7", ("kswapd=True: the model's kswapd is 4.8's and later (1d82de618ddd, kswapd "
+              "reclaims by node), and v4.7 is not built on v4.8")),
+    ("movable-v3", "and movable-v3 is not built on v4.8"),
     ("v5.4", ("kswapd=True: the model's kswapd is 4.8's to 4.19's, and v5.4 has "
               "a9a238e83fbb, from a later release")),
 ])

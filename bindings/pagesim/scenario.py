@@ -1507,7 +1507,7 @@ def scenario(
     CONFIG_PREEMPT, tasks of one CPU preempt each other wherever they hold no spinlock;
     softirq: ``k.cpu(i).softirq(task)`` may put softirq contexts on CPUs; kcompactd: start
     kcompactd0 (it sleeps until woken); kswapd: start kswapd0, which the allocator's slow
-    path wakes, and kcompactd0, which kswapd wakes before it sleeps (presets up to v4.19).
+    path wakes, and kcompactd0, which kswapd wakes before it sleeps (v4.8 to v4.19).
 
     params: the values each parameter takes, ``{"fixes": [{}, {"4b5d1e47b694": True}]}``
     or ``{"objects": [2, 3]}``: a kernel option above, or a keyword argument of the
