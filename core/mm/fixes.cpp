@@ -21,7 +21,7 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
     {Fix::Kcompactd, "698b1b30642f",
      "mm, compaction: introduce kcompactd (4.6, Vlastimil Babka, with accf62422b3a: kswapd "
      "wakes a per-node kcompactd to compact in the background; before, kswapd ran "
-     "compact_pgdat itself after it had reclaimed, and the model has no kswapd)"},
+     "compact_pgdat itself after it had reclaimed, which the model does not have)"},
     {Fix::SkipOnFailure, "fdd048e12c9a",
      "mm, compaction: skip blocks where isolation fails in async direct compaction (4.7, "
      "Vlastimil Babka: at the first page of an order-aligned block it cannot isolate, async "
@@ -134,7 +134,8 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "zone with free pages fell back to any order)"},
     {Fix::AllocFlagsKswapd, "0a79cdad5eb2",
      "mm: use alloc_flags to record if kswapd can wake (5.0, Mel Gorman: "
-     "alloc_flags_nofragment records ALLOC_KSWAPD, which the model has no kswapd for, and "
+     "alloc_flags_nofragment records ALLOC_KSWAPD, which the model's kswapd (up to 4.19) does "
+     "not read, and "
      "in the rework no longer sets ALLOC_NOFRAGMENT: 5.0 never avoids fragmentation so)"},
     {Fix::AllocNoFragmentRestored, "fix-never-set-alloc-nofragment",
      "mm/page_alloc.c: fix never set ALLOC_NOFRAGMENT flag (Andrey Ryabinin, April 2019, "

@@ -18,7 +18,8 @@ constexpr Nanos kHz50 = 20'000'000;  // HZ/50 jiffies: 20 ms
 void reclaim_throttle(Mm& mm) {
   MODEL_FUNC("reclaim_throttle");
   // Do not throttle IO workers, kthreads other than kswapd or workqueues. They may be
-  // required for reclaim to make forward progress. (The model has no kswapd.)
+  // required for reclaim to make forward progress. (The model's kswapd stops at 4.19,
+  // before reclaim_throttle: it never comes here.)
   if (current_is_kthread()) {
     // b485c6f1f9f5: without cond_resched(), a kthread looping on too_many_isolated()
     // keeps its CPU from every task of that CPU unless CONFIG_PREEMPT preempts it.
