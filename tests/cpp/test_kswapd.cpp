@@ -51,7 +51,7 @@ RunResult run_with_kswapd(Kernel& k, std::function<void()> body, bool timed = fa
 
 // One zone below its high watermark, nothing reclaimable: 4.8's kswapd never sleeps (a
 // hang once nothing else runs); since c73322d098e4 it gives the node up after 16
-// balance_pgdat runs without progress, and a wakeup then leaves it asleep.
+// balance_pgdat runs without progress, and sleeps.
 TEST(Kswapd, WithoutC73322d098e4KswapdNeverSleepsOnAnUnreclaimableNode) {
   for (const bool fixed : {true, false}) {
     SCOPED_TRACE(fixed);
