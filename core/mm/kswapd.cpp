@@ -181,7 +181,7 @@ bool kswapd_try_to_sleep(Mm& mm, int alloc_order, int reclaim_order, int classzo
   return true;
 }
 
-// What kswapd's next pass depends on besides the zones' free pages.
+// What kswapd's next pass depends on besides what kswapd_node_changed() reports.
 struct PassInputs {
   int alloc_order, reclaim_order, classzone_idx, order, pgdat_classzone_idx, failures;
   bool operator==(const PassInputs&) const = default;
@@ -191,9 +191,9 @@ struct PassInputs {
 
 ObjId kswapd_wait_obj() { return make_obj(objclass::kKswapd, 0); }
 
-// 4.8 wants every zone up to classzone_idx
-// balanced; "fix zone balance check in prepare_kswapd_sleep" one of them, as
-// balance_pgdat() does; c73322d098e4 lets a hopeless node sleep too.
+// 4.8 wants every zone up to classzone_idx balanced; "fix zone balance check in
+// prepare_kswapd_sleep" one of them, as balance_pgdat() does; c73322d098e4 lets a
+// hopeless node sleep too.
 bool prepare_kswapd_sleep(const Mm& mm, int order, int classzone_idx) {
   MODEL_FUNC("prepare_kswapd_sleep");
   if (mm.cfg.has(Fix::KswapdFailures) && mm.kswapd.failures >= MAX_RECLAIM_RETRIES) return true;
@@ -252,8 +252,9 @@ void wakeup_kswapd(Mm& mm, uint32_t zone_id, gfp_t gfp_flags, int order, int cla
 // kswapd() (4.8.15 mm/vmscan.c:3403-3484). A pass that starts from what the last one
 // started from, with nothing changed in between that it looks at (kswapd_node_changed),
 // decides what it decided: kswapd then waits for a change instead of running it again (it
-// would in the kernel, at 100% of its CPU). A run that ends with kswapd so is a hang: 4.8's kswapd on a node it
-// can neither balance nor give up, the busy loop c73322d098e4 fixed.
+// would in the kernel, at 100% of its CPU). A run that ends with kswapd so is a hang:
+// 4.8's kswapd on a node it can neither balance nor give up, the busy loop c73322d098e4
+// fixed.
 void kswapd(Mm& mm) {
   MODEL_FUNC("kswapd");
   KswapdState& pg = mm.kswapd;
