@@ -902,7 +902,7 @@ bool kcompactd_work_requested(const Mm& mm) { return mm.kcompactd_max_order > 0;
 bool kcompactd_node_suitable(Mm& mm) {
   for (int zoneid = 0; zoneid <= mm.kcompactd_classzone_idx; zoneid++) {
     Zone& zone = mm.zones[size_t(zoneid)];
-    if (!zone.managed_pages) continue;  // !populated_zone(zone)
+    if (!managed_zone(zone)) continue;  // !populated_zone(zone)
     if (compaction_suitable(mm, zone, mm.kcompactd_max_order, 0) == CompactResult::Continue)
       return true;
   }
@@ -921,7 +921,7 @@ void kcompactd_do_work(Mm& mm) {
   mm.stat(Stat::KCOMPACTD_WAKE)++;
   for (int z = 0; z <= classzone_idx; ++z) {
     Zone& zone = mm.zones[size_t(z)];
-    if (!zone.managed_pages) continue;
+    if (!managed_zone(zone)) continue;  // !populated_zone(zone)
     if (compaction_deferred(zone, order)) continue;
     if (compaction_suitable(mm, zone, order, 0) != CompactResult::Continue) continue;
     compact_control cc;

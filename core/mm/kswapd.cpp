@@ -20,8 +20,6 @@ constexpr uint64_t SWAP_CLUSTER_MAX = 32;
 
 ObjId kswapd_node_obj() { return make_obj(objclass::kKswapd, 1); }
 
-bool managed_zone(const Zone& z) { return z.managed_pages > 0; }
-
 // e716f2eb24de: MAX_NR_ZONES marks a pgdat whose kswapd was not woken; the model's node
 // has no zone at that index or above.
 int max_nr_zones(const Mm& mm) { return int(mm.zones.size()); }

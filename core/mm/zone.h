@@ -59,6 +59,10 @@ struct Zone {
   bool contains(Pfn pfn) const { return pfn >= zone_start_pfn && pfn < end_pfn(); }
 };
 
+// managed_zone(): the zone has pages the buddy allocator manages. The model reserves none
+// of a zone's pages, so it is also populated_zone().
+inline bool managed_zone(const Zone& z) { return z.managed_pages > 0; }
+
 enum LruList : uint8_t { LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE };
 
 }  // namespace pagesim::mm
