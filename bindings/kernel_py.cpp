@@ -88,9 +88,24 @@ mm::gfp_t parse_gfp(py::handle g) {
   return out;
 }
 
-std::vector<int64_t> int_args(py::args args, const char* what) {
+// An entry point's arguments: integers, and for one named `gfp` also a string of flags
+// ("GFP_KERNEL|__GFP_MOVABLE").
+std::vector<int64_t> int_args(py::args args, const kernel::EntryPoint& e) {
+  std::vector<std::string> names;
+  for (std::string_view rest = e.args; !rest.empty();) {
+    const size_t comma = rest.find(',');
+    std::string_view n = rest.substr(0, comma);
+    while (!n.empty() && n.front() == ' ') n.remove_prefix(1);
+    names.emplace_back(n);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  const char* what = e.name;
   std::vector<int64_t> v;
   for (auto a : args) {
+    if (py::isinstance<py::str>(a) && v.size() < names.size() && names[v.size()] == "gfp") {
+      v.push_back(int64_t(parse_gfp(a)));
+      continue;
+    }
     if (!py::isinstance<py::int_>(a) || py::isinstance<py::bool_>(a))
       throw UsageError(std::string(what) + ": arguments must be integers, got " +
                        py::repr(a).cast<std::string>());
@@ -188,13 +203,15 @@ class KernelMachine : public Machine {
         throw UsageError("kswapd=True: the model's kswapd is 4.8's and later (1d82de618ddd, "
                          "kswapd reclaims by node), and " + kernel_->preset_name() +
                          " is not built on v4.8: its kswapd balances each zone");
-      const auto later = kernel_->cfg.fixes & ~kernel::find_preset("v4.19").fixes;
+      // Later fixes the model's kswapd has (5.4.41 has 14f69140ff9c) may be flipped on.
+      auto later = kernel_->cfg.fixes & ~kernel::find_preset("v5.4").fixes;
+      later.reset(size_t(Fix::BoostSmallZones));
       for (size_t f = 0; f < later.size(); ++f)
         if (later.test(f))
-          throw UsageError("kswapd=True: the model's kswapd is 4.8's to 4.19's, and " +
+          throw UsageError("kswapd=True: the model's kswapd is 4.8's to 5.4's, and " +
                            kernel_->preset_name() + " has " + fix_info(Fix(f)).name +
-                           ", from a later release (5.0's watermark boost and 5.9's "
-                           "proactive compaction are not modelled yet)");
+                           ", from a later release (5.9's proactive compaction, among "
+                           "others, is not modelled yet)");
     }
     check_ = check;
   }
@@ -207,7 +224,7 @@ class KernelMachine : public Machine {
     const CpuId c = check_spawn(cpu, softirq);
     const auto& e = kernel::find_entry(str_arg(task, "spawn", "task"));
     tasks_.push_back({c, name ? *name : std::string(e.name), py::none(), py::tuple(), &e,
-                      int_args(args, e.name), softirq});
+                      int_args(args, e), softirq});
     return lane_of_last();
   }
 
@@ -227,7 +244,7 @@ class KernelMachine : public Machine {
 
   int64_t call(const std::string& name, py::args args) {
     const auto& e = kernel::find_entry(name);
-    const auto a = int_args(args, name.c_str());
+    const auto a = int_args(args, e);
     return setup([&](Kernel& k) { return kernel::call_entry(k, e, a); });
   }
 
@@ -358,7 +375,7 @@ void register_kernel(py::module_& m) {
     signatures_in_docstrings.disable_function_signatures();
     m.def("call", [](py::object name, const py::args& args) {
       const auto& e = kernel::find_entry(str_arg(name, "call", "entry"));
-      return KernelCall{&e, int_args(args, e.name)};
+      return KernelCall{&e, int_args(args, e)};
     }, py::arg("entry"), "call(entry: str, *args: int) -> KernelCall\n\n"
        "An operation that runs a kernel entry point: `yield ps.call('compact_page', pfn)`.");
     def_bad_args(m, "call", {"call", {"entry"}, 1, true});
@@ -496,6 +513,7 @@ void register_kernel(py::module_& m) {
           d["pages"] = z.spanned_pages;
           d["free_pages"] = z.free_pages;
           d["watermark"] = py::make_tuple(z.watermark[0], z.watermark[1], z.watermark[2]);
+          d["watermark_boost"] = z.watermark_boost;  // 1c30844d2dfe (5.0), with kswapd=True
           // Compaction's deferral (defer_compaction / compaction_deferred).
           d["compact_considered"] = z.compact_considered;
           d["compact_defer_shift"] = z.compact_defer_shift;
@@ -602,7 +620,7 @@ initial state, so a Kernel can be run many times.)doc")
            "context (Kernel(softirq=True)).")
       .def("probe", [](KernelMachine& k, const std::string& name, py::args args) {
         auto copy = std::make_shared<Kernel>(*k.template_kernel());
-        const int64_t r = kernel::call_entry(*copy, kernel::find_entry(name), int_args(args, name.c_str()));
+        const int64_t r = kernel::call_entry(*copy, kernel::find_entry(name), int_args(args, kernel::find_entry(name)));
         return py::make_tuple(r, KernelView{copy});
       }, py::arg("entry"),
            "Run an entry point on a copy of the initial state: (result, state of the copy). "

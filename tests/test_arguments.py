@@ -240,6 +240,9 @@ def test_wrong_types_and_ints_beyond_64_bits_are_usage_errors(call, message) -> 
         (lambda k: k.call("get_page", -(2**63) - 1), "get_page: arguments must be integers between"),
         (lambda k: ps.call("get_page", 2**64), "get_page: arguments must be integers between"),
         (lambda k: ps.call(b"get_page", 1), "call: entry must be a string, not b'get_page'"),
+        # A gfp argument may be flags by name; other arguments are integers.
+        (lambda k: ps.call("alloc_pages", 0, "GFP_KERNEL|__GFP_NOPE"), "unknown gfp flag '__GFP_NOPE'"),
+        (lambda k: ps.call("alloc_pages", "0", "GFP_KERNEL"), "alloc_pages: arguments must be integers, got '0'"),
         (lambda k: ps.vmstat("\udcff"), "vmstat: name must be a string of UTF-8 text"),
         (lambda k: ps.delay(False), "delay: ns must be an int between 0 and"),
         (lambda k: ps.delay(2**64), "delay: ns must be an int between 0 and"),
@@ -509,3 +512,9 @@ def test_a_cpu_that_is_not_an_int_is_quoted_on_one_line() -> None:
 
     with pytest.raises(ps.UsageError, match=r"^cpu '\\n' out of range \(the scenario has 2"):
         newline_cpu.build()
+
+
+def test_a_gfp_argument_may_name_its_flags() -> None:
+    k = ps.Kernel(pages=1024)  # one Normal zone: a DMA32 allocation finds no memory
+    assert k.call("alloc_pages", 0, "GFP_KERNEL | __GFP_DMA32") == -1
+    assert k.call("alloc_pages", 0, "GFP_KERNEL") >= 0

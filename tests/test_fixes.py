@@ -1381,7 +1381,7 @@ ADDED = [(p, f) for p, d in PRESETS.items() for f in d["fixes"]
          if f not in BASE and p != "movable-v3" and REMOVED_BY[f] not in d["fixes"]]
 
 # Fixes whose behaviour only a kernel thread shows on every preset that has them
-# (scenarios start user tasks, and kswapd=True is refused after v4.19: the later kswapd is
+# (scenarios start user tasks, and kswapd=True is refused after v5.4: the later kswapd is
 # not modelled), pinned by the GoogleTests named.
 PINNED_IN_CPP = {
     "b485c6f1f9f5": "CompactionThrottle.KcompactdLoopStarvesItsCpuWithoutCondResched",
@@ -1396,6 +1396,18 @@ PINNED_IN_CPP = {
     "a9a238e83fbb": "Shrinker.With172b06c32b94ASmallCacheIsScannedAtEveryPriority",
     "wakeup-kcompactd-even-if-kswapd-cannot-free-more-memory":
         "Kswapd.SinceWakeupKcompactdEvenIfKswapdCannotAnAtomicCallerWakesKcompactd",
+    # 5.0's watermark boost and kswapd up to 5.4 (kswapd=True is refused after v5.4).
+    "1c30844d2dfe": "Kswapd.With1c30844d2dfeAFallbackBoostsTheWatermarksUntilKswapdRuns",
+    "73444bc4d8f9": "Kswapd.With73444bc4d8f9TheBoostWakesKswapdAfterZoneLockIsDropped",
+    "fix-division-by-zero-when-boosting-watermarks":
+        "Kswapd.WithTheDivisionByZeroFixAZoneWithoutAHighWatermarkIsNotBoosted",
+    "ignore-the-boost-for-isolation-and-compaction":
+        "Kswapd.SinceIgnoreTheBoostForIsolationABoostedZoneStillGivesCompactionTargets",
+    "dffcac2cb88e": "Kswapd.WithDffcac2cb88eAKswapdThatCannotSleepKeepsItsClasszone",
+    "do-not-special-case-slab-reclaim-when-boosted":
+        "Kswapd.SinceDoNotSpecialCaseSlabReclaimABoostedPassCallsTheShrinkers",
+    # Also scenarios/boost_small_zone_oom_5_7.py, both ways on v5.4.
+    "14f69140ff9c": "Kswapd.With14f69140ff9cAZoneOfFewerThanFourPageblocksIsNotBoosted",
     # Scanner and allocator internals no scenario observes on every preset.
     "fdd048e12c9a": "CompactionScanner.WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure",
     "no-watermark-check-in-compact-finished": "CompactionFinished.StopsAtASuitablePageBelowTheWatermarkSince4_12",

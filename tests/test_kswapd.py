@@ -117,3 +117,50 @@ def test_kswapd_deflates_the_balloon_through_its_shrinker_on_v4_19():
     # v4.14 has no balloon shrinker (an OOM notifier): kswapd leaves the balloon alone.
     run = kswapd_deflates_the_balloon.run(kernel="v4.14")
     assert run.kernel.stats["nr_balloon_pages"] == 20 and run.kernel.stats["slabs_scanned"] == 0
+
+
+def kernel_allocation():
+    """An unmovable order-0 allocation that may wake kswapd."""
+    yield ps.call("alloc_pages", 0, "GFP_KERNEL")
+
+
+@ps.scenario(kernel="v5.4", cpus=2, pages=2048, kswapd=True)
+def fallback_boosts_the_watermarks(k):
+    """A zsmalloc pool with pages to compact; half of a process's pages unmapped, so a
+    kernel allocation falls back to a movable pageblock, below pageblock_order."""
+    compactable_pool(k)
+    app = k.process("app")
+    n = app.fault_in(1900)
+    for v in range(0, n, 2):
+        app.unmap(v)
+    k.cpu(1).run(kernel_allocation, name="t")
+
+
+def test_a_fallback_boost_wakes_kswapd_on_v5_4():
+    """1c30844d2dfe: the steal boosts the zone by a pageblock and rmqueue wakes kswapd
+    (73444bc4d8f9); the node is balanced at its boosted watermarks, so kswapd runs a
+    boosted pass, which calls the shrinkers (5.3's "do not special-case slab reclaim"),
+    reclaims nothing, takes the boost off and wakes kcompactd for a pageblock."""
+    run = fallback_boosts_the_watermarks.run()
+    assert run.ok, run.report()
+    stats = run.kernel.stats
+    assert stats["pageoutrun"] == 1 and stats["slabs_scanned"] == 0, stats
+    assert run.kernel.zones()[0]["watermark_boost"] == 0
+    # The pool's shrinker is counted at priority 12 (its share, count >> 12, is nothing).
+    assert {"balance_pgdat", "zs_shrinker_count", "wakeup_kcompactd"} <= entered(run, "kswapd0")
+    assert "wakeup_kswapd" in entered(run, "t")
+    # 5.0 to 5.2: the boosted pass leaves the shrinkers out.
+    run = fallback_boosts_the_watermarks.run(
+        fixes={"do-not-special-case-slab-reclaim-when-boosted": False})
+    assert run.ok and run.kernel.stats["pageoutrun"] == 1, run.report()
+    assert "zs_shrinker_count" not in entered(run, "kswapd0")
+    assert "wakeup_kcompactd" in entered(run, "kswapd0")
+    # 4.19 has no boost: kswapd stays asleep.
+    run = fallback_boosts_the_watermarks.run(kernel="v4.19")
+    assert run.ok and run.kernel.stats["pageoutrun"] == 0, run.report()
+    assert "wakeup_kswapd" not in entered(run, "t")
+
+
+def test_the_boost_is_explored_clean_on_v5_4():
+    ex = fallback_boosts_the_watermarks.explore(strategy="dpor", preemption_bound=1)
+    assert ex.exhausted and set(ex.outcomes) == {"ok"}, ex

@@ -93,13 +93,16 @@ def test_presets_list_their_fixes() -> None:
         "a9a238e83fbb", "1a87aa03597e", "701d678599d0", "418a3ab1e778", "avoid-duplicate-page-removal",
         "fix-shrinker-scan-number-of-pages", "3c9959e02547", "e82592c4fd7e", "a939888ec38b",
         "23eddf39b2c2", "bb416d18b850", "1d69a3f8ae77", "6bb154504f8b", "0a79cdad5eb2", "fix-never-set-alloc-nofragment", "5e1f0f098b46",
+        "1c30844d2dfe", "73444bc4d8f9", "fix-division-by-zero-when-boosting-watermarks",
+        "ignore-the-boost-for-isolation-and-compaction", "dffcac2cb88e",
+        "do-not-special-case-slab-reclaim-when-boosted",
         "always-use-a-captured-page", "efe771c7603b", "cb2dcaf023c2", "ca0246bb97c2", "z3fold-introduce-helper-functions", "z3fold-extend-search", "7c2b8baa61fe",
         "1f862989b04a", "z3fold-lock-page-before-setpagemovable", "f1549cb5ab2b", "be03074c9af2",
         "bb9a374dfa3a", "c92d2f38563d", "6051d3bd3b91", "b997052bc3ac",
         "z3fold-fix-retry-mechanism-in-page-reclaim", "63398413c00c", "5b6807de1144",
         "zswap-do-not-map-same-object-twice"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
-        "handle-freed-page-at-the-first-place", "d20bdd571ee5", "b9e20f0da1f5", "4a3ac9311dac",
+        "handle-freed-page-at-the-first-place", "d20bdd571ee5", "14f69140ff9c", "b9e20f0da1f5", "4a3ac9311dac",
         "d8f117abb380", "da10329cb057"}
     assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {
         "dd4ae78a21fc", "9df41314390b", "239592815805", "fc5488651c7d", "dcf5aedb24f8",
@@ -167,8 +170,11 @@ def test_fixes_are_named_and_titled() -> None:
         "7a8f58f39188", "282722b0d258", "baf6a9a1db5a", "fix-zone-balance-check-in-prepare-kswapd-sleep",
         "e716f2eb24de", "c73322d098e4", "9092c71bb724", "e496612c5130",
         "wakeup-kcompactd-even-if-kswapd-cannot-free-more-memory", "172b06c32b94", "a9a238e83fbb",
-        "6bb154504f8b", "0a79cdad5eb2",
-        "fix-never-set-alloc-nofragment", "only-search-higher-order-when-fallback", "5e1f0f098b46",
+        "6bb154504f8b", "0a79cdad5eb2", "1c30844d2dfe", "73444bc4d8f9",
+        "fix-division-by-zero-when-boosting-watermarks",
+        "fix-never-set-alloc-nofragment", "ignore-the-boost-for-isolation-and-compaction",
+        "dffcac2cb88e", "do-not-special-case-slab-reclaim-when-boosted", "14f69140ff9c",
+        "only-search-higher-order-when-fallback", "5e1f0f098b46",
         "always-use-a-captured-page", "b9e20f0da1f5", "efe771c7603b", "cb2dcaf023c2", "9df41314390b", "89f6c88a6ab4", "829ae0f81ce0", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",
         "4fbbb3fde3c6", "d818fca1cac3", "b485c6f1f9f5",
@@ -246,6 +252,7 @@ def test_fresh_zone_views() -> None:
             "pages": 2048,
             "free_pages": 2048,
             "watermark": (90, 112, 134),
+            "watermark_boost": 0,
             "compact_considered": 0,
             "compact_defer_shift": 0,
             "compact_order_failed": 0,
@@ -496,8 +503,8 @@ def test_kswapd_is_a_daemon_the_slow_path_wakes() -> None:
     ("v4.7", ("kswapd=True: the model's kswapd is 4.8's and later (1d82de618ddd, kswapd "
               "reclaims by node), and v4.7 is not built on v4.8")),
     ("movable-v3", "and movable-v3 is not built on v4.8"),
-    ("v5.4", ("kswapd=True: the model's kswapd is 4.8's to 4.19's, and v5.4 has "
-              "a9a238e83fbb, from a later release")),
+    ("v5.10", ("kswapd=True: the model's kswapd is 4.8's to 5.4's, and v5.10 has "
+               "b9e20f0da1f5, from a later release")),
 ])
 def test_kswapd_is_refused_where_the_model_does_not_have_it(preset: str, message: str) -> None:
     with pytest.raises(ps.UsageError, match=re.escape(message)):

@@ -66,7 +66,7 @@ std::vector<EntryPoint> build() {
          mm::MemallocScope memalloc;  // as its one caller, __alloc_pages_direct_compact
          const mm::gfp_t gfp = mm::GFP_KERNEL | mm::__GFP_MOVABLE;
          return int64_t(mm::try_to_compact_pages(k, gfp, unsigned(a[0]),
-                                                  mm::gfp_to_alloc_flags(gfp),
+                                                  mm::gfp_to_alloc_flags(k, gfp),
                                                   mm::DEF_COMPACT_PRIORITY));
        }},
       {"alloc_pages", "order, gfp", "alloc_pages(gfp, order): the pfn, or -1",

@@ -87,7 +87,9 @@ constexpr BuiltIn kBuiltIn[] = {
       Fix::BalloonEnqueueNoDoubleDel, Fix::BalloonShrinkerScanCount, Fix::ZramFreeNotifyTrylock,
       Fix::ZramIdleFlag, Fix::ZramIdleHugeWriteback, Fix::ZramBdStat, Fix::ZramWritebackThrottle,
       Fix::ZramIdleWritebackCleanup, Fix::AllocNoFragment, Fix::AllocFlagsKswapd,
-      Fix::AllocNoFragmentRestored, Fix::CompactionCapture, Fix::CaptureAlwaysUsed,
+      Fix::WatermarkBoost, Fix::BoostWakeOutsideZoneLock, Fix::BoostNoDivisionByZero,
+      Fix::AllocNoFragmentRestored, Fix::BoostIgnoredForIsolation, Fix::KswapdKeepsClasszone,
+      Fix::BoostShrinksSlab, Fix::CompactionCapture, Fix::CaptureAlwaysUsed,
       Fix::CompactAlwaysFinishPageblock, Fix::CompactFinishOnContention, Fix::Z3foldReclaimRaces,
       Fix::Z3foldHelperFunctions, Fix::Z3foldExtendSearch, Fix::Z3foldBuddySlots, Fix::Z3foldMigration,
       Fix::Z3foldLockBeforeSetMovable, Fix::Z3foldAllowHighmem, Fix::Z3foldMigrateNoTrylock,
@@ -95,17 +97,19 @@ constexpr BuiltIn kBuiltIn[] = {
       Fix::Z3foldUnregisterAfterDrain, Fix::Z3foldReclaimRetry, Fix::Z3foldHeadlessNoSlots,
       Fix::Z3foldClaimInFree, Fix::ZswapMapOnce},
      "Linux 5.4 (LTS): zsmalloc's 5.3 migration fixes, the balloon list interfaces and its "
-     "shrinker's count, a Normal-zone allocation avoids mixing pageblocks first, direct "
+     "shrinker's count, a Normal-zone allocation avoids mixing pageblocks first, a fallback "
+     "boosts the watermarks until kswapd runs, direct "
      "compaction captures a freed block of its order and ends the pageblock it is in (a "
      "contended one too), zram's "
      "slot free safe in softirq and its writeback on request; z3fold's handles in slots, "
      "its pages movable (5.2), and its reclaim and free claiming pages",
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
     {"v5.10", "v5.4",
-     {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate,
+     {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate, Fix::BoostSmallZones,
       Fix::CaptureSafeWrtInterrupts, Fix::Z3foldInterPageCompaction,
       Fix::Z3foldFreeHandleWriteLock, Fix::BalloonOomNotifier},
-     "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; "
+     "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; a zone "
+     "of fewer than four pageblocks is never boosted; "
      "compaction stops isolating when too many pages are isolated and it has pages to "
      "migrate, and hides its capture control before it reads the captured page; z3fold "
      "compacts between pages and locks its slots; the balloon deflates on OOM through the "
@@ -202,6 +206,24 @@ constexpr FixNeeds kFixNeeds[] = {
      "cb2dcaf023c2 finishes the pageblock that efe771c7603b's check keeps compaction in"},
     {Fix::AllocFlagsKswapd, Fix::AllocNoFragment,
      "0a79cdad5eb2 reworked the alloc_flags_nofragment that 6bb154504f8b added"},
+    {Fix::WatermarkBoost, Fix::AllocFlagsKswapd,
+     "1c30844d2dfe wakes kswapd for a stealing caller with 0a79cdad5eb2's ALLOC_KSWAPD"},
+    {Fix::WatermarkBoost, Fix::KswapdFailures,
+     "1c30844d2dfe's balance_pgdat counts a boosted pass that reclaims nothing in "
+     "c73322d098e4's kswapd_failures"},
+    {Fix::WatermarkBoost, Fix::KswapdClasszoneSentinel,
+     "1c30844d2dfe tests boosts beside e716f2eb24de's pgdat_balanced()"},
+    {Fix::BoostWakeOutsideZoneLock, Fix::WatermarkBoost,
+     "73444bc4d8f9 moves the kswapd wakeup 1c30844d2dfe put in steal_suitable_fallback"},
+    {Fix::BoostNoDivisionByZero, Fix::WatermarkBoost,
+     "the fix is in 1c30844d2dfe's boost_watermark"},
+    {Fix::BoostIgnoredForIsolation, Fix::WatermarkBoost,
+     "the fix leaves out the boost 1c30844d2dfe added to the min watermark"},
+    {Fix::KswapdKeepsClasszone, Fix::KswapdClasszoneSentinel,
+     "dffcac2cb88e rewrites e716f2eb24de's kswapd_classzone_idx()"},
+    {Fix::BoostShrinksSlab, Fix::WatermarkBoost,
+     "the fix removes 1c30844d2dfe's sc.may_shrinkslab"},
+    {Fix::BoostSmallZones, Fix::WatermarkBoost, "14f69140ff9c limits 1c30844d2dfe's boost_watermark"},
     {Fix::AllocNoFragmentRestored, Fix::AllocFlagsKswapd,
      "the repair sets ALLOC_NOFRAGMENT again in 0a79cdad5eb2's alloc_flags_nofragment"},
     {Fix::FallbackOnlyHigherOrder, Fix::AllocNoFragment,

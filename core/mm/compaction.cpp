@@ -450,14 +450,14 @@ CompactResult compaction_suitable(Mm& mm, Zone& zone, int order, unsigned alloc_
   // If watermarks for high-order allocation are already met, there should be no need for
   // compaction at all.
   const Watermark done = success_watermark(mm, alloc_flags);
-  if (zone_watermark_ok(mm, zone, unsigned(order), zone.watermark[size_t(done)], alloc_flags))
+  if (zone_watermark_ok(mm, zone, unsigned(order), zone.wmark_pages(done), alloc_flags))
     return CompactResult::Success;
   // Order-0 watermark plus room for the migration targets (compact_gap: 2 << order).
   // 8348faf91f56: the min watermark for non-costly orders, the low one for costly ones.
   const Watermark base = mm.cfg.has(Fix::CompactionMinWatermark) && order <= int(PAGE_ALLOC_COSTLY_ORDER)
                              ? Watermark::Min
                              : Watermark::Low;
-  const uint64_t need = zone.watermark[size_t(base)] + (2ull << order);
+  const uint64_t need = zone.wmark_pages(base) + (2ull << order);
   if (zone.free_pages <= need) return CompactResult::Skipped;  // the watermark check fails at equality
   // A low fragmentation index means failure is due to lack of memory, not fragmentation
   // (sysctl_extfrag_threshold = 500). Since "restrict fragindex to costly orders" only for
@@ -488,7 +488,7 @@ static CompactResult __compact_finished(Mm& mm, compact_control& cc) {
   // the free lists alone decide.
   if (!mm.cfg.has(Fix::CompactFinishedNoWatermark) &&
       !zone_watermark_ok(mm, zone, unsigned(cc.order),
-                         zone.watermark[size_t(success_watermark(mm, cc.alloc_flags))], cc.alloc_flags))
+                         zone.wmark_pages(success_watermark(mm, cc.alloc_flags)), cc.alloc_flags))
     return CompactResult::Continue;
   // Finish the pageblock first: since efe771c7603b always, to reduce the possibility of
   // fallbacks in the future (the fallback test below then always finds it aligned); since
@@ -670,7 +670,7 @@ void compaction_defer_reset(Zone& zone, int order, bool alloc_success) {
 static bool compaction_succeeded(Mm& mm, const Zone& zone, int order, CompactResult status,
                                  unsigned alloc_flags) {
   if (mm.cfg.has(Fix::NoWatermarkRecheckAfterSuccess)) return status == CompactResult::Success;
-  return zone_watermark_ok(mm, zone, unsigned(order), zone.watermark[size_t(Watermark::Low)],
+  return zone_watermark_ok(mm, zone, unsigned(order), zone.wmark_pages(Watermark::Low),
                            alloc_flags);
 }
 

@@ -134,14 +134,51 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "zone with free pages fell back to any order)"},
     {Fix::AllocFlagsKswapd, "0a79cdad5eb2",
      "mm: use alloc_flags to record if kswapd can wake (5.0, Mel Gorman: "
-     "alloc_flags_nofragment records ALLOC_KSWAPD, which the model's kswapd (up to 4.19) does "
-     "not read, and "
+     "alloc_flags_nofragment and gfp_to_alloc_flags record ALLOC_KSWAPD, which "
+     "1c30844d2dfe's boost reads, and "
      "in the rework no longer sets ALLOC_NOFRAGMENT: 5.0 never avoids fragmentation so)"},
+    {Fix::WatermarkBoost, "1c30844d2dfe",
+     "mm: reclaim small amounts of memory when an external fragmentation event occurs (5.0, "
+     "Mel Gorman: a fallback that steals pages of another migratetype below a pageblock "
+     "raises the zone's watermark_boost by a pageblock, up to 150% of its high watermark, "
+     "which every watermark check adds, and wakes kswapd; kswapd's balance_pgdat() "
+     "reclaims the boost without writeback, swap or the shrinkers, gives the boosted pass "
+     "up when it reclaims nothing, takes the boost it saw off the watermarks and wakes "
+     "kcompactd at pageblock_order; the boost rises only with kswapd=True)"},
+    {Fix::BoostWakeOutsideZoneLock, "73444bc4d8f9",
+     "mm, page_alloc: do not wake kswapd with zone lock held (5.0, Mel Gorman: the steal "
+     "sets ZONE_BOOSTED_WATERMARK, and rmqueue() wakes kswapd for it after dropping "
+     "zone->lock; before, 1c30844d2dfe woke kswapd under the lock, which lockdep reported "
+     "as a possible circular dependency with the wait queue's lock)"},
+    {Fix::BoostNoDivisionByZero, "fix-division-by-zero-when-boosting-watermarks",
+     "mm, page_alloc: fix a division by zero error when boosting watermarks v2 (5.0-rc7, Mel "
+     "Gorman; its upstream id is not in the stored archive, the patch is archive id "
+     "25396370234: a zone whose high watermark is 0 is not boosted; before, its boost "
+     "became a pageblock)"},
     {Fix::AllocNoFragmentRestored, "fix-never-set-alloc-nofragment",
      "mm/page_alloc.c: fix never set ALLOC_NOFRAGMENT flag (Andrey Ryabinin, April 2019, "
      "for 5.1 with its patch 1/2, 8139ad043d63; its upstream id is not in the stored "
      "archive; the patch is archive id 14460765755: \"Commit 0a79cdad5eb2 ... removed "
      "setting of the ALLOC_NOFRAGMENT flag. Bring it back.\")"},
+    {Fix::BoostIgnoredForIsolation, "ignore-the-boost-for-isolation-and-compaction",
+     "mm, compaction: ignore the fragmentation avoidance boost for isolation and compaction "
+     "(5.1, Mel Gorman; its upstream id is not in the stored archive, the patch is archive "
+     "id 26080954855: __isolate_free_page() tests the min watermark without the boost, so "
+     "compaction's free scanner may still isolate while a zone is boosted)"},
+    {Fix::KswapdKeepsClasszone, "dffcac2cb88e",
+     "mm/vmscan.c: prevent useless kswapd loops (5.3, Shakeel Butt: a kswapd that could not "
+     "sleep and was not woken again reclaims for the classzone of its last run; before, "
+     "kswapd_classzone_idx(pgdat, 0) made it zone 0's)"},
+    {Fix::BoostShrinksSlab, "do-not-special-case-slab-reclaim-when-boosted",
+     "mm, vmscan: do not special-case slab reclaim when watermarks are boosted (5.3, Mel "
+     "Gorman; its upstream id is not in the stored archive, the patch is archive id "
+     "36924287114: boosted reclaim calls the shrinkers again; 1c30844d2dfe had left them out "
+     "(sc.may_shrinkslab), which Dave Chinner's XFS inode cache report showed)"},
+    {Fix::BoostSmallZones, "14f69140ff9c",
+     "mm: limit boost_watermark on small zones (5.7 and 5.4.41, Henry Willard: a zone of "
+     "fewer than four pageblocks is not boosted; before, a boost of a pageblock could put "
+     "its min watermark above its free memory, and a small machine failed its allocations "
+     "at once: a kdump capture kernel ran out of memory with more than half of it free)"},
     {Fix::FallbackOnlyHigherOrder, "only-search-higher-order-when-fallback",
      "mm/page_alloc: only search higher order when fallback (Abel Wu, August 2022, in "
      "6.1; its upstream id is not in the stored archive, the patch is archive id "

@@ -41,7 +41,14 @@ enum class Fix : uint8_t {
   ShrinkSlabMinDeltaReverted,  // a9a238e83fbb (5.0): the revert of 172b06c32b94
   AllocNoFragment,           // 6bb154504f8b (5.0): the fast path of a Normal-zone allocation first falls back by whole pageblocks only
   AllocFlagsKswapd,          // 0a79cdad5eb2 (5.0): alloc_flags_nofragment no longer sets ALLOC_NOFRAGMENT
+  WatermarkBoost,            // 1c30844d2dfe (5.0): a fallback steal boosts the zone's watermarks until kswapd's next balance_pgdat
+  BoostWakeOutsideZoneLock,  // 73444bc4d8f9 (5.0): the boost's kswapd wakeup waits for rmqueue to drop zone->lock
+  BoostNoDivisionByZero,     // "fix a division by zero error when boosting watermarks" (5.0): no boost for a zone without a high watermark
   AllocNoFragmentRestored,   // "fix never set ALLOC_NOFRAGMENT flag" (5.1): it sets it again
+  BoostIgnoredForIsolation,  // "ignore the fragmentation avoidance boost for isolation and compaction" (5.1)
+  KswapdKeepsClasszone,      // dffcac2cb88e (5.3): a kswapd that could not sleep keeps the classzone it reclaimed for
+  BoostShrinksSlab,          // "do not special-case slab reclaim when watermarks are boosted" (5.3)
+  BoostSmallZones,           // 14f69140ff9c (5.7): a zone of fewer than four pageblocks is never boosted
   FallbackOnlyHigherOrder,   // "only search higher order when fallback" (6.1): ALLOC_NOFRAGMENT's floor is never below the order
   CompactionCapture,         // 5e1f0f098b46 (5.1): a block freed at a direct compactor's order in its zone is captured for it
   CaptureAlwaysUsed,         // "always use a captured page regardless of compaction result" (5.1)

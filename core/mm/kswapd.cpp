@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "engine/model_function.h"
 #include "engine/sync.h"
@@ -31,6 +32,7 @@ struct scan_control {
   uint64_t nr_to_reclaim = 0;
   uint64_t nr_scanned = 0;
   uint64_t nr_reclaimed = 0;
+  bool may_shrinkslab = true;  // 1c30844d2dfe: not while reclaiming a boost
 };
 
 // zone_balanced (4.8): the zone meets its high watermark at this order.
@@ -51,6 +53,16 @@ bool pgdat_balanced(const Mm& mm, int order, int classzone_idx) {
   return !managed;
 }
 
+// pgdat_watermark_boosted (1c30844d2dfe): a managed zone up to classzone_idx is boosted.
+// Checked top-down as the higher zones are more likely to be boosted.
+bool pgdat_watermark_boosted(const Mm& mm, int classzone_idx) {
+  for (int i = classzone_idx; i >= 0; i--) {
+    const Zone& zone = mm.zones[size_t(i)];
+    if (managed_zone(zone) && zone.watermark_boost) return true;
+  }
+  return false;
+}
+
 // shrink_node (4.8.15 mm/vmscan.c:2509-2598): get_scan_count() reads the LRU sizes and
 // finds nothing to scan (no swap for the anonymous pages, no file pages): sc->nr_scanned
 // and sc->nr_reclaimed stay as they are, and no LRU page is eligible. Then the slab caches
@@ -61,7 +73,7 @@ void shrink_node(Mm& mm, const scan_control& sc) {
   MODEL_FUNC("shrink_node");
   sched(Op::Read, Access::Read, vmstat_obj(), here());
   const uint64_t node_lru_pages = 0;
-  shrink_slab(mm, /*nr_scanned=*/0, node_lru_pages, sc.priority);
+  if (sc.may_shrinkslab) shrink_slab(mm, /*nr_scanned=*/0, node_lru_pages, sc.priority);
 }
 
 // Returns true if kswapd scanned at least the requested number of pages to reclaim, which
@@ -73,7 +85,7 @@ bool kswapd_shrink_node(Mm& mm, scan_control& sc) {
   for (int z = 0; z <= sc.reclaim_idx; z++) {
     const Zone& zone = mm.zones[size_t(z)];
     if (!managed_zone(zone)) continue;
-    sc.nr_to_reclaim += std::max(zone.watermark[size_t(Watermark::High)], SWAP_CLUSTER_MAX);
+    sc.nr_to_reclaim += std::max(zone.wmark_pages(Watermark::High), SWAP_CLUSTER_MAX);
   }
   shrink_node(mm, sc);
   // Fragmentation may mean that the system cannot be rebalanced for high-order
@@ -84,40 +96,90 @@ bool kswapd_shrink_node(Mm& mm, scan_control& sc) {
 }
 
 // balance_pgdat: reclaims across the node from the zones the caller may use until one of
-// them is balanced. Returns the order kswapd finished reclaiming at.
+// them is balanced, and since 1c30844d2dfe the boost a fallback put on their watermarks.
+// Returns the order kswapd finished reclaiming at.
 int balance_pgdat(Mm& mm, int order, int classzone_idx) {
   MODEL_FUNC("balance_pgdat");
   scan_control sc{order};
   mm.stat(Stat::PAGEOUTRUN)++;  // count_vm_event(PAGEOUTRUN)
+  // Account for the reclaim boost. Note that the zone boost is left in place so that
+  // parallel allocations that are near the watermark will stall or direct reclaim until
+  // kswapd is finished.
+  uint64_t nr_boost_reclaim = 0;
+  std::vector<uint64_t> zone_boosts(mm.zones.size());
+  if (mm.cfg.has(Fix::WatermarkBoost))
+    for (int i = 0; i <= classzone_idx; i++) {
+      const Zone& zone = mm.zones[size_t(i)];
+      if (!managed_zone(zone)) continue;
+      nr_boost_reclaim += zone.watermark_boost;
+      zone_boosts[size_t(i)] = zone.watermark_boost;
+    }
+  const bool boosted = nr_boost_reclaim;
+restart:
+  sc.priority = DEF_PRIORITY;
   do {
     const uint64_t nr_reclaimed = sc.nr_reclaimed;
     bool raise_priority = true;
     sc.reclaim_idx = classzone_idx;
     // Only reclaim if there are no eligible zones. 4.8 checks from high to low zone.
     if (mm.cfg.has(Fix::KswapdClasszoneSentinel)) {
-      if (pgdat_balanced(mm, sc.order, classzone_idx)) return sc.order;
+      const bool balanced = pgdat_balanced(mm, sc.order, classzone_idx);
+      // If the pgdat is imbalanced then ignore boosting and preserve the watermarks for a
+      // later time and restart (the boost still comes off at the end).
+      if (!balanced && nr_boost_reclaim) {
+        nr_boost_reclaim = 0;
+        goto restart;
+      }
+      // If boosting is not active then only reclaim if there are no eligible zones.
+      if (!nr_boost_reclaim && balanced) goto out;
     } else {
       for (int i = classzone_idx; i >= 0; i--) {
         const Zone& zone = mm.zones[size_t(i)];
-        if (managed_zone(zone) && zone_balanced(mm, zone, sc.order)) return sc.order;  // goto out
+        if (managed_zone(zone) && zone_balanced(mm, zone, sc.order)) goto out;
       }
     }
+    // Limit the priority of boosting to avoid reclaim writeback.
+    if (nr_boost_reclaim && sc.priority == DEF_PRIORITY - 2) raise_priority = false;
+    // Do not writeback or swap pages for boosted reclaim (the model has neither), and until
+    // "do not special-case slab reclaim when watermarks are boosted" no shrinkers either.
+    sc.may_shrinkslab = !nr_boost_reclaim || mm.cfg.has(Fix::BoostShrinksSlab);
     // age_active_anon() needs swap; there is none.
     if (kswapd_shrink_node(mm, sc)) raise_priority = false;
     // Raise priority if scanning rate is too low or there was no progress in reclaiming.
-    if (raise_priority || sc.nr_reclaimed == nr_reclaimed) sc.priority--;
+    const uint64_t progress = sc.nr_reclaimed - nr_reclaimed;
+    nr_boost_reclaim -= std::min(nr_boost_reclaim, progress);
+    // If reclaim made no progress for a boost, stop reclaim as IO cannot be queued and it
+    // could be an infinite loop in extreme circumstances.
+    if (nr_boost_reclaim && !progress) break;
+    if (raise_priority || !progress) sc.priority--;
   } while (sc.priority >= 1);
   if (mm.cfg.has(Fix::KswapdFailures) && !sc.nr_reclaimed) {
     sched(Op::Write, Access::Write, kswapd_wait_obj(), here());
     mm.kswapd.failures++;
   }
+out:
+  // If reclaim was boosted, account for the reclaim done in this pass: the boost seen at
+  // the start comes off (increments are under the zone lock), then kcompactd is woken to
+  // defragment pageblocks, as there is now likely space.
+  if (boosted) {
+    for (int i = 0; i <= classzone_idx; i++) {
+      if (!zone_boosts[size_t(i)]) continue;
+      Zone& zone = mm.zones[size_t(i)];
+      spin_lock_irqsave(zone.lock);
+      zone.watermark_boost -= std::min(zone.watermark_boost, zone_boosts[size_t(i)]);
+      spin_unlock_irqrestore(zone.lock);
+    }
+    kswapd_note_change(mm);
+    wakeup_kcompactd(mm, pageblock_order, classzone_idx);
+  }
   return sc.order;
 }
 
 // kswapd_classzone_idx (e716f2eb24de): the index a wakeup asked for, or `classzone_idx`
-// when none did.
+// when none did; before dffcac2cb88e the higher of the two.
 int kswapd_classzone_idx(const Mm& mm, int classzone_idx) {
   if (mm.kswapd.classzone_idx == max_nr_zones(mm)) return classzone_idx;
+  if (mm.cfg.has(Fix::KswapdKeepsClasszone)) return mm.kswapd.classzone_idx;
   return std::max(mm.kswapd.classzone_idx, classzone_idx);
 }
 
@@ -216,9 +278,10 @@ void wakeup_kswapd(Mm& mm, uint32_t zone_id, gfp_t gfp_flags, int order, int cla
   MODEL_FUNC("wakeup_kswapd");
   if (!managed_zone(mm.zones[zone_id])) return;
   sched(Op::Write, Access::Write, kswapd_wait_obj(), here());
-  pg.classzone_idx = mm.cfg.has(Fix::KswapdClasszoneSentinel)
-                         ? kswapd_classzone_idx(mm, classzone_idx)
-                         : std::max(pg.classzone_idx, classzone_idx);
+  // (e716f2eb24de's MAX_NR_ZONES is a wakeup's own classzone; dffcac2cb88e spells out
+  // what its kswapd_classzone_idx() did here.)
+  const bool not_woken = mm.cfg.has(Fix::KswapdClasszoneSentinel) && pg.classzone_idx == max_nr_zones(mm);
+  pg.classzone_idx = not_woken ? classzone_idx : std::max(pg.classzone_idx, classzone_idx);
   pg.order = std::max(pg.order, order);
   kswapd_node_changed(mm);
   if (!pg.waiting) return;
@@ -226,7 +289,9 @@ void wakeup_kswapd(Mm& mm, uint32_t zone_id, gfp_t gfp_flags, int order, int cla
   const bool hopeless = mm.cfg.has(Fix::KswapdFailures) && pg.failures >= MAX_RECLAIM_RETRIES;
   bool balanced;
   if (mm.cfg.has(Fix::KswapdClasszoneSentinel)) {
-    balanced = pgdat_balanced(mm, order, classzone_idx);
+    // 1c30844d2dfe: a boosted zone wakes kswapd on a balanced node.
+    balanced = pgdat_balanced(mm, order, classzone_idx) &&
+               !(mm.cfg.has(Fix::WatermarkBoost) && pgdat_watermark_boosted(mm, classzone_idx));
   } else {
     // Only wake kswapd if all zones are unbalanced.
     balanced = false;
@@ -282,7 +347,11 @@ void kswapd(Mm& mm) {
     // Read the new order and classzone_idx.
     sched(Op::Write, Access::Write, kswapd_wait_obj(), here());
     alloc_order = reclaim_order = pg.order;
-    classzone_idx = sentinel ? kswapd_classzone_idx(mm, 0) : pg.classzone_idx;
+    // dffcac2cb88e: a kswapd nobody woke again keeps its classzone; before, zone 0's.
+    if (sentinel)
+      classzone_idx = kswapd_classzone_idx(mm, mm.cfg.has(Fix::KswapdKeepsClasszone) ? classzone_idx : 0);
+    else
+      classzone_idx = pg.classzone_idx;
     pg.order = 0;
     pg.classzone_idx = sentinel ? max_nr_zones(mm) : 0;
     // Reclaim begins at the requested order but if a high-order reclaim fails then kswapd

@@ -326,13 +326,33 @@ bool can_steal_fallback(unsigned order, int start_mt) {
   return false;
 }
 
+uint64_t mult_frac(uint64_t x, uint64_t numer, uint64_t denom);
+
+// boost_watermark (1c30844d2dfe): a pageblock more on the zone's watermarks, up to
+// watermark_boost_factor (15000: 150%) of its high watermark. Under zone->lock.
+void boost_watermark(Mm& mm, Zone& z) {
+  constexpr uint64_t watermark_boost_factor = 15000;
+  // Don't bother in zones that are unlikely to produce results. On small machines,
+  // including kdump capture kernels running in a small area, boosting the watermark can
+  // cause an out of memory situation immediately (14f69140ff9c).
+  if (mm.cfg.has(Fix::BoostSmallZones) && pageblock_nr_pages * 4 > z.managed_pages) return;
+  uint64_t max_boost = mult_frac(z.watermark[size_t(Watermark::High)], watermark_boost_factor, 10000);
+  // The high watermark may be uninitialised if fragmentation occurs very early in boot, so
+  // do not boost: reclaim would not help (the division-by-zero fix).
+  if (mm.cfg.has(Fix::BoostNoDivisionByZero) && !max_boost) return;
+  max_boost = std::max<uint64_t>(pageblock_nr_pages, max_boost);
+  z.watermark_boost = std::min(z.watermark_boost + pageblock_nr_pages, max_boost);
+  kswapd_note_change(mm);
+}
+
 // steal_suitable_fallback: take ownership of blocks of pageblock_order and more;
 // otherwise move the pageblock's free pages to our lists and claim the pageblock when at
 // least half of it is free, or since 02aa0cdd7248 free or of a compatible migratetype.
 // Since 3bc48f96cf11 it is called for every fallback (whole_block: may it steal the
 // block) and leaves the page itself on our free list for __rmqueue_smallest; before, only
 // for a block it may steal, and __rmqueue_fallback took the page.
-void steal_suitable_fallback(Mm& mm, Zone& z, Pfn page, int start_type, bool whole_block) {
+void steal_suitable_fallback(Mm& mm, Zone& z, Pfn page, unsigned alloc_flags, int start_type,
+                             bool whole_block) {
   const unsigned current_order = unsigned(mm.page(page).private_);
   const int old_block_type = get_pfnblock_migratetype(z, page);
   // This can happen due to races and we want to prevent broken highatomic accounting.
@@ -342,6 +362,19 @@ void steal_suitable_fallback(Mm& mm, Zone& z, Pfn page, int start_type, bool who
   if (current_order >= unsigned(pageblock_order)) {
     change_pageblock_range(mm, page, current_order, start_type);
     goto single_page;
+  }
+  // Boost watermarks to increase reclaim pressure to reduce the likelihood of future
+  // fallbacks. Wake kswapd now as the node may be balanced overall and kswapd will not wake
+  // naturally (1c30844d2dfe; since 73444bc4d8f9 rmqueue wakes it, without zone->lock). The
+  // model boosts only with a kswapd to take the boost off (kswapd=True).
+  if (mm.cfg.has(Fix::WatermarkBoost) && mm.kswapd.running) {
+    boost_watermark(mm, z);
+    if (alloc_flags & ALLOC_KSWAPD) {
+      if (mm.cfg.has(Fix::BoostWakeOutsideZoneLock))
+        z.boosted_watermark_flag = true;  // set_bit(ZONE_BOOSTED_WATERMARK, &zone->flags)
+      else
+        wakeup_kswapd(mm, z.id, 0, 0, int(z.id));
+    }
   }
   // We are not allowed to try stealing from the whole block.
   if (!whole_block) goto single_page;
@@ -410,11 +443,11 @@ Pfn __rmqueue_fallback(Mm& mm, Zone& z, unsigned order, int start_migratetype, u
   FreeArea& area = z.free_area[current_order];
   const Pfn page = mm.lists[area.free_list[fallback_mt]].first;
   if (steal_then_smallest) {
-    steal_suitable_fallback(mm, z, page, start_migratetype, can_steal);
+    steal_suitable_fallback(mm, z, page, alloc_flags, start_migratetype, can_steal);
     return page;
   }
   if (can_steal && get_pfnblock_migratetype(z, page) != MIGRATE_HIGHATOMIC)
-    steal_suitable_fallback(mm, z, page, start_migratetype, true);
+    steal_suitable_fallback(mm, z, page, alloc_flags, start_migratetype, true);
   // Remove the page from the freelists.
   area.nr_free--;
   list_del(mm, page, here());
@@ -665,6 +698,16 @@ Pfn buffered_rmqueue(Mm& mm, Zone& z, unsigned order, unsigned alloc_flags, int 
   }
   spin_unlock_irqrestore(z.lock);
   for (const BadNewPage& b : bad) bad_page(mm, b.pfn, b.reason, b.flags);
+  // out: (73444bc4d8f9) the wakeup a boost owes kswapd. An order-0 request always gets
+  // here (from the per-cpu lists), a higher one only with its page. (Only kswapd=True
+  // boosts.)
+  if (mm.cfg.has(Fix::BoostWakeOutsideZoneLock) && mm.kswapd.running && (order == 0 || page != kNoPfn)) {
+    sched(Op::Read, Access::Read, z.lock.id, here());  // test_bit(ZONE_BOOSTED_WATERMARK)
+    if (z.boosted_watermark_flag) {
+      z.boosted_watermark_flag = false;
+      wakeup_kswapd(mm, z.id, 0, 0, int(z.id));
+    }
+  }
   return page;
 }
 
@@ -698,7 +741,7 @@ retry:
   for (size_t i = mm.zones.size(); i-- > 0;) {  // highest zone first (one node: no remote zone)
     Zone& z = mm.zones[i];
     if (!zone_allowed(ac.gfp, z)) continue;
-    const uint64_t mark = z.watermark[alloc_flags & ALLOC_WMARK_MASK];
+    const uint64_t mark = z.wmark_pages(Watermark(alloc_flags & ALLOC_WMARK_MASK));
     // zone_watermark_fast
     if (!__zone_watermark_ok(mm, z, order, mark, alloc_flags, int64_t(z.free_pages))) {
       if (!(alloc_flags & ALLOC_NO_WATERMARKS)) continue;  // zone_reclaim_mode == 0
@@ -723,11 +766,14 @@ retry:
 // zonelist's first the gfp allows) is ZONE_NORMAL, on a kernel with CONFIG_ZONE_DMA32 and
 // one node (x86_64's). 0a79cdad5eb2 lost the flag; a later repair set it again.
 unsigned alloc_flags_nofragment(const Mm& mm, gfp_t gfp) {
-  if (!mm.cfg.has(Fix::AllocNoFragment)) return 0;
-  if (mm.cfg.has(Fix::AllocFlagsKswapd) && !mm.cfg.has(Fix::AllocNoFragmentRestored)) return 0;
+  unsigned alloc_flags = 0;
+  if (mm.cfg.has(Fix::AllocFlagsKswapd) && (gfp & __GFP_KSWAPD_RECLAIM)) alloc_flags |= ALLOC_KSWAPD;
+  if (!mm.cfg.has(Fix::AllocNoFragment)) return alloc_flags;
+  if (mm.cfg.has(Fix::AllocFlagsKswapd) && !mm.cfg.has(Fix::AllocNoFragmentRestored)) return alloc_flags;
   for (size_t i = mm.zones.size(); i-- > 0;)
-    if (zone_allowed(gfp, mm.zones[i])) return mm.zones[i].name == "Normal" ? ALLOC_NOFRAGMENT : 0;
-  return 0;
+    if (zone_allowed(gfp, mm.zones[i]))
+      return mm.zones[i].name == "Normal" ? alloc_flags | ALLOC_NOFRAGMENT : alloc_flags;
+  return alloc_flags;
 }
 
 // gfp_pfmemalloc_allowed (4.8): may this allocation ignore the watermarks? (No interrupt
@@ -791,7 +837,7 @@ Pfn __alloc_pages_slowpath(Mm& mm, unsigned order, const AllocContext& ac) {
   CompactResult compact_result = CompactResult::Skipped;
   // The fast path uses conservative alloc_flags to succeed only until kswapd needs to be
   // woken up, and to avoid the cost of setting up alloc_flags precisely. So we do that now.
-  unsigned alloc_flags = gfp_to_alloc_flags(ac.gfp);
+  unsigned alloc_flags = gfp_to_alloc_flags(mm, ac.gfp);
   if (ac.gfp & __GFP_KSWAPD_RECLAIM) wake_all_kswapds(mm, order, ac);
 
   // The adjusted alloc_flags might result in immediate success, so try that first.
@@ -931,7 +977,7 @@ int gfpflags_to_migratetype(gfp_t gfp) {
 
 // gfp_to_alloc_flags (4.8), without cpusets and rt tasks (ALLOC_NO_WATERMARKS is the
 // slowpath's, from gfp_pfmemalloc_allowed).
-unsigned gfp_to_alloc_flags(gfp_t gfp) {
+unsigned gfp_to_alloc_flags(const Mm& mm, gfp_t gfp) {
   unsigned alloc_flags = ALLOC_WMARK_MIN | ALLOC_CPUSET;
   // __GFP_HIGH is the same bit as ALLOC_HIGH.
   alloc_flags |= gfp & __GFP_HIGH;
@@ -939,6 +985,7 @@ unsigned gfp_to_alloc_flags(gfp_t gfp) {
     if (!(gfp & __GFP_NOMEMALLOC)) alloc_flags |= ALLOC_HARDER;
     alloc_flags &= ~ALLOC_CPUSET;
   }
+  if (mm.cfg.has(Fix::AllocFlagsKswapd) && (gfp & __GFP_KSWAPD_RECLAIM)) alloc_flags |= ALLOC_KSWAPD;
   if (gfpflags_to_migratetype(gfp) == MIGRATE_MOVABLE) alloc_flags |= ALLOC_CMA;
   return alloc_flags;
 }
@@ -1142,9 +1189,12 @@ unsigned __isolate_free_page(Mm& mm, Pfn pfn, unsigned order) {
   const int mt = get_pfnblock_migratetype(z, pfn);
   if (mt != MIGRATE_ISOLATE) {
     // Obey watermarks as if the page was being allocated: the low one, or since
-    // 8348faf91f56 the min one (compaction's free scanner may go down to it).
+    // 8348faf91f56 the min one (compaction's free scanner may go down to it); boosted, or
+    // since "ignore the fragmentation avoidance boost for isolation" not.
     const Watermark base = mm.cfg.has(Fix::CompactionMinWatermark) ? Watermark::Min : Watermark::Low;
-    const uint64_t watermark = z.watermark[size_t(base)] + (uint64_t(1) << order);
+    const uint64_t mark = mm.cfg.has(Fix::BoostIgnoredForIsolation) ? z.watermark[size_t(base)]
+                                                                    : z.wmark_pages(base);
+    const uint64_t watermark = mark + (uint64_t(1) << order);
     if (!__zone_watermark_ok(mm, z, 0, watermark, 0, int64_t(z.free_pages))) return 0;
     __mod_zone_freepage_state(mm, z, -(int64_t(1) << order));
   }
@@ -1280,7 +1330,7 @@ bool zone_watermark_ok(const Mm& mm, const Zone& z, unsigned order, uint64_t mar
 }
 
 bool zone_watermark_ok(const Mm& mm, const Zone& z, unsigned order, Watermark mark) {
-  return zone_watermark_ok(mm, z, order, z.watermark[size_t(mark)], 0);
+  return zone_watermark_ok(mm, z, order, z.wmark_pages(mark), 0);
 }
 
 // ---- fragmentation metrics (mm/vmstat.c) ----

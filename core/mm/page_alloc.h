@@ -60,12 +60,13 @@ inline constexpr unsigned ALLOC_HIGH = 0x20;
 inline constexpr unsigned ALLOC_CPUSET = 0x40;
 inline constexpr unsigned ALLOC_CMA = 0x80;
 inline constexpr unsigned ALLOC_NOFRAGMENT = 0x100;  // 6bb154504f8b (5.0): avoid mixing pageblock types
+inline constexpr unsigned ALLOC_KSWAPD = 0x200;      // 0a79cdad5eb2 (5.0): allow waking of kswapd
 // Orders above this are "costly": the slow path compacts (async) before anything else and
 // does not retry them without __GFP_REPEAT.
 inline constexpr unsigned PAGE_ALLOC_COSTLY_ORDER = 3;
 
 int gfpflags_to_migratetype(gfp_t gfp);
-unsigned gfp_to_alloc_flags(gfp_t gfp);  // the slow path's flags (__alloc_pages_slowpath)
+unsigned gfp_to_alloc_flags(const Mm& mm, gfp_t gfp);  // the slow path's flags (__alloc_pages_slowpath)
 std::string gfp_names(gfp_t gfp);  // "GFP_KERNEL|__GFP_MOVABLE"-style, for reports
 
 // A zone to create: name, size in pages (a multiple of pageblock_nr_pages), and the

@@ -40,7 +40,11 @@ struct Zone {
   uint32_t spanned_pages = 0;
   uint64_t managed_pages = 0;
   uint64_t free_pages = 0;       // NR_FREE_PAGES of this zone
-  std::array<uint64_t, 3> watermark{};  // WMARK_MIN, WMARK_LOW, WMARK_HIGH
+  std::array<uint64_t, 3> watermark{};  // _watermark[]: WMARK_MIN, WMARK_LOW, WMARK_HIGH
+  // 1c30844d2dfe (5.0): what a fallback steal added to every watermark (written under
+  // zone->lock), and ZONE_BOOSTED_WATERMARK, a kswapd wakeup rmqueue() owes (73444bc4d8f9).
+  uint64_t watermark_boost = 0;
+  bool boosted_watermark_flag = false;
   std::array<FreeArea, MAX_ORDER> free_area{};
   std::vector<uint8_t> pageblock_mt;  // migratetype per pageblock
   SpinLock lock;                      // zone->lock: free areas
@@ -55,6 +59,8 @@ struct Zone {
   uint32_t compact_defer_shift = 0;
   int compact_order_failed = 0;
 
+  // wmark_pages(z, i) and min/low/high_wmark_pages(z): the watermark with the boost.
+  uint64_t wmark_pages(Watermark i) const { return watermark[size_t(i)] + watermark_boost; }
   Pfn end_pfn() const { return zone_start_pfn + spanned_pages; }
   bool contains(Pfn pfn) const { return pfn >= zone_start_pfn && pfn < end_pfn(); }
 };

@@ -495,7 +495,7 @@ TEST(CompactionDirect, TryToCompactPagesMakesTheAllocationPossible) {
   Pfn got = kNoPfn;
   const RunResult r = run_task(k, [&] {
     MemallocScope memalloc;  // as __alloc_pages_direct_compact runs it
-    res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(gfp), DEF_COMPACT_PRIORITY);
+    res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(k, gfp), DEF_COMPACT_PRIORITY);
   });
   ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Success) << compact_result_name(res);
@@ -606,7 +606,7 @@ CompactResult compact_under_a_held_lru_lock(Kernel& k, CompactPriority prio) {
     delay(1'000);
     MemallocScope memalloc;
     const gfp_t gfp = GFP_KERNEL | __GFP_MOVABLE;
-    res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(gfp), prio);
+    res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(k, gfp), prio);
   });
   const RunResult r = sim.run();
   EXPECT_TRUE(r.ok()) << outcomes_str(r);
@@ -673,7 +673,7 @@ TEST(CompactionDirect, SkippedWithoutRoomForTheTargets) {
   CompactResult res = CompactResult::Success;
   const gfp_t gfp = GFP_KERNEL | __GFP_MOVABLE;
   const RunResult r = run_task(k, [&] {
-    res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(gfp), DEF_COMPACT_PRIORITY);
+    res = try_to_compact_pages(k, gfp, 9, gfp_to_alloc_flags(k, gfp), DEF_COMPACT_PRIORITY);
   });
   ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Skipped) << compact_result_name(res);
@@ -696,7 +696,7 @@ TEST(CompactionDirect, SkippedAtExactlyTheWatermarkPlusTheTargets) {
   CompactResult res = CompactResult::Success;
   const RunResult r = run_task(k, [&] {
     res = try_to_compact_pages(k, GFP_KERNEL | __GFP_MOVABLE, 9,
-                               gfp_to_alloc_flags(GFP_KERNEL | __GFP_MOVABLE), DEF_COMPACT_PRIORITY);
+                               gfp_to_alloc_flags(k, GFP_KERNEL | __GFP_MOVABLE), DEF_COMPACT_PRIORITY);
   });
   ASSERT_TRUE(r.ok()) << outcomes_str(r);
   EXPECT_EQ(res, CompactResult::Skipped) << compact_result_name(res);
@@ -724,7 +724,7 @@ TEST(CompactionDirect, UnmovableRequestSucceedsOnABlockItCanSteal) {
   CompactResult res = CompactResult::Skipped;
   Pfn got = kNoPfn;
   const RunResult r = run_task(k, [&] {
-    res = try_to_compact_pages(k, GFP_KERNEL, 4, gfp_to_alloc_flags(GFP_KERNEL),
+    res = try_to_compact_pages(k, GFP_KERNEL, 4, gfp_to_alloc_flags(k, GFP_KERNEL),
                                DEF_COMPACT_PRIORITY);
     got = alloc_pages(k, GFP_KERNEL, 4, Owner::Kernel);
     if (got != kNoPfn) __free_pages(k, got, 4);

@@ -134,11 +134,13 @@ namespace {
 
 // A cache of `fake_count` objects that records what it is asked to scan and frees it.
 uint64_t fake_count = 0;
+uint64_t fake_counted = 0;  // count_objects calls
 std::vector<uint64_t> fake_scans;
 bool fake_writer_arrives = false;  // a register_shrinker comes to wait while it is counted
 const ShrinkerOps fake_ops = {
     "fake",
     [](Mm& mm, uint64_t) {
+      fake_counted++;
       if (fake_writer_arrives) mm.shrinker_rwsem.writers_waiting = 1;
       return fake_count;
     },
@@ -234,5 +236,204 @@ TEST(Kswapd, SinceWakeupKcompactdEvenIfKswapdCannotAnAtomicCallerWakesKcompactd)
     ASSERT_TRUE(r.ok()) << outcomes_str(r);
     EXPECT_EQ(k.stat(Stat::PAGEOUTRUN), 0);  // kswapd stays asleep either way
     EXPECT_EQ(k.stat(Stat::KCOMPACTD_WAKE), fixed ? 1 : 0);
+  }
+}
+
+// ---- 5.0's watermark boost ----
+
+namespace {
+
+// v5.4 with 1c30844d2dfe off (and the fixes that change its code).
+const std::map<std::string, bool> kNoBoost = {
+    {"1c30844d2dfe", false}, {"73444bc4d8f9", false},
+    {"fix-division-by-zero-when-boosting-watermarks", false},
+    {"ignore-the-boost-for-isolation-and-compaction", false},
+    {"do-not-special-case-slab-reclaim-when-boosted", false}};
+
+// Movable pages in every pageblock of zone z, every other one freed: no free block of a
+// pageblock's order, and no free unmovable page, so an unmovable order-0 allocation falls
+// back and steals from a movable pageblock below pageblock_order.
+void fragment_movable(Kernel& k, uint32_t z) {
+  const gfp_t gfp = GFP_HIGHUSER_MOVABLE | (k.zones[z].name == "DMA32" ? __GFP_DMA32 : 0);
+  std::vector<Pfn> pages;
+  for (Pfn p; k.zones[z].free_pages > 16 && (p = alloc_pages(k, gfp, 0, Owner::Kernel)) != kNoPfn;)
+    pages.push_back(p);
+  for (size_t i = 0; i < pages.size(); i += 2) __free_pages(k, pages[i], 0);
+}
+
+// The first free block of the zone's free lists, from the lowest order.
+Pfn a_free_block(const Kernel& k, const Zone& z) {
+  for (int o = 0; o < MAX_ORDER; o++)
+    for (uint32_t list : z.free_area[size_t(o)].free_list)
+      if (k.lists[list].first != kNoPfn) return k.lists[list].first;
+  return kNoPfn;
+}
+
+uint64_t entries_of(const RunResult& r, const char* func) {
+  return uint64_t(std::count_if(r.trace.begin(), r.trace.end(), [&](const TraceRecord& s) {
+    return s.kind == TraceKind::Enter && interned(s.func) == func;
+  }));
+}
+
+}  // namespace
+
+// 1c30844d2dfe (5.0): a fallback that steals below a pageblock boosts every watermark of
+// the zone by a pageblock (here beyond its free pages) and wakes kswapd, which takes the
+// boost off again and wakes kcompactd for a pageblock; before, nothing.
+TEST(Kswapd, With1c30844d2dfeAFallbackBoostsTheWatermarksUntilKswapdRuns) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    Kernel k = make_kernel("v5.4", fixed ? std::map<std::string, bool>{} : kNoBoost);
+    fragment_movable(k, 0);
+    const uint64_t free = k.zones[0].free_pages;
+    k.kswapd.running = true;  // the boost needs a kswapd to take it off
+    ASSERT_NE(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel), kNoPfn);  // set-up: kswapd not yet running
+    EXPECT_EQ(k.zones[0].watermark_boost, fixed ? pageblock_nr_pages : 0);
+    EXPECT_EQ(zone_watermark_ok(k, k.zones[0], 0, Watermark::Low), !fixed) << free;
+    EXPECT_EQ(zone_watermark_ok(k, k.zones[0], 0, k.zones[0].watermark[size_t(Watermark::Low)], 0), true);
+    k.kswapd.running = false;
+    const RunResult r = run_with_kswapd(k, [] {});
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    EXPECT_EQ(k.zones[0].watermark_boost, 0u);
+    // The boosted high watermark is above the free pages: the boost is given up for a
+    // normal reclaim, which reclaims nothing (one failure); the boost comes off anyway.
+    EXPECT_EQ(k.stat(Stat::PAGEOUTRUN), fixed ? 1 : 0);
+    EXPECT_EQ(k.kswapd.failures, fixed ? 1 : 0);
+    EXPECT_EQ(entries_of(r, "wakeup_kcompactd"), fixed ? 1u : 0u);  // (an order-0 one returns at once)
+  }
+}
+
+// 73444bc4d8f9 (5.0): the boost's kswapd wakeup comes after rmqueue drops zone->lock;
+// 1c30844d2dfe woke kswapd from steal_suitable_fallback, under the lock.
+TEST(Kswapd, With73444bc4d8f9TheBoostWakesKswapdAfterZoneLockIsDropped) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    Kernel k = make_kernel("v5.4", {{"73444bc4d8f9", fixed}});
+    fragment_movable(k, 0);
+    const RunResult r = run_with_kswapd(k, [&] {
+      delay(100'000);  // kswapd asleep
+      ASSERT_NE(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel), kNoPfn);
+    }, /*timed=*/true);
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    // The task's wakeup, and whether it held zone->lock then.
+    int depth = 0, woken_at_depth = -1;
+    for (const TraceRecord& s : r.trace) {
+      if (s.kind != TraceKind::Step || r.task_names.size() <= s.task || r.task_names[s.task] != "t")
+        continue;
+      if (s.obj == k.zones[0].lock.id && s.op == Op::SpinLock) depth++;
+      if (s.obj == k.zones[0].lock.id && s.op == Op::SpinUnlock) depth--;
+      if (s.obj == kswapd_wait_obj() && interned(s.func) == "wakeup_kswapd" && woken_at_depth < 0)
+        woken_at_depth = depth;
+    }
+    EXPECT_EQ(woken_at_depth, fixed ? 0 : 1);
+    EXPECT_EQ(k.stat(Stat::PAGEOUTRUN), 1);  // woken either way
+  }
+}
+
+// "fix a division by zero error when boosting watermarks" (5.0): a zone whose high
+// watermark is 0 (DMA32's share of min_free_kbytes rounds to nothing) is not boosted;
+// before, it was by a pageblock, more than the zone's free memory.
+TEST(Kswapd, WithTheDivisionByZeroFixAZoneWithoutAHighWatermarkIsNotBoosted) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    kernel::KernelConfig kc;
+    kc.preset = "v5.4";
+    kc.fixes = {{"fix-division-by-zero-when-boosting-watermarks", fixed}};
+    kc.zones = {{"DMA32", 512, MIGRATE_MOVABLE}, {"Normal", 1u << 20, MIGRATE_MOVABLE}};  // 4 GiB
+    Kernel k(kc);
+    ASSERT_EQ(k.zones[0].watermark[size_t(Watermark::High)], 0u);
+    fragment_movable(k, 0);
+    k.kswapd.running = true;
+    ASSERT_NE(alloc_pages(k, GFP_KERNEL | __GFP_DMA32, 0, Owner::Kernel), kNoPfn);
+    EXPECT_EQ(k.zones[0].watermark_boost, fixed ? 0 : pageblock_nr_pages);
+  }
+}
+
+// "ignore the fragmentation avoidance boost for isolation and compaction" (5.1):
+// compaction's free scanner isolates down to the min watermark without the boost; with
+// the boost (5.0), not while the zone is boosted.
+TEST(Kswapd, SinceIgnoreTheBoostForIsolationABoostedZoneStillGivesCompactionTargets) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    Kernel k = make_kernel("v5.4", {{"ignore-the-boost-for-isolation-and-compaction", fixed}});
+    Zone& z = k.zones[0];
+    ASSERT_NE(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel), kNoPfn);  // free blocks of orders 0 to 9
+    z.watermark_boost = z.free_pages;  // beyond what is free (a boost of a nearly full zone)
+    const Pfn block = a_free_block(k, z);
+    ASSERT_NE(block, kNoPfn);
+    spin_lock_irqsave(z.lock);
+    const unsigned order = unsigned(k.page(block).private_);
+    ASSERT_EQ(order, 0u);
+    EXPECT_EQ(__isolate_free_page(k, block, order), fixed ? 1u : 0u);
+    spin_unlock_irqrestore(z.lock);
+  }
+}
+
+// dffcac2cb88e (5.3): a kswapd that could not sleep, and was not woken again, reclaims for
+// the classzone of its last run; before, for zone 0 (kswapd_classzone_idx(pgdat, 0)).
+// Both zones are below their high watermarks: kswapd starts for the highest zone
+// (e716f2eb24de), cannot sleep, and every balance_pgdat run looks at Normal too, or none.
+TEST(Kswapd, WithDffcac2cb88eAKswapdThatCannotSleepKeepsItsClasszone) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    Kernel k = two_zones("v5.4", {{"dffcac2cb88e", fixed}});
+    fill_zone(k, 0, 44);
+    fill_zone(k, 1, 44);
+    const RunResult r = run_with_kswapd(k, [] {});
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    // balance_pgdat runs that checked Normal's watermark.
+    uint64_t runs = 0, checked_normal = 0;
+    bool in_run = false, seen = false;
+    for (const TraceRecord& s : r.trace) {
+      const std::string& f = interned(s.func);
+      if (s.kind == TraceKind::Enter && f == "balance_pgdat") in_run = true, seen = false, runs++;
+      if (s.kind == TraceKind::Exit && f == "balance_pgdat") in_run = false, checked_normal += seen;
+      if (in_run && s.kind == TraceKind::Step && s.obj == k.zones[1].lock.id) seen = true;
+    }
+    EXPECT_EQ(runs, uint64_t(MAX_RECLAIM_RETRIES));
+    EXPECT_EQ(checked_normal, fixed ? runs : 0u);
+  }
+}
+
+// "do not special-case slab reclaim when watermarks are boosted" (5.3): the boosted pass
+// of a node balanced at its boosted watermarks calls the shrinkers; 1c30844d2dfe (5.0)
+// left them out (sc.may_shrinkslab). Either way it reclaims nothing, gives up at once (one
+// failure) and takes the boost off.
+TEST(Kswapd, SinceDoNotSpecialCaseSlabReclaimABoostedPassCallsTheShrinkers) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    Kernel k = make_kernel("v5.4", {{"do-not-special-case-slab-reclaim-when-boosted", fixed}}, 2048);
+    fragment_movable(k, 0);
+    fake_count = 1000;
+    register_shrinker(k, &fake_ops, 0);
+    fake_counted = 0;
+    const RunResult r = run_with_kswapd(k, [&] {
+      delay(100'000);  // kswapd asleep
+      ASSERT_NE(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel), kNoPfn);  // boosts, wakes kswapd
+    }, /*timed=*/true);
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    EXPECT_EQ(k.stat(Stat::PAGEOUTRUN), 1);
+    EXPECT_EQ(fake_counted, fixed ? 1u : 0u);
+    EXPECT_EQ(k.kswapd.failures, 1);
+    EXPECT_EQ(k.zones[0].watermark_boost, 0u);
+  }
+}
+
+// 14f69140ff9c (5.7, 5.4.41): a zone of fewer than four pageblocks is not boosted; before,
+// a 1024-page zone was, by a pageblock, to a min watermark above its free pages. A zone of
+// four pageblocks is boosted either way.
+TEST(Kswapd, With14f69140ff9cAZoneOfFewerThanFourPageblocksIsNotBoosted) {
+  for (const bool fixed : {true, false}) {
+    for (const uint32_t pages : {1024u, 2048u}) {
+      SCOPED_TRACE(std::to_string(fixed) + " " + std::to_string(pages));
+      Kernel k = make_kernel("v5.4", {{"14f69140ff9c", fixed}}, pages);
+      fragment_movable(k, 0);
+      k.kswapd.running = true;
+      ASSERT_NE(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel), kNoPfn);
+      const bool boosted = !fixed || pages == 2048;
+      EXPECT_EQ(k.zones[0].watermark_boost, boosted ? pageblock_nr_pages : 0);
+      if (pages == 1024)  // the next order-0 allocation fails with half the zone free
+        EXPECT_EQ(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel) == kNoPfn, boosted) << k.zones[0].free_pages;
+    }
   }
 }

@@ -831,8 +831,15 @@ TEST(PageAlloc, GfpNamesAndMigratetypes) {
   EXPECT_EQ(gfpflags_to_migratetype(GFP_KERNEL), MIGRATE_UNMOVABLE);
   EXPECT_EQ(gfpflags_to_migratetype(GFP_HIGHUSER_MOVABLE), MIGRATE_MOVABLE);
   EXPECT_EQ(gfpflags_to_migratetype(GFP_KERNEL | __GFP_RECLAIMABLE), MIGRATE_RECLAIMABLE);
-  EXPECT_EQ(gfp_to_alloc_flags(GFP_ATOMIC), ALLOC_WMARK_MIN | ALLOC_HIGH | ALLOC_HARDER);
-  EXPECT_EQ(gfp_to_alloc_flags(GFP_HIGHUSER_MOVABLE), ALLOC_WMARK_MIN | ALLOC_CPUSET | ALLOC_CMA);
+  Mm k;  // no fix applied
+  EXPECT_EQ(gfp_to_alloc_flags(k, GFP_ATOMIC), ALLOC_WMARK_MIN | ALLOC_HIGH | ALLOC_HARDER);
+  EXPECT_EQ(gfp_to_alloc_flags(k, GFP_HIGHUSER_MOVABLE), ALLOC_WMARK_MIN | ALLOC_CPUSET | ALLOC_CMA);
+  // 0a79cdad5eb2 (5.0) records in ALLOC_KSWAPD whether the allocation may wake kswapd.
+  Mm k5;
+  k5.cfg.fixes.set(size_t(Fix::AllocFlagsKswapd));
+  EXPECT_EQ(gfp_to_alloc_flags(k5, GFP_HIGHUSER_MOVABLE),
+            ALLOC_WMARK_MIN | ALLOC_CPUSET | ALLOC_CMA | ALLOC_KSWAPD);
+  EXPECT_EQ(gfp_to_alloc_flags(k5, GFP_NOWAIT & ~__GFP_KSWAPD_RECLAIM), ALLOC_WMARK_MIN | ALLOC_CPUSET);
   EXPECT_STREQ(migratetype_name(MIGRATE_UNMOVABLE), "Unmovable");
   EXPECT_STREQ(migratetype_name(MIGRATE_MOVABLE), "Movable");
   EXPECT_STREQ(migratetype_name(MIGRATE_RECLAIMABLE), "Reclaimable");
