@@ -192,27 +192,7 @@ class KernelMachine : public Machine {
     backup_ = *kernel_;
     if (check != "end" && check != "step" && check != "off")
       throw UsageError("check must be 'end', 'step' or 'off'");
-    if (kcompactd && !kernel_->cfg.has(Fix::Kcompactd))
-      throw UsageError("kcompactd=True: " + kernel_->preset_name() +
-                       " has no kcompactd (698b1b30642f, 4.6); its kswapd compacts after "
-                       "reclaim, which the model does not have");
-    if (kswapd) {
-      // 4.8's kswapd reclaims by node (Mel Gorman's series, 1d82de618ddd "mm, vmscan: make
-      // kswapd reclaim in terms of nodes"); 4.7's balanced each zone (kswapd_shrink_zone).
-      if (!kernel::descends_from(kernel_->preset_name(), "v4.8"))
-        throw UsageError("kswapd=True: the model's kswapd is 4.8's and later (1d82de618ddd, "
-                         "kswapd reclaims by node), and " + kernel_->preset_name() +
-                         " is not built on v4.8: its kswapd balances each zone");
-      // Later fixes the model's kswapd has (5.4.41 has 14f69140ff9c) may be flipped on.
-      auto later = kernel_->cfg.fixes & ~kernel::find_preset("v5.4").fixes;
-      later.reset(size_t(Fix::BoostSmallZones));
-      for (size_t f = 0; f < later.size(); ++f)
-        if (later.test(f))
-          throw UsageError("kswapd=True: the model's kswapd is 4.8's to 5.4's, and " +
-                           kernel_->preset_name() + " has " + fix_info(Fix(f)).name +
-                           ", from a later release (5.9's proactive compaction, among "
-                           "others, is not modelled yet)");
-    }
+    kernel_->check_daemons(kcompactd, kswapd);
     check_ = check;
   }
 

@@ -516,6 +516,16 @@ inline bool Sim::step_here(Task& t) {
   return true;
 }
 
+// Trace, hash and time the task's pending operation as step `step`.
+[[gnu::always_inline]] inline void Sim::record_step(Task& t, uint64_t step, Nanos cost) {
+  Cpu& c = cpus_[t.cpu];
+  if (cfg_.trace)
+    trace_.push_back({step, c.clock, t.pending.obj, t.pending.func, t.pending.line, t.id, t.phys,
+                      TraceKind::Step, t.pending.op, t.pending.rw, t.pending.bit});
+  hash_.add_step(t.cpu, t.id, t.pending);
+  c.clock += cost;
+}
+
 void Sim::point(Op op, Access rw, ObjId obj, uint32_t line, Nanos extra, uint8_t bit) {
   Task& t = *running_;
   if (t.in_python)
@@ -538,15 +548,6 @@ void Sim::follow_on(Op op, Access rw, ObjId obj, uint32_t line) {
   record_step(t, steps_ - 1, cfg_.costs.ns[size_t(op)]);
 }
 
-// Trace, hash and time the task's pending operation as step `step`.
-void Sim::record_step(Task& t, uint64_t step, Nanos cost) {
-  Cpu& c = cpus_[t.cpu];
-  if (cfg_.trace)
-    trace_.push_back({step, c.clock, t.pending.obj, t.pending.func, t.pending.line, t.id, t.phys,
-                      TraceKind::Step, t.pending.op, t.pending.rw, t.pending.bit});
-  hash_.add_step(t.cpu, t.id, t.pending);
-  c.clock += cost;
-}
 
 void Sim::block(const WaitInfo& w) {
   Task& t = *running_;

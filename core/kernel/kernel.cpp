@@ -9,6 +9,29 @@ Kernel::Kernel(const KernelConfig& cfg) : preset_(cfg.preset) {
   mm::init_memory(*this, cfg.zones);
 }
 
+void Kernel::check_daemons(bool kcompactd, bool kswapd) const {
+  if (kcompactd && !cfg.has(Fix::Kcompactd))
+    throw UsageError("kcompactd=True: " + preset_ +
+                     " has no kcompactd (698b1b30642f, 4.6); its kswapd compacts after "
+                     "reclaim, which the model does not have");
+  if (!kswapd) return;
+  // 4.8's kswapd reclaims by node (Mel Gorman's series, 1d82de618ddd "mm, vmscan: make
+  // kswapd reclaim in terms of nodes"); 4.7's balanced each zone (kswapd_shrink_zone).
+  if (!descends_from(preset_, "v4.8"))
+    throw UsageError("kswapd=True: the model's kswapd is 4.8's and later (1d82de618ddd, "
+                     "kswapd reclaims by node), and " + preset_ +
+                     " is not built on v4.8: its kswapd balances each zone");
+  // Later fixes the model's kswapd has (5.4.41 has 14f69140ff9c) may be flipped on.
+  auto later = cfg.fixes & ~find_preset("v5.4").fixes;
+  later.reset(size_t(Fix::BoostSmallZones));
+  for (size_t f = 0; f < later.size(); ++f)
+    if (later.test(f))
+      throw UsageError("kswapd=True: the model's kswapd is 4.8's to 5.4's, and " + preset_ +
+                       " has " + fix_info(Fix(f)).name +
+                       ", from a later release (5.9's proactive compaction, among others, is "
+                       "not modelled yet)");
+}
+
 Outcome violation_outcome(const mm::Violation& v) {
   Outcome o;
   o.kind = v.kind;

@@ -25,6 +25,10 @@ class Kernel : public drivers::Drivers {
   explicit Kernel(const KernelConfig& cfg);
   const std::string& preset_name() const { return preset_; }
 
+  // A UsageError when the preset's kernel has no daemon the model can run as it ran:
+  // kcompactd before 4.6, kswapd before 4.8's node reclaim or after what is modelled.
+  void check_daemons(bool kcompactd, bool kswapd) const;
+
   // Outcomes for the end of a run: invariant violations and leaks.
   std::vector<Outcome> teardown_outcomes() const;
   std::vector<Outcome> invariant_outcomes() const;

@@ -40,6 +40,7 @@ RunResult run_with_kswapd(Kernel& k, std::function<void()> body, bool timed = fa
           timed ? std::unique_ptr<Strategy>(std::make_unique<TimedStrategy>(1))
                 : std::unique_ptr<Strategy>(std::make_unique<RandomStrategy>(1)));
   with_teardown(sim, k);
+  k.check_daemons(true, true);  // as pagesim.Kernel(kswapd=True) checks the preset
   k.kswapd.running = true;
   sim.spawn(0, "kcompactd0", [&] { kcompactd(k); }, /*daemon=*/true);
   sim.spawn(0, "kswapd0", [&] { kswapd(k); }, /*daemon=*/true);
