@@ -1408,6 +1408,11 @@ PINNED_IN_CPP = {
         "Kswapd.SinceDoNotSpecialCaseSlabReclaimABoostedPassCallsTheShrinkers",
     # Also scenarios/boost_small_zone_oom_5_7.py, both ways on v5.4.
     "14f69140ff9c": "Kswapd.With14f69140ff9cAZoneOfFewerThanFourPageblocksIsNotBoosted",
+    # Also scenarios/boost_atomic_order0_5_9.py, both ways on v5.4.
+    "f80b08fc4453": "Kswapd.WithF80b08fc4453AnAtomicAllocationIgnoresTheBoostAtTheMinWatermark",
+    "597c892038e0": "Kswapd.With597c892038e0AStealWithoutABoostWakesNoKswapd",
+    "dont-wake-kswapd-from-rmqueue-without-kswapd-reclaim":
+        "Kswapd.SinceRmqueueWakeNeedsKswapdReclaimACallerWithoutItLeavesTheFlag",
     # Scanner and allocator internals no scenario observes on every preset.
     "fdd048e12c9a": "CompactionScanner.WithoutFdd048e12c9aDirectAsyncGoesOnPastAFailure",
     "no-watermark-check-in-compact-finished": "CompactionFinished.StopsAtASuitablePageBelowTheWatermarkSince4_12",

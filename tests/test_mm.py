@@ -102,11 +102,11 @@ def test_presets_list_their_fixes() -> None:
         "z3fold-fix-retry-mechanism-in-page-reclaim", "63398413c00c", "5b6807de1144",
         "zswap-do-not-map-same-object-twice"}
     assert set(presets["v5.10"]["fixes"]) - set(presets["v5.4"]["fixes"]) == {
-        "handle-freed-page-at-the-first-place", "d20bdd571ee5", "14f69140ff9c", "b9e20f0da1f5", "4a3ac9311dac",
+        "handle-freed-page-at-the-first-place", "d20bdd571ee5", "14f69140ff9c", "f80b08fc4453", "b9e20f0da1f5", "4a3ac9311dac",
         "d8f117abb380", "da10329cb057"}
     assert set(presets["v5.15"]["fixes"]) - set(presets["v5.10"]["fixes"]) == {
         "dd4ae78a21fc", "9df41314390b", "239592815805", "fc5488651c7d", "dcf5aedb24f8",
-        "6d679578fe9c"}
+        "6d679578fe9c", "597c892038e0"}
     assert set(presets["v6.1"]["fixes"]) - set(presets["v5.15"]["fixes"]) == {
         "a41ec880aa7b", "c4549b871102", "b475d42d2c43", "2505a981114d", "356ea3865687",
         "68f2736a8583", "160088b3b6d7", "d818fca1cac3", "b485c6f1f9f5", "e914d8f00391",
@@ -116,7 +116,8 @@ def test_presets_list_their_fixes() -> None:
     assert set(presets["v6.6"]["fixes"]) - set(presets["v6.1"]["fixes"]) == {
         "c0547d0b6a4b", "d2658f2052c7", "4b5d1e47b694", "6260ae358345", "b46402fa894f",
         "a40a71e8343e", "4c7ac97285d8", "5a845e9f2d66", "f7ddb6125683", "2ef7dbb26990",
-        "4bb6dc79d987", "4fbbb3fde3c6", "e774a7bc7f0a"}
+        "4bb6dc79d987", "4fbbb3fde3c6", "e774a7bc7f0a",
+        "dont-wake-kswapd-from-rmqueue-without-kswapd-reclaim"}
     assert all(p["debug_vm"] for p in presets.values())
     assert all(p["title"] and p["follows"] for p in presets.values())
     # A release is its predecessor plus its own commits.
@@ -174,6 +175,7 @@ def test_fixes_are_named_and_titled() -> None:
         "fix-division-by-zero-when-boosting-watermarks",
         "fix-never-set-alloc-nofragment", "ignore-the-boost-for-isolation-and-compaction",
         "dffcac2cb88e", "do-not-special-case-slab-reclaim-when-boosted", "14f69140ff9c",
+        "f80b08fc4453", "597c892038e0", "dont-wake-kswapd-from-rmqueue-without-kswapd-reclaim",
         "only-search-higher-order-when-fallback", "5e1f0f098b46",
         "always-use-a-captured-page", "b9e20f0da1f5", "efe771c7603b", "cb2dcaf023c2", "9df41314390b", "89f6c88a6ab4", "829ae0f81ce0", "d20bdd571ee5", "handle-freed-page-at-the-first-place", "62906027091f",
         "356ea3865687", "160088b3b6d7", "dd4ae78a21fc", "2ef7dbb26990", "4bb6dc79d987",

@@ -21,9 +21,11 @@ void Kernel::check_daemons(bool kcompactd, bool kswapd) const {
     throw UsageError("kswapd=True: the model's kswapd is 4.8's and later (1d82de618ddd, "
                      "kswapd reclaims by node), and " + preset_ +
                      " is not built on v4.8: its kswapd balances each zone");
-  // Later fixes the model's kswapd has (5.4.41 has 14f69140ff9c) may be flipped on.
+  // Later fixes of the boost the model has may be flipped on (5.4.41 has 14f69140ff9c).
   auto later = cfg.fixes & ~find_preset("v5.4").fixes;
-  later.reset(size_t(Fix::BoostSmallZones));
+  for (Fix f : {Fix::BoostSmallZones, Fix::AtomicIgnoresBoost, Fix::BoostWakeOnlyIfBoosted,
+                Fix::RmqueueWakeNeedsKswapd})
+    later.reset(size_t(f));
   for (size_t f = 0; f < later.size(); ++f)
     if (later.test(f))
       throw UsageError("kswapd=True: the model's kswapd is 4.8's to 5.4's, and " + preset_ +

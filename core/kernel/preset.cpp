@@ -106,6 +106,7 @@ constexpr BuiltIn kBuiltIn[] = {
      "jashawnyu/linux-5.4 at 37e4e5ffad935bced493cc12e46d3b3e6dfdb332 (5.4.0)"},
     {"v5.10", "v5.4",
      {Fix::MigrateFreedPageFirst, Fix::IsolationStopsWithPagesToMigrate, Fix::BoostSmallZones,
+      Fix::AtomicIgnoresBoost,
       Fix::CaptureSafeWrtInterrupts, Fix::Z3foldInterPageCompaction,
       Fix::Z3foldFreeHandleWriteLock, Fix::BalloonOomNotifier},
      "Linux 5.10 (LTS): migration allocates no new page for a page freed under it; a zone "
@@ -117,6 +118,7 @@ constexpr BuiltIn kBuiltIn[] = {
      "atjhamit/linux-v5.10 at 4ebd69bc9c261f7c5e100ad5feb99f1a8b2054b8 (5.10.0)"},
     {"v5.15", "v5.10",
      {Fix::MigrateFailedToRetList, Fix::LruIsolateBeforeLock, Fix::ZsCompactCountsLocally,
+      Fix::BoostWakeOnlyIfBoosted,
       Fix::Z3foldFreeHandleFreesSlots, Fix::Z3foldStricterLocking,
       Fix::Z3foldHeadlessReclaimClaim},
      "Linux 5.15 (LTS): a page that failed migration for good waits for the caller's "
@@ -145,7 +147,8 @@ constexpr BuiltIn kBuiltIn[] = {
      {Fix::ZsPoolLock, Fix::ZsOneCompaction, Fix::ZsIsolationUnderPoolLock,
       Fix::ZsChainSizeLeastWaste, Fix::ZsChainSize8, Fix::ZsInsertAtHead,
       Fix::ZsInuseRatioGroups, Fix::ZsCompactOneDst, Fix::ZsCompactResetSrc, Fix::MigrateBatch,
-      Fix::SyncLightNoWaitNotUptodate, Fix::CompactionFsThrottle, Fix::Z3foldNoLru},
+      Fix::SyncLightNoWaitNotUptodate, Fix::CompactionFsThrottle, Fix::Z3foldNoLru,
+      Fix::RmqueueWakeNeedsKswapd},
      "Linux 6.6 (LTS): zsmalloc's one pool->lock, zspage chains of up to 8 pages, in-use "
      "ratio fullness groups and one-destination compaction; migrate_pages unmaps and locks "
      "a batch before it moves any; z3fold has no pool->lru",
@@ -224,6 +227,12 @@ constexpr FixNeeds kFixNeeds[] = {
     {Fix::BoostShrinksSlab, Fix::WatermarkBoost,
      "the fix removes 1c30844d2dfe's sc.may_shrinkslab"},
     {Fix::BoostSmallZones, Fix::WatermarkBoost, "14f69140ff9c limits 1c30844d2dfe's boost_watermark"},
+    {Fix::AtomicIgnoresBoost, Fix::WatermarkBoost,
+     "f80b08fc4453 leaves out for atomic allocations the boost 1c30844d2dfe added"},
+    {Fix::BoostWakeOnlyIfBoosted, Fix::BoostWakeOutsideZoneLock,
+     "597c892038e0 sets 73444bc4d8f9's ZONE_BOOSTED_WATERMARK only after a boost"},
+    {Fix::RmqueueWakeNeedsKswapd, Fix::BoostWakeOutsideZoneLock,
+     "the fix tests ALLOC_KSWAPD before 73444bc4d8f9's wakeup in rmqueue()"},
     {Fix::AllocNoFragmentRestored, Fix::AllocFlagsKswapd,
      "the repair sets ALLOC_NOFRAGMENT again in 0a79cdad5eb2's alloc_flags_nofragment"},
     {Fix::FallbackOnlyHigherOrder, Fix::AllocNoFragment,

@@ -179,6 +179,23 @@ constexpr std::array<FixInfo, kFixCount> kFixes = {{
      "fewer than four pageblocks is not boosted; before, a boost of a pageblock could put "
      "its min watermark above its free memory, and a small machine failed its allocations "
      "at once: a kdump capture kernel ran out of memory with more than half of it free)"},
+    {Fix::AtomicIgnoresBoost, "f80b08fc4453",
+     "mm, page_alloc: skip ->watermark_boost for atomic order-0 allocations (5.9, Charan "
+     "Teja Reddy, with its -fix: an order-0 __GFP_ATOMIC allocation that fails the min "
+     "watermark tests it again without the boost; before, boosted zones failed atomic "
+     "allocations with plenty of memory free, on Android and, Ralph Siemsen reported, on "
+     "5.4 with 256 MB)"},
+    {Fix::BoostWakeOnlyIfBoosted, "597c892038e0",
+     "mm: don't wake kswapd prematurely when watermark boosting is disabled (5.11, Johannes "
+     "Weiner: boost_watermark() returns whether it boosted, and only then is "
+     "ZONE_BOOSTED_WATERMARK set; before, a steal in a zone 14f69140ff9c leaves unboosted "
+     "still woke kswapd, which then reclaimed a node above its low watermark)"},
+    {Fix::RmqueueWakeNeedsKswapd, "dont-wake-kswapd-from-rmqueue-without-kswapd-reclaim",
+     "mm/page_alloc: don't wake kswapd from rmqueue() unless __GFP_KSWAPD_RECLAIM is "
+     "specified (6.5, Tetsuo Handa; the stored archive has its title in the 6.5 mm "
+     "shortlog, archive id 8067010704, and linux-next's ids, not its upstream id or its "
+     "report: rmqueue() wakes kswapd for a boost only for a caller with ALLOC_KSWAPD, and "
+     "leaves ZONE_BOOSTED_WATERMARK set for the next one)"},
     {Fix::FallbackOnlyHigherOrder, "only-search-higher-order-when-fallback",
      "mm/page_alloc: only search higher order when fallback (Abel Wu, August 2022, in "
      "6.1; its upstream id is not in the stored archive, the patch is archive id "

@@ -49,6 +49,9 @@ enum class Fix : uint8_t {
   KswapdKeepsClasszone,      // dffcac2cb88e (5.3): a kswapd that could not sleep keeps the classzone it reclaimed for
   BoostShrinksSlab,          // "do not special-case slab reclaim when watermarks are boosted" (5.3)
   BoostSmallZones,           // 14f69140ff9c (5.7): a zone of fewer than four pageblocks is never boosted
+  AtomicIgnoresBoost,        // f80b08fc4453 (5.9): an order-0 GFP_ATOMIC allocation tests the min watermark without the boost
+  BoostWakeOnlyIfBoosted,    // 597c892038e0 (5.11): ZONE_BOOSTED_WATERMARK only when boost_watermark() boosted
+  RmqueueWakeNeedsKswapd,    // "don't wake kswapd from rmqueue() unless __GFP_KSWAPD_RECLAIM is specified" (6.5)
   FallbackOnlyHigherOrder,   // "only search higher order when fallback" (6.1): ALLOC_NOFRAGMENT's floor is never below the order
   CompactionCapture,         // 5e1f0f098b46 (5.1): a block freed at a direct compactor's order in its zone is captured for it
   CaptureAlwaysUsed,         // "always use a captured page regardless of compaction result" (5.1)

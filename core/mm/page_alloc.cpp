@@ -329,20 +329,22 @@ bool can_steal_fallback(unsigned order, int start_mt) {
 uint64_t mult_frac(uint64_t x, uint64_t numer, uint64_t denom);
 
 // boost_watermark (1c30844d2dfe): a pageblock more on the zone's watermarks, up to
-// watermark_boost_factor (15000: 150%) of its high watermark. Under zone->lock.
-void boost_watermark(Mm& mm, Zone& z) {
+// watermark_boost_factor (15000: 150%) of its high watermark. Under zone->lock. Returns
+// whether it boosted (597c892038e0 reads it).
+bool boost_watermark(Mm& mm, Zone& z) {
   constexpr uint64_t watermark_boost_factor = 15000;
   // Don't bother in zones that are unlikely to produce results. On small machines,
   // including kdump capture kernels running in a small area, boosting the watermark can
   // cause an out of memory situation immediately (14f69140ff9c).
-  if (mm.cfg.has(Fix::BoostSmallZones) && pageblock_nr_pages * 4 > z.managed_pages) return;
+  if (mm.cfg.has(Fix::BoostSmallZones) && pageblock_nr_pages * 4 > z.managed_pages) return false;
   uint64_t max_boost = mult_frac(z.watermark[size_t(Watermark::High)], watermark_boost_factor, 10000);
   // The high watermark may be uninitialised if fragmentation occurs very early in boot, so
   // do not boost: reclaim would not help (the division-by-zero fix).
-  if (mm.cfg.has(Fix::BoostNoDivisionByZero) && !max_boost) return;
+  if (mm.cfg.has(Fix::BoostNoDivisionByZero) && !max_boost) return false;
   max_boost = std::max<uint64_t>(pageblock_nr_pages, max_boost);
   z.watermark_boost = std::min(z.watermark_boost + pageblock_nr_pages, max_boost);
   kswapd_note_change(mm);
+  return true;
 }
 
 // steal_suitable_fallback: take ownership of blocks of pageblock_order and more;
@@ -368,8 +370,9 @@ void steal_suitable_fallback(Mm& mm, Zone& z, Pfn page, unsigned alloc_flags, in
   // naturally (1c30844d2dfe; since 73444bc4d8f9 rmqueue wakes it, without zone->lock). The
   // model boosts only with a kswapd to take the boost off (kswapd=True).
   if (mm.cfg.has(Fix::WatermarkBoost) && mm.kswapd.running) {
-    boost_watermark(mm, z);
-    if (alloc_flags & ALLOC_KSWAPD) {
+    // Since 597c892038e0 kswapd is owed a wakeup only for a boost.
+    const bool boosted = boost_watermark(mm, z);
+    if ((boosted || !mm.cfg.has(Fix::BoostWakeOnlyIfBoosted)) && (alloc_flags & ALLOC_KSWAPD)) {
       if (mm.cfg.has(Fix::BoostWakeOutsideZoneLock))
         z.boosted_watermark_flag = true;  // set_bit(ZONE_BOOSTED_WATERMARK, &zone->flags)
       else
@@ -699,9 +702,11 @@ Pfn buffered_rmqueue(Mm& mm, Zone& z, unsigned order, unsigned alloc_flags, int 
   spin_unlock_irqrestore(z.lock);
   for (const BadNewPage& b : bad) bad_page(mm, b.pfn, b.reason, b.flags);
   // out: (73444bc4d8f9) the wakeup a boost owes kswapd. An order-0 request always gets
-  // here (from the per-cpu lists), a higher one only with its page. (Only kswapd=True
-  // boosts.)
-  if (mm.cfg.has(Fix::BoostWakeOutsideZoneLock) && mm.kswapd.running && (order == 0 || page != kNoPfn)) {
+  // here (from the per-cpu lists), a higher one only with its page; since 6.5 only one
+  // that may wake kswapd pays it. (Only kswapd=True boosts.)
+  const bool may_wake = !mm.cfg.has(Fix::RmqueueWakeNeedsKswapd) || (alloc_flags & ALLOC_KSWAPD);
+  if (mm.cfg.has(Fix::BoostWakeOutsideZoneLock) && mm.kswapd.running && may_wake &&
+      (order == 0 || page != kNoPfn)) {
     sched(Op::Read, Access::Read, z.lock.id, here());  // test_bit(ZONE_BOOSTED_WATERMARK)
     if (z.boosted_watermark_flag) {
       z.boosted_watermark_flag = false;
@@ -732,6 +737,20 @@ void prep_new_page(Mm& mm, Pfn pfn, unsigned order, gfp_t gfp, Owner owner) {
   }
 }
 
+// zone_watermark_fast: since f80b08fc4453 an order-0 GFP_ATOMIC allocation that fails the
+// boosted min watermark tests it without the boost: the min watermark is the point where
+// boosting is ignored so that kswapd is woken up when below the low watermark.
+bool zone_watermark_fast(const Mm& mm, const Zone& z, unsigned order, uint64_t mark,
+                         unsigned alloc_flags, gfp_t gfp) {
+  const int64_t free_pages = int64_t(z.free_pages);
+  if (__zone_watermark_ok(mm, z, order, mark, alloc_flags, free_pages)) return true;
+  if (mm.cfg.has(Fix::AtomicIgnoresBoost) && !order && (gfp & __GFP_ATOMIC) && z.watermark_boost &&
+      (alloc_flags & ALLOC_WMARK_MASK) == ALLOC_WMARK_MIN)
+    return __zone_watermark_ok(mm, z, order, z.watermark[size_t(Watermark::Min)], alloc_flags,
+                               free_pages);
+  return false;
+}
+
 // get_page_from_freelist: the first zone of the zonelist whose watermark allows the
 // allocation.
 Pfn get_page_from_freelist(Mm& mm, unsigned order, unsigned alloc_flags, const AllocContext& ac) {
@@ -742,8 +761,7 @@ retry:
     Zone& z = mm.zones[i];
     if (!zone_allowed(ac.gfp, z)) continue;
     const uint64_t mark = z.wmark_pages(Watermark(alloc_flags & ALLOC_WMARK_MASK));
-    // zone_watermark_fast
-    if (!__zone_watermark_ok(mm, z, order, mark, alloc_flags, int64_t(z.free_pages))) {
+    if (!zone_watermark_fast(mm, z, order, mark, alloc_flags, ac.gfp)) {
       if (!(alloc_flags & ALLOC_NO_WATERMARKS)) continue;  // zone_reclaim_mode == 0
     }
     // try_this_zone:

@@ -438,3 +438,70 @@ TEST(Kswapd, With14f69140ff9cAZoneOfFewerThanFourPageblocksIsNotBoosted) {
     }
   }
 }
+
+namespace {
+
+// Movable pages taken from zone 0 until `left` pages are free (a run of them at the zone's
+// end, in pieces below pageblock_order), all pageblocks movable.
+void fill_movable(Kernel& k, uint64_t left) {
+  while (k.zones[0].free_pages > left)
+    ASSERT_NE(alloc_pages(k, GFP_HIGHUSER_MOVABLE, 0, Owner::Kernel), kNoPfn);
+}
+
+}  // namespace
+
+// f80b08fc4453 (5.9): an order-0 GFP_ATOMIC allocation that fails the boosted min
+// watermark tests it again without the boost. A zone of four pageblocks (min 90) with 150
+// pages free, boosted by a pageblock: the atomic allocation (min 602, less a half and a
+// quarter: 226) fails; with the fix it passes (90: 34).
+TEST(Kswapd, WithF80b08fc4453AnAtomicAllocationIgnoresTheBoostAtTheMinWatermark) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    Kernel k = make_kernel("v5.10", {{"f80b08fc4453", fixed}}, 2048);
+    fill_movable(k, 150);
+    k.kswapd.running = true;
+    ASSERT_NE(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel), kNoPfn);  // steals, boosts
+    ASSERT_EQ(k.zones[0].watermark_boost, pageblock_nr_pages);
+    EXPECT_EQ(alloc_pages(k, GFP_ATOMIC, 0, Owner::Kernel) != kNoPfn, fixed) << k.zones[0].free_pages;
+    EXPECT_EQ(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel), kNoPfn);  // others still see it
+  }
+}
+
+// 597c892038e0 (5.11): a steal in a zone 14f69140ff9c does not boost (two pageblocks) no
+// longer sets ZONE_BOOSTED_WATERMARK. Before, rmqueue woke kswapd for it, and kswapd
+// reclaimed a node that was below its high watermark but above its low one: premature
+// kswapd runs, which the allocation alone (above the low watermark) would not have caused.
+TEST(Kswapd, With597c892038e0AStealWithoutABoostWakesNoKswapd) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    // v5.4 with 14f69140ff9c (as 5.4.41): kswapd=True is refused on v5.15.
+    Kernel k = make_kernel("v5.4", {{"14f69140ff9c", true}, {"597c892038e0", fixed}});
+    fill_movable(k, 100);  // min 64, low 80, high 96: balanced
+    const RunResult r = run_with_kswapd(k, [&] {
+      delay(100'000);  // kswapd asleep
+      while (k.zones[0].free_pages > 90)  // below high, above low: the fast path, no wakeup
+        ASSERT_NE(alloc_pages(k, GFP_HIGHUSER_MOVABLE, 0, Owner::Kernel), kNoPfn);
+      ASSERT_NE(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel), kNoPfn);  // steals
+    }, /*timed=*/true);
+    ASSERT_TRUE(r.ok()) << outcomes_str(r);
+    EXPECT_EQ(k.zones[0].watermark_boost, 0u);
+    // Woken, kswapd reclaims nothing and runs until the node is hopeless.
+    EXPECT_EQ(k.stat(Stat::PAGEOUTRUN), fixed ? 0 : MAX_RECLAIM_RETRIES);
+  }
+}
+
+// "don't wake kswapd from rmqueue() unless __GFP_KSWAPD_RECLAIM is specified" (6.5): a
+// caller that may not wake kswapd leaves ZONE_BOOSTED_WATERMARK to the next caller; before,
+// its rmqueue() took the flag and woke kswapd.
+TEST(Kswapd, SinceRmqueueWakeNeedsKswapdReclaimACallerWithoutItLeavesTheFlag) {
+  for (const bool fixed : {true, false}) {
+    SCOPED_TRACE(fixed);
+    Kernel k = make_kernel("v6.6", {{"dont-wake-kswapd-from-rmqueue-without-kswapd-reclaim", fixed}});
+    k.kswapd.running = true;
+    k.zones[0].boosted_watermark_flag = true;  // a stealer's boost, its wakeup still owed
+    ASSERT_NE(alloc_pages(k, GFP_KERNEL & ~__GFP_KSWAPD_RECLAIM, 0, Owner::Kernel), kNoPfn);
+    EXPECT_EQ(k.zones[0].boosted_watermark_flag, fixed);
+    ASSERT_NE(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel), kNoPfn);
+    EXPECT_FALSE(k.zones[0].boosted_watermark_flag);
+  }
+}
