@@ -213,7 +213,10 @@ class KernelMachine : public Machine {
   template <class F>
   auto setup(F&& f) {
     check_idle("set-up");
-    backup_ = *kernel_;  // copies only the pages written since the last set-up step
+    // The whole kernel, mem_map too: a DirtyArray copies only the written elements when
+    // its source was not written since the last copy, and a set-up step's source always
+    // was (each step copies O(pages)).
+    backup_ = *kernel_;
     try {
       return f(*kernel_);
     } catch (...) {
