@@ -513,6 +513,17 @@ def test_kswapd_is_refused_where_the_model_does_not_have_it(preset: str, message
         Kernel(preset=preset, kswapd=True)
 
 
+@pytest.mark.parametrize("fix", ["14f69140ff9c", "f80b08fc4453", "597c892038e0",
+                                 "dont-wake-kswapd-from-rmqueue-without-kswapd-reclaim"])
+def test_kswapd_takes_the_boosts_later_fixes_on_v5_4(fix: str) -> None:
+    """The fixes of the boost after 5.4 are the model's (5.4.41 has 14f69140ff9c); other
+    later fixes mark a later kernel, whose kswapd is not modelled."""
+    assert Kernel(preset="v5.4", fixes={fix: True}, kswapd=True).state.preset == "v5.4"
+    with pytest.raises(ps.UsageError, match="^kswapd=True: the model's kswapd is 4.8's to 5.4's, and "
+                                            "v5.4 has b9e20f0da1f5, from a later release"):
+        Kernel(preset="v5.4", fixes={fix: True, "b9e20f0da1f5": True}, kswapd=True)
+
+
 def test_a_held_high_order_block_is_not_a_leak() -> None:
     """alloc_pages(order > 0) without __GFP_COMP refcounts the head page only; the block's
     tail pages (refcount 0) belong to its owner until it is freed."""
