@@ -91,18 +91,10 @@ mm::gfp_t parse_gfp(py::handle g) {
 // An entry point's arguments: integers, and for one named `gfp` also a string of flags
 // ("GFP_KERNEL|__GFP_MOVABLE").
 std::vector<int64_t> int_args(py::args args, const kernel::EntryPoint& e) {
-  std::vector<std::string> names;
-  for (std::string_view rest = e.args; !rest.empty();) {
-    const size_t comma = rest.find(',');
-    std::string_view n = rest.substr(0, comma);
-    while (!n.empty() && n.front() == ' ') n.remove_prefix(1);
-    names.emplace_back(n);
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-  }
   const char* what = e.name;
   std::vector<int64_t> v;
   for (auto a : args) {
-    if (py::isinstance<py::str>(a) && v.size() < names.size() && names[v.size()] == "gfp") {
+    if (py::isinstance<py::str>(a) && kernel::arg_name(e, v.size()) == "gfp") {
       v.push_back(int64_t(parse_gfp(a)));
       continue;
     }
@@ -603,7 +595,8 @@ initial state, so a Kernel can be run many times.)doc")
            "context (Kernel(softirq=True)).")
       .def("probe", [](KernelMachine& k, const std::string& name, py::args args) {
         auto copy = std::make_shared<Kernel>(*k.template_kernel());
-        const int64_t r = kernel::call_entry(*copy, kernel::find_entry(name), int_args(args, kernel::find_entry(name)));
+        const auto& e = kernel::find_entry(name);
+        const int64_t r = kernel::call_entry(*copy, e, int_args(args, e));
         return py::make_tuple(r, KernelView{copy});
       }, py::arg("entry"),
            "Run an entry point on a copy of the initial state: (result, state of the copy). "

@@ -165,6 +165,17 @@ const EntryPoint& find_entry(std::string_view name) {
                    did_you_mean(name, names) + " (known: " + join_names(names) + ")");
 }
 
+std::string_view arg_name(const EntryPoint& e, size_t i) {
+  std::string_view rest = e.args;
+  for (; i && !rest.empty(); --i) {
+    const size_t comma = rest.find(',');
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  std::string_view name = rest.substr(0, rest.find(','));
+  while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+  return name;
+}
+
 int64_t call_entry(Kernel& k, const EntryPoint& e, std::span<const int64_t> args) {
   if (int(args.size()) != nargs(e.args))
     throw UsageError(std::string(e.name) + " takes " + std::to_string(nargs(e.args)) +

@@ -35,5 +35,7 @@ mm::gfp_t gfp_arg(int64_t v);  // within __GFP_BITS_MASK
 const EntryPoint& find_entry(std::string_view name);
 // Checks the argument count, then runs the entry point.
 int64_t call_entry(Kernel& k, const EntryPoint& e, std::span<const int64_t> args);
+// The name of argument i in e.args ("start, end": 1 is "end"); empty past the last.
+std::string_view arg_name(const EntryPoint& e, size_t i);
 
 }  // namespace pagesim::kernel
