@@ -27,9 +27,10 @@ Kernel two_zones(const std::string& preset, std::map<std::string, bool> fixes = 
   return Kernel(kc);
 }
 
-// Kernel pages (unreclaimable) taken from zone z until `left` pages are free in it.
-void fill_zone(Kernel& k, uint32_t z, uint64_t left) {
-  const gfp_t gfp = k.zones[z].name == "DMA32" ? GFP_KERNEL | __GFP_DMA32 : GFP_KERNEL;
+// Kernel pages (unreclaimable; `gfp` may make them movable) taken from zone z until `left`
+// pages are free in it.
+void fill_zone(Kernel& k, uint32_t z, uint64_t left, gfp_t gfp = GFP_KERNEL) {
+  if (k.zones[z].name == "DMA32") gfp |= __GFP_DMA32;
   while (k.zones[z].free_pages > left) ASSERT_NE(alloc_pages(k, gfp, 0, Owner::Kernel), kNoPfn);
 }
 
@@ -439,17 +440,6 @@ TEST(Kswapd, With14f69140ff9cAZoneOfFewerThanFourPageblocksIsNotBoosted) {
   }
 }
 
-namespace {
-
-// Movable pages taken from zone 0 until `left` pages are free (a run of them at the zone's
-// end, in pieces below pageblock_order), all pageblocks movable.
-void fill_movable(Kernel& k, uint64_t left) {
-  while (k.zones[0].free_pages > left)
-    ASSERT_NE(alloc_pages(k, GFP_HIGHUSER_MOVABLE, 0, Owner::Kernel), kNoPfn);
-}
-
-}  // namespace
-
 // f80b08fc4453 (5.9): an order-0 GFP_ATOMIC allocation that fails the boosted min
 // watermark tests it again without the boost. A zone of four pageblocks (min 90) with 150
 // pages free, boosted by a pageblock: the atomic allocation (min 602, less a half and a
@@ -458,7 +448,7 @@ TEST(Kswapd, WithF80b08fc4453AnAtomicAllocationIgnoresTheBoostAtTheMinWatermark)
   for (const bool fixed : {true, false}) {
     SCOPED_TRACE(fixed);
     Kernel k = make_kernel("v5.10", {{"f80b08fc4453", fixed}}, 2048);
-    fill_movable(k, 150);
+    fill_zone(k, 0, 150, GFP_HIGHUSER_MOVABLE);  // the rest free at the zone's end, in pieces
     k.kswapd.running = true;
     ASSERT_NE(alloc_pages(k, GFP_KERNEL, 0, Owner::Kernel), kNoPfn);  // steals, boosts
     ASSERT_EQ(k.zones[0].watermark_boost, pageblock_nr_pages);
@@ -476,7 +466,7 @@ TEST(Kswapd, With597c892038e0AStealWithoutABoostWakesNoKswapd) {
     SCOPED_TRACE(fixed);
     // v5.4 with 14f69140ff9c (as 5.4.41): kswapd=True is refused on v5.15.
     Kernel k = make_kernel("v5.4", {{"14f69140ff9c", true}, {"597c892038e0", fixed}});
-    fill_movable(k, 100);  // min 64, low 80, high 96: balanced
+    fill_zone(k, 0, 100, GFP_HIGHUSER_MOVABLE);  // min 64, low 80, high 96: balanced
     const RunResult r = run_with_kswapd(k, [&] {
       delay(100'000);  // kswapd asleep
       while (k.zones[0].free_pages > 90)  // below high, above low: the fast path, no wakeup
