@@ -548,7 +548,6 @@ void Sim::follow_on(Op op, Access rw, ObjId obj, uint32_t line) {
   record_step(t, steps_ - 1, cfg_.costs.ns[size_t(op)]);
 }
 
-
 void Sim::block(const WaitInfo& w) {
   Task& t = *running_;
   if (t.softirq && !w.spinning)  // schedule() from a softirq: the kernel's __schedule_bug
